@@ -1,0 +1,41 @@
+/**
+ * What a service looks like, independent of the serialization library: codec-protobuf builds these
+ * from .proto files, tests may build them by hand. The kernel never imports protobufjs.
+ */
+export interface MessageCodec<T = unknown> {
+  encode(message: T): Uint8Array;
+  /** Throws on malformed input; the kernel maps that to INVALID_ARGUMENT. */
+  decode(bytes: Uint8Array): T;
+}
+
+export interface MethodDefinition<Req = unknown, Res = unknown> {
+  /** The method name as written in the .proto file, e.g. `SayHello`. */
+  readonly name: string;
+  /** The lowerCamel name used on typed clients and handler classes, e.g. `sayHello`. */
+  readonly localName: string;
+  readonly requestCodec: MessageCodec<Req>;
+  readonly responseCodec: MessageCodec<Res>;
+  /** Safe to run twice (from `option idempotency_level`, `@RpcMethod`, or config). */
+  readonly idempotent: boolean;
+  /** Extra options for plugins (e.g. proto method options). */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface ServiceDefinition {
+  /** Fully qualified name, e.g. `helloworld.Greeter`. */
+  readonly name: string;
+  readonly methods: Readonly<Record<string, MethodDefinition>>;
+}
+
+/** The method descriptor a call carries: the definition plus its owning service name. */
+export interface MethodDescriptor<Req = unknown, Res = unknown> extends MethodDefinition<Req, Res> {
+  readonly service: string;
+}
+
+export function describeMethods(definition: ServiceDefinition): Map<string, MethodDescriptor> {
+  const methods = new Map<string, MethodDescriptor>();
+  for (const method of Object.values(definition.methods)) {
+    methods.set(method.name, { ...method, service: definition.name });
+  }
+  return methods;
+}

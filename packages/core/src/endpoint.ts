@@ -1,0 +1,81 @@
+/**
+ * One provider instance as consumers see it. `id` is `host:port`, stable across registry updates, so
+ * plugins can key per-endpoint state (LALB rings, breakers, health) by it.
+ */
+export interface Endpoint {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  /** Relative weight (default 100), after any warm-up ramp a plugin applies. */
+  readonly weight: number;
+  /** Provider version of the service (semver), used for the consumer's version range. */
+  readonly version: string;
+  /** Free-form labels: `lane=gray`, `version=v2`, `zone=…`. Routers select on these. */
+  readonly tags: Readonly<Record<string, string>>;
+  readonly zone?: string;
+  /** Wall-clock ms when the provider started serving (warm-up ramps start from it). */
+  readonly startedAt?: number;
+  readonly protocol?: string;
+}
+
+/** What a provider publishes in the registry: the JSON document at `…/providers/{host:port}`. */
+export interface InstanceInfo {
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly version: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly zone?: string;
+  readonly protocol: string;
+  readonly startedAt: number;
+}
+
+export const DEFAULT_WEIGHT = 100;
+
+export function endpointId(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function endpointFromInstance(info: InstanceInfo): Endpoint {
+  return {
+    id: endpointId(info.host, info.port),
+    host: info.host,
+    port: info.port,
+    weight: info.weight,
+    version: info.version,
+    tags: info.tags,
+    zone: info.zone,
+    startedAt: info.startedAt,
+    protocol: info.protocol,
+  };
+}
+
+/**
+ * Parses registry JSON defensively: a malformed document from a shared registry must not crash the
+ * consumer; it is skipped (returns undefined) and the caller reports it.
+ */
+export function parseInstance(json: string): InstanceInfo | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  if (typeof r.host !== 'string' || typeof r.port !== 'number' || !Number.isInteger(r.port)) return undefined;
+  const tags: Record<string, string> = {};
+  if (typeof r.tags === 'object' && r.tags !== null) {
+    for (const [k, v] of Object.entries(r.tags)) if (typeof v === 'string') tags[k] = v;
+  }
+  return {
+    host: r.host,
+    port: r.port,
+    weight: typeof r.weight === 'number' && r.weight >= 0 ? r.weight : DEFAULT_WEIGHT,
+    version: typeof r.version === 'string' ? r.version : '0.0.0',
+    tags,
+    zone: typeof r.zone === 'string' ? r.zone : undefined,
+    protocol: typeof r.protocol === 'string' ? r.protocol : 'trellis',
+    startedAt: typeof r.startedAt === 'number' ? r.startedAt : 0,
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * One error type for every failed call, with a code from one enum aligned with gRPC's status codes,
+ * plus `mayHaveRun`: whether the request may have executed on the server. Retry decides on that flag
+ * (a request that provably never ran is always safe to send elsewhere).
+ */
+export enum Code {
+  OK = 0,
+  CANCELLED = 1,
+  UNKNOWN = 2,
+  INVALID_ARGUMENT = 3,
+  DEADLINE_EXCEEDED = 4,
+  NOT_FOUND = 5,
+  ALREADY_EXISTS = 6,
+  PERMISSION_DENIED = 7,
+  RESOURCE_EXHAUSTED = 8,
+  FAILED_PRECONDITION = 9,
+  ABORTED = 10,
+  OUT_OF_RANGE = 11,
+  UNIMPLEMENTED = 12,
+  INTERNAL = 13,
+  UNAVAILABLE = 14,
+  DATA_LOSS = 15,
+  UNAUTHENTICATED = 16,
+}
+
+export interface RpcErrorOptions {
+  /** false when the request provably never reached a handler (refused, not connected, rate-limited). */
+  readonly mayHaveRun?: boolean;
+  readonly cause?: unknown;
+  /** Trailing metadata sent by the server with the error. */
+  readonly metadata?: ReadonlyMap<string, string>;
+}
+
+export class RpcError extends Error {
+  override readonly name = 'RpcError';
+  readonly code: Code;
+  readonly mayHaveRun: boolean;
+  readonly metadata: ReadonlyMap<string, string> | undefined;
+
+  constructor(code: Code, message: string, options: RpcErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.mayHaveRun = options.mayHaveRun ?? true;
+    this.metadata = options.metadata;
+  }
+
+  /** `UNAVAILABLE (14): circuit open for …` — code name first, so logs grep well. */
+  override toString(): string {
+    return `RpcError ${Code[this.code] ?? this.code}: ${this.message}`;
+  }
+
+  static from(error: unknown): RpcError {
+    if (error instanceof RpcError) return error;
+    if (error instanceof Error) return new RpcError(Code.UNKNOWN, error.message, { cause: error });
+    return new RpcError(Code.UNKNOWN, String(error));
+  }
+}
+
+/** The request never ran: safe to retry on any endpoint. */
+export function notExecuted(code: Code, message: string, cause?: unknown): RpcError {
+  return new RpcError(code, message, { mayHaveRun: false, cause });
+}
+
+/**
+ * A configuration or start-up mistake. Thrown synchronously (or from start()) with a stable code and
+ * a sentence saying what to change — the fastify style.
+ */
+export class TrellisError extends Error {
+  override readonly name = 'TrellisError';
+  readonly code: string;
+  constructor(code: `ERR_${string}`, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export const ErrorCodes = {
+  PLUGIN_INVALID: 'ERR_PLUGIN_INVALID',
+  PLUGIN_KERNEL_MISMATCH: 'ERR_PLUGIN_KERNEL_MISMATCH',
+  PLUGIN_MISSING_DEPENDENCY: 'ERR_PLUGIN_MISSING_DEPENDENCY',
+  PLUGIN_DUPLICATE: 'ERR_PLUGIN_DUPLICATE',
+  PLUGIN_AFTER_START: 'ERR_PLUGIN_AFTER_START',
+  INVALID_OPTION: 'ERR_INVALID_OPTION',
+  UNKNOWN_LOAD_BALANCER: 'ERR_UNKNOWN_LOAD_BALANCER',
+  SERVICE_INVALID: 'ERR_SERVICE_INVALID',
+  SERVICE_DUPLICATE: 'ERR_SERVICE_DUPLICATE',
+  METHOD_NOT_IMPLEMENTED: 'ERR_METHOD_NOT_IMPLEMENTED',
+  SERVER_STATE: 'ERR_SERVER_STATE',
+  CLIENT_CLOSED: 'ERR_CLIENT_CLOSED',
+  REGISTRY_UNREACHABLE: 'ERR_REGISTRY_UNREACHABLE',
+  REFERENCE_UNRESOLVED: 'ERR_REFERENCE_UNRESOLVED',
+} as const;
+
+export function invalidOption(name: string, value: unknown, expected: string): TrellisError {
+  return new TrellisError(
+    ErrorCodes.INVALID_OPTION,
+    `option "${name}" is ${JSON.stringify(value)}; expected ${expected}`,
+  );
+}

@@ -1,0 +1,24 @@
+import 'reflect-metadata';
+
+export { Code, RpcError, TrellisError, ErrorCodes, notExecuted, type RpcErrorOptions } from './errors.js';
+export { createMetadata, MetadataKeys, type Metadata } from './metadata.js';
+export { createContextKey, ContextValues, type ContextKey } from './context-key.js';
+export { serviceKey, formatServiceKey, DEFAULT_GROUP, DEFAULT_VERSION, type ServiceKey } from './service-key.js';
+export type { MessageCodec, MethodDefinition, MethodDescriptor, ServiceDefinition } from './definition.js';
+export type { Endpoint, InstanceInfo } from './endpoint.js';
+export type { Registry, ConfigSource, Disposable, ServiceQuery } from './registry.js';
+export { MemoryRegistry } from './registry/memory-registry.js';
+export { StaticRegistry, type StaticEndpoint } from './registry/static-registry.js';
+export { RoundRobinBalancer } from './balancer/round-robin.js';
+export { WeightedRandomBalancer } from './balancer/weighted-random.js';
+export type { LoadBalancer, Pick, PickOutcome } from './balancer/load-balancer.js';
+export type { Router } from './router.js';
+export type { Invocation, Interceptor, EndpointInterceptor, Result, Invoker } from './invocation.js';
+export { InterceptorOrder } from './invocation.js';
+export type { ServerInvocation, ServerInterceptor } from './server/server-invocation.js';
+export { ServerInterceptorOrder } from './server/server-invocation.js';
+export type { Plugin, PluginMeta, ClientPluginContext, ServerPluginContext } from './plugin.js';
+export { definePlugin } from './plugin.js';
+export type { HealthView, EndpointState, EndpointStateChange } from './health.js';
+export { TOKENS } from './tokens.js';
+export { KERNEL_VERSION } from './version.js';

@@ -1,0 +1,126 @@
+import type { DependencyContainer } from 'tsyringe';
+import satisfies from 'semver/functions/satisfies.js';
+import validRange from 'semver/ranges/valid.js';
+import type { LoadBalancerFactory, LoadBalancer } from './balancer/load-balancer.js';
+import type { Clock } from './clock.js';
+import type { ServiceDefinition } from './definition.js';
+import type { Endpoint } from './endpoint.js';
+import { ErrorCodes, TrellisError } from './errors.js';
+import type { HealthView } from './health.js';
+import type { EndpointInterceptor, Interceptor } from './invocation.js';
+import type { Registry, Disposable } from './registry.js';
+import type { Router } from './router.js';
+import type { ServerInterceptor } from './server/server-invocation.js';
+import type { ServiceKey } from './service-key.js';
+import type { ClientTransport, Listener } from './transport.js';
+import { KERNEL_VERSION } from './version.js';
+
+/** What a plugin declares about itself; checked when it is registered (fastify-plugin style). */
+export interface PluginMeta {
+  /** Unique name, conventionally the package name: `@trellis/retry`. */
+  readonly name: string;
+  /** Semver range of kernels this plugin works with, e.g. `^0.1.0`. */
+  readonly kernel: string;
+  /** Names of plugins that must be registered before this one. */
+  readonly needs?: readonly string[];
+}
+
+type Awaitable<T> = T | Promise<T>;
+
+/** A plugin supports the client side, the server side, or both. */
+export interface Plugin {
+  readonly meta: PluginMeta;
+  setupClient?(context: ClientPluginContext): Awaitable<void>;
+  setupServer?(context: ServerPluginContext): Awaitable<void>;
+}
+
+interface PluginContextBase {
+  readonly kernelVersion: string;
+  /** This client's or server's own tsyringe child container. */
+  readonly container: DependencyContainer;
+  readonly clock: Clock;
+  readonly registry: Registry;
+  /** Runs when the client or server closes, in reverse registration order. */
+  onClose(fn: () => Awaitable<void>): void;
+}
+
+export interface ClientPluginContext extends PluginContextBase {
+  readonly side: 'client';
+  /** The requested service: group, name and the version *range* asked for. */
+  readonly service: ServiceKey;
+  readonly definition: ServiceDefinition;
+  readonly transport: ClientTransport;
+  /** The endpoint state view in force (the kernel's, or one a plugin set). */
+  readonly health: HealthView;
+  /** The consumer's own address, for IP routing. */
+  readonly localAddress: string;
+  addInterceptor(interceptor: Interceptor, order: number): void;
+  addEndpointInterceptor(interceptor: EndpointInterceptor, order: number): void;
+  addRouter(router: Router): void;
+  /** Makes a balancer selectable by name through the client's `loadBalancer` option. */
+  addLoadBalancer(name: string, factory: LoadBalancerFactory): void;
+  /** Replaces the balancer in force regardless of the option. */
+  setLoadBalancer(balancer: LoadBalancer): void;
+  setHealthView(view: HealthView): void;
+  /** Called with the discovered (version-filtered) list on every change. */
+  onEndpoints(listener: (endpoints: readonly Endpoint[]) => void): Disposable;
+}
+
+export interface ServerPluginContext extends PluginContextBase {
+  readonly side: 'server';
+  addInterceptor(interceptor: ServerInterceptor, order: number): void;
+  /** Graceful start: the server registers in the registry only after every check resolves. */
+  addReadinessCheck(check: () => Awaitable<void>): void;
+  /** Runs at the very start of graceful shutdown, before deregistering (health flips to NOT_SERVING). */
+  onShutdown(fn: () => Awaitable<void>): void;
+  /** Runs once the server listens. */
+  onListening(fn: (listener: Listener) => Awaitable<void>): void;
+}
+
+export function definePlugin<P extends Plugin>(plugin: P): P {
+  return plugin;
+}
+
+/**
+ * Validates and orders plugins for one client or server. Throws coded errors for: malformed
+ * metadata, a kernel range this kernel does not satisfy, a duplicate, a missing dependency, and a
+ * plugin that does not support this side.
+ */
+export function checkPlugin(plugin: Plugin, side: 'client' | 'server', registered: ReadonlySet<string>): void {
+  const meta = (plugin as Partial<Plugin> | undefined)?.meta;
+  if (!meta || typeof meta.name !== 'string' || meta.name === '' || typeof meta.kernel !== 'string') {
+    throw new TrellisError(
+      ErrorCodes.PLUGIN_INVALID,
+      'a plugin must have meta.name (a non-empty string) and meta.kernel (a semver range); got ' +
+        JSON.stringify(meta ?? plugin),
+    );
+  }
+  if (validRange(meta.kernel) === null) {
+    throw new TrellisError(
+      ErrorCodes.PLUGIN_INVALID,
+      `plugin ${meta.name} declares kernel range ${JSON.stringify(meta.kernel)}, which is not a semver range`,
+    );
+  }
+  if (!satisfies(KERNEL_VERSION, meta.kernel, { includePrerelease: true })) {
+    throw new TrellisError(
+      ErrorCodes.PLUGIN_KERNEL_MISMATCH,
+      `plugin ${meta.name} needs kernel ${meta.kernel} but this is @trellis/core ${KERNEL_VERSION}; ` +
+        `install a version of ${meta.name} made for this core`,
+    );
+  }
+  if (registered.has(meta.name)) {
+    throw new TrellisError(ErrorCodes.PLUGIN_DUPLICATE, `plugin ${meta.name} is registered twice on this ${side}`);
+  }
+  for (const need of meta.needs ?? []) {
+    if (!registered.has(need)) {
+      throw new TrellisError(
+        ErrorCodes.PLUGIN_MISSING_DEPENDENCY,
+        `plugin ${meta.name} needs ${need}; register ${need} with use() before ${meta.name}`,
+      );
+    }
+  }
+  const hook = side === 'client' ? plugin.setupClient : plugin.setupServer;
+  if (typeof hook !== 'function') {
+    throw new TrellisError(ErrorCodes.PLUGIN_INVALID, `plugin ${meta.name} cannot be used on a ${side}`);
+  }
+}

@@ -1,0 +1,40 @@
+import type { ContextValues } from '../context-key.js';
+import type { MethodDescriptor } from '../definition.js';
+import type { Metadata } from '../metadata.js';
+import type { ServiceKey } from '../service-key.js';
+import type { PeerInfo } from '../transport.js';
+
+/** One inbound call as server interceptors and handlers see it. */
+export interface ServerInvocation {
+  readonly service: ServiceKey;
+  readonly method: MethodDescriptor;
+  readonly request: unknown;
+  readonly metadata: Metadata;
+  /** Absolute deadline on the kernel's monotonic clock, from the client's remaining time. */
+  readonly deadline: number;
+  /** Fires on deadline, client CANCEL, disconnect, or forced shutdown. Created on first access. */
+  readonly signal: AbortSignal;
+  readonly attempt: number;
+  readonly peer: PeerInfo;
+  readonly context: ContextValues;
+  /** Trailers sent back with the response. */
+  readonly responseMetadata: Metadata;
+}
+
+export type ServerInvoker = (invocation: ServerInvocation) => Promise<unknown>;
+export type ServerInterceptor = (next: ServerInvoker) => ServerInvoker;
+
+export function composeServerInterceptors(interceptors: readonly ServerInterceptor[], last: ServerInvoker): ServerInvoker {
+  let next = last;
+  for (let i = interceptors.length - 1; i >= 0; i--) next = interceptors[i]!(next);
+  return next;
+}
+
+/** Server interceptor slots: tracing outermost, then metrics, limits, auth, user code. */
+export const ServerInterceptorOrder = {
+  TRACING: 100,
+  METRICS: 150,
+  RATE_LIMIT: 200,
+  AUTH: 300,
+  USER: 1000,
+} as const;

@@ -1,0 +1,28 @@
+/**
+ * The plugin-author API: everything needed to write a registry, router, load balancer, health view,
+ * transport or interceptor plugin. Application code imports from `@trellis/core` instead.
+ */
+export type { Plugin, PluginMeta, ClientPluginContext, ServerPluginContext } from './plugin.js';
+export { definePlugin, checkPlugin } from './plugin.js';
+export type { Registry, ConfigSource, ConfigListener, Disposable, EndpointsListener, ServiceQuery } from './registry.js';
+export { RegistryPaths, isConfigSource } from './registry.js';
+export type { Endpoint, InstanceInfo } from './endpoint.js';
+export { endpointId, endpointFromInstance, parseInstance, DEFAULT_WEIGHT } from './endpoint.js';
+export type { Router } from './router.js';
+export { RouterOrder } from './router.js';
+export type { LoadBalancer, LoadBalancerFactory, Pick, PickOutcome } from './balancer/load-balancer.js';
+export { NOOP_DONE } from './balancer/load-balancer.js';
+export type { HealthView, EndpointState, EndpointStateChange } from './health.js';
+export type {
+  ClientTransport, ServerTransport, OutboundRequest, InboundResponse, InboundRequest, ServerExchange,
+  RequestHandler, Listener, ListenOptions, ConnectionState, ConnectionEvent, PeerInfo,
+} from './transport.js';
+export type { Invocation, Invoker, Interceptor, EndpointInvoker, EndpointInterceptor, Result } from './invocation.js';
+export { InterceptorOrder, withInvocation, composeInterceptors, composeEndpointInterceptors, EMPTY_SET } from './invocation.js';
+export type { ServerInvocation, ServerInvoker, ServerInterceptor } from './server/server-invocation.js';
+export { ServerInterceptorOrder } from './server/server-invocation.js';
+export type { Clock } from './clock.js';
+export { systemClock } from './clock.js';
+export { TOKENS } from './tokens.js';
+export { KERNEL_VERSION } from './version.js';
+export { createContextKey, ContextValues, type ContextKey } from './context-key.js';

@@ -1,0 +1,95 @@
+import type { Endpoint } from './endpoint.js';
+import type { RpcError } from './errors.js';
+import type { Metadata } from './metadata.js';
+import type { Disposable } from './registry.js';
+
+/** One request as the client side of a transport writes it. */
+export interface OutboundRequest {
+  readonly group: string;
+  readonly service: string;
+  readonly version: string;
+  readonly method: string;
+  readonly metadata: Metadata;
+  readonly body: Uint8Array;
+  /** Remaining time; travels to the server so its handler sees the same deadline. */
+  readonly timeoutMs: number;
+  readonly attempt: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+export interface InboundResponse {
+  readonly body: Uint8Array;
+  readonly metadata: Metadata;
+}
+
+export type ConnectionState = 'idle' | 'connecting' | 'ready' | 'draining' | 'backoff' | 'closed';
+
+export interface ConnectionEvent {
+  readonly endpoint: Endpoint;
+  readonly state: ConnectionState;
+  readonly reason: string;
+}
+
+/**
+ * The client half of a transport: a pool of multiplexed connections per endpoint. Rejects with an
+ * RpcError whose `mayHaveRun` is false when the request was never written (not connected, refused,
+ * GOAWAY), so retries can be safe.
+ */
+export interface ClientTransport {
+  call(endpoint: Endpoint, request: OutboundRequest): Promise<InboundResponse>;
+  /** Heartbeat on every open connection to the endpoint; resolves with the slowest round-trip ms. */
+  ping(endpoint: Endpoint, timeoutMs: number): Promise<number>;
+  state(endpoint: Endpoint): ConnectionState;
+  onStateChange(listener: (event: ConnectionEvent) => void): Disposable;
+  /** The directory's current list: connections to endpoints no longer listed are closed. */
+  retain(endpoints: readonly Endpoint[]): void;
+  close(): Promise<void>;
+}
+
+export interface PeerInfo {
+  readonly host: string;
+  readonly port: number;
+  /** Authenticated identity (e.g. the mTLS certificate subject), when the transport has one. */
+  readonly identity?: string;
+}
+
+export interface InboundRequest {
+  readonly group: string;
+  readonly service: string;
+  readonly version: string;
+  readonly method: string;
+  readonly metadata: Metadata;
+  readonly body: Uint8Array;
+  readonly timeoutMs: number;
+  readonly attempt: number;
+  readonly peer: PeerInfo;
+}
+
+/** How the server core answers one inbound request; exactly one of respond/fail is called. */
+export interface ServerExchange {
+  respond(body: Uint8Array, metadata: Metadata | undefined): void;
+  fail(error: RpcError): void;
+  /** Set by the server core; the transport calls it when the client sends CANCEL or disconnects. */
+  onCancel: ((reason: RpcError) => void) | undefined;
+}
+
+export type RequestHandler = (request: InboundRequest, exchange: ServerExchange) => void;
+
+export interface ListenOptions {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Listener {
+  readonly host: string;
+  readonly port: number;
+  readonly connectionCount: number;
+  /** Stop accepting connections; send GOAWAY on every open one. New requests are then refused. */
+  goAway(reason: string): void;
+  /** Close every connection and the listening socket. */
+  close(): Promise<void>;
+}
+
+export interface ServerTransport {
+  listen(options: ListenOptions, handler: RequestHandler): Promise<Listener>;
+}

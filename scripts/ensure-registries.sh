@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Makes sure Debian's etcd and ZooKeeper are installed (tests and the etcd demo start their own
+# instances on free loopback ports through @trellis/testkit; nothing here starts a server).
+set -euo pipefail
+need=()
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
+[ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "[trellis] installing ${need[*]} from Debian's packages"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq >/dev/null
+  # The packages' own services must not auto-start on a systemd host: tests use their own ports.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+    $SUDO systemctl disable --now etcd >/dev/null 2>&1 || true
+  fi
+fi
