@@ -26,3 +26,6 @@ export { systemClock } from './clock.js';
 export { TOKENS } from './tokens.js';
 export { KERNEL_VERSION } from './version.js';
 export { createContextKey, ContextValues, type ContextKey } from './context-key.js';
+export { ExponentialBackoff, type BackoffOptions } from './backoff.js';
+export { debounce, type Debounced } from './registry/debounce.js';
+export { SnapshotStore } from './registry/snapshot-store.js';
