@@ -4,6 +4,7 @@ export { Code, RpcError, TrellisError, ErrorCodes, notExecuted, type RpcErrorOpt
 export { createMetadata, MetadataKeys, type Metadata } from './metadata.js';
 export { createContextKey, ContextValues, type ContextKey } from './context-key.js';
 export { serviceKey, formatServiceKey, DEFAULT_GROUP, DEFAULT_VERSION, type ServiceKey } from './service-key.js';
+export type { CallOptions } from './client/call-options.js';
 export type { MessageCodec, MethodDefinition, MethodDescriptor, ServiceDefinition } from './definition.js';
 export type { Endpoint, InstanceInfo } from './endpoint.js';
 export type { Registry, ConfigSource, Disposable, ServiceQuery } from './registry.js';
