@@ -23,3 +23,13 @@ export { definePlugin } from './plugin.js';
 export type { HealthView, EndpointState, EndpointStateChange } from './health.js';
 export { TOKENS } from './tokens.js';
 export { KERNEL_VERSION } from './version.js';
+export { RpcClient, type RpcClientOptions, type MethodSettings } from './client/rpc-client.js';
+export { provideReferences, type ProvideReferencesOptions, type ReferenceSet } from './client/references.js';
+export { RpcServer, type RpcServerOptions, type CloseOptions } from './server/rpc-server.js';
+export {
+  RpcService, RpcMethod, RpcReference, referenceToken,
+  type RpcServiceOptions, type RpcMethodOptions, type RpcReferenceOptions,
+} from './decorators.js';
+export { TcpClientTransport, type TcpClientOptions } from './transport/tcp-client-transport.js';
+export { TcpServerTransport, type TcpServerOptions } from './transport/tcp-server-transport.js';
+export { ExponentialBackoff, type BackoffOptions } from './backoff.js';

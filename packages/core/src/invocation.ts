@@ -27,7 +27,8 @@ export interface Invocation {
 
 export interface Result {
   readonly response: unknown;
-  readonly metadata: Metadata;
+  /** Trailers sent by the server (read-only). */
+  readonly metadata: ReadonlyMap<string, string>;
   /** The endpoint that answered. */
   readonly endpoint: Endpoint;
 }

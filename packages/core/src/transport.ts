@@ -19,7 +19,7 @@ export interface OutboundRequest {
 
 export interface InboundResponse {
   readonly body: Uint8Array;
-  readonly metadata: Metadata;
+  readonly metadata: ReadonlyMap<string, string>;
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'ready' | 'draining' | 'backoff' | 'closed';
@@ -86,7 +86,9 @@ export interface Listener {
   readonly connectionCount: number;
   /** Stop accepting connections; send GOAWAY on every open one. New requests are then refused. */
   goAway(reason: string): void;
-  /** Close every connection and the listening socket. */
+  /** Resolves when no request is in flight on any connection. */
+  drained(): Promise<void>;
+  /** Close every connection (cancelling what still runs) and the listening socket. */
   close(): Promise<void>;
 }
 

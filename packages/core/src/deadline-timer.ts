@@ -1,0 +1,66 @@
+/**
+ * One timer for all deadlines instead of a setTimeout per call: entries go into 5 ms buckets, and a
+ * single unref'd timer is armed for the earliest bucket. Adding and removing are O(1) set operations;
+ * a call that completes in time costs no timer work at all.
+ */
+export interface DeadlineEntry {
+  /** Bucket key, owned by the timer. */
+  bucket: number;
+  onDeadline(): void;
+}
+
+const RESOLUTION_MS = 5;
+
+export class DeadlineTimer {
+  private readonly buckets = new Map<number, Set<DeadlineEntry>>();
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor = Infinity;
+  private readonly fireBound = (): void => this.fire();
+
+  constructor(private readonly now: () => number) {}
+
+  add(entry: DeadlineEntry, deadline: number): void {
+    const key = Math.ceil(deadline / RESOLUTION_MS);
+    entry.bucket = key;
+    let set = this.buckets.get(key);
+    if (set === undefined) this.buckets.set(key, (set = new Set()));
+    set.add(entry);
+    if (key < this.armedFor) this.arm(key);
+  }
+
+  remove(entry: DeadlineEntry): void {
+    const set = this.buckets.get(entry.bucket);
+    if (set !== undefined && set.delete(entry) && set.size === 0) this.buckets.delete(entry.bucket);
+  }
+
+  private arm(key: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.armedFor = key;
+    this.timer = setTimeout(this.fireBound, Math.max(0, key * RESOLUTION_MS - this.now()));
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const nowKey = Math.floor(this.now() / RESOLUTION_MS);
+    let next = Infinity;
+    const expired: DeadlineEntry[] = [];
+    for (const [key, set] of this.buckets) {
+      if (key <= nowKey) {
+        this.buckets.delete(key);
+        for (const entry of set) expired.push(entry);
+      } else if (key < next) {
+        next = key;
+      }
+    }
+    if (next !== Infinity) this.arm(next);
+    for (const entry of expired) {
+      try {
+        entry.onDeadline();
+      } catch {
+        // A failing callback must not stop the others from expiring.
+      }
+    }
+  }
+}

@@ -1,0 +1,307 @@
+import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import { systemClock, type Clock } from '../clock.js';
+import { DeadlineTimer } from '../deadline-timer.js';
+import type { MethodDescriptor, ServiceDefinition } from '../definition.js';
+import { getMethodMetadata, getServiceMetadata } from '../decorators.js';
+import { DEFAULT_WEIGHT, type InstanceInfo } from '../endpoint.js';
+import { Code, ErrorCodes, RpcError, TrellisError, invalidOption, notExecuted } from '../errors.js';
+import { checkPlugin, type Plugin, type ServerPluginContext } from '../plugin.js';
+import { MemoryRegistry } from '../registry/memory-registry.js';
+import type { Registry } from '../registry.js';
+import { formatServiceKey, serviceKey, type ServiceKey } from '../service-key.js';
+import { TOKENS } from '../tokens.js';
+import type { InboundRequest, Listener, ServerExchange, ServerTransport } from '../transport.js';
+import { TcpServerTransport, type TcpServerOptions } from '../transport/tcp-server-transport.js';
+import { KERNEL_VERSION } from '../version.js';
+import { advertisedHost } from './advertised-host.js';
+import { ServerCall } from './server-call.js';
+import { composeServerInterceptors, type ServerInterceptor, type ServerInvoker } from './server-invocation.js';
+import { ServiceTable, type Handler } from './service-table.js';
+
+export interface RpcServerOptions {
+  /** Interface to bind (default `0.0.0.0`). */
+  readonly host?: string;
+  /** Port to bind (default 0: any free port; read it from `server.port`). */
+  readonly port?: number;
+  /** Address published in the registry (default: host, or this machine's first IPv4 for 0.0.0.0). */
+  readonly advertiseHost?: string;
+  /** Where providers register (default: a private in-memory registry, i.e. no discovery). */
+  readonly registry?: Registry;
+  readonly transport?: ServerTransport;
+  /** Options for the default TCP transport (limits, max streams, max connections). */
+  readonly tcp?: TcpServerOptions;
+  readonly weight?: number;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly zone?: string;
+  readonly plugins?: readonly Plugin[];
+  /** Parent container; the server gets its own child. */
+  readonly container?: DependencyContainer;
+  readonly clock?: Clock;
+  /** How long close() waits for the registry to confirm deregistration (default 3000 ms). */
+  readonly registryTimeoutMs?: number;
+  /** Where asynchronous problems are reported (registry errors at shutdown…). Default: process warning. */
+  readonly onError?: (error: Error) => void;
+}
+
+export interface CloseOptions {
+  /** How long in-flight calls may take to finish before they are cancelled (default 10 s). */
+  readonly graceMs?: number;
+}
+
+type ServerState = 'new' | 'starting' | 'serving' | 'closing' | 'closed';
+
+/**
+ * A provider: hosts services on one listener, runs the server interceptor chain, registers in the
+ * registry once listening and ready, and shuts down gracefully (deregister → GOAWAY → drain → close).
+ */
+export class RpcServer {
+  private readonly table = new ServiceTable();
+  private readonly handlers = new Map<MethodDescriptor, Handler>();
+  private readonly interceptors: { interceptor: ServerInterceptor; order: number }[] = [];
+  private readonly readinessChecks: (() => unknown)[] = [];
+  private readonly shutdownHooks: (() => unknown)[] = [];
+  private readonly listeningHooks: ((listener: Listener) => unknown)[] = [];
+  private readonly closeHooks: (() => unknown)[] = [];
+  private readonly plugins: Plugin[] = [];
+  private readonly pluginNames = new Set<string>();
+  private readonly registered: { key: ServiceKey; info: InstanceInfo }[] = [];
+  private readonly timer: DeadlineTimer;
+  private readonly clock: Clock;
+  private invoker: ServerInvoker = (call) => this.runHandler(call);
+  private listener: Listener | undefined;
+  private state: ServerState = 'new';
+  private closing: Promise<void> | undefined;
+  private startedAt = 0;
+  readonly registry: Registry;
+  readonly container: DependencyContainer;
+
+  constructor(private readonly options: RpcServerOptions = {}) {
+    if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65535)) {
+      throw invalidOption('port', options.port, 'an integer in 0..65535');
+    }
+    if (options.weight !== undefined && !(options.weight >= 0)) throw invalidOption('weight', options.weight, 'a number ≥ 0');
+    this.clock = options.clock ?? systemClock;
+    this.timer = new DeadlineTimer(() => this.clock.now());
+    this.registry = options.registry ?? new MemoryRegistry();
+    this.container = (options.container ?? rootContainer).createChildContainer();
+    this.container.register(TOKENS.Registry, { useValue: this.registry });
+    this.container.register(TOKENS.Clock, { useValue: this.clock });
+    for (const plugin of options.plugins ?? []) this.use(plugin);
+  }
+
+  /** Adds a service. Group and version come from options, else from `@RpcService`, else defaults. */
+  addService(definition: ServiceDefinition, implementation: object, options: { group?: string; version?: string } = {}): this {
+    this.assertState('new', 'add services');
+    if (!definition || typeof definition.name !== 'string' || typeof definition.methods !== 'object') {
+      throw new TrellisError(ErrorCodes.SERVICE_INVALID, 'addService needs a ServiceDefinition (load one with @trellis/codec-protobuf)');
+    }
+    const meta = getServiceMetadata(implementation);
+    if (meta && meta.name !== definition.name) {
+      throw new TrellisError(
+        ErrorCodes.SERVICE_INVALID,
+        `${implementation.constructor.name} is decorated @RpcService('${meta.name}') but was added for ${definition.name}`,
+      );
+    }
+    const key = serviceKey(definition.name, { group: options.group ?? meta?.group, version: options.version ?? meta?.version });
+    const timeouts = new Map<string, number>();
+    for (const [name, m] of getMethodMetadata(implementation)) if (m.timeoutMs !== undefined) timeouts.set(name, m.timeoutMs);
+    const entry = this.table.add(key, definition, implementation, timeouts);
+    for (const method of entry.methods.values()) this.handlers.set(method.method, method.handler);
+    return this;
+  }
+
+  /** Registers a plugin; its server hook runs at start(). */
+  use(plugin: Plugin): this {
+    this.assertState('new', 'register plugins');
+    checkPlugin(plugin, 'server', this.pluginNames);
+    this.pluginNames.add(plugin.meta.name);
+    this.plugins.push(plugin);
+    return this;
+  }
+
+  get port(): number {
+    if (!this.listener) throw new TrellisError(ErrorCodes.SERVER_STATE, 'the server is not listening yet; await start() first');
+    return this.listener.port;
+  }
+
+  get host(): string {
+    return this.options.advertiseHost ?? advertisedHost(this.options.host ?? '0.0.0.0');
+  }
+
+  get serving(): boolean {
+    return this.state === 'serving';
+  }
+
+  /** Runs plugin hooks, listens, runs readiness checks, then registers every service. */
+  async start(): Promise<this> {
+    this.assertState('new', 'start');
+    if (this.table.entries().length === 0) {
+      throw new TrellisError(ErrorCodes.SERVER_STATE, 'the server has no services; call addService() before start()');
+    }
+    this.state = 'starting';
+    try {
+      for (const plugin of this.plugins) await plugin.setupServer!(this.pluginContext());
+      this.interceptors.sort((a, b) => a.order - b.order);
+      this.invoker = composeServerInterceptors(this.interceptors.map((i) => i.interceptor), (call) => this.runHandler(call));
+      const transport = this.options.transport ?? new TcpServerTransport(this.options.tcp);
+      this.listener = await transport.listen({ host: this.options.host ?? '0.0.0.0', port: this.options.port ?? 0 }, this.dispatch);
+      for (const hook of this.listeningHooks) await hook(this.listener);
+      for (const check of this.readinessChecks) await check();
+      this.startedAt = Date.now();
+      for (const entry of this.table.entries()) {
+        const info: InstanceInfo = {
+          host: this.host,
+          port: this.listener.port,
+          weight: this.options.weight ?? DEFAULT_WEIGHT,
+          version: entry.key.version,
+          tags: this.options.tags ?? {},
+          zone: this.options.zone,
+          protocol: 'trellis',
+          startedAt: this.startedAt,
+        };
+        await this.registry.register(entry.key, info);
+        this.registered.push({ key: entry.key, info });
+      }
+      this.state = 'serving';
+      return this;
+    } catch (error) {
+      this.state = 'closing';
+      await this.deregisterAll();
+      await this.listener?.close();
+      this.state = 'closed';
+      throw error;
+    }
+  }
+
+  /**
+   * Graceful shutdown: shutdown hooks (health → NOT_SERVING), deregister, GOAWAY on every connection
+   * (new requests are refused as "not executed", safe to retry elsewhere), wait for in-flight calls
+   * up to `graceMs`, cancel what is left, close.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closing ??= this.doClose(options.graceMs ?? 10_000);
+    return this.closing;
+  }
+
+  private async doClose(graceMs: number): Promise<void> {
+    const wasServing = this.state === 'serving';
+    this.state = 'closing';
+    if (wasServing) {
+      for (const hook of this.shutdownHooks) await this.safely(hook, 'shutdown hook');
+      await this.deregisterAll();
+    }
+    const listener = this.listener;
+    if (listener) {
+      listener.goAway('server shutting down');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        listener.drained(),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
+      await listener.close();
+    }
+    for (const hook of this.closeHooks.reverse()) await this.safely(hook, 'close hook');
+    this.state = 'closed';
+  }
+
+  private readonly dispatch = (request: InboundRequest, exchange: ServerExchange): void => {
+    const service = this.table.find(request.group, request.service, request.version);
+    if (service === undefined) {
+      return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `service ${request.group}/${request.service} is not served here`));
+    }
+    const entry = service.methods.get(request.method);
+    if (entry === undefined) {
+      return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${request.service}/${request.method} does not exist`));
+    }
+    let message: unknown;
+    try {
+      message = entry.method.requestCodec.decode(request.body);
+    } catch (error) {
+      return exchange.fail(notExecuted(
+        Code.INVALID_ARGUMENT,
+        `request for ${request.service}/${request.method} could not be decoded: ${(error as Error).message}`,
+      ));
+    }
+    const now = this.clock.now();
+    let deadline = request.timeoutMs > 0 ? now + request.timeoutMs : Infinity;
+    if (entry.timeoutMs !== undefined) deadline = Math.min(deadline, now + entry.timeoutMs);
+    const call = new ServerCall(entry.service, entry.method, message, request.metadata, deadline, request.attempt, request.peer, this.timer);
+    exchange.onCancel = (reason) => call.abort(reason);
+    let result: Promise<unknown>;
+    try {
+      result = this.invoker(call);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    result.then(
+      (response) => {
+        call.finish();
+        let body: Uint8Array;
+        try {
+          body = entry.method.responseCodec.encode(response);
+        } catch (error) {
+          return exchange.fail(new RpcError(Code.INTERNAL, `response of ${request.service}/${request.method} could not be encoded: ${(error as Error).message}`));
+        }
+        exchange.respond(body, call.trailers);
+      },
+      (error: unknown) => {
+        call.finish();
+        exchange.fail(RpcError.from(error));
+      },
+    );
+  };
+
+  private runHandler(call: { method: MethodDescriptor; request: unknown }): Promise<unknown> {
+    const handler = this.handlers.get(call.method)!;
+    try {
+      return Promise.resolve(handler(call.request, call as never));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private async deregisterAll(): Promise<void> {
+    const timeoutMs = this.options.registryTimeoutMs ?? 3000;
+    for (const { key, info } of this.registered.splice(0)) {
+      await this.safely(
+        () => Promise.race([
+          this.registry.deregister(key, info),
+          new Promise((_, reject) => setTimeout(() => reject(new Error(`registry did not answer within ${timeoutMs} ms`)), timeoutMs).unref()),
+        ]),
+        `deregistering ${formatServiceKey(key)}`,
+      );
+    }
+  }
+
+  private async safely(fn: () => unknown, what: string): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      const wrapped = new Error(`${what} failed: ${(error as Error).message}`, { cause: error });
+      if (this.options.onError) this.options.onError(wrapped);
+      else process.emitWarning(wrapped.message, 'TrellisWarning');
+    }
+  }
+
+  private assertState(expected: ServerState, action: string): void {
+    if (this.state !== expected) {
+      throw new TrellisError(ErrorCodes.SERVER_STATE, `cannot ${action}: the server is ${this.state}; do it before start()`);
+    }
+  }
+
+  private pluginContext(): ServerPluginContext {
+    return {
+      side: 'server',
+      kernelVersion: KERNEL_VERSION,
+      container: this.container,
+      clock: this.clock,
+      registry: this.registry,
+      onClose: (fn) => this.closeHooks.push(fn),
+      addInterceptor: (interceptor, order) => this.interceptors.push({ interceptor, order }),
+      addReadinessCheck: (check) => this.readinessChecks.push(check),
+      onShutdown: (fn) => this.shutdownHooks.push(fn),
+      onListening: (fn) => this.listeningHooks.push(fn),
+    };
+  }
+}

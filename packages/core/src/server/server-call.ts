@@ -1,0 +1,76 @@
+import { ContextValues } from '../context-key.js';
+import type { DeadlineEntry, DeadlineTimer } from '../deadline-timer.js';
+import type { MethodDescriptor } from '../definition.js';
+import { Code, RpcError } from '../errors.js';
+import type { Metadata } from '../metadata.js';
+import type { ServiceKey } from '../service-key.js';
+import type { PeerInfo } from '../transport.js';
+import type { ServerInvocation } from './server-invocation.js';
+
+/**
+ * The ServerInvocation handed to interceptors and the handler. Its AbortSignal — and the deadline
+ * timer entry that fires it — is created only when someone reads `signal`: most handlers never do,
+ * and an AbortController per call is measurable on the hot path.
+ */
+export class ServerCall implements ServerInvocation, DeadlineEntry {
+  bucket = 0;
+  readonly context = new ContextValues();
+  private controller: AbortController | undefined;
+  private abortReason: RpcError | undefined;
+  private responseMeta: Metadata | undefined;
+  private timerArmed = false;
+
+  constructor(
+    readonly service: ServiceKey,
+    readonly method: MethodDescriptor,
+    readonly request: unknown,
+    readonly metadata: Metadata,
+    readonly deadline: number,
+    readonly attempt: number,
+    readonly peer: PeerInfo,
+    private readonly timer: DeadlineTimer,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+      else if (Number.isFinite(this.deadline)) {
+        this.timerArmed = true;
+        this.timer.add(this, this.deadline);
+      }
+    }
+    return this.controller.signal;
+  }
+
+  get responseMetadata(): Metadata {
+    return (this.responseMeta ??= new Map());
+  }
+
+  get trailers(): Metadata | undefined {
+    return this.responseMeta;
+  }
+
+  onDeadline(): void {
+    this.timerArmed = false;
+    this.abort(new RpcError(Code.DEADLINE_EXCEEDED, 'deadline exceeded on the server'));
+  }
+
+  abort(reason: RpcError): void {
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+  }
+
+  get aborted(): RpcError | undefined {
+    return this.abortReason;
+  }
+
+  /** Releases the deadline entry when the call ends. */
+  finish(): void {
+    if (this.timerArmed) {
+      this.timerArmed = false;
+      this.timer.remove(this);
+    }
+  }
+}

@@ -1,0 +1,139 @@
+import { ExponentialBackoff, type BackoffOptions } from '../backoff.js';
+import type { DeadlineTimer } from '../deadline-timer.js';
+import type { Endpoint } from '../endpoint.js';
+import { Code, RpcError } from '../errors.js';
+import type { ConnectionState, InboundResponse, OutboundRequest } from '../transport.js';
+import { ClientConnection, type ClientConnectionEvents } from './client-connection.js';
+import type { FrameLimits } from './frame.js';
+
+export interface PoolSettings {
+  readonly connectionsPerEndpoint: number;
+  readonly connectTimeoutMs: number;
+  readonly limits: FrameLimits;
+  readonly backoff: BackoffOptions;
+  readonly timer: DeadlineTimer;
+  readonly now: () => number;
+}
+
+/**
+ * The connections to one endpoint: dialled lazily on first use, used round-robin, redialled with
+ * exponential backoff + jitter after a failure. While in backoff the endpoint fails fast with a
+ * "never sent" UNAVAILABLE, which the kernel's transparent retry sends elsewhere.
+ */
+export class EndpointPool implements ClientConnectionEvents {
+  private readonly connections: (ClientConnection | undefined)[];
+  private cursor = 0;
+  private readonly backoff: ExponentialBackoff;
+  private retryAt = 0;
+  private redialTimer: NodeJS.Timeout | undefined;
+  private lastError = '';
+  private goAwayMessage: string | undefined;
+  private closed = false;
+  state: ConnectionState = 'idle';
+
+  constructor(
+    readonly endpoint: Endpoint,
+    private readonly settings: PoolSettings,
+    private readonly onState: (pool: EndpointPool, state: ConnectionState, reason: string) => void,
+  ) {
+    this.connections = new Array(settings.connectionsPerEndpoint).fill(undefined);
+    this.backoff = new ExponentialBackoff(settings.backoff);
+  }
+
+  call(request: OutboundRequest): Promise<InboundResponse> {
+    const connection = this.acquire();
+    if (connection === undefined) return Promise.reject(this.unavailable());
+    return connection.call(request);
+  }
+
+  async ping(timeoutMs: number): Promise<number> {
+    this.acquire(); // dial if idle, so a heartbeat tells dead from alive
+    const open = this.connections.filter((c): c is ClientConnection => c !== undefined && c.state !== 'closed');
+    if (open.length === 0) throw this.unavailable();
+    const rtts = await Promise.all(open.map((c) => c.ping(timeoutMs)));
+    return Math.max(...rtts);
+  }
+
+  /** Stops using this endpoint: connections close once their calls finish. */
+  close(): void {
+    this.closed = true;
+    if (this.redialTimer) clearTimeout(this.redialTimer);
+    for (const connection of this.connections) connection?.drain();
+    this.setState('closed', 'endpoint removed');
+  }
+
+  private acquire(): ClientConnection | undefined {
+    if (this.closed || this.state === 'draining') return undefined;
+    if (this.state === 'backoff' && this.settings.now() < this.retryAt) return undefined;
+    const n = this.connections.length;
+    for (let i = 0; i < n; i++) {
+      const slot = this.cursor++ % n;
+      let connection = this.connections[slot];
+      if (connection === undefined || connection.state === 'closed') connection = this.dial(slot);
+      if (connection.state === 'ready' || connection.state === 'connecting') return connection;
+    }
+    return undefined;
+  }
+
+  private dial(slot: number): ClientConnection {
+    const { host, port, id } = this.endpoint;
+    const connection = new ClientConnection(
+      id, host, port, this.settings.limits, this.settings.timer, this.settings.now, this, this.settings.connectTimeoutMs,
+    );
+    this.connections[slot] = connection;
+    if (this.state === 'idle' || this.state === 'backoff') this.setState('connecting', `dialling ${id}`);
+    return connection;
+  }
+
+  onReady(_connection: ClientConnection): void {
+    this.backoff.reset();
+    this.goAwayMessage = undefined;
+    if (this.state !== 'draining') this.setState('ready', 'connected');
+  }
+
+  onGoAway(_connection: ClientConnection, message: string): void {
+    this.goAwayMessage = message;
+    for (const connection of this.connections) connection?.drain();
+    this.setState('draining', `GOAWAY: ${message}`);
+  }
+
+  onClosed(connection: ClientConnection, connected: boolean, reason: string): void {
+    const slot = this.connections.indexOf(connection);
+    if (slot >= 0) this.connections[slot] = undefined;
+    if (this.closed) return;
+    if (this.connections.some((c) => c !== undefined && c.state !== 'closed')) return;
+    this.lastError = reason;
+    // A provider that said GOAWAY or dropped us may come back on the same address (restart): redial
+    // after a backoff. A failed dial grows the backoff; a dropped live connection starts it over.
+    if (connected && this.goAwayMessage === undefined) this.backoff.reset();
+    const delay = this.backoff.next();
+    this.retryAt = this.settings.now() + delay;
+    this.setState('backoff', this.goAwayMessage ? `provider went away: ${this.goAwayMessage}` : reason);
+    this.scheduleRedial(delay);
+  }
+
+  private scheduleRedial(delay: number): void {
+    if (this.redialTimer) clearTimeout(this.redialTimer);
+    this.redialTimer = setTimeout(() => {
+      this.redialTimer = undefined;
+      if (!this.closed && this.state === 'backoff') this.dial(0);
+    }, delay);
+    this.redialTimer.unref();
+  }
+
+  private unavailable(): RpcError {
+    const id = this.endpoint.id;
+    if (this.closed) return new RpcError(Code.UNAVAILABLE, `endpoint ${id} was removed from the directory`, { mayHaveRun: false });
+    if (this.state === 'draining') {
+      return new RpcError(Code.UNAVAILABLE, `endpoint ${id} is shutting down (GOAWAY: ${this.goAwayMessage ?? ''})`, { mayHaveRun: false });
+    }
+    const wait = Math.max(0, Math.round(this.retryAt - this.settings.now()));
+    return new RpcError(Code.UNAVAILABLE, `endpoint ${id} is unreachable (${this.lastError}); next dial in ${wait} ms`, { mayHaveRun: false });
+  }
+
+  private setState(state: ConnectionState, reason: string): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.onState(this, state, reason);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The fixed 16-byte frame header of the default transport (docs/protocol.md has the byte layout):
+ *
+ *   0  magic 'T' 'R'   2  version   3  type   4  flags   5  reserved
+ *   6  header length (uint16 BE)    8  stream id (uint32 BE)   12  body length (uint32 BE)
+ *
+ * Lengths are known before a byte of the payload is buffered, so limits are enforced up front.
+ */
+export const MAGIC_0 = 0x54; // 'T'
+export const MAGIC_1 = 0x52; // 'R'
+export const PROTOCOL_VERSION = 1;
+export const FIXED_HEADER_SIZE = 16;
+
+export const enum FrameType {
+  REQUEST = 1,
+  RESPONSE = 2,
+  PING = 3,
+  PONG = 4,
+  GOAWAY = 5,
+  CANCEL = 6,
+}
+
+export const MAX_FRAME_TYPE = FrameType.CANCEL;
+
+export interface FrameLimits {
+  /** Largest body accepted (default 4 MiB). */
+  readonly maxBodySize: number;
+  /** Largest protobuf header (method + metadata) accepted (default 16 KiB, at most 65,535). */
+  readonly maxHeaderSize: number;
+}
+
+export const DEFAULT_FRAME_LIMITS: FrameLimits = { maxBodySize: 4 * 1024 * 1024, maxHeaderSize: 16 * 1024 };
+
+export function writeFixedHeader(
+  target: Buffer,
+  type: FrameType,
+  streamId: number,
+  headerLength: number,
+  bodyLength: number,
+): void {
+  target[0] = MAGIC_0;
+  target[1] = MAGIC_1;
+  target[2] = PROTOCOL_VERSION;
+  target[3] = type;
+  target[4] = 0;
+  target[5] = 0;
+  target.writeUInt16BE(headerLength, 6);
+  target.writeUInt32BE(streamId, 8);
+  target.writeUInt32BE(bodyLength, 12);
+}
+
+/** A frame with an empty header and the given body (PING, PONG, CANCEL). */
+export function encodeBareFrame(type: FrameType, streamId: number, body?: Uint8Array): Buffer {
+  const length = body?.length ?? 0;
+  const frame = Buffer.allocUnsafe(FIXED_HEADER_SIZE + length);
+  writeFixedHeader(frame, type, streamId, 0, length);
+  if (body) frame.set(body, FIXED_HEADER_SIZE);
+  return frame;
+}

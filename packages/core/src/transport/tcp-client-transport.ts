@@ -1,0 +1,93 @@
+import type { BackoffOptions } from '../backoff.js';
+import { systemClock, type Clock } from '../clock.js';
+import { DeadlineTimer } from '../deadline-timer.js';
+import type { Endpoint } from '../endpoint.js';
+import type { Disposable } from '../registry.js';
+import type {
+  ClientTransport, ConnectionEvent, ConnectionState, InboundResponse, OutboundRequest,
+} from '../transport.js';
+import { invalidOption } from '../errors.js';
+import { DEFAULT_FRAME_LIMITS, type FrameLimits } from './frame.js';
+import { EndpointPool } from './endpoint-pool.js';
+
+export interface TcpClientOptions {
+  /** Connections per endpoint, each multiplexing many calls (default 1). */
+  readonly connectionsPerEndpoint?: number;
+  /** Dial timeout (default 3000 ms). */
+  readonly connectTimeoutMs?: number;
+  /** Redial backoff after a failed dial (default 100 ms doubling to 10 s, ±20 % jitter). */
+  readonly backoff?: BackoffOptions;
+  readonly limits?: Partial<FrameLimits>;
+  readonly clock?: Clock;
+}
+
+/** The default client transport: a pool of multiplexed TCP connections per endpoint. */
+export class TcpClientTransport implements ClientTransport {
+  private readonly pools = new Map<string, EndpointPool>();
+  private readonly listeners = new Set<(event: ConnectionEvent) => void>();
+  private readonly settings: ConstructorParameters<typeof EndpointPool>[1];
+
+  constructor(options: TcpClientOptions = {}) {
+    const connections = options.connectionsPerEndpoint ?? 1;
+    if (!Number.isInteger(connections) || connections < 1 || connections > 64) {
+      throw invalidOption('connectionsPerEndpoint', connections, 'an integer in 1..64');
+    }
+    const connectTimeoutMs = options.connectTimeoutMs ?? 3000;
+    if (!(connectTimeoutMs > 0)) throw invalidOption('connectTimeoutMs', connectTimeoutMs, 'a positive number of ms');
+    const clock = options.clock ?? systemClock;
+    const now = () => clock.now();
+    this.settings = {
+      connectionsPerEndpoint: connections,
+      connectTimeoutMs,
+      limits: { ...DEFAULT_FRAME_LIMITS, ...options.limits },
+      backoff: { initialMs: 100, maxMs: 10_000, ...options.backoff },
+      timer: new DeadlineTimer(now),
+      now,
+    };
+  }
+
+  call(endpoint: Endpoint, request: OutboundRequest): Promise<InboundResponse> {
+    return this.pool(endpoint).call(request);
+  }
+
+  ping(endpoint: Endpoint, timeoutMs: number): Promise<number> {
+    return this.pool(endpoint).ping(timeoutMs);
+  }
+
+  state(endpoint: Endpoint): ConnectionState {
+    return this.pools.get(endpoint.id)?.state ?? 'idle';
+  }
+
+  onStateChange(listener: (event: ConnectionEvent) => void): Disposable {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  retain(endpoints: readonly Endpoint[]): void {
+    const keep = new Set(endpoints.map((e) => e.id));
+    for (const [id, pool] of this.pools) {
+      if (!keep.has(id)) {
+        this.pools.delete(id);
+        pool.close();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const pool of this.pools.values()) pool.close();
+    this.pools.clear();
+  }
+
+  private pool(endpoint: Endpoint): EndpointPool {
+    let pool = this.pools.get(endpoint.id);
+    if (pool === undefined) {
+      pool = new EndpointPool(endpoint, this.settings, (p, state, reason) => this.emit(p.endpoint, state, reason));
+      this.pools.set(endpoint.id, pool);
+    }
+    return pool;
+  }
+
+  private emit(endpoint: Endpoint, state: ConnectionState, reason: string): void {
+    for (const listener of this.listeners) listener({ endpoint, state, reason });
+  }
+}

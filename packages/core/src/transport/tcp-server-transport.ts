@@ -1,0 +1,97 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { invalidOption } from '../errors.js';
+import type { Listener, ListenOptions, PeerInfo, RequestHandler, ServerTransport } from '../transport.js';
+import { DEFAULT_FRAME_LIMITS, type FrameLimits } from './frame.js';
+import { ServerConnection } from './server-connection.js';
+
+export interface TcpServerOptions {
+  readonly limits?: Partial<FrameLimits>;
+  /** Requests in flight per connection (default 1000). */
+  readonly maxConcurrentStreams?: number;
+  /** Open connections per server (default 10,000); more are closed on accept. */
+  readonly maxConnections?: number;
+  /** Called when a peer breaks the protocol (its connection is closed). Default: a warning on stderr. */
+  readonly onProtocolError?: (peer: PeerInfo, message: string) => void;
+}
+
+const HTTP_PROBE = /^(GET|POST|PUT|HEAD|PRI|DELE|OPTI|PATC) /;
+
+/** The default server transport: the Trellis framed protocol over TCP. */
+export class TcpServerTransport implements ServerTransport {
+  private readonly limits: FrameLimits;
+  private readonly maxConcurrentStreams: number;
+  private readonly maxConnections: number;
+  private readonly onProtocolError: (peer: PeerInfo, message: string) => void;
+
+  constructor(options: TcpServerOptions = {}) {
+    this.limits = { ...DEFAULT_FRAME_LIMITS, ...options.limits };
+    if (!(this.limits.maxHeaderSize > 0 && this.limits.maxHeaderSize <= 65535)) {
+      throw invalidOption('limits.maxHeaderSize', this.limits.maxHeaderSize, 'an integer in 1..65535');
+    }
+    if (!(this.limits.maxBodySize > 0)) throw invalidOption('limits.maxBodySize', this.limits.maxBodySize, 'a positive integer');
+    this.maxConcurrentStreams = options.maxConcurrentStreams ?? 1000;
+    this.maxConnections = options.maxConnections ?? 10_000;
+    this.onProtocolError = options.onProtocolError ??
+      ((peer, message) => process.emitWarning(`closed connection from ${peer.host}:${peer.port}: ${message}`, 'TrellisProtocolWarning'));
+  }
+
+  listen(options: ListenOptions, handler: RequestHandler): Promise<Listener> {
+    const connections = new Set<ServerConnection>();
+    let goingAway: string | undefined;
+    const server: Server = createServer((socket: Socket) => {
+      if (goingAway !== undefined || connections.size >= this.maxConnections) {
+        socket.destroy();
+        return;
+      }
+      this.sniffHttp(socket);
+      const connection = new ServerConnection(
+        socket,
+        handler,
+        { limits: this.limits, maxConcurrentStreams: this.maxConcurrentStreams, onError: this.onProtocolError },
+        (c) => connections.delete(c),
+      );
+      connections.add(connection);
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject);
+        server.on('error', () => { /* accept errors (EMFILE) must not crash the process */ });
+        const address = server.address();
+        const port = typeof address === 'object' && address ? address.port : options.port;
+        const listener: Listener = {
+          host: options.host,
+          port,
+          get connectionCount() {
+            return connections.size;
+          },
+          goAway(reason: string) {
+            if (goingAway !== undefined) return;
+            goingAway = reason;
+            server.close();
+            for (const connection of connections) connection.goAway(reason);
+          },
+          drained() {
+            return Promise.all([...connections].map((c) => c.drained())).then(() => undefined);
+          },
+          async close() {
+            if (goingAway === undefined) listener.goAway('server closed');
+            for (const connection of connections) connection.destroy('server closed before the call finished');
+            await new Promise<void>((done) => (server.listening ? server.close(() => done()) : done()));
+          },
+        };
+        resolve(listener);
+      });
+    });
+  }
+
+  /** A browser or curl pointed at an RPC port gets a readable answer instead of silence. */
+  private sniffHttp(socket: Socket): void {
+    socket.once('data', (chunk: Buffer) => {
+      if (HTTP_PROBE.test(chunk.toString('latin1', 0, 5))) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n' +
+          'This port speaks the Trellis RPC protocol, not HTTP.\n');
+      }
+    });
+  }
+}
