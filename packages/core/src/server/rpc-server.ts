@@ -128,6 +128,11 @@ export class RpcServer {
     return this.options.advertiseHost ?? advertisedHost(this.options.host ?? '0.0.0.0');
   }
 
+  /** Open client connections (0 before start). */
+  get connectionCount(): number {
+    return this.listener?.connectionCount ?? 0;
+  }
+
   get serving(): boolean {
     return this.state === 'serving';
   }
