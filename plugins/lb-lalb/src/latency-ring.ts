@@ -1,0 +1,88 @@
+/**
+ * The last `capacity` completed calls of one endpoint, as brpc's `_time_q` (a BoundedQueue of
+ * TimeInfo): each slot holds the running latency sum up to and including that call, and the call's
+ * end time. Prefix sums make "average latency over the window" one subtraction, whatever the size.
+ *
+ * Times and latencies are integer microseconds, so every sum here is exact.
+ */
+export class LatencyRing {
+  readonly capacity: number;
+  private readonly latencySums: Float64Array;
+  private readonly endTimes: Float64Array;
+  /** Slot of the oldest entry (brpc's `top()`). */
+  private head = 0;
+  private count = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.latencySums = new Float64Array(capacity);
+    this.endTimes = new Float64Array(capacity);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get isFull(): boolean {
+    return this.count === this.capacity;
+  }
+
+  /** Records one successful call; when full the oldest call falls out (brpc `elim_push`). */
+  push(latencyUs: number, endUs: number): void {
+    const base = this.count === 0 ? 0 : this.latencySums[this.newestSlot()]!;
+    if (this.count === this.capacity) {
+      this.head = (this.head + 1) % this.capacity;
+      this.count--;
+    }
+    const slot = (this.head + this.count) % this.capacity;
+    this.latencySums[slot] = base + latencyUs;
+    this.endTimes[slot] = endUs;
+    this.count++;
+    this.rebaseIfLarge();
+  }
+
+  /**
+   * Adds latency to the newest call without adding a call: brpc's treatment of errors, so an error
+   * raises the average latency and, by moving the newest end time forward without adding a call,
+   * lowers the qps. Requires a non-empty ring.
+   */
+  foldIntoNewest(latencyUs: number, endUs: number): void {
+    const slot = this.newestSlot();
+    this.latencySums[slot] = this.latencySums[slot]! + latencyUs;
+    this.endTimes[slot] = endUs;
+    this.rebaseIfLarge();
+  }
+
+  get oldestEndUs(): number {
+    return this.endTimes[this.head]!;
+  }
+
+  get newestEndUs(): number {
+    return this.endTimes[this.newestSlot()]!;
+  }
+
+  get oldestLatencySum(): number {
+    return this.latencySums[this.head]!;
+  }
+
+  get newestLatencySum(): number {
+    return this.latencySums[this.newestSlot()]!;
+  }
+
+  private newestSlot(): number {
+    return (this.head + this.count - 1) % this.capacity;
+  }
+
+  /**
+   * brpc's int64 prefix sums never need this; ours are doubles, exact only below 2^53. Only
+   * differences between slots are ever read, so subtracting the same amount from all is free.
+   */
+  private rebaseIfLarge(): void {
+    if (this.latencySums[this.newestSlot()]! < 2 ** 50) return;
+    const offset = this.latencySums[this.head]!;
+    for (let i = 0; i < this.count; i++) {
+      const slot = (this.head + i) % this.capacity;
+      this.latencySums[slot] = this.latencySums[slot]! - offset;
+    }
+  }
+}

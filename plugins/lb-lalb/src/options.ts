@@ -1,0 +1,85 @@
+import { ErrorCodes, TrellisError, type Invocation } from '@trellis/core';
+import { systemClock, type Clock } from '@trellis/core/spi';
+import {
+  DEFAULT_MIN_WEIGHT,
+  DEFAULT_PUNISH_ERROR_RATIO,
+  DEFAULT_PUNISH_INFLIGHT_RATIO,
+  DEFAULT_WINDOW_SIZE,
+  MAX_WEIGHT,
+} from './constants.js';
+
+export interface LalbOptions {
+  /** Monotonic ms. Default: core's `systemClock`; the plugin passes the client's clock. */
+  readonly clock?: Clock;
+  /** Uniform in [0, 1). Default `Math.random`; tests pass a seeded generator. */
+  readonly random?: () => number;
+  /** Completed calls remembered per endpoint (brpc `RECV_QUEUE_SIZE`). Default 128. */
+  readonly windowSize?: number;
+  /** Floor of every weight, in brpc's fixed-point units (brpc `--min_weight`). Default 1000. */
+  readonly minWeight?: number;
+  /** In-flight calls older than avg latency × this cut the weight (brpc `--punish_inflight_ratio`). Default 1.5. */
+  readonly punishInflightRatio?: number;
+  /** A failed call's latency counts this many times over (brpc `--punish_error_ratio`). Default 1.2. */
+  readonly punishErrorRatio?: number;
+  /**
+   * Retries a call may get (brpc `max_retry`), for the error penalty: an error on an attempt that
+   * retries may still fix costs latency × punishErrorRatio, the last one costs a whole timeout.
+   * Set it to the retry plugin's maximum, or pass a function of the invocation. Default 0: every
+   * error costs the attempt's timeout, as brpc does with `max_retry = 0`.
+   */
+  readonly maxRetry?: number | ((invocation: Invocation) => number);
+}
+
+export interface ResolvedLalbOptions {
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly windowSize: number;
+  readonly minWeight: number;
+  readonly punishInflightRatio: number;
+  readonly punishErrorRatio: number;
+  readonly maxRetry: (invocation: Invocation) => number;
+}
+
+function invalid(name: string, value: unknown, expected: string): TrellisError {
+  return new TrellisError(
+    ErrorCodes.INVALID_OPTION,
+    `lalb option "${name}" is ${typeof value === 'function' ? 'a function' : JSON.stringify(value)}; expected ${expected}`,
+  );
+}
+
+function isInteger(value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function isPositive(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
+}
+
+/** Fills defaults and rejects bad values at construction, with a sentence saying what to pass. */
+export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptions {
+  const {
+    clock = systemClock,
+    random = Math.random,
+    windowSize = DEFAULT_WINDOW_SIZE,
+    minWeight = DEFAULT_MIN_WEIGHT,
+    punishInflightRatio = DEFAULT_PUNISH_INFLIGHT_RATIO,
+    punishErrorRatio = DEFAULT_PUNISH_ERROR_RATIO,
+    maxRetry = 0,
+  } = options;
+  if (typeof clock?.now !== 'function') throw invalid('clock', clock, 'an object with now(): number');
+  if (typeof random !== 'function') throw invalid('random', random, 'a function returning [0, 1)');
+  // Two slots are the least that can measure a rate between them.
+  if (!isInteger(windowSize, 2, 65536)) throw invalid('windowSize', windowSize, 'an integer from 2 to 65536');
+  if (!isInteger(minWeight, 1, MAX_WEIGHT)) throw invalid('minWeight', minWeight, `an integer from 1 to 2^42`);
+  if (!isPositive(punishInflightRatio)) {
+    throw invalid('punishInflightRatio', punishInflightRatio, 'a finite number > 0 (brpc uses 1.5)');
+  }
+  if (!isPositive(punishErrorRatio)) {
+    throw invalid('punishErrorRatio', punishErrorRatio, 'a finite number > 0 (brpc uses 1.2)');
+  }
+  let maxRetryOf: (invocation: Invocation) => number;
+  if (typeof maxRetry === 'function') maxRetryOf = maxRetry;
+  else if (isInteger(maxRetry, 0)) maxRetryOf = () => maxRetry;
+  else throw invalid('maxRetry', maxRetry, 'an integer ≥ 0 or a function of the invocation');
+  return { clock, random, windowSize, minWeight, punishInflightRatio, punishErrorRatio, maxRetry: maxRetryOf };
+}
