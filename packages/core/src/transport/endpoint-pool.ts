@@ -64,7 +64,7 @@ export class EndpointPool implements ClientConnectionEvents {
 
   private acquire(): ClientConnection | undefined {
     if (this.closed || this.state === 'draining') return undefined;
-    if (this.state === 'backoff' && this.settings.now() < this.retryAt) return undefined;
+    if (this.state === 'backoff' && (this.settings.now() < this.retryAt || this.dialling())) return undefined;
     const n = this.connections.length;
     for (let i = 0; i < n; i++) {
       const slot = this.cursor++ % n;
@@ -75,13 +75,19 @@ export class EndpointPool implements ClientConnectionEvents {
     return undefined;
   }
 
+  /** A redial is under way: calls fail fast meanwhile instead of queueing behind a dial that may fail. */
+  private dialling(): boolean {
+    return this.connections.some((c) => c !== undefined && c.state === 'connecting');
+  }
+
   private dial(slot: number): ClientConnection {
     const { host, port, id } = this.endpoint;
     const connection = new ClientConnection(
       id, host, port, this.settings.limits, this.settings.timer, this.settings.now, this, this.settings.connectTimeoutMs,
     );
     this.connections[slot] = connection;
-    if (this.state === 'idle' || this.state === 'backoff') this.setState('connecting', `dialling ${id}`);
+    // A redial after a failure stays "backoff" (dead) until it succeeds: a dial in progress proves nothing.
+    if (this.state === 'idle') this.setState('connecting', `dialling ${id}`);
     return connection;
   }
 
@@ -103,6 +109,7 @@ export class EndpointPool implements ClientConnectionEvents {
     if (this.closed) return;
     if (this.connections.some((c) => c !== undefined && c.state !== 'closed')) return;
     this.lastError = reason;
+    if (!connected) this.goAwayMessage = undefined; // a failed redial: the dial error is the news now
     // A provider that said GOAWAY or dropped us may come back on the same address (restart): redial
     // after a backoff. A failed dial grows the backoff; a dropped live connection starts it over.
     if (connected && this.goAwayMessage === undefined) this.backoff.reset();

@@ -1,0 +1,42 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { ProviderArgs } from './provider.js';
+
+export interface ProviderHandle {
+  readonly name: string;
+  readonly port: number;
+  readonly address: string;
+  readonly child: ChildProcess;
+  /** Resolves when the provider closed gracefully, with how long its drain took. */
+  stop(): Promise<number>;
+}
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+/** Starts a Greeter provider in its own process and waits until it listens. */
+export function startProvider(args: ProviderArgs): Promise<ProviderHandle> {
+  const child = fork(join(__dirname, 'provider.js'), [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    child.once('message', (message: { type: string; port?: number; message?: string }) => {
+      if (message.type !== 'ready') return reject(new Error(`provider ${args.name} failed to start: ${message.message}`));
+      const port = message.port!;
+      resolve({
+        name: args.name,
+        port,
+        address: `127.0.0.1:${port}`,
+        child,
+        stop: () =>
+          new Promise((done) => {
+            child.once('message', (m: { type: string; drainedMs?: number }) => m.type === 'closed' && done(m.drainedMs ?? 0));
+            child.kill('SIGTERM');
+          }),
+      });
+    });
+    child.once('exit', (code) => reject(new Error(`provider ${args.name} exited with code ${code} before it was ready`)));
+  });
+}

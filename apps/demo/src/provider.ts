@@ -1,0 +1,69 @@
+/**
+ * One Greeter provider process. Started by main.ts with its name (and registry settings) as JSON in
+ * argv[2]; reports its port over IPC; SIGTERM closes it gracefully.
+ */
+import 'reflect-metadata';
+import { RpcMethod, RpcServer, RpcService, type Registry, type ServerInvocation } from '@trellis/core';
+import { loadGreeter, type CountRequest, type HelloRequest } from './greeter.js';
+import { createRegistry, type RegistryChoice } from './registry-choice.js';
+
+export interface ProviderArgs {
+  readonly name: string;
+  readonly registry: RegistryChoice;
+  /** Extra service time per call, to make one provider slower than the others. */
+  readonly delayMs: number;
+}
+
+@RpcService('demo.Greeter', { version: '1.0.0' })
+class Greeter {
+  private readonly visitors = new Set<string>();
+
+  constructor(private readonly name: string, private readonly delayMs: number) {}
+
+  @RpcMethod({ idempotent: true })
+  async sayHello(request: HelloRequest, _call: ServerInvocation) {
+    await this.work();
+    return { message: `Hello, ${request.name}!`, servedBy: this.name };
+  }
+
+  @RpcMethod({ idempotent: true })
+  async count(request: CountRequest) {
+    await this.work();
+    const words = request.text.trim() === '' ? 0 : request.text.trim().split(/\s+/).length;
+    return { letters: request.text.replace(/\s/g, '').length, words, servedBy: this.name };
+  }
+
+  async remember(request: HelloRequest) {
+    await this.work();
+    this.visitors.add(request.name);
+    return { message: `${this.visitors.size} visitors so far`, servedBy: this.name };
+  }
+
+  private work(): Promise<void> {
+    // A little real latency, so the demo's p50/p99 mean something and graceful drain has work to wait for.
+    return new Promise((resolve) => setTimeout(resolve, 1 + this.delayMs));
+  }
+}
+
+async function main(): Promise<void> {
+  const args = JSON.parse(process.argv[2] ?? '{}') as ProviderArgs;
+  const registry: Registry | undefined = args.registry.kind === 'static' ? undefined : createRegistry(args.registry);
+  const server = new RpcServer({ host: '127.0.0.1', registry });
+  server.addService(loadGreeter(), new Greeter(args.name, args.delayMs));
+  await server.start();
+  process.on('SIGTERM', () => {
+    const started = Date.now();
+    void server.close({ graceMs: 5000 }).then(async () => {
+      await registry?.close();
+      process.send?.({ type: 'closed', drainedMs: Date.now() - started });
+      process.exit(0);
+    });
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send?.({ type: 'ready', port: server.port });
+}
+
+main().catch((error: Error) => {
+  process.send?.({ type: 'failed', message: error.message });
+  process.exit(1);
+});
