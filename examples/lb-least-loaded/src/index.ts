@@ -1,0 +1,2 @@
+export { LeastLoadedBalancer } from './least-loaded-balancer.js';
+export { leastLoaded } from './plugin.js';
