@@ -1,0 +1,26 @@
+import type { KindName } from './worker.js';
+
+export interface Point {
+  readonly concurrency: number;
+  readonly connections: number;
+}
+
+export interface Scenario {
+  readonly id: string;
+  readonly label: string;
+  readonly kind: KindName;
+  readonly plugins: boolean;
+  readonly points: readonly Point[];
+}
+
+const ONE = (concurrency: number): Point => ({ concurrency, connections: 1 });
+
+/** The issue's four scenarios, in the order the table prints them. */
+export const SCENARIOS: readonly Scenario[] = [
+  { id: 'trellis', label: 'Trellis (bare kernel)', kind: 'trellis', plugins: false, points: [ONE(1), ONE(32), ONE(256), { concurrency: 256, connections: 4 }] },
+  { id: 'trellis-governance', label: 'Trellis + all governance plugins', kind: 'trellis', plugins: true, points: [ONE(1), ONE(32), ONE(256)] },
+  { id: 'grpc-js', label: '@grpc/grpc-js 1.14', kind: 'grpc', plugins: false, points: [ONE(1), ONE(32), ONE(256), { concurrency: 256, connections: 4 }] },
+  { id: 'raw', label: 'raw net + frame + protobufjs', kind: 'raw', plugins: false, points: [ONE(1), ONE(32), ONE(256), { concurrency: 256, connections: 4 }] },
+];
+
+export const pointKey = (p: Point): string => (p.connections === 1 ? `${p.concurrency}` : `${p.concurrency}x${p.connections}`);
