@@ -95,3 +95,13 @@ t.test('a client pointed at a non-Trellis server fails with a clear error', asyn
   const error = (await client.invoke('Echo', {}).catch((e: unknown) => e)) as Error;
   t.match(error.message, /not a Trellis peer: bad magic 0x5353/);
 });
+
+t.test('alternating methods on one connection are routed correctly', async (t) => {
+  const { server, address } = await startEchoServer('a');
+  const client = new RpcClient({ service: ECHO, addresses: [address] });
+  t.teardown(async () => { await client.close(); await server.close(); });
+  const calls = Array.from({ length: 200 }, (_, i) => client.invokeWithResult(i % 3 === 0 ? 'Mutate' : 'Echo', { message: `m${i}` }));
+  const results = await Promise.all(calls);
+  t.same(results.map((r) => (r.response as { message: string }).message), Array.from({ length: 200 }, (_, i) => `m${i}`));
+  t.equal(server.connectionCount, 1);
+});

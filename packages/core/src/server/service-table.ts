@@ -24,11 +24,13 @@ export interface ServiceEntry {
  * versions of one service share a server). Lookups are two Map gets.
  */
 export class ServiceTable {
-  private readonly byName = new Map<string, ServiceEntry[]>();
+  /** group → service name → versions: nested so a lookup builds no key string. */
+  private readonly byGroup = new Map<string, Map<string, ServiceEntry[]>>();
 
   add(key: ServiceKey, definition: ServiceDefinition, implementation: object, timeouts: Map<string, number>): ServiceEntry {
-    const id = `${key.group}/${key.name}`;
-    const versions = this.byName.get(id) ?? [];
+    let byName = this.byGroup.get(key.group);
+    if (byName === undefined) this.byGroup.set(key.group, (byName = new Map()));
+    const versions = byName.get(key.name) ?? [];
     if (versions.some((entry) => entry.key.version === key.version)) {
       throw new TrellisError(ErrorCodes.SERVICE_DUPLICATE, `service ${formatServiceKey(key)} is already added to this server`);
     }
@@ -47,18 +49,18 @@ export class ServiceTable {
     }
     const entry: ServiceEntry = { key, definition, methods };
     versions.push(entry);
-    this.byName.set(id, versions);
+    byName.set(key.name, versions);
     return entry;
   }
 
   find(group: string, name: string, version: string): ServiceEntry | undefined {
-    const versions = this.byName.get(`${group}/${name}`);
+    const versions = this.byGroup.get(group)?.get(name);
     if (versions === undefined) return undefined;
     if (versions.length === 1) return versions[0];
     return versions.find((entry) => entry.key.version === version) ?? versions[0];
   }
 
   entries(): ServiceEntry[] {
-    return [...this.byName.values()].flat();
+    return [...this.byGroup.values()].flatMap((byName) => [...byName.values()].flat());
   }
 }

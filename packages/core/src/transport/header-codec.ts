@@ -32,13 +32,19 @@ const METADATA_FIELD = 7;
 
 /**
  * The route part of a request header (service, method, group, version) is the same for every call
- * of a method: it is encoded once and copied.
+ * of a method: it is encoded once and copied. Nested maps keyed by the descriptor's own strings avoid
+ * building a key string per call (their hashes are cached on the string objects).
  */
-const routeCache = new Map<string, Buffer>();
+const routeCache = new Map<string, Map<string, Map<string, Map<string, Buffer>>>>();
 
 function routeBytes(group: string, service: string, version: string, method: string): Buffer {
-  const key = `${group}\u0000${service}\u0000${version}\u0000${method}`;
-  let bytes = routeCache.get(key);
+  let byMethod = routeCache.get(service);
+  if (byMethod === undefined) routeCache.set(service, (byMethod = new Map()));
+  let byGroup = byMethod.get(method);
+  if (byGroup === undefined) byMethod.set(method, (byGroup = new Map()));
+  let byVersion = byGroup.get(group);
+  if (byVersion === undefined) byGroup.set(group, (byVersion = new Map()));
+  let bytes = byVersion.get(version);
   if (bytes === undefined) {
     const parts: [number, string][] = [[1, service], [2, method], [3, group], [4, version]];
     let size = 0;
@@ -46,8 +52,7 @@ function routeBytes(group: string, service: string, version: string, method: str
     bytes = Buffer.alloc(size);
     let offset = 0;
     for (const [field, value] of parts) offset = writeStringField(bytes, offset, field, value, Buffer.byteLength(value));
-    if (routeCache.size > 10_000) routeCache.clear(); // bounded: method names come from definitions
-    routeCache.set(key, bytes);
+    byVersion.set(version, bytes);
   }
   return bytes;
 }
@@ -143,12 +148,34 @@ function readEntry(reader: WireReader, metadata: Metadata): void {
   metadata.set(key, value);
 }
 
-export function decodeRequestHeader(buf: Buffer, start: number, end: number): RequestHeader {
+/**
+ * The last route a connection decoded. Clients write the route fields first and byte-identically
+ * for every call of a method, so a byte comparison usually replaces four string decodes.
+ */
+export interface RouteMemo {
+  bytes: Buffer | undefined;
+  service: string;
+  method: string;
+  group: string;
+  version: string;
+}
+
+export function createRouteMemo(): RouteMemo {
+  return { bytes: undefined, service: '', method: '', group: '', version: '' };
+}
+
+export function decodeRequestHeader(buf: Buffer, start: number, end: number, memo?: RouteMemo): RequestHeader {
   const reader = new WireReader(buf, start, end);
   let service = '';
   let method = '';
   let group = '';
   let version = '';
+  const cached = memo?.bytes;
+  const hit = cached !== undefined && end - start >= cached.length && buf.compare(cached, 0, cached.length, start, start + cached.length) === 0;
+  if (hit) {
+    ({ service, method, group, version } = memo!);
+    reader.pos = start + cached.length;
+  }
   let timeoutMs = 0;
   let attempt = 1;
   const metadata: Metadata = new Map();
@@ -166,12 +193,31 @@ export function decodeRequestHeader(buf: Buffer, start: number, end: number): Re
     }
   }
   if (service === '' || method === '') throw new WireError('request header names no service or method');
+  if (memo !== undefined && !hit) rememberRoute(memo, buf, start, end, { service, method, group, version });
   return { group, service, version, method, timeoutMs, attempt, metadata };
+}
+
+/** Stores the route prefix (fields 1–4 in order) of a header; headers written otherwise are not cached. */
+function rememberRoute(memo: RouteMemo, buf: Buffer, start: number, end: number, route: { service: string; method: string; group: string; version: string }): void {
+  const reader = new WireReader(buf, start, end);
+  for (const expectedTag of [10, 18, 26, 34]) {
+    if (reader.done || reader.varint() !== expectedTag) return;
+    reader.bytes();
+  }
+  memo.bytes = Buffer.from(buf.subarray(start, reader.pos));
+  memo.service = route.service;
+  memo.method = route.method;
+  memo.group = route.group;
+  memo.version = route.version;
 }
 
 const EMPTY_METADATA: ReadonlyMap<string, string> = new Map();
 
+const OK_HEADER: ResponseHeader = { code: 0, message: '', notExecuted: false, metadata: EMPTY_METADATA };
+
 export function decodeResponseHeader(buf: Buffer, start: number, end: number): ResponseHeader {
+  // The common case: OK with no trailers is exactly `08 00`.
+  if (end - start === 2 && buf[start] === 8 && buf[start + 1] === 0) return OK_HEADER;
   const reader = new WireReader(buf, start, end);
   let code = 0;
   let message = '';

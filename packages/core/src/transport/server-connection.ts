@@ -4,7 +4,7 @@ import type { Metadata } from '../metadata.js';
 import type { PeerInfo, RequestHandler, ServerExchange } from '../transport.js';
 import { encodeBareFrame, FrameType, type FrameLimits } from './frame.js';
 import { FrameDecoder, type FrameSink } from './frame-decoder.js';
-import { decodeRequestHeader, encodeResponseFrame } from './header-codec.js';
+import { createRouteMemo, decodeRequestHeader, encodeResponseFrame } from './header-codec.js';
 import { WriteBatcher } from './write-batcher.js';
 
 export interface ServerConnectionOptions {
@@ -50,6 +50,7 @@ export class ServerConnection implements FrameSink {
   readonly peer: PeerInfo;
   private closed = false;
   private readonly drainWaiters: (() => void)[] = [];
+  private readonly routeMemo = createRouteMemo();
 
   constructor(
     private readonly socket: Socket,
@@ -139,7 +140,7 @@ export class ServerConnection implements FrameSink {
   private onRequest(streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
     let header;
     try {
-      header = decodeRequestHeader(buf, headerStart, headerEnd);
+      header = decodeRequestHeader(buf, headerStart, headerEnd, this.routeMemo);
     } catch (error) {
       return this.onProtocolError(`malformed request header: ${(error as Error).message}`);
     }
