@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import type { DeadlineEntry, DeadlineTimer } from '../deadline-timer.js';
 import { Code, RpcError } from '../errors.js';
 import type { InboundResponse, OutboundRequest } from '../transport.js';
@@ -11,8 +12,11 @@ export type ClientConnectionState = 'connecting' | 'ready' | 'draining' | 'close
 
 export interface ClientConnectionEvents {
   onReady(connection: ClientConnection): void;
-  /** GOAWAY received: the server is stopping; no new calls may use this connection. */
-  onGoAway(connection: ClientConnection, message: string): void;
+  /**
+   * GOAWAY received: no new calls may use this connection. `serverStopping` is false when the server
+   * only retires this connection (idle) and keeps serving.
+   */
+  onGoAway(connection: ClientConnection, message: string, serverStopping: boolean): void;
   /** `connected` tells a failed dial from a dropped connection. */
   onClosed(connection: ClientConnection, connected: boolean, reason: string): void;
 }
@@ -54,7 +58,11 @@ export class ClientConnection implements FrameSink {
   private nextStreamId = 1;
   private nextPingId = 1;
   private connected = false;
+  private received = false;
+  /** The server retired this connection (idle) but keeps serving. */
+  retired = false;
   private closeReason = '';
+  private readonly usesTls: boolean;
 
   constructor(
     readonly label: string,
@@ -65,12 +73,17 @@ export class ClientConnection implements FrameSink {
     private readonly now: () => number,
     private readonly events: ClientConnectionEvents,
     connectTimeoutMs: number,
+    tls?: ConnectionOptions,
   ) {
-    this.socket = connect({ host, port, noDelay: true });
+    this.socket = tls
+      ? connectTls({ servername: host.match(/^[\d.:]+$/) ? undefined : host, ...tls, host, port })
+      : connect({ host, port, noDelay: true });
+    if (tls) this.socket.setNoDelay(true);
     this.socket.setTimeout(connectTimeoutMs);
+    this.usesTls = tls !== undefined;
     this.batcher = new WriteBatcher(this.socket);
     this.decoder = new FrameDecoder(limits, this);
-    this.socket.on('connect', () => {
+    this.socket.on(tls ? 'secureConnect' : 'connect', () => {
       this.socket.setTimeout(0);
       this.connected = true;
       for (const call of this.pending.values()) call.sent = true;
@@ -78,9 +91,13 @@ export class ClientConnection implements FrameSink {
       this.events.onReady(this);
     });
     this.socket.on('timeout', () => this.destroy(`connect to ${label} timed out after ${connectTimeoutMs} ms`));
-    this.socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    this.socket.on('data', (chunk: Buffer) => {
+      this.received = true;
+      this.decoder.push(chunk);
+    });
     this.socket.on('error', (error: NodeJS.ErrnoException) => {
-      this.closeReason ||= this.connected ? `connection to ${label} failed: ${error.message}` : `cannot connect to ${label}: ${error.code ?? error.message}`;
+      const tlsHint = tls && !this.connected ? ` (TLS handshake failed: ${error.message}; check tcp.tls on both sides)` : '';
+      this.closeReason ||= this.connected ? `connection to ${label} failed: ${error.message}` : `cannot connect to ${label}: ${error.code ?? error.message}${tlsHint}`;
     });
     this.socket.on('close', () => this.onSocketClosed());
   }
@@ -164,11 +181,15 @@ export class ClientConnection implements FrameSink {
         return;
       case FrameType.GOAWAY: {
         let message = 'server is shutting down';
+        let stopping = true;
         try {
-          message = decodeResponseHeader(buf, headerStart, headerEnd).message || message;
+          const header = decodeResponseHeader(buf, headerStart, headerEnd);
+          message = header.message || message;
+          stopping = header.code !== Code.OK;
         } catch { /* the GOAWAY itself is what matters */ }
         if (this.state !== 'closed') this.state = 'draining';
-        this.events.onGoAway(this, message);
+        this.retired = !stopping;
+        this.events.onGoAway(this, message, stopping);
         this.closeIfDrained();
         return;
       }
@@ -234,7 +255,10 @@ export class ClientConnection implements FrameSink {
     const wasConnected = this.connected;
     this.state = 'closed';
     this.decoder.fail();
-    const reason = this.closeReason || `connection to ${this.label} closed by the peer`;
+    const hint = wasConnected && !this.received && !this.usesTls && this.pending.size > 0
+      ? ' before sending a byte (a TLS-only server? then set tcp.tls on the client)'
+      : '';
+    const reason = this.closeReason || `connection to ${this.label} closed by the peer${hint}`;
     for (const call of this.pending.values()) {
       this.detach(call);
       call.reject(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: call.sent }));

@@ -13,6 +13,7 @@ export interface PoolSettings {
   readonly backoff: BackoffOptions;
   readonly timer: DeadlineTimer;
   readonly now: () => number;
+  readonly tls: import('node:tls').ConnectionOptions | undefined;
 }
 
 /**
@@ -69,7 +70,8 @@ export class EndpointPool implements ClientConnectionEvents {
     for (let i = 0; i < n; i++) {
       const slot = this.cursor++ % n;
       let connection = this.connections[slot];
-      if (connection === undefined || connection.state === 'closed') connection = this.dial(slot);
+      // A retired (idle) connection is replaced at once; it closes by itself when its calls are done.
+      if (connection === undefined || connection.state === 'closed' || connection.retired) connection = this.dial(slot);
       if (connection.state === 'ready' || connection.state === 'connecting') return connection;
     }
     return undefined;
@@ -83,7 +85,7 @@ export class EndpointPool implements ClientConnectionEvents {
   private dial(slot: number): ClientConnection {
     const { host, port, id } = this.endpoint;
     const connection = new ClientConnection(
-      id, host, port, this.settings.limits, this.settings.timer, this.settings.now, this, this.settings.connectTimeoutMs,
+      id, host, port, this.settings.limits, this.settings.timer, this.settings.now, this, this.settings.connectTimeoutMs, this.settings.tls,
     );
     this.connections[slot] = connection;
     // A redial after a failure stays "backoff" (dead) until it succeeds: a dial in progress proves nothing.
@@ -97,7 +99,8 @@ export class EndpointPool implements ClientConnectionEvents {
     if (this.state !== 'draining') this.setState('ready', 'connected');
   }
 
-  onGoAway(_connection: ClientConnection, message: string): void {
+  onGoAway(_connection: ClientConnection, message: string, serverStopping: boolean): void {
+    if (!serverStopping) return; // only that connection is retired; it closes once its calls finish
     this.goAwayMessage = message;
     for (const connection of this.connections) connection?.drain();
     this.setState('draining', `GOAWAY: ${message}`);
@@ -108,6 +111,11 @@ export class EndpointPool implements ClientConnectionEvents {
     if (slot >= 0) this.connections[slot] = undefined;
     if (this.closed) return;
     if (this.connections.some((c) => c !== undefined && c.state !== 'closed')) return;
+    if (connection.retired) {
+      // Retired while idle: the endpoint is fine; the next call dials lazily.
+      this.setState('idle', reason);
+      return;
+    }
     this.lastError = reason;
     if (!connected) this.goAwayMessage = undefined; // a failed redial: the dial error is the news now
     // A provider that said GOAWAY or dropped us may come back on the same address (restart): redial

@@ -53,6 +53,9 @@ export class FrameDecoder {
   }
 
   private checkHeader(buf: Buffer, offset: number): string | undefined {
+    if (buf[offset] === 0x16 && buf[offset + 1] === 0x03) {
+      return 'a TLS client connected to a plaintext port (enable tcp.tls on the server, or connect without TLS)';
+    }
     if (buf[offset] !== MAGIC_0 || buf[offset + 1] !== MAGIC_1) {
       return `not a Trellis peer: bad magic 0x${buf.toString('hex', offset, offset + 2)} ` +
         `(${JSON.stringify(buf.toString('latin1', offset, offset + 4))}), expected 0x5452 ("TR")`;

@@ -27,9 +27,11 @@ export interface FrameLimits {
   readonly maxBodySize: number;
   /** Largest protobuf header (method + metadata) accepted (default 16 KiB, at most 65,535). */
   readonly maxHeaderSize: number;
+  /** Most metadata entries one request may carry (default 64). */
+  readonly maxMetadataEntries: number;
 }
 
-export const DEFAULT_FRAME_LIMITS: FrameLimits = { maxBodySize: 4 * 1024 * 1024, maxHeaderSize: 16 * 1024 };
+export const DEFAULT_FRAME_LIMITS: FrameLimits = { maxBodySize: 4 * 1024 * 1024, maxHeaderSize: 16 * 1024, maxMetadataEntries: 64 };
 
 export function writeFixedHeader(
   target: Buffer,

@@ -164,7 +164,7 @@ export function createRouteMemo(): RouteMemo {
   return { bytes: undefined, service: '', method: '', group: '', version: '' };
 }
 
-export function decodeRequestHeader(buf: Buffer, start: number, end: number, memo?: RouteMemo): RequestHeader {
+export function decodeRequestHeader(buf: Buffer, start: number, end: number, memo?: RouteMemo, maxMetadataEntries = 64): RequestHeader {
   const reader = new WireReader(buf, start, end);
   let service = '';
   let method = '';
@@ -188,7 +188,10 @@ export function decodeRequestHeader(buf: Buffer, start: number, end: number, mem
       case 34: version = reader.string(); break;
       case 40: timeoutMs = reader.varint(); break;
       case 48: attempt = reader.varint(); break;
-      case 58: readEntry(reader, metadata); break;
+      case 58:
+        readEntry(reader, metadata);
+        if (metadata.size > maxMetadataEntries) throw new WireError(`more than ${maxMetadataEntries} metadata entries (maxMetadataEntries)`);
+        break;
       default: reader.skip(tag & 7);
     }
   }

@@ -12,6 +12,12 @@ export interface ServerConnectionOptions {
   /** Requests in flight on one connection before new ones are refused (default 1000). */
   readonly maxConcurrentStreams: number;
   readonly onError: (peer: PeerInfo, message: string) => void;
+  /** Close a connection that sends no whole frame within this (slowloris). */
+  readonly firstFrameTimeoutMs: number;
+  /** Close a connection idle (no traffic, nothing in flight) for this long; 0 = never. */
+  readonly idleTimeoutMs: number;
+  /** Authenticated identity from the TLS layer. */
+  readonly identity: string | undefined;
 }
 
 /** One in-flight request; the object the server core answers through. */
@@ -51,6 +57,7 @@ export class ServerConnection implements FrameSink {
   private closed = false;
   private readonly drainWaiters: (() => void)[] = [];
   private readonly routeMemo = createRouteMemo();
+  private firstFrameTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -59,7 +66,18 @@ export class ServerConnection implements FrameSink {
     private readonly onClose: (connection: ServerConnection) => void,
   ) {
     socket.setNoDelay(true);
-    this.peer = { host: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
+    this.peer = { host: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0, identity: options.identity };
+    this.firstFrameTimer = setTimeout(
+      () => this.onProtocolError(`no complete frame within ${options.firstFrameTimeoutMs} ms (handshakeTimeoutMs)`),
+      options.firstFrameTimeoutMs,
+    );
+    this.firstFrameTimer.unref();
+    if (options.idleTimeoutMs > 0) {
+      // socket.setTimeout is reset by any traffic: one libuv timer per connection, nothing per call.
+      socket.setTimeout(options.idleTimeoutMs, () => {
+        if (this.inflight.size === 0) this.retire(`idle for ${options.idleTimeoutMs} ms (idleTimeoutMs)`);
+      });
+    }
     this.decoder = new FrameDecoder(options.limits, this);
     this.batcher = new WriteBatcher(socket);
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
@@ -72,6 +90,10 @@ export class ServerConnection implements FrameSink {
   }
 
   onFrame(type: FrameType, streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
+    if (this.firstFrameTimer !== undefined) {
+      clearTimeout(this.firstFrameTimer);
+      this.firstFrameTimer = undefined;
+    }
     switch (type) {
       case FrameType.REQUEST:
         return this.onRequest(streamId, buf, headerStart, headerEnd, bodyEnd);
@@ -107,10 +129,22 @@ export class ServerConnection implements FrameSink {
     }
   }
 
-  goAway(reason: string): void {
+  /**
+   * Retires an idle connection (the server keeps serving): GOAWAY with code OK asks the client to
+   * close it; the socket stays writable so a request that crossed the GOAWAY is refused as "not
+   * executed" instead of being lost. Destroyed after a grace period if the client does not close.
+   */
+  private retire(reason: string): void {
+    if (this.closed || this.goingAway !== undefined) return;
+    this.goAway(reason, Code.OK);
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  /** Code UNAVAILABLE: the server is stopping; code OK: only this connection is being retired. */
+  goAway(reason: string, code: Code = Code.UNAVAILABLE): void {
     if (this.goingAway !== undefined || this.closed) return;
     this.goingAway = reason;
-    this.batcher.write(encodeResponseFrame(FrameType.GOAWAY, 0, Code.UNAVAILABLE, reason, true, undefined, undefined));
+    this.batcher.write(encodeResponseFrame(FrameType.GOAWAY, 0, code, reason, true, undefined, undefined));
   }
 
   /** Resolves when no request is in flight on this connection. */
@@ -140,7 +174,7 @@ export class ServerConnection implements FrameSink {
   private onRequest(streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
     let header;
     try {
-      header = decodeRequestHeader(buf, headerStart, headerEnd, this.routeMemo);
+      header = decodeRequestHeader(buf, headerStart, headerEnd, this.routeMemo, this.options.limits.maxMetadataEntries);
     } catch (error) {
       return this.onProtocolError(`malformed request header: ${(error as Error).message}`);
     }
@@ -148,7 +182,7 @@ export class ServerConnection implements FrameSink {
     const exchange = new Exchange(this, streamId);
     this.inflight.set(streamId, exchange);
     if (this.goingAway !== undefined) {
-      return exchange.fail(new RpcError(Code.UNAVAILABLE, `server is shutting down: ${this.goingAway}`, { mayHaveRun: false }));
+      return exchange.fail(new RpcError(Code.UNAVAILABLE, `connection is closing: ${this.goingAway}`, { mayHaveRun: false }));
     }
     if (this.inflight.size > this.options.maxConcurrentStreams) {
       return exchange.fail(new RpcError(
@@ -182,6 +216,7 @@ export class ServerConnection implements FrameSink {
 
   private onSocketClosed(): void {
     this.closed = true;
+    if (this.firstFrameTimer !== undefined) clearTimeout(this.firstFrameTimer);
     this.decoder.fail();
     for (const exchange of this.inflight.values()) {
       exchange.finished = true;

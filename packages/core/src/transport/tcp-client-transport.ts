@@ -19,6 +19,8 @@ export interface TcpClientOptions {
   readonly backoff?: BackoffOptions;
   readonly limits?: Partial<FrameLimits>;
   readonly clock?: Clock;
+  /** Connect over TLS (node:tls options: ca, and cert + key for mutual TLS; servername). */
+  readonly tls?: import('node:tls').ConnectionOptions;
 }
 
 /** The default client transport: a pool of multiplexed TCP connections per endpoint. */
@@ -43,6 +45,7 @@ export class TcpClientTransport implements ClientTransport {
       backoff: { initialMs: 100, maxMs: 10_000, ...options.backoff },
       timer: new DeadlineTimer(now),
       now,
+      tls: options.tls,
     };
   }
 

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { invalidOption } from '../errors.js';
 import type { Listener, ListenOptions, PeerInfo, RequestHandler, ServerTransport } from '../transport.js';
 import { DEFAULT_FRAME_LIMITS, type FrameLimits } from './frame.js';
@@ -12,6 +13,15 @@ export interface TcpServerOptions {
   readonly maxConnections?: number;
   /** Called when a peer breaks the protocol (its connection is closed). Default: a warning on stderr. */
   readonly onProtocolError?: (peer: PeerInfo, message: string) => void;
+  /**
+   * Serve over TLS (node:tls options: key, cert, ca…). With `requestCert: true` and a `ca`, clients must
+   * present a certificate signed by it (mutual TLS); its subject CN becomes `peer.identity`.
+   */
+  readonly tls?: TlsOptions;
+  /** A connection must complete its TLS handshake and send a first whole frame within this (default 10 s). */
+  readonly handshakeTimeoutMs?: number;
+  /** A connection with no traffic and no call in flight for this long is closed (default 5 min; 0 = never). */
+  readonly idleTimeoutMs?: number;
 }
 
 const HTTP_PROBE = /^(GET|POST|PUT|HEAD|PRI|DELE|OPTI|PATC) /;
@@ -22,6 +32,9 @@ export class TcpServerTransport implements ServerTransport {
   private readonly maxConcurrentStreams: number;
   private readonly maxConnections: number;
   private readonly onProtocolError: (peer: PeerInfo, message: string) => void;
+  private readonly tls: TlsOptions | undefined;
+  private readonly handshakeTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
 
   constructor(options: TcpServerOptions = {}) {
     this.limits = { ...DEFAULT_FRAME_LIMITS, ...options.limits };
@@ -31,6 +44,11 @@ export class TcpServerTransport implements ServerTransport {
     if (!(this.limits.maxBodySize > 0)) throw invalidOption('limits.maxBodySize', this.limits.maxBodySize, 'a positive integer');
     this.maxConcurrentStreams = options.maxConcurrentStreams ?? 1000;
     this.maxConnections = options.maxConnections ?? 10_000;
+    this.tls = options.tls;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
+    if (!(this.handshakeTimeoutMs > 0)) throw invalidOption('handshakeTimeoutMs', this.handshakeTimeoutMs, 'a positive number of ms');
+    if (!(this.idleTimeoutMs >= 0)) throw invalidOption('idleTimeoutMs', this.idleTimeoutMs, 'a number of ms ≥ 0 (0 = never)');
     this.onProtocolError = options.onProtocolError ??
       ((peer, message) => process.emitWarning(`closed connection from ${peer.host}:${peer.port}: ${message}`, 'TrellisProtocolWarning'));
   }
@@ -38,20 +56,38 @@ export class TcpServerTransport implements ServerTransport {
   listen(options: ListenOptions, handler: RequestHandler): Promise<Listener> {
     const connections = new Set<ServerConnection>();
     let goingAway: string | undefined;
-    const server: Server = createServer((socket: Socket) => {
+    const accept = (socket: Socket) => {
       if (goingAway !== undefined || connections.size >= this.maxConnections) {
         socket.destroy();
         return;
       }
-      this.sniffHttp(socket);
+      if (!this.tls) this.sniffHttp(socket);
       const connection = new ServerConnection(
         socket,
         handler,
-        { limits: this.limits, maxConcurrentStreams: this.maxConcurrentStreams, onError: this.onProtocolError },
+        {
+          limits: this.limits,
+          maxConcurrentStreams: this.maxConcurrentStreams,
+          onError: this.onProtocolError,
+          firstFrameTimeoutMs: this.handshakeTimeoutMs,
+          idleTimeoutMs: this.idleTimeoutMs,
+          identity: this.tls ? peerIdentity(socket as TLSSocket) : undefined,
+        },
         (c) => connections.delete(c),
       );
       connections.add(connection);
-    });
+    };
+    let server: Server;
+    if (this.tls) {
+      server = createTlsServer({ ...this.tls, handshakeTimeout: this.handshakeTimeoutMs }, accept);
+      server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+        const peer = { host: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
+        this.onProtocolError(peer, `TLS handshake failed: ${describeTlsError(error)}`);
+        socket.destroy();
+      });
+    } else {
+      server = createServer(accept);
+    }
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.host, () => {
@@ -94,4 +130,21 @@ export class TcpServerTransport implements ServerTransport {
       }
     });
   }
+}
+
+/** The authenticated client identity: the certificate subject's CN, else its first SAN entry. */
+function peerIdentity(socket: TLSSocket): string | undefined {
+  if (!socket.authorized) return undefined;
+  const cert = socket.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return undefined;
+  const cn = cert.subject?.CN;
+  if (typeof cn === 'string' && cn !== '') return cn;
+  return cert.subjectaltname?.split(',')[0]?.trim();
+}
+
+function describeTlsError(error: NodeJS.ErrnoException): string {
+  if (error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|http request/i.test(error.message)) {
+    return `${error.message} (the client is not speaking TLS: configure tcp.tls on the client)`;
+  }
+  return error.code ? `${error.code}: ${error.message}` : error.message;
 }
