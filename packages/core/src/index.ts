@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 
-export { Code, RpcError, TrellisError, ErrorCodes, notExecuted, type RpcErrorOptions } from './errors.js';
+export { Code, RpcError, TrellisError, ErrorCodes, notExecuted, invalidOption, type RpcErrorOptions } from './errors.js';
 export { createMetadata, MetadataKeys, type Metadata } from './metadata.js';
 export { createContextKey, ContextValues, type ContextKey } from './context-key.js';
 export { serviceKey, formatServiceKey, DEFAULT_GROUP, DEFAULT_VERSION, type ServiceKey } from './service-key.js';

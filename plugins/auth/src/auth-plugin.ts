@@ -1,0 +1,76 @@
+import {
+  Code, definePlugin, InterceptorOrder, invalidOption, RpcError, ServerInterceptorOrder, type Plugin,
+} from '@trellis/core';
+import { PRINCIPAL } from './principal.js';
+import type { Verifier } from './verifiers.js';
+
+export const AUTH_HEADER = 'authorization';
+
+export interface ServerAuthOptions {
+  readonly verifier: Verifier;
+  /**
+   * Roles required per method, keyed `Service/Method`, `Service/*` or `*`; the most specific entry
+   * wins. `[]` means "any authenticated caller"; a method with no entry needs no credential at all
+   * only if `allowUnauthenticated` lists it.
+   */
+  readonly rules?: Readonly<Record<string, readonly string[]>>;
+  /** Methods callable without a credential (`Service/Method`), e.g. health checks. */
+  readonly allowUnauthenticated?: readonly string[];
+  /** Metadata key the credential travels in (default `authorization`). */
+  readonly header?: string;
+}
+
+/**
+ * Server side: verifies each call's credential before the handler runs. A missing or wrong credential
+ * is UNAUTHENTICATED, a principal without a required role is PERMISSION_DENIED; both are marked "did not
+ * run". The principal is available to handlers as `call.context.get(PRINCIPAL)`.
+ */
+export function serverAuth(options: ServerAuthOptions): Plugin {
+  if (typeof options?.verifier !== 'function') throw invalidOption('verifier', options?.verifier, 'a function (credential, call) => principal');
+  const header = options.header ?? AUTH_HEADER;
+  const rules = options.rules ?? { '*': [] };
+  const open = new Set(options.allowUnauthenticated ?? []);
+  const required = (service: string, method: string): readonly string[] | undefined =>
+    rules[`${service}/${method}`] ?? rules[`${service}/*`] ?? rules['*'];
+  return definePlugin({
+    meta: { name: '@trellis/auth', kernel: '^0.1.0' },
+    setupServer(ctx) {
+      ctx.addInterceptor((next) => async (call) => {
+        const name = `${call.service.name}/${call.method.name}`;
+        if (open.has(name)) return next(call);
+        const principal = await options.verifier(call.metadata.get(header), call);
+        if (principal === undefined) {
+          throw new RpcError(Code.UNAUTHENTICATED, `${name} needs a valid credential in "${header}" metadata`, { mayHaveRun: false });
+        }
+        const roles = required(call.service.name, call.method.name);
+        if (roles === undefined || (roles.length > 0 && !roles.some((r) => principal.roles.includes(r)))) {
+          throw new RpcError(Code.PERMISSION_DENIED, `${principal.id} may not call ${name}${roles?.length ? ` (needs one of: ${roles.join(', ')})` : ''}`, { mayHaveRun: false });
+        }
+        call.context.set(PRINCIPAL, principal);
+        return next(call);
+      }, ServerInterceptorOrder.AUTH);
+    },
+  });
+}
+
+export interface ClientAuthOptions {
+  /** The credential, or a function returning it per call (rotating tokens). */
+  readonly credential: string | (() => string | Promise<string>);
+  readonly header?: string;
+}
+
+/** Client side: adds the credential to every call's metadata. */
+export function clientAuth(options: ClientAuthOptions): Plugin {
+  const source = options?.credential;
+  if (typeof source !== 'string' && typeof source !== 'function') throw invalidOption('credential', source, 'a string or a function returning one');
+  const header = options.header ?? AUTH_HEADER;
+  return definePlugin({
+    meta: { name: '@trellis/auth', kernel: '^0.1.0' },
+    setupClient(ctx) {
+      ctx.addInterceptor((next) => async (inv) => {
+        inv.metadata.set(header, typeof source === 'string' ? source : await source());
+        return next(inv);
+      }, InterceptorOrder.USER - 1);
+    },
+  });
+}

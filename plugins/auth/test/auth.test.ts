@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { Code, RpcClient, RpcServer, type RpcError, type ServerInvocation } from '@trellis/core';
+import { createEchoHandlers, loadEchoService } from '@trellis/testkit';
+import { clientAuth, PRINCIPAL, serverAuth, sharedTokens, tlsIdentity } from '../src/index.js';
+
+const READER = 'reader-token-0123456789';
+const WRITER = 'writer-token-0123456789';
+
+async function start(plugins: Parameters<RpcServer['use']>[0][], tls?: object) {
+  const server = new RpcServer({ host: '127.0.0.1', plugins, tcp: tls ? { tls } : undefined });
+  const handlers = createEchoHandlers({ servedBy: 'p' });
+  server.addService(loadEchoService(), {
+    echo: async (request: Parameters<typeof handlers.echo>[0], call: ServerInvocation) => ({ ...(await handlers.echo(request, call)), message: call.context.get(PRINCIPAL)?.id ?? 'anonymous' }),
+    mutate: handlers.mutate,
+  });
+  return server.start();
+}
+
+const code = async (p: Promise<unknown>) => ((await p.catch((e: unknown) => e)) as RpcError).code;
+
+t.test('shared tokens: per-method roles, UNAUTHENTICATED and PERMISSION_DENIED', async (t) => {
+  const server = await start([serverAuth({
+    verifier: sharedTokens({ [READER]: { id: 'dashboard', roles: ['reader'] }, [WRITER]: { id: 'orders', roles: ['reader', 'writer'] } }),
+    rules: { 'trellis.test.EchoService/Echo': ['reader'], 'trellis.test.EchoService/Mutate': ['writer'] },
+  })]);
+  const address = [`127.0.0.1:${server.port}`];
+  const reader = new RpcClient({ service: loadEchoService(), addresses: address, plugins: [clientAuth({ credential: READER })] });
+  const writer = new RpcClient({ service: loadEchoService(), addresses: address, plugins: [clientAuth({ credential: () => `Bearer ${WRITER}` })] });
+  const nobody = new RpcClient({ service: loadEchoService(), addresses: address });
+  const forger = new RpcClient({ service: loadEchoService(), addresses: address, plugins: [clientAuth({ credential: 'writer-token-0123456780' })] });
+  t.teardown(async () => { await Promise.all([reader, writer, nobody, forger].map((c) => c.close())); await server.close(); });
+  t.match(await reader.invoke('Echo', {}), { message: 'dashboard' }, 'the handler sees the principal');
+  t.equal(await code(reader.invoke('Mutate', {})), Code.PERMISSION_DENIED);
+  t.match(await writer.invoke('Mutate', {}), { servedBy: 'p' });
+  t.equal(await code(nobody.invoke('Echo', {})), Code.UNAUTHENTICATED);
+  t.equal(await code(forger.invoke('Echo', {})), Code.UNAUTHENTICATED);
+  const denied = (await reader.invoke('Mutate', {}).catch((e: unknown) => e)) as RpcError;
+  t.match(denied.message, /dashboard may not call trellis\.test\.EchoService\/Mutate \(needs one of: writer\)/);
+  t.equal(denied.mayHaveRun, false);
+});
+
+t.test('mTLS identity as the principal', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'trellis-auth-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=ca');
+  for (const [name, cn] of [['server', 'server'], ['billing', 'billing'], ['intruder', 'intruder']]) {
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
+    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1');
+  }
+  const read = (f: string) => readFileSync(join(dir, f));
+  const server = await start(
+    [serverAuth({ verifier: tlsIdentity({ billing: ['payments'] }), rules: { '*': ['payments'] } })],
+    { key: read('server.key'), cert: read('server.crt'), ca: read('ca.crt'), requestCert: true, rejectUnauthorized: true },
+  );
+  const tls = (name: string) => ({ tls: { ca: read('ca.crt'), cert: read(`${name}.crt`), key: read(`${name}.key`), checkServerIdentity: () => undefined } });
+  const billing = new RpcClient({ service: loadEchoService(), addresses: [`127.0.0.1:${server.port}`], tcp: tls('billing') });
+  const intruder = new RpcClient({ service: loadEchoService(), addresses: [`127.0.0.1:${server.port}`], tcp: tls('intruder') });
+  t.teardown(async () => { await billing.close(); await intruder.close(); await server.close(); });
+  t.match(await billing.invoke('Echo', {}), { message: 'billing' });
+  t.equal(await code(intruder.invoke('Echo', {})), Code.PERMISSION_DENIED, 'a valid certificate without the role is denied');
+});
+
+t.test('bad configuration is a coded error', async (t) => {
+  t.throws(() => serverAuth({} as never), { code: 'ERR_INVALID_OPTION', message: /verifier/ });
+  t.throws(() => sharedTokens({ short: { id: 'x', roles: [] } }), { code: 'ERR_INVALID_OPTION', message: /at least 16 characters/ });
+  t.throws(() => clientAuth({ credential: 42 } as never), { code: 'ERR_INVALID_OPTION' });
+});
