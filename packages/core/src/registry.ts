@@ -1,4 +1,4 @@
-import type { InstanceInfo, Endpoint } from './endpoint.js';
+import { endpointId, type InstanceInfo, type Endpoint } from './endpoint.js';
 import type { ServiceKey } from './service-key.js';
 
 export interface Disposable {
@@ -38,8 +38,8 @@ export type ConfigListener = (document: string | undefined) => void;
  */
 export interface ConfigSource {
   watchConfig(query: ServiceQuery, name: string, listener: ConfigListener): Disposable;
-  /** Publishes a document (tests, admin tools). */
-  putConfig?(query: ServiceQuery, name: string, document: string): Promise<void>;
+  /** Publishes a document (tests, admin tools); `undefined` deletes it. */
+  putConfig?(query: ServiceQuery, name: string, document: string | undefined): Promise<void>;
 }
 
 export function isConfigSource(value: unknown): value is ConfigSource {
@@ -53,7 +53,7 @@ export const RegistryPaths = {
     return `${root}/services/${query.group}/${query.name}/providers`;
   },
   provider(root: string, query: ServiceQuery, host: string, port: number): string {
-    return `${root}/services/${query.group}/${query.name}/providers/${host}:${port}`;
+    return `${root}/services/${query.group}/${query.name}/providers/${endpointId(host, port)}`;
   },
   config(root: string, query: ServiceQuery, name: string): string {
     return `${root}/config/${query.group}/${query.name}/${name}`;

@@ -25,6 +25,7 @@ export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export { TOKENS } from './tokens.js';
 export { KERNEL_VERSION } from './version.js';
+export { invalidOption, notExecuted, ErrorCodes } from './errors.js';
 export { createContextKey, ContextValues, type ContextKey } from './context-key.js';
 export { ExponentialBackoff, type BackoffOptions } from './backoff.js';
 export { debounce, type Debounced } from './registry/debounce.js';

@@ -1,1 +1,6 @@
 export { freePort } from './free-port.js';
+export * from './zookeeper-server.js';
+export * from './etcd-server.js';
+export * from './echo-service.js';
+export * from './provider-process.js';
+export { waitFor } from './wait-for.js';

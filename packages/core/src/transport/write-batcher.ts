@@ -24,7 +24,7 @@ export class WriteBatcher {
   flush(): void {
     this.scheduled = false;
     const queue = this.queue;
-    if (queue.length === 0 || this.socket.destroyed) {
+    if (queue.length === 0 || this.socket.destroyed || this.socket.writableEnded) {
       queue.length = 0;
       this.bytes = 0;
       return;

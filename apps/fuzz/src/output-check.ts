@@ -1,0 +1,46 @@
+import { decodeResponseHeader, FIXED_HEADER_SIZE, FrameType } from '@trellis/core/internal';
+
+/**
+ * What the server wrote must itself be valid protocol: whole frames, right magic and version, only
+ * types a server sends, response headers that decode. Returns a description of the first violation.
+ */
+export interface OutputTally {
+  responses: number;
+  errors: Record<string, number>;
+  goaways: number;
+  pongs: number;
+}
+
+export function createTally(): OutputTally {
+  return { responses: 0, errors: {}, goaways: 0, pongs: 0 };
+}
+
+export function checkServerOutput(chunks: readonly Buffer[], tally?: OutputTally): string | undefined {
+  const out = Buffer.concat(chunks);
+  let offset = 0;
+  while (offset < out.length) {
+    if (out.length - offset < FIXED_HEADER_SIZE) return `server wrote a partial frame header at byte ${offset}`;
+    if (out[offset] !== 0x54 || out[offset + 1] !== 0x52 || out[offset + 2] !== 1) return `server wrote a frame with bad magic/version at byte ${offset}`;
+    const type = out[offset + 3]!;
+    if (type !== FrameType.RESPONSE && type !== FrameType.PONG && type !== FrameType.GOAWAY) return `server wrote frame type ${type}`;
+    const headerLength = out.readUInt16BE(offset + 6);
+    const bodyLength = out.readUInt32BE(offset + 12);
+    const end = offset + FIXED_HEADER_SIZE + headerLength + bodyLength;
+    if (end > out.length) return `server wrote a truncated frame at byte ${offset}`;
+    if (type === FrameType.PONG && tally) tally.pongs++;
+    if (type !== FrameType.PONG) {
+      try {
+        const header = decodeResponseHeader(out, offset + FIXED_HEADER_SIZE, offset + FIXED_HEADER_SIZE + headerLength);
+        if (tally && type === FrameType.GOAWAY) tally.goaways++;
+        if (tally && type === FrameType.RESPONSE) {
+          tally.responses++;
+          tally.errors[header.code] = (tally.errors[header.code] ?? 0) + 1;
+        }
+      } catch (error) {
+        return `server wrote an undecodable response header: ${(error as Error).message}`;
+      }
+    }
+    offset = end;
+  }
+  return undefined;
+}

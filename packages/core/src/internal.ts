@@ -1,0 +1,12 @@
+/**
+ * Internals for tools that must reach below the public API — the protocol fuzzer and benchmarks.
+ * Unstable: anything here may change in any release. Applications and plugins must not use it.
+ */
+export { FrameDecoder, type FrameSink } from './transport/frame-decoder.js';
+export { FrameType, FIXED_HEADER_SIZE, DEFAULT_FRAME_LIMITS, encodeBareFrame, type FrameLimits } from './transport/frame.js';
+export {
+  encodeRequestFrame, encodeResponseFrame, decodeRequestHeader, decodeResponseHeader, createRouteMemo,
+  type RequestHeader, type ResponseHeader,
+} from './transport/header-codec.js';
+export { ServerConnection, type ServerConnectionOptions } from './transport/server-connection.js';
+export { WireError } from './transport/proto-wire.js';

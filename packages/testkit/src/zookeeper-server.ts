@@ -1,0 +1,231 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './free-port.js';
+
+export interface ZooKeeperServerOptions {
+  /**
+   * ZooKeeper's tick (default 2000 ms). Sessions are clamped to 2–20 ticks, so a low tick is what makes
+   * session-expiry tests fast: tickTime 500 allows a 1 s session.
+   */
+  readonly tickTime?: number;
+  /** How long to wait for `srvr` to answer `Mode: standalone` (default 20 s). */
+  readonly startTimeoutMs?: number;
+}
+
+export interface ZooKeeperRestartOptions {
+  /**
+   * Start on an empty data directory (default false: a real restart keeps sessions and nodes on disk).
+   * A wiped server refuses clients that saw a newer zxid until they open a fresh session.
+   */
+  readonly wipeData?: boolean;
+}
+
+export interface ZooKeeperServer {
+  /** `127.0.0.1:PORT`, for `createClient` / the registry's `connectString`. */
+  readonly connectString: string;
+  readonly port: number;
+  /** PID of the current java process (changes on restart). */
+  readonly pid: number;
+  readonly tickTime: number;
+  /** SIGTERM, then SIGKILL after 5 s; waits for the exit and removes the data directory. Idempotent. */
+  stop(): Promise<void>;
+  /** Sends a signal to the java process and returns at once (SIGSTOP/SIGCONT simulate a hung server). */
+  kill(signal?: NodeJS.Signals): void;
+  /** Stops (keeping the data unless asked) and starts again on the same port. */
+  restart(options?: ZooKeeperRestartOptions): Promise<void>;
+}
+
+const JAVA = process.env.TRELLIS_JAVA ?? 'java';
+const CLASSPATH = [
+  '/etc/zookeeper/conf',
+  '/usr/share/java/zookeeper.jar',
+  '/usr/share/java/slf4j-log4j12.jar',
+  '/usr/share/java/log4j-1.2.jar',
+].join(':');
+
+/** Every live server of this process, so none outlives the test run (see killAllOnExit). */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/**
+ * Starts Debian's ZooKeeper 3.8 standalone on a free loopback port with a temporary data directory and
+ * resolves once `srvr` reports `Mode: standalone` (`ruok` answers `imok` before the server serves).
+ */
+export async function startZooKeeper(options: ZooKeeperServerOptions = {}): Promise<ZooKeeperServer> {
+  const tickTime = options.tickTime ?? 2000;
+  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+  if (!Number.isInteger(tickTime) || tickTime < 50) throw new Error(`tickTime must be an integer ≥ 50, got ${tickTime}`);
+  installExitHook();
+
+  const port = await freePort();
+  const baseDir = mkdtempSync(join(tmpdir(), 'trellis-zk-'));
+  const dataDir = join(baseDir, 'data');
+  const logFile = join(baseDir, 'zookeeper.log');
+  const configFile = join(baseDir, 'zoo.cfg');
+  mkdirSync(dataDir);
+  writeFileSync(
+    configFile,
+    [
+      `tickTime=${tickTime}`,
+      `dataDir=${dataDir}`,
+      `clientPort=${port}`,
+      'clientPortAddress=127.0.0.1',
+      'maxClientCnxns=0',
+      'admin.enableServer=false',
+      '4lw.commands.whitelist=ruok,srvr,stat,mntr',
+      '',
+    ].join('\n'),
+  );
+
+  let child: ChildProcess | undefined;
+  let stopped = false;
+
+  const launch = async (): Promise<void> => {
+    const log = openSync(logFile, 'a');
+    try {
+      child = spawn(
+        JAVA,
+        [
+          '-Xmx256m',
+          // Two cores and several servers in parallel test files: a cheap JIT and GC start faster.
+          '-XX:+UseSerialGC',
+          '-XX:TieredStopAtLevel=1',
+          '-Dzookeeper.admin.enableServer=false',
+          '-Dzookeeper.root.logger=INFO,CONSOLE',
+          '-Dlog4j.configuration=file:/etc/zookeeper/conf/log4j.properties',
+          '-cp',
+          CLASSPATH,
+          'org.apache.zookeeper.server.ZooKeeperServerMain',
+          configFile,
+        ],
+        // The log goes to a file, not a pipe: the server must not block on a reader that went away.
+        { stdio: ['ignore', log, log] },
+      );
+    } finally {
+      closeSync(log);
+    }
+    const proc = child;
+    live.add(proc);
+    proc.once('exit', () => live.delete(proc));
+    proc.once('error', () => live.delete(proc));
+    if (proc.pid !== undefined) startWatchdog(proc.pid);
+    await waitUntilReady(proc, port, startTimeoutMs, logFile);
+  };
+
+  const terminate = async (): Promise<void> => {
+    const proc = child;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    // A SIGSTOPped server would ignore SIGTERM until resumed.
+    proc.kill('SIGCONT');
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  try {
+    await launch();
+  } catch (error) {
+    await terminate();
+    rmSync(baseDir, { recursive: true, force: true });
+    throw error;
+  }
+
+  return {
+    connectString: `127.0.0.1:${port}`,
+    port,
+    tickTime,
+    get pid(): number {
+      return child?.pid ?? -1;
+    },
+    async stop(): Promise<void> {
+      if (stopped) return;
+      stopped = true;
+      await terminate();
+      rmSync(baseDir, { recursive: true, force: true });
+    },
+    kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+    async restart(restartOptions: ZooKeeperRestartOptions = {}): Promise<void> {
+      if (stopped) throw new Error('ZooKeeper server was stopped; start a new one');
+      await terminate();
+      if (restartOptions.wipeData) {
+        rmSync(dataDir, { recursive: true, force: true });
+        mkdirSync(dataDir);
+      }
+      await launch();
+    },
+  };
+}
+
+async function waitUntilReady(proc: ChildProcess, port: number, timeoutMs: number, logFile: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  let spawnError: Error | undefined;
+  proc.once('exit', () => (exited = true));
+  proc.once('error', (error) => (spawnError = error));
+  while (Date.now() < deadline) {
+    if (spawnError) throw new Error(`could not run ${JAVA}: ${spawnError.message}`);
+    if (exited) throw new Error(`ZooKeeper exited during start-up (port ${port})\n${logTail(logFile)}`);
+    const answer = await fourLetterWord(port, 'srvr', 1000).catch(() => '');
+    if (answer.includes('Mode: standalone')) return;
+    await delay(100);
+  }
+  throw new Error(`ZooKeeper did not report "Mode: standalone" on 127.0.0.1:${port} within ${timeoutMs} ms\n${logTail(logFile)}`);
+}
+
+/** Sends a four-letter-word command and resolves with the whole answer (the server closes after it). */
+export function fourLetterWord(port: number, command: string, timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const chunks: Buffer[] = [];
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`${command} timed out`)));
+    socket.on('connect', () => socket.end(command));
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+function logTail(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no ZooKeeper log)';
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A normal exit (tap finishing, an uncaught error) kills every server synchronously. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const proc of live) {
+      try {
+        proc.kill('SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  });
+}
+
+/**
+ * An exit hook cannot run when the test process is SIGKILLed (a tap timeout): a detached shell polls
+ * both PIDs and kills the server once its parent is gone, and ends by itself when the server does.
+ */
+function startWatchdog(serverPid: number): void {
+  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${serverPid} 2>/dev/null; do sleep 1; done; kill -0 ${process.pid} 2>/dev/null || kill -9 ${serverPid} 2>/dev/null; exit 0`;
+  const watchdog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  watchdog.on('error', () => undefined);
+  watchdog.unref();
+}

@@ -1,0 +1,130 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TrellisError } from '@trellis/core';
+import { ExponentialBackoff, RegistryPaths, type BackoffOptions } from '@trellis/core/spi';
+import { invalidOption } from './errors.js';
+
+export interface EtcdRegistryOptions {
+  /** etcd client URLs: `http://host:port`, a comma-separated string or an array (default `http://127.0.0.1:2379`). */
+  readonly endpoints?: string | readonly string[];
+  /** Key prefix all Trellis keys live under (default `/trellis`). */
+  readonly root?: string;
+  /** Lease TTL in whole seconds (default 10): how long a crashed provider stays listed. */
+  readonly ttlSeconds?: number;
+  /** How long a fresh registry tries to reach etcd before register() fails, and before a consumer falls back to its snapshot (default 3000 ms). */
+  readonly connectTimeoutMs?: number;
+  /** Deadline of every single etcd request (default 5000 ms). */
+  readonly requestTimeoutMs?: number;
+  /** How often the lease and our keys are verified, besides the keepalives (default: the TTL). */
+  readonly checkIntervalMs?: number;
+  /** Window that merges a burst of provider changes into one notification (default 100 ms). */
+  readonly debounceMs?: number;
+  /** Where the last known provider lists are kept for a start while etcd is down; `false` disables (default `<tmpdir>/trellis-snapshots`). */
+  readonly snapshotDir?: string | false;
+  /** Reconnect / retry pacing (default: 200 ms doubling to 10 s, ±20 % jitter). */
+  readonly backoff?: BackoffOptions;
+  /** Extra etcd3 client options: TLS `credentials`, `auth`, `grpcOptions`. */
+  readonly client?: EtcdClientExtras;
+  /** Where asynchronous problems are reported (outages, lost leases, malformed documents). Default: a process warning. */
+  readonly onError?: (error: TrellisError) => void;
+}
+
+export interface EtcdClientExtras {
+  readonly credentials?: { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer };
+  readonly auth?: { username: string; password: string };
+  readonly grpcOptions?: Readonly<Record<string, string | number>>;
+}
+
+export interface ResolvedEtcdRegistryOptions {
+  readonly endpoints: readonly string[];
+  readonly root: string;
+  readonly ttlSeconds: number;
+  readonly connectTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly checkIntervalMs: number;
+  readonly debounceMs: number;
+  readonly snapshotDir: string | false;
+  readonly backoff: BackoffOptions;
+  readonly client: EtcdClientExtras;
+  readonly onError: (error: TrellisError) => void;
+}
+
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 10_000, multiplier: 2, jitter: 0.2 };
+
+/** Validates everything up front, so a typo fails at start-up with a sentence saying what to change. */
+export function resolveOptions(options: EtcdRegistryOptions = {}): ResolvedEtcdRegistryOptions {
+  const ttlSeconds = options.ttlSeconds ?? 10;
+  // etcd silently raises a TTL below its minimum (1.5 × election timeout, 2 s by default).
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 2) {
+    throw invalidOption('ttlSeconds', options.ttlSeconds, 'a whole number of seconds ≥ 2');
+  }
+  const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  new ExponentialBackoff(backoff); // throws ERR_INVALID_OPTION on a bad backoff
+  return {
+    endpoints: parseEndpoints(options.endpoints ?? 'http://127.0.0.1:2379'),
+    root: parseRoot(options.root ?? RegistryPaths.DEFAULT_ROOT),
+    ttlSeconds,
+    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 3000),
+    requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, 5000),
+    checkIntervalMs: positive('checkIntervalMs', options.checkIntervalMs, ttlSeconds * 1000),
+    debounceMs: nonNegative('debounceMs', options.debounceMs, 100),
+    snapshotDir: parseSnapshotDir(options.snapshotDir),
+    backoff,
+    client: options.client ?? {},
+    onError: options.onError ?? defaultOnError,
+  };
+}
+
+function parseEndpoints(value: unknown): readonly string[] {
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
+  const expected = 'etcd client URLs like "http://127.0.0.1:2379" (a string, comma-separated, or an array)';
+  if (!Array.isArray(list) || list.length === 0) throw invalidOption('endpoints', value, expected);
+  for (const entry of list) {
+    if (typeof entry !== 'string' || !isEndpointUrl(entry)) throw invalidOption('endpoints', value, expected);
+  }
+  const secure = list.filter((e: string) => e.startsWith('https:')).length;
+  if (secure !== 0 && secure !== list.length) {
+    throw invalidOption('endpoints', value, 'all http:// or all https:// URLs, not a mix');
+  }
+  return list as string[];
+}
+
+function isEndpointUrl(entry: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return false;
+  }
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.port !== '' &&
+    (url.pathname === '/' || url.pathname === '') && url.search === '' && url.username === '';
+}
+
+function parseRoot(root: unknown): string {
+  if (typeof root !== 'string' || !/^(\/[A-Za-z0-9_.-]+)+$/.test(root)) {
+    throw invalidOption('root', root, 'a key prefix like "/trellis" (leading "/", no trailing "/")');
+  }
+  return root;
+}
+
+function parseSnapshotDir(value: unknown): string | false {
+  if (value === undefined) return join(tmpdir(), 'trellis-snapshots');
+  if (value === false || (typeof value === 'string' && value !== '')) return value;
+  throw invalidOption('snapshotDir', value, 'a directory path, or false to disable snapshots');
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalidOption(name, value, 'a positive number of milliseconds');
+  return value;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalidOption(name, value, 'a number of milliseconds ≥ 0');
+  return value;
+}
+
+function defaultOnError(error: TrellisError): void {
+  process.emitWarning(error.message, { code: error.code });
+}

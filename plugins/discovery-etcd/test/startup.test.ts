@@ -1,0 +1,121 @@
+import { createServer, type Socket } from 'node:net';
+import t from 'tap';
+import { freePort, startEtcd, type EtcdServer } from '@trellis/testkit';
+import { EtcdErrorCodes, EtcdRegistry, etcdRegistry, type EtcdRegistryOptions } from '../src/index.js';
+import { Lists, SERVICE, instance, makeRegistry, waitFor } from './fixtures/helpers.js';
+
+const unhandled: unknown[] = [];
+process.on('unhandledRejection', (reason) => unhandled.push(reason));
+
+let etcd: EtcdServer;
+t.before(async () => {
+  etcd = await startEtcd();
+});
+t.teardown(() => etcd?.stop());
+
+t.test('bad options fail at construction with ERR_INVALID_OPTION', async (t) => {
+  const bad: [string, EtcdRegistryOptions][] = [
+    ['ttl 0', { ttlSeconds: 0 }],
+    ['ttl 1 (below etcd minimum)', { ttlSeconds: 1 }],
+    ['fractional ttl', { ttlSeconds: 2.5 }],
+    ['ttl as a string', { ttlSeconds: '10' as unknown as number }],
+    ['empty endpoints', { endpoints: '' }],
+    ['endpoint without scheme', { endpoints: 'localhost:2379' }],
+    ['endpoint without port', { endpoints: 'http://localhost' }],
+    ['endpoint with a path', { endpoints: 'http://localhost:2379/v3' }],
+    ['ftp endpoint', { endpoints: 'ftp://localhost:2379' }],
+    ['garbage in a list', { endpoints: 'http://a:1, nope' }],
+    ['empty array', { endpoints: [] }],
+    ['mixed http and https', { endpoints: ['http://a:1', 'https://b:2'] }],
+    ['root without leading slash', { root: 'trellis' }],
+    ['root with trailing slash', { root: '/trellis/' }],
+    ['negative connect timeout', { connectTimeoutMs: -1 }],
+    ['NaN request timeout', { requestTimeoutMs: Number.NaN }],
+    ['negative debounce', { debounceMs: -5 }],
+    ['zero check interval', { checkIntervalMs: 0 }],
+    ['bad backoff jitter', { backoff: { jitter: 2 } }],
+    ['empty snapshot dir', { snapshotDir: '' }],
+  ];
+  for (const [what, options] of bad) {
+    t.throws(() => new EtcdRegistry(options), { code: EtcdErrorCodes.INVALID_OPTION }, what);
+  }
+  const error = t.throws(() => etcdRegistry({ ttlSeconds: 0 })) as Error;
+  t.match(error.message, /ttlSeconds.*whole number of seconds/, 'the message says what to change');
+
+  const ok = etcdRegistry({ endpoints: 'http://127.0.0.1:1, http://127.0.0.1:2', debounceMs: 0, snapshotDir: false });
+  t.same(ok.options.endpoints, ['http://127.0.0.1:1', 'http://127.0.0.1:2']);
+  t.equal(ok.options.ttlSeconds, 10);
+  t.equal(ok.options.root, '/trellis');
+  t.equal(ok.options.connectTimeoutMs, 3000);
+  await ok.close();
+});
+
+t.test('nothing listening: register() fails with ERR_REGISTRY_UNREACHABLE after connectTimeoutMs', async (t) => {
+  const port = await freePort();
+  const registry = makeRegistry(t, `http://127.0.0.1:${port}`, { connectTimeoutMs: 600 });
+  const started = Date.now();
+  const error = (await registry.register(SERVICE, instance(9001)).catch((e: unknown) => e)) as { code: string; message: string };
+  const took = Date.now() - started;
+  t.equal(error.code, EtcdErrorCodes.REGISTRY_UNREACHABLE);
+  t.match(error.message, `http://127.0.0.1:${port}`, 'the message names the address');
+  t.ok(took >= 550 && took < 600 + 1000, `it waited the connect timeout, no longer (${took} ms)`);
+  t.equal(registry.leaseId, undefined);
+});
+
+t.test('a server that accepts and never answers: the wait is bounded all the same', async (t) => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  });
+  const { port } = silent.address() as { port: number };
+  const registry = makeRegistry(t, `http://127.0.0.1:${port}`, { connectTimeoutMs: 600 });
+  const started = Date.now();
+  await t.rejects(registry.register(SERVICE, instance(9002)), { code: EtcdErrorCodes.REGISTRY_UNREACHABLE });
+  const took = Date.now() - started;
+  t.ok(took < 600 + 1000, `bounded (${took} ms)`);
+  const closing = Date.now();
+  await registry.close();
+  t.ok(Date.now() - closing < 2000, 'close() is bounded too');
+});
+
+t.test('a hung etcd (SIGSTOP): register fails in time, subscribe waits quietly, both recover on SIGCONT', async (t) => {
+  const provider = makeRegistry(t, etcd.endpoints, { root: '/s1', connectTimeoutMs: 600, requestTimeoutMs: 400 });
+  const consumer = makeRegistry(t, etcd.endpoints, { root: '/s1', requestTimeoutMs: 400 });
+  await etcd.kill('SIGSTOP');
+  t.teardown(() => etcd.kill('SIGCONT'));
+  const lists = new Lists();
+  consumer.subscribe(SERVICE, lists.listener);
+  const started = Date.now();
+  await t.rejects(provider.register(SERVICE, instance(9101)), { code: EtcdErrorCodes.REGISTRY_UNREACHABLE });
+  t.ok(Date.now() - started < 600 + 1000, 'within the connect timeout');
+  t.equal(lists.all.length, 0, 'no list while etcd does not answer');
+
+  await etcd.kill('SIGCONT');
+  await lists.until([], 5000);
+  await provider.register(SERVICE, instance(9101));
+  await lists.until(['127.0.0.1:9101']);
+});
+
+t.test('a registry whose etcd never comes up does not crash anything and closes promptly', async (t) => {
+  const port = await freePort();
+  const registry = makeRegistry(t, `http://127.0.0.1:${port}`, { connectTimeoutMs: 300 });
+  const lists = new Lists();
+  registry.subscribe(SERVICE, lists.listener);
+  registry.watchConfig(SERVICE, 'routes', () => undefined);
+  await t.rejects(registry.putConfig(SERVICE, 'routes', 'x'), { code: EtcdErrorCodes.REGISTRY_UNREACHABLE });
+  await waitFor('the outage to be reported', () => registry.errors.some((e) => e.code === EtcdErrorCodes.REGISTRY_UNREACHABLE));
+  const closing = Date.now();
+  await registry.close();
+  t.ok(Date.now() - closing < 1000, 'close() does not wait for etcd');
+  t.equal(lists.all.length, 0);
+});
+
+t.test('no unhandled rejections along the way', async (t) => {
+  t.same(unhandled, []);
+});
