@@ -32,7 +32,9 @@ async function main(): Promise<number> {
   if (!(durationMs > 0) || !(rate > 0)) throw new Error('--duration and --rate must be positive numbers');
   if (values.registry !== 'static' && values.registry !== 'etcd') throw new Error(`--registry must be "static" or "etcd", not "${values.registry}"`);
 
+  // Torn down in this order: consumer, registry client, providers (they deregister), etcd last.
   const cleanups: (() => Promise<unknown>)[] = [];
+  const last: (() => Promise<unknown>)[] = [];
   let choice: RegistryChoice = { kind: 'static' };
   if (values.registry === 'etcd') {
     let endpoints = values.etcd;
@@ -40,7 +42,7 @@ async function main(): Promise<number> {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { startEtcd } = require('@trellis/testkit') as typeof import('@trellis/testkit');
       const etcd = await startEtcd();
-      cleanups.push(() => etcd.stop());
+      last.push(() => etcd.stop());
       endpoints = etcd.endpoints;
       log(`started a local etcd at ${endpoints}`);
     }
@@ -49,7 +51,7 @@ async function main(): Promise<number> {
 
   log(`starting 3 Greeter providers (registry: ${choice.kind})`);
   const providers = await Promise.all(['p1', 'p2', 'p3'].map((name) => startProvider({ name, registry: choice, delayMs: 0 })));
-  cleanups.push(() => Promise.all(providers.map((p) => p.child.exitCode === null ? p.stop() : undefined)));
+  last.unshift(() => Promise.all(providers.map((p) => p.child.exitCode === null ? p.stop() : undefined)));
   const byAddress = new Map(providers.map((p) => [p.address, p.name]));
   for (const p of providers) log(`  ${p.name} listening on ${p.address}`);
 
@@ -69,6 +71,7 @@ async function main(): Promise<number> {
     log(`  endpoint ${change.endpoint.id} (${byAddress.get(change.endpoint.id) ?? '?'}): ${change.from} → ${change.to} — ${change.reason}`);
   });
   const greeter = client.stub<GreeterClient>();
+  await client.waitForReady({ timeoutMs: 10_000, minEndpoints: providers.length });
 
   const stats = new TrafficStats();
   const notes = new Map<string, string>();
@@ -87,7 +90,7 @@ async function main(): Promise<number> {
   console.log(`\nSummary — 3 providers, 1 consumer, ${choice.kind} registry, ${durationMs / 1000} s\n`);
   console.log(stats.table(notes));
   console.log(stats.errors.length === 0 ? '\nNo call failed across the graceful stop.' : `\n${stats.errors.length} calls failed.`);
-  for (const cleanup of cleanups) await cleanup();
+  for (const cleanup of [...cleanups, ...last]) await cleanup();
   return stats.errors.length === 0 ? 0 : 1;
 }
 

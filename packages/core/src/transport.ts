@@ -86,7 +86,7 @@ export interface Listener {
   readonly connectionCount: number;
   /** Stop accepting connections; send GOAWAY on every open one. New requests are then refused. */
   goAway(reason: string): void;
-  /** Resolves when no request is in flight on any connection. */
+  /** After goAway(): resolves when every client has closed its connection (their calls are all answered). */
   drained(): Promise<void>;
   /** Close every connection (cancelling what still runs) and the listening socket. */
   close(): Promise<void>;

@@ -151,3 +151,19 @@ t.test('an unknown load balancer name is a coded start-up error', async (t) => {
   await t.rejects(client.start(), { code: 'ERR_UNKNOWN_LOAD_BALANCER', message: /known: round-robin, random/ });
   await client.close();
 });
+
+t.test('waitForReady resolves once enough providers are discovered, and fails clearly otherwise', async (t) => {
+  const registry = new MemoryRegistry();
+  const client = new RpcClient({ service: ECHO, registry });
+  t.teardown(() => client.close());
+  const waiting = client.waitForReady({ timeoutMs: 5000, minEndpoints: 2 });
+  const servers = await Promise.all(['a', 'b'].map(async (name) => {
+    const server = new RpcServer({ host: '127.0.0.1', registry });
+    server.addService(ECHO, echoHandlers(name));
+    return server.start();
+  }));
+  t.teardown(() => Promise.all(servers.map((s) => s.close())));
+  await waiting;
+  t.equal(client.endpoints.length, 2);
+  await t.rejects(client.waitForReady({ timeoutMs: 50, minEndpoints: 3 }), { code: Code.UNAVAILABLE, message: /2 of 3 providers discovered within 50 ms/ });
+});

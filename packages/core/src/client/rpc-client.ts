@@ -156,6 +156,32 @@ export class RpcClient {
     return this.starting;
   }
 
+  /**
+   * Starts the client and waits until the registry delivered a provider list with at least
+   * `minEndpoints` entries; rejects UNAVAILABLE after `timeoutMs`.
+   */
+  async waitForReady(options: { timeoutMs?: number; minEndpoints?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const min = options.minEndpoints ?? 1;
+    await this.start();
+    const until = this.clock.now() + timeoutMs;
+    await this.directory.waitResolved(timeoutMs);
+    while (this.directory.endpoints.length < min && this.clock.now() < until) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(1, until - this.clock.now()));
+        const subscription = this.directory.onChange(() => done());
+        function done() {
+          clearTimeout(timer);
+          subscription.dispose();
+          resolve();
+        }
+      });
+    }
+    if (this.directory.endpoints.length < min) {
+      throw new RpcError(Code.UNAVAILABLE, `${formatServiceKey(this.service)}: ${this.directory.endpoints.length} of ${min} providers discovered within ${timeoutMs} ms`, { mayHaveRun: false });
+    }
+  }
+
   /** The endpoints discovered (after the version filter). */
   get endpoints(): readonly Endpoint[] {
     return this.directory.endpoints;

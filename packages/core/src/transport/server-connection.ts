@@ -54,8 +54,8 @@ export class ServerConnection implements FrameSink {
   private readonly inflight = new Map<number, Exchange>();
   private goingAway: string | undefined;
   readonly peer: PeerInfo;
-  private closed = false;
-  private readonly drainWaiters: (() => void)[] = [];
+  private isClosed = false;
+  private readonly closeWaiters: (() => void)[] = [];
   private readonly routeMemo = createRouteMemo();
   private firstFrameTimer: NodeJS.Timeout | undefined;
 
@@ -103,7 +103,6 @@ export class ServerConnection implements FrameSink {
           this.inflight.delete(streamId);
           exchange.finished = true;
           exchange.onCancel?.(new RpcError(Code.CANCELLED, 'cancelled by the client'));
-          this.notifyIfDrained();
         }
         return;
       }
@@ -135,22 +134,26 @@ export class ServerConnection implements FrameSink {
    * executed" instead of being lost. Destroyed after a grace period if the client does not close.
    */
   private retire(reason: string): void {
-    if (this.closed || this.goingAway !== undefined) return;
+    if (this.isClosed || this.goingAway !== undefined) return;
     this.goAway(reason, Code.OK);
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 
   /** Code UNAVAILABLE: the server is stopping; code OK: only this connection is being retired. */
   goAway(reason: string, code: Code = Code.UNAVAILABLE): void {
-    if (this.goingAway !== undefined || this.closed) return;
+    if (this.goingAway !== undefined || this.isClosed) return;
     this.goingAway = reason;
     this.batcher.write(encodeResponseFrame(FrameType.GOAWAY, 0, code, reason, true, undefined, undefined));
   }
 
-  /** Resolves when no request is in flight on this connection. */
-  drained(): Promise<void> {
-    if (this.inflight.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  /**
+   * Resolves when the connection is closed. After GOAWAY the client closes it once its own pending
+   * calls are answered — including requests that crossed the GOAWAY on the wire, which are refused as
+   * "not executed". Waiting for in-flight handlers alone would close the socket under those requests.
+   */
+  closed(): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    return new Promise((resolve) => this.closeWaiters.push(resolve));
   }
 
   /** Cancels what is still running (grace period over) and closes. */
@@ -168,7 +171,6 @@ export class ServerConnection implements FrameSink {
     if (this.inflight.get(exchange.streamId) !== exchange) return; // cancelled meanwhile
     this.inflight.delete(exchange.streamId);
     this.batcher.write(frame);
-    this.notifyIfDrained();
   }
 
   private onRequest(streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
@@ -209,13 +211,8 @@ export class ServerConnection implements FrameSink {
     }
   }
 
-  private notifyIfDrained(): void {
-    if (this.inflight.size !== 0 || this.drainWaiters.length === 0) return;
-    for (const resolve of this.drainWaiters.splice(0)) resolve();
-  }
-
   private onSocketClosed(): void {
-    this.closed = true;
+    this.isClosed = true;
     if (this.firstFrameTimer !== undefined) clearTimeout(this.firstFrameTimer);
     this.decoder.fail();
     for (const exchange of this.inflight.values()) {
@@ -223,7 +220,7 @@ export class ServerConnection implements FrameSink {
       exchange.onCancel?.(new RpcError(Code.CANCELLED, 'client disconnected'));
     }
     this.inflight.clear();
-    this.notifyIfDrained();
+    for (const resolve of this.closeWaiters.splice(0)) resolve();
     this.onClose(this);
   }
 }

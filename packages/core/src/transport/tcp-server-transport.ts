@@ -108,7 +108,7 @@ export class TcpServerTransport implements ServerTransport {
             for (const connection of connections) connection.goAway(reason);
           },
           drained() {
-            return Promise.all([...connections].map((c) => c.drained())).then(() => undefined);
+            return Promise.all([...connections].map((c) => c.closed())).then(() => undefined);
           },
           async close() {
             if (goingAway === undefined) listener.goAway('server closed');
