@@ -27,6 +27,9 @@ export interface FuzzReport {
   readonly tally: import('./output-check.js').OutputTally;
 }
 
+/** Closed connections hold their socket for up to a second (destroy timers): let those run first. */
+const settleTimers = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 2100));
+
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
 export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
@@ -56,14 +59,19 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
         if (failures.length >= 10) break;
       }
       if (done === 20_000) {
+        await settleTimers();
         gc();
         heapBaseline = process.memoryUsage().heapUsed;
       }
-      if (done % 200_000 === 0 && done > 0) log(`  ${done} inputs, ${failures.length} failures`);
+      if (done % 200_000 === 0 && done > 0) {
+        gc();
+        log(`  ${done} inputs, ${failures.length} failures, heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(1)} MB`);
+      }
     }
   } finally {
     await target.close();
   }
+  await settleTimers();
   gc();
   const heapGrowthMb = heapBaseline === 0 ? 0 : (process.memoryUsage().heapUsed - heapBaseline) / 1024 / 1024;
   let socketInputs = 0;
