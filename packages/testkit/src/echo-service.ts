@@ -47,7 +47,9 @@ export interface EchoHandlers {
   readonly mutate: EchoHandler;
 }
 
+/** The abort reason when the kernel gave one (DEADLINE_EXCEEDED, CANCELLED…), else CANCELLED. */
 function cancelled(reason: unknown): RpcError {
+  if (reason instanceof RpcError) return reason;
   return new RpcError(Code.CANCELLED, 'echo handler cancelled while waiting delay_ms', { cause: reason });
 }
 

@@ -1,0 +1,352 @@
+import { Code, MetadataKeys, RpcError, type Invocation, type Invoker, type Result } from '@trellis/core';
+import { EMPTY_SET, ExponentialBackoff, withInvocation, type DeadlineEntry } from '@trellis/core/spi';
+import { cameFromEndpoint, newRecord, retryAttemptsKey, type MutableAttemptRecord, type RetryDecision } from './attempt-record.js';
+import type { ClientRuntime, MethodRuntime } from './client-runtime.js';
+import { deadlineExceeded, giveUp } from './give-up.js';
+import { sleep } from './sleep.js';
+
+interface Settled {
+  readonly record: MutableAttemptRecord;
+  readonly result: Result | undefined;
+  readonly error: unknown;
+}
+
+/** The backup timer fired. */
+const HEDGE = Symbol('hedge');
+
+interface Verdict {
+  readonly decision: RetryDecision;
+  /** Set when the call ends here with this error. */
+  readonly error?: RpcError;
+}
+
+/**
+ * One call as retry drives it: attempts in sequence (`run`), or with a backup racing the first
+ * attempt (`runHedged`). Every attempt goes back through routing and the balancer (`next`), with the
+ * endpoints that already failed this call excluded, the call's own deadline, and its number.
+ */
+export class RetryCall implements DeadlineEntry {
+  /** DeadlineEntry slot for the backup timer. */
+  bucket = 0;
+  private readonly records: MutableAttemptRecord[] = [];
+  /** Endpoints that failed this call (created on the first failure: most calls never fail). */
+  private failed: Set<string> | undefined;
+  private readonly idempotent: boolean;
+  private lastEndpointError: RpcError | undefined;
+  private anyMayHaveRun = false;
+  /** Every endpoint failed and `fallbackToFailed` is on: attempts may go anywhere again. */
+  private fallback = false;
+  private backoff: ExponentialBackoff | undefined;
+  private delay = 0;
+  // Hedging only (created by runHedged).
+  private live!: Map<MutableAttemptRecord, AbortController>;
+  private queue!: (Settled | typeof HEDGE)[];
+  private wake: (() => void) | undefined;
+  private timerArmed = false;
+  private done = false;
+
+  constructor(
+    private readonly next: Invoker,
+    private readonly first: Invocation,
+    private readonly runtime: ClientRuntime,
+    private readonly method: MethodRuntime,
+  ) {
+    first.context.set(retryAttemptsKey, this.records);
+    this.idempotent = first.method.idempotent || method.policy.idempotent;
+  }
+
+  /** Attempts one after another until one answers or retry gives up (then it throws why). */
+  async run(): Promise<Result> {
+    let record = this.begin(false, this.first.excluded);
+    let invocation = this.invocationFor(record, undefined);
+    for (;;) {
+      try {
+        const result = await this.next(invocation);
+        this.succeed(record);
+        return result;
+      } catch (thrown) {
+        this.afterFailure(record, RpcError.from(thrown), false);
+        await this.pause();
+        record = this.begin(false, this.nextExcluded(false));
+        invocation = this.invocationFor(record, undefined);
+      }
+    }
+  }
+
+  /**
+   * Like `run`, plus a backup: if the attempt in flight has not answered after the hedge delay, a
+   * second one goes to another endpoint; the first answer wins and the other is cancelled (the
+   * transport sends CANCEL, so the server stops working on it).
+   */
+  async runHedged(): Promise<Result> {
+    this.live = new Map();
+    this.queue = [];
+    const callerSignal = this.first.signal;
+    const onCallerAbort = (): void => {
+      for (const controller of this.live.values()) controller.abort(callerSignal!.reason);
+    };
+    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    try {
+      this.launch(false, this.first.excluded);
+      for (;;) {
+        const event = await this.nextEvent();
+        if (event === HEDGE) {
+          this.maybeHedge();
+          continue;
+        }
+        this.live.delete(event.record);
+        if (event.result !== undefined) {
+          this.succeed(event.record);
+          this.method.latency?.record(event.record.latencyMs!);
+          return event.result;
+        }
+        if (this.afterFailure(event.record, RpcError.from(event.error), this.live.size > 0) === 'wait') continue;
+        // Nothing is in flight now: a backup timer still pending (or fired during the backoff) belongs
+        // to the failed attempt and must not send a backup of the next one at once.
+        this.disarm();
+        await this.pause();
+        this.queue.length = 0;
+        this.launch(false, this.nextExcluded(false));
+      }
+    } finally {
+      this.done = true;
+      this.disarm();
+      callerSignal?.removeEventListener('abort', onCallerAbort);
+      for (const controller of this.live.values()) {
+        controller.abort(new RpcError(Code.CANCELLED, 'another attempt of this call answered first, or the call ended'));
+      }
+    }
+  }
+
+  /** The backup timer (DeadlineTimer entry). */
+  onDeadline(): void {
+    this.timerArmed = false;
+    if (!this.done) this.push(HEDGE);
+  }
+
+  private launch(hedge: boolean, excluded: ReadonlySet<string>): void {
+    const record = this.begin(hedge, excluded);
+    const controller = new AbortController();
+    this.live.set(record, controller);
+    let pending: Promise<Result>;
+    try {
+      pending = this.next(this.invocationFor(record, controller.signal));
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then(
+      (result) => this.settle(record, result, undefined),
+      (error: unknown) => this.settle(record, undefined, error),
+    );
+    if (!hedge) this.armHedge();
+  }
+
+  private settle(record: MutableAttemptRecord, result: Result | undefined, error: unknown): void {
+    if (!this.done) return this.push({ record, result, error });
+    // A loser finishing after the call ended: record how it ended, for tracing.
+    record.latencyMs = this.runtime.context.clock.now() - record.startedAt;
+    record.outcome = result !== undefined ? 'ok' : (error as RpcError)?.code === Code.CANCELLED ? 'cancelled' : 'failed';
+    record.error = result === undefined ? RpcError.from(error) : undefined;
+    record.decision = 'cancelled';
+    this.emit(record);
+  }
+
+  private armHedge(): void {
+    const delay = this.runtime.hedgeDelay(this.method);
+    if (delay === undefined || this.records.length >= this.method.policy.maxAttempts) return;
+    this.disarm();
+    this.timerArmed = true;
+    this.runtime.timer.add(this, this.runtime.context.clock.now() + delay);
+  }
+
+  private disarm(): void {
+    if (!this.timerArmed) return;
+    this.timerArmed = false;
+    this.runtime.timer.remove(this);
+  }
+
+  /** Sends the backup if the first attempt is still alone, time and endpoints remain, and the budget allows. */
+  private maybeHedge(): void {
+    if (this.live.size !== 1 || this.records.length >= this.method.policy.maxAttempts) return;
+    if (this.runtime.context.clock.now() >= this.first.deadline) return;
+    const excluded = this.nextExcluded(true);
+    if (!this.runtime.hasCandidate(excluded)) return;
+    if (!this.method.hedgeBudget!.tryWithdraw()) return;
+    this.launch(true, excluded);
+  }
+
+  private push(event: Settled | typeof HEDGE): void {
+    this.queue.push(event);
+    this.wake?.();
+  }
+
+  private nextEvent(): Promise<Settled | typeof HEDGE> {
+    const queued = this.queue.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return new Promise((resolve) => {
+      this.wake = () => {
+        this.wake = undefined;
+        resolve(this.queue.shift()!);
+      };
+    });
+  }
+
+  /** Endpoints the next attempt must avoid: those that failed, and for a backup those still busy with this call. */
+  private nextExcluded(forBackup: boolean): ReadonlySet<string> {
+    if (this.fallback) return EMPTY_SET;
+    const excluded = new Set(this.failed ?? this.first.excluded);
+    if (forBackup) for (const record of this.live.keys()) for (const id of record.tried) excluded.add(id);
+    return excluded.size === 0 ? EMPTY_SET : excluded;
+  }
+
+  private begin(hedge: boolean, excluded: ReadonlySet<string>): MutableAttemptRecord {
+    const record = newRecord(this.records.length + 1, hedge, this.runtime.context.clock.now(), excluded);
+    this.records.push(record);
+    return record;
+  }
+
+  private invocationFor(record: MutableAttemptRecord, signal: AbortSignal | undefined): Invocation {
+    const first = this.first;
+    const timeout = this.method.policy.attemptTimeoutMs;
+    if (record.attempt === 1 && signal === undefined && timeout === undefined) return first;
+    let metadata = first.metadata;
+    if (record.attempt > 1) {
+      // Each attempt gets its own copy: interceptors below retry may add per-attempt entries.
+      metadata = new Map(metadata);
+      metadata.set(MetadataKeys.ATTEMPT, String(record.attempt));
+    }
+    return withInvocation(first, {
+      attempt: record.attempt,
+      excluded: record.excluded,
+      metadata,
+      deadline: timeout === undefined ? first.deadline : Math.min(first.deadline, record.startedAt + timeout),
+      signal: signal ?? first.signal,
+    });
+  }
+
+  private succeed(record: MutableAttemptRecord): void {
+    record.outcome = 'ok';
+    record.latencyMs = this.runtime.context.clock.now() - record.startedAt;
+    this.emit(record);
+  }
+
+  /** Records the failure and decides; throws the error the caller gets when retry stops here. */
+  private afterFailure(record: MutableAttemptRecord, error: RpcError, othersPending: boolean): 'retry' | 'wait' {
+    const now = this.runtime.context.clock.now();
+    record.outcome = 'failed';
+    record.error = error;
+    record.latencyMs = now - record.startedAt;
+    if (error.mayHaveRun) this.anyMayHaveRun = true;
+    // Everything this attempt was sent to failed it (earlier ones refused it, the kernel moved on).
+    const failed = (this.failed ??= new Set(this.first.excluded));
+    for (const id of record.tried) failed.add(id);
+    const fromEndpoint = cameFromEndpoint(error);
+    if (fromEndpoint) this.lastEndpointError = error;
+    const verdict = this.decide(record, error, othersPending, now, fromEndpoint);
+    record.decision = verdict.decision;
+    this.emit(record);
+    if (verdict.error !== undefined) throw verdict.error;
+    return verdict.decision === 'other-attempt-pending' ? 'wait' : 'retry';
+  }
+
+  private decide(record: MutableAttemptRecord, error: RpcError, othersPending: boolean, now: number, fromEndpoint: boolean): Verdict {
+    const { policy } = this.method;
+    const options = this.runtime.options;
+    const name = this.method.name;
+    if (this.first.signal?.aborted) return { decision: 'cancelled', error };
+    // Routing found nothing outside the excluded set: no endpoint is to blame for this one.
+    if (!fromEndpoint && record.excluded.size > 0 && error.code === Code.UNAVAILABLE && !error.mayHaveRun) {
+      if (othersPending) return { decision: 'other-attempt-pending' };
+      if (!options.fallbackToFailed) return this.noEndpointLeft(this.lastEndpointError ?? error);
+      this.fallback = true;
+    }
+    if (!this.retryable(error, now)) return { decision: 'not-retryable', error };
+    if (error.mayHaveRun && !this.idempotent) {
+      return {
+        decision: 'not-idempotent',
+        error: giveUp(error, 'not-idempotent', `not retried: ${name} is not idempotent and the request may have run on ` +
+          `${record.endpoint?.id ?? 'the server'}; if running it twice is safe, declare it idempotent ` +
+          '(.proto idempotency_level, the client\'s methods option, or retry({ methods }))'),
+      };
+    }
+    if (othersPending) return { decision: 'other-attempt-pending' };
+    const attempts = this.records.length;
+    if (attempts >= policy.maxAttempts) return { decision: 'max-attempts', error: giveUp(error, 'max-attempts', `gave up after ${attempts} attempts`) };
+    const deadline = this.first.deadline;
+    if (now >= deadline) {
+      return { decision: 'deadline', error: deadlineExceeded(error, this.anyMayHaveRun, `deadline exceeded after ${attempts} attempt${attempts === 1 ? '' : 's'} of ${name}`) };
+    }
+    const delay = this.nextDelay();
+    if (now + delay >= deadline) {
+      return {
+        decision: 'deadline',
+        error: giveUp(error, 'deadline', `not retried: ${Math.max(0, deadline - now).toFixed(0)} ms were left before the deadline, less than the ${delay} ms backoff`),
+      };
+    }
+    const failed = this.failed!;
+    if (!this.fallback && failed.size > 0 && !this.runtime.hasCandidate(failed)) {
+      if (!options.fallbackToFailed) return this.noEndpointLeft(error);
+      this.fallback = true;
+    }
+    const budget = this.runtime.budget;
+    if (budget !== undefined && !budget.tryWithdraw()) {
+      const s = budget.snapshot();
+      const { ratio, minPerSecond, windowMs } = budget.settings;
+      return {
+        decision: 'budget',
+        error: giveUp(error, 'budget', `not retried: the retry budget is spent — ${s.spent} retries for ${s.calls} calls in the last ` +
+          `${windowMs / 1000} s (ratio ${ratio}, floor ${minPerSecond}/s)`),
+      };
+    }
+    this.delay = delay;
+    return { decision: this.fallback ? 'fallback' : 'retry' };
+  }
+
+  private noEndpointLeft(error: RpcError): Verdict {
+    return {
+      decision: 'no-endpoint-left',
+      error: giveUp(error, 'no-endpoint-left', `not retried: every endpoint able to serve ${this.method.name} already failed this call (${[...this.failed!].join(', ')})`),
+    };
+  }
+
+  /**
+   * Which failures are worth another try: `retryIf` first, then `retryOn`; a request that provably
+   * never ran (refused, rate-limited before the handler) always; and an attempt that hit its own
+   * `attemptTimeoutMs` while the call still has time.
+   */
+  private retryable(error: RpcError, now: number): boolean {
+    const verdict = this.runtime.options.retryIf?.(error, this.first);
+    if (verdict !== undefined) return verdict;
+    if (this.method.policy.retryOn.has(error.code)) return true;
+    if (!error.mayHaveRun && (error.code === Code.UNAVAILABLE || error.code === Code.RESOURCE_EXHAUSTED)) return true;
+    return error.code === Code.DEADLINE_EXCEEDED && this.method.policy.attemptTimeoutMs !== undefined && now < this.first.deadline;
+  }
+
+  private nextDelay(): number {
+    const settings = this.runtime.options.backoff;
+    if (settings === undefined) return 0;
+    this.backoff ??= new ExponentialBackoff(settings, this.runtime.options.random);
+    return this.backoff.next();
+  }
+
+  /** The backoff before the next attempt; ends the call if the caller cancels or the deadline passes meanwhile. */
+  private async pause(): Promise<void> {
+    if (this.delay > 0 && !(await sleep(this.delay, this.first.signal))) {
+      throw new RpcError(Code.CANCELLED, `call cancelled by the caller while waiting to retry ${this.method.name}`, { mayHaveRun: this.anyMayHaveRun });
+    }
+    const last = this.records[this.records.length - 1]!;
+    if (this.runtime.context.clock.now() >= this.first.deadline) {
+      throw deadlineExceeded(last.error!, this.anyMayHaveRun, `deadline exceeded while waiting to retry ${this.method.name}`);
+    }
+  }
+
+  private emit(record: MutableAttemptRecord): void {
+    const listener = this.runtime.options.onAttempt;
+    if (listener === undefined) return;
+    try {
+      listener(record, this.first);
+    } catch {
+      // A listener's bug must not change the call's outcome.
+    }
+  }
+}

@@ -1,0 +1,22 @@
+import type { Interceptor } from '@trellis/core';
+import type { ClientRuntime } from './client-runtime.js';
+import { RetryCall } from './retry-call.js';
+
+/**
+ * The cluster-level interceptor at InterceptorOrder.RETRY: below tracing and metrics (they see one
+ * call), above the breaker and user interceptors, routing and the balancer (they see every attempt).
+ */
+export function retryInterceptor(runtime: ClientRuntime): Interceptor {
+  return (next) => (invocation) => {
+    const method = runtime.method(invocation.method);
+    // maxAttempts 1 is "retry off" for the method: no bookkeeping, no budget deposit.
+    if (method === undefined || method.policy.maxAttempts === 1) return next(invocation);
+    runtime.budget?.deposit();
+    const call = new RetryCall(next, invocation, runtime, method);
+    if (method.hedgeBudget !== undefined && (invocation.method.idempotent || method.policy.idempotent)) {
+      method.hedgeBudget.deposit();
+      return call.runHedged();
+    }
+    return call.run();
+  };
+}
