@@ -1,0 +1,41 @@
+import {
+  mergeBreakerSettings, resolveBreakerSettings, validateBreakerSettings, type BreakerSettings, type ResolvedBreakerSettings,
+} from './breaker-options.js';
+import { codeSetPredicate, type FailurePredicate } from './failure-codes.js';
+import { parseJson, type Source } from './validate.js';
+
+/**
+ * The breaker settings in force for one client: the code's options, with the live document (if
+ * any) merged over them. A document is validated completely before anything changes, so a bad one
+ * leaves the previous settings in force.
+ */
+export class BreakerConfig {
+  current: ResolvedBreakerSettings;
+  isFailure: FailurePredicate;
+  private readonly listeners: (() => void)[] = [];
+
+  constructor(
+    private readonly base: BreakerSettings,
+    private readonly customIsFailure: FailurePredicate | undefined,
+  ) {
+    this.current = resolveBreakerSettings('breaker option', base);
+    this.isFailure = customIsFailure ?? codeSetPredicate(this.current.failureCodes);
+  }
+
+  /** Applies a document's text (undefined: deleted, back to the code's settings). Throws if invalid. */
+  applyDocument(source: Source, text: string | undefined): void {
+    const overlay = text === undefined ? undefined : validateBreakerSettings(source, parseJson(source, text));
+    const merged = overlay === undefined ? this.base : mergeBreakerSettings(this.base, overlay);
+    const resolved = resolveBreakerSettings(source, merged);
+    this.current = resolved;
+    // A document's failureCodes win over the code's isFailure: operators can change what counts.
+    this.isFailure = overlay?.failureCodes === undefined && this.customIsFailure !== undefined
+      ? this.customIsFailure
+      : codeSetPredicate(resolved.failureCodes);
+    for (const listener of this.listeners) listener();
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+}

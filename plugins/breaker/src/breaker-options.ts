@@ -1,0 +1,203 @@
+import type { Code, RpcError } from '@trellis/core';
+import type { Clock } from '@trellis/core/spi';
+import { DEFAULT_FAILURE_CODES, parseCode } from './failure-codes.js';
+import type { BreakerEvent } from './events.js';
+import {
+  checkKeys, integerInRange, invalid, isObject, nonNegativeNumber, positiveNumber, ratio, type Source,
+} from './validate.js';
+
+/** How one circuit decides; every field has a default (see DEFAULT_CIRCUIT_SETTINGS). */
+export interface CircuitSettings {
+  /** Length of the sliding window the ratios are computed over. */
+  readonly windowMs: number;
+  /** Time buckets the window is made of (it slides one bucket at a time). */
+  readonly buckets: number;
+  /** Calls the window must hold before a ratio can open the circuit. */
+  readonly minCalls: number;
+  /** Opens when failures / calls ≥ this. */
+  readonly errorRatio: number;
+  /** A call that takes at least this long is slow; 0 turns slow-call detection off. */
+  readonly slowCallMs: number;
+  /** Opens when slow calls / calls ≥ this (only with slowCallMs > 0). */
+  readonly slowCallRatio: number;
+  /** First cool-down before half-open (brpc: 100 ms). */
+  readonly coolDownMs: number;
+  /** The cool-down doubles on each failed recovery up to this (brpc: 30 s). */
+  readonly maxCoolDownMs: number;
+  /** Probe calls let through when half-open; this many successes close the circuit. */
+  readonly halfOpenProbes: number;
+}
+
+export const DEFAULT_CIRCUIT_SETTINGS: CircuitSettings = Object.freeze({
+  windowMs: 10_000,
+  buckets: 10,
+  minCalls: 20,
+  errorRatio: 0.5,
+  slowCallMs: 0,
+  slowCallRatio: 0.8,
+  coolDownMs: 100,
+  maxCoolDownMs: 30_000,
+  halfOpenProbes: 3,
+});
+
+const CIRCUIT_KEYS = Object.keys(DEFAULT_CIRCUIT_SETTINGS) as (keyof CircuitSettings)[];
+
+/**
+ * The data part of the breaker's settings: what code passes to `breaker()` and what a live
+ * `breaker` document holds. Top-level circuit fields apply to both levels; `endpoint` and `method`
+ * refine (or, with `false`, switch off) one level; `methods` refines one method.
+ */
+export interface BreakerSettings extends Partial<CircuitSettings> {
+  /** `false` lets every call through and records nothing (an emergency switch). Default true. */
+  readonly enabled?: boolean;
+  /** Per-endpoint circuits (the balancer skips open endpoints). Default on. */
+  readonly endpoint?: boolean | Partial<CircuitSettings>;
+  /** Per-method (or per-service, see `scope`) circuits that fail fast. Default on. */
+  readonly method?: boolean | Partial<CircuitSettings>;
+  /** Key the fail-fast circuits by `method` (default) or by the whole `service`. */
+  readonly scope?: 'method' | 'service';
+  /** Per-method refinements of the method level, by .proto name (`Echo`); `false` exempts one. */
+  readonly methods?: Readonly<Record<string, boolean | Partial<CircuitSettings>>>;
+  /** Error codes that count as failures, as numbers or names. Default: UNKNOWN, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE, DATA_LOSS. */
+  readonly failureCodes?: readonly (Code | keyof typeof Code | string)[];
+}
+
+export interface BreakerOptions extends BreakerSettings {
+  /** Decides which errors count, instead of `failureCodes` (CANCELLED is never counted). */
+  readonly isFailure?: (error: RpcError) => boolean;
+  /** Monotonic ms. Default: the client's clock. */
+  readonly clock?: Clock;
+  /**
+   * Watch the live `breaker` document of the client's service in the registry (when the registry is
+   * a ConfigSource). Default true; a string watches a document of that name instead.
+   */
+  readonly config?: boolean | string;
+  /** Called on every state change of every circuit. */
+  readonly onStateChange?: (event: BreakerEvent) => void;
+  /** Where a rejected live document is reported. Default: a process warning. */
+  readonly onError?: (error: Error) => void;
+}
+
+/** Settings with every default filled in and both levels worked out. */
+export interface ResolvedBreakerSettings {
+  readonly enabled: boolean;
+  readonly scope: 'method' | 'service';
+  /** undefined: the endpoint level is off. */
+  readonly endpoint: CircuitSettings | undefined;
+  /** The method level for a method name (or the service, with scope 'service'); undefined: off. */
+  method(name: string): CircuitSettings | undefined;
+  readonly failureCodes: readonly Code[];
+}
+
+function validateCircuit(source: Source, prefix: string, value: Record<string, unknown>): void {
+  const at = (key: string) => `${prefix}${key}`;
+  if (value.windowMs !== undefined) positiveNumber(source, at('windowMs'), value.windowMs);
+  if (value.buckets !== undefined) integerInRange(source, at('buckets'), value.buckets, 1, 1000);
+  if (value.minCalls !== undefined) integerInRange(source, at('minCalls'), value.minCalls, 1, 1e9);
+  if (value.errorRatio !== undefined) ratio(source, at('errorRatio'), value.errorRatio);
+  if (value.slowCallMs !== undefined) nonNegativeNumber(source, at('slowCallMs'), value.slowCallMs);
+  if (value.slowCallRatio !== undefined) ratio(source, at('slowCallRatio'), value.slowCallRatio);
+  if (value.coolDownMs !== undefined) positiveNumber(source, at('coolDownMs'), value.coolDownMs);
+  if (value.maxCoolDownMs !== undefined) positiveNumber(source, at('maxCoolDownMs'), value.maxCoolDownMs);
+  if (value.halfOpenProbes !== undefined) integerInRange(source, at('halfOpenProbes'), value.halfOpenProbes, 1, 1000);
+}
+
+function validateLevel(source: Source, name: string, value: unknown): void {
+  if (value === undefined || typeof value === 'boolean') return;
+  if (!isObject(value)) throw invalid(source, name, value, 'true, false, or an object of circuit settings');
+  checkKeys(source, `${name}.`, value, CIRCUIT_KEYS);
+  validateCircuit(source, `${name}.`, value);
+}
+
+const SETTINGS_KEYS = [...CIRCUIT_KEYS, 'enabled', 'endpoint', 'method', 'scope', 'methods', 'failureCodes'];
+const OPTION_KEYS = [...SETTINGS_KEYS, 'isFailure', 'clock', 'config', 'onStateChange', 'onError'];
+
+/** Checks the data settings (from code or a document) and returns them with codes normalized. */
+export function validateBreakerSettings(source: Source, value: unknown, allowOptions = false): BreakerSettings {
+  if (!isObject(value)) throw invalid(source, '(root)', value, 'an object of breaker settings');
+  checkKeys(source, '', value, allowOptions ? OPTION_KEYS : SETTINGS_KEYS);
+  validateCircuit(source, '', value);
+  if (value.enabled !== undefined && typeof value.enabled !== 'boolean') throw invalid(source, 'enabled', value.enabled, 'true or false');
+  validateLevel(source, 'endpoint', value.endpoint);
+  validateLevel(source, 'method', value.method);
+  if (value.scope !== undefined && value.scope !== 'method' && value.scope !== 'service') {
+    throw invalid(source, 'scope', value.scope, "'method' or 'service'");
+  }
+  if (value.methods !== undefined) {
+    if (!isObject(value.methods)) throw invalid(source, 'methods', value.methods, 'an object keyed by method name');
+    for (const [name, level] of Object.entries(value.methods)) validateLevel(source, `methods.${name}`, level);
+  }
+  let failureCodes: Code[] | undefined;
+  if (value.failureCodes !== undefined) {
+    if (!Array.isArray(value.failureCodes)) throw invalid(source, 'failureCodes', value.failureCodes, 'an array of codes, e.g. ["UNAVAILABLE", "DEADLINE_EXCEEDED"]');
+    failureCodes = value.failureCodes.map((code, i) => {
+      const parsed = parseCode(code);
+      if (parsed === undefined) throw invalid(source, `failureCodes[${i}]`, code, 'a status code name (e.g. "UNAVAILABLE") or number other than OK');
+      return parsed;
+    });
+  }
+  return (failureCodes ? { ...value, failureCodes } : value) as BreakerSettings;
+}
+
+function mergeLevel<T extends object>(base: boolean | T | undefined, overlay: boolean | T | undefined): boolean | T | undefined {
+  if (overlay === undefined) return base;
+  if (typeof overlay === 'boolean' || base === undefined || typeof base === 'boolean') return overlay;
+  return { ...base, ...overlay };
+}
+
+/** A live document over the code's settings, field by field; more specific fields still win. */
+export function mergeBreakerSettings(base: BreakerSettings, overlay: BreakerSettings): BreakerSettings {
+  let methods = base.methods;
+  if (overlay.methods !== undefined) {
+    const merged: Record<string, boolean | Partial<CircuitSettings>> = { ...base.methods };
+    for (const [name, level] of Object.entries(overlay.methods)) merged[name] = mergeLevel(merged[name], level)!;
+    methods = merged;
+  }
+  return {
+    ...base,
+    ...overlay,
+    endpoint: mergeLevel(base.endpoint, overlay.endpoint),
+    method: mergeLevel(base.method, overlay.method),
+    methods,
+  };
+}
+
+function pickCircuit(value: Partial<CircuitSettings>): Partial<CircuitSettings> {
+  const picked: Record<string, unknown> = {};
+  for (const key of CIRCUIT_KEYS) if (value[key] !== undefined) picked[key] = value[key];
+  return picked as Partial<CircuitSettings>;
+}
+
+function complete(source: Source, level: string, base: CircuitSettings, refinement: boolean | Partial<CircuitSettings> | undefined): CircuitSettings | undefined {
+  if (refinement === false) return undefined;
+  const settings = typeof refinement === 'object' ? { ...base, ...pickCircuit(refinement) } : base;
+  if (settings.coolDownMs > settings.maxCoolDownMs) {
+    throw invalid(source, `${level}maxCoolDownMs`, settings.maxCoolDownMs, `a number ≥ coolDownMs (${settings.coolDownMs})`);
+  }
+  if (settings.windowMs / settings.buckets < 1) {
+    throw invalid(source, `${level}buckets`, settings.buckets, `at most windowMs (${settings.windowMs}) so that each bucket spans ≥ 1 ms`);
+  }
+  return Object.freeze(settings);
+}
+
+/** Fills defaults and works out each level; throws ERR_INVALID_OPTION on inconsistent values. */
+export function resolveBreakerSettings(source: Source, settings: BreakerSettings): ResolvedBreakerSettings {
+  const top = complete(source, '', { ...DEFAULT_CIRCUIT_SETTINGS, ...pickCircuit(settings) }, undefined)!;
+  const endpoint = complete(source, 'endpoint.', top, settings.endpoint);
+  const methodBase = complete(source, 'method.', top, settings.method);
+  const scope = settings.scope ?? 'method';
+  const perMethod = new Map<string, CircuitSettings | undefined>();
+  if (scope === 'method') {
+    for (const [name, refinement] of Object.entries(settings.methods ?? {})) {
+      // `true` switches one method on even when the method level is off for the rest.
+      perMethod.set(name, refinement === true ? methodBase ?? complete(source, `methods.${name}.`, top, {}) : complete(source, `methods.${name}.`, methodBase ?? top, refinement));
+    }
+  }
+  return {
+    enabled: settings.enabled ?? true,
+    scope,
+    endpoint,
+    method: (name) => (perMethod.has(name) ? perMethod.get(name) : methodBase),
+    failureCodes: (settings.failureCodes as Code[] | undefined) ?? DEFAULT_FAILURE_CODES,
+  };
+}

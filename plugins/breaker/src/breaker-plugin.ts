@@ -1,0 +1,101 @@
+import { InterceptorOrder, definePlugin, type Plugin } from '@trellis/core';
+import type { Clock, Disposable } from '@trellis/core/spi';
+import { BreakerConfig } from './breaker-config.js';
+import { validateBreakerSettings, type BreakerOptions } from './breaker-options.js';
+import { CircuitSet } from './circuit-set.js';
+import { warn, watchDocument } from './config-watch.js';
+import { ENDPOINT_INTERCEPTOR_ORDER, EndpointBreaker } from './endpoint-breaker.js';
+import type { BreakerEvent, CircuitSnapshot } from './events.js';
+import { MethodBreaker } from './method-breaker.js';
+import { invalid } from './validate.js';
+
+export interface BreakerPlugin extends Plugin {
+  /** Every circuit of every client this plugin is set up on (and not closed yet). */
+  states(): CircuitSnapshot[];
+  /** Listens to state changes of every circuit; dispose() to stop. */
+  onStateChange(listener: (event: BreakerEvent) => void): Disposable;
+}
+
+interface ClientCircuits {
+  readonly clock: Clock;
+  readonly sets: readonly CircuitSet[];
+}
+
+/**
+ * Client-side circuit breaking: per endpoint (the balancer skips an open endpoint) and per method
+ * (an open one fails fast). Register it on a client: `client.use(breaker())`.
+ */
+export function breaker(options: BreakerOptions = {}): BreakerPlugin {
+  const source = 'breaker option';
+  const settings = validateBreakerSettings(source, options, true);
+  if (options.isFailure !== undefined && typeof options.isFailure !== 'function') throw invalid(source, 'isFailure', options.isFailure, 'a function (error) => boolean');
+  if (options.isFailure !== undefined && options.failureCodes !== undefined) throw invalid(source, 'isFailure', 'a function', 'either isFailure or failureCodes, not both');
+  if (options.clock !== undefined && typeof options.clock?.now !== 'function') throw invalid(source, 'clock', options.clock, 'an object with now(): number (monotonic ms)');
+  if (options.config !== undefined && typeof options.config !== 'boolean' && !(typeof options.config === 'string' && options.config !== '')) {
+    throw invalid(source, 'config', options.config, 'true, false, or the name of the document to watch');
+  }
+  for (const name of ['onStateChange', 'onError'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw invalid(source, name, options[name], 'a function');
+  }
+  // Checks the combination (cool-down vs cap, buckets vs window) at breaker(), where the mistake is.
+  new BreakerConfig(settings, options.isFailure);
+
+  const listeners = new Set<(event: BreakerEvent) => void>();
+  if (options.onStateChange) listeners.add(options.onStateChange);
+  const report = options.onError ?? warn;
+  const emit = (event: BreakerEvent): void => {
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        report(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+  };
+  const live = new Set<ClientCircuits>();
+
+  return definePlugin({
+    meta: { name: '@trellis/breaker', kernel: '^0.1.0' },
+    states: () => [...live].flatMap(({ clock, sets }) => sets.flatMap((set) => set.snapshot(clock.now()))),
+    onStateChange(listener: (event: BreakerEvent) => void): Disposable {
+      listeners.add(listener);
+      return { dispose: () => listeners.delete(listener) };
+    },
+    setupClient(ctx) {
+      const clock = options.clock ?? ctx.clock;
+      const service = `${ctx.service.group}/${ctx.service.name}`;
+      const config = new BreakerConfig(settings, options.isFailure);
+      const endpoints = new CircuitSet(service, 'endpoint', emit);
+      const methods = new CircuitSet(service, 'method', emit);
+      const endpointBreaker = new EndpointBreaker(endpoints, config, clock);
+      ctx.addEndpointInterceptor(endpointBreaker.interceptor, ENDPOINT_INTERCEPTOR_ORDER);
+      ctx.addRouter(endpointBreaker);
+      ctx.addInterceptor(new MethodBreaker(methods, config, clock).interceptor, InterceptorOrder.BREAKER);
+      const subscription = ctx.onEndpoints((list) => endpoints.retain(new Set(list.map((e) => e.id))));
+      config.onChange(() => {
+        const now = config.current;
+        endpoints.reconfigure(() => (now.enabled ? now.endpoint : undefined));
+        methods.reconfigure((key) => {
+          if (!now.enabled) return undefined;
+          if (now.scope === 'service') return key.includes('/') ? undefined : now.method('');
+          return key.includes('/') ? now.method(key.slice(key.lastIndexOf('/') + 1)) : undefined;
+        });
+      });
+      const entry: ClientCircuits = { clock, sets: [endpoints, methods] };
+      live.add(entry);
+      let watch: Disposable | undefined;
+      if (options.config !== false) {
+        const name = typeof options.config === 'string' ? options.config : 'breaker';
+        watch = watchDocument(ctx.registry, { group: ctx.service.group, name: ctx.service.name }, name, {
+          apply: (where, text) => config.applyDocument(where, text),
+          report,
+        });
+      }
+      ctx.onClose(() => {
+        watch?.dispose();
+        subscription.dispose();
+        live.delete(entry);
+      });
+    },
+  });
+}

@@ -1,0 +1,90 @@
+import { Code, RpcError, type Endpoint, type EndpointInterceptor, type Invocation, type Result, type Router } from '@trellis/core';
+import { RouterOrder, type Clock } from '@trellis/core/spi';
+import { formatMs, REJECT, type Circuit } from './circuit.js';
+import type { CircuitSet } from './circuit-set.js';
+import type { BreakerConfig } from './breaker-config.js';
+import { classify, Outcome } from './failure-codes.js';
+
+/** The endpoint interceptor's slot: outermost below the balancer, so it sees what the wire did. */
+export const ENDPOINT_INTERCEPTOR_ORDER = 100;
+
+/**
+ * Per-endpoint circuits. The endpoint interceptor records each attempt's outcome against the endpoint
+ * that served it; the router (at RouterOrder.BREAKER) hides open endpoints from the balancer, and
+ * shows a half-open one only while it has a probe slot free. When every endpoint is open the call
+ * fails fast with UNAVAILABLE naming them, instead of the kernel's "none usable".
+ */
+export class EndpointBreaker implements Router {
+  readonly name = 'breaker';
+  readonly order = RouterOrder.BREAKER;
+  private lastInput: readonly Endpoint[] | undefined;
+  private lastVersion = -1;
+  private lastOutput: readonly Endpoint[] = [];
+
+  constructor(
+    private readonly circuits: CircuitSet,
+    private readonly config: BreakerConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  route(list: readonly Endpoint[], _invocation: Invocation): readonly Endpoint[] {
+    const set = this.circuits;
+    if (set.notClosed === 0 || list.length === 0) return list;
+    set.poll(this.clock.now());
+    if (list === this.lastInput && set.version === this.lastVersion) {
+      if (this.lastOutput.length === 0) throw this.allOpen(list);
+      return this.lastOutput;
+    }
+    const kept: Endpoint[] = [];
+    for (const endpoint of list) {
+      const circuit = set.peek(endpoint.id);
+      if (circuit === undefined || circuit.state === 'closed' || circuit.canProbe) kept.push(endpoint);
+    }
+    this.lastInput = list;
+    this.lastVersion = set.version;
+    this.lastOutput = kept.length === list.length ? list : kept;
+    if (kept.length === 0) throw this.allOpen(list);
+    return this.lastOutput;
+  }
+
+  readonly interceptor: EndpointInterceptor = (next) => (invocation, endpoint) => {
+    const settings = this.config.current.endpoint;
+    if (settings === undefined || !this.config.current.enabled) return next(invocation, endpoint);
+    const circuit = this.circuits.get(endpoint.id, settings);
+    const started = this.clock.now();
+    const permit = circuit.acquire(started);
+    if (permit === REJECT) {
+      // Only reachable when the balancer ignores the router's list; "never ran" lets the kernel
+      // re-send the call to another endpoint.
+      return Promise.reject(new RpcError(Code.UNAVAILABLE, `circuit ${circuit.state} for endpoint ${endpoint.id} of ${invocation.method.service}`, { mayHaveRun: false }));
+    }
+    return next(invocation, endpoint).then(
+      (result: Result) => {
+        if (circuit.measuresLatency) {
+          const now = this.clock.now();
+          circuit.onResult(now, permit, Outcome.SUCCESS, now - started);
+        } else {
+          circuit.onResult(started, permit, Outcome.SUCCESS, 0);
+        }
+        return result;
+      },
+      (error: unknown) => {
+        const now = this.clock.now();
+        circuit.onResult(now, permit, classify(RpcError.from(error), this.config.isFailure), now - started);
+        throw error;
+      },
+    );
+  };
+
+  private allOpen(list: readonly Endpoint[]): RpcError {
+    const now = this.clock.now();
+    const states = list.map((e) => `${e.id} ${describe(this.circuits.peek(e.id), now)}`).join(', ');
+    return new RpcError(Code.UNAVAILABLE, `circuit open for every provider of ${this.circuits.service}: ${states}`, { mayHaveRun: false });
+  }
+}
+
+function describe(circuit: Circuit | undefined, now: number): string {
+  if (circuit === undefined || circuit.state === 'closed') return 'closed';
+  if (circuit.state === 'half-open') return '(half-open, probes in flight)';
+  return `(open, half-open in ${formatMs(Math.max(0, circuit.openUntil - now))})`;
+}

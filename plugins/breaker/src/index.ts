@@ -1,0 +1,19 @@
+export { breaker, type BreakerPlugin } from './breaker-plugin.js';
+export {
+  DEFAULT_CIRCUIT_SETTINGS, type BreakerOptions, type BreakerSettings, type CircuitSettings,
+} from './breaker-options.js';
+export type { BreakerEvent, CircuitKind, CircuitSnapshot, CircuitState } from './events.js';
+export { DEFAULT_FAILURE_CODES } from './failure-codes.js';
+export { limiter, type LimiterPlugin } from './limiter-plugin.js';
+export type {
+  ConcurrencySetting, LimitRule, LimiterOptions, RateLimit, ServiceLimitRule, ServiceLimitOverlay, LimitRuleOverlay,
+} from './limiter-options.js';
+export type { GateSnapshot } from './limit-gate.js';
+export {
+  AutoConcurrencyLimiter, DEFAULT_AUTO_LIMITER_SETTINGS, type AutoLimiterSettings, type AutoLimiterSnapshot,
+} from './auto-concurrency-limiter.js';
+export { ConstantConcurrencyLimiter, type ConcurrencyLimiter } from './concurrency-limiter.js';
+export { TokenBucket } from './token-bucket.js';
+export { SlidingWindow, type WindowTotals } from './sliding-window.js';
+export { Circuit, type CircuitOwner, type Permit, REJECT, NORMAL } from './circuit.js';
+export { ENDPOINT_INTERCEPTOR_ORDER } from './endpoint-breaker.js';

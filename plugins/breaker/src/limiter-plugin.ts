@@ -1,0 +1,48 @@
+import { ServerInterceptorOrder, definePlugin, type Plugin } from '@trellis/core';
+import type { Clock } from '@trellis/core/spi';
+import { warn, watchDocument } from './config-watch.js';
+import { codeSetPredicate, DEFAULT_FAILURE_CODES, parseCode } from './failure-codes.js';
+import type { GateSnapshot } from './limit-gate.js';
+import { validateLimiterOptions, type LimiterOptions } from './limiter-options.js';
+import { ServerLimits } from './server-limits.js';
+
+export interface LimiterPlugin extends Plugin {
+  /** Every gate (service or method scope) of every server this plugin is set up on. */
+  snapshot(): GateSnapshot[];
+}
+
+/**
+ * Server-side load shedding: token-bucket rate limits (per service, per method, per caller) and
+ * concurrency limits (fixed, or brpc's adaptive one), as a server interceptor at
+ * ServerInterceptorOrder.RATE_LIMIT. A turned-away call fails with RESOURCE_EXHAUSTED and
+ * mayHaveRun false, so a client's retry may send it to another provider.
+ */
+export function limiter(options: LimiterOptions = {}): LimiterPlugin {
+  validateLimiterOptions(options);
+  const isFailure = options.isFailure ?? codeSetPredicate(options.failureCodes?.map((c) => parseCode(c)!) ?? DEFAULT_FAILURE_CODES);
+  const report = options.onError ?? warn;
+  const live = new Set<ServerLimits>();
+  return definePlugin({
+    meta: { name: '@trellis/breaker', kernel: '^0.1.0' },
+    snapshot: () => [...live].flatMap((limits) => limits.snapshot()),
+    setupServer(ctx) {
+      const clock: Clock = options.clock ?? ctx.clock;
+      const documentName = options.config === false ? undefined : typeof options.config === 'string' ? options.config : 'limits';
+      const limits = new ServerLimits(
+        options,
+        clock,
+        isFailure,
+        documentName === undefined ? undefined : (query, apply) => watchDocument(ctx.registry, query, documentName, { apply, report }),
+      );
+      live.add(limits);
+      ctx.addInterceptor((next) => (call) => {
+        const gates = limits.forCall(call);
+        return gates === undefined ? next(call) : gates.run(call, next);
+      }, ServerInterceptorOrder.RATE_LIMIT);
+      ctx.onClose(() => {
+        limits.close();
+        live.delete(limits);
+      });
+    },
+  });
+}

@@ -1,0 +1,65 @@
+import { Code, RpcError, type Interceptor, type Result } from '@trellis/core';
+import type { Clock } from '@trellis/core/spi';
+import type { BreakerConfig } from './breaker-config.js';
+import { formatMs, REJECT, type Circuit } from './circuit.js';
+import type { CircuitSet } from './circuit-set.js';
+import { classify, Outcome } from './failure-codes.js';
+
+/**
+ * Per-method (or per-service) circuits as a cluster interceptor at InterceptorOrder.BREAKER: below
+ * retry, so each attempt counts, and above routing, so an open circuit costs no routing, no pick and
+ * no socket. An open circuit fails the call at once with UNAVAILABLE that names it; the call never
+ * ran (mayHaveRun false).
+ */
+export class MethodBreaker {
+  /** Method name → its circuit (null: no breaker for it), so a call costs one lookup. */
+  private byMethod = new Map<string, Circuit | null>();
+
+  constructor(
+    private readonly circuits: CircuitSet,
+    private readonly config: BreakerConfig,
+    private readonly clock: Clock,
+  ) {
+    config.onChange(() => (this.byMethod = new Map()));
+  }
+
+  readonly interceptor: Interceptor = (next) => (invocation) => {
+    let circuit = this.byMethod.get(invocation.method.name);
+    if (circuit === undefined) circuit = this.resolve(invocation.method.service, invocation.method.name);
+    if (circuit === null) return next(invocation);
+    const started = this.clock.now();
+    const permit = circuit.acquire(started);
+    if (permit === REJECT) return Promise.reject(this.rejection(circuit, started));
+    return next(invocation).then(
+      (result: Result) => {
+        if (circuit.measuresLatency) {
+          const now = this.clock.now();
+          circuit.onResult(now, permit, Outcome.SUCCESS, now - started);
+        } else {
+          circuit.onResult(started, permit, Outcome.SUCCESS, 0);
+        }
+        return result;
+      },
+      (error: unknown) => {
+        const now = this.clock.now();
+        circuit.onResult(now, permit, classify(RpcError.from(error), this.config.isFailure), now - started);
+        throw error;
+      },
+    );
+  };
+
+  private resolve(service: string, method: string): Circuit | null {
+    const config = this.config.current;
+    const settings = config.enabled ? config.method(config.scope === 'service' ? '' : method) : undefined;
+    const circuit = settings === undefined ? null : this.circuits.get(config.scope === 'service' ? service : `${service}/${method}`, settings);
+    this.byMethod.set(method, circuit);
+    return circuit;
+  }
+
+  private rejection(circuit: Circuit, now: number): RpcError {
+    const detail = circuit.state === 'open'
+      ? `half-open in ${formatMs(Math.max(0, circuit.openUntil - now))}, cool-down ${formatMs(circuit.coolDownMs)}`
+      : 'half-open, its probe calls are in flight';
+    return new RpcError(Code.UNAVAILABLE, `circuit open for ${circuit.key} (${detail}); the call was not sent`, { mayHaveRun: false });
+  }
+}
