@@ -15,11 +15,13 @@ const SPECS: readonly PluginSpec[] = [
   { pkg: '@trellis/tracing', factory: 'tracing', side: 'both' },
   { pkg: '@trellis/metrics', factory: 'metrics', side: 'both' },
   { pkg: '@trellis/health', factory: 'health', side: 'both', options: () => ({ intervalMs: 1000 }) },
-  { pkg: '@trellis/router-ip', factory: 'routerIp', side: 'client', options: () => ({ rules: { version: 1, rules: [] } }) },
-  { pkg: '@trellis/router-param', factory: 'routerParam', side: 'client', options: () => ({ rules: { version: 1, rules: [] } }) },
+  { pkg: '@trellis/router-ip', factory: 'ipRouter', side: 'client' },
+  { pkg: '@trellis/router-param', factory: 'paramRouter', side: 'client' },
   { pkg: '@trellis/lb-lalb', factory: 'lalb', side: 'client' },
   { pkg: '@trellis/retry', factory: 'retry', side: 'client' },
-  { pkg: '@trellis/breaker', factory: 'breaker', side: 'both' },
+  { pkg: '@trellis/breaker', factory: 'breaker', side: 'client' },
+  // A limit far above what the benchmark offers: the cost of checking it, never a rejection.
+  { pkg: '@trellis/breaker', factory: 'limiter', side: 'server', options: () => ({ services: { '*': { qps: 100_000_000, burst: 100_000_000 } } }) },
 ];
 
 export const loadedGovernance: string[] = [];

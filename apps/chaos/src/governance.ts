@@ -1,0 +1,28 @@
+import { Code, type Plugin } from '@trellis/core';
+import { breaker } from '@trellis/breaker';
+import { health } from '@trellis/health';
+import { retry } from '@trellis/retry';
+import type { ModuleRef } from '@trellis/testkit';
+
+/**
+ * The consumer's governance in every scenario: retry (failover within the deadline, each attempt
+ * capped so a frozen provider costs one attempt, not the call), health (heartbeats take a frozen or
+ * dead provider out of rotation), breaker (stops calling what keeps failing).
+ */
+export function consumerPlugins(): Plugin[] {
+  return [
+    health({ intervalMs: 200, timeoutMs: 300, failureThreshold: 2 }),
+    retry({
+      maxAttempts: 4,
+      attemptTimeoutMs: 400,
+      retryOn: [Code.UNAVAILABLE, Code.RESOURCE_EXHAUSTED],
+      budget: { ratio: 0.5, minPerSecond: 100, windowMs: 10_000 },
+    }),
+    breaker(),
+  ];
+}
+
+/** Server-side plugins each provider process loads by module name. */
+export function providerPlugins(from: string): ModuleRef[] {
+  return [{ module: '@trellis/health', export: 'health', options: {}, from }];
+}

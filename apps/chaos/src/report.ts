@@ -1,0 +1,58 @@
+import { Code } from '@trellis/core';
+import type { CallRecord } from './traffic.js';
+
+export interface ScenarioSummary {
+  readonly scenario: string;
+  readonly sent: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  /** Calls answered by a second or later attempt. */
+  readonly retried: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** From the fault until the last call that failed or needed a retry (0 if none did). */
+  readonly recoverMs: number;
+  readonly failures: Record<string, number>;
+  readonly firstFailure?: string;
+  readonly notes: string[];
+}
+
+export function summarize(scenario: string, records: readonly CallRecord[], faultAt: number, notes: string[] = []): ScenarioSummary {
+  const latencies = records.filter((r) => r.ok).map((r) => r.latencyMs).sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  const troubled = records.filter((r) => !r.ok || r.attempt > 1);
+  const lastTrouble = troubled.length ? Math.max(...troubled.map((r) => r.at + r.latencyMs)) : faultAt;
+  const failures: Record<string, number> = {};
+  for (const r of records) if (!r.ok) failures[Code[r.code] ?? String(r.code)] = (failures[Code[r.code] ?? String(r.code)] ?? 0) + 1;
+  return {
+    scenario,
+    sent: records.length,
+    succeeded: records.filter((r) => r.ok).length,
+    failed: records.filter((r) => !r.ok).length,
+    retried: records.filter((r) => r.ok && r.attempt > 1).length,
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+    maxMs: latencies.at(-1) ?? 0,
+    recoverMs: Math.max(0, lastTrouble - faultAt),
+    failures,
+    firstFailure: records.find((r) => !r.ok)?.error,
+    notes,
+  };
+}
+
+export function table(summaries: readonly ScenarioSummary[]): string {
+  const rows = [['scenario', 'sent', 'succeeded', 'failed', 'retried', 'p50', 'p99', 'max', 'time to recover']];
+  for (const s of summaries) {
+    rows.push([s.scenario, String(s.sent), String(s.succeeded), String(s.failed), String(s.retried),
+      `${s.p50Ms.toFixed(1)} ms`, `${s.p99Ms.toFixed(1)} ms`, `${s.maxMs.toFixed(0)} ms`, `${(s.recoverMs / 1000).toFixed(2)} s`]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  lines.splice(1, 0, '-'.repeat(lines[0]!.length));
+  for (const s of summaries) {
+    if (s.failed > 0) lines.push(`  ${s.scenario}: failures ${JSON.stringify(s.failures)}; first: ${s.firstFailure}`);
+    for (const note of s.notes) lines.push(`  ${s.scenario}: ${note}`);
+  }
+  return lines.join('\n');
+}

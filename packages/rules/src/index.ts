@@ -1,0 +1,18 @@
+export { RuleDocumentError, RulesErrorCodes, formatIssue, invalidOption, type RuleIssue } from './errors.js';
+export { parseRuleText, readRuleFile, MAX_DOCUMENT_BYTES, type ParseResult } from './parse.js';
+export {
+  validate, joinPath, show, expected,
+  type Schema, type StringSchema, type NumberSchema, type BooleanSchema, type ArraySchema, type ObjectSchema,
+  type AnyOfSchema, type AnySchema, type Variant, type SchemaIssue,
+} from './schema.js';
+export {
+  readDocument, compileSection, NAME_SCHEMA, PRIORITY_SCHEMA,
+  type RuleBase, type RuleSpec, type RuleDocument, type Outcome,
+} from './document.js';
+export { RuleSet, type RuleSetState, type RuleOrigin } from './rule-set.js';
+export { loadStartupRules, type StartupRules } from './startup-rules.js';
+export { watchRules, RULES_GATE_ORDER, type RuleWatch, type RuleWatchContext, type WatchRulesOptions } from './watch-rules.js';
+export { knownSections } from './sections.js';
+export { ROUTES_DOCUMENT, ON_EMPTY_VALUES, ON_EMPTY_SCHEMA, noEndpointError, type OnEmpty } from './routes.js';
+export { warnRuleError } from './report.js';
+export { resolveRuleSource, clientRules, type RuleSourceOptions, type RulesUpdate, type ResolvedRuleSource } from './client-rules.js';

@@ -1,0 +1,221 @@
+import t from 'tap';
+import { MemoryRegistry, RpcClient, StaticRegistry, type TrellisError } from '@trellis/core';
+import { type RuleSet, type RulesUpdate } from '../src/index.js';
+import { limitSpec } from './fixtures/limits.js';
+import { PING, QUERY, sectionPlugin, startPingServer } from './fixtures/service.js';
+
+type Seen = { rules?: RuleSet<readonly string[]>; versions: string[] };
+
+async function setup(t: { teardown(fn: () => unknown): void }, registry = new MemoryRegistry()) {
+  const server = await startPingServer(registry);
+  t.teardown(() => server.close());
+  return registry;
+}
+
+function events() {
+  const updates: RulesUpdate[] = [];
+  const errors: TrellisError[] = [];
+  const waiters: (() => void)[] = [];
+  const wake = () => waiters.splice(0).forEach((w) => w());
+  return {
+    updates,
+    errors,
+    onUpdate: (u: RulesUpdate) => (updates.push(u), wake()),
+    onError: (e: TrellisError) => (errors.push(e), wake()),
+    /** Resolves on the next update or error (events are what the test awaits, not time). */
+    next: () => new Promise<void>((resolve) => waiters.push(resolve)),
+  };
+}
+
+t.test('a live document replaces the start-up rules, a bad one is rejected, deleting it restores them', async (t) => {
+  const registry = await setup(t);
+  const ev = events();
+  const seen: Seen = { versions: [] };
+  const client = new RpcClient({
+    service: PING, registry,
+    plugins: [sectionPlugin('@test/limits', limitSpec('param'), { rules: [{ name: 'boot', max: 1 }], onUpdate: ev.onUpdate, onError: ev.onError }, seen)],
+  });
+  t.teardown(() => client.close());
+  await client.invoke('Ping', {});
+  t.same(seen.rules!.compiled, ['boot≤1'], 'no document yet: the start-up rules are in force');
+
+  await registry.putConfig(QUERY, 'routes', 'version: 2\nparam:\n  - name: live\n    max: 5\n');
+  t.same(seen.rules!.compiled, ['live≤5']);
+  t.same(ev.updates, [{ service: 'default/test.Ping', version: '2', previousVersion: 'options', origin: 'live', source: '"routes" document of default/test.Ping from the memory registry' }]);
+  await client.invoke('Ping', {});
+  t.equal(seen.versions.at(-1), '2', 'calls route with the live rules');
+
+  await registry.putConfig(QUERY, 'routes', 'version: 3\nparam:\n  - name: gray-users\n    max: many\n');
+  t.equal(ev.errors.length, 1);
+  t.equal(ev.errors[0]!.code, 'ERR_INVALID_RULES');
+  t.equal(ev.errors[0]!.message, 'the "routes" document of default/test.Ping from the memory registry was rejected; the previous rules stay in force: rule "gray-users" field "max": expected an integer, got "many"');
+  t.same(seen.rules!.compiled, ['live≤5'], 'the previous rules stay');
+  t.equal(seen.rules!.version, '2');
+
+  await registry.putConfig(QUERY, 'routes', '{ "param": [ { "name": "x", "max": 1 } ');
+  t.match(ev.errors[1]!.message, /document: is not valid JSON/);
+  t.same(seen.rules!.compiled, ['live≤5']);
+
+  await registry.putConfig(QUERY, 'routes', undefined);
+  t.same(seen.rules!.compiled, ['boot≤1'], 'deleted: back to the start-up rules');
+  t.equal(ev.updates.at(-1)!.origin, 'options');
+  t.equal(ev.updates.length, 2);
+
+  await registry.putConfig(QUERY, 'routes', 'version: 4\nparam: [{ name: again, max: 4 }]\n');
+  t.same(seen.rules!.compiled, ['again≤4']);
+  await registry.putConfig(QUERY, 'routes', '  \n');
+  t.same(seen.rules!.compiled, ['boot≤1'], 'an empty document (a ZooKeeper node without data) counts as none');
+  t.equal(ev.errors.length, 2, 'and is not an error');
+});
+
+t.test('plugins sharing a document apply an update together or not at all', async (t) => {
+  const registry = await setup(t);
+  const ev = events();
+  const ip: Seen = { versions: [] };
+  const param: Seen = { versions: [] };
+  const common = { onError: ev.onError, onUpdate: ev.onUpdate };
+  const client = new RpcClient({
+    service: PING, registry,
+    plugins: [sectionPlugin('@test/ip', limitSpec('ip'), common, ip), sectionPlugin('@test/param', limitSpec('param'), common, param)],
+  });
+  t.teardown(() => client.close());
+  await client.invoke('Ping', {});
+
+  await registry.putConfig(QUERY, 'routes', 'version: a\nip: [{ name: i, max: 1 }]\nparam: [{ name: p, max: 2 }]\n');
+  t.same([ip.rules!.compiled, param.rules!.compiled], [['i≤1'], ['p≤2']]);
+
+  await registry.putConfig(QUERY, 'routes', 'version: b\nip: [{ name: i2, max: 3 }]\nparam: [{ name: p2, max: 0 }]\n');
+  t.same([ip.rules!.compiled, param.rules!.compiled], [['i≤1'], ['p≤2']], 'the valid ip section was not applied either');
+  t.same([ip.rules!.version, param.rules!.version], ['a', 'a']);
+  t.equal(ev.errors.length, 1, 'reported once to a reporter both plugins share');
+  t.match(ev.errors[0]!.message, /rule "p2" field "max": must be ≥ 1, got 0/);
+
+  await registry.putConfig(QUERY, 'routes', 'version: c\nparm: []\n');
+  t.match(ev.errors[1]!.message, /document field "parm": unknown section; known: version, ip, param/);
+
+  await registry.putConfig(QUERY, 'routes', 'version: d\nip: [{ name: i3, max: 4 }]\n');
+  t.same([ip.rules!.compiled, param.rules!.compiled], [['i3≤4'], []], 'an absent section means no rules of that kind');
+});
+
+t.test('the first calls wait for the live document instead of routing on start-up rules', async (t) => {
+  const registry = await setup(t);
+  await registry.putConfig(QUERY, 'routes', 'version: live-1\nparam: [{ name: live, max: 1 }]\n');
+  const gated: Seen = { versions: [] };
+  const ungated: Seen = { versions: [] };
+  const a = new RpcClient({ service: PING, registry, plugins: [sectionPlugin('@test/p', limitSpec('param'), { rules: [{ name: 'boot', max: 1 }] }, gated)] });
+  const b = new RpcClient({ service: PING, registry, plugins: [sectionPlugin('@test/p', limitSpec('param'), { rules: [{ name: 'boot', max: 1 }], liveWaitMs: 0 }, ungated)] });
+  t.teardown(async () => { await a.close(); await b.close(); });
+  await Promise.all([a.invoke('Ping', {}), b.invoke('Ping', {})]);
+  t.same(gated.versions, ['live-1'], 'the very first call routed with the live rules');
+  t.same(ungated.versions, ['options'], 'without the wait (liveWaitMs: 0) it would have used the start-up rules');
+});
+
+t.test('a source that never answers holds calls for liveWaitMs once, then start-up rules route', async (t) => {
+  class SilentDocuments extends MemoryRegistry {
+    override watchConfig() {
+      return { dispose: () => undefined };
+    }
+  }
+  const registry = await setup(t, new SilentDocuments());
+  const ev = events();
+  const seen: Seen = { versions: [] };
+  const client = new RpcClient({
+    service: PING, registry,
+    plugins: [sectionPlugin('@test/p', limitSpec('param'), { rules: [{ name: 'boot', max: 1 }], liveWaitMs: 300, onError: ev.onError }, seen)],
+  });
+  t.teardown(() => client.close());
+  const started = performance.now();
+  await client.invoke('Ping', {});
+  t.ok(performance.now() - started >= 290, 'the first call waited for the live source');
+  await client.invoke('Ping', {});
+  t.same(seen.versions, ['options', 'options']);
+  t.equal(ev.errors.length, 1, 'reported once');
+  t.equal(ev.errors[0]!.code, 'ERR_RULES_NOT_LOADED');
+  t.match(ev.errors[0]!.message, /no answer for the "routes" document of default\/test.Ping from the memory registry within 300 ms; routing with the start-up rules/);
+});
+
+t.test('a call with a short deadline does not give up the wait for everyone', async (t) => {
+  class SilentDocuments extends MemoryRegistry {
+    override watchConfig() {
+      return { dispose: () => undefined };
+    }
+  }
+  const registry = await setup(t, new SilentDocuments());
+  const ev = events();
+  const seen: Seen = { versions: [] };
+  const client = new RpcClient({ service: PING, registry, plugins: [sectionPlugin('@test/p', limitSpec('param'), { liveWaitMs: 60_000, onError: ev.onError }, seen)] });
+  t.teardown(() => client.close());
+  const error = await client.invoke('Ping', {}, { timeoutMs: 100 }).catch((e: Error & { code: number }) => e);
+  t.match(error, { code: 4, mayHaveRun: false, message: 'deadline exceeded while waiting for the "routes" document of default/test.Ping from the memory registry' }, 'DEADLINE_EXCEEDED: the wait is bounded by the deadline');
+  t.same(ev.errors, [], 'not reported: the source may still answer within liveWaitMs');
+});
+
+t.test('registries without documents, and live: false, route on start-up rules with no wait', async (t) => {
+  const server = await startPingServer(new MemoryRegistry());
+  t.teardown(() => server.close());
+  const staticSeen: Seen = { versions: [] };
+  const viaStatic = new RpcClient({
+    service: PING, registry: new StaticRegistry([`127.0.0.1:${server.port}`]),
+    plugins: [sectionPlugin('@test/p', limitSpec('param'), { rules: [{ name: 'boot', max: 1 }], liveWaitMs: 60_000 }, staticSeen)],
+  });
+  const memory = new MemoryRegistry();
+  await memory.putConfig(QUERY, 'routes', 'param: [{ name: live, max: 1 }]');
+  const offSeen: Seen = { versions: [] };
+  const off = new RpcClient({
+    service: PING, addresses: [`127.0.0.1:${server.port}`],
+    plugins: [sectionPlugin('@test/p', limitSpec('param'), { rules: [{ name: 'boot', max: 1 }], live: false, liveWaitMs: 60_000 }, offSeen)],
+  });
+  t.teardown(async () => { await viaStatic.close(); await off.close(); });
+  await viaStatic.invoke('Ping', {});
+  await off.invoke('Ping', {});
+  t.same(staticSeen.versions, ['options']);
+  t.same(offSeen.versions, ['options']);
+});
+
+t.test('a plugin that joins after the document was applied gets it too', async (t) => {
+  const registry = await setup(t);
+  await registry.putConfig(QUERY, 'routes', 'version: 5\nip: [{ name: i, max: 1 }]\nparam: [{ name: p, max: 2 }]\n');
+  const first: Seen = { versions: [] };
+  const late: Seen = { versions: [] };
+  const client = new RpcClient({
+    service: PING, registry,
+    plugins: [sectionPlugin('@test/ip', limitSpec('ip'), {}, first), sectionPlugin('@test/param', limitSpec('param'), {}, late, 50)],
+  });
+  t.teardown(() => client.close());
+  await client.invoke('Ping', {});
+  t.same(first.rules!.compiled, ['i≤1']);
+  t.same(late.rules!.compiled, ['p≤2']);
+  t.equal(late.rules!.version, '5');
+});
+
+t.test('closing the client stops following the document', async (t) => {
+  const registry = await setup(t);
+  const ev = events();
+  const seen: Seen = { versions: [] };
+  const client = new RpcClient({ service: PING, registry, plugins: [sectionPlugin('@test/p', limitSpec('param'), { onUpdate: ev.onUpdate }, seen)] });
+  await client.invoke('Ping', {});
+  await registry.putConfig(QUERY, 'routes', 'param: [{ name: a, max: 1 }]');
+  t.equal(ev.updates.length, 1);
+  await client.close();
+  await registry.putConfig(QUERY, 'routes', 'param: [{ name: b, max: 1 }]');
+  t.equal(ev.updates.length, 1, 'no update after close');
+  t.same(seen.rules!.compiled, ['a≤1']);
+});
+
+t.test('the default reporter warns once per rejected document, however many plugins share it', async (t) => {
+  const registry = await setup(t);
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  t.teardown(() => void process.off('warning', onWarning));
+  const client = new RpcClient({
+    service: PING, registry,
+    plugins: [sectionPlugin('@test/ip', limitSpec('ip'), {}, { versions: [] }), sectionPlugin('@test/param', limitSpec('param'), {}, { versions: [] })],
+  });
+  t.teardown(() => client.close());
+  await client.invoke('Ping', {});
+  await registry.putConfig(QUERY, 'routes', 'param: [{ name: bad, max: 0 }]');
+  await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
+  t.equal(warnings.length, 1);
+  t.match(warnings[0], { name: 'Warning', code: 'ERR_INVALID_RULES', message: /rule "bad" field "max": must be ≥ 1, got 0/ });
+});
