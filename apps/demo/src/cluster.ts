@@ -1,14 +1,17 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { ProviderArgs } from './provider.js';
+import type { Behaviour, ProviderArgs } from './provider.js';
 
 export interface ProviderHandle {
   readonly name: string;
+  readonly tags: Readonly<Record<string, string>>;
   readonly port: number;
   readonly address: string;
   readonly child: ChildProcess;
   /** Resolves when the provider closed gracefully, with how long its drain took. */
   stop(): Promise<number>;
+  setBehaviour(behaviour: Partial<Behaviour>): void;
+  kill(signal: NodeJS.Signals): void;
 }
 
 const children = new Set<ChildProcess>();
@@ -27,9 +30,12 @@ export function startProvider(args: ProviderArgs): Promise<ProviderHandle> {
       const port = message.port!;
       resolve({
         name: args.name,
+        tags: args.tags ?? {},
         port,
         address: `127.0.0.1:${port}`,
         child,
+        setBehaviour: (behaviour) => void child.send({ type: 'behaviour', behaviour }),
+        kill: (signal) => void child.kill(signal),
         stop: () =>
           new Promise((done) => {
             child.once('message', (m: { type: string; drainedMs?: number }) => m.type === 'closed' && done(m.drainedMs ?? 0));

@@ -1,35 +1,39 @@
 /**
- * The Trellis demo: three provider processes and one consumer. Steady traffic for a few seconds; in
- * the middle one provider is stopped gracefully (SIGTERM → deregister, GOAWAY, drain); the consumer
- * moves on without a single failed call. Ends with a summary table.
+ * The Trellis demo: four provider processes (three v1, one v2 for a gray release, one v1 slower than
+ * the others) and one consumer with every governance plugin on. Steady traffic; on a timeline:
+ * a provider frozen (health), a provider refusing work (breaker opens, then closes), a provider killed
+ * (retries absorb it), a provider stopped gracefully (GOAWAY, drain). Ends with a summary.
  *
  *   npm start                         embedded default: a static address list
  *   npm start -- --registry etcd      a real etcd (started locally unless --etcd URL is given)
- *   npm start -- --duration 20 --rate 2000
+ *   npm start -- --duration 30 --rate 2000
  */
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { RpcClient, type Registry } from '@trellis/core';
+import { formatTraceTree } from '@trellis/tracing';
 import { startProvider, type ProviderHandle } from './cluster.js';
+import { consumerGovernance } from './governance.js';
 import { loadGreeter, type GreeterClient } from './greeter.js';
 import { createRegistry, type RegistryChoice } from './registry-choice.js';
 import { TrafficStats } from './stats.js';
 
 const started = performance.now();
-const log = (message: string): void => console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${message}`);
+const at = () => (performance.now() - started) / 1000;
+const log = (message: string): void => console.log(`[${at().toFixed(1).padStart(5)} s] ${message}`);
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       registry: { type: 'string', default: 'static' },
       etcd: { type: 'string' },
-      duration: { type: 'string', default: '10' },
+      duration: { type: 'string', default: '20' },
       rate: { type: 'string', default: '1000' },
     },
   });
   const durationMs = Number(values.duration) * 1000;
   const rate = Number(values.rate);
-  if (!(durationMs > 0) || !(rate > 0)) throw new Error('--duration and --rate must be positive numbers');
+  if (!(durationMs >= 8000) || !(rate > 0)) throw new Error('--duration must be at least 8 (seconds) and --rate a positive number');
   if (values.registry !== 'static' && values.registry !== 'etcd') throw new Error(`--registry must be "static" or "etcd", not "${values.registry}"`);
 
   // Torn down in this order: consumer, registry client, providers (they deregister), etcd last.
@@ -49,10 +53,18 @@ async function main(): Promise<number> {
     choice = { kind: 'etcd', endpoints };
   }
 
-  log(`starting 3 Greeter providers (registry: ${choice.kind})`);
-  const providers = await Promise.all(['p1', 'p2', 'p3'].map((name) => startProvider({ name, registry: choice, delayMs: 0 })));
-  last.unshift(() => Promise.all(providers.map((p) => p.child.exitCode === null ? p.stop() : undefined)));
+  log(`starting 4 Greeter providers (registry: ${choice.kind}); p3 is 4 ms slower, p4 is the v2 gray release`);
+  const specs = [
+    { name: 'p1', delayMs: 0, tags: { version: 'v1' } },
+    { name: 'p2', delayMs: 0, tags: { version: 'v1' } },
+    { name: 'p3', delayMs: 4, tags: { version: 'v1' } },
+    { name: 'p4', delayMs: 0, tags: { version: 'v2' } },
+  ];
+  const providers = await Promise.all(specs.map((spec) => startProvider({ ...spec, registry: choice })));
+  last.unshift(() => Promise.all(providers.map((p) => (p.child.exitCode === null && p.child.signalCode === null ? p.stop() : undefined))));
+  const [p1, p2, p3] = providers as [ProviderHandle, ProviderHandle, ProviderHandle, ProviderHandle];
   const byAddress = new Map(providers.map((p) => [p.address, p.name]));
+  const nameOf = (id: string) => byAddress.get(id) ?? id;
   for (const p of providers) log(`  ${p.name} listening on ${p.address}`);
 
   let registry: Registry | undefined;
@@ -60,41 +72,102 @@ async function main(): Promise<number> {
     registry = createRegistry(choice);
     cleanups.push(() => registry!.close());
   }
+  const breakerEvents: string[] = [];
+  const governance = consumerGovernance((event) => {
+    if (event.kind !== 'endpoint') return;
+    const line = `breaker for ${nameOf(event.key)}: ${event.from} → ${event.to}${event.reason ? ` — ${event.reason}` : ''}`;
+    breakerEvents.push(`${at().toFixed(1)} s ${line}`);
+    log(`  ${line}`);
+  });
   const client = new RpcClient({
     service: loadGreeter(),
-    ...(registry ? { registry } : { addresses: providers.map((p) => p.address) }),
+    ...(registry ? { registry } : { addresses: providers.map((p) => ({ host: '127.0.0.1', port: p.port, tags: p.tags })) }),
     timeoutMs: 2000,
     caller: 'demo-consumer',
+    loadBalancer: 'lalb',
+    plugins: governance.plugins,
   });
+  cleanups.unshift(() => governance.close());
   cleanups.unshift(() => client.close());
-  client.healthView.onChange((change) => {
-    log(`  endpoint ${change.endpoint.id} (${byAddress.get(change.endpoint.id) ?? '?'}): ${change.from} → ${change.to} — ${change.reason}`);
-  });
   const greeter = client.stub<GreeterClient>();
   await client.waitForReady({ timeoutMs: 10_000, minEndpoints: providers.length });
+  client.healthView.onChange((change) => {
+    log(`  health of ${nameOf(change.endpoint.id)}: ${change.from} → ${change.to} — ${change.reason}`);
+  });
+  log(`metrics for Prometheus at ${governance.metrics.url}`);
 
   const stats = new TrafficStats();
   const notes = new Map<string, string>();
-  log(`sending ~${rate} calls/s for ${durationMs / 1000} s (SayHello, Count, Remember)`);
-  const victim: ProviderHandle = providers[1]!;
-  setTimeout(() => {
-    log(`stopping ${victim.name} gracefully (SIGTERM): deregister, GOAWAY, finish in-flight calls`);
-    void victim.stop().then((drainedMs) => {
-      log(`  ${victim.name} exited after draining for ${drainedMs} ms`);
-      notes.set(victim.name, `stopped gracefully at ${(durationMs / 2000).toFixed(1)} s`);
+  const schedule = (fraction: number, action: () => void) => setTimeout(action, durationMs * fraction).unref();
+  // The first 30 % is fault-free: LALB learns that p3 is slower and shifts traffic off it.
+  let lalbShare = '';
+  let lalbWeights: ReturnType<typeof snapshotWeights> = [];
+  const snapshotWeights = () => governance.lalb.balancers()[0]?.snapshot() ?? [];
+  schedule(0.29, () => {
+    lalbShare = stats.shareBetween('p3', at() - 0.15 * durationMs / 1000, at());
+    lalbWeights = snapshotWeights();
+  });
+  schedule(0.3, () => {
+    log('freezing p1 (SIGSTOP) for 3 s: heartbeats stop, health takes it out of rotation');
+    p1.kill('SIGSTOP');
+    setTimeout(() => { log('resuming p1 (SIGCONT)'); p1.kill('SIGCONT'); }, 3000).unref();
+    notes.set('p1', `frozen 3 s at ${at().toFixed(1)} s`);
+  });
+  schedule(0.5, () => {
+    log('p2 starts refusing 70 % of its calls (a dependency is down): retries send them elsewhere, the breaker opens');
+    p2.setBehaviour({ refuseRate: 0.7 });
+    notes.set('p2', 'refused 70 % for a while');
+  });
+  schedule(0.62, () => {
+    log('p2 recovers: half-open probes succeed and its breaker closes');
+    p2.setBehaviour({ refuseRate: 0 });
+  });
+  schedule(0.7, () => {
+    log('killing p3 (SIGKILL): calls caught in flight are retried on the others');
+    p3.kill('SIGKILL');
+    notes.set('p3', `${notes.get('p3') ?? ''}killed at ${at().toFixed(1)} s`);
+  });
+  schedule(0.85, () => {
+    log('stopping p2 gracefully (SIGTERM): deregister, GOAWAY, finish in-flight calls');
+    void p2.stop().then((drainedMs) => {
+      log(`  p2 exited after draining for ${drainedMs} ms`);
+      notes.set('p2', `${notes.get('p2')}; stopped gracefully at ${at().toFixed(1)} s`);
     });
-  }, durationMs / 2).unref();
+  });
+  notes.set('p3', '4 ms slower; ');
+  notes.set('p4', 'v2 (gray release)');
 
+  log(`sending ~${rate} calls/s for ${durationMs / 1000} s (SayHello, Count, Remember) with LALB, health, gray routing, retry, breaker, tracing, metrics`);
   await drive(greeter, stats, rate, durationMs);
   log('traffic done');
-  console.log(`\nSummary — 3 providers, 1 consumer, ${choice.kind} registry, ${durationMs / 1000} s\n`);
+
+  console.log(`\nSummary — 4 providers, 1 consumer, ${choice.kind} registry, ${durationMs / 1000} s\n`);
   console.log(stats.table(notes));
-  console.log(stats.errors.length === 0 ? '\nNo call failed across the graceful stop.' : `\n${stats.errors.length} calls failed.`);
+  console.log(`\n${stats.grayReport()}`);
+  if (lalbWeights.length) {
+    console.log('\nLALB before the faults (weight ∝ QPS / latency, v1 providers):');
+    for (const w of lalbWeights) console.log(`  ${nameOf(w.id).padEnd(4)} weight ${String(Math.round(w.weight)).padStart(11)}  avg latency ${w.avgLatencyMs.toFixed(2)} ms`);
+    console.log(`  p3, 4 ms slower, served ${lalbShare} of the v1 calls in the seconds before the first fault; round robin would give it 33 %.`);
+  }
+  console.log(`\nbreaker transitions:\n${breakerEvents.map((e) => `  ${e}`).join('\n') || '  none'}`);
+  const spans = governance.spans();
+  // Show the sampled trace with the most spans: a call that needed more than one attempt, if any.
+  const perTrace = new Map<string, number>();
+  for (const span of spans) perTrace.set(span.spanContext().traceId, (perTrace.get(span.spanContext().traceId) ?? 0) + 1);
+  const [traceId, spanCount] = [...perTrace].sort((a, b) => b[1] - a[1])[0] ?? [];
+  if (traceId) {
+    console.log(`\none of ${perTrace.size} sampled traces${(spanCount ?? 0) > 2 ? ' (a call with more than one attempt)' : ''}, from the consumer's in-memory exporter:`);
+    console.log(formatTraceTree(spans.filter((s) => s.spanContext().traceId === traceId)));
+  }
+  const scraped = (await governance.metrics.text()).split('\n').filter((l) => l.startsWith('trellis_client_requests_total')).slice(0, 4);
+  console.log(`\nmetrics (${governance.metrics.url}), a few lines:\n${scraped.map((l) => `  ${l}`).join('\n')}`);
+  const verdict = stats.verdict();
+  console.log(`\n${verdict.text}`);
   for (const cleanup of [...cleanups, ...last]) await cleanup();
-  return stats.errors.length === 0 ? 0 : 1;
+  return verdict.ok ? 0 : 1;
 }
 
-/** Paced open-loop traffic: `rate` calls per second in 10 ms slices, mixing the three methods. */
+/** Paced open-loop traffic: `rate` calls per second, mixing the three methods over 100 users. */
 async function drive(greeter: GreeterClient, stats: TrafficStats, rate: number, durationMs: number): Promise<void> {
   const inflight = new Set<Promise<void>>();
   let n = 0;
@@ -105,13 +178,15 @@ async function drive(greeter: GreeterClient, stats: TrafficStats, rate: number, 
     const owed = Math.floor(((performance.now() - begin) / 1000) * rate);
     while (n < owed) {
       const i = n++;
+      const user = `user${(i * 7919) % 100}`;
+      const method = i % 50 === 0 ? 'Remember' : i % 3 === 0 ? 'Count' : 'SayHello';
       const t0 = performance.now();
-      const call = i % 10 === 0 ? greeter.remember({ name: `user${i % 100}` })
-        : i % 3 === 0 ? greeter.count({ text: 'the quick brown fox' })
-        : greeter.sayHello({ name: `user${i % 100}` });
+      const call = method === 'Remember' ? greeter.remember({ name: user })
+        : method === 'Count' ? greeter.count({ text: 'the quick brown fox' })
+        : greeter.sayHello({ name: user });
       const p: Promise<void> = call.then(
-        (reply) => stats.record(performance.now() - t0, reply.servedBy),
-        (error: Error) => stats.fail(error.message),
+        (reply) => stats.record(performance.now() - t0, reply.servedBy, method === 'Count' ? undefined : user, (t0 - started) / 1000),
+        (error: Error & { mayHaveRun?: boolean }) => stats.fail(method, error.message, error.mayHaveRun !== false),
       ).finally(() => inflight.delete(p));
       inflight.add(p);
     }

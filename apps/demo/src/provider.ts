@@ -1,9 +1,10 @@
 /**
- * One Greeter provider process. Started by main.ts with its name (and registry settings) as JSON in
- * argv[2]; reports its port over IPC; SIGTERM closes it gracefully.
+ * One Greeter provider process. Started by main.ts with its settings as JSON in argv[2]; reports its
+ * port over IPC; takes behaviour changes over IPC (slow, refusing); SIGTERM closes it gracefully.
  */
 import 'reflect-metadata';
-import { RpcMethod, RpcServer, RpcService, type Registry, type ServerInvocation } from '@trellis/core';
+import { Code, RpcError, RpcMethod, RpcServer, RpcService, type Plugin, type Registry } from '@trellis/core';
+import { health } from '@trellis/health';
 import { loadGreeter, type CountRequest, type HelloRequest } from './greeter.js';
 import { createRegistry, type RegistryChoice } from './registry-choice.js';
 
@@ -12,16 +13,24 @@ export interface ProviderArgs {
   readonly registry: RegistryChoice;
   /** Extra service time per call, to make one provider slower than the others. */
   readonly delayMs: number;
+  /** Registry tags; `version: v2` marks the gray-release provider. */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+export interface Behaviour {
+  delayMs: number;
+  /** Fraction of calls refused before any work ("dependency down"): never executed, safe to retry. */
+  refuseRate: number;
 }
 
 @RpcService('demo.Greeter', { version: '1.0.0' })
 class Greeter {
   private readonly visitors = new Set<string>();
 
-  constructor(private readonly name: string, private readonly delayMs: number) {}
+  constructor(private readonly name: string, private readonly behaviour: Behaviour) {}
 
   @RpcMethod({ idempotent: true })
-  async sayHello(request: HelloRequest, _call: ServerInvocation) {
+  async sayHello(request: HelloRequest) {
     await this.work();
     return { message: `Hello, ${request.name}!`, servedBy: this.name };
   }
@@ -40,16 +49,22 @@ class Greeter {
   }
 
   private work(): Promise<void> {
-    // A little real latency, so the demo's p50/p99 mean something and graceful drain has work to wait for.
-    return new Promise((resolve) => setTimeout(resolve, 1 + this.delayMs));
+    if (this.behaviour.refuseRate > 0 && Math.random() < this.behaviour.refuseRate) {
+      return Promise.reject(new RpcError(Code.UNAVAILABLE, `${this.name}: a dependency is down; request refused before any work`, { mayHaveRun: false }));
+    }
+    // A little real latency, so p50/p99 mean something, LALB has a difference to learn, and graceful
+    // drain has work to wait for.
+    return new Promise((resolve) => setTimeout(resolve, 1 + this.behaviour.delayMs));
   }
 }
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as ProviderArgs;
   const registry: Registry | undefined = args.registry.kind === 'static' ? undefined : createRegistry(args.registry);
-  const server = new RpcServer({ host: '127.0.0.1', registry });
-  server.addService(loadGreeter(), new Greeter(args.name, args.delayMs));
+  const behaviour: Behaviour = { delayMs: args.delayMs, refuseRate: 0 };
+  const plugins: Plugin[] = [health()];
+  const server = new RpcServer({ host: '127.0.0.1', registry, tags: args.tags, plugins });
+  server.addService(loadGreeter(), new Greeter(args.name, behaviour));
   await server.start();
   process.on('SIGTERM', () => {
     const started = Date.now();
@@ -58,6 +73,9 @@ async function main(): Promise<void> {
       process.send?.({ type: 'closed', drainedMs: Date.now() - started });
       process.exit(0);
     });
+  });
+  process.on('message', (message: { type: string; behaviour?: Partial<Behaviour> }) => {
+    if (message.type === 'behaviour') Object.assign(behaviour, message.behaviour);
   });
   process.on('disconnect', () => process.exit(0));
   process.send?.({ type: 'ready', port: server.port });
