@@ -34,7 +34,8 @@ export interface ProviderProcess {
  */
 export function startProvider(config: ProviderConfig, options: { startTimeoutMs?: number } = {}): Promise<ProviderProcess> {
   const entry = join(__dirname, '..', 'dist', 'provider-main.js');
-  const child = fork(entry, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // execArgv: [] — the child runs compiled JS; inheriting a test runner's loader flags only slows it down.
+  const child = fork(entry, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
   running.add(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => { running.delete(child); resolve(); }));
   const errors: string[] = [];

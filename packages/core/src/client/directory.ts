@@ -69,7 +69,7 @@ function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean 
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     const y = b[i]!;
-    if (x.id !== y.id || x.weight !== y.weight || x.version !== y.version || JSON.stringify(x.tags) !== JSON.stringify(y.tags)) return false;
+    if (x.id !== y.id || x.weight !== y.weight || x.version !== y.version || x.startedAt !== y.startedAt || JSON.stringify(x.tags) !== JSON.stringify(y.tags)) return false;
   }
   return true;
 }

@@ -173,6 +173,8 @@ export class RpcServer {
       this.state = 'closing';
       await this.deregisterAll();
       await this.listener?.close();
+      // Plugins set up before the failure release what they hold (ports, timers).
+      for (const hook of this.closeHooks.reverse()) await this.safely(hook, 'close hook');
       this.state = 'closed';
       throw error;
     }

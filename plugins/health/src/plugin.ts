@@ -1,0 +1,82 @@
+import { definePlugin, formatServiceKey, type Plugin } from '@trellis/core';
+import { availabilityInterceptor, AVAILABILITY_INTERCEPTOR_ORDER } from './availability-interceptor.js';
+import { HealthEvents, type EndpointHealth } from './health-events.js';
+import { HealthMonitor } from './health-monitor.js';
+import { LoopStallMonitor } from './loop-stall-monitor.js';
+import { resolveHealthOptions, type HealthOptions } from './options.js';
+import { ServerHealth } from './server-health.js';
+import { WarmupRouter } from './warmup.js';
+
+export interface HealthPlugin extends Plugin {
+  /** `change` on every state transition, `heartbeat` on every heartbeat or probe outcome. */
+  readonly healthEvents: HealthEvents;
+  /** Current state of every endpoint of every client this plugin is set up on. */
+  states(): EndpointHealth[];
+  /** Heartbeats every endpoint now instead of at its next turn (an admin's "check now"). */
+  checkNow(): void;
+  /** Provider side: what the HTTP endpoint answers right now. */
+  readonly serving: boolean;
+  /** Provider side: `false` answers NOT_SERVING (take the instance out of rotation) until set back. */
+  setServing(serving: boolean): void;
+  /** Provider side: where the HTTP endpoint listens, once the server started. */
+  httpAddress(): { host: string; port: number } | undefined;
+}
+
+/**
+ * Endpoint health for consumers (heartbeats, availability, dead-endpoint probing, warm-up) and
+ * graceful start plus an HTTP health endpoint for providers, in one plugin object:
+ * `client.use(health())`, `server.use(health({ http: { port: 8081 } }))`.
+ */
+export function health(options: HealthOptions = {}): HealthPlugin {
+  const resolved = resolveHealthOptions(options);
+  const events = new HealthEvents();
+  const monitors = new Set<HealthMonitor>();
+  const servers: ServerHealth[] = [];
+  return definePlugin({
+    meta: { name: '@trellis/health', kernel: '^0.1.0' },
+    healthEvents: events,
+    states: () => [...monitors].flatMap((monitor) => monitor.snapshot()),
+    checkNow: () => {
+      for (const monitor of monitors) monitor.checkNow();
+    },
+    get serving() {
+      return servers.length > 0 && servers.every((s) => s.serving);
+    },
+    setServing: (serving: boolean) => {
+      for (const server of servers) server.setServing(serving);
+    },
+    httpAddress: () => servers.find((s) => s.httpAddress !== undefined)?.httpAddress,
+
+    setupClient(ctx) {
+      const stall = resolved.loopStall === undefined ? undefined : LoopStallMonitor.acquire(resolved.loopStall.sampleMs, resolved.loopStall.thresholdMs);
+      const monitor = new HealthMonitor(ctx.transport, resolved, ctx.clock, events, formatServiceKey(ctx.service), stall?.monitor);
+      monitors.add(monitor);
+      ctx.setHealthView(monitor);
+      const subscription = ctx.onEndpoints((endpoints) => monitor.setEndpoints(endpoints));
+      if (resolved.availability !== undefined) ctx.addEndpointInterceptor(availabilityInterceptor(monitor), AVAILABILITY_INTERCEPTOR_ORDER);
+      if (resolved.warmupMs > 0) {
+        ctx.addRouter(new WarmupRouter({
+          warmupMs: resolved.warmupMs,
+          rampStart: (endpoint) => monitor.rampStart(endpoint),
+          version: () => monitor.version,
+          clock: ctx.clock,
+        }));
+      }
+      ctx.onClose(() => {
+        subscription.dispose();
+        monitor.close();
+        monitors.delete(monitor);
+        stall?.release();
+      });
+    },
+
+    async setupServer(ctx) {
+      const server = new ServerHealth(resolved);
+      servers.push(server);
+      ctx.onClose(() => {
+        servers.splice(servers.indexOf(server), 1);
+      });
+      await server.setup(ctx);
+    },
+  });
+}

@@ -1,0 +1,92 @@
+import type { Endpoint, Invocation, Router } from '@trellis/core';
+import { RouterOrder, type Clock } from '@trellis/core/spi';
+
+/** How often a list with an endpoint still ramping is recomputed (balancers rebuild per list). */
+export const WARMUP_REFRESH_MS = 250;
+
+/**
+ * Dubbo's warm-up weight: `weight × uptime / warmup`, at least 1 while ramping, the full weight once
+ * `warmupMs` has passed. A weight of 0 stays 0 (the provider asked for no traffic). A start time in the
+ * future (clock skew between hosts) counts as just started.
+ */
+export function warmupWeight(weight: number, uptimeMs: number, warmupMs: number): number {
+  if (!(weight > 0)) return weight;
+  if (uptimeMs >= warmupMs) return weight;
+  if (uptimeMs <= 0) return 1;
+  return Math.max(1, Math.min(weight, Math.floor((weight * uptimeMs) / warmupMs)));
+}
+
+export interface WarmupRouterOptions {
+  readonly warmupMs: number;
+  /** Wall-clock ms the ramp of an endpoint runs from (its `startedAt`, or a later recovery); 0 = none. */
+  readonly rampStart: (endpoint: Endpoint) => number;
+  /** Changes whenever `rampStart` may have changed (the health view's version). */
+  readonly version: () => number;
+  /** Monotonic ms for the refresh cadence (the client's clock). */
+  readonly clock: Clock;
+  /** Wall-clock ms, to compare with registry start times (default Date.now). */
+  readonly wallClock?: () => number;
+}
+
+/**
+ * Lowers the weight of providers that started (or came back) less than `warmupMs` ago, so a cold
+ * process is not flooded at once. Runs right after the health filter. Weight-aware balancers
+ * (`random`, LALB) follow the ramp; round-robin ignores weights by design.
+ *
+ * The output keeps its identity between refreshes (every 250 ms while something ramps), and is the
+ * input itself once nothing ramps, so a steady list costs two comparisons per call.
+ */
+export class WarmupRouter implements Router {
+  readonly name = 'warmup';
+  readonly order = RouterOrder.HEALTH + 1;
+  private lastInput: readonly Endpoint[] | undefined;
+  private lastOutput: readonly Endpoint[] = [];
+  private lastVersion = -1;
+  private computedAt = 0;
+  private ramping = false;
+  private readonly wallClock: () => number;
+
+  constructor(private readonly options: WarmupRouterOptions) {
+    this.wallClock = options.wallClock ?? Date.now;
+  }
+
+  route(list: readonly Endpoint[], _invocation: Invocation): readonly Endpoint[] {
+    if (list === this.lastInput && this.options.version() === this.lastVersion) {
+      if (!this.ramping) return this.lastOutput;
+      if (this.options.clock.now() - this.computedAt < WARMUP_REFRESH_MS) return this.lastOutput;
+    }
+    return this.recompute(list);
+  }
+
+  private recompute(list: readonly Endpoint[]): readonly Endpoint[] {
+    const now = this.wallClock();
+    const { warmupMs, rampStart } = this.options;
+    let ramping = false;
+    let output: Endpoint[] | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const endpoint = list[i]!;
+      const from = rampStart(endpoint);
+      if (!(from > 0)) continue;
+      const weight = warmupWeight(endpoint.weight, now - from, warmupMs);
+      if (weight === endpoint.weight) continue;
+      ramping = true;
+      output ??= list.slice();
+      output[i] = { ...endpoint, weight };
+    }
+    let result: readonly Endpoint[] = output === undefined ? list : output;
+    // Same weights as last time: hand back the old array so balancers keep their per-list state.
+    if (output !== undefined && list === this.lastInput && sameWeights(output, this.lastOutput)) result = this.lastOutput;
+    this.lastInput = list;
+    this.lastOutput = result;
+    this.lastVersion = this.options.version();
+    this.computedAt = this.options.clock.now();
+    this.ramping = ramping;
+    return result;
+  }
+}
+
+function sameWeights(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.id !== b[i]!.id || a[i]!.weight !== b[i]!.weight) return false;
+  return true;
+}
