@@ -1,0 +1,127 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TrellisError } from '@trellis/core';
+import { ExponentialBackoff, invalidOption, RegistryPaths, type BackoffOptions } from '@trellis/core/spi';
+
+/** What the registry reports about its connection, for logs and metrics. */
+export type ZooKeeperEvent =
+  | { readonly type: 'connected'; readonly sessionId: string; readonly fresh: boolean }
+  | { readonly type: 'disconnected' }
+  | { readonly type: 'expired'; readonly sessionId: string; readonly reason: 'server' | 'disconnected-too-long' }
+  /** Every registration was checked (and re-created where needed) on this session. */
+  | { readonly type: 'resynced'; readonly sessionId: string; readonly registrations: number };
+
+export interface ZooKeeperRegistryOptions {
+  /** `host:port[,host:port…][/chroot]`, as for any ZooKeeper client. Required. */
+  readonly connectString: string;
+  /** Root of the Trellis tree (default `/trellis`). */
+  readonly root?: string;
+  /** Requested session timeout (default 15 000 ms); the server clamps it to 2–20 × its tickTime. */
+  readonly sessionTimeoutMs?: number;
+  /** Bounded wait for a session before start-up calls fail with ERR_REGISTRY_UNREACHABLE (default 3000 ms). */
+  readonly connectTimeoutMs?: number;
+  /** Window that merges bursts of provider changes into one notification (default 100 ms; 0 disables). */
+  readonly debounceMs?: number;
+  /** Where delivered provider lists are persisted (default `os.tmpdir()/trellis-snapshots`; false disables). */
+  readonly snapshotDir?: string | false;
+  /** Pacing of client re-creation after a lost session (default 200 ms doubling to 10 s, ±50 % jitter). */
+  readonly backoff?: BackoffOptions;
+  /** Asynchronous problems (outages, expired sessions, malformed documents) as coded errors. Default: a process warning. */
+  readonly onError?: (error: TrellisError) => void;
+  /** Connection and session changes, for logs and metrics. */
+  readonly onEvent?: (event: ZooKeeperEvent) => void;
+}
+
+export interface ResolvedOptions {
+  readonly connectString: string;
+  readonly root: string;
+  readonly sessionTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly debounceMs: number;
+  readonly snapshotDir: string | false;
+  readonly backoff: BackoffOptions;
+  readonly onError: (error: TrellisError) => void;
+  readonly onEvent: (event: ZooKeeperEvent) => void;
+}
+
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 10_000, multiplier: 2, jitter: 0.5 };
+const SEGMENT = /^[A-Za-z0-9_.-]+$/;
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
+
+export function isValidSegment(value: unknown): value is string {
+  return typeof value === 'string' && SEGMENT.test(value) && value !== '.' && value !== '..';
+}
+
+function isValidPath(value: string): boolean {
+  return value.startsWith('/') && value.length > 1 && value.slice(1).split('/').every(isValidSegment);
+}
+
+function checkConnectString(value: unknown): string {
+  const expected = 'a string "host:port[,host:port…][/chroot]"';
+  if (typeof value !== 'string' || value.trim() === '') throw invalidOption('connectString', value, expected);
+  const slash = value.indexOf('/');
+  const hosts = slash === -1 ? value : value.slice(0, slash);
+  const chroot = slash === -1 ? '' : value.slice(slash);
+  const valid =
+    hosts.split(',').every((entry) => {
+      const match = HOST_PORT.exec(entry.trim());
+      return match !== null && Number(match[2]) >= 1 && Number(match[2]) <= 65535;
+    }) && (chroot === '' || isValidPath(chroot));
+  if (!valid) throw invalidOption('connectString', value, expected);
+  return value;
+}
+
+function checkNumber(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw invalidOption(name, value, `a number in ${min}..${max} (ms)`);
+  }
+  return value;
+}
+
+/** Validates everything up front so a typo fails at construction, not at the first outage. */
+export function resolveOptions(options: ZooKeeperRegistryOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw invalidOption('options', options, 'an object with at least connectString');
+  }
+  const root = options.root ?? RegistryPaths.DEFAULT_ROOT;
+  if (typeof root !== 'string' || !isValidPath(root)) {
+    throw invalidOption('root', root, 'an absolute ZooKeeper path like "/trellis" (letters, digits, "_", "." and "-", no trailing "/")');
+  }
+  const snapshotDir = options.snapshotDir ?? join(tmpdir(), 'trellis-snapshots');
+  if (snapshotDir !== false && (typeof snapshotDir !== 'string' || snapshotDir === '')) {
+    throw invalidOption('snapshotDir', snapshotDir, 'a directory path or false');
+  }
+  for (const hook of ['onError', 'onEvent'] as const) {
+    if (options[hook] !== undefined && typeof options[hook] !== 'function') throw invalidOption(hook, String(options[hook]), 'a function');
+  }
+  const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  new ExponentialBackoff(backoff); // throws ERR_INVALID_OPTION naming the bad backoff field
+  return {
+    connectString: checkConnectString(options.connectString),
+    root,
+    sessionTimeoutMs: checkNumber('sessionTimeoutMs', options.sessionTimeoutMs, 15_000, 100, 600_000),
+    connectTimeoutMs: checkNumber('connectTimeoutMs', options.connectTimeoutMs, 3000, 1, 600_000),
+    debounceMs: checkNumber('debounceMs', options.debounceMs, 100, 0, 60_000),
+    snapshotDir,
+    backoff,
+    onError: guarded(options.onError ?? defaultOnError),
+    onEvent: guarded(options.onEvent),
+  };
+}
+
+function defaultOnError(error: TrellisError): void {
+  process.emitWarning(error.message, { code: error.code });
+}
+
+/** A throwing user hook must not become an unhandled rejection inside the registry. */
+function guarded<T>(hook: ((value: T) => void) | undefined): (value: T) => void {
+  if (!hook) return () => undefined;
+  return (value) => {
+    try {
+      hook(value);
+    } catch {
+      // Ignored: the registry keeps working whatever the observer does.
+    }
+  };
+}

@@ -1,0 +1,218 @@
+import { createClient, State } from 'node-zookeeper-client';
+import { TrellisError } from '@trellis/core';
+import { ExponentialBackoff } from '@trellis/core/spi';
+import { closedError, reportable, unreachable, ZooKeeperErrorCodes } from './errors.js';
+import type { ResolvedOptions } from './options.js';
+import { StallWatchdog } from './stall-watchdog.js';
+import { ZkHandle } from './zk-handle.js';
+import { guardReplies } from './zk-internals.js';
+
+export interface SessionHooks {
+  /** A connection is up. `fresh`: a new session, so ephemeral nodes and watches of the old one are gone. */
+  connected(handle: ZkHandle, fresh: boolean): void;
+}
+
+/** Session ids this process held recently; nodes they own are ours to replace or delete. */
+const OWN_SESSIONS_KEPT = 64;
+
+/**
+ * Owns the ZooKeeper client and replaces it when its session is lost.
+ *
+ * The library reconnects by itself after a plain disconnect and keeps the session (and re-sets its
+ * watches), so a disconnect changes nothing here. A session is lost when the server says `expired`, or
+ * — Curator's rule — when we have been disconnected longer than the session timeout: by then the
+ * server has expired us, or was itself restarted without our data, and the old client would only keep
+ * dialling (a wiped server even refuses it for having seen a newer zxid). A lost session means a new
+ * client, created after a jittered exponential backoff so a fleet does not reconnect in lockstep.
+ */
+export class ZkSession {
+  private handle: ZkHandle | undefined;
+  private watchdog: StallWatchdog | undefined;
+  private live: ZkHandle | undefined;
+  private lastSessionId: string | undefined;
+  private readonly ownSessions: string[] = [];
+  private readonly waiters = new Set<() => void>();
+  private readonly backoff: ExponentialBackoff;
+  private lossTimer: NodeJS.Timeout | undefined;
+  private reopenTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly hooks: SessionHooks,
+  ) {
+    this.backoff = new ExponentialBackoff(options.backoff);
+  }
+
+  /** The connected client, or undefined while (re)connecting. */
+  current(): ZkHandle | undefined {
+    return this.live;
+  }
+
+  get sessionId(): string | undefined {
+    return this.live?.sessionId;
+  }
+
+  /** True once any session was established: from then on an outage is not a start-up error. */
+  get hasConnected(): boolean {
+    return this.lastSessionId !== undefined;
+  }
+
+  isOwnSession(sessionId: string): boolean {
+    return this.ownSessions.includes(sessionId);
+  }
+
+  unreachable(waitedMs: number): TrellisError {
+    return unreachable(this.options.connectString, waitedMs);
+  }
+
+  /** Opens the first client; later calls do nothing. */
+  start(): void {
+    if (!this.closed && !this.handle && !this.reopenTimer) this.open();
+  }
+
+  /**
+   * The connected client; ERR_REGISTRY_UNREACHABLE (naming the address) after `timeoutMs`. `budgetMs`
+   * is the whole wait the caller allowed, for the message, when this is the rest of it.
+   */
+  whenConnected(timeoutMs = this.options.connectTimeoutMs, budgetMs = timeoutMs): Promise<ZkHandle> {
+    if (this.closed) return Promise.reject(closedError());
+    this.start();
+    if (this.live) return Promise.resolve(this.live);
+    return new Promise<ZkHandle>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(wake);
+        reject(this.unreachable(budgetMs));
+      }, timeoutMs);
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        if (this.live) resolve(this.live);
+        else reject(closedError());
+      };
+      this.waiters.add(wake);
+    });
+  }
+
+  /** Closes the session (the server then deletes its ephemeral nodes and watches). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearTimers();
+    this.stopWatchdog();
+    const handle = this.handle;
+    const live = this.live;
+    this.handle = this.live = undefined;
+    for (const wake of [...this.waiters]) wake();
+    if (!handle) return;
+    if (live === handle) {
+      // A graceful close: the server ends the session now instead of after the timeout.
+      const gone = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000);
+        handle.client.once('disconnected', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      try {
+        handle.client.close();
+      } catch {
+        // Nothing to close.
+      }
+      await gone;
+    }
+    handle.discard();
+  }
+
+  private open(): void {
+    this.reopenTimer = undefined;
+    if (this.closed) return;
+    const client = createClient(this.options.connectString, {
+      sessionTimeout: this.options.sessionTimeoutMs,
+      // The library's own redial pause (random 0..spinDelay) between rounds over the ensemble.
+      spinDelay: Math.min(1000, Math.max(100, Math.floor(this.options.connectTimeoutMs / 3))),
+      retries: 0,
+    });
+    // Longer than any disconnect the session survives: by then the client was replaced and the
+    // request failed anyway; an answer lost inside a live connection is the only case left.
+    const handle = new ZkHandle(client, this.options.sessionTimeoutMs + this.options.connectTimeoutMs);
+    this.handle = handle;
+    guardReplies(client, (error) =>
+      this.options.onError(reportable(ZooKeeperErrorCodes.REQUEST_FAILED, 'dropped a connection after an unreadable ZooKeeper reply', error)),
+    );
+    this.watchdog = new StallWatchdog(
+      client,
+      {
+        handshakeMs: Math.max(250, Math.min(this.options.connectTimeoutMs / 2, (this.options.sessionTimeoutMs * 2) / 3)),
+        readMs: () => (client.getSessionTimeout() * 2) / 3,
+      },
+      () => this.live === handle,
+    );
+    client.on('state', (state: State) => {
+      if (this.handle !== handle || this.closed) return;
+      if (state === State.SYNC_CONNECTED || state === State.CONNECTED_READ_ONLY) this.onConnected(handle);
+      else if (state === State.DISCONNECTED) this.onDisconnected(handle);
+      else if (state === State.EXPIRED) this.replace(handle, 'server');
+    });
+    client.connect();
+  }
+
+  private onConnected(handle: ZkHandle): void {
+    const sessionId = handle.sessionId;
+    const fresh = sessionId !== this.lastSessionId;
+    this.lastSessionId = sessionId;
+    if (!this.ownSessions.includes(sessionId)) {
+      this.ownSessions.push(sessionId);
+      if (this.ownSessions.length > OWN_SESSIONS_KEPT) this.ownSessions.shift();
+    }
+    if (this.lossTimer) clearTimeout(this.lossTimer);
+    this.lossTimer = undefined;
+    this.backoff.reset();
+    this.live = handle;
+    for (const wake of [...this.waiters]) wake();
+    this.options.onEvent({ type: 'connected', sessionId, fresh });
+    this.hooks.connected(handle, fresh);
+  }
+
+  private onDisconnected(handle: ZkHandle): void {
+    const hadSession = this.live === handle;
+    this.live = undefined;
+    if (hadSession) this.options.onEvent({ type: 'disconnected' });
+    // Only a client that holds a session can lose it; a client still dialling for its first session
+    // has nothing to lose and keeps dialling.
+    if (this.lossTimer || this.lastSessionId === undefined || handle.sessionId !== this.lastSessionId) return;
+    const timeout = handle.client.getSessionTimeout();
+    this.lossTimer = setTimeout(() => {
+      this.lossTimer = undefined;
+      if (this.handle === handle && !this.live) this.replace(handle, 'disconnected-too-long');
+    }, timeout);
+  }
+
+  private replace(handle: ZkHandle, reason: 'server' | 'disconnected-too-long'): void {
+    const sessionId = handle.sessionId;
+    this.live = undefined;
+    this.handle = undefined;
+    this.stopWatchdog();
+    if (this.lossTimer) clearTimeout(this.lossTimer);
+    this.lossTimer = undefined;
+    handle.discard();
+    this.options.onEvent({ type: 'expired', sessionId, reason });
+    const why = reason === 'server' ? 'expired' : `was given up after ${handle.client.getSessionTimeout()} ms without a connection`;
+    this.options.onError(
+      new TrellisError(ZooKeeperErrorCodes.SESSION_EXPIRED, `ZooKeeper session ${sessionId} ${why}; opening a new one and registering again`),
+    );
+    const delay = this.backoff.next();
+    this.reopenTimer = setTimeout(() => this.open(), delay);
+  }
+
+  private stopWatchdog(): void {
+    this.watchdog?.stop();
+    this.watchdog = undefined;
+  }
+
+  private clearTimers(): void {
+    if (this.lossTimer) clearTimeout(this.lossTimer);
+    if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    this.lossTimer = this.reopenTimer = undefined;
+  }
+}

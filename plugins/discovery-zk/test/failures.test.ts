@@ -1,0 +1,79 @@
+// Providers that die or freeze, against a real ZooKeeper with short sessions (tickTime 500 → 1–10 s).
+// Each provider is its own node process, so it can be SIGKILLed or SIGSTOPped like a real server.
+import t from 'tap';
+import { startZooKeeper } from '@trellis/testkit';
+import { RegistryPaths } from '@trellis/core/spi';
+import { zookeeperRegistry } from '../src/index.js';
+import { closeRaw, ListRecorder, ProviderProcess, rawClient, readNode, SERVICE, waitFor } from './fixtures/helpers.js';
+
+const TICK = 500;
+const SESSION_MS = 2000;
+const DEBOUNCE_MS = 50;
+
+t.test('providers in child processes', async (t) => {
+  const zk = await startZooKeeper({ tickTime: TICK });
+  t.teardown(() => zk.stop());
+  const consumer = zookeeperRegistry({ connectString: zk.connectString, snapshotDir: false, debounceMs: DEBOUNCE_MS });
+  t.teardown(() => consumer.close());
+  const raw = await rawClient(zk.connectString);
+  t.teardown(() => closeRaw(raw));
+  const recorder = new ListRecorder();
+  consumer.subscribe(SERVICE, recorder.listener);
+
+  // Started together: loading TypeScript in each child is the slow part of this file.
+  const spawnProvider = (port: number, sessionTimeoutMs: number): ProviderProcess => {
+    const provider = new ProviderProcess({ connectString: zk.connectString, port, sessionTimeoutMs });
+    t.teardown(() => provider.stop());
+    return provider;
+  };
+  const killed = spawnProvider(9201, SESSION_MS);
+  const frozen = spawnProvider(9202, SESSION_MS);
+  const clean = spawnProvider(9203, 10_000);
+  await Promise.all([killed, frozen, clean].map((p) => p.next('registered', 0, 60_000)));
+  await recorder.until(['127.0.0.1:9201', '127.0.0.1:9202', '127.0.0.1:9203']);
+
+  t.test('a SIGKILLed provider disappears within the session timeout', async (t) => {
+    const killedAt = Date.now();
+    killed.kill('SIGKILL');
+    await recorder.untilHas('127.0.0.1:9201', false, SESSION_MS * 4);
+    const elapsed = Date.now() - killedAt;
+    // The server expires sessions on tick boundaries (at most a tick late); then our debounce, and slack
+    // for a loaded machine.
+    t.ok(elapsed <= SESSION_MS + TICK + DEBOUNCE_MS + 1500, `gone after ${elapsed} ms (session ${SESSION_MS} ms)`);
+    t.ok(elapsed >= SESSION_MS - TICK, 'not before the session could have expired');
+    t.ok(recorder.last?.includes('127.0.0.1:9202'), 'the others stay');
+  });
+
+  t.test('a frozen provider loses its session, then registers again on a new one', async (t) => {
+    const registered = frozen.messages.find((m) => m.type === 'registered');
+    const path = RegistryPaths.provider('/trellis', SERVICE, '127.0.0.1', 9202);
+    t.equal((await readNode(raw, path))?.owner, registered?.sessionId, 'node owned by the first session');
+
+    // SIGSTOP stops the client's pings: the server expires the session and deletes the node.
+    frozen.kill('SIGSTOP');
+    await recorder.untilHas('127.0.0.1:9202', false, SESSION_MS * 4);
+    t.equal(await readNode(raw, path), undefined, 'the server removed the ephemeral node');
+
+    const mark = frozen.messages.length;
+    frozen.kill('SIGCONT');
+    const expired = await frozen.next('expired', mark);
+    t.equal(expired.reason, 'server', 'the resumed client is told its session expired');
+    t.equal(expired.sessionId, registered?.sessionId);
+    const resynced = await frozen.next('resynced', mark);
+    t.not(resynced.sessionId, registered?.sessionId, 'a new session');
+    await recorder.untilHas('127.0.0.1:9202');
+    t.equal((await readNode(raw, path))?.owner, resynced.sessionId, 'node re-created on the new session');
+    t.match(frozen.messages.filter((m) => m.type === 'error'), [{ message: /session .* expired; opening a new one/ }], 'the expiry was reported, nothing else');
+  });
+
+  t.test('a provider that closes its registry deregisters at once', async (t) => {
+    const startedAt = Date.now();
+    // Closing the IPC channel makes the fixture call registry.close() and exit.
+    clean.child.disconnect();
+    await recorder.untilHas('127.0.0.1:9203', false);
+    const elapsed = Date.now() - startedAt;
+    t.ok(elapsed < 5000, `gone after ${elapsed} ms, well before its 10 s session timeout`);
+    await waitFor('provider exit', () => clean.child.exitCode !== null);
+    t.same(recorder.last, ['127.0.0.1:9202']);
+  });
+});

@@ -1,0 +1,87 @@
+// Start-up mistakes: bad options and unreachable ensembles fail fast with stable codes. No server needed.
+import t from 'tap';
+import { TrellisError } from '@trellis/core';
+import { freePort } from '@trellis/testkit';
+import { ZooKeeperRegistry, zookeeperRegistry, type ZooKeeperRegistryOptions } from '../src/index.js';
+import { instance, SERVICE } from './fixtures/helpers.js';
+
+t.test('bad options throw ERR_INVALID_OPTION naming the option', async (t) => {
+  const cases: [string, Record<string, unknown>][] = [
+    ['connectString', { connectString: undefined }],
+    ['connectString', { connectString: '' }],
+    ['connectString', { connectString: 'localhost' }],
+    ['connectString', { connectString: 'localhost:99999' }],
+    ['connectString', { connectString: 'a:1,,b:2' }],
+    ['connectString', { connectString: 'a:1/chroot/' }],
+    ['root', { root: 'trellis' }],
+    ['root', { root: '/trellis/' }],
+    ['root', { root: '/a//b' }],
+    ['sessionTimeoutMs', { sessionTimeoutMs: -1 }],
+    ['connectTimeoutMs', { connectTimeoutMs: Number.NaN }],
+    ['debounceMs', { debounceMs: -5 }],
+    ['snapshotDir', { snapshotDir: '' }],
+    ['backoff.jitter', { backoff: { jitter: 2 } }],
+    ['onError', { onError: 'log' }],
+  ];
+  for (const [name, options] of cases) {
+    t.throws(
+      () => new ZooKeeperRegistry({ connectString: '127.0.0.1:2181', ...options } as unknown as ZooKeeperRegistryOptions),
+      { name: 'TrellisError', code: 'ERR_INVALID_OPTION', message: new RegExp(`option "${name.replace('.', '\\.')}"`) },
+      `${name}: ${JSON.stringify(options)}`,
+    );
+  }
+  t.throws(() => zookeeperRegistry(undefined as unknown as ZooKeeperRegistryOptions), { code: 'ERR_INVALID_OPTION' });
+  t.doesNotThrow(() => zookeeperRegistry({ connectString: 'zk1:2181,zk2:2181,[::1]:2181/chroot', snapshotDir: false }));
+});
+
+t.test('bad services and instances are refused before touching ZooKeeper', async (t) => {
+  const registry = zookeeperRegistry({ connectString: '127.0.0.1:1', snapshotDir: false });
+  t.teardown(() => registry.close());
+  t.throws(() => registry.subscribe({ group: 'a/b', name: 'x' }, () => undefined), { code: 'ERR_SERVICE_INVALID' });
+  t.throws(() => registry.watchConfig(SERVICE, '../routes', () => undefined), { code: 'ERR_SERVICE_INVALID', message: /config name/ });
+  await t.rejects(registry.register(SERVICE, instance(0)), { code: 'ERR_SERVICE_INVALID', message: /port 0/ });
+  await t.rejects(registry.register(SERVICE, instance(80, { host: 'a/b' })), { code: 'ERR_SERVICE_INVALID', message: /host "a\/b"/ });
+  await t.rejects(registry.register({ ...SERVICE, name: '' }, instance(80)), { code: 'ERR_SERVICE_INVALID' });
+});
+
+t.test('an unreachable ensemble fails with ERR_REGISTRY_UNREACHABLE within connectTimeoutMs', async (t) => {
+  const port = await freePort(); // nothing listens there
+  const address = `127.0.0.1:${port}`;
+  const errors: TrellisError[] = [];
+  const registry = zookeeperRegistry({ connectString: address, connectTimeoutMs: 300, snapshotDir: false, onError: (e) => errors.push(e) });
+  const delivered: unknown[] = [];
+  registry.subscribe(SERVICE, (list) => delivered.push(list));
+
+  for (const [what, call] of [
+    ['connect()', () => registry.connect()],
+    ['register()', () => registry.register(SERVICE, instance(9001))],
+    ['putConfig()', () => registry.putConfig(SERVICE, 'routes', '{}')],
+  ] as const) {
+    const startedAt = Date.now();
+    const error = await call().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const elapsed = Date.now() - startedAt;
+    t.type(error, TrellisError, what);
+    t.match(error, { code: 'ERR_REGISTRY_UNREACHABLE', message: new RegExp(address.replace(/\./g, '\\.')) }, `${what} names the address`);
+    t.ok(elapsed >= 250 && elapsed < 1500, `${what} gave up after ${elapsed} ms`);
+  }
+  t.same(delivered, [], 'no snapshot, no list: a consumer is never handed an invented empty list');
+  t.same(errors, [], 'nothing reported for what was thrown');
+  // deregister() never fails on an outage (the node goes with the session anyway); it reports it.
+  await registry.deregister(SERVICE, instance(9001));
+  t.match(errors, [{ code: 'ERR_REGISTRY_UNREACHABLE' }]);
+  const closedAt = Date.now();
+  await registry.close();
+  t.ok(Date.now() - closedAt < 500, 'close() does not wait for the unreachable server');
+  await t.rejects(registry.connect(), { code: 'ERR_REGISTRY_CLOSED' });
+});
+
+t.test('an unresolvable host is bounded the same way', async (t) => {
+  const registry = zookeeperRegistry({ connectString: 'zk.invalid:2181', connectTimeoutMs: 300, snapshotDir: false });
+  t.teardown(() => registry.close());
+  const startedAt = Date.now();
+  await t.rejects(registry.connect(), { code: 'ERR_REGISTRY_UNREACHABLE', message: /zk\.invalid:2181/ });
+  t.ok(Date.now() - startedAt < 1500);
+});
