@@ -23,7 +23,8 @@ export function limiter(options: LimiterOptions = {}): LimiterPlugin {
   const report = options.onError ?? warn;
   const live = new Set<ServerLimits>();
   return definePlugin({
-    meta: { name: '@trellis/breaker', kernel: '^0.1.0' },
+    // Its own name: a server may use limiter() next to a client-side breaker() of the same package.
+    meta: { name: '@trellis/breaker/limiter', kernel: '^0.1.0' },
     snapshot: () => [...live].flatMap((limits) => limits.snapshot()),
     setupServer(ctx) {
       const clock: Clock = options.clock ?? ctx.clock;

@@ -1,0 +1,8 @@
+export { tracing } from './plugin.js';
+export type { TracingOptions } from './options.js';
+export { ATTEMPT_EVENT, RPC_SYSTEM, TrellisAttributes, type Semconv } from './attributes.js';
+export { metadataGetter, metadataSetter } from './carrier.js';
+export { TraceContextPropagator, parseTraceParent, TRACEPARENT, TRACESTATE } from './trace-context-propagator.js';
+export { BaggagePropagator, BAGGAGE } from './baggage-propagator.js';
+export { W3CPropagator, w3cPropagator } from './w3c-propagator.js';
+export { formatTraceTree, type TreeSpan } from './trace-tree.js';
