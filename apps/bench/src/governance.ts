@@ -1,4 +1,26 @@
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  AlwaysOnSampler, BasicTracerProvider, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
 import type { Plugin } from '@trellis/core';
+
+/** Spans are built, sampled and handed to an exporter that drops them: the SDK's full cost, no I/O. */
+const noopExporter: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
+
+/**
+ * Registers an OpenTelemetry SDK globally (a user's setup): `sampleRatio` 1 samples every call, as the
+ * issue's "tracing with a no-op exporter"; 0.01 is a typical production ratio.
+ */
+export function installTracingSdk(sampleRatio: number): void {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const root = sampleRatio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(sampleRatio);
+  trace.setGlobalTracerProvider(new BasicTracerProvider({
+    sampler: new ParentBasedSampler({ root }),
+    spanProcessors: [new SimpleSpanProcessor(noopExporter)],
+  }));
+}
 
 /**
  * Every governance plugin that exists, configured as a production user would, for the "all plugins"
@@ -11,6 +33,8 @@ interface PluginSpec {
   readonly options?: () => unknown;
 }
 
+const BENCH_TOKEN = 'bench-token-0123456789abcdef';
+
 const SPECS: readonly PluginSpec[] = [
   { pkg: '@trellis/tracing', factory: 'tracing', side: 'both' },
   { pkg: '@trellis/metrics', factory: 'metrics', side: 'both' },
@@ -19,6 +43,12 @@ const SPECS: readonly PluginSpec[] = [
   { pkg: '@trellis/router-param', factory: 'paramRouter', side: 'client' },
   { pkg: '@trellis/lb-lalb', factory: 'lalb', side: 'client' },
   { pkg: '@trellis/retry', factory: 'retry', side: 'client' },
+  { pkg: '@trellis/auth', factory: 'clientAuth', side: 'client', options: () => ({ credential: BENCH_TOKEN }) },
+  {
+    pkg: '@trellis/auth', factory: 'serverAuth', side: 'server',
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    options: () => ({ verifier: require('@trellis/auth').sharedTokens({ [BENCH_TOKEN]: { id: 'bench', roles: [] } }) }),
+  },
   { pkg: '@trellis/breaker', factory: 'breaker', side: 'client' },
   // A limit far above what the benchmark offers: the cost of checking it, never a rejection.
   { pkg: '@trellis/breaker', factory: 'limiter', side: 'server', options: () => ({ services: { '*': { qps: 100_000_000, burst: 100_000_000 } } }) },

@@ -66,7 +66,7 @@ async function serverCpu(server: ChildProcess): Promise<{ usage: NodeJS.CpuUsage
 }
 
 async function runScenario(scenario: Scenario, settings: Settings, log: (line: string) => void): Promise<{ results: PointResult[]; plugins: string[]; missing: string[] }> {
-  const { child: server, ready } = await spawnWorker({ role: 'server', kind: scenario.kind, plugins: scenario.plugins }, 0);
+  const { child: server, ready } = await spawnWorker({ role: 'server', kind: scenario.kind, plugins: scenario.plugins, sampleRatio: scenario.sampleRatio }, 0);
   const results: PointResult[] = [];
   let clientPlugins: string[] = [];
   let missing = ready.missing;
@@ -74,7 +74,7 @@ async function runScenario(scenario: Scenario, settings: Settings, log: (line: s
     const byConnections = new Map<number, Point[]>();
     for (const p of scenario.points) byConnections.set(p.connections, [...(byConnections.get(p.connections) ?? []), p]);
     for (const [connections, points] of byConnections) {
-      const { child: client, ready: clientReady } = await spawnWorker({ role: 'client', kind: scenario.kind, plugins: scenario.plugins, port: ready.port!, connections }, 1);
+      const { child: client, ready: clientReady } = await spawnWorker({ role: 'client', kind: scenario.kind, plugins: scenario.plugins, sampleRatio: scenario.sampleRatio, port: ready.port!, connections }, 1);
       clientPlugins = clientReady.plugins;
       missing = [...new Set([...missing, ...clientReady.missing])];
       for (const point of points) {
@@ -132,7 +132,7 @@ async function main(): Promise<number> {
     log(`${scenario.label}`);
     const run = await runScenario(scenario, settings, log);
     results.push(...run.results);
-    if (scenario.plugins) governance = { plugins: run.plugins, missing: run.missing };
+    if (scenario.plugins && governance.plugins.length === 0) governance = { plugins: run.plugins, missing: run.missing };
   }
   const ratioList = ratios(results);
   console.log(`\n${table(scenarios, results)}\n`);

@@ -10,6 +10,8 @@ export interface Scenario {
   readonly label: string;
   readonly kind: KindName;
   readonly plugins: boolean;
+  /** With plugins: the OpenTelemetry SDK's sampling ratio (spans go to a no-op exporter). */
+  readonly sampleRatio?: number;
   readonly points: readonly Point[];
 }
 
@@ -18,7 +20,8 @@ const ONE = (concurrency: number): Point => ({ concurrency, connections: 1 });
 /** The four scenarios, in the order the table prints them. */
 export const SCENARIOS: readonly Scenario[] = [
   { id: 'trellis', label: 'Trellis (bare kernel)', kind: 'trellis', plugins: false, points: [ONE(1), ONE(32), ONE(256), { concurrency: 256, connections: 4 }] },
-  { id: 'trellis-governance', label: 'Trellis + all governance plugins', kind: 'trellis', plugins: true, points: [ONE(1), ONE(32), ONE(256)] },
+  { id: 'trellis-governance', label: 'Trellis + all plugins, every call traced', kind: 'trellis', plugins: true, sampleRatio: 1, points: [ONE(1), ONE(32), ONE(256)] },
+  { id: 'trellis-governance-1pct', label: 'Trellis + all plugins, 1 % traced', kind: 'trellis', plugins: true, sampleRatio: 0.01, points: [ONE(32), ONE(256)] },
   { id: 'grpc-js', label: '@grpc/grpc-js 1.14', kind: 'grpc', plugins: false, points: [ONE(1), ONE(32), ONE(256), { concurrency: 256, connections: 4 }] },
   { id: 'raw', label: 'raw net + frame + protobufjs', kind: 'raw', plugins: false, points: [ONE(1), ONE(32), ONE(256), { concurrency: 256, connections: 4 }] },
 ];

@@ -6,15 +6,15 @@ import { grpcKind } from './kinds/grpc.js';
 import type { Kind } from './kinds/kind.js';
 import { rawKind } from './kinds/raw.js';
 import { trellisKind } from './kinds/trellis.js';
-import { loadedGovernance, missingGovernance } from './governance.js';
+import { installTracingSdk, loadedGovernance, missingGovernance } from './governance.js';
 import { runRound } from './load.js';
 
 export type KindName = 'trellis' | 'grpc' | 'raw';
 const KINDS: Record<KindName, Kind> = { trellis: trellisKind, grpc: grpcKind, raw: rawKind };
 
 export type WorkerArgs =
-  | { role: 'server'; kind: KindName; plugins: boolean }
-  | { role: 'client'; kind: KindName; plugins: boolean; port: number; connections: number };
+  | { role: 'server'; kind: KindName; plugins: boolean; sampleRatio?: number }
+  | { role: 'client'; kind: KindName; plugins: boolean; sampleRatio?: number; port: number; connections: number };
 
 export type ToWorker =
   | { type: 'cpu' }
@@ -26,6 +26,7 @@ const send = (message: unknown) => process.send!(message);
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2]!) as WorkerArgs;
   const kind = KINDS[args.kind];
+  if (args.plugins && args.sampleRatio !== undefined) installTracingSdk(args.sampleRatio);
   if (args.role === 'server') {
     const server = await kind.serve({ plugins: args.plugins });
     process.on('message', async (message: ToWorker) => {

@@ -14,7 +14,7 @@ t.test('pnpm bench --quick completes every scenario with zero errors', async (t)
   });
   t.equal(code, 0, stdout.split('\n').slice(-15).join('\n'));
   const report = JSON.parse(readFileSync(join(out, 'quick.json'), 'utf8')) as { results: { scenario: string; point: string; errors: number; calls: number }[] };
-  t.same([...new Set(report.results.map((r) => r.scenario))], ['trellis', 'trellis-governance', 'grpc-js', 'raw']);
+  t.same([...new Set(report.results.map((r) => r.scenario))], ['trellis', 'trellis-governance', 'trellis-governance-1pct', 'grpc-js', 'raw']);
   for (const r of report.results) {
     t.equal(r.errors, 0, `${r.scenario} @${r.point}: no errors`);
     t.ok(r.calls > 0, `${r.scenario} @${r.point}: ${r.calls} calls completed`);
