@@ -1,0 +1,92 @@
+/**
+ * The client side: one RpcClient per balancer run over the providers' addresses, driven by N
+ * callers in a closed loop (each sends its next call when the previous one ends), every call
+ * logged. A failed call's provider comes from a one-line endpoint interceptor, since an RpcError
+ * does not say where it was sent.
+ */
+import { performance } from 'node:perf_hooks';
+import { Code, RpcClient, RpcError, definePlugin, type Plugin } from '@trellis/core';
+import { lalb } from '@trellis/lb-lalb';
+import type { LocalityAwareBalancer } from '@trellis/lb-lalb';
+import type { CallLog } from './call-log.js';
+import { loadEchoService, type EchoReply } from '@trellis/testkit';
+
+export type BalancerName = 'round-robin' | 'random' | 'lalb';
+
+export interface LoadOptions {
+  readonly balancer: BalancerName;
+  /** Provider names (as they put them in `servedBy`) and addresses, index-aligned. */
+  readonly names: readonly string[];
+  readonly addresses: readonly string[];
+  readonly callers: number;
+  readonly timeoutMs: number;
+  readonly log: CallLog;
+  /** Timeline origin: logged start times are relative to it. */
+  readonly t0: number;
+}
+
+export interface Load {
+  /** The LALB balancer of this client, for its snapshot(); undefined for round-robin and random. */
+  readonly lalb: LocalityAwareBalancer | undefined;
+  stop(): Promise<void>;
+}
+
+/** Remembers the endpoint each failed attempt was sent to, keyed by the error object. */
+function failureAttribution(sentTo: WeakMap<object, string>): Plugin {
+  return definePlugin({
+    meta: { name: '@trellis/bench-lb-attribution', kernel: '^0.1.0' },
+    setupClient(ctx) {
+      ctx.addEndpointInterceptor((next) => (inv, endpoint) =>
+        next(inv, endpoint).catch((error: unknown) => {
+          if (typeof error === 'object' && error !== null) sentTo.set(error, endpoint.id);
+          throw error;
+        }), 0);
+    },
+  });
+}
+
+export async function startLoad(options: LoadOptions): Promise<Load> {
+  const { log, t0 } = options;
+  const sentTo = new WeakMap<object, string>();
+  let balancer: LocalityAwareBalancer | undefined;
+  const plugins: Plugin[] = [failureAttribution(sentTo)];
+  if (options.balancer === 'lalb') plugins.push(lalb({ onBalancer: (b) => (balancer = b) }));
+  const client = new RpcClient({
+    service: loadEchoService(),
+    addresses: options.addresses,
+    timeoutMs: options.timeoutMs,
+    ...(options.balancer === 'lalb' ? {} : { loadBalancer: options.balancer }),
+    plugins,
+  });
+  await client.start();
+  const byName = new Map(options.names.map((name, i) => [name, i]));
+  const byAddress = new Map(options.addresses.map((address, i) => [address, i]));
+  const request = { message: 'lb', id: '1', values: [], delayMs: 0, failCode: 0, failMessage: '' };
+  let running = true;
+  const caller = async (): Promise<void> => {
+    while (running) {
+      const started = performance.now();
+      try {
+        const reply = (await client.invoke('Echo', request)) as EchoReply;
+        log.add(started - t0, performance.now() - started, byName.get(reply.servedBy) ?? -1, Code.OK);
+      } catch (error) {
+        const took = performance.now() - started;
+        const code = error instanceof RpcError ? error.code : Code.UNKNOWN;
+        log.add(started - t0, took, byAddress.get(sentTo.get(error as object) ?? '') ?? -1, code);
+        // A call that fails at once (nothing reachable) must not turn the loop into a spin.
+        if (took < 1) await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }
+  };
+  const callers = Array.from({ length: options.callers }, caller);
+  return {
+    get lalb() {
+      return balancer;
+    },
+    async stop() {
+      running = false;
+      await Promise.all(callers);
+      await client.close();
+    },
+  };
+}

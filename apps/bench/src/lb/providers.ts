@@ -1,0 +1,76 @@
+/**
+ * The benchmark's side of a provider process (provider-main.ts): start it, change its service time,
+ * freeze and thaw it with real signals, read its service times, stop it.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { DelayMode, FromProvider, ServiceTimeStats, ToProvider } from './provider-protocol.js';
+
+export interface Provider {
+  readonly name: string;
+  readonly address: string;
+  /** Service time injected now. */
+  readonly delayMs: number;
+  setDelay(ms: number): Promise<void>;
+  /** Service times since the previous call (the provider resets its record on every read). */
+  serviceTimes(): Promise<ServiceTimeStats>;
+  /** SIGSTOP: its sockets stay open, it answers nothing. */
+  pause(): void;
+  /** SIGCONT. */
+  resume(): void;
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => running.forEach((child) => child.kill('SIGKILL')));
+
+export function startProvider(name: string, delayMs: number, delay: DelayMode): Promise<Provider> {
+  const child = fork(join(__dirname, 'provider-main.js'), [JSON.stringify({ name, delayMs, delay })], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  running.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => {
+    running.delete(child);
+    resolve();
+  }));
+  // Replies come in the order of the questions, one kind at a time: a FIFO per type suffices.
+  const waiting = new Map<string, ((message: FromProvider) => void)[]>();
+  child.on('message', (message: FromProvider) => waiting.get(message.type)?.shift()?.(message));
+  const ask = <T extends FromProvider>(question: ToProvider, answer: T['type']): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const queue = waiting.get(answer) ?? [];
+      queue.push(resolve as (message: FromProvider) => void);
+      waiting.set(answer, queue);
+      void exited.then(() => reject(new Error(`provider ${name} exited while waiting for "${answer}"`)));
+      child.send(question);
+    });
+  let current = delayMs;
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`provider ${name} exited with ${code} before it was ready`)));
+    child.once('message', (first: FromProvider) => {
+      if (first.type !== 'ready') return reject(new Error(`provider ${name} failed to start: ${first.type === 'failed' ? first.message : first.type}`));
+      resolve({
+        name,
+        address: `127.0.0.1:${first.port}`,
+        get delayMs() {
+          return current;
+        },
+        async setDelay(ms) {
+          await ask({ type: 'delay', ms }, 'delay-set');
+          current = ms;
+        },
+        async serviceTimes() {
+          return (await ask<Extract<FromProvider, { type: 'stats' }>>({ type: 'stats' }, 'stats')).stats;
+        },
+        pause: () => void child.kill('SIGSTOP'),
+        resume: () => void child.kill('SIGCONT'),
+        async stop() {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          child.kill('SIGCONT');
+          child.kill('SIGTERM');
+          await exited;
+        },
+      });
+    });
+  });
+}
