@@ -5,6 +5,17 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-registries.sh
 bash scripts/bootstrap.sh
 export TURBO_TELEMETRY_DISABLED=1 TRELLIS_REQUIRE_REGISTRIES=1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 # Two packages at a time on two cores: each tap run is itself parallel, and fault tests need headroom.
 # --continue: one failing package must not hide the others' results in the CI log.
-pnpm exec turbo run test --concurrency=2 --continue --output-logs=full "$@"
+status=0
+pnpm exec turbo run test --concurrency=2 --continue --output-logs=full "$@" 2>&1 | tee "$log" || status=$?
+# One closing line over every package's tap summary (`# { total: N, pass: P, fail: F … }`).
+awk '/:test: # \{ total: / {
+  for (i = 1; i <= NF; i++) {
+    if ($i == "pass:") { p += $(i + 1) + 0 }
+    if ($i == "fail:") { f += $(i + 1) + 0 }
+  }
+} END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
