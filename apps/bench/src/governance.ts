@@ -61,8 +61,11 @@ function build(side: 'client' | 'server'): Plugin[] {
   const plugins: Plugin[] = [];
   loadedGovernance.length = 0;
   missingGovernance.length = 0;
+  // TRELLIS_BENCH_SKIP=@trellis/retry,… leaves plugins out, to measure each one's share of the cost.
+  const skip = new Set((process.env.TRELLIS_BENCH_SKIP ?? '').split(',').filter(Boolean));
   for (const spec of SPECS) {
     if (spec.side !== 'both' && spec.side !== side) continue;
+    if (skip.has(spec.pkg)) continue;
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const factory = require(spec.pkg)[spec.factory] as ((options?: unknown) => Plugin) | undefined;
