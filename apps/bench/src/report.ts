@@ -72,9 +72,10 @@ export function svgChart(scenarios: readonly Scenario[], results: readonly Point
   const points = ['1', '32', '256', '256x4'];
   const colors = ['#2f6fdf', '#7aa6f0', '#a9c4f5', '#e0812f', '#5a5a5a'];
   const width = 860;
-  const height = 420;
+  const legendRows = Math.ceil(scenarios.length / 2);
+  const height = 400 + legendRows * 18;
   const left = 70;
-  const bottom = 60;
+  const bottom = 40 + legendRows * 18;
   const top = 50;
   const plotH = height - top - bottom;
   const groupW = (width - left - 20) / points.length;
@@ -106,9 +107,11 @@ export function svgChart(scenarios: readonly Scenario[], results: readonly Point
     parts.push(`<text x="${gx + (groupW - 30) / 2}" y="${top + plotH + 18}" text-anchor="middle">${point === '256x4' ? 'conc 256, 4 conns' : `conc ${point}, 1 conn`}</text>`);
   });
   scenarios.forEach((s, si) => {
-    const lx = 10 + si * 170;
-    parts.push(`<rect x="${lx}" y="${height - 22}" width="12" height="12" fill="${colors[si % colors.length]}"/>`);
-    parts.push(`<text x="${lx + 16}" y="${height - 12}">${escape(s.label)}</text>`);
+    // Two legend entries per row: the labels are long.
+    const lx = left + (si % 2) * 380;
+    const ly = height - legendRows * 18 + Math.floor(si / 2) * 18 - 4;
+    parts.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${colors[si % colors.length]}"/>`);
+    parts.push(`<text x="${lx + 16}" y="${ly}">${escape(s.label)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');
