@@ -108,10 +108,12 @@ async function main(): Promise<number> {
     lalbWeights = snapshotWeights();
   });
   schedule(0.3, () => {
-    log('freezing p1 (SIGSTOP) for 3 s: heartbeats stop, health takes it out of rotation');
+    // Phases scale with the duration so they never overlap (p1 must be back before p2 and p3 go).
+    const frozenMs = Math.round(0.15 * durationMs);
+    log(`freezing p1 (SIGSTOP) for ${frozenMs / 1000} s: heartbeats stop, health takes it out of rotation`);
     p1.kill('SIGSTOP');
-    setTimeout(() => { log('resuming p1 (SIGCONT)'); p1.kill('SIGCONT'); }, 3000).unref();
-    notes.set('p1', `frozen 3 s at ${at().toFixed(1)} s`);
+    setTimeout(() => { log('resuming p1 (SIGCONT)'); p1.kill('SIGCONT'); }, frozenMs).unref();
+    notes.set('p1', `frozen ${frozenMs / 1000} s at ${at().toFixed(1)} s`);
   });
   schedule(0.5, () => {
     log('p2 starts refusing 70 % of its calls (a dependency is down): retries send them elsewhere, the breaker opens');

@@ -12,11 +12,17 @@ export interface Router {
   route(list: readonly Endpoint[], invocation: Invocation): readonly Endpoint[];
 }
 
+/**
+ * Routing rules narrow the list first; health and breaker filters then act *within* what the rules
+ * allow. The other way round, "healthy if any, else sub-healthy" would be decided across every
+ * provider, and a healthy provider outside the route (a v2 in a gray release) could hide the only
+ * usable one inside it (a sub-healthy v1), failing every call routed there.
+ */
 export const RouterOrder = {
-  /** Health filtering runs first: later routers only see usable endpoints. */
-  HEALTH: 100,
-  BREAKER: 200,
-  IP: 300,
-  PARAM: 400,
-  USER: 1000,
+  IP: 100,
+  PARAM: 200,
+  /** User routers that narrow by rules of their own. */
+  USER: 250,
+  HEALTH: 300,
+  BREAKER: 400,
 } as const;

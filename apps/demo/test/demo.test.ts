@@ -1,0 +1,20 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import t from 'tap';
+
+// `npm start` runs this same program for 20 s; here a short run must show every governance moment
+// and end with a passing verdict (exit code 0).
+t.test('the demo runs its timeline and prints a passing summary', async (t) => {
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [join(__dirname, '..', 'dist', 'main.js'), '--duration', '16', '--rate', '300'], { timeout: 120_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+  t.equal(code, 0, `exit code (stderr: ${stderr.slice(-500)})`);
+  t.match(stdout, /Summary — 4 providers, 1 consumer, static registry, 16 s/);
+  t.match(stdout, /health of p1: healthy → subhealthy/, 'the frozen provider turned sub-healthy');
+  t.match(stdout, /p2 exited after draining/, 'the graceful stop completed');
+  t.match(stdout, /gray release: \d+ of \d+ users went to v2 .*users served by both versions: 0/, 'gray routing is stable per user');
+  t.match(stdout, /breaker transitions:/);
+  t.match(stdout, /trellis_client_requests_total\{service="demo.Greeter"/, 'metrics were scraped');
+  t.match(stdout, /No call failed|all non-idempotent Remember calls/, 'the verdict');
+});
