@@ -325,13 +325,23 @@ export class RpcClient {
   select(invocation: Invocation): { endpoint: Endpoint; done(outcome: { latencyMs: number; error?: RpcError }): void } {
     const known = this.directory.endpoints;
     let list = known;
-    for (const router of this.routerList) list = router.route(list, invocation);
+    for (const router of this.routerList) {
+      const next = router.route(list, invocation);
+      if (next.length === 0 && list.length > 0) return this.unavailable(known, invocation, router, list);
+      list = next;
+    }
     const pick = list.length === 0 ? undefined : this.balancer!.pick(list, invocation);
     if (pick !== undefined) return pick;
+    return this.unavailable(known, invocation, undefined, list);
+  }
+
+  /** UNAVAILABLE (never ran), saying which step left nothing to call and what it had been given. */
+  private unavailable(known: readonly Endpoint[], invocation: Invocation, emptiedBy: Router | undefined, given: readonly Endpoint[]): never {
     const what = formatServiceKey(this.service);
+    const states = (list: readonly Endpoint[]) => list.map((e) => `${e.id}=${this.health.state(e)}`).join(', ');
     let why: string;
     if (known.length === 0) why = `the ${this.registry.name} registry lists no provider of ${what}`;
-    else if (list.length === 0) why = `none of the ${known.length} providers of ${what} is usable (states: ${known.map((e) => `${e.id}=${this.health.state(e)}`).join(', ')})`;
+    else if (emptiedBy !== undefined) why = `no provider of ${what} is usable: the ${emptiedBy.name} router left none of the ${given.length} it was given (${states(given)})`;
     else why = `every usable provider of ${what} was already tried by this call (${[...invocation.excluded].join(', ')})`;
     throw new RpcError(Code.UNAVAILABLE, why, { mayHaveRun: false });
   }
