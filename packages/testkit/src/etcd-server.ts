@@ -1,5 +1,6 @@
+import { waitUntilReady } from './server-readiness.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +70,10 @@ export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdSe
     proc.once('exit', () => live.delete(proc));
     proc.once('error', () => live.delete(proc));
     if (proc.pid !== undefined) startWatchdog(proc.pid, baseDir);
-    await waitUntilHealthy(proc, port, options.startTimeoutMs ?? 15_000, logFile);
+    await waitUntilReady(proc, {
+      name: 'etcd', command: ETCD, port, timeoutMs: options.startTimeoutMs ?? 15_000, logFile,
+      intervalMs: 50, probe: () => healthy(port), readyMeans: 'become healthy',
+    });
   };
 
   const signal = async (sig: NodeJS.Signals): Promise<void> => {
@@ -116,21 +120,6 @@ export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdSe
   };
 }
 
-async function waitUntilHealthy(proc: ChildProcess, port: number, timeoutMs: number, logFile: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  let spawnError: Error | undefined;
-  proc.once('exit', () => (exited = true));
-  proc.once('error', (error) => (spawnError = error));
-  while (Date.now() < deadline) {
-    if (spawnError) throw new Error(`could not run ${ETCD}: ${spawnError.message}`);
-    if (exited) throw new Error(`etcd exited during start-up (port ${port})\n${logTail(logFile)}`);
-    if (await healthy(port)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`etcd was not healthy on 127.0.0.1:${port} within ${timeoutMs} ms\n${logTail(logFile)}`);
-}
-
 /** etcd's own readiness probe: true once the member has a leader and serves reads. */
 function healthy(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -142,14 +131,6 @@ function healthy(port: number): Promise<boolean> {
     request.on('timeout', () => request.destroy());
     request.on('error', () => resolve(false));
   });
-}
-
-function logTail(file: string, lines = 30): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no etcd log)';
-  }
 }
 
 /** A normal exit (tap finishing, an uncaught error) kills every server and removes its data synchronously. */

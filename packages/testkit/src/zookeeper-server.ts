@@ -1,5 +1,6 @@
+import { waitUntilReady } from './server-readiness.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,7 +113,11 @@ export async function startZooKeeper(options: ZooKeeperServerOptions = {}): Prom
     proc.once('exit', () => live.delete(proc));
     proc.once('error', () => live.delete(proc));
     if (proc.pid !== undefined) startWatchdog(proc.pid);
-    await waitUntilReady(proc, port, startTimeoutMs, logFile);
+    await waitUntilReady(proc, {
+      name: 'ZooKeeper', command: JAVA, port, timeoutMs: startTimeoutMs, logFile, intervalMs: 100,
+      probe: async () => (await fourLetterWord(port, 'srvr', 1000)).includes('Mode: standalone'),
+      readyMeans: 'report "Mode: standalone"',
+    });
   };
 
   const terminate = async (): Promise<void> => {
@@ -163,22 +168,6 @@ export async function startZooKeeper(options: ZooKeeperServerOptions = {}): Prom
   };
 }
 
-async function waitUntilReady(proc: ChildProcess, port: number, timeoutMs: number, logFile: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  let spawnError: Error | undefined;
-  proc.once('exit', () => (exited = true));
-  proc.once('error', (error) => (spawnError = error));
-  while (Date.now() < deadline) {
-    if (spawnError) throw new Error(`could not run ${JAVA}: ${spawnError.message}`);
-    if (exited) throw new Error(`ZooKeeper exited during start-up (port ${port})\n${logTail(logFile)}`);
-    const answer = await fourLetterWord(port, 'srvr', 1000).catch(() => '');
-    if (answer.includes('Mode: standalone')) return;
-    await delay(100);
-  }
-  throw new Error(`ZooKeeper did not report "Mode: standalone" on 127.0.0.1:${port} within ${timeoutMs} ms\n${logTail(logFile)}`);
-}
-
 /** Sends a four-letter-word command and resolves with the whole answer (the server closes after it). */
 export function fourLetterWord(port: number, command: string, timeoutMs = 2000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -190,14 +179,6 @@ export function fourLetterWord(port: number, command: string, timeoutMs = 2000):
     socket.on('error', reject);
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
   });
-}
-
-function logTail(file: string, lines = 30): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no ZooKeeper log)';
-  }
 }
 
 function delay(ms: number): Promise<void> {
