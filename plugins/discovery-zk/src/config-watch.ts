@@ -1,9 +1,9 @@
 import { Exception } from 'node-zookeeper-client';
 import type { ConfigListener, Disposable } from '@trellis/core/spi';
 import type { TrellisError } from '@trellis/core';
-import { reportable, ZooKeeperErrorCodes } from './errors.js';
 import { zkCode, type ZkHandle } from './zk-handle.js';
 import type { ZkSession } from './session.js';
+import { ListenerSet } from './listener-set.js';
 import { WatchLoop } from './watch-loop.js';
 
 /**
@@ -13,35 +13,22 @@ import { WatchLoop } from './watch-loop.js';
  * node does not exist; an outage delivers nothing (the last document stays in force).
  */
 export class ConfigWatch extends WatchLoop {
-  private readonly listeners = new Set<ConfigListener>();
+  private readonly listeners: ListenerSet<string | undefined>;
   private known: { readonly document: string | undefined } | undefined;
 
   constructor(
     readonly path: string,
     session: ZkSession,
     onError: (error: TrellisError) => void,
-    private readonly onIdle: () => void,
+    onIdle: () => void,
   ) {
     super(session, onError);
+    this.listeners = new ListenerSet(`a config listener for ${path}`, onError, onIdle);
   }
 
   subscribe(listener: ConfigListener): Disposable {
-    this.listeners.add(listener);
-    if (this.known) {
-      const { document } = this.known;
-      queueMicrotask(() => {
-        if (this.listeners.has(listener) && !this.closed) this.call(listener, document);
-      });
-    }
-    let disposed = false;
-    return {
-      dispose: () => {
-        if (disposed) return;
-        disposed = true;
-        this.listeners.delete(listener);
-        if (this.listeners.size === 0) this.onIdle();
-      },
-    };
+    const known = this.known;
+    return this.listeners.add(listener, known && { value: known.document }, () => this.closed);
   }
 
   override close(): void {
@@ -65,14 +52,6 @@ export class ConfigWatch extends WatchLoop {
   private publish(document: string | undefined): void {
     if (this.known && this.known.document === document) return;
     this.known = { document };
-    for (const listener of [...this.listeners]) this.call(listener, document);
-  }
-
-  private call(listener: ConfigListener, document: string | undefined): void {
-    try {
-      listener(document);
-    } catch (error) {
-      this.onError(reportable(ZooKeeperErrorCodes.LISTENER_FAILED, `a config listener for ${this.path} threw`, error));
-    }
+    this.listeners.emit(document);
   }
 }

@@ -5,6 +5,7 @@ import {
 } from '@trellis/core/spi';
 import { TrellisError } from '@trellis/core';
 import { reportable, ZooKeeperErrorCodes } from './errors.js';
+import { ListenerSet } from './listener-set.js';
 import { zkCode, type ZkHandle } from './zk-handle.js';
 import type { ZkSession } from './session.js';
 import { WatchLoop } from './watch-loop.js';
@@ -35,7 +36,7 @@ interface CachedChild {
  * delivers only if the list differs.
  */
 export class ProvidersWatch extends WatchLoop {
-  private readonly listeners = new Set<EndpointsListener>();
+  private readonly listeners: ListenerSet<readonly Endpoint[]>;
   private readonly cache = new Map<string, CachedChild>();
   private readonly debounced: Debounced<readonly Endpoint[]>;
   /** The last list read from ZooKeeper (JSON), delivered or pending. */
@@ -48,27 +49,13 @@ export class ProvidersWatch extends WatchLoop {
     private readonly deps: ProvidersWatchDeps,
   ) {
     super(deps.session, deps.onError);
+    this.listeners = new ListenerSet(`a provider listener for ${path}`, deps.onError, deps.onIdle);
     this.debounced = debounce((list) => this.deliver(list, true), deps.debounceMs);
   }
 
   subscribe(listener: EndpointsListener): Disposable {
-    this.listeners.add(listener);
-    if (this.delivered) {
-      const { list } = this.delivered;
-      // Asynchronously, as for the first subscriber: callers must not depend on a synchronous list.
-      queueMicrotask(() => {
-        if (this.listeners.has(listener) && !this.closed) this.call(listener, list);
-      });
-    }
-    let disposed = false;
-    return {
-      dispose: () => {
-        if (disposed) return;
-        disposed = true;
-        this.listeners.delete(listener);
-        if (this.listeners.size === 0) this.deps.onIdle();
-      },
-    };
+    const delivered = this.delivered;
+    return this.listeners.add(listener, delivered && { value: delivered.list }, () => this.closed);
   }
 
   /**
@@ -145,14 +132,6 @@ export class ProvidersWatch extends WatchLoop {
     if (this.delivered?.key === key) return;
     this.delivered = { list, key };
     if (fromZooKeeper && this.deps.snapshot) this.deps.snapshot.store.save(this.deps.snapshot.name, this.query, list);
-    for (const listener of [...this.listeners]) this.call(listener, list);
-  }
-
-  private call(listener: EndpointsListener, list: readonly Endpoint[]): void {
-    try {
-      listener(list);
-    } catch (error) {
-      this.onError(reportable(ZooKeeperErrorCodes.LISTENER_FAILED, `a provider listener for ${this.path} threw`, error));
-    }
+    this.listeners.emit(list);
   }
 }
