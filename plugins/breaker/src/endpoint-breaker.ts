@@ -1,9 +1,9 @@
-import { Code, RpcError, type Endpoint, type EndpointInterceptor, type Invocation, type Result, type Router } from '@trellis/core';
+import { Code, RpcError, type Endpoint, type EndpointInterceptor, type Invocation, type Router } from '@trellis/core';
 import { RouterOrder, type Clock } from '@trellis/core/spi';
 import { formatMs, REJECT, type Circuit } from './circuit.js';
 import type { CircuitSet } from './circuit-set.js';
 import type { BreakerConfig } from './breaker-config.js';
-import { classify, Outcome } from './failure-codes.js';
+import { recordOutcome } from './record-outcome.js';
 
 /** The endpoint interceptor's slot: outermost below the balancer, so it sees what the wire did. */
 export const ENDPOINT_INTERCEPTOR_ORDER = 100;
@@ -58,22 +58,7 @@ export class EndpointBreaker implements Router {
       // re-send the call to another endpoint.
       return Promise.reject(new RpcError(Code.UNAVAILABLE, `circuit ${circuit.state} for endpoint ${endpoint.id} of ${invocation.method.service}`, { mayHaveRun: false }));
     }
-    return next(invocation, endpoint).then(
-      (result: Result) => {
-        if (circuit.measuresLatency) {
-          const now = this.clock.now();
-          circuit.onResult(now, permit, Outcome.SUCCESS, now - started);
-        } else {
-          circuit.onResult(started, permit, Outcome.SUCCESS, 0);
-        }
-        return result;
-      },
-      (error: unknown) => {
-        const now = this.clock.now();
-        circuit.onResult(now, permit, classify(RpcError.from(error), this.config.isFailure), now - started);
-        throw error;
-      },
-    );
+    return recordOutcome(next(invocation, endpoint), circuit, permit, started, this.clock, this.config.isFailure);
   };
 
   private allOpen(list: readonly Endpoint[]): RpcError {

@@ -1,9 +1,9 @@
-import { Code, RpcError, type Interceptor, type Result } from '@trellis/core';
+import { Code, RpcError, type Interceptor } from '@trellis/core';
 import type { Clock } from '@trellis/core/spi';
 import type { BreakerConfig } from './breaker-config.js';
 import { formatMs, REJECT, type Circuit } from './circuit.js';
 import type { CircuitSet } from './circuit-set.js';
-import { classify, Outcome } from './failure-codes.js';
+import { recordOutcome } from './record-outcome.js';
 
 /**
  * Per-method (or per-service) circuits as a cluster interceptor at InterceptorOrder.BREAKER: below
@@ -30,22 +30,7 @@ export class MethodBreaker {
     const started = this.clock.now();
     const permit = circuit.acquire(started);
     if (permit === REJECT) return Promise.reject(this.rejection(circuit, started));
-    return next(invocation).then(
-      (result: Result) => {
-        if (circuit.measuresLatency) {
-          const now = this.clock.now();
-          circuit.onResult(now, permit, Outcome.SUCCESS, now - started);
-        } else {
-          circuit.onResult(started, permit, Outcome.SUCCESS, 0);
-        }
-        return result;
-      },
-      (error: unknown) => {
-        const now = this.clock.now();
-        circuit.onResult(now, permit, classify(RpcError.from(error), this.config.isFailure), now - started);
-        throw error;
-      },
-    );
+    return recordOutcome(next(invocation), circuit, permit, started, this.clock, this.config.isFailure);
   };
 
   private resolve(service: string, method: string): Circuit | null {
