@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInProcessTarget } from './in-process-target.js';
 import { Mutator } from './mutator.js';
-import { prng } from './prng.js';
+import { seededRandom as prng } from '@trellis/testkit';
 import { runSocketTarget } from './socket-target.js';
 
 export interface FuzzOptions {

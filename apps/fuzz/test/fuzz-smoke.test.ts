@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { fuzz } from '../src/fuzz-run.js';
 import { createInProcessTarget } from '../src/in-process-target.js';
-import { prng } from '../src/prng.js';
+import { seededRandom as prng } from '@trellis/testkit';
 
 t.test('a short fuzz run finds nothing and exercises every answer kind', async (t) => {
   const report = await fuzz({ seed: 20261127, iterations: 30_000, socketIterations: 300 });

@@ -4,3 +4,4 @@ export * from './etcd-server.js';
 export * from './echo-service.js';
 export * from './provider-process.js';
 export { waitFor } from './wait-for.js';
+export { seededRandom } from './seeded-random.js';

@@ -1,3 +1,4 @@
+import { seededRandom } from '@trellis/testkit';
 /**
  * The same LALB scenario replayed on a virtual clock: the real LocalityAwareBalancer, 50 callers,
  * service times of exactly 1 / 2 / 3 ms plus a fixed 0.1 ms for the network and both ends' per-call
@@ -41,21 +42,10 @@ interface Call {
   failed: boolean;
 }
 
-/** mulberry32: seeded, so the model gives the same answer every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function runModel(settings: ModelSettings, delaysMs: readonly number[], reversedMs: readonly number[]): ModelResult {
   let now = 0;
-  const balancer = new LocalityAwareBalancer({ clock: { now: () => now }, random: seeded(6) });
+  const balancer = new LocalityAwareBalancer({ clock: { now: () => now }, random: seededRandom(6) });
   const endpoints: Endpoint[] = delaysMs.map((_, i) => ({ id: `10.0.0.${i + 1}:7000`, host: `10.0.0.${i + 1}`, port: 7000, weight: 100, version: '1.0.0', tags: {} }));
   const index = new Map(endpoints.map((e, i) => [e.id, i]));
   const service = serviceKey('trellis.test.EchoService');

@@ -1,5 +1,8 @@
-/** mulberry32: a tiny seeded PRNG, so every fuzz run can be replayed from its seed. */
-export function prng(seed: number): () => number {
+/**
+ * mulberry32: a tiny seeded PRNG, uniform in [0, 1). Deterministic tests, replayable fuzz runs and
+ * simulations draw from it so a seed reproduces a run exactly.
+ */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
