@@ -34,3 +34,34 @@ export const QPS_MIN_SPAN_US = 1_000_000;
  * the cap takes ~4400 qps per µs of latency (100k qps at 22 µs) to a single endpoint.
  */
 export const MAX_WEIGHT = 2 ** 42;
+
+/**
+ * Not in brpc (there: 1 qps, absolute). An endpoint's rate counts as at least this fraction of the
+ * mean rate per endpoint. The rate in qps / latency is the traffic LALB itself sends, so an
+ * endpoint it starved looks as if it could serve almost nothing, and brpc's floors (1 qps,
+ * min_weight 1000) leave it about one call in 10^5: it can take minutes to notice that it got
+ * faster. With 5 % it keeps a probe share of about 5 % / N × (its latency ÷ the fastest one's).
+ */
+export const DEFAULT_MIN_QPS_RATIO = 0.05;
+
+/**
+ * Not in brpc (there: none). Calls that ended longer ago than this leave the window, so what an
+ * endpoint did before a freeze, a GC storm or a redeploy stops counting against it after this long.
+ */
+export const DEFAULT_MAX_SAMPLE_AGE_MS = 5000;
+
+/**
+ * How often the balancer re-evaluates every endpoint (ages its window, applies the current rate
+ * floor and the in-flight punishment). brpc re-evaluates only the endpoint a pick or a feedback
+ * touches; an endpoint that gets no calls would otherwise never be re-evaluated.
+ */
+export const REFRESH_INTERVAL_US = 100_000;
+
+/**
+ * A routed list not picked from for this long is dropped, and with it what LALB learned about
+ * endpoints that are in no other list (they left the directory, or no route leads to them).
+ */
+export const LIST_IDLE_US = 30_000_000;
+
+/** Lists kept at most; beyond it the least recently used is dropped. */
+export const VIEW_CAP = 64;

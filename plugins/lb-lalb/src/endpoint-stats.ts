@@ -10,6 +10,8 @@ export interface StatsParams {
   readonly windowSize: number;
   readonly minWeight: number;
   readonly punishInflightRatio: number;
+  /** Calls that ended longer ago leave the window (µs); Infinity keeps brpc's count-only window. */
+  readonly maxSampleAgeUs: number;
 }
 
 /**
@@ -26,6 +28,13 @@ export class EndpointStats {
   avgLatencyUs = 0;
   /** The qps the base weight was computed from (DEFAULT_QPS until the window can measure one). */
   qps = DEFAULT_QPS;
+  /** The rate the window measured, before any floor; 0 while it cannot measure one. */
+  measuredQps = 0;
+  /**
+   * The base weight was capped as unreachable (brpc `MarkFailed`): it stays capped until the next
+   * call's feedback recomputes it, as in brpc, not at the balancer's periodic refresh.
+   */
+  capped = false;
   private inflightCount = 0;
   private beginTimeSum = 0;
   private readonly ring: LatencyRing;
@@ -86,10 +95,13 @@ export class EndpointStats {
     return weight;
   }
 
-  /** A successful call. Returns false when the window cannot produce a weight yet (brpc returns 0). */
-  recordSuccess(latencyUs: number, endUs: number): boolean {
+  /**
+   * A successful call. Returns false when the window cannot produce a weight yet (brpc returns 0).
+   * `minQps` is the floor of the rate (brpc: DEFAULT_QPS; see the balancer's `minQpsRatio`).
+   */
+  recordSuccess(latencyUs: number, endUs: number, minQps = DEFAULT_QPS): boolean {
     this.ring.push(latencyUs, endUs);
-    return this.recomputeBase();
+    return this.recomputeBase(minQps);
   }
 
   /**
@@ -98,10 +110,33 @@ export class EndpointStats {
    * time moves on with no extra call, so errors both raise the latency and lower the qps. The very
    * first call failing counts as at least a timeout, since nothing better is known.
    */
-  recordError(errorLatencyUs: number, timeoutUs: number, endUs: number): boolean {
+  recordError(errorLatencyUs: number, timeoutUs: number, endUs: number, minQps = DEFAULT_QPS): boolean {
     if (this.ring.size > 0) this.ring.foldIntoNewest(errorLatencyUs, endUs);
     else this.ring.push(Math.max(errorLatencyUs, timeoutUs), endUs);
-    return this.recomputeBase();
+    return this.recomputeBase(minQps);
+  }
+
+  /**
+   * Drops the calls that ended more than the sample age limit before `nowUs`. Not in brpc: there a
+   * call stays until 128 newer ones push it out, so an endpoint that gets only probes is judged for
+   * minutes by what it did long ago, a frozen-then-resumed one by the timeouts of its freeze.
+   * Returns true when something was dropped (the base weight then needs recomputing).
+   */
+  expire(nowUs: number): boolean {
+    if (this.params.maxSampleAgeUs === Number.POSITIVE_INFINITY || this.ring.size === 0) return false;
+    return this.ring.dropEndedBefore(nowUs - this.params.maxSampleAgeUs) > 0;
+  }
+
+  /**
+   * Nothing recent is known (every call aged out): start over at `weight`, the balancer's average,
+   * as a new endpoint does (brpc `Add`). The average latency stays as the in-flight punishment's
+   * reference until a call ends. The rate is unknown again.
+   */
+  forget(weight: number): void {
+    this.baseWeight = weight;
+    this.qps = DEFAULT_QPS;
+    this.measuredQps = 0;
+    this.capped = false;
   }
 
   /**
@@ -111,33 +146,44 @@ export class EndpointStats {
   capBaseWeight(averageWeight: number): boolean {
     if (this.baseWeight <= averageWeight) return false;
     this.baseWeight = averageWeight;
+    this.capped = true;
     return true;
   }
 
-  /** The tail of brpc `Weight::Update`: qps and average latency over the window, then the base. */
-  private recomputeBase(): boolean {
+  /**
+   * The tail of brpc `Weight::Update`: qps and average latency over the window, then the base.
+   * The rate is floored at `minQps` (brpc: DEFAULT_QPS, i.e. 1). Returns false, leaving the base
+   * as it was, when the window holds nothing to compute from.
+   */
+  recomputeBase(minQps: number = DEFAULT_QPS): boolean {
     const ring = this.ring;
     const n = ring.size;
+    if (n === 0) return false;
     const oldestEnd = ring.oldestEndUs;
     const newestEnd = ring.newestEndUs;
-    let scaledQps = DEFAULT_QPS * WEIGHT_SCALE;
+    const floorQps = minQps > DEFAULT_QPS ? minQps : DEFAULT_QPS;
+    let scaledQps = Math.floor(floorQps * WEIGHT_SCALE);
+    let measured = 0;
     if (newestEnd > oldestEnd) {
       // A rate over a short, partly filled window is mostly noise: measure it only once the window
-      // is full or spans a second; until then assume DEFAULT_QPS.
+      // is full or spans a second; until then assume the floor.
       if (ring.isFull || newestEnd >= oldestEnd + QPS_MIN_SPAN_US) {
-        scaledQps = Math.floor(((n - 1) * 1_000_000 * WEIGHT_SCALE) / (newestEnd - oldestEnd));
-        if (scaledQps < WEIGHT_SCALE) scaledQps = WEIGHT_SCALE;
+        const rate = Math.floor(((n - 1) * 1_000_000 * WEIGHT_SCALE) / (newestEnd - oldestEnd));
+        measured = rate / WEIGHT_SCALE;
+        if (rate > scaledQps) scaledQps = rate;
       }
       // The oldest slot only marks where the window starts: the n - 1 calls after it are averaged.
       this.avgLatencyUs = Math.floor((ring.newestLatencySum - ring.oldestLatencySum) / (n - 1));
     } else if (n === 1) {
-      this.avgLatencyUs = ring.newestLatencySum;
+      this.avgLatencyUs = ring.onlyLatency;
     } else {
       // Several calls ended at the same instant (or the clock went back): no rate to compute.
       return false;
     }
     if (this.avgLatencyUs === 0) return false;
     this.qps = scaledQps / WEIGHT_SCALE;
+    this.measuredQps = measured;
+    this.capped = false;
     // latency^1, as brpc's code does (its doc still describes latency^2, the removed
     // quadratic_latency flag).
     this.baseWeight = Math.floor(scaledQps / this.avgLatencyUs);

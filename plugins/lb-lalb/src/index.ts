@@ -1,6 +1,6 @@
 export { LocalityAwareBalancer, type EndpointSnapshot } from './locality-aware-balancer.js';
 export { lalb, type LalbPlugin, type LalbPluginOptions } from './plugin.js';
-export type { LalbOptions } from './options.js';
+export { BRPC_EXACT_OPTIONS, type LalbOptions } from './options.js';
 export {
   WEIGHT_SCALE,
   DEFAULT_QPS,
@@ -8,4 +8,6 @@ export {
   DEFAULT_MIN_WEIGHT,
   DEFAULT_PUNISH_INFLIGHT_RATIO,
   DEFAULT_PUNISH_ERROR_RATIO,
+  DEFAULT_MIN_QPS_RATIO,
+  DEFAULT_MAX_SAMPLE_AGE_MS,
 } from './constants.js';

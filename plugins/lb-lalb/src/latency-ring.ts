@@ -12,6 +12,11 @@ export class LatencyRing {
   /** Slot of the oldest entry (brpc's `top()`). */
   private head = 0;
   private count = 0;
+  /**
+   * The prefix sum of the slot just before the oldest one: what a lone remaining slot's own latency
+   * is measured from, once aging (not in brpc) has dropped the slots before it. 0 for a fresh ring.
+   */
+  private droppedSum = 0;
 
   constructor(capacity: number) {
     this.capacity = capacity;
@@ -29,11 +34,9 @@ export class LatencyRing {
 
   /** Records one successful call; when full the oldest call falls out (brpc `elim_push`). */
   push(latencyUs: number, endUs: number): void {
+    if (this.count === 0) this.droppedSum = 0;
     const base = this.count === 0 ? 0 : this.latencySums[this.newestSlot()]!;
-    if (this.count === this.capacity) {
-      this.head = (this.head + 1) % this.capacity;
-      this.count--;
-    }
+    if (this.count === this.capacity) this.dropOldest();
     const slot = (this.head + this.count) % this.capacity;
     this.latencySums[slot] = base + latencyUs;
     this.endTimes[slot] = endUs;
@@ -53,6 +56,24 @@ export class LatencyRing {
     this.rebaseIfLarge();
   }
 
+  /**
+   * Drops the calls that ended before `cutoffUs` (Trellis's sample age limit; brpc keeps a call
+   * until 128 newer ones push it out, however old). Returns how many were dropped.
+   */
+  dropEndedBefore(cutoffUs: number): number {
+    let dropped = 0;
+    while (this.count > 0 && this.endTimes[this.head]! < cutoffUs) {
+      this.dropOldest();
+      dropped++;
+    }
+    return dropped;
+  }
+
+  /** The latency of the only call left (errors folded into it included). Requires size 1. */
+  get onlyLatency(): number {
+    return this.latencySums[this.head]! - this.droppedSum;
+  }
+
   get oldestEndUs(): number {
     return this.endTimes[this.head]!;
   }
@@ -69,6 +90,12 @@ export class LatencyRing {
     return this.latencySums[this.newestSlot()]!;
   }
 
+  private dropOldest(): void {
+    this.droppedSum = this.latencySums[this.head]!;
+    this.head = (this.head + 1) % this.capacity;
+    this.count--;
+  }
+
   private newestSlot(): number {
     return (this.head + this.count - 1) % this.capacity;
   }
@@ -80,6 +107,7 @@ export class LatencyRing {
   private rebaseIfLarge(): void {
     if (this.latencySums[this.newestSlot()]! < 2 ** 50) return;
     const offset = this.latencySums[this.head]!;
+    this.droppedSum -= offset;
     for (let i = 0; i < this.count; i++) {
       const slot = (this.head + i) % this.capacity;
       this.latencySums[slot] = this.latencySums[slot]! - offset;

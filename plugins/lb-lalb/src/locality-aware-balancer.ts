@@ -1,9 +1,9 @@
 import { Code, type Invocation, type LoadBalancer, type Pick, type PickOutcome, type RpcError } from '@trellis/core';
-import { DEFAULT_WEIGHT, type Clock, type Endpoint } from '@trellis/core/spi';
-import { MAX_WEIGHT, WEIGHT_SCALE } from './constants.js';
+import type { Clock, Endpoint } from '@trellis/core/spi';
+import { DEFAULT_QPS, LIST_IDLE_US, MAX_WEIGHT, REFRESH_INTERVAL_US, VIEW_CAP, WEIGHT_SCALE } from './constants.js';
 import { EndpointStats, errorLatencyUs } from './endpoint-stats.js';
+import { ListView, type Membership, type TrackedEndpoint } from './list-view.js';
 import { resolveLalbOptions, type LalbOptions, type ResolvedLalbOptions } from './options.js';
-import { WeightTree } from './weight-tree.js';
 
 /** One endpoint's row in `LocalityAwareBalancer.snapshot()`. */
 export interface EndpointSnapshot {
@@ -23,21 +23,7 @@ export interface EndpointSnapshot {
   readonly inflightDelayMs: number;
 }
 
-interface Entry {
-  endpoint: Endpoint;
-  readonly id: string;
-  readonly stats: EndpointStats;
-  /** endpoint.weight / 100: how a warm-up ramp (or an operator) scales LALB's own weight. */
-  multiplier: number;
-  /** LALB's weight as last added into `rawTotal`. */
-  raw: number;
-  /** Position in the tree; -1 once the endpoint left the list. */
-  index: number;
-  /** Generation of the last list that contained the endpoint. */
-  seen: number;
-}
-
-type DoneHandler = (entry: Entry, beginUs: number, invocation: Invocation, outcome: PickOutcome) => void;
+type DoneHandler = (member: Membership, beginUs: number, invocation: Invocation, outcome: PickOutcome) => void;
 
 /**
  * Retries are rare, so landing on an excluded endpoint is too: a few more draws almost always
@@ -58,149 +44,223 @@ export class LocalityAwareBalancer implements LoadBalancer {
   private readonly random: () => number;
   /** Clock reading at construction; times are µs since then, which keeps in-flight sums small. */
   private readonly epochMs: number;
-  private readonly tree = new WeightTree();
-  /** entries[i] is the endpoint at tree node i. */
-  private readonly entries: Entry[] = [];
-  private readonly byId = new Map<string, Entry>();
-  private list: readonly Endpoint[] | undefined;
-  private generation = 0;
-  /** Sum of LALB's own weights (before multipliers): the base of "the average weight". */
-  private rawTotal = 0;
-  private readonly onDone: DoneHandler = (entry, beginUs, invocation, outcome) =>
-    this.feedback(entry, beginUs, invocation, outcome);
+  /** Every endpoint of every live list, by id: what LALB learned, shared by the lists. */
+  private readonly tracked = new Map<string, TrackedEndpoint>();
+  /** One view (weight tree) per list the routers handed over, by identity. */
+  private readonly views = new Map<readonly Endpoint[], ListView>();
+  private lastList: readonly Endpoint[] | undefined;
+  private view: ListView | undefined;
+  /** The floor of every endpoint's rate: minQpsRatio × the mean measured qps per endpoint. */
+  private qpsFloor = DEFAULT_QPS;
+  /** Whether the periodic refresh has work to do (off in brpc's exact configuration). */
+  private readonly periodic: boolean;
+  private nextRefreshUs = 0;
+  private readonly onDone: DoneHandler = (member, beginUs, invocation, outcome) =>
+    this.feedback(member, beginUs, invocation, outcome);
 
   constructor(options: LalbOptions = {}) {
     this.options = resolveLalbOptions(options);
     this.clock = this.options.clock;
     this.random = this.options.random;
     this.epochMs = this.clock.now();
+    this.periodic = this.options.minQpsRatio > 0 || this.options.maxSampleAgeUs !== Number.POSITIVE_INFINITY;
   }
 
   pick(list: readonly Endpoint[], invocation: Invocation): Pick | undefined {
-    // The directory hands over the same array until the endpoints change: only then re-sync.
-    if (list !== this.list) this.reconcile(list);
-    const n = this.entries.length;
-    if (n === 0) return undefined;
-    const excluded = invocation.excluded;
     const nowUs = this.nowUs();
+    // Routers hand over the same array for the same outcome: only a different one needs a lookup.
+    if (list !== this.lastList) this.switchTo(list, nowUs);
+    const view = this.view!;
+    view.lastUsedUs = nowUs;
+    const n = view.members.length;
+    if (n === 0) return undefined;
+    if (this.periodic && nowUs >= this.nextRefreshUs) this.refreshAll(nowUs);
+    const excluded = invocation.excluded;
+    const tree = view.tree;
     const draws = n < MAX_DRAWS ? n : MAX_DRAWS;
     for (let draw = 0; draw < draws; draw++) {
-      const total = this.tree.total;
+      const total = tree.total;
       if (total <= 0) break;
-      const index = this.tree.locate(Math.floor(this.random() * total));
+      const index = tree.locate(Math.floor(this.random() * total));
       if (index < 0) break;
-      const entry = this.entries[index]!;
-      if (excluded.size !== 0 && excluded.has(entry.id)) continue;
-      const offset = this.tree.offset;
+      const member = view.members[index]!;
+      if (excluded.size !== 0 && excluded.has(member.tracked.id)) continue;
+      const offset = tree.offset;
       // brpc `AddInflight`: the punishment is re-evaluated on the endpoint the dice landed on. If
       // its weight shrank below the dice, the dice now points past it: draw again.
-      if (offset < this.refresh(entry, nowUs)) return this.choose(entry, nowUs, invocation);
+      if (offset < this.refresh(member, nowUs)) return this.choose(member, nowUs, invocation);
     }
-    return this.pickLinear(excluded, nowUs, invocation);
+    return this.pickLinear(view, excluded, nowUs, invocation);
   }
 
-  /** A read-only view of every endpoint's weight and statistics, in list order. */
-  snapshot(): EndpointSnapshot[] {
+  /**
+   * A read-only view of the weights and statistics. With a list: its endpoints, in list order, each
+   * `share` within that list. Without: every endpoint LALB tracks (those of every list picked from
+   * lately), in the order first seen, each `share` within the list it was last picked from.
+   */
+  snapshot(list?: readonly Endpoint[]): EndpointSnapshot[] {
     const nowUs = this.nowUs();
-    const total = this.tree.total;
+    if (list !== undefined) {
+      const view = this.views.get(list);
+      return view === undefined ? [] : view.members.map((member) => this.row(member, nowUs));
+    }
     const rows: EndpointSnapshot[] = [];
-    const listed = new Set<string>();
-    for (const endpoint of this.list ?? []) {
-      const entry = this.byId.get(endpoint.id);
-      if (entry === undefined || listed.has(entry.id)) continue;
-      listed.add(entry.id);
-      const stats = entry.stats;
-      const weight = this.tree.weightAt(entry.index);
-      rows.push({
-        id: entry.id,
-        weight,
-        baseWeight: stats.baseWeight,
-        share: total > 0 ? weight / total : 0,
-        avgLatencyMs: stats.avgLatencyUs / 1000,
-        qps: stats.qps,
-        inflight: stats.inflight,
-        inflightDelayMs: stats.inflightDelayUs(nowUs) / 1000,
-      });
+    for (const tracked of this.tracked.values()) {
+      let latest = tracked.memberships[0]!;
+      // On a tie the list created later wins: memberships are in creation order.
+      for (const member of tracked.memberships) if (member.view.lastUsedUs >= latest.view.lastUsedUs) latest = member;
+      rows.push(this.row(latest, nowUs));
     }
     return rows;
+  }
+
+  private row(member: Membership, nowUs: number): EndpointSnapshot {
+    const stats = member.tracked.stats;
+    const weight = member.view.tree.weightAt(member.index);
+    const total = member.view.tree.total;
+    return {
+      id: member.tracked.id,
+      weight,
+      baseWeight: stats.baseWeight,
+      share: total > 0 ? weight / total : 0,
+      avgLatencyMs: stats.avgLatencyUs / 1000,
+      qps: stats.qps,
+      inflight: stats.inflight,
+      inflightDelayMs: stats.inflightDelayUs(nowUs) / 1000,
+    };
   }
 
   private nowUs(): number {
     return Math.round((this.clock.now() - this.epochMs) * 1000);
   }
 
+  private switchTo(list: readonly Endpoint[], nowUs: number): void {
+    this.view = this.views.get(list) ?? this.createView(list, nowUs);
+    this.lastList = list;
+  }
+
   /**
-   * Brings the tree in line with a new list. Endpoints keep their learned state by id; those gone
-   * are removed (brpc deletes their weight too); new ones start at the average weight of the others
-   * (brpc `Add`), so they get a fair share at once and learn from there.
+   * A list seen for the first time. Endpoints LALB already tracks (from other lists) bring what it
+   * learned about them; new ones start at the average weight of the others (brpc `Add`, one at a
+   * time, so with nothing known they all start at WEIGHT_SCALE), get a fair share at once and learn
+   * from there.
    */
-  private reconcile(list: readonly Endpoint[]): void {
-    const generation = ++this.generation;
+  private createView(list: readonly Endpoint[], nowUs: number): ListView {
+    // The list being switched away from is idle like any other now.
+    this.dropIdleViews(nowUs, VIEW_CAP - 1, undefined);
+    const view = new ListView(list, nowUs);
+    let knownSum = 0;
+    let count = 0;
+    const seen = new Set<string>();
     for (const endpoint of list) {
-      const entry = this.byId.get(endpoint.id);
-      if (entry !== undefined) entry.seen = generation;
+      const tracked = this.tracked.get(endpoint.id);
+      if (tracked !== undefined && !seen.has(endpoint.id)) (knownSum += tracked.raw), count++;
+      seen.add(endpoint.id);
     }
-    for (const entry of this.byId.values()) if (entry.seen !== generation) this.remove(entry);
+    seen.clear();
     for (const endpoint of list) {
-      const entry = this.byId.get(endpoint.id);
-      if (entry === undefined) this.add(endpoint, generation);
-      else if (entry.endpoint !== endpoint) {
-        entry.endpoint = endpoint;
-        entry.multiplier = multiplierOf(endpoint);
-        this.commit(entry);
+      // A duplicated id counts once.
+      if (seen.has(endpoint.id)) continue;
+      seen.add(endpoint.id);
+      let tracked = this.tracked.get(endpoint.id);
+      if (tracked === undefined) {
+        const initial = count === 0 ? WEIGHT_SCALE : clampWeight(Math.floor(knownSum / count), this.options.minWeight);
+        knownSum += initial;
+        count++;
+        tracked = { id: endpoint.id, stats: new EndpointStats(initial, this.options), raw: initial, memberships: [], dropped: false };
+        this.tracked.set(tracked.id, tracked);
       }
+      view.add(tracked, endpoint);
     }
-    this.list = list;
+    this.views.set(list, view);
+    return view;
   }
 
-  private add(endpoint: Endpoint, generation: number): void {
-    const n = this.entries.length;
-    const initial = n === 0 ? WEIGHT_SCALE : clampWeight(Math.floor(this.rawTotal / n), this.options.minWeight);
-    const entry: Entry = {
-      endpoint,
-      id: endpoint.id,
-      stats: new EndpointStats(initial, this.options),
-      multiplier: multiplierOf(endpoint),
-      raw: 0,
-      index: this.tree.push(0),
-      seen: generation,
-    };
-    this.entries.push(entry);
-    this.byId.set(entry.id, entry);
-    this.commit(entry);
-  }
-
-  private remove(entry: Entry): void {
-    this.tree.removeAt(entry.index);
-    // Mirror the tree: its last node moved into the hole.
-    const last = this.entries.pop()!;
-    if (last !== entry) {
-      this.entries[entry.index] = last;
-      last.index = entry.index;
+  /**
+   * Drops the lists not picked from for LIST_IDLE_US, then the least recently used ones beyond
+   * `keep`. An endpoint in none of the remaining lists is forgotten: it left the directory (brpc
+   * deletes its weight too), or no route has led to it for that long.
+   */
+  private dropIdleViews(nowUs: number, keep: number, inUse: ListView | undefined): void {
+    for (const view of this.views.values()) {
+      if (view !== inUse && nowUs - view.lastUsedUs > LIST_IDLE_US) this.dropView(view);
     }
-    this.rawTotal -= entry.raw;
-    entry.index = -1;
-    this.byId.delete(entry.id);
+    while (this.views.size > keep) {
+      let oldest: ListView | undefined;
+      for (const view of this.views.values()) {
+        if (view !== inUse && (oldest === undefined || view.lastUsedUs < oldest.lastUsedUs)) oldest = view;
+      }
+      if (oldest === undefined) break;
+      this.dropView(oldest);
+    }
   }
 
-  /** Pushes the entry's current weight into the tree and the raw total. */
-  private commit(entry: Entry): void {
-    const raw = entry.stats.weight;
-    this.rawTotal += raw - entry.raw;
-    entry.raw = raw;
-    this.tree.set(entry.index, Math.min(MAX_WEIGHT, Math.floor(raw * entry.multiplier)));
+  private dropView(view: ListView): void {
+    this.views.delete(view.list);
+    if (this.lastList === view.list) this.lastList = undefined;
+    for (const orphan of view.detach()) {
+      orphan.dropped = true;
+      this.tracked.delete(orphan.id);
+    }
   }
 
-  /** Re-evaluates the in-flight punishment now; returns the weight picks see. */
-  private refresh(entry: Entry, nowUs: number): number {
-    entry.stats.resetWeight(nowUs);
-    this.commit(entry);
-    return this.tree.weightAt(entry.index);
+  /** Pushes the endpoint's current weight into every list it is in. */
+  private commit(tracked: TrackedEndpoint): void {
+    const before = tracked.raw;
+    const raw = tracked.stats.weight;
+    if (raw === before) return;
+    tracked.raw = raw;
+    for (const member of tracked.memberships) member.view.update(member, before);
   }
 
-  private choose(entry: Entry, nowUs: number, invocation: Invocation): Pick {
-    entry.stats.addInflight(nowUs);
-    return new LalbPick(entry.endpoint, entry, nowUs, invocation, this.onDone);
+  /**
+   * Not in brpc, which re-evaluates an endpoint only when a pick or a feedback touches it: every
+   * REFRESH_INTERVAL, age every window, recompute the rate floor from the rates measured, and
+   * recompute every base weight against it. Endpoints that get (almost) no calls are the ones that
+   * need it: their old calls must age out and their floor must follow the traffic. An endpoint with
+   * nothing recent left is unknown again and starts over at the average, as a new one does.
+   */
+  private refreshAll(nowUs: number): void {
+    this.nextRefreshUs = nowUs + REFRESH_INTERVAL_US;
+    this.dropIdleViews(nowUs, VIEW_CAP, this.view);
+    const all = this.tracked;
+    let measuredSum = 0;
+    for (const tracked of all.values()) {
+      const stats = tracked.stats;
+      if (stats.expire(nowUs) && stats.samples > 0) stats.recomputeBase(this.qpsFloor);
+      measuredSum += stats.measuredQps;
+    }
+    const floor = (this.options.minQpsRatio * measuredSum) / all.size;
+    this.qpsFloor = floor > DEFAULT_QPS ? floor : DEFAULT_QPS;
+    let knownSum = 0;
+    let known = 0;
+    let rawSum = 0;
+    for (const tracked of all.values()) {
+      const stats = tracked.stats;
+      rawSum += tracked.raw;
+      if (stats.samples === 0) continue;
+      if (!stats.capped) stats.recomputeBase(this.qpsFloor);
+      knownSum += stats.baseWeight;
+      known++;
+    }
+    const average = clampWeight(Math.floor(known > 0 ? knownSum / known : rawSum / all.size), this.options.minWeight);
+    for (const tracked of all.values()) {
+      if (tracked.stats.samples === 0) tracked.stats.forget(average);
+      tracked.stats.resetWeight(nowUs);
+      this.commit(tracked);
+    }
+  }
+
+  /** Re-evaluates the in-flight punishment now; returns the weight picks from this list see. */
+  private refresh(member: Membership, nowUs: number): number {
+    member.tracked.stats.resetWeight(nowUs);
+    this.commit(member.tracked);
+    return member.view.tree.weightAt(member.index);
+  }
+
+  private choose(member: Membership, nowUs: number, invocation: Invocation): Pick {
+    member.tracked.stats.addInflight(nowUs);
+    return new LalbPick(member.endpoint, member, nowUs, invocation, this.onDone);
   }
 
   /**
@@ -208,24 +268,25 @@ export class LocalityAwareBalancer implements LoadBalancer {
    * Unlike brpc, which on its last try would take an excluded server rather than fail, an excluded
    * endpoint is never returned: Trellis's retry excludes endpoints that already failed this call.
    */
-  private pickLinear(excluded: ReadonlySet<string>, nowUs: number, invocation: Invocation): Pick | undefined {
-    const entries = this.entries;
+  private pickLinear(view: ListView, excluded: ReadonlySet<string>, nowUs: number, invocation: Invocation): Pick | undefined {
+    const members = view.members;
+    const tree = view.tree;
     let sum = 0;
     let eligible = 0;
-    for (let i = 0; i < entries.length; i++) {
-      if (excluded.has(entries[i]!.id)) continue;
-      sum += this.tree.weightAt(i);
+    for (let i = 0; i < members.length; i++) {
+      if (excluded.has(members[i]!.tracked.id)) continue;
+      sum += tree.weightAt(i);
       eligible++;
     }
     if (eligible === 0) return undefined;
     // All remaining weights 0 (endpoint.weight 0): still serve the call, uniformly.
     let dice = Math.floor(this.random() * (sum > 0 ? sum : eligible));
-    let chosen: Entry | undefined;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      if (excluded.has(entry.id)) continue;
-      chosen = entry;
-      dice -= sum > 0 ? this.tree.weightAt(i) : 1;
+    let chosen: Membership | undefined;
+    for (let i = 0; i < members.length; i++) {
+      const member = members[i]!;
+      if (excluded.has(member.tracked.id)) continue;
+      chosen = member;
+      dice -= sum > 0 ? tree.weightAt(i) : 1;
       if (dice < 0) break;
     }
     this.refresh(chosen!, nowUs);
@@ -233,16 +294,18 @@ export class LocalityAwareBalancer implements LoadBalancer {
   }
 
   /** brpc `Feedback` / `Weight::Update`, plus `MarkFailed` for endpoints that cannot be reached. */
-  private feedback(entry: Entry, beginUs: number, invocation: Invocation, outcome: PickOutcome): void {
-    // Gone from the list since the pick: its state is gone too (brpc drops such feedback as well).
-    if (entry.index < 0) return;
-    const stats = entry.stats;
+  private feedback(member: Membership, beginUs: number, invocation: Invocation, outcome: PickOutcome): void {
+    const tracked = member.tracked;
+    // Forgotten since the pick (in no live list): its state is gone (brpc drops such feedback too).
+    if (tracked.dropped) return;
+    const stats = tracked.stats;
     const endUs = this.nowUs();
     stats.removeInflight(beginUs);
+    stats.expire(endUs);
     const error = outcome.error;
     if (error !== undefined && error.code === Code.CANCELLED) {
       // The caller gave up: that says nothing about the endpoint (brpc would count it as an error).
-      this.refresh(entry, endUs);
+      this.refresh(member, endUs);
       return;
     }
     const latencyUs =
@@ -253,7 +316,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
     if (latencyUs <= 0) return;
     let updated: boolean;
     if (error === undefined) {
-      updated = entry.stats.recordSuccess(latencyUs, endUs);
+      updated = stats.recordSuccess(latencyUs, endUs, this.qpsFloor);
     } else {
       const timeoutUs = this.timeoutUs(invocation, beginUs, latencyUs);
       const penalised = errorLatencyUs(
@@ -263,11 +326,11 @@ export class LocalityAwareBalancer implements LoadBalancer {
         this.options.maxRetry(invocation),
         this.options.punishErrorRatio,
       );
-      updated = stats.recordError(penalised, timeoutUs, endUs);
+      updated = stats.recordError(penalised, timeoutUs, endUs, this.qpsFloor);
     }
-    if (updated) this.refresh(entry, endUs);
+    if (updated) this.refresh(member, endUs);
     if (error !== undefined && isUnreachable(error)) {
-      if (stats.capBaseWeight(Math.floor(this.rawTotal / this.entries.length))) this.refresh(entry, endUs);
+      if (stats.capBaseWeight(member.view.averageWeight())) this.refresh(member, endUs);
     }
   }
 
@@ -288,7 +351,7 @@ class LalbPick implements Pick {
 
   constructor(
     readonly endpoint: Endpoint,
-    private readonly entry: Entry,
+    private readonly member: Membership,
     private readonly beginUs: number,
     private readonly invocation: Invocation,
     private readonly onDone: DoneHandler,
@@ -298,19 +361,13 @@ class LalbPick implements Pick {
     // Exactly once by contract; a second call must not take another call out of the in-flight sums.
     if (this.finished) return;
     this.finished = true;
-    this.onDone(this.entry, this.beginUs, this.invocation, outcome);
+    this.onDone(this.member, this.beginUs, this.invocation, outcome);
   }
 }
 
 /** Not reachable at all (refused, not connected): the request provably never ran there. */
 function isUnreachable(error: RpcError): boolean {
   return error.code === Code.UNAVAILABLE && !error.mayHaveRun;
-}
-
-/** endpoint.weight relative to the default 100; a missing or invalid weight counts as 100. */
-function multiplierOf(endpoint: Endpoint): number {
-  const weight = endpoint.weight;
-  return typeof weight === 'number' && Number.isFinite(weight) && weight >= 0 ? weight / DEFAULT_WEIGHT : 1;
 }
 
 function clampWeight(weight: number, minWeight: number): number {

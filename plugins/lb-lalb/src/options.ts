@@ -1,6 +1,8 @@
 import { ErrorCodes, TrellisError, type Invocation } from '@trellis/core';
 import { systemClock, type Clock } from '@trellis/core/spi';
 import {
+  DEFAULT_MAX_SAMPLE_AGE_MS,
+  DEFAULT_MIN_QPS_RATIO,
   DEFAULT_MIN_WEIGHT,
   DEFAULT_PUNISH_ERROR_RATIO,
   DEFAULT_PUNISH_INFLIGHT_RATIO,
@@ -28,7 +30,25 @@ export interface LalbOptions {
    * error costs the attempt's timeout, as brpc does with `max_retry = 0`.
    */
   readonly maxRetry?: number | ((invocation: Invocation) => number);
+  /**
+   * Not in brpc: an endpoint's qps counts as at least this fraction of the mean qps per endpoint,
+   * so endpoints LALB starved keep a probe share and it notices when they get faster. 0 keeps
+   * brpc's floor of 1 qps. Default 0.05.
+   */
+  readonly minQpsRatio?: number;
+  /**
+   * Not in brpc: calls that ended longer ago than this (ms) leave the window, so an endpoint is not
+   * judged by what it did long ago (e.g. the timeouts of a freeze it recovered from). `Infinity`
+   * keeps brpc's window of the last `windowSize` calls however old. Default 5000.
+   */
+  readonly maxSampleAgeMs?: number;
 }
+
+/**
+ * Switches off Trellis's two additions (the relative rate floor and the sample age limit): with
+ * these, LALB is brpc's algorithm exactly. `lalb({ ...BRPC_EXACT_OPTIONS })`.
+ */
+export const BRPC_EXACT_OPTIONS = Object.freeze({ minQpsRatio: 0, maxSampleAgeMs: Number.POSITIVE_INFINITY }) satisfies LalbOptions;
 
 export interface ResolvedLalbOptions {
   readonly clock: Clock;
@@ -38,6 +58,8 @@ export interface ResolvedLalbOptions {
   readonly punishInflightRatio: number;
   readonly punishErrorRatio: number;
   readonly maxRetry: (invocation: Invocation) => number;
+  readonly minQpsRatio: number;
+  readonly maxSampleAgeUs: number;
 }
 
 function invalid(name: string, value: unknown, expected: string): TrellisError {
@@ -65,6 +87,8 @@ export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptio
     punishInflightRatio = DEFAULT_PUNISH_INFLIGHT_RATIO,
     punishErrorRatio = DEFAULT_PUNISH_ERROR_RATIO,
     maxRetry = 0,
+    minQpsRatio = DEFAULT_MIN_QPS_RATIO,
+    maxSampleAgeMs = DEFAULT_MAX_SAMPLE_AGE_MS,
   } = options;
   if (typeof clock?.now !== 'function') throw invalid('clock', clock, 'an object with now(): number');
   if (typeof random !== 'function') throw invalid('random', random, 'a function returning [0, 1)');
@@ -81,5 +105,22 @@ export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptio
   if (typeof maxRetry === 'function') maxRetryOf = maxRetry;
   else if (isInteger(maxRetry, 0)) maxRetryOf = () => maxRetry;
   else throw invalid('maxRetry', maxRetry, 'an integer ≥ 0 or a function of the invocation');
-  return { clock, random, windowSize, minWeight, punishInflightRatio, punishErrorRatio, maxRetry: maxRetryOf };
+  if (!(typeof minQpsRatio === 'number' && minQpsRatio >= 0 && minQpsRatio <= 1)) {
+    throw invalid('minQpsRatio', minQpsRatio, 'a number from 0 (brpc: 1 qps floor) to 1');
+  }
+  // Under a second the window could not even measure a rate (brpc measures over ≥ 1 s or 128 calls).
+  if (!(typeof maxSampleAgeMs === 'number' && maxSampleAgeMs >= 1000)) {
+    throw invalid('maxSampleAgeMs', maxSampleAgeMs, 'a number of ms ≥ 1000, or Infinity for no age limit (brpc)');
+  }
+  return {
+    clock,
+    random,
+    windowSize,
+    minWeight,
+    punishInflightRatio,
+    punishErrorRatio,
+    maxRetry: maxRetryOf,
+    minQpsRatio,
+    maxSampleAgeUs: maxSampleAgeMs * 1000,
+  };
 }

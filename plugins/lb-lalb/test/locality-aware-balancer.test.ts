@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Code, RpcError, notExecuted, type Pick } from '@trellis/core';
 import type { Endpoint } from '@trellis/core/spi';
-import { LocalityAwareBalancer, WEIGHT_SCALE, type LalbOptions } from '../src/index.js';
+import { BRPC_EXACT_OPTIONS, LocalityAwareBalancer, WEIGHT_SCALE, type LalbOptions } from '../src/index.js';
 import {
   FakeClock,
   countPicks,
@@ -14,9 +14,14 @@ import {
   weightOf,
 } from './fixtures/sim.js';
 
+/**
+ * The tests in this file check the port of brpc's algorithm, number for number, so Trellis's two
+ * additions (rate floor, sample age limit) are off here; trellis-additions.test.ts covers them and
+ * the defaults.
+ */
 function setup(options: LalbOptions = {}, seed = 1) {
   const clock = new FakeClock();
-  const balancer = new LocalityAwareBalancer({ clock, random: seeded(seed), ...options });
+  const balancer = new LocalityAwareBalancer({ clock, random: seeded(seed), ...BRPC_EXACT_OPTIONS, ...options });
   return { clock, balancer };
 }
 
@@ -243,11 +248,18 @@ t.test('a new endpoint starts at the average weight; list changes keep learned w
   balancer.pick([endpoint('a:1'), endpoint('b:1'), endpoint('c:1')], invocation());
   t.same(balancer.snapshot().map((r) => r.weight), [wa, wb, Math.floor((wa + wb) / 2)]);
 
-  // b leaves and comes back: it starts over at the average, as brpc does.
-  balancer.pick([a, endpoint('c:1')], invocation());
-  t.same(balancer.snapshot().map((r) => r.id), ['a:1', 'c:1']);
+  // b leaves the directory. Once no list picked from in the last 30 s contains it, it is forgotten;
+  // when it comes back it starts over at the average of the others, as brpc's Add does.
+  const withoutB = [a, endpoint('c:1')];
+  balancer.pick(withoutB, invocation());
+  t.same(balancer.snapshot().map((r) => r.id), ['a:1', 'b:1', 'c:1'], 'lists picked from lately still hold b');
+  clock.advance(31_000);
+  const later = [endpoint('a:1'), endpoint('c:1')];
+  balancer.pick(later, invocation());
+  t.same(balancer.snapshot().map((r) => r.id), ['a:1', 'c:1'], 'after 30 s in no list picked from, b is forgotten');
+  const [wa2, wc2] = balancer.snapshot(later).map((r) => r.weight) as [number, number];
   balancer.pick([a, endpoint('c:1'), b], invocation());
-  t.equal(weightOf(balancer, 'b:1'), Math.floor((wa + Math.floor((wa + wb) / 2)) / 2));
+  t.equal(weightOf(balancer, 'b:1'), Math.floor((wa2 + wc2) / 2));
   t.end();
 });
 
@@ -328,7 +340,7 @@ t.test('endpoint.weight scales LALB’s weight (warm-up ramps)', (t) => {
   t.end();
 });
 
-t.test('done() counts once; feedback for an endpoint that left the list is dropped', (t) => {
+t.test('done() counts once; feedback for an endpoint forgotten since its pick is dropped', (t) => {
   const { clock, balancer } = setup();
   const list = [endpoint('a:1'), endpoint('b:1')];
   const pick = balancer.pick(list, only(list, 'a:1'))!;
@@ -339,6 +351,7 @@ t.test('done() counts once; feedback for an endpoint that left the list is dropp
   pick.done({ latencyMs: 1 });
   t.equal(rowOf(balancer, 'a:1').inflight, 1, 'the second done() is ignored');
   const leaving = balancer.pick(list, only(list, 'b:1'))!;
+  clock.advance(31_000); // b's list goes unused for 30 s: b is forgotten
   const afterChange = balancer.pick([endpoint('a:1')], invocation())!;
   t.doesNotThrow(() => leaving.done({ latencyMs: 1 }));
   t.same(balancer.snapshot().map((r) => r.id), ['a:1']);
@@ -373,5 +386,46 @@ t.test('options are validated with ERR_INVALID_OPTION', (t) => {
     t.throws(() => new LocalityAwareBalancer(options), { code: 'ERR_INVALID_OPTION' }, JSON.stringify(options));
   }
   t.doesNotThrow(() => new LocalityAwareBalancer({ maxRetry: (inv) => inv.attempt }));
+  t.end();
+});
+
+t.test('routed lists that alternate per call share what LALB learned (gray release)', (t) => {
+  const { clock, balancer } = setup({}, 21);
+  const v1 = [endpoint('a:1'), endpoint('b:1'), endpoint('c:1')];
+  const v2 = [endpoint('d:1')];
+  const latency: Record<string, number> = { 'a:1': 1, 'b:1': 2, 'c:1': 5, 'd:1': 1 };
+  const served = new Map<string, number>();
+  const inFlight: { end: number; pick: Pick }[] = [];
+  // 20 callers; every 5th call is routed to v2, the others to v1; each list keeps its array.
+  let call = 0;
+  const issue = (): void => {
+    const list = call++ % 5 === 0 ? v2 : v1;
+    const pick = balancer.pick(list, invocation())!;
+    inFlight.push({ end: clock.now() + latency[pick.endpoint.id]!, pick });
+  };
+  while (inFlight.length < 20) issue();
+  for (let i = 0; i < 40_000; i++) {
+    let next = 0;
+    for (let j = 1; j < inFlight.length; j++) if (inFlight[j]!.end < inFlight[next]!.end) next = j;
+    const done = inFlight.splice(next, 1)[0]!;
+    clock.set(done.end);
+    done.pick.done({ latencyMs: latency[done.pick.endpoint.id]! });
+    if (i >= 20_000) served.set(done.pick.endpoint.id, (served.get(done.pick.endpoint.id) ?? 0) + 1);
+    issue();
+  }
+  const v1Calls = (served.get('a:1') ?? 0) + (served.get('b:1') ?? 0) + (served.get('c:1') ?? 0);
+  t.ok((served.get('a:1') ?? 0) / v1Calls > 0.9, `the 1 ms v1 endpoint served ${served.get('a:1')} of ${v1Calls} v1 calls`);
+  t.ok((served.get('c:1') ?? 0) / v1Calls < 0.01, `the 5 ms one ${served.get('c:1') ?? 0}`);
+  t.ok(rowOf(balancer, 'a:1').qps > 1, 'a measured a rate: its window was never reset by the v2 calls');
+  t.same(balancer.snapshot(v2).map((r) => [r.id, r.share]), [['d:1', 1]], 'each list has its own shares');
+
+  // One endpoint in two lists (a subset route and the full list): one set of statistics.
+  const all = [...v1, ...v2];
+  balancer.pick(all, invocation());
+  t.equal(balancer.snapshot(all).find((r) => r.id === 'a:1')!.avgLatencyMs, 1, 'the full list sees what v1 learned about a');
+  t.ok(
+    balancer.snapshot(all).find((r) => r.id === 'a:1')!.weight > balancer.snapshot(all).find((r) => r.id === 'c:1')!.weight,
+    'and weighs it accordingly',
+  );
   t.end();
 });

@@ -1,0 +1,97 @@
+import { DEFAULT_WEIGHT, type Endpoint } from '@trellis/core/spi';
+import type { EndpointStats } from './endpoint-stats.js';
+import { MAX_WEIGHT } from './constants.js';
+import { WeightTree } from './weight-tree.js';
+
+/** What LALB knows about one endpoint, shared by every list it appears in. */
+export interface TrackedEndpoint {
+  readonly id: string;
+  readonly stats: EndpointStats;
+  /** LALB's own weight as last pushed into the views (before endpoint.weight multipliers). */
+  raw: number;
+  /** The lists it is in now; when the last one is dropped, so is what LALB learned about it. */
+  readonly memberships: Membership[];
+  /** Dropped: feedback arriving later for a call picked before is ignored. */
+  dropped: boolean;
+}
+
+/** One endpoint's node in one list's tree. */
+export interface Membership {
+  readonly view: ListView;
+  readonly tracked: TrackedEndpoint;
+  readonly endpoint: Endpoint;
+  readonly index: number;
+  /** endpoint.weight / 100: how a warm-up ramp (or an operator) scales LALB's own weight. */
+  readonly multiplier: number;
+}
+
+/**
+ * One endpoint list as the routers hand it to the balancer, with its own weight tree. Routers
+ * narrow the list per call (a gray release sends some calls to [v2] and the rest to [v1a, v1b]),
+ * and they hand over the same array for the same outcome; so the balancer keeps one view per list,
+ * built once, and the statistics per endpoint, shared by all the views that contain it. Switching
+ * between lists then costs a map lookup, and no list forgets what another taught.
+ */
+export class ListView {
+  readonly tree = new WeightTree();
+  readonly members: Membership[] = [];
+  /** Sum of the members' LALB weights (before multipliers): the base of "the average weight". */
+  rawTotal = 0;
+  lastUsedUs: number;
+
+  constructor(
+    readonly list: readonly Endpoint[],
+    nowUs: number,
+  ) {
+    this.lastUsedUs = nowUs;
+  }
+
+  /** Adds a member at the end of the tree, with the endpoint's current LALB weight. */
+  add(tracked: TrackedEndpoint, endpoint: Endpoint): Membership {
+    const member: Membership = {
+      view: this,
+      tracked,
+      endpoint,
+      index: this.tree.push(0),
+      multiplier: multiplierOf(endpoint),
+    };
+    this.members.push(member);
+    tracked.memberships.push(member);
+    this.rawTotal += tracked.raw;
+    this.tree.set(member.index, scaled(tracked.raw, member.multiplier));
+    return member;
+  }
+
+  /** The member's LALB weight changed from `before` to `tracked.raw`: update the tree and total. */
+  update(member: Membership, before: number): void {
+    this.rawTotal += member.tracked.raw - before;
+    this.tree.set(member.index, scaled(member.tracked.raw, member.multiplier));
+  }
+
+  /** The average LALB weight of this list's endpoints (brpc's total / count). */
+  averageWeight(): number {
+    return this.members.length === 0 ? 0 : Math.floor(this.rawTotal / this.members.length);
+  }
+
+  /** Detaches every member from its endpoint; returns the endpoints left in no list at all. */
+  detach(): TrackedEndpoint[] {
+    const orphans: TrackedEndpoint[] = [];
+    for (const member of this.members) {
+      const memberships = member.tracked.memberships;
+      const at = memberships.indexOf(member);
+      if (at >= 0) memberships.splice(at, 1);
+      if (memberships.length === 0) orphans.push(member.tracked);
+    }
+    return orphans;
+  }
+}
+
+function scaled(raw: number, multiplier: number): number {
+  return Math.min(MAX_WEIGHT, Math.floor(raw * multiplier));
+}
+
+/** endpoint.weight relative to the default 100; a missing or invalid weight counts as 100. */
+function multiplierOf(endpoint: Endpoint): number {
+  const weight = endpoint.weight;
+  return typeof weight === 'number' && Number.isFinite(weight) && weight >= 0 ? weight / DEFAULT_WEIGHT : 1;
+}
