@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { Code, RpcClient, RpcError, definePlugin, type Plugin } from '@trellis/core';
 import { lalb } from '@trellis/lb-lalb';
-import type { LocalityAwareBalancer } from '@trellis/lb-lalb';
+import type { LalbOptions, LocalityAwareBalancer } from '@trellis/lb-lalb';
 import type { CallLog } from './call-log.js';
 import { loadEchoService, type EchoReply } from '@trellis/testkit';
 
@@ -20,6 +20,8 @@ export interface LoadOptions {
   readonly addresses: readonly string[];
   readonly callers: number;
   readonly timeoutMs: number;
+  /** For the LALB run only. */
+  readonly lalbOptions?: LalbOptions;
   readonly log: CallLog;
   /** Timeline origin: logged start times are relative to it. */
   readonly t0: number;
@@ -50,7 +52,7 @@ export async function startLoad(options: LoadOptions): Promise<Load> {
   const sentTo = new WeakMap<object, string>();
   let balancer: LocalityAwareBalancer | undefined;
   const plugins: Plugin[] = [failureAttribution(sentTo)];
-  if (options.balancer === 'lalb') plugins.push(lalb({ onBalancer: (b) => (balancer = b) }));
+  if (options.balancer === 'lalb') plugins.push(lalb({ ...options.lalbOptions, onBalancer: (b) => (balancer = b) }));
   const client = new RpcClient({
     service: loadEchoService(),
     addresses: options.addresses,

@@ -9,12 +9,20 @@
  *   --out DIR     where results go      --delay timer   setTimeout service times, as the testkit's
  *   --callers N   (default 50)          --timeout-ms N  per-call timeout (default 500)
  *   --max-reverse-ms N / --max-resume-ms N   caps of the two phases that end when the shares settle
+ *   --jitter F    service times uniform in delay × [1 − F, 1 + F] (same mean); default 0.2,
+ *                 0 for exact times (see provider-main.ts: exact times march in lockstep)
+ *   --lalb-options JSON   options for the LALB run, e.g. '{"minQpsRatio":0,"maxSampleAgeMs":null}'
+ *                         (null stands for Infinity: brpc's exact algorithm)
+ *
+ * The model runs twice: with the LALB run's options, and with brpc's exact algorithm
+ * (BRPC_EXACT), so the report shows what Trellis's two additions change.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { lbChart } from './chart.js';
-import { runModel, type ModelSettings } from './model.js';
+import type { LalbOptions } from '@trellis/lb-lalb';
+import { BRPC_EXACT, runModel, type ModelSettings } from './model.js';
 import { measurePickCost, type PickCostSettings } from './pick-cost.js';
 import type { DelayMode } from './provider-protocol.js';
 import { buildReport, chartInput } from './report.js';
@@ -31,6 +39,8 @@ async function main(): Promise<void> {
       'timeout-ms': { type: 'string', default: '500' },
       'max-reverse-ms': { type: 'string' },
       'max-resume-ms': { type: 'string' },
+      'lalb-options': { type: 'string', default: '{}' },
+      jitter: { type: 'string', default: '0.2' },
     },
   });
   const delay = values.delay as DelayMode;
@@ -39,6 +49,9 @@ async function main(): Promise<void> {
   const timeoutMs = Number(values['timeout-ms']);
   if (!(Number.isInteger(callers) && callers > 0)) throw new Error(`--callers must be a positive integer, not ${values.callers}`);
   if (!(timeoutMs > 0)) throw new Error(`--timeout-ms must be a positive number, not ${values['timeout-ms']}`);
+  const lalbOptions = parseLalbOptions(values['lalb-options']!);
+  const jitter = Number(values.jitter);
+  if (!(jitter >= 0 && jitter < 1)) throw new Error(`--jitter must be a fraction from 0 to below 1, not ${values.jitter}`);
   const quick = values.quick!;
   const phases = quick
     ? { warmupMs: 400, steadyMs: 1200, maxReverseMs: 1200, freezeMs: 800, maxResumeMs: 1500, settledMs: 500 }
@@ -50,6 +63,8 @@ async function main(): Promise<void> {
     callers,
     timeoutMs,
     delay,
+    jitter,
+    lalbOptions,
   };
   // The model costs CPU time only (~50k simulated calls per virtual second, ~1 µs each): it can
   // afford to wait a minute of virtual time for what the measured run may not see in its phases.
@@ -65,7 +80,8 @@ async function main(): Promise<void> {
 
   const scenario = await runScenario(settings, say);
   say('model: the LALB run again on a virtual clock with exact service times');
-  const model = runModel(modelSettings, DELAYS_MS, [...DELAYS_MS].reverse());
+  const model = runModel(modelSettings, DELAYS_MS, [...DELAYS_MS].reverse(), lalbOptions);
+  const modelBrpc = runModel(modelSettings, DELAYS_MS, [...DELAYS_MS].reverse(), BRPC_EXACT);
   say(`pick cost: ${pickSettings.endpoints} endpoints, ${pickSettings.rounds} rounds of ${pickSettings.picks} picks`);
   const pickCost = measurePickCost(pickSettings);
   const after = machine();
@@ -75,6 +91,7 @@ async function main(): Promise<void> {
     scenario,
     modelSettings,
     model,
+    modelBrpc,
     pickSettings,
     pickCost,
     machine: { cpus: before.cpus, loadAvgBefore: before.loadAvg, loadAvgAfter: after.loadAvg },
@@ -85,6 +102,20 @@ async function main(): Promise<void> {
   writeFileSync(join(values.out!, `${name}.svg`), lbChart(chartInput(report, scenario, model)));
   printReport(report);
   console.log(`\nwrote ${join(values.out!, `${name}.json`)} and ${name}.svg`);
+}
+
+/** The JSON of `--lalb-options`, with null standing for Infinity (JSON has no Infinity). */
+function parseLalbOptions(text: string): LalbOptions {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`--lalb-options must be a JSON object, e.g. '{"minQpsRatio":0}': ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`--lalb-options must be a JSON object, not ${text}`);
+  }
+  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v === null ? Number.POSITIVE_INFINITY : v])) as LalbOptions;
 }
 
 main().then(

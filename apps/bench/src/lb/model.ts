@@ -8,11 +8,14 @@ import { seededRandom } from '@trellis/testkit';
  */
 import { Code, ContextValues, RpcError, serviceKey, type Endpoint, type Invocation, type Pick } from '@trellis/core';
 import { EMPTY_SET } from '@trellis/core/spi';
-import { LocalityAwareBalancer } from '@trellis/lb-lalb';
+import { BRPC_EXACT_OPTIONS, LocalityAwareBalancer, type LalbOptions } from '@trellis/lb-lalb';
 import { CallLog } from './call-log.js';
 import type { PhaseKind } from './scenario.js';
 
 export const MODEL_OVERHEAD_MS = 0.1;
+
+/** LALB options that switch off Trellis's two additions: brpc's algorithm exactly. */
+export const BRPC_EXACT: LalbOptions = BRPC_EXACT_OPTIONS;
 
 export interface ModelSettings {
   readonly callers: number;
@@ -43,9 +46,14 @@ interface Call {
 }
 
 
-export function runModel(settings: ModelSettings, delaysMs: readonly number[], reversedMs: readonly number[]): ModelResult {
+export function runModel(
+  settings: ModelSettings,
+  delaysMs: readonly number[],
+  reversedMs: readonly number[],
+  balancerOptions: LalbOptions = {},
+): ModelResult {
   let now = 0;
-  const balancer = new LocalityAwareBalancer({ clock: { now: () => now }, random: seededRandom(6) });
+  const balancer = new LocalityAwareBalancer({ ...balancerOptions, clock: { now: () => now }, random: seededRandom(6) });
   const endpoints: Endpoint[] = delaysMs.map((_, i) => ({ id: `10.0.0.${i + 1}:7000`, host: `10.0.0.${i + 1}`, port: 7000, weight: 100, version: '1.0.0', tags: {} }));
   const index = new Map(endpoints.map((e, i) => [e.id, i]));
   const service = serviceKey('trellis.test.EchoService');

@@ -11,7 +11,10 @@
  * delay on that path (worker, its timeout, the main thread), each slow on a loaded machine. So a
  * delay that arrives with no other pending is served on the main thread: setTimeout for all but
  * the last 1.5 ms, then a setImmediate poll until the target. The poll keeps the event loop (and
- * I/O) running and costs at most a few ms of CPU per lone call; busy providers never take it.
+ * I/O) running and costs up to 2 ms of CPU per lone call; busy providers never take it. Polling is
+ * capped at MAX_POLLS_PER_SECOND: a provider that gets a steady trickle of calls (LALB's probe
+ * share, a few hundred a second) would otherwise spin most of a core, on a machine whose two cores
+ * the busy provider and the client need.
  */
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,21 +34,31 @@ const STEP_MS = 0.002;
 const MAX_POLLED = 2;
 /** A polled delay sleeps in setTimeout until this long before its target (ms). */
 const POLL_MS = 1.5;
+/** Lone delays polled per second at most (≤ 2 ms of CPU each: at most 4 % of a core). */
+const MAX_POLLS_PER_SECOND = 20;
 
 const now = (): number => performance.timeOrigin + performance.now();
+
+const bucketOf = (ms: number): number => Math.round(ms * 10);
 
 export class PreciseTimer {
   private readonly sequence: Int32Array;
   private readonly published: Float64Array;
   private readonly worker: Worker;
   private readonly heap: Pending[] = [];
-  /** Per delay length: how much earlier than the target to wake up, ms. */
+  /**
+   * Per delay length, in 0.1 ms buckets (jittered delays have any length): how much earlier than the
+   * target to wake up, ms.
+   */
   private readonly offsets = new Map<number, number>();
   /** Lone delays served by polling on the main thread: [target, resolve]. */
   private readonly polled: [number, () => void][] = [];
   /** Delays on the polling path, in their setTimeout part or polled. */
   private lone = 0;
   private polling = false;
+  /** Start of the current one-second polling budget, and the polls spent in it. */
+  private budgetFrom = 0;
+  private budgetSpent = 0;
 
   constructor() {
     const buffer = new SharedArrayBuffer(16);
@@ -58,14 +71,25 @@ export class PreciseTimer {
   }
 
   delay(ms: number): Promise<void> {
-    if (this.heap.length === 0 && this.lone < MAX_POLLED) return this.poll(ms);
+    if (this.heap.length === 0 && this.lone < MAX_POLLED && this.takePollBudget()) return this.poll(ms);
     return new Promise((resolve) => {
       const start = now();
-      const due = start + ms - (this.offsets.get(ms) ?? 0);
+      const due = start + ms - (this.offsets.get(bucketOf(ms)) ?? 0);
       this.push({ due, start, ms, resolve });
       // Only an earlier due time needs the worker's attention; later ones wait their turn.
       if (this.heap[0]!.due === due) this.publish(due);
     });
+  }
+
+  private takePollBudget(): boolean {
+    const t = now();
+    if (t - this.budgetFrom >= 1000) {
+      this.budgetFrom = t;
+      this.budgetSpent = 0;
+    }
+    if (this.budgetSpent >= MAX_POLLS_PER_SECOND) return false;
+    this.budgetSpent++;
+    return true;
   }
 
   private poll(ms: number): Promise<void> {
@@ -105,11 +129,12 @@ export class PreciseTimer {
     const t = now();
     while (this.heap.length > 0 && this.heap[0]!.due <= t + 0.02) {
       const item = this.pop();
-      const offset = this.offsets.get(item.ms) ?? 0;
+      const bucket = bucketOf(item.ms);
+      const offset = this.offsets.get(bucket) ?? 0;
       // Late: wake a little earlier next time; early: a little later (never before the start).
       // Steps of a fixed size converge on the offset that makes half the delays late: the median.
       const late = t - item.start > item.ms;
-      this.offsets.set(item.ms, Math.max(0, Math.min(item.ms, offset + (late ? STEP_MS : -STEP_MS))));
+      this.offsets.set(bucket, Math.max(0, Math.min(item.ms, offset + (late ? STEP_MS : -STEP_MS))));
       item.resolve();
     }
     this.publish(this.heap.length > 0 ? this.heap[0]!.due : 0);

@@ -7,6 +7,11 @@ export interface ProviderArgs {
   readonly name: string;
   readonly delayMs: number;
   readonly delay: DelayMode;
+  /**
+   * Each call's service time is drawn uniformly from delayMs × [1 − jitter, 1 + jitter] (same mean).
+   * 0: exactly delayMs, every call.
+   */
+  readonly jitter: number;
 }
 
 /** Service time as the handler saw it: from its start until the injected delay ended. */

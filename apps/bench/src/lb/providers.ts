@@ -4,7 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { DelayMode, FromProvider, ServiceTimeStats, ToProvider } from './provider-protocol.js';
+import type { DelayMode, FromProvider, ProviderArgs, ServiceTimeStats, ToProvider } from './provider-protocol.js';
 
 export interface Provider {
   readonly name: string;
@@ -24,8 +24,9 @@ export interface Provider {
 const running = new Set<ChildProcess>();
 process.on('exit', () => running.forEach((child) => child.kill('SIGKILL')));
 
-export function startProvider(name: string, delayMs: number, delay: DelayMode): Promise<Provider> {
-  const child = fork(join(__dirname, 'provider-main.js'), [JSON.stringify({ name, delayMs, delay })], {
+export function startProvider(name: string, delayMs: number, delay: DelayMode, jitter = 0): Promise<Provider> {
+  const args: ProviderArgs = { name, delayMs, delay, jitter };
+  const child = fork(join(__dirname, 'provider-main.js'), [JSON.stringify(args)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   running.add(child);

@@ -20,6 +20,8 @@ export interface ReportInput {
   readonly scenario: ScenarioResult;
   readonly modelSettings: ModelSettings;
   readonly model: ModelResult;
+  /** The same model with brpc's exact algorithm (BRPC_EXACT). */
+  readonly modelBrpc: ModelResult;
   readonly pickSettings: PickCostSettings;
   readonly pickCost: readonly PickCost[];
   readonly machine: { cpus: number; loadAvgBefore: number[]; loadAvgAfter: number[] };
@@ -40,6 +42,18 @@ function lalbEvents(log: CallLog, names: readonly string[], fastest: number, fro
     reverse: { atMs: p.reverse.from, phaseMs: p.reverse.to - p.reverse.from, ...analyseReverse(log, names, fastest, p.reverse.from, p.reverse.to) },
     freeze: { atMs: p.freeze.from, phaseMs: p.freeze.to - p.freeze.from, ...freeze },
     resume: { atMs: p.resume.from, phaseMs: p.resume.to - p.resume.from, ...analyseResume(log, names, frozen, freeze.shareBefore, p.resume.from, p.resume.to) },
+  };
+}
+
+/** Steady figures and event timings of one model run. */
+function modelSummary(model: ModelResult, names: readonly string[]) {
+  const modelPhase = (kind: string) => model.phases.find((p) => p.kind === kind)!;
+  const steady = windowStats(model.log, names.length, modelPhase('steady').from + 1000, modelPhase('steady').to);
+  return {
+    steady: { qps: steady.qps, meanUs: steady.meanUs, share: Object.fromEntries(names.map((n, i) => [n, steady.share[i]!])) },
+    events: lalbEvents(model.log, names, model.fastest, model.frozen, {
+      warmupFrom: 0, reverse: modelPhase('reverse'), freeze: modelPhase('freeze'), resume: modelPhase('resume'),
+    }),
   };
 }
 
@@ -65,8 +79,6 @@ export function buildReport(input: ReportInput) {
   const ratios = { lalbOverRoundRobin: ratio(lb, rr), lalbOverRandom: ratio(lb, random) };
   const reverse = find('lalb', 'reverse');
   const timeline = bin(log, names.length, 0, Math.ceil(scenario.end / 250) * 250, 250);
-  const modelPhase = (kind: string) => model.phases.find((p) => p.kind === kind)!;
-  const modelSteady = windowStats(model.log, names.length, modelPhase('steady').from + 1000, modelPhase('steady').to);
   const modelTimeline = bin(model.log, names.length, 0, Math.ceil(model.phases[model.phases.length - 1]!.to / 250) * 250, 250);
   return {
     date: new Date().toISOString(),
@@ -88,12 +100,15 @@ export function buildReport(input: ReportInput) {
     model: {
       what: `The LALB run replayed on a virtual clock: the same LocalityAwareBalancer, ${input.modelSettings.callers} callers, service times of exactly 1/2/3 ms (then 3/2/1) plus ${MODEL_OVERHEAD_MS} ms per call, no machine noise.`,
       settings: input.modelSettings,
-      steady: { qps: modelSteady.qps, meanUs: modelSteady.meanUs, share: Object.fromEntries(names.map((n, i) => [n, modelSteady.share[i]!])) },
-      events: lalbEvents(model.log, names, model.fastest, model.frozen, {
-        warmupFrom: 0, reverse: modelPhase('reverse'), freeze: modelPhase('freeze'), resume: modelPhase('resume'),
-      }),
+      lalbOptions: settings.lalbOptions,
+      ...modelSummary(model, names),
       phases: model.phases,
       timeline: { binMs: modelTimeline.binMs, started: modelTimeline.started },
+    },
+    modelBrpc: {
+      what: 'The same model with brpc\'s exact algorithm: minQpsRatio 0 (rate floor 1 qps), no sample age limit.',
+      ...modelSummary(input.modelBrpc, names),
+      phases: input.modelBrpc.phases,
     },
     pickCost: { endpoints: input.pickSettings.endpoints, picksPerRound: input.pickSettings.picks, rounds: input.pickSettings.rounds, results: input.pickCost },
     phases,
@@ -122,7 +137,7 @@ export function chartInput(report: LbReport, scenario: ScenarioResult, model: Mo
   const m = report.model.events;
   return {
     title: 'Load balancing: round-robin, random and LALB over 3 providers',
-    subtitle: `${settings.callers} callers, closed loop, loopback · ${settings.delay} service times · per-call timeout ${settings.timeoutMs} ms · ${report.date.slice(0, 10)} · Node ${report.node} · ${report.machine.cpus} cores, load avg ${report.machine.loadAvgBefore[0]!.toFixed(1)}`,
+    subtitle: `${settings.callers} callers, closed loop, loopback · ${settings.delay} service times${settings.jitter > 0 ? ` ±${Math.round(settings.jitter * 100)} %` : ''} · per-call timeout ${settings.timeoutMs} ms · ${report.date.slice(0, 10)} · Node ${report.node} · ${report.machine.cpus} cores, load avg ${report.machine.loadAvgBefore[0]!.toFixed(1)}`,
     names,
     frozen: f,
     legend: report.providers.map((p) => `${p.name}: ${p.delayMs} ms → ${p.reversedMs} ms${p.frozen ? `, then frozen ${settings.freezeMs / 1000} s` : ''}`),

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sharesBetween } from './analysis.js';
 import { CallLog, RecentShares } from './call-log.js';
+import type { LalbOptions } from '@trellis/lb-lalb';
 import { startLoad, type BalancerName, type Load } from './load.js';
 import type { DelayMode, ServiceTimeStats } from './provider-protocol.js';
 import { startProvider, type Provider } from './providers.js';
@@ -26,6 +27,10 @@ export interface ScenarioSettings {
   readonly callers: number;
   readonly timeoutMs: number;
   readonly delay: DelayMode;
+  /** Service times drawn from delay × [1 − jitter, 1 + jitter]; 0 = exact (see provider-main.ts). */
+  readonly jitter: number;
+  /** Options for the LALB run's balancer (`--lalb-options`); {} for the plugin's defaults. */
+  readonly lalbOptions: LalbOptions;
 }
 
 /** What LALB believed at one moment (snapshot()), per provider in A, B, C order. */
@@ -76,7 +81,7 @@ export const DELAYS_MS: readonly number[] = [1, 2, 3];
 
 export async function runScenario(settings: ScenarioSettings, say: (line: string) => void): Promise<ScenarioResult> {
   const names = [...NAMES];
-  const providers: Provider[] = await Promise.all(names.map((name, i) => startProvider(name, DELAYS_MS[i]!, settings.delay)));
+  const providers: Provider[] = await Promise.all(names.map((name, i) => startProvider(name, DELAYS_MS[i]!, settings.delay, settings.jitter)));
   const log = new CallLog();
   const phases: Phase[] = [];
   const t0 = performance.now();
@@ -94,6 +99,7 @@ export async function runScenario(settings: ScenarioSettings, say: (line: string
         addresses: providers.map((p) => p.address),
         callers: settings.callers,
         timeoutMs: settings.timeoutMs,
+        lalbOptions: settings.lalbOptions,
         log,
         t0,
       });

@@ -27,7 +27,7 @@ export function printReport(report: LbReport): void {
       s.loadAvg.toFixed(1),
     ]);
   }
-  console.log(`\nSteady state (${report.settings.steadyMs / 1000} s each, ${report.settings.callers} callers, service times ${report.providers.map((p) => p.delayMs).join('/')} ms, ${report.settings.delay}):\n`);
+  console.log(`\nSteady state (${report.settings.steadyMs / 1000} s each, ${report.settings.callers} callers, service times ${report.providers.map((p) => p.delayMs).join('/')} ms, ${report.settings.delay}${report.settings.jitter > 0 ? `, ±${Math.round(report.settings.jitter * 100)} % jitter` : ''}):\n`);
   console.log(table(rows));
   const r = report.ratios.lalbOverRoundRobin;
   const t = report.targets;
@@ -51,6 +51,13 @@ export function printReport(report: LbReport): void {
   console.log(`Reversed: ${m.reverse.fastest} had most of the traffic after ${ms(m.reverse.majorityAfterMs)}; ${m.freeze.frozen} frozen: first call elsewhere after ${ms(m.freeze.firstElsewhereAfterMs)} ` +
     `(${m.freeze.caughtByFreeze} caught by the freeze), ${m.freeze.sentWhileFrozen} calls sent to it while frozen; resumed: first answered call after ${ms(m.resume.firstSuccessAfterMs)}, ` +
     `half its old share back after ${ms(m.resume.halfOldShareAfterMs)} (phase ${Math.round(m.resume.phaseMs / 1000)} s)`);
+  const b = report.modelBrpc;
+  const rrModelQps = report.settings.callers / ((1 + 2 + 3) / 3 + 0.1) * 1000;
+  for (const [label, mm] of [['Trellis LALB', report.model], ['brpc exact  ', b]] as const) {
+    console.log(`Model, ${label}: steady ${qps(mm.steady.qps)} QPS (${(mm.steady.qps / rrModelQps).toFixed(2)}× round-robin's ${qps(rrModelQps)}), ` +
+      `share ${names.map((n) => pct(mm.steady.share[n])).join('/')}; reversed: ${mm.events.reverse.fastest} > 50 % after ${ms(mm.events.reverse.majorityAfterMs)}; ` +
+      `resumed ${mm.events.resume.resumed}: half its old share back after ${ms(mm.events.resume.halfOldShareAfterMs)}`);
+  }
   console.log(`\nPick cost over ${report.pickCost.endpoints} endpoints (median of ${report.pickCost.rounds} × ${report.pickCost.picksPerRound} picks, done() included): ` +
     report.pickCost.results.map((c) => `${c.balancer} ${Math.round(c.nsPerPick)} ns`).join(', '));
   console.log(`load average before ${report.machine.loadAvgBefore.map((l) => l.toFixed(1)).join(' ')}, after ${report.machine.loadAvgAfter.map((l) => l.toFixed(1)).join(' ')} (${report.machine.cpus} cores)`);
