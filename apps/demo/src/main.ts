@@ -148,7 +148,10 @@ async function main(): Promise<number> {
   console.log(`\n${stats.grayReport()}`);
   if (lalbWeights.length) {
     console.log('\nLALB before the faults (weight ∝ QPS / latency, v1 providers):');
-    for (const w of lalbWeights) console.log(`  ${nameOf(w.id).padEnd(4)} weight ${String(Math.round(w.weight)).padStart(11)}  avg latency ${w.avgLatencyMs.toFixed(2)} ms`);
+    // snapshot() covers every routed list; p4 (v2) is alone in its own, so it is left out here.
+    for (const w of lalbWeights.filter((row) => nameOf(row.id) !== 'p4')) {
+      console.log(`  ${nameOf(w.id).padEnd(4)} weight ${String(Math.round(w.weight)).padStart(11)}  expected share ${(w.share * 100).toFixed(1).padStart(5)} %  avg latency ${w.avgLatencyMs.toFixed(2)} ms`);
+    }
     console.log(`  p3, 4 ms slower, served ${lalbShare} of the v1 calls in the seconds before the first fault; round robin would give it 33 %.`);
   }
   console.log(`\nbreaker transitions:\n${breakerEvents.map((e) => `  ${e}`).join('\n') || '  none'}`);
