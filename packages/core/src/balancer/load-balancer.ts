@@ -16,8 +16,11 @@ export interface Pick {
 }
 
 /**
- * Chooses one endpoint per attempt. `list` keeps its identity until the directory changes, so a
- * balancer may cache per list (LALB rebuilds its tree only then). Must skip `invocation.excluded`.
+ * Chooses one endpoint per attempt. `list` is what the routers left for this call: it can differ
+ * from call to call (a gray release alternates between a v1 and a v2 list), but the same outcome is
+ * the same array until the directory or the rules change. So a balancer may cache per list, and
+ * should keep what it learns per endpoint id, not per list (LALB keeps a tree per list and shared
+ * statistics). Must skip `invocation.excluded`.
  */
 export interface LoadBalancer {
   readonly name: string;
