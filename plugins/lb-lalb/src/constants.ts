@@ -58,10 +58,17 @@ export const DEFAULT_MAX_SAMPLE_AGE_MS = 5000;
 export const REFRESH_INTERVAL_US = 100_000;
 
 /**
- * A routed list not picked from for this long is dropped, and with it what LALB learned about
- * endpoints that are in no other list (they left the directory, or no route leads to them).
+ * A routed list not picked from for this long is dropped (rebuilt if it comes back: a map lookup
+ * and one tree). Every list an endpoint is in costs a tree update per call it ends, and a directory
+ * that changes (a warm-up ramp re-weights endpoints every few hundred ms) leaves old lists behind.
  */
-export const LIST_IDLE_US = 30_000_000;
+export const LIST_IDLE_US = 2_000_000;
+
+/**
+ * What LALB learned about an endpoint is forgotten once it has been in no list picked from for this
+ * long: it left the directory, or no route leads to it any more.
+ */
+export const FORGET_AFTER_US = 30_000_000;
 
 /** Lists kept at most; beyond it the least recently used is dropped. */
 export const VIEW_CAP = 64;

@@ -9,8 +9,10 @@ export interface TrackedEndpoint {
   readonly stats: EndpointStats;
   /** LALB's own weight as last pushed into the views (before endpoint.weight multipliers). */
   raw: number;
-  /** The lists it is in now; when the last one is dropped, so is what LALB learned about it. */
+  /** The lists it is in now. */
   readonly memberships: Membership[];
+  /** When a list it was in was last picked from, as of its lists dropped so far. */
+  lastListedUs: number;
   /** Dropped: feedback arriving later for a call picked before is ignored. */
   dropped: boolean;
 }
@@ -73,16 +75,14 @@ export class ListView {
     return this.members.length === 0 ? 0 : Math.floor(this.rawTotal / this.members.length);
   }
 
-  /** Detaches every member from its endpoint; returns the endpoints left in no list at all. */
-  detach(): TrackedEndpoint[] {
-    const orphans: TrackedEndpoint[] = [];
+  /** Detaches every member from its endpoint, noting when each was last in a list picked from. */
+  detach(): void {
     for (const member of this.members) {
-      const memberships = member.tracked.memberships;
-      const at = memberships.indexOf(member);
-      if (at >= 0) memberships.splice(at, 1);
-      if (memberships.length === 0) orphans.push(member.tracked);
+      const tracked = member.tracked;
+      const at = tracked.memberships.indexOf(member);
+      if (at >= 0) tracked.memberships.splice(at, 1);
+      if (this.lastUsedUs > tracked.lastListedUs) tracked.lastListedUs = this.lastUsedUs;
     }
-    return orphans;
   }
 }
 

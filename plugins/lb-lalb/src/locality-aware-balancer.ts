@@ -1,6 +1,14 @@
 import { Code, type Invocation, type LoadBalancer, type Pick, type PickOutcome, type RpcError } from '@trellis/core';
 import type { Clock, Endpoint } from '@trellis/core/spi';
-import { DEFAULT_QPS, LIST_IDLE_US, MAX_WEIGHT, REFRESH_INTERVAL_US, VIEW_CAP, WEIGHT_SCALE } from './constants.js';
+import {
+  DEFAULT_QPS,
+  FORGET_AFTER_US,
+  LIST_IDLE_US,
+  MAX_WEIGHT,
+  REFRESH_INTERVAL_US,
+  VIEW_CAP,
+  WEIGHT_SCALE,
+} from './constants.js';
 import { EndpointStats, errorLatencyUs } from './endpoint-stats.js';
 import { ListView, type Membership, type TrackedEndpoint } from './list-view.js';
 import { resolveLalbOptions, type LalbOptions, type ResolvedLalbOptions } from './options.js';
@@ -44,7 +52,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
   private readonly random: () => number;
   /** Clock reading at construction; times are µs since then, which keeps in-flight sums small. */
   private readonly epochMs: number;
-  /** Every endpoint of every live list, by id: what LALB learned, shared by the lists. */
+  /** What LALB learned, by endpoint id, shared by the lists (kept a while after the last one goes). */
   private readonly tracked = new Map<string, TrackedEndpoint>();
   /** One view (weight tree) per list the routers handed over, by identity. */
   private readonly views = new Map<readonly Endpoint[], ListView>();
@@ -106,6 +114,8 @@ export class LocalityAwareBalancer implements LoadBalancer {
     }
     const rows: EndpointSnapshot[] = [];
     for (const tracked of this.tracked.values()) {
+      // In no list picked from lately: remembered, but there is no share to show.
+      if (tracked.memberships.length === 0) continue;
       let latest = tracked.memberships[0]!;
       // On a tie the list created later wins: memberships are in creation order.
       for (const member of tracked.memberships) if (member.view.lastUsedUs >= latest.view.lastUsedUs) latest = member;
@@ -167,7 +177,14 @@ export class LocalityAwareBalancer implements LoadBalancer {
         const initial = count === 0 ? WEIGHT_SCALE : clampWeight(Math.floor(knownSum / count), this.options.minWeight);
         knownSum += initial;
         count++;
-        tracked = { id: endpoint.id, stats: new EndpointStats(initial, this.options), raw: initial, memberships: [], dropped: false };
+        tracked = {
+          id: endpoint.id,
+          stats: new EndpointStats(initial, this.options),
+          raw: initial,
+          memberships: [],
+          lastListedUs: nowUs,
+          dropped: false,
+        };
         this.tracked.set(tracked.id, tracked);
       }
       view.add(tracked, endpoint);
@@ -178,8 +195,8 @@ export class LocalityAwareBalancer implements LoadBalancer {
 
   /**
    * Drops the lists not picked from for LIST_IDLE_US, then the least recently used ones beyond
-   * `keep`. An endpoint in none of the remaining lists is forgotten: it left the directory (brpc
-   * deletes its weight too), or no route has led to it for that long.
+   * `keep`. Then forgets the endpoints that have been in no list picked from for FORGET_AFTER_US:
+   * they left the directory (brpc deletes their weight too), or no route leads to them any more.
    */
   private dropIdleViews(nowUs: number, keep: number, inUse: ListView | undefined): void {
     for (const view of this.views.values()) {
@@ -193,15 +210,18 @@ export class LocalityAwareBalancer implements LoadBalancer {
       if (oldest === undefined) break;
       this.dropView(oldest);
     }
+    for (const tracked of this.tracked.values()) {
+      if (tracked.memberships.length === 0 && nowUs - tracked.lastListedUs > FORGET_AFTER_US) {
+        tracked.dropped = true;
+        this.tracked.delete(tracked.id);
+      }
+    }
   }
 
   private dropView(view: ListView): void {
     this.views.delete(view.list);
     if (this.lastList === view.list) this.lastList = undefined;
-    for (const orphan of view.detach()) {
-      orphan.dropped = true;
-      this.tracked.delete(orphan.id);
-    }
+    view.detach();
   }
 
   /** Pushes the endpoint's current weight into every list it is in. */
@@ -296,7 +316,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
   /** brpc `Feedback` / `Weight::Update`, plus `MarkFailed` for endpoints that cannot be reached. */
   private feedback(member: Membership, beginUs: number, invocation: Invocation, outcome: PickOutcome): void {
     const tracked = member.tracked;
-    // Forgotten since the pick (in no live list): its state is gone (brpc drops such feedback too).
+    // Forgotten since the pick: its state is gone (brpc drops feedback for a removed server too).
     if (tracked.dropped) return;
     const stats = tracked.stats;
     const endUs = this.nowUs();

@@ -429,3 +429,24 @@ t.test('routed lists that alternate per call share what LALB learned (gray relea
   );
   t.end();
 });
+
+t.test('an endpoint whose lists went unused keeps what LALB learned for 30 s', (t) => {
+  // Lists are dropped by the periodic refresh, which the additions turn on; samples kept for 60 s.
+  const { clock, balancer } = setup({ minQpsRatio: 0.05, maxSampleAgeMs: 60_000 });
+  const list = [endpoint('a:1'), endpoint('b:1')];
+  trainEqualRate(balancer, clock, list, { 'a:1': 1, 'b:1': 4 }, 130, 10);
+  const learned = rowOf(balancer, 'b:1');
+  // Only a is routed to for 20 s: b's list is dropped after 2 s, b itself is kept.
+  const onlyA = [endpoint('a:1')];
+  for (let i = 0; i < 200; i++) {
+    const pick = balancer.pick(onlyA, invocation())!;
+    clock.advance(100);
+    pick.done({ latencyMs: 1 });
+  }
+  t.same(balancer.snapshot().map((r) => r.id), ['a:1'], 'b is in no list picked from: no share to show');
+  const back = [endpoint('a:1'), endpoint('b:1')];
+  balancer.pick(back, only(back, 'a:1'))!.done({ latencyMs: 1 });
+  const row = balancer.snapshot(back).find((r) => r.id === 'b:1')!;
+  t.same([row.avgLatencyMs, row.qps, row.baseWeight], [learned.avgLatencyMs, learned.qps, learned.baseWeight], 'b comes back with its statistics');
+  t.end();
+});
