@@ -14,6 +14,10 @@ t.test('the demo runs its timeline and prints a passing summary', async (t) => {
   t.match(stdout, /health of p1: healthy → subhealthy/, 'the frozen provider turned sub-healthy');
   t.match(stdout, /p2 exited after draining/, 'the graceful stop completed');
   t.match(stdout, /gray release: \d+ of \d+ users went to v2 .*users served by both versions: 0/, 'gray routing is stable per user');
+  // LALB shifted v1 traffic off the provider that is 4 ms slower (round robin would give it 33 %).
+  const slow = /p3, 4 ms slower, served ([\d.]+) % of the v1 calls/.exec(stdout);
+  t.ok(slow, 'the LALB summary names the slow provider\'s share');
+  t.ok(slow && Number(slow[1]) < 20, `p3 served ${slow?.[1]} % of the v1 calls before the faults (< 20 %)`);
   t.match(stdout, /breaker transitions:/);
   t.match(stdout, /trellis_client_requests_total\{service="demo.Greeter"/, 'metrics were scraped');
   t.match(stdout, /No call failed|all non-idempotent Remember calls/, 'the verdict');
