@@ -43,6 +43,32 @@ t.test('shared tokens: per-method roles, UNAUTHENTICATED and PERMISSION_DENIED',
   t.equal(denied.mayHaveRun, false);
 });
 
+t.test('asynchronous and failing verifiers and credentials', async (t) => {
+  const verifier = async (credential: string | undefined) => {
+    await new Promise((resolve) => setImmediate(resolve)); // e.g. a token-introspection call
+    if (credential === 'explode') throw new Error('introspection service down');
+    return credential === 'async-ok' ? { id: 'async-user', roles: [] } : undefined;
+  };
+  const server = await start([serverAuth({ verifier, rules: { '*': [] } })]);
+  const address = [`127.0.0.1:${server.port}`];
+  const later = new RpcClient({ service: loadEchoService(), addresses: address, plugins: [clientAuth({ credential: async () => 'async-ok' })] });
+  const wrong = new RpcClient({ service: loadEchoService(), addresses: address, plugins: [clientAuth({ credential: async () => 'nope' })] });
+  const exploding = new RpcClient({ service: loadEchoService(), addresses: address, plugins: [clientAuth({ credential: 'explode' })] });
+  const noSource = new RpcClient({
+    service: loadEchoService(),
+    addresses: address,
+    plugins: [clientAuth({ credential: () => { throw new Error('token store locked'); } })],
+  });
+  t.teardown(async () => { await Promise.all([later, wrong, exploding, noSource].map((c) => c.close())); await server.close(); });
+  t.match(await later.invoke('Echo', {}), { message: 'async-user' }, 'a promised credential and an async verifier');
+  t.equal(await code(wrong.invoke('Echo', {})), Code.UNAUTHENTICATED);
+  const failed = (await exploding.invoke('Echo', {}).catch((e: unknown) => e)) as RpcError;
+  t.equal(failed.code, Code.UNKNOWN, 'a verifier that throws fails the call as UNKNOWN (an unexpected server error), the server lives on');
+  t.match(await later.invoke('Echo', {}), { message: 'async-user' }, 'and keeps serving');
+  const local = await noSource.invoke('Echo', {}).catch((e: unknown) => e);
+  t.match(local, { message: /token store locked/ }, 'a credential function that throws fails the call as a rejection, not a throw');
+});
+
 t.test('mTLS identity as the principal', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'trellis-auth-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
