@@ -56,8 +56,30 @@ export class RetryCall implements DeadlineEntry {
   }
 
   /** Attempts one after another until one answers or retry gives up (then it throws why). */
-  async run(): Promise<Result> {
-    let record = this.begin(false, this.first.excluded);
+  run(): Promise<Result> {
+    // The first attempt without an async frame: most calls succeed at once, and an async function
+    // plus an await would cost them two more promises (and their hooks under an AsyncLocalStorage
+    // context manager). Only a failure goes on to the retry loop.
+    const record = this.begin(false, this.first.excluded);
+    let attempt: Promise<Result>;
+    try {
+      attempt = this.next(this.invocationFor(record, undefined));
+    } catch (thrown) {
+      attempt = Promise.reject(thrown);
+    }
+    return attempt.then(
+      (result) => {
+        this.succeed(record);
+        return result;
+      },
+      (thrown: unknown) => this.retryAfter(record, thrown),
+    );
+  }
+
+  private async retryAfter(failed: MutableAttemptRecord, thrown: unknown): Promise<Result> {
+    this.afterFailure(failed, RpcError.from(thrown), false);
+    await this.pause();
+    let record = this.begin(false, this.nextExcluded(false));
     let invocation = this.invocationFor(record, undefined);
     for (;;) {
       try {
