@@ -1,5 +1,8 @@
+import { Exception } from 'node-zookeeper-client';
 import { TrellisError } from '@trellis/core';
 import { ErrorCodes } from '@trellis/core/spi';
+import type { ResolvedAuth } from './auth.js';
+import { zkCode } from './zk-handle.js';
 
 /**
  * Codes this registry throws or passes to `onError`: the kernel's where it has one, the same plugin
@@ -14,7 +17,10 @@ export const ZooKeeperErrorCodes = {
   SESSION_EXPIRED: 'ERR_REGISTRY_SESSION_EXPIRED',
   MALFORMED_DOCUMENT: 'ERR_REGISTRY_MALFORMED_DOCUMENT',
   LISTENER_FAILED: 'ERR_REGISTRY_LISTENER_FAILED',
-  /** Reported: ZooKeeper refused an operation for a reason other than the connection (an ACL, say). */
+  /**
+   * Reported, or thrown by register()/putConfig(): ZooKeeper refused an operation for a reason other
+   * than the connection (an ACL, say).
+   */
   REQUEST_FAILED: 'ERR_REGISTRY_REQUEST_FAILED',
 } as const;
 
@@ -35,4 +41,23 @@ export function reportable(code: `ERR_${string}`, message: string, cause: unknow
   if (cause instanceof TrellisError) return cause;
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new TrellisError(code, `${message}: ${reason}`, { cause });
+}
+
+/**
+ * A write ZooKeeper refused. NO_AUTH gets its own message because it is a configuration problem: the
+ * node or its parent was created with `creator-writes` by another digest user, or by any user while
+ * this registry has no `auth`. The operator needs to know which credentials to configure. Shows the
+ * user, never the password.
+ */
+export function writeFailed(what: 'write' | 'sync', path: string, cause: unknown, auth: ResolvedAuth | undefined): TrellisError {
+  if (zkCode(cause) !== Exception.NO_AUTH) return reportable(ZooKeeperErrorCodes.REQUEST_FAILED, `ZooKeeper ${what} of ${path} failed`, cause);
+  const who = auth ? `digest user "${auth.user}"` : 'a client without credentials';
+  const fix = auth
+    ? "configure the registry's auth with the credentials of the user that created the node"
+    : "configure the registry's auth: { scheme: 'digest', credentials: 'user:password' } with the user that created the node";
+  return new TrellisError(
+    ZooKeeperErrorCodes.REQUEST_FAILED,
+    `ZooKeeper's ACL refused a write to ${path} (NO_AUTH): the node, or its parent, does not let ${who} change it; ${fix}`,
+    { cause },
+  );
 }

@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TrellisError } from '@trellis/core';
 import { ExponentialBackoff, invalidOption, RegistryPaths, type BackoffOptions } from '@trellis/core/spi';
+import { checkAcl, checkAuth, type ResolvedAuth, type ZooKeeperAcl, type ZooKeeperAuth } from './auth.js';
 
 /** What the registry reports about its connection, for logs and metrics. */
 export type ZooKeeperEvent =
@@ -26,6 +27,10 @@ export interface ZooKeeperRegistryOptions {
   readonly snapshotDir?: string | false;
   /** Pacing of client re-creation after a lost session (default 200 ms doubling to 10 s, ±50 % jitter). */
   readonly backoff?: BackoffOptions;
+  /** Credentials added to every client the registry opens (re-created sessions included). Default: none. */
+  readonly auth?: ZooKeeperAuth;
+  /** ACL of every node the registry creates (default `open`); `creator-writes` requires `auth`. */
+  readonly acl?: ZooKeeperAcl;
   /** Asynchronous problems (outages, expired sessions, malformed documents) as coded errors. Default: a process warning. */
   readonly onError?: (error: TrellisError) => void;
   /** Connection and session changes, for logs and metrics. */
@@ -40,6 +45,8 @@ export interface ResolvedOptions {
   readonly debounceMs: number;
   readonly snapshotDir: string | false;
   readonly backoff: BackoffOptions;
+  readonly auth: ResolvedAuth | undefined;
+  readonly acl: ZooKeeperAcl;
   readonly onError: (error: TrellisError) => void;
   readonly onEvent: (event: ZooKeeperEvent) => void;
 }
@@ -97,6 +104,7 @@ export function resolveOptions(options: ZooKeeperRegistryOptions): ResolvedOptio
   }
   const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
   new ExponentialBackoff(backoff); // throws ERR_INVALID_OPTION naming the bad backoff field
+  const auth = checkAuth(options.auth);
   return {
     connectString: checkConnectString(options.connectString),
     root,
@@ -105,6 +113,8 @@ export function resolveOptions(options: ZooKeeperRegistryOptions): ResolvedOptio
     debounceMs: checkNumber('debounceMs', options.debounceMs, 100, 0, 60_000),
     snapshotDir,
     backoff,
+    auth,
+    acl: checkAcl(options.acl, auth),
     onError: guarded(options.onError ?? defaultOnError),
     onEvent: guarded(options.onEvent),
   };

@@ -1,6 +1,6 @@
 import { CreateMode, Exception } from 'node-zookeeper-client';
 import type { TrellisError } from '@trellis/core';
-import { reportable, ZooKeeperErrorCodes } from './errors.js';
+import { ZooKeeperErrorCodes } from './errors.js';
 import { hex, isTransient, zkCode, type ZkHandle } from './zk-handle.js';
 import type { ZkSession } from './session.js';
 
@@ -90,7 +90,7 @@ export class Registrations {
         else if (this.retired.has(path)) await this.deleteOwn(handle, path);
       } catch (error) {
         // A lost connection is repaired by the next re-sync; anything else is worth reporting.
-        if (!isTransient(error)) this.onError(reportable(ZooKeeperErrorCodes.REQUEST_FAILED, `ZooKeeper sync of ${path} failed`, error));
+        if (!isTransient(error)) this.onError(this.session.writeFailed('sync', path, error));
       }
     });
   }
@@ -107,7 +107,7 @@ export class Registrations {
         await this.serial(path, () => (stillWanted() ? op(handle) : Promise.resolve()));
         return;
       } catch (error) {
-        if (!isTransient(error)) throw reportable(ZooKeeperErrorCodes.REQUEST_FAILED, `ZooKeeper write of ${path} failed`, error);
+        if (!isTransient(error)) throw this.session.writeFailed('write', path, error);
         if (Date.now() >= deadline) throw this.session.unreachable(this.deadlineMs);
         // The library reports a lost connection just before it marks itself disconnected: pause briefly
         // so the next whenConnected() waits for the reconnection instead of spinning.

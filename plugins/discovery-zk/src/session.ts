@@ -1,7 +1,8 @@
 import { createClient, State } from 'node-zookeeper-client';
 import { TrellisError } from '@trellis/core';
 import { ExponentialBackoff } from '@trellis/core/spi';
-import { closedError, reportable, unreachable, ZooKeeperErrorCodes } from './errors.js';
+import { nodeAcl } from './auth.js';
+import { closedError, reportable, unreachable, writeFailed, ZooKeeperErrorCodes } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { StallWatchdog } from './stall-watchdog.js';
 import { ZkHandle } from './zk-handle.js';
@@ -64,6 +65,11 @@ export class ZkSession {
 
   unreachable(waitedMs: number): TrellisError {
     return unreachable(this.options.connectString, waitedMs);
+  }
+
+  /** A refused write as ERR_REGISTRY_REQUEST_FAILED; an ACL refusal names the configured user. */
+  writeFailed(what: 'write' | 'sync', path: string, cause: unknown): TrellisError {
+    return writeFailed(what, path, cause, this.options.auth);
   }
 
   /** Opens the first client; later calls do nothing. */
@@ -133,9 +139,17 @@ export class ZkSession {
       spinDelay: Math.min(1000, Math.max(100, Math.floor(this.options.connectTimeoutMs / 3))),
       retries: 0,
     });
+    // Before connect(), and on every client, a re-created one included: the library then sends the
+    // credentials on each (re)connection right after the handshake, ahead of any request issued once
+    // connected, so the re-sync of a new session writes as the same user.
+    const auth = this.options.auth;
+    if (auth) client.addAuthInfo(auth.scheme, Buffer.from(auth.credentials));
     // Longer than any disconnect the session survives: by then the client was replaced and the
     // request failed anyway; an answer lost inside a live connection is the only case left.
-    const handle = new ZkHandle(client, this.options.sessionTimeoutMs + this.options.connectTimeoutMs);
+    const handle = new ZkHandle(client, this.options.sessionTimeoutMs + this.options.connectTimeoutMs, {
+      acl: nodeAcl(this.options.acl),
+      authenticated: auth !== undefined,
+    });
     this.handle = handle;
     guardReplies(client, (error) =>
       this.options.onError(reportable(ZooKeeperErrorCodes.REQUEST_FAILED, 'dropped a connection after an unreadable ZooKeeper reply', error)),
@@ -153,6 +167,7 @@ export class ZkSession {
       if (state === State.SYNC_CONNECTED || state === State.CONNECTED_READ_ONLY) this.onConnected(handle);
       else if (state === State.DISCONNECTED) this.onDisconnected(handle);
       else if (state === State.EXPIRED) this.replace(handle, 'server');
+      else if (state === State.AUTH_FAILED) this.onAuthFailed();
     });
     client.connect();
   }
@@ -203,6 +218,22 @@ export class ZkSession {
     );
     const delay = this.backoff.next();
     this.reopenTimer = setTimeout(() => this.open(), delay);
+  }
+
+  /**
+   * The server rejected the credentials and closes the connection, after which the library stops
+   * dialling; the disconnect then gives the session up after the session timeout like any other, so
+   * this only has to say why. Digest authentication does not fail on a stock server, but a server
+   * whose digest provider is disabled answers AUTH_FAILED.
+   */
+  private onAuthFailed(): void {
+    const who = this.options.auth ? `the credentials of digest user "${this.options.auth.user}"` : 'the connection';
+    this.options.onError(
+      new TrellisError(
+        ZooKeeperErrorCodes.REQUEST_FAILED,
+        `ZooKeeper at ${this.options.connectString} refused ${who} (AUTH_FAILED); check the registry's auth option and the server's authentication providers`,
+      ),
+    );
   }
 
   private stopWatchdog(): void {

@@ -1,4 +1,4 @@
-import { CreateMode, Exception, type Client, type Event, type Stat } from 'node-zookeeper-client';
+import { CreateMode, Exception, State, type ACL, type Client, type Event, type Stat } from 'node-zookeeper-client';
 import { dropConnection } from './zk-internals.js';
 
 /**
@@ -30,6 +30,13 @@ export function hex(id: Buffer): string {
 
 export type Watcher = (event: Event) => void;
 
+export interface HandleOptions {
+  /** ACL of every node this handle creates, parents included. */
+  readonly acl: ACL[];
+  /** The client has credentials (addAuthInfo): requests must not overtake them (see `call`). */
+  readonly authenticated: boolean;
+}
+
 /**
  * One node-zookeeper-client `Client` (one session) with promise-returning operations. Callbacks become
  * promises; synchronous asserts of the library become rejections; `discard()` settles whatever is
@@ -44,6 +51,7 @@ export class ZkHandle {
   constructor(
     readonly client: Client,
     private readonly requestTimeoutMs: number,
+    private readonly options: HandleOptions,
   ) {}
 
   /** The session id in hex; all zeros until the first connection. */
@@ -56,7 +64,7 @@ export class ZkHandle {
   }
 
   create(path: string, data: Buffer, mode: number = CreateMode.PERSISTENT): Promise<string> {
-    return this.call<string>((cb) => this.client.create(path, data, mode, cb));
+    return this.call<string>((cb) => this.client.create(path, data, this.options.acl, mode, cb));
   }
 
   remove(path: string, version = -1): Promise<void> {
@@ -89,7 +97,7 @@ export class ZkHandle {
   }
 
   mkdirp(path: string): Promise<void> {
-    return this.call<void>((cb) => this.client.mkdirp(path, (error) => cb(error)));
+    return this.call<void>((cb) => this.client.mkdirp(path, this.options.acl, (error) => cb(error)));
   }
 
   /** Rejects pending operations and closes the client without waiting for the server. */
@@ -112,6 +120,13 @@ export class ZkHandle {
 
   private call<T>(run: (cb: (error: unknown, value?: T) => void) => void): Promise<T> {
     if (this.discarded) return Promise.reject(new LostRequestError('ZooKeeper session was replaced or closed'));
+    // The library queues a request made while it is (re)connecting and sends it right after the
+    // handshake, ahead of the credentials it re-sends on every connection (they are queued only once
+    // the socket is up): such a write would be refused with NO_AUTH. Fail it like a lost connection
+    // instead; the reconnection re-applies whatever it was for.
+    if (this.options.authenticated && !isConnected(this.client.getState())) {
+      return Promise.reject(new LostRequestError('ZooKeeper client is not connected (requests wait for the credentials)'));
+    }
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
@@ -142,4 +157,8 @@ export class ZkHandle {
       }
     });
   }
+}
+
+function isConnected(state: State): boolean {
+  return state === State.SYNC_CONNECTED || state === State.CONNECTED_READ_ONLY;
 }

@@ -5,7 +5,7 @@ import {
   type InstanceInfo, type Registry, type ServiceQuery,
 } from '@trellis/core/spi';
 import { ConfigWatch } from './config-watch.js';
-import { closedError, reportable, ZooKeeperErrorCodes } from './errors.js';
+import { closedError, ZooKeeperErrorCodes } from './errors.js';
 import { isValidSegment, resolveOptions, type ResolvedOptions, type ZooKeeperRegistryOptions } from './options.js';
 import { ProvidersWatch } from './providers-watch.js';
 import { Registrations } from './registrations.js';
@@ -117,7 +117,7 @@ export class ZooKeeperRegistry implements Registry, ConfigSource {
       if (document === undefined) await removeDocument(handle, path);
       else await writeDocument(handle, path, Buffer.from(document, 'utf8'));
     } catch (error) {
-      throw reportable(ZooKeeperErrorCodes.REQUEST_FAILED, `ZooKeeper write of ${path} failed`, error);
+      throw this.session.writeFailed('write', path, error);
     }
   }
 
