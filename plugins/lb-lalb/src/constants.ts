@@ -70,5 +70,9 @@ export const LIST_IDLE_US = 2_000_000;
  */
 export const FORGET_AFTER_US = 30_000_000;
 
-/** Lists kept at most; beyond it the least recently used is dropped. */
-export const VIEW_CAP = 64;
+/**
+ * Lists kept at most; beyond it the least recently used is dropped. Each list an endpoint is in is
+ * one more tree to update when its calls end; a few routed lists (v1, v2, a tenant's subset) is
+ * the usual case.
+ */
+export const VIEW_CAP = 16;

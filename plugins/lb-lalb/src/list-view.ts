@@ -42,10 +42,19 @@ export class ListView {
   lastUsedUs: number;
 
   constructor(
-    readonly list: readonly Endpoint[],
+    /** The array it was built from; replaced by an equal array a router hands over instead. */
+    public list: readonly Endpoint[],
     nowUs: number,
   ) {
     this.lastUsedUs = nowUs;
+  }
+
+  /** Whether `other` holds exactly this list's endpoints (the same objects, in the same order). */
+  sameEndpoints(other: readonly Endpoint[]): boolean {
+    const list = this.list;
+    if (other.length !== list.length) return false;
+    for (let i = 0; i < list.length; i++) if (other[i] !== list[i]) return false;
+    return true;
   }
 
   /** Adds a member at the end of the tree, with the endpoint's current LALB weight. */

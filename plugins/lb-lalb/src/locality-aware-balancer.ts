@@ -145,7 +145,16 @@ export class LocalityAwareBalancer implements LoadBalancer {
   }
 
   private switchTo(list: readonly Endpoint[], nowUs: number): void {
-    this.view = this.views.get(list) ?? this.createView(list, nowUs);
+    let view = this.views.get(list);
+    if (view === undefined && this.view !== undefined && this.view.sameEndpoints(list)) {
+      // A router that builds a new array for the same outcome on every call (the SPI asks routers
+      // to return the same one): keep the view, under the new array, instead of a view per call.
+      view = this.view;
+      this.views.delete(view.list);
+      view.list = list;
+      this.views.set(list, view);
+    }
+    this.view = view ?? this.createView(list, nowUs);
     this.lastList = list;
   }
 

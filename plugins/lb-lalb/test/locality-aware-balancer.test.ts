@@ -450,3 +450,28 @@ t.test('an endpoint whose lists went unused keeps what LALB learned for 30 s', (
   t.same([row.avgLatencyMs, row.qps, row.baseWeight], [learned.avgLatencyMs, learned.qps, learned.baseWeight], 'b comes back with its statistics');
   t.end();
 });
+
+t.test('a router that builds a new, equal array on every call still gets the right weights', (t) => {
+  const { clock, balancer } = setup({}, 9);
+  const endpoints = [endpoint('a:1'), endpoint('b:1')];
+  const latency: Record<string, number> = { 'a:1': 1, 'b:1': 4 };
+  const served = new Map<string, number>();
+  const inFlight: { end: number; pick: Pick }[] = [];
+  const issue = (): void => {
+    const pick = balancer.pick([...endpoints], invocation())!; // a fresh copy each time
+    inFlight.push({ end: clock.now() + latency[pick.endpoint.id]!, pick });
+  };
+  while (inFlight.length < 10) issue();
+  for (let i = 0; i < 20_000; i++) {
+    let next = 0;
+    for (let j = 1; j < inFlight.length; j++) if (inFlight[j]!.end < inFlight[next]!.end) next = j;
+    const done = inFlight.splice(next, 1)[0]!;
+    clock.set(done.end);
+    done.pick.done({ latencyMs: latency[done.pick.endpoint.id]! });
+    if (i >= 10_000) served.set(done.pick.endpoint.id, (served.get(done.pick.endpoint.id) ?? 0) + 1);
+    issue();
+  }
+  t.ok((served.get('a:1') ?? 0) > 9000, `the 1 ms endpoint served ${served.get('a:1')} of the last 10000`);
+  t.same(balancer.snapshot().map((r) => r.id), ['a:1', 'b:1']);
+  t.end();
+});
