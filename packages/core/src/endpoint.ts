@@ -16,6 +16,16 @@ export interface Endpoint {
   /** Wall-clock ms when the provider started serving (warm-up ramps start from it). */
   readonly startedAt?: number;
   readonly protocol?: string;
+  /**
+   * What the provider declares about its methods (wire names), from `@RpcMethod` on its class: a
+   * method it declares idempotent may be retried by consumers even after it may have run there.
+   */
+  readonly methods?: Readonly<Record<string, MethodTraits>>;
+}
+
+/** A provider's declaration about one method, published with its instance. */
+export interface MethodTraits {
+  readonly idempotent?: boolean;
 }
 
 /** What a provider publishes in the registry: the JSON document at `…/providers/{host:port}`. */
@@ -28,6 +38,18 @@ export interface InstanceInfo {
   readonly zone?: string;
   readonly protocol: string;
   readonly startedAt: number;
+  /** Declared per method by the provider (`@RpcMethod({ idempotent })`); absent when none is. */
+  readonly methods?: Readonly<Record<string, MethodTraits>>;
+}
+
+/**
+ * The JSON document a registry stores for an instance: the published fields only, so whatever else
+ * an object carries never leaks into a shared registry. Registries write this and read it back
+ * with parseInstance.
+ */
+export function instanceDocument(info: InstanceInfo): string {
+  const { host, port, weight, version, tags, zone, protocol, startedAt, methods } = info;
+  return JSON.stringify({ host, port, weight, version, tags, zone, protocol, startedAt, ...(methods ? { methods } : {}) });
 }
 
 export const DEFAULT_WEIGHT = 100;
@@ -47,6 +69,7 @@ export function endpointFromInstance(info: InstanceInfo): Endpoint {
     zone: info.zone,
     startedAt: info.startedAt,
     protocol: info.protocol,
+    ...(info.methods ? { methods: info.methods } : {}),
   };
 }
 
@@ -77,5 +100,22 @@ export function parseInstance(json: string): InstanceInfo | undefined {
     zone: typeof r.zone === 'string' ? r.zone : undefined,
     protocol: typeof r.protocol === 'string' ? r.protocol : 'trellis',
     startedAt: typeof r.startedAt === 'number' ? r.startedAt : 0,
+    ...parseMethods(r.methods),
   };
+}
+
+/** `methods` from registry JSON: known traits of the right type only; anything else is ignored. */
+function parseMethods(raw: unknown): { methods?: Readonly<Record<string, MethodTraits>> } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return {};
+  const methods: Record<string, MethodTraits> = {};
+  let any = false;
+  for (const [name, traits] of Object.entries(raw)) {
+    if (typeof traits !== 'object' || traits === null) continue;
+    const idempotent = (traits as Record<string, unknown>).idempotent;
+    if (typeof idempotent === 'boolean') {
+      methods[name] = { idempotent };
+      any = true;
+    }
+  }
+  return any ? { methods } : {};
 }

@@ -6,7 +6,7 @@ export { createContextKey, ContextValues, type ContextKey } from './context-key.
 export { serviceKey, formatServiceKey, DEFAULT_GROUP, DEFAULT_VERSION, type ServiceKey } from './service-key.js';
 export type { CallOptions } from './client/call-options.js';
 export type { MessageCodec, MethodDefinition, MethodDescriptor, ServiceDefinition } from './definition.js';
-export type { Endpoint, InstanceInfo } from './endpoint.js';
+export type { Endpoint, InstanceInfo, MethodTraits } from './endpoint.js';
 export type { Registry, ConfigSource, Disposable, ServiceQuery } from './registry.js';
 export { MemoryRegistry } from './registry/memory-registry.js';
 export { StaticRegistry, type StaticEndpoint } from './registry/static-registry.js';

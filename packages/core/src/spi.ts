@@ -6,8 +6,8 @@ export type { Plugin, PluginMeta, ClientPluginContext, ServerPluginContext } fro
 export { definePlugin, checkPlugin } from './plugin.js';
 export type { Registry, ConfigSource, ConfigListener, Disposable, EndpointsListener, ServiceQuery } from './registry.js';
 export { RegistryPaths, isConfigSource } from './registry.js';
-export type { Endpoint, InstanceInfo } from './endpoint.js';
-export { endpointId, endpointFromInstance, parseInstance, DEFAULT_WEIGHT } from './endpoint.js';
+export type { Endpoint, InstanceInfo, MethodTraits } from './endpoint.js';
+export { endpointId, endpointFromInstance, instanceDocument, parseInstance, DEFAULT_WEIGHT } from './endpoint.js';
 export type { Router } from './router.js';
 export { RouterOrder } from './router.js';
 export type { LoadBalancer, LoadBalancerFactory, Pick, PickOutcome } from './balancer/load-balancer.js';

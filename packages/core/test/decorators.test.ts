@@ -4,6 +4,7 @@ import { container, injectable } from 'tsyringe';
 import {
   MemoryRegistry, provideReferences, RpcMethod, RpcReference, RpcServer, RpcService, type ServerInvocation,
 } from '../src/index.js';
+import { instanceDocument, parseInstance } from '../src/spi.js';
 import { ECHO } from './fixtures/json-service.js';
 
 @RpcService('test.Echo', { version: '1.2.0', group: 'blue' })
@@ -51,6 +52,24 @@ t.test('decorated provider and an injected typed reference talk over the network
   t.same(await frontend.greet('ada'), { message: 'ada from blue/1.2.0' }, '@RpcService gave group and version');
   await t.rejects(frontend.slow(), { code: 4 }, '@RpcMethod timeoutMs caps the handler on the server');
   t.equal(references.clients.length, 1);
+  t.same(
+    references.clients[0]!.endpoints.map((e) => e.methods),
+    [{ Echo: { idempotent: true } }],
+    '@RpcMethod({ idempotent }) is published with the instance, by wire name, and reaches the consumer',
+  );
+});
+
+t.test('method declarations in registry documents are parsed defensively', (t) => {
+  const base = { host: 'h', port: 1 };
+  const parse = (methods: unknown) => parseInstance(JSON.stringify({ ...base, methods }));
+  t.same(parse({ A: { idempotent: true }, B: { idempotent: false } })?.methods, { A: { idempotent: true }, B: { idempotent: false } });
+  t.equal(parse({ A: { idempotent: 'yes' }, B: null, C: 3 })?.methods, undefined, 'wrong types are dropped');
+  t.equal(parse(['A'])?.methods, undefined);
+  t.equal(parseInstance(JSON.stringify(base))?.methods, undefined, 'absent stays absent');
+  const doc = JSON.parse(instanceDocument({ ...base, weight: 1, version: '1', tags: {}, protocol: 'trellis', startedAt: 0, methods: { A: { idempotent: true } }, extra: 1 } as never));
+  t.same(doc.methods, { A: { idempotent: true } }, 'the document carries them');
+  t.equal(doc.extra, undefined, 'and nothing that is not published');
+  t.end();
 });
 
 t.test('a reference to a service nobody described fails with a coded error', async (t) => {

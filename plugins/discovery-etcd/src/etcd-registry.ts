@@ -1,6 +1,6 @@
 import { ErrorCodes, TrellisError, type ServiceKey } from '@trellis/core';
 import {
-  RegistryPaths, SnapshotStore,
+  instanceDocument, RegistryPaths, SnapshotStore,
   type ConfigListener, type ConfigSource, type Disposable, type EndpointsListener, type InstanceInfo,
   type Registry, type ServiceQuery,
 } from '@trellis/core/spi';
@@ -72,16 +72,7 @@ export class EtcdRegistry implements Registry, ConfigSource {
   async register(service: ServiceKey, instance: InstanceInfo): Promise<void> {
     this.assertOpen();
     const key = this.providerKey(service, instance);
-    const document = JSON.stringify({
-      host: instance.host,
-      port: instance.port,
-      weight: instance.weight,
-      version: instance.version,
-      tags: instance.tags,
-      zone: instance.zone,
-      protocol: instance.protocol,
-      startedAt: instance.startedAt,
-    });
+    const document = instanceDocument(instance);
     await this.keeper.put(key, document, this.options.connectTimeoutMs);
   }
 

@@ -1,7 +1,7 @@
 import { Exception } from 'node-zookeeper-client';
 import { TrellisError, type ServiceKey } from '@trellis/core';
 import {
-  RegistryPaths, SnapshotStore, type ConfigListener, type ConfigSource, type Disposable, type EndpointsListener,
+  instanceDocument, RegistryPaths, SnapshotStore, type ConfigListener, type ConfigSource, type Disposable, type EndpointsListener,
   type InstanceInfo, type Registry, type ServiceQuery,
 } from '@trellis/core/spi';
 import { ConfigWatch } from './config-watch.js';
@@ -59,7 +59,7 @@ export class ZooKeeperRegistry implements Registry, ConfigSource {
     checkQuery(service);
     checkInstance(instance);
     const path = RegistryPaths.provider(this.options.root, service, instance.host, instance.port);
-    await this.registrations.add(path, Buffer.from(JSON.stringify(publishedInstance(instance)), 'utf8'));
+    await this.registrations.add(path, Buffer.from(instanceDocument(instance), 'utf8'));
   }
 
   async deregister(service: ServiceKey, instance: InstanceInfo): Promise<void> {
@@ -231,7 +231,3 @@ function checkInstance(instance: InstanceInfo): void {
 }
 
 /** Exactly the documented fields: whatever else the caller's object carries stays out of the registry. */
-function publishedInstance(instance: InstanceInfo): InstanceInfo {
-  const { host, port, weight, version, tags, zone, protocol, startedAt } = instance;
-  return { host, port, weight, version, tags, zone, protocol, startedAt };
-}

@@ -283,12 +283,14 @@ export class RetryCall implements DeadlineEntry {
       this.fallback = true;
     }
     if (!this.retryable(error, now)) return { decision: 'not-retryable', error };
-    if (error.mayHaveRun && !this.idempotent) {
+    // The provider the request may have run on can declare the method idempotent itself
+    // (@RpcMethod({ idempotent: true }), published with its instance in the registry).
+    if (error.mayHaveRun && !this.idempotent && record.endpoint?.methods?.[this.first.method.name]?.idempotent !== true) {
       return {
         decision: 'not-idempotent',
         error: giveUp(error, 'not-idempotent', `not retried: ${name} is not idempotent and the request may have run on ` +
           `${record.endpoint?.id ?? 'the server'}; if running it twice is safe, declare it idempotent ` +
-          '(.proto idempotency_level, the client\'s methods option, or retry({ methods }))'),
+          '(.proto idempotency_level, the client\'s methods option, retry({ methods }), or @RpcMethod({ idempotent: true }) on the provider)'),
       };
     }
     if (othersPending) return { decision: 'other-attempt-pending' };

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Code, RpcReference, RpcServer, StaticRegistry, notExecuted, provideReferences, referenceToken } from '@trellis/core';
+import { Code, MemoryRegistry, RpcClient, RpcError, RpcMethod, RpcReference, RpcServer, StaticRegistry, notExecuted, provideReferences, referenceToken } from '@trellis/core';
 import { loadEchoService } from '@trellis/testkit';
 import { retry, retryStopReason } from '../src/index.js';
 import { attemptLog, echoClient, rateLimited, settle, startServer, type EchoStub } from './fixtures/echo.js';
@@ -131,4 +131,49 @@ t.test('idempotency comes from the .proto, the client config, the call, this plu
   const decorated = container.resolve<EchoStub>(referenceToken('trellis.test.EchoService', {}));
   await settle(decorated.mutate(failing));
   t.equal(ran(), 9, '@RpcReference({ methods, plugins })');
+});
+
+t.test('a provider that declares a method idempotent (@RpcMethod) lets consumers retry it, through the registry', async (t) => {
+  const registry = new MemoryRegistry();
+  let runs = 0;
+  class Declaring {
+    async echo() {
+      return { message: '', id: '', values: [], servedBy: 'declaring' };
+    }
+    @RpcMethod({ idempotent: true })
+    async mutate() {
+      runs++;
+      throw new RpcError(Code.UNAVAILABLE, 'a dependency is down', { mayHaveRun: true });
+    }
+  }
+  class Plain {
+    async echo() {
+      return { message: '', id: '', values: [], servedBy: 'plain' };
+    }
+    async mutate() {
+      runs++;
+      throw new RpcError(Code.UNAVAILABLE, 'a dependency is down', { mayHaveRun: true });
+    }
+  }
+  const serve = async (implementation: object, service: RpcServer = new RpcServer({ host: '127.0.0.1', registry })) => {
+    service.addService(loadEchoService(), implementation);
+    await service.start();
+    t.teardown(() => service.close());
+    return service;
+  };
+  await serve(new Declaring());
+  await serve(new Declaring());
+  const client = new RpcClient({ service: loadEchoService(), registry, plugins: [retry()] });
+  t.teardown(() => client.close());
+  await settle(client.invoke('Mutate', {}));
+  t.equal(runs, 2, 'the first provider declared Mutate idempotent: the call was retried on the other');
+
+  const plainRegistry = new MemoryRegistry();
+  await serve(new Plain(), new RpcServer({ host: '127.0.0.1', registry: plainRegistry }));
+  await serve(new Plain(), new RpcServer({ host: '127.0.0.1', registry: plainRegistry }));
+  const plain = new RpcClient({ service: loadEchoService(), registry: plainRegistry, plugins: [retry()] });
+  t.teardown(() => plain.close());
+  const error = await plain.invoke('Mutate', {}).catch((e: unknown) => e);
+  t.equal(runs, 3, 'without the declaration it ran once and was not retried');
+  t.match((error as Error).message, /@RpcMethod\(\{ idempotent: true \}\) on the provider/, 'and the error says where to declare it');
 });

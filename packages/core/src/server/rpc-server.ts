@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { DeadlineTimer } from '../deadline-timer.js';
 import type { MethodDescriptor, ServiceDefinition } from '../definition.js';
 import { getMethodMetadata, getServiceMetadata } from '../decorators.js';
-import { DEFAULT_WEIGHT, type InstanceInfo } from '../endpoint.js';
+import { DEFAULT_WEIGHT, type InstanceInfo, type MethodTraits } from '../endpoint.js';
 import { Code, ErrorCodes, RpcError, TrellisError, invalidOption, notExecuted } from '../errors.js';
 import { checkPlugin, type Plugin, type ServerPluginContext } from '../plugin.js';
 import { MemoryRegistry } from '../registry/memory-registry.js';
@@ -65,6 +65,8 @@ export class RpcServer {
   private readonly plugins: Plugin[] = [];
   private readonly pluginNames = new Set<string>();
   private readonly registered: { key: ServiceKey; info: InstanceInfo }[] = [];
+  /** Per service: what `@RpcMethod` declared about its methods, published with the instance. */
+  private readonly methodTraits = new Map<object, Record<string, MethodTraits>>();
   private readonly timer: DeadlineTimer;
   private readonly clock: Clock;
   private invoker: ServerInvoker = (call) => this.runHandler(call);
@@ -104,9 +106,17 @@ export class RpcServer {
     }
     const key = serviceKey(definition.name, { group: options.group ?? meta?.group, version: options.version ?? meta?.version });
     const timeouts = new Map<string, number>();
-    for (const [name, m] of getMethodMetadata(implementation)) if (m.timeoutMs !== undefined) timeouts.set(name, m.timeoutMs);
+    const declared = getMethodMetadata(implementation);
+    for (const [name, m] of declared) if (m.timeoutMs !== undefined) timeouts.set(name, m.timeoutMs);
     const entry = this.table.add(key, definition, implementation, timeouts);
-    for (const method of entry.methods.values()) this.handlers.set(method.method, method.handler);
+    const traits: Record<string, MethodTraits> = {};
+    for (const method of entry.methods.values()) {
+      this.handlers.set(method.method, method.handler);
+      // Published with the instance, by wire name, so consumers learn it through the registry.
+      const idempotent = (declared.get(method.method.localName) ?? declared.get(method.method.name))?.idempotent;
+      if (idempotent !== undefined) traits[method.method.name] = { idempotent };
+    }
+    if (Object.keys(traits).length > 0) this.methodTraits.set(entry, traits);
     return this;
   }
 
@@ -163,6 +173,7 @@ export class RpcServer {
           zone: this.options.zone,
           protocol: 'trellis',
           startedAt: this.startedAt,
+          ...(this.methodTraits.has(entry) ? { methods: this.methodTraits.get(entry) } : {}),
         };
         await this.registry.register(entry.key, info);
         this.registered.push({ key: entry.key, info });
