@@ -116,12 +116,12 @@ async function main(): Promise<number> {
     notes.set('p1', `frozen ${frozenMs / 1000} s at ${at().toFixed(1)} s`);
   });
   schedule(0.5, () => {
-    log('p2 starts refusing 70 % of its calls (a dependency is down): retries send them elsewhere, the breaker opens');
+    log('p2 starts refusing 70 % of its calls (a dependency is down): retries send them elsewhere; LALB\'s error penalty and the breaker take traffic off it');
     p2.setBehaviour({ refuseRate: 0.7 });
     notes.set('p2', 'refused 70 % for a while');
   });
   schedule(0.62, () => {
-    log('p2 recovers: half-open probes succeed and its breaker closes');
+    log('p2 recovers: it answers every call again (an open breaker closes after its half-open probes succeed)');
     p2.setBehaviour({ refuseRate: 0 });
   });
   schedule(0.7, () => {
