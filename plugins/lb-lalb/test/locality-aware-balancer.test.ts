@@ -32,15 +32,16 @@ function setup(options: LalbOptions = {}, seed = 1) {
 function closedLoop(
   balancer: LocalityAwareBalancer,
   clock: FakeClock,
-  list: readonly Endpoint[],
+  list: readonly Endpoint[] | (() => readonly Endpoint[]),
   latencyMs: () => Readonly<Record<string, number>>,
   calls: number,
   concurrency: number,
   inFlight: { end: number; pick: Pick; latency: number }[] = [],
 ): Map<string, number> {
-  const served = new Map<string, number>(list.map((e) => [e.id, 0]));
+  const listFor = typeof list === 'function' ? list : () => list;
+  const served = new Map<string, number>();
   const issue = (): void => {
-    const pick = balancer.pick(list, invocation())!;
+    const pick = balancer.pick(listFor(), invocation())!;
     const latency = latencyMs()[pick.endpoint.id]!;
     inFlight.push({ end: clock.now() + latency, pick, latency });
   };
@@ -51,7 +52,7 @@ function closedLoop(
     const call = inFlight.splice(next, 1)[0]!;
     clock.set(call.end);
     call.pick.done({ latencyMs: call.latency });
-    served.set(call.pick.endpoint.id, served.get(call.pick.endpoint.id)! + 1);
+    served.set(call.pick.endpoint.id, (served.get(call.pick.endpoint.id) ?? 0) + 1);
     issue();
   }
   return served;
@@ -394,25 +395,12 @@ t.test('routed lists that alternate per call share what LALB learned (gray relea
   const v1 = [endpoint('a:1'), endpoint('b:1'), endpoint('c:1')];
   const v2 = [endpoint('d:1')];
   const latency: Record<string, number> = { 'a:1': 1, 'b:1': 2, 'c:1': 5, 'd:1': 1 };
-  const served = new Map<string, number>();
-  const inFlight: { end: number; pick: Pick }[] = [];
   // 20 callers; every 5th call is routed to v2, the others to v1; each list keeps its array.
   let call = 0;
-  const issue = (): void => {
-    const list = call++ % 5 === 0 ? v2 : v1;
-    const pick = balancer.pick(list, invocation())!;
-    inFlight.push({ end: clock.now() + latency[pick.endpoint.id]!, pick });
-  };
-  while (inFlight.length < 20) issue();
-  for (let i = 0; i < 40_000; i++) {
-    let next = 0;
-    for (let j = 1; j < inFlight.length; j++) if (inFlight[j]!.end < inFlight[next]!.end) next = j;
-    const done = inFlight.splice(next, 1)[0]!;
-    clock.set(done.end);
-    done.pick.done({ latencyMs: latency[done.pick.endpoint.id]! });
-    if (i >= 20_000) served.set(done.pick.endpoint.id, (served.get(done.pick.endpoint.id) ?? 0) + 1);
-    issue();
-  }
+  const routed = () => (call++ % 5 === 0 ? v2 : v1);
+  const inFlight: { end: number; pick: Pick; latency: number }[] = [];
+  closedLoop(balancer, clock, routed, () => latency, 20_000, 20, inFlight);
+  const served = closedLoop(balancer, clock, routed, () => latency, 20_000, 20, inFlight);
   const v1Calls = (served.get('a:1') ?? 0) + (served.get('b:1') ?? 0) + (served.get('c:1') ?? 0);
   t.ok((served.get('a:1') ?? 0) / v1Calls > 0.9, `the 1 ms v1 endpoint served ${served.get('a:1')} of ${v1Calls} v1 calls`);
   t.ok((served.get('c:1') ?? 0) / v1Calls < 0.01, `the 5 ms one ${served.get('c:1') ?? 0}`);
@@ -455,22 +443,10 @@ t.test('a router that builds a new, equal array on every call still gets the rig
   const { clock, balancer } = setup({}, 9);
   const endpoints = [endpoint('a:1'), endpoint('b:1')];
   const latency: Record<string, number> = { 'a:1': 1, 'b:1': 4 };
-  const served = new Map<string, number>();
-  const inFlight: { end: number; pick: Pick }[] = [];
-  const issue = (): void => {
-    const pick = balancer.pick([...endpoints], invocation())!; // a fresh copy each time
-    inFlight.push({ end: clock.now() + latency[pick.endpoint.id]!, pick });
-  };
-  while (inFlight.length < 10) issue();
-  for (let i = 0; i < 20_000; i++) {
-    let next = 0;
-    for (let j = 1; j < inFlight.length; j++) if (inFlight[j]!.end < inFlight[next]!.end) next = j;
-    const done = inFlight.splice(next, 1)[0]!;
-    clock.set(done.end);
-    done.pick.done({ latencyMs: latency[done.pick.endpoint.id]! });
-    if (i >= 10_000) served.set(done.pick.endpoint.id, (served.get(done.pick.endpoint.id) ?? 0) + 1);
-    issue();
-  }
+  const copies = () => [...endpoints]; // a fresh copy each time
+  const inFlight: { end: number; pick: Pick; latency: number }[] = [];
+  closedLoop(balancer, clock, copies, () => latency, 10_000, 10, inFlight);
+  const served = closedLoop(balancer, clock, copies, () => latency, 10_000, 10, inFlight);
   t.ok((served.get('a:1') ?? 0) > 9000, `the 1 ms endpoint served ${served.get('a:1')} of the last 10000`);
   t.same(balancer.snapshot().map((r) => r.id), ['a:1', 'b:1']);
   t.end();
