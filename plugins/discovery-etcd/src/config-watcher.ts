@@ -1,26 +1,62 @@
 import { TrellisError } from '@trellis/core';
-import type { ConfigListener } from '@trellis/core/spi';
+import type { ConfigListener, ServiceQuery, SnapshotStore } from '@trellis/core/spi';
 import type { Etcd3 } from 'etcd3';
 import { EtcdErrorCodes } from './errors.js';
 import { RangeWatch, type RangeWatchOptions } from './range-watch.js';
+
+/** How long a watch waits for etcd before it serves a rule document from the snapshot. */
+export const SNAPSHOT_DELAY_MS = 1000;
+
+export interface ConfigWatcherOptions extends RangeWatchOptions {
+  readonly connectTimeoutMs: number;
+  readonly snapshots: SnapshotStore | undefined;
+  /** Names this registry's snapshot files (the same name as its provider-list snapshots). */
+  readonly snapshotName: string;
+}
 
 /**
  * One rule document (`{root}/config/{group}/{service}/{name}`), shared by every watchConfig() on it.
  * Listeners get the raw text, or undefined once it is deleted; while etcd is unreachable the last
  * document stays in force, like the provider lists.
+ *
+ * Every document delivered from etcd (a deletion too) is saved as a snapshot. A watch that starts
+ * with a snapshot serves it only if etcd has not answered within SNAPSHOT_DELAY_MS (or the connect
+ * timeout, if shorter): when etcd is up, the live document wins and stale rules never route a call;
+ * when it is down, rules are in force after a second, before the rules gate's default wait (3 s)
+ * lets calls through without them. The live document then replaces it only if it differs.
  */
 export class ConfigWatcher {
   private readonly listeners = new Set<ConfigListener>();
   private readonly watch: RangeWatch;
   private known = false;
   private current: string | undefined;
+  /** True once the document came from etcd itself rather than from the snapshot. */
+  private live = false;
+  private snapshotTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(client: Etcd3, private readonly key: string, private readonly options: RangeWatchOptions) {
+  constructor(
+    client: Etcd3,
+    private readonly key: string,
+    private readonly query: ServiceQuery,
+    private readonly name: string,
+    private readonly options: ConfigWatcherOptions,
+  ) {
     this.watch = new RangeWatch(client, { key }, (entries) => this.changed(entries.get(key)), options);
   }
 
   start(): void {
+    const snapshot = this.options.snapshots?.loadConfig(this.options.snapshotName, this.query, this.name);
+    if (snapshot) {
+      this.snapshotTimer = setTimeout(() => {
+        this.snapshotTimer = undefined;
+        if (this.closed || this.live) return;
+        this.known = true;
+        this.current = snapshot.document;
+        for (const listener of [...this.listeners]) this.call(listener, snapshot.document);
+      }, Math.min(SNAPSHOT_DELAY_MS, this.options.connectTimeoutMs));
+      this.snapshotTimer.unref();
+    }
     this.watch.start();
   }
 
@@ -42,12 +78,19 @@ export class ConfigWatcher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.snapshotTimer);
     this.listeners.clear();
     await this.watch.close();
   }
 
   private changed(document: string | undefined): void {
-    if (this.closed || (this.known && document === this.current)) return;
+    if (this.closed) return;
+    const first = !this.live;
+    this.live = true;
+    clearTimeout(this.snapshotTimer);
+    const changed = !this.known || document !== this.current;
+    if (changed || first) this.options.snapshots?.saveConfig(this.options.snapshotName, this.query, this.name, document);
+    if (!changed) return;
     this.known = true;
     this.current = document;
     for (const listener of [...this.listeners]) this.call(listener, document);

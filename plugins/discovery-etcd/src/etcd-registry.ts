@@ -100,7 +100,7 @@ export class EtcdRegistry implements Registry, ConfigSource {
     const key = this.configKey(query, name);
     let watcher = this.configs.get(key);
     if (!watcher) {
-      watcher = new ConfigWatcher(this.client, key, this.watcherOptions);
+      watcher = new ConfigWatcher(this.client, key, { group: query.group, name: query.name }, name, this.watcherOptions);
       this.configs.set(key, watcher);
       watcher.start();
     }

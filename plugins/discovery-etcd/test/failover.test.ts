@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { startEtcd, type EtcdServer } from '@trellis/testkit';
 import { EtcdErrorCodes } from '../src/index.js';
-import { Lists, SERVICE, instance, makeRegistry, rawClient, tempDir, waitFor } from './fixtures/helpers.js';
+import { Lists, SERVICE, instance, makeRegistry, rawClient, tempDir, waitFor, watcherCount } from './fixtures/helpers.js';
 
 let etcd: EtcdServer;
 t.before(async () => {
@@ -139,6 +139,104 @@ t.test('a consumer started while etcd is down uses its snapshot, then the live l
   await lateLists.until(['127.0.0.1:8001', '127.0.0.1:8002'], 8000);
   await blindLists.until(['127.0.0.1:8001', '127.0.0.1:8002'], 8000);
   t.ok(lateLists.all.every((list) => list.length > 0));
+});
+
+/** Every document one watchConfig listener was given, in order. */
+function documents(): { readonly all: (string | undefined)[]; readonly listener: (document: string | undefined) => void } {
+  const all: (string | undefined)[] = [];
+  return { all, listener: (document) => all.push(document) };
+}
+
+t.test('rule documents: a consumer started while etcd is down gets the last one from its snapshot, then the live one', async (t) => {
+  const dir = tempDir(t);
+  const admin = makeRegistry(t, etcd.endpoints, { root: '/f7' });
+  await admin.putConfig(SERVICE, 'routes', 'v1');
+  const first = makeRegistry(t, etcd.endpoints, { root: '/f7', snapshotDir: dir });
+  const firstDocs = documents();
+  first.watchConfig(SERVICE, 'routes', firstDocs.listener);
+  await waitFor('the first consumer to get v1', () => firstDocs.all.length === 1);
+  t.same(firstDocs.all, ['v1']);
+  await first.close();
+  // Changed while no consumer with this snapshot runs: the snapshot still says v1.
+  await admin.putConfig(SERVICE, 'routes', 'v2');
+
+  await etcd.kill('SIGKILL');
+  const startedAt = Date.now();
+  const late = makeRegistry(t, etcd.endpoints, { root: '/f7', snapshotDir: dir, connectTimeoutMs: 2000 });
+  const blind = makeRegistry(t, etcd.endpoints, { root: '/f7', connectTimeoutMs: 2000 }); // no snapshot
+  const other = makeRegistry(t, etcd.endpoints, { root: '/f7-other', snapshotDir: dir, connectTimeoutMs: 2000 }); // another root
+  const lateDocs = documents();
+  const blindDocs = documents();
+  const otherDocs = documents();
+  late.watchConfig(SERVICE, 'routes', lateDocs.listener);
+  blind.watchConfig(SERVICE, 'routes', blindDocs.listener);
+  other.watchConfig(SERVICE, 'routes', otherDocs.listener);
+  await waitFor('the snapshot', () => lateDocs.all.length === 1, 3000);
+  t.same(lateDocs.all, ['v1'], 'the last document this consumer knew');
+  t.ok(Date.now() - startedAt < 2000, 'delivered at once, not after the connect timeout');
+  const lateToo = documents();
+  late.watchConfig(SERVICE, 'routes', lateToo.listener);
+  await waitFor('a second listener to get the snapshot', () => lateToo.all.length === 1);
+  t.same(lateToo.all, ['v1']);
+  await waitFor('the outage to be reported', () => hasCode(blind.errors, EtcdErrorCodes.REGISTRY_UNREACHABLE));
+  t.same(blindDocs.all, [], 'without a snapshot nothing is delivered');
+  t.same(otherDocs.all, [], 'a registry with another root does not read this snapshot');
+
+  await etcd.restart();
+  await waitFor('the live document', () => lateDocs.all.length === 2, 8000);
+  t.same(lateDocs.all, ['v1', 'v2'], 'the live document differs from the snapshot: delivered');
+  await waitFor('the blind consumer to get it', () => blindDocs.all.length === 1, 8000);
+  t.same(blindDocs.all, ['v2']);
+  t.same(lateToo.all, ['v1', 'v2']);
+});
+
+t.test('rule documents: the same live document is not delivered twice; a deletion is persisted too', async (t) => {
+  const dir = tempDir(t);
+  const first = makeRegistry(t, etcd.endpoints, { root: '/f8', snapshotDir: dir });
+  await first.putConfig(SERVICE, 'routes', 'v1');
+  const firstDocs = documents();
+  first.watchConfig(SERVICE, 'routes', firstDocs.listener);
+  await waitFor('v1', () => firstDocs.all.length === 1);
+  await first.close();
+
+  await etcd.kill('SIGKILL');
+  const second = makeRegistry(t, etcd.endpoints, { root: '/f8', snapshotDir: dir, connectTimeoutMs: 500 });
+  const secondDocs = documents();
+  second.watchConfig(SERVICE, 'routes', secondDocs.listener);
+  await waitFor('the snapshot', () => secondDocs.all.length === 1, 3000);
+  t.same(secondDocs.all, ['v1']);
+  await etcd.restart();
+  // etcd counts a watch once it is created, and the registry creates it right after its read and
+  // hands that read to the watcher in the same turn: once the count is 1 (this registry holds the
+  // only watch on the fresh etcd), the live v1 has been compared with the snapshot.
+  await waitFor('the live read', async () => (await watcherCount(etcd.endpoints).catch(() => 0)) === 1, 8000);
+  t.same(secondDocs.all, ['v1'], 'the live document equals the snapshot: not delivered again');
+
+  const admin = makeRegistry(t, etcd.endpoints, { root: '/f8' });
+  await admin.putConfig(SERVICE, 'routes', undefined);
+  await waitFor('the deletion', () => secondDocs.all.length === 2);
+  t.same(secondDocs.all, ['v1', undefined]);
+  await second.close();
+
+  await etcd.kill('SIGKILL');
+  const third = makeRegistry(t, etcd.endpoints, { root: '/f8', snapshotDir: dir, connectTimeoutMs: 500 });
+  const thirdDocs = documents();
+  third.watchConfig(SERVICE, 'routes', thirdDocs.listener);
+  await waitFor('the snapshot of the deletion', () => thirdDocs.all.length === 1, 3000);
+  t.same(thirdDocs.all, [undefined], 'the snapshot says: no document');
+  await etcd.restart();
+  await waitFor('the live read', async () => (await watcherCount(etcd.endpoints).catch(() => 0)) === 1, 8000);
+  t.same(thirdDocs.all, [undefined], 'still absent: not delivered again');
+  const admin2 = makeRegistry(t, etcd.endpoints, { root: '/f8' });
+  await admin2.putConfig(SERVICE, 'routes', 'v3');
+  await waitFor('v3', () => thirdDocs.all.length === 2);
+  t.same(thirdDocs.all, [undefined, 'v3']);
+
+  const disabled = makeRegistry(t, etcd.endpoints, { root: '/f8', snapshotDir: false });
+  const disabledDocs = documents();
+  disabled.watchConfig(SERVICE, 'routes', disabledDocs.listener);
+  await waitFor('v3 without snapshots', () => disabledDocs.all.length === 1);
+  t.same(disabledDocs.all, ['v3']);
 });
 
 t.test('etcd replaced by an empty one: providers notice the unknown lease and register again', async (t) => {

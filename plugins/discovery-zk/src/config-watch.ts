@@ -1,5 +1,5 @@
 import { Exception } from 'node-zookeeper-client';
-import type { ConfigListener, Disposable } from '@trellis/core/spi';
+import type { ConfigListener, Disposable, ServiceQuery, SnapshotStore } from '@trellis/core/spi';
 import type { TrellisError } from '@trellis/core';
 import { zkCode, type ZkHandle } from './zk-handle.js';
 import type { ZkSession } from './session.js';
@@ -11,19 +11,49 @@ import { WatchLoop } from './watch-loop.js';
  * listener of it and re-armed on each notification. While the node is missing an existence watch
  * stands in, so creating the document is noticed too. Listeners get the text, or undefined when the
  * node does not exist; an outage delivers nothing (the last document stays in force).
+ *
+ * Every document read from ZooKeeper (an absent node too) is saved as a snapshot. A watch created
+ * with a snapshot serves it only if ZooKeeper has not answered within SNAPSHOT_DELAY_MS (or the
+ * connect timeout, if shorter): when ZooKeeper is up, the live document wins and stale rules never
+ * route a call; when it is down, rules are in force after a second, before the rules gate's default
+ * wait (3 s) lets calls through without them. The live document then replaces it only if it differs.
  */
+/** How long a watch waits for ZooKeeper before it serves a rule document from the snapshot. */
+export const SNAPSHOT_DELAY_MS = 1000;
+
 export class ConfigWatch extends WatchLoop {
   private readonly listeners: ListenerSet<string | undefined>;
   private known: { readonly document: string | undefined } | undefined;
+  /** True once the document came from ZooKeeper itself rather than from the snapshot. */
+  private live = false;
+  private snapshotTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly path: string,
     session: ZkSession,
     onError: (error: TrellisError) => void,
     onIdle: () => void,
+    /** Where delivered documents are persisted; undefined when snapshots are disabled. */
+    private readonly snapshot?: {
+      readonly store: SnapshotStore;
+      readonly name: string;
+      readonly query: ServiceQuery;
+      readonly document: string;
+      readonly connectTimeoutMs: number;
+    },
   ) {
     super(session, onError);
     this.listeners = new ListenerSet(`a config listener for ${path}`, onError, onIdle);
+    const saved = snapshot?.store.loadConfig(snapshot.name, snapshot.query, snapshot.document);
+    if (saved) {
+      this.snapshotTimer = setTimeout(() => {
+        this.snapshotTimer = undefined;
+        if (this.closed || this.live) return;
+        this.known = saved;
+        this.listeners.emit(saved.document);
+      }, Math.min(SNAPSHOT_DELAY_MS, snapshot!.connectTimeoutMs));
+      this.snapshotTimer.unref();
+    }
   }
 
   subscribe(listener: ConfigListener): Disposable {
@@ -32,6 +62,7 @@ export class ConfigWatch extends WatchLoop {
   }
 
   override close(): void {
+    clearTimeout(this.snapshotTimer);
     super.close();
     this.listeners.clear();
   }
@@ -50,7 +81,14 @@ export class ConfigWatch extends WatchLoop {
   private readonly onChange = (): void => this.refresh();
 
   private publish(document: string | undefined): void {
-    if (this.known && this.known.document === document) return;
+    if (this.closed) return;
+    const first = !this.live;
+    this.live = true;
+    clearTimeout(this.snapshotTimer);
+    const changed = !this.known || this.known.document !== document;
+    const snapshot = this.snapshot;
+    if (snapshot && (changed || first)) snapshot.store.saveConfig(snapshot.name, snapshot.query, snapshot.document, document);
+    if (!changed) return;
     this.known = { document };
     this.listeners.emit(document);
   }

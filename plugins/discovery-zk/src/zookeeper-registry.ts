@@ -96,8 +96,18 @@ export class ZooKeeperRegistry implements Registry, ConfigSource {
     const path = RegistryPaths.config(this.options.root, query, name);
     let watch = this.configWatches.get(path);
     if (!watch) {
-      const created: ConfigWatch = new ConfigWatch(path, this.session, this.options.onError, () =>
-        this.dropWatch(this.configWatches, path, created),
+      const created: ConfigWatch = new ConfigWatch(
+        path,
+        this.session,
+        this.options.onError,
+        () => this.dropWatch(this.configWatches, path, created),
+        this.snapshots && {
+          store: this.snapshots,
+          name: this.snapshotName(),
+          query: { group: query.group, name: query.name },
+          document: name,
+          connectTimeoutMs: this.options.connectTimeoutMs,
+        },
       );
       this.configWatches.set(path, created);
       this.startWatch(created, () => undefined);
@@ -163,7 +173,7 @@ export class ZooKeeperRegistry implements Registry, ConfigSource {
   }
 
   private snapshotName(): string {
-    // One file per ensemble and root: two clusters must not overwrite each other's lists.
+    // One file per ensemble and root: two clusters must not overwrite each other's lists or documents.
     return `zookeeper@${this.options.connectString}${this.options.root}`;
   }
 
