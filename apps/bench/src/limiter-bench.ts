@@ -88,7 +88,10 @@ class ProcessorSharing {
     }
     this.progress += (now - at) * this.rate();
     this.last = now;
-    if (this.head > 4096) this.queue.splice(0, this.head), (this.head = 0);
+    if (this.head > 4096) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
   }
 
   private schedule(): void {
@@ -274,8 +277,18 @@ function series(run: Run, seconds: number): string[] {
     const at = run.start + (s + 1) * 1000;
     let backlog = 0;
     let oldest = at;
-    for (const x of run.samples) if (x.sentAt < at && x.endedAt > at) backlog++, (oldest = Math.min(oldest, x.sentAt));
-    for (const t of run.pending) if (t < at) backlog++, (oldest = Math.min(oldest, t));
+    for (const x of run.samples) {
+      if (x.sentAt < at && x.endedAt > at) {
+        backlog++;
+        oldest = Math.min(oldest, x.sentAt);
+      }
+    }
+    for (const t of run.pending) {
+      if (t < at) {
+        backlog++;
+        oldest = Math.min(oldest, t);
+      }
+    }
     const limit = run.limits[s];
     lines.push(
       `  ${String(s + 1).padStart(2)} s  answered OK ${fmt(f.goodput, 0)}/s  p99 ${fmt(f.p99)} ms  ` +

@@ -4,6 +4,8 @@ import { localName } from '../src/index.js';
 
 // grpc-js names client methods with lodash.camelcase (through proto-loader); compare against it.
 const protoLoaderDir = path.dirname(require.resolve('@grpc/proto-loader'));
+// Resolved at run time from proto-loader's own dependencies: not a dependency of this package.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const camelCase = require(require.resolve('lodash.camelcase', { paths: [protoLoaderDir] })) as (name: string) => string;
 
 t.test('localName matches lodash.camelcase on method-name shapes', async (t) => {

@@ -181,10 +181,6 @@ export function fourLetterWord(port: number, command: string, timeoutMs = 2000):
   });
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** A normal exit (tap finishing, an uncaught error) kills every server synchronously. */
 function installExitHook(): void {
   if (exitHookInstalled) return;

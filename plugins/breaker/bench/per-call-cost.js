@@ -11,7 +11,7 @@
 // machine other processes' load stretches wall time but not this process's CPU time. Rounds
 // alternate between the cases and the median is reported.
 const { performance } = require('node:perf_hooks');
-const { MemoryRegistry, RpcClient, RpcServer, InterceptorOrder, ServerInterceptorOrder } = require('@trellis/core');
+const { MemoryRegistry, RpcClient, RpcServer } = require('@trellis/core');
 const { createEchoHandlers, loadEchoService } = require('@trellis/testkit');
 const { breaker, limiter } = require('../dist/index.js');
 

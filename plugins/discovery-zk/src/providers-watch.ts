@@ -4,7 +4,7 @@ import {
   type EndpointsListener, type ServiceQuery, type SnapshotStore,
 } from '@trellis/core/spi';
 import { TrellisError } from '@trellis/core';
-import { reportable, ZooKeeperErrorCodes } from './errors.js';
+import { ZooKeeperErrorCodes } from './errors.js';
 import { ListenerSet } from './listener-set.js';
 import { zkCode, type ZkHandle } from './zk-handle.js';
 import type { ZkSession } from './session.js';

@@ -129,6 +129,7 @@ export class ZkHandle {
     }
     return new Promise<T>((resolve, reject) => {
       let settled = false;
+      // eslint-disable-next-line prefer-const -- assigned after fail() is defined, which clears it
       let timer: NodeJS.Timeout | undefined;
       const fail = (error: Error): void => {
         if (settled) return;

@@ -6,7 +6,7 @@ import type { TrellisError } from '@trellis/core';
 import { RegistryPaths } from '@trellis/core/spi';
 import { zookeeperRegistry, type ZooKeeperRegistryOptions } from '../src/index.js';
 import {
-  children, closeRaw, EventLog, instance, ListRecorder, parseMntr, rawClient, readNode, SERVICE, waitFor, zkCall,
+  children, closeRaw, instance, ListRecorder, parseMntr, rawClient, readNode, SERVICE, waitFor, zkCall,
 } from './fixtures/helpers.js';
 
 t.test('ZooKeeperRegistry', async (t) => {

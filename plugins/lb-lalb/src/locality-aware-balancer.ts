@@ -173,7 +173,10 @@ export class LocalityAwareBalancer implements LoadBalancer {
     const seen = new Set<string>();
     for (const endpoint of list) {
       const tracked = this.tracked.get(endpoint.id);
-      if (tracked !== undefined && !seen.has(endpoint.id)) (knownSum += tracked.raw), count++;
+      if (tracked !== undefined && !seen.has(endpoint.id)) {
+        knownSum += tracked.raw;
+        count++;
+      }
       seen.add(endpoint.id);
     }
     seen.clear();

@@ -105,7 +105,12 @@ class ClosedLoop {
 function shareOf(bins: readonly Map<string, number>[], id: string): number {
   let mine = 0;
   let all = 0;
-  for (const bin of bins) for (const [key, count] of bin) (all += count), key === id && (mine += count);
+  for (const bin of bins) {
+    for (const [key, count] of bin) {
+      all += count;
+      if (key === id) mine += count;
+    }
+  }
   return all === 0 ? 0 : mine / all;
 }
 
