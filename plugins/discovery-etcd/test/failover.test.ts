@@ -173,7 +173,7 @@ t.test('rule documents: a consumer started while etcd is down gets the last one 
   other.watchConfig(SERVICE, 'routes', otherDocs.listener);
   await waitFor('the snapshot', () => lateDocs.all.length === 1, 3000);
   t.same(lateDocs.all, ['v1'], 'the last document this consumer knew');
-  t.ok(Date.now() - startedAt < 2000, 'delivered at once, not after the connect timeout');
+  t.ok(Date.now() - startedAt < 2000, 'served after 1 s without an answer, before the connect timeout');
   const lateToo = documents();
   late.watchConfig(SERVICE, 'routes', lateToo.listener);
   await waitFor('a second listener to get the snapshot', () => lateToo.all.length === 1);

@@ -58,7 +58,7 @@ t.test('a consumer started while ZooKeeper is down gets the last document from i
   other.watchConfig(SERVICE, 'routes', otherDocs.listener);
   await waitFor('the snapshot', () => lateDocs.all.length === 1, 3000);
   t.same(lateDocs.all, ['v1'], 'the last document this consumer knew');
-  t.ok(Date.now() - startedAt < 2000, 'delivered at once, not after the connect timeout');
+  t.ok(Date.now() - startedAt < 2000, 'served after 1 s without an answer, before the connect timeout');
   await t.rejects(blind.connect(), { code: 'ERR_REGISTRY_UNREACHABLE' });
   t.same(blindDocs.all, [], 'without a snapshot nothing is delivered');
   t.same(otherDocs.all, [], 'a registry with another root does not read this snapshot');
