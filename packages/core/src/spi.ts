@@ -29,7 +29,7 @@ export { invalidOption, notExecuted, ErrorCodes } from './errors.js';
 export { createContextKey, ContextValues, type ContextKey } from './context-key.js';
 export { ExponentialBackoff, type BackoffOptions } from './backoff.js';
 export { debounce, type Debounced } from './registry/debounce.js';
-export { SnapshotStore } from './registry/snapshot-store.js';
+export { SnapshotStore, configSnapshotDelayMs } from './registry/snapshot-store.js';
 export { DeadlineTimer, type DeadlineEntry } from './deadline-timer.js';
 export { advertisedHost } from './server/advertised-host.js';
 export { ConnectionHealthView } from './client/connection-health-view.js';

@@ -1,11 +1,8 @@
 import { TrellisError } from '@trellis/core';
-import type { ConfigListener, ServiceQuery, SnapshotStore } from '@trellis/core/spi';
+import { configSnapshotDelayMs, type ConfigListener, type ServiceQuery, type SnapshotStore } from '@trellis/core/spi';
 import type { Etcd3 } from 'etcd3';
 import { EtcdErrorCodes } from './errors.js';
 import { RangeWatch, type RangeWatchOptions } from './range-watch.js';
-
-/** How long a watch waits for etcd before it serves a rule document from the snapshot. */
-export const SNAPSHOT_DELAY_MS = 1000;
 
 export interface ConfigWatcherOptions extends RangeWatchOptions {
   readonly connectTimeoutMs: number;
@@ -20,8 +17,8 @@ export interface ConfigWatcherOptions extends RangeWatchOptions {
  * document stays in force, like the provider lists.
  *
  * Every document delivered from etcd (a deletion too) is saved as a snapshot. A watch that starts
- * with a snapshot serves it only if etcd has not answered within SNAPSHOT_DELAY_MS (or the connect
- * timeout, if shorter): when etcd is up, the live document wins and stale rules never route a call;
+ * with a snapshot serves it only if etcd has not answered within core's configSnapshotDelayMs (1 s, or
+ * the connect timeout if shorter): when etcd is up, the live document wins and stale rules never route a call;
  * when it is down, rules are in force after a second, before the rules gate's default wait (3 s)
  * lets calls through without them. The live document then replaces it only if it differs.
  */
@@ -54,7 +51,7 @@ export class ConfigWatcher {
         this.known = true;
         this.current = snapshot.document;
         for (const listener of [...this.listeners]) this.call(listener, snapshot.document);
-      }, Math.min(SNAPSHOT_DELAY_MS, this.options.connectTimeoutMs));
+      }, configSnapshotDelayMs(this.options.connectTimeoutMs));
       this.snapshotTimer.unref();
     }
     this.watch.start();

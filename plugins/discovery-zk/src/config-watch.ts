@@ -1,5 +1,5 @@
 import { Exception } from 'node-zookeeper-client';
-import type { ConfigListener, Disposable, ServiceQuery, SnapshotStore } from '@trellis/core/spi';
+import { configSnapshotDelayMs, type ConfigListener, type Disposable, type ServiceQuery, type SnapshotStore } from '@trellis/core/spi';
 import type { TrellisError } from '@trellis/core';
 import { zkCode, type ZkHandle } from './zk-handle.js';
 import type { ZkSession } from './session.js';
@@ -13,14 +13,11 @@ import { WatchLoop } from './watch-loop.js';
  * node does not exist; an outage delivers nothing (the last document stays in force).
  *
  * Every document read from ZooKeeper (an absent node too) is saved as a snapshot. A watch created
- * with a snapshot serves it only if ZooKeeper has not answered within SNAPSHOT_DELAY_MS (or the
- * connect timeout, if shorter): when ZooKeeper is up, the live document wins and stale rules never
+ * with a snapshot serves it only if ZooKeeper has not answered within core's configSnapshotDelayMs
+ * (1 s, or the connect timeout if shorter): when ZooKeeper is up, the live document wins and stale rules never
  * route a call; when it is down, rules are in force after a second, before the rules gate's default
  * wait (3 s) lets calls through without them. The live document then replaces it only if it differs.
  */
-/** How long a watch waits for ZooKeeper before it serves a rule document from the snapshot. */
-export const SNAPSHOT_DELAY_MS = 1000;
-
 export class ConfigWatch extends WatchLoop {
   private readonly listeners: ListenerSet<string | undefined>;
   private known: { readonly document: string | undefined } | undefined;
@@ -51,7 +48,7 @@ export class ConfigWatch extends WatchLoop {
         if (this.closed || this.live) return;
         this.known = saved;
         this.listeners.emit(saved.document);
-      }, Math.min(SNAPSHOT_DELAY_MS, snapshot!.connectTimeoutMs));
+      }, configSnapshotDelayMs(snapshot!.connectTimeoutMs));
       this.snapshotTimer.unref();
     }
   }

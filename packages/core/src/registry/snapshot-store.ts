@@ -5,6 +5,17 @@ import type { Endpoint } from '../endpoint.js';
 import type { ServiceQuery } from '../registry.js';
 
 /**
+ * How long a registry's config watch waits for the live document before it serves the saved one:
+ * the live document wins whenever the registry answers within it (stale rules never route a call
+ * while the registry is up), and it is shorter than the rules gate's default wait (3 s), so calls
+ * held at start-up run on the last known rules when the registry is down. Capped by the registry's
+ * connect timeout.
+ */
+export function configSnapshotDelayMs(connectTimeoutMs: number): number {
+  return Math.min(1000, connectTimeoutMs);
+}
+
+/**
  * Persists the last known provider list per service to a local file, so a consumer that starts while
  * the registry is down can still call the providers it knew, and likewise the last known rule document
  * (routes, breaker settings, …) per service and document name. Writes are atomic (temp file + rename);
