@@ -6,3 +6,4 @@ export * from './provider-process.js';
 export { waitFor } from './wait-for.js';
 export { seededRandom } from './seeded-random.js';
 export { docSnippets, type DocSnippet } from './doc-snippets.js';
+export { killWhenParentDies } from './orphan-watchdog.js';
