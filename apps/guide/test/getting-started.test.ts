@@ -33,6 +33,15 @@ t.test('the guide has what this test follows', async (t) => {
   t.ok(steps.some((s) => s.kind === 'transcript' && s.note === 'needs redactErrors'), 'the redaction transcript is marked');
 });
 
+t.test('the guide installs the third-party versions the workspace builds and tests with', async (t) => {
+  const manifest = (dir: string) => JSON.parse(readFileSync(join(WORKSPACE_ROOT, dir, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+  const workspace = { ...manifest('.').devDependencies, ...manifest('packages/core').dependencies };
+  const scripts = steps.flatMap((s) => (s.kind === 'run' ? [s.script] : []));
+  const pinned = [...scripts.join('\n').matchAll(/\bnpm install [^\n]*/g)].flatMap((m) => [...m[0].matchAll(/(?:^|\s)((?:@[\w-]+\/)?[\w.-]+)@(\S+)/g)]);
+  t.ok(pinned.length >= 4, `${pinned.length} versioned installs`);
+  for (const [, name, range] of pinned) t.equal(range, workspace[name!], `${name}@${range}`);
+});
+
 t.test('docs/getting-started.md, followed as written in a fresh directory', async (t) => {
   // Outside the repository: nothing may resolve from the workspace's node_modules.
   const home = mkdtempSync(join(tmpdir(), 'trellis-guide-'));
