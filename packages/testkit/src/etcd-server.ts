@@ -5,6 +5,7 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { killWhenParentDies } from './orphan-watchdog.js';
 
 export interface EtcdServerOptions {
   /** Client port (default: a free one). Pass the port of a stopped server to replace it with an empty one. */
@@ -69,7 +70,7 @@ export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdSe
     live.set(proc, baseDir);
     proc.once('exit', () => live.delete(proc));
     proc.once('error', () => live.delete(proc));
-    if (proc.pid !== undefined) startWatchdog(proc.pid, baseDir);
+    if (proc.pid !== undefined) killWhenParentDies(proc.pid, { removeDir: baseDir });
     await waitUntilReady(proc, {
       name: 'etcd', command: ETCD, port, timeoutMs: options.startTimeoutMs ?? 15_000, logFile,
       intervalMs: 50, probe: () => healthy(port), readyMeans: 'become healthy',
@@ -143,15 +144,4 @@ function installExitHook(): void {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-}
-
-/**
- * No exit hook runs when the test process is SIGKILLed (a tap timeout): a detached shell polls both
- * PIDs, kills etcd and removes its directory once the parent is gone, and ends by itself when etcd does.
- */
-function startWatchdog(serverPid: number, dir: string): void {
-  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${serverPid} 2>/dev/null; do sleep 1; done; kill -0 ${process.pid} 2>/dev/null || { kill -9 ${serverPid} 2>/dev/null; sleep 0.2; rm -rf '${dir}'; }; exit 0`;
-  const watchdog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
-  watchdog.on('error', () => undefined);
-  watchdog.unref();
 }

@@ -5,3 +5,5 @@ export * from './echo-service.js';
 export * from './provider-process.js';
 export { waitFor } from './wait-for.js';
 export { seededRandom } from './seeded-random.js';
+export { docSnippets, type DocSnippet } from './doc-snippets.js';
+export { killWhenParentDies } from './orphan-watchdog.js';

@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { killWhenParentDies } from './orphan-watchdog.js';
 
 export interface ZooKeeperServerOptions {
   /**
@@ -112,7 +113,7 @@ export async function startZooKeeper(options: ZooKeeperServerOptions = {}): Prom
     live.add(proc);
     proc.once('exit', () => live.delete(proc));
     proc.once('error', () => live.delete(proc));
-    if (proc.pid !== undefined) startWatchdog(proc.pid);
+    if (proc.pid !== undefined) killWhenParentDies(proc.pid);
     await waitUntilReady(proc, {
       name: 'ZooKeeper', command: JAVA, port, timeoutMs: startTimeoutMs, logFile, intervalMs: 100,
       probe: async () => (await fourLetterWord(port, 'srvr', 1000)).includes('Mode: standalone'),
@@ -194,15 +195,4 @@ function installExitHook(): void {
       }
     }
   });
-}
-
-/**
- * An exit hook cannot run when the test process is SIGKILLed (a tap timeout): a detached shell polls
- * both PIDs and kills the server once its parent is gone, and ends by itself when the server does.
- */
-function startWatchdog(serverPid: number): void {
-  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${serverPid} 2>/dev/null; do sleep 1; done; kill -0 ${process.pid} 2>/dev/null || kill -9 ${serverPid} 2>/dev/null; exit 0`;
-  const watchdog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
-  watchdog.on('error', () => undefined);
-  watchdog.unref();
 }
