@@ -2,10 +2,9 @@
  * LALB end to end: real servers on loopback, one fast and one slow, reached through `client.use()`
  * and through `@RpcReference({ plugins })`. The fast one must end up with most of the calls.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { RpcClient, RpcReference, RpcServer, StaticRegistry, provideReferences, referenceToken } from '@trellis/core';
-import { createEchoHandlers, loadEchoService, type EchoReply, type EchoRequest } from '@trellis/testkit';
+import { loadEchoService, startEchoServer, type EchoReply, type EchoRequest } from '@trellis/testkit';
 import { lalb } from '../src/index.js';
 
 interface EchoStub {
@@ -13,18 +12,9 @@ interface EchoStub {
 }
 
 async function startServer(t: { teardown(fn: () => unknown): void }, name: string, delayMs: number): Promise<string> {
-  const handlers = createEchoHandlers({ servedBy: name });
-  const server = new RpcServer({ host: '127.0.0.1', port: 0 });
-  server.addService(loadEchoService(), {
-    echo: async (request: EchoRequest, call: Parameters<typeof handlers.echo>[1]) => {
-      await sleep(delayMs);
-      return handlers.echo(request, call);
-    },
-    mutate: handlers.mutate,
-  });
-  await server.start();
-  t.teardown(() => server.close({ graceMs: 100 }));
-  return `127.0.0.1:${server.port}`;
+  const server = await startEchoServer({ servedBy: name, delayMs });
+  t.teardown(() => server.close());
+  return server.address;
 }
 
 /** `callers` closed-loop callers, `calls` calls in all; returns the calls each server answered. */
