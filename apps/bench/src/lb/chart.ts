@@ -103,10 +103,10 @@ export function lbChart(input: ChartInput): string {
     parts.push(`<line x1="${x(p.from)}" x2="${x(p.from)}" y1="${share.y}" y2="${share.y + share.h}" stroke="#000" stroke-width="1.2" stroke-dasharray="4 3"/>`);
     parts.push(`<text x="${x(p.from) + 2}" y="${share.y + 11 + k * 12}" font-size="9" fill="#000" stroke="#fff" stroke-width="3" paint-order="stroke">${esc(label)}</text>`);
   }
-  parts.push(`<text x="${LEFT + plotW}" y="${share.y + share.h + 28}" text-anchor="end" font-size="10" fill="#555">washed out: warm-up (not in the figures); "=": the equal scenario; dashed: service times reversed, a provider frozen, resumed</text>`);
+  parts.push(`<text x="${LEFT + plotW}" y="${share.y + share.h + 14}" text-anchor="end" font-size="10" fill="#555">washed out: warm-up (not in the figures); "=": the equal scenario; dashed: service times reversed, a provider frozen, resumed</text>`);
 
   // QPS and mean latency on the same time axis.
-  const perf: Box = { x: LEFT, y: share.y + share.h + 40, w: plotW, h: 90 };
+  const perf: Box = { x: LEFT, y: share.y + share.h + 45, w: plotW, h: 90 };
   const qps = tl.completed.map((c) => (c * 1000) / tl.binMs);
   const lat = tl.completed.map((c, i) => (c === 0 ? undefined : tl.latencySum[i]! / c));
   const maxQ = niceMax(Math.max(...qps, 1));
@@ -201,7 +201,7 @@ export function lbChart(input: ChartInput): string {
   for (const scenario of ['unequal', 'equal'] as const) {
     const rows = input.steady.filter((s) => s.scenario === scenario);
     parts.push(`<text x="${LEFT}" y="${y}" font-size="12" font-weight="bold">Steady state, ${scenario === 'equal' ? 'equal service times (2 ms on every provider)' : 'service times 1 / 2 / 3 ms'}</text>`);
-    parts.push(`<text x="${LEFT + 740}" y="${y}" font-size="10" fill="#555">share A / B / C${scenario === 'equal' ? ' (ticks: 25 % and 42 % of the bar)' : ''}</text>`);
+    parts.push(`<text x="${LEFT + 740}" y="${y}" font-size="10" fill="#555">share A / B / C${scenario === 'equal' ? ' (ticks: 25 %, 42 %)' : ''}</text>`);
     y += 8;
     rows.forEach((row, i) => {
       const ry = y + i * 24;
