@@ -17,4 +17,4 @@ export { ROUTES_DOCUMENT, ON_EMPTY_VALUES, ON_EMPTY_SCHEMA, noEndpointError, typ
 export { warnRuleError } from './report.js';
 export { resolveRuleSource, clientRules, type RuleSourceOptions, type RulesUpdate, type ResolvedRuleSource } from './client-rules.js';
 export { parseFieldPath, compileFieldPath, fieldPathProblem, scalarText, type FieldGetter } from './field-path.js';
-export { fnv1a32, mix32, stableHash32 } from './stable-hash.js';
+export { fnv1a32, mix32, stableHash32, FNV1A32_OFFSET } from './stable-hash.js';

@@ -5,8 +5,16 @@
  * ones. Shared by router-param (percentage buckets) and lb-hash (hash keys and ring points).
  */
 
-export function fnv1a32(text: string): number {
-  let hash = 0x811c9dc5;
+/** FNV-1a's offset basis: the hash of the empty text. */
+export const FNV1A32_OFFSET = 0x811c9dc5;
+
+/**
+ * FNV-1a (32 bit) of `text`'s UTF-8 bytes. `from` continues a hash: fnv1a32(b, fnv1a32(a)) equals
+ * fnv1a32(a + b) (unless a surrogate pair is split between a and b), so many texts with a common
+ * prefix are hashed without rebuilding it.
+ */
+export function fnv1a32(text: string, from: number = FNV1A32_OFFSET): number {
+  let hash = from;
   for (let i = 0; i < text.length; i++) {
     let unit = text.charCodeAt(i);
     // UTF-8 encode on the fly: no Buffer per call.

@@ -15,6 +15,14 @@ t.test('FNV-1a 32 matches the published test vectors', (t) => {
   t.end();
 });
 
+t.test('a hash continues from another: fnv1a32(b, fnv1a32(a)) = fnv1a32(a + b)', (t) => {
+  // (Each text is encoded on its own: a surrogate pair split between a and b is two U+FFFD.)
+  for (const [a, b] of [['10.0.0.1:7000#', '159'], ['', 'x'], ['用户', '-1001'], ['a😀', 'b😀']]) {
+    t.equal(fnv1a32(b!, fnv1a32(a!)), fnv1a32(a! + b!), JSON.stringify([a, b]));
+  }
+  t.end();
+});
+
 t.test('hashes the UTF-8 bytes: non-ASCII, astral characters and lone surrogates', (t) => {
   for (const text of ['é', 'ü-42', '用户-1001', '😀', 'a😀b', 'x\ud800y', '\udc00', 'end\ud83d']) {
     t.equal(fnv1a32(text), reference(text), JSON.stringify(text));

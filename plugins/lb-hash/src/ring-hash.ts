@@ -1,4 +1,4 @@
-import { stableHash32 } from '@trellis/rules';
+import { fnv1a32, mix32 } from '@trellis/rules';
 import type { HashTable, TableMember } from './hash-table.js';
 
 /**
@@ -27,7 +27,9 @@ export class RingHash implements HashTable {
     const keyed = new Float64Array(total);
     let k = 0;
     members.forEach((member, m) => {
-      for (let i = 0; i < counts[m]!; i++) keyed[k++] = stableHash32(`${member.id}#${i}`) * OWNER_SPACE + member.index;
+      // stableHash32(`${id}#${i}`), with the id's part hashed once.
+      const prefix = fnv1a32(`${member.id}#`);
+      for (let i = 0; i < counts[m]!; i++) keyed[k++] = mix32(fnv1a32(String(i), prefix)) * OWNER_SPACE + member.index;
     });
     keyed.sort();
     this.points = new Uint32Array(total);
