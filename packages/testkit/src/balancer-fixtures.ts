@@ -1,11 +1,11 @@
 /**
  * What a load balancer's unit test needs without a client: a clock that moves only when told, an
- * endpoint from an id, and an invocation with just the fields balancers read (excluded endpoints,
- * deadline, attempt, request, metadata). Shared by the balancer plugins' tests and the LB benchmark's
- * virtual-clock model.
+ * endpoint from an id, an invocation with just the fields balancers read (excluded endpoints,
+ * deadline, attempt, request, metadata), and a recording client plugin context. Shared by the
+ * balancer plugins' tests and the LB benchmark's virtual-clock model.
  */
 import { ContextValues, createMetadata, serviceKey, type Endpoint, type Invocation, type MethodDescriptor } from '@trellis/core';
-import type { Clock } from '@trellis/core/spi';
+import type { ClientPluginContext, Clock, LoadBalancer, LoadBalancerFactory } from '@trellis/core/spi';
 
 export class FakeClock implements Clock {
   constructor(public ms = 1000) {}
@@ -59,5 +59,30 @@ export function testInvocation(fields: TestInvocationFields = {}): Invocation {
     attempt: fields.attempt ?? 1,
     excluded: new Set(fields.excluded ?? []),
     context: new ContextValues(),
+  };
+}
+
+/**
+ * The parts of a client's plugin context a balancer plugin's setup touches, recorded: the balancers
+ * registered by name, the one set as the client's, and the close hooks (run by `close()`).
+ */
+export function fakeClientContext(clock: Clock = new FakeClock()) {
+  const named = new Map<string, LoadBalancerFactory>();
+  const closers: (() => unknown)[] = [];
+  let current: LoadBalancer | undefined;
+  const context = {
+    side: 'client',
+    clock,
+    addLoadBalancer: (name: string, factory: LoadBalancerFactory) => void named.set(name, factory),
+    setLoadBalancer: (balancer: LoadBalancer) => void (current = balancer),
+    onClose: (fn: () => unknown) => void closers.push(fn),
+  } as unknown as ClientPluginContext;
+  return {
+    context,
+    named,
+    current: () => current,
+    close: async () => {
+      for (const fn of closers.reverse()) await fn();
+    },
   };
 }

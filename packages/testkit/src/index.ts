@@ -5,6 +5,6 @@ export * from './echo-service.js';
 export * from './provider-process.js';
 export { waitFor } from './wait-for.js';
 export { seededRandom } from './seeded-random.js';
-export { FakeClock, testEndpoint, testInvocation, type TestInvocationFields } from './balancer-fixtures.js';
+export { FakeClock, testEndpoint, testInvocation, fakeClientContext, type TestInvocationFields } from './balancer-fixtures.js';
 export { ClosedLoop, sharesOf, type ClosedLoopOptions, type Counts } from './closed-loop.js';
 export { startEchoServer, type EchoServer, type EchoServerOptions } from './echo-server.js';

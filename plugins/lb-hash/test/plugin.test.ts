@@ -1,30 +1,8 @@
+/** The consistentHash() plugin: its registration mechanics are core's balancerPlugin (tested in core). */
 import t from 'tap';
-import type { ClientPluginContext, LoadBalancer, LoadBalancerFactory } from '@trellis/core/spi';
 import { checkPlugin } from '@trellis/core/spi';
-import { FakeClock } from '@trellis/testkit';
+import { fakeClientContext } from '@trellis/testkit';
 import { ConsistentHashBalancer, consistentHash } from '../src/index.js';
-
-/** Just the parts of a client context the plugin's setup touches. */
-function fakeContext() {
-  const named = new Map<string, LoadBalancerFactory>();
-  const closers: (() => unknown)[] = [];
-  let current: LoadBalancer | undefined;
-  const ctx = {
-    side: 'client',
-    clock: new FakeClock(),
-    addLoadBalancer: (name: string, factory: LoadBalancerFactory) => void named.set(name, factory),
-    setLoadBalancer: (balancer: LoadBalancer) => void (current = balancer),
-    onClose: (fn: () => unknown) => void closers.push(fn),
-  } as unknown as ClientPluginContext;
-  return {
-    ctx,
-    named,
-    current: () => current,
-    close: async () => {
-      for (const fn of closers.reverse()) await fn();
-    },
-  };
-}
 
 t.test('meta passes the kernel’s plugin check', (t) => {
   const plugin = consistentHash({ field: 'id' });
@@ -33,25 +11,17 @@ t.test('meta passes the kernel’s plugin check', (t) => {
   t.end();
 });
 
-t.test('by default it registers the name and switches the client, with one balancer', async (t) => {
-  const plugin = consistentHash({ field: 'id' });
-  const fake = fakeContext();
-  await plugin.setupClient!(fake.ctx);
-  const inForce = fake.current();
-  t.type(inForce, ConsistentHashBalancer);
-  t.equal(inForce!.name, 'consistent-hash');
-  t.equal(fake.named.get('consistent-hash')!(), inForce);
-  t.same(plugin.balancers(), [inForce]);
-  await fake.close();
-  t.same(plugin.balancers(), []);
-});
-
-t.test("register: 'named-only' leaves the client's balancer alone", async (t) => {
-  const plugin = consistentHash({ header: 'x-session', register: 'named-only' });
-  const fake = fakeContext();
-  await plugin.setupClient!(fake.ctx);
-  t.equal(fake.current(), undefined);
-  t.type(fake.named.get('consistent-hash')!(), ConsistentHashBalancer);
+t.test('it registers the name and, by default, is the client’s balancer', async (t) => {
+  const fake = fakeClientContext();
+  await consistentHash({ field: 'id' }).setupClient!(fake.context);
+  const balancer = fake.current();
+  t.type(balancer, ConsistentHashBalancer);
+  t.equal(balancer!.name, 'consistent-hash');
+  t.equal(fake.named.get('consistent-hash')!(), balancer);
+  const named = fakeClientContext();
+  await consistentHash({ header: 'x-session', register: 'named-only' }).setupClient!(named.context);
+  t.equal(named.current(), undefined, "'named-only' leaves the client's balancer alone");
+  t.type(named.named.get('consistent-hash')!(), ConsistentHashBalancer);
 });
 
 t.test('bad options fail at consistentHash(), not at a client’s first call', (t) => {

@@ -1,30 +1,8 @@
+/** The p2c() plugin: its registration mechanics are core's balancerPlugin (tested in core). */
 import t from 'tap';
-import type { ClientPluginContext, LoadBalancer, LoadBalancerFactory } from '@trellis/core/spi';
 import { checkPlugin } from '@trellis/core/spi';
-import { FakeClock, testEndpoint, testInvocation } from '@trellis/testkit';
+import { FakeClock, fakeClientContext, testEndpoint, testInvocation } from '@trellis/testkit';
 import { P2cBalancer, p2c } from '../src/index.js';
-
-/** Just the parts of a client context the plugin's setup touches. */
-function fakeContext(clock = new FakeClock()) {
-  const named = new Map<string, LoadBalancerFactory>();
-  const closers: (() => unknown)[] = [];
-  let current: LoadBalancer | undefined;
-  const ctx = {
-    side: 'client',
-    clock,
-    addLoadBalancer: (name: string, factory: LoadBalancerFactory) => void named.set(name, factory),
-    setLoadBalancer: (balancer: LoadBalancer) => void (current = balancer),
-    onClose: (fn: () => unknown) => void closers.push(fn),
-  } as unknown as ClientPluginContext;
-  return {
-    ctx,
-    named,
-    current: () => current,
-    close: async () => {
-      for (const fn of closers.reverse()) await fn();
-    },
-  };
-}
 
 t.test('meta passes the kernel’s plugin check', (t) => {
   const plugin = p2c();
@@ -33,29 +11,19 @@ t.test('meta passes the kernel’s plugin check', (t) => {
   t.end();
 });
 
-t.test('by default it registers the name and switches the client to P2C, with one balancer', async (t) => {
-  const plugin = p2c();
-  const fake = fakeContext();
-  await plugin.setupClient!(fake.ctx);
-  const inForce = fake.current();
-  t.type(inForce, P2cBalancer);
-  t.equal(fake.named.get('p2c')!(), inForce, 'the name and the default slot share one balancer');
-  t.same(plugin.balancers(), [inForce]);
-  await fake.close();
-  t.same(plugin.balancers(), [], 'forgotten when the client closes');
-});
-
-t.test("register: 'named-only' leaves the client's balancer alone; the balancer runs on the client's clock", async (t) => {
-  const plugin = p2c({ register: 'named-only' });
+t.test('it registers the name and, by default, is the client’s balancer, on the client’s clock', async (t) => {
   const clock = new FakeClock(0);
-  const fake = fakeContext(clock);
-  await plugin.setupClient!(fake.ctx);
-  t.equal(fake.current(), undefined);
-  const balancer = fake.named.get('p2c')!() as P2cBalancer;
-  const list = [testEndpoint('a:1')];
-  balancer.pick(list, testInvocation())!.done({ latencyMs: 100 });
+  const fake = fakeClientContext(clock);
+  await p2c().setupClient!(fake.context);
+  const balancer = fake.current() as P2cBalancer;
+  t.type(balancer, P2cBalancer);
+  t.equal(fake.named.get('p2c')!(), balancer, 'the name and the default slot share one balancer');
+  balancer.pick([testEndpoint('a:1')], testInvocation())!.done({ latencyMs: 100 });
   clock.advance(10_000);
   t.ok(Math.abs(balancer.snapshot()[0]!.latencyMs - 100 / Math.E) < 1e-9, 'decayed by the client clock’s 10 s');
+  const named = fakeClientContext();
+  await p2c({ register: 'named-only' }).setupClient!(named.context);
+  t.equal(named.current(), undefined, "'named-only' leaves the client's balancer alone");
 });
 
 t.test('bad options fail at p2c(), not at a client’s first call', (t) => {
