@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RpcServer } from '@trellis/core';
-import { createEchoHandlers, loadEchoService, type EchoRequest } from './echo-service.js';
+import { createEchoHandlers, loadEchoService, type EchoReply, type EchoRequest } from './echo-service.js';
 
 export interface EchoServerOptions {
   /** Put in every reply's `servedBy`. */
@@ -36,4 +36,27 @@ export async function startEchoServer(options: EchoServerOptions): Promise<EchoS
   });
   await server.start();
   return { address: `127.0.0.1:${server.port}`, server, close: () => server.close({ graceMs: 100 }) };
+}
+
+/** The Echo method of a typed stub (`client.stub<…>()`) or of a reference. */
+export interface EchoCaller {
+  echo(request: Partial<EchoRequest>): Promise<EchoReply>;
+}
+
+/**
+ * `callers` callers in a closed loop, `calls` Echo calls in all; returns how many calls each
+ * server (its `servedBy`) answered.
+ */
+export async function countServedBy(stub: EchoCaller, calls: number, callers: number): Promise<Map<string, number>> {
+  const served = new Map<string, number>();
+  let left = calls;
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (left-- > 0) {
+        const reply = await stub.echo({ message: 'load' });
+        served.set(reply.servedBy, (served.get(reply.servedBy) ?? 0) + 1);
+      }
+    }),
+  );
+  return served;
 }

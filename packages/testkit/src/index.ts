@@ -7,4 +7,4 @@ export { waitFor } from './wait-for.js';
 export { seededRandom } from './seeded-random.js';
 export { FakeClock, testEndpoint, testInvocation, fakeClientContext, type TestInvocationFields } from './balancer-fixtures.js';
 export { ClosedLoop, sharesOf, type ClosedLoopOptions, type Counts } from './closed-loop.js';
-export { startEchoServer, type EchoServer, type EchoServerOptions } from './echo-server.js';
+export { startEchoServer, countServedBy, type EchoServer, type EchoServerOptions, type EchoCaller } from './echo-server.js';

@@ -4,33 +4,15 @@
  */
 import t from 'tap';
 import { RpcClient, RpcReference, RpcServer, StaticRegistry, provideReferences, referenceToken } from '@trellis/core';
-import { loadEchoService, startEchoServer, type EchoReply, type EchoRequest } from '@trellis/testkit';
+import { countServedBy, loadEchoService, startEchoServer, type EchoCaller as EchoStub } from '@trellis/testkit';
 import { P2cBalancer, p2c } from '../src/index.js';
 
-interface EchoStub {
-  echo(request: Partial<EchoRequest>): Promise<EchoReply>;
-}
 
 async function fastAndSlow(t: { teardown(fn: () => unknown): void }): Promise<[string, string]> {
   const fast = await startEchoServer({ servedBy: 'fast', delayMs: 1 });
   const slow = await startEchoServer({ servedBy: 'slow', delayMs: 100 });
   t.teardown(() => Promise.all([fast.close(), slow.close()]));
   return [fast.address, slow.address];
-}
-
-/** `callers` closed-loop callers, `calls` calls in all; returns the calls each server answered. */
-async function drive(stub: EchoStub, calls: number, callers: number): Promise<Map<string, number>> {
-  const served = new Map<string, number>();
-  let left = calls;
-  await Promise.all(
-    Array.from({ length: callers }, async () => {
-      while (left-- > 0) {
-        const reply = await stub.echo({ message: 'p2c' });
-        served.set(reply.servedBy, (served.get(reply.servedBy) ?? 0) + 1);
-      }
-    }),
-  );
-  return served;
 }
 
 t.test('client.use(p2c()): the fast server gets most of the calls', async (t) => {
@@ -40,8 +22,8 @@ t.test('client.use(p2c()): the fast server gets most of the calls', async (t) =>
   client.use(p2c({ onBalancer: (b) => balancers.push(b) }));
   t.teardown(() => client.close());
   const stub = client.stub<EchoStub>();
-  await drive(stub, 100, 8); // first answers
-  const served = await drive(stub, 600, 8);
+  await countServedBy(stub, 100, 8); // first answers
+  const served = await countServedBy(stub, 600, 8);
   const share = (served.get('fast') ?? 0) / 600;
   t.ok(share > 0.8, `the 1 ms server answered ${(share * 100).toFixed(1)} % of the calls (round robin: 50 %)`);
   t.equal(balancers.length, 1, 'the plugin made this client’s balancer');
@@ -64,8 +46,8 @@ t.test("@RpcReference({ loadBalancer: 'p2c' }) selects it by name", async (t) =>
   });
   t.teardown(() => references.close());
   const stub = container.resolve<EchoStub>(referenceToken('trellis.test.EchoService', { loadBalancer: 'p2c' }));
-  await drive(stub, 100, 8);
-  const served = await drive(stub, 600, 8);
+  await countServedBy(stub, 100, 8);
+  const served = await countServedBy(stub, 600, 8);
   const share = (served.get('fast') ?? 0) / 600;
   t.ok(share > 0.8, `the 1 ms server answered ${(share * 100).toFixed(1)} % of the calls`);
   t.equal(balancers.length, 1, 'the named balancer was created for the reference’s client');
