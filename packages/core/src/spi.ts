@@ -12,6 +12,7 @@ export type { Router } from './router.js';
 export { RouterOrder } from './router.js';
 export type { LoadBalancer, LoadBalancerFactory, Pick, PickOutcome } from './balancer/load-balancer.js';
 export { NOOP_DONE } from './balancer/load-balancer.js';
+export { balancerPlugin, type BalancerPlugin, type BalancerPluginOptions } from './balancer/balancer-plugin.js';
 export type { HealthView, EndpointState, EndpointStateChange } from './health.js';
 export type {
   ClientTransport, ServerTransport, OutboundRequest, InboundResponse, InboundRequest, ServerExchange,

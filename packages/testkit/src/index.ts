@@ -7,3 +7,6 @@ export { waitFor } from './wait-for.js';
 export { seededRandom } from './seeded-random.js';
 export { docSnippets, type DocSnippet } from './doc-snippets.js';
 export { killWhenParentDies } from './orphan-watchdog.js';
+export { FakeClock, testEndpoint, testInvocation, fakeClientContext, type TestInvocationFields } from './balancer-fixtures.js';
+export { ClosedLoop, sharesOf, type ClosedLoopOptions, type Counts } from './closed-loop.js';
+export { startEchoServer, countServedBy, type EchoServer, type EchoServerOptions, type EchoCaller } from './echo-server.js';
