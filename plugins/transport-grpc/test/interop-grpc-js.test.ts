@@ -10,7 +10,7 @@ import { trellisTestService } from './interop/trellis-test-service.js';
 
 const certs = makeCertificates();
 /** grpc-js servers cannot compress responses (see trellis-client.ts). */
-const GRPC_JS_SERVER = { serverCompresses: false };
+const GRPC_JS_SERVER = { serverCompresses: false, serverSeesCompression: true };
 const registry = () => new GrpcServiceRegistry().add('grpc.testing.TestService', trellisTestService());
 
 t.test('grpc-js client → Trellis server (h2c)', async (t) => {
