@@ -13,3 +13,8 @@ export { GrpcClient, type GrpcClientOptions, type GrpcClientStream, type GrpcStr
 export type { GrpcCallOptions, GrpcResponse, GrpcStatus } from './client/client-call.js';
 export { GrpcChannel } from './client/channel.js';
 export { parseGrpcTarget, type GrpcTarget } from './client/target.js';
+export { HealthStatusSource, healthService, type ServingStatus } from './services/health.js';
+export { reflectionService, type ReflectionOptions } from './services/reflection.js';
+export { DescriptorPool } from './services/descriptor-pool.js';
+export { standardServices, type StandardServicesOptions } from './services/standard-services.js';
+export { GrpcErrorCodes } from './errors.js';

@@ -24,7 +24,10 @@ export function pythonPeerMissing(): string | undefined {
 /** Generates the grpc.testing Python messages with protoc into a temporary directory. */
 export function generatePythonMessages(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'trellis-grpc-py-'));
-  execFileSync('protoc', [`-I${GRPC_PROTO_DIR}`, `--python_out=${dir}`, 'grpc/testing/empty.proto', 'grpc/testing/messages.proto'], { stdio: 'pipe' });
+  execFileSync('protoc', [
+    `-I${GRPC_PROTO_DIR}`, `--python_out=${dir}`, 'grpc/testing/empty.proto', 'grpc/testing/messages.proto',
+    'grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto',
+  ], { stdio: 'pipe' });
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -58,6 +61,16 @@ export function runPythonClient(generated: string, target: string): Promise<Case
       const results = stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as CaseResult);
       if (error && results.length === 0) reject(new Error(`interop_client.py failed: ${error.message}\n${stderr}`));
       else resolve(results);
+    });
+  });
+}
+
+/** Runs reflection_client.py (a grpcurl-style session) against a target; resolves with its report. */
+export function runPythonReflectionClient(generated: string, target: string, version: 'v1' | 'v1alpha'): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    execFile(PYTHON, [join(SCRIPTS, 'reflection_client.py'), generated, target, version], { timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`reflection_client.py failed: ${error.message}\n${stderr}`));
+      else resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>);
     });
   });
 }
