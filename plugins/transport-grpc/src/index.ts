@@ -18,3 +18,4 @@ export { reflectionService, type ReflectionOptions } from './services/reflection
 export { DescriptorPool } from './services/descriptor-pool.js';
 export { standardServices, type StandardServicesOptions } from './services/standard-services.js';
 export { GrpcErrorCodes } from './errors.js';
+export { detectProtocol, classify, HTTP2_PREFACE, TRELLIS_MAGIC, type DetectedProtocol } from './protocol-detect.js';

@@ -143,19 +143,24 @@ export class GrpcChannel {
   }
 }
 
-function pingOnce(session: ClientHttp2Session, timeoutMs: number): Promise<number> {
+function pingOnce(session: Connection, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new RpcError(Code.UNAVAILABLE, `PING not answered within ${timeoutMs} ms`)), timeoutMs);
-    try {
-      session.ping((error, duration) => {
+    const send = () => {
+      try {
+        session.ping((error, duration) => {
+          clearTimeout(timer);
+          if (error) reject(new RpcError(Code.UNAVAILABLE, `PING failed: ${error.message}`));
+          else resolve(duration);
+        });
+      } catch (error) {
         clearTimeout(timer);
-        if (error) reject(new RpcError(Code.UNAVAILABLE, `PING failed: ${error.message}`));
-        else resolve(duration);
-      });
-    } catch (error) {
-      clearTimeout(timer);
-      reject(new RpcError(Code.UNAVAILABLE, `PING failed: ${(error as Error).message}`));
-    }
+        reject(new RpcError(Code.UNAVAILABLE, `PING failed: ${(error as Error).message}`));
+      }
+    };
+    // A PING can only be sent once the connection is up (node refuses it before).
+    if (session.trellisConnected) send();
+    else session.once('connect', send);
   });
 }
 

@@ -186,8 +186,9 @@ export class GrpcServer {
     clearTimeout(timer);
     for (const call of [...this.calls]) call.terminate(Code.UNAVAILABLE, 'the server is shutting down');
     const closing = [...this.sessions].map((session) => new Promise<void>((resolve) => {
-      if (session.closed || session.destroyed) return resolve();
+      // `closed` turns true at close(), before the 'close' event: wait for the event itself.
       session.once('close', () => resolve());
+      if (!session.closed) this.closeSession(session);
       // Trailers just written need a moment to leave; a session that does not close is destroyed.
       setTimeout(() => session.destroy(), Math.min(1000, graceMs)).unref();
     }));
