@@ -197,7 +197,7 @@ export class ClientCall implements DeadlineEntry {
 
   /** Cancels the call: RST_STREAM CANCEL to the server, the call fails with `error`. */
   cancel(error: RpcError): void {
-    if (this.settled) return;
+    if (this.settled || this.localError !== undefined) return;
     this.localError = error;
     const stream = this.stream;
     if (stream !== undefined && !stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
@@ -271,10 +271,21 @@ export class ClientCall implements DeadlineEntry {
     this.responseHeaders = metadataFromHeaders(headers);
     if (this.headerWaiters !== undefined) for (const resolve of this.headerWaiters.splice(0)) resolve(this.responseHeaders);
     // Trailers-Only: the status is in these headers.
-    if (headers['grpc-status'] !== undefined || flags & constants.NGHTTP2_FLAG_END_STREAM) this.onTrailers(headers);
+    if (headers['grpc-status'] !== undefined) {
+      this.onTrailers(headers);
+      return;
+    }
+    // Not a gRPC response (a proxy's error page, a plain HTTP server): its body is not gRPC frames.
+    if (this.httpStatus !== 200 || !this.grpcContentType) {
+      const code = this.httpStatus !== 200 ? codeFromHttpStatus(this.httpStatus) : Code.UNKNOWN;
+      this.cancel(new RpcError(code, `${this.channel.key} answered HTTP ${this.httpStatus} without a gRPC status${this.grpcContentType ? '' : ' (not a gRPC content-type)'}`));
+      return;
+    }
+    if (flags & constants.NGHTTP2_FLAG_END_STREAM) this.onTrailers(headers);
   };
 
   private readonly onData = (chunk: Buffer): void => {
+    if (this.localError !== undefined) return;
     const error = this.parser.push(chunk);
     if (error !== undefined) this.cancel(new RpcError(error.code, error.message));
   };
