@@ -19,3 +19,5 @@ export { DescriptorPool } from './services/descriptor-pool.js';
 export { standardServices, type StandardServicesOptions } from './services/standard-services.js';
 export { GrpcErrorCodes } from './errors.js';
 export { detectProtocol, classify, HTTP2_PREFACE, TRELLIS_MAGIC, type DetectedProtocol } from './protocol-detect.js';
+export { GrpcClientTransport, type GrpcClientTransportOptions } from './kernel/grpc-client-transport.js';
+export { GrpcServerTransport, kernelRouter, GROUP_METADATA, type GrpcServerTransportOptions } from './kernel/grpc-server-transport.js';

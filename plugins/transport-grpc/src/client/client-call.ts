@@ -18,6 +18,8 @@ export interface GrpcCallOptions {
   readonly signal?: AbortSignal;
   /** Compress request messages with this encoding (`grpc-encoding`); default identity. */
   readonly compression?: Encoding;
+  /** Attempts made before this one (a retry), sent as `grpc-previous-rpc-attempts`. */
+  readonly previousAttempts?: number;
 }
 
 /** The outcome of a call: its status and the metadata received. */
@@ -124,6 +126,8 @@ export class ClientCall implements DeadlineEntry {
       'grpc-accept-encoding': ACCEPT_ENCODING,
     };
     if (this.timeoutMs > 0) headers['grpc-timeout'] = formatGrpcTimeout(this.timeoutMs);
+    const previous = this.options.previousAttempts;
+    if (previous !== undefined && previous > 0) headers['grpc-previous-rpc-attempts'] = String(previous);
     const encoding = this.options.compression;
     if (encoding !== undefined && encoding !== 'identity') headers['grpc-encoding'] = encoding;
     const refused = appendMetadata(headers as Record<string, string>, this.options.metadata);

@@ -1,4 +1,4 @@
-import type { Metadata } from '@trellis/core';
+import type { Metadata, RpcError } from '@trellis/core';
 import type { PeerInfo } from '@trellis/core/spi';
 import type { Encoding } from '../wire/compression.js';
 
@@ -40,8 +40,12 @@ export interface GrpcServerCall {
   readonly deadline: number;
   /** The `grpc-timeout` received, in ms (0 when none). */
   readonly timeoutMs: number;
+  /** Which attempt this is: 1 + `grpc-previous-rpc-attempts` (set by retrying clients). */
+  readonly attempt: number;
   /** Aborts when the client cancels, the deadline passes or the connection drops; reason: an RpcError. */
   readonly signal: AbortSignal;
+  /** The same moment as `signal`'s abort, without creating an AbortSignal (for dispatch layers). */
+  onAbort(listener: (reason: RpcError) => void): void;
   readonly peer: PeerInfo;
   /** The single request message (unary, server-streaming); empty for the other kinds. */
   readonly request: Uint8Array;

@@ -63,6 +63,7 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry {
   private responseHeaderMap: Metadata | undefined;
   private trailerMap: Metadata | undefined;
   private controller: AbortController | undefined;
+  private abortListeners: ((reason: RpcError) => void)[] | undefined;
   private headersSent = false;
   /** Set once the status is written (or the stream is gone): nothing more may be sent. */
   private done = false;
@@ -115,6 +116,16 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry {
       if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
     }
     return this.controller.signal;
+  }
+
+  get attempt(): number {
+    const previous = Number(this.headers['grpc-previous-rpc-attempts']);
+    return Number.isInteger(previous) && previous > 0 ? previous + 1 : 1;
+  }
+
+  onAbort(listener: (reason: RpcError) => void): void {
+    if (this.abortReason !== undefined) listener(this.abortReason);
+    else (this.abortListeners ??= []).push(listener);
   }
 
   get peer(): PeerInfo {
@@ -399,6 +410,9 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry {
 
   private abort(reason: RpcError): void {
     this.abortReason ??= reason;
-    if (this.controller !== undefined && !this.controller.signal.aborted) this.controller.abort(reason);
+    const listeners = this.abortListeners;
+    this.abortListeners = undefined;
+    if (listeners !== undefined) for (const listener of listeners) listener(this.abortReason);
+    if (this.controller !== undefined && !this.controller.signal.aborted) this.controller.abort(this.abortReason);
   }
 }
