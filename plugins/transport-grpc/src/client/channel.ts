@@ -52,6 +52,10 @@ export class GrpcChannel {
     return targetKey(this.target);
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get state(): ConnectionState {
     return this.current;
   }

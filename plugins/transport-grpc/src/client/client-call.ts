@@ -2,7 +2,7 @@ import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type Outgo
 import { Code, RpcError, type Metadata } from '@trellis/core';
 import type { DeadlineEntry } from '@trellis/core/spi';
 import { ACCEPT_ENCODING, compress, CompressionError, decompress, isEncoding, type Encoding } from '../wire/compression.js';
-import { frameMessage, MessageParser } from '../wire/framing.js';
+import { frameMessage, MessageParser, type MessageSink } from '../wire/framing.js';
 import { MessageQueue } from '../wire/message-queue.js';
 import { appendMetadata, metadataFromHeaders } from '../wire/metadata.js';
 import { codeFromHttpStatus, decodeGrpcMessage, parseGrpcStatus } from '../wire/status.js';
@@ -50,6 +50,25 @@ export interface CallLimits {
 
 const RESOLVED = Promise.resolve();
 const EMPTY: Metadata = new Map();
+const kCall = Symbol('trellisClientCall');
+type CallStream = ClientHttp2Stream & { [kCall]?: ClientCall };
+
+// Stream listeners shared by every call (the call hangs off the stream): no closures per call.
+function onStreamResponse(this: CallStream, headers: IncomingHttpHeaders, flags: number): void {
+  this[kCall]!.onResponse(headers, flags);
+}
+function onStreamData(this: CallStream, chunk: Buffer): void {
+  this[kCall]!.onData(chunk);
+}
+function onStreamTrailers(this: CallStream, trailers: IncomingHttpHeaders): void {
+  this[kCall]!.onTrailers(trailers);
+}
+function onStreamClose(this: CallStream): void {
+  this[kCall]!.onClose();
+}
+function onStreamError(): void {
+  // The outcome is decided on 'close', which always follows.
+}
 
 /** RST_STREAM codes as gRPC statuses ("Errors" in gRPC over HTTP/2). */
 function codeFromReset(rstCode: number): Code {
@@ -68,7 +87,7 @@ function codeFromReset(rstCode: number): Code {
  * and whether the request may have run are settled once, on whichever event comes first: trailers,
  * a reset, a GOAWAY, the deadline or the caller's abort.
  */
-export class ClientCall implements DeadlineEntry {
+export class ClientCall implements DeadlineEntry, MessageSink {
   bucket = 0;
   private stream: ClientHttp2Stream | undefined;
   private connection: Connection | undefined;
@@ -97,7 +116,7 @@ export class ClientCall implements DeadlineEntry {
     streamingResponse: boolean,
   ) {
     this.timeoutMs = options.timeoutMs ?? 0;
-    this.parser = new MessageParser(limits.maxReceiveMessageSize, this.onFrame);
+    this.parser = new MessageParser(limits.maxReceiveMessageSize, this);
     if (streamingResponse) {
       this.queue = new MessageQueue(
         { pause: () => this.stream?.pause(), resume: () => this.stream?.resume() },
@@ -142,16 +161,23 @@ export class ClientCall implements DeadlineEntry {
     }
     this.connection = connection;
     this.stream = stream;
-    stream.on('response', this.onResponse);
-    stream.on('data', this.onData);
-    stream.once('trailers', this.onTrailers);
-    stream.once('close', this.onClose);
-    stream.on('error', this.onStreamError);
+    (stream as CallStream)[kCall] = this;
+    stream.on('response', onStreamResponse);
+    stream.on('data', onStreamData);
+    stream.once('trailers', onStreamTrailers);
+    stream.once('close', onStreamClose);
+    stream.on('error', onStreamError);
     if (this.timeoutMs > 0) {
       this.deadlineTimer = true;
       this.limits.addDeadline(this, performance.now() + this.timeoutMs);
     }
-    signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (signal !== undefined) {
+      this.onAbort = () => {
+        const reason = signal.reason;
+        this.cancel(reason instanceof RpcError ? reason : new RpcError(Code.CANCELLED, 'call cancelled by the caller', { mayHaveRun: this.stream?.id !== undefined }));
+      };
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
   }
 
   /** Sends one request message; resolves when the stream's buffer has room (flow control). */
@@ -259,7 +285,7 @@ export class ClientCall implements DeadlineEntry {
     });
   }
 
-  private readonly onResponse = (headers: IncomingHttpHeaders, flags: number): void => {
+  onResponse(headers: IncomingHttpHeaders, flags: number): void {
     this.headersReceived = true;
     this.httpStatus = Number(headers[':status']);
     const contentType = headers['content-type'];
@@ -286,15 +312,15 @@ export class ClientCall implements DeadlineEntry {
       return;
     }
     if (flags & constants.NGHTTP2_FLAG_END_STREAM) this.onTrailers(headers);
-  };
+  }
 
-  private readonly onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     if (this.localError !== undefined) return;
     const error = this.parser.push(chunk);
     if (error !== undefined) this.cancel(new RpcError(error.code, error.message));
-  };
+  }
 
-  private readonly onFrame = (bytes: Buffer, compressed: boolean): void => {
+  onMessage(bytes: Buffer, compressed: boolean): void {
     if (this.settled) return;
     if (compressed && this.responseEncoding === 'identity') {
       this.cancel(new RpcError(Code.INTERNAL, 'received a compressed message but the response has no grpc-encoding'));
@@ -310,9 +336,9 @@ export class ClientCall implements DeadlineEntry {
     }
     this.message = bytes;
     this.messageCompressed = compressed;
-  };
+  }
 
-  private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
+  onTrailers(trailers: IncomingHttpHeaders): void {
     if (this.settled) return;
     const code = parseGrpcStatus(trailers['grpc-status'] as string | undefined);
     if (code === undefined) return;
@@ -345,11 +371,11 @@ export class ClientCall implements DeadlineEntry {
       return;
     }
     this.finish({ code, message, headers: this.responseHeaders, trailers: metadata }, undefined);
-  };
+  }
 
   private statusPending = false;
 
-  private readonly onClose = (): void => {
+  onClose(): void {
     if (this.settled || this.statusPending) return;
     const stream = this.stream!;
     if (this.localError !== undefined) return this.fail(this.localError);
@@ -372,16 +398,9 @@ export class ClientCall implements DeadlineEntry {
       return this.fail(new RpcError(Code.UNAVAILABLE, `the connection to ${this.channel.key} closed during the call`));
     }
     this.fail(new RpcError(Code.INTERNAL, `the server closed the stream without a gRPC status`));
-  };
+  }
 
-  private readonly onStreamError = (): void => {
-    // The outcome is decided on 'close', which always follows.
-  };
-
-  private readonly onAbort = (): void => {
-    const reason = this.options.signal?.reason;
-    this.cancel(reason instanceof RpcError ? reason : new RpcError(Code.CANCELLED, 'call cancelled by the caller', { mayHaveRun: this.stream?.id !== undefined }));
-  };
+  private onAbort: (() => void) | undefined;
 
   private fail(error: RpcError): void {
     this.finish({ code: error.code, message: error.message, headers: this.responseHeaders, trailers: error.metadata instanceof Map ? error.metadata : EMPTY }, error);
@@ -392,7 +411,7 @@ export class ClientCall implements DeadlineEntry {
     this.settled = true;
     this.statusPending = false;
     if (this.deadlineTimer) this.limits.removeDeadline(this);
-    this.options.signal?.removeEventListener('abort', this.onAbort);
+    if (this.onAbort !== undefined) this.options.signal?.removeEventListener('abort', this.onAbort);
     if (this.headerWaiters !== undefined) for (const resolve of this.headerWaiters.splice(0)) resolve(this.responseHeaders);
     if (this.queue !== undefined) {
       if (error === undefined) this.queue.end();

@@ -58,6 +58,7 @@ const VERSION = '0.1.0';
  */
 export class GrpcClient {
   private readonly channels = new Map<string, GrpcChannel>();
+  private readonly byAddress = new Map<string, GrpcChannel>();
   private readonly limits: CallLimits;
   private readonly channelOptions: ChannelOptions;
   private readonly timer = new DeadlineTimer(() => performance.now());
@@ -92,6 +93,11 @@ export class GrpcClient {
 
   /** The channel (connections) to a target, created on first use. */
   channel(target: TargetLike): GrpcChannel {
+    // Calls name their target as a string: that string is the hot-path key, parsed once.
+    if (typeof target === 'string') {
+      const known = this.byAddress.get(target);
+      if (known !== undefined && !known.isClosed) return known;
+    }
     const parsed = typeof target === 'string' ? parseGrpcTarget(target) : target;
     const key = targetKey(parsed);
     let channel = this.channels.get(key);
@@ -100,6 +106,7 @@ export class GrpcClient {
       channel = new GrpcChannel(parsed, this.channelOptions);
       this.channels.set(key, channel);
     }
+    if (typeof target === 'string') this.byAddress.set(target, channel);
     return channel;
   }
 
@@ -161,6 +168,7 @@ export class GrpcClient {
     this.closed = true;
     for (const channel of this.channels.values()) channel.close();
     this.channels.clear();
+    this.byAddress.clear();
   }
 
   /** Closes the channels to targets not in the list (a discovery update). */

@@ -2,7 +2,7 @@ import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'nod
 import { Code, RpcError, type Metadata } from '@trellis/core';
 import type { DeadlineEntry, PeerInfo } from '@trellis/core/spi';
 import { ACCEPT_ENCODING, accepts, compress, CompressionError, decompress, type Encoding } from '../wire/compression.js';
-import { frameMessage, MessageParser } from '../wire/framing.js';
+import { frameMessage, MessageParser, type MessageSink } from '../wire/framing.js';
 import { MessageQueue } from '../wire/message-queue.js';
 import { appendMetadata, metadataFromHeaders } from '../wire/metadata.js';
 import { encodeGrpcMessage } from '../wire/status.js';
@@ -23,6 +23,19 @@ export interface CallContext {
 }
 
 const RESOLVED = Promise.resolve();
+const kCall = Symbol('trellisServerCall');
+type CallStream = ServerHttp2Stream & { [kCall]?: ServerCall };
+
+// Stream listeners shared by every call (the call hangs off the stream): no closures per call.
+function onStreamData(this: CallStream, chunk: Buffer): void {
+  this[kCall]!.onData(chunk);
+}
+function onStreamEnd(this: CallStream): void {
+  this[kCall]!.onEnd();
+}
+function onStreamClose(this: CallStream): void {
+  this[kCall]!.onClose();
+}
 const EMPTY = new Uint8Array(0);
 const NOOP = () => undefined;
 
@@ -45,7 +58,7 @@ function sendTrailersOf(this: ServerHttp2Stream & { trellisTrailers?: Record<str
  * One inbound call: reads the request frames, runs the handler, writes headers, messages and the
  * status. Every property a handler may not read (metadata map, AbortSignal, peer) is built lazily.
  */
-export class ServerCall implements GrpcServerCall, DeadlineEntry {
+export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink {
   bucket = 0;
   /** The connection the call arrived on (set by the engine; its ping policy sees our writes). */
   session: { trellisPolicy?: { activity(): void } } | undefined;
@@ -88,18 +101,19 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry {
     this.kind = handler.kind;
     this.requestEncoding = requestEncoding;
     this.deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
-    this.parser = new MessageParser(context.maxReceiveMessageSize, this.onFrame);
+    this.parser = new MessageParser(context.maxReceiveMessageSize, this);
     if (!singleRequest(this.kind)) {
-      this.queue = new MessageQueue(stream, this.decodeFrame, context.receiveHighWaterBytes);
+      this.queue = new MessageQueue(stream, (bytes, compressed) => this.decodeFrame(bytes, compressed), context.receiveHighWaterBytes);
     }
   }
 
   /** Starts reading; a streaming-request handler runs at once, a single-request one at half-close. */
   start(): void {
-    const stream = this.stream;
-    stream.on('data', this.onData);
-    stream.once('end', this.onEnd);
-    stream.once('close', this.onClose);
+    const stream = this.stream as CallStream;
+    stream[kCall] = this;
+    stream.on('data', onStreamData);
+    stream.once('end', onStreamEnd);
+    stream.once('close', onStreamClose);
     if (this.deadline !== Infinity) this.context.addDeadline(this, this.deadline);
     if (this.queue !== undefined) this.run();
   }
@@ -234,12 +248,12 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry {
     });
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     const error = this.parser.push(chunk);
     if (error !== undefined) this.protocolError(error.code, error.message);
-  };
+  }
 
-  private readonly onFrame = (bytes: Buffer, compressed: boolean): void => {
+  onMessage(bytes: Buffer, compressed: boolean): void {
     if (this.done) return;
     if (compressed && this.requestEncoding === 'identity') {
       this.protocolError(Code.INTERNAL, 'received a compressed message but the request has no grpc-encoding');
@@ -255,9 +269,9 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry {
     }
     this.request = bytes;
     this.lastCompressed = compressed;
-  };
+  }
 
-  private readonly decodeFrame = (bytes: Buffer, compressed: boolean): Buffer | Promise<Buffer> => {
+  private decodeFrame(bytes: Buffer, compressed: boolean): Buffer | Promise<Buffer> {
     if (!compressed) return bytes;
     return decompress(this.requestEncoding, bytes, this.context.maxReceiveMessageSize).catch((error: unknown) => {
       const code = error instanceof CompressionError ? error.code : Code.INTERNAL;
@@ -265,9 +279,9 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry {
       this.finish(code, message, undefined);
       throw new RpcError(code, message);
     });
-  };
+  }
 
-  private readonly onEnd = (): void => {
+  onEnd(): void {
     if (this.done) return;
     if (this.parser.partial) {
       this.protocolError(Code.INTERNAL, 'the request stream ended in the middle of a message');
@@ -292,12 +306,12 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry {
       return;
     }
     this.run();
-  };
+  }
 
-  private readonly onClose = (): void => {
+  onClose(): void {
     if (!this.done) this.cancelled(new RpcError(Code.CANCELLED, 'the client cancelled the call or the connection closed'));
-    this.stream.off('data', this.onData);
-  };
+    this.stream.off('data', onStreamData);
+  }
 
   private run(): void {
     let result: Uint8Array | void | Promise<Uint8Array | void>;

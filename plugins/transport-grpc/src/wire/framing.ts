@@ -18,7 +18,10 @@ export interface FramingError {
   readonly message: string;
 }
 
-export type MessageSink = (message: Buffer, compressed: boolean) => void;
+/** Receives each whole message (an object, not a closure, so a call is its own sink). */
+export interface MessageSink {
+  onMessage(message: Buffer, compressed: boolean): void;
+}
 
 /**
  * Splits a byte stream into messages in linear time: each byte is copied at most once. A message
@@ -27,7 +30,8 @@ export type MessageSink = (message: Buffer, compressed: boolean) => void;
  * before a byte of the body is buffered, so the size limit is enforced up front.
  */
 export class MessageParser {
-  private readonly header = Buffer.allocUnsafe(PREFIX_SIZE);
+  /** Only needed when a prefix is split across chunks (rare): allocated then. */
+  private header: Buffer | undefined;
   private headerFill = 0;
   private body: Buffer | undefined;
   private bodyFill = 0;
@@ -55,6 +59,7 @@ export class MessageParser {
           offset += PREFIX_SIZE;
         } else {
           const take = Math.min(PREFIX_SIZE - this.headerFill, length - offset);
+          this.header ??= Buffer.allocUnsafe(PREFIX_SIZE);
           chunk.copy(this.header, this.headerFill, offset, offset + take);
           this.headerFill += take;
           offset += take;
@@ -71,7 +76,7 @@ export class MessageParser {
           });
         }
         if (length - offset >= size) {
-          this.sink(chunk.subarray(offset, offset + size), this.compressed);
+          this.sink.onMessage(chunk.subarray(offset, offset + size), this.compressed);
           offset += size;
           continue;
         }
@@ -85,7 +90,7 @@ export class MessageParser {
       if (this.bodyFill === this.body.length) {
         const message = this.body;
         this.body = undefined;
-        this.sink(message, this.compressed);
+        this.sink.onMessage(message, this.compressed);
       }
     }
     return undefined;
