@@ -31,6 +31,7 @@ interface Point {
 
 const T: Side = 'trellis';
 const G: Side = 'grpc-js';
+const B: Side = 'node-http2';
 const POINTS: Point[] = [
   { id: 'server-trellis@32', pairing: { server: T, client: G }, mode: 'unary', concurrency: 32, label: 'grpc-js client → Trellis server, 32 in flight' },
   { id: 'grpc-js@32', pairing: { server: G, client: G }, mode: 'unary', concurrency: 32, label: 'grpc-js client → grpc-js server, 32 in flight' },
@@ -38,6 +39,8 @@ const POINTS: Point[] = [
   { id: 'trellis@32', pairing: { server: T, client: T }, mode: 'unary', concurrency: 32, label: 'Trellis client → Trellis server, 32 in flight' },
   { id: 'trellis@256', pairing: { server: T, client: T }, mode: 'unary', concurrency: 256, label: 'Trellis client → Trellis server, 256 in flight' },
   { id: 'grpc-js@256', pairing: { server: G, client: G }, mode: 'unary', concurrency: 256, label: 'grpc-js client → grpc-js server, 256 in flight' },
+  { id: 'node-http2@32', pairing: { server: B, client: B }, mode: 'unary', concurrency: 32, label: 'bare node:http2 echo (the ceiling), 32 in flight' },
+  { id: 'node-http2@256', pairing: { server: B, client: B }, mode: 'unary', concurrency: 256, label: 'bare node:http2 echo (the ceiling), 256 in flight' },
   { id: 'stream-trellis', pairing: { server: T, client: T }, mode: 'stream', concurrency: 1, label: 'one server stream, Trellis → Trellis' },
   { id: 'stream-grpc-js', pairing: { server: G, client: G }, mode: 'stream', concurrency: 1, label: 'one server stream, grpc-js → grpc-js' },
 ];
@@ -152,13 +155,21 @@ async function main(): Promise<number> {
       { name: 'QPS @256, Trellis ⇄ Trellis / grpc-js ⇄ grpc-js', value: get('trellis@256').rate / get('grpc-js@256').rate, target: '≥ 2', met: (v: number) => v >= 2 },
       { name: 'server-streaming msgs/s, Trellis / grpc-js', value: get('stream-trellis').rate / get('stream-grpc-js').rate, target: '≥ 2', met: (v: number) => v >= 2 },
     ].map((r) => ({ name: r.name, value: r.value, target: r.target, met: r.met(r.value) }));
+    // Context for the QPS targets: how far any node:http2 implementation can go on this machine now.
+    const context = [
+      { name: 'ceiling: bare node:http2 / grpc-js, QPS @32', value: get('node-http2@32').rate / get('grpc-js@32').rate },
+      { name: 'ceiling: bare node:http2 / grpc-js, QPS @256', value: get('node-http2@256').rate / get('grpc-js@256').rate },
+      { name: 'Trellis ⇄ Trellis / bare node:http2, QPS @32', value: get('trellis@32').rate / get('node-http2@32').rate },
+      { name: 'Trellis ⇄ Trellis / bare node:http2, QPS @256', value: get('trellis@256').rate / get('node-http2@256').rate },
+    ];
     console.log('');
     for (const r of ratios) console.log(`${r.name.padEnd(58)} ${r.value.toFixed(2).padStart(6)}   target ${r.target}: ${r.met ? 'met' : 'NOT met'}`);
+    for (const r of context) console.log(`${r.name.padEnd(58)} ${r.value.toFixed(2).padStart(6)}`);
     mkdirSync(values.out!, { recursive: true });
     const file = join(values.out!, values.quick ? 'grpc-quick.json' : 'grpc.json');
     writeFileSync(file, JSON.stringify({
       date: new Date().toISOString(), node: process.version, cpus: cpus().length, quick: values.quick, settings,
-      points: POINTS.map((p) => ({ id: p.id, label: p.label, ...get(p.id) })), ratios,
+      points: POINTS.map((p) => ({ id: p.id, label: p.label, ...get(p.id) })), ratios, context,
     }, null, 2));
     console.log(`\nwrote ${file}`);
     const errors = [...measured.values()].reduce((a, m) => a + m.errors, 0);

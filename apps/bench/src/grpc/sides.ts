@@ -1,3 +1,4 @@
+import { connect as http2Connect, createServer as createHttp2Server, type ServerHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -9,7 +10,8 @@ export const GRPC_BENCH_PROTO = join(__dirname, '..', '..', 'protos', 'grpc-benc
 const ECHO_PATH = '/grpcbench.GrpcBench/Echo';
 const STREAM_PATH = '/grpcbench.GrpcBench/Stream';
 
-export type Side = 'trellis' | 'grpc-js';
+/** `node-http2`: a bare node:http2 echo of the framed bytes, no gRPC library — the ceiling. */
+export type Side = 'trellis' | 'grpc-js' | 'node-http2';
 
 export interface BenchEchoMessage {
   message: string;
@@ -50,6 +52,7 @@ function grpcJsDefinition() {
 
 /** A server of each side: unary echo and a server stream of echo messages until cancelled. */
 export async function serve(side: Side): Promise<Served> {
+  if (side === 'node-http2') return serveBare();
   if (side === 'trellis') {
     const c = codecs();
     const server = new GrpcServer(new GrpcServiceRegistry().add('grpcbench.GrpcBench', {
@@ -89,6 +92,7 @@ export async function serve(side: Side): Promise<Served> {
 
 /** A client of each side on one HTTP/2 connection. */
 export function connect(side: Side, port: number): Caller {
+  if (side === 'node-http2') return connectBare(port);
   const target = `127.0.0.1:${port}`;
   if (side === 'trellis') {
     const c = codecs();
@@ -131,5 +135,50 @@ export function connect(side: Side, port: number): Caller {
       });
     },
     close: () => client.close(),
+  };
+}
+
+function sendTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers({ 'grpc-status': '0' });
+}
+
+/** The ceiling: node:http2 echoing the request's bytes with gRPC's headers and trailers, nothing else. */
+async function serveBare(): Promise<Served> {
+  const server = createHttp2Server();
+  server.on('stream', (stream) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.once('wantTrailers', sendTrailers);
+      stream.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    });
+    stream.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+function connectBare(port: number): Caller {
+  const session = http2Connect(`http://127.0.0.1:${port}`);
+  const c = codecs();
+  const frame = (message: Uint8Array) => {
+    const out = Buffer.alloc(5 + message.length);
+    out.writeUInt32BE(message.length, 1);
+    out.set(message, 5);
+    return out;
+  };
+  return {
+    call: (id) => new Promise((resolve, reject) => {
+      const stream = session.request({ ':method': 'POST', ':path': ECHO_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', reject);
+      stream.on('close', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+      stream.end(frame(c.echo.encode(echoMessage(id))));
+    }),
+    stream: () => Promise.resolve(0),
+    close: () => session.close(),
   };
 }
