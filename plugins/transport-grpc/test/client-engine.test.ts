@@ -2,8 +2,9 @@ import { createServer as createHttp2Server } from 'node:http2';
 import { connect, createServer, type Socket } from 'node:net';
 import { Code, RpcError } from '@trellis/core';
 import t from 'tap';
-import { detectProtocol, GrpcClient, GrpcServer, GrpcServiceRegistry, parseGrpcTarget, type GrpcServerCall } from '../src/index.js';
+import { detectProtocol, GrpcClient, GrpcServer, GrpcServiceRegistry, HTTP2_PREFACE, parseGrpcTarget, type GrpcServerCall } from '../src/index.js';
 import { bytes, startEngine, text, until } from './fixtures/engine.js';
+import { Flag, frame, FrameType, parseFrames } from './fixtures/h2-frames.js';
 
 const echo = { kind: 'unary' as const, handle: (call: GrpcServerCall) => call.request };
 
@@ -107,4 +108,54 @@ t.test('protocol detection hands an HTTP/2 connection to the engine; Trellis mag
   t.equal(await rawAnswer(Buffer.from('TR\x01\x01rest')), 'trellis:TR\x01\x01', 'the Trellis magic is detected and its bytes are put back for the native side');
   t.equal(await rawAnswer(Buffer.from('GET / HTTP/1.1\r\n\r\n')), 'unknown:GET ', 'anything else is unknown');
   t.same(seen, ['http2', 'trellis', 'unknown']);
+});
+
+t.test('client keepalive: PINGs go out on an idle connection; a peer that stops answering is dropped', async (t) => {
+  // A fake HTTP/2 server: it completes the handshake (SETTINGS both ways) and counts PINGs, answering
+  // them only while `answering` is true.
+  let pings = 0;
+  let answering = true;
+  const sockets = new Set<Socket>();
+  const fake = createServer((socket) => {
+    sockets.add(socket);
+    let buffered = Buffer.alloc(0);
+    let prefaceSeen = false;
+    socket.write(frame(FrameType.SETTINGS, 0, 0));
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (!prefaceSeen) {
+        if (buffered.length < HTTP2_PREFACE.length) return;
+        buffered = buffered.subarray(HTTP2_PREFACE.length);
+        prefaceSeen = true;
+      }
+      const frames = parseFrames(buffered);
+      buffered = buffered.subarray(frames.reduce((n, f) => n + 9 + f.payload.length, 0));
+      for (const f of frames) {
+        if (f.type === FrameType.SETTINGS && !(f.flags & Flag.ACK)) socket.write(frame(FrameType.SETTINGS, Flag.ACK, 0));
+        if (f.type === FrameType.PING && !(f.flags & Flag.ACK)) {
+          pings++;
+          if (answering) socket.write(frame(FrameType.PING, Flag.ACK, 0, f.payload));
+        }
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+  const { port } = fake.address() as { port: number };
+  const states: string[] = [];
+  const client = new GrpcClient({ keepaliveIntervalMs: 50, keepaliveTimeoutMs: 300, onStateChange: (_target, state) => states.push(state) });
+  t.teardown(async () => {
+    client.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => fake.close(resolve));
+  });
+  const channel = client.channel(`127.0.0.1:${port}`);
+  channel.connection();
+  await until(() => pings >= 3, 10_000, 'keepalive PINGs');
+  t.ok(pings >= 3, `${pings} keepalive PINGs on an idle connection`);
+  answering = false;
+  await until(() => sockets.size === 0, 10_000, 'the client to drop the silent peer');
+  t.same(states.slice(0, 2), ['connecting', 'ready']);
+  t.equal(states.at(-1), 'idle', 'the unanswered PING closed the connection');
 });
