@@ -1,11 +1,12 @@
 import t from 'tap';
 import { GrpcClient, GrpcServer, GrpcServiceRegistry } from '../src/index.js';
+import { grpcProtoMissing } from './interop/messages.js';
 import { generatePythonMessages, pythonPeerMissing, runPythonClient, startPythonServer } from './interop/python-peer.js';
 import { assertCases } from './interop/report.js';
 import { runTrellisClient } from './interop/trellis-client.js';
 import { trellisTestService } from './interop/trellis-test-service.js';
 
-const missing = pythonPeerMissing();
+const missing = grpcProtoMissing() ?? pythonPeerMissing();
 // CI installs the peer (scripts/ensure-registries.sh); only a hand-run without it skips, and says so.
 if (missing !== undefined && process.env.TRELLIS_REQUIRE_REGISTRIES === '1') throw new Error(missing);
 

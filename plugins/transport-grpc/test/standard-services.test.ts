@@ -3,8 +3,11 @@ import * as protoLoader from '@grpc/proto-loader';
 import t, { type Test } from 'tap';
 import { chainRouters, GrpcServer, GrpcServiceRegistry, HealthStatusSource, standardServices } from '../src/index.js';
 import { generatePythonMessages, pythonPeerMissing, runPythonReflectionClient } from './interop/python-peer.js';
-import { GRPC_PROTO_DIR, TEST_PROTO } from './interop/messages.js';
+import { GRPC_PROTO_DIR, TEST_PROTO, grpcProtoMissing } from './interop/messages.js';
 import { trellisTestService } from './interop/trellis-test-service.js';
+import { within } from './fixtures/engine.js';
+
+const protoMissing = grpcProtoMissing();
 
 type HealthClient = grpc.Client & {
   check(request: { service: string }, callback: (error: grpc.ServiceError | null, response?: { status: string }) => void): void;
@@ -31,7 +34,7 @@ function healthClient(port: number): HealthClient {
   return new pkg.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as HealthClient;
 }
 
-t.test('grpc.health.v1.Health: Check and Watch follow the status source', async (t) => {
+t.test('grpc.health.v1.Health: Check and Watch follow the status source', { skip: protoMissing }, async (t) => {
   const health = new HealthStatusSource({ '': 'SERVING', 'grpc.testing.TestService': 'SERVING' });
   const client = healthClient(await start(t, health));
   t.teardown(() => client.close());
@@ -53,13 +56,13 @@ t.test('grpc.health.v1.Health: Check and Watch follow the status source', async 
     into.push(m.status);
     resolve();
   }));
-  await Promise.all([next(watch, seen), next(unknown, seenUnknown)]);
+  await within(Promise.all([next(watch, seen), next(unknown, seenUnknown)]), 30_000, 'the first Watch messages');
   const changed = next(watch, seen);
   health.shutdown();
-  await changed;
+  await within(changed, 30_000, 'the NOT_SERVING update');
   const appeared = next(unknown, seenUnknown);
   health.set('later.Service', 'SERVING');
-  await appeared;
+  await within(appeared, 30_000, 'the SERVING update');
   t.same(seen, ['SERVING', 'NOT_SERVING'], 'Watch streams the change of a graceful stop');
   t.same(seenUnknown, ['SERVICE_UNKNOWN', 'SERVING'], 'Watch of an unknown service says so, then follows it');
   t.same(await check(''), { status: 'NOT_SERVING' }, 'shutdown() flips the server too');
@@ -70,7 +73,7 @@ t.test('grpc.health.v1.Health: Check and Watch follow the status source', async 
 const missing = pythonPeerMissing();
 if (missing !== undefined && process.env.TRELLIS_REQUIRE_REGISTRIES === '1') throw new Error(missing);
 
-t.test('server reflection (v1 and v1alpha): a grpcurl-style session from Python with no .proto at hand', { skip: missing }, async (t) => {
+t.test('server reflection (v1 and v1alpha): a grpcurl-style session from Python with no .proto at hand', { skip: protoMissing ?? missing }, async (t) => {
   const generated = generatePythonMessages();
   t.teardown(generated.remove);
   const port = await start(t, new HealthStatusSource());

@@ -20,6 +20,9 @@ export const ECHO_TRAILING = 'x-grpc-test-echo-trailing-bin';
 export const INITIAL_VALUE = 'test_initial_metadata_value';
 export const TRAILING_VALUE = Buffer.from([0xab, 0xab, 0xab]);
 
+/** A case that takes longer has hung (each takes well under a second even on a loaded machine). */
+export const CASE_TIMEOUT_MS = 30_000;
+
 /** What a driver reports per case. */
 export interface CaseResult {
   readonly case: string;

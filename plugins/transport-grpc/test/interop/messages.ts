@@ -1,9 +1,22 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadProto } from '@trellis/codec-protobuf';
 import type { MessageCodec } from '@trellis/core';
 
 /** Debian's grpc-proto: the official interop protos (scripts/ensure-registries.sh installs it). */
 export const GRPC_PROTO_DIR = '/usr/share/grpc-proto';
 export const TEST_PROTO = 'grpc/testing/test.proto';
+
+/**
+ * Why the official protos are not here, or undefined when they are. `npm test` installs them
+ * (TRELLIS_REQUIRE_REGISTRIES=1 makes their absence a failure); a hand-run without them skips.
+ */
+export function grpcProtoMissing(): string | undefined {
+  if (existsSync(join(GRPC_PROTO_DIR, TEST_PROTO))) return undefined;
+  const reason = `${GRPC_PROTO_DIR} is missing (Debian's grpc-proto; scripts/ensure-registries.sh installs it)`;
+  if (process.env.TRELLIS_REQUIRE_REGISTRIES === '1') throw new Error(reason);
+  return reason;
+}
 
 export interface Payload { type?: string; body?: Buffer }
 export interface EchoStatus { code: number; message: string }

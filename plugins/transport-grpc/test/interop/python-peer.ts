@@ -38,8 +38,16 @@ export function startPythonServer(generated: string): Promise<{ port: number; st
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`interop_server.py exited with ${code} before listening: ${stderr}`)));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`interop_server.py did not listen within 30 s: ${stderr}`));
+    }, 30_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`interop_server.py exited with ${code} before listening: ${stderr}`));
+    });
     createInterface({ input: child.stdout! }).once('line', (line) => {
+      clearTimeout(timer);
       const { port } = JSON.parse(line) as { port: number };
       resolve({
         port,

@@ -3,8 +3,9 @@ import { Code, RpcError } from '@trellis/core';
 import { binaryMetadata, setBinaryMetadata, type GrpcClient, type GrpcClientStream } from '../../src/index.js';
 import {
   ECHO_INITIAL, ECHO_TRAILING, INITIAL_VALUE, INTEROP_CASES, REQUEST_SIZES, RESPONSE_SIZES, SPECIAL_STATUS_MESSAGE,
-  TRAILING_VALUE, type CaseResult, type InteropCase,
+  CASE_TIMEOUT_MS, TRAILING_VALUE, type CaseResult, type InteropCase,
 } from './cases.js';
+import { within } from '../fixtures/engine.js';
 import { testingCodecs, zeros } from './messages.js';
 
 const T = '/grpc.testing.TestService/';
@@ -173,7 +174,7 @@ export async function runTrellisClient(client: GrpcClient, target: string, peer?
   const results: CaseResult[] = [];
   for (const name of INTEROP_CASES) {
     try {
-      await cases[name]();
+      await within(cases[name](), CASE_TIMEOUT_MS, name);
       results.push({ case: name, ok: true });
     } catch (error) {
       results.push({ case: name, ok: false, error: (error as Error).stack ?? String(error) });
