@@ -1,9 +1,10 @@
 import { createServer as createHttp2Server } from 'node:http2';
 import { connect, createServer, type Socket } from 'node:net';
 import { Code, RpcError } from '@trellis/core';
+import { waitFor } from '@trellis/testkit';
 import t from 'tap';
 import { detectProtocol, GrpcClient, GrpcServer, GrpcServiceRegistry, HTTP2_PREFACE, parseGrpcTarget, type GrpcServerCall } from '../src/index.js';
-import { bytes, startEngine, text, until } from './fixtures/engine.js';
+import { bytes, startEngine, text } from './fixtures/engine.js';
 import { Flag, frame, FrameType, parseFrames } from './fixtures/h2-frames.js';
 
 const echo = { kind: 'unary' as const, handle: (call: GrpcServerCall) => call.request };
@@ -48,7 +49,7 @@ t.test('a connection dropped mid-call is UNAVAILABLE that may have run', async (
     Hang: { kind: 'unary', handle: () => ((started = true), new Promise<Uint8Array>(() => undefined)) },
   });
   const call = client.unary(target, '/test.Svc/Hang', bytes('x')).catch((e: RpcError) => e);
-  await until(() => started, 5000, 'the handler to start');
+  await waitFor(() => started, { timeoutMs: 5000, what: 'the handler to start' });
   await server.close(0);
   t.match(await call, { code: Code.UNAVAILABLE, mayHaveRun: true });
 });
@@ -152,10 +153,10 @@ t.test('client keepalive: PINGs go out on an idle connection; a peer that stops 
   });
   const channel = client.channel(`127.0.0.1:${port}`);
   channel.connection();
-  await until(() => pings >= 3, 10_000, 'keepalive PINGs');
+  await waitFor(() => pings >= 3, { timeoutMs: 10_000, what: 'keepalive PINGs' });
   t.ok(pings >= 3, `${pings} keepalive PINGs on an idle connection`);
   answering = false;
-  await until(() => sockets.size === 0, 10_000, 'the client to drop the silent peer');
+  await waitFor(() => sockets.size === 0, { timeoutMs: 10_000, what: 'the client to drop the silent peer' });
   t.same(states.slice(0, 2), ['connecting', 'ready']);
   t.equal(states.at(-1), 'idle', 'the unanswered PING closed the connection');
 });

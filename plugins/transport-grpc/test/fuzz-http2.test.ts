@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import { Code } from '@trellis/core';
-import { seededRandom } from '@trellis/testkit';
+import { seededRandom, waitFor } from '@trellis/testkit';
 import t from 'tap';
 import type { GrpcServerCall } from '../src/index.js';
-import { bytes, startEngine, text, until } from './fixtures/engine.js';
+import { bytes, startEngine, text } from './fixtures/engine.js';
 import { Flag, frame, FrameType, grpcRequestHeaders, literalHeaders, parseFrames, rawConnection } from './fixtures/h2-frames.js';
 
 /**
@@ -19,10 +19,10 @@ const echo = { kind: 'unary' as const, handle: (call: GrpcServerCall) => call.re
 /** Waits until the connection is closed by the server or `frames` shows what we expect. */
 async function outcome(socket: Socket & { received: Buffer[] }, expect: (frames: ReturnType<typeof parseFrames>) => boolean, timeoutMs = 10_000) {
   let frames: ReturnType<typeof parseFrames> = [];
-  await until(() => {
+  await waitFor(() => {
     frames = parseFrames(Buffer.concat(socket.received));
     return socket.destroyed || socket.readableEnded || expect(frames);
-  }, timeoutMs, 'the server to answer the attack');
+  }, { timeoutMs, what: 'the server to answer the attack' });
   return { frames, closed: socket.destroyed || socket.readableEnded };
 }
 
@@ -48,7 +48,7 @@ t.test(`HTTP/2 fuzz target (seed ${seed})`, async (t) => {
       }
     }
   })();
-  await until(() => good > 0, 10_000, 'the good client to start');
+  await waitFor(() => good > 0, { timeoutMs: 10_000, what: 'the good client to start' });
 
   t.test('malformed HEADERS: garbage HPACK is a connection error (GOAWAY)', async (t) => {
     const socket = await rawConnection(port);
@@ -102,7 +102,7 @@ t.test(`HTTP/2 fuzz target (seed ${seed})`, async (t) => {
     const { frames, closed } = await outcome(socket, goaway, 20_000);
     t.ok(closed || goaway(frames), 'the flooding connection is cut off (rapid-reset protection)');
     socket.destroy();
-    await until(() => server.activeCalls === 0, 10_000, 'every reset call to be released');
+    await waitFor(() => server.activeCalls === 0, { timeoutMs: 10_000, what: 'every reset call to be released' });
     t.pass('no call is left behind');
   });
 
@@ -161,7 +161,7 @@ t.test(`HTTP/2 fuzz target (seed ${seed})`, async (t) => {
   });
 
   t.test('the server is still up and the good client never failed', async (t) => {
-    await until(() => server.activeCalls <= 1, 10_000, 'attack calls to drain');
+    await waitFor(() => server.activeCalls <= 1, { timeoutMs: 10_000, what: 'attack calls to drain' });
     running = false;
     await steady;
     t.equal(bad, undefined, `the well-formed client made ${good} calls alongside, none failed`);

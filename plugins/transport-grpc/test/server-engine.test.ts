@@ -1,8 +1,9 @@
 import { connect, constants } from 'node:http2';
 import { Code, RpcError } from '@trellis/core';
+import { waitFor } from '@trellis/testkit';
 import t from 'tap';
 import { binaryMetadata, setBinaryMetadata, type GrpcServerCall } from '../src/index.js';
-import { bytes, startEngine, text, until } from './fixtures/engine.js';
+import { bytes, startEngine, text } from './fixtures/engine.js';
 
 const echo = { kind: 'unary' as const, handle: (call: GrpcServerCall) => call.request };
 
@@ -106,7 +107,7 @@ t.test('a client deadline: grpc-timeout is sent, DEADLINE_EXCEEDED locally, the 
   });
   const error = await client.unary(target, '/test.Svc/Slow', bytes('x'), { timeoutMs: 100 }).catch((e: RpcError) => e);
   t.match(error, { code: Code.DEADLINE_EXCEEDED, mayHaveRun: true });
-  await until(() => reason !== undefined, 5000, 'the handler to be aborted');
+  await waitFor(() => reason !== undefined, { timeoutMs: 5000, what: 'the handler to be aborted' });
   t.ok(reason instanceof RpcError, 'the handler is aborted (by the RST_STREAM or its own deadline, whichever came first)');
 });
 
@@ -200,11 +201,11 @@ t.test('flow control: a producer awaiting send() is paused by a client that does
   await iterator.next();
   // Wait until the producer stops making progress: it must stall far below 1000 × 8 KiB.
   let last = -1;
-  await until(() => {
+  await waitFor(() => {
     const stalled = sent === last;
     last = sent;
     return stalled && sent > 0;
-  }, 10_000, 'the producer to stall');
+  }, { timeoutMs: 10_000, what: 'the producer to stall' });
   // A producer that ignored flow control would run to the end in this time; one that honours it stays put.
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.ok(sent < 100, `the producer is held back by flow control (${sent} of 1000 messages sent)`);
@@ -242,11 +243,11 @@ t.test('flow control: a handler that does not read pauses a streaming client', a
   })();
   const result = client.clientStream(target, '/test.Svc/Sink', requests);
   let last = -1;
-  await until(() => {
+  await waitFor(() => {
     const stalled = produced === last;
     last = produced;
     return stalled && produced > 0;
-  }, 10_000, 'the client to stall');
+  }, { timeoutMs: 10_000, what: 'the client to stall' });
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.ok(produced < 100, `the client's producer waits on the server's flow control (${produced} of 1000)`);
   release();
@@ -280,10 +281,10 @@ t.test('cancellation: the client resets the stream, the handler sees CANCELLED a
   }
   const status = await stream.status;
   t.equal(status.code, Code.CANCELLED);
-  await until(() => sendError !== undefined, 5000, 'the handler to notice');
+  await waitFor(() => sendError !== undefined, { timeoutMs: 5000, what: 'the handler to notice' });
   t.match(reason, { code: Code.CANCELLED }, "the handler's signal aborts with CANCELLED");
   t.match(sendError, { code: Code.CANCELLED }, 'its pending send rejects');
-  await until(() => server.activeCalls === 0, 5000, 'the call to be released');
+  await waitFor(() => server.activeCalls === 0, { timeoutMs: 5000, what: 'the call to be released' });
 });
 
 t.test('graceful stop: calls in flight finish, new calls are refused as never run, stragglers get UNAVAILABLE', async (t) => {
@@ -303,7 +304,7 @@ t.test('graceful stop: calls in flight finish, new calls are refused as never ru
   });
   const inFlight = client.unary(target, '/test.Svc/Wait', bytes('first'));
   const hanging = client.unary(target, '/test.Svc/Hang', bytes('hang'));
-  await until(() => started.length === 1 && server.activeCalls === 2, 5000, 'calls to start');
+  await waitFor(() => started.length === 1 && server.activeCalls === 2, { timeoutMs: 5000, what: 'calls to start' });
   server.goAway();
   t.equal(server.connectionCount, 1);
   const refused = await client.unary(target, '/test.Svc/Wait', bytes('second')).catch((e: RpcError) => e);
@@ -328,7 +329,7 @@ t.test('keepalive: pings are answered; a ping flood is refused with GOAWAY ENHAN
   await new Promise((resolve) => session.once('connect', resolve));
   for (let i = 0; i < 10; i++) session.ping(() => undefined);
   t.equal(await goaway, constants.NGHTTP2_ENHANCE_YOUR_CALM, 'the flooding connection gets ENHANCE_YOUR_CALM');
-  await until(() => session.destroyed || session.closed, 5000, 'the flooder to be disconnected');
+  await waitFor(() => session.destroyed || session.closed, { timeoutMs: 5000, what: 'the flooder to be disconnected' });
   t.match(reports.join('\n'), /too many pings/);
   t.equal(text((await client.unary(target, '/test.Svc/Echo', bytes('ok'))).message), 'ok', 'other clients are served on');
   t.equal(server.connectionCount, 1);
