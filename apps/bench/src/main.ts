@@ -232,6 +232,8 @@ async function benchmark(scenarios: readonly Scenario[], settings: Settings, log
 }
 
 interface ProfileRecord {
+  /** The unprofiled round and diagnostic rounds just before the profiles. */
+  readonly result: PointResult;
   readonly scenario: string;
   readonly point: string;
   readonly qps: number;
@@ -258,12 +260,14 @@ async function profile(scenarios: readonly Scenario[], settings: Settings, dir: 
           clientCpu: `${base}-client.cpuprofile`, serverCpu: `${base}-server.cpuprofile`,
           clientHeap: `${base}-client.heapprofile`, serverHeap: `${base}-server.heapprofile`,
         };
-        await pair.round(point.concurrency, settings.warmupMs);
+        // Warm-up, one timed round and the diagnostic rounds, as in a normal run, for context.
+        const [result] = await measurePoint([pair], point, { ...settings, rounds: 1 }, log);
         const cpu = await pair.round(point.concurrency, settings.roundMs, { profile: { mode: 'cpu', client: files.clientCpu, server: files.serverCpu } });
         const heap = await pair.round(point.concurrency, settings.roundMs, { profile: { mode: 'heap', client: files.clientHeap, server: files.serverHeap } });
         const errors = cpu.round.errors + heap.round.errors;
         if (errors > 0) throw new Error(`${scenario.label} @${pointKey(point)}: ${errors} calls failed while profiling (${cpu.round.firstError ?? heap.round.firstError})`);
         records.push({
+          result: result!,
           scenario: scenario.id,
           point: pointKey(point),
           qps: cpu.round.qps,
@@ -332,7 +336,7 @@ async function main(): Promise<number> {
   const out = values.out!;
   mkdirSync(out, { recursive: true });
   const loadBefore = load1();
-  const codec: CodecCost = values.quick ? measureCodecCost(20_000, 1) : measureCodecCost();
+  const codec: CodecCost = values.quick ? measureCodecCost(20_000, 3) : measureCodecCost();
   log(`codec, per echo message: Trellis ${codec.trellisNs.toFixed(0)} ns encode+decode, protobufjs encode()/decode() ${codec.tightNs.toFixed(0)} ns ` +
     `→ conversion ≈ ${codec.extraUsPerCallBothSides.toFixed(2)} µs per call, both sides`);
 
@@ -342,7 +346,9 @@ async function main(): Promise<number> {
     const dir = join(out, 'profiles');
     const records = await profile(scenarios, settings, dir, log);
     const labels = new Map(scenarios.map((s) => [s.id, s.label]));
-    const text = profileReport(records, labels);
+    const results = records.map((r) => r.result);
+    const text = `\nWithout the profiler (one round each, just before the profiles):\n${table(scenarios, results)}\n\n${perCallTable(scenarios, results)}\n` +
+      profileReport(records, labels);
     console.log(text);
     const loadAfter = load1();
     writeFileSync(join(dir, 'summary.txt'), `${text}\n`);

@@ -7,7 +7,8 @@
  *
  * Packages: the kernel (core, its transport apart), Trellis's codec, protobufjs, each plugin,
  * OpenTelemetry, grpc-js, the bench's own loop and raw framings, Node's internals (net + streams,
- * ticks + timers, the rest), GC, and V8/native time the profiler could not attribute. A native or
+ * Buffer, ticks + callbacks, perf_hooks, the rest), GC, and V8/native time the profiler could not
+ * attribute. A native or
  * builtin frame (no script URL: `Map.prototype.set`, `writeBuffer`) is charged to the package of the
  * JS function that called it, so "kernel" includes the builtins the kernel calls.
  */
@@ -84,8 +85,10 @@ export function categoryOf(frame: CallFrame): string | undefined {
     return undefined;
   }
   if (url.startsWith('node:')) {
-    if (/^node:(net|stream|internal\/(streams|stream_base_commons|net))/.test(url)) return 'node: net + streams';
-    if (/^node:(timers|internal\/(process\/task_queues|timers))/.test(url)) return 'node: ticks + timers';
+    if (/^node:(net|stream|events|internal\/(streams|stream_base_commons|net))/.test(url)) return 'node: net + streams';
+    if (/^node:(internal\/)?buffer/.test(url)) return 'node: Buffer';
+    if (/^node:(timers|internal\/(process\/task_queues|process\/promises|fixed_queue|timers|async_hooks))/.test(url)) return 'node: ticks + callbacks';
+    if (/^node:internal\/perf\//.test(url)) return 'node: perf_hooks';
     return 'node: other';
   }
   const path = url.replace(/\\/g, '/');

@@ -12,7 +12,9 @@ t.test('frames are filed under the package their script belongs to', async (t) =
   t.equal(categoryOf(frame('EchoRequest$toObject')), 'fromObject/toObject');
   t.equal(categoryOf(frame('pick', 'file:///w/plugins/lb-lalb/dist/lalb.js')), 'plugin: lb-lalb');
   t.equal(categoryOf(frame('writeOrBuffer', 'node:internal/streams/writable')), 'node: net + streams');
-  t.equal(categoryOf(frame('processTicksAndRejections', 'node:internal/process/task_queues')), 'node: ticks + timers');
+  t.equal(categoryOf(frame('processTicksAndRejections', 'node:internal/process/task_queues')), 'node: ticks + callbacks');
+  t.equal(categoryOf(frame('concat', 'node:buffer')), 'node: Buffer');
+  t.equal(categoryOf(frame('now', 'node:internal/perf/performance')), 'node: perf_hooks');
   t.equal(categoryOf(frame('(garbage collector)')), 'GC');
   t.equal(categoryOf(frame('set')), undefined, 'a builtin has no package of its own');
 });
