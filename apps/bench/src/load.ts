@@ -18,6 +18,15 @@ export interface RoundResult {
 const MAX_SAMPLES = 4_000_000;
 let latencies: Float64Array | undefined;
 
+/** A finished loop before its latencies are summarised (sorting them is not part of the round). */
+export interface LoopResult {
+  readonly calls: number;
+  readonly errors: number;
+  readonly firstError?: string;
+  readonly wallMs: number;
+  readonly client: IntervalStats;
+}
+
 /**
  * Closed-loop load, callback-driven: `concurrency` slots, each sending its next call from the previous
  * call's completion, for `durationMs`. Every kind is driven by this same loop. Per call the loop does
@@ -25,7 +34,7 @@ let latencies: Float64Array | undefined;
  * completion callbacks are built once per round, so the loop adds no garbage of its own and no
  * promise (an `async` worker loop costs each call an await and a promise on the caller's side).
  */
-export function runRound(caller: BenchCaller, concurrency: number, durationMs: number): Promise<RoundResult> {
+export function runLoop(caller: BenchCaller, concurrency: number, durationMs: number): Promise<LoopResult> {
   latencies ??= new Float64Array(MAX_SAMPLES);
   const samples = latencies;
   const startedAt = new Float64Array(concurrency);
@@ -38,10 +47,7 @@ export function runRound(caller: BenchCaller, concurrency: number, durationMs: n
     const end = before.at + durationMs;
     const finish = (): void => {
       const after = snapshot();
-      const sorted = samples.subarray(0, Math.min(count, MAX_SAMPLES)).sort();
-      const pick = (p: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 1000);
-      const wallMs = after.at - before.at;
-      resolve({ calls: count, errors, firstError, qps: (count / wallMs) * 1000, p50Us: pick(0.5), p99Us: pick(0.99), wallMs, client: between(before, after) });
+      resolve({ calls: count, errors, firstError, wallMs: after.at - before.at, client: between(before, after) });
     };
     const starts: ((now: number) => void)[] = [];
     for (let i = 0; i < concurrency; i++) {
@@ -70,6 +76,17 @@ export function runRound(caller: BenchCaller, concurrency: number, durationMs: n
     }
     for (const start of starts) start(performance.now());
   });
+}
+
+/** QPS and latency percentiles of the loop that just ran (its latencies are still in the array). */
+export function summarizeLoop(loop: LoopResult): RoundResult {
+  const sorted = latencies!.subarray(0, Math.min(loop.calls, MAX_SAMPLES)).sort();
+  const pick = (p: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 1000);
+  return { ...loop, qps: (loop.calls / loop.wallMs) * 1000, p50Us: pick(0.5), p99Us: pick(0.99) };
+}
+
+export async function runRound(caller: BenchCaller, concurrency: number, durationMs: number): Promise<RoundResult> {
+  return summarizeLoop(await runLoop(caller, concurrency, durationMs));
 }
 
 /** One call outside any round (the echo check before timing starts). */

@@ -8,7 +8,7 @@ import { rawKind } from './kinds/raw.js';
 import { tightRawKind } from './kinds/tight-raw.js';
 import { trellisKind } from './kinds/trellis.js';
 import { installTracingSdk, loadedGovernance, missingGovernance } from './governance.js';
-import { callOnce, runRound, type RoundResult } from './load.js';
+import { callOnce, runLoop, summarizeLoop, type RoundResult } from './load.js';
 import { CHECK_REQUEST, echoMismatch } from './payload.js';
 import { observeGc, snapshot } from './process-stats.js';
 import { countPromises, probeSockets, type SocketCounts } from './probes.js';
@@ -126,8 +126,9 @@ async function main(): Promise<void> {
     if (message.type === 'round') {
       if (message.probe) startProbe(message.probe);
       if (message.profile) await startProfile(message.profile.mode);
-      const result = await runRound(caller, message.concurrency, message.durationMs);
+      const loop = await runLoop(caller, message.concurrency, message.durationMs);
       if (message.profile) await stopProfile(message.profile.mode, message.profile.path);
+      const result = summarizeLoop(loop);
       send({ type: 'result', result, ...(message.probe ? endProbe() : {}) });
     }
     if (message.type === 'exit') {
