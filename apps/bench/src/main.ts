@@ -273,7 +273,10 @@ async function profile(scenarios: readonly Scenario[], settings: Settings, dir: 
           qps: cpu.round.qps,
           calls: { cpu: cpu.round.calls, heap: heap.round.calls },
           files,
-          cpu: { client: summarizeFile(files.clientCpu, cpu.round.calls, 25), server: summarizeFile(files.serverCpu, cpu.round.calls, 25) },
+          cpu: {
+            client: summarizeFile(files.clientCpu, cpu.round.calls, 25, cpu.round.client.mainThreadCpuUs),
+            server: summarizeFile(files.serverCpu, cpu.round.calls, 25, cpu.server.mainThreadCpuUs),
+          },
           heap: { client: summarizeFile(files.clientHeap, heap.round.calls, 25), server: summarizeFile(files.serverHeap, heap.round.calls, 25) },
           client: cpu.round.client,
           server: cpu.server,
@@ -296,7 +299,7 @@ function profileReport(records: readonly ProfileRecord[], labels: Map<string, st
       { label: `${r.scenario} server`, summary: r[what].server },
     ]);
     out.push(`\n=== ${point} in flight, one connection: ${here.map((r) => `${labels.get(r.scenario)} ${Math.round(r.qps)} QPS`).join(', ')} (under the profiler) ===`);
-    out.push(`\nCPU self time per call (${CPU_SAMPLE_US} µs sampling; builtins charged to their JS caller)\n${compareCategories(columns('cpu'))}`);
+    out.push(`\nMain-thread CPU per call, split by the profile's samples (${CPU_SAMPLE_US} µs sampling; builtins charged to their JS caller)\n${compareCategories(columns('cpu'))}`);
     out.push(`\nAllocated bytes per call (sampled every ~${HEAP_SAMPLE_BYTES} B, objects that died young included)\n${compareCategories(columns('heap'))}`);
     for (const r of here) {
       out.push(`\n${topFunctions(`${r.scenario} @${point} client`, r.cpu.client, 15)}`);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { constants, PerformanceObserver, performance, type EventLoopUtilization, type PerformanceEntry } from 'node:perf_hooks';
 
 /**
@@ -8,6 +9,8 @@ import { constants, PerformanceObserver, performance, type EventLoopUtilization,
 export interface StatsSnapshot {
   readonly at: number;
   readonly cpu: NodeJS.CpuUsage;
+  /** CPU of the main (JavaScript) thread alone, µs; NaN where /proc is not available. */
+  readonly mainThreadCpuUs: number;
   readonly elu: EventLoopUtilization;
   readonly gcCount: number;
   readonly gcMs: number;
@@ -20,6 +23,11 @@ export interface IntervalStats {
   readonly cpuUs: number;
   /** % of one core. */
   readonly cpuPct: number;
+  /**
+   * CPU of the main thread alone, µs (NaN off Linux): the rest of `cpuUs` is V8's GC helper threads,
+   * libuv's pool and the profiler. It is also what a CPU profile's samples divide up.
+   */
+  readonly mainThreadCpuUs: number;
   /** Event-loop utilisation over the interval, 0–1 (performance.eventLoopUtilization()). */
   readonly elu: number;
   readonly gcCount: number;
@@ -48,10 +56,24 @@ export function observeGc(): void {
   observer.observe({ entryTypes: ['gc'] });
 }
 
+/** /proc/<pid>/task/<pid>/stat: utime + stime of the main thread, in clock ticks (100 Hz). */
+const TICK_US = 10_000;
+const mainThreadStat = `/proc/${process.pid}/task/${process.pid}/stat`;
+function mainThreadCpu(): number {
+  try {
+    const stat = readFileSync(mainThreadStat, 'latin1');
+    // Fields after the command name, which is in parentheses and may contain spaces: state is #3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+  } catch {
+    return NaN;
+  }
+}
+
 export function snapshot(): StatsSnapshot {
   // Entries not yet delivered to the observer's callback belong to the interval that just ended.
   if (observer) drain(observer.takeRecords());
-  return { at: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), gcCount, gcMs, majorGcCount };
+  return { at: performance.now(), cpu: process.cpuUsage(), mainThreadCpuUs: mainThreadCpu(), elu: performance.eventLoopUtilization(), gcCount, gcMs, majorGcCount };
 }
 
 export function between(before: StatsSnapshot, after: StatsSnapshot): IntervalStats {
@@ -62,6 +84,7 @@ export function between(before: StatsSnapshot, after: StatsSnapshot): IntervalSt
     wallMs,
     cpuUs,
     cpuPct: wallMs > 0 ? (cpuUs / 1000 / wallMs) * 100 : 0,
+    mainThreadCpuUs: after.mainThreadCpuUs - before.mainThreadCpuUs,
     elu: elu.utilization,
     gcCount: after.gcCount - before.gcCount,
     majorGcCount: after.majorGcCount - before.majorGcCount,

@@ -147,20 +147,28 @@ function rows(map: Map<string, number> | Map<string, { category: string; total: 
   return out.sort((a, b) => b.total - a.total);
 }
 
-export function summarizeCpu(profile: CpuProfile, calls: number, top = 20): ProfileSummary {
+/**
+ * `mainThreadCpuUs`, when known (main.ts reads it from /proc for the profiled round), is the on-CPU
+ * time the non-idle samples share. Without it each sample stands for wall time / samples, which on a
+ * shared machine also counts the time the thread was preempted while it had work.
+ */
+export function summarizeCpu(profile: CpuProfile, calls: number, top = 20, mainThreadCpuUs = NaN): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const sampleCount = profile.samples?.length ?? profile.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0);
-  const wallUs = profile.endTime - profile.startTime;
-  const usPerSample = sampleCount > 0 ? wallUs / sampleCount : 0;
+  const wallMs = (profile.endTime - profile.startTime) / 1000;
   type Wrapped = { frame: CallFrame; self: number; children: readonly number[] };
-  const wrap = (n: CpuNode): Wrapped => ({ frame: n.callFrame, self: ((n.hitCount ?? 0) * usPerSample) / 1000, children: n.children ?? [] });
+  const wrap = (n: CpuNode): Wrapped => ({ frame: n.callFrame, self: n.hitCount ?? 0, children: n.children ?? [] });
   const { categories, functions } = aggregate([wrap(profile.nodes[0]!)], (node) => (node as Wrapped).children.map((id) => wrap(byId.get(id)!)));
-  const idle = categories.get(IDLE) ?? 0;
-  const busy = wallUs / 1000 - idle;
+  const samples = [...categories.values()].reduce((a, b) => a + b, 0);
+  const idleSamples = categories.get(IDLE) ?? 0;
+  const busySamples = samples - idleSamples;
+  const msPerSample = Number.isFinite(mainThreadCpuUs) && busySamples > 0 ? mainThreadCpuUs / 1000 / busySamples : samples > 0 ? wallMs / samples : 0;
+  const busy = busySamples * msPerSample;
   categories.delete(IDLE);
   for (const [name, value] of functions) if (value.category === IDLE) functions.delete(name);
+  for (const [name, value] of categories) categories.set(name, value * msPerSample);
+  for (const value of functions.values()) value.total *= msPerSample;
   // Self ms → µs per call.
-  return { kind: 'cpu', calls, total: wallUs / 1000, busy, categories: rows(categories, busy, calls, 1000), functions: rows(functions, busy, calls, 1000).slice(0, top) };
+  return { kind: 'cpu', calls, total: wallMs, busy, categories: rows(categories, busy, calls, 1000), functions: rows(functions, busy, calls, 1000).slice(0, top) };
 }
 
 export function summarizeHeap(profile: HeapProfile, calls: number, top = 20): ProfileSummary {
@@ -171,9 +179,9 @@ export function summarizeHeap(profile: HeapProfile, calls: number, top = 20): Pr
   return { kind: 'heap', calls, total, busy: total, categories: rows(categories, total, calls, 1), functions: rows(functions, total, calls, 1).slice(0, top) };
 }
 
-export function summarizeFile(path: string, calls: number, top?: number): ProfileSummary {
+export function summarizeFile(path: string, calls: number, top?: number, mainThreadCpuUs?: number): ProfileSummary {
   const data = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile | HeapProfile;
-  return 'head' in data ? summarizeHeap(data, calls, top) : summarizeCpu(data as CpuProfile, calls, top);
+  return 'head' in data ? summarizeHeap(data, calls, top) : summarizeCpu(data as CpuProfile, calls, top, mainThreadCpuUs);
 }
 
 const fmt = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
@@ -204,7 +212,7 @@ export function compareCategories(columns: readonly { label: string; summary: Pr
     const total = summary.categories.reduce((a, r) => a + (Number.isFinite(r.perCall) ? r.perCall : 0), 0);
     return `${fmt(total, digits)}`;
   })]);
-  if (unit === 'µs/call') table.push(['busy / profiled wall', ...columns.map(({ summary }) => `${((summary.busy / summary.total) * 100).toFixed(0)} %`)]);
+  if (unit === 'µs/call') table.push(['on-CPU / profiled wall', ...columns.map(({ summary }) => `${((summary.busy / summary.total) * 100).toFixed(0)} %`)]);
   return textTable(table);
 }
 

@@ -11,6 +11,8 @@ export interface SideResult {
   readonly elu: number;
   /** CPU (user + system) of this process per completed call, µs. */
   readonly cpuUsPerCall: number;
+  /** The main thread's share of it (NaN off Linux); the rest is GC helper threads and libuv. */
+  readonly mainThreadCpuUsPerCall: number;
   /** GC pauses as % of the event loop's busy time. */
   readonly gcPctOfBusy: number;
   /** GC pauses (scavenges and major GCs) per 1,000 calls. */
@@ -67,6 +69,7 @@ export function sideResult(rounds: readonly { stats: IntervalStats; calls: numbe
     cpuPct: per((r) => r.stats.cpuPct),
     elu: per((r) => r.stats.elu),
     cpuUsPerCall: per((r) => r.stats.cpuUs / Math.max(1, r.calls)),
+    mainThreadCpuUsPerCall: per((r) => r.stats.mainThreadCpuUs / Math.max(1, r.calls)),
     gcPctOfBusy: per((r) => r.stats.gcPctOfBusy),
     gcPer1kCalls: per((r) => (r.stats.gcCount * 1000) / Math.max(1, r.calls)),
   };
@@ -105,10 +108,11 @@ function eachResult(scenarios: readonly Scenario[], results: readonly PointResul
 /** Throughput, latency, and how busy each side was. */
 export function table(scenarios: readonly Scenario[], results: readonly PointResult[]): string {
   return render([
-    ['scenario', 'conc', 'QPS median', 'min–max', 'p50', 'p99', 'ELU client / server', 'CPU µs/call client / server', 'errors'],
+    ['scenario', 'conc', 'QPS median', 'min–max', 'p50', 'p99', 'ELU client / server', 'CPU µs/call client / server', 'main thread', 'errors'],
     ...eachResult(scenarios, results, (s, r) => [
       s.label, r.point, fmtQps(r.qps.median), `${fmtQps(r.qps.min)}–${fmtQps(r.qps.max)}`, fmtUs(r.p50Us), fmtUs(r.p99Us),
-      pair(r.client.elu, r.server.elu, 2), pair(r.client.cpuUsPerCall, r.server.cpuUsPerCall, 1), String(r.errors),
+      pair(r.client.elu, r.server.elu, 2), pair(r.client.cpuUsPerCall, r.server.cpuUsPerCall, 1),
+      pair(r.client.mainThreadCpuUsPerCall, r.server.mainThreadCpuUsPerCall, 1), String(r.errors),
     ]),
   ], 2);
 }

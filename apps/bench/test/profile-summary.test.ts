@@ -45,6 +45,23 @@ t.test('CPU self time: builtins charged to their JS caller, idle left out of bus
   t.ok(summary.functions.some((f) => f.name === 'call client-connection.js:100'));
 });
 
+t.test('with the main thread\'s measured CPU, busy samples share that instead of wall time', async (t) => {
+  const profile: CpuProfile = {
+    startTime: 0,
+    endTime: 10_000,
+    nodes: [
+      { id: 1, callFrame: frame('(root)'), hitCount: 0, children: [2, 3] },
+      { id: 2, callFrame: frame('push', 'file:///w/packages/core/dist/transport/frame-decoder.js'), hitCount: 30, children: [] },
+      { id: 3, callFrame: frame('(idle)'), hitCount: 70, children: [] },
+    ],
+  };
+  // 30 busy samples, but the thread was on a CPU for 1.5 ms only (preempted the rest of its busy time).
+  const summary = summarizeCpu(profile, 10, 20, 1500);
+  t.equal(summary.busy, 1.5);
+  t.equal(summary.categories[0]!.perCall, 150);
+  t.equal(summarizeCpu(profile, 10).categories[0]!.perCall, 300, 'without it: 30 samples × 100 µs');
+});
+
 t.test('allocations: bytes per call by package', async (t) => {
   const summary = summarizeHeap({
     head: {
