@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { constants, PerformanceObserver, performance, type EventLoopUtilization, type PerformanceEntry } from 'node:perf_hooks';
 
 /**
@@ -15,6 +16,8 @@ export interface StatsSnapshot {
   readonly gcCount: number;
   readonly gcMs: number;
   readonly majorGcCount: number;
+  /** Size of V8's young generation (new space) now: V8 grows it under a high allocation rate. */
+  readonly youngGenBytes: number;
 }
 
 export interface IntervalStats {
@@ -34,6 +37,8 @@ export interface IntervalStats {
   readonly majorGcCount: number;
   /** Time the main thread spent in GC pauses, as % of the event loop's busy time. */
   readonly gcPctOfBusy: number;
+  /** Young generation size at the end of the interval, MiB. */
+  readonly youngGenMiB: number;
 }
 
 let gcCount = 0;
@@ -73,7 +78,11 @@ function mainThreadCpu(): number {
 export function snapshot(): StatsSnapshot {
   // Entries not yet delivered to the observer's callback belong to the interval that just ended.
   if (observer) drain(observer.takeRecords());
-  return { at: performance.now(), cpu: process.cpuUsage(), mainThreadCpuUs: mainThreadCpu(), elu: performance.eventLoopUtilization(), gcCount, gcMs, majorGcCount };
+  const newSpace = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+  return {
+    at: performance.now(), cpu: process.cpuUsage(), mainThreadCpuUs: mainThreadCpu(), elu: performance.eventLoopUtilization(),
+    gcCount, gcMs, majorGcCount, youngGenBytes: newSpace?.space_size ?? NaN,
+  };
 }
 
 export function between(before: StatsSnapshot, after: StatsSnapshot): IntervalStats {
@@ -89,5 +98,6 @@ export function between(before: StatsSnapshot, after: StatsSnapshot): IntervalSt
     gcCount: after.gcCount - before.gcCount,
     majorGcCount: after.majorGcCount - before.majorGcCount,
     gcPctOfBusy: elu.active > 0 ? ((after.gcMs - before.gcMs) / elu.active) * 100 : 0,
+    youngGenMiB: after.youngGenBytes / 1024 / 1024,
   };
 }

@@ -17,6 +17,8 @@ export interface SideResult {
   readonly gcPctOfBusy: number;
   /** GC pauses (scavenges and major GCs) per 1,000 calls. */
   readonly gcPer1kCalls: number;
+  /** V8's young generation size at the end of the rounds, MiB (it grows under a high allocation rate). */
+  readonly youngGenMiB: number;
 }
 
 /** Socket traffic of one side, per call (a diagnostic round; absent for grpc-js, whose HTTP/2 bypasses socket.write). */
@@ -72,6 +74,7 @@ export function sideResult(rounds: readonly { stats: IntervalStats; calls: numbe
     mainThreadCpuUsPerCall: per((r) => r.stats.mainThreadCpuUs / Math.max(1, r.calls)),
     gcPctOfBusy: per((r) => r.stats.gcPctOfBusy),
     gcPer1kCalls: per((r) => (r.stats.gcCount * 1000) / Math.max(1, r.calls)),
+    youngGenMiB: per((r) => r.stats.youngGenMiB),
   };
 }
 
@@ -120,12 +123,13 @@ export function table(scenarios: readonly Scenario[], results: readonly PointRes
 /** Where a call's cost comes from, per side (client / server): promises, GC, batching, turns. */
 export function perCallTable(scenarios: readonly Scenario[], results: readonly PointResult[]): string {
   return render([
-    ['per call, client / server', 'conc', 'promises', 'GC % of busy', 'GCs per 1k calls', 'calls per read', 'calls per write', 'same-turn answer %', 'batch in → write out'],
+    ['per call, client / server', 'conc', 'promises', 'GC % of busy', 'GCs per 1k calls', 'young gen MiB', 'calls per read', 'calls per write', 'same-turn answer %', 'batch in → write out'],
     ...eachResult(scenarios, results, (s, r) => [
       s.label, r.point,
       pair(r.promisesPerCall.client, r.promisesPerCall.server, 1),
       pair(r.client.gcPctOfBusy, r.server.gcPctOfBusy, 0),
       pair(r.client.gcPer1kCalls, r.server.gcPer1kCalls, 1),
+      pair(r.client.youngGenMiB, r.server.youngGenMiB, 0),
       pair(r.sockets.client?.callsPerRead, r.sockets.server?.callsPerRead, 1),
       pair(r.sockets.client?.callsPerWrite, r.sockets.server?.callsPerWrite, 1),
       pair(r.sockets.client?.sameTurnPct, r.sockets.server?.sameTurnPct, 0),
