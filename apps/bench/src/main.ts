@@ -5,7 +5,7 @@
  * interleaved (A B C A B C …), so a neighbour's load on a shared machine hits every scenario alike and
  * the ratios stay meaningful; the table reports medians and min–max, and the ratios the targets use.
  *
- *   node dist/main.js                 full run (~8 min)
+ *   node dist/main.js                 full run (~9 min)
  *   node dist/main.js --quick         smoke run (~35 s): asserts completion with zero errors, never a speed
  *   --only trellis,tight-raw          a subset of scenarios      --out DIR   where results go
  *   --rounds N --round-ms MS --warmup-ms MS                     override the round settings
@@ -37,11 +37,15 @@ interface Settings {
 const children = new Set<ChildProcess>();
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
-/** Pins a process to one core when the machine has two or more (the issue measures one core each). */
+/**
+ * Pins a process — every thread of it, V8's GC and compiler helpers included (`-a`) — to one core when
+ * the machine has two or more (the issue measures one core each). Threads started later inherit the
+ * main thread's affinity. Pinning the main thread alone would let GC helpers run on the peer's core.
+ */
 function pin(pid: number, core: number): void {
   if (cpus().length < 2) return;
   try {
-    execFileSync('taskset', ['-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
   } catch {
     // No taskset: unpinned numbers are still comparable within the run.
   }
