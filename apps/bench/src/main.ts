@@ -328,7 +328,7 @@ async function main(): Promise<number> {
     },
   });
   const settings: Settings = values.quick
-    ? { warmupMs: 200, roundMs: 500, rounds: 1, probeMs: 200 }
+    ? { warmupMs: 150, roundMs: 400, rounds: 1, probeMs: 150 }
     : { warmupMs: 2000, roundMs: 3000, rounds: 5, probeMs: 1000 };
   if (values.rounds) settings.rounds = Number(values.rounds);
   if (values['round-ms']) settings.roundMs = Number(values['round-ms']);
