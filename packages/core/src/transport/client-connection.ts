@@ -91,6 +91,8 @@ export class ClientConnection implements FrameSink {
   peer: Settings = DEFAULT_SETTINGS;
   /** The server retired this connection (idle) but keeps serving. */
   retired = false;
+  /** The server closed this connection after the handshake for cause (GOAWAY with an error code) but keeps serving. */
+  closedForCause = false;
   private closeReason = '';
 
   constructor(
@@ -358,6 +360,7 @@ export class ClientConnection implements FrameSink {
       // Calls not yet written never ran; those out fail with the server's reason.
       const verb = this.handshaken ? 'closed' : 'refused';
       const reason = `connection to ${this.label} ${verb} by the server: ${message}`;
+      this.closedForCause = this.handshaken;
       this.events.onGoAway(this, message, 'error');
       return this.destroy(reason);
     }
@@ -430,9 +433,13 @@ export class ClientConnection implements FrameSink {
     const wasConnected = this.handshaken;
     this.state = 'closed';
     this.decoder.fail();
-    const hint = this.transportUp && !this.received && !this.options.tls
-      ? ' before sending a byte (a TLS-only server? then set tcp.tls on the client)'
-      : '';
+    let hint = '';
+    if (this.transportUp && !this.received) {
+      hint = this.options.tls
+        // A server that checks client certificates itself (Node's rejectUnauthorized) just closes.
+        ? ' right after the TLS handshake: probably certificate not accepted by the server (mutual TLS: check tcp.tls.cert and key against the server\'s ca)'
+        : ' before sending a byte (a TLS-only server? then set tcp.tls on the client)';
+    }
     const reason = this.closeReason || `connection to ${this.label} closed by the peer${hint}`;
     for (const call of this.pending.values()) {
       this.detach(call);

@@ -111,8 +111,9 @@ export class EndpointPool implements ClientConnectionEvents {
     if (slot >= 0) this.connections[slot] = undefined;
     if (this.closed) return;
     if (this.connections.some((c) => c !== undefined && c.state !== 'closed')) return;
-    if (connection.retired) {
-      // Retired while idle: the endpoint is fine; the next call dials lazily.
+    if (connection.retired || connection.closedForCause) {
+      // Retired while idle, or this connection refused for cause (a protocol error, a PING flood):
+      // the server is up, so no backoff — the next call dials lazily.
       this.setState('idle', reason);
       return;
     }

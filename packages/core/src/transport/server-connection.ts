@@ -28,6 +28,11 @@ export interface ServerConnectionOptions {
   readonly minReceiveRate?: ReceiveRateOptions;
   /** Outgoing bytes not yet taken by the kernel above which the connection stops reading (default 1 MiB). */
   readonly writeHighWaterMark?: number;
+  /**
+   * Bytes of requests whose handlers are still running above which the connection stops reading
+   * until some finish (default 16 MiB; one request is always admitted).
+   */
+  readonly maxInflightRequestBytes?: number;
   /** The server-wide cap on bytes held in partial frames (none: only the frame limits bound them). */
   readonly partialFrameBudget?: PartialFrameBudget;
   readonly now?: () => number;
@@ -35,13 +40,14 @@ export interface ServerConnectionOptions {
 
 export const DEFAULT_MIN_RECEIVE_RATE: ReceiveRateOptions = { minBytesPerSecond: 16 * 1024, windowMs: 5000 };
 export const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
+export const DEFAULT_MAX_INFLIGHT_REQUEST_BYTES = 16 * 1024 * 1024;
 
 /** One in-flight request; the object the server core answers through. Never throws. */
 class Exchange implements ServerExchange {
   onCancel: ((reason: RpcError) => void) | undefined = undefined;
   finished = false;
 
-  constructor(private readonly connection: ServerConnection, readonly streamId: number) {}
+  constructor(private readonly connection: ServerConnection, readonly streamId: number, readonly size: number) {}
 
   respond(body: Uint8Array, metadata: Metadata | undefined): void {
     if (this.finished) return;
@@ -91,6 +97,12 @@ export class ServerConnection implements FrameSink {
   private readonly pingLimit: PingRateLimit;
   private readonly maxPingsPerSecond: number;
   private readonly rateGuard: ReceiveRateGuard;
+  /** Bytes of the requests in `inflight`, and the cap above which reading stops. */
+  private inflightBytes = 0;
+  private readonly maxInflightBytes: number;
+  /** Why reading is paused: the peer is not taking our answers / we hold too many requests. */
+  private pausedForWrites = false;
+  private pausedForInflight = false;
 
   constructor(
     private readonly socket: Socket,
@@ -111,9 +123,14 @@ export class ServerConnection implements FrameSink {
     this.maxPingsPerSecond = options.maxPingsPerSecond ?? DEFAULT_MAX_PINGS_PER_SECOND;
     this.pingLimit = new PingRateLimit(this.maxPingsPerSecond, options.now ?? Date.now);
     this.rateGuard = new ReceiveRateGuard(this.decoder, options.minReceiveRate ?? DEFAULT_MIN_RECEIVE_RATE, (message) => this.closeForAbuse(message));
+    this.maxInflightBytes = options.maxInflightRequestBytes ?? DEFAULT_MAX_INFLIGHT_REQUEST_BYTES;
     socket.on('data', (chunk: Buffer) => {
       this.decoder.push(chunk);
       this.rateGuard.afterData();
+      if (this.inflightBytes > this.maxInflightBytes && !this.pausedForInflight) {
+        this.pausedForInflight = true;
+        this.updateReading();
+      }
     });
     socket.on('error', () => { /* 'close' follows; a peer reset is not a server error */ });
     socket.on('close', () => this.onSocketClosed());
@@ -204,8 +221,17 @@ export class ServerConnection implements FrameSink {
   /** Writes the answer of an exchange, fitted to the client's limits; never throws. */
   finish(exchange: Exchange, code: number, message: string, notExecuted: boolean, metadata: Metadata | undefined, body: Uint8Array | undefined): void {
     if (this.inflight.get(exchange.streamId) !== exchange) return; // cancelled meanwhile
-    this.inflight.delete(exchange.streamId);
+    this.remove(exchange);
     this.batcher.write(this.answerFrame(exchange.streamId, code, message, notExecuted, metadata, body));
+  }
+
+  private remove(exchange: Exchange): void {
+    this.inflight.delete(exchange.streamId);
+    this.inflightBytes -= exchange.size;
+    if (this.pausedForInflight && this.inflightBytes <= this.maxInflightBytes) {
+      this.pausedForInflight = false;
+      this.updateReading();
+    }
   }
 
   private answerFrame(streamId: number, code: number, message: string, notExecuted: boolean, metadata: Metadata | undefined, body: Uint8Array | undefined): Buffer {
@@ -241,7 +267,7 @@ export class ServerConnection implements FrameSink {
   private onCancelFrame(streamId: number, buf: Buffer, headerStart: number, headerEnd: number): void {
     const exchange = this.inflight.get(streamId);
     if (exchange === undefined) return;
-    this.inflight.delete(streamId);
+    this.remove(exchange);
     exchange.finished = true;
     let reason = 'cancelled by the client';
     if (headerEnd > headerStart) {
@@ -265,8 +291,9 @@ export class ServerConnection implements FrameSink {
       return this.refuse(streamId, limit ? Code.RESOURCE_EXHAUSTED : Code.INVALID_ARGUMENT,
         `${limit ? 'request refused by the server' : 'malformed request header'}: ${(error as Error).message}`);
     }
-    const exchange = new Exchange(this, streamId);
+    const exchange = new Exchange(this, streamId, bodyEnd - headerStart);
     this.inflight.set(streamId, exchange);
+    this.inflightBytes += exchange.size;
     if (this.goingAway !== undefined) {
       return exchange.fail(new RpcError(Code.UNAVAILABLE, `connection is closing: ${this.goingAway}`, { mayHaveRun: false }));
     }
@@ -322,11 +349,17 @@ export class ServerConnection implements FrameSink {
 
   /** Stop reading while the peer is not taking our answers; resume once they drained. */
   private onWritePressure(high: boolean): void {
+    this.pausedForWrites = high;
+    this.updateReading();
+  }
+
+  private updateReading(): void {
     if (this.closing || this.isClosed) return;
-    if (high) {
+    if (this.pausedForWrites || this.pausedForInflight) {
+      if (this.socket.isPaused()) return;
       this.socket.pause();
       this.rateGuard.pause();
-    } else {
+    } else if (this.socket.isPaused()) {
       this.socket.resume();
       this.rateGuard.resume();
     }
@@ -356,6 +389,7 @@ export class ServerConnection implements FrameSink {
       exchange.onCancel?.(new RpcError(Code.CANCELLED, 'client disconnected'));
     }
     this.inflight.clear();
+    this.inflightBytes = 0;
     for (const resolve of this.closeWaiters.splice(0)) resolve();
     this.onClose(this);
   }

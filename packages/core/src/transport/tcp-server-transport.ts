@@ -8,7 +8,9 @@ import { integerOption, resolveFrameLimits } from './options.js';
 import { ServerPartialFrameBudget } from './partial-frame-budget.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND } from './ping-rate-limit.js';
 import type { ReceiveRateOptions } from './receive-rate-guard.js';
-import { DEFAULT_MIN_RECEIVE_RATE, DEFAULT_WRITE_HIGH_WATER_MARK, ServerConnection } from './server-connection.js';
+import {
+  DEFAULT_MAX_INFLIGHT_REQUEST_BYTES, DEFAULT_MIN_RECEIVE_RATE, DEFAULT_WRITE_HIGH_WATER_MARK, ServerConnection,
+} from './server-connection.js';
 import { DEFAULT_MAX_CONCURRENT_STREAMS } from './settings.js';
 import { describeTlsHandshakeError } from './tls-errors.js';
 
@@ -39,6 +41,8 @@ export interface TcpServerOptions {
   readonly maxPartialFrameBytes?: number;
   /** Outgoing bytes a connection may have pending before it stops reading requests (default 1 MiB). */
   readonly writeHighWaterMark?: number;
+  /** Bytes of requests whose handlers still run, per connection, before it stops reading more (default 16 MiB). */
+  readonly maxInflightRequestBytes?: number;
 }
 
 const HTTP_PROBE = /^(GET|POST|PUT|HEAD|PRI|DELE|OPTI|PATC) /;
@@ -58,6 +62,7 @@ export class TcpServerTransport implements ServerTransport {
   private readonly minReceiveRate: ReceiveRateOptions;
   private readonly maxPartialFrameBytes: number;
   private readonly writeHighWaterMark: number;
+  private readonly maxInflightRequestBytes: number;
 
   constructor(options: TcpServerOptions = {}) {
     this.limits = resolveFrameLimits(options.limits);
@@ -78,6 +83,7 @@ export class TcpServerTransport implements ServerTransport {
     this.maxPartialFrameBytes = integerOption('maxPartialFrameBytes', options.maxPartialFrameBytes, largestFrame, Number.MAX_SAFE_INTEGER,
       Math.max(64 * 1024 * 1024, 2 * largestFrame));
     this.writeHighWaterMark = integerOption('writeHighWaterMark', options.writeHighWaterMark, 16 * 1024, Number.MAX_SAFE_INTEGER, DEFAULT_WRITE_HIGH_WATER_MARK);
+    this.maxInflightRequestBytes = integerOption('maxInflightRequestBytes', options.maxInflightRequestBytes, 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_INFLIGHT_REQUEST_BYTES);
     this.onProtocolError = options.onProtocolError ??
       ((peer, message) => process.emitWarning(`closed connection from ${peer.host}:${peer.port}: ${message}`, 'TrellisProtocolWarning'));
   }
@@ -106,6 +112,7 @@ export class TcpServerTransport implements ServerTransport {
           maxPingsPerSecond: this.maxPingsPerSecond,
           minReceiveRate: this.minReceiveRate,
           writeHighWaterMark: this.writeHighWaterMark,
+          maxInflightRequestBytes: this.maxInflightRequestBytes,
           partialFrameBudget,
         },
         (c) => connections.delete(c),
