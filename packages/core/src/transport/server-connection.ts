@@ -337,6 +337,8 @@ export class ServerConnection implements FrameSink {
     this.closing = true;
     this.decoder.fail();
     this.rateGuard.stop();
+    // Whatever else the peer sends is ignored: do not spend reads on it (a flooder keeps writing).
+    this.socket.pause();
     this.options.onError(this.peer, message);
     // Tell the client why (GOAWAY carries the reason), then close this connection only.
     if (!this.socket.destroyed && !this.socket.writableEnded) {

@@ -84,8 +84,7 @@ export class TcpServerTransport implements ServerTransport {
       Math.max(64 * 1024 * 1024, 2 * largestFrame));
     this.writeHighWaterMark = integerOption('writeHighWaterMark', options.writeHighWaterMark, 16 * 1024, Number.MAX_SAFE_INTEGER, DEFAULT_WRITE_HIGH_WATER_MARK);
     this.maxInflightRequestBytes = integerOption('maxInflightRequestBytes', options.maxInflightRequestBytes, 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_INFLIGHT_REQUEST_BYTES);
-    this.onProtocolError = options.onProtocolError ??
-      ((peer, message) => process.emitWarning(`closed connection from ${peer.host}:${peer.port}: ${message}`, 'TrellisProtocolWarning'));
+    this.onProtocolError = options.onProtocolError ?? rateLimitedWarning();
   }
 
   listen(options: ListenOptions, handler: RequestHandler): Promise<Listener> {
@@ -191,6 +190,27 @@ export class TcpServerTransport implements ServerTransport {
       }
     });
   }
+}
+
+/**
+ * The default report of closed connections: a process warning, at most 10 per 10 s — under attack,
+ * one line per refused connection would flood the log (the rest are counted in the next line).
+ */
+function rateLimitedWarning(): (peer: PeerInfo, message: string) => void {
+  let windowStart = 0;
+  let shown = 0;
+  let suppressed = 0;
+  return (peer, message) => {
+    const now = Date.now();
+    if (now - windowStart >= 10_000) {
+      if (suppressed > 0) process.emitWarning(`${suppressed} more connections were closed in the last 10 s (not shown)`, 'TrellisProtocolWarning');
+      windowStart = now;
+      shown = 0;
+      suppressed = 0;
+    }
+    if (shown++ < 10) process.emitWarning(`closed connection from ${peer.host}:${peer.port}: ${message}`, 'TrellisProtocolWarning');
+    else suppressed++;
+  };
 }
 
 /** The authenticated client identity: the certificate subject's CN, else its first SAN entry. */

@@ -1,0 +1,84 @@
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RpcClient } from '@trellis/core';
+import { loadEchoService } from '@trellis/testkit';
+
+export interface TrafficResult {
+  readonly calls: number;
+  readonly errors: string[];
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/**
+ * A well-behaved consumer calling in a closed loop (`lanes` calls outstanding) until stop() — the
+ * "other callers" whose experience each bad-peer target reports.
+ */
+export function goodTraffic(address: string, lanes = 4): { reset(): void; stop(): Promise<TrafficResult> } {
+  const client = new RpcClient({ service: loadEchoService(), addresses: [address], timeoutMs: 5000 });
+  const latencies: number[] = [];
+  const errors: string[] = [];
+  let running = true;
+  const lane = async (n: number) => {
+    for (let i = 0; running; i++) {
+      const started = performance.now();
+      try {
+        const reply = (await client.invoke('Echo', { message: `good ${n}.${i}` })) as { message: string };
+        if (reply.message !== `good ${n}.${i}`) errors.push(`wrong answer ${reply.message}`);
+        latencies.push(performance.now() - started);
+      } catch (error) {
+        errors.push((error as Error).message);
+      }
+    }
+  };
+  const done = Promise.all(Array.from({ length: lanes }, (_, n) => lane(n)));
+  return {
+    reset() {
+      latencies.length = 0;
+      errors.length = 0;
+    },
+    async stop() {
+      running = false;
+      await done;
+      await client.close();
+      latencies.sort((a, b) => a - b);
+      const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+      return { calls: latencies.length, errors, p50Ms: pct(0.5), p99Ms: pct(0.99) };
+    },
+  };
+}
+
+/**
+ * goodTraffic in a process of its own (dist/bad-peers/consumer-main.js: build first, as npm test
+ * does), so the attacker's work in this process does not show up as the consumer's latency.
+ */
+export async function consumerProcess(address: string, lanes = 4): Promise<{ stop(): Promise<TrafficResult> }> {
+  const child = fork(join(__dirname, '..', '..', 'dist', 'bad-peers', 'consumer-main.js'), [address, String(lanes)], { execArgv: [] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the consumer process exited with ${code}`)));
+  });
+  return {
+    stop: () => new Promise<TrafficResult>((resolve) => {
+      child.once('message', (result: TrafficResult) => resolve(result));
+      child.send('stop');
+    }),
+  };
+}
+
+/** The resident set size of a process, in MB (Linux /proc). */
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+/** Samples a process's RSS every 50 ms until stop(); returns the highest value seen. */
+export function rssPeak(pid: number): { stop(): number } {
+  let peak = rssMb(pid);
+  const timer = setInterval(() => { peak = Math.max(peak, rssMb(pid)); }, 50);
+  return { stop: () => { clearInterval(timer); return Math.max(peak, rssMb(pid)); } };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
