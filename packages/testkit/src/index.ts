@@ -5,3 +5,6 @@ export * from './echo-service.js';
 export * from './provider-process.js';
 export { waitFor } from './wait-for.js';
 export { seededRandom } from './seeded-random.js';
+export { RawPeer, echoFrame } from './raw-peer.js';
+export * from './bad-peer-attacks.js';
+export { rssMb, rssPeak } from './process-memory.js';

@@ -1,5 +1,4 @@
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RpcClient } from '@trellis/core';
 import { loadEchoService } from '@trellis/testkit';
@@ -65,20 +64,6 @@ export async function consumerProcess(address: string, lanes = 4): Promise<{ sto
       child.send('stop');
     }),
   };
-}
-
-/** The resident set size of a process, in MB (Linux /proc). */
-export function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
-
-/** Samples a process's RSS every 50 ms until stop(); returns the highest value seen. */
-export function rssPeak(pid: number): { stop(): number } {
-  let peak = rssMb(pid);
-  const timer = setInterval(() => { peak = Math.max(peak, rssMb(pid)); }, 50);
-  return { stop: () => { clearInterval(timer); return Math.max(peak, rssMb(pid)); } };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

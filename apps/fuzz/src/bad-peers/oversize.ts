@@ -1,7 +1,6 @@
 import { Code, RpcClient, RpcError, RpcServer, type ServerInvocation } from '@trellis/core';
-import { loadEchoService } from '@trellis/testkit';
+import { loadEchoService, oversizedFrameAttack } from '@trellis/testkit';
 import type { BadPeerResult } from './result.js';
-import { echoFrame, RawPeer } from './raw-peer.js';
 
 interface EchoRequest { message: string; failCode: number; failMessage: string; delayMs: number }
 
@@ -60,14 +59,13 @@ export async function oversizeBothWays(rounds: number): Promise<BadPeerResult> {
           (error: Error) => failures.push(`40 KB of trailers: failed: ${error.message}`),
         ),
       ];
-      // A peer that ignores the server's SETTINGS: refused per call, its next request served.
-      const raw = await RawPeer.connect(server.port);
-      const over = echoFrame(1, 5 * MiB);
-      raw.write(Buffer.concat([over, echoFrame(3, 10)]));
+      // A peer that ignores the server's SETTINGS (its own connection): refused per call, its next request served.
+      const raw = oversizedFrameAttack(server.port, { rounds: 1, overBytes: 5 * MiB });
       await Promise.all([...bystanders, ...bad]);
-      for (let waited = 0; raw.responses < 2 && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
-      if (raw.responses < 2 || raw.goAway !== undefined) failures.push(`the raw peer got ${raw.responses} of 2 answers${raw.goAway ? `, GOAWAY ${raw.goAway.message}` : ''}`);
-      raw.destroy();
+      const outcome = await raw;
+      if (outcome.refusedPerCall !== 1 || outcome.answered !== 1 || outcome.goAway !== undefined) {
+        failures.push(`the peer ignoring the limits: ${outcome.refusedPerCall} refused, ${outcome.answered} answered${outcome.goAway ? `, GOAWAY ${outcome.goAway}` : ''}`);
+      }
       oversized += bad.length + 1;
     }
     const after = (await client.invoke('Echo', { message: 'still up' })) as { message: string };

@@ -1,7 +1,6 @@
-import { startProvider } from '@trellis/testkit';
+import { rssMb, rssPeak, slowSenderAttack, startProvider } from '@trellis/testkit';
 import type { BadPeerResult } from './result.js';
-import { consumerProcess, rssMb, rssPeak, sleep } from './good-traffic.js';
-import { echoFrame, RawPeer } from './raw-peer.js';
+import { consumerProcess, sleep } from './good-traffic.js';
 
 export interface SlowSenderOptions {
   /** Connections that each send `heldBytes` of a 4 MiB request, then stop (and never finish). */
@@ -30,47 +29,24 @@ export async function slowSenders(options: SlowSenderOptions): Promise<BadPeerRe
     await sleep(500);
     const baseline = rssMb(provider.pid);
     const peak = rssPeak(provider.pid);
-    const started = performance.now();
-    const frame = echoFrame(1, 4 * 1024 * 1024 - 64);
-    const held = frame.subarray(0, options.heldBytes);
-    const holders: RawPeer[] = [];
-    for (let i = 0; i < options.holders; i++) {
-      const holder = await RawPeer.connect(provider.port);
-      holder.write(held);
-      holders.push(holder);
-    }
-    const dribblers = await Promise.all(Array.from({ length: options.dribblers }, () => RawPeer.connect(provider.port)));
-    let sent = 0;
-    const dribble = setInterval(() => {
-      for (const d of dribblers) if (!d.socket.destroyed) d.write(frame.subarray(sent, sent + 1));
-      sent++;
-    }, options.dribbleEveryMs);
-    const closedAt = async (peers: RawPeer[]) => {
-      const times = await Promise.all(peers.map((p) => Promise.race([p.closed.then(() => performance.now() - started), sleep(options.timeoutMs).then(() => Infinity)])));
-      return times;
-    };
-    const [holderTimes, dribblerTimes] = await Promise.all([closedAt(holders), closedAt(dribblers)]);
-    clearInterval(dribble);
+    const outcome = await slowSenderAttack(provider.port, options);
     const peakMb = peak.stop();
     const traffic = await good.stop();
-    const refused = holders.filter((h) => h.responses > 0).length;
-    const reasons = new Set([...holders, ...dribblers].map((p) => p.goAway?.message.replace(/\d+ bytes\/s/, 'N bytes/s') ?? 'no GOAWAY'));
-    const open = [...holderTimes, ...dribblerTimes].filter((t) => t === Infinity).length;
-    holders.forEach((h) => h.destroy());
-    dribblers.forEach((d) => d.destroy());
+    const times = [...outcome.holderClosedMs, ...outcome.dribblerClosedMs];
+    const open = times.filter((t) => t === Infinity).length;
     if (open > 0) failures.push(`${open} slow connections were still open after ${options.timeoutMs / 1000} s`);
-    for (const reason of reasons) if (!/minReceiveRate/.test(reason)) failures.push(`a slow sender was closed without the minReceiveRate reason: ${reason}`);
+    for (const reason of outcome.reasons) if (!/minReceiveRate/.test(reason)) failures.push(`a slow sender was closed without the minReceiveRate reason: ${reason}`);
     const growth = peakMb - baseline;
     if (growth > options.rssCeilingMb) failures.push(`provider RSS grew by ${growth.toFixed(0)} MB (ceiling ${options.rssCeilingMb} MB)`);
     if (traffic.errors.length > 0) failures.push(`the normal consumer failed ${traffic.errors.length} calls: ${traffic.errors[0]}`);
-    const max = (times: number[]) => (Math.max(...times.filter((t) => t !== Infinity), 0) / 1000).toFixed(1);
+    const latest = (list: number[]) => (Math.max(0, ...list.filter((t) => t !== Infinity)) / 1000).toFixed(1);
     return {
       attack: 'slow senders (partial frames held, bytes dribbled)',
       failures,
       lines: [
-        `${options.holders} connections each sent ${(options.heldBytes / 1048576).toFixed(1)} MiB of a 4 MiB request and stopped: ${refused} were refused for that call (maxPartialFrameBytes), all closed within ${max(holderTimes)} s`,
-        `${options.dribblers} connections sent a byte every ${options.dribbleEveryMs} ms: all closed within ${max(dribblerTimes)} s`,
-        `GOAWAY reasons: ${[...reasons].join(' | ')}`,
+        `${options.holders} connections each sent ${(options.heldBytes / 1048576).toFixed(1)} MiB of a 4 MiB request and stopped: ${outcome.refused} were refused for that call (maxPartialFrameBytes), all closed within ${latest(outcome.holderClosedMs)} s`,
+        `${options.dribblers} connections sent a byte every ${options.dribbleEveryMs} ms: all closed within ${latest(outcome.dribblerClosedMs)} s`,
+        `GOAWAY reasons: ${outcome.reasons.join(' | ')}`,
         `provider RSS ${baseline.toFixed(0)} MB at rest, peak ${peakMb.toFixed(0)} MB (+${growth.toFixed(0)} MB; ceiling +${options.rssCeilingMb} MB)`,
         `normal consumer meanwhile: ${traffic.calls} calls, ${traffic.errors.length} failed, p50 ${traffic.p50Ms.toFixed(2)} ms, p99 ${traffic.p99Ms.toFixed(2)} ms`,
       ],

@@ -2,17 +2,19 @@ import { connect, type Socket } from 'node:net';
 import {
   DEFAULT_SETTINGS, encodeRequestFrame, encodeSettingsFrame, FIXED_HEADER_SIZE, FrameType, decodeResponseHeader,
 } from '@trellis/core/internal';
-import { loadEchoService } from '@trellis/testkit';
+import { loadEchoService } from './echo-service.js';
 
 /**
- * The attacker's side: a raw socket that speaks just enough of the protocol to get past the
- * handshake, then does what a hostile or broken peer does. It parses what comes back only as far as
- * frame types and GOAWAY reasons, without holding more than one frame.
+ * The attacker's side of a connection (fuzzer and chaos suite): a raw socket that speaks just enough
+ * of the protocol to get past the SETTINGS handshake, then does what a hostile or broken peer does.
+ * It parses what comes back only as far as frame types and GOAWAY reasons, holding at most one frame.
  */
 export class RawPeer {
   goAway: { code: number; message: string } | undefined;
   pongs = 0;
   responses = 0;
+  /** The status code of each RESPONSE, in arrival order. */
+  readonly responseCodes: number[] = [];
   readonly closed: Promise<void>;
   /** Resolves when a GOAWAY arrives. */
   readonly told: Promise<void>;
@@ -69,7 +71,10 @@ export class RawPeer {
       const type = all[3];
       if (type === FrameType.SETTINGS) this.onSettings();
       else if (type === FrameType.PONG) this.pongs++;
-      else if (type === FrameType.RESPONSE) this.responses++;
+      else if (type === FrameType.RESPONSE) {
+        this.responses++;
+        this.responseCodes.push(decodeResponseHeader(all, FIXED_HEADER_SIZE, FIXED_HEADER_SIZE + headerLength).code);
+      }
       else if (type === FrameType.GOAWAY) {
         this.goAway = decodeResponseHeader(all, FIXED_HEADER_SIZE, FIXED_HEADER_SIZE + headerLength);
         this.onGoAway();
