@@ -157,13 +157,21 @@ export function encodeResponseFrame(
 ): Buffer {
   scratch.length = 0;
   const messageLength = message === '' ? 0 : Buffer.byteLength(message);
-  const headerSize =
-    1 + varintSize(code) +
-    (messageLength > 0 ? stringFieldSize(2, messageLength) : 0) +
-    (notExecuted ? 2 : 0) +
-    metadataSize(metadata, scratch);
-  const bodyLength = body?.length ?? 0;
+  const headerSize = responseHeaderSize(code, messageLength, notExecuted, metadataSize(metadata, scratch));
   if (headerSize > MAX_HEADER_LENGTH) throw new FrameLimitError('maxHeaderSize', headerSize, MAX_HEADER_LENGTH, 'response header (message and trailers)');
+  return writeResponseFrame(type, streamId, code, message, messageLength, notExecuted, metadata, body, headerSize, version);
+}
+
+function responseHeaderSize(code: number, messageLength: number, notExecuted: boolean, trailerBytes: number): number {
+  return 1 + varintSize(code) + (messageLength > 0 ? stringFieldSize(2, messageLength) : 0) + (notExecuted ? 2 : 0) + trailerBytes;
+}
+
+/** Writes a response-shaped frame whose sizes are known (`scratch` holds the trailers' lengths). */
+function writeResponseFrame(
+  type: FrameType, streamId: number, code: number, message: string, messageLength: number, notExecuted: boolean,
+  metadata: Metadata | undefined, body: Uint8Array | undefined, headerSize: number, version: number,
+): Buffer {
+  const bodyLength = body?.length ?? 0;
   const frame = Buffer.allocUnsafe(FIXED_HEADER_SIZE + headerSize + bodyLength);
   writeFixedHeader(frame, type, streamId, headerSize, bodyLength, version);
   let offset = writeVarintField(frame, FIXED_HEADER_SIZE, 1, code);
@@ -205,15 +213,16 @@ export function fitResponseFrame(
   scratch.length = 0;
   const entries = metadata === undefined ? 0 : metadata.size;
   const messageLength = message === '' ? 0 : Buffer.byteLength(message);
-  const fixed = 1 + varintSize(code) + (notExecuted ? 2 : 0);
   const trailerBytes = metadataSize(metadata, scratch);
-  const messageBytes = messageLength > 0 ? stringFieldSize(2, messageLength) : 0;
-  if (fixed + messageBytes + trailerBytes <= limits.maxHeaderSize && entries <= limits.maxMetadataEntries) {
-    return encodeResponseFrame(type, streamId, code, message, notExecuted, metadata, body);
+  const headerSize = responseHeaderSize(code, messageLength, notExecuted, trailerBytes);
+  if (headerSize <= limits.maxHeaderSize && entries <= limits.maxMetadataEntries) {
+    return writeResponseFrame(type, streamId, code, message, messageLength, notExecuted, metadata, body, headerSize, PROTOCOL_VERSION);
   }
   // Cut: the message keeps at least half the room (it says what went wrong), trailers fill the rest.
+  const fixed = 1 + varintSize(code) + (notExecuted ? 2 : 0);
   const room = Math.max(0, limits.maxHeaderSize - fixed - MARKER_ROOM);
   const messageRoom = Math.max(room >> 1, room - trailerBytes);
+  const messageBytes = messageLength > 0 ? stringFieldSize(2, messageLength) : 0;
   const fittedMessage = messageBytes > messageRoom ? truncateUtf8(message, messageLength, messageRoom - 8, limits.maxHeaderSize) : message;
   let left = room - (fittedMessage === '' ? 0 : stringFieldSize(2, Buffer.byteLength(fittedMessage)));
   let fitted: Metadata | undefined;

@@ -48,13 +48,21 @@ export function encodeSettingsFrame(settings: Settings): Buffer {
 /** Decodes and checks a SETTINGS header; throws WireError saying which value is unacceptable. */
 export function decodeSettings(buf: Buffer, start: number, end: number): Settings {
   const reader = new WireReader(buf, start, end);
-  const settings: { -readonly [K in keyof Settings]: Settings[K] } = { ...DEFAULT_SETTINGS };
+  const values: number[] = FIELDS.map(([, name]) => DEFAULT_SETTINGS[name]);
   while (!reader.done) {
     const tag = reader.varint();
-    const field = FIELDS.find(([number]) => tag === number << 3);
-    if (field === undefined) reader.skip(tag & 7);
-    else settings[field[1]] = reader.varint();
+    const index = FIELDS.findIndex(([number]) => tag === number << 3);
+    if (index < 0) reader.skip(tag & 7);
+    else values[index] = reader.varint();
   }
+  // A fresh literal: every call reads these limits, so the object keeps one fixed shape.
+  const settings: Settings = {
+    maxHeaderSize: values[0]!,
+    maxBodySize: values[1]!,
+    maxMetadataEntries: values[2]!,
+    maxConcurrentStreams: values[3]!,
+    capabilities: values[4]!,
+  };
   if (settings.maxHeaderSize < MIN_HEADER_SIZE_LIMIT || settings.maxHeaderSize > MAX_HEADER_LENGTH) {
     throw new WireError(`SETTINGS max_header_size ${settings.maxHeaderSize} is outside ${MIN_HEADER_SIZE_LIMIT}..${MAX_HEADER_LENGTH}`);
   }
