@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import t from 'tap';
-import { Code, RpcClient, type RpcError } from '../src/index.js';
+import { Code, RpcClient, TcpClientTransport, TcpServerTransport, type RpcError } from '../src/index.js';
 import { ECHO, startEchoServer } from './fixtures/json-service.js';
 import { echoRequest, pingFrame, RawPeer, responseHeader, settingsFrame } from './fixtures/raw-peer.js';
 
@@ -102,4 +102,23 @@ t.test('too many metadata entries fail that call only, on either side', async (t
   t.equal(error.mayHaveRun, false);
   t.match(error.message, /request metadata of 20 entries exceeds the peer's limit of 8 \(maxMetadataEntries\)/);
   t.equal(stats.calls, before, 'the server never saw it');
+});
+
+t.test('transport options are checked when the transport is built (ERR_INVALID_OPTION names the option)', async (t) => {
+  const bad: [string, () => unknown, RegExp][] = [
+    ['server maxHeaderSize below 1024', () => new TcpServerTransport({ limits: { maxHeaderSize: 100 } }), /"limits\.maxHeaderSize" is 100; expected an integer in 1024\.\.65535/],
+    ['client maxHeaderSize above 65535', () => new TcpClientTransport({ limits: { maxHeaderSize: 70_000 } }), /"limits\.maxHeaderSize" is 70000/],
+    ['client maxBodySize 0', () => new TcpClientTransport({ limits: { maxBodySize: 0 } }), /"limits\.maxBodySize" is 0/],
+    ['maxPingsPerSecond 0', () => new TcpServerTransport({ maxPingsPerSecond: 0 }), /"maxPingsPerSecond" is 0/],
+    ['client maxPingsPerSecond 1.5', () => new TcpClientTransport({ maxPingsPerSecond: 1.5 }), /"maxPingsPerSecond" is 1\.5/],
+    ['minReceiveRate -1', () => new TcpServerTransport({ minReceiveRate: -1 }), /"minReceiveRate" is -1/],
+    ['receiveRateWindowMs 0', () => new TcpServerTransport({ receiveRateWindowMs: 0 }), /"receiveRateWindowMs" is 0/],
+    ['maxPartialFrameBytes below one frame', () => new TcpServerTransport({ maxPartialFrameBytes: 1000 }), /"maxPartialFrameBytes" is 1000; expected an integer in 4210704\.\./],
+    ['writeHighWaterMark 100', () => new TcpServerTransport({ writeHighWaterMark: 100 }), /"writeHighWaterMark" is 100/],
+    ['maxInflightRequestBytes 0', () => new TcpServerTransport({ maxInflightRequestBytes: 0 }), /"maxInflightRequestBytes" is 0/],
+    ['maxConcurrentStreams 0', () => new TcpServerTransport({ maxConcurrentStreams: 0 }), /"maxConcurrentStreams" is 0/],
+    ['maxConnections 2.5', () => new TcpServerTransport({ maxConnections: 2.5 }), /"maxConnections" is 2\.5/],
+  ];
+  for (const [name, build, message] of bad) t.throws(build, { code: 'ERR_INVALID_OPTION', message }, name);
+  t.doesNotThrow(() => new TcpServerTransport({ minReceiveRate: 0, maxPingsPerSecond: 1, limits: { maxHeaderSize: 1024 } }), 'minReceiveRate 0 turns the check off');
 });
