@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { RpcClient } from '@trellis/core';
-import { loadEchoService } from '@trellis/testkit';
+import { loadEchoService, rssMb, rssPeak, startProvider } from '@trellis/testkit';
 
 export interface TrafficResult {
   readonly calls: number;
@@ -67,3 +67,31 @@ export async function consumerProcess(address: string, lanes = 4): Promise<{ sto
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface AttackRun<T> {
+  readonly outcome: T;
+  /** The provider's RSS when warm and at rest, and its peak during the attack (MB). */
+  readonly baselineMb: number;
+  readonly peakMb: number;
+  /** The normal consumer's calls during the attack. */
+  readonly traffic: TrafficResult;
+}
+
+/**
+ * Starts a provider (default options, its own process) and a normal consumer (another process),
+ * runs `attack` on the provider's port, and reports the provider's memory and the consumer's calls.
+ */
+export async function againstProvider<T>(attack: (port: number) => Promise<T>): Promise<AttackRun<T>> {
+  const provider = await startProvider({ name: 'victim' });
+  try {
+    const good = await consumerProcess(provider.address);
+    await sleep(500);
+    const baselineMb = rssMb(provider.pid);
+    const peak = rssPeak(provider.pid);
+    const outcome = await attack(provider.port);
+    const peakMb = peak.stop();
+    return { outcome, baselineMb, peakMb, traffic: await good.stop() };
+  } finally {
+    await provider.kill('SIGKILL');
+  }
+}

@@ -1,6 +1,6 @@
-import { nonReadingAttack, rssMb, rssPeak, startProvider } from '@trellis/testkit';
+import { nonReadingAttack } from '@trellis/testkit';
 import type { BadPeerResult } from './result.js';
-import { consumerProcess, sleep } from './good-traffic.js';
+import { againstProvider } from './good-traffic.js';
 
 export interface NonReadingOptions {
   readonly durationMs: number;
@@ -18,31 +18,20 @@ export interface NonReadingOptions {
  */
 export async function nonReadingPeer(options: NonReadingOptions): Promise<BadPeerResult> {
   const failures: string[] = [];
-  const provider = await startProvider({ name: 'victim' });
-  try {
-    const good = await consumerProcess(provider.address);
-    await sleep(500);
-    const baseline = rssMb(provider.pid);
-    const peak = rssPeak(provider.pid);
-    const outcome = await nonReadingAttack(provider.port, options);
-    const peakMb = peak.stop();
-    const traffic = await good.stop();
-    if (!/PING must carry exactly 8 bytes/.test(outcome.bigPingAnswer ?? '')) failures.push(`a PING with a 4 MiB body was not refused: ${outcome.bigPingAnswer}`);
-    const growth = peakMb - baseline;
-    if (growth > options.rssCeilingMb) failures.push(`provider RSS grew by ${growth.toFixed(0)} MB (ceiling ${options.rssCeilingMb} MB)`);
-    if (traffic.errors.length > 0) failures.push(`the normal consumer failed ${traffic.errors.length} calls: ${traffic.errors[0]}`);
-    const mib = options.requestBytes / 1048576;
-    return {
-      attack: 'non-reading peer',
-      failures,
-      lines: [
-        `${options.connections} connections wrote ${outcome.requestsWritten} requests of ${mib.toFixed(1)} MiB (${(outcome.requestsWritten * mib).toFixed(0)} MiB) in ${options.durationMs / 1000} s and read nothing`,
-        `provider RSS ${baseline.toFixed(0)} MB at rest, peak ${peakMb.toFixed(0)} MB (+${growth.toFixed(0)} MB; ceiling +${options.rssCeilingMb} MB)`,
-        `normal consumer meanwhile: ${traffic.calls} calls, ${traffic.errors.length} failed, p50 ${traffic.p50Ms.toFixed(2)} ms, p99 ${traffic.p99Ms.toFixed(2)} ms`,
-        `a PING with a 4 MiB body: ${outcome.bigPingAnswer ?? 'not refused'}`,
-      ],
-    };
-  } finally {
-    await provider.kill('SIGKILL');
-  }
+  const { outcome, baselineMb, peakMb, traffic } = await againstProvider((port) => nonReadingAttack(port, options));
+  if (!/PING must carry exactly 8 bytes/.test(outcome.bigPingAnswer ?? '')) failures.push(`a PING with a 4 MiB body was not refused: ${outcome.bigPingAnswer}`);
+  const growth = peakMb - baselineMb;
+  if (growth > options.rssCeilingMb) failures.push(`provider RSS grew by ${growth.toFixed(0)} MB (ceiling ${options.rssCeilingMb} MB)`);
+  if (traffic.errors.length > 0) failures.push(`the normal consumer failed ${traffic.errors.length} calls: ${traffic.errors[0]}`);
+  const mib = options.requestBytes / 1048576;
+  return {
+    attack: 'non-reading peer',
+    failures,
+    lines: [
+      `${options.connections} connections wrote ${outcome.requestsWritten} requests of ${mib.toFixed(1)} MiB (${(outcome.requestsWritten * mib).toFixed(0)} MiB) in ${options.durationMs / 1000} s and read nothing`,
+      `provider RSS ${baselineMb.toFixed(0)} MB at rest, peak ${peakMb.toFixed(0)} MB (+${growth.toFixed(0)} MB; ceiling +${options.rssCeilingMb} MB)`,
+      `normal consumer meanwhile: ${traffic.calls} calls, ${traffic.errors.length} failed, p50 ${traffic.p50Ms.toFixed(2)} ms, p99 ${traffic.p99Ms.toFixed(2)} ms`,
+      `a PING with a 4 MiB body: ${outcome.bigPingAnswer ?? 'not refused'}`,
+    ],
+  };
 }

@@ -1,6 +1,6 @@
-import { rssMb, rssPeak, slowSenderAttack, startProvider } from '@trellis/testkit';
+import { slowSenderAttack } from '@trellis/testkit';
 import type { BadPeerResult } from './result.js';
-import { consumerProcess, sleep } from './good-traffic.js';
+import { againstProvider } from './good-traffic.js';
 
 export interface SlowSenderOptions {
   /** Connections that each send `heldBytes` of a 4 MiB request, then stop (and never finish). */
@@ -23,35 +23,23 @@ export interface SlowSenderOptions {
  */
 export async function slowSenders(options: SlowSenderOptions): Promise<BadPeerResult> {
   const failures: string[] = [];
-  const provider = await startProvider({ name: 'victim' });
-  try {
-    const good = await consumerProcess(provider.address);
-    await sleep(500);
-    const baseline = rssMb(provider.pid);
-    const peak = rssPeak(provider.pid);
-    const outcome = await slowSenderAttack(provider.port, options);
-    const peakMb = peak.stop();
-    const traffic = await good.stop();
-    const times = [...outcome.holderClosedMs, ...outcome.dribblerClosedMs];
-    const open = times.filter((t) => t === Infinity).length;
-    if (open > 0) failures.push(`${open} slow connections were still open after ${options.timeoutMs / 1000} s`);
-    for (const reason of outcome.reasons) if (!/minReceiveRate/.test(reason)) failures.push(`a slow sender was closed without the minReceiveRate reason: ${reason}`);
-    const growth = peakMb - baseline;
-    if (growth > options.rssCeilingMb) failures.push(`provider RSS grew by ${growth.toFixed(0)} MB (ceiling ${options.rssCeilingMb} MB)`);
-    if (traffic.errors.length > 0) failures.push(`the normal consumer failed ${traffic.errors.length} calls: ${traffic.errors[0]}`);
-    const latest = (list: number[]) => (Math.max(0, ...list.filter((t) => t !== Infinity)) / 1000).toFixed(1);
-    return {
-      attack: 'slow senders (partial frames held, bytes dribbled)',
-      failures,
-      lines: [
-        `${options.holders} connections each sent ${(options.heldBytes / 1048576).toFixed(1)} MiB of a 4 MiB request and stopped: ${outcome.refused} were refused for that call (maxPartialFrameBytes), all closed within ${latest(outcome.holderClosedMs)} s`,
-        `${options.dribblers} connections sent a byte every ${options.dribbleEveryMs} ms: all closed within ${latest(outcome.dribblerClosedMs)} s`,
-        `GOAWAY reasons: ${outcome.reasons.join(' | ')}`,
-        `provider RSS ${baseline.toFixed(0)} MB at rest, peak ${peakMb.toFixed(0)} MB (+${growth.toFixed(0)} MB; ceiling +${options.rssCeilingMb} MB)`,
-        `normal consumer meanwhile: ${traffic.calls} calls, ${traffic.errors.length} failed, p50 ${traffic.p50Ms.toFixed(2)} ms, p99 ${traffic.p99Ms.toFixed(2)} ms`,
-      ],
-    };
-  } finally {
-    await provider.kill('SIGKILL');
-  }
+  const { outcome, baselineMb, peakMb, traffic } = await againstProvider((port) => slowSenderAttack(port, options));
+  const open = [...outcome.holderClosedMs, ...outcome.dribblerClosedMs].filter((t) => t === Infinity).length;
+  if (open > 0) failures.push(`${open} slow connections were still open after ${options.timeoutMs / 1000} s`);
+  for (const reason of outcome.reasons) if (!/minReceiveRate/.test(reason)) failures.push(`a slow sender was closed without the minReceiveRate reason: ${reason}`);
+  const growth = peakMb - baselineMb;
+  if (growth > options.rssCeilingMb) failures.push(`provider RSS grew by ${growth.toFixed(0)} MB (ceiling ${options.rssCeilingMb} MB)`);
+  if (traffic.errors.length > 0) failures.push(`the normal consumer failed ${traffic.errors.length} calls: ${traffic.errors[0]}`);
+  const latest = (list: number[]) => (Math.max(0, ...list.filter((t) => t !== Infinity)) / 1000).toFixed(1);
+  return {
+    attack: 'slow senders (partial frames held, bytes dribbled)',
+    failures,
+    lines: [
+      `${options.holders} connections each sent ${(options.heldBytes / 1048576).toFixed(1)} MiB of a 4 MiB request and stopped: ${outcome.refused} were refused for that call (maxPartialFrameBytes), all closed within ${latest(outcome.holderClosedMs)} s`,
+      `${options.dribblers} connections sent a byte every ${options.dribbleEveryMs} ms: all closed within ${latest(outcome.dribblerClosedMs)} s`,
+      `GOAWAY reasons: ${outcome.reasons.join(' | ')}`,
+      `provider RSS ${baselineMb.toFixed(0)} MB at rest, peak ${peakMb.toFixed(0)} MB (+${growth.toFixed(0)} MB; ceiling +${options.rssCeilingMb} MB)`,
+      `normal consumer meanwhile: ${traffic.calls} calls, ${traffic.errors.length} failed, p50 ${traffic.p50Ms.toFixed(2)} ms, p99 ${traffic.p99Ms.toFixed(2)} ms`,
+    ],
+  };
 }
