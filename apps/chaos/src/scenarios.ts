@@ -1,5 +1,6 @@
 import { RpcClient, type Registry } from '@trellis/core';
 import { loadEchoService } from '@trellis/testkit';
+import { BAD_PEER_SCENARIOS } from './bad-peer-scenarios.js';
 import { Cluster } from './cluster.js';
 import { FaultProxy } from './fault-proxy.js';
 import { consumerPlugins } from './governance.js';
@@ -184,4 +185,5 @@ export const SCENARIOS: Record<string, (options: RunOptions) => Promise<Scenario
       await cluster.close();
     }
   },
+  ...BAD_PEER_SCENARIOS,
 };

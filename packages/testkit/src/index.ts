@@ -10,3 +10,6 @@ export { killWhenParentDies } from './orphan-watchdog.js';
 export { FakeClock, testEndpoint, testInvocation, fakeClientContext, type TestInvocationFields } from './balancer-fixtures.js';
 export { ClosedLoop, sharesOf, type ClosedLoopOptions, type Counts } from './closed-loop.js';
 export { startEchoServer, countServedBy, type EchoServer, type EchoServerOptions, type EchoCaller } from './echo-server.js';
+export { RawPeer, echoFrame } from './raw-peer.js';
+export * from './bad-peer-attacks.js';
+export { rssMb, rssPeak } from './process-memory.js';

@@ -252,6 +252,8 @@ export class RpcServer {
     } catch (error) {
       result = Promise.reject(error);
     }
+    // Nothing thrown while answering may escape these callbacks: it would be an unhandled rejection,
+    // which ends the process. A transport that throws gets one more chance to send an INTERNAL.
     result.then(
       (response) => {
         call.finish();
@@ -259,13 +261,25 @@ export class RpcServer {
         try {
           body = entry.method.responseCodec.encode(response);
         } catch (error) {
-          return exchange.fail(new RpcError(Code.INTERNAL, `response of ${request.service}/${request.method} could not be encoded: ${(error as Error).message}`));
+          try {
+            return exchange.fail(new RpcError(Code.INTERNAL, `response of ${request.service}/${request.method} could not be encoded: ${(error as Error).message}`));
+          } catch (thrown) {
+            return answerFailed(exchange, thrown);
+          }
         }
-        exchange.respond(body, call.trailers);
+        try {
+          exchange.respond(body, call.trailers);
+        } catch (thrown) {
+          answerFailed(exchange, thrown);
+        }
       },
       (error: unknown) => {
         call.finish();
-        exchange.fail(RpcError.from(error));
+        try {
+          exchange.fail(RpcError.from(error));
+        } catch (thrown) {
+          answerFailed(exchange, thrown);
+        }
       },
     );
   };
@@ -322,4 +336,11 @@ export class RpcServer {
       onListening: (fn) => this.listeningHooks.push(fn),
     };
   }
+}
+
+/** The transport threw while answering: try once more with INTERNAL; never throw from here. */
+function answerFailed(exchange: ServerExchange, thrown: unknown): void {
+  try {
+    exchange.fail(new RpcError(Code.INTERNAL, `the server could not send its answer: ${(thrown as Error)?.message ?? String(thrown)}`));
+  } catch { /* the transport cannot answer at all: the caller's deadline ends the call */ }
 }
