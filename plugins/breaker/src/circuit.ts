@@ -39,6 +39,8 @@ export class Circuit {
   private probesIssued = 0;
   private probesSucceeded = 0;
   private lastClosedAt = -Infinity;
+  /** Failures in a row while closed (a success resets it). */
+  private consecutive = 0;
 
   constructor(readonly key: string, private settings: CircuitSettings, private readonly owner: CircuitOwner) {
     this.coolDownMs = settings.coolDownMs;
@@ -88,7 +90,10 @@ export class Circuit {
       // A call let through while closed that ends after the circuit opened says nothing new.
       if (this.state !== 'closed') return;
       this.window.record(now, failed, slow);
-      if (failed || slow) this.evaluate(now);
+      this.consecutive = failed ? this.consecutive + 1 : 0;
+      const limit = this.settings.consecutiveFailures;
+      if (failed && limit > 0 && this.consecutive >= limit) this.open(now, `${this.consecutive} calls in a row failed`);
+      else if (failed || slow) this.evaluate(now);
       return;
     }
     if (permit !== this.episode || this.state !== 'half-open') return;
@@ -141,6 +146,7 @@ export class Circuit {
     this.state = 'open';
     this.openUntil = now + this.coolDownMs;
     this.window.reset();
+    this.consecutive = 0;
     this.owner.transitioned(this, from, 'open', reason, now);
   }
 
@@ -156,6 +162,7 @@ export class Circuit {
     this.state = 'closed';
     this.lastClosedAt = now;
     this.window.reset();
+    this.consecutive = 0;
     this.owner.transitioned(this, 'half-open', 'closed', reason, now);
   }
 }
