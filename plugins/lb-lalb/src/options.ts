@@ -1,4 +1,6 @@
-import { ErrorCodes, TrellisError, type Invocation } from '@trellis/core';
+import {
+  ErrorCodes, TrellisError, failurePredicate, isFailure as isKernelFailure, parseCodes, type Code, type FailurePredicate, type Invocation,
+} from '@trellis/core';
 import { systemClock, type Clock } from '@trellis/core/spi';
 import {
   DEFAULT_MAX_SAMPLE_AGE_MS,
@@ -42,6 +44,14 @@ export interface LalbOptions {
    * keeps brpc's window of the last `windowSize` calls however old. Default 5000.
    */
   readonly maxSampleAgeMs?: number;
+  /**
+   * Error codes that count as failures (a penalised sample), as Codes or names. Default: the
+   * kernel's DEFAULT_FAILURE_CODES, the definition breaker, health and retry share. Any other error
+   * that reached the handler (NOT_FOUND, INVALID_ARGUMENT…) is an answer: its latency is a served
+   * call's latency. An error that never ran (refused, rate-limited) has no service time and is
+   * penalised as brpc does.
+   */
+  readonly failureCodes?: readonly (Code | keyof typeof Code)[];
 }
 
 /**
@@ -60,6 +70,7 @@ export interface ResolvedLalbOptions {
   readonly maxRetry: (invocation: Invocation) => number;
   readonly minQpsRatio: number;
   readonly maxSampleAgeUs: number;
+  readonly isFailure: FailurePredicate;
 }
 
 function invalid(name: string, value: unknown, expected: string): TrellisError {
@@ -89,6 +100,7 @@ export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptio
     maxRetry = 0,
     minQpsRatio = DEFAULT_MIN_QPS_RATIO,
     maxSampleAgeMs = DEFAULT_MAX_SAMPLE_AGE_MS,
+    failureCodes,
   } = options;
   if (typeof clock?.now !== 'function') throw invalid('clock', clock, 'an object with now(): number');
   if (typeof random !== 'function') throw invalid('random', random, 'a function returning [0, 1)');
@@ -112,7 +124,9 @@ export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptio
   if (!(typeof maxSampleAgeMs === 'number' && maxSampleAgeMs >= 1000)) {
     throw invalid('maxSampleAgeMs', maxSampleAgeMs, 'a number of ms ≥ 1000, or Infinity for no age limit (brpc)');
   }
+  const isFailure = failureCodes === undefined ? isKernelFailure : failurePredicate(parseCodes('failureCodes', failureCodes, invalid));
   return {
+    isFailure,
     clock,
     random,
     windowSize,
