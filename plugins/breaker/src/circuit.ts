@@ -69,9 +69,14 @@ export class Circuit {
     return this.settings.slowCallMs > 0;
   }
 
-  /** Half-open with a probe slot free: the router lets the endpoint be picked. */
+  /** Half-open with a probe slot free. */
   get canProbe(): boolean {
     return this.state === 'half-open' && this.probesIssued < this.settings.halfOpenProbes;
+  }
+
+  /** Half-open with a probe still running (issued and not yet succeeded; a failure reopens). */
+  get probing(): boolean {
+    return this.state === 'half-open' && this.probesIssued > this.probesSucceeded;
   }
 
   /** Records how a call that got `permit` ended. */
@@ -103,6 +108,9 @@ export class Circuit {
     }
     if (++this.probesSucceeded >= this.settings.halfOpenProbes) {
       this.close(now, `${this.probesSucceeded} probe call${this.probesSucceeded === 1 ? '' : 's'} succeeded`);
+    } else {
+      // The endpoint router shows a half-open endpoint only between probes: it may be picked again.
+      this.owner.probesChanged(this);
     }
   }
 

@@ -11,7 +11,7 @@ export const ENDPOINT_INTERCEPTOR_ORDER = 100;
 /**
  * Per-endpoint circuits. The endpoint interceptor records each attempt's outcome against the endpoint
  * that served it; the router (at RouterOrder.BREAKER) hides open endpoints from the balancer, and
- * shows a half-open one only while it has a probe slot free. When every endpoint is open the call
+ * shows a half-open one only between its probes, one at a time. When every endpoint is open the call
  * fails fast with UNAVAILABLE naming them, instead of the kernel's "none usable".
  */
 export class EndpointBreaker implements Router {
@@ -35,7 +35,10 @@ export class EndpointBreaker implements Router {
       const kept: Endpoint[] = [];
       for (const endpoint of list) {
         const circuit = set.peek(endpoint.id);
-        if (circuit === undefined || circuit.state === 'closed' || circuit.canProbe) kept.push(endpoint);
+        // A half-open endpoint takes one probe at a time (Finagle's failure accrual probes the same
+        // way): probes that all went out at once to a frozen endpoint would each cost a caller its
+        // whole deadline.
+        if (circuit === undefined || circuit.state === 'closed' || (circuit.canProbe && !circuit.probing)) kept.push(endpoint);
       }
       this.lastInput = list;
       this.lastVersion = set.version;

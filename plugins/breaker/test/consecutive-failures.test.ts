@@ -1,32 +1,14 @@
 import t from 'tap';
-import { Code, ContextValues, MemoryRegistry, RpcClient, RpcError, type Endpoint, type Invocation } from '@trellis/core';
+import { Code, ContextValues, RpcClient, type Endpoint, type Invocation } from '@trellis/core';
 import { loadEchoService } from '@trellis/testkit';
 import { breaker, DEFAULT_ENDPOINT_CONSECUTIVE_FAILURES, type BreakerEvent } from '../src/index.js';
 import { BreakerConfig } from '../src/breaker-config.js';
 import { CircuitSet } from '../src/circuit-set.js';
 import { EndpointBreaker } from '../src/endpoint-breaker.js';
 import { FakeClock } from './fixtures/clocks.js';
-import { startPatternProvider, type PatternProvider } from './fixtures/providers.js';
+import { cluster, echo } from './fixtures/providers.js';
 
 const ECHO = loadEchoService();
-
-async function cluster(t: { teardown(fn: () => unknown): void }, names: string[]) {
-  const registry = new MemoryRegistry();
-  const providers: PatternProvider[] = [];
-  for (const name of names) providers.push(await startPatternProvider(name, registry));
-  t.teardown(async () => {
-    for (const p of providers) await p.server.close({ graceMs: 100 });
-  });
-  return { registry, providers };
-}
-
-async function echo(client: RpcClient): Promise<string> {
-  try {
-    return ((await client.invoke('Echo', { message: 'hi' })) as { servedBy: string }).servedBy;
-  } catch (error) {
-    return `error:${Code[(error as RpcError).code]}`;
-  }
-}
 
 t.test('with default settings, an endpoint failing every call leaves the rotation after 5 failures', async (t) => {
   // Issue #16: the failing provider's circuit stayed closed at 13 of 13 failures (below minCalls 20)
@@ -101,4 +83,34 @@ t.test('a retry whose untried endpoints are all open is told which circuits are 
     message: 'circuit open for every provider this call has not tried yet of default/x: 127.0.0.1:1 (open, half-open in 100 ms), 127.0.0.1:3 (open, half-open in 100 ms)',
   });
   t.same(router.route(list, invocation(['127.0.0.1:1'])).map((e) => e.id), ['127.0.0.1:2'], 'a retry with a closed endpoint left is routed as before');
+});
+
+t.test('a half-open endpoint takes its probes one at a time', async (t) => {
+  const clock = new FakeClock();
+  const set = new CircuitSet('default/x', 'endpoint', () => {});
+  const config = new BreakerConfig({ coolDownMs: 100 }, undefined);
+  const router = new EndpointBreaker(set, config, clock);
+  const endpoint = (port: number): Endpoint => ({ id: `127.0.0.1:${port}`, host: '127.0.0.1', port, weight: 100, version: '1.0.0', tags: {} }) as Endpoint;
+  const list = Object.freeze([endpoint(1), endpoint(2)]);
+  const first = { excluded: new Set<string>(), context: new ContextValues() } as unknown as Invocation;
+  const circuit = set.get('127.0.0.1:1', config.current.endpoint!);
+  for (let i = 0; i < 5; i++) circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 1);
+  const ids = () => router.route(list, first).map((e) => e.id);
+  t.same(ids(), ['127.0.0.1:2'], 'open: hidden');
+  clock.advance(100);
+  t.same(ids(), ['127.0.0.1:1', '127.0.0.1:2'], 'half-open, no probe running: shown');
+  const probe = circuit.acquire(clock.now());
+  t.same(ids(), ['127.0.0.1:2'], 'a probe running: hidden, though two probe slots are free');
+  circuit.onResult(clock.now(), probe, 0 /* SUCCESS */, 1);
+  t.same(ids(), ['127.0.0.1:1', '127.0.0.1:2'], 'the probe succeeded: shown for the next one');
+  const second = circuit.acquire(clock.now());
+  circuit.onResult(clock.now(), second, 2 /* IGNORED: the caller cancelled */, 1);
+  t.same(ids(), ['127.0.0.1:1', '127.0.0.1:2'], 'a cancelled probe frees the endpoint too');
+  for (let i = 0; i < 2; i++) {
+    const p = circuit.acquire(clock.now());
+    t.same(ids(), ['127.0.0.1:2']);
+    circuit.onResult(clock.now(), p, 0 /* SUCCESS */, 1);
+  }
+  t.equal(circuit.state, 'closed', 'three probes in a row succeeded');
+  t.equal(router.route(list, first), list);
 });
