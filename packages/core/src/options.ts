@@ -7,7 +7,7 @@ import { invalidOption } from './errors.js';
 export function rejectUnknownKeys(what: string, value: object, known: readonly string[], prefix = ''): void {
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
-    const near = closest(key, known);
+    const near = closestName(key, known);
     throw invalidOption(
       `${prefix}${key}`,
       (value as Record<string, unknown>)[key],
@@ -16,12 +16,15 @@ export function rejectUnknownKeys(what: string, value: object, known: readonly s
   }
 }
 
-/** The known key within edit distance 2 of `key`, if exactly one is nearest. */
-function closest(key: string, known: readonly string[]): string | undefined {
+/**
+ * The known name nearest to `name` (case-insensitive edit distance at most 2), for "did you mean"
+ * hints on option keys and rule-document fields; undefined when none is that close.
+ */
+export function closestName(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
   for (const candidate of known) {
-    const d = distance(key.toLowerCase(), candidate.toLowerCase());
+    const d = distance(name.toLowerCase(), candidate.toLowerCase());
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;
@@ -30,8 +33,9 @@ function closest(key: string, known: readonly string[]): string | undefined {
   return best;
 }
 
-/** Levenshtein distance; option names are short, so the quadratic table is tiny. */
+/** Levenshtein distance; names are short, so the quadratic table is tiny. Gives up past 2. */
 function distance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];

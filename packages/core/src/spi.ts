@@ -27,7 +27,7 @@ export { TOKENS } from './tokens.js';
 export { KERNEL_VERSION } from './version.js';
 export { invalidOption, notExecuted, ErrorCodes, describeValue } from './errors.js';
 export { DEFAULT_FAILURE_CODES, isFailure, failurePredicate, parseCode, parseCodes, type FailurePredicate, type InvalidOptionFactory } from './failure.js';
-export { rejectUnknownKeys } from './options.js';
+export { closestName, rejectUnknownKeys } from './options.js';
 export { createContextKey, ContextValues, type ContextKey } from './context-key.js';
 export { ExponentialBackoff, type BackoffOptions } from './backoff.js';
 export { debounce, type Debounced } from './registry/debounce.js';
