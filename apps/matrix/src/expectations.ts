@@ -52,9 +52,9 @@ export const SHORTFALLS: readonly Shortfall[] = [
     id: 'E',
     plugins: ['breaker', 'health'],
     faults: ['failing', 'frozen'],
-    reason: 'Without retry, the calls the faulty provider still gets fail: the breaker\'s half-open probes (1–3 per cool-down, ' +
-      '100 ms doubling), the calls before health\'s availability window fills (20 calls of that provider; with LALB steering calls ' +
-      'away that takes longer than the warm-up) and LALB\'s probe share. Over the short window after the fault they can reach 1 %.',
+    reason: 'Without retry, the calls the faulty provider still gets fail: the breaker\'s half-open probes (one per cool-down, ' +
+      '100 ms doubling to 30 s), the calls before health\'s availability window fills (20 calls of that provider; with LALB steering ' +
+      'calls away that takes longer than the warm-up) and LALB\'s probe share. Over the short window after the fault they can reach 1 %.',
   },
 ];
 
