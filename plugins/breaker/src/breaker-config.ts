@@ -1,7 +1,7 @@
 import {
   mergeBreakerSettings, resolveBreakerSettings, validateBreakerSettings, type BreakerSettings, type ResolvedBreakerSettings,
 } from './breaker-options.js';
-import { codeSetPredicate, type FailurePredicate } from './failure-codes.js';
+import { failurePredicate, type FailurePredicate } from './failure-codes.js';
 import { parseJson, type Source } from './validate.js';
 
 /**
@@ -19,7 +19,7 @@ export class BreakerConfig {
     private readonly customIsFailure: FailurePredicate | undefined,
   ) {
     this.current = resolveBreakerSettings('breaker option', base);
-    this.isFailure = customIsFailure ?? codeSetPredicate(this.current.failureCodes);
+    this.isFailure = customIsFailure ?? failurePredicate(this.current.failureCodes);
   }
 
   /** Applies a document's text (undefined: deleted, back to the code's settings). Throws if invalid. */
@@ -31,7 +31,7 @@ export class BreakerConfig {
     // A document's failureCodes win over the code's isFailure: operators can change what counts.
     this.isFailure = overlay?.failureCodes === undefined && this.customIsFailure !== undefined
       ? this.customIsFailure
-      : codeSetPredicate(resolved.failureCodes);
+      : failurePredicate(resolved.failureCodes);
     for (const listener of this.listeners) listener();
   }
 

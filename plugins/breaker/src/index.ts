@@ -1,6 +1,6 @@
 export { breaker, type BreakerPlugin } from './breaker-plugin.js';
 export {
-  DEFAULT_CIRCUIT_SETTINGS, type BreakerOptions, type BreakerSettings, type CircuitSettings,
+  DEFAULT_CIRCUIT_SETTINGS, DEFAULT_ENDPOINT_CONSECUTIVE_FAILURES, type BreakerOptions, type BreakerSettings, type CircuitSettings,
 } from './breaker-options.js';
 export type { BreakerEvent, CircuitKind, CircuitSnapshot, CircuitState } from './events.js';
 export { DEFAULT_FAILURE_CODES } from './failure-codes.js';

@@ -1,7 +1,7 @@
 import { ServerInterceptorOrder, definePlugin, type Plugin } from '@trellis/core';
 import type { Clock } from '@trellis/core/spi';
 import { warn, watchDocument } from './config-watch.js';
-import { codeSetPredicate, DEFAULT_FAILURE_CODES, parseCode } from './failure-codes.js';
+import { DEFAULT_FAILURE_CODES, failurePredicate, parseCodes } from './failure-codes.js';
 import type { GateSnapshot } from './limit-gate.js';
 import { validateLimiterOptions, type LimiterOptions } from './limiter-options.js';
 import { ServerLimits } from './server-limits.js';
@@ -19,7 +19,7 @@ export interface LimiterPlugin extends Plugin {
  */
 export function limiter(options: LimiterOptions = {}): LimiterPlugin {
   validateLimiterOptions(options);
-  const isFailure = options.isFailure ?? codeSetPredicate(options.failureCodes?.map((c) => parseCode(c)!) ?? DEFAULT_FAILURE_CODES);
+  const isFailure = options.isFailure ?? failurePredicate(options.failureCodes === undefined ? DEFAULT_FAILURE_CODES : parseCodes('failureCodes', options.failureCodes));
   const report = options.onError ?? warn;
   const live = new Set<ServerLimits>();
   return definePlugin({
