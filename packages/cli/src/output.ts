@@ -9,7 +9,7 @@ export type Format = 'json' | 'text';
 /** The process's streams, passed in so the entry point (and only it) touches `process`. */
 export interface Streams {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   readonly env: Readonly<Record<string, string | undefined>>;
 }
@@ -38,7 +38,9 @@ export function outputSettings(flags: OutputFlags, streams: Streams): OutputSett
   const env = streams.env;
   const forced = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0';
   const color = format === 'text' && flags.color !== false && env.NO_COLOR === undefined && (forced || (streams.stdout.isTTY === true && env.TERM !== 'dumb'));
-  const spinner = streams.stdout.isTTY === true && streams.stderr.isTTY === true && env.TERM !== 'dumb' && env.CI === undefined;
+  // A terminal that reports no width (some ptys) would make nanospinner's line count infinite.
+  const spinner = streams.stdout.isTTY === true && streams.stderr.isTTY === true && (streams.stderr.columns ?? 0) > 0 &&
+    env.TERM !== 'dumb' && env.CI === undefined;
   return { format, color, spinner };
 }
 

@@ -15,7 +15,7 @@ export interface CheckResult {
   readonly check: 'ping' | 'http';
   readonly target: string;
   readonly ok: boolean;
-  /** `SERVING`, `NOT_SERVING`, `UNREACHABLE`, `TIMEOUT`, or `HTTP <status>`. */
+  /** ping: `UP`, `UNREACHABLE`, `TIMEOUT`; http: `SERVING`, `NOT_SERVING`, `UNREACHABLE`, `TIMEOUT`, `HTTP <status>`. */
   readonly status: string;
   readonly detail?: string;
   /** Round trips of the pings after the first (which also dials), ms. */
@@ -59,7 +59,7 @@ async function pingOne(transport: TcpClientTransport, target: HostPort, options:
     const firstMs = performance.now() - started;
     const rttMs: number[] = [];
     for (let i = 1; i < options.count; i++) rttMs.push(await transport.ping(ep, options.timeoutMs));
-    return { check: 'ping', target: ep.id, ok: true, status: 'SERVING', firstMs, rttMs };
+    return { check: 'ping', target: ep.id, ok: true, status: 'UP', firstMs, rttMs };
   } catch (error) {
     const message = (error as Error).message;
     const timedOut = /within \d+ ms|timed? ?out/i.test(message);
