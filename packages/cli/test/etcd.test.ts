@@ -8,4 +8,4 @@ t.before(async () => {
 });
 t.teardown(() => scene?.close());
 
-registryCases(t, () => scene, { callFailures: true });
+registryCases(t, () => scene, { full: true });
