@@ -125,7 +125,9 @@ function rpcFailed(failure: CallFailed, what: string): CliError {
 function hintFor(code: Code, mayHaveRun: boolean): string | undefined {
   switch (code) {
     case Code.UNAVAILABLE:
-      return mayHaveRun ? 'the connection broke after the request was sent: it may have run' : 'no provider took the call (it never ran): check trellis ls / trellis health';
+      return mayHaveRun
+        ? 'the provider answered UNAVAILABLE, or the connection broke after the request was sent: it may have run'
+        : 'no provider took the call (it never ran): check trellis ls / trellis health';
     case Code.DEADLINE_EXCEEDED:
       return 'the provider did not answer in time: raise --timeout, or see why it is slow';
     case Code.UNIMPLEMENTED:
