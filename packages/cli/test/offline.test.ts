@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { startEchoServer, ECHO_PROTO_PATH, type EchoServer } from '@trellis/testkit';
+import { PROTOCOLS } from '../src/call/protocols.js';
+import { CALL_TRANSPORTS } from '../src/call/transports.js';
+import { DOCUMENT_NAMES } from '../src/rules/document-names.js';
+import { RULE_DOCUMENTS } from '../src/rules/documents.js';
 import { BIN, trellis } from './fixtures/cli.js';
 
 /** The commands that need no registry: describe, call to an address, rules validate, usage errors, completion. */
@@ -175,4 +179,9 @@ t.test('zsh completion loads the same logic through bashcompinit', { skip: spawn
   const script = spawnSync(process.execPath, [BIN, 'completion', 'zsh'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } }).stdout;
   const parsed = spawnSync('zsh', ['-c', `autoload -U compinit && compinit -u; ${script}\n(( $+functions[_trellis] )) && print defined`], { encoding: 'utf8' });
   t.equal(parsed.stdout.trim(), 'defined', `zsh loads the script (${parsed.stderr})`);
+});
+
+t.test('the names the help lists are the ones that run', async (t) => {
+  t.same([...CALL_TRANSPORTS.keys()], [...PROTOCOLS], '--protocol choices');
+  t.same(RULE_DOCUMENTS.map((k) => k.name), [...DOCUMENT_NAMES], 'rule documents');
 });
