@@ -1,8 +1,7 @@
-import {
-  mergeBreakerSettings, resolveBreakerSettings, validateBreakerSettings, type BreakerSettings, type ResolvedBreakerSettings,
-} from './breaker-options.js';
+import { resolveBreakerSettings, type BreakerSettings, type ResolvedBreakerSettings } from './breaker-options.js';
 import { failurePredicate, type FailurePredicate } from './failure-codes.js';
-import { parseJson, type Source } from './validate.js';
+import { readBreakerDocument } from './live-documents.js';
+import type { Source } from './validate.js';
 
 /**
  * The breaker settings in force for one client: the code's options, with the live document (if
@@ -24,9 +23,9 @@ export class BreakerConfig {
 
   /** Applies a document's text (undefined: deleted, back to the code's settings). Throws if invalid. */
   applyDocument(source: Source, text: string | undefined): void {
-    const overlay = text === undefined ? undefined : validateBreakerSettings(source, parseJson(source, text));
-    const merged = overlay === undefined ? this.base : mergeBreakerSettings(this.base, overlay);
-    const resolved = resolveBreakerSettings(source, merged);
+    const read = text === undefined ? undefined : readBreakerDocument(source, text, this.base);
+    const overlay = read?.overlay;
+    const resolved = read?.resolved ?? resolveBreakerSettings(source, this.base);
     this.current = resolved;
     // A document's failureCodes win over the code's isFailure: operators can change what counts.
     this.isFailure = overlay?.failureCodes === undefined && this.customIsFailure !== undefined

@@ -4,6 +4,7 @@ import { warn, watchDocument } from './config-watch.js';
 import { DEFAULT_FAILURE_CODES, failurePredicate, parseCodes } from './failure-codes.js';
 import type { GateSnapshot } from './limit-gate.js';
 import { validateLimiterOptions, type LimiterOptions } from './limiter-options.js';
+import { LIMITS_DOCUMENT } from './live-documents.js';
 import { ServerLimits } from './server-limits.js';
 
 export interface LimiterPlugin extends Plugin {
@@ -28,7 +29,7 @@ export function limiter(options: LimiterOptions = {}): LimiterPlugin {
     snapshot: () => [...live].flatMap((limits) => limits.snapshot()),
     setupServer(ctx) {
       const clock: Clock = options.clock ?? ctx.clock;
-      const documentName = options.config === false ? undefined : typeof options.config === 'string' ? options.config : 'limits';
+      const documentName = options.config === false ? undefined : typeof options.config === 'string' ? options.config : LIMITS_DOCUMENT;
       const limits = new ServerLimits(
         options,
         clock,
