@@ -52,6 +52,7 @@ export interface LalbOptions {
    * unequal ones settles at qps ∝ latency^(−1 / (1 − rateExponent)). 1 = brpc. Default 0.8.
    */
   readonly rateExponent?: number;
+  /**
    * Error codes that count as failures (a penalised sample), as Codes or names. Default: the
    * kernel's DEFAULT_FAILURE_CODES, the definition breaker, health and retry share. Any other error
    * that reached the handler (NOT_FOUND, INVALID_ARGUMENT…) is an answer: its latency is a served
