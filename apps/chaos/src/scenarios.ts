@@ -1,8 +1,7 @@
 import { RpcClient, type Registry } from '@trellis/core';
-import { loadEchoService } from '@trellis/testkit';
+import { FaultProxy, loadEchoService } from '@trellis/testkit';
 import { BAD_PEER_SCENARIOS } from './bad-peer-scenarios.js';
 import { Cluster } from './cluster.js';
-import { FaultProxy } from './fault-proxy.js';
 import { consumerPlugins } from './governance.js';
 import { summarize, type ScenarioSummary } from './report.js';
 import { drive } from './traffic.js';

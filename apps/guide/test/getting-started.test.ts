@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -6,13 +6,6 @@ import { freePort, startEtcd } from '@trellis/testkit';
 import {
   WORKSPACE_ROOT, describe, guideSteps, normalizeTranscript, parseCommandLine, runToEnd, userEnv, UserProcess, type GuideStep,
 } from '../src/index.js';
-
-/**
- * Redaction (`new RpcServer({ redactErrors })`) is being added to the kernel. Until it is there, the
- * transcript marked `<!-- test: needs redactErrors -->` is checked without its redacted line (and the
- * test says so). Once @trellis/core has it, set this to true: the check is then required, never skipped.
- */
-const REDACTION_REQUIRED = false;
 
 const GUIDE = join(WORKSPACE_ROOT, 'docs', 'getting-started.md');
 // The ports the guide uses, replaced in commands and transcripts by free ones (etcd's by the test's etcd).
@@ -115,18 +108,8 @@ t.test('docs/getting-started.md, followed as written in a fresh directory', asyn
             t.equal(result.code, 0, `${where}: ${step.command} exits with 0`, { stderr: result.stderr.slice(-3000) });
             const actual = result.stdout.replace(/\n$/, '').split('\n');
             const expected = step.expected.map(withOurPorts);
-            if (step.note === 'needs redactErrors' && !REDACTION_REQUIRED && !redactionInstalled(app)) {
-              // Compared without the redacted line ("crash: UNKNOWN: internal error (id …)"), matched by its prefix.
-              const prefixes = expected.filter((line) => line.includes('(id ')).map((line) => line.slice(0, line.indexOf(':') + 1));
-              const unredacted = (line: string) => !prefixes.some((prefix) => line.startsWith(prefix));
-              t.pass(`${where}: the redacted line`, { skip: 'waits for redactErrors in @trellis/core; then set REDACTION_REQUIRED' });
-              t.same(normalizeTranscript(actual.filter(unredacted)), normalizeTranscript(expected.filter(unredacted)), `${where}: output as shown, but for the redacted line`);
-            } else {
-              t.same(normalizeTranscript(actual), normalizeTranscript(expected), `${where}: output as shown`);
-            }
-            if (step.note === 'needs redactErrors' && (REDACTION_REQUIRED || redactionInstalled(app))) {
-              checkRedaction(t, actual, started);
-            }
+            t.same(normalizeTranscript(actual), normalizeTranscript(expected), `${where}: output as shown`);
+            if (step.note === 'needs redactErrors') checkRedaction(t, actual, started);
             // "served by pid N": every call was served by a provider of this section, and each served some.
             const servedBy = new Set([...result.stdout.matchAll(/served by pid (\d+)/g)].map((m) => Number(m[1])));
             if (started.length > 0) t.same([...servedBy].sort(), started.map((p) => p.pid).sort(), `${where}: the calls spread over every provider`);
@@ -146,12 +129,6 @@ t.test('docs/getting-started.md, followed as written in a fresh directory', asyn
 });
 
 /** Whether the installed kernel knows `redactErrors` (its typings declare the option). */
-function redactionInstalled(app: string): boolean {
-  const dist = join(app, 'node_modules', '@trellis', 'core', 'dist');
-  return readdirSync(dist, { recursive: true, encoding: 'utf8' })
-    .some((file) => file.endsWith('.d.ts') && readFileSync(join(dist, file), 'utf8').includes('redactErrors'));
-}
-
 /** The redacted error's id is the trailer's, and the provider that served it logged the full error with it. */
 function checkRedaction(t: Test, output: readonly string[], providers: readonly UserProcess[]): void {
   const redacted = output.map((line) => /\(id ([^)\s]+)\) \[trellis-error-id ([^\]\s]+)\]/.exec(line)).filter((m) => m !== null);

@@ -13,3 +13,5 @@ export { startEchoServer, countServedBy, type EchoServer, type EchoServerOptions
 export { RawPeer, echoFrame } from './raw-peer.js';
 export * from './bad-peer-attacks.js';
 export { rssMb, rssPeak } from './process-memory.js';
+export { FaultProxy, type FaultMode } from './fault-proxy.js';
+export { startFaultyProvider, type FaultyProvider, type FaultyProviderOptions, type ProviderFault } from './fault-provider.js';

@@ -358,7 +358,9 @@ export class LocalityAwareBalancer implements LoadBalancer {
     // brpc ignores a non-positive latency (clock skew) rather than learn from it.
     if (latencyUs <= 0) return;
     let updated: boolean;
-    if (error === undefined) {
+    // An answer (NOT_FOUND…) that ran on the provider is a served call, with a real latency; only a
+    // failure (the kernel's shared definition) or a call that never ran costs the error penalty.
+    if (error === undefined || (error.mayHaveRun && !this.options.isFailure(error))) {
       updated = stats.recordSuccess(latencyUs, endUs, this.qpsFloor);
     } else {
       const timeoutUs = this.timeoutUs(invocation, beginUs, latencyUs);

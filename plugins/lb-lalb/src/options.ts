@@ -1,4 +1,6 @@
-import { ErrorCodes, TrellisError, type Invocation } from '@trellis/core';
+import {
+  ErrorCodes, TrellisError, failurePredicate, isFailure as isKernelFailure, parseCodes, type Code, type FailurePredicate, type Invocation,
+} from '@trellis/core';
 import { systemClock, type Clock } from '@trellis/core/spi';
 import {
   DEFAULT_MAX_SAMPLE_AGE_MS,
@@ -50,6 +52,14 @@ export interface LalbOptions {
    * unequal ones settles at qps ∝ latency^(−1 / (1 − rateExponent)). 1 = brpc. Default 0.8.
    */
   readonly rateExponent?: number;
+  /**
+   * Error codes that count as failures (a penalised sample), as Codes or names. Default: the
+   * kernel's DEFAULT_FAILURE_CODES, the definition breaker, health and retry share. Any other error
+   * that reached the handler (NOT_FOUND, INVALID_ARGUMENT…) is an answer: its latency is a served
+   * call's latency. An error that never ran (refused, rate-limited) has no service time and is
+   * penalised as brpc does.
+   */
+  readonly failureCodes?: readonly (Code | keyof typeof Code)[];
 }
 
 /**
@@ -69,6 +79,7 @@ export interface ResolvedLalbOptions {
   readonly minQpsRatio: number;
   readonly maxSampleAgeUs: number;
   readonly rateExponent: number;
+  readonly isFailure: FailurePredicate;
 }
 
 function invalid(name: string, value: unknown, expected: string): TrellisError {
@@ -99,6 +110,7 @@ export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptio
     minQpsRatio = DEFAULT_MIN_QPS_RATIO,
     maxSampleAgeMs = DEFAULT_MAX_SAMPLE_AGE_MS,
     rateExponent = DEFAULT_RATE_EXPONENT,
+    failureCodes,
   } = options;
   if (typeof clock?.now !== 'function') throw invalid('clock', clock, 'an object with now(): number');
   if (typeof random !== 'function') throw invalid('random', random, 'a function returning [0, 1)');
@@ -125,7 +137,9 @@ export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptio
   if (!(typeof rateExponent === 'number' && rateExponent >= 0 && rateExponent <= 1)) {
     throw invalid('rateExponent', rateExponent, 'a number from 0 (weights by latency alone) to 1 (brpc)');
   }
+  const isFailure = failureCodes === undefined ? isKernelFailure : failurePredicate(parseCodes('failureCodes', failureCodes, invalid));
   return {
+    isFailure,
     clock,
     random,
     windowSize,
