@@ -86,6 +86,12 @@ export interface Listener {
   readonly connectionCount: number;
   /** Stop accepting connections; send GOAWAY on every open one. New requests are then refused. */
   goAway(reason: string): void;
+  /**
+   * Like goAway(), for a listener whose address other processes keep serving (a worker leaving its
+   * group): clients are asked to open a new connection to the same address (GOAWAY code OK), and
+   * requests that cross the GOAWAY are still served. Optional; without it a worker uses goAway().
+   */
+  handOver?(reason: string): void;
   /** After goAway(): resolves when every client has closed its connection (their calls are all answered). */
   drained(): Promise<void>;
   /** Close every connection (cancelling what still runs) and the listening socket. */

@@ -19,6 +19,9 @@ import { errorForCaller, HandlerError } from './error-redaction.js';
 import { ServerCall } from './server-call.js';
 import { composeServerInterceptors, type ServerInterceptor, type ServerInvoker } from './server-invocation.js';
 import { ServiceTable, type Handler } from './service-table.js';
+import { WorkerGroup } from './workers/worker-group.js';
+import { resolveWorkersOptions, type ResolvedWorkersOptions, type WorkerInfo, type WorkersOptions } from './workers/worker-options.js';
+import { announceReady, isGroupWorker, onDrainRequest } from './workers/worker-process.js';
 
 export interface RpcServerOptions {
   /** Interface to bind (default `0.0.0.0`). */
@@ -53,15 +56,27 @@ export interface RpcServerOptions {
    * Default: on when `NODE_ENV` is `production`.
    */
   readonly redactErrors?: boolean;
+  /**
+   * Serve from this many worker processes (node:cluster) sharing the port; `'auto'` = one per core.
+   * The module that sets up the server runs in the primary and in every worker: in the primary,
+   * start() forks the workers and registers once all are ready; in a worker it serves. See the
+   * README's "Serving on every core".
+   */
+  readonly workers?: number | 'auto' | WorkersOptions;
 }
 
 const SERVER_OPTION_KEYS: readonly (keyof RpcServerOptions)[] = [
   'host', 'port', 'advertiseHost', 'registry', 'transport', 'tcp', 'weight', 'tags', 'zone', 'plugins', 'container', 'clock',
-  'registryTimeoutMs', 'onError', 'redactErrors',
+  'registryTimeoutMs', 'onError', 'redactErrors', 'workers',
 ];
 
 export interface CloseOptions {
   /** How long in-flight calls may take to finish before they are cancelled (default 10 s). */
+  readonly graceMs?: number;
+}
+
+export interface ReloadOptions {
+  /** How long each replaced worker's calls in flight may take to finish (default 10 s). */
   readonly graceMs?: number;
 }
 
@@ -93,6 +108,12 @@ export class RpcServer {
   private state: ServerState = 'new';
   private closing: Promise<void> | undefined;
   private startedAt = 0;
+  /** `workers` resolved: set in the primary of a worker group and in each of its workers. */
+  private readonly workerOptions: ResolvedWorkersOptions | undefined;
+  /** This process is one of a group's workers: it serves, the primary registers. */
+  private readonly inWorker: boolean;
+  /** The primary's supervisor of its workers. */
+  private group: WorkerGroup | undefined;
   readonly registry: Registry;
   readonly container: DependencyContainer;
 
@@ -106,6 +127,8 @@ export class RpcServer {
       throw invalidOption('port', options.port, 'an integer in 0..65535');
     }
     if (options.weight !== undefined && !(options.weight >= 0)) throw invalidOption('weight', options.weight, 'a number ≥ 0');
+    this.workerOptions = resolveWorkersOptions(options.workers);
+    this.inWorker = this.workerOptions !== undefined && isGroupWorker();
     this.clock = options.clock ?? systemClock;
     this.timer = new DeadlineTimer(() => this.clock.now());
     this.registry = options.registry ?? new MemoryRegistry();
@@ -164,6 +187,7 @@ export class RpcServer {
   }
 
   get port(): number {
+    if (this.group?.listeningPort !== undefined) return this.group.listeningPort;
     if (!this.listener) throw new TrellisError(ErrorCodes.SERVER_STATE, 'the server is not listening yet; await start() first');
     return this.listener.port;
   }
@@ -178,7 +202,12 @@ export class RpcServer {
   }
 
   get serving(): boolean {
-    return this.state === 'serving';
+    return this.state === 'serving' && !this.group?.crashLooping;
+  }
+
+  /** The primary's workers and their state (empty without `workers`, and inside a worker). */
+  get workers(): readonly WorkerInfo[] {
+    return this.group?.workers ?? [];
   }
 
   /** Runs plugin hooks, listens, runs readiness checks, then registers every service. */
@@ -188,6 +217,7 @@ export class RpcServer {
       throw new TrellisError(ErrorCodes.SERVER_STATE, 'the server has no services; call addService() before start()');
     }
     this.state = 'starting';
+    if (this.workerOptions !== undefined && !this.inWorker) return this.startPrimary(this.workerOptions);
     try {
       for (const plugin of this.plugins) await plugin.setupServer!(this.pluginContext());
       this.interceptors.sort((a, b) => a.order - b.order);
@@ -196,22 +226,14 @@ export class RpcServer {
       this.listener = await transport.listen({ host: this.options.host ?? '0.0.0.0', port: this.options.port ?? 0 }, this.dispatch);
       for (const hook of this.listeningHooks) await hook(this.listener);
       for (const check of this.readinessChecks) await check();
-      this.startedAt = Date.now();
-      for (const entry of this.table.entries()) {
-        const info: InstanceInfo = {
-          host: this.host,
-          port: this.listener.port,
-          weight: this.options.weight ?? DEFAULT_WEIGHT,
-          version: entry.key.version,
-          tags: this.options.tags ?? {},
-          zone: this.options.zone,
-          protocol: 'trellis',
-          startedAt: this.startedAt,
-          ...(this.methodTraits.has(entry) ? { methods: this.methodTraits.get(entry) } : {}),
-        };
-        await this.registry.register(entry.key, info);
-        this.registered.push({ key: entry.key, info });
+      if (this.inWorker) {
+        // The primary registers the group once every worker is ready.
+        onDrainRequest((graceMs, handOver) => this.closeWith(graceMs, handOver));
+        this.state = 'serving';
+        announceReady(this.listener.port);
+        return this;
       }
+      await this.registerAll(this.listener.port);
       this.state = 'serving';
       return this;
     } catch (error) {
@@ -231,20 +253,76 @@ export class RpcServer {
    * up to `graceMs`, cancel what is left, close.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    this.closing ??= this.doClose(options.graceMs ?? 10_000);
+    return this.closeWith(options.graceMs ?? 10_000, false);
+  }
+
+  /**
+   * With `workers`, in the primary: replaces the workers one at a time (each new worker is ready
+   * before an old one leaves; the old one asks its clients to reconnect and finishes its calls), so
+   * no call fails. Resolves when every worker is new. SIGHUP is the usual trigger.
+   */
+  async reload(options: ReloadOptions = {}): Promise<void> {
+    if (this.group === undefined || this.state !== 'serving') {
+      throw new TrellisError(ErrorCodes.SERVER_STATE,
+        `cannot reload: ${this.group === undefined ? 'only the primary of a server started with `workers` can reload' : `the server is ${this.state}`}`);
+    }
+    await this.group.reload(options.graceMs ?? 10_000);
+  }
+
+  /** Forks the workers, waits until every one is ready, then registers the group as one instance. */
+  private async startPrimary(workers: ResolvedWorkersOptions): Promise<this> {
+    this.group = new WorkerGroup(workers, () => void this.deregisterAll(), (error) => this.report(error));
+    try {
+      const port = await this.group.start();
+      await this.registerAll(port);
+      this.state = 'serving';
+      return this;
+    } catch (error) {
+      this.state = 'closing';
+      await this.deregisterAll();
+      await this.group.stop(0);
+      this.state = 'closed';
+      throw error;
+    }
+  }
+
+  private async registerAll(port: number): Promise<void> {
+    this.startedAt = Date.now();
+    for (const entry of this.table.entries()) {
+      const info: InstanceInfo = {
+        host: this.host,
+        port,
+        weight: this.options.weight ?? DEFAULT_WEIGHT,
+        version: entry.key.version,
+        tags: this.options.tags ?? {},
+        zone: this.options.zone,
+        protocol: 'trellis',
+        startedAt: this.startedAt,
+        ...(this.methodTraits.has(entry) ? { methods: this.methodTraits.get(entry) } : {}),
+      };
+      await this.registry.register(entry.key, info);
+      this.registered.push({ key: entry.key, info });
+    }
+  }
+
+  private closeWith(graceMs: number, handOver: boolean): Promise<void> {
+    this.closing ??= this.doClose(graceMs, handOver);
     return this.closing;
   }
 
-  private async doClose(graceMs: number): Promise<void> {
+  private async doClose(graceMs: number, handOver: boolean): Promise<void> {
     const wasServing = this.state === 'serving';
     this.state = 'closing';
     if (wasServing) {
       for (const hook of this.shutdownHooks) await this.safely(hook, 'shutdown hook');
       await this.deregisterAll();
     }
+    // The primary: deregistered first (above), then every worker drains.
+    if (this.group) await this.group.stop(graceMs);
     const listener = this.listener;
     if (listener) {
-      listener.goAway('server shutting down');
+      if (handOver && listener.handOver) listener.handOver('worker replaced; reconnect');
+      else listener.goAway('server shutting down');
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         listener.drained(),

@@ -81,6 +81,8 @@ export class ServerConnection implements FrameSink {
   private readonly batcher: WriteBatcher;
   private readonly inflight = new Map<number, Exchange>();
   private goingAway: string | undefined;
+  /** Handed over (another process keeps serving the address): requests that cross the GOAWAY still run. */
+  private handingOver = false;
   readonly peer: PeerInfo;
   /** The client's SETTINGS (what it accepts): answers are fitted to them. */
   private client: Settings | undefined;
@@ -190,6 +192,19 @@ export class ServerConnection implements FrameSink {
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 
+  /**
+   * Asks the client to move its calls to a new connection to the same address (GOAWAY code OK, as
+   * for an idle retirement), because another process keeps serving it (a worker being replaced).
+   * Unlike `retire`, requests that cross the GOAWAY are served, not refused: refused, they would be
+   * re-sent as "not executed" — but a client excludes an endpoint that refused a call, and the
+   * address is one endpoint for every worker behind it.
+   */
+  handOver(reason: string): void {
+    if (this.goingAway !== undefined || this.isClosed || this.closing) return;
+    this.handingOver = true;
+    this.goAway(reason, Code.OK);
+  }
+
   /** Code UNAVAILABLE: the server is stopping; code OK: only this connection is being retired. */
   goAway(reason: string, code: Code = Code.UNAVAILABLE): void {
     if (this.goingAway !== undefined || this.isClosed || this.closing) return;
@@ -294,7 +309,7 @@ export class ServerConnection implements FrameSink {
     const exchange = new Exchange(this, streamId, bodyEnd - headerStart);
     this.inflight.set(streamId, exchange);
     this.inflightBytes += exchange.size;
-    if (this.goingAway !== undefined) {
+    if (this.goingAway !== undefined && !this.handingOver) {
       return exchange.fail(new RpcError(Code.UNAVAILABLE, `connection is closing: ${this.goingAway}`, { mayHaveRun: false }));
     }
     if (this.inflight.size > this.options.maxConcurrentStreams) {

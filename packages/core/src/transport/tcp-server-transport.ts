@@ -151,6 +151,12 @@ export class TcpServerTransport implements ServerTransport {
             server.close();
             for (const connection of connections) connection.goAway(reason);
           },
+          handOver(reason: string) {
+            if (goingAway !== undefined) return;
+            goingAway = reason;
+            server.close();
+            for (const connection of connections) connection.handOver(reason);
+          },
           drained() {
             return Promise.all([...connections].map((c) => c.closed())).then(() => undefined);
           },
