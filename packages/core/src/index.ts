@@ -26,7 +26,8 @@ export { TOKENS } from './tokens.js';
 export { KERNEL_VERSION } from './version.js';
 export { RpcClient, type RpcClientOptions, type MethodSettings } from './client/rpc-client.js';
 export { provideReferences, type ProvideReferencesOptions, type ReferenceSet } from './client/references.js';
-export { RpcServer, type RpcServerOptions, type CloseOptions } from './server/rpc-server.js';
+export { RpcServer, type RpcServerOptions, type CloseOptions, type ReloadOptions } from './server/rpc-server.js';
+export type { WorkersOptions, WorkerInfo, WorkerEvent, WorkerState } from './server/workers/worker-options.js';
 export { HandlerError } from './server/error-redaction.js';
 export {
   RpcService, RpcMethod, RpcReference, referenceToken,
