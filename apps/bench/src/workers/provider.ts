@@ -1,0 +1,50 @@
+/**
+ * The provider of the workers benchmark: this module is what the primary and every worker run
+ * (node:cluster re-executes it). BENCH_WORKERS=0 serves from this one process (no `workers` option).
+ * The primary reports { ready: { port, pids } } over the parent's IPC channel and stops on 'close'.
+ */
+import cluster from 'node:cluster';
+import { RpcServer, type MessageCodec, type ServiceDefinition } from '@trellis/core';
+
+const jsonCodec: MessageCodec<unknown> = {
+  encode: (message) => Buffer.from(JSON.stringify(message)),
+  decode: (bytes) => JSON.parse(Buffer.from(bytes).toString('utf8')),
+};
+const method = (name: string) => ({
+  name, localName: name[0]!.toLowerCase() + name.slice(1), requestCodec: jsonCodec, responseCodec: jsonCodec, idempotent: true, options: {},
+});
+export const BENCH_SERVICE: ServiceDefinition = { name: 'bench.Work', methods: { Echo: method('Echo'), Burn: method('Burn') } };
+
+/** Spins the CPU for `us` microseconds: a handler that computes, not one that waits. */
+function burn(us: number): number {
+  const until = process.hrtime.bigint() + BigInt(Math.round(us * 1000));
+  let x = 0;
+  while (process.hrtime.bigint() < until) x++;
+  return x;
+}
+
+function main(): void {
+  const workers = Number(process.env.BENCH_WORKERS ?? '0');
+  const burnUs = Number(process.env.BENCH_BURN_US ?? '200');
+  const server = new RpcServer({ host: '127.0.0.1', ...(workers > 0 ? { workers: { count: workers } } : {}) });
+  server.addService(BENCH_SERVICE, {
+    echo: (request: unknown) => request,
+    burn: (request: unknown) => {
+      burn(burnUs);
+      return request;
+    },
+  });
+  server.start().then(() => {
+    if (!cluster.isPrimary) return;
+    const pids = [process.pid, ...server.workers.map((w) => w.pid!)];
+    process.send?.({ ready: { port: server.port, pids } });
+    process.on('message', (message) => {
+      if (message === 'close') void server.close({ graceMs: 1000 }).then(() => process.exit(0));
+    });
+  }, (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
+
+main();
