@@ -21,7 +21,7 @@ import { composeServerInterceptors, type ServerInterceptor, type ServerInvoker }
 import { ServiceTable, type Handler } from './service-table.js';
 import { WorkerGroup } from './workers/worker-group.js';
 import { resolveWorkersOptions, type ResolvedWorkersOptions, type WorkerInfo, type WorkersOptions } from './workers/worker-options.js';
-import { announceReady, isGroupWorker, onDrainRequest } from './workers/worker-process.js';
+import { announceReady, isGroupWorker, leaveSignalsToThePrimary, onDrainRequest } from './workers/worker-process.js';
 
 export interface RpcServerOptions {
   /** Interface to bind (default `0.0.0.0`). */
@@ -229,6 +229,7 @@ export class RpcServer {
       if (this.inWorker) {
         // The primary registers the group once every worker is ready.
         onDrainRequest((graceMs, handOver) => this.closeWith(graceMs, handOver));
+        leaveSignalsToThePrimary();
         this.state = 'serving';
         announceReady(this.listener.port);
         return this;

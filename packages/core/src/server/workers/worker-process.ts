@@ -25,3 +25,13 @@ export function onDrainRequest(drain: (graceMs: number, handOver: boolean) => Pr
   };
   process.on('message', listener);
 }
+
+/**
+ * A worker leaves when its primary says so. Ctrl-C and a terminal's hang-up signal the whole process
+ * group: a worker ended by them would drop its calls in flight, and the primary would count a crash
+ * (SIGHUP is also the usual reload signal, meant for the primary). The primary decides: it drains
+ * the workers on stop, or, if it dies, each worker exits when its IPC channel closes.
+ */
+export function leaveSignalsToThePrimary(): void {
+  for (const signal of ['SIGINT', 'SIGHUP'] as const) process.on(signal, () => { /* the primary's decision */ });
+}
