@@ -5,6 +5,7 @@ import { Cluster } from './cluster.js';
 import { consumerPlugins } from './governance.js';
 import { summarize, type ScenarioSummary } from './report.js';
 import { drive } from './traffic.js';
+import { WORKER_SCENARIOS } from './worker-scenarios.js';
 
 export interface RunOptions {
   /** Minutes-long faults and traffic instead of seconds. */
@@ -185,4 +186,5 @@ export const SCENARIOS: Record<string, (options: RunOptions) => Promise<Scenario
     }
   },
   ...BAD_PEER_SCENARIOS,
+  ...WORKER_SCENARIOS,
 };
