@@ -8,6 +8,9 @@ export function isGroupWorker(): boolean {
 
 /** Tells the primary this worker listens and is ready. */
 export function announceReady(port: number): void {
+  // A primary that died meanwhile makes the send fail (EPIPE) as an 'error' event on cluster.worker:
+  // unhandled, it would crash this worker with a confusing trace; it exits on the disconnect anyway.
+  if (cluster.worker && cluster.worker.listenerCount('error') === 0) cluster.worker.on('error', () => {});
   const message: WorkerMessage = { trellis: 'worker-ready', port };
   process.send?.(message);
 }
