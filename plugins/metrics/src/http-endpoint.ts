@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 
 export interface ServeMetricsOptions {
   /** 0 picks a free port. */
@@ -28,7 +27,7 @@ function urlHost(host: string): string {
  * Serves a registry in the Prometheus text format: GET (or HEAD) on `path`, 404 elsewhere, 405 for
  * other methods, 500 when collecting fails. Resolves once listening; rejects on EADDRINUSE and the like.
  */
-export function serveMetrics(registry: Registry, options: ServeMetricsOptions): Promise<MetricsServer> {
+export function serveMetrics(registry: { metrics(): Promise<string>; readonly contentType: string }, options: ServeMetricsOptions): Promise<MetricsServer> {
   const host = options.host ?? '0.0.0.0';
   const path = options.path ?? '/metrics';
   const server: Server = createServer((request, response) => {

@@ -5,6 +5,7 @@ import { serveMetrics, type MetricsServer } from './http-endpoint.js';
 import { familiesFor } from './metric-families.js';
 import { resolveMetricsOptions, type MetricsOptions } from './options.js';
 import { ServerMetrics } from './server-metrics.js';
+import { answerPrimaryScrapes } from './worker-metrics.js';
 import { exportSource } from './source-metrics.js';
 
 export interface MetricsPlugin extends Plugin {
@@ -99,7 +100,10 @@ export function metrics(options: MetricsOptions = {}): MetricsPlugin {
       const view = new ServerMetrics(families.server(), ctx.clock);
       ctx.addInterceptor(view.interceptor, ServerInterceptorOrder.METRICS);
       families.servers.add(view);
+      // In a worker of RpcServer({ workers }): the primary's serveWorkerMetrics collects this registry.
+      const stopAnswering = answerPrimaryScrapes(registry);
       ctx.onClose(async () => {
+        stopAnswering();
         families.servers.delete(view);
         await release();
       });
