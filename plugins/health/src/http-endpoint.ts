@@ -16,7 +16,8 @@ export class HealthHttpEndpoint {
   serving = false;
   private readonly server: Server;
 
-  constructor(private readonly settings: HttpEndpointSettings) {
+  /** `status`, when given, decides each answer instead of `serving` (a worker group's primary). */
+  constructor(private readonly settings: HttpEndpointSettings, private readonly status?: () => boolean) {
     this.server = createServer((request, response) => this.answer(request, response));
     // The RPC server is what keeps a provider alive; the health endpoint never does on its own.
     this.server.unref();
@@ -60,8 +61,9 @@ export class HealthHttpEndpoint {
       response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
     }
-    const body = this.serving ? 'SERVING\n' : 'NOT_SERVING\n';
-    response.writeHead(this.serving ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+    const serving = this.status ? this.status() : this.serving;
+    const body = serving ? 'SERVING\n' : 'NOT_SERVING\n';
+    response.writeHead(serving ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
     response.end(request.method === 'HEAD' ? undefined : body);
   }
 }

@@ -10,3 +10,4 @@ export { LoopStallMonitor } from './loop-stall-monitor.js';
 export { WarmupRouter, warmupWeight, WARMUP_REFRESH_MS, type WarmupRouterOptions } from './warmup.js';
 export { availabilityInterceptor, AVAILABILITY_INTERCEPTOR_ORDER } from './availability-interceptor.js';
 export { HealthHttpEndpoint, type HttpEndpointSettings } from './http-endpoint.js';
+export { serveWorkerHealth, type WorkerHealthEndpoint } from './worker-health.js';

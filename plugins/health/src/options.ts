@@ -140,7 +140,7 @@ function resolveLoopStall(value: LoopStallOptions | false | undefined): Required
   };
 }
 
-function resolveHttp(value: HttpEndpointOptions | undefined): Required<HttpEndpointOptions> | undefined {
+export function resolveHttp(value: HttpEndpointOptions | undefined): Required<HttpEndpointOptions> | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null) throw invalid('http', value, 'an object like { port: 8081 }');
   const { port, host = '0.0.0.0', path = '/health' } = value;

@@ -202,7 +202,8 @@ export class RpcServer {
   }
 
   get serving(): boolean {
-    return this.state === 'serving' && !this.group?.crashLooping;
+    if (this.group) return this.state === 'serving' && this.group.servable;
+    return this.state === 'serving';
   }
 
   /** The primary's workers and their state (empty without `workers`, and inside a worker). */

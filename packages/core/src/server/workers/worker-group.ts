@@ -45,6 +45,11 @@ export class WorkerGroup {
     return [...this.members.values()].map(info);
   }
 
+  /** Not in a crash loop, and at least one worker ready to take calls. */
+  get servable(): boolean {
+    return !this.crashLooping && this.readyCount() > 0;
+  }
+
   /** The port every worker serves (known once the first is ready). */
   get listeningPort(): number | undefined {
     return this.port;
