@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { Code, RpcClient } from '../src/index.js';
+import { Code, RpcClient, RpcServer } from '../src/index.js';
 import { ECHO, waitFor } from './fixtures/json-service.js';
 import { closedLoopLoad, forkGroup, type GroupProcess } from './fixtures/worker-group.js';
 
@@ -134,4 +134,17 @@ t.test('close() deregisters, then drains every worker: calls in flight finish', 
   t.same(await closed, { serving: false, workers: [], registered: 0 });
   t.equal(await group.exited, 0);
   for (const pid of pidsOf(started.workers)) t.throws(() => process.kill(Number(pid), 0), { code: 'ESRCH' }, `worker ${pid} is gone`);
+});
+
+t.test('bad workers options fail at construction with a coded error; reload() needs a worker group', async (t) => {
+  for (const workers of [0, -1, 1.5, 'all', { count: 2, maxCrash: 3 }, { count: 2, readyTimeoutMs: 0 }, { count: 2, onEvent: 'log' }]) {
+    t.throws(() => new RpcServer({ workers: workers as never }), { code: 'ERR_INVALID_OPTION' }, `workers: ${JSON.stringify(workers)}`);
+  }
+  t.throws(() => new RpcServer({ workers: { count: 2, maxCrash: 3 } as never }), /maxCrashes/, 'an unknown key names the nearest known one');
+  const single = new RpcServer({ host: '127.0.0.1' });
+  single.addService(ECHO, { echo: () => ({}), mutate: () => ({}) });
+  await single.start();
+  t.teardown(() => single.close());
+  await t.rejects(single.reload(), { code: 'ERR_SERVER_STATE', message: /only the primary of a server started with `workers` can reload/ });
+  t.same(single.workers, [], 'a single-process server has no workers');
 });
