@@ -53,16 +53,16 @@ async function main(): Promise<number> {
     choice = { kind: 'etcd', endpoints };
   }
 
-  log(`starting 4 Greeter providers (registry: ${choice.kind}); p3 is 4 ms slower, p4 is the v2 gray release`);
+  log(`starting 4 Greeter providers (registry: ${choice.kind}); p3 is 4 ms slower, p4 is the v2 gray release, served by 2 worker processes`);
   const specs = [
     { name: 'p1', delayMs: 0, tags: { version: 'v1' } },
     { name: 'p2', delayMs: 0, tags: { version: 'v1' } },
     { name: 'p3', delayMs: 4, tags: { version: 'v1' } },
-    { name: 'p4', delayMs: 0, tags: { version: 'v2' } },
+    { name: 'p4', delayMs: 0, tags: { version: 'v2' }, workers: 2 },
   ];
   const providers = await Promise.all(specs.map((spec) => startProvider({ ...spec, registry: choice })));
   last.unshift(() => Promise.all(providers.map((p) => (p.child.exitCode === null && p.child.signalCode === null ? p.stop() : undefined))));
-  const [p1, p2, p3] = providers as [ProviderHandle, ProviderHandle, ProviderHandle, ProviderHandle];
+  const [p1, p2, p3, p4] = providers as [ProviderHandle, ProviderHandle, ProviderHandle, ProviderHandle];
   const byAddress = new Map(providers.map((p) => [p.address, p.name]));
   const nameOf = (id: string) => byAddress.get(id) ?? id;
   for (const p of providers) log(`  ${p.name} listening on ${p.address}`);
@@ -128,6 +128,17 @@ async function main(): Promise<number> {
     log('killing p3 (SIGKILL): calls caught in flight are retried on the others');
     p3.kill('SIGKILL');
     notes.set('p3', `${notes.get('p3') ?? ''}killed at ${at().toFixed(1)} s`);
+  });
+  // Early, so the reload (seconds on a loaded machine) ends well inside the run; p4 is v2, outside
+  // the v1 traffic LALB is learning on meanwhile.
+  schedule(0.12, () => {
+    log('reloading p4 (SIGHUP): its 2 workers are replaced one at a time, each new one ready before an old one hands its connections over');
+    p4.child.on('message', (m: { type: string; ms?: number; message?: string }) => {
+      if (m.type === 'reloaded') log(`  p4 reloaded in ${m.ms} ms: every worker replaced`);
+      if (m.type === 'reload-failed') log(`  p4 reload failed: ${m.message}`);
+    });
+    p4.kill('SIGHUP');
+    notes.set('p4', `${notes.get('p4')}; workers reloaded at ${at().toFixed(1)} s`);
   });
   schedule(0.85, () => {
     log('stopping p2 gracefully (SIGTERM): deregister, GOAWAY, finish in-flight calls');

@@ -1,8 +1,11 @@
 /**
  * One Greeter provider process. Started by main.ts with its settings as JSON in argv[2]; reports its
  * port over IPC; takes behaviour changes over IPC (slow, refusing); SIGTERM closes it gracefully.
+ * With `workers`, this module is also what each worker process runs (RpcServer({ workers })); the
+ * primary alone talks to main.ts, and SIGHUP reloads the workers one at a time.
  */
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import { Code, RpcError, RpcMethod, RpcServer, RpcService, type Plugin, type Registry } from '@trellis/core';
 import { health } from '@trellis/health';
 import { loadGreeter, type CountRequest, type HelloRequest } from './greeter.js';
@@ -15,6 +18,8 @@ export interface ProviderArgs {
   readonly delayMs: number;
   /** Registry tags; `version: v2` marks the gray-release provider. */
   readonly tags?: Readonly<Record<string, string>>;
+  /** Serve from this many worker processes (one registered instance); SIGHUP then reloads them. */
+  readonly workers?: number;
 }
 
 export interface Behaviour {
@@ -60,12 +65,23 @@ class Greeter {
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as ProviderArgs;
-  const registry: Registry | undefined = args.registry.kind === 'static' ? undefined : createRegistry(args.registry);
+  // Only a primary registers: workers of a group get no registry (and open no connection to it).
+  const registry: Registry | undefined = args.registry.kind === 'static' || !cluster.isPrimary ? undefined : createRegistry(args.registry);
   const behaviour: Behaviour = { delayMs: args.delayMs, refuseRate: 0 };
   const plugins: Plugin[] = [health()];
-  const server = new RpcServer({ host: '127.0.0.1', registry, tags: args.tags, plugins });
+  const server = new RpcServer({ host: '127.0.0.1', registry, tags: args.tags, plugins, ...(args.workers ? { workers: args.workers } : {}) });
   server.addService(loadGreeter(), new Greeter(args.name, behaviour));
   await server.start();
+  if (!cluster.isPrimary) return; // a worker serves; its primary talks to main.ts
+  if (args.workers) {
+    process.on('SIGHUP', () => {
+      const started = Date.now();
+      void server.reload({ graceMs: 5000 }).then(
+        () => process.send?.({ type: 'reloaded', ms: Date.now() - started, pids: server.workers.map((w) => w.pid) }),
+        (error: Error) => process.send?.({ type: 'reload-failed', message: error.message }),
+      );
+    });
+  }
   process.on('SIGTERM', () => {
     const started = Date.now();
     void server.close({ graceMs: 5000 }).then(async () => {

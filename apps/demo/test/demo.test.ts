@@ -13,6 +13,7 @@ t.test('the demo runs its timeline and prints a passing summary', async (t) => {
   t.match(stdout, /Summary — 4 providers, 1 consumer, static registry, 16 s/);
   t.match(stdout, /health of p1: healthy → subhealthy/, 'the frozen provider turned sub-healthy');
   t.match(stdout, /p2 exited after draining/, 'the graceful stop completed');
+  t.match(stdout, /p4 reloaded in \d+ ms: every worker replaced/, 'the multi-worker provider reloaded on SIGHUP');
   t.match(stdout, /gray release: \d+ of \d+ users went to v2 .*users served by both versions: 0/, 'gray routing is stable per user');
   // LALB shifted v1 traffic off the provider that is 4 ms slower (round robin would give it 33 %).
   const slow = /p3, 4 ms slower, served ([\d.]+) % of the v1 calls/.exec(stdout);
