@@ -219,6 +219,11 @@ export class RpcServer {
     }
     this.state = 'starting';
     if (this.workerOptions !== undefined && !this.inWorker) return this.startPrimary(this.workerOptions);
+    // A worker may be told to leave while it still starts (the group stops): it closes and exits then.
+    if (this.inWorker) {
+      onDrainRequest((graceMs, handOver) => this.closeWith(graceMs, handOver));
+      leaveSignalsToThePrimary();
+    }
     try {
       for (const plugin of this.plugins) await plugin.setupServer!(this.pluginContext());
       this.interceptors.sort((a, b) => a.order - b.order);
@@ -229,8 +234,6 @@ export class RpcServer {
       for (const check of this.readinessChecks) await check();
       if (this.inWorker) {
         // The primary registers the group once every worker is ready.
-        onDrainRequest((graceMs, handOver) => this.closeWith(graceMs, handOver));
-        leaveSignalsToThePrimary();
         this.state = 'serving';
         announceReady(this.listener.port);
         return this;
