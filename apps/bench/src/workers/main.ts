@@ -22,6 +22,8 @@ interface Provider {
 
 interface RunResult {
   readonly qps: number;
+  /** Provider CPU ÷ wall time: how many cores the provider actually got (2 workers can use at most 2). */
+  readonly providerCores: number;
   readonly providerCpuUsPerCall: number;
   readonly calls: number;
 }
@@ -78,7 +80,7 @@ async function load(port: number, method: 'Echo' | 'Burn', pids: readonly number
   running = false;
   await Promise.all(loops);
   await client.close();
-  return { qps: counted / elapsed, providerCpuUsPerCall: cpu / counted, calls: counted };
+  return { qps: counted / elapsed, providerCores: cpu / 1e6 / elapsed, providerCpuUsPerCall: cpu / counted, calls: counted };
 }
 
 async function measure(workers: number, method: 'Echo' | 'Burn'): Promise<RunResult> {
@@ -93,7 +95,7 @@ async function measure(workers: number, method: 'Echo' | 'Burn'): Promise<RunRes
 async function main(): Promise<void> {
   const label = (w: number) => (w === 0 ? 'single process' : `${w} worker${w > 1 ? 's' : ''}`);
   const row = (name: string, r: RunResult) =>
-    console.log(`  ${name.padEnd(16)} ${r.qps.toFixed(0).padStart(7)} calls/s   provider CPU ${r.providerCpuUsPerCall.toFixed(1).padStart(6)} µs/call`);
+    console.log(`  ${name.padEnd(16)} ${r.qps.toFixed(0).padStart(7)} calls/s   provider CPU ${r.providerCpuUsPerCall.toFixed(1).padStart(6)} µs/call, ${r.providerCores.toFixed(2)} cores`);
 
   console.log(`workers bench: ${seconds} s per run, ${CONCURRENCY} callers in this process, same machine`);
   // On a shared machine the ratios mean little when the load is above the core count: show it.
@@ -114,6 +116,8 @@ async function main(): Promise<void> {
   const overhead = echo1.providerCpuUsPerCall / echo0.providerCpuUsPerCall;
   console.log('');
   console.log(`Burn QPS, 2 workers ÷ 1 worker:                     ${scaling.toFixed(2)}× (target ≥ 1.7)`);
+  // Scaling needs a second free core: when the 2 workers got well under 2 cores, the machine was busy.
+  console.log(`  cores the provider got: ${burn1.providerCores.toFixed(2)} with 1 worker, ${burn2.providerCores.toFixed(2)} with 2`);
   console.log(`Echo provider CPU per call, 1 worker ÷ single:      ${overhead.toFixed(2)}× (target ≤ 1.15)`);
   console.log(`worker_threads hop (post + answer, CPU per call):   ${hop.toFixed(1)} µs = ${(hop / echo0.providerCpuUsPerCall * 100).toFixed(0)} % of a single-process echo`);
 }
