@@ -23,9 +23,22 @@ export interface LinkProxyOptions {
 /** Bytes a connection may send before it must have said who it is. */
 const MAX_HEAD = 64 * 1024;
 
+/**
+ * How long a connection waits for its member to listen. The proxy accepts a connection before it knows
+ * whether the member behind it listens, so a refused dial would look like "connected, then closed" to
+ * the dialling member — which is not what it does after a refusal: a ZooKeeper follower that dials its
+ * new leader a few milliseconds before the leader listens retries a refused connection, but starts a
+ * new election on a closed one. Retrying the member for a while keeps the race as harmless as it is on
+ * a real network; a member that stays down closes the connection after this long.
+ */
+const UPSTREAM_RETRY_MS = 3000;
+
 interface Link {
   readonly client: Socket;
+  /** The connection to the member, once it is established. */
   upstream: Socket | undefined;
+  /** What the client sent before the member's connection was up. */
+  pending: Buffer[];
   from: string | undefined;
   identified: boolean;
   head: Buffer;
@@ -74,7 +87,7 @@ export class LinkProxy {
   }
 
   private accept(client: Socket): void {
-    const link: Link = { client, upstream: undefined, from: this.options.from, identified: !this.options.inspect, head: Buffer.alloc(0), dead: false };
+    const link: Link = { client, upstream: undefined, pending: [], from: this.options.from, identified: !this.options.inspect, head: Buffer.alloc(0), dead: false };
     this.links.add(link);
     client.on('error', () => undefined);
     client.on('close', () => this.drop(link));
@@ -85,7 +98,8 @@ export class LinkProxy {
   private fromClient(link: Link, chunk: Buffer): void {
     if (link.dead) return;
     if (link.identified) {
-      link.upstream?.write(chunk);
+      if (link.upstream) link.upstream.write(chunk);
+      else link.pending.push(chunk);
       return;
     }
     link.head = Buffer.concat([link.head, chunk]);
@@ -104,15 +118,31 @@ export class LinkProxy {
       link.dead = true;
       return;
     }
+    if (forward.length > 0) link.pending.push(forward);
+    this.dial(link, Date.now() + UPSTREAM_RETRY_MS);
+  }
+
+  private dial(link: Link, until: number): void {
     const upstream = connect({ host: '127.0.0.1', port: this.options.targetPort });
-    link.upstream = upstream;
-    upstream.on('error', () => undefined);
-    // The member behind the proxy is down: the dialling member sees the connection close.
-    upstream.on('close', () => this.drop(link));
-    upstream.on('data', (chunk: Buffer) => {
-      if (!link.dead) link.client.write(chunk);
+    upstream.once('connect', () => {
+      if (!this.links.has(link)) {
+        upstream.destroy();
+        return;
+      }
+      link.upstream = upstream;
+      if (!link.dead) for (const chunk of link.pending) upstream.write(chunk);
+      link.pending = [];
+      upstream.on('data', (chunk: Buffer) => {
+        if (!link.dead) link.client.write(chunk);
+      });
+      // The member went away: the dialling member sees the connection close.
+      upstream.on('close', () => this.drop(link));
     });
-    if (forward.length > 0) upstream.write(forward);
+    upstream.on('error', () => {
+      if (link.upstream === upstream) return; // the 'close' that follows drops the link
+      if (this.links.has(link) && !link.dead && Date.now() < until) setTimeout(() => this.dial(link, until), 50);
+      else this.drop(link);
+    });
   }
 
   private drop(link: Link): void {
