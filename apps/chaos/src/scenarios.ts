@@ -1,6 +1,7 @@
 import { RpcClient, type Registry } from '@trellis/core';
 import { loadEchoService } from '@trellis/testkit';
 import { Cluster } from './cluster.js';
+import { CLUSTER_SCENARIOS } from './cluster-scenarios.js';
 import { FaultProxy } from './fault-proxy.js';
 import { consumerPlugins } from './governance.js';
 import { summarize, type ScenarioSummary } from './report.js';
@@ -184,4 +185,7 @@ export const SCENARIOS: Record<string, (options: RunOptions) => Promise<Scenario
       await cluster.close();
     }
   },
+
+  // Registry clusters (3 etcd members, 3 ZooKeeper servers): c1… run with --cluster or --long.
+  ...CLUSTER_SCENARIOS,
 };

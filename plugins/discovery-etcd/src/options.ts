@@ -29,7 +29,7 @@ export interface EtcdRegistryOptions {
    */
   readonly fleetSize?: number;
   /**
-   * Reconnect / retry pacing (default: 200 ms doubling to the reconnect spread, ±50 % jitter). The lease
+   * Reconnect / retry pacing (default: 200 ms growing ×1.5 to the reconnect spread, ±50 % jitter). The lease
    * keepalive never waits longer than a third of the TTL between tries, whatever `maxMs` says.
    */
   readonly backoff?: BackoffOptions;
@@ -73,7 +73,7 @@ export function reconnectSpreadMs(fleetSize: number): number {
   return Math.min(60_000, Math.max(1000, fleetSize * 6));
 }
 
-const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, multiplier: 2, jitter: 0.5 };
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, multiplier: 1.5, jitter: 0.5 };
 
 /** Validates everything up front, so a typo fails at start-up with a sentence saying what to change. */
 export function resolveOptions(options: EtcdRegistryOptions = {}): ResolvedEtcdRegistryOptions {

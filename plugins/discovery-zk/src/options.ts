@@ -33,7 +33,7 @@ export interface ZooKeeperRegistryOptions {
   readonly fleetSize?: number;
   /**
    * Pacing of redials once every server of the ensemble refused, and of a new session after a lost one
-   * (default 200 ms doubling to the reconnect spread, ±50 % jitter). Redials never pause longer than a
+   * (default 200 ms growing ×1.5 to the reconnect spread, ±50 % jitter). Redials never pause longer than a
    * third of the session timeout, whatever `maxMs` says.
    */
   readonly backoff?: BackoffOptions;
@@ -64,7 +64,7 @@ export interface ResolvedOptions {
   readonly onEvent: (event: ZooKeeperEvent) => void;
 }
 
-const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, multiplier: 2, jitter: 0.5 };
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, multiplier: 1.5, jitter: 0.5 };
 
 /**
  * The window a fleet's reconnects are spread over after an outage: 6 ms per registry client (3 s for
