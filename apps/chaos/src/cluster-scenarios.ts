@@ -47,8 +47,14 @@ async function withFleetTraffic(name: string, fleet: RegistryFleet, options: Run
     fault(t0),
   ]);
   const providerErrors = fleet.providers.flatMap((p, i) => p.errors.slice(errorsBefore[i] ?? 0).map((e) => `${p.name}: ${e}`));
+  const notes = [...result.notes];
+  const failed = new Map<string, number>();
+  for (const record of records) if (!record.ok) failed.set(record.error ?? '?', (failed.get(record.error ?? '?') ?? 0) + 1);
+  if (failed.size > 0) notes.push(`failed calls: ${[...failed].map(([message, n]) => `${n} × ${message}`).join('; ')} (providers: ${fleet.providers.map((p) => `${p.name} ${p.port}`).join(', ')})`);
+  const lost = providerErrors.filter((e) => /ERR_REGISTRY_(LEASE_LOST|SESSION_EXPIRED)/.test(e));
+  notes.push(`registry errors in the provider processes: ${providerErrors.length} (${lost.length} lost leases or sessions)`);
   return {
-    ...summarize(`${name} (${fleet.kind})`, records, result.faultAt, result.notes),
+    ...summarize(`${name} (${fleet.kind})`, records, result.faultAt, notes),
     registry: fleet.kind,
     changeSeenMs: result.changeSeenMs ?? [],
     registeredAgainMs: result.registeredAgainMs,
@@ -148,6 +154,7 @@ export async function partitionMember(fleet: RegistryFleet, options: RunOptions)
       await change.register();
       const seen = (await watching).map((ms) => (ms === undefined ? null : ms));
       const after = await fleet.consumerMembers();
+      const checkedMs = performance.now() - changedAt;
       const stayed = after.filter((m) => m === victim).length;
       await sleep(Math.max(0, duration * 0.7 - (performance.now() - t0)));
       fleet.cluster.heal();
@@ -157,7 +164,7 @@ export async function partitionMember(fleet: RegistryFleet, options: RunOptions)
         faultAt,
         changeSeenMs: seen,
         notes: [
-          `consumers on the cut-off member: ${counts[victim]} before, ${stayed} after the change (${Math.round(performance.now() - changedAt)} ms)`,
+          `consumers on the cut-off member: ${counts[victim]} before, ${stayed} once every consumer had the change (${Math.round(checkedMs)} ms after it)`,
           `a provider registered during the partition reached the consumers ${fmt(seen)} after it was registered`,
         ],
       };

@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ETCD, etcdArgs, etcdHealthy, etcdLeadership } from './etcd-member.js';
 import { freePort } from './free-port.js';
-import { LinkProxy, type LinkHead } from './link-proxy.js';
+import type { Socket } from 'node:net';
+import { LinkProxy } from './link-proxy.js';
 import { RegistryCluster, type ClusterMember, type RegistryClusterOptions } from './registry-cluster.js';
 import { waitUntilReady } from './server-readiness.js';
 import { ServerProcess } from './server-process.js';
+import { loopbackPeerPid } from './socket-owner.js';
 
 export interface EtcdClusterOptions extends RegistryClusterOptions {
   /** Raft heartbeat (etcd's default 100 ms). */
@@ -22,9 +24,9 @@ export interface EtcdClusterOptions extends RegistryClusterOptions {
  * `partition(i)` can cut one member off its peers while its client port stays reachable.
  *
  * etcd members dial a peer at the peer URL the peer advertises, which is the same for everyone, so
- * there is one proxy per member; which member a connection comes from is read from the `X-PeerURLs`
- * header etcd sends on every raft request. While a partition is in force, connections that do not say
- * who they come from (health probes, version checks: no raft traffic) are cut too.
+ * there is one proxy per member, and it must tell which member a connection comes from. Not every
+ * request says so (raft's do, in an `X-PeerURLs` header; a lease renewal forwarded to the leader
+ * does not), so the proxy asks Linux instead: which member process owns the dialling socket.
  */
 export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
   const cluster = new EtcdCluster(options);
@@ -70,14 +72,12 @@ export class EtcdCluster extends RegistryCluster {
 
   /** @internal Allocates ports, starts the proxies and every member at once (they elect a leader together). */
   async launch(): Promise<void> {
-    const byUrl = new Map<string, string>();
     for (let i = 0; i < this.size; i++) {
       const name = `m${i + 1}`;
       const peerPort = await freePort();
       const proxy = await new LinkProxy({
-        to: name, targetPort: peerPort, isCut: (from, to) => this.isCut(from, to), inspect: (head) => fromPeerUrls(head, byUrl),
+        to: name, targetPort: peerPort, isCut: (from, to) => this.isCut(from, to), identify: (socket) => this.memberOf(socket),
       }).start();
-      byUrl.set(`http://127.0.0.1:${proxy.port}`, name);
       const dir = join(this.baseDir, name);
       mkdirSync(dir);
       this.state.push({ name, clientPort: await freePort(), peerPort, dataDir: join(dir, 'data'), logFile: join(dir, 'etcd.log'), proxy, server: undefined });
@@ -138,19 +138,16 @@ export class EtcdCluster extends RegistryCluster {
     rmSync(this.baseDir, { recursive: true, force: true });
   }
 
+  /** The member whose process dialled this (proxy-side) socket. */
+  private memberOf(socket: Socket): string | undefined {
+    const running = this.state.filter((m) => m.server?.running);
+    const pid = loopbackPeerPid(socket.localPort ?? 0, socket.remotePort ?? 0, running.map((m) => m.server!.pid));
+    return running.find((m) => m.server!.pid === pid)?.name;
+  }
+
   private member(index: number): EtcdMemberState {
     const member = this.state[index];
     if (!member) throw new Error(`no member ${index} in a cluster of ${this.state.length}`);
     return member;
   }
-}
-
-/** etcd names the sender of every raft request in an `X-PeerURLs` header (its advertised peer URLs). */
-function fromPeerUrls(head: Buffer, byUrl: ReadonlyMap<string, string>): LinkHead | undefined {
-  const text = head.toString('latin1');
-  const end = text.indexOf('\r\n\r\n');
-  if (end === -1) return undefined;
-  const header = /^x-peerurls:\s*(.*)$/im.exec(text.slice(0, end))?.[1];
-  const from = header?.split(',').map((url) => byUrl.get(url.trim())).find((name) => name !== undefined);
-  return { from, forward: head };
 }

@@ -14,9 +14,11 @@ export interface LinkProxyOptions {
   readonly targetPort: number;
   /** The member every connection comes from, for a proxy that serves one pair of members. */
   readonly from?: string;
+  /** Names the member a connection comes from, when it is accepted (see `loopbackPeerPid`). */
+  readonly identify?: (client: Socket) => string | undefined;
   /** Reads the first bytes of a connection (all received so far); undefined while it needs more. */
   readonly inspect?: (head: Buffer) => LinkHead | undefined;
-  /** Whether the link from → to is cut now (`from` undefined: the connection's source is unknown). */
+  /** Whether the link from → to is cut now (`from` undefined: the connection does not come from a member). */
   readonly isCut: (from: string | undefined, to: string) => boolean;
 }
 
@@ -87,7 +89,8 @@ export class LinkProxy {
   }
 
   private accept(client: Socket): void {
-    const link: Link = { client, upstream: undefined, pending: [], from: this.options.from, identified: !this.options.inspect, head: Buffer.alloc(0), dead: false };
+    const from = this.options.from ?? this.options.identify?.(client);
+    const link: Link = { client, upstream: undefined, pending: [], from, identified: !this.options.inspect, head: Buffer.alloc(0), dead: false };
     this.links.add(link);
     client.on('error', () => undefined);
     client.on('close', () => this.drop(link));
@@ -106,7 +109,7 @@ export class LinkProxy {
     const head = this.options.inspect!(link.head);
     if (!head && link.head.length < MAX_HEAD) return;
     link.identified = true;
-    link.from = head?.from ?? this.options.from;
+    link.from = head?.from ?? link.from;
     const forward = head?.forward ?? link.head;
     link.head = Buffer.alloc(0);
     this.decided(link, forward);

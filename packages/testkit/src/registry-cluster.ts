@@ -129,9 +129,9 @@ export abstract class RegistryCluster {
     this.refreshLinks();
   }
 
-  /** For the link proxies: is the link from → to cut? A connection of unknown origin is cut during a partition. */
+  /** For the link proxies: is the link from → to cut? */
   protected isCut(from: string | undefined, to: string): boolean {
     const cut = this.partitioned;
-    return cut !== undefined && (to === cut || from === cut || from === undefined);
+    return cut !== undefined && (to === cut || from === cut);
   }
 }
