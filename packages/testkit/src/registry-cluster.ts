@@ -105,11 +105,27 @@ export abstract class RegistryCluster {
     await Promise.all(this.members.map((m) => this.kill(m.index, signal)));
   }
 
-  /** Every stopped member started again at once (a quorum needs them together); resolves when all serve. */
+  /**
+   * Every stopped member started again at once (a quorum needs them together); resolves with the
+   * leader once a majority serves — the moment the cluster is back for its clients. The others go on
+   * starting: `waitForAllServing()` waits for them, and reports one that fails to start.
+   */
   async startAll(): Promise<number> {
-    await Promise.all(this.members.filter((m) => !m.running).map((m) => this.start(m.index)));
-    await this.waitForAllServing();
-    return this.waitForLeader();
+    const starting = this.members.filter((m) => !m.running).map((m) => this.start(m.index));
+    const all = Promise.all(starting);
+    all.catch(() => undefined); // surfaced by waitForAllServing(), or by the race below
+    const majority = Math.floor(this.size / 2) + 1;
+    const deadline = Date.now() + this.startTimeoutMs;
+    let failed: unknown;
+    all.catch((error: unknown) => (failed = error));
+    for (;;) {
+      if (failed) throw failed;
+      const serving = await Promise.all(this.members.map((m) => (m.running ? this.serving(m.index) : false)));
+      const leader = serving.filter(Boolean).length >= majority ? await this.leader() : undefined;
+      if (leader !== undefined) return leader;
+      if (Date.now() > deadline) throw new Error(`no ${this.kind} quorum within ${this.startTimeoutMs} ms of starting every member`);
+      await sleep(50);
+    }
   }
 
   /**
