@@ -56,8 +56,12 @@ export function createEtcdClient(options: ResolvedEtcdRegistryOptions, pin: Endp
       // A private subchannel pool: after an outage the fresh channel etcd3 creates dials at once,
       // instead of inheriting a shared subchannel's reconnect backoff (up to 2 minutes in grpc-js).
       'grpc.use_local_subchannel_pool': 1,
-      'grpc.initial_reconnect_backoff_ms': options.backoff.initialMs ?? 200,
-      'grpc.max_reconnect_backoff_ms': options.backoff.maxMs ?? 10_000,
+      // The registry paces its own retries (jittered) and etcd3 replaces a failed channel with a fresh
+      // one, which dials at once. What grpc-js would add on its own — a channel etcd3 keeps a second
+      // after a failure, redialling from 200 ms with little jitter — makes the whole fleet dial within
+      // a few hundred ms of etcd's port opening: its own redials wait out the registry's spread.
+      'grpc.initial_reconnect_backoff_ms': options.backoff.maxMs ?? 3000,
+      'grpc.max_reconnect_backoff_ms': options.backoff.maxMs ?? 3000,
       // HTTP/2 pings find a half-open connection (a watch that would otherwise wait forever).
       // etcd accepts pings every 5 s or slower from clients with open streams.
       'grpc.keepalive_time_ms': 10_000,
