@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ETCD, etcdArgs, etcdHealthy, etcdLeadership } from './etcd-member.js';
-import { freePort } from './free-port.js';
+import { freePorts } from './free-port.js';
 import type { Socket } from 'node:net';
 import { LinkProxy } from './link-proxy.js';
 import { RegistryCluster, type ClusterMember, type RegistryClusterOptions } from './registry-cluster.js';
@@ -72,15 +72,17 @@ export class EtcdCluster extends RegistryCluster {
 
   /** @internal Allocates ports, starts the proxies and every member at once (they elect a leader together). */
   async launch(): Promise<void> {
-    for (let i = 0; i < this.size; i++) {
+    const free = await freePorts(this.size * 2);
+    const ports = Array.from({ length: this.size }, (_, i) => ({ peer: free[2 * i]!, client: free[2 * i + 1]! }));
+    const taken = new Set(ports.flatMap((p) => [p.peer, p.client]));
+    for (const [i, { peer, client }] of ports.entries()) {
       const name = `m${i + 1}`;
-      const peerPort = await freePort();
       const proxy = await new LinkProxy({
-        to: name, targetPort: peerPort, isCut: (from, to) => this.isCut(from, to), identify: (socket) => this.memberOf(socket),
-      }).start();
+        to: name, targetPort: peer, isCut: (from, to) => this.isCut(from, to), identify: (socket) => this.memberOf(socket),
+      }).start(taken);
       const dir = join(this.baseDir, name);
       mkdirSync(dir);
-      this.state.push({ name, clientPort: await freePort(), peerPort, dataDir: join(dir, 'data'), logFile: join(dir, 'etcd.log'), proxy, server: undefined });
+      this.state.push({ name, clientPort: client, peerPort: peer, dataDir: join(dir, 'data'), logFile: join(dir, 'etcd.log'), proxy, server: undefined });
     }
     await Promise.all(this.state.map((_, i) => this.start(i)));
     await this.waitForLeader();

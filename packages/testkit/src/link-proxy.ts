@@ -62,15 +62,26 @@ export class LinkProxy {
 
   constructor(private readonly options: LinkProxyOptions) {}
 
-  async start(): Promise<this> {
-    const server = createServer((client) => this.accept(client));
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as { port: number }).port;
-    return this;
+  /**
+   * Listens on a free loopback port, never one of `avoid`: ports handed out for members that have not
+   * bound them yet are free to the system, and a proxy must not take one.
+   */
+  async start(avoid: ReadonlySet<number> = new Set()): Promise<this> {
+    for (;;) {
+      const server = createServer((client) => this.accept(client));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+      });
+      const port = (server.address() as { port: number }).port;
+      if (avoid.has(port)) {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        continue;
+      }
+      this.server = server;
+      this.port = port;
+      return this;
+    }
   }
 
   /** Applies the current partition: cuts links that are now cut, closes cut links that are not any more. */

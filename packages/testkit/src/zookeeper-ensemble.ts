@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './free-port.js';
+import { freePorts } from './free-port.js';
 import { LinkProxy, type LinkHead } from './link-proxy.js';
 import { RegistryCluster, type ClusterMember, type RegistryClusterOptions } from './registry-cluster.js';
 import { waitUntilReady } from './server-readiness.js';
@@ -77,16 +77,18 @@ export class ZooKeeperEnsemble extends RegistryCluster {
 
   /** @internal Allocates ports, starts the proxies, writes each server's config and starts them all. */
   async launch(): Promise<void> {
+    const free = await freePorts(this.size * 3);
     for (let i = 0; i < this.size; i++) {
       const id = i + 1;
       const dir = join(this.baseDir, `s${id}`);
       mkdirSync(join(dir, 'data'), { recursive: true });
       writeFileSync(join(dir, 'data', 'myid'), `${id}\n`);
       this.state.push({
-        id, name: `s${id}`, clientPort: await freePort(), quorumPort: await freePort(), electionPort: await freePort(),
+        id, name: `s${id}`, clientPort: free[3 * i]!, quorumPort: free[3 * i + 1]!, electionPort: free[3 * i + 2]!,
         dir, configFile: join(dir, 'zoo.cfg'), logFile: join(dir, 'zookeeper.log'), server: undefined,
       });
     }
+    const taken = new Set(this.state.flatMap((s) => [s.clientPort, s.quorumPort, s.electionPort]));
     for (const self of this.state) {
       const lines = [...baseConfig(this.tickTime, join(self.dir, 'data'), self.clientPort), 'initLimit=10', `syncLimit=${this.options.syncLimit ?? 4}`];
       for (const peer of this.state) {
@@ -95,8 +97,8 @@ export class ZooKeeperEnsemble extends RegistryCluster {
           continue;
         }
         const link = { from: self.name, to: peer.name, isCut: (from: string | undefined, to: string) => this.isCut(from, to) };
-        const quorum = await new LinkProxy({ ...link, targetPort: peer.quorumPort }).start();
-        const election = await new LinkProxy({ ...link, targetPort: peer.electionPort, inspect: withoutElectionAddress }).start();
+        const quorum = await new LinkProxy({ ...link, targetPort: peer.quorumPort }).start(taken);
+        const election = await new LinkProxy({ ...link, targetPort: peer.electionPort, inspect: withoutElectionAddress }).start(taken);
         this.proxies.push(quorum, election);
         lines.push(`server.${peer.id}=127.0.0.1:${quorum.port}:${election.port}`);
       }
