@@ -167,7 +167,14 @@ async function main(): Promise<void> {
 
   process.on('message', (message: ToLoad) => {
     if (message.type === 'outage') recording = true;
-    else if (message.type === 'report') send({ type: 'report', report: { events, completeConsumers: complete() } });
+    else if (message.type === 'report') {
+      if (complete() < lists.length) {
+        const seen = lists.reduce((sum, l) => sum + [...l.values()].reduce((a, b) => a + b, 0), 0);
+        const expected = lists.reduce((sum, l) => sum + [...l.keys()].reduce((a, name) => a + (config.expected[name] ?? 0), 0), 0);
+        console.error(`[stampede load ${config.firstClient}] at the end: ${complete()}/${lists.length} consumers complete, ${seen} instances listed of ${expected}, errors ${JSON.stringify([...errorCodes])}`);
+      }
+      send({ type: 'report', report: { events, completeConsumers: complete() } });
+    }
     else if (message.type === 'stop') void Promise.all(registries.map((r) => r.close().catch(() => undefined))).finally(() => process.exit(0));
   });
 }
