@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `pnpm bench [-- --quick | --only a,b]`: builds, then runs the side-by-side benchmark.
+# `pnpm bench [-- --quick | --only a,b | --profile]`: builds, then runs the side-by-side benchmark
+# (apps/bench/README.md lists the options; --profile writes CPU and allocation profiles of both sides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh

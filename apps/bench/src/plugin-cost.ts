@@ -5,6 +5,7 @@
  */
 import { installTracingSdk } from './governance.js';
 import { trellisKind } from './kinds/trellis.js';
+import { runRound } from './load.js';
 
 async function main(): Promise<void> {
   const mode = process.argv[2] ?? 'nosdk';
@@ -13,22 +14,10 @@ async function main(): Promise<void> {
   const plugins = mode !== 'bare';
   const server = await trellisKind.serve({ plugins });
   const caller = await trellisKind.connect({ port: server.port, connections: 1, plugins });
-  let id = 0;
-  const run = async (n: number) => {
-    let done = 0;
-    await Promise.all(Array.from({ length: 256 }, async () => {
-      while (done < n) {
-        done++;
-        await caller.call(id++);
-      }
-    }));
-  };
-  await run(40_000);
-  const before = process.cpuUsage();
-  const calls = 150_000;
-  await run(calls);
-  const used = process.cpuUsage(before);
-  console.log(`${mode}${process.env.TRELLIS_BENCH_SKIP ? ` without ${process.env.TRELLIS_BENCH_SKIP}` : ''}: ${((used.user + used.system) / calls).toFixed(2)} µs CPU per call (both sides)`);
+  await runRound(caller, 256, 3000);
+  // The process holds both sides, so its CPU per call is the cost of a call on both sides.
+  const round = await runRound(caller, 256, 6000);
+  console.log(`${mode}${process.env.TRELLIS_BENCH_SKIP ? ` without ${process.env.TRELLIS_BENCH_SKIP}` : ''}: ${(round.client.cpuUs / round.calls).toFixed(2)} µs CPU per call (both sides, ${round.calls} calls, ${round.errors} errors)`);
   await caller.close();
   await server.close();
   process.exit(0);

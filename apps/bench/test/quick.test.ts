@@ -4,20 +4,67 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 
-// The CI smoke run: every scenario completes with zero errors. Speed is never asserted here.
-t.test('pnpm bench --quick completes every scenario with zero errors', async (t) => {
-  const out = mkdtempSync(join(tmpdir(), 'trellis-bench-'));
-  t.teardown(() => rmSync(out, { recursive: true, force: true }));
-  const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-    execFile(process.execPath, [join(__dirname, '..', 'dist', 'main.js'), '--quick', '--out', out], { timeout: 240_000 }, (error, stdout) =>
+interface Side { elu: number; cpuUsPerCall: number }
+interface Result {
+  scenario: string; point: string; errors: number; calls: number; firstError?: string;
+  client: Side; server: Side;
+  promisesPerCall: { client: number; server: number };
+  sockets: { client?: { callsPerRead: number; callsPerWrite: number; sameTurnPct: number }; server?: { callsPerRead: number } };
+}
+
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(__dirname, '..', 'dist', 'main.js'), ...args], { timeout: 240_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout) =>
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout }));
   });
+}
+
+// The CI smoke run: every scenario completes with zero errors. Speed is never asserted here.
+t.test('pnpm bench --quick completes every scenario with zero errors and reports both sides', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'trellis-bench-'));
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const { code, stdout } = await runBench(['--quick', '--out', out]);
   t.equal(code, 0, stdout.split('\n').slice(-15).join('\n'));
-  const report = JSON.parse(readFileSync(join(out, 'quick.json'), 'utf8')) as { results: { scenario: string; point: string; errors: number; calls: number }[] };
-  t.same([...new Set(report.results.map((r) => r.scenario))], ['trellis', 'trellis-governance', 'trellis-governance-1pct', 'grpc-js', 'raw']);
+  const report = JSON.parse(readFileSync(join(out, 'quick.json'), 'utf8')) as { results: Result[]; loadAverage: { min: number } };
+  t.same([...new Set(report.results.map((r) => r.scenario))].sort(),
+    ['grpc-js', 'raw', 'tight-raw', 'trellis', 'trellis-governance', 'trellis-governance-1pct', 'trellis-governance-nosdk']);
   for (const r of report.results) {
-    t.equal(r.errors, 0, `${r.scenario} @${r.point}: no errors`);
+    t.equal(r.errors, 0, `${r.scenario} @${r.point}: no errors${r.firstError ? ` (${r.firstError})` : ''}`);
     t.ok(r.calls > 0, `${r.scenario} @${r.point}: ${r.calls} calls completed`);
+    for (const side of ['client', 'server'] as const) {
+      t.ok(r[side].elu > 0 && r[side].elu <= 1, `${r.scenario} @${r.point}: ${side} event-loop utilisation ${r[side].elu} is a fraction`);
+      t.ok(r[side].cpuUsPerCall > 0, `${r.scenario} @${r.point}: ${side} CPU per call measured`);
+    }
   }
+  const bare = report.results.find((r) => r.scenario === 'trellis' && r.point === '32')!;
+  // The kernel's call goes through promises on both sides; the tight raw client makes none per call.
+  t.ok(bare.promisesPerCall.client >= 1 && bare.promisesPerCall.server >= 1, `promises counted for Trellis: ${JSON.stringify(bare.promisesPerCall)}`);
+  const tight = report.results.find((r) => r.scenario === 'tight-raw' && r.point === '32')!;
+  t.ok(tight.promisesPerCall.client < 0.5, `tight raw client: ${tight.promisesPerCall.client} promises per call`);
+  for (const r of [bare, tight]) {
+    t.ok(r.sockets.client && r.sockets.client.callsPerRead >= 1 && r.sockets.client.callsPerWrite >= 1, `${r.scenario}: client batches seen by the socket probe`);
+    t.ok(r.sockets.server && r.sockets.server.callsPerRead >= 1, `${r.scenario}: server batches seen by the socket probe`);
+  }
+  t.match(stdout, /load average \(1 min\) during the run: \d/);
   t.match(readFileSync(join(out, 'quick.svg'), 'utf8'), /^<svg[\s\S]*<\/svg>$/);
+});
+
+t.test('pnpm bench --profile writes both sides\' profiles and summarises them by package', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'trellis-bench-profile-'));
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const { code, stdout } = await runBench(['--profile', '--quick', '--only', 'tight-raw', '--out', out]);
+  t.equal(code, 0, stdout.split('\n').slice(-15).join('\n'));
+  const summary = JSON.parse(readFileSync(join(out, 'profiles', 'summary.json'), 'utf8')) as {
+    records: { point: string; files: Record<string, string>; cpu: Record<'client' | 'server', { categories: { name: string; perCall: number }[] }>; heap: Record<'client' | 'server', { total: number }> }[];
+  };
+  t.same(summary.records.map((r) => r.point), ['32', '256']);
+  for (const record of summary.records) {
+    for (const file of Object.values(record.files)) t.ok(JSON.parse(readFileSync(file, 'utf8')), `${file} is a profile`);
+    for (const side of ['client', 'server'] as const) {
+      const protobufjs = record.cpu[side].categories.find((c) => c.name === 'protobufjs');
+      t.ok(protobufjs && protobufjs.perCall > 0, `@${record.point} ${side}: protobufjs self time attributed (${protobufjs?.perCall} µs/call)`);
+      t.ok(record.heap[side].total > 0, `@${record.point} ${side}: allocations sampled`);
+    }
+  }
+  t.match(stdout, /by package \(µs\/call/);
 });

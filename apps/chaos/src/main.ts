@@ -3,7 +3,7 @@
  * fresh cluster (a registry server, provider processes, a consumer with retry, health and breaker),
  * drives steady idempotent traffic, injects its fault, and records every call. The registry-cluster
  * scenarios (c1…, 3-member etcd and ZooKeeper clusters) run with --cluster (only them) or --long.
- * Exit code 1 when scenarios 1–4 or a cluster scenario lost a call.
+ * Exit code 1 when scenarios 1–4, 7, 8 or a cluster scenario lost a call.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -31,7 +31,7 @@ async function main(): Promise<number> {
   console.log(`\n${table(summaries)}`);
   mkdirSync(values.out!, { recursive: true });
   writeFileSync(join(values.out!, values.cluster ? 'chaos-cluster.json' : values.long ? 'chaos-long.json' : 'chaos.json'), JSON.stringify({ date: new Date().toISOString(), summaries }, null, 2));
-  const mustBeClean = summaries.filter((s) => /^([1-4]|c\d+) |\((etcd|zookeeper)\)$/.test(s.scenario) && s.failed > 0);
+  const mustBeClean = summaries.filter((s) => /^([1-47-8]|c\d+) |\((etcd|zookeeper)\)$/.test(s.scenario) && s.failed > 0);
   return mustBeClean.length > 0 ? 1 : 0;
 }
 

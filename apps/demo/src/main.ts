@@ -153,8 +153,8 @@ async function main(): Promise<number> {
       console.log(`  ${nameOf(w.id).padEnd(4)} weight ${String(Math.round(w.weight)).padStart(11)}  expected share ${(w.share * 100).toFixed(1).padStart(5)} %  avg latency ${w.avgLatencyMs.toFixed(2)} ms`);
     }
     console.log(`  p3, 4 ms slower, served ${lalbShare} of the v1 calls in the seconds before the first fault; round robin would give it 33 %.`);
-    console.log('  (p1 and p2 answer about equally fast. LALB does not split equal providers evenly: qps / latency favours the one');
-    console.log('   that already has more calls, until its latency grows; see plugins/lb-lalb README, "Equal latencies".)');
+    console.log('  (p1 and p2 answer about equally fast, so LALB splits their calls about evenly: its rate term is compressed');
+    console.log('   (rateExponent 0.8), so equal providers do not drift to one of them; see plugins/lb-lalb README, "Equal latencies".)');
   }
   console.log(`\nbreaker transitions:\n${breakerEvents.map((e) => `  ${e}`).join('\n') || '  none'}`);
   const spans = governance.spans();

@@ -9,7 +9,24 @@ export class FakeSocket extends EventEmitter {
   readonly remotePort = 40000;
   destroyed = false;
   writableEnded = false;
+  /** Everything written is taken at once: no backpressure in memory. */
+  readonly writableLength = 0;
+  private paused = false;
   readonly written: Buffer[] = [];
+
+  pause(): this {
+    this.paused = true;
+    return this;
+  }
+
+  resume(): this {
+    this.paused = false;
+    return this;
+  }
+
+  isPaused(): boolean {
+    return this.paused;
+  }
 
   setNoDelay(): this {
     return this;

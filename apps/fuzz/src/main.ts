@@ -1,10 +1,13 @@
 /**
- * `pnpm fuzz [--iterations N] [--socket-iterations N] [--seed S]`: mutated and random frames through
- * the server's request path — a million in memory through the real connection code, and a share over
- * real sockets while a well-formed client keeps getting answers. No crash, no hang, no memory growth.
+ * `pnpm fuzz [--iterations N] [--socket-iterations N] [--seed S] [--no-bad-peers] [--bad-peers-only]`:
+ * mutated and random frames through the server's request path — a million in memory through the real
+ * connection code, and a share over real sockets while a well-formed client keeps getting answers. No
+ * crash, no hang, no memory growth. Then the bad-peer targets (src/bad-peers): oversized frames both
+ * ways, a non-reading peer, slow senders, PING floods and large frames, each with its figures.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runBadPeers } from './bad-peers/index.js';
 import { fuzz } from './fuzz-run.js';
 
 async function main(): Promise<number> {
@@ -13,8 +16,11 @@ async function main(): Promise<number> {
       iterations: { type: 'string', default: '1000000' },
       'socket-iterations': { type: 'string', default: '20000' },
       seed: { type: 'string', default: String(Date.now() % 1_000_000) },
+      'no-bad-peers': { type: 'boolean', default: false },
+      'bad-peers-only': { type: 'boolean', default: false },
     },
   });
+  if (values['bad-peers-only']) return badPeers();
   const seed = Number(values.seed);
   console.log(`fuzzing with seed ${seed}: ${values.iterations} in-memory inputs, ${values['socket-iterations']} over sockets`);
   // A hang shows up as this timer firing: the run must finish on its own.
@@ -41,6 +47,18 @@ async function main(): Promise<number> {
     return 1;
   }
   console.log('no crash, no hang, no failure');
+  return values['no-bad-peers'] ? 0 : badPeers();
+}
+
+async function badPeers(): Promise<number> {
+  console.log('\nbad peers (provider in its own process, default options; a normal consumer alongside):');
+  const results = await runBadPeers(false, (line) => console.log(line));
+  const failed = results.flatMap((r) => r.failures.map((f) => `${r.attack}: ${f}`));
+  if (failed.length > 0) {
+    console.error(`\n${failed.length} bad-peer failures:\n${failed.join('\n')}`);
+    return 1;
+  }
+  console.log('every bad-peer promise held');
   return 0;
 }
 

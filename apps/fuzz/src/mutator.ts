@@ -1,13 +1,15 @@
-import { encodeBareFrame, encodeRequestFrame, FrameType } from '@trellis/core/internal';
+import { DEFAULT_SETTINGS, encodeBareFrame, encodeRequestFrame, encodeResponseFrame, encodeSettingsFrame, FrameType } from '@trellis/core/internal';
 import { loadEchoService } from '@trellis/testkit';
 
 /**
  * Builds fuzz inputs: well-formed frames (the seeds) mutated in the ways hostile or broken peers send
  * them — bit flips, truncation, lengths that lie, bad magic and types, garbage protobuf, several frames
- * interleaved on one stream — plus plain random bytes.
+ * interleaved on one stream — plus plain random bytes. Most inputs open with a SETTINGS frame (mutated
+ * sometimes), as a client must, so that the request path behind the handshake is reached.
  */
 export class Mutator {
   private readonly seeds: Buffer[];
+  private readonly settings = encodeSettingsFrame(DEFAULT_SETTINGS);
   private nextStream = 1;
 
   constructor(private readonly random: () => number) {
@@ -23,18 +25,27 @@ export class Mutator {
       request('Echo', undefined, undefined, Buffer.alloc(0)),
       encodeBareFrame(FrameType.PING, 0, Buffer.alloc(8, 1)),
       encodeBareFrame(FrameType.CANCEL, 1),
+      encodeResponseFrame(FrameType.CANCEL, 1, 1, 'a reason', false, undefined, undefined),
       encodeBareFrame(FrameType.PONG, 0, Buffer.alloc(8)),
+      // Over the limits the in-memory server announces (64 KiB bodies): refused per call and skipped.
+      request('Echo', undefined, undefined, Buffer.alloc(70 * 1024, 0x0a)),
+      request('Echo', undefined, new Map(Array.from({ length: 70 }, (_, i) => [`k${i}`, 'v'] as [string, string]))),
     ];
   }
 
-  /** One input: 1–4 frames (mutated or not), or random bytes. */
+  /** One input: SETTINGS (usually) and 1–4 frames (mutated or not), or random bytes. */
   next(): Buffer {
     if (this.random() < 0.05) return this.randomBytes(1 + this.int(300));
     const parts: Buffer[] = [];
+    const opening = this.random();
+    if (opening < 0.85) parts.push(this.settings);
+    else if (opening < 0.95) parts.push(this.mutate(Buffer.from(this.settings)));
     const frames = 1 + this.int(4);
     for (let i = 0; i < frames; i++) {
       const frame = Buffer.from(this.seeds[this.int(this.seeds.length)]!);
-      frame.writeUInt32BE(this.random() < 0.3 ? 1 : this.nextStream++ & 0x7fffffff, 8); // reused ids interleave streams
+      const connectionFrame = frame[3] === FrameType.PING || frame[3] === FrameType.PONG;
+      // Reused ids interleave streams; connection frames keep stream 0 (mostly).
+      if (!connectionFrame || this.random() < 0.1) frame.writeUInt32BE(this.random() < 0.3 ? 1 : this.nextStream++ & 0x7fffffff, 8);
       parts.push(this.random() < 0.6 ? this.mutate(frame) : frame);
     }
     return Buffer.concat(parts);

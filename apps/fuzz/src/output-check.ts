@@ -1,8 +1,9 @@
-import { decodeResponseHeader, FIXED_HEADER_SIZE, FrameType } from '@trellis/core/internal';
+import { decodeResponseHeader, decodeSettings, FIXED_HEADER_SIZE, FrameType, PROTOCOL_VERSION } from '@trellis/core/internal';
 
 /**
- * What the server wrote must itself be valid protocol: whole frames, right magic and version, only
- * types a server sends, response headers that decode. Returns a description of the first violation.
+ * What the server wrote must itself be valid protocol: whole frames, right magic and version (an older
+ * one only for the GOAWAY that refuses an older client), only types a server sends, SETTINGS first and
+ * once, headers that decode. Returns a description of the first violation.
  */
 export interface OutputTally {
   responses: number;
@@ -20,15 +21,24 @@ export function checkServerOutput(chunks: readonly Buffer[], tally?: OutputTally
   let offset = 0;
   while (offset < out.length) {
     if (out.length - offset < FIXED_HEADER_SIZE) return `server wrote a partial frame header at byte ${offset}`;
-    if (out[offset] !== 0x54 || out[offset + 1] !== 0x52 || out[offset + 2] !== 1) return `server wrote a frame with bad magic/version at byte ${offset}`;
     const type = out[offset + 3]!;
-    if (type !== FrameType.RESPONSE && type !== FrameType.PONG && type !== FrameType.GOAWAY) return `server wrote frame type ${type}`;
+    const versionOk = out[offset + 2] === PROTOCOL_VERSION || (type === FrameType.GOAWAY && out[offset + 2]! < PROTOCOL_VERSION);
+    if (out[offset] !== 0x54 || out[offset + 1] !== 0x52 || !versionOk) return `server wrote a frame with bad magic/version at byte ${offset}`;
+    if (type !== FrameType.RESPONSE && type !== FrameType.PONG && type !== FrameType.GOAWAY && type !== FrameType.SETTINGS) return `server wrote frame type ${type}`;
+    if (type === FrameType.SETTINGS && offset !== 0) return 'server wrote SETTINGS after another frame';
+    if (type !== FrameType.SETTINGS && type !== FrameType.GOAWAY && out[3] !== FrameType.SETTINGS) return `server wrote frame type ${type} before its SETTINGS`;
     const headerLength = out.readUInt16BE(offset + 6);
     const bodyLength = out.readUInt32BE(offset + 12);
     const end = offset + FIXED_HEADER_SIZE + headerLength + bodyLength;
     if (end > out.length) return `server wrote a truncated frame at byte ${offset}`;
     if (type === FrameType.PONG && tally) tally.pongs++;
-    if (type !== FrameType.PONG) {
+    if (type === FrameType.SETTINGS) {
+      try {
+        decodeSettings(out, offset + FIXED_HEADER_SIZE, offset + FIXED_HEADER_SIZE + headerLength);
+      } catch (error) {
+        return `server wrote undecodable SETTINGS: ${(error as Error).message}`;
+      }
+    } else if (type !== FrameType.PONG) {
       try {
         const header = decodeResponseHeader(out, offset + FIXED_HEADER_SIZE, offset + FIXED_HEADER_SIZE + headerLength);
         if (tally && type === FrameType.GOAWAY) tally.goaways++;

@@ -12,6 +12,7 @@ t.test('a short fuzz run finds nothing and exercises every answer kind', async (
   t.ok(report.tally.errors[0]! > 100, 'some requests reached the handler and succeeded');
   t.ok(report.tally.errors[3]! > 10, 'malformed bodies were answered INVALID_ARGUMENT');
   t.ok(report.tally.errors[12]! > 10, 'unknown methods were answered UNIMPLEMENTED');
+  t.ok(report.tally.errors[8]! > 10, 'frames over the limits were refused for their call alone (RESOURCE_EXHAUSTED)');
   t.ok(report.tally.goaways > 1000, 'protocol violations closed their connections with a GOAWAY');
   t.ok(report.goodClientCalls > 0, 'the well-formed client was answered throughout');
 });

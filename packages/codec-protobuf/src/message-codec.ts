@@ -3,6 +3,7 @@ import * as protobuf from 'protobufjs';
 import { ProtoCodecError } from './codec-error.js';
 import { fastUtil } from './fast-long.js';
 import { strictReader } from './strict-reader.js';
+import { valueCheck } from './strict-values.js';
 
 type FromObject = (object: unknown, depth?: number) => protobuf.Message;
 type ToObject = (message: protobuf.Message, options: protobuf.IConversionOptions, depth?: number) => unknown;
@@ -62,7 +63,14 @@ export class CodecFactory {
     const scope = { types, util: fastUtil };
     // fromObject's generated code reads `this.ctor`; a plain data property beats Type's getter.
     const self = { ctor: type.ctor };
-    converters.fromObject = (protobuf.converter.fromObject(type)(scope) as FromObject).bind(self);
+    const fromObject = (protobuf.converter.fromObject(type)(scope) as FromObject).bind(self);
+    // Values fromObject would coerce in silence (an int64 of 'abc', an unknown enum name) are
+    // refused first; nested types run their own check through their own converter.
+    const check = valueCheck(type);
+    converters.fromObject = check === undefined ? fromObject : (object, depth) => {
+      check(object);
+      return fromObject(object, depth);
+    };
     converters.toObject = protobuf.converter.toObject(type)(scope) as ToObject;
     return converters;
   }

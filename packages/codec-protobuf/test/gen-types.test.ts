@@ -2,7 +2,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ts from 'typescript';
-import { generateTypes } from '../src/index.js';
+import { generateTypes, loadProto } from '../src/index.js';
 import { parseCliArgs } from '../src/gen/cli-args.js';
 
 const PACKAGE_ROOT = path.join(__dirname, '..');
@@ -113,6 +113,47 @@ t.test('generated types for the echo and rich protos type-check against real usa
   t.same(typeCheck([path.join(dir, 'usage.ts'), ...generated]), [], 'no type errors');
 });
 
+// With --longs BigInt, decoded int64 fields are bigint (as loadProto's `longs: BigInt` decodes them),
+// and a bigint can be sent back.
+const BIGINT_USAGE = `
+import type { EchoServiceClient } from './gen/trellis/test/EchoService';
+import type { RichServiceClient } from './gen/rich/v1/RichService';
+
+export async function useClient(client: EchoServiceClient): Promise<bigint> {
+  const reply = await client.echo({ id: 12n });
+  await client.echo({ id: '12' });
+  await client.echo({ id: reply.id + 1n });
+  // @ts-expect-error a decoded int64 is a bigint, not a string
+  const asString: string = reply.id;
+  void asString;
+  return reply.id;
+}
+
+export async function useRich(client: RichServiceClient): Promise<bigint> {
+  const rich = await client.get({ u64: 1n, s64: -1n });
+  return rich.bigId + rich.u64 + rich.s64 + rich.f64 + rich.sf64;
+}
+`;
+
+t.test('--longs BigInt: int64 fields are bigint in decoded messages, and accept one when sent', async (t) => {
+  const dir = t.testdir({ 'usage.ts': BIGINT_USAGE });
+  const outDir = path.join(dir, 'gen');
+  await generateTypes({ files: ['echo.proto', 'rich.proto'], includeDirs: [ECHO_DIR, FIXTURES], outDir, longs: 'BigInt' });
+  const rich = fs.readFileSync(path.join(outDir, 'rich', 'v1', 'Rich.ts'), 'utf8');
+  t.match(rich, "'bigId': (bigint);");
+  t.match(rich, "'bigId'?: (number | string | bigint | Long);");
+  t.notMatch(rich, /\(Long\)/, 'no output field is left as Long');
+  const generated = fs.readdirSync(outDir, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts'))
+    .map((file) => path.join(outDir, file));
+  t.same(typeCheck([path.join(dir, 'usage.ts'), ...generated]), [], 'no type errors');
+
+  // The types describe what loadProto({ longs: BigInt }) really decodes.
+  const codec = loadProto('echo.proto', { includeDirs: [ECHO_DIR], longs: BigInt }).message('trellis.test.EchoRequest');
+  const decoded = codec.decode(codec.encode({ id: 9007199254740993n })) as { id: unknown };
+  t.equal(decoded.id, 9007199254740993n);
+});
+
 t.test('the type checker does catch a wrong usage (the test above is not vacuous)', async (t) => {
   const dir = t.testdir({ 'wrong.ts': `import type { EchoServiceClient } from './gen/trellis/test/EchoService';\nexport const f = (c: EchoServiceClient) => c.echo({ values: 'x' });\n` });
   await generateTypes({ files: [path.join(ECHO_DIR, 'echo.proto')], outDir: path.join(dir, 'gen') });
@@ -132,9 +173,11 @@ t.test('CLI arguments', async (t) => {
     help: false,
     options: { files: ['x.proto', 'y.proto'], outDir: 'out', includeDirs: ['a', 'b'], defaults: false, longs: 'Number' },
   });
+  t.match(parseCliArgs(['-O', 'out', '--longs', 'BigInt', 'x.proto']), { options: { longs: 'BigInt' } }, 'every longs mode loadProto supports');
   t.same(parseCliArgs(['--help']), { help: true });
   t.throws(() => parseCliArgs(['x.proto']), /--outDir/);
   t.throws(() => parseCliArgs(['-O', 'out']), /no \.proto files/);
   t.throws(() => parseCliArgs(['-O', 'out', '--enums', 'Name', 'x.proto']), /--enums must be one of String, Number/);
+  t.throws(() => parseCliArgs(['-O', 'out', '--longs', 'bigint', 'x.proto']), /--longs must be one of String, Number, Long, BigInt; got "bigint"/);
   t.throws(() => parseCliArgs(['-O', 'out', '--grpcLib', '@grpc/grpc-js', 'x.proto']), /grpcLib/);
 });

@@ -10,6 +10,8 @@ export interface DeadlineEntry {
 }
 
 const RESOLUTION_MS = 5;
+/** setTimeout's limit: a longer delay overflows and fires at once (TimeoutOverflowWarning). */
+const MAX_DELAY_MS = 2_147_483_647;
 
 export class DeadlineTimer {
   private readonly buckets = new Map<number, Set<DeadlineEntry>>();
@@ -36,7 +38,9 @@ export class DeadlineTimer {
   private arm(key: number): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.armedFor = key;
-    this.timer = setTimeout(this.fireBound, Math.max(0, key * RESOLUTION_MS - this.now()));
+    // A deadline past setTimeout's range (a peer may send any uint32 timeout) waits in steps: firing
+    // early expires nothing and re-arms for what is left.
+    this.timer = setTimeout(this.fireBound, Math.min(MAX_DELAY_MS, Math.max(0, key * RESOLUTION_MS - this.now())));
     this.timer.unref();
   }
 

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { inject, type InjectionToken } from 'tsyringe';
+import { container as rootContainer, inject, type InjectionToken } from 'tsyringe';
+import { ErrorCodes, TrellisError } from './errors.js';
 import type { Plugin } from './plugin.js';
 
 export interface RpcServiceOptions {
@@ -81,7 +82,22 @@ export function referenceToken(service: string, options: RpcReferenceOptions = {
  */
 export function RpcReference(service: string, options: RpcReferenceOptions = {}): ParameterDecorator {
   const token = referenceToken(service, options);
-  if (!declared.has(token)) declared.set(token, { token, service, options });
+  if (!declared.has(token)) {
+    declared.set(token, { token, service, options });
+    // The fallback every container inherits: provideReferences registers the real factory nearer
+    // (in the container it is given), so this only answers when that was not done, and says how
+    // instead of tsyringe's "Attempted to resolve unregistered dependency token: Symbol(…)".
+    rootContainer.register(token, {
+      useFactory: () => {
+        throw new TrellisError(
+          ErrorCodes.REFERENCE_UNRESOLVED,
+          `${ErrorCodes.REFERENCE_UNRESOLVED}: @RpcReference('${service}') has no client in this container; call ` +
+            'provideReferences(container, { registry, services }) on the container you resolve from (or a parent), after the ' +
+            'classes that declare references are imported and before resolving them',
+        );
+      },
+    });
+  }
   // Explicit inject: works even where the TypeScript loader emits no decorator metadata.
   return inject(token) as ParameterDecorator;
 }

@@ -91,9 +91,25 @@ export const ErrorCodes = {
   REFERENCE_UNRESOLVED: 'ERR_REFERENCE_UNRESOLVED',
 } as const;
 
+/**
+ * A value as an error message shows it: JSON where that is faithful, else what JSON would hide
+ * (NaN and Infinity print as themselves, not "null"; a function as "a function").
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint') return `${String(value)}${typeof value === 'bigint' ? 'n' : ''}`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return value.toString();
+  if (value === undefined) return 'undefined';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
 export function invalidOption(name: string, value: unknown, expected: string): TrellisError {
   return new TrellisError(
     ErrorCodes.INVALID_OPTION,
-    `option "${name}" is ${JSON.stringify(value)}; expected ${expected}`,
+    `option "${name}" is ${describeValue(value)}; expected ${expected}`,
   );
 }

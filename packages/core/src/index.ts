@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 
 export { Code, RpcError, TrellisError, ErrorCodes, notExecuted, invalidOption, type RpcErrorOptions } from './errors.js';
+export { DEFAULT_FAILURE_CODES, isFailure, failurePredicate, parseCode, parseCodes, type FailurePredicate } from './failure.js';
 export { createMetadata, MetadataKeys, type Metadata } from './metadata.js';
 export { createContextKey, ContextValues, type ContextKey } from './context-key.js';
 export { serviceKey, formatServiceKey, DEFAULT_GROUP, DEFAULT_VERSION, type ServiceKey } from './service-key.js';
-export type { CallOptions } from './client/call-options.js';
+export { MAX_TIMEOUT_MS, type CallOptions } from './client/call-options.js';
 export type { MessageCodec, MethodDefinition, MethodDescriptor, ServiceDefinition } from './definition.js';
 export type { Endpoint, InstanceInfo, MethodTraits } from './endpoint.js';
 export type { Registry, ConfigSource, Disposable, ServiceQuery } from './registry.js';
@@ -26,6 +27,7 @@ export { KERNEL_VERSION } from './version.js';
 export { RpcClient, type RpcClientOptions, type MethodSettings } from './client/rpc-client.js';
 export { provideReferences, type ProvideReferencesOptions, type ReferenceSet } from './client/references.js';
 export { RpcServer, type RpcServerOptions, type CloseOptions } from './server/rpc-server.js';
+export { HandlerError } from './server/error-redaction.js';
 export {
   RpcService, RpcMethod, RpcReference, referenceToken,
   type RpcServiceOptions, type RpcMethodOptions, type RpcReferenceOptions,

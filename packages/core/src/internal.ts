@@ -3,7 +3,8 @@
  * Unstable: anything here may change in any release. Applications and plugins must not use it.
  */
 export { FrameDecoder, type FrameSink } from './transport/frame-decoder.js';
-export { FrameType, FIXED_HEADER_SIZE, DEFAULT_FRAME_LIMITS, encodeBareFrame, type FrameLimits } from './transport/frame.js';
+export { FrameType, FIXED_HEADER_SIZE, DEFAULT_FRAME_LIMITS, PROTOCOL_VERSION, encodeBareFrame, type FrameLimits } from './transport/frame.js';
+export { encodeSettingsFrame, decodeSettings, DEFAULT_SETTINGS, type Settings } from './transport/settings.js';
 export {
   encodeRequestFrame, encodeResponseFrame, decodeRequestHeader, decodeResponseHeader, createRouteMemo,
   type RequestHeader, type ResponseHeader,

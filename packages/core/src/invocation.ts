@@ -63,11 +63,19 @@ export function composeEndpointInterceptors(
   return next;
 }
 
-/** Named slots for the fixed client order (DESIGN.md §3): tracing → retry → breaker → user. */
+/**
+ * Named slots for the fixed client order: tracing → metrics → breaker → retry → user.
+ *
+ * The per-method circuit breaker sits above retry, so it judges calls as the caller sees them: a
+ * call that retry saved on another endpoint is a success, and a half-open probe is a whole call that
+ * retry can steer off a failing endpoint. Below retry it counted attempts, and one failing endpoint
+ * out of two could open the method's circuit for every endpoint (per-endpoint circuits, below the
+ * balancer, are what take one endpoint out).
+ */
 export const InterceptorOrder = {
   TRACING: 100,
   METRICS: 150,
+  BREAKER: 180,
   RETRY: 200,
-  BREAKER: 300,
   USER: 1000,
 } as const;

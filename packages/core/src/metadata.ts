@@ -17,4 +17,6 @@ export const MetadataKeys = {
   ATTEMPT: 'trellis-attempt',
   /** The caller's service name, for per-caller rate limits and logs. */
   CALLER: 'trellis-caller',
+  /** Trailer of a redacted error: the id under which the server reported it (RpcServer `redactErrors`). */
+  ERROR_ID: 'trellis-error-id',
 } as const;

@@ -12,6 +12,7 @@ export type { Router } from './router.js';
 export { RouterOrder } from './router.js';
 export type { LoadBalancer, LoadBalancerFactory, Pick, PickOutcome } from './balancer/load-balancer.js';
 export { NOOP_DONE } from './balancer/load-balancer.js';
+export { balancerPlugin, type BalancerPlugin, type BalancerPluginOptions } from './balancer/balancer-plugin.js';
 export type { HealthView, EndpointState, EndpointStateChange } from './health.js';
 export type {
   ClientTransport, ServerTransport, OutboundRequest, InboundResponse, InboundRequest, ServerExchange,
@@ -25,7 +26,9 @@ export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export { TOKENS } from './tokens.js';
 export { KERNEL_VERSION } from './version.js';
-export { invalidOption, notExecuted, ErrorCodes } from './errors.js';
+export { invalidOption, notExecuted, ErrorCodes, describeValue } from './errors.js';
+export { DEFAULT_FAILURE_CODES, isFailure, failurePredicate, parseCode, parseCodes, type FailurePredicate, type InvalidOptionFactory } from './failure.js';
+export { closestName, rejectUnknownKeys } from './options.js';
 export { createContextKey, ContextValues, type ContextKey } from './context-key.js';
 export { ExponentialBackoff, type BackoffOptions } from './backoff.js';
 export { debounce, type Debounced } from './registry/debounce.js';

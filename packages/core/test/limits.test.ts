@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import t from 'tap';
-import { Code, RpcClient, type RpcError } from '../src/index.js';
-import { encodeRequestFrame } from '../src/transport/header-codec.js';
+import { Code, RpcClient, TcpClientTransport, TcpServerTransport, type RpcError } from '../src/index.js';
 import { ECHO, startEchoServer } from './fixtures/json-service.js';
+import { echoRequest, pingFrame, RawPeer, responseHeader, settingsFrame } from './fixtures/raw-peer.js';
 
 /** Connects, writes `bytes` (maybe nothing), and resolves with how long the server took to close it. */
 function closedAfter(port: number, bytes?: Buffer): Promise<number> {
@@ -16,7 +16,7 @@ function closedAfter(port: number, bytes?: Buffer): Promise<number> {
   });
 }
 
-const ping = () => { const b = Buffer.alloc(24); b.writeUInt16BE(0x5452, 0); b[2] = 1; b[3] = 3; b.writeUInt32BE(8, 12); return b; };
+const ping = () => pingFrame().subarray();
 
 t.test('a silent connection and a half-sent frame are closed after handshakeTimeoutMs (slowloris)', async (t) => {
   const errors: string[] = [];
@@ -30,7 +30,7 @@ t.test('a silent connection and a half-sent frame are closed after handshakeTime
 t.test('an idle connection is closed after idleTimeoutMs; a client just reconnects', async (t) => {
   const { server, address } = await startEchoServer('a', { tcp: { idleTimeoutMs: 300 } });
   t.teardown(() => server.close());
-  t.ok((await closedAfter(server.port, ping())) >= 250, 'closed once idle');
+  t.ok((await closedAfter(server.port, Buffer.concat([settingsFrame(), ping()]))) >= 250, 'closed once idle');
   const client = new RpcClient({ service: ECHO, addresses: [address] });
   t.teardown(() => client.close());
   await client.invoke('Echo', {});
@@ -48,25 +48,77 @@ t.test('maxConnections: connections past the limit are closed at once', async (t
 });
 
 t.test('maxConcurrentStreams: excess requests are refused as not executed', async (t) => {
-  const { server, address, stats } = await startEchoServer('a', { tcp: { maxConcurrentStreams: 5 } });
-  const client = new RpcClient({ service: ECHO, addresses: [address] });
-  t.teardown(async () => { await client.close(); await server.close(); });
-  const results = await Promise.allSettled(Array.from({ length: 10 }, () => client.invoke('Echo', { delayMs: 200 })));
-  const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as RpcError);
+  // A peer that ignores the limit the server announced (the RpcClient queues instead: next test).
+  const { server, stats } = await startEchoServer('a', { tcp: { maxConcurrentStreams: 5 } });
+  const peer = await RawPeer.connect(server.port);
+  t.teardown(async () => { peer.destroy(); await server.close(); });
+  for (let id = 1; id <= 10; id++) peer.write(echoRequest(id, { delayMs: 200 }));
+  const headers = await Promise.all(Array.from({ length: 10 }, (_, i) => peer.response(i + 1).then(responseHeader)));
+  const refused = headers.filter((h) => h.code !== Code.OK);
   t.equal(refused.length, 5);
   for (const e of refused) {
     t.equal(e.code, Code.RESOURCE_EXHAUSTED);
-    t.equal(e.mayHaveRun, false);
+    t.equal(e.notExecuted, true);
   }
   t.equal(stats.calls, 5, 'only five ran');
 });
 
-t.test('too many metadata entries close the connection', async (t) => {
-  const errors: string[] = [];
-  const { server } = await startEchoServer('a', { tcp: { limits: { maxMetadataEntries: 8 }, onProtocolError: (_p, m) => errors.push(m) } });
+t.test('the client queues calls past the server\'s maxConcurrentStreams instead of being refused', async (t) => {
+  const { server, address, stats } = await startEchoServer('a', { tcp: { maxConcurrentStreams: 5 } });
+  const client = new RpcClient({ service: ECHO, addresses: [address], transparentRetries: 0 });
+  t.teardown(async () => { await client.close(); await server.close(); });
+  const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => client.invoke('Echo', { message: `m${i}`, delayMs: 50 })));
+  t.same(results.filter((r) => r.status === 'rejected').map((r) => ((r as PromiseRejectedResult).reason as Error).message), [], 'none refused');
+  t.equal(stats.calls, 20, 'all ran, five at a time');
+  // Within the deadline only: a call that cannot get a stream in time fails as never run.
+  const blockers = Array.from({ length: 5 }, () => client.invoke('Echo', { delayMs: 1000 }));
+  const late = (await client.invoke('Echo', {}, { timeoutMs: 200 }).catch((e: unknown) => e)) as RpcError;
+  t.equal(late.code, Code.DEADLINE_EXCEEDED);
+  t.equal(late.mayHaveRun, false, 'it was never sent');
+  t.match(late.message, /waiting for a free stream .*maxConcurrentStreams/);
+  await Promise.all(blockers);
+});
+
+t.test('too many metadata entries fail that call only, on either side', async (t) => {
+  const { server, address, stats } = await startEchoServer('a', { tcp: { limits: { maxMetadataEntries: 8 } } });
   t.teardown(() => server.close());
   const metadata = new Map(Array.from({ length: 20 }, (_, i) => [`k${i}`, 'v'] as [string, string]));
-  const frame = encodeRequestFrame(1, { group: 'default', service: 'test.Echo', version: '', method: 'Echo', timeoutMs: 1000, attempt: 1, metadata }, Buffer.from('{}'));
-  await closedAfter(server.port, frame);
-  t.match(errors.join('\n'), /more than 8 metadata entries/);
+  // A peer that ignores the announced limit: refused for that stream, the connection serves on.
+  const peer = await RawPeer.connect(server.port);
+  t.teardown(() => peer.destroy());
+  peer.write(Buffer.concat([echoRequest(1, { message: 'too many' }, metadata), echoRequest(3, { message: 'fine' })]));
+  const refused = responseHeader(await peer.response(1));
+  t.equal(refused.code, Code.RESOURCE_EXHAUSTED);
+  t.equal(refused.notExecuted, true);
+  t.match(refused.message, /more than 8 metadata entries \(maxMetadataEntries\)/);
+  t.equal(responseHeader(await peer.response(3)).code, Code.OK, 'the next call on the same connection is served');
+  // The RpcClient checks before sending: nothing leaves the process.
+  const client = new RpcClient({ service: ECHO, addresses: [address] });
+  t.teardown(() => client.close());
+  await client.invoke('Echo', {});
+  const before = stats.calls;
+  const error = (await client.invoke('Echo', {}, { metadata: Object.fromEntries(metadata) }).catch((e: unknown) => e)) as RpcError;
+  t.equal(error.code, Code.RESOURCE_EXHAUSTED);
+  t.equal(error.mayHaveRun, false);
+  t.match(error.message, /request metadata of 20 entries exceeds the peer's limit of 8 \(maxMetadataEntries\)/);
+  t.equal(stats.calls, before, 'the server never saw it');
+});
+
+t.test('transport options are checked when the transport is built (ERR_INVALID_OPTION names the option)', async (t) => {
+  const bad: [string, () => unknown, RegExp][] = [
+    ['server maxHeaderSize below 1024', () => new TcpServerTransport({ limits: { maxHeaderSize: 100 } }), /"limits\.maxHeaderSize" is 100; expected an integer in 1024\.\.65535/],
+    ['client maxHeaderSize above 65535', () => new TcpClientTransport({ limits: { maxHeaderSize: 70_000 } }), /"limits\.maxHeaderSize" is 70000/],
+    ['client maxBodySize 0', () => new TcpClientTransport({ limits: { maxBodySize: 0 } }), /"limits\.maxBodySize" is 0/],
+    ['maxPingsPerSecond 0', () => new TcpServerTransport({ maxPingsPerSecond: 0 }), /"maxPingsPerSecond" is 0/],
+    ['client maxPingsPerSecond 1.5', () => new TcpClientTransport({ maxPingsPerSecond: 1.5 }), /"maxPingsPerSecond" is 1\.5/],
+    ['minReceiveRate -1', () => new TcpServerTransport({ minReceiveRate: -1 }), /"minReceiveRate" is -1/],
+    ['receiveRateWindowMs 0', () => new TcpServerTransport({ receiveRateWindowMs: 0 }), /"receiveRateWindowMs" is 0/],
+    ['maxPartialFrameBytes below one frame', () => new TcpServerTransport({ maxPartialFrameBytes: 1000 }), /"maxPartialFrameBytes" is 1000; expected an integer in 4210704\.\./],
+    ['writeHighWaterMark 100', () => new TcpServerTransport({ writeHighWaterMark: 100 }), /"writeHighWaterMark" is 100/],
+    ['maxInflightRequestBytes 0', () => new TcpServerTransport({ maxInflightRequestBytes: 0 }), /"maxInflightRequestBytes" is 0/],
+    ['maxConcurrentStreams 0', () => new TcpServerTransport({ maxConcurrentStreams: 0 }), /"maxConcurrentStreams" is 0/],
+    ['maxConnections 2.5', () => new TcpServerTransport({ maxConnections: 2.5 }), /"maxConnections" is 2\.5/],
+  ];
+  for (const [name, build, message] of bad) t.throws(build, { code: 'ERR_INVALID_OPTION', message }, name);
+  t.doesNotThrow(() => new TcpServerTransport({ minReceiveRate: 0, maxPingsPerSecond: 1, limits: { maxHeaderSize: 1024 } }), 'minReceiveRate 0 turns the check off');
 });

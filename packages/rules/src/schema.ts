@@ -4,6 +4,7 @@
  * because rule errors must name the rule and field in a fixed, readable form, and the subset needed
  * is small.
  */
+import { closestName } from '@trellis/core/spi';
 
 interface SchemaBase {
   /** A semantic check run after the shape is right (CIDR syntax, regex safety); returns what is wrong. */
@@ -259,21 +260,7 @@ function checkObject(schema: ObjectSchema, value: unknown, path: string, issues:
 }
 
 function unknownField(key: string, known: readonly string[]): string {
-  const close = known.find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
+  const close = closestName(key, known);
   const hint = close !== undefined ? ` (did you mean "${close}"?)` : '';
   return `unknown field${hint}; known fields: ${known.join(', ')}`;
-}
-
-/** Levenshtein distance, for "did you mean" hints on short field names. */
-function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 2) return 3;
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }

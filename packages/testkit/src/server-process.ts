@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, rmSync } from 'node:fs';
+import { killWhenParentDies } from './orphan-watchdog.js';
 
 /**
  * One registry server process (an etcd member, a ZooKeeper server) started by a launcher. Shared by
  * the single-server and the cluster launchers so that every server, however it was started, is killed
- * when the test process ends — normally (an exit hook) or by SIGKILL (a detached watchdog).
+ * when the test process ends — normally (an exit hook) or by SIGKILL (`killWhenParentDies`).
  */
 export class ServerProcess {
   private readonly exited: Promise<void>;
@@ -34,7 +35,7 @@ export class ServerProcess {
     const forget = (): void => void live.delete(child);
     child.once('exit', forget);
     child.once('error', forget);
-    if (child.pid !== undefined) startWatchdog(child.pid, dir);
+    if (child.pid !== undefined) killWhenParentDies(child.pid, dir === undefined ? {} : { removeDir: dir });
     return server;
   }
 
@@ -87,17 +88,4 @@ function installExitHook(): void {
       if (dir) rmSync(dir, { recursive: true, force: true });
     }
   });
-}
-
-/**
- * No exit hook runs when the test process is SIGKILLed (a tap timeout): a detached shell polls both
- * PIDs, kills the server (and removes its directory) once the parent is gone, and ends by itself when
- * the server does.
- */
-function startWatchdog(serverPid: number, dir: string | undefined): void {
-  const cleanup = dir ? `; sleep 0.2; rm -rf '${dir}'` : '';
-  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${serverPid} 2>/dev/null; do sleep 1; done; kill -0 ${process.pid} 2>/dev/null || { kill -9 ${serverPid} 2>/dev/null${cleanup}; }; exit 0`;
-  const watchdog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
-  watchdog.on('error', () => undefined);
-  watchdog.unref();
 }

@@ -1,8 +1,7 @@
-import {
-  mergeBreakerSettings, resolveBreakerSettings, validateBreakerSettings, type BreakerSettings, type ResolvedBreakerSettings,
-} from './breaker-options.js';
-import { codeSetPredicate, type FailurePredicate } from './failure-codes.js';
-import { parseJson, type Source } from './validate.js';
+import { resolveBreakerSettings, type BreakerSettings, type ResolvedBreakerSettings } from './breaker-options.js';
+import { failurePredicate, type FailurePredicate } from './failure-codes.js';
+import { readBreakerDocument } from './live-documents.js';
+import type { Source } from './validate.js';
 
 /**
  * The breaker settings in force for one client: the code's options, with the live document (if
@@ -19,19 +18,19 @@ export class BreakerConfig {
     private readonly customIsFailure: FailurePredicate | undefined,
   ) {
     this.current = resolveBreakerSettings('breaker option', base);
-    this.isFailure = customIsFailure ?? codeSetPredicate(this.current.failureCodes);
+    this.isFailure = customIsFailure ?? failurePredicate(this.current.failureCodes);
   }
 
   /** Applies a document's text (undefined: deleted, back to the code's settings). Throws if invalid. */
   applyDocument(source: Source, text: string | undefined): void {
-    const overlay = text === undefined ? undefined : validateBreakerSettings(source, parseJson(source, text));
-    const merged = overlay === undefined ? this.base : mergeBreakerSettings(this.base, overlay);
-    const resolved = resolveBreakerSettings(source, merged);
+    const read = text === undefined ? undefined : readBreakerDocument(source, text, this.base);
+    const overlay = read?.overlay;
+    const resolved = read?.resolved ?? resolveBreakerSettings(source, this.base);
     this.current = resolved;
     // A document's failureCodes win over the code's isFailure: operators can change what counts.
     this.isFailure = overlay?.failureCodes === undefined && this.customIsFailure !== undefined
       ? this.customIsFailure
-      : codeSetPredicate(resolved.failureCodes);
+      : failurePredicate(resolved.failureCodes);
     for (const listener of this.listeners) listener();
   }
 

@@ -1,6 +1,6 @@
 import type { Code, RpcError } from '@trellis/core';
 import type { Clock } from '@trellis/core/spi';
-import { DEFAULT_FAILURE_CODES, parseCode } from './failure-codes.js';
+import { DEFAULT_FAILURE_CODES, parseCodes } from './failure-codes.js';
 import type { BreakerEvent } from './events.js';
 import {
   checkKeys, integerInRange, invalid, isObject, nonNegativeNumber, positiveNumber, ratio, type Source,
@@ -26,6 +26,12 @@ export interface CircuitSettings {
   readonly maxCoolDownMs: number;
   /** Probe calls let through when half-open; this many successes close the circuit. */
   readonly halfOpenProbes: number;
+  /**
+   * Opens after this many failures in a row, whatever the window holds; 0 turns it off. Default 5 for
+   * endpoint circuits (Finagle's failure accrual and Envoy's outlier detection use 5), 0 for method
+   * circuits (see DEFAULT_ENDPOINT_CONSECUTIVE_FAILURES).
+   */
+  readonly consecutiveFailures: number;
 }
 
 export const DEFAULT_CIRCUIT_SETTINGS: CircuitSettings = Object.freeze({
@@ -38,7 +44,17 @@ export const DEFAULT_CIRCUIT_SETTINGS: CircuitSettings = Object.freeze({
   coolDownMs: 100,
   maxCoolDownMs: 30_000,
   halfOpenProbes: 3,
+  consecutiveFailures: 0,
 });
+
+/**
+ * The endpoint level's default `consecutiveFailures`. An endpoint that fails every call must leave
+ * the rotation before a ratio could say so: with `minCalls` 20 it needs 20 calls of its own, and
+ * with two providers the method's circuit would see 50 % failures (and open for every endpoint)
+ * first. Failures in a row are one endpoint's signature: calls spread over healthy endpoints
+ * interleave successes, so the method level leaves it off.
+ */
+export const DEFAULT_ENDPOINT_CONSECUTIVE_FAILURES = 5;
 
 const CIRCUIT_KEYS = Object.keys(DEFAULT_CIRCUIT_SETTINGS) as (keyof CircuitSettings)[];
 
@@ -58,7 +74,11 @@ export interface BreakerSettings extends Partial<CircuitSettings> {
   readonly scope?: 'method' | 'service';
   /** Per-method refinements of the method level, by .proto name (`Echo`); `false` exempts one. */
   readonly methods?: Readonly<Record<string, boolean | Partial<CircuitSettings>>>;
-  /** Error codes that count as failures, as numbers or names. Default: UNKNOWN, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE, DATA_LOSS. */
+  /**
+   * Error codes that count as failures, as numbers or names. Default: the kernel's
+   * DEFAULT_FAILURE_CODES (UNKNOWN, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE, DATA_LOSS), the one
+   * definition health, LALB and retry share (docs/architecture.md).
+   */
   readonly failureCodes?: readonly (Code | keyof typeof Code | string)[];
 }
 
@@ -100,6 +120,7 @@ function validateCircuit(source: Source, prefix: string, value: Record<string, u
   if (value.coolDownMs !== undefined) positiveNumber(source, at('coolDownMs'), value.coolDownMs);
   if (value.maxCoolDownMs !== undefined) positiveNumber(source, at('maxCoolDownMs'), value.maxCoolDownMs);
   if (value.halfOpenProbes !== undefined) integerInRange(source, at('halfOpenProbes'), value.halfOpenProbes, 1, 1000);
+  if (value.consecutiveFailures !== undefined) integerInRange(source, at('consecutiveFailures'), value.consecutiveFailures, 0, 1e9);
 }
 
 function validateLevel(source: Source, name: string, value: unknown): void {
@@ -129,12 +150,7 @@ export function validateBreakerSettings(source: Source, value: unknown, allowOpt
   }
   let failureCodes: Code[] | undefined;
   if (value.failureCodes !== undefined) {
-    if (!Array.isArray(value.failureCodes)) throw invalid(source, 'failureCodes', value.failureCodes, 'an array of codes, e.g. ["UNAVAILABLE", "DEADLINE_EXCEEDED"]');
-    failureCodes = value.failureCodes.map((code, i) => {
-      const parsed = parseCode(code);
-      if (parsed === undefined) throw invalid(source, `failureCodes[${i}]`, code, 'a status code name (e.g. "UNAVAILABLE") or number other than OK');
-      return parsed;
-    });
+    failureCodes = parseCodes('failureCodes', value.failureCodes, (name, bad, expected) => invalid(source, name, bad, expected));
   }
   return (failureCodes ? { ...value, failureCodes } : value) as BreakerSettings;
 }
@@ -182,8 +198,10 @@ function complete(source: Source, level: string, base: CircuitSettings, refineme
 
 /** Fills defaults and works out each level; throws ERR_INVALID_OPTION on inconsistent values. */
 export function resolveBreakerSettings(source: Source, settings: BreakerSettings): ResolvedBreakerSettings {
-  const top = complete(source, '', { ...DEFAULT_CIRCUIT_SETTINGS, ...pickCircuit(settings) }, undefined)!;
-  const endpoint = complete(source, 'endpoint.', top, settings.endpoint);
+  const given = pickCircuit(settings);
+  const top = complete(source, '', { ...DEFAULT_CIRCUIT_SETTINGS, ...given }, undefined)!;
+  const endpointBase = given.consecutiveFailures === undefined ? { ...top, consecutiveFailures: DEFAULT_ENDPOINT_CONSECUTIVE_FAILURES } : top;
+  const endpoint = complete(source, 'endpoint.', endpointBase, settings.endpoint);
   const methodBase = complete(source, 'method.', top, settings.method);
   const scope = settings.scope ?? 'method';
   const perMethod = new Map<string, CircuitSettings | undefined>();

@@ -7,6 +7,7 @@ import { warn, watchDocument } from './config-watch.js';
 import { ENDPOINT_INTERCEPTOR_ORDER, EndpointBreaker } from './endpoint-breaker.js';
 import type { BreakerEvent, CircuitSnapshot } from './events.js';
 import { MethodBreaker } from './method-breaker.js';
+import { BREAKER_DOCUMENT } from './live-documents.js';
 import { invalid } from './validate.js';
 
 export interface BreakerPlugin extends Plugin {
@@ -85,7 +86,7 @@ export function breaker(options: BreakerOptions = {}): BreakerPlugin {
       live.add(entry);
       let watch: Disposable | undefined;
       if (options.config !== false) {
-        const name = typeof options.config === 'string' ? options.config : 'breaker';
+        const name = typeof options.config === 'string' ? options.config : BREAKER_DOCUMENT;
         watch = watchDocument(ctx.registry, { group: ctx.service.group, name: ctx.service.name }, name, {
           apply: (where, text) => config.applyDocument(where, text),
           report,

@@ -39,6 +39,8 @@ export class Circuit {
   private probesIssued = 0;
   private probesSucceeded = 0;
   private lastClosedAt = -Infinity;
+  /** Failures in a row while closed (a success resets it). */
+  private consecutive = 0;
 
   constructor(readonly key: string, private settings: CircuitSettings, private readonly owner: CircuitOwner) {
     this.coolDownMs = settings.coolDownMs;
@@ -67,9 +69,14 @@ export class Circuit {
     return this.settings.slowCallMs > 0;
   }
 
-  /** Half-open with a probe slot free: the router lets the endpoint be picked. */
+  /** Half-open with a probe slot free. */
   get canProbe(): boolean {
     return this.state === 'half-open' && this.probesIssued < this.settings.halfOpenProbes;
+  }
+
+  /** Half-open with a probe still running (issued and not yet succeeded; a failure reopens). */
+  get probing(): boolean {
+    return this.state === 'half-open' && this.probesIssued > this.probesSucceeded;
   }
 
   /** Records how a call that got `permit` ended. */
@@ -88,7 +95,10 @@ export class Circuit {
       // A call let through while closed that ends after the circuit opened says nothing new.
       if (this.state !== 'closed') return;
       this.window.record(now, failed, slow);
-      if (failed || slow) this.evaluate(now);
+      this.consecutive = failed ? this.consecutive + 1 : 0;
+      const limit = this.settings.consecutiveFailures;
+      if (failed && limit > 0 && this.consecutive >= limit) this.open(now, `${this.consecutive} calls in a row failed`);
+      else if (failed || slow) this.evaluate(now);
       return;
     }
     if (permit !== this.episode || this.state !== 'half-open') return;
@@ -98,6 +108,9 @@ export class Circuit {
     }
     if (++this.probesSucceeded >= this.settings.halfOpenProbes) {
       this.close(now, `${this.probesSucceeded} probe call${this.probesSucceeded === 1 ? '' : 's'} succeeded`);
+    } else {
+      // The endpoint router shows a half-open endpoint only between probes: it may be picked again.
+      this.owner.probesChanged(this);
     }
   }
 
@@ -141,6 +154,7 @@ export class Circuit {
     this.state = 'open';
     this.openUntil = now + this.coolDownMs;
     this.window.reset();
+    this.consecutive = 0;
     this.owner.transitioned(this, from, 'open', reason, now);
   }
 
@@ -156,6 +170,7 @@ export class Circuit {
     this.state = 'closed';
     this.lastClosedAt = now;
     this.window.reset();
+    this.consecutive = 0;
     this.owner.transitioned(this, 'half-open', 'closed', reason, now);
   }
 }

@@ -11,7 +11,7 @@ export const ENDPOINT_INTERCEPTOR_ORDER = 100;
 /**
  * Per-endpoint circuits. The endpoint interceptor records each attempt's outcome against the endpoint
  * that served it; the router (at RouterOrder.BREAKER) hides open endpoints from the balancer, and
- * shows a half-open one only while it has a probe slot free. When every endpoint is open the call
+ * shows a half-open one only between its probes, one at a time. When every endpoint is open the call
  * fails fast with UNAVAILABLE naming them, instead of the kernel's "none usable".
  */
 export class EndpointBreaker implements Router {
@@ -27,24 +27,30 @@ export class EndpointBreaker implements Router {
     private readonly clock: Clock,
   ) {}
 
-  route(list: readonly Endpoint[], _invocation: Invocation): readonly Endpoint[] {
+  route(list: readonly Endpoint[], invocation: Invocation): readonly Endpoint[] {
     const set = this.circuits;
     if (set.notClosed === 0 || list.length === 0) return list;
     set.poll(this.clock.now());
-    if (list === this.lastInput && set.version === this.lastVersion) {
-      if (this.lastOutput.length === 0) throw this.allOpen(list);
-      return this.lastOutput;
+    if (list !== this.lastInput || set.version !== this.lastVersion) {
+      const kept: Endpoint[] = [];
+      for (const endpoint of list) {
+        const circuit = set.peek(endpoint.id);
+        // A half-open endpoint takes one probe at a time (Finagle's failure accrual probes the same
+        // way): probes that all went out at once to a frozen endpoint would each cost a caller its
+        // whole deadline.
+        if (circuit === undefined || circuit.state === 'closed' || (circuit.canProbe && !circuit.probing)) kept.push(endpoint);
+      }
+      this.lastInput = list;
+      this.lastVersion = set.version;
+      this.lastOutput = kept.length === list.length ? list : kept;
     }
-    const kept: Endpoint[] = [];
-    for (const endpoint of list) {
-      const circuit = set.peek(endpoint.id);
-      if (circuit === undefined || circuit.state === 'closed' || circuit.canProbe) kept.push(endpoint);
-    }
-    this.lastInput = list;
-    this.lastVersion = set.version;
-    this.lastOutput = kept.length === list.length ? list : kept;
-    if (kept.length === 0) throw this.allOpen(list);
-    return this.lastOutput;
+    const output = this.lastOutput;
+    if (output.length === 0) throw this.allOpen(list, undefined);
+    // A retry whose untried endpoints are all open: say so, rather than let the balancer report
+    // that every endpoint was already tried (it never saw the open ones).
+    const excluded = invocation.excluded;
+    if (excluded !== undefined && excluded.size !== 0 && output !== list && output.every((e) => excluded.has(e.id))) throw this.allOpen(list, excluded);
+    return output;
   }
 
   readonly interceptor: EndpointInterceptor = (next) => (invocation, endpoint) => {
@@ -61,10 +67,13 @@ export class EndpointBreaker implements Router {
     return recordOutcome(next(invocation, endpoint), circuit, permit, started, this.clock, this.config.isFailure);
   };
 
-  private allOpen(list: readonly Endpoint[]): RpcError {
+  /** Every provider open (excluded undefined), or every one this call has not tried yet. */
+  private allOpen(list: readonly Endpoint[], excluded: ReadonlySet<string> | undefined): RpcError {
     const now = this.clock.now();
-    const states = list.map((e) => `${e.id} ${describe(this.circuits.peek(e.id), now)}`).join(', ');
-    return new RpcError(Code.UNAVAILABLE, `circuit open for every provider of ${this.circuits.service}: ${states}`, { mayHaveRun: false });
+    const untried = excluded === undefined ? list : list.filter((e) => !excluded.has(e.id));
+    const states = untried.map((e) => `${e.id} ${describe(this.circuits.peek(e.id), now)}`).join(', ');
+    const which = excluded === undefined ? 'every provider' : 'every provider this call has not tried yet';
+    return new RpcError(Code.UNAVAILABLE, `circuit open for ${which} of ${this.circuits.service}: ${states}`, { mayHaveRun: false });
   }
 }
 

@@ -1,6 +1,6 @@
 export { breaker, type BreakerPlugin } from './breaker-plugin.js';
 export {
-  DEFAULT_CIRCUIT_SETTINGS, type BreakerOptions, type BreakerSettings, type CircuitSettings,
+  DEFAULT_CIRCUIT_SETTINGS, DEFAULT_ENDPOINT_CONSECUTIVE_FAILURES, type BreakerOptions, type BreakerSettings, type CircuitSettings,
 } from './breaker-options.js';
 export type { BreakerEvent, CircuitKind, CircuitSnapshot, CircuitState } from './events.js';
 export { DEFAULT_FAILURE_CODES } from './failure-codes.js';
@@ -17,3 +17,4 @@ export { TokenBucket } from './token-bucket.js';
 export { SlidingWindow, type WindowTotals } from './sliding-window.js';
 export { Circuit, type CircuitOwner, type Permit, REJECT, NORMAL } from './circuit.js';
 export { ENDPOINT_INTERCEPTOR_ORDER } from './endpoint-breaker.js';
+export { BREAKER_DOCUMENT, LIMITS_DOCUMENT, readBreakerDocument, readLimitsDocument } from './live-documents.js';

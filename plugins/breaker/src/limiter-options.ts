@@ -1,7 +1,7 @@
 import type { Code, RpcError } from '@trellis/core';
 import type { Clock } from '@trellis/core/spi';
 import { DEFAULT_AUTO_LIMITER_SETTINGS, type AutoLimiterSettings } from './auto-concurrency-limiter.js';
-import { parseCode } from './failure-codes.js';
+import { parseCodes } from './failure-codes.js';
 import {
   checkKeys, integerInRange, invalid, isObject, nonNegativeNumber, positiveNumber, ratio, type Source,
 } from './validate.js';
@@ -139,10 +139,7 @@ export function validateLimiterOptions(options: LimiterOptions): void {
   }
   if (options.maxCallers !== undefined) integerInRange(source, 'maxCallers', options.maxCallers, 1, 1e7);
   if (options.failureCodes !== undefined) {
-    if (!Array.isArray(options.failureCodes)) throw invalid(source, 'failureCodes', options.failureCodes, 'an array of codes');
-    options.failureCodes.forEach((code, i) => {
-      if (parseCode(code) === undefined) throw invalid(source, `failureCodes[${i}]`, code, 'a status code name or number other than OK');
-    });
+    parseCodes('failureCodes', options.failureCodes, (name, bad, expected) => invalid(source, name, bad, expected));
   }
   if (options.isFailure !== undefined && typeof options.isFailure !== 'function') throw invalid(source, 'isFailure', options.isFailure, 'a function (error) => boolean');
   if (options.isFailure !== undefined && options.failureCodes !== undefined) throw invalid(source, 'isFailure', 'a function', 'either isFailure or failureCodes, not both');

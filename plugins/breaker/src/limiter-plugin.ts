@@ -1,9 +1,10 @@
 import { ServerInterceptorOrder, definePlugin, type Plugin } from '@trellis/core';
 import type { Clock } from '@trellis/core/spi';
 import { warn, watchDocument } from './config-watch.js';
-import { codeSetPredicate, DEFAULT_FAILURE_CODES, parseCode } from './failure-codes.js';
+import { DEFAULT_FAILURE_CODES, failurePredicate, parseCodes } from './failure-codes.js';
 import type { GateSnapshot } from './limit-gate.js';
 import { validateLimiterOptions, type LimiterOptions } from './limiter-options.js';
+import { LIMITS_DOCUMENT } from './live-documents.js';
 import { ServerLimits } from './server-limits.js';
 
 export interface LimiterPlugin extends Plugin {
@@ -19,7 +20,7 @@ export interface LimiterPlugin extends Plugin {
  */
 export function limiter(options: LimiterOptions = {}): LimiterPlugin {
   validateLimiterOptions(options);
-  const isFailure = options.isFailure ?? codeSetPredicate(options.failureCodes?.map((c) => parseCode(c)!) ?? DEFAULT_FAILURE_CODES);
+  const isFailure = options.isFailure ?? failurePredicate(options.failureCodes === undefined ? DEFAULT_FAILURE_CODES : parseCodes('failureCodes', options.failureCodes));
   const report = options.onError ?? warn;
   const live = new Set<ServerLimits>();
   return definePlugin({
@@ -28,7 +29,7 @@ export function limiter(options: LimiterOptions = {}): LimiterPlugin {
     snapshot: () => [...live].flatMap((limits) => limits.snapshot()),
     setupServer(ctx) {
       const clock: Clock = options.clock ?? ctx.clock;
-      const documentName = options.config === false ? undefined : typeof options.config === 'string' ? options.config : 'limits';
+      const documentName = options.config === false ? undefined : typeof options.config === 'string' ? options.config : LIMITS_DOCUMENT;
       const limits = new ServerLimits(
         options,
         clock,

@@ -6,8 +6,10 @@ import type { CircuitSet } from './circuit-set.js';
 import { recordOutcome } from './record-outcome.js';
 
 /**
- * Per-method (or per-service) circuits as a cluster interceptor at InterceptorOrder.BREAKER: below
- * retry, so each attempt counts, and above routing, so an open circuit costs no routing, no pick and
+ * Per-method (or per-service) circuits as a cluster interceptor at InterceptorOrder.BREAKER: above
+ * retry, so it counts calls as the caller sees them (a call retry saved elsewhere is a success, and
+ * a half-open probe is a whole call retry can steer off a failing endpoint; one failing endpoint is
+ * the endpoint circuits' job), and above routing, so an open circuit costs no routing, no pick and
  * no socket. An open circuit fails the call at once with UNAVAILABLE that names it; the call never
  * ran (mayHaveRun false).
  */

@@ -2,11 +2,10 @@ import { MetadataKeys, type MethodDescriptor, type ServerInvocation } from '@tre
 import type { Clock, Disposable, ServiceQuery } from '@trellis/core/spi';
 import type { FailurePredicate } from './failure-codes.js';
 import { LimitGate, type GateContext, type GateSnapshot } from './limit-gate.js';
-import {
-  mergeServiceRule, validateRule, type LimitRule, type LimiterOptions, type ServiceLimitOverlay, type ServiceLimitRule,
-} from './limiter-options.js';
+import { mergeServiceRule, type LimitRule, type LimiterOptions, type ServiceLimitRule } from './limiter-options.js';
+import { readLimitsDocument } from './live-documents.js';
 import { MethodLimits } from './method-limits.js';
-import { parseJson, type Source } from './validate.js';
+import type { Source } from './validate.js';
 
 /** Starts watching a service's live document; called on the first call of each service. */
 export type WatchService = (query: ServiceQuery, apply: (source: Source, text: string | undefined) => void) => Disposable | undefined;
@@ -95,9 +94,7 @@ export class ServerLimits {
   private applyDocument(state: ServiceState, source: Source, text: string | undefined): void {
     let rule = state.codeRule;
     if (text !== undefined) {
-      const overlay = parseJson(source, text);
-      validateRule(source, '', overlay, true, true);
-      rule = mergeServiceRule(state.codeRule, overlay as ServiceLimitOverlay);
+      rule = mergeServiceRule(state.codeRule, readLimitsDocument(source, text));
     }
     this.install(state, rule);
   }

@@ -1,34 +1,14 @@
 import t from 'tap';
-import { Code, MemoryRegistry, RpcClient, RpcError, type Endpoint, type Invocation } from '@trellis/core';
+import { Code, RpcClient, RpcError, type Endpoint, type Invocation } from '@trellis/core';
 import { loadEchoService } from '@trellis/testkit';
 import { breaker, type BreakerEvent } from '../src/index.js';
 import { BreakerConfig } from '../src/breaker-config.js';
 import { CircuitSet } from '../src/circuit-set.js';
 import { EndpointBreaker } from '../src/endpoint-breaker.js';
 import { FakeClock, SkippingClock } from './fixtures/clocks.js';
-import { startPatternProvider, type PatternProvider } from './fixtures/providers.js';
+import { cluster, echo } from './fixtures/providers.js';
 
 const ECHO = loadEchoService();
-
-async function cluster(t: { teardown(fn: () => unknown): void }, names: string[]) {
-  const registry = new MemoryRegistry();
-  const providers: PatternProvider[] = [];
-  for (const name of names) providers.push(await startPatternProvider(name, registry));
-  t.teardown(async () => {
-    for (const p of providers) await p.server.close({ graceMs: 100 });
-  });
-  return { registry, providers };
-}
-
-/** Calls Echo once; resolves to who served it, or to the error's code. */
-async function echo(client: RpcClient): Promise<string> {
-  try {
-    const reply = (await client.invoke('Echo', { message: 'hi' })) as { servedBy: string };
-    return reply.servedBy;
-  } catch (error) {
-    return `error:${Code[(error as RpcError).code]}`;
-  }
-}
 
 t.test('a provider failing 60 % of calls trips its breaker, gets no calls, is probed half-open and taken back', async (t) => {
   const { registry, providers: [a, b] } = await cluster(t, ['a', 'b']);

@@ -1,6 +1,6 @@
 export { health, type HealthPlugin } from './plugin.js';
 export type { HealthOptions, AvailabilityOptions, LoopStallOptions, HttpEndpointOptions } from './options.js';
-export { DEFAULT_TROUBLE_CODES, resolveHealthOptions, type ResolvedHealthOptions, type ResolvedAvailability } from './options.js';
+export { resolveHealthOptions, type ResolvedHealthOptions, type ResolvedAvailability } from './options.js';
 export {
   HealthEvents, formatHealthChange, type HealthChangeEvent, type HeartbeatEvent, type HealthEventMap, type EndpointHealth,
 } from './health-events.js';

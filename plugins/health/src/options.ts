@@ -1,4 +1,4 @@
-import { Code, ErrorCodes, TrellisError } from '@trellis/core';
+import { DEFAULT_FAILURE_CODES, ErrorCodes, TrellisError, parseCode, type Code } from '@trellis/core';
 import { ExponentialBackoff, type BackoffOptions } from '@trellis/core/spi';
 
 type Awaitable<T> = T | Promise<T>;
@@ -13,8 +13,9 @@ export interface AvailabilityOptions {
   /** Fewer calls than this in the window never count as low availability (default 20). */
   readonly minCalls?: number;
   /**
-   * Error codes that mean "this endpoint is in trouble" (default UNAVAILABLE, DEADLINE_EXCEEDED,
-   * INTERNAL, UNKNOWN, RESOURCE_EXHAUSTED). Other codes are business answers and count as served.
+   * Error codes that mean "this endpoint is in trouble". Default: the kernel's DEFAULT_FAILURE_CODES
+   * (UNKNOWN, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE, DATA_LOSS), the definition breaker, LALB and
+   * retry share. Other codes are answers and count as served.
    */
   readonly codes?: readonly Code[];
 }
@@ -60,9 +61,6 @@ export interface HealthOptions {
   readonly startDelayMs?: number;
 }
 
-export const DEFAULT_TROUBLE_CODES: readonly Code[] = Object.freeze([
-  Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.INTERNAL, Code.UNKNOWN, Code.RESOURCE_EXHAUSTED,
-]);
 
 export interface ResolvedAvailability {
   readonly windowMs: number;
@@ -123,8 +121,9 @@ function resolveAvailability(value: AvailabilityOptions | false | undefined): Re
     throw invalid('availability.threshold', threshold, 'a ratio in (0, 1], e.g. 0.8');
   }
   const minCalls = integer('availability.minCalls', options.minCalls, 20, 1);
-  const codes = options.codes ?? DEFAULT_TROUBLE_CODES;
-  if (!Array.isArray(codes) || codes.some((c) => typeof c !== 'number' || Code[c] === undefined || c === Code.OK)) {
+  // The kernel's one definition of failure, shared with breaker, LALB and retry.
+  const codes = options.codes ?? DEFAULT_FAILURE_CODES;
+  if (!Array.isArray(codes) || codes.some((c) => typeof c !== 'number' || parseCode(c) === undefined)) {
     throw invalid('availability.codes', codes, 'an array of error Codes such as [Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED]');
   }
   return { windowMs, buckets, threshold, minCalls, codes: new Set(codes) };

@@ -1,7 +1,7 @@
 import t from 'tap';
-import { Code, RpcClient, TrellisError } from '@trellis/core';
+import { Code, DEFAULT_FAILURE_CODES, RpcClient, TrellisError } from '@trellis/core';
 import { loadEchoService } from '@trellis/testkit';
-import { health, type HealthOptions } from '../src/index.js';
+import { health, resolveHealthOptions, type HealthOptions } from '../src/index.js';
 
 const bad: [string, HealthOptions | unknown, RegExp][] = [
   ['intervalMs', { intervalMs: 0 }, /health option "intervalMs" is 0; expected a positive number of ms/],
@@ -55,4 +55,10 @@ t.test('the client filters on the plugin\'s view once started, and releases ever
   t.equal(client.healthView.constructor.name, 'HealthMonitor');
   await client.close();
   t.same(plugin.states(), [], 'a closed client leaves no state behind');
+});
+
+t.test('availability counts the kernel\'s one definition of failure by default', async (t) => {
+  t.same([...resolveHealthOptions().availability!.codes].sort(), [...DEFAULT_FAILURE_CODES].sort());
+  t.notOk(resolveHealthOptions().availability!.codes.has(Code.RESOURCE_EXHAUSTED), 'a rate limit\'s answer is not trouble');
+  t.same([...resolveHealthOptions({ availability: { codes: [Code.INTERNAL] } }).availability!.codes], [Code.INTERNAL], 'and an option replaces it');
 });

@@ -12,7 +12,20 @@ export interface StatsParams {
   readonly punishInflightRatio: number;
   /** Calls that ended longer ago leave the window (µs); Infinity keeps brpc's count-only window. */
   readonly maxSampleAgeUs: number;
+  /** The power of the relative rate in the weight (see DEFAULT_RATE_EXPONENT); 1 is brpc's. */
+  readonly rateExponent: number;
 }
+
+/**
+ * What the balancer measured over all its endpoints, shared by their stats: the mean of the rates
+ * their windows measured (per endpoint), refreshed periodically. The rate term of each weight is
+ * taken relative to it. 0 while nothing has been measured, which leaves rates as measured.
+ */
+export interface TrafficRate {
+  meanQps: number;
+}
+
+const UNMEASURED: TrafficRate = Object.freeze({ meanQps: 0 });
 
 /**
  * What LALB knows about one endpoint: brpc's `LocalityAwareLoadBalancer::Weight`. All times are
@@ -42,6 +55,7 @@ export class EndpointStats {
   constructor(
     initialWeight: number,
     private readonly params: StatsParams,
+    private readonly traffic: TrafficRate = UNMEASURED,
   ) {
     this.weight = initialWeight;
     this.baseWeight = initialWeight;
@@ -151,6 +165,19 @@ export class EndpointStats {
   }
 
   /**
+   * The rate the weight is computed from (× WEIGHT_SCALE): brpc's measured qps when `rateExponent`
+   * is 1, else mean × (qps / mean)^e. The second keeps the weights in brpc's units (an endpoint at the mean
+   * rate gets the same weight either way) but turns the traffic's feedback on itself from neutral
+   * into a contraction, so equal endpoints converge to an even split instead of drifting.
+   */
+  private scaledRateTerm(brpcRate: number, measuredQps: number): number {
+    const exponent = this.params.rateExponent;
+    const mean = this.traffic.meanQps;
+    if (exponent === 1 || !(mean > 0)) return brpcRate;
+    return Math.floor(mean * Math.pow(measuredQps / mean, exponent) * WEIGHT_SCALE);
+  }
+
+  /**
    * The tail of brpc `Weight::Update`: qps and average latency over the window, then the base.
    * The rate is floored at `minQps` (brpc: DEFAULT_QPS, i.e. 1). Returns false, leaving the base
    * as it was, when the window holds nothing to compute from.
@@ -168,8 +195,9 @@ export class EndpointStats {
       // A rate over a short, partly filled window is mostly noise: measure it only once the window
       // is full or spans a second; until then assume the floor.
       if (ring.isFull || newestEnd >= oldestEnd + QPS_MIN_SPAN_US) {
-        const rate = Math.floor(((n - 1) * 1_000_000 * WEIGHT_SCALE) / (newestEnd - oldestEnd));
-        measured = rate / WEIGHT_SCALE;
+        const brpcRate = Math.floor(((n - 1) * 1_000_000 * WEIGHT_SCALE) / (newestEnd - oldestEnd));
+        measured = brpcRate / WEIGHT_SCALE;
+        const rate = this.scaledRateTerm(brpcRate, measured);
         if (rate > scaledQps) scaledQps = rate;
       }
       // The oldest slot only marks where the window starts: the n - 1 calls after it are averaged.

@@ -9,7 +9,7 @@ import {
   VIEW_CAP,
   WEIGHT_SCALE,
 } from './constants.js';
-import { EndpointStats, errorLatencyUs } from './endpoint-stats.js';
+import { EndpointStats, errorLatencyUs, type TrafficRate } from './endpoint-stats.js';
 import { ListView, type Membership, type TrackedEndpoint } from './list-view.js';
 import { resolveLalbOptions, type LalbOptions, type ResolvedLalbOptions } from './options.js';
 
@@ -24,8 +24,13 @@ export interface EndpointSnapshot {
   readonly share: number;
   /** Average over the window of completed calls, errors folded in; 0 before the first call. */
   readonly avgLatencyMs: number;
-  /** The qps the base weight was computed from (1 until the window can measure a rate). */
+  /**
+   * The rate the base weight was computed from: the measured rate relative to the mean, compressed
+   * by `rateExponent`, and floored (1, or the rate floor, until the window can measure one).
+   */
   readonly qps: number;
+  /** The rate the window measured (calls / s), before any of that; 0 while it cannot measure one. */
+  readonly measuredQps: number;
   readonly inflight: number;
   /** Mean age of the calls in flight (0 when none). */
   readonly inflightDelayMs: number;
@@ -60,6 +65,8 @@ export class LocalityAwareBalancer implements LoadBalancer {
   private view: ListView | undefined;
   /** The floor of every endpoint's rate: minQpsRatio × the mean measured qps per endpoint. */
   private qpsFloor = DEFAULT_QPS;
+  /** The mean measured qps per endpoint, which every endpoint's rate term is relative to. */
+  private readonly traffic: TrafficRate = { meanQps: 0 };
   /** Whether the periodic refresh has work to do (off in brpc's exact configuration). */
   private readonly periodic: boolean;
   private nextRefreshUs = 0;
@@ -71,7 +78,8 @@ export class LocalityAwareBalancer implements LoadBalancer {
     this.clock = this.options.clock;
     this.random = this.options.random;
     this.epochMs = this.clock.now();
-    this.periodic = this.options.minQpsRatio > 0 || this.options.maxSampleAgeUs !== Number.POSITIVE_INFINITY;
+    this.periodic =
+      this.options.minQpsRatio > 0 || this.options.maxSampleAgeUs !== Number.POSITIVE_INFINITY || this.options.rateExponent !== 1;
   }
 
   pick(list: readonly Endpoint[], invocation: Invocation): Pick | undefined {
@@ -135,6 +143,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
       share: total > 0 ? weight / total : 0,
       avgLatencyMs: stats.avgLatencyUs / 1000,
       qps: stats.qps,
+      measuredQps: stats.measuredQps,
       inflight: stats.inflight,
       inflightDelayMs: stats.inflightDelayUs(nowUs) / 1000,
     };
@@ -191,7 +200,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
         count++;
         tracked = {
           id: endpoint.id,
-          stats: new EndpointStats(initial, this.options),
+          stats: new EndpointStats(initial, this.options, this.traffic),
           raw: initial,
           memberships: [],
           lastListedUs: nowUs,
@@ -247,10 +256,11 @@ export class LocalityAwareBalancer implements LoadBalancer {
 
   /**
    * Not in brpc, which re-evaluates an endpoint only when a pick or a feedback touches it: every
-   * REFRESH_INTERVAL, age every window, recompute the rate floor from the rates measured, and
-   * recompute every base weight against it. Endpoints that get (almost) no calls are the ones that
-   * need it: their old calls must age out and their floor must follow the traffic. An endpoint with
-   * nothing recent left is unknown again and starts over at the average, as a new one does.
+   * REFRESH_INTERVAL, age every window, recompute the mean rate and the rate floor from the rates
+   * measured, and recompute every base weight against them. Endpoints that get (almost) no calls
+   * are the ones that need it: their old calls must age out and their floor must follow the
+   * traffic. An endpoint with nothing recent left is unknown again and starts over at the average,
+   * as a new one does.
    */
   private refreshAll(nowUs: number): void {
     this.nextRefreshUs = nowUs + REFRESH_INTERVAL_US;
@@ -262,7 +272,8 @@ export class LocalityAwareBalancer implements LoadBalancer {
       if (stats.expire(nowUs) && stats.samples > 0) stats.recomputeBase(this.qpsFloor);
       measuredSum += stats.measuredQps;
     }
-    const floor = (this.options.minQpsRatio * measuredSum) / all.size;
+    this.traffic.meanQps = measuredSum / all.size;
+    const floor = this.options.minQpsRatio * this.traffic.meanQps;
     this.qpsFloor = floor > DEFAULT_QPS ? floor : DEFAULT_QPS;
     let knownSum = 0;
     let known = 0;
@@ -347,7 +358,9 @@ export class LocalityAwareBalancer implements LoadBalancer {
     // brpc ignores a non-positive latency (clock skew) rather than learn from it.
     if (latencyUs <= 0) return;
     let updated: boolean;
-    if (error === undefined) {
+    // An answer (NOT_FOUND…) that ran on the provider is a served call, with a real latency; only a
+    // failure (the kernel's shared definition) or a call that never ran costs the error penalty.
+    if (error === undefined || (error.mayHaveRun && !this.options.isFailure(error))) {
       updated = stats.recordSuccess(latencyUs, endUs, this.qpsFloor);
     } else {
       const timeoutUs = this.timeoutUs(invocation, beginUs, latencyUs);

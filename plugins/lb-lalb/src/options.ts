@@ -1,4 +1,6 @@
-import { ErrorCodes, TrellisError, type Invocation } from '@trellis/core';
+import {
+  ErrorCodes, TrellisError, failurePredicate, isFailure as isKernelFailure, parseCodes, type Code, type FailurePredicate, type Invocation,
+} from '@trellis/core';
 import { systemClock, type Clock } from '@trellis/core/spi';
 import {
   DEFAULT_MAX_SAMPLE_AGE_MS,
@@ -6,6 +8,7 @@ import {
   DEFAULT_MIN_WEIGHT,
   DEFAULT_PUNISH_ERROR_RATIO,
   DEFAULT_PUNISH_INFLIGHT_RATIO,
+  DEFAULT_RATE_EXPONENT,
   DEFAULT_WINDOW_SIZE,
   MAX_WEIGHT,
 } from './constants.js';
@@ -42,13 +45,28 @@ export interface LalbOptions {
    * keeps brpc's window of the last `windowSize` calls however old. Default 5000.
    */
   readonly maxSampleAgeMs?: number;
+  /**
+   * Not in brpc: the rate term of the weight is mean × (qps / mean)^rateExponent, the endpoint's
+   * rate relative to the mean rate per endpoint, compressed. Below 1, endpoints of equal latency
+   * converge to an even split (brpc's 1 lets any split persist and drift), and the split between
+   * unequal ones settles at qps ∝ latency^(−1 / (1 − rateExponent)). 1 = brpc. Default 0.8.
+   */
+  readonly rateExponent?: number;
+  /**
+   * Error codes that count as failures (a penalised sample), as Codes or names. Default: the
+   * kernel's DEFAULT_FAILURE_CODES, the definition breaker, health and retry share. Any other error
+   * that reached the handler (NOT_FOUND, INVALID_ARGUMENT…) is an answer: its latency is a served
+   * call's latency. An error that never ran (refused, rate-limited) has no service time and is
+   * penalised as brpc does.
+   */
+  readonly failureCodes?: readonly (Code | keyof typeof Code)[];
 }
 
 /**
- * Switches off Trellis's two additions (the relative rate floor and the sample age limit): with
- * these, LALB is brpc's algorithm exactly. `lalb({ ...BRPC_EXACT_OPTIONS })`.
+ * Switches off Trellis's three additions (the relative rate floor, the sample age limit and the
+ * compressed rate term): with these, LALB is brpc's algorithm exactly. `lalb({ ...BRPC_EXACT_OPTIONS })`.
  */
-export const BRPC_EXACT_OPTIONS = Object.freeze({ minQpsRatio: 0, maxSampleAgeMs: Number.POSITIVE_INFINITY }) satisfies LalbOptions;
+export const BRPC_EXACT_OPTIONS = Object.freeze({ minQpsRatio: 0, maxSampleAgeMs: Number.POSITIVE_INFINITY, rateExponent: 1 }) satisfies LalbOptions;
 
 export interface ResolvedLalbOptions {
   readonly clock: Clock;
@@ -60,6 +78,8 @@ export interface ResolvedLalbOptions {
   readonly maxRetry: (invocation: Invocation) => number;
   readonly minQpsRatio: number;
   readonly maxSampleAgeUs: number;
+  readonly rateExponent: number;
+  readonly isFailure: FailurePredicate;
 }
 
 function invalid(name: string, value: unknown, expected: string): TrellisError {
@@ -89,6 +109,8 @@ export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptio
     maxRetry = 0,
     minQpsRatio = DEFAULT_MIN_QPS_RATIO,
     maxSampleAgeMs = DEFAULT_MAX_SAMPLE_AGE_MS,
+    rateExponent = DEFAULT_RATE_EXPONENT,
+    failureCodes,
   } = options;
   if (typeof clock?.now !== 'function') throw invalid('clock', clock, 'an object with now(): number');
   if (typeof random !== 'function') throw invalid('random', random, 'a function returning [0, 1)');
@@ -112,7 +134,12 @@ export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptio
   if (!(typeof maxSampleAgeMs === 'number' && maxSampleAgeMs >= 1000)) {
     throw invalid('maxSampleAgeMs', maxSampleAgeMs, 'a number of ms ≥ 1000, or Infinity for no age limit (brpc)');
   }
+  if (!(typeof rateExponent === 'number' && rateExponent >= 0 && rateExponent <= 1)) {
+    throw invalid('rateExponent', rateExponent, 'a number from 0 (weights by latency alone) to 1 (brpc)');
+  }
+  const isFailure = failureCodes === undefined ? isKernelFailure : failurePredicate(parseCodes('failureCodes', failureCodes, invalid));
   return {
+    isFailure,
     clock,
     random,
     windowSize,
@@ -122,5 +149,6 @@ export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptio
     maxRetry: maxRetryOf,
     minQpsRatio,
     maxSampleAgeUs: maxSampleAgeMs * 1000,
+    rateExponent,
   };
 }

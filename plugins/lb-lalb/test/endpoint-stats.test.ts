@@ -3,7 +3,7 @@ import { WEIGHT_SCALE } from '../src/constants.js';
 import { EndpointStats, errorLatencyUs } from '../src/endpoint-stats.js';
 import { LatencyRing } from '../src/latency-ring.js';
 
-const params = { windowSize: 128, minWeight: 1000, punishInflightRatio: 1.5, maxSampleAgeUs: Number.POSITIVE_INFINITY };
+const params = { windowSize: 128, minWeight: 1000, punishInflightRatio: 1.5, maxSampleAgeUs: Number.POSITIVE_INFINITY, rateExponent: 1 };
 
 /** `count` successful calls of `latencyUs`, one every `periodUs`, the first ending at `startUs`. */
 function feed(stats: EndpointStats, count: number, latencyUs: number, periodUs: number, startUs = 1_000_000): number {

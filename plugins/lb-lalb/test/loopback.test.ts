@@ -2,44 +2,16 @@
  * LALB end to end: real servers on loopback, one fast and one slow, reached through `client.use()`
  * and through `@RpcReference({ plugins })`. The fast one must end up with most of the calls.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { RpcClient, RpcReference, RpcServer, StaticRegistry, provideReferences, referenceToken } from '@trellis/core';
-import { createEchoHandlers, loadEchoService, type EchoReply, type EchoRequest } from '@trellis/testkit';
+import { countServedBy, loadEchoService, startEchoServer, type EchoCaller as EchoStub } from '@trellis/testkit';
 import { lalb } from '../src/index.js';
 
-interface EchoStub {
-  echo(request: Partial<EchoRequest>): Promise<EchoReply>;
-}
 
 async function startServer(t: { teardown(fn: () => unknown): void }, name: string, delayMs: number): Promise<string> {
-  const handlers = createEchoHandlers({ servedBy: name });
-  const server = new RpcServer({ host: '127.0.0.1', port: 0 });
-  server.addService(loadEchoService(), {
-    echo: async (request: EchoRequest, call: Parameters<typeof handlers.echo>[1]) => {
-      await sleep(delayMs);
-      return handlers.echo(request, call);
-    },
-    mutate: handlers.mutate,
-  });
-  await server.start();
-  t.teardown(() => server.close({ graceMs: 100 }));
-  return `127.0.0.1:${server.port}`;
-}
-
-/** `callers` closed-loop callers, `calls` calls in all; returns the calls each server answered. */
-async function drive(stub: EchoStub, calls: number, callers: number): Promise<Map<string, number>> {
-  const served = new Map<string, number>();
-  let left = calls;
-  await Promise.all(
-    Array.from({ length: callers }, async () => {
-      while (left-- > 0) {
-        const reply = await stub.echo({ message: 'lalb' });
-        served.set(reply.servedBy, (served.get(reply.servedBy) ?? 0) + 1);
-      }
-    }),
-  );
-  return served;
+  const server = await startEchoServer({ servedBy: name, delayMs });
+  t.teardown(() => server.close());
+  return server.address;
 }
 
 t.test('client.use(lalb()): the fast server gets most of the calls', async (t) => {
@@ -49,8 +21,8 @@ t.test('client.use(lalb()): the fast server gets most of the calls', async (t) =
   client.use(lalb());
   t.teardown(() => client.close());
   const stub = client.stub<EchoStub>();
-  await drive(stub, 300, 8); // learning
-  const served = await drive(stub, 600, 8);
+  await countServedBy(stub, 300, 8); // learning
+  const served = await countServedBy(stub, 600, 8);
   const share = (served.get('fast') ?? 0) / 600;
   t.ok(share > 0.8, `the 1 ms server answered ${(share * 100).toFixed(1)} % of the calls (round robin: 50 %)`);
 });
@@ -67,8 +39,8 @@ t.test('@RpcReference({ plugins: [lalb()] }) does the same', async (t) => {
   const references = provideReferences(container, { registry: new StaticRegistry([fast, slow]), services: [loadEchoService()] });
   t.teardown(() => references.close());
   const stub = container.resolve<EchoStub>(referenceToken('trellis.test.EchoService', {}));
-  await drive(stub, 300, 8);
-  const served = await drive(stub, 600, 8);
+  await countServedBy(stub, 300, 8);
+  const served = await countServedBy(stub, 600, 8);
   const share = (served.get('fast') ?? 0) / 600;
   t.ok(share > 0.8, `the 1 ms server answered ${(share * 100).toFixed(1)} % of the calls`);
 });

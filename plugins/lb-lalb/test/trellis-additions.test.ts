@@ -1,17 +1,20 @@
 /**
- * Trellis's two additions to brpc's LALB, at their defaults: the rate floor (`minQpsRatio`) and the
- * sample age limit (`maxSampleAgeMs`). Each behaviour is checked against brpc's exact algorithm
- * (BRPC_EXACT_OPTIONS) in the same virtual-time closed loop, so every test here shows what the
- * addition changes and fails if it stops doing so.
+ * Trellis's three additions to brpc's LALB, at their defaults: the rate floor (`minQpsRatio`), the
+ * sample age limit (`maxSampleAgeMs`) and the compressed rate term (`rateExponent`). Each behaviour
+ * is checked against brpc's exact algorithm (BRPC_EXACT_OPTIONS) in the same virtual-time closed
+ * loop, so every test here shows what the addition changes and fails if it stops doing so.
  */
 import t from 'tap';
 import { Code, RpcError, type Pick } from '@trellis/core';
 import type { Endpoint } from '@trellis/core/spi';
+import { ClosedLoop as SharedLoop, FakeClock as Clock, seededRandom, sharesOf } from '@trellis/testkit';
 import {
   BRPC_EXACT_OPTIONS,
   DEFAULT_MAX_SAMPLE_AGE_MS,
   DEFAULT_MIN_QPS_RATIO,
+  DEFAULT_RATE_EXPONENT,
   LocalityAwareBalancer,
+  WEIGHT_SCALE,
   type LalbOptions,
 } from '../src/index.js';
 import { EndpointStats } from '../src/endpoint-stats.js';
@@ -127,17 +130,70 @@ const REVERSED = { 'a:1': 3, 'b:1': 2, 'c:1': 1 };
 t.test('the defaults are the additions on, and BRPC_EXACT_OPTIONS turns them off', (t) => {
   t.equal(DEFAULT_MIN_QPS_RATIO, 0.05);
   t.equal(DEFAULT_MAX_SAMPLE_AGE_MS, 5000);
-  t.same(BRPC_EXACT_OPTIONS, { minQpsRatio: 0, maxSampleAgeMs: Number.POSITIVE_INFINITY });
+  t.equal(DEFAULT_RATE_EXPONENT, 0.8);
+  t.same(BRPC_EXACT_OPTIONS, { minQpsRatio: 0, maxSampleAgeMs: Number.POSITIVE_INFINITY, rateExponent: 1 });
   t.end();
 });
 
-t.test('steady state: the probe share the rate floor costs is small', (t) => {
-  const loop = new ClosedLoop(ABC, FAST_FIRST, {});
-  loop.run(3000);
-  const bins = loop.run(5000);
+t.test('steady state: what the slower endpoints keep (probes, and the compressed rate term) costs little', (t) => {
+  const calls = (bins: Map<string, number>[]) => bins.reduce((sum, bin) => sum + [...bin.values()].reduce((a, b) => a + b, 0), 0);
+  const trellis = new ClosedLoop(ABC, FAST_FIRST, {});
+  trellis.run(3000);
+  const bins = trellis.run(5000);
+  const brpc = new ClosedLoop(ABC, FAST_FIRST, BRPC_EXACT_OPTIONS);
+  brpc.run(3000);
+  const brpcBins = brpc.run(5000);
   const slower = shareOf(bins, 'b:1') + shareOf(bins, 'c:1');
-  t.ok(slower > 0, `the slower endpoints are still probed (${(slower * 100).toFixed(2)} % of calls)`);
-  t.ok(slower < 0.03, `and they get under 3 % of the calls: ${(slower * 100).toFixed(2)} %`);
+  t.ok(slower > 0, `the slower endpoints still get calls (${(slower * 100).toFixed(2)} %)`);
+  t.ok(slower < 0.06, `under 6 % of them (brpc: ${((shareOf(brpcBins, 'b:1') + shareOf(brpcBins, 'c:1')) * 100).toFixed(2)} %)`);
+  const ratio = calls(bins) / calls(brpcBins);
+  t.ok(ratio > 0.94, `throughput ${(ratio * 100).toFixed(1)} % of brpc's exact algorithm's in the same loop`);
+  t.end();
+});
+
+t.test('equal latencies: an even split with the defaults; brpc’s weight lets any split persist and drift', (t) => {
+  const list = ABC;
+  const ids = list.map((e) => e.id);
+  /** 50 callers, every endpoint 2 ms ± 20 % (+ 0.1 ms); shares per second over 12 s. */
+  const run = (options: LalbOptions, seed: number) => {
+    const clock = new Clock(0);
+    const jitter = seededRandom(seed + 100);
+    const balancer = new LocalityAwareBalancer({ clock, random: seededRandom(seed), ...options });
+    const loop = new SharedLoop({ balancer, clock, list, callers: 50, latencyMs: () => 2 * (0.8 + 0.4 * jitter()) + 0.1 });
+    return loop.run(12_000, 1000).map((bin) => sharesOf([bin], ids));
+  };
+  const inBand = (share: number[]) => share.every((s) => s >= 0.25 && s <= 0.42);
+  let brpcOutside = 0;
+  for (const seed of [1, 2, 3]) {
+    // The first second is start-up: windows fill, rates become measurable.
+    const trellis = run({}, seed).slice(1);
+    const outside = trellis.filter((share) => !inBand(share));
+    t.same(outside, [], `seed ${seed}, defaults: seconds 2–12, every share in 25–42 % (${trellis.map((share) => share.map((s) => Math.round(s * 100)).join('/')).join('  ')})`);
+    const brpc = run({ rateExponent: 1 }, seed);
+    if (brpc.some((share) => !inBand(share))) brpcOutside++;
+    t.comment(`seed ${seed}, rateExponent 1 (brpc's weight): ${brpc.map((share) => share.map((s) => Math.round(s * 100)).join('/')).join('  ')}`);
+  }
+  t.equal(brpcOutside, 3, 'with brpc’s rate term every run leaves the band: the split drifts');
+  t.end();
+});
+
+t.test('the rate term is mean × (qps / mean)^rateExponent: brpc units at the mean, compressed around it', (t) => {
+  const params = { windowSize: 128, minWeight: 1000, punishInflightRatio: 1.5, maxSampleAgeUs: Number.POSITIVE_INFINITY };
+  const traffic = { meanQps: 100 };
+  const busy = new EndpointStats(1000, { ...params, rateExponent: 0.8 }, traffic);
+  const exact = new EndpointStats(1000, { ...params, rateExponent: 1 }, traffic);
+  // 400 calls/s at 1 ms: a full window spanning 127 gaps of 2.5 ms.
+  for (let i = 0; i < 128; i++) {
+    busy.recordSuccess(1000, i * 2500);
+    exact.recordSuccess(1000, i * 2500);
+  }
+  t.ok(Math.abs(exact.qps - 400) < 1e-6, 'brpc: the measured rate');
+  t.ok(Math.abs(busy.qps - 100 * 4 ** 0.8) < 1e-6, `0.8: 100 × 4^0.8 = ${busy.qps.toFixed(2)}`);
+  t.ok(Math.abs(busy.measuredQps - 400) < 1e-6, 'the measured rate is kept as measured');
+  t.equal(busy.baseWeight, Math.floor(Math.floor(100 * 4 ** 0.8 * WEIGHT_SCALE) / 1000));
+  traffic.meanQps = 400;
+  busy.recomputeBase();
+  t.ok(Math.abs(busy.qps - 400) < 1e-6, 'at the mean rate both agree');
   t.end();
 });
 
@@ -215,8 +271,9 @@ t.test('the rate floor is minQpsRatio × the mean measured qps per endpoint', (t
   balancer.pick(list, invocation()); // the next refresh
   const busy = rowOf(balancer, 'busy:1');
   const idle = rowOf(balancer, 'idle:1');
-  t.ok(Math.abs(busy.qps - 1000) < 20, `busy measured ${busy.qps.toFixed(1)} qps`);
-  const floor = (0.1 * (busy.qps + 2)) / 2;
+  t.ok(Math.abs(busy.measuredQps - 1000) < 20, `busy measured ${busy.measuredQps.toFixed(1)} qps`);
+  t.ok(Math.abs(idle.measuredQps - 2) < 0.1, `idle measured ${idle.measuredQps.toFixed(2)} qps`);
+  const floor = (0.1 * (busy.measuredQps + idle.measuredQps)) / 2;
   t.ok(Math.abs(idle.qps - floor) < 1e-6 * floor, `idle counts as ${idle.qps.toFixed(2)} qps = 0.1 × mean (${floor.toFixed(2)})`);
 
   const exact = new LocalityAwareBalancer({ clock, random: seeded(3), ...BRPC_EXACT_OPTIONS });
@@ -258,7 +315,7 @@ t.test('calls older than maxSampleAgeMs leave the window; with none left the end
 });
 
 t.test('EndpointStats.expire drops by end time; a lone call left keeps its own latency, folded errors included', (t) => {
-  const stats = new EndpointStats(1000, { windowSize: 128, minWeight: 1000, punishInflightRatio: 1.5, maxSampleAgeUs: 1_000_000 });
+  const stats = new EndpointStats(1000, { windowSize: 128, minWeight: 1000, punishInflightRatio: 1.5, maxSampleAgeUs: 1_000_000, rateExponent: 1 });
   for (let i = 0; i < 10; i++) stats.recordSuccess(1000, i * 100_000); // ends at 0 … 0.9 s
   stats.recordError(50_000, 500_000, 2_000_000); // folded into the call that ended at 0.9 s, now ending at 2 s
   t.equal(stats.samples, 10);
@@ -270,7 +327,7 @@ t.test('EndpointStats.expire drops by end time; a lone call left keeps its own l
   t.equal(stats.expire(3_000_001), true);
   t.equal(stats.samples, 0);
   t.equal(stats.recomputeBase(), false, 'nothing to compute from: the base stays');
-  const unlimited = new EndpointStats(1000, { windowSize: 128, minWeight: 1000, punishInflightRatio: 1.5, maxSampleAgeUs: Number.POSITIVE_INFINITY });
+  const unlimited = new EndpointStats(1000, { windowSize: 128, minWeight: 1000, punishInflightRatio: 1.5, maxSampleAgeUs: Number.POSITIVE_INFINITY, rateExponent: 1 });
   unlimited.recordSuccess(1000, 0);
   t.equal(unlimited.expire(1e12), false, 'Infinity: brpc keeps calls however old');
   t.end();

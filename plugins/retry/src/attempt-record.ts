@@ -20,6 +20,12 @@ export type RetryDecision =
   | 'budget'
   /** Every endpoint already failed this call. */
   | 'no-endpoint-left'
+  /**
+   * The attempt was refused before it reached an endpoint: a router (an open circuit, a rule), the
+   * balancer or an interceptor below retry. Sending it again would be refused the same way; the
+   * note quotes the refusal.
+   */
+  | 'refused'
   /** The caller cancelled, or another attempt won. */
   | 'cancelled';
 
@@ -92,7 +98,9 @@ export function cameFromEndpoint(error: unknown): boolean {
 
 /**
  * Runs after the balancer picked: notes where each attempt went, so the next attempt can exclude it
- * and a backup can avoid the endpoint the first attempt is waiting on.
+ * and a backup can avoid the endpoint the first attempt is waiting on. (It sits at
+ * InterceptorOrder.RETRY, inside the breaker's and tracing's endpoint interceptors; an endpoint
+ * the breaker's interceptor refuses is re-sent elsewhere by the kernel's transparent retry.)
  */
 export const recordEndpoint: EndpointInterceptor = (next) => (invocation, endpoint) => {
   const record = invocation.context.get(retryAttemptsKey)[invocation.attempt - 1] as MutableAttemptRecord | undefined;

@@ -21,6 +21,12 @@ export function deadlineExceeded(last: RpcError, mayHaveRun: boolean, note: stri
   return error;
 }
 
+/** Records why retry stopped for an error it returns as it is (no note to add). */
+export function stoppedWith(error: RpcError, reason: RetryDecision): RpcError {
+  reasons.set(error, reason);
+  return error;
+}
+
 /** Why retry stopped for an error it returned (undefined: it returned the error untouched). */
 export function retryStopReason(error: unknown): RetryDecision | undefined {
   return error instanceof RpcError ? reasons.get(error) : undefined;

@@ -1,4 +1,4 @@
-import { Code, ErrorCodes, TrellisError, type Invocation, type RpcError } from '@trellis/core';
+import { Code, DEFAULT_FAILURE_CODES, ErrorCodes, TrellisError, parseCode, type Invocation, type RpcError } from '@trellis/core';
 import type { BackoffOptions } from '@trellis/core/spi';
 import type { AttemptRecord } from './attempt-record.js';
 
@@ -42,7 +42,11 @@ export interface MethodRetryOptions {
 export interface RetryOptions {
   /** Tries per call, the first one and backups included (default 3; 1 turns retry off). */
   readonly maxAttempts?: number;
-  /** Error codes worth another try (default UNAVAILABLE). */
+  /**
+   * Error codes worth another try. Default: the kernel's DEFAULT_FAILURE_CODES
+   * (UNKNOWN, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE, DATA_LOSS), the failures breaker, health
+   * and LALB count; an answer (NOT_FOUND…) is never retried by default.
+   */
   readonly retryOn?: readonly Code[];
   /**
    * Decides before `retryOn`: true = retryable, false = not, undefined = ask `retryOn`. Idempotency,
@@ -101,7 +105,12 @@ export interface ResolvedRetryOptions {
 }
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
-export const DEFAULT_RETRY_ON: readonly Code[] = Object.freeze([Code.UNAVAILABLE]);
+/**
+ * The kernel's one definition of failure (DEFAULT_FAILURE_CODES, docs/architecture.md): retry tries
+ * another endpoint after a failure — never after an answer such as NOT_FOUND — and only for
+ * idempotent methods unless the request provably never ran.
+ */
+export const DEFAULT_RETRY_ON: readonly Code[] = DEFAULT_FAILURE_CODES;
 export const DEFAULT_BACKOFF: Required<BackoffOptions> = Object.freeze({ initialMs: 10, maxMs: 200, multiplier: 2, jitter: 0.5 });
 export const DEFAULT_BUDGET: ResolvedBudget = Object.freeze({ ratio: 0.1, minPerSecond: 10, windowMs: 10_000 });
 export const DEFAULT_HEDGE_BUDGET: ResolvedBudget = Object.freeze({ ratio: 0.1, minPerSecond: 0, windowMs: 10_000 });
@@ -130,8 +139,9 @@ function maxAttemptsOf(name: string, value: unknown): number {
   return value as number;
 }
 
+/** Codes as `Code` values (numbers), checked by the kernel's one code parser. */
 function codesOf(name: string, value: unknown): ReadonlySet<Code> {
-  if (!Array.isArray(value) || !value.every((c) => Number.isInteger(c) && Code[c as number] !== undefined && c !== Code.OK)) {
+  if (!Array.isArray(value) || !value.every((c) => typeof c === 'number' && parseCode(c) !== undefined)) {
     throw invalid(name, value, 'an array of Code values other than OK, e.g. [Code.UNAVAILABLE]');
   }
   return new Set(value as Code[]);

@@ -28,7 +28,6 @@ export function retry(options: RetryOptions = {}): RetryPlugin {
         runtime.endpoints = endpoints;
       });
       context.addInterceptor(retryInterceptor(runtime), InterceptorOrder.RETRY);
-      // Outermost endpoint interceptor, so it also sees endpoints an endpoint-level breaker refuses.
       context.addEndpointInterceptor(recordEndpoint, InterceptorOrder.RETRY);
       context.onClose(() => {
         subscription.dispose();

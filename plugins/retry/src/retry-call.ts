@@ -2,7 +2,7 @@ import { Code, MetadataKeys, RpcError, type Invocation, type Invoker, type Resul
 import { EMPTY_SET, ExponentialBackoff, withInvocation, type DeadlineEntry } from '@trellis/core/spi';
 import { cameFromEndpoint, newRecord, retryAttemptsKey, type MutableAttemptRecord, type RetryDecision } from './attempt-record.js';
 import type { ClientRuntime, MethodRuntime } from './client-runtime.js';
-import { deadlineExceeded, giveUp } from './give-up.js';
+import { deadlineExceeded, giveUp, stoppedWith } from './give-up.js';
 import { sleep } from './sleep.js';
 
 interface Settled {
@@ -276,11 +276,14 @@ export class RetryCall implements DeadlineEntry {
     const options = this.runtime.options;
     const name = this.method.name;
     if (this.first.signal?.aborted) return { decision: 'cancelled', error };
-    // Routing found nothing outside the excluded set: no endpoint is to blame for this one.
-    if (!fromEndpoint && record.excluded.size > 0 && error.code === Code.UNAVAILABLE && !error.mayHaveRun) {
+    if (!fromEndpoint && this.retryable(error, now)) {
+      // No endpoint produced this error: routing (an open circuit, a rule, nothing left outside the
+      // excluded set), the balancer or an interceptor below retry refused the attempt before one was
+      // picked. The same call would be refused again, so it is not retried (Dubbo's failover does not
+      // retry "no provider available" either) — unless `fallbackToFailed` may try failed ones again.
       if (othersPending) return { decision: 'other-attempt-pending' };
-      if (!options.fallbackToFailed) return this.noEndpointLeft(this.lastEndpointError ?? error);
-      this.fallback = true;
+      if (options.fallbackToFailed && !this.fallback && record.excluded.size > 0) this.fallback = true;
+      else return this.refused(record, error);
     }
     if (!this.retryable(error, now)) return { decision: 'not-retryable', error };
     // The provider the request may have run on can declare the method idempotent itself
@@ -326,6 +329,22 @@ export class RetryCall implements DeadlineEntry {
     return { decision: this.fallback ? 'fallback' : 'retry' };
   }
 
+  /**
+   * Stops after an attempt no endpoint served. If every endpoint already failed this call, that is
+   * the reason; otherwise the refusal is: the caller gets the last real failure (if an earlier
+   * attempt reached an endpoint) with the refusal quoted, or the refusal itself.
+   */
+  private refused(record: MutableAttemptRecord, error: RpcError): Verdict {
+    const failed = this.failed!;
+    if (failed.size > 0 && !this.runtime.hasCandidate(failed)) return this.noEndpointLeft(this.lastEndpointError ?? error);
+    const last = this.lastEndpointError;
+    if (last === undefined) return { decision: 'refused', error: stoppedWith(error, 'refused') };
+    return {
+      decision: 'refused',
+      error: giveUp(last, 'refused', `not retried: attempt ${record.attempt} found no endpoint to send to: ${error.message}`),
+    };
+  }
+
   private noEndpointLeft(error: RpcError): Verdict {
     return {
       decision: 'no-endpoint-left',
@@ -341,6 +360,8 @@ export class RetryCall implements DeadlineEntry {
   private retryable(error: RpcError, now: number): boolean {
     const verdict = this.runtime.options.retryIf?.(error, this.first);
     if (verdict !== undefined) return verdict;
+    // The call's own deadline has passed: no time is left for another attempt, whatever retryOn says.
+    if (error.code === Code.DEADLINE_EXCEEDED && now >= this.first.deadline) return false;
     if (this.method.policy.retryOn.has(error.code)) return true;
     if (!error.mayHaveRun && (error.code === Code.UNAVAILABLE || error.code === Code.RESOURCE_EXHAUSTED)) return true;
     return error.code === Code.DEADLINE_EXCEEDED && this.method.policy.attemptTimeoutMs !== undefined && now < this.first.deadline;

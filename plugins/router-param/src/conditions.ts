@@ -1,6 +1,5 @@
 import type { Invocation } from '@trellis/core';
-import type { ObjectSchema, Schema } from '@trellis/rules';
-import { compileFieldPath, parseFieldPath } from './field-path.js';
+import { compileFieldPath, fieldPathProblem, scalarText, type ObjectSchema, type Schema } from '@trellis/rules';
 import { BUCKETS, bucketOf } from './hash.js';
 import { LinearRegex } from './linear-regex/index.js';
 
@@ -38,15 +37,6 @@ export const MAX_REGEX_INPUT = 1024;
 const MAX_VALUES = 100_000;
 
 const SCALAR: Schema = { anyOf: [{ type: 'string', maxLength: 4096 }, { type: 'number' }, { type: 'boolean' }] };
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
-function checkPath(path: string): string | undefined {
-  const keys = parseFieldPath(path);
-  if (typeof keys === 'string') return keys;
-  const bad = keys.find((k) => typeof k === 'string' && FORBIDDEN_KEYS.has(k));
-  return bad === undefined ? undefined : `"${bad}" cannot be a field name`;
-}
-
 function checkRegex(pattern: string): string | undefined {
   try {
     new LinearRegex(pattern);
@@ -63,7 +53,7 @@ function checkPercent(percent: number): string | undefined {
 export const CONDITION_SCHEMA: ObjectSchema = {
   type: 'object',
   properties: {
-    field: { type: 'string', minLength: 1, check: checkPath },
+    field: { type: 'string', minLength: 1, check: fieldPathProblem },
     header: { type: 'string', minLength: 1, maxLength: 256, check: (h: string) => (/^[A-Za-z0-9._-]+$/.test(h) ? undefined : 'a metadata key has only letters, digits, ".", "_" and "-"') },
     op: { type: 'string', enum: OPERATORS },
   },
@@ -105,25 +95,6 @@ function reader(condition: Condition): (invocation: Invocation) => string | unde
   }
   const get = compileFieldPath(condition.field!);
   return (inv) => scalarText(get(inv.request));
-}
-
-function scalarText(value: unknown): string | undefined {
-  switch (typeof value) {
-    case 'string':
-      return value;
-    case 'number':
-    case 'bigint':
-    case 'boolean':
-      return String(value);
-    case 'object':
-      // protobufjs Long (int64 with `longs` unset) prints its decimal value.
-      if (value !== null && !Array.isArray(value) && typeof (value as { low?: unknown }).low === 'number' && typeof (value as { high?: unknown }).high === 'number') {
-        return String(value);
-      }
-      return undefined;
-    default:
-      return undefined;
-  }
 }
 
 /** Turns a validated condition into a closure: the operator and its operands are fixed here, once. */

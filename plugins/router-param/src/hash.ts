@@ -1,53 +1,18 @@
 /**
  * Percentage routing needs a hash that is stable — the same value lands in the same bucket in every
- * process, on every version, in any language — and spreads sequential ids evenly. FNV-1a (32 bit)
- * over the UTF-8 bytes is simple to reimplement anywhere; murmur3's finalizer then mixes its high
- * bits into the low ones, which `% 10000` reads.
+ * process, on every version, in any language — and spreads sequential ids evenly: the stable hash of
+ * @trellis/rules (FNV-1a over the UTF-8 bytes, then murmur3's finalizer), whose low bits `% 10000`
+ * reads.
  */
+import { stableHash32 } from '@trellis/rules';
 
 /** Buckets per 100 %: percentages have a resolution of 0.01 %. */
 export const BUCKETS = 10_000;
-
-export function fnv1a32(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    let unit = text.charCodeAt(i);
-    // UTF-8 encode on the fly: no Buffer per call.
-    if (unit < 0x80) {
-      hash = Math.imul(hash ^ unit, 0x01000193);
-      continue;
-    }
-    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
-      const low = text.charCodeAt(i + 1);
-      if (low >= 0xdc00 && low <= 0xdfff) {
-        i++;
-        unit = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
-      }
-    }
-    if (unit >= 0xd800 && unit <= 0xdfff) unit = 0xfffd; // a lone surrogate encodes as U+FFFD
-    let bytes: number[];
-    if (unit < 0x800) bytes = [0xc0 | (unit >> 6), 0x80 | (unit & 0x3f)];
-    else if (unit < 0x10000) bytes = [0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)];
-    else bytes = [0xf0 | (unit >> 18), 0x80 | ((unit >> 12) & 0x3f), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)];
-    for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-/** murmur3's fmix32. */
-export function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * The bucket (0 … 9999) a value falls in: `mix32(fnv1a32(salt ? salt + ":" + value : value)) % 10000`.
  * A `percent: p` condition matches buckets below `p × 100`.
  */
 export function bucketOf(value: string, salt = ''): number {
-  return mix32(fnv1a32(salt === '' ? value : `${salt}:${value}`)) % BUCKETS;
+  return stableHash32(salt === '' ? value : `${salt}:${value}`) % BUCKETS;
 }

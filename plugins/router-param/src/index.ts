@@ -8,6 +8,7 @@ export {
   OPERATORS, CONDITION_SCHEMA, MAX_REGEX_INPUT, compileCondition, compileMatch,
   type Condition, type Operator, type Scalar, type Predicate,
 } from './conditions.js';
-export { bucketOf, fnv1a32, mix32, BUCKETS } from './hash.js';
-export { compileFieldPath, parseFieldPath, type FieldGetter } from './field-path.js';
+export { bucketOf, BUCKETS } from './hash.js';
+// Moved to @trellis/rules (shared with lb-hash); re-exported so existing imports keep working.
+export { fnv1a32, mix32, compileFieldPath, parseFieldPath, type FieldGetter } from '@trellis/rules';
 export { LinearRegex, RegexSyntaxError, MAX_REPEAT, MAX_STATES } from './linear-regex/index.js';

@@ -1,23 +1,10 @@
 import t from 'tap';
 import type { Invocation } from '@trellis/core';
-import { bucketOf, compileCondition, compileFieldPath, compileMatch, MAX_REGEX_INPUT, type Condition } from '../src/index.js';
+import { bucketOf, compileCondition, compileMatch, MAX_REGEX_INPUT, type Condition } from '../src/index.js';
 
 /** Conditions read only `request` and `metadata` of a call. */
 const call = (request: unknown, metadata: Record<string, string> = {}) => ({ request, metadata: new Map(Object.entries(metadata)) }) as unknown as Invocation;
 const test = (condition: Condition, request: unknown, metadata?: Record<string, string>) => compileCondition(condition)(call(request, metadata));
-
-t.test('field paths reach nested fields, list items, and snake_case names as decoded camelCase', (t) => {
-  const request = { user: { id: '1001', homeRegion: 'eu' }, items: [{ sku: 'a' }, { sku: 'b' }], labels: { tier: 'gold' } };
-  t.equal(compileFieldPath('user.id')(request), '1001');
-  t.equal(compileFieldPath('user.home_region')(request), 'eu');
-  t.equal(compileFieldPath('items[1].sku')(request), 'b');
-  t.equal(compileFieldPath('labels.tier')(request), 'gold');
-  t.equal(compileFieldPath('user.missing.deeper')(request), undefined);
-  t.equal(compileFieldPath('items[5].sku')(request), undefined);
-  t.equal(compileFieldPath('user.id')(undefined), undefined);
-  t.equal(compileFieldPath('user.id')('text'), undefined);
-  t.end();
-});
 
 t.test('equals and not-equals compare text: 42 and "42" are the same value', (t) => {
   t.equal(test({ field: 'id', op: 'equals', value: 42 }, { id: '42' }), true);

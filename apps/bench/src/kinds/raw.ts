@@ -1,11 +1,14 @@
 import { connect, createServer, type Socket } from 'node:net';
 import * as protobuf from 'protobufjs';
-import { BENCH_PROTO, makeRequest } from '../payload.js';
-import type { Kind } from './kind.js';
+import { BENCH_PROTO } from '../payload.js';
+import type { CallSlot, Kind } from './kind.js';
 
 /**
- * The physical limit on this machine: a bare `net` socket carrying `[4-byte length][4-byte id][body]`
- * frames, protobufjs encode/decode on both sides, writes coalesced per tick. No framework at all.
+ * The OLD raw baseline, kept for one release beside kinds/tight-raw.ts so the change of baseline is
+ * visible: a bare `net` socket carrying `[4-byte length][4-byte id][body]` frames, protobufjs with
+ * `fromObject`/`toObject` (int64 as strings) on both sides, a Buffer per frame, writes coalesced per
+ * tick with Buffer.concat, no backpressure. It converts messages as Trellis's codec does, so it is
+ * not the limit: tight-raw is.
  */
 const EchoRequest = () => protobuf.loadSync(BENCH_PROTO).lookupType('bench.EchoRequest');
 
@@ -69,24 +72,28 @@ export const rawKind: Kind = {
   },
   async connect({ port, connections }) {
     const type = EchoRequest();
-    const pending = new Map<number, (value: unknown) => void>();
+    const pending = new Map<number, CallSlot>();
     const sockets = await Promise.all(Array.from({ length: connections }, () => new Promise<{ socket: Socket; write: (f: Buffer) => void }>((resolve, reject) => {
       const socket = connect({ host: '127.0.0.1', port, noDelay: true }, () => resolve({ socket, write: coalescer(socket) }));
       socket.on('error', reject);
+      socket.on('close', () => {
+        for (const slot of pending.values()) slot.fail(new Error('raw: connection closed'));
+        pending.clear();
+      });
       socket.on('data', reader((id, body) => {
-        const resolveCall = pending.get(id);
+        const slot = pending.get(id);
         pending.delete(id);
-        resolveCall?.(type.toObject(type.decode(body), { longs: String, defaults: true }));
+        slot?.ok(type.toObject(type.decode(body), { longs: String, defaults: true }));
       }));
     })));
     let next = 0;
     let nextId = 1;
     return {
-      call: (n) => new Promise((resolve) => {
+      call: (request, slot) => {
         const id = nextId++ >>> 0;
-        pending.set(id, resolve);
-        sockets[next++ % sockets.length]!.write(frame(id, type.encode(type.fromObject(makeRequest(n))).finish()));
-      }),
+        pending.set(id, slot);
+        sockets[next++ % sockets.length]!.write(frame(id, type.encode(type.fromObject(request)).finish()));
+      },
       close: async () => sockets.forEach((s) => s.socket.destroy()),
     };
   },

@@ -8,10 +8,14 @@ import { performance } from 'node:perf_hooks';
 import { Code, RpcClient, RpcError, definePlugin, type Plugin } from '@trellis/core';
 import { lalb } from '@trellis/lb-lalb';
 import type { LalbOptions, LocalityAwareBalancer } from '@trellis/lb-lalb';
+import { p2c, type P2cBalancer } from '@trellis/lb-p2c';
 import type { CallLog } from './call-log.js';
 import { loadEchoService, type EchoReply } from '@trellis/testkit';
 
-export type BalancerName = 'round-robin' | 'random' | 'lalb';
+export const BALANCERS = ['round-robin', 'random', 'lalb', 'p2c'] as const;
+export type BalancerName = (typeof BALANCERS)[number];
+/** The balancers that learn from latency (the reversal and resume phases wait for them to settle). */
+export const ADAPTIVE: ReadonlySet<BalancerName> = new Set(['lalb', 'p2c']);
 
 export interface LoadOptions {
   readonly balancer: BalancerName;
@@ -27,9 +31,20 @@ export interface LoadOptions {
   readonly t0: number;
 }
 
+/** What an adaptive balancer believes about one endpoint now (its snapshot()). */
+export interface BelievedRow {
+  readonly id: string;
+  /** Its latency estimate: LALB's window average (errors folded in), P2C's peak-EWMA. */
+  readonly latencyMs: number;
+  /** LALB only: its expected share of the next picks (weight / total). */
+  readonly share?: number;
+  /** LALB only: the rate its weight was computed from. */
+  readonly qps?: number;
+}
+
 export interface Load {
-  /** The LALB balancer of this client, for its snapshot(); undefined for round-robin and random. */
-  readonly lalb: LocalityAwareBalancer | undefined;
+  /** What the client's balancer believes now, by endpoint; undefined for round-robin and random. */
+  believed(): BelievedRow[] | undefined;
   stop(): Promise<void>;
 }
 
@@ -50,14 +65,17 @@ function failureAttribution(sentTo: WeakMap<object, string>): Plugin {
 export async function startLoad(options: LoadOptions): Promise<Load> {
   const { log, t0 } = options;
   const sentTo = new WeakMap<object, string>();
-  let balancer: LocalityAwareBalancer | undefined;
+  let lalbBalancer: LocalityAwareBalancer | undefined;
+  let p2cBalancer: P2cBalancer | undefined;
   const plugins: Plugin[] = [failureAttribution(sentTo)];
-  if (options.balancer === 'lalb') plugins.push(lalb({ ...options.lalbOptions, onBalancer: (b) => (balancer = b) }));
+  // Each plugin, used, makes itself the client's balancer; the kernel's two are chosen by name.
+  if (options.balancer === 'lalb') plugins.push(lalb({ ...options.lalbOptions, onBalancer: (b) => (lalbBalancer = b) }));
+  if (options.balancer === 'p2c') plugins.push(p2c({ onBalancer: (b) => (p2cBalancer = b) }));
   const client = new RpcClient({
     service: loadEchoService(),
     addresses: options.addresses,
     timeoutMs: options.timeoutMs,
-    ...(options.balancer === 'lalb' ? {} : { loadBalancer: options.balancer }),
+    ...(options.balancer === 'round-robin' || options.balancer === 'random' ? { loadBalancer: options.balancer } : {}),
     plugins,
   });
   await client.start();
@@ -82,8 +100,10 @@ export async function startLoad(options: LoadOptions): Promise<Load> {
   };
   const callers = Array.from({ length: options.callers }, caller);
   return {
-    get lalb() {
-      return balancer;
+    believed() {
+      if (lalbBalancer !== undefined) return lalbBalancer.snapshot().map((r) => ({ id: r.id, latencyMs: r.avgLatencyMs, share: r.share, qps: r.qps }));
+      if (p2cBalancer !== undefined) return p2cBalancer.snapshot().map((r) => ({ id: r.id, latencyMs: r.latencyMs }));
+      return undefined;
     },
     async stop() {
       running = false;

@@ -10,7 +10,7 @@ ones given to loadProto(); both default to what gRPC users pass to proto-loader.
   -O, --outDir <dir>             output directory (required)
   -I, --includeDirs <dir>        include directory; repeat for several
       --keepCase                 keep field names as written (default: camelCase)
-      --longs <String|Number|Long>   64-bit integers in decoded messages (default: String)
+      --longs <String|Number|Long|BigInt>  64-bit integers in decoded messages (default: String)
       --enums <String|Number>    enums in decoded messages (default: String)
       --bytes <Buffer|String|Array>  bytes in decoded messages (default: Buffer)
       --[no-]defaults            decoded messages carry default values (default: on)
@@ -70,7 +70,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
       files: positionals,
       outDir,
       ...(includeDirs ? { includeDirs } : {}),
-      ...(longs !== undefined ? { longs: oneOf('longs', longs, ['String', 'Number', 'Long'] as const) } : {}),
+      ...(longs !== undefined ? { longs: oneOf('longs', longs, ['String', 'Number', 'Long', 'BigInt'] as const) } : {}),
       ...(enums !== undefined ? { enums: oneOf('enums', enums, ['String', 'Number'] as const) } : {}),
       ...(bytes !== undefined ? { bytes: oneOf('bytes', bytes, ['Buffer', 'String', 'Array'] as const) } : {}),
     },

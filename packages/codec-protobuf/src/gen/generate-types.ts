@@ -19,7 +19,7 @@ export interface GenerateTypesOptions {
   /** Default false (camelCase fields), as in `loadProto`. */
   readonly keepCase?: boolean;
   /** Default 'String'. */
-  readonly longs?: 'String' | 'Number' | 'Long';
+  readonly longs?: 'String' | 'Number' | 'Long' | 'BigInt';
   /** Default 'String'. */
   readonly enums?: 'String' | 'Number';
   /** Default 'Buffer'. */
@@ -65,7 +65,9 @@ function genTypesArgs(options: GenerateTypesOptions): string[] {
     includeComments: options.includeComments ?? false,
   };
   for (const [flag, on] of Object.entries(flags)) if (on) args.push(`--${flag}`);
-  args.push(`--longs=${options.longs ?? 'String'}`, `--enums=${options.enums ?? 'String'}`, `--bytes=${options.bytes ?? 'Buffer'}`);
+  // proto-loader-gen-types knows no BigInt: it writes Long, which fixMessageFile() turns into bigint.
+  const longs = options.longs === 'BigInt' ? 'Long' : (options.longs ?? 'String');
+  args.push(`--longs=${longs}`, `--enums=${options.enums ?? 'String'}`, `--bytes=${options.bytes ?? 'Buffer'}`);
   args.push(`--inputTemplate=${options.inputTemplate ?? '%s'}`, `--outputTemplate=${options.outputTemplate ?? '%s__Output'}`);
   args.push(`--targetFileExtension=${options.targetFileExtension ?? '.ts'}`);
   args.push(`--importFileExtension=${options.importFileExtension ?? ''}`);
@@ -84,8 +86,10 @@ function fileDefinitions(namespace: protobuf.NamespaceBase, into: protobuf.Refle
 /**
  * Message files import `Long`/`AnyExtension` from '@grpc/proto-loader', which an application using
  * pnpm cannot resolve unless it depends on it itself; this package re-exports both types.
+ * With `longs: 'BigInt'`, int64 fields were generated as `Long` (proto-loader-gen-types has no BigInt
+ * mode): decoded fields become `bigint`, and the fields you send also accept one (encoding does).
  */
-async function retargetProtoLoaderImports(path: string): Promise<void> {
+async function fixMessageFile(path: string, longs: GenerateTypesOptions['longs']): Promise<void> {
   let source: string;
   try {
     source = await readFile(path, 'utf8');
@@ -93,8 +97,12 @@ async function retargetProtoLoaderImports(path: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  const retargeted = source.replace(/from '@grpc\/proto-loader';/g, `from '@trellis/codec-protobuf';`);
-  if (retargeted !== source) await writeFile(path, retargeted);
+  let fixed = source.replace(/from '@grpc\/proto-loader';/g, `from '@trellis/codec-protobuf';`);
+  if (longs === 'BigInt') {
+    // `(Long)` is only ever an output field (scalar, repeated or map value); inputs are permissive.
+    fixed = fixed.replace(/\(Long\)/g, '(bigint)').replace(/\(number \| string \| Long\)/g, '(number | string | bigint | Long)');
+  }
+  if (fixed !== source) await writeFile(path, fixed);
 }
 
 /**
@@ -125,7 +133,7 @@ export async function generateTypes(options: GenerateTypesOptions): Promise<Gene
       serviceFiles.push(path);
       if (options.verbose) console.log(`Writing ${path} (Trellis client and handlers)`);
     } else {
-      await retargetProtoLoaderImports(path);
+      await fixMessageFile(path, options.longs);
     }
   }
   return { serviceFiles };

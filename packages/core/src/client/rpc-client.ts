@@ -12,7 +12,8 @@ import {
   composeEndpointInterceptors, composeInterceptors, EMPTY_SET, type EndpointInterceptor, type EndpointInvoker,
   type Interceptor, type Invocation, type Invoker, type Result,
 } from '../invocation.js';
-import { createMetadata, MetadataKeys, type Metadata } from '../metadata.js';
+import { MetadataKeys, type Metadata } from '../metadata.js';
+import { rejectUnknownKeys } from '../options.js';
 import { checkPlugin, type ClientPluginContext, type Plugin } from '../plugin.js';
 import { StaticRegistry, type StaticEndpoint } from '../registry/static-registry.js';
 import type { Registry } from '../registry.js';
@@ -23,7 +24,7 @@ import { TOKENS } from '../tokens.js';
 import type { ClientTransport, InboundResponse } from '../transport.js';
 import { TcpClientTransport, type TcpClientOptions } from '../transport/tcp-client-transport.js';
 import { KERNEL_VERSION } from '../version.js';
-import type { CallOptions } from './call-options.js';
+import { callOptionsProblem, isTimeoutMs, requestMetadata, TIMEOUT_EXPECTED, type CallOptions } from './call-options.js';
 import { ConnectionHealthView } from './connection-health-view.js';
 import { Directory } from './directory.js';
 import { HealthRouter } from './health-router.js';
@@ -64,11 +65,16 @@ export interface RpcClientOptions {
   readonly clock?: Clock;
 }
 
+const CLIENT_OPTION_KEYS: readonly (keyof RpcClientOptions)[] = [
+  'service', 'registry', 'addresses', 'group', 'version', 'timeoutMs', 'loadBalancer', 'methods', 'plugins', 'transport', 'tcp',
+  'transparentRetries', 'localAddress', 'caller', 'container', 'clock',
+];
+
 type Stub<T> = T;
 
 /**
  * A consumer of one service. The call path is fixed (DESIGN.md §3): cluster interceptors (tracing →
- * retry → breaker → user) → directory (discovery → health → routers) → load balancer → endpoint
+ * metrics → breaker → retry → user) → directory (discovery → health → routers) → load balancer → endpoint
  * interceptors → codec + transport.
  */
 export class RpcClient {
@@ -103,9 +109,10 @@ export class RpcClient {
   private closed = false;
 
   constructor(private readonly options: RpcClientOptions) {
-    if (!options || typeof options.service?.name !== 'string') {
+    if (typeof options !== 'object' || options === null || typeof options.service?.name !== 'string') {
       throw invalidOption('service', options?.service, 'a ServiceDefinition (load one with @trellis/codec-protobuf)');
     }
+    rejectUnknownKeys('RpcClient', options, CLIENT_OPTION_KEYS);
     if (options.registry && options.addresses) {
       throw invalidOption('addresses', options.addresses, 'nothing when `registry` is given (choose one)');
     }
@@ -113,10 +120,13 @@ export class RpcClient {
       throw invalidOption('registry', undefined, 'a Registry, or `addresses` for a fixed list of providers');
     }
     this.timeoutMs = options.timeoutMs ?? 5000;
-    if (!(this.timeoutMs > 0)) throw invalidOption('timeoutMs', options.timeoutMs, 'a positive number of ms');
+    if (!isTimeoutMs(this.timeoutMs)) throw invalidOption('timeoutMs', options.timeoutMs, TIMEOUT_EXPECTED);
     this.transparentRetries = options.transparentRetries ?? 3;
     if (!(Number.isInteger(this.transparentRetries) && this.transparentRetries >= 0)) {
       throw invalidOption('transparentRetries', options.transparentRetries, 'an integer ≥ 0');
+    }
+    for (const name of ['group', 'version', 'caller', 'localAddress'] as const) {
+      if (options[name] !== undefined && typeof options[name] !== 'string') throw invalidOption(name, options[name], 'a string');
     }
     this.definition = options.service;
     this.versionRange = options.version ?? '*';
@@ -152,8 +162,13 @@ export class RpcClient {
 
   /** Runs plugin hooks and subscribes to the registry. Called by the first call if not before. */
   start(): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
     this.starting ??= this.doStart();
     return this.starting;
+  }
+
+  private closedError(): TrellisError {
+    return new TrellisError(ErrorCodes.CLIENT_CLOSED, `the client of ${this.definition.name} is closed; calls after close() are refused (create a new RpcClient)`);
   }
 
   /**
@@ -163,6 +178,8 @@ export class RpcClient {
   async waitForReady(options: { timeoutMs?: number; minEndpoints?: number } = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const min = options.minEndpoints ?? 1;
+    if (!isTimeoutMs(timeoutMs)) throw invalidOption('timeoutMs', options.timeoutMs, TIMEOUT_EXPECTED);
+    if (!(Number.isInteger(min) && min >= 1)) throw invalidOption('minEndpoints', options.minEndpoints, 'an integer ≥ 1');
     await this.start();
     const until = this.clock.now() + timeoutMs;
     await this.directory.waitResolved(timeoutMs);
@@ -239,12 +256,20 @@ export class RpcClient {
   }
 
   private callWithResult(method: MethodDescriptor, request: unknown, options: CallOptions | undefined): Promise<Result> {
-    if (this.closed) return Promise.reject(new RpcError(Code.CANCELLED, `client for ${this.definition.name} is closed`, { mayHaveRun: false }));
-    const timeoutMs = options?.timeoutMs ?? (method.options.timeoutMs as number | undefined) ?? this.timeoutMs;
+    if (this.closed) return Promise.reject(this.closedError());
     let metadata: Metadata;
-    const given = options?.metadata;
-    if (given === undefined) metadata = new Map();
-    else metadata = given instanceof Map ? new Map(given) : createMetadata(given as Record<string, string>);
+    if (options === undefined) {
+      metadata = new Map();
+    } else {
+      const problem = callOptionsProblem(options);
+      if (problem !== undefined) return Promise.reject(problem);
+      try {
+        metadata = requestMetadata(options.metadata);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const timeoutMs = options?.timeoutMs ?? (method.options.timeoutMs as number | undefined) ?? this.timeoutMs;
     if (this.callerName !== undefined) metadata.set(MetadataKeys.CALLER, this.callerName);
     const invocation: Invocation = {
       service: this.service,
@@ -425,6 +450,10 @@ export class RpcClient {
       if (method === undefined) {
         throw invalidOption(`methods.${name}`, setting, `a method of ${this.definition.name} (${[...methods.keys()].join(', ')})`);
       }
+      if (typeof setting !== 'object' || setting === null) throw invalidOption(`methods.${name}`, setting, 'an object { idempotent, timeoutMs }');
+      rejectUnknownKeys('method', setting, ['idempotent', 'timeoutMs'], `methods.${name}.`);
+      if (setting.timeoutMs !== undefined && !isTimeoutMs(setting.timeoutMs)) throw invalidOption(`methods.${name}.timeoutMs`, setting.timeoutMs, TIMEOUT_EXPECTED);
+      if (setting.idempotent !== undefined && typeof setting.idempotent !== 'boolean') throw invalidOption(`methods.${name}.idempotent`, setting.idempotent, 'true or false');
       methods.set(method.name, {
         ...method,
         idempotent: setting.idempotent ?? method.idempotent,

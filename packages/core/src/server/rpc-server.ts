@@ -5,6 +5,7 @@ import type { MethodDescriptor, ServiceDefinition } from '../definition.js';
 import { getMethodMetadata, getServiceMetadata } from '../decorators.js';
 import { DEFAULT_WEIGHT, type InstanceInfo, type MethodTraits } from '../endpoint.js';
 import { Code, ErrorCodes, RpcError, TrellisError, invalidOption, notExecuted } from '../errors.js';
+import { rejectUnknownKeys } from '../options.js';
 import { checkPlugin, type Plugin, type ServerPluginContext } from '../plugin.js';
 import { MemoryRegistry } from '../registry/memory-registry.js';
 import type { Registry } from '../registry.js';
@@ -14,6 +15,7 @@ import type { InboundRequest, Listener, ServerExchange, ServerTransport } from '
 import { TcpServerTransport, type TcpServerOptions } from '../transport/tcp-server-transport.js';
 import { KERNEL_VERSION } from '../version.js';
 import { advertisedHost } from './advertised-host.js';
+import { errorForCaller, HandlerError } from './error-redaction.js';
 import { ServerCall } from './server-call.js';
 import { composeServerInterceptors, type ServerInterceptor, type ServerInvoker } from './server-invocation.js';
 import { ServiceTable, type Handler } from './service-table.js';
@@ -39,9 +41,24 @@ export interface RpcServerOptions {
   readonly clock?: Clock;
   /** How long close() waits for the registry to confirm deregistration (default 3000 ms). */
   readonly registryTimeoutMs?: number;
-  /** Where asynchronous problems are reported (registry errors at shutdown…). Default: process warning. */
+  /**
+   * Where problems no caller sees are reported: registry errors at shutdown, and (with
+   * `redactErrors`) each redacted handler failure as a `HandlerError`. Default: a process warning.
+   */
   readonly onError?: (error: Error) => void;
+  /**
+   * Send callers only `UNKNOWN: internal error (id …)` for a handler failure that is not an
+   * RpcError (its message may hold internals), with the id also in the `trellis-error-id` trailer;
+   * the full error goes to `onError` under that id. RpcError messages are always sent as they are.
+   * Default: on when `NODE_ENV` is `production`.
+   */
+  readonly redactErrors?: boolean;
 }
+
+const SERVER_OPTION_KEYS: readonly (keyof RpcServerOptions)[] = [
+  'host', 'port', 'advertiseHost', 'registry', 'transport', 'tcp', 'weight', 'tags', 'zone', 'plugins', 'container', 'clock',
+  'registryTimeoutMs', 'onError', 'redactErrors',
+];
 
 export interface CloseOptions {
   /** How long in-flight calls may take to finish before they are cancelled (default 10 s). */
@@ -69,6 +86,8 @@ export class RpcServer {
   private readonly methodTraits = new Map<object, Record<string, MethodTraits>>();
   private readonly timer: DeadlineTimer;
   private readonly clock: Clock;
+  private readonly redactErrors: boolean;
+  private readonly reportHandlerError = (error: HandlerError): void => this.report(error, error.cause instanceof Error ? error.cause.stack : undefined);
   private invoker: ServerInvoker = (call) => this.runHandler(call);
   private listener: Listener | undefined;
   private state: ServerState = 'new';
@@ -78,6 +97,11 @@ export class RpcServer {
   readonly container: DependencyContainer;
 
   constructor(private readonly options: RpcServerOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object of RpcServer options');
+    rejectUnknownKeys('RpcServer', options, SERVER_OPTION_KEYS);
+    if (options.redactErrors !== undefined && typeof options.redactErrors !== 'boolean') throw invalidOption('redactErrors', options.redactErrors, 'true or false');
+    if (options.onError !== undefined && typeof options.onError !== 'function') throw invalidOption('onError', options.onError, 'a function (error) => void');
+    this.redactErrors = options.redactErrors ?? process.env.NODE_ENV === 'production';
     if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65535)) {
       throw invalidOption('port', options.port, 'an integer in 0..65535');
     }
@@ -96,6 +120,16 @@ export class RpcServer {
     this.assertState('new', 'add services');
     if (!definition || typeof definition.name !== 'string' || typeof definition.methods !== 'object') {
       throw new TrellisError(ErrorCodes.SERVICE_INVALID, 'addService needs a ServiceDefinition (load one with @trellis/codec-protobuf)');
+    }
+    if (typeof implementation === 'function') {
+      const name = (implementation as { name?: string }).name || 'the class';
+      throw new TrellisError(
+        ErrorCodes.SERVICE_INVALID,
+        `addService(${definition.name}, ${name}) was given a class; pass an instance: new ${name}() or container.resolve(${name})`,
+      );
+    }
+    if (typeof implementation !== 'object' || implementation === null) {
+      throw new TrellisError(ErrorCodes.SERVICE_INVALID, `addService(${definition.name}, …) needs an object whose methods handle the calls; got ${String(implementation)}`);
     }
     const meta = getServiceMetadata(implementation);
     if (meta && meta.name !== definition.name) {
@@ -252,6 +286,8 @@ export class RpcServer {
     } catch (error) {
       result = Promise.reject(error);
     }
+    // Nothing thrown while answering may escape these callbacks: it would be an unhandled rejection,
+    // which ends the process. A transport that throws gets one more chance to send an INTERNAL.
     result.then(
       (response) => {
         call.finish();
@@ -259,13 +295,25 @@ export class RpcServer {
         try {
           body = entry.method.responseCodec.encode(response);
         } catch (error) {
-          return exchange.fail(new RpcError(Code.INTERNAL, `response of ${request.service}/${request.method} could not be encoded: ${(error as Error).message}`));
+          try {
+            return exchange.fail(new RpcError(Code.INTERNAL, `response of ${request.service}/${request.method} could not be encoded: ${(error as Error).message}`));
+          } catch (thrown) {
+            return answerFailed(exchange, thrown);
+          }
         }
-        exchange.respond(body, call.trailers);
+        try {
+          exchange.respond(body, call.trailers);
+        } catch (thrown) {
+          answerFailed(exchange, thrown);
+        }
       },
       (error: unknown) => {
         call.finish();
-        exchange.fail(RpcError.from(error));
+        try {
+          exchange.fail(errorForCaller(error, this.redactErrors, `${request.service}/${request.method}`, this.reportHandlerError));
+        } catch (thrown) {
+          answerFailed(exchange, thrown);
+        }
       },
     );
   };
@@ -296,16 +344,29 @@ export class RpcServer {
     try {
       await fn();
     } catch (error) {
-      const wrapped = new Error(`${what} failed: ${(error as Error).message}`, { cause: error });
-      if (this.options.onError) this.options.onError(wrapped);
-      else process.emitWarning(wrapped.message, 'TrellisWarning');
+      this.report(new Error(`${what} failed: ${(error as Error).message}`, { cause: error }));
+    }
+  }
+
+  /** To `onError`, else a process warning (with `detail`, e.g. the original stack, appended). */
+  private report(error: Error, detail?: string): void {
+    if (this.options.onError) {
+      try {
+        this.options.onError(error);
+      } catch {
+        // A reporter's own failure must not turn into a failed call or a crash.
+      }
+    } else {
+      process.emitWarning(detail === undefined ? error.message : `${error.message}\n${detail}`, 'TrellisWarning');
     }
   }
 
   private assertState(expected: ServerState, action: string): void {
-    if (this.state !== expected) {
-      throw new TrellisError(ErrorCodes.SERVER_STATE, `cannot ${action}: the server is ${this.state}; do it before start()`);
-    }
+    if (this.state === expected) return;
+    let advice = 'do it before start()';
+    if (this.state === 'closing' || this.state === 'closed') advice = 'an RpcServer cannot be used again after close(); create a new one';
+    else if (action === 'start') advice = 'start() was already called';
+    throw new TrellisError(ErrorCodes.SERVER_STATE, `cannot ${action}: the server is ${this.state}; ${advice}`);
   }
 
   private pluginContext(): ServerPluginContext {
@@ -322,4 +383,11 @@ export class RpcServer {
       onListening: (fn) => this.listeningHooks.push(fn),
     };
   }
+}
+
+/** The transport threw while answering: try once more with INTERNAL; never throw from here. */
+function answerFailed(exchange: ServerExchange, thrown: unknown): void {
+  try {
+    exchange.fail(new RpcError(Code.INTERNAL, `the server could not send its answer: ${(thrown as Error)?.message ?? String(thrown)}`));
+  } catch { /* the transport cannot answer at all: the caller's deadline ends the call */ }
 }

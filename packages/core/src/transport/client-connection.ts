@@ -3,29 +3,44 @@ import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import type { DeadlineEntry, DeadlineTimer } from '../deadline-timer.js';
 import { Code, RpcError } from '../errors.js';
 import type { InboundResponse, OutboundRequest } from '../transport.js';
-import { encodeBareFrame, FrameType, type FrameLimits } from './frame.js';
+import { encodeBareFrame, FRAME_TYPE_NAMES, FrameType, PING_BODY_SIZE, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
 import { FrameDecoder, type FrameSink } from './frame-decoder.js';
-import { decodeResponseHeader, encodeRequestFrame } from './header-codec.js';
+import { decodeResponseHeader, encodeRequestFrame, FrameLimitError } from './header-codec.js';
+import { PingRateLimit } from './ping-rate-limit.js';
+import { decodeSettings, DEFAULT_SETTINGS, encodeSettingsFrame, type Settings } from './settings.js';
+import { describeTlsFailure } from './tls-errors.js';
 import { WriteBatcher } from './write-batcher.js';
 
 export type ClientConnectionState = 'connecting' | 'ready' | 'draining' | 'closed';
 
+/** What a GOAWAY means for the endpoint: stopping (UNAVAILABLE), only this connection retired (OK), or an error. */
+export type GoAwayKind = 'stopping' | 'retired' | 'error';
+
 export interface ClientConnectionEvents {
   onReady(connection: ClientConnection): void;
-  /**
-   * GOAWAY received: no new calls may use this connection. `serverStopping` is false when the server
-   * only retires this connection (idle) and keeps serving.
-   */
-  onGoAway(connection: ClientConnection, message: string, serverStopping: boolean): void;
-  /** `connected` tells a failed dial from a dropped connection. */
+  /** GOAWAY received: no new calls may use this connection. */
+  onGoAway(connection: ClientConnection, message: string, kind: GoAwayKind): void;
+  /** `connected` tells a failed dial (or handshake) from a dropped connection. */
   onClosed(connection: ClientConnection, connected: boolean, reason: string): void;
+}
+
+export interface ClientConnectionOptions {
+  /** What this client accepts (announced to the server in SETTINGS). */
+  readonly limits: FrameLimits;
+  readonly timer: DeadlineTimer;
+  readonly now: () => number;
+  /** Covers the dial, the TLS handshake and the SETTINGS exchange. */
+  readonly connectTimeoutMs: number;
+  /** PINGs per second the server may send before the connection is closed. */
+  readonly maxPingsPerSecond: number;
+  readonly tls: ConnectionOptions | undefined;
 }
 
 /** One call waiting for its RESPONSE frame; doubles as its own deadline entry (no closure per call). */
 class PendingCall implements DeadlineEntry {
   bucket = 0;
-  /** False until the frame could have left this process (written after connect). */
-  sent: boolean;
+  /** False until the frame could have left this process. */
+  sent = false;
   abortListener: (() => void) | undefined;
 
   constructor(
@@ -34,10 +49,9 @@ class PendingCall implements DeadlineEntry {
     readonly resolve: (response: InboundResponse) => void,
     readonly reject: (error: RpcError) => void,
     readonly signal: AbortSignal | undefined,
-    sent: boolean,
-  ) {
-    this.sent = sent;
-  }
+    /** Kept until the call is written (it waits for the handshake or a free stream). */
+    public request: OutboundRequest | undefined,
+  ) {}
 
   onDeadline(): void {
     this.connection.expire(this);
@@ -45,8 +59,13 @@ class PendingCall implements DeadlineEntry {
 }
 
 /**
- * One TCP connection carrying many concurrent calls, matched to responses by stream id. Calls made
- * while connecting are queued in the socket and count as never sent if the dial fails.
+ * One TCP connection carrying many concurrent calls, matched to responses by stream id.
+ *
+ * The connection is ready once the server's SETTINGS arrived (docs/protocol.md): calls made before
+ * that wait here, unsent. Every request is checked against the server's announced limits before it
+ * is written; one that would break them fails alone with RESOURCE_EXHAUSTED and `mayHaveRun: false`.
+ * At the server's maxConcurrentStreams, further calls wait here (FIFO, within their deadline) for a
+ * call to finish instead of being refused by the server.
  */
 export class ClientConnection implements FrameSink {
   state: ClientConnectionState = 'connecting';
@@ -54,50 +73,61 @@ export class ClientConnection implements FrameSink {
   private readonly batcher: WriteBatcher;
   private readonly decoder: FrameDecoder;
   private readonly pending = new Map<number, PendingCall>();
+  /** Calls not written yet, oldest first (entries already settled are skipped when met). */
+  private waiting: PendingCall[] = [];
+  private waitingHead = 0;
+  private sentCount = 0;
   private readonly pings = new Map<number, { resolve(rtt: number): void; reject(e: Error): void; at: number; timer: NodeJS.Timeout }>();
+  private readonly pingsBeforeReady: Buffer[] = [];
+  private readonly pingLimit: PingRateLimit;
   private nextStreamId = 1;
   private nextPingId = 1;
-  private connected = false;
+  /** TCP (and TLS) is up. */
+  private transportUp = false;
+  /** The server's SETTINGS arrived. */
+  private handshaken = false;
   private received = false;
+  /** The server's SETTINGS (its limits); defaults until they arrive. */
+  peer: Settings = DEFAULT_SETTINGS;
   /** The server retired this connection (idle) but keeps serving. */
   retired = false;
+  /** The server closed this connection after the handshake for cause (GOAWAY with an error code) but keeps serving. */
+  closedForCause = false;
   private closeReason = '';
-  private readonly usesTls: boolean;
 
   constructor(
     readonly label: string,
     host: string,
     port: number,
-    limits: FrameLimits,
-    private readonly timer: DeadlineTimer,
-    private readonly now: () => number,
+    private readonly options: ClientConnectionOptions,
     private readonly events: ClientConnectionEvents,
-    connectTimeoutMs: number,
-    tls?: ConnectionOptions,
   ) {
+    const { tls, connectTimeoutMs } = options;
     this.socket = tls
       ? connectTls({ servername: host.match(/^[\d.:]+$/) ? undefined : host, ...tls, host, port })
       : connect({ host, port, noDelay: true });
     if (tls) this.socket.setNoDelay(true);
     this.socket.setTimeout(connectTimeoutMs);
-    this.usesTls = tls !== undefined;
     this.batcher = new WriteBatcher(this.socket);
-    this.decoder = new FrameDecoder(limits, this);
+    this.decoder = new FrameDecoder(options.limits, this);
+    this.pingLimit = new PingRateLimit(options.maxPingsPerSecond, options.now);
     this.socket.on(tls ? 'secureConnect' : 'connect', () => {
-      this.socket.setTimeout(0);
-      this.connected = true;
-      for (const call of this.pending.values()) call.sent = true;
-      if (this.state === 'connecting') this.state = 'ready';
-      this.events.onReady(this);
+      this.transportUp = true;
+      this.batcher.write(encodeSettingsFrame({ ...options.limits, maxConcurrentStreams: DEFAULT_SETTINGS.maxConcurrentStreams, capabilities: 0 }));
     });
-    this.socket.on('timeout', () => this.destroy(`connect to ${label} timed out after ${connectTimeoutMs} ms`));
+    this.socket.on('timeout', () => this.destroy(this.transportUp
+      ? `${label} sent no SETTINGS within ${connectTimeoutMs} ms of connecting (connectTimeoutMs): not a Trellis server of protocol version ${PROTOCOL_VERSION}?`
+      : `connect to ${label} timed out after ${connectTimeoutMs} ms`));
     this.socket.on('data', (chunk: Buffer) => {
       this.received = true;
       this.decoder.push(chunk);
     });
     this.socket.on('error', (error: NodeJS.ErrnoException) => {
-      const tlsHint = tls && !this.connected ? ` (TLS handshake failed: ${error.message}; check tcp.tls on both sides)` : '';
-      this.closeReason ||= this.connected ? `connection to ${label} failed: ${error.message}` : `cannot connect to ${label}: ${error.code ?? error.message}${tlsHint}`;
+      if (tls) {
+        this.closeReason ||= `${this.transportUp ? 'connection to' : 'cannot connect to'} ${label}: ${describeTlsFailure(error, this.transportUp)}`;
+      } else {
+        this.closeReason ||= this.transportUp ? `connection to ${label} failed: ${error.message}` : `cannot connect to ${label}: ${error.code ?? error.message}`;
+      }
     });
     this.socket.on('close', () => this.onSocketClosed());
   }
@@ -107,43 +137,57 @@ export class ClientConnection implements FrameSink {
   }
 
   get isConnected(): boolean {
-    return this.connected;
+    return this.handshaken;
+  }
+
+  /** Calls that can still be written without waiting (the server's maxConcurrentStreams minus those out). */
+  get freeSlots(): number {
+    return this.peer.maxConcurrentStreams - this.sentCount - (this.waiting.length - this.waitingHead);
+  }
+
+  /** Calls waiting for the handshake or a free stream. */
+  get queued(): number {
+    return this.waiting.length - this.waitingHead;
   }
 
   call(request: OutboundRequest): Promise<InboundResponse> {
     return new Promise<InboundResponse>((resolve, reject) => {
       const streamId = this.allocateStreamId();
-      const call = new PendingCall(this, streamId, resolve, reject, request.signal, this.connected);
+      const call = new PendingCall(this, streamId, resolve, reject, request.signal, request);
+      if (this.handshaken && this.sentCount < this.peer.maxConcurrentStreams && this.queued === 0 && !this.send(call)) return;
       this.pending.set(streamId, call);
-      this.timer.add(call, this.now() + request.timeoutMs);
+      this.options.timer.add(call, this.options.now() + request.timeoutMs);
       const signal = request.signal;
       if (signal !== undefined) {
         call.abortListener = () => this.cancel(call);
         signal.addEventListener('abort', call.abortListener, { once: true });
       }
-      this.batcher.write(encodeRequestFrame(streamId, request, request.body));
+      if (call.request !== undefined) this.waiting.push(call);
     });
   }
 
   ping(timeoutMs: number): Promise<number> {
     return new Promise((resolve, reject) => {
       const id = this.nextPingId++;
-      const body = Buffer.allocUnsafe(8);
+      const body = Buffer.allocUnsafe(PING_BODY_SIZE);
       body.writeDoubleBE(id, 0);
       const timer = setTimeout(() => {
         this.pings.delete(id);
         reject(new RpcError(Code.DEADLINE_EXCEEDED, `no PONG from ${this.label} within ${timeoutMs} ms`));
       }, timeoutMs);
       timer.unref();
-      this.pings.set(id, { resolve, reject, at: this.now(), timer });
-      this.batcher.write(encodeBareFrame(FrameType.PING, 0, body));
+      this.pings.set(id, { resolve, reject, at: this.options.now(), timer });
+      const frame = encodeBareFrame(FrameType.PING, 0, body);
+      if (this.handshaken) this.batcher.write(frame);
+      else this.pingsBeforeReady.push(frame);
     });
   }
 
-  /** Closes once idle; used for GOAWAY and for endpoints that left the directory. */
-  drain(): void {
+  /** Closes once idle; used for GOAWAY and for endpoints that left the directory. Unsent calls fail, never run. */
+  drain(reason = 'the connection is closing'): void {
     if (this.state === 'closed') return;
     this.state = 'draining';
+    this.failWaiting(reason);
     if (this.pending.size === 0) this.destroy('drained');
   }
 
@@ -155,65 +199,192 @@ export class ClientConnection implements FrameSink {
   expire(call: PendingCall): void {
     if (!this.pending.delete(call.streamId)) return;
     this.detach(call);
-    if (call.sent) this.batcher.write(encodeBareFrame(FrameType.CANCEL, call.streamId));
-    call.reject(new RpcError(Code.DEADLINE_EXCEEDED, `deadline exceeded waiting for ${this.label}`, { mayHaveRun: call.sent }));
-    this.closeIfDrained();
+    let message = `deadline exceeded waiting for ${this.label}`;
+    if (call.sent) {
+      this.sentCount--;
+      this.batcher.write(encodeBareFrame(FrameType.CANCEL, call.streamId));
+    } else if (this.handshaken) {
+      message = `deadline exceeded waiting for a free stream to ${this.label} (the server runs at most ${this.peer.maxConcurrentStreams} calls per connection, maxConcurrentStreams)`;
+    } else {
+      message = `deadline exceeded while connecting to ${this.label}`;
+    }
+    call.request = undefined;
+    call.reject(new RpcError(Code.DEADLINE_EXCEEDED, message, { mayHaveRun: call.sent }));
+    this.afterCallEnded(call.sent);
   }
 
   private cancel(call: PendingCall): void {
     if (!this.pending.delete(call.streamId)) return;
-    this.timer.remove(call);
+    this.options.timer.remove(call);
     call.abortListener = undefined;
-    if (call.sent) this.batcher.write(encodeBareFrame(FrameType.CANCEL, call.streamId));
+    if (call.sent) {
+      this.sentCount--;
+      this.batcher.write(encodeBareFrame(FrameType.CANCEL, call.streamId));
+    }
+    call.request = undefined;
     const reason = call.signal?.reason;
     call.reject(new RpcError(Code.CANCELLED, `call cancelled by the caller${reason instanceof Error ? `: ${reason.message}` : ''}`, { mayHaveRun: call.sent }));
-    this.closeIfDrained();
+    this.afterCallEnded(call.sent);
+  }
+
+  /**
+   * Encodes and writes a call, checked against the server's limits. Returns false (having rejected
+   * the call, never sent) when it breaks one.
+   */
+  private send(call: PendingCall): boolean {
+    const request = call.request!;
+    call.request = undefined;
+    let frame: Buffer;
+    try {
+      frame = encodeRequestFrame(call.streamId, request, request.body, this.peer);
+    } catch (error) {
+      call.reject(error instanceof FrameLimitError
+        ? new RpcError(Code.RESOURCE_EXHAUSTED, `${error.message} at ${this.label}; nothing was sent`, { mayHaveRun: false, cause: error })
+        : new RpcError(Code.INTERNAL, `request to ${this.label} could not be encoded: ${(error as Error).message}`, { mayHaveRun: false, cause: error }));
+      return false;
+    }
+    call.sent = true;
+    this.sentCount++;
+    this.batcher.write(frame);
+    return true;
+  }
+
+  /** Writes waiting calls while the server has room for them. */
+  private pump(): void {
+    if (!this.handshaken || this.state === 'closed') return;
+    while (this.waitingHead < this.waiting.length && this.sentCount < this.peer.maxConcurrentStreams) {
+      const call = this.waiting[this.waitingHead++]!;
+      if (call.request === undefined || this.pending.get(call.streamId) !== call) continue;
+      if (!this.send(call)) {
+        this.pending.delete(call.streamId);
+        this.detach(call);
+      }
+    }
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting = [];
+      this.waitingHead = 0;
+    } else if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.waitingHead);
+      this.waitingHead = 0;
+    }
+  }
+
+  /** Unsent calls fail as never run, so the kernel may send them elsewhere. */
+  private failWaiting(reason: string): void {
+    const waiting = this.waiting;
+    const from = this.waitingHead;
+    this.waiting = [];
+    this.waitingHead = 0;
+    for (let i = from; i < waiting.length; i++) {
+      const call = waiting[i]!;
+      if (call.request === undefined || !this.pending.delete(call.streamId)) continue;
+      this.detach(call);
+      call.request = undefined;
+      call.reject(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: false }));
+    }
   }
 
   onFrame(type: FrameType, streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
+    if (!this.handshaken && type !== FrameType.SETTINGS && type !== FrameType.GOAWAY) {
+      return this.onProtocolError(`expected SETTINGS as the server's first frame, got ${FRAME_TYPE_NAMES[type]}`);
+    }
     switch (type) {
       case FrameType.RESPONSE:
         return this.onResponse(streamId, buf, headerStart, headerEnd, bodyEnd);
       case FrameType.PONG:
-        return this.onPong(buf, headerEnd, bodyEnd);
+        return this.onPong(buf, headerEnd);
       case FrameType.PING:
-        this.batcher.write(encodeBareFrame(FrameType.PONG, streamId, buf.subarray(headerEnd, bodyEnd)));
+        if (!this.pingLimit.allow()) {
+          return this.destroy(`${this.label} sent more than ${this.options.maxPingsPerSecond} PINGs in a second`);
+        }
+        this.batcher.write(encodeBareFrame(FrameType.PONG, 0, buf.subarray(headerEnd, bodyEnd)));
         return;
-      case FrameType.GOAWAY: {
-        let message = 'server is shutting down';
-        let stopping = true;
-        try {
-          const header = decodeResponseHeader(buf, headerStart, headerEnd);
-          message = header.message || message;
-          stopping = header.code !== Code.OK;
-        } catch { /* the GOAWAY itself is what matters */ }
-        if (this.state !== 'closed') this.state = 'draining';
-        this.retired = !stopping;
-        this.events.onGoAway(this, message, stopping);
-        this.closeIfDrained();
-        return;
-      }
+      case FrameType.SETTINGS:
+        return this.onSettings(buf, headerStart, headerEnd);
+      case FrameType.GOAWAY:
+        return this.onGoAway(buf, headerStart, headerEnd);
       default:
-        return this.onProtocolError(`unexpected frame type ${type} from a server`);
+        return this.onProtocolError(`unexpected frame type ${FRAME_TYPE_NAMES[type]} from a server`);
     }
   }
 
-  onProtocolError(message: string): void {
+  /** A RESPONSE this client will not take (over its limits): that call alone fails. */
+  onRefusedFrame(type: FrameType, streamId: number, reason: string): void {
+    if (type !== FrameType.RESPONSE || !this.handshaken) {
+      return this.onProtocolError(`unexpected frame type ${FRAME_TYPE_NAMES[type]} from a server (${reason})`);
+    }
+    const call = this.pending.get(streamId);
+    if (call === undefined || !call.sent) return; // expired or cancelled meanwhile
+    this.pending.delete(streamId);
+    this.detach(call);
+    call.reject(new RpcError(Code.RESOURCE_EXHAUSTED, `response from ${this.label} refused: ${reason}; the call may have run`));
+    this.afterCallEnded(true);
+  }
+
+  onProtocolError(message: string, peerVersion?: number): void {
     this.decoder.fail();
+    if (peerVersion !== undefined) {
+      message = peerVersion < PROTOCOL_VERSION
+        ? `${this.label} speaks Trellis protocol version ${peerVersion}; this client speaks version ${PROTOCOL_VERSION} (upgrade @trellis/core on the server)`
+        : `${this.label} speaks Trellis protocol version ${peerVersion}, newer than this client's ${PROTOCOL_VERSION} (upgrade @trellis/core here)`;
+      return this.destroy(message);
+    }
     this.destroy(`protocol error from ${this.label}: ${message}`);
+  }
+
+  private onSettings(buf: Buffer, headerStart: number, headerEnd: number): void {
+    if (this.handshaken) return this.onProtocolError('a second SETTINGS frame');
+    try {
+      this.peer = decodeSettings(buf, headerStart, headerEnd);
+    } catch (error) {
+      return this.onProtocolError(`bad SETTINGS: ${(error as Error).message}`);
+    }
+    this.handshaken = true;
+    this.socket.setTimeout(0);
+    if (this.state === 'connecting') this.state = 'ready';
+    for (const frame of this.pingsBeforeReady.splice(0)) this.batcher.write(frame);
+    this.pump();
+    this.events.onReady(this);
+  }
+
+  private onGoAway(buf: Buffer, headerStart: number, headerEnd: number): void {
+    let message = 'server is shutting down';
+    let code: number = Code.UNAVAILABLE;
+    try {
+      const header = decodeResponseHeader(buf, headerStart, headerEnd);
+      message = header.message || message;
+      code = header.code;
+    } catch { /* the GOAWAY itself is what matters */ }
+    if (code !== Code.OK && code !== Code.UNAVAILABLE) {
+      // The server refuses this connection (protocol error, abuse, certificate): it closes it now.
+      // Calls not yet written never ran; those out fail with the server's reason.
+      const verb = this.handshaken ? 'closed' : 'refused';
+      const reason = `connection to ${this.label} ${verb} by the server: ${message}`;
+      this.closedForCause = this.handshaken;
+      this.events.onGoAway(this, message, 'error');
+      return this.destroy(reason);
+    }
+    if (this.state !== 'closed') this.state = 'draining';
+    this.retired = code === Code.OK;
+    this.events.onGoAway(this, message, this.retired ? 'retired' : 'stopping');
+    // A retired connection's waiting calls (rare: retirement needs an idle connection) are re-sent
+    // by the kernel's transparent retry; a stopping server's go to other endpoints the same way.
+    this.failWaiting(`${this.label} sent GOAWAY before the call was written: ${message}`);
+    this.closeIfDrained();
   }
 
   private onResponse(streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
     const call = this.pending.get(streamId);
-    if (call === undefined) return; // expired or cancelled: the late answer is dropped
+    if (call === undefined || !call.sent) return; // expired or cancelled: the late answer is dropped
     this.pending.delete(streamId);
     this.detach(call);
     let header;
     try {
-      header = decodeResponseHeader(buf, headerStart, headerEnd);
+      header = decodeResponseHeader(buf, headerStart, headerEnd, this.options.limits.maxMetadataEntries);
     } catch (error) {
+      // The frame itself was well delimited: only this call is lost.
       call.reject(new RpcError(Code.INTERNAL, `malformed response header from ${this.label}: ${(error as Error).message}`));
-      return this.onProtocolError('malformed response header');
+      return this.afterCallEnded(true);
     }
     if (header.code === Code.OK) {
       call.resolve({ body: buf.subarray(headerEnd, bodyEnd), metadata: header.metadata });
@@ -223,21 +394,28 @@ export class ClientConnection implements FrameSink {
         metadata: header.metadata,
       }));
     }
-    this.closeIfDrained();
+    this.afterCallEnded(true);
   }
 
-  private onPong(buf: Buffer, headerEnd: number, bodyEnd: number): void {
-    if (bodyEnd - headerEnd !== 8) return;
+  private onPong(buf: Buffer, headerEnd: number): void {
     const id = buf.readDoubleBE(headerEnd);
     const ping = this.pings.get(id);
     if (ping === undefined) return;
     this.pings.delete(id);
     clearTimeout(ping.timer);
-    ping.resolve(this.now() - ping.at);
+    ping.resolve(this.options.now() - ping.at);
+  }
+
+  private afterCallEnded(wasSent: boolean): void {
+    if (wasSent) {
+      this.sentCount--;
+      if (this.waitingHead < this.waiting.length) this.pump();
+    }
+    this.closeIfDrained();
   }
 
   private detach(call: PendingCall): void {
-    this.timer.remove(call);
+    this.options.timer.remove(call);
     if (call.abortListener !== undefined) call.signal!.removeEventListener('abort', call.abortListener);
   }
 
@@ -252,18 +430,25 @@ export class ClientConnection implements FrameSink {
   }
 
   private onSocketClosed(): void {
-    const wasConnected = this.connected;
+    const wasConnected = this.handshaken;
     this.state = 'closed';
     this.decoder.fail();
-    const hint = wasConnected && !this.received && !this.usesTls && this.pending.size > 0
-      ? ' before sending a byte (a TLS-only server? then set tcp.tls on the client)'
-      : '';
+    let hint = '';
+    if (this.transportUp && !this.received) {
+      hint = this.options.tls
+        // A server that checks client certificates itself (Node's rejectUnauthorized) just closes.
+        ? ' right after the TLS handshake: probably certificate not accepted by the server (mutual TLS: check tcp.tls.cert and key against the server\'s ca)'
+        : ' before sending a byte (a TLS-only server? then set tcp.tls on the client)';
+    }
     const reason = this.closeReason || `connection to ${this.label} closed by the peer${hint}`;
     for (const call of this.pending.values()) {
       this.detach(call);
+      call.request = undefined;
       call.reject(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: call.sent }));
     }
     this.pending.clear();
+    this.waiting = [];
+    this.waitingHead = 0;
     for (const ping of this.pings.values()) {
       clearTimeout(ping.timer);
       ping.reject(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: false }));

@@ -3,23 +3,20 @@ import type { DeadlineTimer } from '../deadline-timer.js';
 import type { Endpoint } from '../endpoint.js';
 import { Code, RpcError } from '../errors.js';
 import type { ConnectionState, InboundResponse, OutboundRequest } from '../transport.js';
-import { ClientConnection, type ClientConnectionEvents } from './client-connection.js';
-import type { FrameLimits } from './frame.js';
+import { ClientConnection, type ClientConnectionEvents, type ClientConnectionOptions, type GoAwayKind } from './client-connection.js';
 
-export interface PoolSettings {
+export interface PoolSettings extends ClientConnectionOptions {
   readonly connectionsPerEndpoint: number;
-  readonly connectTimeoutMs: number;
-  readonly limits: FrameLimits;
   readonly backoff: BackoffOptions;
   readonly timer: DeadlineTimer;
-  readonly now: () => number;
-  readonly tls: import('node:tls').ConnectionOptions | undefined;
 }
 
 /**
  * The connections to one endpoint: dialled lazily on first use, used round-robin, redialled with
  * exponential backoff + jitter after a failure. While in backoff the endpoint fails fast with a
- * "never sent" UNAVAILABLE, which the kernel's transparent retry sends elsewhere.
+ * "never sent" UNAVAILABLE, which the kernel's transparent retry sends elsewhere. A connection at
+ * the server's maxConcurrentStreams is skipped for one with room; when all are full the call waits
+ * in the least-queued connection for a free stream, within its deadline.
  */
 export class EndpointPool implements ClientConnectionEvents {
   private readonly connections: (ClientConnection | undefined)[];
@@ -59,7 +56,7 @@ export class EndpointPool implements ClientConnectionEvents {
   close(): void {
     this.closed = true;
     if (this.redialTimer) clearTimeout(this.redialTimer);
-    for (const connection of this.connections) connection?.drain();
+    for (const connection of this.connections) connection?.drain(`endpoint ${this.endpoint.id} was removed from the directory`);
     this.setState('closed', 'endpoint removed');
   }
 
@@ -67,14 +64,17 @@ export class EndpointPool implements ClientConnectionEvents {
     if (this.closed || this.state === 'draining') return undefined;
     if (this.state === 'backoff' && (this.settings.now() < this.retryAt || this.dialling())) return undefined;
     const n = this.connections.length;
+    let leastQueued: ClientConnection | undefined;
     for (let i = 0; i < n; i++) {
       const slot = this.cursor++ % n;
       let connection = this.connections[slot];
       // A retired (idle) connection is replaced at once; it closes by itself when its calls are done.
       if (connection === undefined || connection.state === 'closed' || connection.retired) connection = this.dial(slot);
-      if (connection.state === 'ready' || connection.state === 'connecting') return connection;
+      if (connection.state !== 'ready' && connection.state !== 'connecting') continue;
+      if (connection.freeSlots > 0) return connection;
+      if (leastQueued === undefined || connection.queued < leastQueued.queued) leastQueued = connection;
     }
-    return undefined;
+    return leastQueued;
   }
 
   /** A redial is under way: calls fail fast meanwhile instead of queueing behind a dial that may fail. */
@@ -84,9 +84,7 @@ export class EndpointPool implements ClientConnectionEvents {
 
   private dial(slot: number): ClientConnection {
     const { host, port, id } = this.endpoint;
-    const connection = new ClientConnection(
-      id, host, port, this.settings.limits, this.settings.timer, this.settings.now, this, this.settings.connectTimeoutMs, this.settings.tls,
-    );
+    const connection = new ClientConnection(id, host, port, this.settings, this);
     this.connections[slot] = connection;
     // A redial after a failure stays "backoff" (dead) until it succeeds: a dial in progress proves nothing.
     if (this.state === 'idle') this.setState('connecting', `dialling ${id}`);
@@ -99,10 +97,12 @@ export class EndpointPool implements ClientConnectionEvents {
     if (this.state !== 'draining') this.setState('ready', 'connected');
   }
 
-  onGoAway(_connection: ClientConnection, message: string, serverStopping: boolean): void {
-    if (!serverStopping) return; // only that connection is retired; it closes once its calls finish
+  onGoAway(_connection: ClientConnection, message: string, kind: GoAwayKind): void {
+    // 'retired': only that connection goes, once its calls finish. 'error': the server refused that
+    // connection (protocol error, abuse, certificate); it closes now and the close decides what next.
+    if (kind !== 'stopping') return;
     this.goAwayMessage = message;
-    for (const connection of this.connections) connection?.drain();
+    for (const connection of this.connections) connection?.drain(`endpoint ${this.endpoint.id} is shutting down (GOAWAY: ${message})`);
     this.setState('draining', `GOAWAY: ${message}`);
   }
 
@@ -111,8 +111,9 @@ export class EndpointPool implements ClientConnectionEvents {
     if (slot >= 0) this.connections[slot] = undefined;
     if (this.closed) return;
     if (this.connections.some((c) => c !== undefined && c.state !== 'closed')) return;
-    if (connection.retired) {
-      // Retired while idle: the endpoint is fine; the next call dials lazily.
+    if (connection.retired || connection.closedForCause) {
+      // Retired while idle, or this connection refused for cause (a protocol error, a PING flood):
+      // the server is up, so no backoff — the next call dials lazily.
       this.setState('idle', reason);
       return;
     }

@@ -8,8 +8,19 @@
  */
 export const MAGIC_0 = 0x54; // 'T'
 export const MAGIC_1 = 0x52; // 'R'
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version 2 added the SETTINGS handshake (each side announces its limits before anything else), so
+ * that senders can check every frame against the receiver's limits. A version-1 peer is refused with
+ * a GOAWAY it can read (written with its own version byte): docs/protocol.md, "Versions".
+ */
+export const PROTOCOL_VERSION = 2;
 export const FIXED_HEADER_SIZE = 16;
+/** The header length field is 16 bits. */
+export const MAX_HEADER_LENGTH = 0xffff;
+/** Stream ids are 31-bit; 0 is the connection itself. */
+export const MAX_STREAM_ID = 0x7fffffff;
+/** PING and PONG carry exactly this many opaque bytes. */
+export const PING_BODY_SIZE = 8;
 
 export const enum FrameType {
   REQUEST = 1,
@@ -17,21 +28,32 @@ export const enum FrameType {
   PING = 3,
   PONG = 4,
   GOAWAY = 5,
+  /** Client → server: stop this call. An optional ResponseHeader says why (a per-stream reset). */
   CANCEL = 6,
+  /** The first frame in each direction: the sender's limits (settings.ts). */
+  SETTINGS = 7,
 }
 
-export const MAX_FRAME_TYPE = FrameType.CANCEL;
+export const MAX_FRAME_TYPE = FrameType.SETTINGS;
+
+export const FRAME_TYPE_NAMES: readonly string[] = ['0', 'REQUEST', 'RESPONSE', 'PING', 'PONG', 'GOAWAY', 'CANCEL', 'SETTINGS'];
 
 export interface FrameLimits {
   /** Largest body accepted (default 4 MiB). */
   readonly maxBodySize: number;
-  /** Largest protobuf header (method + metadata) accepted (default 16 KiB, at most 65,535). */
+  /** Largest protobuf header (method + metadata) accepted (default 16 KiB; 1,024..65,535). */
   readonly maxHeaderSize: number;
-  /** Most metadata entries one request may carry (default 64). */
+  /** Most metadata entries one header may carry (default 64). */
   readonly maxMetadataEntries: number;
 }
 
 export const DEFAULT_FRAME_LIMITS: FrameLimits = { maxBodySize: 4 * 1024 * 1024, maxHeaderSize: 16 * 1024, maxMetadataEntries: 64 };
+
+/**
+ * The smallest maxHeaderSize a peer may announce: room for a status code, the not-executed flag and
+ * a truncated error message, so a server can always say why a call failed.
+ */
+export const MIN_HEADER_SIZE_LIMIT = 1024;
 
 export function writeFixedHeader(
   target: Buffer,
@@ -39,10 +61,11 @@ export function writeFixedHeader(
   streamId: number,
   headerLength: number,
   bodyLength: number,
+  version = PROTOCOL_VERSION,
 ): void {
   target[0] = MAGIC_0;
   target[1] = MAGIC_1;
-  target[2] = PROTOCOL_VERSION;
+  target[2] = version;
   target[3] = type;
   target[4] = 0;
   target[5] = 0;

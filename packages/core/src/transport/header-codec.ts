@@ -1,5 +1,6 @@
+import { Code } from '../errors.js';
 import type { Metadata } from '../metadata.js';
-import { FIXED_HEADER_SIZE, FrameType, writeFixedHeader } from './frame.js';
+import { FIXED_HEADER_SIZE, FrameType, MAX_HEADER_LENGTH, PROTOCOL_VERSION, writeFixedHeader, type FrameLimits } from './frame.js';
 import {
   stringFieldSize, varintSize, WireError, WireReader, writeStringField, writeVarint, writeVarintField,
 } from './proto-wire.js';
@@ -87,27 +88,114 @@ function writeMetadata(buf: Buffer, offset: number, metadata: Metadata | undefin
 
 const scratch: number[] = [];
 
-/** Encodes a whole REQUEST frame (fixed header + protobuf header + body) into one buffer. */
-export function encodeRequestFrame(streamId: number, header: RequestHeader, body: Uint8Array): Buffer {
+/** An outgoing frame would break a limit of the receiving peer (or of the frame format itself). */
+export class FrameLimitError extends Error {
+  override readonly name = 'FrameLimitError';
+  constructor(
+    readonly limit: 'maxHeaderSize' | 'maxBodySize' | 'maxMetadataEntries',
+    readonly size: number,
+    readonly max: number,
+    what: string,
+  ) {
+    super(`${what} of ${size} ${limit === 'maxMetadataEntries' ? 'entries' : 'bytes'} exceeds the peer's limit of ${max} (${limit})`);
+  }
+}
+
+/** What the frame format itself can carry: a 16-bit header length, a 32-bit body length. */
+export const ENCODABLE_LIMITS: FrameLimits = { maxHeaderSize: MAX_HEADER_LENGTH, maxBodySize: 0xffffffff, maxMetadataEntries: Infinity };
+
+/** uint32 fields: anything else would be written as a varint of another length than was sized. */
+function uint32(value: number): number {
+  return value >>> 0 === value ? value : Math.min(0xffffffff, Math.max(0, Math.ceil(value) || 0));
+}
+
+/**
+ * Encodes a whole REQUEST frame (fixed header + protobuf header + body) into one buffer. Checks it
+ * against the receiver's `limits` first and throws FrameLimitError, so nothing the peer would refuse
+ * is ever written.
+ */
+export function encodeRequestFrame(streamId: number, header: RequestHeader, body: Uint8Array, limits: FrameLimits = ENCODABLE_LIMITS): Buffer {
   const route = routeBytes(header.group, header.service, header.version, header.method);
+  const timeoutMs = uint32(header.timeoutMs);
+  const attempt = uint32(header.attempt);
   scratch.length = 0;
   const headerSize =
     route.length +
-    1 + varintSize(header.timeoutMs) +
-    1 + varintSize(header.attempt) +
+    1 + varintSize(timeoutMs) +
+    1 + varintSize(attempt) +
     metadataSize(header.metadata, scratch);
+  const entries = header.metadata === undefined ? 0 : header.metadata.size;
+  if (headerSize > limits.maxHeaderSize || body.length > limits.maxBodySize || entries > limits.maxMetadataEntries) {
+    if (entries > limits.maxMetadataEntries) throw new FrameLimitError('maxMetadataEntries', entries, limits.maxMetadataEntries, 'request metadata');
+    if (headerSize > limits.maxHeaderSize) throw new FrameLimitError('maxHeaderSize', headerSize, limits.maxHeaderSize, 'request header (method and metadata)');
+    throw new FrameLimitError('maxBodySize', body.length, limits.maxBodySize, 'request body');
+  }
   const frame = Buffer.allocUnsafe(FIXED_HEADER_SIZE + headerSize + body.length);
   writeFixedHeader(frame, FrameType.REQUEST, streamId, headerSize, body.length);
   let offset = FIXED_HEADER_SIZE + route.copy(frame, FIXED_HEADER_SIZE);
-  offset = writeVarintField(frame, offset, 5, header.timeoutMs);
-  offset = writeVarintField(frame, offset, 6, header.attempt);
+  offset = writeVarintField(frame, offset, 5, timeoutMs);
+  offset = writeVarintField(frame, offset, 6, attempt);
   offset = writeMetadata(frame, offset, header.metadata, scratch);
   frame.set(body, offset);
   return frame;
 }
 
-/** Encodes a RESPONSE (or GOAWAY) frame; an OK response with no trailers has a 2-byte header. */
+/**
+ * Encodes a RESPONSE, GOAWAY or CANCEL-with-reason frame; an OK response with no trailers has a
+ * 2-byte header. Throws FrameLimitError past what the format can carry: answers to a peer go through
+ * fitResponseFrame, which never throws.
+ */
 export function encodeResponseFrame(
+  type: FrameType.RESPONSE | FrameType.GOAWAY | FrameType.CANCEL,
+  streamId: number,
+  code: number,
+  message: string,
+  notExecuted: boolean,
+  metadata: Metadata | undefined,
+  body: Uint8Array | undefined,
+  version = PROTOCOL_VERSION,
+): Buffer {
+  scratch.length = 0;
+  const messageLength = message === '' ? 0 : Buffer.byteLength(message);
+  const headerSize = responseHeaderSize(code, messageLength, notExecuted, metadataSize(metadata, scratch));
+  if (headerSize > MAX_HEADER_LENGTH) throw new FrameLimitError('maxHeaderSize', headerSize, MAX_HEADER_LENGTH, 'response header (message and trailers)');
+  return writeResponseFrame(type, streamId, code, message, messageLength, notExecuted, metadata, body, headerSize, version);
+}
+
+function responseHeaderSize(code: number, messageLength: number, notExecuted: boolean, trailerBytes: number): number {
+  return 1 + varintSize(code) + (messageLength > 0 ? stringFieldSize(2, messageLength) : 0) + (notExecuted ? 2 : 0) + trailerBytes;
+}
+
+/** Writes a response-shaped frame whose sizes are known (`scratch` holds the trailers' lengths). */
+function writeResponseFrame(
+  type: FrameType, streamId: number, code: number, message: string, messageLength: number, notExecuted: boolean,
+  metadata: Metadata | undefined, body: Uint8Array | undefined, headerSize: number, version: number,
+): Buffer {
+  const bodyLength = body?.length ?? 0;
+  const frame = Buffer.allocUnsafe(FIXED_HEADER_SIZE + headerSize + bodyLength);
+  writeFixedHeader(frame, type, streamId, headerSize, bodyLength, version);
+  let offset = writeVarintField(frame, FIXED_HEADER_SIZE, 1, code);
+  if (messageLength > 0) offset = writeStringField(frame, offset, 2, message, messageLength);
+  if (notExecuted) offset = writeVarintField(frame, offset, 3, 1);
+  offset = writeMetadata(frame, offset, metadata, scratch);
+  if (body) frame.set(body, offset);
+  return frame;
+}
+
+/** Trailer added when trailers had to be dropped to fit the peer's limits. */
+export const TRUNCATED_TRAILERS_KEY = 'trellis-trailers-truncated';
+
+/** Room kept for the truncation marker trailer. */
+const MARKER_ROOM = 160;
+
+/**
+ * A RESPONSE (or GOAWAY) frame that fits the receiver's limits, whatever the handler produced: a
+ * body over maxBodySize becomes RESOURCE_EXHAUSTED (the handler ran); an error message and trailers
+ * over maxHeaderSize / maxMetadataEntries are cut with a marker. Never throws: an answer that cannot
+ * be written would leave the caller waiting until its deadline.
+ */
+export function fitResponseFrame(
+  limits: FrameLimits,
   type: FrameType.RESPONSE | FrameType.GOAWAY,
   streamId: number,
   code: number,
@@ -116,22 +204,57 @@ export function encodeResponseFrame(
   metadata: Metadata | undefined,
   body: Uint8Array | undefined,
 ): Buffer {
+  if (body !== undefined && body.length > limits.maxBodySize) {
+    message = `the response of ${body.length} bytes exceeds the client's limit of ${limits.maxBodySize} (maxBodySize); the handler ran`;
+    code = Code.RESOURCE_EXHAUSTED;
+    notExecuted = false;
+    body = undefined;
+  }
   scratch.length = 0;
+  const entries = metadata === undefined ? 0 : metadata.size;
   const messageLength = message === '' ? 0 : Buffer.byteLength(message);
-  const headerSize =
-    1 + varintSize(code) +
-    (messageLength > 0 ? stringFieldSize(2, messageLength) : 0) +
-    (notExecuted ? 2 : 0) +
-    metadataSize(metadata, scratch);
-  const bodyLength = body?.length ?? 0;
-  const frame = Buffer.allocUnsafe(FIXED_HEADER_SIZE + headerSize + bodyLength);
-  writeFixedHeader(frame, type, streamId, headerSize, bodyLength);
-  let offset = writeVarintField(frame, FIXED_HEADER_SIZE, 1, code);
-  if (messageLength > 0) offset = writeStringField(frame, offset, 2, message, messageLength);
-  if (notExecuted) offset = writeVarintField(frame, offset, 3, 1);
-  offset = writeMetadata(frame, offset, metadata, scratch);
-  if (body) frame.set(body, offset);
-  return frame;
+  const trailerBytes = metadataSize(metadata, scratch);
+  const headerSize = responseHeaderSize(code, messageLength, notExecuted, trailerBytes);
+  if (headerSize <= limits.maxHeaderSize && entries <= limits.maxMetadataEntries) {
+    return writeResponseFrame(type, streamId, code, message, messageLength, notExecuted, metadata, body, headerSize, PROTOCOL_VERSION);
+  }
+  // Cut: the message keeps at least half the room (it says what went wrong), trailers fill the rest.
+  const fixed = 1 + varintSize(code) + (notExecuted ? 2 : 0);
+  const room = Math.max(0, limits.maxHeaderSize - fixed - MARKER_ROOM);
+  const messageRoom = Math.max(room >> 1, room - trailerBytes);
+  const messageBytes = messageLength > 0 ? stringFieldSize(2, messageLength) : 0;
+  const fittedMessage = messageBytes > messageRoom ? truncateUtf8(message, messageLength, messageRoom - 8, limits.maxHeaderSize) : message;
+  let left = room - (fittedMessage === '' ? 0 : stringFieldSize(2, Buffer.byteLength(fittedMessage)));
+  let fitted: Metadata | undefined;
+  if (metadata !== undefined && entries > 0) {
+    fitted = new Map();
+    const maxKept = Math.max(0, limits.maxMetadataEntries - 1);
+    for (const [key, value] of metadata) {
+      const size = entrySize(key, value);
+      if (fitted.size >= maxKept || size > left) break;
+      fitted.set(key, value);
+      left -= size;
+    }
+    if (fitted.size < entries && limits.maxMetadataEntries > 0) {
+      fitted.set(TRUNCATED_TRAILERS_KEY, `${entries - fitted.size} of ${entries} trailers dropped: over the client's maxHeaderSize (${limits.maxHeaderSize}) or maxMetadataEntries (${limits.maxMetadataEntries})`);
+    }
+  }
+  return encodeResponseFrame(type, streamId, code, fittedMessage, notExecuted, fitted, body);
+}
+
+function entrySize(key: string, value: string): number {
+  const entry = stringFieldSize(1, Buffer.byteLength(key)) + stringFieldSize(2, Buffer.byteLength(value));
+  return varintSize(METADATA_FIELD << 3) + varintSize(entry) + entry;
+}
+
+/** The first ≤ `room` UTF-8 bytes of `text` (cut at a character boundary) and a marker saying so. */
+function truncateUtf8(text: string, byteLength: number, room: number, limit: number): string {
+  const marker = ` … [message truncated from ${byteLength} bytes to fit the client's maxHeaderSize of ${limit}]`;
+  const keep = Math.max(0, room - Buffer.byteLength(marker));
+  const bytes = Buffer.from(text, 'utf8');
+  let end = Math.min(keep, bytes.length);
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.toString('utf8', 0, end) + marker;
 }
 
 function readEntry(reader: WireReader, metadata: Metadata): void {
@@ -190,7 +313,7 @@ export function decodeRequestHeader(buf: Buffer, start: number, end: number, mem
       case 48: attempt = reader.varint(); break;
       case 58:
         readEntry(reader, metadata);
-        if (metadata.size > maxMetadataEntries) throw new WireError(`more than ${maxMetadataEntries} metadata entries (maxMetadataEntries)`);
+        if (metadata.size > maxMetadataEntries) throw new WireError(`more than ${maxMetadataEntries} metadata entries (maxMetadataEntries)`, 'maxMetadataEntries');
         break;
       default: reader.skip(tag & 7);
     }
@@ -218,7 +341,7 @@ const EMPTY_METADATA: ReadonlyMap<string, string> = new Map();
 
 const OK_HEADER: ResponseHeader = { code: 0, message: '', notExecuted: false, metadata: EMPTY_METADATA };
 
-export function decodeResponseHeader(buf: Buffer, start: number, end: number): ResponseHeader {
+export function decodeResponseHeader(buf: Buffer, start: number, end: number, maxMetadataEntries = Infinity): ResponseHeader {
   // The common case: OK with no trailers is exactly `08 00`.
   if (end - start === 2 && buf[start] === 8 && buf[start + 1] === 0) return OK_HEADER;
   const reader = new WireReader(buf, start, end);
@@ -232,7 +355,10 @@ export function decodeResponseHeader(buf: Buffer, start: number, end: number): R
       case 8: code = reader.varint(); break;
       case 18: message = reader.string(); break;
       case 24: notExecuted = reader.varint() !== 0; break;
-      case 58: readEntry(reader, (metadata ??= new Map())); break;
+      case 58:
+        readEntry(reader, (metadata ??= new Map()));
+        if (metadata.size > maxMetadataEntries) throw new WireError(`more than ${maxMetadataEntries} trailers (maxMetadataEntries)`, 'maxMetadataEntries');
+        break;
       default: reader.skip(tag & 7);
     }
   }

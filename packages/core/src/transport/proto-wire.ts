@@ -99,4 +99,8 @@ export class WireReader {
 
 export class WireError extends Error {
   override readonly name = 'WireError';
+  /** Set when the header is well formed but breaks this limit (answered RESOURCE_EXHAUSTED, not INVALID_ARGUMENT). */
+  constructor(message: string, readonly limit?: string) {
+    super(message);
+  }
 }

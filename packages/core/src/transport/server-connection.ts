@@ -2,9 +2,13 @@ import type { Socket } from 'node:net';
 import { Code, RpcError } from '../errors.js';
 import type { Metadata } from '../metadata.js';
 import type { PeerInfo, RequestHandler, ServerExchange } from '../transport.js';
-import { encodeBareFrame, FrameType, type FrameLimits } from './frame.js';
-import { FrameDecoder, type FrameSink } from './frame-decoder.js';
-import { createRouteMemo, decodeRequestHeader, encodeResponseFrame } from './header-codec.js';
+import { encodeBareFrame, FRAME_TYPE_NAMES, FrameType, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
+import { FrameDecoder, type FrameSink, type PartialFrameBudget } from './frame-decoder.js';
+import { createRouteMemo, decodeRequestHeader, decodeResponseHeader, encodeResponseFrame, fitResponseFrame } from './header-codec.js';
+import { DEFAULT_MAX_PINGS_PER_SECOND, PingRateLimit } from './ping-rate-limit.js';
+import { WireError } from './proto-wire.js';
+import { ReceiveRateGuard, type ReceiveRateOptions } from './receive-rate-guard.js';
+import { decodeSettings, DEFAULT_SETTINGS, encodeSettingsFrame, type Settings } from './settings.js';
 import { WriteBatcher } from './write-batcher.js';
 
 export interface ServerConnectionOptions {
@@ -12,41 +16,65 @@ export interface ServerConnectionOptions {
   /** Requests in flight on one connection before new ones are refused (default 1000). */
   readonly maxConcurrentStreams: number;
   readonly onError: (peer: PeerInfo, message: string) => void;
-  /** Close a connection that sends no whole frame within this (slowloris). */
+  /** Close a connection that sends no complete SETTINGS frame within this (slowloris). */
   readonly firstFrameTimeoutMs: number;
-  /** Close a connection idle (no traffic, nothing in flight) for this long; 0 = never. */
+  /** Retire a connection that received no frame and had nothing in flight for this long; 0 = never. */
   readonly idleTimeoutMs: number;
   /** Authenticated identity from the TLS layer. */
   readonly identity: string | undefined;
+  /** PINGs per second before the connection is closed with GOAWAY RESOURCE_EXHAUSTED (default 100). */
+  readonly maxPingsPerSecond?: number;
+  /** How fast a frame that started must keep arriving (default 16 KiB/s over 5 s windows). */
+  readonly minReceiveRate?: ReceiveRateOptions;
+  /** Outgoing bytes not yet taken by the kernel above which the connection stops reading (default 1 MiB). */
+  readonly writeHighWaterMark?: number;
+  /**
+   * Bytes of requests whose handlers are still running above which the connection stops reading
+   * until some finish (default 16 MiB; one request is always admitted).
+   */
+  readonly maxInflightRequestBytes?: number;
+  /** The server-wide cap on bytes held in partial frames (none: only the frame limits bound them). */
+  readonly partialFrameBudget?: PartialFrameBudget;
+  readonly now?: () => number;
 }
 
-/** One in-flight request; the object the server core answers through. */
+export const DEFAULT_MIN_RECEIVE_RATE: ReceiveRateOptions = { minBytesPerSecond: 16 * 1024, windowMs: 5000 };
+export const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
+export const DEFAULT_MAX_INFLIGHT_REQUEST_BYTES = 16 * 1024 * 1024;
+
+/** One in-flight request; the object the server core answers through. Never throws. */
 class Exchange implements ServerExchange {
   onCancel: ((reason: RpcError) => void) | undefined = undefined;
   finished = false;
 
-  constructor(private readonly connection: ServerConnection, readonly streamId: number) {}
+  constructor(private readonly connection: ServerConnection, readonly streamId: number, readonly size: number) {}
 
   respond(body: Uint8Array, metadata: Metadata | undefined): void {
     if (this.finished) return;
     this.finished = true;
-    this.connection.finish(this, encodeResponseFrame(FrameType.RESPONSE, this.streamId, Code.OK, '', false, metadata, body));
+    this.connection.finish(this, Code.OK, '', false, metadata, body);
   }
 
   fail(error: RpcError): void {
     if (this.finished) return;
     this.finished = true;
-    this.connection.finish(
-      this,
-      encodeResponseFrame(FrameType.RESPONSE, this.streamId, error.code, error.message, !error.mayHaveRun, error.metadata as Metadata | undefined, undefined),
-    );
+    // Anything a handler produced must go out as a valid status: a code outside the range becomes UNKNOWN.
+    const code = Number.isInteger(error?.code) && error.code > 0 && error.code <= 0x7fffffff ? error.code : Code.UNKNOWN;
+    const message = typeof error?.message === 'string' ? error.message : String(error?.message ?? '');
+    this.connection.finish(this, code, message, error?.mayHaveRun === false, error?.metadata as Metadata | undefined, undefined);
   }
 }
 
 /**
- * The server side of one connection: decodes frames, hands requests to the server core, answers
- * PING, routes CANCEL, and — after GOAWAY — refuses new requests as "not executed" so the client may
- * safely send them elsewhere. A protocol violation closes this connection only.
+ * The server side of one connection: the SETTINGS handshake, decoding frames, handing requests to
+ * the server core, answering PING, routing CANCEL, and — after GOAWAY — refusing new requests as
+ * "not executed" so the client may safely send them elsewhere.
+ *
+ * A frame that is wrong for one call (too large, undecodable header) is answered for that call only;
+ * only framing violations close the connection. Answers are fitted to the client's announced limits,
+ * so nothing a handler returns can fail to encode. The connection stops reading while its outgoing
+ * buffer is past the high-water mark (a peer that does not read cannot make the server buffer without
+ * bound), and closes peers that flood PINGs or dribble frames.
  */
 export class ServerConnection implements FrameSink {
   private readonly decoder: FrameDecoder;
@@ -54,10 +82,27 @@ export class ServerConnection implements FrameSink {
   private readonly inflight = new Map<number, Exchange>();
   private goingAway: string | undefined;
   readonly peer: PeerInfo;
+  /** The client's SETTINGS (what it accepts): answers are fitted to them. */
+  private client: Settings | undefined;
   private isClosed = false;
+  private closing = false;
   private readonly closeWaiters: (() => void)[] = [];
   private readonly routeMemo = createRouteMemo();
   private firstFrameTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** Frames received, for the idle check (a counter costs nothing per frame; a clock read would). */
+  private frames = 0;
+  private framesAtLastCheck = 0;
+  private quietChecks = 0;
+  private readonly pingLimit: PingRateLimit;
+  private readonly maxPingsPerSecond: number;
+  private readonly rateGuard: ReceiveRateGuard;
+  /** Bytes of the requests in `inflight`, and the cap above which reading stops. */
+  private inflightBytes = 0;
+  private readonly maxInflightBytes: number;
+  /** Why reading is paused: the peer is not taking our answers / we hold too many requests. */
+  private pausedForWrites = false;
+  private pausedForInflight = false;
 
   constructor(
     private readonly socket: Socket,
@@ -68,19 +113,25 @@ export class ServerConnection implements FrameSink {
     socket.setNoDelay(true);
     this.peer = { host: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0, identity: options.identity };
     this.firstFrameTimer = setTimeout(
-      () => this.onProtocolError(`no complete frame within ${options.firstFrameTimeoutMs} ms (handshakeTimeoutMs)`),
+      () => this.onProtocolError(`no complete frame within ${options.firstFrameTimeoutMs} ms (handshakeTimeoutMs): a client opens with SETTINGS`),
       options.firstFrameTimeoutMs,
     );
     this.firstFrameTimer.unref();
-    if (options.idleTimeoutMs > 0) {
-      // socket.setTimeout is reset by any traffic: one libuv timer per connection, nothing per call.
-      socket.setTimeout(options.idleTimeoutMs, () => {
-        if (this.inflight.size === 0) this.retire(`idle for ${options.idleTimeoutMs} ms (idleTimeoutMs)`);
-      });
-    }
-    this.decoder = new FrameDecoder(options.limits, this);
-    this.batcher = new WriteBatcher(socket);
-    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    if (options.idleTimeoutMs > 0) this.armIdleCheck();
+    this.decoder = new FrameDecoder(options.limits, this, options.partialFrameBudget);
+    this.batcher = new WriteBatcher(socket, options.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER_MARK, (high) => this.onWritePressure(high));
+    this.maxPingsPerSecond = options.maxPingsPerSecond ?? DEFAULT_MAX_PINGS_PER_SECOND;
+    this.pingLimit = new PingRateLimit(this.maxPingsPerSecond, options.now ?? Date.now);
+    this.rateGuard = new ReceiveRateGuard(this.decoder, options.minReceiveRate ?? DEFAULT_MIN_RECEIVE_RATE, (message) => this.closeForAbuse(message));
+    this.maxInflightBytes = options.maxInflightRequestBytes ?? DEFAULT_MAX_INFLIGHT_REQUEST_BYTES;
+    socket.on('data', (chunk: Buffer) => {
+      this.decoder.push(chunk);
+      this.rateGuard.afterData();
+      if (this.inflightBytes > this.maxInflightBytes && !this.pausedForInflight) {
+        this.pausedForInflight = true;
+        this.updateReading();
+      }
+    });
     socket.on('error', () => { /* 'close' follows; a peer reset is not a server error */ });
     socket.on('close', () => this.onSocketClosed());
   }
@@ -90,42 +141,42 @@ export class ServerConnection implements FrameSink {
   }
 
   onFrame(type: FrameType, streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
-    if (this.firstFrameTimer !== undefined) {
-      clearTimeout(this.firstFrameTimer);
-      this.firstFrameTimer = undefined;
-    }
+    this.frames++;
+    if (this.client === undefined) return this.onFirstFrame(type, buf, headerStart, headerEnd);
     switch (type) {
       case FrameType.REQUEST:
         return this.onRequest(streamId, buf, headerStart, headerEnd, bodyEnd);
-      case FrameType.CANCEL: {
-        const exchange = this.inflight.get(streamId);
-        if (exchange !== undefined) {
-          this.inflight.delete(streamId);
-          exchange.finished = true;
-          exchange.onCancel?.(new RpcError(Code.CANCELLED, 'cancelled by the client'));
-        }
-        return;
-      }
+      case FrameType.CANCEL:
+        return this.onCancelFrame(streamId, buf, headerStart, headerEnd);
       case FrameType.PING:
-        this.batcher.write(encodeBareFrame(FrameType.PONG, streamId, buf.subarray(headerEnd, bodyEnd)));
+        if (!this.pingLimit.allow()) {
+          return this.closeForAbuse(`more than ${this.maxPingsPerSecond} PINGs in a second (maxPingsPerSecond)`);
+        }
+        this.batcher.write(encodeBareFrame(FrameType.PONG, 0, buf.subarray(headerEnd, bodyEnd)));
         return;
       case FrameType.PONG:
         return;
       default:
-        return this.onProtocolError(`unexpected frame type ${type} from a client`);
+        return this.onProtocolError(`unexpected frame type ${FRAME_TYPE_NAMES[type]} from a client`);
     }
   }
 
-  onProtocolError(message: string): void {
-    this.decoder.fail();
-    this.options.onError(this.peer, message);
-    // Tell a Trellis client why (GOAWAY carries the reason), then close this connection only.
-    if (!this.socket.destroyed && !this.socket.writableEnded) {
-      this.batcher.write(encodeResponseFrame(FrameType.GOAWAY, 0, Code.INVALID_ARGUMENT, `protocol error: ${message}`, true, undefined, undefined));
-      this.batcher.flush();
-      this.socket.end();
-      setTimeout(() => this.socket.destroy(), 1000).unref();
+  /** A REQUEST over this server's limits: answered for its stream alone, its payload skipped unread. */
+  onRefusedFrame(type: FrameType, streamId: number, reason: string): void {
+    if (this.client === undefined) return this.onProtocolError(`expected SETTINGS as the first frame, got ${FRAME_TYPE_NAMES[type]}`);
+    if (type !== FrameType.REQUEST) return this.onProtocolError(`unexpected frame type ${FRAME_TYPE_NAMES[type]} from a client (${reason})`);
+    if (this.inflight.has(streamId)) return this.onProtocolError(`stream id ${streamId} reused while in flight`);
+    this.refuse(streamId, Code.RESOURCE_EXHAUSTED, `request refused by the server: ${reason}`);
+  }
+
+  onProtocolError(message: string, peerVersion?: number): void {
+    if (peerVersion !== undefined) {
+      message = `unsupported protocol version ${peerVersion}: this server speaks Trellis protocol version ${PROTOCOL_VERSION}` +
+        (peerVersion < PROTOCOL_VERSION ? ' (upgrade @trellis/core on the client)' : '');
+      // Written in the client's own (older) version, whose frame layout it knows, so it can read why.
+      return this.closeWithGoAway(Code.FAILED_PRECONDITION, message, Math.min(peerVersion, PROTOCOL_VERSION));
     }
+    this.closeWithGoAway(Code.INVALID_ARGUMENT, `protocol error: ${message}`);
   }
 
   /**
@@ -141,9 +192,9 @@ export class ServerConnection implements FrameSink {
 
   /** Code UNAVAILABLE: the server is stopping; code OK: only this connection is being retired. */
   goAway(reason: string, code: Code = Code.UNAVAILABLE): void {
-    if (this.goingAway !== undefined || this.isClosed) return;
+    if (this.goingAway !== undefined || this.isClosed || this.closing) return;
     this.goingAway = reason;
-    this.batcher.write(encodeResponseFrame(FrameType.GOAWAY, 0, code, reason, true, undefined, undefined));
+    this.batcher.write(this.goAwayFrame(code, reason));
   }
 
   /**
@@ -162,27 +213,87 @@ export class ServerConnection implements FrameSink {
       exchange.onCancel?.(new RpcError(Code.UNAVAILABLE, reason));
       exchange.fail(new RpcError(Code.UNAVAILABLE, reason));
     }
-    this.batcher.flush();
+    this.batcher.flushNow();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 200).unref();
   }
 
-  finish(exchange: Exchange, frame: Buffer): void {
+  /** Writes the answer of an exchange, fitted to the client's limits; never throws. */
+  finish(exchange: Exchange, code: number, message: string, notExecuted: boolean, metadata: Metadata | undefined, body: Uint8Array | undefined): void {
     if (this.inflight.get(exchange.streamId) !== exchange) return; // cancelled meanwhile
+    this.remove(exchange);
+    this.batcher.write(this.answerFrame(exchange.streamId, code, message, notExecuted, metadata, body));
+  }
+
+  private remove(exchange: Exchange): void {
     this.inflight.delete(exchange.streamId);
-    this.batcher.write(frame);
+    this.inflightBytes -= exchange.size;
+    if (this.pausedForInflight && this.inflightBytes <= this.maxInflightBytes) {
+      this.pausedForInflight = false;
+      this.updateReading();
+    }
+  }
+
+  private answerFrame(streamId: number, code: number, message: string, notExecuted: boolean, metadata: Metadata | undefined, body: Uint8Array | undefined): Buffer {
+    try {
+      return fitResponseFrame(this.client ?? DEFAULT_SETTINGS, FrameType.RESPONSE, streamId, code, message, notExecuted, metadata, body);
+    } catch (error) {
+      // E.g. a trailer value that is not a string. The caller still gets an answer, and why.
+      const why = String((error as Error)?.message ?? error).slice(0, 200);
+      return encodeResponseFrame(FrameType.RESPONSE, streamId, Code.INTERNAL, `the server could not encode its answer: ${why}`, notExecuted, undefined, undefined);
+    }
+  }
+
+  private goAwayFrame(code: Code, message: string, version = PROTOCOL_VERSION): Buffer {
+    const frame = fitResponseFrame(this.client ?? DEFAULT_SETTINGS, FrameType.GOAWAY, 0, code, message, true, undefined, undefined);
+    frame[2] = version;
+    return frame;
+  }
+
+  private onFirstFrame(type: FrameType, buf: Buffer, headerStart: number, headerEnd: number): void {
+    if (type !== FrameType.SETTINGS) {
+      return this.onProtocolError(`expected SETTINGS as the first frame, got ${FRAME_TYPE_NAMES[type]} (a client of protocol version 1?)`);
+    }
+    try {
+      this.client = decodeSettings(buf, headerStart, headerEnd);
+    } catch (error) {
+      return this.onProtocolError(`bad SETTINGS: ${(error as Error).message}`);
+    }
+    clearTimeout(this.firstFrameTimer);
+    this.firstFrameTimer = undefined;
+    this.batcher.write(encodeSettingsFrame({ ...this.options.limits, maxConcurrentStreams: this.options.maxConcurrentStreams, capabilities: 0 }));
+  }
+
+  private onCancelFrame(streamId: number, buf: Buffer, headerStart: number, headerEnd: number): void {
+    const exchange = this.inflight.get(streamId);
+    if (exchange === undefined) return;
+    this.remove(exchange);
+    exchange.finished = true;
+    let reason = 'cancelled by the client';
+    if (headerEnd > headerStart) {
+      // A CANCEL may say why (a per-stream reset); a reason that does not decode is ignored.
+      try {
+        const header = decodeResponseHeader(buf, headerStart, headerEnd, this.options.limits.maxMetadataEntries);
+        if (header.message !== '') reason = `${reason}: ${header.message}`;
+      } catch { /* the cancellation itself is what matters */ }
+    }
+    exchange.onCancel?.(new RpcError(Code.CANCELLED, reason));
   }
 
   private onRequest(streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
+    if (this.inflight.has(streamId)) return this.onProtocolError(`stream id ${streamId} reused while in flight`);
     let header;
     try {
       header = decodeRequestHeader(buf, headerStart, headerEnd, this.routeMemo, this.options.limits.maxMetadataEntries);
     } catch (error) {
-      return this.onProtocolError(`malformed request header: ${(error as Error).message}`);
+      // The frame was well delimited: only this call is refused.
+      const limit = error instanceof WireError && error.limit !== undefined;
+      return this.refuse(streamId, limit ? Code.RESOURCE_EXHAUSTED : Code.INVALID_ARGUMENT,
+        `${limit ? 'request refused by the server' : 'malformed request header'}: ${(error as Error).message}`);
     }
-    if (this.inflight.has(streamId)) return this.onProtocolError(`stream id ${streamId} reused while in flight`);
-    const exchange = new Exchange(this, streamId);
+    const exchange = new Exchange(this, streamId, bodyEnd - headerStart);
     this.inflight.set(streamId, exchange);
+    this.inflightBytes += exchange.size;
     if (this.goingAway !== undefined) {
       return exchange.fail(new RpcError(Code.UNAVAILABLE, `connection is closing: ${this.goingAway}`, { mayHaveRun: false }));
     }
@@ -207,19 +318,80 @@ export class ServerConnection implements FrameSink {
     try {
       this.handler(request, exchange);
     } catch (error) {
-      exchange.fail(new RpcError(Code.INTERNAL, `server failed to dispatch the request: ${(error as Error).message}`));
+      exchange.fail(new RpcError(Code.INTERNAL, `server failed to dispatch the request: ${(error as Error)?.message}`));
     }
+  }
+
+  /** Answers one stream that never ran (not executed), without touching the others. */
+  private refuse(streamId: number, code: Code, message: string): void {
+    this.batcher.write(this.answerFrame(streamId, code, message, true, undefined, undefined));
+  }
+
+  /** A peer abusing the connection (PING flood, dribbled frames): GOAWAY RESOURCE_EXHAUSTED, then close. */
+  private closeForAbuse(message: string): void {
+    this.closeWithGoAway(Code.RESOURCE_EXHAUSTED, message);
+  }
+
+  private closeWithGoAway(code: Code, message: string, version = PROTOCOL_VERSION): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.decoder.fail();
+    this.rateGuard.stop();
+    // Whatever else the peer sends is ignored: do not spend reads on it (a flooder keeps writing).
+    this.socket.pause();
+    this.options.onError(this.peer, message);
+    // Tell the client why (GOAWAY carries the reason), then close this connection only.
+    if (!this.socket.destroyed && !this.socket.writableEnded) {
+      this.batcher.write(this.goAwayFrame(code, message, version));
+      this.batcher.flushNow();
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+    }
+  }
+
+  /** Stop reading while the peer is not taking our answers; resume once they drained. */
+  private onWritePressure(high: boolean): void {
+    this.pausedForWrites = high;
+    this.updateReading();
+  }
+
+  private updateReading(): void {
+    if (this.closing || this.isClosed) return;
+    if (this.pausedForWrites || this.pausedForInflight) {
+      if (this.socket.isPaused()) return;
+      this.socket.pause();
+      this.rateGuard.pause();
+    } else if (this.socket.isPaused()) {
+      this.socket.resume();
+      this.rateGuard.resume();
+    }
+  }
+
+  /** Checks four times per idleTimeoutMs; retires after a whole period with no frame and no call. */
+  private armIdleCheck(): void {
+    this.idleTimer = setTimeout(() => {
+      if (this.isClosed) return;
+      const quiet = this.frames === this.framesAtLastCheck && this.inflight.size === 0 && !this.decoder.midFrame;
+      this.framesAtLastCheck = this.frames;
+      this.quietChecks = quiet ? this.quietChecks + 1 : 0;
+      if (this.quietChecks >= 4) return this.retire(`idle for ${this.options.idleTimeoutMs} ms (idleTimeoutMs)`);
+      this.armIdleCheck();
+    }, this.options.idleTimeoutMs / 4);
+    this.idleTimer.unref();
   }
 
   private onSocketClosed(): void {
     this.isClosed = true;
     if (this.firstFrameTimer !== undefined) clearTimeout(this.firstFrameTimer);
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.rateGuard.stop();
     this.decoder.fail();
     for (const exchange of this.inflight.values()) {
       exchange.finished = true;
       exchange.onCancel?.(new RpcError(Code.CANCELLED, 'client disconnected'));
     }
     this.inflight.clear();
+    this.inflightBytes = 0;
     for (const resolve of this.closeWaiters.splice(0)) resolve();
     this.onClose(this);
   }

@@ -7,17 +7,22 @@ import type {
   ClientTransport, ConnectionEvent, ConnectionState, InboundResponse, OutboundRequest,
 } from '../transport.js';
 import { invalidOption } from '../errors.js';
-import { DEFAULT_FRAME_LIMITS, type FrameLimits } from './frame.js';
-import { EndpointPool } from './endpoint-pool.js';
+import type { FrameLimits } from './frame.js';
+import { EndpointPool, type PoolSettings } from './endpoint-pool.js';
+import { integerOption, resolveFrameLimits } from './options.js';
+import { DEFAULT_MAX_PINGS_PER_SECOND } from './ping-rate-limit.js';
 
 export interface TcpClientOptions {
   /** Connections per endpoint, each multiplexing many calls (default 1). */
   readonly connectionsPerEndpoint?: number;
-  /** Dial timeout (default 3000 ms). */
+  /** Dial timeout, covering the TLS handshake and the SETTINGS exchange (default 3000 ms). */
   readonly connectTimeoutMs?: number;
   /** Redial backoff after a failed dial (default 100 ms doubling to 10 s, ±20 % jitter). */
   readonly backoff?: BackoffOptions;
+  /** What this client accepts in responses; announced to servers, which fit their answers to it. */
   readonly limits?: Partial<FrameLimits>;
+  /** PINGs per second a server may send on one connection before it is closed (default 100). */
+  readonly maxPingsPerSecond?: number;
   readonly clock?: Clock;
   /** Connect over TLS (node:tls options: ca, and cert + key for mutual TLS; servername). */
   readonly tls?: import('node:tls').ConnectionOptions;
@@ -27,7 +32,7 @@ export interface TcpClientOptions {
 export class TcpClientTransport implements ClientTransport {
   private readonly pools = new Map<string, EndpointPool>();
   private readonly listeners = new Set<(event: ConnectionEvent) => void>();
-  private readonly settings: ConstructorParameters<typeof EndpointPool>[1];
+  private readonly settings: PoolSettings;
 
   constructor(options: TcpClientOptions = {}) {
     const connections = options.connectionsPerEndpoint ?? 1;
@@ -41,7 +46,8 @@ export class TcpClientTransport implements ClientTransport {
     this.settings = {
       connectionsPerEndpoint: connections,
       connectTimeoutMs,
-      limits: { ...DEFAULT_FRAME_LIMITS, ...options.limits },
+      limits: resolveFrameLimits(options.limits),
+      maxPingsPerSecond: integerOption('maxPingsPerSecond', options.maxPingsPerSecond, 1, 1_000_000, DEFAULT_MAX_PINGS_PER_SECOND),
       backoff: { initialMs: 100, maxMs: 10_000, ...options.backoff },
       timer: new DeadlineTimer(now),
       now,

@@ -1,27 +1,48 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
-import { invalidOption } from '../errors.js';
+import { Code, invalidOption } from '../errors.js';
 import type { Listener, ListenOptions, PeerInfo, RequestHandler, ServerTransport } from '../transport.js';
-import { DEFAULT_FRAME_LIMITS, type FrameLimits } from './frame.js';
-import { ServerConnection } from './server-connection.js';
+import { FIXED_HEADER_SIZE, FrameType, type FrameLimits } from './frame.js';
+import { encodeResponseFrame } from './header-codec.js';
+import { integerOption, resolveFrameLimits } from './options.js';
+import { ServerPartialFrameBudget } from './partial-frame-budget.js';
+import { DEFAULT_MAX_PINGS_PER_SECOND } from './ping-rate-limit.js';
+import type { ReceiveRateOptions } from './receive-rate-guard.js';
+import {
+  DEFAULT_MAX_INFLIGHT_REQUEST_BYTES, DEFAULT_MIN_RECEIVE_RATE, DEFAULT_WRITE_HIGH_WATER_MARK, ServerConnection,
+} from './server-connection.js';
+import { DEFAULT_MAX_CONCURRENT_STREAMS } from './settings.js';
+import { describeTlsHandshakeError } from './tls-errors.js';
 
 export interface TcpServerOptions {
   readonly limits?: Partial<FrameLimits>;
-  /** Requests in flight per connection (default 1000). */
+  /** Requests in flight per connection (default 1000); announced to clients, which queue beyond it. */
   readonly maxConcurrentStreams?: number;
   /** Open connections per server (default 10,000); more are closed on accept. */
   readonly maxConnections?: number;
-  /** Called when a peer breaks the protocol (its connection is closed). Default: a warning on stderr. */
+  /** Called when a peer breaks the protocol or abuses a connection (it is closed). Default: a warning on stderr. */
   readonly onProtocolError?: (peer: PeerInfo, message: string) => void;
   /**
    * Serve over TLS (node:tls options: key, cert, ca…). With `requestCert: true` and a `ca`, clients must
    * present a certificate signed by it (mutual TLS); its subject CN becomes `peer.identity`.
    */
   readonly tls?: TlsOptions;
-  /** A connection must complete its TLS handshake and send a first whole frame within this (default 10 s). */
+  /** A connection must complete its TLS handshake and send its SETTINGS within this (default 10 s). */
   readonly handshakeTimeoutMs?: number;
-  /** A connection with no traffic and no call in flight for this long is closed (default 5 min; 0 = never). */
+  /** A connection with no frame and no call in flight for this long is retired (default 5 min; 0 = never). */
   readonly idleTimeoutMs?: number;
+  /** PINGs per second one connection may send; more closes it with GOAWAY RESOURCE_EXHAUSTED (default 100). */
+  readonly maxPingsPerSecond?: number;
+  /** Bytes per second a started frame must keep arriving at, measured per window (default 16 KiB/s; 0 = off). */
+  readonly minReceiveRate?: number;
+  /** The window of minReceiveRate (default 5000 ms). */
+  readonly receiveRateWindowMs?: number;
+  /** Bytes of partially received frames the whole server holds at most (default 64 MiB, at least two largest frames). */
+  readonly maxPartialFrameBytes?: number;
+  /** Outgoing bytes a connection may have pending before it stops reading requests (default 1 MiB). */
+  readonly writeHighWaterMark?: number;
+  /** Bytes of requests whose handlers still run, per connection, before it stops reading more (default 16 MiB). */
+  readonly maxInflightRequestBytes?: number;
 }
 
 const HTTP_PROBE = /^(GET|POST|PUT|HEAD|PRI|DELE|OPTI|PATC) /;
@@ -33,34 +54,49 @@ export class TcpServerTransport implements ServerTransport {
   private readonly maxConnections: number;
   private readonly onProtocolError: (peer: PeerInfo, message: string) => void;
   private readonly tls: TlsOptions | undefined;
+  /** Mutual TLS with rejection: checked after the handshake, so the client can be told why. */
+  private readonly requireClientCertificate: boolean;
   private readonly handshakeTimeoutMs: number;
   private readonly idleTimeoutMs: number;
+  private readonly maxPingsPerSecond: number;
+  private readonly minReceiveRate: ReceiveRateOptions;
+  private readonly maxPartialFrameBytes: number;
+  private readonly writeHighWaterMark: number;
+  private readonly maxInflightRequestBytes: number;
 
   constructor(options: TcpServerOptions = {}) {
-    this.limits = { ...DEFAULT_FRAME_LIMITS, ...options.limits };
-    if (!(this.limits.maxHeaderSize > 0 && this.limits.maxHeaderSize <= 65535)) {
-      throw invalidOption('limits.maxHeaderSize', this.limits.maxHeaderSize, 'an integer in 1..65535');
-    }
-    if (!(this.limits.maxBodySize > 0)) throw invalidOption('limits.maxBodySize', this.limits.maxBodySize, 'a positive integer');
-    this.maxConcurrentStreams = options.maxConcurrentStreams ?? 1000;
-    this.maxConnections = options.maxConnections ?? 10_000;
+    this.limits = resolveFrameLimits(options.limits);
+    this.maxConcurrentStreams = integerOption('maxConcurrentStreams', options.maxConcurrentStreams, 1, 0x7fffffff, DEFAULT_MAX_CONCURRENT_STREAMS);
+    this.maxConnections = integerOption('maxConnections', options.maxConnections, 1, 10_000_000, 10_000);
     this.tls = options.tls;
+    this.requireClientCertificate = options.tls?.requestCert === true && options.tls.rejectUnauthorized !== false;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
     if (!(this.handshakeTimeoutMs > 0)) throw invalidOption('handshakeTimeoutMs', this.handshakeTimeoutMs, 'a positive number of ms');
     if (!(this.idleTimeoutMs >= 0)) throw invalidOption('idleTimeoutMs', this.idleTimeoutMs, 'a number of ms ≥ 0 (0 = never)');
-    this.onProtocolError = options.onProtocolError ??
-      ((peer, message) => process.emitWarning(`closed connection from ${peer.host}:${peer.port}: ${message}`, 'TrellisProtocolWarning'));
+    this.maxPingsPerSecond = integerOption('maxPingsPerSecond', options.maxPingsPerSecond, 1, 1_000_000, DEFAULT_MAX_PINGS_PER_SECOND);
+    this.minReceiveRate = {
+      minBytesPerSecond: integerOption('minReceiveRate', options.minReceiveRate, 0, 0xffffffff, DEFAULT_MIN_RECEIVE_RATE.minBytesPerSecond),
+      windowMs: integerOption('receiveRateWindowMs', options.receiveRateWindowMs, 10, 3_600_000, DEFAULT_MIN_RECEIVE_RATE.windowMs),
+    };
+    const largestFrame = FIXED_HEADER_SIZE + this.limits.maxHeaderSize + this.limits.maxBodySize;
+    this.maxPartialFrameBytes = integerOption('maxPartialFrameBytes', options.maxPartialFrameBytes, largestFrame, Number.MAX_SAFE_INTEGER,
+      Math.max(64 * 1024 * 1024, 2 * largestFrame));
+    this.writeHighWaterMark = integerOption('writeHighWaterMark', options.writeHighWaterMark, 16 * 1024, Number.MAX_SAFE_INTEGER, DEFAULT_WRITE_HIGH_WATER_MARK);
+    this.maxInflightRequestBytes = integerOption('maxInflightRequestBytes', options.maxInflightRequestBytes, 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_INFLIGHT_REQUEST_BYTES);
+    this.onProtocolError = options.onProtocolError ?? rateLimitedWarning();
   }
 
   listen(options: ListenOptions, handler: RequestHandler): Promise<Listener> {
     const connections = new Set<ServerConnection>();
+    const partialFrameBudget = new ServerPartialFrameBudget(this.maxPartialFrameBytes);
     let goingAway: string | undefined;
     const accept = (socket: Socket) => {
       if (goingAway !== undefined || connections.size >= this.maxConnections) {
         socket.destroy();
         return;
       }
+      if (this.tls && this.requireClientCertificate && !(socket as TLSSocket).authorized) return this.refuseCertificate(socket as TLSSocket);
       if (!this.tls) this.sniffHttp(socket);
       const connection = new ServerConnection(
         socket,
@@ -72,6 +108,11 @@ export class TcpServerTransport implements ServerTransport {
           firstFrameTimeoutMs: this.handshakeTimeoutMs,
           idleTimeoutMs: this.idleTimeoutMs,
           identity: this.tls ? peerIdentity(socket as TLSSocket) : undefined,
+          maxPingsPerSecond: this.maxPingsPerSecond,
+          minReceiveRate: this.minReceiveRate,
+          writeHighWaterMark: this.writeHighWaterMark,
+          maxInflightRequestBytes: this.maxInflightRequestBytes,
+          partialFrameBudget,
         },
         (c) => connections.delete(c),
       );
@@ -79,10 +120,13 @@ export class TcpServerTransport implements ServerTransport {
     };
     let server: Server;
     if (this.tls) {
-      server = createTlsServer({ ...this.tls, handshakeTimeout: this.handshakeTimeoutMs }, accept);
+      // Client certificates are checked after the handshake (below), not by OpenSSL during it: a
+      // refused client then gets a GOAWAY saying so instead of a bare reset.
+      const tls = this.requireClientCertificate ? { ...this.tls, rejectUnauthorized: false } : this.tls;
+      server = createTlsServer({ ...tls, handshakeTimeout: this.handshakeTimeoutMs }, accept);
       server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
         const peer = { host: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
-        this.onProtocolError(peer, `TLS handshake failed: ${describeTlsError(error)}`);
+        this.onProtocolError(peer, `TLS handshake failed: ${describeTlsHandshakeError(error)}`);
         socket.destroy();
       });
     } else {
@@ -121,6 +165,22 @@ export class TcpServerTransport implements ServerTransport {
     });
   }
 
+  /**
+   * A client whose certificate the server does not accept: logged with its address and the reason,
+   * and told so in a GOAWAY (its calls were never written, so they fail as not executed).
+   */
+  private refuseCertificate(socket: TLSSocket): void {
+    const peer = { host: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
+    const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
+    const why = presented
+      ? `its certificate is not accepted (${String(socket.authorizationError)})`
+      : 'it presented no certificate and mutual TLS requires one';
+    this.onProtocolError(peer, `TLS handshake failed: client refused, ${why}`);
+    socket.on('error', () => { /* the client may reset first */ });
+    socket.end(encodeResponseFrame(FrameType.GOAWAY, 0, Code.UNAUTHENTICATED, `certificate not accepted by the server: ${why}`, true, undefined, undefined));
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
   /** A browser or curl pointed at an RPC port gets a readable answer instead of silence. */
   private sniffHttp(socket: Socket): void {
     socket.once('data', (chunk: Buffer) => {
@@ -132,6 +192,27 @@ export class TcpServerTransport implements ServerTransport {
   }
 }
 
+/**
+ * The default report of closed connections: a process warning, at most 10 per 10 s — under attack,
+ * one line per refused connection would flood the log (the rest are counted in the next line).
+ */
+function rateLimitedWarning(): (peer: PeerInfo, message: string) => void {
+  let windowStart = 0;
+  let shown = 0;
+  let suppressed = 0;
+  return (peer, message) => {
+    const now = Date.now();
+    if (now - windowStart >= 10_000) {
+      if (suppressed > 0) process.emitWarning(`${suppressed} more connections were closed in the last 10 s (not shown)`, 'TrellisProtocolWarning');
+      windowStart = now;
+      shown = 0;
+      suppressed = 0;
+    }
+    if (shown++ < 10) process.emitWarning(`closed connection from ${peer.host}:${peer.port}: ${message}`, 'TrellisProtocolWarning');
+    else suppressed++;
+  };
+}
+
 /** The authenticated client identity: the certificate subject's CN, else its first SAN entry. */
 function peerIdentity(socket: TLSSocket): string | undefined {
   if (!socket.authorized) return undefined;
@@ -140,11 +221,4 @@ function peerIdentity(socket: TLSSocket): string | undefined {
   const cn = cert.subject?.CN;
   if (typeof cn === 'string' && cn !== '') return cn;
   return cert.subjectaltname?.split(',')[0]?.trim();
-}
-
-function describeTlsError(error: NodeJS.ErrnoException): string {
-  if (error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|http request/i.test(error.message)) {
-    return `${error.message} (the client is not speaking TLS: configure tcp.tls on the client)`;
-  }
-  return error.code ? `${error.code}: ${error.message}` : error.message;
 }

@@ -2,9 +2,14 @@
  * Paths into the request message: `user.id`, `items[0].sku`, `labels.tier` (map fields are objects).
  * Written as the .proto names them (`user_id`) or as decoded (`userId`): with the codec's default
  * options messages are camelCase, so each snake_case segment is also tried in camelCase.
+ *
+ * Shared by the plugins that read a request value by path: router-param's conditions and
+ * lb-hash's hash key.
  */
 
 export type FieldGetter = (request: unknown) => unknown;
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 const SEGMENT = /^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$/;
 
@@ -19,6 +24,17 @@ export function parseFieldPath(path: string): (string | number)[] | string {
     for (const index of m[2]!.match(/\d+/g) ?? []) keys.push(Number(index));
   }
   return keys;
+}
+
+/**
+ * What is wrong with a path given in options or a rule document, or undefined when it is usable:
+ * malformed, or naming a key that reaches the object prototype rather than a field.
+ */
+export function fieldPathProblem(path: string): string | undefined {
+  const keys = parseFieldPath(path);
+  if (typeof keys === 'string') return keys;
+  const bad = keys.find((k) => typeof k === 'string' && FORBIDDEN_KEYS.has(k));
+  return bad === undefined ? undefined : `"${bad}" cannot be a field name`;
 }
 
 function camel(key: string): string {
@@ -55,4 +71,28 @@ export function compileFieldPath(path: string): FieldGetter {
     }
     return value;
   };
+}
+
+/**
+ * A request value as text, for comparing or hashing: numbers, booleans, bigints and int64s (Long
+ * objects or strings) give their decimal text, so `42` and `"42"` are the same value. Anything
+ * else (absent, null, a message, a list) is `undefined`: it is not a value.
+ */
+export function scalarText(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return String(value);
+    case 'object':
+      // protobufjs Long (int64 with `longs` unset) prints its decimal value.
+      if (value !== null && !Array.isArray(value) && typeof (value as { low?: unknown }).low === 'number' && typeof (value as { high?: unknown }).high === 'number') {
+        return String(value);
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
 }

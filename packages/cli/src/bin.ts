@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+import { ExitCode } from './exit-codes.js';
+import { run } from './program.js';
+
+// The only place that touches process: streams in, an exit code out.
+run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`trellis: internal error: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = ExitCode.INTERNAL;
+  },
+);
+process.once('SIGINT', () => process.exit(ExitCode.INTERRUPTED));

@@ -1,0 +1,76 @@
+import { notFound, usage } from '../cli-error.js';
+import type { CommandContext } from '../context.js';
+import { positiveMs } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
+import { formatMs, healthUrl, httpCheck, pingCheck, type CheckResult, type HostPort } from '../health/checks.js';
+import { checkServiceName, parseHostPort } from '../target.js';
+
+export interface HealthFlags {
+  readonly http?: string;
+  readonly count?: string;
+  readonly timeout?: string;
+}
+
+/**
+ * `trellis health <host:port|service>`: PING round trips over the native protocol (every provider of
+ * a service, through the registry), and @trellis/health's HTTP endpoint with `--http`. Exit 0 when
+ * every check passed, 1 when one did not. gRPC's health check (grpc.health.v1) joins as a third kind.
+ */
+export async function health(ctx: CommandContext, targetText: string, flags: HealthFlags): Promise<number> {
+  const timeoutMs = positiveMs('--timeout', flags.timeout, 1000);
+  const count = flags.count === undefined ? 3 : Number(flags.count);
+  if (!Number.isInteger(count) || count < 1 || count > 100) throw usage(`--count "${flags.count}" is not a number from 1 to 100`);
+  const address = parseHostPort(targetText);
+  let targets: HostPort[];
+  if (address !== undefined) {
+    targets = [address];
+  } else {
+    const registry = ctx.registry();
+    const service = await ctx.out.spin(`reading ${registry.address.display}`, registry.service({ group: ctx.group, name: checkServiceName(targetText) }));
+    if (service.providers.length === 0) {
+      throw notFound(`${service.group}/${service.name} has no provider to check`, 'trellis ls shows what is registered');
+    }
+    targets = service.providers.map((p) => ({ host: p.host, port: p.port }));
+  }
+  if (flags.http !== undefined && healthUrl(flags.http, 'h') === '') {
+    throw usage(`--http "${flags.http}" is neither a port nor a URL`, 'pass the health endpoint\'s port (8081, :8081/ready) or its URL');
+  }
+  const checks = await ctx.out.spin(`checking ${targets.length} target(s)`, async () => {
+    const pings = await pingCheck(targets, { timeoutMs, count });
+    const https = flags.http === undefined ? [] : await Promise.all(targets.map((t) => httpCheck(healthUrl(flags.http!, t.host), timeoutMs)));
+    return [...pings, ...https];
+  });
+  const ok = checks.every((c) => c.ok);
+  if (ctx.out.json) ctx.out.data({ ok, checks: checks.map(checkJson) });
+  else print(ctx, checks);
+  return ok ? ExitCode.OK : ExitCode.RPC_FAILED;
+}
+
+function checkJson(check: CheckResult): Record<string, unknown> {
+  const { rttMs, firstMs, ...rest } = check;
+  return { ...rest, ...(firstMs !== undefined ? { firstMs: round(firstMs) } : {}), ...(rttMs ? { rttMs: rttMs.map(round) } : {}) };
+}
+
+function print(ctx: CommandContext, checks: readonly CheckResult[]): void {
+  const { c } = ctx.out;
+  ctx.out.table(
+    [{ header: 'TARGET' }, { header: 'CHECK' }, { header: 'STATUS' }, { header: 'DETAIL' }],
+    checks.map((check) => [check.target, check.check, check.ok ? c.green(check.status) : c.red(check.status), detail(check)]),
+  );
+}
+
+function detail(check: CheckResult): string {
+  if (!check.ok) return check.detail ?? '';
+  if (check.check === 'http') return '';
+  const parts = [`first ${formatMs(check.firstMs ?? 0)} (dial included)`];
+  const rtts = check.rttMs ?? [];
+  if (rtts.length > 0) {
+    const avg = rtts.reduce((a, b) => a + b, 0) / rtts.length;
+    parts.push(`rtt min/avg/max ${formatMs(Math.min(...rtts))} / ${formatMs(avg)} / ${formatMs(Math.max(...rtts))}`);
+  }
+  return parts.join(', ');
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

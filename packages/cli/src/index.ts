@@ -1,0 +1,11 @@
+export { run, buildProgram } from './program.js';
+export { ExitCode } from './exit-codes.js';
+export { CliError } from './cli-error.js';
+export type { Streams } from './output.js';
+export type { CallTransport, CallTarget, UnaryCall, CallResult } from './call/call-transport.js';
+export { CALL_TRANSPORTS } from './call/transports.js';
+export type { DescriptorSource } from './proto/descriptor-source.js';
+export { ProtoFileSource } from './proto/descriptor-source.js';
+export { parseRegistryAddress, type RegistryAddress } from './registry/address.js';
+export type { ServiceCatalog, CatalogService } from './registry/catalog.js';
+export { RULE_DOCUMENTS, type RuleDocumentKind } from './rules/documents.js';

@@ -1,0 +1,91 @@
+import { Code, RpcError, type Metadata } from '@trellis/core';
+import type { ClientTransport, ConnectionEvent, ConnectionState, Disposable, Endpoint, InboundResponse, OutboundRequest } from '@trellis/core/spi';
+import { GrpcClient, type GrpcClientOptions } from '../client/grpc-client.js';
+import type { GrpcTarget } from '../client/target.js';
+
+export interface GrpcClientTransportOptions extends Omit<GrpcClientOptions, 'onStateChange'> {
+  /**
+   * Whether an endpoint is called over TLS (`grpcs`). Default: endpoints whose `protocol` is
+   * `grpcs`, or every endpoint when `tls` options are given and this is left out.
+   */
+  readonly useTls?: (endpoint: Endpoint) => boolean;
+}
+
+/**
+ * The kernel's ClientTransport over the gRPC client engine: an `RpcClient` built with it calls any
+ * gRPC server (grpc-js, grpc-go, C-core…) through the whole governance pipeline — discovery,
+ * routers, balancers, retry, breaker, health pings (HTTP/2 PING), tracing and metrics interceptors.
+ * Unary calls only until the kernel has streams. Response metadata is the response headers merged
+ * with the trailers (trailers win).
+ */
+export class GrpcClientTransport implements ClientTransport {
+  readonly client: GrpcClient;
+  private readonly listeners = new Set<(event: ConnectionEvent) => void>();
+  private readonly endpoints = new Map<string, Endpoint>();
+  private readonly useTls: (endpoint: Endpoint) => boolean;
+
+  constructor(options: GrpcClientTransportOptions = {}) {
+    this.useTls = options.useTls ?? (options.tls ? () => true : (endpoint) => endpoint.protocol === 'grpcs');
+    this.client = new GrpcClient({
+      ...options,
+      onStateChange: (target, state, reason) => {
+        const endpoint = this.endpoints.get(`${target.host}:${target.port}`);
+        if (endpoint === undefined) return;
+        for (const listener of this.listeners) listener({ endpoint, state, reason });
+      },
+    });
+  }
+
+  call(endpoint: Endpoint, request: OutboundRequest): Promise<InboundResponse> {
+    const target = this.target(endpoint);
+    return this.client.unary(target, `/${request.service}/${request.method}`, request.body, {
+      metadata: request.metadata,
+      timeoutMs: request.timeoutMs,
+      signal: request.signal,
+      previousAttempts: request.attempt - 1,
+    }).then((response) => ({ body: response.message, metadata: merge(response.headers, response.trailers) }));
+  }
+
+  ping(endpoint: Endpoint, timeoutMs: number): Promise<number> {
+    try {
+      return this.client.channel(this.target(endpoint)).ping(timeoutMs);
+    } catch (error) {
+      return Promise.reject(RpcError.from(error));
+    }
+  }
+
+  state(endpoint: Endpoint): ConnectionState {
+    try {
+      return this.client.channel(this.target(endpoint)).state;
+    } catch {
+      return 'closed';
+    }
+  }
+
+  onStateChange(listener: (event: ConnectionEvent) => void): Disposable {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  retain(endpoints: readonly Endpoint[]): void {
+    this.client.retain(endpoints.map((endpoint) => this.target(endpoint)));
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+
+  private target(endpoint: Endpoint): GrpcTarget {
+    if (!(endpoint.port > 0)) throw new RpcError(Code.UNAVAILABLE, `endpoint ${endpoint.id} has no port`, { mayHaveRun: false });
+    this.endpoints.set(`${endpoint.host}:${endpoint.port}`, endpoint);
+    return { host: endpoint.host, port: endpoint.port, tls: this.useTls(endpoint) };
+  }
+}
+
+function merge(headers: Metadata, trailers: Metadata): Map<string, string> {
+  if (trailers.size === 0) return headers;
+  if (headers.size === 0) return trailers;
+  const out = new Map(headers);
+  for (const [key, value] of trailers) out.set(key, value);
+  return out;
+}

@@ -1,0 +1,318 @@
+import {
+  constants, createSecureServer, createServer, type Http2SecureServer, type Http2Server, type Http2Session,
+  type IncomingHttpHeaders, type SecureServerOptions, type ServerHttp2Stream, type Settings,
+} from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { Code, invalidOption } from '@trellis/core';
+import { DeadlineTimer, type DeadlineEntry, type PeerInfo } from '@trellis/core/spi';
+import { ACCEPT_ENCODING, isEncoding, type Encoding } from '../wire/compression.js';
+import { encodeGrpcMessage } from '../wire/status.js';
+import { parseGrpcTimeout } from '../wire/timeout.js';
+import type { GrpcRouter } from './handler.js';
+import { PingPolicy } from './keepalive-policy.js';
+import { ServerCall, type CallContext } from './server-call.js';
+
+export interface GrpcServerOptions {
+  /** Serve TLS with ALPN `h2` (node:tls options: key, cert, ca, requestCert…). Default: cleartext h2c. */
+  readonly tls?: SecureServerOptions;
+  /** Largest request message accepted, compressed or not (default 4 MiB); larger → RESOURCE_EXHAUSTED. */
+  readonly maxReceiveMessageSize?: number;
+  /** Largest response message a handler may send (default Infinity). */
+  readonly maxSendMessageSize?: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS announced to clients (default 1000). */
+  readonly maxConcurrentStreams?: number;
+  /** Open connections accepted; more are closed at once (default 10,000). */
+  readonly maxConnections?: number;
+  /** Buffered, unread request bytes per streaming call above which its stream is paused (default 256 KiB). */
+  readonly receiveHighWaterBytes?: number;
+  /** Pings closer together than this with no call or message in between are strikes (default 5000 ms). */
+  readonly minPingIntervalMs?: number;
+  /** Strikes tolerated before GOAWAY ENHANCE_YOUR_CALM "too_many_pings" (default 2). */
+  readonly maxPingStrikes?: number;
+  /** A connection with no open call for this long is closed with GOAWAY (default 0 = never). */
+  readonly idleTimeoutMs?: number;
+  /** Extra HTTP/2 settings sent to clients (initialWindowSize, maxFrameSize…). */
+  readonly settings?: Settings;
+  /** Where protocol problems and handler contract breaches are reported. Default: a process warning. */
+  readonly onError?: (message: string, peer?: PeerInfo) => void;
+}
+
+/** Where the engine listens. */
+export interface GrpcAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+type Session = Http2Session & { trellisPolicy?: PingPolicy; trellisCalls?: number };
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!(typeof value === 'number' && value > 0)) throw invalidOption(name, value, 'a positive number');
+  return value;
+}
+
+/**
+ * The gRPC server engine on node:http2: h2c with prior knowledge or TLS with ALPN h2, on its own
+ * port (`listen`) or on sockets another listener accepted (`handleConnection`, for a port that
+ * detects the protocol). Every call is handed to the router's handler at the bytes level.
+ */
+export class GrpcServer {
+  private readonly http2: Http2Server | Http2SecureServer;
+  private readonly sessions = new Set<Session>();
+  private readonly calls = new Set<ServerCall>();
+  private readonly timer = new DeadlineTimer(() => performance.now());
+  private readonly context: CallContext;
+  private readonly minPingIntervalMs: number;
+  private readonly maxPingStrikes: number;
+  private readonly maxConnections: number;
+  private readonly idleTimeoutMs: number;
+  private readonly report: (message: string, peer?: PeerInfo) => void;
+  private listening: GrpcAddress | undefined;
+  private goingAway = false;
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(private readonly router: GrpcRouter, private readonly options: GrpcServerOptions = {}) {
+    if (!router || typeof router.lookup !== 'function') throw invalidOption('router', router, 'a GrpcRouter (an object with lookup(path))');
+    this.minPingIntervalMs = options.minPingIntervalMs ?? 5000;
+    if (!(this.minPingIntervalMs >= 0)) throw invalidOption('minPingIntervalMs', options.minPingIntervalMs, 'a number of ms ≥ 0');
+    this.maxPingStrikes = options.maxPingStrikes ?? 2;
+    if (!(Number.isInteger(this.maxPingStrikes) && this.maxPingStrikes >= 0)) throw invalidOption('maxPingStrikes', options.maxPingStrikes, 'an integer ≥ 0');
+    this.maxConnections = positive('maxConnections', options.maxConnections, 10_000);
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
+    if (!(this.idleTimeoutMs >= 0)) throw invalidOption('idleTimeoutMs', options.idleTimeoutMs, 'a number of ms ≥ 0 (0 = never)');
+    this.report = options.onError ??
+      ((message, peer) => process.emitWarning(peer ? `${message} (peer ${peer.host}:${peer.port})` : message, 'TrellisGrpcWarning'));
+    const maxReceive = positive('maxReceiveMessageSize', options.maxReceiveMessageSize, 4 * 1024 * 1024);
+    const maxSend = positive('maxSendMessageSize', options.maxSendMessageSize, Infinity);
+    const highWater = positive('receiveHighWaterBytes', options.receiveHighWaterBytes, 256 * 1024);
+    const maxConcurrentStreams = positive('maxConcurrentStreams', options.maxConcurrentStreams, 1000);
+    this.context = {
+      maxReceiveMessageSize: maxReceive,
+      maxSendMessageSize: maxSend,
+      receiveHighWaterBytes: highWater,
+      addDeadline: (entry: DeadlineEntry, deadline: number) => this.timer.add(entry, deadline),
+      removeDeadline: (entry: DeadlineEntry) => this.timer.remove(entry),
+      callEnded: (call) => this.callEnded(call),
+      reportHandlerError: (call, message) => this.report(`gRPC ${call.path}: ${message}`, call.peer),
+    };
+    const http2Options = {
+      settings: { maxConcurrentStreams, ...options.settings },
+      // A client that reads no responses cannot make the server buffer without bound.
+      maxSessionMemory: 64,
+    };
+    if (options.tls) {
+      this.http2 = createSecureServer({ ...options.tls, ...http2Options, ALPNProtocols: ['h2'], allowHTTP1: false });
+      this.http2.on('tlsClientError', (error: Error, socket: TLSSocket) => {
+        this.report(`TLS handshake failed: ${error.message}`, { host: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 });
+        socket.destroy();
+      });
+    } else {
+      this.http2 = createServer(http2Options);
+    }
+    this.http2.on('session', this.onSession);
+    this.http2.on('stream', this.onStream);
+    // An accept error (EMFILE) or a broken client must never crash the process.
+    this.http2.on('error', (error: Error) => this.report(`gRPC listener error: ${error.message}`));
+    this.http2.on('sessionError', () => undefined);
+  }
+
+  /** Binds a port (0 = any free port). */
+  listen(address: { host?: string; port?: number } = {}): Promise<GrpcAddress> {
+    const host = address.host ?? '0.0.0.0';
+    return new Promise((resolve, reject) => {
+      const server = this.http2;
+      server.once('error', reject);
+      server.listen(address.port ?? 0, host, () => {
+        server.off('error', reject);
+        const bound = server.address();
+        this.listening = { host, port: typeof bound === 'object' && bound ? bound.port : address.port ?? 0 };
+        resolve(this.listening);
+      });
+    });
+  }
+
+  /**
+   * Serves gRPC on a connection another listener accepted — e.g. a native Trellis port that saw the
+   * HTTP/2 preface. Bytes already read from the socket must be put back first (`socket.unshift`).
+   * For a TLS engine, hand over the raw TCP socket: the engine does the handshake (ALPN h2).
+   */
+  handleConnection(socket: Duplex): void {
+    if (this.goingAway) {
+      socket.destroy();
+      return;
+    }
+    this.http2.emit('connection', socket);
+  }
+
+  get address(): GrpcAddress | undefined {
+    return this.listening;
+  }
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Calls in progress. */
+  get activeCalls(): number {
+    return this.calls.size;
+  }
+
+  /**
+   * Graceful stop, first half: stop accepting connections and send GOAWAY on every open one. Calls
+   * in progress go on; new streams are refused (REFUSED_STREAM: clients retry them elsewhere).
+   */
+  goAway(): void {
+    if (this.goingAway) return;
+    this.goingAway = true;
+    if (this.http2.listening) this.http2.close();
+    for (const session of this.sessions) this.closeSession(session);
+  }
+
+  /** After goAway(): resolves when no call is left (each connection then closes). */
+  drained(): Promise<void> {
+    if (this.calls.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /**
+   * Graceful stop: GOAWAY, wait up to `graceMs` for calls in progress, then end what is left with
+   * UNAVAILABLE and close every connection.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    this.goAway();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.drained(), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    for (const call of [...this.calls]) call.terminate(Code.UNAVAILABLE, 'the server is shutting down');
+    const closing = [...this.sessions].map((session) => new Promise<void>((resolve) => {
+      // `closed` turns true at close(), before the 'close' event: wait for the event itself.
+      session.once('close', () => resolve());
+      if (!session.closed) this.closeSession(session);
+      // Trailers just written need a moment to leave; a session that does not close is destroyed.
+      setTimeout(() => session.destroy(), Math.min(1000, graceMs)).unref();
+    }));
+    await Promise.all(closing);
+    if (this.http2.listening) await new Promise<void>((resolve) => this.http2.close(() => resolve()));
+  }
+
+  private readonly onSession = (session: Session): void => {
+    if (this.goingAway || this.sessions.size >= this.maxConnections) {
+      session.destroy();
+      return;
+    }
+    this.sessions.add(session);
+    session.trellisCalls = 0;
+    const policy = new PingPolicy(this.minPingIntervalMs, this.maxPingStrikes);
+    session.trellisPolicy = policy;
+    session.on('error', () => undefined);
+    session.on('frameError', () => undefined);
+    session.on('ping', () => {
+      if (policy.onPing(performance.now())) {
+        this.report('closed a connection that sent too many pings', this.peerOfSession(session));
+        try {
+          session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings'));
+        } catch { /* already closing */ }
+        session.destroy();
+      }
+    });
+    session.once('close', () => this.sessions.delete(session));
+    if (this.idleTimeoutMs > 0) {
+      session.setTimeout(this.idleTimeoutMs, () => {
+        if ((session.trellisCalls ?? 0) === 0) this.closeSession(session);
+      });
+    }
+  };
+
+  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
+    stream.on('error', () => undefined);
+    const session = stream.session as Session | undefined;
+    if (session === undefined) return;
+    session.trellisPolicy?.activity();
+    if (headers[':method'] !== 'POST') return this.refuseHttp(stream, 405, 'gRPC calls use POST');
+    const contentType = headers['content-type'];
+    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+      return this.refuseHttp(stream, 415, `content-type ${JSON.stringify(contentType ?? '')} is not application/grpc`);
+    }
+    const path = headers[':path'];
+    if (typeof path !== 'string' || path.charCodeAt(0) !== 0x2f || path.indexOf('/', 1) < 2) {
+      return this.trailersOnly(stream, Code.UNIMPLEMENTED, `malformed method path ${JSON.stringify(path)}`);
+    }
+    const handler = this.router.lookup(path);
+    if (handler === undefined) return this.trailersOnly(stream, Code.UNIMPLEMENTED, `method ${path} is not implemented by this server`);
+    let encoding: Encoding = 'identity';
+    const requested = headers['grpc-encoding'];
+    if (requested !== undefined) {
+      const name = typeof requested === 'string' ? requested : requested[0]!;
+      if (!isEncoding(name)) {
+        return this.trailersOnly(stream, Code.UNIMPLEMENTED, `message encoding "${name}" is not supported (supported: ${ACCEPT_ENCODING})`);
+      }
+      encoding = name;
+    }
+    let timeoutMs = 0;
+    const timeout = headers['grpc-timeout'];
+    if (timeout !== undefined) {
+      const parsed = parseGrpcTimeout(typeof timeout === 'string' ? timeout : timeout[0]!);
+      if (parsed === undefined) return this.trailersOnly(stream, Code.INTERNAL, `malformed grpc-timeout ${JSON.stringify(timeout)}`);
+      // A zero timeout is already expired; keep a positive value so the deadline fires at once.
+      timeoutMs = Math.max(parsed, 0.001);
+    }
+    const call = new ServerCall(this.context, stream, headers, path, handler, encoding, timeoutMs, () => this.peerOfSession(session));
+    this.calls.add(call);
+    session.trellisCalls = (session.trellisCalls ?? 0) + 1;
+    call.session = session;
+    call.start();
+  };
+
+  private callEnded(call: ServerCall): void {
+    if (!this.calls.delete(call)) return;
+    const session = call.session as Session | undefined;
+    if (session !== undefined) {
+      session.trellisCalls = (session.trellisCalls ?? 1) - 1;
+      session.trellisPolicy?.activity();
+    }
+    if (this.calls.size === 0 && this.drainWaiters.length > 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
+  }
+
+  /** A Trailers-Only response: the status in the one HEADERS frame, no message. */
+  private trailersOnly(stream: ServerHttp2Stream, code: Code, message: string): void {
+    if (stream.destroyed || stream.closed) return;
+    try {
+      stream.respond({
+        ':status': '200', 'content-type': 'application/grpc', 'grpc-accept-encoding': ACCEPT_ENCODING,
+        'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message),
+      }, { endStream: true });
+    } catch { /* reset by the client meanwhile */ }
+    stream.resume();
+  }
+
+  private refuseHttp(stream: ServerHttp2Stream, status: number, message: string): void {
+    if (stream.destroyed || stream.closed) return;
+    try {
+      stream.respond({ ':status': String(status), 'content-type': 'text/plain; charset=utf-8' });
+      stream.end(`${message}\n`);
+    } catch { /* reset by the client meanwhile */ }
+    stream.resume();
+  }
+
+  private closeSession(session: Session): void {
+    if (session.closed || session.destroyed) return;
+    try {
+      // Graceful: GOAWAY with the last stream id; open streams finish, new ones are refused.
+      session.close();
+    } catch {
+      session.destroy();
+    }
+  }
+
+  private peerOfSession(session: Http2Session): PeerInfo {
+    const socket = session.socket as (TLSSocket & { authorized?: boolean }) | undefined;
+    const peer: { host: string; port: number; identity?: string } = { host: socket?.remoteAddress ?? 'unknown', port: socket?.remotePort ?? 0 };
+    if (this.options.tls && socket?.authorized && typeof socket.getPeerCertificate === 'function') {
+      const cert = socket.getPeerCertificate();
+      const cn = cert?.subject?.CN;
+      if (typeof cn === 'string' && cn !== '') peer.identity = cn;
+    }
+    return peer;
+  }
+}
