@@ -14,12 +14,20 @@ export interface LinkProxyOptions {
   readonly targetPort: number;
   /** The member every connection comes from, for a proxy that serves one pair of members. */
   readonly from?: string;
-  /** Names the member a connection comes from, when it is accepted (see `loopbackPeerPid`). */
+  /**
+   * Names the member a connection comes from (see `loopbackPeerPid`). Asked only when a partition
+   * needs the answer, never on every accepted connection: the lookup reads /proc synchronously (17 ms
+   * a read of /proc/net/tcp on the shared 2-core machine), and members redialling a killed peer every
+   * few tens of ms made it block the test process — the consumers in it — for seconds.
+   */
   readonly identify?: (client: Socket) => string | undefined;
   /** Reads the first bytes of a connection (all received so far); undefined while it needs more. */
   readonly inspect?: (head: Buffer) => LinkHead | undefined;
-  /** Whether the link from → to is cut now (`from` undefined: the connection does not come from a member). */
-  readonly isCut: (from: string | undefined, to: string) => boolean;
+  /**
+   * Whether the link from → to is cut now. `from()` names the source (undefined: the connection does not
+   * come from a member); call it only if the answer depends on it, since it may have to ask `identify`.
+   */
+  readonly isCut: (from: () => string | undefined, to: string) => boolean;
 }
 
 /** Bytes a connection may send before it must have said who it is. */
@@ -42,6 +50,8 @@ interface Link {
   /** What the client sent before the member's connection was up. */
   pending: Buffer[];
   from: string | undefined;
+  /** `from` is still to be asked of `identify` (the first bytes did not say). */
+  sourcePending: boolean;
   identified: boolean;
   head: Buffer;
   /** Cut: nothing is forwarded any more, in either direction, and the link is never revived. */
@@ -88,7 +98,7 @@ export class LinkProxy {
   refresh(): void {
     for (const link of this.links) {
       if (!link.identified) continue;
-      const cut = this.options.isCut(link.from, this.options.to);
+      const cut = this.isCut(link);
       if (cut) link.dead = true;
       else if (link.dead) this.drop(link);
     }
@@ -100,8 +110,11 @@ export class LinkProxy {
   }
 
   private accept(client: Socket): void {
-    const from = this.options.from ?? this.options.identify?.(client);
-    const link: Link = { client, upstream: undefined, pending: [], from, identified: !this.options.inspect, head: Buffer.alloc(0), dead: false };
+    const { from, identify, inspect } = this.options;
+    const link: Link = {
+      client, upstream: undefined, pending: [], from, sourcePending: from === undefined && identify !== undefined,
+      identified: !inspect, head: Buffer.alloc(0), dead: false,
+    };
     this.links.add(link);
     client.on('error', () => undefined);
     client.on('close', () => this.drop(link));
@@ -120,7 +133,10 @@ export class LinkProxy {
     const head = this.options.inspect!(link.head);
     if (!head && link.head.length < MAX_HEAD) return;
     link.identified = true;
-    link.from = head?.from ?? link.from;
+    if (head?.from !== undefined) {
+      link.from = head.from;
+      link.sourcePending = false;
+    }
     const forward = head?.forward ?? link.head;
     link.head = Buffer.alloc(0);
     this.decided(link, forward);
@@ -128,12 +144,22 @@ export class LinkProxy {
 
   /** The source is known: black-hole the connection if its link is cut, otherwise open the way through. */
   private decided(link: Link, forward: Buffer): void {
-    if (this.options.isCut(link.from, this.options.to)) {
+    if (this.isCut(link)) {
       link.dead = true;
       return;
     }
     if (forward.length > 0) link.pending.push(forward);
     this.dial(link, Date.now() + UPSTREAM_RETRY_MS);
+  }
+
+  private isCut(link: Link): boolean {
+    return this.options.isCut(() => {
+      if (link.sourcePending) {
+        link.sourcePending = false;
+        link.from = this.options.identify!(link.client);
+      }
+      return link.from;
+    }, this.options.to);
   }
 
   private dial(link: Link, until: number): void {

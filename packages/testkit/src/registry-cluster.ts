@@ -146,8 +146,8 @@ export abstract class RegistryCluster {
   }
 
   /** For the link proxies: is the link from → to cut? */
-  protected isCut(from: string | undefined, to: string): boolean {
+  protected isCut(from: () => string | undefined, to: string): boolean {
     const cut = this.partitioned;
-    return cut !== undefined && (to === cut || from === cut);
+    return cut !== undefined && (to === cut || from() === cut);
   }
 }

@@ -96,7 +96,7 @@ export class ZooKeeperEnsemble extends RegistryCluster {
           lines.push(`server.${self.id}=127.0.0.1:${self.quorumPort}:${self.electionPort}`);
           continue;
         }
-        const link = { from: self.name, to: peer.name, isCut: (from: string | undefined, to: string) => this.isCut(from, to) };
+        const link = { from: self.name, to: peer.name, isCut: (from: () => string | undefined, to: string) => this.isCut(from, to) };
         const quorum = await new LinkProxy({ ...link, targetPort: peer.quorumPort }).start(taken);
         const election = await new LinkProxy({ ...link, targetPort: peer.electionPort, inspect: withoutElectionAddress }).start(taken);
         this.proxies.push(quorum, election);
