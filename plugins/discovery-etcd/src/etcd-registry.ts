@@ -24,7 +24,7 @@ interface SharedWatcher<L> {
 }
 
 /**
- * Service discovery and rule documents on etcd v3 (layout in DESIGN.md §5, shared through
+ * Service discovery and rule documents on etcd v3 (layout in docs/architecture.md, shared through
  * `RegistryPaths`). Providers' keys live under one lease per registry; consumers mirror each service
  * with one watch, debounced, backed by a local snapshot. Pass it to clients and servers as their
  * `registry` option; it is not a plugin.
