@@ -14,6 +14,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { RpcClient, RpcError, RpcServer, Code, type MessageCodec, type ServiceDefinition } from '@trellis/core';
 import { limiter, type GateSnapshot } from '@trellis/breaker';
+import { percentile } from '@trellis/core/toolkit';
 
 const WORKERS = 10;
 const SERVICE_MS = 40;
@@ -227,12 +228,6 @@ async function offer(client: RpcClient, qps: number, durationMs: number, tailMs:
   while (inFlight.size > 0 && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
   open = false;
   return { start, end, samples, pending: [...inFlight.values()], limits };
-}
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 interface Figures {

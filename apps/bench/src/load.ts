@@ -1,6 +1,7 @@
 import type { BenchCaller, CallSlot } from './kinds/kind.js';
 import { makeRequest } from './payload.js';
 import { between, snapshot, type IntervalStats } from './process-stats.js';
+import { percentileOfSorted } from '@trellis/core/toolkit';
 
 export interface RoundResult {
   readonly calls: number;
@@ -81,8 +82,8 @@ export function runLoop(caller: BenchCaller, concurrency: number, durationMs: nu
 /** QPS and latency percentiles of the loop that just ran (its latencies are still in the array). */
 export function summarizeLoop(loop: LoopResult): RoundResult {
   const sorted = latencies!.subarray(0, Math.min(loop.calls, MAX_SAMPLES)).sort();
-  const pick = (p: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 1000);
-  return { ...loop, qps: (loop.calls / loop.wallMs) * 1000, p50Us: pick(0.5), p99Us: pick(0.99) };
+  const pick = (p: number) => (sorted.length === 0 ? 0 : percentileOfSorted(sorted, p) * 1000);
+  return { ...loop, qps: (loop.calls / loop.wallMs) * 1000, p50Us: pick(50), p99Us: pick(99) };
 }
 
 export async function runRound(caller: BenchCaller, concurrency: number, durationMs: number): Promise<RoundResult> {

@@ -2,6 +2,7 @@ import type { IntervalStats } from './process-stats.js';
 import type { SocketCounts } from './probes.js';
 import type { Point, Scenario } from './scenarios.js';
 import { pointKey } from './scenarios.js';
+import { median } from '@trellis/core/toolkit';
 
 /** One side (client or server process) over the timed rounds of a point: medians over the rounds. */
 export interface SideResult {
@@ -58,12 +59,8 @@ export interface PointResult {
   readonly loadAverage: readonly [number, number];
 }
 
-export const median = (values: readonly number[]): number => {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
+/** Re-exported for main.ts, which reads it from here. */
+export { median };
 
 export function sideResult(rounds: readonly { stats: IntervalStats; calls: number }[]): SideResult {
   const per = (f: (r: { stats: IntervalStats; calls: number }) => number) => median(rounds.map(f));

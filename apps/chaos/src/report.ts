@@ -1,5 +1,6 @@
 import { Code } from '@trellis/core';
 import type { CallRecord } from './traffic.js';
+import { percentileOfSorted } from '@trellis/core/toolkit';
 
 export interface ScenarioSummary {
   readonly scenario: string;
@@ -19,8 +20,8 @@ export interface ScenarioSummary {
 }
 
 export function summarize(scenario: string, records: readonly CallRecord[], faultAt: number, notes: string[] = []): ScenarioSummary {
-  const latencies = records.filter((r) => r.ok).map((r) => r.latencyMs).sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  const latencies = Float64Array.from(records.filter((r) => r.ok), (r) => r.latencyMs).sort();
+  const pct = (p: number) => (latencies.length === 0 ? 0 : percentileOfSorted(latencies, p));
   const troubled = records.filter((r) => !r.ok || r.attempt > 1);
   const lastTrouble = troubled.length ? Math.max(...troubled.map((r) => r.at + r.latencyMs)) : faultAt;
   const failures: Record<string, number> = {};
@@ -31,8 +32,8 @@ export function summarize(scenario: string, records: readonly CallRecord[], faul
     succeeded: records.filter((r) => r.ok).length,
     failed: records.filter((r) => !r.ok).length,
     retried: records.filter((r) => r.ok && r.attempt > 1).length,
-    p50Ms: pct(0.5),
-    p99Ms: pct(0.99),
+    p50Ms: pct(50),
+    p99Ms: pct(99),
     maxMs: latencies.at(-1) ?? 0,
     recoverMs: Math.max(0, lastTrouble - faultAt),
     failures,

@@ -2,6 +2,7 @@ import { RpcClient, type Registry } from '@trellis/core';
 import { FaultProxy, loadEchoService } from '@trellis/testkit';
 import { BAD_PEER_SCENARIOS } from './bad-peer-scenarios.js';
 import { Cluster } from './cluster.js';
+import { CLUSTER_SCENARIOS } from './cluster-scenarios.js';
 import { consumerPlugins } from './governance.js';
 import { summarize, type ScenarioSummary } from './report.js';
 import { drive } from './traffic.js';
@@ -187,4 +188,7 @@ export const SCENARIOS: Record<string, (options: RunOptions) => Promise<Scenario
   },
   ...BAD_PEER_SCENARIOS,
   ...WORKER_SCENARIOS,
+
+  // Registry clusters (3 etcd members, 3 ZooKeeper servers): c1… run with --cluster or --long.
+  ...CLUSTER_SCENARIOS,
 };

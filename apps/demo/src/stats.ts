@@ -1,3 +1,5 @@
+import { percentile } from '@trellis/core/toolkit';
+
 /** What the demo consumer saw, and the summary it prints. */
 export class TrafficStats {
   calls = 0;
@@ -27,9 +29,7 @@ export class TrafficStats {
   }
 
   percentile(p: number): number {
-    if (this.latencies.length === 0) return 0;
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+    return this.latencies.length === 0 ? 0 : percentile(this.latencies, p);
   }
 
   /** "12.3 %": the provider's share of the v1 calls sent between `from` and `to` (seconds). */

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { RpcServer } from '@trellis/core';
+import { Code, RpcError, RpcServer } from '@trellis/core';
 import type { Listener, ListenOptions, RequestHandler, ServerTransport } from '@trellis/core/spi';
 import { DEFAULT_FRAME_LIMITS, ServerConnection } from '@trellis/core/internal';
 import { loadEchoService } from '@trellis/testkit';
@@ -32,9 +32,14 @@ export interface InProcessTarget {
 export async function createInProcessTarget(): Promise<InProcessTarget> {
   const capture = new CaptureTransport();
   const server = new RpcServer({ transport: capture });
-  // Handlers that never wait: fuzzed delay fields must not park timers.
+  // Handlers that never wait: fuzzed delay fields must not park timers. `fail_code` is honoured (as in
+  // the testkit's echo handlers) so that inputs reach the error path with a message the peer chose —
+  // the path of issue #15's remote crash (an error message over the 16-bit header length).
   server.addService(loadEchoService(), {
-    echo: async (request: { message: string }) => ({ message: request.message, servedBy: 'fuzz' }),
+    echo: async (request: { message: string; failCode: number; failMessage: string }) => {
+      if (request.failCode !== 0) throw new RpcError(request.failCode as Code, request.failMessage || 'injected failure');
+      return { message: request.message, servedBy: 'fuzz' };
+    },
     mutate: async () => { throw new Error('mutate always fails'); },
   });
   await server.start();

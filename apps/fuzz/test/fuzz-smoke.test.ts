@@ -1,8 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { fuzz } from '../src/fuzz-run.js';
 import { createInProcessTarget } from '../src/in-process-target.js';
+import { announcedSettings, serverAnswers } from '../src/server-answers.js';
 import { seededRandom as prng } from '@trellis/testkit';
 
 t.test('a short fuzz run finds nothing and exercises every answer kind', async (t) => {
@@ -17,21 +18,41 @@ t.test('a short fuzz run finds nothing and exercises every answer kind', async (
   t.ok(report.goodClientCalls > 0, 'the well-formed client was answered throughout');
 });
 
-t.test('saved crash inputs replay without a violation (regressions)', async (t) => {
+/**
+ * `<name>.expect.json` beside a saved input (optional; written by hand once the bug is understood):
+ * for each input of the `.bin`, in order, the status code the server must answer on each stream.
+ */
+interface Expectation {
+  readonly answers: Array<Record<string, number>>;
+}
+
+t.test('saved crash inputs replay without a violation and get the answers they should (regressions)', async (t) => {
   const dir = join(__dirname, '..', 'crashers');
   const files = readdirSync(dir).filter((f) => f.endsWith('.bin'));
+  t.ok(files.length > 0, 'crashers/ holds at least one saved input');
   const target = await createInProcessTarget();
   t.teardown(() => target.close());
   const random = prng(1);
   for (const file of files) {
     const data = readFileSync(join(dir, file));
-    const sockets = [];
-    for (let offset = 0; offset < data.length;) {
-      const length = data.readUInt32BE(offset);
-      sockets.push(target.run(data.subarray(offset + 4, offset + 4 + length), random));
-      offset += 4 + length;
+    const inputs: Buffer[] = [];
+    for (let offset = 0; offset < data.length; offset += 4 + data.readUInt32BE(offset)) {
+      inputs.push(data.subarray(offset + 4, offset + 4 + data.readUInt32BE(offset)));
     }
+    const sockets = inputs.map((input) => target.run(input, random));
     t.equal(await target.settle(sockets), undefined, `${file} replays cleanly`);
+    const expectFile = join(dir, file.replace(/\.bin$/, '.expect.json'));
+    if (!existsSync(expectFile)) continue;
+    const expectation = JSON.parse(readFileSync(expectFile, 'utf8')) as Expectation;
+    t.equal(expectation.answers.length, inputs.length, `${file}: one expectation per input`);
+    expectation.answers.forEach((expected, i) => {
+      const answers = serverAnswers(sockets[i]!.written);
+      const limit = announcedSettings(inputs[i]!).maxHeaderSize;
+      const got = Object.fromEntries([...answers].map(([stream, answer]) => [String(stream), answer.code]));
+      t.same(got, expected, `${file} input ${i}: each stream answered with its coded status`);
+      for (const [stream, answer] of answers) {
+        t.ok(answer.headerLength <= limit, `${file} input ${i} stream ${stream}: response header of ${answer.headerLength} bytes fits the client's maxHeaderSize ${limit}`);
+      }
+    });
   }
-  t.pass(`${files.length} saved inputs replayed`);
 });

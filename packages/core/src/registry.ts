@@ -46,7 +46,7 @@ export function isConfigSource(value: unknown): value is ConfigSource {
   return typeof (value as ConfigSource | undefined)?.watchConfig === 'function';
 }
 
-/** The key layout both real registries share (DESIGN.md §5), exported so they cannot drift apart. */
+/** The key layout both real registries share (docs/architecture.md), exported so they cannot drift apart. */
 export const RegistryPaths = {
   DEFAULT_ROOT: '/trellis',
   providers(root: string, query: ServiceQuery): string {

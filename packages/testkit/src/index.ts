@@ -1,6 +1,10 @@
 export { freePort } from './free-port.js';
 export * from './zookeeper-server.js';
 export * from './etcd-server.js';
+export { startEtcdCluster, EtcdCluster, type EtcdClusterOptions } from './etcd-cluster.js';
+export { startZooKeeperEnsemble, ZooKeeperEnsemble, type ZooKeeperEnsembleOptions } from './zookeeper-ensemble.js';
+export { RegistryCluster, type ClusterMember, type RegistryClusterOptions } from './registry-cluster.js';
+export { LinkProxy, type LinkHead, type LinkProxyOptions } from './link-proxy.js';
 export * from './echo-service.js';
 export * from './provider-process.js';
 export { waitFor } from './wait-for.js';

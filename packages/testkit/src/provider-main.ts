@@ -19,7 +19,13 @@ async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2]!) as ProviderConfig;
   const stats: ProviderStats = { calls: 0, byMethod: {}, attempts: {}, cancelled: 0 };
   let behaviour = { delayMs: 0, failRate: 0, failCode: 14, ...config.behaviour };
-  const registry = config.registry ? load<Registry>(config.registry) : undefined;
+  // The registry's asynchronous problems (outages, lost leases, expired sessions) reach the parent's
+  // `errors` like the server's own (options arrive as JSON: they cannot carry a handler of their own).
+  const reportError = (error: { code?: string; message: string }): void =>
+    void process.send?.({ type: 'error', message: error.code ? `${error.code}: ${error.message}` : error.message } satisfies ProviderMessage);
+  const registry = config.registry
+    ? load<Registry>({ ...config.registry, options: { ...(config.registry.options as object), onError: reportError } })
+    : undefined;
   const plugins = (config.plugins ?? []).map((ref) => load<Plugin>(ref));
   const server = new RpcServer({
     host: '127.0.0.1', port: config.port ?? 0, registry, plugins, weight: config.weight, tags: config.tags,

@@ -12,6 +12,7 @@
 // alternate between the cases and the median is reported.
 const { performance } = require('node:perf_hooks');
 const { MemoryRegistry, RpcClient, RpcServer } = require('@trellis/core');
+const { median } = require('@trellis/core/toolkit');
 const { createEchoHandlers, loadEchoService } = require('@trellis/testkit');
 const { breaker, limiter } = require('../dist/index.js');
 
@@ -27,11 +28,6 @@ async function cpuNs(fn) {
   await fn();
   const used = process.cpuUsage(before);
   return (used.user + used.system) * 1000;
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1];
 }
 
 /** What a plugin registers on a client, collected from a minimal context. */

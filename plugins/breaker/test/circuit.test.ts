@@ -41,6 +41,15 @@ t.test('the window slides one bucket at a time and forgets what fell out', async
   t.same(window.totals(5000), { calls: 0, failures: 0, slow: 0 });
 });
 
+t.test('a late record (a call\'s start time) counts while inside the window and never erases newer counts', async (t) => {
+  const window = new SlidingWindow(1000, 10);
+  window.record(1950, false, false);
+  window.record(1020, true, false);
+  t.same(window.totals(1950), { calls: 2, failures: 1, slow: 0 }, 'late but inside the window: counted');
+  window.record(950, true, true); // the slot of 1950, one window earlier
+  t.same(window.totals(1950), { calls: 2, failures: 1, slow: 0 }, 'outside the window: dropped, the 1950 bucket intact');
+});
+
 t.test('opens on the error ratio only once the window holds minCalls', async (t) => {
   const { c, call, changes } = circuit({ minCalls: 10, errorRatio: 0.5 });
   for (let i = 0; i < 9; i++) call(Outcome.FAILURE);

@@ -1,5 +1,8 @@
+import { ExponentialBackoff, type BackoffOptions } from '@trellis/core/spi';
 import { Etcd3, type IOptions } from 'etcd3';
+import type { EndpointPin } from './endpoint-pin.js';
 import type { ResolvedEtcdRegistryOptions } from './options.js';
+import { requireLeader } from './require-leader.js';
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
 
@@ -20,15 +23,31 @@ const passThrough: Policy = {
 type Backoff = NonNullable<NonNullable<IOptions['faultHandling']>['watchBackoff']>;
 
 /**
- * etcd3 resumes a broken watch stream by itself after a backoff of up to 30 s. RangeWatch detaches its
- * watchers on every disconnect and re-reads on its own schedule, so that resume only ever finds an
- * empty stream; a short constant delay keeps its timer from holding a closing process for 30 s.
+ * The pacing of etcd3's watch-stream reconnects, in the registry's backoff: jittered and growing to
+ * `backoff.maxMs`, so a fleet that lost etcd comes back spread out (etcd3's own backoff has no jitter).
+ * etcd3 asks the object it was given for a first step after every answer from etcd — that resets it —
+ * and each step for the next one.
  */
-const shortBackoff: Backoff = { duration: 100, next: () => shortBackoff };
+export function watchBackoff(options: BackoffOptions): Backoff {
+  const backoff = new ExponentialBackoff(options);
+  const step = (): Backoff => ({ duration: backoff.next(), next: step });
+  return {
+    duration: 0,
+    next: () => {
+      backoff.reset();
+      return step();
+    },
+  };
+}
 
-/** One etcd3 client per registry; its watch streams and channels are shared by every subscription. */
-export function createEtcdClient(options: ResolvedEtcdRegistryOptions): Etcd3 {
-  const { credentials, auth, grpcOptions } = options.client;
+/**
+ * One etcd3 client per registry; its watch stream and channels are shared by every subscription. Every
+ * request carries etcd's require-leader flag, goes to the member `pin` chooses, and fails over to
+ * another member when that one fails; a broken watch stream is resumed by etcd3 on the pinned member
+ * after a jittered backoff (RangeWatch keeps the revision it resumes from).
+ */
+export function createEtcdClient(options: ResolvedEtcdRegistryOptions, pin: EndpointPin): Etcd3 {
+  const { credentials, auth, grpcOptions, interceptors = [] } = options.client;
   return new Etcd3({
     hosts: [...options.endpoints],
     credentials,
@@ -37,16 +56,21 @@ export function createEtcdClient(options: ResolvedEtcdRegistryOptions): Etcd3 {
       // A private subchannel pool: after an outage the fresh channel etcd3 creates dials at once,
       // instead of inheriting a shared subchannel's reconnect backoff (up to 2 minutes in grpc-js).
       'grpc.use_local_subchannel_pool': 1,
-      'grpc.initial_reconnect_backoff_ms': options.backoff.initialMs ?? 200,
-      'grpc.max_reconnect_backoff_ms': options.backoff.maxMs ?? 10_000,
+      // The registry paces its own retries (jittered) and etcd3 replaces a failed channel with a fresh
+      // one, which dials at once. What grpc-js would add on its own — a channel etcd3 keeps a second
+      // after a failure, redialling from 200 ms with little jitter — makes the whole fleet dial within
+      // a few hundred ms of etcd's port opening: its own redials wait out the registry's spread.
+      'grpc.initial_reconnect_backoff_ms': options.backoff.maxMs ?? 3000,
+      'grpc.max_reconnect_backoff_ms': options.backoff.maxMs ?? 3000,
       // HTTP/2 pings find a half-open connection (a watch that would otherwise wait forever).
       // etcd accepts pings every 5 s or slower from clients with open streams.
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5000,
       ...grpcOptions,
-    },
+      interceptors: [requireLeader, ...interceptors],
+    } as IOptions['grpcOptions'],
     // Unary calls always carry a deadline; streams get theirs where they are opened.
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + options.requestTimeoutMs }),
-    faultHandling: { host: () => passThrough, global: passThrough, watchBackoff: shortBackoff },
+    faultHandling: { host: (endpoint) => pin.policy(endpoint), global: passThrough, watchBackoff: watchBackoff(options.backoff) },
   });
 }

@@ -6,6 +6,7 @@ import {
 } from '@trellis/core/spi';
 import type { Etcd3 } from 'etcd3';
 import { ConfigWatcher } from './config-watcher.js';
+import { EndpointPin } from './endpoint-pin.js';
 import { createEtcdClient } from './etcd-client.js';
 import { EtcdErrorCodes, unreachable } from './errors.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -23,7 +24,7 @@ interface SharedWatcher<L> {
 }
 
 /**
- * Service discovery and rule documents on etcd v3 (layout in DESIGN.md §5, shared through
+ * Service discovery and rule documents on etcd v3 (layout in docs/architecture.md, shared through
  * `RegistryPaths`). Providers' keys live under one lease per registry; consumers mirror each service
  * with one watch, debounced, backed by a local snapshot. Pass it to clients and servers as their
  * `registry` option; it is not a plugin.
@@ -32,6 +33,7 @@ export class EtcdRegistry implements Registry, ConfigSource {
   readonly name = 'etcd';
   readonly options: ResolvedEtcdRegistryOptions;
   private readonly client: Etcd3;
+  private readonly pin: EndpointPin;
   private readonly keeper: LeaseKeeper;
   private readonly snapshots: SnapshotStore | undefined;
   private readonly services = new Map<string, ServiceWatcher>();
@@ -49,14 +51,20 @@ export class EtcdRegistry implements Registry, ConfigSource {
       }
     };
     const common = { ...this.options, report };
-    this.client = createEtcdClient(this.options);
-    this.keeper = new LeaseKeeper(this.client, common);
+    this.pin = new EndpointPin(this.options.endpoints);
+    this.client = createEtcdClient(this.options, this.pin);
+    this.keeper = new LeaseKeeper(this.client, { ...common, backoff: this.options.leaseBackoff });
     this.snapshots = this.options.snapshotDir === false ? undefined : new SnapshotStore(this.options.snapshotDir);
     this.watcherOptions = {
       ...common,
       snapshots: this.snapshots,
       snapshotName: `${this.name}${this.options.root}`,
     };
+  }
+
+  /** The etcd endpoint every request of this registry goes to now; it moves when that member fails. */
+  get endpoint(): string {
+    return this.pin.current;
   }
 
   /** The lease this registry's providers are registered under (undefined before the first register). */

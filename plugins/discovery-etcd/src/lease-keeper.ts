@@ -114,6 +114,17 @@ export class LeaseKeeper {
     return (this.options.ttlSeconds * 1000) / 3;
   }
 
+  /**
+   * The deadline of each request: `requestTimeoutMs`, but never more than a third of the TTL. A request
+   * can hang on a member that has lost its leader and does not know it yet (until its election timeout,
+   * and a stream opened before then until etcd cancels it); waiting longer than that for a keepalive —
+   * or for a write, which holds the keepalives up behind it — lets the lease expire before the registry
+   * has tried another member.
+   */
+  private get requestMs(): number {
+    return Math.min(this.options.requestTimeoutMs, this.keepaliveMs);
+  }
+
   private startLoop(): void {
     if (this.timer === undefined && !this.closed) this.schedule(this.keepaliveMs);
   }
@@ -131,7 +142,7 @@ export class LeaseKeeper {
     let next: number;
     try {
       await this.exclusive(async () => {
-        const deadline = Date.now() + this.options.requestTimeoutMs;
+        const deadline = Date.now() + this.requestMs;
         if (this.closed) return;
         if (this.needsSync()) return this.sync(deadline);
         if (this.leaseId === undefined) return; // nothing registered
@@ -211,7 +222,7 @@ export class LeaseKeeper {
 
   private async keepalive(): Promise<void> {
     const id = this.leaseId!;
-    const timeoutMs = this.options.requestTimeoutMs;
+    const timeoutMs = this.requestMs;
     // Not bounded(): opening a stream proves nothing (grpc-js opens it lazily); only an answer does.
     const stream = await withTimeout(this.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + timeoutMs }), timeoutMs, 'keepalive');
     const answer = new Promise<ILeaseKeepAliveResponse>((resolve, reject) => {
@@ -292,13 +303,13 @@ export class LeaseKeeper {
     );
   }
 
-  private callOptions(deadline = Date.now() + this.options.requestTimeoutMs): { deadline: number } {
-    return { deadline: Math.min(deadline, Date.now() + this.options.requestTimeoutMs) };
+  private callOptions(deadline = Date.now() + this.requestMs): { deadline: number } {
+    return { deadline: Math.min(deadline, Date.now() + this.requestMs) };
   }
 
   /** The RPC deadline normally ends a call; this also ends one whose deadline was not honoured. */
-  private async bounded<T>(promise: Promise<T>, what: string, deadline = Date.now() + this.options.requestTimeoutMs): Promise<T> {
-    const ms = Math.max(1, Math.min(deadline - Date.now(), this.options.requestTimeoutMs)) + 100;
+  private async bounded<T>(promise: Promise<T>, what: string, deadline = Date.now() + this.requestMs): Promise<T> {
+    const ms = Math.max(1, Math.min(deadline - Date.now(), this.requestMs)) + 100;
     const result = await withTimeout(promise, ms, what);
     this.answered();
     return result;

@@ -1,5 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Interceptor } from '@grpc/grpc-js';
 import { TrellisError } from '@trellis/core';
 import { ExponentialBackoff, RegistryPaths, type BackoffOptions } from '@trellis/core/spi';
 import { invalidOption } from './errors.js';
@@ -21,7 +22,16 @@ export interface EtcdRegistryOptions {
   readonly debounceMs?: number;
   /** Where the last known provider lists are kept for a start while etcd is down; `false` disables (default `<tmpdir>/trellis-snapshots`). */
   readonly snapshotDir?: string | false;
-  /** Reconnect / retry pacing (default: 200 ms doubling to 10 s, ±20 % jitter). */
+  /**
+   * How many registry clients (processes) share this etcd cluster (default 500). After an outage their
+   * reconnects are spread over `fleetSize` × 6 ms (3 s for 500, at least 1 s, at most 60 s): the default
+   * `backoff.maxMs`.
+   */
+  readonly fleetSize?: number;
+  /**
+   * Reconnect / retry pacing (default: 200 ms growing ×1.5 to the reconnect spread, ±50 % jitter). The lease
+   * keepalive never waits longer than a third of the TTL between tries, whatever `maxMs` says.
+   */
   readonly backoff?: BackoffOptions;
   /** Extra etcd3 client options: TLS `credentials`, `auth`, `grpcOptions`. */
   readonly client?: EtcdClientExtras;
@@ -33,6 +43,8 @@ export interface EtcdClientExtras {
   readonly credentials?: { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer };
   readonly auth?: { username: string; password: string };
   readonly grpcOptions?: Readonly<Record<string, string | number>>;
+  /** gRPC client interceptors, after the registry's own (which asks etcd to require a leader). */
+  readonly interceptors?: readonly Interceptor[];
 }
 
 export interface ResolvedEtcdRegistryOptions {
@@ -44,12 +56,24 @@ export interface ResolvedEtcdRegistryOptions {
   readonly checkIntervalMs: number;
   readonly debounceMs: number;
   readonly snapshotDir: string | false;
+  readonly fleetSize: number;
   readonly backoff: BackoffOptions;
+  /** The backoff of the lease keepalive: `backoff` with `maxMs` at most a third of the TTL. */
+  readonly leaseBackoff: BackoffOptions;
   readonly client: EtcdClientExtras;
   readonly onError: (error: TrellisError) => void;
 }
 
-const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 10_000, multiplier: 2, jitter: 0.2 };
+/**
+ * The window a fleet's reconnects are spread over after an outage: 6 ms per registry client (3 s for
+ * 500), so that at most a few percent of the fleet reconnects in any 100 ms; at least 1 s, at most 60 s.
+ * The same rule as @trellis/discovery-zk's (core allows no addition for it yet).
+ */
+export function reconnectSpreadMs(fleetSize: number): number {
+  return Math.min(60_000, Math.max(1000, fleetSize * 6));
+}
+
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, multiplier: 1.5, jitter: 0.5 };
 
 /** Validates everything up front, so a typo fails at start-up with a sentence saying what to change. */
 export function resolveOptions(options: EtcdRegistryOptions = {}): ResolvedEtcdRegistryOptions {
@@ -58,8 +82,14 @@ export function resolveOptions(options: EtcdRegistryOptions = {}): ResolvedEtcdR
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 2) {
     throw invalidOption('ttlSeconds', options.ttlSeconds, 'a whole number of seconds ≥ 2');
   }
-  const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  const fleetSize = options.fleetSize ?? 500;
+  if (!Number.isInteger(fleetSize) || fleetSize < 1) throw invalidOption('fleetSize', options.fleetSize, 'a whole number of registry clients ≥ 1');
+  const backoff = { ...DEFAULT_BACKOFF, maxMs: reconnectSpreadMs(fleetSize), ...options.backoff };
   new ExponentialBackoff(backoff); // throws ERR_INVALID_OPTION on a bad backoff
+  // A keepalive that fails must be tried again well before the lease runs out: after an outage etcd
+  // restores leases with a full TTL, and the fleet's keepalives must land inside it.
+  const leaseCapMs = (ttlSeconds * 1000) / 3;
+  const leaseBackoff = { ...backoff, maxMs: Math.min(backoff.maxMs ?? leaseCapMs, leaseCapMs), initialMs: Math.min(backoff.initialMs ?? 200, leaseCapMs) };
   return {
     endpoints: parseEndpoints(options.endpoints ?? 'http://127.0.0.1:2379'),
     root: parseRoot(options.root ?? RegistryPaths.DEFAULT_ROOT),
@@ -69,7 +99,9 @@ export function resolveOptions(options: EtcdRegistryOptions = {}): ResolvedEtcdR
     checkIntervalMs: positive('checkIntervalMs', options.checkIntervalMs, ttlSeconds * 1000),
     debounceMs: nonNegative('debounceMs', options.debounceMs, 100),
     snapshotDir: parseSnapshotDir(options.snapshotDir),
+    fleetSize,
     backoff,
+    leaseBackoff,
     client: options.client ?? {},
     onError: options.onError ?? defaultOnError,
   };

@@ -35,6 +35,8 @@ t.test('bad options fail at construction with ERR_INVALID_OPTION', async (t) => 
     ['zero check interval', { checkIntervalMs: 0 }],
     ['bad backoff jitter', { backoff: { jitter: 2 } }],
     ['empty snapshot dir', { snapshotDir: '' }],
+    ['fleet of 0', { fleetSize: 0 }],
+    ['fractional fleet', { fleetSize: 1.5 }],
   ];
   for (const [what, options] of bad) {
     t.throws(() => new EtcdRegistry(options), { code: EtcdErrorCodes.INVALID_OPTION }, what);
@@ -48,6 +50,18 @@ t.test('bad options fail at construction with ERR_INVALID_OPTION', async (t) => 
   t.equal(ok.options.root, '/trellis');
   t.equal(ok.options.connectTimeoutMs, 3000);
   await ok.close();
+});
+
+t.test('reconnect pacing: the spread grows with the fleet, the lease keepalive retries within a third of the TTL', async (t) => {
+  const pacing = (options: EtcdRegistryOptions) => {
+    const registry = etcdRegistry({ snapshotDir: false, ...options });
+    void registry.close();
+    return { max: registry.options.backoff.maxMs, lease: registry.options.leaseBackoff.maxMs, jitter: registry.options.backoff.jitter };
+  };
+  t.same(pacing({}), { max: 3000, lease: 3000, jitter: 0.5 }, '500 clients: 3 s, inside a third of the 10 s TTL');
+  t.same(pacing({ fleetSize: 5000 }), { max: 30_000, lease: 10_000 / 3, jitter: 0.5 }, '5,000 clients: 30 s, but keepalives every 3.3 s at most');
+  t.same(pacing({ fleetSize: 10 }), { max: 1000, lease: 1000, jitter: 0.5 }, 'at least 1 s');
+  t.same(pacing({ ttlSeconds: 3, backoff: { maxMs: 10_000 } }), { max: 10_000, lease: 1000, jitter: 0.5 }, 'an explicit maxMs, and the TTL cap');
 });
 
 t.test('nothing listening: register() fails with ERR_REGISTRY_UNREACHABLE after connectTimeoutMs', async (t) => {

@@ -25,7 +25,17 @@ export interface ZooKeeperRegistryOptions {
   readonly debounceMs?: number;
   /** Where delivered provider lists are persisted (default `os.tmpdir()/trellis-snapshots`; false disables). */
   readonly snapshotDir?: string | false;
-  /** Pacing of client re-creation after a lost session (default 200 ms doubling to 10 s, ±50 % jitter). */
+  /**
+   * How many registry clients (sessions) share this ensemble (default 500). After an outage their
+   * reconnects are spread over `fleetSize` × 6 ms (3 s for 500; at least 1 s, at most 60 s): the
+   * default `backoff.maxMs`.
+   */
+  readonly fleetSize?: number;
+  /**
+   * Pacing of redials once every server of the ensemble refused, and of a new session after a lost one
+   * (default 200 ms growing ×1.5 to the reconnect spread, ±50 % jitter). Redials never pause longer than a
+   * third of the session timeout, whatever `maxMs` says.
+   */
   readonly backoff?: BackoffOptions;
   /** Credentials added to every client the registry opens (re-created sessions included). Default: none. */
   readonly auth?: ZooKeeperAuth;
@@ -44,14 +54,26 @@ export interface ResolvedOptions {
   readonly connectTimeoutMs: number;
   readonly debounceMs: number;
   readonly snapshotDir: string | false;
+  readonly fleetSize: number;
   readonly backoff: BackoffOptions;
+  /** The redial pacing: `backoff` with `maxMs` at most a third of the session timeout. */
+  readonly redialBackoff: BackoffOptions;
   readonly auth: ResolvedAuth | undefined;
   readonly acl: ZooKeeperAcl;
   readonly onError: (error: TrellisError) => void;
   readonly onEvent: (event: ZooKeeperEvent) => void;
 }
 
-const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 10_000, multiplier: 2, jitter: 0.5 };
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, multiplier: 1.5, jitter: 0.5 };
+
+/**
+ * The window a fleet's reconnects are spread over after an outage: 6 ms per registry client (3 s for
+ * 500), so that at most a few percent of the fleet reconnects in any 100 ms; at least 1 s, at most 60 s.
+ * The same rule as @trellis/discovery-etcd's (core allows no addition for it yet).
+ */
+export function reconnectSpreadMs(fleetSize: number): number {
+  return Math.min(60_000, Math.max(1000, fleetSize * 6));
+}
 const SEGMENT = /^[A-Za-z0-9_.-]+$/;
 const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
 
@@ -102,17 +124,30 @@ export function resolveOptions(options: ZooKeeperRegistryOptions): ResolvedOptio
   for (const hook of ['onError', 'onEvent'] as const) {
     if (options[hook] !== undefined && typeof options[hook] !== 'function') throw invalidOption(hook, String(options[hook]), 'a function');
   }
-  const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  const fleetSize = options.fleetSize ?? 500;
+  if (!Number.isInteger(fleetSize) || fleetSize < 1) throw invalidOption('fleetSize', options.fleetSize, 'a whole number of registry clients ≥ 1');
+  const backoff = { ...DEFAULT_BACKOFF, maxMs: reconnectSpreadMs(fleetSize), ...options.backoff };
   new ExponentialBackoff(backoff); // throws ERR_INVALID_OPTION naming the bad backoff field
+  const sessionTimeoutMs = checkNumber('sessionTimeoutMs', options.sessionTimeoutMs, 15_000, 100, 600_000);
+  // After an outage the server restores every session with a full timeout: the redials of a fleet must
+  // land well inside it, or the sessions the pacing was meant to save expire anyway.
+  const redialCapMs = sessionTimeoutMs / 3;
+  const redialBackoff = {
+    ...backoff,
+    maxMs: Math.min(backoff.maxMs ?? redialCapMs, redialCapMs),
+    initialMs: Math.min(backoff.initialMs ?? 200, redialCapMs),
+  };
   const auth = checkAuth(options.auth);
   return {
     connectString: checkConnectString(options.connectString),
     root,
-    sessionTimeoutMs: checkNumber('sessionTimeoutMs', options.sessionTimeoutMs, 15_000, 100, 600_000),
+    sessionTimeoutMs,
     connectTimeoutMs: checkNumber('connectTimeoutMs', options.connectTimeoutMs, 3000, 1, 600_000),
     debounceMs: checkNumber('debounceMs', options.debounceMs, 100, 0, 60_000),
     snapshotDir,
+    fleetSize,
     backoff,
+    redialBackoff,
     auth,
     acl: checkAcl(options.acl, auth),
     onError: guarded(options.onError ?? defaultOnError),

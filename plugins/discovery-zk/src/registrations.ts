@@ -7,16 +7,21 @@ import type { ZkSession } from './session.js';
 const MAX_ATTEMPTS = 5;
 
 /**
- * The ephemeral provider nodes this registry wants, kept as desired state and re-applied on every
- * connection: after an expiry the new session re-creates them all; after a plain reconnect the check
- * is cheap (one create that answers NODE_EXISTS, one read). Operations on one path run one at a time,
- * so a re-sync racing a register() can never create a node twice.
+ * The ephemeral provider nodes this registry wants, kept as desired state and re-applied on every new
+ * session: after an expiry the new session re-creates them all. A node confirmed on the session that
+ * comes back after a plain reconnect is still there — it lives as long as the session does — so only
+ * what was not confirmed on it (a write cut short by the disconnect, a deregistration to finish) is
+ * applied again: a fleet reconnecting after an outage sends no request for its registrations.
+ * Operations on one path run one at a time, so a re-sync racing a register() can never create a node
+ * twice.
  */
 export class Registrations {
   private readonly desired = new Map<string, Buffer>();
   /** Paths deregistered while the write could not be confirmed; deleted on the next connection. */
   private readonly retired = new Set<string>();
   private readonly chains = new Map<string, Promise<void>>();
+  /** Path → the session its node was last confirmed on (created, or found owned with our data). */
+  private readonly confirmed = new Map<string, string>();
 
   constructor(
     private readonly session: ZkSession,
@@ -32,6 +37,7 @@ export class Registrations {
   async add(path: string, data: Buffer): Promise<void> {
     this.desired.set(path, data);
     this.retired.delete(path);
+    this.confirmed.delete(path);
     try {
       await this.untilDone(path, () => this.desired.get(path) === data, (handle) => this.ensure(handle, path));
     } catch (error) {
@@ -54,6 +60,7 @@ export class Registrations {
   async remove(path: string): Promise<void> {
     this.desired.delete(path);
     this.retired.add(path);
+    this.confirmed.delete(path);
     try {
       await this.untilDone(path, () => !this.desired.has(path), (handle) => this.deleteOwn(handle, path));
     } catch (error) {
@@ -62,9 +69,13 @@ export class Registrations {
     }
   }
 
-  /** Re-applies the desired state on a (new) connection; resolves when every path was checked. */
-  async resync(handle: ZkHandle): Promise<number> {
-    const paths = [...this.desired.keys(), ...this.retired];
+  /**
+   * Re-applies the desired state on a connection: everything on a new session, what was not confirmed
+   * on it after a plain reconnect. Resolves when every such path was checked.
+   */
+  async resync(handle: ZkHandle, fresh: boolean): Promise<number> {
+    const wanted = [...this.desired.keys()].filter((path) => fresh || this.confirmed.get(path) !== handle.sessionId);
+    const paths = [...wanted, ...this.retired];
     await Promise.all(paths.map((path) => this.sync(handle, path)));
     return this.desired.size;
   }
@@ -123,6 +134,7 @@ export class Registrations {
       if (!data) return;
       try {
         await handle.create(path, data, CreateMode.EPHEMERAL);
+        this.confirm(path, data, handle);
         return;
       } catch (error) {
         const code = zkCode(error);
@@ -136,6 +148,7 @@ export class Registrations {
       if (!existing) continue;
       if (hex(existing.stat.ephemeralOwner) === handle.sessionId) {
         if (!existing.data?.equals(data)) await handle.setData(path, data, existing.stat.version);
+        this.confirm(path, data, handle);
         return;
       }
       // Owned by another session (ours before an expiry, or a process that served this address before
@@ -143,6 +156,11 @@ export class Registrations {
       await removeIgnoringRaces(handle, path, existing.stat.version);
     }
     throw new Error(`could not create ${path}: it kept being re-created by another session`);
+  }
+
+  /** Notes that the node holds `data` on this session, unless a newer register() changed what we want. */
+  private confirm(path: string, data: Buffer, handle: ZkHandle): void {
+    if (this.desired.get(path) === data) this.confirmed.set(path, handle.sessionId);
   }
 
   /** Deletes the node only if one of our sessions owns it: the address may have a new owner by now. */

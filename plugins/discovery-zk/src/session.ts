@@ -6,7 +6,7 @@ import { closedError, reportable, unreachable, writeFailed, ZooKeeperErrorCodes 
 import type { ResolvedOptions } from './options.js';
 import { StallWatchdog } from './stall-watchdog.js';
 import { ZkHandle } from './zk-handle.js';
-import { guardReplies } from './zk-internals.js';
+import { guardReplies, paceRedials } from './zk-internals.js';
 
 export interface SessionHooks {
   /** A connection is up. `fresh`: a new session, so ephemeral nodes and watches of the old one are gone. */
@@ -20,11 +20,19 @@ const OWN_SESSIONS_KEPT = 64;
  * Owns the ZooKeeper client and replaces it when its session is lost.
  *
  * The library reconnects by itself after a plain disconnect and keeps the session (and re-sets its
- * watches), so a disconnect changes nothing here. A session is lost when the server says `expired`, or
- * — Curator's rule — when we have been disconnected longer than the session timeout: by then the
- * server has expired us, or was itself restarted without our data, and the old client would only keep
- * dialling (a wiped server even refuses it for having seen a newer zxid). A lost session means a new
- * client, created after a jittered exponential backoff so a fleet does not reconnect in lockstep.
+ * watches), so a disconnect changes nothing here. Its redials are paced by the registry's backoff
+ * (`paceRedials`): the other servers of the ensemble at once, then rounds that pause longer and longer,
+ * with jitter, up to a window that scales with the fleet — so a fleet that lost its ensemble comes back
+ * spread out, not in the same second.
+ *
+ * A session is lost when the server says `expired`, or when servers have been answering our dials for
+ * longer than the session timeout without taking the session back: the ensemble was replaced or
+ * restarted empty (it refuses a client that has seen a newer zxid, and the old client would only keep
+ * dialling), or it has no quorum. A dial that reaches no server starts that wait again. While no server
+ * can be reached at all, the session is kept however long that lasts: a server that comes back with its data restores every session with a full timeout,
+ * so giving the session up (Curator's rule: disconnected longer than the session timeout) would only
+ * expire it needlessly — and, for a fleet, turn a restart into a storm of new sessions, registrations
+ * and reads. A lost session means a new client, created after a jittered exponential backoff.
  */
 export class ZkSession {
   private handle: ZkHandle | undefined;
@@ -34,15 +42,19 @@ export class ZkSession {
   private readonly ownSessions: string[] = [];
   private readonly waiters = new Set<() => void>();
   private readonly backoff: ExponentialBackoff;
+  /** Pauses between rounds of redials over the ensemble; reset once connected. */
+  private readonly redials: ExponentialBackoff;
   private lossTimer: NodeJS.Timeout | undefined;
   private reopenTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private losesOnDisconnect = false;
 
   constructor(
     private readonly options: ResolvedOptions,
     private readonly hooks: SessionHooks,
   ) {
     this.backoff = new ExponentialBackoff(options.backoff);
+    this.redials = new ExponentialBackoff(options.redialBackoff);
   }
 
   /** The connected client, or undefined while (re)connecting. */
@@ -151,6 +163,13 @@ export class ZkSession {
       authenticated: auth !== undefined,
     });
     this.handle = handle;
+    const paced = paceRedials(client, {
+      nextDelay: () => this.redialDelay(),
+      reached: () => this.onReached(handle),
+      unreached: () => this.onUnreached(handle),
+    });
+    // Another library version: no redial pacing and no dial reports; fall back to Curator's rule.
+    if (!paced) this.losesOnDisconnect = true;
     guardReplies(client, (error) =>
       this.options.onError(reportable(ZooKeeperErrorCodes.REQUEST_FAILED, 'dropped a connection after an unreadable ZooKeeper reply', error)),
     );
@@ -183,6 +202,7 @@ export class ZkSession {
     if (this.lossTimer) clearTimeout(this.lossTimer);
     this.lossTimer = undefined;
     this.backoff.reset();
+    this.redials.reset();
     this.live = handle;
     for (const wake of [...this.waiters]) wake();
     this.options.onEvent({ type: 'connected', sessionId, fresh });
@@ -193,6 +213,35 @@ export class ZkSession {
     const hadSession = this.live === handle;
     this.live = undefined;
     if (hadSession) this.options.onEvent({ type: 'disconnected' });
+    if (this.losesOnDisconnect) this.startLossTimer(handle);
+  }
+
+  /**
+   * The pause before the next round of redials. Until the first session the registry is starting up,
+   * and `connectTimeoutMs` is its whole budget: rounds then come at least three times within it.
+   */
+  private redialDelay(): number {
+    const delay = this.redials.next();
+    return this.hasConnected ? delay : Math.min(delay, this.options.connectTimeoutMs / 3);
+  }
+
+  /** A dial reached a server while the session is down: from now on, a server could take it back. */
+  private onReached(handle: ZkHandle): void {
+    if (this.handle === handle && !this.live) this.startLossTimer(handle);
+  }
+
+  /**
+   * A dial found no server. The servers that answered before (a server that was dying, say) are not
+   * answering any more: the session is not being refused, so the wait starts again at the next answer.
+   */
+  private onUnreached(handle: ZkHandle): void {
+    if (this.handle !== handle || this.live || this.losesOnDisconnect || !this.lossTimer) return;
+    clearTimeout(this.lossTimer);
+    this.lossTimer = undefined;
+  }
+
+  /** Gives the session up if it is not back within the session timeout. */
+  private startLossTimer(handle: ZkHandle): void {
     // Only a client that holds a session can lose it; a client still dialling for its first session
     // has nothing to lose and keeps dialling.
     if (this.lossTimer || this.lastSessionId === undefined || handle.sessionId !== this.lastSessionId) return;
@@ -212,7 +261,7 @@ export class ZkSession {
     this.lossTimer = undefined;
     handle.discard();
     this.options.onEvent({ type: 'expired', sessionId, reason });
-    const why = reason === 'server' ? 'expired' : `was given up after ${handle.client.getSessionTimeout()} ms without a connection`;
+    const why = reason === 'server' ? 'expired' : `was given up: servers answered for ${handle.client.getSessionTimeout()} ms without taking it back`;
     this.options.onError(
       new TrellisError(ZooKeeperErrorCodes.SESSION_EXPIRED, `ZooKeeper session ${sessionId} ${why}; opening a new one and registering again`),
     );

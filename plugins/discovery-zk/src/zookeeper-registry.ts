@@ -34,7 +34,7 @@ export class ZooKeeperRegistry implements Registry, ConfigSource {
 
   constructor(options: ZooKeeperRegistryOptions) {
     this.options = resolveOptions(options);
-    this.session = new ZkSession(this.options, { connected: (handle) => this.onConnected(handle) });
+    this.session = new ZkSession(this.options, { connected: (handle, fresh) => this.onConnected(handle, fresh) });
     this.registrations = new Registrations(this.session, this.options.connectTimeoutMs, this.options.onError);
     this.snapshots = this.options.snapshotDir === false ? undefined : new SnapshotStore(this.options.snapshotDir);
   }
@@ -143,14 +143,14 @@ export class ZooKeeperRegistry implements Registry, ConfigSource {
     return this.closing;
   }
 
-  private onConnected(handle: ZkHandle): void {
-    void this.registrations.resync(handle).then((registrations) => {
+  private onConnected(handle: ZkHandle, fresh: boolean): void {
+    void this.registrations.resync(handle, fresh).then((registrations) => {
       if (this.session.current() === handle) {
         this.options.onEvent({ type: 'resynced', sessionId: handle.sessionId, registrations });
       }
     });
-    for (const watch of this.providerWatches.values()) watch.attach();
-    for (const watch of this.configWatches.values()) watch.attach();
+    for (const watch of this.providerWatches.values()) watch.attach(fresh);
+    for (const watch of this.configWatches.values()) watch.attach(fresh);
   }
 
   /** Reads at once when connected; otherwise the next `connected` does, and `onUnreachable` runs after the connect timeout. */

@@ -3,6 +3,7 @@ import t from 'tap';
 import { TrellisError } from '@trellis/core';
 import { freePort } from '@trellis/testkit';
 import { ZooKeeperRegistry, zookeeperRegistry, type ZooKeeperRegistryOptions } from '../src/index.js';
+import { resolveOptions } from '../src/options.js';
 import { instance, SERVICE } from './fixtures/helpers.js';
 
 t.test('bad options throw ERR_INVALID_OPTION naming the option', async (t) => {
@@ -22,6 +23,8 @@ t.test('bad options throw ERR_INVALID_OPTION naming the option', async (t) => {
     ['snapshotDir', { snapshotDir: '' }],
     ['backoff.jitter', { backoff: { jitter: 2 } }],
     ['onError', { onError: 'log' }],
+    ['fleetSize', { fleetSize: 0 }],
+    ['fleetSize', { fleetSize: 2.5 }],
   ];
   for (const [name, options] of cases) {
     t.throws(
@@ -32,6 +35,17 @@ t.test('bad options throw ERR_INVALID_OPTION naming the option', async (t) => {
   }
   t.throws(() => zookeeperRegistry(undefined as unknown as ZooKeeperRegistryOptions), { code: 'ERR_INVALID_OPTION' });
   t.doesNotThrow(() => zookeeperRegistry({ connectString: 'zk1:2181,zk2:2181,[::1]:2181/chroot', snapshotDir: false }));
+});
+
+t.test('reconnect pacing: the spread grows with the fleet, redials pause at most a third of the session timeout', async (t) => {
+  const pacing = (options: Partial<ZooKeeperRegistryOptions>) => {
+    const resolved = resolveOptions({ connectString: '127.0.0.1:2181', ...options });
+    return { max: resolved.backoff.maxMs, redial: resolved.redialBackoff.maxMs, jitter: resolved.backoff.jitter };
+  };
+  t.same(pacing({}), { max: 3000, redial: 3000, jitter: 0.5 }, '500 clients: 3 s, inside a third of the 15 s session');
+  t.same(pacing({ fleetSize: 5000 }), { max: 30_000, redial: 5000, jitter: 0.5 }, '5,000 clients: 30 s, but redials every 5 s at most');
+  t.same(pacing({ fleetSize: 10, sessionTimeoutMs: 2000 }), { max: 1000, redial: 2000 / 3, jitter: 0.5 }, 'at least 1 s; a short session caps the redials');
+  t.same(pacing({ backoff: { maxMs: 600 } }), { max: 600, redial: 600, jitter: 0.5 }, 'an explicit maxMs');
 });
 
 t.test('bad services and instances are refused before touching ZooKeeper', async (t) => {

@@ -4,7 +4,7 @@ import { startZooKeeper } from '@trellis/testkit';
 import type { TrellisError } from '@trellis/core';
 import { RegistryPaths } from '@trellis/core/spi';
 import { zookeeperRegistry, type ZooKeeperRegistry } from '../src/index.js';
-import { closeRaw, delay, EventLog, instance, ListRecorder, rawClient, readNode, SERVICE, waitFor } from './fixtures/helpers.js';
+import { closeRaw, delay, EventLog, instance, ListRecorder, rawClient, readNode, SERVICE, waitFor, ZkRequests } from './fixtures/helpers.js';
 
 const SESSION_MS = 2000;
 const DEBOUNCE_MS = 100;
@@ -46,17 +46,6 @@ t.test('registry outages', async (t) => {
       await closeRaw(raw);
     }
   };
-  /** Kills the server and waits until every registry has given its session up (outage > session timeout). */
-  const longOutage = async (): Promise<void> => {
-    const marks = [p1Events, p2Events, consumerEvents].map((log) => log.events.length);
-    zk.kill('SIGKILL');
-    await Promise.all(
-      [p1Events, p2Events, consumerEvents].map((log, i) =>
-        log.next('expired', marks[i] ?? 0, SESSION_MS * 4, (e) => e.reason === 'disconnected-too-long'),
-      ),
-    );
-  };
-
   t.test('a restart shorter than the session keeps every session: nothing re-registered or delivered', async (t) => {
     // Sessions well above a restart (~1–2 s here), so this checks Disconnected is not treated as Expired.
     const service = { ...SERVICE, name: 'test.Short' };
@@ -81,24 +70,31 @@ t.test('registry outages', async (t) => {
     await recorder.until(BOTH);
   });
 
-  t.test('a long outage: new sessions, providers registered again, the list never emptied', async (t) => {
-    const oldSessions = [p1.sessionId, p2.sessionId];
+  t.test('a long outage: the sessions are kept and resumed, nothing written or read again, the list never emptied', async (t) => {
+    const sessions = [p1.sessionId, p2.sessionId, consumer.sessionId];
     const delivered = recorder.lists.length;
-    const marks = [p1Events.events.length, p2Events.events.length];
-    await longOutage();
+    const logs = [p1Events, p2Events, consumerEvents];
+    const marks = logs.map((log) => log.events.length);
+    zk.kill('SIGKILL');
+    // Down for twice the session timeout: a server nobody could reach cannot have expired anyone.
+    await delay(SESSION_MS * 2);
+    const expired = logs.flatMap((log, i) => log.events.slice(marks[i]).filter((e) => e.type === 'expired'));
+    t.same(expired, [], 'no session given up while no server answered');
     t.same(recorder.lists.slice(delivered), [], 'nothing delivered during the outage');
 
-    // Data kept: on restart the server restores the old sessions and their nodes until they time out;
-    // the providers' new sessions must replace those nodes rather than lose them at that moment.
+    // Data kept: the server restores every session with a full timeout, and each registry takes its own
+    // back; the library re-sets its watches on the way, so there is nothing to write or read again.
+    const requests = new ZkRequests();
+    t.teardown(() => requests.restore());
     await zk.restart();
-    const resynced = await Promise.all([
-      p1Events.next('resynced', marks[0] ?? 0, 10_000, (e) => e.sessionId !== oldSessions[0]),
-      p2Events.next('resynced', marks[1] ?? 0, 10_000, (e) => e.sessionId !== oldSessions[1]),
-    ]);
-    t.same(await owners(), resynced.map((e) => e.sessionId), 'nodes re-created on the new sessions');
-    // The restored old sessions expire one session timeout after the restart; our nodes must survive it.
+    const reconnects = await Promise.all(logs.map((log, i) => log.next('connected', marks[i] ?? 0)));
+    t.same(reconnects.map((e) => [e.sessionId, e.fresh]), sessions.map((id) => [id, false]), 'the same sessions resumed');
+    await Promise.all([p1Events, p2Events].map((log, i) => log.next('resynced', marks[i] ?? 0)));
+    t.same(Object.fromEntries(requests.counts), {}, 'no request for the registrations or the watches');
+    requests.restore();
+    t.same(await owners(), sessions.slice(0, 2), 'the nodes kept by their sessions');
     await delay(SESSION_MS + 1000);
-    t.same(await owners(), resynced.map((e) => e.sessionId), 'still there after the old sessions expired');
+    t.same(await owners(), sessions.slice(0, 2), 'still there a session timeout later');
     const since = recorder.lists.slice(delivered);
     t.ok(since.every((list) => list.length === 2), `every delivered list had both providers: ${JSON.stringify(since)}`);
     t.same(recorder.last, BOTH);

@@ -10,16 +10,12 @@
 //     shared machine.
 const { performance } = require('node:perf_hooks');
 const { MemoryRegistry, RpcClient, RpcServer, TcpClientTransport } = require('@trellis/core');
+const { median } = require('@trellis/core/toolkit');
 const { createEchoHandlers, loadEchoService } = require('@trellis/testkit');
 const { health, HealthEvents, HealthMonitor, WarmupRouter, availabilityInterceptor, resolveHealthOptions } = require('../dist/index.js');
 
 const ECHO = loadEchoService();
 const clock = { now: () => performance.now() };
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1];
-}
 
 async function isolated() {
   const N = 1_000_000;

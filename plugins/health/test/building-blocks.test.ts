@@ -24,6 +24,15 @@ t.test('AvailabilityWindow', async (t) => {
     t.same(window.totals(1010), { calls: 1, successes: 1 });
   });
 
+  t.test('an outcome recorded late never erases the newer bucket in its slot', async (t) => {
+    const window = new AvailabilityWindow(1000, 10);
+    window.record(1950, true);
+    window.record(950, false); // same slot, one window earlier: outside the window, dropped
+    t.same(window.totals(1950), { calls: 1, successes: 1 });
+    window.record(1020, false); // late but inside the window: counted
+    t.same(window.totals(1950), { calls: 2, successes: 1 });
+  });
+
   t.test('a hundred thousand calls are counted in the same ten buckets', async (t) => {
     const window = new AvailabilityWindow(10_000, 10);
     for (let i = 0; i < 100_000; i++) window.record(i / 10, i % 2 === 0);

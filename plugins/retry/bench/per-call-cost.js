@@ -51,7 +51,7 @@ async function measure(label, makeClient) {
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, stub] of Object.entries(stubs)) samples[name].push(await run(stub, CALLS));
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const { median } = require('@trellis/core/toolkit');
   const base = median(samples.none);
   console.log(`\n${label}: ${CALLS} calls × ${ROUNDS} rounds, ${CONCURRENCY} in flight (median ns/call; min–max)`);
   for (const [name, xs] of Object.entries(samples)) {

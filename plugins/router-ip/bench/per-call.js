@@ -5,14 +5,10 @@
 //  2. whole calls in-process over loopback (EchoService, 4 providers, 64 calls in flight), with the
 //     plugin and without, alternated, median of the rounds.
 const { MemoryRegistry, RpcClient, RpcServer } = require('@trellis/core');
+const { median } = require('@trellis/core/toolkit');
 const { RuleSet, loadStartupRules } = require('@trellis/rules');
 const { createEchoHandlers, loadEchoService } = require('@trellis/testkit');
 const { IP_RULES, IpRouter, ipRouter } = require('../dist/index.js');
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 function rulesFor(ports) {
   return [

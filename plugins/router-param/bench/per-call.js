@@ -5,6 +5,7 @@
 //  2. whole calls in-process over loopback (EchoService, 3 providers, 64 calls in flight), with the
 //     plugin and without, alternated, median of the rounds.
 const { MemoryRegistry, RpcClient, RpcServer } = require('@trellis/core');
+const { median } = require('@trellis/core/toolkit');
 const { RuleSet, loadStartupRules } = require('@trellis/rules');
 const { createEchoHandlers, loadEchoService } = require('@trellis/testkit');
 const { PARAM_RULES, ParamRouter, paramRouter } = require('../dist/index.js');
@@ -20,11 +21,6 @@ const SETS = {
   'header lane (equals)': [{ name: 'lane', match: [{ header: 'x-lane', op: 'equals', value: 'gray' }], target: { version: 'v2' } }],
   'regex on a field': [{ name: 'tier', match: [{ field: 'message', op: 'regex', pattern: '^(gold|platinum)-\\d+$' }], target: { version: 'v2' } }],
 };
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 function micro() {
   const list = Object.freeze([

@@ -83,7 +83,7 @@ async function main() {
   for (let round = 0; round < ROUNDS; round++) {
     for (const mode of Object.keys(MODES)) results[mode].push(await runChild(mode));
   }
-  const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+  const { median } = require('@trellis/core/toolkit');
   const base = median(results.none.map((r) => r.cpuNs));
   console.log(`${CALLS} Echo calls per run, ${CONCURRENCY} in flight, ${ROUNDS} rounds, node ${process.version}; medians`);
   console.log('mode        CPU/call   +vs none   wall/call   what');

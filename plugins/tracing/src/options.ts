@@ -1,7 +1,7 @@
 import type { TextMapPropagator, TracerProvider } from '@opentelemetry/api';
 import { ErrorCodes, TrellisError } from '@trellis/core';
 import type { Semconv } from './attributes.js';
-import { w3cPropagator } from './w3c-propagator.js';
+import { globalPropagator } from './global-propagator.js';
 
 export interface TracingOptions {
   /**
@@ -10,9 +10,9 @@ export interface TracingOptions {
    */
   readonly tracerProvider?: TracerProvider;
   /**
-   * How context travels in call metadata. Default: W3C trace context + baggage (built in, needs no
-   * SDK). Pass `propagation` from @opentelemetry/api to use the globally registered propagator
-   * (B3, Jaeger, a composite…), or any TextMapPropagator.
+   * How context travels in call metadata. Default: the globally registered propagator (B3, Jaeger,
+   * a composite…) through the `propagation` API, and W3C trace context + baggage from
+   * @opentelemetry/core while none is registered. Any TextMapPropagator replaces it for this plugin.
    */
   readonly propagator?: TextMapPropagator;
   /**
@@ -42,7 +42,7 @@ function semconvFromEnvironment(): Semconv {
 /** Fills defaults and rejects bad values when `tracing()` is called, where the mistake is. */
 export function resolveTracingOptions(options: TracingOptions): ResolvedTracingOptions {
   if (typeof options !== 'object' || options === null) throw invalid('options', options, 'an object (or nothing)');
-  const { tracerProvider, propagator = w3cPropagator, semconv = semconvFromEnvironment() } = options;
+  const { tracerProvider, propagator = globalPropagator, semconv = semconvFromEnvironment() } = options;
   if (tracerProvider !== undefined && typeof (tracerProvider as Partial<TracerProvider>)?.getTracer !== 'function') {
     throw invalid('tracerProvider', tracerProvider, 'an OpenTelemetry TracerProvider (an object with getTracer()), or nothing for the global one');
   }

@@ -1,24 +1,12 @@
-import type { Context, TextMapGetter, TextMapPropagator, TextMapSetter } from '@opentelemetry/api';
-import { BaggagePropagator } from './baggage-propagator.js';
-import { TraceContextPropagator } from './trace-context-propagator.js';
+import type { TextMapPropagator } from '@opentelemetry/api';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 
-/** Trace context and baggage together: what the plugin propagates unless told otherwise. */
-export class W3CPropagator implements TextMapPropagator {
-  private readonly traceContext = new TraceContextPropagator();
-  private readonly baggage = new BaggagePropagator();
-
-  inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
-    this.traceContext.inject(context, carrier, setter);
-    this.baggage.inject(context, carrier, setter);
-  }
-
-  extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {
-    return this.baggage.extract(this.traceContext.extract(context, carrier, getter), carrier, getter);
-  }
-
-  fields(): string[] {
-    return [...this.traceContext.fields(), ...this.baggage.fields()];
-  }
-}
-
-export const w3cPropagator: TextMapPropagator = new W3CPropagator();
+/**
+ * W3C trace context (`traceparent`, `tracestate`) and W3C baggage, the propagators of
+ * `@opentelemetry/core`: what the plugin propagates while the application has registered no global
+ * propagator. Both skip injection when tracing is suppressed (`suppressTracing` from
+ * `@opentelemetry/core`).
+ */
+export const w3cPropagator: TextMapPropagator = new CompositePropagator({
+  propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+});

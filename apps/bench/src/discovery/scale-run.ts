@@ -1,4 +1,5 @@
 import type { Disposable, Endpoint, InstanceInfo, Registry } from '@trellis/core';
+import { percentileOfSorted } from '@trellis/core/toolkit';
 
 export interface ScaleOptions {
   readonly services: number;
@@ -115,7 +116,7 @@ export async function runScale(name: string, makeRegistry: () => Registry, optio
       }
     }
     delays.sort((a, b) => a - b);
-    const pct = (p: number) => delays[Math.min(delays.length - 1, Math.floor(p * delays.length))] ?? 0;
+    const pct = (p: number) => (delays.length === 0 ? 0 : percentileOfSorted(delays, p));
     const changed = new Set(victims.map((v) => v.service));
     const affected = watches.filter((w) => changed.has(w.service));
     const notes = affected.map((w) => w.notifications);

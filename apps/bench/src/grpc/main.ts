@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Side } from './sides.js';
 import type { GrpcWorkerArgs, RoundReport, ToGrpcWorker } from './worker.js';
+import { median } from '@trellis/core/toolkit';
 
 interface Pairing {
   readonly server: Side;
@@ -82,12 +83,6 @@ function ask<T>(child: ChildProcess, message: ToGrpcWorker, reply: string): Prom
     child.send(message);
   });
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 interface Measured {
   rate: number;

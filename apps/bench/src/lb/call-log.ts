@@ -1,3 +1,5 @@
+import { percentileOfSorted } from '@trellis/core/toolkit';
+
 /**
  * Every call of a benchmark run, in typed arrays (a full run makes a few million calls): when it
  * started, how long it took, which provider it went to, and its status code (0 = OK). Times are ms
@@ -75,14 +77,14 @@ export function windowStats(log: CallLog, providers: number, from: number, to: n
   const sorted = Float64Array.from(latencies).sort();
   const n = sorted.length;
   const mean = n === 0 ? 0 : sorted.reduce((a, b) => a + b, 0) / n;
-  const at = (q: number) => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.floor(n * q))]!);
+  const at = (p: number) => (n === 0 ? 0 : percentileOfSorted(sorted, p));
   return {
     calls: total,
     failed,
     qps: (n * 1000) / (to - from),
     meanUs: mean * 1000,
-    p50Us: at(0.5) * 1000,
-    p99Us: at(0.99) * 1000,
+    p50Us: at(50) * 1000,
+    p99Us: at(99) * 1000,
     share: calls.map((c) => (n === 0 ? 0 : c / n)),
     perProvider: calls.map((c, p) => ({ calls: c, meanUs: c === 0 ? 0 : (sums[p]! / c) * 1000 })),
   };

@@ -12,6 +12,7 @@ import { LocalityAwareBalancer } from '@trellis/lb-lalb';
 import { ConsistentHashBalancer } from '@trellis/lb-hash';
 import { P2cBalancer } from '@trellis/lb-p2c';
 import { testInvocation } from '@trellis/testkit';
+import { median } from '@trellis/core/toolkit';
 
 export const PICK_COST_BALANCERS = ['round-robin', 'random', 'lalb', 'p2c', 'hash-ring', 'hash-maglev'] as const;
 export type PickCostBalancer = (typeof PICK_COST_BALANCERS)[number];
@@ -85,8 +86,8 @@ export function measurePickCost(settings: PickCostSettings): PickCost[] {
     }
   }
   return names.map((balancer) => {
-    const values = [...samples.get(balancer)!].sort((a, b) => a - b);
-    return { balancer, nsPerPick: values[values.length >> 1]!, minNs: values[0]!, maxNs: values[values.length - 1]! };
+    const values = samples.get(balancer)!;
+    return { balancer, nsPerPick: median(values), minNs: Math.min(...values), maxNs: Math.max(...values) };
   });
 }
 
@@ -112,7 +113,6 @@ export function measureTableBuild(endpointCount: number, rounds: number): TableB
       balancer.pick(list, invocation)!.done({ latencyMs: 1 });
       samples.push(performance.now() - started);
     }
-    samples.sort((a, b) => a - b);
-    return { table, endpoints: endpointCount, ms: samples[samples.length >> 1]! };
+    return { table, endpoints: endpointCount, ms: median(samples) };
   });
 }

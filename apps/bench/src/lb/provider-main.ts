@@ -17,6 +17,7 @@ import { RpcServer } from '@trellis/core';
 import { createEchoHandlers, loadEchoService, type EchoRequest } from '@trellis/testkit';
 import { PreciseTimer } from './precise-timer.js';
 import type { FromProvider, ProviderArgs, ServiceTimeStats, ToProvider } from './provider-protocol.js';
+import { percentileOfSorted } from '@trellis/core/toolkit';
 
 const send = (message: FromProvider): void => void process.send?.(message);
 
@@ -25,7 +26,7 @@ function summarise(samples: Float64Array, n: number): ServiceTimeStats {
   const sorted = samples.slice(0, n).sort();
   let sum = 0;
   for (let i = 0; i < n; i++) sum += sorted[i]!;
-  return { calls: n, meanMs: sum / n, p50Ms: sorted[Math.floor(n * 0.5)]!, p99Ms: sorted[Math.min(n - 1, Math.floor(n * 0.99))]! };
+  return { calls: n, meanMs: sum / n, p50Ms: percentileOfSorted(sorted, 50), p99Ms: percentileOfSorted(sorted, 99) };
 }
 
 async function main(): Promise<void> {

@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { RpcClient } from '@trellis/core';
 import { loadEchoService, rssMb, rssPeak, startProvider } from '@trellis/testkit';
+import { percentiles } from '@trellis/core/toolkit';
 
 export interface TrafficResult {
   readonly calls: number;
@@ -41,9 +42,8 @@ export function goodTraffic(address: string, lanes = 4): { reset(): void; stop()
       running = false;
       await done;
       await client.close();
-      latencies.sort((a, b) => a - b);
-      const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
-      return { calls: latencies.length, errors, p50Ms: pct(0.5), p99Ms: pct(0.99) };
+      const [p50Ms, p99Ms] = latencies.length === 0 ? [0, 0] : percentiles(latencies, [50, 99]);
+      return { calls: latencies.length, errors, p50Ms: p50Ms!, p99Ms: p99Ms! };
     },
   };
 }
