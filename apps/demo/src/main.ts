@@ -129,9 +129,9 @@ async function main(): Promise<number> {
     p3.kill('SIGKILL');
     notes.set('p3', `${notes.get('p3') ?? ''}killed at ${at().toFixed(1)} s`);
   });
-  // Early, so the reload (seconds on a loaded machine) ends well inside the run; p4 is v2, outside
-  // the v1 traffic LALB is learning on meanwhile.
-  schedule(0.12, () => {
+  // After LALB's snapshot (forking two workers costs CPU that would blur the latencies it learns),
+  // early enough that the reload (seconds on a loaded machine) ends well inside the run.
+  schedule(0.4, () => {
     log('reloading p4 (SIGHUP): its 2 workers are replaced one at a time, each new one ready before an old one hands its connections over');
     p4.child.on('message', (m: { type: string; ms?: number; message?: string }) => {
       if (m.type === 'reloaded') log(`  p4 reloaded in ${m.ms} ms: every worker replaced`);
