@@ -264,9 +264,12 @@ export class RpcServer {
   /**
    * With `workers`, in the primary: replaces the workers one at a time (each new worker is ready
    * before an old one leaves; the old one asks its clients to reconnect and finishes its calls), so
-   * no call fails. Resolves when every worker is new. SIGHUP is the usual trigger.
+   * no call fails. Resolves when every worker is new. SIGHUP is the usual trigger. In a worker it
+   * does nothing: a signal handler the shared module installs runs there too, and the primary is
+   * the one that reloads.
    */
   async reload(options: ReloadOptions = {}): Promise<void> {
+    if (this.inWorker) return;
     if (this.group === undefined || this.state !== 'serving') {
       throw new TrellisError(ErrorCodes.SERVER_STATE,
         `cannot reload: ${this.group === undefined ? 'only the primary of a server started with `workers` can reload' : `the server is ${this.state}`}`);
