@@ -20,7 +20,7 @@ t.test('the slow provider gets fewer calls than the fast one', async (t) => {
       server.addService(SERVICE, {
         work: async () => {
           served[name]!++;
-          await new Promise((r) => setTimeout(r, name === 'fast' ? 1 : 20));
+          await new Promise((r) => setTimeout(r, name === 'fast' ? 1 : 50));
           return { name };
         },
       });
