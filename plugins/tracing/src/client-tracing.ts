@@ -86,7 +86,7 @@ export function clientTracing(deps: ClientTracingDeps): CallObserver<ClientCall>
       const span = call.span;
       span.setAttribute(TrellisAttributes.ATTEMPTS, call.sends);
       if (end.error === undefined) {
-        setServer(span, end.result?.endpoint);
+        setServer(span, end.endpoint);
         recordSuccess(span, semconv);
       } else {
         setServer(span, end.error.endpoint ?? call.endpoint);
