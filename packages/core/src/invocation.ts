@@ -90,7 +90,8 @@ export function composeEndpointInterceptors(
  *   below the balancer, are what take one endpoint out).
  * - `RETRY` (200): every attempt below it routes and picks again.
  * - `RULES_GATE` (900): @trellis/rules holds the first calls until the live rule documents arrived
- *   (inside retry and tracing, so the wait shows in the span and costs no attempt).
+ *   (inside retry, so the wait costs no attempt; tracing's call span, opened in its observer's
+ *   `callStart` before any interceptor, covers it).
  * - `AUTH` (950): @trellis/auth's client credential, written into each attempt's metadata.
  * - `USER` (1000): application interceptors, innermost, closest to routing.
  */

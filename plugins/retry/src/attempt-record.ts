@@ -69,9 +69,10 @@ export interface MutableAttemptRecord {
 const NO_ATTEMPTS: readonly AttemptRecord[] = Object.freeze([]);
 
 /**
- * The attempts of the current call, in order (index = attempt − 1). The array is shared by every
- * attempt of the call, so an interceptor outside retry (tracing at InterceptorOrder.TRACING) reads
- * the whole history once the call settles, and an endpoint interceptor reads the current attempt.
+ * The attempts of the current call, in order (index = attempt − 1): retry's own per-call state,
+ * readable by the application. The array is shared by every attempt of the call, so an interceptor
+ * outside retry (at InterceptorOrder.BREAKER or a smaller number) reads the whole history once the
+ * call settles, and an endpoint interceptor or a call observer reads the current attempt.
  */
 export const retryAttemptsKey = createContextKey<readonly AttemptRecord[]>(NO_ATTEMPTS, { description: '@trellis/retry attempts' });
 
