@@ -1,4 +1,4 @@
-import { instanceCachingFactory, type DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from 'tsyringe';
 import type { ServiceDefinition } from '../definition.js';
 import { REFERENCE_RESOLVER, type ReferenceDeclaration, type ReferenceResolver } from '../decorators.js';
 import { ErrorCodes, TrellisError } from '../errors.js';
