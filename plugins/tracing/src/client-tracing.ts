@@ -19,8 +19,31 @@ class ClientCall {
   sends = 0;
   /** The endpoint of the last send, for `server.address` when the call fails. */
   endpoint: Endpoint | undefined;
+  /**
+   * Sends in flight and their index (1-based, in start order): a hedged call has several at once,
+   * so the index of the send that ends is looked up, not taken from `sends`.
+   */
+  private readonly open: Attempt[] = [];
+  private readonly openIndex: number[] = [];
 
   constructor(readonly span: Span) {}
+
+  started(attempt: Attempt): void {
+    this.sends++;
+    this.endpoint = attempt.endpoint;
+    this.open.push(attempt);
+    this.openIndex.push(this.sends);
+  }
+
+  /** The index `started` gave this send (the kernel's record is the same object until it ends). */
+  ended(attempt: Attempt): number {
+    const at = this.open.indexOf(attempt);
+    if (at < 0) return this.sends;
+    const index = this.openIndex[at]!;
+    this.open.splice(at, 1);
+    this.openIndex.splice(at, 1);
+    return index;
+  }
 }
 
 function setServer(span: Span, endpoint: Endpoint | undefined): void {
@@ -54,18 +77,18 @@ export function clientTracing(deps: ClientTracingDeps): CallObserver<ClientCall>
 
     attemptStart(attempt: Attempt, call: ClientCall | undefined): void {
       if (call === undefined) return;
-      call.sends++;
-      call.endpoint = attempt.endpoint;
+      call.started(attempt);
     },
 
     attemptEnd(attempt: Attempt, call: ClientCall | undefined): void {
       if (call === undefined) return;
       const inv = attempt.invocation;
       const endpoint = attempt.endpoint;
+      const index = call.ended(attempt);
       // The kernel counts the sends of one attempt: a second one is its transparent re-send.
       const transparent = attempt.send > 1;
       const attributes: Record<string, string | number | boolean> = {
-        [TrellisAttributes.ATTEMPT_INDEX]: call.sends,
+        [TrellisAttributes.ATTEMPT_INDEX]: index,
         [TrellisAttributes.ATTEMPT]: inv.attempt,
         [TrellisAttributes.ATTEMPT_TRANSPARENT]: transparent,
         'server.address': endpoint.host,

@@ -247,8 +247,8 @@ export class CallPipeline implements AttemptOwner {
     const { observers, clock } = this.settings;
     const pick = record.pick;
     if (pick.done !== NOOP_DONE || observers.watchesAttempts) record.latencyMs = clock.now() - record.startedAt;
-    pick.done(record);
     if (observers.watchesAttempts) observers.attemptEnd(record);
+    pick.done(record);
     const endpoint = record.endpoint;
     const call = record.call;
     if (call === undefined) return record.resolveResult!({ response, metadata, endpoint });
@@ -265,8 +265,8 @@ export class CallPipeline implements AttemptOwner {
     record.code = error.code;
     record.error = error;
     record.mayHaveRun = error.mayHaveRun;
-    record.pick.done(record);
     if (observers.watchesAttempts) observers.attemptEnd(record);
+    record.pick.done(record);
     const inv = record.invocation;
     if (error.code === Code.UNAVAILABLE && !error.mayHaveRun && record.send <= transparentRetries && now < inv.deadline && !inv.signal?.aborted) {
       // gRPC's transparent retry: the request provably never ran, so another endpoint may take it.
