@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  Code, definePlugin, InterceptorOrder, RpcClient, RpcError, type Attempt, type CallEnd, type CallObserver,
+  Code, definePlugin, EndpointInterceptorOrder, InterceptorOrder, RpcClient, RpcError, type Attempt, type CallEnd, type CallObserver,
   type Endpoint, type LoadBalancer, type Plugin,
 } from '../src/index.js';
 import { ECHO, startEchoServer } from './fixtures/json-service.js';
@@ -135,4 +135,36 @@ t.test('an observer that throws is reported once and cannot change the call', as
   await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
   t.equal(warnings.length, 1, 'reported once');
   t.match(warnings[0], /observer bug/);
+});
+
+t.test('endpoint interceptors run by EndpointInterceptorOrder, between attemptStart and attemptEnd', async (t) => {
+  const { server, address } = await startEchoServer('a');
+  const order: string[] = [];
+  const bytes: number[] = [];
+  const seen = recording({
+    attemptStart: () => { order.push('attemptStart'); },
+    attemptEnd: (attempt) => {
+      order.push(`attemptEnd:${attempt.code}`);
+      bytes.push(attempt.bytesSent, attempt.bytesReceived);
+    },
+  });
+  const slots = definePlugin({
+    meta: { name: 'test-endpoint-slots', kernel: '^0.1.0' },
+    setupClient(ctx) {
+      // Registered out of order: the slots decide.
+      ctx.addEndpointInterceptor((next) => (inv, endpoint) => { order.push('WIRE'); return next(inv, endpoint); }, EndpointInterceptorOrder.WIRE);
+      ctx.addEndpointInterceptor((next) => (inv, endpoint) => { order.push('USER'); return next(inv, endpoint); }, EndpointInterceptorOrder.USER);
+      ctx.addEndpointInterceptor((next) => (inv, endpoint) => {
+        order.push('REWRITE');
+        inv.metadata.set('x-endpoint', endpoint.id);
+        return next(inv, endpoint);
+      }, EndpointInterceptorOrder.REWRITE);
+    },
+  });
+  const client = new RpcClient({ service: ECHO, addresses: [address], plugins: [seen.plugin, slots] });
+  t.teardown(async () => { await client.close(); await server.close(); });
+  const reply = await client.invoke('Echo', { message: 'x' }) as { metadata: Record<string, string> };
+  t.same(order, ['attemptStart', 'REWRITE', 'USER', 'WIRE', `attemptEnd:${Code.OK}`]);
+  t.equal(reply.metadata['x-endpoint'], address, 'the rewrite reached the server');
+  t.ok(bytes.length === 2 && bytes.every((n) => n > 0), `bytes are reported through the endpoint chain too (${bytes.join(', ')})`);
 });
