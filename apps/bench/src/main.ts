@@ -8,6 +8,7 @@
  *   node dist/main.js                 full run (~9 min)
  *   node dist/main.js --quick         smoke run (~35 s): asserts completion with zero errors, never a speed
  *   --only trellis,tight-raw          a subset of scenarios      --out DIR   where results go
+ *   --points 32,256                   a subset of points (1, 32, 256, 256x4)
  *   --rounds N --round-ms MS --warmup-ms MS                     override the round settings
  *   --profile                         CPU and allocation profiles of both sides at 32 and 256 in flight
  *                                     (default: trellis and tight-raw), summarised by package/function
@@ -321,6 +322,7 @@ async function main(): Promise<number> {
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       only: { type: 'string' },
+      points: { type: 'string' },
       rounds: { type: 'string' },
       'round-ms': { type: 'string' },
       'warmup-ms': { type: 'string' },
@@ -334,8 +336,12 @@ async function main(): Promise<number> {
   if (values['round-ms']) settings.roundMs = Number(values['round-ms']);
   if (values['warmup-ms']) settings.warmupMs = Number(values['warmup-ms']);
   const only = values.only?.split(',') ?? (values.profile ? PROFILE_SCENARIOS : undefined);
-  const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.id));
-  if (only && scenarios.length !== only.length) {
+  // --points 32,256x4: only these points of each scenario (keys as the table prints them).
+  const pointFilter = values.points?.split(',');
+  const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.id))
+    .map((s) => (pointFilter ? { ...s, points: s.points.filter((p) => pointFilter.includes(pointKey(p))) } : s))
+    .filter((s) => s.points.length > 0);
+  if (only && only.some((id) => !SCENARIOS.some((s) => s.id === id))) {
     console.error(`unknown scenario in --only: ${only.filter((id) => !SCENARIOS.some((s) => s.id === id)).join(', ')}; known: ${SCENARIOS.map((s) => s.id).join(', ')}`);
     return 2;
   }

@@ -1,2 +1,3 @@
 export { LeastLoadedBalancer } from './least-loaded-balancer.js';
-export { leastLoaded } from './plugin.js';
+export { AttemptStats, type EndpointStats } from './attempt-stats.js';
+export { leastLoaded, type LeastLoadedPlugin } from './plugin.js';

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { container as rootContainer, inject, type InjectionToken } from 'tsyringe';
+import { container as rootContainer, inject, type DependencyContainer, type InjectionToken } from 'tsyringe';
 import { ErrorCodes, TrellisError } from './errors.js';
 import type { Plugin } from './plugin.js';
 
@@ -26,6 +26,12 @@ export interface RpcReferenceOptions {
   readonly plugins?: readonly Plugin[];
   /** Per-method overrides, by .proto or local name. */
   readonly methods?: Readonly<Record<string, RpcMethodOptions>>;
+  /**
+   * Names this declaration apart from another of the same service: two declarations that differ
+   * only in their plugin instances (`{ plugins: [retry()] }` here, `{ plugins: [retry({ max: 5 })] }`
+   * there) need different ids, or one shared options object. Not sent anywhere.
+   */
+  readonly id?: string;
 }
 
 const SERVICE_KEY = Symbol.for('trellis:rpc-service');
@@ -63,45 +69,86 @@ export function getMethodMetadata(target: object): ReadonlyMap<string, RpcMethod
 }
 
 export interface ReferenceDeclaration {
-  readonly token: InjectionToken<unknown>;
+  /** The key every option that changes the client's behaviour is part of (`referenceToken`). */
+  readonly token: symbol;
   readonly service: string;
   readonly options: RpcReferenceOptions;
 }
 
-const declared = new Map<symbol, ReferenceDeclaration>();
-
-/** The injection token of a reference; the same name and options give the same token. */
+/**
+ * The injection token of a reference. Every option that changes the client is in it — group,
+ * version, balancer, timeout, per-method settings, the plugins (by name, in order) and `id` — so two
+ * declarations that differ get two tokens, and two that agree share one client. Plugins are objects
+ * whose settings cannot be read back: two declarations with the same plugin names but different
+ * plugin instances share a token, and the container refuses the second (`ERR_REFERENCE_CONFLICT`).
+ */
 export function referenceToken(service: string, options: RpcReferenceOptions = {}): symbol {
-  return Symbol.for(`trellis:reference:${options.group ?? ''}/${service}:${options.version ?? '*'}:${options.loadBalancer ?? ''}`);
+  return Symbol.for(`trellis:reference:${referenceKey(service, options)}`);
 }
+
+function referenceKey(service: string, options: RpcReferenceOptions): string {
+  const parts = [`${options.group ?? ''}/${service}:${options.version ?? '*'}`];
+  if (options.loadBalancer !== undefined) parts.push(`lb=${options.loadBalancer}`);
+  if (options.timeoutMs !== undefined) parts.push(`timeoutMs=${options.timeoutMs}`);
+  if (options.methods !== undefined) parts.push(`methods=${canonicalJson(options.methods)}`);
+  if (options.plugins !== undefined && options.plugins.length > 0) parts.push(`plugins=${options.plugins.map(pluginName).join(',')}`);
+  if (options.id !== undefined) parts.push(`id=${options.id}`);
+  return parts.join(' ');
+}
+
+function pluginName(plugin: Plugin): string {
+  return (plugin as { meta?: { name?: unknown } } | undefined)?.meta?.name as string | undefined ?? '?';
+}
+
+/** JSON with object keys sorted, so `{ a, b }` and `{ b, a }` give one key. */
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? String(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  return `{${Object.keys(record).sort().filter((k) => record[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
+}
+
+/**
+ * Where a container's reference clients live: `provideReferences` registers one in the container it
+ * is given; a declaration resolved from that container (or a child) asks it for its client.
+ */
+export interface ReferenceResolver {
+  stub(declaration: ReferenceDeclaration): unknown;
+}
+
+/** The container-owned table of references (`provideReferences` registers it). */
+export const REFERENCE_RESOLVER: InjectionToken<ReferenceResolver> = Symbol.for('trellis:reference-resolver');
 
 /**
  * Injects a typed client into a tsyringe-managed class:
  * `constructor(@RpcReference('helloworld.Greeter', { loadBalancer: 'lalb' }) greeter: GreeterClient)`.
- * The client itself is created by `provideReferences(container, …)`, which sees every declaration.
+ * The client itself comes from the table `provideReferences(container, …)` put into the container
+ * the class is resolved from (or a parent): that table, not the process, holds the declarations it
+ * served and their clients. Two declarations of one service that differ only in plugin instances
+ * are refused there with `ERR_REFERENCE_CONFLICT`; `id` names them apart.
  */
 export function RpcReference(service: string, options: RpcReferenceOptions = {}): ParameterDecorator {
-  const token = referenceToken(service, options);
-  if (!declared.has(token)) {
-    declared.set(token, { token, service, options });
-    // The fallback every container inherits: provideReferences registers the real factory nearer
-    // (in the container it is given), so this only answers when that was not done, and says how
-    // instead of tsyringe's "Attempted to resolve unregistered dependency token: Symbol(…)".
-    rootContainer.register(token, {
-      useFactory: () => {
-        throw new TrellisError(
-          ErrorCodes.REFERENCE_UNRESOLVED,
-          `${ErrorCodes.REFERENCE_UNRESOLVED}: @RpcReference('${service}') has no client in this container; call ` +
-            'provideReferences(container, { registry, services }) on the container you resolve from (or a parent), after the ' +
-            'classes that declare references are imported and before resolving them',
-        );
-      },
-    });
-  }
+  const declaration: ReferenceDeclaration = { token: referenceToken(service, options), service, options };
+  // This declaration's own token, registered in the root container every container inherits: its
+  // factory runs with the container that resolves, and hands the declaration to that container's
+  // table — or, without one, says what to call instead of tsyringe's "unregistered dependency token".
+  const own = Symbol(`trellis:reference:${service}`);
+  const useFactory = (resolving: DependencyContainer): unknown => resolveReference(resolving, declaration);
+  rootContainer.register(own, { useFactory });
+  // `container.resolve(referenceToken(…))` reaches the first declaration of that key.
+  if (!rootContainer.isRegistered(declaration.token)) rootContainer.register(declaration.token, { useFactory });
   // Explicit inject: works even where the TypeScript loader emits no decorator metadata.
-  return inject(token) as ParameterDecorator;
+  return inject(own) as ParameterDecorator;
 }
 
-export function declaredReferences(): readonly ReferenceDeclaration[] {
-  return [...declared.values()];
+function resolveReference(resolving: DependencyContainer, declaration: ReferenceDeclaration): unknown {
+  if (!resolving.isRegistered(REFERENCE_RESOLVER, true)) {
+    throw new TrellisError(
+      ErrorCodes.REFERENCE_UNRESOLVED,
+      `${ErrorCodes.REFERENCE_UNRESOLVED}: @RpcReference('${declaration.service}') has no client in this container; call ` +
+        'provideReferences(container, { registry, services }) on the container you resolve from (or a parent), after the ' +
+        'classes that declare references are imported and before resolving them',
+    );
+  }
+  return resolving.resolve(REFERENCE_RESOLVER).stub(declaration);
 }

@@ -1,3 +1,5 @@
+import type { Endpoint } from './endpoint.js';
+
 /**
  * One error type for every failed call, with a code from one enum aligned with gRPC's status codes,
  * plus `mayHaveRun`: whether the request may have executed on the server. Retry decides on that flag
@@ -29,6 +31,8 @@ export interface RpcErrorOptions {
   readonly cause?: unknown;
   /** Trailing metadata sent by the server with the error. */
   readonly metadata?: ReadonlyMap<string, string>;
+  /** The endpoint the failed attempt went to (the kernel sets it; give it when wrapping such an error). */
+  readonly endpoint?: Endpoint;
 }
 
 export class RpcError extends Error {
@@ -36,12 +40,21 @@ export class RpcError extends Error {
   readonly code: Code;
   readonly mayHaveRun: boolean;
   readonly metadata: ReadonlyMap<string, string> | undefined;
+  /**
+   * The endpoint whose attempt produced this error: the kernel sets it on every error that came back
+   * from the endpoint the balancer picked (the transport, the server, an endpoint interceptor). It
+   * stays undefined when nothing was picked — a router or the balancer refused, an interceptor
+   * above the balancer failed the call — which is how retry tells "this endpoint failed" from
+   * "there was nowhere to send it".
+   */
+  readonly endpoint: Endpoint | undefined;
 
   constructor(code: Code, message: string, options: RpcErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.mayHaveRun = options.mayHaveRun ?? true;
     this.metadata = options.metadata;
+    this.endpoint = options.endpoint;
   }
 
   /** `UNAVAILABLE (14): circuit open for …` — code name first, so logs grep well. */
@@ -54,6 +67,11 @@ export class RpcError extends Error {
     if (error instanceof Error) return new RpcError(Code.UNKNOWN, error.message, { cause: error });
     return new RpcError(Code.UNKNOWN, String(error));
   }
+}
+
+/** Sets `error.endpoint` once (kernel only: the first endpoint an error came back from is the one to blame). */
+export function blameEndpoint(error: RpcError, endpoint: Endpoint): void {
+  if (error.endpoint === undefined) (error as { endpoint: Endpoint | undefined }).endpoint = endpoint;
 }
 
 /** The request never ran: safe to retry on any endpoint. */
@@ -91,6 +109,7 @@ export const ErrorCodes = {
   CLIENT_CLOSED: 'ERR_CLIENT_CLOSED',
   REGISTRY_UNREACHABLE: 'ERR_REGISTRY_UNREACHABLE',
   REFERENCE_UNRESOLVED: 'ERR_REFERENCE_UNRESOLVED',
+  REFERENCE_CONFLICT: 'ERR_REFERENCE_CONFLICT',
 } as const;
 
 /**

@@ -43,9 +43,22 @@ export type EndpointInterceptor = (next: EndpointInvoker) => EndpointInvoker;
 
 export const EMPTY_SET: ReadonlySet<string> = new Set<string>();
 
-/** Derives the next attempt of a call: the fields given replace the old ones, the rest is shared. */
+/**
+ * Derives the next attempt of a call: the fields given replace the old ones, the rest is shared —
+ * `context` included, which is the call's identity for the kernel (observer state, attempts).
+ */
 export function withInvocation(invocation: Invocation, changes: Partial<Invocation>): Invocation {
-  return { ...invocation, ...changes };
+  return {
+    service: changes.service ?? invocation.service,
+    method: changes.method ?? invocation.method,
+    request: 'request' in changes ? changes.request : invocation.request,
+    metadata: changes.metadata ?? invocation.metadata,
+    deadline: changes.deadline ?? invocation.deadline,
+    signal: 'signal' in changes ? changes.signal : invocation.signal,
+    attempt: changes.attempt ?? invocation.attempt,
+    excluded: changes.excluded ?? invocation.excluded,
+    context: changes.context ?? invocation.context,
+  };
 }
 
 export function composeInterceptors(interceptors: readonly Interceptor[], last: Invoker): Invoker {
@@ -64,18 +77,47 @@ export function composeEndpointInterceptors(
 }
 
 /**
- * Named slots for the fixed client order: tracing → metrics → breaker → retry → user.
+ * Named slots of the cluster chain (around the whole call, above routing), outermost first. No two
+ * built-in plugins share a slot; a user interceptor takes `USER` (or a number between two slots).
  *
- * The per-method circuit breaker sits above retry, so it judges calls as the caller sees them: a
- * call that retry saved on another endpoint is a success, and a half-open probe is a whole call that
- * retry can steer off a failing endpoint. Below retry it counted attempts, and one failing endpoint
- * out of two could open the method's circuit for every endpoint (per-endpoint circuits, below the
- * balancer, are what take one endpoint out).
+ * - `TRACING` (100), `METRICS` (150): free since tracing and metrics observe calls through
+ *   `ClientPluginContext.observe` (no interceptor layer); kept for interceptors that must run
+ *   outermost (e.g. one that sets an OpenTelemetry context around the call).
+ * - `BREAKER` (180): the per-method circuit, above retry, so it judges calls as the caller sees them:
+ *   a call that retry saved on another endpoint is a success, and a half-open probe is a whole call
+ *   that retry can steer off a failing endpoint. Below retry it counted attempts, and one failing
+ *   endpoint out of two could open the method's circuit for every endpoint (per-endpoint circuits,
+ *   below the balancer, are what take one endpoint out).
+ * - `RETRY` (200): every attempt below it routes and picks again.
+ * - `RULES_GATE` (900): @trellis/rules holds the first calls until the live rule documents arrived
+ *   (inside retry, so the wait costs no attempt; tracing's call span, opened in its observer's
+ *   `callStart` before any interceptor, covers it).
+ * - `AUTH` (950): @trellis/auth's client credential, written into each attempt's metadata.
+ * - `USER` (1000): application interceptors, innermost, closest to routing.
  */
 export const InterceptorOrder = {
   TRACING: 100,
   METRICS: 150,
   BREAKER: 180,
   RETRY: 200,
+  RULES_GATE: 900,
+  AUTH: 950,
   USER: 1000,
+} as const;
+
+/**
+ * Named slots of the endpoint chain (per send, after the balancer picked; the endpoint is known),
+ * outermost first. No built-in plugin uses the endpoint chain since issue #17: everything that only
+ * observes an attempt's outcome (metrics, health availability, breaker recording, tracing, retry's
+ * note of where each attempt went) is a `CallObserver`, and the per-endpoint circuit is a router.
+ * The chain stays for plugins that change a send once its endpoint is known.
+ *
+ * - `REWRITE` (100): change the request for this endpoint (per-endpoint credentials, metadata).
+ * - `USER` (1000): application endpoint interceptors.
+ * - `WIRE` (10 000): last before the codec and transport (fault injection, wire-level tests).
+ */
+export const EndpointInterceptorOrder = {
+  REWRITE: 100,
+  USER: 1000,
+  WIRE: 10_000,
 } as const;

@@ -8,6 +8,7 @@ import type { Endpoint } from './endpoint.js';
 import { ErrorCodes, TrellisError } from './errors.js';
 import type { HealthView } from './health.js';
 import type { EndpointInterceptor, Interceptor } from './invocation.js';
+import type { CallObserver } from './observer.js';
 import type { Registry, Disposable } from './registry.js';
 import type { Router } from './router.js';
 import type { ServerInterceptor } from './server/server-invocation.js';
@@ -54,8 +55,15 @@ export interface ClientPluginContext extends PluginContextBase {
   readonly health: HealthView;
   /** The consumer's own address, for IP routing. */
   readonly localAddress: string;
+  /** Around the whole call, above routing; `InterceptorOrder` names the slots. For plugins that change the call. */
   addInterceptor(interceptor: Interceptor, order: number): void;
+  /** Around each send once the endpoint is picked; `EndpointInterceptorOrder` names the slots. */
   addEndpointInterceptor(interceptor: EndpointInterceptor, order: number): void;
+  /**
+   * Watches calls and attempts without changing them: synchronous hooks the kernel calls in its own
+   * flow (no interceptor layer, no promise), in registration order. See `CallObserver`.
+   */
+  observe<S>(observer: CallObserver<S>): void;
   addRouter(router: Router): void;
   /** Makes a balancer selectable by name through the client's `loadBalancer` option. */
   addLoadBalancer(name: string, factory: LoadBalancerFactory): void;

@@ -15,11 +15,12 @@ export { NOOP_DONE } from './balancer/load-balancer.js';
 export { balancerPlugin, type BalancerPlugin, type BalancerPluginOptions } from './balancer/balancer-plugin.js';
 export type { HealthView, EndpointState, EndpointStateChange } from './health.js';
 export type {
-  ClientTransport, ServerTransport, OutboundRequest, InboundResponse, InboundRequest, ServerExchange,
+  ClientTransport, ServerTransport, OutboundRequest, InboundResponse, ResponseSink, InboundRequest, ServerExchange,
   RequestHandler, Listener, ListenOptions, ConnectionState, ConnectionEvent, PeerInfo,
 } from './transport.js';
 export type { Invocation, Invoker, Interceptor, EndpointInvoker, EndpointInterceptor, Result } from './invocation.js';
-export { InterceptorOrder, withInvocation, composeInterceptors, composeEndpointInterceptors, EMPTY_SET } from './invocation.js';
+export type { Attempt, CallEnd, CallObserver } from './observer.js';
+export { InterceptorOrder, EndpointInterceptorOrder, withInvocation, composeInterceptors, composeEndpointInterceptors, EMPTY_SET } from './invocation.js';
 export type { ServerInvocation, ServerInvoker, ServerInterceptor } from './server/server-invocation.js';
 export { ServerInterceptorOrder } from './server/server-invocation.js';
 export type { Clock } from './clock.js';

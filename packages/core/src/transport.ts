@@ -30,6 +30,13 @@ export interface ConnectionEvent {
   readonly reason: string;
 }
 
+/** Where a transport's `send` delivers the outcome of one call: exactly one of the two, exactly once. */
+export interface ResponseSink {
+  /** The answer. `body` may be a view of the transport's read buffer: decode it before returning. */
+  onResponse(body: Uint8Array, metadata: ReadonlyMap<string, string>): void;
+  onError(error: RpcError): void;
+}
+
 /**
  * The client half of a transport: a pool of multiplexed connections per endpoint. Rejects with an
  * RpcError whose `mayHaveRun` is false when the request was never written (not connected, refused,
@@ -37,6 +44,12 @@ export interface ConnectionEvent {
  */
 export interface ClientTransport {
   call(endpoint: Endpoint, request: OutboundRequest): Promise<InboundResponse>;
+  /**
+   * Optional: `call` without a promise — the outcome goes to `sink` (possibly before `send`
+   * returns). The kernel uses it when a transport has it: a promise, its reaction and a microtask
+   * less per call. Same semantics as `call` otherwise, `mayHaveRun` included.
+   */
+  send?(endpoint: Endpoint, request: OutboundRequest, sink: ResponseSink): void;
   /** Heartbeat on every open connection to the endpoint; resolves with the slowest round-trip ms. */
   ping(endpoint: Endpoint, timeoutMs: number): Promise<number>;
   state(endpoint: Endpoint): ConnectionState;

@@ -36,8 +36,8 @@ export interface RuleWatch {
   dispose(): void;
 }
 
-/** Where the gate sits: inside tracing and retry (the wait shows in the span), above the directory. */
-export const RULES_GATE_ORDER = InterceptorOrder.USER - 1;
+/** Where the gate sits: InterceptorOrder.RULES_GATE, inside retry (the wait costs no attempt), above the directory. */
+export const RULES_GATE_ORDER = InterceptorOrder.RULES_GATE;
 
 interface Participant {
   readonly spec: RuleSpec<RuleBase, unknown>;

@@ -99,7 +99,7 @@ export function clientAuth(options: ClientAuthOptions): Plugin {
           inv.metadata.set(header, value);
           return next(inv);
         });
-      }, InterceptorOrder.USER - 1);
+      }, InterceptorOrder.AUTH);
     },
   });
 }

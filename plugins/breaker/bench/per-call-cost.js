@@ -3,7 +3,7 @@
 // Build first: `pnpm exec tsc -p tsconfig.build.json && node bench/per-call-cost.js`.
 //
 // Two measurements:
-//  1. isolated: the interceptors and router the plugins register, called 1,000,000 times around a
+//  1. isolated: the interceptor, router and call observer the plugins register, called 1,000,000 times around a
 //     `next` that resolves at once — the plugin's own cost with nothing else in the way;
 //  2. end to end: 200,000 Echo calls in-process over loopback TCP (64 in flight), with and without
 //     the plugins — the cost as a share of a real call.
@@ -32,12 +32,12 @@ async function cpuNs(fn) {
 
 /** What a plugin registers on a client, collected from a minimal context. */
 function clientParts(plugin) {
-  const parts = { interceptors: [], endpointInterceptors: [], routers: [] };
+  const parts = { interceptors: [], observers: [], routers: [] };
   plugin.setupClient({
     side: 'client', clock: { now: () => performance.now() }, registry: new MemoryRegistry(),
     service: { group: 'default', name: SERVICE, version: '*' },
     addInterceptor: (i) => parts.interceptors.push(i),
-    addEndpointInterceptor: (i) => parts.endpointInterceptors.push(i),
+    observe: (o) => parts.observers.push(o),
     addRouter: (r) => parts.routers.push(r),
     onEndpoints: () => ({ dispose() {} }),
     onClose() {},
@@ -56,18 +56,26 @@ async function isolated() {
   const result = { response: {}, metadata: new Map(), endpoint };
   const inv = { service: { group: 'default', name: SERVICE, version: '*' }, method, request: {}, metadata: new Map(), deadline: Infinity, signal: undefined, attempt: 1, excluded: new Set(), context: null };
   const list = Object.freeze([endpoint, { ...endpoint, id: '127.0.0.1:2', port: 2 }]);
-  const { interceptors, endpointInterceptors, routers } = clientParts(breaker());
-  const send = () => Promise.resolve(result);
-  // Composed once, as the kernel does: cluster interceptor → routers → endpoint interceptor → send.
-  const endpointChain = endpointInterceptors[0](send);
-  const client = interceptors[0]((invocation) => endpointChain(invocation, routers[0].route(list, invocation)[0]));
+  const { interceptors, observers, routers } = clientParts(breaker());
+  const [observer] = observers;
+  // As the kernel does: cluster interceptor → routers → attemptStart → send → attemptEnd (one reused
+  // attempt record per attempt; here one for the whole run).
+  const attempt = { invocation: inv, endpoint, send: 1, startedAt: 0, code: 0, error: undefined, mayHaveRun: true, latencyMs: 1, bytesSent: 0, bytesReceived: 0 };
+  const client = interceptors[0]((invocation) => {
+    attempt.invocation = invocation;
+    attempt.endpoint = routers[0].route(list, invocation)[0];
+    observer.attemptStart(attempt);
+    // The kernel calls attemptEnd from its own completion path: no promise of the plugin's own.
+    observer.attemptEnd(attempt);
+    return Promise.resolve(result);
+  });
   const bare = () => Promise.resolve(result);
   const call = { service: inv.service, method, request: {}, metadata: new Map(), attempt: 1 };
   const server = serverInterceptor(limiter(LIMITS))(() => Promise.resolve(result));
   const serverBare = () => Promise.resolve(result);
   const cases = [
     ['client, no plugin (a resolved promise)', () => bare(inv)],
-    ['client, breaker: method + router + endpoint', () => client(inv)],
+    ['client, breaker: method + router + observer', () => client(inv)],
     ['server, no plugin (a resolved promise)', () => serverBare(call)],
     ['server, limiter: 2 buckets + concurrency', () => server(call)],
   ];

@@ -1,30 +1,50 @@
-import { Code, RpcError, type Endpoint, type EndpointInterceptor, type Invocation, type Router } from '@trellis/core';
+import { Code, RpcError, type Attempt, type CallObserver, type Endpoint, type Invocation, type Router } from '@trellis/core';
 import { RouterOrder, type Clock } from '@trellis/core/spi';
-import { formatMs, REJECT, type Circuit } from './circuit.js';
+import { formatMs, NORMAL, REJECT, type Circuit, type Permit } from './circuit.js';
 import type { CircuitSet } from './circuit-set.js';
 import type { BreakerConfig } from './breaker-config.js';
-import { recordOutcome } from './record-outcome.js';
+import { classify, Outcome } from './failure-codes.js';
 
-/** The endpoint interceptor's slot: outermost below the balancer, so it sees what the wire did. */
-export const ENDPOINT_INTERCEPTOR_ORDER = 100;
+/** What an attempt that did not get a plain NORMAL permit holds until it ends. */
+interface Held {
+  readonly circuit: Circuit;
+  readonly permit: Permit;
+  /** On the breaker's own clock, when it has one (tests) and the circuit judges slow calls. */
+  readonly started: number;
+}
 
 /**
- * Per-endpoint circuits. The endpoint interceptor records each attempt's outcome against the endpoint
- * that served it; the router (at RouterOrder.BREAKER) hides open endpoints from the balancer, and
- * shows a half-open one only between its probes, one at a time. When every endpoint is open the call
- * fails fast with UNAVAILABLE naming them, instead of the kernel's "none usable".
+ * Per-endpoint circuits. A call observer records each attempt's outcome against the endpoint that
+ * served it (in the kernel's flow: no interceptor layer); the router (at RouterOrder.BREAKER) hides
+ * open endpoints from the balancer, and shows a half-open one only between its probes, one at a time.
+ * When every endpoint is open the call fails fast with UNAVAILABLE naming them, instead of the
+ * kernel's "none usable".
+ *
+ * The router is the gate: a balancer that ignores the list it is given and picks an open endpoint
+ * anyway gets its attempt through, unrecorded (before issue #17 an endpoint interceptor refused it).
  */
-export class EndpointBreaker implements Router {
+export class EndpointBreaker implements Router, CallObserver {
   readonly name = 'breaker';
   readonly order = RouterOrder.BREAKER;
   private lastInput: readonly Endpoint[] | undefined;
   private lastVersion = -1;
   private lastOutput: readonly Endpoint[] = [];
 
+  /**
+   * Attempts holding something other than a plain NORMAL permit — a half-open probe, a REJECT, or
+   * (own clock only) a start time: empty while every circuit is closed, so a call costs no entry.
+   */
+  private readonly held = new Map<Attempt, Held>();
+
+  /**
+   * `ownClock`: the breaker was given a clock that is not the client's (tests); attempts are then
+   * timed on it. Otherwise the kernel's attempt times are used and no clock is read per call.
+   */
   constructor(
     private readonly circuits: CircuitSet,
     private readonly config: BreakerConfig,
     private readonly clock: Clock,
+    private readonly ownClock = false,
   ) {}
 
   route(list: readonly Endpoint[], invocation: Invocation): readonly Endpoint[] {
@@ -53,19 +73,39 @@ export class EndpointBreaker implements Router {
     return output;
   }
 
-  readonly interceptor: EndpointInterceptor = (next) => (invocation, endpoint) => {
-    const settings = this.config.current.endpoint;
-    if (settings === undefined || !this.config.current.enabled) return next(invocation, endpoint);
-    const circuit = this.circuits.get(endpoint.id, settings);
-    const started = this.clock.now();
-    const permit = circuit.acquire(started);
-    if (permit === REJECT) {
-      // Only reachable when the balancer ignores the router's list; "never ran" lets the kernel
-      // re-send the call to another endpoint.
-      return Promise.reject(new RpcError(Code.UNAVAILABLE, `circuit ${circuit.state} for endpoint ${endpoint.id} of ${invocation.method.service}`, { mayHaveRun: false }));
+  attemptStart(attempt: Attempt): void {
+    const config = this.config.current;
+    const settings = config.endpoint;
+    if (settings === undefined || !config.enabled) return;
+    const circuit = this.circuits.get(attempt.endpoint.id, settings);
+    const timed = this.ownClock && circuit.measuresLatency;
+    if (circuit.state === 'closed' && !timed) return; // NORMAL, nothing to hold
+    const now = this.clock.now();
+    const permit = circuit.acquire(now);
+    if (permit !== NORMAL || timed) this.held.set(attempt, { circuit, permit, started: now });
+  }
+
+  attemptEnd(attempt: Attempt): void {
+    let held: Held | undefined;
+    if (this.held.size !== 0 && (held = this.held.get(attempt)) !== undefined) this.held.delete(attempt);
+    if (held?.permit === REJECT) return; // an open endpoint a balancer picked against the router's list
+    let circuit: Circuit | undefined;
+    if (held !== undefined) {
+      circuit = held.circuit;
+    } else {
+      const config = this.config.current;
+      if (config.endpoint === undefined || !config.enabled) return;
+      circuit = this.circuits.peek(attempt.endpoint.id);
+      if (circuit === undefined) return;
     }
-    return recordOutcome(next(invocation, endpoint), circuit, permit, started, this.clock, this.config.isFailure);
-  };
+    const outcome = attempt.error === undefined ? Outcome.SUCCESS : classify(attempt.error, this.config.isFailure);
+    if (this.ownClock) {
+      const now = this.clock.now();
+      circuit.onResult(now, held?.permit ?? NORMAL, outcome, held === undefined ? 0 : now - held.started);
+    } else {
+      circuit.onResult(attempt.startedAt + attempt.latencyMs, held?.permit ?? NORMAL, outcome, attempt.latencyMs);
+    }
+  }
 
   /** Every provider open (excluded undefined), or every one this call has not tried yet. */
   private allOpen(list: readonly Endpoint[], excluded: ReadonlySet<string> | undefined): RpcError {

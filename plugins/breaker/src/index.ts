@@ -16,5 +16,4 @@ export { ConstantConcurrencyLimiter, type ConcurrencyLimiter } from './concurren
 export { TokenBucket } from './token-bucket.js';
 export { SlidingWindow, type WindowTotals } from './sliding-window.js';
 export { Circuit, type CircuitOwner, type Permit, REJECT, NORMAL } from './circuit.js';
-export { ENDPOINT_INTERCEPTOR_ORDER } from './endpoint-breaker.js';
 export { BREAKER_DOCUMENT, LIMITS_DOCUMENT, readBreakerDocument, readLimitsDocument } from './live-documents.js';

@@ -3,8 +3,9 @@
 // Build first: `pnpm exec tsc -p tsconfig.build.json && node bench/per-call-cost.js`.
 //
 // Two measurements:
-//  1. isolated: what the plugin adds to every call — the availability endpoint interceptor and the
-//     warm-up router — called 1,000,000 times around a `next` that resolves at once;
+//  1. isolated: what the plugin adds to every call — the availability observer (the kernel's
+//     attempt hook) and the warm-up router — called 1,000,000 times around a `next` that resolves
+//     at once;
 //  2. end to end: 200,000 Echo calls in-process over loopback TCP (64 in flight) to two providers,
 //     with and without health() (heartbeats running), median of 9 alternating rounds. Noisy on a
 //     shared machine.
@@ -12,7 +13,7 @@ const { performance } = require('node:perf_hooks');
 const { MemoryRegistry, RpcClient, RpcServer, TcpClientTransport } = require('@trellis/core');
 const { median } = require('@trellis/core/toolkit');
 const { createEchoHandlers, loadEchoService } = require('@trellis/testkit');
-const { health, HealthEvents, HealthMonitor, WarmupRouter, availabilityInterceptor, resolveHealthOptions } = require('../dist/index.js');
+const { health, HealthEvents, HealthMonitor, WarmupRouter, availabilityObserver, resolveHealthOptions } = require('../dist/index.js');
 
 const ECHO = loadEchoService();
 const clock = { now: () => performance.now() };
@@ -30,12 +31,16 @@ async function isolated() {
   const result = { response: {}, metadata: new Map(), endpoint };
   const inv = { excluded: new Set(), attempt: 1 };
   const send = () => Promise.resolve(result);
-  const intercepted = availabilityInterceptor(monitor)(send);
+  const observer = availabilityObserver(monitor);
+  // The record the kernel hands to attemptEnd (it reuses one per attempt).
+  const attempt = { invocation: inv, endpoint, send: 1, startedAt: 0, code: 0, error: undefined, mayHaveRun: true, latencyMs: 1, bytesSent: 0, bytesReceived: 0 };
+  // The kernel calls the observer from its own completion path: no promise of the plugin's own.
+  const observed = () => (observer.attemptEnd(attempt), send(inv, endpoint));
   const cases = [
     ['no plugin (a resolved promise)', () => send(inv, endpoint)],
-    ['availability interceptor', () => intercepted(inv, endpoint)],
-    ['interceptor + warm-up router, steady list', () => (router.route(steady, inv), intercepted(inv, endpoint))],
-    ['interceptor + warm-up router, one ramping', () => (router.route(ramping, inv), intercepted(inv, endpoint))],
+    ['availability observer', observed],
+    ['observer + warm-up router, steady list', () => (router.route(steady, inv), observed())],
+    ['observer + warm-up router, one ramping', () => (router.route(ramping, inv), observed())],
   ];
   const rounds = new Map(cases.map(([name]) => [name, []]));
   for (let r = 0; r < 5; r++) {

@@ -107,8 +107,12 @@ export class HealthMonitor implements HealthView {
     }
   }
 
-  /** Feeds the availability window; `epoch` is the stall epoch read when the call started. */
-  recordOutcome(endpoint: Endpoint, error: RpcError | undefined, epoch: number): void {
+  /**
+   * Feeds the availability window with one send's outcome; `durationMs` is how long it took, so a
+   * failure that overlapped a stall of this process's own loop (the answer may have sat unread in the
+   * socket) is not held against the endpoint.
+   */
+  recordOutcome(endpoint: Endpoint, error: RpcError | undefined, durationMs: number): void {
     const tracked = this.tracked.get(endpoint.id);
     const window = tracked?.window;
     if (window === undefined) return;
@@ -118,18 +122,16 @@ export class HealthMonitor implements HealthView {
       if (this.options.availability!.codes.has(error.code)) {
         // The caller's own budget ran out before anything was sent.
         if (error.code === Code.DEADLINE_EXCEEDED && !error.mayHaveRun) return;
-        if (this.stalls?.stalledSince(epoch)) return;
+        if (this.stalls !== undefined) {
+          const end = performance.now();
+          if (this.stalls.overlaps(end - durationMs, end)) return;
+        }
         ok = false;
       }
     }
     const now = this.clock.now();
     window.record(now, ok);
     if (!ok || tracked!.low) this.evaluateAvailability(tracked!, now);
-  }
-
-  /** The stall epoch a call reads as it starts (0 without stall detection). */
-  get stallEpoch(): number {
-    return this.stalls?.epoch ?? 0;
   }
 
   /** Heartbeats (or probes) every endpoint now, instead of waiting for its next turn. */

@@ -8,6 +8,6 @@ export { HealthMonitor } from './health-monitor.js';
 export { AvailabilityWindow } from './availability-window.js';
 export { LoopStallMonitor } from './loop-stall-monitor.js';
 export { WarmupRouter, warmupWeight, WARMUP_REFRESH_MS, type WarmupRouterOptions } from './warmup.js';
-export { availabilityInterceptor, AVAILABILITY_INTERCEPTOR_ORDER } from './availability-interceptor.js';
+export { availabilityObserver } from './availability-observer.js';
 export { HealthHttpEndpoint, type HttpEndpointSettings } from './http-endpoint.js';
 export { serveWorkerHealth, type WorkerHealthEndpoint } from './worker-health.js';

@@ -1,5 +1,5 @@
 import { definePlugin, formatServiceKey, type Plugin } from '@trellis/core';
-import { availabilityInterceptor, AVAILABILITY_INTERCEPTOR_ORDER } from './availability-interceptor.js';
+import { availabilityObserver } from './availability-observer.js';
 import { HealthEvents, type EndpointHealth } from './health-events.js';
 import { HealthMonitor } from './health-monitor.js';
 import { LoopStallMonitor } from './loop-stall-monitor.js';
@@ -53,7 +53,7 @@ export function health(options: HealthOptions = {}): HealthPlugin {
       monitors.add(monitor);
       ctx.setHealthView(monitor);
       const subscription = ctx.onEndpoints((endpoints) => monitor.setEndpoints(endpoints));
-      if (resolved.availability !== undefined) ctx.addEndpointInterceptor(availabilityInterceptor(monitor), AVAILABILITY_INTERCEPTOR_ORDER);
+      if (resolved.availability !== undefined) ctx.observe(availabilityObserver(monitor));
       if (resolved.warmupMs > 0) {
         ctx.addRouter(new WarmupRouter({
           warmupMs: resolved.warmupMs,

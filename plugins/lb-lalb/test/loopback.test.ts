@@ -38,7 +38,8 @@ t.test('@RpcReference({ plugins: [lalb()] }) does the same', async (t) => {
   const container = holder.container.createChildContainer();
   const references = provideReferences(container, { registry: new StaticRegistry([fast, slow]), services: [loadEchoService()] });
   t.teardown(() => references.close());
-  const stub = container.resolve<EchoStub>(referenceToken('trellis.test.EchoService', {}));
+  // Every option is part of the reference's token (plugins by name), so the lookup names them too.
+  const stub = container.resolve<EchoStub>(referenceToken('trellis.test.EchoService', { plugins: [lalb()] }));
   await countServedBy(stub, 300, 8);
   const served = await countServedBy(stub, 600, 8);
   const share = (served.get('fast') ?? 0) / 600;

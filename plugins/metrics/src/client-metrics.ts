@@ -1,6 +1,5 @@
-import { Code, type Endpoint, type EndpointInterceptor, type HealthView, type Interceptor, type Result } from '@trellis/core';
-import type { Clock } from '@trellis/core/spi';
-import { codeLabel, codeOf } from './codes.js';
+import { Code, type Attempt, type CallEnd, type CallObserver, type Endpoint, type HealthView } from '@trellis/core';
+import { codeLabel } from './codes.js';
 import type { CounterSeries, HistogramSeries } from './fast-families.js';
 import type { ClientFamilies, ClientView } from './metric-families.js';
 
@@ -34,20 +33,13 @@ class EndpointSeries {
   }
 }
 
-function settle<T>(start: () => Promise<T>): Promise<T> {
-  try {
-    return start();
-  } catch (error) {
-    return Promise.reject(error); // a synchronous throw below is still a failed call to count
-  }
-}
-
 /**
- * One client's metrics: a cluster interceptor counts calls (one per call, whatever retry did below
- * it) and an endpoint interceptor counts attempts and in-flight work per endpoint. The gauges read
- * this object at scrape time.
+ * One client's metrics, as a call observer: `callEnd` counts calls (one per call, whatever retry did
+ * below), `attemptStart`/`attemptEnd` count attempts and in-flight work per endpoint. The kernel
+ * calls them in its own flow with the codes and durations it measured, so recording costs no
+ * interceptor layer, no promise and no clock read. The gauges read this object at scrape time.
  */
-export class ClientMetrics implements ClientView {
+export class ClientMetrics implements ClientView, CallObserver {
   endpoints: readonly Endpoint[] = [];
   private readonly methods = new Map<string, MethodSeries>();
   private readonly endpointSeries = new Map<string, EndpointSeries>();
@@ -56,7 +48,6 @@ export class ClientMetrics implements ClientView {
     readonly service: string,
     readonly health: () => HealthView,
     private readonly families: ClientFamilies,
-    private readonly clock: Clock,
   ) {}
 
   *inflight(): Iterable<readonly [string, number]> {
@@ -79,46 +70,28 @@ export class ClientMetrics implements ClientView {
     return () => subscription.dispose();
   }
 
-  readonly interceptor: Interceptor = (next) => (inv) => {
-    const name = inv.method.name;
+  callEnd(call: CallEnd): void {
+    const name = call.invocation.method.name;
     let series = this.methods.get(name);
     if (series === undefined) this.methods.set(name, (series = new MethodSeries(this.families, this.service, name)));
-    const method = series;
-    const started = this.clock.now();
-    return settle(() => next(inv)).then(
-      (result: Result) => {
-        method.requests(Code.OK).value++;
-        method.duration.observe((this.clock.now() - started) / 1000);
-        return result;
-      },
-      (error: unknown) => {
-        method.requests(codeOf(error)).value++;
-        method.duration.observe((this.clock.now() - started) / 1000);
-        throw error;
-      },
-    );
-  };
+    series.requests(call.code).value++;
+    series.duration.observe(call.latencyMs / 1000);
+  }
 
-  readonly endpointInterceptor: EndpointInterceptor = (next) => (inv, endpoint) => {
-    let series = this.endpointSeries.get(endpoint.id);
-    if (series === undefined) this.endpointSeries.set(endpoint.id, (series = new EndpointSeries(this.families, this.service, endpoint.id)));
-    const target = series;
-    const method = inv.method.name;
-    target.inflight++;
-    const started = this.clock.now();
-    return settle(() => next(inv, endpoint)).then(
-      (result) => {
-        target.inflight--;
-        target.attempts(method, Code.OK).value++;
-        target.duration.observe((this.clock.now() - started) / 1000);
-        return result;
-      },
-      (error: unknown) => {
-        target.inflight--;
-        target.attempts(method, codeOf(error)).value++;
-        target.duration.observe((this.clock.now() - started) / 1000);
-        throw error;
-      },
-    );
-  };
+  attemptStart(attempt: Attempt): void {
+    this.series(attempt.endpoint.id).inflight++;
+  }
+
+  attemptEnd(attempt: Attempt): void {
+    const target = this.series(attempt.endpoint.id);
+    target.inflight--;
+    target.attempts(attempt.invocation.method.name, attempt.code).value++;
+    target.duration.observe(attempt.latencyMs / 1000);
+  }
+
+  private series(id: string): EndpointSeries {
+    let series = this.endpointSeries.get(id);
+    if (series === undefined) this.endpointSeries.set(id, (series = new EndpointSeries(this.families, this.service, id)));
+    return series;
+  }
 }

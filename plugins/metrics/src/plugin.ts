@@ -1,4 +1,4 @@
-import { definePlugin, InterceptorOrder, ServerInterceptorOrder, type Plugin } from '@trellis/core';
+import { definePlugin, ServerInterceptorOrder, type Plugin } from '@trellis/core';
 import { Registry } from 'prom-client';
 import { ClientMetrics } from './client-metrics.js';
 import { serveMetrics, type MetricsServer } from './http-endpoint.js';
@@ -78,9 +78,8 @@ export function metrics(options: MetricsOptions = {}): MetricsPlugin {
     },
     async setupClient(ctx) {
       await startHttp(); // first: when the port is taken, nothing else is left registered
-      const view = new ClientMetrics(ctx.service.name, () => ctx.health, families.client(), ctx.clock);
-      ctx.addInterceptor(view.interceptor, InterceptorOrder.METRICS);
-      ctx.addEndpointInterceptor(view.endpointInterceptor, InterceptorOrder.METRICS);
+      const view = new ClientMetrics(ctx.service.name, () => ctx.health, families.client());
+      ctx.observe(view);
       let unwatch: (() => void) | undefined;
       const subscription = ctx.onEndpoints((endpoints) => {
         view.endpoints = endpoints;

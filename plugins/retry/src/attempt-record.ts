@@ -1,5 +1,4 @@
-import { createContextKey, type Endpoint, type RpcError } from '@trellis/core';
-import type { EndpointInterceptor } from '@trellis/core/spi';
+import { createContextKey, type CallObserver, type Endpoint, type RpcError } from '@trellis/core';
 
 /** Why the retry plugin did (or did not) send another attempt after a failed one. */
 export type RetryDecision =
@@ -70,9 +69,10 @@ export interface MutableAttemptRecord {
 const NO_ATTEMPTS: readonly AttemptRecord[] = Object.freeze([]);
 
 /**
- * The attempts of the current call, in order (index = attempt − 1). The array is shared by every
- * attempt of the call, so an interceptor outside retry (tracing at InterceptorOrder.TRACING) reads
- * the whole history once the call settles, and an endpoint interceptor reads the current attempt.
+ * The attempts of the current call, in order (index = attempt − 1): retry's own per-call state,
+ * readable by the application. The array is shared by every attempt of the call, so an interceptor
+ * outside retry (at InterceptorOrder.BREAKER or a smaller number) reads the whole history once the
+ * call settles, and an endpoint interceptor or a call observer reads the current attempt.
  */
 export const retryAttemptsKey = createContextKey<readonly AttemptRecord[]>(NO_ATTEMPTS, { description: '@trellis/retry attempts' });
 
@@ -80,32 +80,26 @@ export function newRecord(attempt: number, hedge: boolean, startedAt: number, ex
   return { attempt, hedge, startedAt, endpoint: undefined, tried: [], excluded, outcome: 'pending', latencyMs: undefined, error: undefined, decision: undefined };
 }
 
-/** Errors that an endpoint (transport, server, endpoint interceptor) produced, as opposed to routing. */
-const fromEndpoint = new WeakSet<object>();
-
-function markEndpointError(error: unknown): never {
-  if (typeof error === 'object' && error !== null) fromEndpoint.add(error);
-  throw error;
+/**
+ * True when an attempt's error came back from a picked endpoint (the kernel names it in
+ * `error.endpoint`). False means routing or the balancer found nothing to pick (or an interceptor
+ * above the endpoints refused): no endpoint is to blame.
+ */
+export function cameFromEndpoint(error: RpcError): boolean {
+  return error.endpoint !== undefined;
 }
 
 /**
- * True when an attempt's error came from a picked endpoint. False means routing or the balancer found
- * nothing to pick (or an interceptor above the endpoints refused): no endpoint is to blame.
+ * Notes where each attempt went (every send, the kernel's transparent re-sends included), so the
+ * next attempt can exclude them and a backup can avoid the endpoint the first attempt is waiting on.
+ * A call observer: it runs in the kernel's flow when the balancer picked, no interceptor layer.
  */
-export function cameFromEndpoint(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && fromEndpoint.has(error);
-}
-
-/**
- * Runs after the balancer picked: notes where each attempt went, so the next attempt can exclude it
- * and a backup can avoid the endpoint the first attempt is waiting on. (It sits at
- * InterceptorOrder.RETRY, inside the breaker's and tracing's endpoint interceptors; an endpoint
- * the breaker's interceptor refuses is re-sent elsewhere by the kernel's transparent retry.)
- */
-export const recordEndpoint: EndpointInterceptor = (next) => (invocation, endpoint) => {
-  const record = invocation.context.get(retryAttemptsKey)[invocation.attempt - 1] as MutableAttemptRecord | undefined;
-  if (record === undefined) return next(invocation, endpoint);
-  record.endpoint = endpoint;
-  record.tried.push(endpoint.id);
-  return next(invocation, endpoint).catch(markEndpointError);
+export const recordEndpoint: CallObserver = {
+  attemptStart(attempt) {
+    const invocation = attempt.invocation;
+    const record = invocation.context.get(retryAttemptsKey)[invocation.attempt - 1] as MutableAttemptRecord | undefined;
+    if (record === undefined) return;
+    record.endpoint = attempt.endpoint;
+    record.tried.push(attempt.endpoint.id);
+  },
 };

@@ -9,14 +9,14 @@ const reasons = new WeakMap<RpcError, RetryDecision>();
  * "UNAVAILABLE … (not retried: Mutate is not idempotent …)" tells the whole story in one log line.
  */
 export function giveUp(error: RpcError, reason: RetryDecision, note: string): RpcError {
-  const wrapped = new RpcError(error.code, `${error.message} (${note})`, { mayHaveRun: error.mayHaveRun, metadata: error.metadata, cause: error });
+  const wrapped = new RpcError(error.code, `${error.message} (${note})`, { mayHaveRun: error.mayHaveRun, metadata: error.metadata, cause: error, endpoint: error.endpoint });
   reasons.set(wrapped, reason);
   return wrapped;
 }
 
 /** DEADLINE_EXCEEDED for a call whose deadline passed between attempts. */
 export function deadlineExceeded(last: RpcError, mayHaveRun: boolean, note: string): RpcError {
-  const error = new RpcError(Code.DEADLINE_EXCEEDED, `${note}; last error: ${last.toString()}`, { mayHaveRun, cause: last });
+  const error = new RpcError(Code.DEADLINE_EXCEEDED, `${note}; last error: ${last.toString()}`, { mayHaveRun, cause: last, endpoint: last.endpoint });
   reasons.set(error, 'deadline');
   return error;
 }

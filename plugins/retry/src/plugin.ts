@@ -28,7 +28,7 @@ export function retry(options: RetryOptions = {}): RetryPlugin {
         runtime.endpoints = endpoints;
       });
       context.addInterceptor(retryInterceptor(runtime), InterceptorOrder.RETRY);
-      context.addEndpointInterceptor(recordEndpoint, InterceptorOrder.RETRY);
+      context.observe(recordEndpoint);
       context.onClose(() => {
         subscription.dispose();
         live.delete(runtime);

@@ -3,8 +3,10 @@ import type { ClientRuntime } from './client-runtime.js';
 import { RetryCall } from './retry-call.js';
 
 /**
- * The cluster-level interceptor at InterceptorOrder.RETRY: below tracing and metrics (they see one
- * call), above the breaker and user interceptors, routing and the balancer (they see every attempt).
+ * The cluster-level interceptor at InterceptorOrder.RETRY: below the per-method breaker (BREAKER,
+ * which sees one call), above the rules gate, auth and user interceptors, routing and the balancer
+ * (they see every attempt). Tracing and metrics are call observers: their `callEnd` sees the call as
+ * the caller does, their `attemptEnd` each attempt.
  */
 export function retryInterceptor(runtime: ClientRuntime): Interceptor {
   return (next) => (invocation) => {

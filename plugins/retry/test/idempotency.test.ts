@@ -118,9 +118,11 @@ t.test('idempotency comes from the .proto, the client config, the call, this plu
   t.equal(ran(), 7, 'retry({ methods })');
 
   // Decorators: the reference's methods option is @RpcMethod's shape, and the plugin comes with it.
+  // Every option is part of the reference's token, so the lookup names the same options.
+  const referenceOptions = { methods: { Mutate: { idempotent: true } }, plugins: [retry()] };
   class Frontend {
     constructor(
-      @RpcReference('trellis.test.EchoService', { methods: { Mutate: { idempotent: true } }, plugins: [retry()] }) readonly echo: EchoStub,
+      @RpcReference('trellis.test.EchoService', referenceOptions) readonly echo: EchoStub,
     ) {}
   }
   void Frontend;
@@ -128,7 +130,7 @@ t.test('idempotency comes from the .proto, the client config, the call, this plu
   const container = holder.container.createChildContainer();
   const references = provideReferences(container, { registry: new StaticRegistry([a.address, b.address]), services: [loadEchoService()] });
   t.teardown(() => references.close());
-  const decorated = container.resolve<EchoStub>(referenceToken('trellis.test.EchoService', {}));
+  const decorated = container.resolve<EchoStub>(referenceToken('trellis.test.EchoService', referenceOptions));
   await settle(decorated.mutate(failing));
   t.equal(ran(), 9, '@RpcReference({ methods, plugins })');
 });

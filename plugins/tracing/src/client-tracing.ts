@@ -1,119 +1,121 @@
-import { context, SpanKind, trace, type Context, type Tracer, type TextMapPropagator } from '@opentelemetry/api';
-import type { ContextKey, Endpoint, EndpointInterceptor, Interceptor, Invocation, Result } from '@trellis/core';
-import type { Clock } from '@trellis/core/spi';
+import { context, SpanKind, trace, type Span, type Tracer, type TextMapPropagator } from '@opentelemetry/api';
+import type { Attempt, CallEnd, CallObserver, Endpoint, Invocation } from '@trellis/core';
 import {
-  ATTEMPT_EVENT, codeName, codeOf, recordFailure, recordSuccess, statusAttribute, statusValue, TrellisAttributes,
+  ATTEMPT_EVENT, codeName, recordFailure, recordSuccess, statusAttribute, statusValue, TrellisAttributes,
   type MethodSpanInfoCache, type Semconv,
 } from './attributes.js';
 import { metadataSetter } from './carrier.js';
-import { ClientCall } from './client-call.js';
 
 export interface ClientTracingDeps {
   readonly tracer: Tracer;
   readonly propagator: TextMapPropagator;
   readonly semconv: Semconv;
   readonly methods: MethodSpanInfoCache;
-  readonly key: ContextKey<ClientCall | undefined>;
-  readonly clock: Clock;
 }
 
-function runIn<T>(ctx: Context, fn: (inv: Invocation) => Promise<T>, inv: Invocation): Promise<T> {
-  try {
-    return context.with(ctx, fn, undefined, inv);
-  } catch (error) {
-    return Promise.reject(error); // a synchronous throw below must still end the span
+/** A recording CLIENT span and what the call's attempts told it. The kernel keeps it with the call. */
+class ClientCall {
+  /** Sends so far (every pick that reached the endpoint chain). */
+  sends = 0;
+  /** The endpoint of the last send, for `server.address` when the call fails. */
+  endpoint: Endpoint | undefined;
+  /**
+   * Sends in flight and their index (1-based, in start order): a hedged call has several at once,
+   * so the index of the send that ends is looked up, not taken from `sends`.
+   */
+  private readonly open: Attempt[] = [];
+  private readonly openIndex: number[] = [];
+
+  constructor(readonly span: Span) {}
+
+  started(attempt: Attempt): void {
+    this.sends++;
+    this.endpoint = attempt.endpoint;
+    this.open.push(attempt);
+    this.openIndex.push(this.sends);
+  }
+
+  /** The index `started` gave this send (the kernel's record is the same object until it ends). */
+  ended(attempt: Attempt): number {
+    const at = this.open.indexOf(attempt);
+    if (at < 0) return this.sends;
+    const index = this.openIndex[at]!;
+    this.open.splice(at, 1);
+    this.openIndex.splice(at, 1);
+    return index;
   }
 }
 
-function setServer(call: ClientCall, endpoint: Endpoint | undefined): void {
+function setServer(span: Span, endpoint: Endpoint | undefined): void {
   if (endpoint === undefined) return;
-  call.span.setAttribute('server.address', endpoint.host);
-  call.span.setAttribute('server.port', endpoint.port);
+  span.setAttribute('server.address', endpoint.host);
+  span.setAttribute('server.port', endpoint.port);
 }
 
 /**
- * The CLIENT span of a call, around every attempt (it sits above retry in the cluster chain). Its
- * context goes into the request metadata once: attempts derived from this invocation share the Map.
- * When the sampler drops the span, only propagation remains: no attributes, events or context switch.
+ * The client side as a call observer (no interceptor layer, no context key): `callStart` opens the
+ * CLIENT span — a child of the caller's active span — and injects its context into the request
+ * metadata once (attempts share the Map); the kernel keeps the span with the call and hands it to
+ * `attemptEnd`, which adds one `trellis.attempt` event per send, and to `callEnd`, which ends it.
+ * When the sampler drops the span, only propagation remains: no state, events or attributes.
+ *
+ * The span is not made the active context around the call's interceptors (nothing in the kernel or
+ * the built-in plugins reads it there, and under an AsyncLocalStorage context manager a
+ * `context.with` per call is a good part of tracing's cost).
  */
-export function clientTracingInterceptor(deps: ClientTracingDeps): Interceptor {
-  const { tracer, propagator, semconv, methods, key } = deps;
-  return (next) => (inv) => {
-    const info = methods.get(inv.method);
-    const parent = context.active();
-    const span = tracer.startSpan(info.name, { kind: SpanKind.CLIENT, attributes: info.attributes }, parent);
-    const spanContext = trace.setSpan(parent, span);
-    propagator.inject(spanContext, inv.metadata, metadataSetter);
-    if (!span.isRecording()) return next(inv);
-    const call = new ClientCall(span);
-    inv.context.set(key, call);
-    return runIn(spanContext, next, inv).then(
-      (result: Result) => {
-        setServer(call, result.endpoint);
-        span.setAttribute(TrellisAttributes.ATTEMPTS, call.sends);
-        recordSuccess(span, semconv);
-        span.end();
-        return result;
-      },
-      (error: unknown) => {
-        setServer(call, call.endpoint);
-        span.setAttribute(TrellisAttributes.ATTEMPTS, call.sends);
-        recordFailure(span, semconv, error, 'client');
-        span.end();
-        throw error;
-      },
-    );
-  };
-}
-
-/**
- * One `trellis.attempt` event per send, after the balancer picked: the endpoint, the attempt number,
- * whether it was a transparent re-send, the outcome and its duration. Placed outermost in the
- * endpoint chain, so an endpoint-level breaker's rejection shows as that attempt's outcome.
- */
-export function attemptTracingInterceptor(deps: ClientTracingDeps): EndpointInterceptor {
-  const { semconv, key, clock } = deps;
+export function clientTracing(deps: ClientTracingDeps): CallObserver<ClientCall> {
+  const { tracer, propagator, semconv, methods } = deps;
   const statusKey = statusAttribute(semconv);
-  return (next) => (inv, endpoint) => {
-    const call = inv.context.get(key);
-    if (call === undefined) return next(inv, endpoint);
-    const index = ++call.sends;
-    const transparent = index > 1 && inv.attempt === call.lastAttempt;
-    call.lastAttempt = inv.attempt;
-    call.endpoint = endpoint;
-    const started = clock.now();
-    const event = (error: unknown, failed: boolean): void => {
-      const code = failed ? codeOf(error) : 0;
+  return {
+    callStart(inv: Invocation): ClientCall | undefined {
+      const info = methods.get(inv.method);
+      const parent = context.active();
+      const span = tracer.startSpan(info.name, { kind: SpanKind.CLIENT, attributes: info.attributes }, parent);
+      propagator.inject(trace.setSpan(parent, span), inv.metadata, metadataSetter);
+      return span.isRecording() ? new ClientCall(span) : undefined;
+    },
+
+    attemptStart(attempt: Attempt, call: ClientCall | undefined): void {
+      if (call === undefined) return;
+      call.started(attempt);
+    },
+
+    attemptEnd(attempt: Attempt, call: ClientCall | undefined): void {
+      if (call === undefined) return;
+      const inv = attempt.invocation;
+      const endpoint = attempt.endpoint;
+      const index = call.ended(attempt);
+      // The kernel counts the sends of one attempt: a second one is its transparent re-send.
+      const transparent = attempt.send > 1;
       const attributes: Record<string, string | number | boolean> = {
         [TrellisAttributes.ATTEMPT_INDEX]: index,
         [TrellisAttributes.ATTEMPT]: inv.attempt,
         [TrellisAttributes.ATTEMPT_TRANSPARENT]: transparent,
         'server.address': endpoint.host,
         'server.port': endpoint.port,
-        [statusKey]: statusValue(semconv, code),
-        [TrellisAttributes.ATTEMPT_DURATION_MS]: clock.now() - started,
+        [statusKey]: statusValue(semconv, attempt.code),
+        [TrellisAttributes.ATTEMPT_DURATION_MS]: attempt.latencyMs,
       };
-      if (failed) {
-        attributes['error.type'] = codeName(code);
-        attributes[TrellisAttributes.ERROR_MESSAGE] = error instanceof Error ? error.message : String(error);
+      const error = attempt.error;
+      if (error !== undefined) {
+        attributes['error.type'] = codeName(attempt.code);
+        attributes[TrellisAttributes.ERROR_MESSAGE] = error.message;
       }
       call.span.addEvent(ATTEMPT_EVENT, attributes);
-    };
-    let pending: Promise<Result>;
-    try {
-      pending = next(inv, endpoint);
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    return pending.then(
-      (result) => {
-        event(undefined, false);
-        return result;
-      },
-      (error: unknown) => {
-        event(error, true);
-        throw error;
-      },
-    );
+    },
+
+    callEnd(end: CallEnd, call: ClientCall | undefined): void {
+      if (call === undefined) return;
+      const span = call.span;
+      span.setAttribute(TrellisAttributes.ATTEMPTS, call.sends);
+      if (end.error === undefined) {
+        setServer(span, end.endpoint);
+        recordSuccess(span, semconv);
+      } else {
+        setServer(span, end.error.endpoint ?? call.endpoint);
+        recordFailure(span, semconv, end.error, 'client');
+      }
+      span.end();
+    },
   };
 }

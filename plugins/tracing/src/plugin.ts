@@ -1,30 +1,26 @@
 import { trace } from '@opentelemetry/api';
-import { definePlugin, InterceptorOrder, ServerInterceptorOrder, type Plugin } from '@trellis/core';
+import { definePlugin, ServerInterceptorOrder, type Plugin } from '@trellis/core';
 import { MethodSpanInfoCache } from './attributes.js';
-import { createClientCallKey } from './client-call.js';
-import { attemptTracingInterceptor, clientTracingInterceptor } from './client-tracing.js';
+import { clientTracing } from './client-tracing.js';
 import { resolveTracingOptions, type TracingOptions } from './options.js';
 import { serverTracingInterceptor } from './server-tracing.js';
 import { INSTRUMENTATION_NAME, TRACING_VERSION } from './version.js';
 
 /**
  * OpenTelemetry tracing for clients and servers. On a client: a CLIENT span per call around every
- * attempt, with one event per attempt. On a server: a SERVER span per inbound call, continuing the
- * caller's trace, in whose context the handler runs.
+ * attempt, with one event per attempt (a call observer: no interceptor). On a server: a SERVER span
+ * per inbound call, continuing the caller's trace, in whose context the handler runs.
  */
 export function tracing(options: TracingOptions = {}): Plugin {
   const { tracerProvider, propagator, semconv } = resolveTracingOptions(options);
   const methods = new MethodSpanInfoCache(semconv);
-  const key = createClientCallKey();
   // Without a provider option the global API hands out a proxy tracer, which follows an SDK the
   // application registers later.
   const tracer = () => (tracerProvider ?? trace).getTracer(INSTRUMENTATION_NAME, TRACING_VERSION);
   return definePlugin({
     meta: { name: '@trellis/tracing', kernel: '^0.1.0' },
     setupClient(ctx) {
-      const deps = { tracer: tracer(), propagator, semconv, methods, key, clock: ctx.clock };
-      ctx.addInterceptor(clientTracingInterceptor(deps), InterceptorOrder.TRACING);
-      ctx.addEndpointInterceptor(attemptTracingInterceptor(deps), InterceptorOrder.TRACING);
+      ctx.observe(clientTracing({ tracer: tracer(), propagator, semconv, methods }));
     },
     setupServer(ctx) {
       let port: number | undefined;

@@ -108,6 +108,40 @@ t.test('a policy retry (a RETRY-order interceptor re-entering the chain) shows e
   t.equal(served[0]!.status.code, SpanStatusCode.ERROR, 'UNAVAILABLE is an error on the server that threw it');
 });
 
+t.test('concurrent attempts (a hedge) keep their own index, whichever ends first', async (t) => {
+  const consumer = serviceTracing('consumer');
+  const provider = serviceTracing('provider');
+  const slow = await echoServer(t, 'slow', provider);
+  const fast = await echoServer(t, 'fast', provider);
+  const slowId = `127.0.0.1:${slow.port}`;
+  // What a hedging policy does, reduced to its shape: a backup attempt while the first is in flight.
+  const hedge: Plugin = {
+    meta: { name: 'test-hedge', kernel: '^0.1.0' },
+    setupClient(ctx) {
+      ctx.addInterceptor((next) => async (inv) => {
+        const first = next(inv);
+        const backup = next(withInvocation(inv, { attempt: 2, excluded: new Set([slowId]), request: { message: 'backup' } }));
+        const [, won] = await Promise.all([first, backup]);
+        return won;
+      }, InterceptorOrder.RETRY);
+    },
+  };
+  const client = new RpcClient({
+    service: loadEchoService(),
+    addresses: [slowId, `127.0.0.1:${fast.port}`],
+    loadBalancer: inOrder,
+    plugins: [tracing({ tracerProvider: consumer.provider }), hedge],
+  });
+  t.teardown(() => client.close());
+  t.equal(((await client.invoke('Echo', { message: 'first', delayMs: 100 })) as { servedBy: string }).servedBy, 'fast');
+  const [span] = await consumer.spans();
+  t.match(span!.attributes, { 'trellis.attempts': 2 });
+  t.match(attemptEvents(span!), [
+    { 'trellis.attempt.index': 2, 'trellis.attempt': 2, 'server.port': fast.port },
+    { 'trellis.attempt.index': 1, 'trellis.attempt': 1, 'server.port': slow.port },
+  ], 'the backup ended first and is still the second attempt');
+});
+
 t.test('breaker-style rejections: an endpoint one shows as an attempt, a service one as the call’s error', async (t) => {
   const consumer = serviceTracing('consumer');
   const provider = serviceTracing('provider');

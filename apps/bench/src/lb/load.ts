@@ -5,7 +5,7 @@
  * does not say where it was sent.
  */
 import { performance } from 'node:perf_hooks';
-import { Code, RpcClient, RpcError, definePlugin, type Plugin } from '@trellis/core';
+import { Code, RpcClient, RpcError, type Plugin } from '@trellis/core';
 import { lalb } from '@trellis/lb-lalb';
 import type { LalbOptions, LocalityAwareBalancer } from '@trellis/lb-lalb';
 import { p2c, type P2cBalancer } from '@trellis/lb-p2c';
@@ -48,26 +48,11 @@ export interface Load {
   stop(): Promise<void>;
 }
 
-/** Remembers the endpoint each failed attempt was sent to, keyed by the error object. */
-function failureAttribution(sentTo: WeakMap<object, string>): Plugin {
-  return definePlugin({
-    meta: { name: '@trellis/bench-lb-attribution', kernel: '^0.1.0' },
-    setupClient(ctx) {
-      ctx.addEndpointInterceptor((next) => (inv, endpoint) =>
-        next(inv, endpoint).catch((error: unknown) => {
-          if (typeof error === 'object' && error !== null) sentTo.set(error, endpoint.id);
-          throw error;
-        }), 0);
-    },
-  });
-}
-
 export async function startLoad(options: LoadOptions): Promise<Load> {
   const { log, t0 } = options;
-  const sentTo = new WeakMap<object, string>();
   let lalbBalancer: LocalityAwareBalancer | undefined;
   let p2cBalancer: P2cBalancer | undefined;
-  const plugins: Plugin[] = [failureAttribution(sentTo)];
+  const plugins: Plugin[] = [];
   // Each plugin, used, makes itself the client's balancer; the kernel's two are chosen by name.
   if (options.balancer === 'lalb') plugins.push(lalb({ ...options.lalbOptions, onBalancer: (b) => (lalbBalancer = b) }));
   if (options.balancer === 'p2c') plugins.push(p2c({ onBalancer: (b) => (p2cBalancer = b) }));
@@ -92,7 +77,9 @@ export async function startLoad(options: LoadOptions): Promise<Load> {
       } catch (error) {
         const took = performance.now() - started;
         const code = error instanceof RpcError ? error.code : Code.UNKNOWN;
-        log.add(started - t0, took, byAddress.get(sentTo.get(error as object) ?? '') ?? -1, code);
+        // The kernel names the endpoint a failed attempt went to on the error (none: nothing was picked).
+        const failedAt = error instanceof RpcError ? error.endpoint?.id : undefined;
+        log.add(started - t0, took, byAddress.get(failedAt ?? '') ?? -1, code);
         // A call that fails at once (nothing reachable) must not turn the loop into a spin.
         if (took < 1) await new Promise((resolve) => setTimeout(resolve, 1));
       }

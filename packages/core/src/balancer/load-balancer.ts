@@ -2,6 +2,7 @@ import type { Endpoint } from '../endpoint.js';
 import type { RpcError } from '../errors.js';
 import type { Invocation } from '../invocation.js';
 
+/** How an attempt ended. The kernel passes its attempt record: read it during `done`, do not keep it. */
 export interface PickOutcome {
   readonly latencyMs: number;
   /** Undefined on success. */

@@ -1,16 +1,14 @@
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
-import type { LoadBalancer, LoadBalancerFactory, Pick } from '../balancer/load-balancer.js';
+import type { LoadBalancer, LoadBalancerFactory } from '../balancer/load-balancer.js';
 import { RoundRobinBalancer } from '../balancer/round-robin.js';
 import { WeightedRandomBalancer } from '../balancer/weighted-random.js';
 import { systemClock, type Clock } from '../clock.js';
-import { ContextValues } from '../context-key.js';
 import { describeMethods, type MethodDescriptor, type ServiceDefinition } from '../definition.js';
 import type { Endpoint } from '../endpoint.js';
 import { Code, ErrorCodes, RpcError, TrellisError, invalidOption } from '../errors.js';
 import type { HealthView } from '../health.js';
 import {
-  composeEndpointInterceptors, composeInterceptors, EMPTY_SET, type EndpointInterceptor, type EndpointInvoker,
-  type Interceptor, type Invocation, type Invoker, type Result,
+  composeEndpointInterceptors, composeInterceptors, EMPTY_SET, type EndpointInterceptor, type Interceptor, type Invocation, type Result,
 } from '../invocation.js';
 import { MetadataKeys, type Metadata } from '../metadata.js';
 import { rejectUnknownKeys } from '../options.js';
@@ -21,9 +19,11 @@ import type { Router } from '../router.js';
 import { advertisedHost } from '../server/advertised-host.js';
 import { formatServiceKey, serviceKey, type ServiceKey } from '../service-key.js';
 import { TOKENS } from '../tokens.js';
-import type { ClientTransport, InboundResponse } from '../transport.js';
+import type { ClientTransport } from '../transport.js';
 import { TcpClientTransport, type TcpClientOptions } from '../transport/tcp-client-transport.js';
 import { KERNEL_VERSION } from '../version.js';
+import { CallPipeline } from './call-pipeline.js';
+import { CallContext, Observers } from './call-state.js';
 import { callOptionsProblem, isTimeoutMs, requestMetadata, TIMEOUT_EXPECTED, type CallOptions } from './call-options.js';
 import { ConnectionHealthView } from './connection-health-view.js';
 import { Directory } from './directory.js';
@@ -73,9 +73,11 @@ const CLIENT_OPTION_KEYS: readonly (keyof RpcClientOptions)[] = [
 type Stub<T> = T;
 
 /**
- * A consumer of one service. The call path is fixed (DESIGN.md §3): cluster interceptors (tracing →
- * metrics → breaker → retry → user) → directory (discovery → health → routers) → load balancer → endpoint
- * interceptors → codec + transport.
+ * A consumer of one service. The call path is fixed (docs/architecture.md): observers' callStart →
+ * cluster interceptors by InterceptorOrder (breaker → retry → rules gate → auth → user) → directory
+ * (discovery, version filter) → routers by RouterOrder → load balancer → observers' attemptStart →
+ * endpoint interceptors by EndpointInterceptorOrder → codec + transport → attemptEnd, Pick.done →
+ * (transparent re-send) → callEnd.
  */
 export class RpcClient {
   readonly service: ServiceKey;
@@ -93,6 +95,8 @@ export class RpcClient {
   private readonly pluginNames = new Set<string>();
   private readonly interceptors: { interceptor: Interceptor; order: number }[] = [];
   private readonly endpointInterceptors: { interceptor: EndpointInterceptor; order: number }[] = [];
+  private readonly observers = new Observers();
+  private readonly pipeline: CallPipeline;
   private readonly routers: Router[] = [];
   private readonly balancers = new Map<string, LoadBalancerFactory>();
   private readonly closeHooks: (() => unknown)[] = [];
@@ -101,9 +105,6 @@ export class RpcClient {
   private readonly callerName: string | undefined;
   private health: HealthView;
   private balancer: LoadBalancer | undefined;
-  private chain: Invoker = (inv) => this.invokeCluster(inv);
-  private endpointChain: EndpointInvoker = (inv, endpoint) => this.send(inv, endpoint);
-  private routerList: Router[] = [];
   private starting: Promise<void> | undefined;
   private started = false;
   private closed = false;
@@ -145,6 +146,16 @@ export class RpcClient {
     this.health = this.defaultHealth;
     this.localAddress = options.localAddress ?? advertisedHost('0.0.0.0');
     this.callerName = options.caller;
+    this.pipeline = new CallPipeline({
+      service: this.service,
+      clock: this.clock,
+      transport: this.transport,
+      directory: this.directory,
+      observers: this.observers,
+      registryName: this.registry.name,
+      transparentRetries: this.transparentRetries,
+      health: () => this.health,
+    });
     this.balancers.set('round-robin', () => new RoundRobinBalancer());
     this.balancers.set('random', () => new WeightedRandomBalancer());
     for (const plugin of options.plugins ?? []) this.use(plugin);
@@ -234,7 +245,7 @@ export class RpcClient {
     if (method === undefined) {
       return Promise.reject(new RpcError(Code.UNIMPLEMENTED, `${this.definition.name} has no method ${methodName}`, { mayHaveRun: false }));
     }
-    return this.callWithResult(method, request, options);
+    return this.call(method, request, options, true) as Promise<Result>;
   }
 
   async close(): Promise<void> {
@@ -251,11 +262,7 @@ export class RpcClient {
     if (!this.options.registry) await this.registry.close();
   }
 
-  private call(method: MethodDescriptor, request: unknown, options: CallOptions | undefined): Promise<unknown> {
-    return this.callWithResult(method, request, options).then(responseOf);
-  }
-
-  private callWithResult(method: MethodDescriptor, request: unknown, options: CallOptions | undefined): Promise<Result> {
+  private call(method: MethodDescriptor, request: unknown, options: CallOptions | undefined, withResult = false): Promise<unknown> {
     if (this.closed) return Promise.reject(this.closedError());
     let metadata: Metadata;
     if (options === undefined) {
@@ -271,31 +278,33 @@ export class RpcClient {
     }
     const timeoutMs = options?.timeoutMs ?? (method.options.timeoutMs as number | undefined) ?? this.timeoutMs;
     if (this.callerName !== undefined) metadata.set(MetadataKeys.CALLER, this.callerName);
+    // The call's one clock reading: its deadline, its start for observers, and its first send.
+    const now = this.clock.now();
     const invocation: Invocation = {
       service: this.service,
       method: options?.idempotent === undefined ? method : { ...method, idempotent: options.idempotent },
       request,
       metadata,
-      deadline: this.clock.now() + timeoutMs,
+      deadline: now + timeoutMs,
       signal: options?.signal,
       attempt: 1,
       excluded: EMPTY_SET,
-      context: new ContextValues(),
+      context: new CallContext(now),
     };
     if (invocation.signal?.aborted) {
       return Promise.reject(new RpcError(Code.CANCELLED, 'call cancelled before it started', { mayHaveRun: false }));
     }
-    if (!this.started || !this.directory.resolved) return this.slowStart(invocation);
-    return this.chain(invocation);
+    if (!this.started || !this.directory.resolved) return this.slowStart(invocation, withResult);
+    return this.pipeline.run(invocation, withResult);
   }
 
-  private async slowStart(invocation: Invocation): Promise<Result> {
+  private async slowStart(invocation: Invocation, withResult: boolean): Promise<unknown> {
     await this.start();
     if (!this.directory.resolved) await this.directory.waitResolved(invocation.deadline - this.clock.now());
     if (!this.directory.resolved) {
       throw new RpcError(Code.UNAVAILABLE, `no provider list for ${formatServiceKey(this.service)} arrived from the ${this.registry.name} registry before the deadline`, { mayHaveRun: false });
     }
-    return this.chain(invocation);
+    return this.pipeline.run(invocation, withResult, true);
   }
 
   private async doStart(): Promise<void> {
@@ -303,144 +312,33 @@ export class RpcClient {
     for (const plugin of this.plugins) await plugin.setupClient!(context);
     this.interceptors.sort((a, b) => a.order - b.order);
     this.endpointInterceptors.sort((a, b) => a.order - b.order);
-    this.chain = composeInterceptors(this.interceptors.map((i) => i.interceptor), (inv) => this.invokeCluster(inv));
-    this.endpointChain = composeEndpointInterceptors(this.endpointInterceptors.map((i) => i.interceptor), (inv, e) => this.send(inv, e));
-    this.routerList = [new HealthRouter(() => this.health), ...this.routers].sort((a, b) => a.order - b.order);
-    if (this.balancer === undefined) {
+    const pipeline = this.pipeline;
+    let balancer = this.balancer;
+    if (balancer === undefined) {
       const choice = this.options.loadBalancer ?? 'round-robin';
       if (typeof choice === 'string') {
         const factory = this.balancers.get(choice);
         if (factory === undefined) {
           throw new TrellisError(ErrorCodes.UNKNOWN_LOAD_BALANCER, `load balancer "${choice}" is unknown; known: ${[...this.balancers.keys()].join(', ')} (plugins add more, e.g. @trellis/lb-lalb)`);
         }
-        this.balancer = factory();
+        balancer = factory();
       } else {
-        this.balancer = choice;
+        balancer = choice;
       }
+      this.balancer = balancer;
     }
+    pipeline.configure({
+      // Without interceptors the pipeline settles the caller's promise itself (no chain of promises).
+      chain: this.interceptors.length === 0 ? undefined : composeInterceptors(this.interceptors.map((i) => i.interceptor), pipeline.invokeCluster),
+      endpointChain: this.endpointInterceptors.length === 0
+        ? undefined
+        : composeEndpointInterceptors(this.endpointInterceptors.map((i) => i.interceptor), pipeline.endpointBottom),
+      routers: [new HealthRouter(() => this.health), ...this.routers].sort((a, b) => a.order - b.order),
+      balancer,
+    });
     this.directory.onChange((endpoints) => this.transport.retain(endpoints));
     this.directory.start(this.registry);
     this.started = true;
-  }
-
-  /**
-   * Directory + balancer + endpoint chain, with transparent retry of calls that never ran. The first
-   * attempt runs without an async frame: an async function and an await would add two promises to
-   * every call (and their hooks, once an AsyncLocalStorage context manager is on).
-   */
-  private invokeCluster(invocation: Invocation): Promise<Result> {
-    let pick: Pick;
-    let attempt: Promise<Result>;
-    try {
-      pick = this.select(invocation);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const started = this.clock.now();
-    try {
-      attempt = this.endpointChain(invocation, pick.endpoint);
-    } catch (error) {
-      attempt = Promise.reject(error);
-    }
-    return attempt.then(
-      (result) => {
-        pick.done({ latencyMs: this.clock.now() - started });
-        return result;
-      },
-      (thrown: unknown) => this.afterFailedAttempt(invocation, pick, started, thrown),
-    );
-  }
-
-  /** The rest of invokeCluster once an attempt failed: a transparent retry, or the error. */
-  private async afterFailedAttempt(invocation: Invocation, firstPick: Pick, firstStarted: number, firstThrown: unknown): Promise<Result> {
-    let inv = invocation;
-    let pick = firstPick;
-    let started = firstStarted;
-    let thrown = firstThrown;
-    for (let retries = 0; ; retries++) {
-      const error = RpcError.from(thrown);
-      pick.done({ latencyMs: this.clock.now() - started, error });
-      const transparent = error.code === Code.UNAVAILABLE && !error.mayHaveRun && retries < this.transparentRetries &&
-        this.clock.now() < inv.deadline && !inv.signal?.aborted;
-      if (!transparent) throw error;
-      const excluded = new Set(inv.excluded);
-      excluded.add(pick.endpoint.id);
-      inv = { ...inv, excluded };
-      pick = this.select(inv);
-      started = this.clock.now();
-      try {
-        const result = await this.endpointChain(inv, pick.endpoint);
-        pick.done({ latencyMs: this.clock.now() - started });
-        return result;
-      } catch (next) {
-        thrown = next;
-      }
-    }
-  }
-
-  /** Routes and picks; throws UNAVAILABLE (never ran) with the reason when nothing is usable. */
-  select(invocation: Invocation): { endpoint: Endpoint; done(outcome: { latencyMs: number; error?: RpcError }): void } {
-    const known = this.directory.endpoints;
-    let list = known;
-    for (const router of this.routerList) {
-      const next = router.route(list, invocation);
-      if (next.length === 0 && list.length > 0) return this.unavailable(known, invocation, router, list);
-      list = next;
-    }
-    const pick = list.length === 0 ? undefined : this.balancer!.pick(list, invocation);
-    if (pick !== undefined) return pick;
-    return this.unavailable(known, invocation, undefined, list);
-  }
-
-  /** UNAVAILABLE (never ran), saying which step left nothing to call and what it had been given. */
-  private unavailable(known: readonly Endpoint[], invocation: Invocation, emptiedBy: Router | undefined, given: readonly Endpoint[]): never {
-    const what = formatServiceKey(this.service);
-    const states = (list: readonly Endpoint[]) => list.map((e) => `${e.id}=${this.health.state(e)}`).join(', ');
-    let why: string;
-    if (known.length === 0) why = `the ${this.registry.name} registry lists no provider of ${what}`;
-    else if (emptiedBy !== undefined) why = `no provider of ${what} is usable: the ${emptiedBy.name} router left none of the ${given.length} it was given (${states(given)})`;
-    else why = `every usable provider of ${what} was already tried by this call (${[...invocation.excluded].join(', ')})`;
-    throw new RpcError(Code.UNAVAILABLE, why, { mayHaveRun: false });
-  }
-
-  /** Encode, send, decode. Not async, for the same reason as invokeCluster: one promise less per call. */
-  private send(invocation: Invocation, endpoint: Endpoint): Promise<Result> {
-    const remaining = invocation.deadline - this.clock.now();
-    if (remaining <= 0) {
-      return Promise.reject(new RpcError(Code.DEADLINE_EXCEEDED, `deadline exceeded before the call to ${endpoint.id} was sent`, { mayHaveRun: false }));
-    }
-    const method = invocation.method;
-    let body: Uint8Array;
-    try {
-      body = method.requestCodec.encode(invocation.request);
-    } catch (error) {
-      return Promise.reject(new RpcError(Code.INVALID_ARGUMENT, `request for ${method.service}/${method.name} could not be encoded: ${(error as Error).message}`, { mayHaveRun: false }));
-    }
-    let sent: Promise<InboundResponse>;
-    try {
-      sent = this.transport.call(endpoint, {
-      group: this.service.group,
-      service: this.service.name,
-      version: endpoint.version === '*' ? '' : endpoint.version,
-      method: method.name,
-      metadata: invocation.metadata,
-      body,
-      timeoutMs: Math.ceil(remaining),
-      attempt: invocation.attempt,
-      signal: invocation.signal,
-      });
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return sent.then((response) => {
-      let message: unknown;
-      try {
-        message = method.responseCodec.decode(response.body);
-      } catch (error) {
-        throw new RpcError(Code.INTERNAL, `response from ${endpoint.id} for ${method.name} could not be decoded: ${(error as Error).message}`);
-      }
-      return { response: message, metadata: response.metadata, endpoint };
-    });
   }
 
   private describe(settings: Readonly<Record<string, MethodSettings>>): Map<string, MethodDescriptor> {
@@ -481,6 +379,7 @@ export class RpcClient {
       onClose: (fn) => this.closeHooks.push(fn),
       addInterceptor: (interceptor, order) => this.interceptors.push({ interceptor, order }),
       addEndpointInterceptor: (interceptor, order) => this.endpointInterceptors.push({ interceptor, order }),
+      observe: (observer) => this.observers.add(observer as never),
       addRouter: (router) => this.routers.push(router),
       addLoadBalancer: (name, factory) => this.balancers.set(name, factory),
       setLoadBalancer: (balancer) => (this.balancer = balancer),
@@ -495,8 +394,4 @@ export class RpcClient {
       },
     };
   }
-}
-
-function responseOf(result: Result): unknown {
-  return result.response;
 }

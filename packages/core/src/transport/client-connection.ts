@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import type { DeadlineEntry, DeadlineTimer } from '../deadline-timer.js';
 import { Code, RpcError } from '../errors.js';
-import type { InboundResponse, OutboundRequest } from '../transport.js';
+import type { OutboundRequest, ResponseSink } from '../transport.js';
 import { encodeBareFrame, FRAME_TYPE_NAMES, FrameType, PING_BODY_SIZE, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
 import { FrameDecoder, type FrameSink } from './frame-decoder.js';
 import { decodeResponseHeader, encodeRequestFrame, FrameLimitError } from './header-codec.js';
@@ -36,7 +36,10 @@ export interface ClientConnectionOptions {
   readonly tls: ConnectionOptions | undefined;
 }
 
-/** One call waiting for its RESPONSE frame; doubles as its own deadline entry (no closure per call). */
+/**
+ * One call waiting for its RESPONSE frame; doubles as its own deadline entry and abort listener
+ * target (no closure per call). It answers through the caller's sink: no promise.
+ */
 class PendingCall implements DeadlineEntry {
   bucket = 0;
   /** False until the frame could have left this process. */
@@ -46,8 +49,7 @@ class PendingCall implements DeadlineEntry {
   constructor(
     readonly connection: ClientConnection,
     readonly streamId: number,
-    readonly resolve: (response: InboundResponse) => void,
-    readonly reject: (error: RpcError) => void,
+    readonly sink: ResponseSink,
     readonly signal: AbortSignal | undefined,
     /** Kept until the call is written (it waits for the handshake or a free stream). */
     public request: OutboundRequest | undefined,
@@ -55,6 +57,10 @@ class PendingCall implements DeadlineEntry {
 
   onDeadline(): void {
     this.connection.expire(this);
+  }
+
+  fail(error: RpcError): void {
+    this.sink.onError(error);
   }
 }
 
@@ -72,6 +78,7 @@ export class ClientConnection implements FrameSink {
   private readonly socket: Socket;
   private readonly batcher: WriteBatcher;
   private readonly decoder: FrameDecoder;
+  /** Calls out, by stream id (ids are never reused while the connection lives: a late answer is dropped). */
   private readonly pending = new Map<number, PendingCall>();
   /** Calls not written yet, oldest first (entries already settled are skipped when met). */
   private waiting: PendingCall[] = [];
@@ -150,20 +157,19 @@ export class ClientConnection implements FrameSink {
     return this.waiting.length - this.waitingHead;
   }
 
-  call(request: OutboundRequest): Promise<InboundResponse> {
-    return new Promise<InboundResponse>((resolve, reject) => {
-      const streamId = this.allocateStreamId();
-      const call = new PendingCall(this, streamId, resolve, reject, request.signal, request);
-      if (this.handshaken && this.sentCount < this.peer.maxConcurrentStreams && this.queued === 0 && !this.send(call)) return;
-      this.pending.set(streamId, call);
-      this.options.timer.add(call, this.options.now() + request.timeoutMs);
-      const signal = request.signal;
-      if (signal !== undefined) {
-        call.abortListener = () => this.cancel(call);
-        signal.addEventListener('abort', call.abortListener, { once: true });
-      }
-      if (call.request !== undefined) this.waiting.push(call);
-    });
+  /** Sends one call; its answer or error goes to `sink`, exactly once (possibly before this returns). */
+  send(request: OutboundRequest, sink: ResponseSink): void {
+    const streamId = this.allocateStreamId();
+    const call = new PendingCall(this, streamId, sink, request.signal, request);
+    if (this.handshaken && this.sentCount < this.peer.maxConcurrentStreams && this.queued === 0 && !this.write(call)) return;
+    this.pending.set(streamId, call);
+    this.options.timer.add(call, this.options.now() + request.timeoutMs);
+    const signal = request.signal;
+    if (signal !== undefined) {
+      call.abortListener = () => this.cancel(call);
+      signal.addEventListener('abort', call.abortListener, { once: true });
+    }
+    if (call.request !== undefined) this.waiting.push(call);
   }
 
   ping(timeoutMs: number): Promise<number> {
@@ -200,8 +206,8 @@ export class ClientConnection implements FrameSink {
     if (!this.pending.delete(call.streamId)) return;
     this.detach(call);
     let message = `deadline exceeded waiting for ${this.label}`;
+    // (sentCount is given back by afterCallEnded, once.)
     if (call.sent) {
-      this.sentCount--;
       this.batcher.write(encodeBareFrame(FrameType.CANCEL, call.streamId));
     } else if (this.handshaken) {
       message = `deadline exceeded waiting for a free stream to ${this.label} (the server runs at most ${this.peer.maxConcurrentStreams} calls per connection, maxConcurrentStreams)`;
@@ -209,36 +215,33 @@ export class ClientConnection implements FrameSink {
       message = `deadline exceeded while connecting to ${this.label}`;
     }
     call.request = undefined;
-    call.reject(new RpcError(Code.DEADLINE_EXCEEDED, message, { mayHaveRun: call.sent }));
     this.afterCallEnded(call.sent);
+    call.fail(new RpcError(Code.DEADLINE_EXCEEDED, message, { mayHaveRun: call.sent }));
   }
 
   private cancel(call: PendingCall): void {
     if (!this.pending.delete(call.streamId)) return;
     this.options.timer.remove(call);
     call.abortListener = undefined;
-    if (call.sent) {
-      this.sentCount--;
-      this.batcher.write(encodeBareFrame(FrameType.CANCEL, call.streamId));
-    }
+    if (call.sent) this.batcher.write(encodeBareFrame(FrameType.CANCEL, call.streamId));
     call.request = undefined;
     const reason = call.signal?.reason;
-    call.reject(new RpcError(Code.CANCELLED, `call cancelled by the caller${reason instanceof Error ? `: ${reason.message}` : ''}`, { mayHaveRun: call.sent }));
     this.afterCallEnded(call.sent);
+    call.fail(new RpcError(Code.CANCELLED, `call cancelled by the caller${reason instanceof Error ? `: ${reason.message}` : ''}`, { mayHaveRun: call.sent }));
   }
 
   /**
    * Encodes and writes a call, checked against the server's limits. Returns false (having rejected
    * the call, never sent) when it breaks one.
    */
-  private send(call: PendingCall): boolean {
+  private write(call: PendingCall): boolean {
     const request = call.request!;
     call.request = undefined;
     let frame: Buffer;
     try {
       frame = encodeRequestFrame(call.streamId, request, request.body, this.peer);
     } catch (error) {
-      call.reject(error instanceof FrameLimitError
+      call.fail(error instanceof FrameLimitError
         ? new RpcError(Code.RESOURCE_EXHAUSTED, `${error.message} at ${this.label}; nothing was sent`, { mayHaveRun: false, cause: error })
         : new RpcError(Code.INTERNAL, `request to ${this.label} could not be encoded: ${(error as Error).message}`, { mayHaveRun: false, cause: error }));
       return false;
@@ -255,7 +258,7 @@ export class ClientConnection implements FrameSink {
     while (this.waitingHead < this.waiting.length && this.sentCount < this.peer.maxConcurrentStreams) {
       const call = this.waiting[this.waitingHead++]!;
       if (call.request === undefined || this.pending.get(call.streamId) !== call) continue;
-      if (!this.send(call)) {
+      if (!this.write(call)) {
         this.pending.delete(call.streamId);
         this.detach(call);
       }
@@ -280,7 +283,7 @@ export class ClientConnection implements FrameSink {
       if (call.request === undefined || !this.pending.delete(call.streamId)) continue;
       this.detach(call);
       call.request = undefined;
-      call.reject(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: false }));
+      call.fail(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: false }));
     }
   }
 
@@ -317,8 +320,8 @@ export class ClientConnection implements FrameSink {
     if (call === undefined || !call.sent) return; // expired or cancelled meanwhile
     this.pending.delete(streamId);
     this.detach(call);
-    call.reject(new RpcError(Code.RESOURCE_EXHAUSTED, `response from ${this.label} refused: ${reason}; the call may have run`));
     this.afterCallEnded(true);
+    call.fail(new RpcError(Code.RESOURCE_EXHAUSTED, `response from ${this.label} refused: ${reason}; the call may have run`));
   }
 
   onProtocolError(message: string, peerVersion?: number): void {
@@ -378,23 +381,22 @@ export class ClientConnection implements FrameSink {
     if (call === undefined || !call.sent) return; // expired or cancelled: the late answer is dropped
     this.pending.delete(streamId);
     this.detach(call);
+    this.afterCallEnded(true);
     let header;
     try {
       header = decodeResponseHeader(buf, headerStart, headerEnd, this.options.limits.maxMetadataEntries);
     } catch (error) {
       // The frame itself was well delimited: only this call is lost.
-      call.reject(new RpcError(Code.INTERNAL, `malformed response header from ${this.label}: ${(error as Error).message}`));
-      return this.afterCallEnded(true);
+      return call.fail(new RpcError(Code.INTERNAL, `malformed response header from ${this.label}: ${(error as Error).message}`));
     }
     if (header.code === Code.OK) {
-      call.resolve({ body: buf.subarray(headerEnd, bodyEnd), metadata: header.metadata });
+      call.sink.onResponse(buf.subarray(headerEnd, bodyEnd), header.metadata);
     } else {
-      call.reject(new RpcError(header.code, header.message || Code[header.code] || 'error', {
+      call.fail(new RpcError(header.code, header.message || Code[header.code] || 'error', {
         mayHaveRun: !header.notExecuted,
         metadata: header.metadata,
       }));
     }
-    this.afterCallEnded(true);
   }
 
   private onPong(buf: Buffer, headerEnd: number): void {
@@ -441,12 +443,13 @@ export class ClientConnection implements FrameSink {
         : ' before sending a byte (a TLS-only server? then set tcp.tls on the client)';
     }
     const reason = this.closeReason || `connection to ${this.label} closed by the peer${hint}`;
-    for (const call of this.pending.values()) {
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    for (const call of calls) {
       this.detach(call);
       call.request = undefined;
-      call.reject(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: call.sent }));
+      call.fail(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: call.sent }));
     }
-    this.pending.clear();
     this.waiting = [];
     this.waitingHead = 0;
     for (const ping of this.pings.values()) {

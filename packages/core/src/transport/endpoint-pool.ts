@@ -2,7 +2,7 @@ import { ExponentialBackoff, type BackoffOptions } from '../backoff.js';
 import type { DeadlineTimer } from '../deadline-timer.js';
 import type { Endpoint } from '../endpoint.js';
 import { Code, RpcError } from '../errors.js';
-import type { ConnectionState, InboundResponse, OutboundRequest } from '../transport.js';
+import type { ConnectionState, OutboundRequest, ResponseSink } from '../transport.js';
 import { ClientConnection, type ClientConnectionEvents, type ClientConnectionOptions, type GoAwayKind } from './client-connection.js';
 
 export interface PoolSettings extends ClientConnectionOptions {
@@ -38,10 +38,10 @@ export class EndpointPool implements ClientConnectionEvents {
     this.backoff = new ExponentialBackoff(settings.backoff);
   }
 
-  call(request: OutboundRequest): Promise<InboundResponse> {
+  send(request: OutboundRequest, sink: ResponseSink): void {
     const connection = this.acquire();
-    if (connection === undefined) return Promise.reject(this.unavailable());
-    return connection.call(request);
+    if (connection === undefined) return sink.onError(this.unavailable());
+    connection.send(request, sink);
   }
 
   async ping(timeoutMs: number): Promise<number> {

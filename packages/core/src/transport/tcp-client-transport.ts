@@ -4,7 +4,7 @@ import { DeadlineTimer } from '../deadline-timer.js';
 import type { Endpoint } from '../endpoint.js';
 import type { Disposable } from '../registry.js';
 import type {
-  ClientTransport, ConnectionEvent, ConnectionState, InboundResponse, OutboundRequest,
+  ClientTransport, ConnectionEvent, ConnectionState, InboundResponse, OutboundRequest, ResponseSink,
 } from '../transport.js';
 import { invalidOption } from '../errors.js';
 import type { FrameLimits } from './frame.js';
@@ -56,7 +56,17 @@ export class TcpClientTransport implements ClientTransport {
   }
 
   call(endpoint: Endpoint, request: OutboundRequest): Promise<InboundResponse> {
-    return this.pool(endpoint).call(request);
+    return new Promise((resolve, reject) => {
+      this.send(endpoint, request, {
+        // The body is a view of the read buffer, which Node does not reuse: it may outlive the callback.
+        onResponse: (body, metadata) => resolve({ body, metadata }),
+        onError: reject,
+      });
+    });
+  }
+
+  send(endpoint: Endpoint, request: OutboundRequest, sink: ResponseSink): void {
+    this.pool(endpoint).send(request, sink);
   }
 
   ping(endpoint: Endpoint, timeoutMs: number): Promise<number> {

@@ -1,0 +1,77 @@
+import type { Pick } from '../balancer/load-balancer.js';
+import type { Endpoint } from '../endpoint.js';
+import { Code, type RpcError } from '../errors.js';
+import type { Invocation, Result } from '../invocation.js';
+import type { Metadata } from '../metadata.js';
+import type { Attempt } from '../observer.js';
+import type { OutboundRequest, ResponseSink } from '../transport.js';
+import type { CallContext } from './call-state.js';
+
+/** What an attempt reports to when its send ends (the client's call pipeline). */
+export interface AttemptOwner {
+  answered(record: AttemptRecord, body: Uint8Array, metadata: ReadonlyMap<string, string>): void;
+  failed(record: AttemptRecord, error: RpcError): void;
+}
+
+/**
+ * One attempt in flight, as one object: the record observers see (`Attempt`), the outcome the
+ * balancer's `Pick.done` gets, the request the transport writes (`OutboundRequest`) and the sink it
+ * answers (`ResponseSink`). A transparent re-send reuses it (`resend`). Where the attempt's result
+ * goes: the caller's promise directly (`call`, no cluster interceptors), or the promise the cluster
+ * chain awaits (`resolveResult` / `rejectResult`).
+ */
+export class AttemptRecord implements Attempt, OutboundRequest, ResponseSink {
+  // Attempt
+  send = 1;
+  code: Code = Code.OK;
+  error: RpcError | undefined = undefined;
+  mayHaveRun = true;
+  latencyMs = 0;
+  bytesSent = 0;
+  bytesReceived = 0;
+  // OutboundRequest, filled in just before the transport gets it
+  group = '';
+  service = '';
+  version = '';
+  method = '';
+  metadata!: Metadata;
+  body!: Uint8Array;
+  timeoutMs = 0;
+  attempt = 1;
+  signal: AbortSignal | undefined = undefined;
+  // Where the result goes
+  call: CallContext | undefined = undefined;
+  resolveResult: ((result: Result) => void) | undefined = undefined;
+  rejectResult: ((error: unknown) => void) | undefined = undefined;
+
+  constructor(
+    private readonly owner: AttemptOwner,
+    public invocation: Invocation,
+    public pick: Pick,
+    public endpoint: Endpoint,
+    public startedAt: number,
+  ) {}
+
+  onResponse(body: Uint8Array, metadata: ReadonlyMap<string, string>): void {
+    this.owner.answered(this, body, metadata);
+  }
+
+  onError(error: RpcError): void {
+    this.owner.failed(this, error);
+  }
+
+  /** The next send of this attempt, after a transparent re-send picked again. */
+  resend(invocation: Invocation, pick: Pick, now: number): void {
+    this.invocation = invocation;
+    this.pick = pick;
+    this.endpoint = pick.endpoint;
+    this.startedAt = now;
+    this.send++;
+    this.code = Code.OK;
+    this.error = undefined;
+    this.mayHaveRun = true;
+    this.latencyMs = 0;
+    this.bytesSent = 0;
+    this.bytesReceived = 0;
+  }
+}

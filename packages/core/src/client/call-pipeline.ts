@@ -1,0 +1,359 @@
+import { NOOP_DONE, type LoadBalancer, type Pick } from '../balancer/load-balancer.js';
+import type { Clock } from '../clock.js';
+import type { Endpoint } from '../endpoint.js';
+import { blameEndpoint, Code, RpcError } from '../errors.js';
+import type { HealthView } from '../health.js';
+import { withInvocation, type EndpointInvoker, type Invocation, type Invoker, type Result } from '../invocation.js';
+import type { Router } from '../router.js';
+import { formatServiceKey, type ServiceKey } from '../service-key.js';
+import type { ClientTransport, OutboundRequest, ResponseSink } from '../transport.js';
+import { AttemptRecord, type AttemptOwner } from './attempt-record.js';
+import { CallContext, Observers } from './call-state.js';
+import type { Directory } from './directory.js';
+
+/** What the pipeline needs of its client, fixed at construction. */
+export interface PipelineSettings {
+  readonly service: ServiceKey;
+  readonly clock: Clock;
+  readonly transport: ClientTransport;
+  readonly directory: Directory;
+  readonly observers: Observers;
+  readonly registryName: string;
+  readonly transparentRetries: number;
+  readonly health: () => HealthView;
+}
+
+/** What the client's start-up decides: the chains (undefined: no interceptor), routers and balancer. */
+export interface PipelineShape {
+  readonly chain: Invoker | undefined;
+  readonly endpointChain: EndpointInvoker | undefined;
+  readonly routers: readonly Router[];
+  readonly balancer: LoadBalancer;
+}
+
+// The resolvers of the promise being created (a shared executor: no closure per promise).
+let nextResolve: ((value: any) => void) | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
+let nextReject: ((error: unknown) => void) | undefined;
+const capture = (resolve: (value: any) => void, reject: (error: unknown) => void): void => { // eslint-disable-line @typescript-eslint/no-explicit-any
+  nextResolve = resolve;
+  nextReject = reject;
+};
+
+/**
+ * One client's call path, from a validated invocation to the caller's answer: observers' callStart →
+ * cluster interceptors → routers → balancer → attemptStart → endpoint interceptors → codec +
+ * transport → attemptEnd, `Pick.done` → transparent re-send → callEnd.
+ *
+ * Without interceptors — the default, and every built-in plugin but retry, the method breaker and
+ * auth — a call is completion callbacks from the transport up to the caller's promise: the one
+ * promise of the call is the one the caller gets. An interceptor chain needs a promise per layer;
+ * its bottom (`invokeCluster`) then costs one more. Transparent re-sends (a request that provably
+ * never ran, sent to another endpoint) happen inside one attempt, synchronously with the failure.
+ */
+export class CallPipeline implements AttemptOwner {
+  private shape: PipelineShape | undefined;
+  /** The attempt being handed to the endpoint chain right now: its bottom fills in the bytes. */
+  private sending: AttemptRecord | undefined;
+
+  constructor(private readonly settings: PipelineSettings) {}
+
+  configure(shape: PipelineShape): void {
+    this.shape = shape;
+  }
+
+  /**
+   * Runs a validated call; `withResult`: resolve with a Result, else with the response message.
+   * `late`: the call waited for the client to start, so its start time is stale.
+   */
+  run(invocation: Invocation, withResult: boolean, late = false): Promise<unknown> {
+    const { observers } = this.settings;
+    const context = invocation.context as CallContext;
+    context.invocation = invocation;
+    if (observers.watchesCalls) observers.callStart(invocation, context);
+    const chain = this.shape!.chain;
+    if (chain === undefined) {
+      const promise = new Promise(capture);
+      context.resolve = nextResolve;
+      context.reject = nextReject;
+      context.withResult = withResult;
+      this.startAttempt(invocation, context, late ? this.settings.clock.now() : context.startedAt);
+      return promise;
+    }
+    let pending: Promise<Result>;
+    try {
+      pending = chain(invocation);
+    } catch (error) {
+      pending = Promise.reject(error); // an interceptor that throws instead of rejecting
+    }
+    if (!observers.watchesCalls) return withResult ? pending : pending.then(responseOf);
+    return pending.then(
+      (result) => {
+        this.callEnded(context, undefined, result.endpoint);
+        return withResult ? result : result.response;
+      },
+      (thrown: unknown) => {
+        const error = RpcError.from(thrown);
+        this.callEnded(context, error, error.endpoint);
+        throw thrown;
+      },
+    );
+  }
+
+  /** The bottom of the cluster chain: one attempt (with its transparent re-sends) as a promise. */
+  readonly invokeCluster = (invocation: Invocation): Promise<Result> => {
+    const promise = new Promise<Result>(capture);
+    const resolve = nextResolve!;
+    const reject = nextReject!;
+    const record = this.pickAttempt(invocation, this.settings.clock.now(), undefined, reject);
+    if (record !== undefined) {
+      record.resolveResult = resolve;
+      record.rejectResult = reject;
+      this.sendAttempt(record);
+    }
+    return promise;
+  };
+
+  /** Routes and picks; throws UNAVAILABLE (never ran) with the reason when nothing is usable. */
+  select(invocation: Invocation): Pick {
+    const known = this.settings.directory.endpoints;
+    const { routers, balancer } = this.shape!;
+    let list = known;
+    for (let i = 0; i < routers.length; i++) {
+      const router = routers[i]!;
+      const next = router.route(list, invocation);
+      if (next.length === 0 && list.length > 0) return this.unavailable(known, invocation, router, list);
+      list = next;
+    }
+    const pick = list.length === 0 ? undefined : balancer.pick(list, invocation);
+    if (pick !== undefined) return pick;
+    return this.unavailable(known, invocation, undefined, list);
+  }
+
+  /** A direct call's first attempt: the result settles the caller's promise. */
+  private startAttempt(invocation: Invocation, call: CallContext, now: number): void {
+    const record = this.pickAttempt(invocation, now, call, undefined);
+    if (record === undefined) return;
+    record.call = call;
+    this.sendAttempt(record);
+  }
+
+  /** The record of a new attempt, or undefined when routing refused it (the refusal is delivered). */
+  private pickAttempt(invocation: Invocation, now: number, call: CallContext | undefined, reject: ((error: unknown) => void) | undefined): AttemptRecord | undefined {
+    let pick: Pick;
+    try {
+      pick = this.select(invocation);
+    } catch (thrown) {
+      // Nothing was picked: no attempt to report, no endpoint to blame.
+      if (call !== undefined) this.settleFailed(call, RpcError.from(thrown));
+      else reject!(thrown);
+      return undefined;
+    }
+    return new AttemptRecord(this, invocation, pick, pick.endpoint, now);
+  }
+
+  /** attemptStart, then the endpoint chain or straight to the codec and transport. */
+  private sendAttempt(record: AttemptRecord): void {
+    const { observers } = this.settings;
+    if (observers.watchesAttempts) observers.attemptStart(record);
+    const endpointChain = this.shape!.endpointChain;
+    if (endpointChain === undefined) return this.transmit(record.invocation, record.endpoint, record, record);
+    let pending: Promise<Result>;
+    this.sending = record;
+    try {
+      pending = endpointChain(record.invocation, record.endpoint);
+    } catch (error) {
+      pending = Promise.reject(error);
+    } finally {
+      this.sending = undefined;
+    }
+    pending.then(
+      (result) => this.succeeded(record, result.response, result.metadata),
+      (thrown: unknown) => this.failed(record, RpcError.from(thrown)),
+    );
+  }
+
+  /** The bottom of the endpoint chain (only when there are endpoint interceptors). */
+  readonly endpointBottom = (invocation: Invocation, endpoint: Endpoint): Promise<Result> => {
+    // The record of this send, when the chain called down synchronously (interceptors usually do);
+    // one that sends later leaves the byte counts at 0.
+    const record = this.sending?.endpoint === endpoint ? this.sending : undefined;
+    const promise = new Promise<Result>(capture);
+    const sink = new ChainSink(invocation, endpoint, record, nextResolve!, nextReject!);
+    this.transmit(invocation, endpoint, sink, record);
+    return promise;
+  };
+
+  /**
+   * Encodes and hands the request to the transport; the outcome comes back to `sink`. Never throws:
+   * anything that goes wrong before the request leaves is delivered to the sink as never-ran.
+   */
+  private transmit(invocation: Invocation, endpoint: Endpoint, sink: ResponseSink, record: AttemptRecord | undefined): void {
+    const { clock, transport, service } = this.settings;
+    // The call's first send, in the same turn as its start, reuses its clock reading.
+    const now = record !== undefined && record.send === 1 && record.startedAt === (invocation.context as CallContext).startedAt
+      ? record.startedAt
+      : clock.now();
+    const remaining = invocation.deadline - now;
+    if (remaining <= 0) {
+      return sink.onError(new RpcError(Code.DEADLINE_EXCEEDED, `deadline exceeded before the call to ${endpoint.id} was sent`, { mayHaveRun: false }));
+    }
+    const method = invocation.method;
+    let body: Uint8Array;
+    try {
+      body = method.requestCodec.encode(invocation.request);
+    } catch (error) {
+      return sink.onError(new RpcError(Code.INVALID_ARGUMENT, `request for ${method.service}/${method.name} could not be encoded: ${(error as Error).message}`, { mayHaveRun: false }));
+    }
+    // The attempt record is the request (one object less); a send through endpoint interceptors,
+    // which may change the invocation, gets its own.
+    const request: Writable<OutboundRequest> = sink === record ? record : ({} as Writable<OutboundRequest>);
+    request.group = service.group;
+    request.service = service.name;
+    request.version = endpoint.version === '*' ? '' : endpoint.version;
+    request.method = method.name;
+    request.metadata = invocation.metadata;
+    request.body = body;
+    request.timeoutMs = Math.ceil(remaining);
+    request.attempt = invocation.attempt;
+    request.signal = invocation.signal;
+    if (record !== undefined) record.bytesSent = body.length;
+    try {
+      if (transport.send !== undefined) {
+        transport.send(endpoint, request, sink);
+      } else {
+        transport.call(endpoint, request).then(
+          (response) => sink.onResponse(response.body, response.metadata),
+          (error: unknown) => sink.onError(RpcError.from(error)),
+        );
+      }
+    } catch (error) {
+      sink.onError(RpcError.from(error));
+    }
+  }
+
+  /** A send's answer arrived (AttemptOwner): decode it, report, settle. */
+  answered(record: AttemptRecord, body: Uint8Array, metadata: ReadonlyMap<string, string>): void {
+    let message: unknown;
+    try {
+      message = decodeResponse(record.invocation, record.endpoint, body);
+    } catch (error) {
+      return this.failed(record, error as RpcError);
+    }
+    record.bytesReceived = body.length;
+    this.succeeded(record, message, metadata);
+  }
+
+  private succeeded(record: AttemptRecord, response: unknown, metadata: ReadonlyMap<string, string>): void {
+    const { observers, clock } = this.settings;
+    const pick = record.pick;
+    if (pick.done !== NOOP_DONE || observers.watchesAttempts) record.latencyMs = clock.now() - record.startedAt;
+    if (observers.watchesAttempts) observers.attemptEnd(record);
+    pick.done(record);
+    const endpoint = record.endpoint;
+    const call = record.call;
+    if (call === undefined) return record.resolveResult!({ response, metadata, endpoint });
+    if (observers.watchesCalls) this.callEnded(call, undefined, endpoint);
+    call.resolve!(call.withResult ? { response, metadata, endpoint } : response);
+  }
+
+  /** A send failed (AttemptOwner): report it, then re-send it transparently or settle with the error. */
+  failed(record: AttemptRecord, error: RpcError): void {
+    const { observers, clock, transparentRetries } = this.settings;
+    blameEndpoint(error, record.endpoint);
+    const now = clock.now();
+    record.latencyMs = now - record.startedAt;
+    record.code = error.code;
+    record.error = error;
+    record.mayHaveRun = error.mayHaveRun;
+    if (observers.watchesAttempts) observers.attemptEnd(record);
+    record.pick.done(record);
+    const inv = record.invocation;
+    if (error.code === Code.UNAVAILABLE && !error.mayHaveRun && record.send <= transparentRetries && now < inv.deadline && !inv.signal?.aborted) {
+      // gRPC's transparent retry: the request provably never ran, so another endpoint may take it.
+      const excluded = new Set(inv.excluded);
+      excluded.add(record.endpoint.id);
+      const next = withInvocation(inv, { excluded });
+      let pick: Pick;
+      try {
+        pick = this.select(next);
+      } catch (thrown) {
+        return this.settle(record, RpcError.from(thrown)); // nowhere left: not this endpoint's error
+      }
+      record.resend(next, pick, now);
+      return this.sendAttempt(record);
+    }
+    this.settle(record, error);
+  }
+
+  private settle(record: AttemptRecord, error: RpcError): void {
+    const call = record.call;
+    if (call === undefined) record.rejectResult!(error);
+    else this.settleFailed(call, error);
+  }
+
+  private settleFailed(call: CallContext, error: RpcError): void {
+    if (this.settings.observers.watchesCalls) this.callEnded(call, error, error.endpoint);
+    call.reject!(error);
+  }
+
+  private callEnded(call: CallContext, error: RpcError | undefined, endpoint: Endpoint | undefined): void {
+    call.code = error === undefined ? Code.OK : error.code;
+    call.error = error;
+    call.endpoint = endpoint;
+    call.latencyMs = this.settings.clock.now() - call.startedAt;
+    this.settings.observers.callEnd(call);
+  }
+
+  /** UNAVAILABLE (never ran), saying which step left nothing to call and what it had been given. */
+  private unavailable(known: readonly Endpoint[], invocation: Invocation, emptiedBy: Router | undefined, given: readonly Endpoint[]): never {
+    const what = formatServiceKey(this.settings.service);
+    const health = this.settings.health();
+    const states = (list: readonly Endpoint[]) => list.map((e) => `${e.id}=${health.state(e)}`).join(', ');
+    let why: string;
+    if (known.length === 0) why = `the ${this.settings.registryName} registry lists no provider of ${what}`;
+    else if (emptiedBy !== undefined) why = `no provider of ${what} is usable: the ${emptiedBy.name} router left none of the ${given.length} it was given (${states(given)})`;
+    else why = `every usable provider of ${what} was already tried by this call (${[...invocation.excluded].join(', ')})`;
+    throw new RpcError(Code.UNAVAILABLE, why, { mayHaveRun: false });
+  }
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The transport's outcome for a send made through endpoint interceptors: a Result promise. */
+class ChainSink implements ResponseSink {
+  constructor(
+    private readonly invocation: Invocation,
+    private readonly endpoint: Endpoint,
+    private readonly record: AttemptRecord | undefined,
+    private readonly resolve: (result: Result) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {}
+
+  onResponse(body: Uint8Array, metadata: ReadonlyMap<string, string>): void {
+    let response: unknown;
+    try {
+      response = decodeResponse(this.invocation, this.endpoint, body);
+    } catch (error) {
+      return this.reject(error);
+    }
+    if (this.record !== undefined) this.record.bytesReceived = body.length;
+    this.resolve({ response, metadata, endpoint: this.endpoint });
+  }
+
+  onError(error: RpcError): void {
+    this.reject(error);
+  }
+}
+
+function decodeResponse(invocation: Invocation, endpoint: Endpoint, body: Uint8Array): unknown {
+  const method = invocation.method;
+  try {
+    return method.responseCodec.decode(body);
+  } catch (error) {
+    throw new RpcError(Code.INTERNAL, `response from ${endpoint.id} for ${method.name} could not be decoded: ${(error as Error).message}`);
+  }
+}
+
+function responseOf(result: Result): unknown {
+  return result.response;
+}
