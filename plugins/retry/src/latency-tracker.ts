@@ -1,3 +1,5 @@
+import { percentileOfSorted } from '@trellis/core/toolkit';
+
 const SIZE = 512;
 /** Re-sort after this many new samples: a percentile needs no per-call precision. */
 const REFRESH_EVERY = 32;
@@ -32,7 +34,7 @@ export class LatencyTracker {
       const sorted = this.scratch.subarray(0, n);
       sorted.set(this.ring.subarray(0, n));
       sorted.sort();
-      this.cached = sorted[Math.min(n - 1, Math.ceil((this.percentile / 100) * n) - 1)]!;
+      this.cached = percentileOfSorted(sorted, this.percentile);
       this.sinceRefresh = 0;
     }
     return this.cached;
