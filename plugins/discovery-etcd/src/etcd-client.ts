@@ -1,6 +1,7 @@
 import { ExponentialBackoff, type BackoffOptions } from '@trellis/core/spi';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { EndpointPin } from './endpoint-pin.js';
+import { HeldCallRelease } from './held-call-release.js';
 import type { ResolvedEtcdRegistryOptions } from './options.js';
 import { requireLeader } from './require-leader.js';
 
@@ -44,10 +45,12 @@ export function watchBackoff(options: BackoffOptions): Backoff {
  * One etcd3 client per registry; its watch stream and channels are shared by every subscription. Every
  * request carries etcd's require-leader flag, goes to the member `pin` chooses, and fails over to
  * another member when that one fails; a broken watch stream is resumed by etcd3 on the pinned member
- * after a jittered backoff (RangeWatch keeps the revision it resumes from).
+ * after a jittered backoff (RangeWatch keeps the revision it resumes from). After an outage, calls a
+ * starting member holds without answering are released (HeldCallRelease), so the fleet stays spread.
  */
 export function createEtcdClient(options: ResolvedEtcdRegistryOptions, pin: EndpointPin): Etcd3 {
   const { credentials, auth, grpcOptions, interceptors = [] } = options.client;
+  const release = new HeldCallRelease((options.ttlSeconds * 1000) / 3);
   return new Etcd3({
     hosts: [...options.endpoints],
     credentials,
@@ -67,7 +70,7 @@ export function createEtcdClient(options: ResolvedEtcdRegistryOptions, pin: Endp
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5000,
       ...grpcOptions,
-      interceptors: [requireLeader, ...interceptors],
+      interceptors: [requireLeader, release.interceptor, ...interceptors],
     } as IOptions['grpcOptions'],
     // Unary calls always carry a deadline; streams get theirs where they are opened.
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + options.requestTimeoutMs }),
