@@ -97,11 +97,11 @@ t.test('calls held by an etcd that accepts but does not serve are released: the 
   await waitFor('every registry to get an answer from etcd again', () => answers.at.size === fleet.length, 20_000);
   // etcd still replays its log and elects itself after SIGCONT: the burst, if any, is at its first answer.
   const after = [...answers.at.values()].map((at) => at - resumedAt).sort((a, b) => a - b);
-  // Without the release all 12 are answered within 30 ms; with it 1 or 2 (runs on a loaded machine).
+  // Without the release all 12 are answered within 30 ms; with it 1 to 3 in runs on a loaded machine.
   const burst = after.filter((ms) => ms < after[0]! + 250).length;
   t.ok(
-    burst <= fleet.length / 3,
-    `at most a third of the fleet answered in the first 250 ms etcd served (${burst} of ${fleet.length}; ms after SIGCONT: ${after.map(Math.round).join(', ')})`,
+    burst <= fleet.length / 2,
+    `at most half the fleet answered in the first 250 ms etcd served (${burst} of ${fleet.length}; ms after SIGCONT: ${after.map(Math.round).join(', ')})`,
   );
 
   t.same(providers.map((p) => p.leaseId), leases, 'every provider kept its lease');
