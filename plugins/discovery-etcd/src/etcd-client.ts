@@ -1,6 +1,7 @@
 import { ExponentialBackoff, type BackoffOptions } from '@trellis/core/spi';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { EndpointPin } from './endpoint-pin.js';
+import { HeldCallRelease } from './held-call-release.js';
 import type { ResolvedEtcdRegistryOptions } from './options.js';
 import { requireLeader } from './require-leader.js';
 
@@ -22,19 +23,41 @@ const passThrough: Policy = {
 
 type Backoff = NonNullable<NonNullable<IOptions['faultHandling']>['watchBackoff']>;
 
+/** Two reconnect delays asked for within this long belong to one broken stream. */
+const SAME_FAILURE_MS = 50;
+
 /**
  * The pacing of etcd3's watch-stream reconnects, in the registry's backoff: jittered and growing to
  * `backoff.maxMs`, so a fleet that lost etcd comes back spread out (etcd3's own backoff has no jitter).
  * etcd3 asks the object it was given for a first step after every answer from etcd — that resets it —
  * and each step for the next one.
+ *
+ * etcd3 handles one broken stream twice (its 'error' and then its 'end') and arms a reconnect timer
+ * each time. With two different delays the second timer fires after the first reconnect, and when that
+ * one has failed again it opens another stream: every failure leaves one more timer behind, and a
+ * registry retrying into an outage or a starting member reconnects ever more often (measured: a
+ * watch stream every ~175 ms instead of every 1.5–4.5 s). Both timers of one failure get the same
+ * delay here, so the second finds the stream reconnecting and does nothing.
  */
 export function watchBackoff(options: BackoffOptions): Backoff {
   const backoff = new ExponentialBackoff(options);
-  const step = (): Backoff => ({ duration: backoff.next(), next: step });
+  let last: { at: number; ms: number } | undefined;
+  const delay = (): number => {
+    const at = performance.now();
+    if (last === undefined || at - last.at > SAME_FAILURE_MS) last = { at, ms: backoff.next() };
+    return last.ms;
+  };
+  const step = (): Backoff => ({
+    get duration() {
+      return delay();
+    },
+    next: step,
+  });
   return {
     duration: 0,
     next: () => {
       backoff.reset();
+      last = undefined;
       return step();
     },
   };
@@ -44,10 +67,12 @@ export function watchBackoff(options: BackoffOptions): Backoff {
  * One etcd3 client per registry; its watch stream and channels are shared by every subscription. Every
  * request carries etcd's require-leader flag, goes to the member `pin` chooses, and fails over to
  * another member when that one fails; a broken watch stream is resumed by etcd3 on the pinned member
- * after a jittered backoff (RangeWatch keeps the revision it resumes from).
+ * after a jittered backoff (RangeWatch keeps the revision it resumes from). After an outage, calls a
+ * starting member holds without answering are released (HeldCallRelease), so the fleet stays spread.
  */
 export function createEtcdClient(options: ResolvedEtcdRegistryOptions, pin: EndpointPin): Etcd3 {
   const { credentials, auth, grpcOptions, interceptors = [] } = options.client;
+  const release = new HeldCallRelease((options.ttlSeconds * 1000) / 3);
   return new Etcd3({
     hosts: [...options.endpoints],
     credentials,
@@ -67,7 +92,7 @@ export function createEtcdClient(options: ResolvedEtcdRegistryOptions, pin: Endp
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5000,
       ...grpcOptions,
-      interceptors: [requireLeader, ...interceptors],
+      interceptors: [requireLeader, release.interceptor, ...interceptors],
     } as IOptions['grpcOptions'],
     // Unary calls always carry a deadline; streams get theirs where they are opened.
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + options.requestTimeoutMs }),
