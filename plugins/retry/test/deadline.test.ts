@@ -17,29 +17,29 @@ function deadlines() {
   return { plugin, calls: () => [...byCall.values()] };
 }
 
-t.test('a 600 ms deadline with slow failing providers: retries use only the time left', async (t) => {
-  // Each server answers UNAVAILABLE after 150 ms: attempt 1 ends at ~150, attempt 2 at ~300, attempt 3
-  // at ~450, attempt 4 has ~150 ms left and runs into the deadline. The deadline leaves a loaded CI
-  // room for at least two attempts (the first one also dials).
-  const servers = await Promise.all(['s1', 's2', 's3'].map((name) => startServer(t, name, { delayMs: 150, failCode: Code.UNAVAILABLE })));
+t.test('an 800 ms deadline with slow failing providers: retries use only the time left', async (t) => {
+  // Each of the three servers answers UNAVAILABLE after 300 ms: attempt 1 ends at ~300, attempt 2 at
+  // ~600, attempt 3 (the last endpoint) has ~200 ms left and runs into the deadline. The deadline
+  // leaves a loaded CI room for two attempts (the first one also dials: 100–280 ms under load 20).
+  const servers = await Promise.all(['s1', 's2', 's3'].map((name) => startServer(t, name, { delayMs: 300, failCode: Code.UNAVAILABLE })));
   const seen = deadlines();
   const log = attemptLog();
   const { stub } = echoClient(t, servers.map((s) => s.address), {
     plugins: [retry({ maxAttempts: 10, budget: false, backoff: false, onAttempt: log.onAttempt }), seen.plugin],
   });
   const started = performance.now();
-  const results = await Promise.all(Array.from({ length: 6 }, () => settle(stub.echo({}, { timeoutMs: 600 }))));
+  const results = await Promise.all(Array.from({ length: 6 }, () => settle(stub.echo({}, { timeoutMs: 800 }))));
   const elapsed = performance.now() - started;
   for (const result of results) {
     t.notOk(result.ok);
     t.equal((result as { error: { code: number } }).error.code, Code.DEADLINE_EXCEEDED);
   }
   for (const attempts of seen.calls()) {
-    t.ok(attempts.length >= 2, `${attempts.length} attempts in 600 ms`);
-    t.ok(attempts.every((d) => d === attempts[0]), 'every attempt had the call’s own deadline, never a fresh 600 ms');
+    t.ok(attempts.length >= 2, `${attempts.length} attempts in 800 ms`);
+    t.ok(attempts.every((d) => d === attempts[0]), 'every attempt had the call’s own deadline, never a fresh 800 ms');
   }
-  // Correctness, not speed: a retry that restarted the clock would take ≥ 1,200 ms.
-  t.ok(elapsed < 600 + 400, `all calls ended at the deadline (${elapsed.toFixed(0)} ms)`);
+  // Correctness, not speed: a retry that restarted the clock would take ≥ 1,600 ms.
+  t.ok(elapsed < 800 + 400, `all calls ended at the deadline (${elapsed.toFixed(0)} ms)`);
   const last = log.records.filter((r) => r.outcome === 'failed' && r.error!.code === Code.DEADLINE_EXCEEDED);
   t.equal(last.length, 6, 'each call’s last attempt ran out of time…');
   await waitFor(() => servers.reduce((n, s) => n + s.aborted.length, 0) === 6, { what: 'six aborted handlers' });
