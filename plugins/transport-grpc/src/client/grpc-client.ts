@@ -112,21 +112,7 @@ export class GrpcClient {
 
   /** One request, one response. */
   unary(target: TargetLike, path: string, request: Uint8Array, options: GrpcCallOptions = {}): Promise<GrpcResponse> {
-    let channel: GrpcChannel;
-    try {
-      channel = this.channel(target);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const call = new ClientCall(channel, path, options, this.limits, false);
-    return new Promise((resolve, reject) => {
-      call.start((status, error) => {
-        if (error !== undefined) return reject(error);
-        const { message, compressed } = call.response;
-        resolve({ message: message!, compressed, headers: status.headers, trailers: status.trailers });
-      });
-      call.sendLast(request);
-    });
+    return this.single(target, path, options, (call) => call.sendLast(request));
   }
 
   /** One request, a stream of responses. */
@@ -136,6 +122,11 @@ export class GrpcClient {
 
   /** A stream of requests, one response. */
   clientStream(target: TargetLike, path: string, requests: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: GrpcCallOptions = {}): Promise<GrpcResponse> {
+    return this.single(target, path, options, (call) => void pump(call, requests));
+  }
+
+  /** A call with one response (unary, client stream): `send` writes the request side once started. */
+  private single(target: TargetLike, path: string, options: GrpcCallOptions, send: (call: ClientCall) => void): Promise<GrpcResponse> {
     let channel: GrpcChannel;
     try {
       channel = this.channel(target);
@@ -149,7 +140,7 @@ export class GrpcClient {
         const { message, compressed } = call.response;
         resolve({ message: message!, compressed, headers: status.headers, trailers: status.trailers });
       });
-      void pump(call, requests);
+      send(call);
     });
   }
 
