@@ -34,6 +34,9 @@ export {
   RpcService, RpcMethod, RpcReference, referenceToken,
   type RpcServiceOptions, type RpcMethodOptions, type RpcReferenceOptions,
 } from './decorators.js';
+export type {
+  StreamKind, OutboundStream, ClientStream, InboundStream, ServerStreamExchange, StreamHandler,
+} from './transport-stream.js';
 export { TcpClientTransport, type TcpClientOptions } from './transport/tcp-client-transport.js';
 export { TcpServerTransport, type TcpServerOptions } from './transport/tcp-server-transport.js';
 export { ExponentialBackoff, type BackoffOptions } from './backoff.js';

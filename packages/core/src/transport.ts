@@ -2,6 +2,7 @@ import type { Endpoint } from './endpoint.js';
 import type { RpcError } from './errors.js';
 import type { Metadata } from './metadata.js';
 import type { Disposable } from './registry.js';
+import type { ClientStream, OutboundStream, StreamHandler } from './transport-stream.js';
 
 /** One request as the client side of a transport writes it. */
 export interface OutboundRequest {
@@ -50,6 +51,12 @@ export interface ClientTransport {
    * less per call. Same semantics as `call` otherwise, `mayHaveRun` included.
    */
   send?(endpoint: Endpoint, request: OutboundRequest, sink: ResponseSink): void;
+  /**
+   * Optional: opens one stream (issue #18; `packages/core/src/transport-stream.ts`). Never throws:
+   * a stream that cannot open fails through its `headers` / `responses`. A transport without it
+   * carries unary calls only; the kernel fails stream calls to its endpoints with UNIMPLEMENTED.
+   */
+  openStream?(endpoint: Endpoint, stream: OutboundStream): ClientStream;
   /** Heartbeat on every open connection to the endpoint; resolves with the slowest round-trip ms. */
   ping(endpoint: Endpoint, timeoutMs: number): Promise<number>;
   state(endpoint: Endpoint): ConnectionState;
@@ -112,5 +119,9 @@ export interface Listener {
 }
 
 export interface ServerTransport {
-  listen(options: ListenOptions, handler: RequestHandler): Promise<Listener>;
+  /**
+   * `streams` serves stream opens (issue #18); a transport given none, or one that has no streams,
+   * refuses them per stream with UNIMPLEMENTED (`mayHaveRun: false`).
+   */
+  listen(options: ListenOptions, handler: RequestHandler, streams?: StreamHandler): Promise<Listener>;
 }
