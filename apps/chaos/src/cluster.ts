@@ -1,14 +1,11 @@
-import { join } from 'node:path';
 import { RpcClient, type Plugin, type Registry } from '@trellis/core';
-import { etcdRegistry } from '@trellis/discovery-etcd';
-import { zookeeperRegistry } from '@trellis/discovery-zk';
 import {
-  loadEchoService, startEtcd, startProvider, startZooKeeper, type EtcdServer, type ModuleRef, type ProviderProcess,
-  type ZooKeeperServer,
+  loadEchoService, startEtcd, startZooKeeper, type EtcdServer, type ModuleRef, type ProviderProcess, type ZooKeeperServer,
 } from '@trellis/testkit';
-import { consumerPlugins, providerPlugins } from './governance.js';
+import { consumerPlugins } from './governance.js';
+import { RegistryAccess, type RegistryKind } from './registry-access.js';
 
-export type RegistryKind = 'etcd' | 'zookeeper';
+export type { RegistryKind } from './registry-access.js';
 
 /** A registry server, providers registered in it, and a consumer with retry, health and breaker on. */
 export class Cluster {
@@ -16,8 +13,12 @@ export class Cluster {
   client!: RpcClient;
   private consumerRegistry!: Registry;
   private names = 0;
+  private readonly access: RegistryAccess;
 
-  private constructor(readonly kind: RegistryKind, readonly etcd?: EtcdServer, readonly zk?: ZooKeeperServer) {}
+  private constructor(readonly kind: RegistryKind, readonly etcd?: EtcdServer, readonly zk?: ZooKeeperServer) {
+    // One registry server: short TTLs so a killed provider leaves the list within the scenarios' time.
+    this.access = new RegistryAccess(kind, etcd?.endpoints ?? zk!.connectString, 2000);
+  }
 
   static async start(kind: RegistryKind, providers: number, options: { extraPlugins?: Plugin[] } = {}): Promise<Cluster> {
     const cluster = kind === 'etcd'
@@ -35,29 +36,16 @@ export class Cluster {
     return cluster;
   }
 
-  /** The registry as a provider process loads it (by module name, resolved from this package). */
   registryRef(): ModuleRef {
-    const from = join(__dirname, '..');
-    return this.kind === 'etcd'
-      ? { module: '@trellis/discovery-etcd', export: 'etcdRegistry', options: { endpoints: this.etcd!.endpoints, ttlSeconds: 2, snapshotDir: false, onError: undefined }, from }
-      : { module: '@trellis/discovery-zk', export: 'zookeeperRegistry', options: { connectString: this.zk!.connectString, sessionTimeoutMs: 2000, snapshotDir: false }, from };
+    return this.access.moduleRef();
   }
 
   makeRegistry(): Registry {
-    return this.kind === 'etcd'
-      ? etcdRegistry({ endpoints: this.etcd!.endpoints, ttlSeconds: 2, snapshotDir: false, onError: () => {} })
-      : zookeeperRegistry({ connectString: this.zk!.connectString, sessionTimeoutMs: 2000, snapshotDir: false, onError: () => {} });
+    return this.access.makeRegistry();
   }
 
   async addProvider(): Promise<ProviderProcess> {
-    const provider = await startProvider({
-      name: `p${++this.names}`,
-      registry: this.registryRef(),
-      plugins: providerPlugins(join(__dirname, '..')),
-      graceMs: 5000,
-      // Real work per call, so a fault always catches calls in flight.
-      behaviour: { delayMs: 20 },
-    });
+    const provider = await this.access.startProvider(`p${++this.names}`);
     this.providers.push(provider);
     return provider;
   }

@@ -1,13 +1,12 @@
-import { join } from 'node:path';
 import { RpcClient, type Registry } from '@trellis/core';
-import { etcdRegistry, type EtcdRegistry } from '@trellis/discovery-etcd';
-import { zookeeperRegistry, type ZooKeeperRegistry } from '@trellis/discovery-zk';
+import type { EtcdRegistry } from '@trellis/discovery-etcd';
+import type { ZooKeeperRegistry } from '@trellis/discovery-zk';
 import {
-  fourLetterWord, loadEchoService, startEtcdCluster, startProvider, startZooKeeperEnsemble,
+  fourLetterWord, loadEchoService, startEtcdCluster, startZooKeeperEnsemble,
   type ModuleRef, type ProviderProcess, type RegistryCluster, type EtcdCluster, type ZooKeeperEnsemble,
 } from '@trellis/testkit';
-import type { RegistryKind } from './cluster.js';
-import { consumerPlugins, providerPlugins } from './governance.js';
+import { consumerPlugins } from './governance.js';
+import { RegistryAccess, type RegistryKind } from './registry-access.js';
 
 export interface FleetOptions {
   readonly providers?: number;
@@ -31,8 +30,11 @@ export class RegistryFleet {
   readonly providers: ProviderProcess[] = [];
   readonly consumers: Consumer[] = [];
   private names = 0;
+  private readonly access: RegistryAccess;
 
-  private constructor(readonly kind: RegistryKind, readonly cluster: RegistryCluster) {}
+  private constructor(readonly kind: RegistryKind, readonly cluster: RegistryCluster) {
+    this.access = new RegistryAccess(kind, kind === 'etcd' ? (cluster as EtcdCluster).endpoints : (cluster as ZooKeeperEnsemble).connectString, FLEET_TTL_MS);
+  }
 
   static async start(kind: RegistryKind, options: FleetOptions = {}): Promise<RegistryFleet> {
     const cluster = kind === 'etcd' ? await startEtcdCluster() : await startZooKeeperEnsemble({ tickTime: 500 });
@@ -54,31 +56,19 @@ export class RegistryFleet {
 
   /** The client addresses of the cluster, as a registry takes them. */
   get address(): string {
-    return this.kind === 'etcd' ? (this.cluster as EtcdCluster).endpoints : (this.cluster as ZooKeeperEnsemble).connectString;
+    return this.access.address;
   }
 
-  /** The registry as a provider process loads it (by module name, resolved from this package). */
   registryRef(): ModuleRef {
-    const from = join(__dirname, '..');
-    return this.kind === 'etcd'
-      ? { module: '@trellis/discovery-etcd', export: 'etcdRegistry', options: { endpoints: this.address, ttlSeconds: FLEET_TTL_MS / 1000, snapshotDir: false }, from }
-      : { module: '@trellis/discovery-zk', export: 'zookeeperRegistry', options: { connectString: this.address, sessionTimeoutMs: FLEET_TTL_MS, snapshotDir: false }, from };
+    return this.access.moduleRef();
   }
 
   makeRegistry(): EtcdRegistry | ZooKeeperRegistry {
-    return this.kind === 'etcd'
-      ? etcdRegistry({ endpoints: this.address, ttlSeconds: FLEET_TTL_MS / 1000, snapshotDir: false, onError: () => {} })
-      : zookeeperRegistry({ connectString: this.address, sessionTimeoutMs: FLEET_TTL_MS, snapshotDir: false, onError: () => {} });
+    return this.access.makeRegistry();
   }
 
   async addProvider(): Promise<ProviderProcess> {
-    const provider = await startProvider({
-      name: `p${++this.names}`,
-      registry: this.registryRef(),
-      plugins: providerPlugins(join(__dirname, '..')),
-      graceMs: 5000,
-      behaviour: { delayMs: 20 },
-    });
+    const provider = await this.access.startProvider(`p${++this.names}`);
     this.providers.push(provider);
     return provider;
   }
