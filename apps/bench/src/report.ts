@@ -3,6 +3,7 @@ import type { SocketCounts } from './probes.js';
 import type { Point, Scenario } from './scenarios.js';
 import { pointKey } from './scenarios.js';
 import { median } from '@trellis/core/toolkit';
+import { esc, fmtQps, svgDocument } from './svg.js';
 
 /** One side (client or server process) over the timed rounds of a point: medians over the rounds. */
 export interface SideResult {
@@ -89,7 +90,6 @@ export function socketsPerCall(counts: SocketCounts | undefined, calls: number):
   };
 }
 
-const fmtQps = (q: number) => (q >= 10_000 ? `${(q / 1000).toFixed(1)}k` : `${Math.round(q)}`);
 const fmtUs = (us: number) => (us >= 10_000 ? `${(us / 1000).toFixed(1)} ms` : `${Math.round(us)} µs`);
 const pair = (a: number | undefined, b: number | undefined, digits: number, unit = '') =>
   `${a === undefined || !Number.isFinite(a) ? '–' : a.toFixed(digits)} / ${b === undefined || !Number.isFinite(b) ? '–' : b.toFixed(digits)}${unit}`;
@@ -194,9 +194,7 @@ export function svgChart(scenarios: readonly Scenario[], results: readonly Point
   const maxLog = Math.ceil(Math.log10(maxQ));
   const y = (q: number) => top + plotH - ((Math.log10(Math.max(q, 100)) - minLog) / (maxLog - minLog)) * plotH;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`);
-  parts.push(`<rect width="100%" height="100%" fill="white"/>`);
-  parts.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="15">${escape(title)}</text>`);
+  parts.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="15">${esc(title)}</text>`);
   for (let e = minLog; e <= maxLog; e++) {
     const yy = y(10 ** e);
     parts.push(`<line x1="${left}" x2="${width - 20}" y1="${yy}" y2="${yy}" stroke="#ddd"/>`);
@@ -210,7 +208,7 @@ export function svgChart(scenarios: readonly Scenario[], results: readonly Point
       if (!r) return;
       const x = gx + si * barW;
       const yy = y(r.qps.median);
-      parts.push(`<rect x="${x}" y="${yy}" width="${barW - 4}" height="${top + plotH - yy}" fill="${colors[si % colors.length]}"><title>${escape(s.label)} @${point}: ${Math.round(r.qps.median)} QPS</title></rect>`);
+      parts.push(`<rect x="${x}" y="${yy}" width="${barW - 4}" height="${top + plotH - yy}" fill="${colors[si % colors.length]}"><title>${esc(s.label)} @${point}: ${Math.round(r.qps.median)} QPS</title></rect>`);
       parts.push(`<text x="${x + (barW - 4) / 2}" y="${yy - 4}" text-anchor="middle" font-size="10">${fmtQps(r.qps.median)}</text>`);
     });
     parts.push(`<text x="${gx + (groupW - 30) / 2}" y="${top + plotH + 18}" text-anchor="middle">${point === '256x4' ? 'conc 256, 4 conns' : `conc ${point}, 1 conn`}</text>`);
@@ -220,14 +218,9 @@ export function svgChart(scenarios: readonly Scenario[], results: readonly Point
     const lx = left + (si % 2) * 380;
     const ly = height - legendRows * 18 + Math.floor(si / 2) * 18 - 4;
     parts.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${colors[si % colors.length]}"/>`);
-    parts.push(`<text x="${lx + 16}" y="${ly}">${escape(s.label)}</text>`);
+    parts.push(`<text x="${lx + 16}" y="${ly}">${esc(s.label)}</text>`);
   });
-  parts.push('</svg>');
-  return parts.join('\n');
-}
-
-function escape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  return svgDocument(width, height, parts);
 }
 
 export type { Point };

@@ -5,7 +5,7 @@
  * created / leases granted (marks), and the registry's CPU.
  */
 import { BIN_MS, type StampedeResult } from './stampede-run.js';
-import { esc, line, timeAxis, type Box } from '../lb/svg.js';
+import { esc, line, niceMax, r, svgDocument, timeAxis, type Box } from '../svg.js';
 
 const WIDTH = 1000;
 const LEFT = 60;
@@ -13,13 +13,6 @@ const GAP = 40;
 const PANEL_W = (WIDTH - LEFT - 30 - GAP) / 2;
 const COLOR = { session: '#2f6fdf', connect: '#888', read: '#e0812f', watch: '#3a9d5d', create: '#c0392b', cpu: '#9b59b6' };
 
-const r = (v: number): string => (Math.round(v * 10) / 10).toString();
-
-function niceMax(v: number): number {
-  const e = 10 ** Math.floor(Math.log10(Math.max(v, 1e-9)));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * e >= v) return m * e;
-  return 10 * e;
-}
 
 /** One run: sessions (% bars), connections / reads / watches (lines), creations (ticks), CPU below. */
 function panel(result: StampedeResult, box: Box, scale: { share: number; count: number; cpu: number; bins: number }): string {
@@ -106,10 +99,5 @@ export function stampedeChart(results: readonly StampedeResult[], subtitle: stri
     });
     y += 22 + 150 + 50;
   }
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y}" viewBox="0 0 ${WIDTH} ${y}" font-family="sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    ...parts,
-    '</svg>',
-  ].join('\n');
+  return svgDocument(WIDTH, y, parts);
 }

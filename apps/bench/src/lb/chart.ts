@@ -11,7 +11,7 @@
 import type { Bins } from './call-log.js';
 import type { BalancerName } from './load.js';
 import type { BalancerView, Phase, PhaseKind } from './scenario.js';
-import { COLORS, esc, fmtMs, fmtQps, line, shareAxis, stackedShares, timeAxis, type Box } from './svg.js';
+import { COLORS, esc, fmtMs, fmtQps, line, niceMax, shareAxis, stackedShares, svgDocument, timeAxis, type Box } from '../svg.js';
 
 export interface Zoom {
   readonly title: string;
@@ -227,18 +227,7 @@ export function lbChart(input: ChartInput): string {
   }
   y += 4;
 
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y}" viewBox="0 0 ${WIDTH} ${y}" font-family="sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    ...parts,
-    '</svg>',
-  ].join('\n');
-}
-
-function niceMax(v: number): number {
-  const e = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * e >= v) return m * e;
-  return 10 * e;
+  return svgDocument(WIDTH, y, parts);
 }
 
 /** A tick step that leaves room for labels like "+200 ms" in a close-up's width. */

@@ -1,4 +1,7 @@
-/** Small SVG building blocks for the LB chart: escaping, number formats, stacked share areas. */
+/**
+ * The SVG building blocks every chart of apps/bench uses (bench-results/*.svg): the document, escaping,
+ * number formats, axes, lines and stacked share areas — one copy, so the charts look alike.
+ */
 
 export const COLORS = ['#2f6fdf', '#e0812f', '#3a9d5d', '#9b59b6'];
 
@@ -9,7 +12,25 @@ export function esc(text: string): string {
 export const fmtQps = (q: number): string => (q >= 10_000 ? `${(q / 1000).toFixed(1)}k` : `${Math.round(q)}`);
 export const fmtMs = (ms: number): string =>
   ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
-const r = (v: number): string => (Math.round(v * 10) / 10).toString();
+/** A coordinate rounded to 0.1, as text: keeps the files small and diffs readable. */
+export const r = (v: number): string => (Math.round(v * 10) / 10).toString();
+
+/** The smallest 1 / 2 / 2.5 / 5 × 10^n at or above `v`: an axis maximum a reader can read. */
+export function niceMax(v: number): number {
+  const e = 10 ** Math.floor(Math.log10(Math.max(v, 1e-9)));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * e >= v) return m * e;
+  return 10 * e;
+}
+
+/** A whole chart: a white page of `width` × `height` around the parts. */
+export function svgDocument(width: number, height: number, parts: readonly string[]): string {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    ...parts,
+    '</svg>',
+  ].join('\n');
+}
 
 export interface Box {
   readonly x: number;
