@@ -1,8 +1,11 @@
 import * as protobuf from 'protobufjs';
-import { notFound } from '../cli-error.js';
-import type { CommandContext } from '../context.js';
+import { notFound, usage } from '../cli-error.js';
+import { positiveMs, type CommandContext } from '../context.js';
+import { parseHeaders, tlsOptions, usesTls } from '../call/call-options.js';
+import { ReflectionSource } from '../proto/reflection-source.js';
+import { grpcUrl, looksLikeAddress, parseTarget, type Target } from '../target.js';
 import { ExitCode } from '../exit-codes.js';
-import { descriptorSource } from '../proto/descriptor-source.js';
+import { descriptorSource, type DescriptorSource } from '../proto/descriptor-source.js';
 import type { Descriptors } from '../proto/descriptors.js';
 import { reachableTypes, serviceShape, signature, typeShape, typeText, type MethodShape, type ServiceShape } from '../proto/shapes.js';
 import { closeNames, didYouMean } from '../suggest.js';
@@ -10,14 +13,24 @@ import { closeNames, didYouMean } from '../suggest.js';
 export interface DescriptorFlags {
   readonly proto?: string[];
   readonly importPath?: string[];
+  readonly header?: string[];
+  readonly timeout?: string;
+  readonly cacert?: string;
+  readonly insecure?: boolean;
 }
 
 /**
- * `trellis describe [symbol]`: the services of the descriptors (no symbol), or one service, method,
- * message or enum with every message shape it reaches, streaming kinds as the .proto declares them.
+ * `trellis describe [grpc://host:port] [symbol]`: the services of the descriptors (no symbol), or one
+ * service, method, message or enum with every message shape it reaches, streaming kinds as declared.
+ * Descriptors from `--proto`, else from the reflection service of the gRPC server named first.
  */
-export async function describe(ctx: CommandContext, symbol: string | undefined, flags: DescriptorFlags): Promise<number> {
-  const descriptors = await descriptorSource(flags).load();
+export async function describe(ctx: CommandContext, first: string | undefined, second: string | undefined, flags: DescriptorFlags): Promise<number> {
+  const target = first !== undefined && looksLikeAddress(first) ? parseTarget(first) : undefined;
+  const symbol = target !== undefined ? second : first;
+  if (target === undefined && second !== undefined) {
+    throw usage(`"${first}" is not an address: describe takes [grpc://host:port] [symbol]`, `trellis describe grpc://host:port ${second}, or trellis describe ${second} --proto file.proto`);
+  }
+  const descriptors = await withReflection(ctx, target, flags, (source) => ctx.out.spin(`reading descriptors from ${source.origin}`, source.load()));
   const origin = descriptors.origin;
   if (symbol === undefined) {
     const services = descriptors.services().map(serviceShape);
@@ -60,6 +73,22 @@ export async function describe(ctx: CommandContext, symbol: string | undefined, 
     for (const line of rest) ctx.out.print(line);
   });
   return ExitCode.OK;
+}
+
+/** Runs `work` on the descriptor source (reflection through a GrpcClient closed afterwards). */
+async function withReflection<T>(ctx: CommandContext, target: Target | undefined, flags: DescriptorFlags, work: (source: DescriptorSource) => Promise<T>): Promise<T> {
+  if (target === undefined || target.kind !== 'address' || (flags.proto?.length ?? 0) > 0) {
+    return work(descriptorSource(flags));
+  }
+  const timeoutMs = positiveMs('--timeout', flags.timeout, 5000);
+  const tls = usesTls(target, flags);
+  const { GrpcClient } = await import('@trellis/transport-grpc');
+  const client = new GrpcClient({ tls: tlsOptions(flags), connectTimeoutMs: timeoutMs });
+  try {
+    return await work(new ReflectionSource(async () => client, grpcUrl(target.address, tls), { metadata: parseHeaders(flags.header ?? []), timeoutMs }));
+  } finally {
+    client.close();
+  }
 }
 
 function messagesOf(method: protobuf.Method): protobuf.Type[] {
