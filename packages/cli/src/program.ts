@@ -97,7 +97,7 @@ export function buildProgram(streams: Streams, setExitCode: (code: number) => vo
     .argument('<method>', 'Method, or pkg.Service/Method')
     .option('-d, --data <json>', "request as JSON, @file to read a file, - for stdin (default {}); client and bidi streams: JSON lines, one message a line (default stdin)")
     .option('-H, --header <key:value>', 'request metadata (repeatable)', collect)
-    .option('--timeout <duration>', 'deadline of the call (default 5s)')
+    .option('--timeout <duration>', 'deadline of the call (default 5s; streams: none)')
     .option('--proto <file>', '.proto file to read (repeatable; gRPC targets default to server reflection)', collect)
     .option('-I, --import-path <dir>', 'directory to search for imports (repeatable)', collect)
     .option('--service <name>', 'the service, when calling host:port with descriptors that define several')

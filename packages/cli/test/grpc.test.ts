@@ -3,18 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serviceKey } from '@trellis/core';
 import { etcdRegistry } from '@trellis/discovery-etcd';
-import { ECHO_SERVICE_NAME, startEtcd, type EtcdServer } from '@trellis/testkit';
+import { ECHO_PROTO_PATH, ECHO_SERVICE_NAME, startEtcd, type EtcdServer } from '@trellis/testkit';
 import { GrpcServer, GrpcServiceRegistry } from '@trellis/transport-grpc';
 import t from 'tap';
 import { trellis } from './fixtures/cli.js';
-import { GREETER_PROTO, startGrpcJsGreeter, startTrellisGrpcEcho, startV1alphaOnly, type RunningServer } from './fixtures/grpc-servers.js';
+import { GREETER_PROTO, makeCertificates, startGrpcJsGreeter, startTrellisGrpcEcho, startV1alphaOnly, type RunningServer } from './fixtures/grpc-servers.js';
 
 /**
  * `trellis call` and `describe` over gRPC, the CLI run as a subprocess against real servers on
  * loopback: demo.Greeter (all four method kinds) on @grpc/grpc-js with @grpc/reflection, EchoService
- * on a Trellis RpcServer through GrpcServerTransport with the standard services, a server with only
- * reflection v1alpha, one with no reflection, and an etcd whose instance document says `grpc`.
- * Cases run in parallel per test to keep the subprocess cost down.
+ * on a Trellis RpcServer through GrpcServerTransport over TLS with the standard services, a server
+ * with only reflection v1alpha, one with no reflection, and an etcd whose instance documents say
+ * `grpc` (the grpc-js Greeter) and `grpcs` (the Trellis EchoService). Cases run in parallel per test
+ * to keep the subprocess cost down.
  */
 let greeter: RunningServer;
 let echo: RunningServer;
@@ -23,15 +24,19 @@ let bare: GrpcServer;
 let bareAddress: string;
 let etcd: EtcdServer;
 let registry: ReturnType<typeof etcdRegistry> | undefined;
+const certificates = makeCertificates();
+const CA = ['--cacert', certificates.caFile];
 
 t.before(async () => {
-  [greeter, echo, alpha, etcd] = await Promise.all([startGrpcJsGreeter(), startTrellisGrpcEcho(), startV1alphaOnly(), startEtcd()]);
+  [greeter, echo, alpha, etcd] = await Promise.all([startGrpcJsGreeter(), startTrellisGrpcEcho(certificates), startV1alphaOnly(), startEtcd()]);
   bare = new GrpcServer(new GrpcServiceRegistry());
   bareAddress = `127.0.0.1:${(await bare.listen({ host: '127.0.0.1', port: 0 })).port}`;
   // A provider whose instance document says it serves gRPC (what phase B of transport-grpc publishes).
-  // Kept open: the registration lives as long as the registry's lease.
+  // Kept open: the registrations live as long as the registry's lease.
   registry = etcdRegistry({ endpoints: etcd.endpoints, snapshotDir: false });
-  await registry.register(serviceKey(ECHO_SERVICE_NAME), { host: '127.0.0.1', port: echo.port, weight: 100, version: '1.0.0', tags: {}, protocol: 'grpc', startedAt: Date.now() });
+  const instance = { host: '127.0.0.1', weight: 100, version: '1.0.0', tags: {}, startedAt: Date.now() };
+  await registry.register(serviceKey(ECHO_SERVICE_NAME), { ...instance, port: echo.port, protocol: 'grpcs' });
+  await registry.register(serviceKey('demo.Greeter'), { ...instance, port: greeter.port, protocol: 'grpc' });
 });
 t.teardown(async () => {
   await registry?.close();
@@ -45,7 +50,7 @@ t.test('describe from reflection shows what the .proto declares (v1 from grpc-js
     trellis(['describe', g()]),
     trellis(['describe', g(), 'demo.Greeter']),
     trellis(['describe', 'demo.Greeter', '--proto', GREETER_PROTO]),
-    trellis(['describe', echo.address, 'trellis.test.EchoService', '-o', 'text']),
+    trellis(['describe', echo.address, 'trellis.test.EchoService', '-o', 'text', ...CA]),
     trellis(['describe', `grpc://${alpha.address}`, 'demo.Greeter.Chat']),
     trellis(['describe', g(), 'demo.Greter', '-o', 'text']),
     trellis(['describe', `grpc://${bareAddress}`]),
@@ -132,13 +137,26 @@ t.test('errors say what to do: close names, the failed status with the endpoint,
   t.match(native.json().error, { code: 'ERR_NATIVE_STREAMS_UNSUPPORTED', kind: 'server-streaming', hint: /grpc:\/\// });
 });
 
-t.test('a Trellis RpcServer over gRPC: by address with reflection, and through the registry when its instance document says grpc', async (t) => {
-  const [direct, viaRegistry] = await Promise.all([
-    trellis(['call', `grpc://${echo.address}`, 'Echo', '-d', '{"message":"hi","id":"9007199254740993"}', '-H', 'x-caller:cli']),
-    trellis(['call', ECHO_SERVICE_NAME, 'Echo', '-d', '{"message":"via etcd"}', '--registry', `etcd://127.0.0.1:${etcd.port}`, '-v']),
+t.test('a Trellis RpcServer over gRPC with TLS, by address and through the registry when the instance document says grpc(s)', async (t) => {
+  const reg = ['--registry', `etcd://127.0.0.1:${etcd.port}`];
+  const [direct, insecure, untrusted, cleartext, viaRegistry, streamViaRegistry] = await Promise.all([
+    trellis(['call', `grpcs://${echo.address}`, 'Echo', '-d', '{"message":"hi","id":"9007199254740993"}', ...CA]),
+    trellis(['call', echo.address, 'trellis.test.EchoService/Mutate', '-d', '{"message":"m"}', '--insecure']),
+    trellis(['call', `grpcs://${echo.address}`, 'Echo', '-o', 'text']),
+    trellis(['call', `grpc://${echo.address}`, 'Echo', '--proto', ECHO_PROTO_PATH]),
+    trellis(['call', ECHO_SERVICE_NAME, 'Echo', '-d', '{"message":"via etcd"}', ...reg, ...CA, '-v']),
+    trellis(['call', 'demo.Greeter', 'Subscribe', '-d', '{"name":"reg"}', ...reg]),
   ]);
   t.equal(direct.code, 0, direct.stderr);
   t.match(direct.json(), { message: 'hi', id: '9007199254740993', servedBy: 'trellis-grpc' }, 'int64 past 2^53 survives both ways');
+  t.equal(insecure.code, 0, insecure.stderr);
+  t.match(insecure.json(), { message: 'm', servedBy: 'trellis-grpc' }, 'host:port with --insecure is TLS without verification');
+  t.equal(untrusted.code, 1, 'a certificate nobody vouches for');
+  t.match(untrusted.stderr, `error: reflection at ${echo.address} failed: UNAVAILABLE`);
+  t.equal(cleartext.code, 1);
+  t.match(cleartext.json().error, { code: 'ERR_RPC_FAILED', endpoint: echo.address, hint: /grpcs:\/\// }, 'cleartext to a TLS server: the hint says grpcs://');
   t.equal(viaRegistry.code, 0, viaRegistry.stderr);
   t.match(viaRegistry.json(), { endpoint: echo.address, response: { message: 'via etcd', servedBy: 'trellis-grpc' } });
+  t.equal(streamViaRegistry.code, 0, streamViaRegistry.stderr);
+  t.equal(streamViaRegistry.stdout.trim().split('\n').length, 3, 'a stream to a gRPC provider found in the registry, described by its reflection');
 });

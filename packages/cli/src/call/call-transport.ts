@@ -18,6 +18,7 @@ export interface CallBase {
   readonly method: MethodInfo;
   readonly group: string;
   readonly metadata: Readonly<Record<string, string>>;
+  /** The call's deadline; Infinity for none (streams without --timeout). */
   readonly timeoutMs: number;
   readonly target: CallTarget;
 }

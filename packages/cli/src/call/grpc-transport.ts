@@ -41,7 +41,7 @@ export class GrpcTransport implements CallTransport {
     const started = performance.now();
     const stream = this.client.stream(target.url, `/${method.service}/${method.name}`, {
       metadata: new Map(Object.entries(call.metadata)),
-      timeoutMs: call.timeoutMs,
+      timeoutMs: Number.isFinite(call.timeoutMs) ? call.timeoutMs : undefined,
     });
     // Requests go out as they are read (stdin may be typed line by line): a bad line cancels the call.
     let requestError: unknown;

@@ -39,20 +39,23 @@ export interface CallFlags {
  * it may have run, and exits 1.
  */
 export async function call(ctx: CommandContext, targetText: string, methodText: string, flags: CallFlags): Promise<number> {
-  const timeoutMs = positiveMs('--timeout', flags.timeout, 5000);
+  // Unary calls default to a 5 s deadline; streams to none (a watch stays open until Ctrl-C), unless --timeout says.
+  const setupMs = positiveMs('--timeout', flags.timeout, 5000);
+  const streamMs = flags.timeout === undefined ? Infinity : setupMs;
   const metadata = parseHeaders(flags.header ?? []);
   const target = parseTarget(targetText);
   let grpcClient: GrpcClient | undefined;
   const deps: TransportDeps = {
-    grpcClient: async () => (grpcClient ??= new (await import('@trellis/transport-grpc')).GrpcClient({ tls: tlsOptions(flags), connectTimeoutMs: timeoutMs })),
+    grpcClient: async () => (grpcClient ??= new (await import('@trellis/transport-grpc')).GrpcClient({ tls: tlsOptions(flags), connectTimeoutMs: setupMs })),
   };
   try {
-    const protocol = await chooseProtocol(ctx, target, flags.protocol);
+    const protocol = await chooseProtocol(ctx, target, flags.protocol, flags.cacert !== undefined || flags.insecure === true);
     const callTarget = await resolveTarget(ctx, target, protocol, flags);
-    const descriptors = await ctx.out.spin(`reading descriptors`, descriptorSource(flags, () => reflectionOf(deps, callTarget, metadata, timeoutMs)).load());
+    const descriptors = await ctx.out.spin(`reading descriptors`, descriptorSource(flags, protocol === 'grpc' ? () => reflectionOf(deps, callTarget, metadata, setupMs) : undefined).load());
     const named = resolveMethod(descriptors, target.kind === 'service' ? target.name : undefined, methodText, flags.service);
     const method = descriptors.method(named.service, named.method);
     const transport = await CALL_TRANSPORTS.get(protocol)!(deps);
+    const timeoutMs = method.kind === 'unary' ? setupMs : streamMs;
     const base: CallBase = { descriptors, method, group: ctx.group, metadata, timeoutMs, target: callTarget };
     const where = callTarget.kind === 'address' ? display(callTarget) : `${method.service} via ${ctx.registry().address.display}`;
     if (method.kind === 'unary') return await unary(ctx, transport, base, where, flags);
@@ -172,7 +175,7 @@ async function* once<T>(...items: T[]): AsyncGenerator<T> {
  * a host:port is the native protocol; a service is called over what its providers' instance
  * documents say (gRPC when every provider serves gRPC).
  */
-async function chooseProtocol(ctx: CommandContext, target: Target, flag: string | undefined): Promise<string> {
+async function chooseProtocol(ctx: CommandContext, target: Target, flag: string | undefined, tlsFlags: boolean): Promise<string> {
   if (flag !== undefined) {
     if (!CALL_TRANSPORTS.has(flag)) throw usage(`--protocol "${flag}" is unknown`, `protocols: ${[...CALL_TRANSPORTS.keys()].join(', ')}`);
     if (target.kind === 'address' && target.scheme !== undefined && flag !== 'grpc') {
@@ -180,7 +183,8 @@ async function chooseProtocol(ctx: CommandContext, target: Target, flag: string 
     }
     return flag;
   }
-  if (target.kind === 'address') return target.scheme !== undefined ? 'grpc' : 'trellis';
+  // TLS flags with a bare host:port mean gRPC over TLS (the native protocol has no TLS here).
+  if (target.kind === 'address') return target.scheme !== undefined || tlsFlags ? 'grpc' : 'trellis';
   const service = await ctx.out.spin(`looking up ${target.name}`, ctx.registry().service({ group: ctx.group, name: target.name }));
   const protocols = service.providers.map((p) => p.protocol);
   return protocols.length > 0 && protocols.every((p) => GRPC_PROTOCOLS.has(p)) ? 'grpc' : 'trellis';
@@ -256,6 +260,8 @@ function hintFor(code: Code, mayHaveRun: boolean, endpoint: string | undefined):
       return endpoint !== undefined
         ? `nothing took the call at ${endpoint} (it never ran): is the server up there, and does it speak TLS (grpcs://) or cleartext (grpc://) as called?`
         : 'no provider took the call (it never ran): check trellis ls / trellis health';
+    case Code.CANCELLED:
+      return endpoint !== undefined ? `the server at ${endpoint} reset the call; a TLS server called over cleartext does that: try grpcs://` : undefined;
     case Code.DEADLINE_EXCEEDED:
       return 'the provider did not answer in time: raise --timeout, or see why it is slow';
     case Code.UNIMPLEMENTED:
