@@ -156,8 +156,8 @@ export function buildProgram(streams: Streams, setExitCode: (code: number) => vo
 
   program
     .command('health')
-    .description('PING a provider (or every provider of a service) over the native protocol; --http checks @trellis/health\'s endpoint')
-    .argument('<target>', 'host:port, or a service name (its providers from the registry)')
+    .description('PING a provider (or every provider of a service): native PING, or HTTP/2 PING for gRPC; --http checks @trellis/health\'s endpoint')
+    .argument('<target>', 'host:port, grpc://host:port, grpcs://host:port, or a service name (its providers from the registry)')
     .option('--http <port|url>', "@trellis/health's HTTP endpoint: its port (path /health), :port/path, or a URL")
     .option('-c, --count <n>', 'PINGs per provider (default 3)')
     .option('--timeout <duration>', 'per check (default 1s)')

@@ -118,12 +118,13 @@ t.test('call a grpc-js server: unary and the three stream kinds, JSON lines in a
 });
 
 t.test('errors say what to do: close names, the failed status with the endpoint, a dead address, native streams', async (t) => {
-  const [failed, method, service, down, native] = await Promise.all([
+  const [failed, method, service, down, native, healthDown] = await Promise.all([
     trellis(['call', g(), 'SayHello', '-d', '{"name":"fail"}', '-o', 'text']),
     trellis(['call', g(), 'SayHelo']),
     trellis(['call', g(), 'demo.Greter/SayHello']),
     trellis(['call', 'grpc://127.0.0.1:1', 'demo.Greeter/SayHello', '--proto', GREETER_PROTO]),
     trellis(['call', echo.address, 'demo.Greeter/Subscribe', '--proto', GREETER_PROTO]),
+    trellis(['health', 'grpc://127.0.0.1:1', '-c', '1']),
   ]);
   t.equal(failed.code, 1);
   t.match(failed.stderr, `error: demo.Greeter/SayHello failed: FAILED_PRECONDITION (9): not today\n  may have run: yes\n  endpoint: ${greeter.address}`);
@@ -135,17 +136,20 @@ t.test('errors say what to do: close names, the failed status with the endpoint,
   t.match(down.json().error, { status: { code: 'UNAVAILABLE', mayHaveRun: false }, endpoint: '127.0.0.1:1', hint: /nothing took the call at 127\.0\.0\.1:1/ });
   t.equal(native.code, 2);
   t.match(native.json().error, { code: 'ERR_NATIVE_STREAMS_UNSUPPORTED', kind: 'server-streaming', hint: /grpc:\/\// });
+  t.equal(healthDown.code, 1);
+  t.match(healthDown.json().checks, [{ check: 'h2-ping', target: '127.0.0.1:1', status: 'UNREACHABLE', detail: /ECONNREFUSED/ }]);
 });
 
 t.test('a Trellis RpcServer over gRPC with TLS, by address and through the registry when the instance document says grpc(s)', async (t) => {
   const reg = ['--registry', `etcd://127.0.0.1:${etcd.port}`];
-  const [direct, insecure, untrusted, cleartext, viaRegistry, streamViaRegistry] = await Promise.all([
+  const [direct, insecure, untrusted, cleartext, viaRegistry, streamViaRegistry, ls] = await Promise.all([
     trellis(['call', `grpcs://${echo.address}`, 'Echo', '-d', '{"message":"hi","id":"9007199254740993"}', ...CA]),
     trellis(['call', echo.address, 'trellis.test.EchoService/Mutate', '-d', '{"message":"m"}', '--insecure']),
     trellis(['call', `grpcs://${echo.address}`, 'Echo', '-o', 'text']),
     trellis(['call', `grpc://${echo.address}`, 'Echo', '--proto', ECHO_PROTO_PATH]),
     trellis(['call', ECHO_SERVICE_NAME, 'Echo', '-d', '{"message":"via etcd"}', ...reg, ...CA, '-v']),
     trellis(['call', 'demo.Greeter', 'Subscribe', '-d', '{"name":"reg"}', ...reg]),
+    trellis(['ls', ECHO_SERVICE_NAME, ...reg]),
   ]);
   t.equal(direct.code, 0, direct.stderr);
   t.match(direct.json(), { message: 'hi', id: '9007199254740993', servedBy: 'trellis-grpc' }, 'int64 past 2^53 survives both ways');
@@ -159,4 +163,6 @@ t.test('a Trellis RpcServer over gRPC with TLS, by address and through the regis
   t.match(viaRegistry.json(), { endpoint: echo.address, response: { message: 'via etcd', servedBy: 'trellis-grpc' } });
   t.equal(streamViaRegistry.code, 0, streamViaRegistry.stderr);
   t.equal(streamViaRegistry.stdout.trim().split('\n').length, 3, 'a stream to a gRPC provider found in the registry, described by its reflection');
+  t.equal(ls.code, 0, ls.stderr);
+  t.match(ls.json().providers, [{ protocol: 'grpcs', health: { check: 'h2-ping', ok: true, status: 'UP' } }], 'gRPC providers are PINGed over HTTP/2');
 });
