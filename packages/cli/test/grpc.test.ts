@@ -78,6 +78,7 @@ t.test('describe from reflection shows what the .proto declares (v1 from grpc-js
   t.match(none.json().error, { code: 'ERR_NOT_FOUND', message: `the gRPC server at ${bareAddress} does not serve reflection`, hint: /--proto/ });
   t.equal(down.code, 1);
   t.match(down.stderr, 'error: reflection at 127.0.0.1:1 failed: UNAVAILABLE');
+  t.match(down.stderr, 'dial: cannot connect to grpc://127.0.0.1:1: connect ECONNREFUSED');
   t.match(down.stderr, 'hint: is a gRPC server listening at 127.0.0.1:1?');
 });
 
@@ -133,7 +134,7 @@ t.test('errors say what to do: close names, the failed status with the endpoint,
   t.equal(service.code, 4);
   t.match(service.json().error, { message: /service "demo.Greter" is not defined in reflection at/, suggestions: ['demo.Greeter'] });
   t.equal(down.code, 1);
-  t.match(down.json().error, { status: { code: 'UNAVAILABLE', mayHaveRun: false }, endpoint: '127.0.0.1:1', hint: /nothing took the call at 127\.0\.0\.1:1/ });
+  t.match(down.json().error, { status: { code: 'UNAVAILABLE', mayHaveRun: false }, endpoint: '127.0.0.1:1', dial: /ECONNREFUSED/, hint: /nothing took the call at 127\.0\.0\.1:1/ });
   t.equal(native.code, 2);
   t.match(native.json().error, { code: 'ERR_NATIVE_STREAMS_UNSUPPORTED', kind: 'server-streaming', hint: /grpc:\/\// });
   t.equal(healthDown.code, 1);
@@ -157,6 +158,8 @@ t.test('a Trellis RpcServer over gRPC with TLS, by address and through the regis
   t.match(insecure.json(), { message: 'm', servedBy: 'trellis-grpc' }, 'host:port with --insecure is TLS without verification');
   t.equal(untrusted.code, 1, 'a certificate nobody vouches for');
   t.match(untrusted.stderr, `error: reflection at ${echo.address} failed: UNAVAILABLE`);
+  t.match(untrusted.stderr, /dial: cannot connect to grpcs:\/\/127\.0\.0\.1:\d+: unable to verify the first certificate/);
+  t.match(untrusted.stderr, 'hint: the server\'s certificate is not trusted: pass its CA with --cacert');
   t.equal(cleartext.code, 1);
   t.match(cleartext.json().error, { code: 'ERR_RPC_FAILED', endpoint: echo.address, hint: /grpcs:\/\// }, 'cleartext to a TLS server: the hint says grpcs://');
   t.equal(viaRegistry.code, 0, viaRegistry.stderr);

@@ -76,4 +76,6 @@ export interface CallTransport {
 /** What a transport may share with the rest of the command: the gRPC client (TLS settings, reflection on the same connection). */
 export interface TransportDeps {
   grpcClient(): Promise<GrpcClient>;
+  /** Why a dial to `host:port` failed, when the gRPC client reported it. */
+  dialFailure(display: string): string | undefined;
 }

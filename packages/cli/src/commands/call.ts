@@ -3,6 +3,7 @@ import type { GrpcClient } from '@trellis/transport-grpc';
 import { CliError, usage } from '../cli-error.js';
 import type { CommandContext } from '../context.js';
 import { positiveMs } from '../context.js';
+import { DialFailures } from '../call/dial-failures.js';
 import { CallFailed, type CallBase, type CallTarget, type CallTransport, type TransportDeps } from '../call/call-transport.js';
 import { parseHeaders, tlsOptions, usesTls } from '../call/call-options.js';
 import { GRPC_PROTOCOLS } from '../call/protocols.js';
@@ -45,8 +46,12 @@ export async function call(ctx: CommandContext, targetText: string, methodText: 
   const metadata = parseHeaders(flags.header ?? []);
   const target = parseTarget(targetText);
   let grpcClient: GrpcClient | undefined;
+  const dials = new DialFailures();
   const deps: TransportDeps = {
-    grpcClient: async () => (grpcClient ??= new (await import('@trellis/transport-grpc')).GrpcClient({ tls: tlsOptions(flags), connectTimeoutMs: setupMs })),
+    grpcClient: async () => (grpcClient ??= new (await import('@trellis/transport-grpc')).GrpcClient({
+      tls: tlsOptions(flags), connectTimeoutMs: setupMs, onStateChange: dials.onStateChange,
+    })),
+    dialFailure: (display) => dials.reason(display),
   };
   try {
     const protocol = await chooseProtocol(ctx, target, flags.protocol, flags.cacert !== undefined || flags.insecure === true);
@@ -58,8 +63,12 @@ export async function call(ctx: CommandContext, targetText: string, methodText: 
     const timeoutMs = method.kind === 'unary' ? setupMs : streamMs;
     const base: CallBase = { descriptors, method, group: ctx.group, metadata, timeoutMs, target: callTarget };
     const where = callTarget.kind === 'address' ? display(callTarget) : `${method.service} via ${ctx.registry().address.display}`;
-    if (method.kind === 'unary') return await unary(ctx, transport, base, where, flags);
-    return await streaming(ctx, transport, base, flags);
+    try {
+      if (method.kind === 'unary') return await unary(ctx, transport, base, where, flags);
+      return await streaming(ctx, transport, base, flags);
+    } catch (error) {
+      throw withDialFailure(error, deps);
+    }
   } finally {
     grpcClient?.close();
   }
@@ -204,7 +213,7 @@ function reflectionOf(deps: TransportDeps, target: CallTarget, metadata: Record<
   if (target.kind !== 'address') {
     throw usage('no descriptors: calls over the native protocol need the service\'s .proto', 'pass --proto file.proto (repeatable; -I dir for imports)');
   }
-  return new ReflectionSource(() => deps.grpcClient(), grpcUrl(target.addresses[0]!, target.tls === true), { metadata, timeoutMs });
+  return new ReflectionSource(() => deps.grpcClient(), grpcUrl(target.addresses[0]!, target.tls === true), { metadata, timeoutMs, dialFailure: deps.dialFailure });
 }
 
 function display(target: CallTarget & { kind: 'address' }): string {
@@ -237,6 +246,16 @@ function resolveMethod(descriptors: Descriptors, targetService: string | undefin
     service = names[0]!;
   }
   return { service, method };
+}
+
+/** A call that never left because the dial failed: say why the dial failed (refused, TLS…). */
+function withDialFailure(error: unknown, deps: TransportDeps): unknown {
+  if (!(error instanceof CliError) || error.exitCode !== ExitCode.RPC_FAILED) return error;
+  const endpoint = error.details?.['endpoint'];
+  const status = error.details?.['status'] as { code?: string; mayHaveRun?: boolean } | undefined;
+  const dial = typeof endpoint === 'string' && status?.code === 'UNAVAILABLE' && status.mayHaveRun === false ? deps.dialFailure(endpoint) : undefined;
+  if (dial === undefined) return error;
+  return new CliError(error.exitCode, `${error.message}\n  dial: ${dial}`, { hint: error.hint, details: { ...error.details, dial }, cause: error });
 }
 
 function rpcFailed(failure: CallFailed, what: string): CliError {

@@ -2,6 +2,7 @@ import * as protobuf from 'protobufjs';
 import { notFound, usage } from '../cli-error.js';
 import { positiveMs, type CommandContext } from '../context.js';
 import { parseHeaders, tlsOptions, usesTls } from '../call/call-options.js';
+import { DialFailures } from '../call/dial-failures.js';
 import { ReflectionSource } from '../proto/reflection-source.js';
 import { grpcUrl, looksLikeAddress, parseTarget, type Target } from '../target.js';
 import { ExitCode } from '../exit-codes.js';
@@ -83,9 +84,11 @@ async function withReflection<T>(ctx: CommandContext, target: Target | undefined
   const timeoutMs = positiveMs('--timeout', flags.timeout, 5000);
   const tls = usesTls(target, flags);
   const { GrpcClient } = await import('@trellis/transport-grpc');
-  const client = new GrpcClient({ tls: tlsOptions(flags), connectTimeoutMs: timeoutMs });
+  const dials = new DialFailures();
+  const client = new GrpcClient({ tls: tlsOptions(flags), connectTimeoutMs: timeoutMs, onStateChange: dials.onStateChange });
   try {
-    return await work(new ReflectionSource(async () => client, grpcUrl(target.address, tls), { metadata: parseHeaders(flags.header ?? []), timeoutMs }));
+    const options = { metadata: parseHeaders(flags.header ?? []), timeoutMs, dialFailure: (display: string) => dials.reason(display) };
+    return await work(new ReflectionSource(async () => client, grpcUrl(target.address, tls), options));
   } finally {
     client.close();
   }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { TcpClientTransport } from '@trellis/core';
 import { endpointId, type Endpoint } from '@trellis/core/spi';
+import { DialFailures } from '../call/dial-failures.js';
 import { GRPC_PROTOCOLS } from '../call/protocols.js';
 import { grpcUrl } from '../target.js';
 
@@ -60,14 +61,8 @@ export async function livenessCheck(targets: readonly CheckTarget[], options: { 
 export async function http2PingCheck(targets: readonly CheckTarget[], options: { timeoutMs: number; count: number }): Promise<CheckResult[]> {
   const { GrpcClient } = await import('@trellis/transport-grpc');
   // A refused or failed dial shows as a PING timeout; the channel's state change says why.
-  const dialFailures = new Map<string, string>();
-  const client = new GrpcClient({
-    connectTimeoutMs: options.timeoutMs,
-    tls: { rejectUnauthorized: false },
-    onStateChange: (target, state, reason) => {
-      if (state === 'backoff') dialFailures.set(grpcUrl(target, target.tls).display, reason);
-    },
-  });
+  const dials = new DialFailures();
+  const client = new GrpcClient({ connectTimeoutMs: options.timeoutMs, tls: { rejectUnauthorized: false }, onStateChange: dials.onStateChange });
   try {
     return await Promise.all(targets.map(async (target): Promise<CheckResult> => {
       const { url, display } = grpcUrl(target, target.protocol === 'grpcs');
@@ -80,7 +75,7 @@ export async function http2PingCheck(targets: readonly CheckTarget[], options: {
         for (let i = 1; i < options.count; i++) rttMs.push(await channel.ping(options.timeoutMs));
         return { check: 'h2-ping', target: display, ok: true, status: 'UP', firstMs, rttMs };
       } catch (error) {
-        const dial = dialFailures.get(display);
+        const dial = dials.reason(display);
         if (dial !== undefined) return { check: 'h2-ping', target: display, ok: false, status: 'UNREACHABLE', detail: dial };
         const message = (error as Error).message;
         return { check: 'h2-ping', target: display, ok: false, status: /within \d+ ms|timed? ?out/i.test(message) ? 'TIMEOUT' : 'UNREACHABLE', detail: message };

@@ -25,7 +25,12 @@ export class ReflectionSource implements DescriptorSource {
   constructor(
     private readonly client: () => Promise<GrpcClient>,
     private readonly target: ReflectionTarget,
-    private readonly options: { readonly metadata: Readonly<Record<string, string>>; readonly timeoutMs: number },
+    private readonly options: {
+      readonly metadata: Readonly<Record<string, string>>;
+      readonly timeoutMs: number;
+      /** Why a dial to `host:port` failed, if the client reported it (dial-failures.ts). */
+      readonly dialFailure?: (display: string) => string | undefined;
+    },
   ) {
     this.origin = `reflection at ${target.display}`;
   }
@@ -53,12 +58,18 @@ export class ReflectionSource implements DescriptorSource {
         details: { status: { code: Code[error.code], message: error.message } },
       });
     }
+    const tls = this.target.url.startsWith('grpcs');
+    const dial = error.code === Code.UNAVAILABLE && !error.mayHaveRun ? this.options.dialFailure?.(where) : undefined;
     const hint = error.code === Code.UNAVAILABLE
-      ? `is a gRPC server listening at ${where}?${this.target.url.startsWith('grpcs') ? '' : ' (a TLS server needs grpcs://)'}`
-      : error.code === Code.DEADLINE_EXCEEDED ? 'raise --timeout' : undefined;
-    return new CliError(ExitCode.RPC_FAILED, `reflection at ${where} failed: ${Code[error.code] ?? error.code} (${error.code}): ${error.message}`, {
+      ? dial !== undefined && /certificate|self.signed|SSL|TLS/i.test(dial)
+        ? 'the server\'s certificate is not trusted: pass its CA with --cacert ca.pem (or --insecure for a test server)'
+        : `is a gRPC server listening at ${where}?${tls ? ' (a cleartext server needs grpc://)' : ' (a TLS server needs grpcs://)'}`
+      : error.code === Code.CANCELLED && !tls ? 'the server reset the call; a TLS server called over cleartext does that: try grpcs://'
+        : error.code === Code.DEADLINE_EXCEEDED ? 'raise --timeout' : undefined;
+    const message = `reflection at ${where} failed: ${Code[error.code] ?? error.code} (${error.code}): ${error.message}${dial === undefined ? '' : `\n  dial: ${dial}`}`;
+    return new CliError(ExitCode.RPC_FAILED, message, {
       hint,
-      details: { status: { code: Code[error.code], number: error.code, message: error.message } },
+      details: { status: { code: Code[error.code], number: error.code, message: error.message }, endpoint: where, ...(dial === undefined ? {} : { dial }) },
     });
   }
 }
