@@ -163,7 +163,7 @@ function checked(method: MethodInfo, value: unknown, source: string, line?: numb
  * bad one cancels the call.
  */
 async function requestStream(ctx: CommandContext, method: MethodInfo, data: string): Promise<AsyncIterable<Record<string, unknown>>> {
-  const input = await readRequestLines(data, ctx.streams.stdin);
+  const input = await readRequestLines(data, ctx.streams.stdin, (text) => ctx.out.note(ctx.out.c.dim(text)));
   const check = ({ text, line }: InputLine) => checked(method, parseJson(text, `${input.source}, line ${line}`), input.source, line);
   if (input.complete) {
     const all: Record<string, unknown>[] = [];

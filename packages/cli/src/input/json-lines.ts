@@ -1,6 +1,5 @@
 import { createInterface } from 'node:readline';
 import { readData } from './json-input.js';
-import { usage } from '../cli-error.js';
 
 export interface InputLine {
   readonly text: string;
@@ -24,9 +23,10 @@ export interface RequestLines {
  * The requests of a client- or bidi-streaming call: JSON lines (one message per line, blank lines
  * skipped) from `-d '…'`, `-d @file` or `-d -` (stdin).
  */
-export async function readRequestLines(value: string, stdin: NodeJS.ReadableStream & { isTTY?: boolean }): Promise<RequestLines> {
+export async function readRequestLines(value: string, stdin: NodeJS.ReadableStream & { isTTY?: boolean }, note: (text: string) => void): Promise<RequestLines> {
   if (value === '-') {
-    if (stdin.isTTY) throw usage('-d - reads the requests from stdin, but stdin is a terminal', 'pipe JSON lines in (one message per line), or use -d @file.jsonl');
+    // A terminal is fine here: a bidi stream can be driven by typing, each line sent on Enter.
+    if (stdin.isTTY) note('reading request messages from the terminal, one JSON per line; Ctrl-D ends the stream');
     return { source: 'stdin', lines: nonEmpty(createInterface({ input: stdin, crlfDelay: Infinity })), complete: false };
   }
   const { text, source } = await readData(value, stdin);
