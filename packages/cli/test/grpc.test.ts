@@ -143,7 +143,7 @@ t.test('errors say what to do: close names, the failed status with the endpoint,
 
 t.test('a Trellis RpcServer over gRPC with TLS, by address and through the registry when the instance document says grpc(s)', async (t) => {
   const reg = ['--registry', `etcd://127.0.0.1:${etcd.port}`];
-  const [direct, insecure, untrusted, cleartext, viaRegistry, streamViaRegistry, ls] = await Promise.all([
+  const [direct, insecure, untrusted, cleartext, viaRegistry, streamViaRegistry, ls, described, misspelt] = await Promise.all([
     trellis(['call', `grpcs://${echo.address}`, 'Echo', '-d', '{"message":"hi","id":"9007199254740993"}', ...CA]),
     trellis(['call', echo.address, 'trellis.test.EchoService/Mutate', '-d', '{"message":"m"}', '--insecure']),
     trellis(['call', `grpcs://${echo.address}`, 'Echo', '-o', 'text']),
@@ -151,6 +151,8 @@ t.test('a Trellis RpcServer over gRPC with TLS, by address and through the regis
     trellis(['call', ECHO_SERVICE_NAME, 'Echo', '-d', '{"message":"via etcd"}', ...reg, ...CA, '-v']),
     trellis(['call', 'demo.Greeter', 'Subscribe', '-d', '{"name":"reg"}', ...reg]),
     trellis(['ls', ECHO_SERVICE_NAME, ...reg]),
+    trellis(['describe', 'demo.Greeter/Chat', ...reg]),
+    trellis(['describe', 'demo.Greter', ...reg]),
   ]);
   t.equal(direct.code, 0, direct.stderr);
   t.match(direct.json(), { message: 'hi', id: '9007199254740993', servedBy: 'trellis-grpc' }, 'int64 past 2^53 survives both ways');
@@ -167,5 +169,9 @@ t.test('a Trellis RpcServer over gRPC with TLS, by address and through the regis
   t.equal(streamViaRegistry.code, 0, streamViaRegistry.stderr);
   t.equal(streamViaRegistry.stdout.trim().split('\n').length, 3, 'a stream to a gRPC provider found in the registry, described by its reflection');
   t.equal(ls.code, 0, ls.stderr);
+  t.equal(described.code, 0, described.stderr);
+  t.match(described.json(), { origin: `reflection at ${greeter.address} (v1)`, method: { name: 'Chat', kind: 'bidi-streaming' } }, 'describe a service of the registry from its gRPC provider');
+  t.equal(misspelt.code, 4);
+  t.match(misspelt.json().error, { message: /no descriptors for "demo\.Greter": it is not a service/, suggestions: ['demo.Greeter'] });
   t.match(ls.json().providers, [{ protocol: 'grpcs', health: { check: 'h2-ping', ok: true, status: 'UP' } }], 'gRPC providers are PINGed over HTTP/2');
 });
