@@ -71,6 +71,7 @@ t.test('describe from reflection shows what the .proto declares (v1 from grpc-js
   t.match(text.stdout, 'rpc Echo (trellis.test.EchoRequest) returns (trellis.test.EchoReply);');
   t.equal(v1alpha.code, 0, v1alpha.stderr);
   t.match(v1alpha.json(), { origin: /\(v1alpha\)$/, method: { name: 'Chat', kind: 'bidi-streaming' } });
+  t.match(v1alpha.stderr, `warning: reflection at ${alpha.address} lists ghost.Missing but cannot describe it`, 'a listed service without descriptors is skipped');
   t.equal(unknown.code, 4);
   t.match(unknown.stderr, `"demo.Greter" is not a service, method, message or enum in reflection at ${greeter.address}`);
   t.match(unknown.stderr, 'hint: did you mean "demo.Greeter"?');

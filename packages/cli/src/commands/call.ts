@@ -56,7 +56,7 @@ export async function call(ctx: CommandContext, targetText: string, methodText: 
   try {
     const protocol = await chooseProtocol(ctx, target, flags.protocol, flags.cacert !== undefined || flags.insecure === true);
     const callTarget = await resolveTarget(ctx, target, protocol, flags);
-    const descriptors = await ctx.out.spin(`reading descriptors`, descriptorSource(flags, protocol === 'grpc' ? () => reflectionOf(deps, callTarget, metadata, setupMs) : undefined).load());
+    const descriptors = await ctx.out.spin(`reading descriptors`, descriptorSource(flags, protocol === 'grpc' ? () => reflectionOf(ctx, deps, callTarget, metadata, setupMs) : undefined).load());
     const named = resolveMethod(descriptors, target.kind === 'service' ? target.name : undefined, methodText, flags.service);
     const method = descriptors.method(named.service, named.method);
     const transport = await CALL_TRANSPORTS.get(protocol)!(deps);
@@ -209,11 +209,11 @@ async function resolveTarget(ctx: CommandContext, target: Target, protocol: stri
   return { kind: 'address', addresses: [provider], tls: provider.protocol === 'grpcs' };
 }
 
-function reflectionOf(deps: TransportDeps, target: CallTarget, metadata: Record<string, string>, timeoutMs: number): DescriptorSource {
+function reflectionOf(ctx: CommandContext, deps: TransportDeps, target: CallTarget, metadata: Record<string, string>, timeoutMs: number): DescriptorSource {
   if (target.kind !== 'address') {
     throw usage('no descriptors: calls over the native protocol need the service\'s .proto', 'pass --proto file.proto (repeatable; -I dir for imports)');
   }
-  return new ReflectionSource(() => deps.grpcClient(), grpcUrl(target.addresses[0]!, target.tls === true), { metadata, timeoutMs, dialFailure: deps.dialFailure });
+  return new ReflectionSource(() => deps.grpcClient(), grpcUrl(target.addresses[0]!, target.tls === true), { metadata, timeoutMs, dialFailure: deps.dialFailure, warn: (text) => ctx.out.warn(text) });
 }
 
 function display(target: CallTarget & { kind: 'address' }): string {

@@ -103,7 +103,7 @@ async function withReflection<T>(ctx: CommandContext, target: Target | undefined
   const dials = new DialFailures();
   const client = new GrpcClient({ tls: tlsOptions(flags), connectTimeoutMs: timeoutMs, onStateChange: dials.onStateChange });
   try {
-    const options = { metadata: parseHeaders(flags.header ?? []), timeoutMs, dialFailure: (display: string) => dials.reason(display) };
+    const options = { metadata: parseHeaders(flags.header ?? []), timeoutMs, dialFailure: (display: string) => dials.reason(display), warn: (text: string) => ctx.out.warn(text) };
     return await work(new ReflectionSource(async () => client, grpcUrl(address, tls), options));
   } finally {
     client.close();

@@ -30,6 +30,8 @@ export class ReflectionSource implements DescriptorSource {
       readonly timeoutMs: number;
       /** Why a dial to `host:port` failed, if the client reported it (dial-failures.ts). */
       readonly dialFailure?: (display: string) => string | undefined;
+      /** Remarks that do not stop the command (a service reflection cannot describe). */
+      readonly warn?: (text: string) => void;
     },
   ) {
     this.origin = `reflection at ${target.display}`;
@@ -40,8 +42,16 @@ export class ReflectionSource implements DescriptorSource {
     const reflection = new ReflectionClient(await this.client(), this.target.url, { metadata: new Map(Object.entries(this.options.metadata)), timeoutMs: this.options.timeoutMs });
     let files: ReflectedFile[];
     try {
-      const services = await reflection.listServices();
-      files = await reflection.filesFor(services);
+      // A listed service the server cannot describe (NOT_FOUND) is left out, not fatal: the others still work.
+      for (const service of await reflection.listServices()) {
+        try {
+          await reflection.fileContainingSymbol(service);
+        } catch (error) {
+          if (!(error instanceof RpcError) || error.code !== Code.NOT_FOUND) throw error;
+          this.options.warn?.(`reflection at ${this.target.display} lists ${service} but cannot describe it: ${error.message}`);
+        }
+      }
+      files = await reflection.filesFor([]);
     } catch (error) {
       throw this.failed(RpcError.from(error));
     } finally {
