@@ -12,4 +12,9 @@ run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, std
     process.exitCode = ExitCode.INTERNAL;
   },
 );
+// `trellis ls | head`: the reader went away; stop quietly, as Unix tools do.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.OK);
+  throw error;
+});
 process.once('SIGINT', () => process.exit(ExitCode.INTERRUPTED));

@@ -6,6 +6,8 @@ export interface CliErrorOptions {
   /** Structured detail for `--json` output (validation issues, suggestions, an RPC status…). */
   readonly details?: Readonly<Record<string, unknown>>;
   readonly cause?: unknown;
+  /** A more precise code than the exit code's (`ERR_NATIVE_STREAMS_UNSUPPORTED` rather than `ERR_USAGE`). */
+  readonly code?: `ERR_${string}`;
 }
 
 /** Stable error codes in `--json` output, one per exit code (besides OK). */
@@ -29,15 +31,17 @@ export class CliError extends Error {
   override readonly name = 'CliError';
   readonly hint: string | undefined;
   readonly details: Readonly<Record<string, unknown>> | undefined;
+  private readonly ownCode: `ERR_${string}` | undefined;
 
   constructor(readonly exitCode: ExitCode, message: string, options: CliErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.hint = options.hint;
     this.details = options.details;
+    this.ownCode = options.code;
   }
 
   get code(): `ERR_${string}` {
-    return CODES[this.exitCode] ?? 'ERR_INTERNAL';
+    return this.ownCode ?? CODES[this.exitCode] ?? 'ERR_INTERNAL';
   }
 
   toJSON(): Record<string, unknown> {

@@ -70,6 +70,11 @@ export class Output {
     this.streams.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   }
 
+  /** One JSON document on one line (stream responses: JSON lines, whatever the format). */
+  line(value: unknown): void {
+    this.streams.stdout.write(`${JSON.stringify(value)}\n`);
+  }
+
   /** A borderless table with aligned columns (kubectl's look); colours in cells do not upset the widths. */
   table(columns: readonly Column[], rows: readonly (readonly string[])[]): void {
     const table = new Table({

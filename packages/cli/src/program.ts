@@ -13,10 +13,11 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 const EXIT_CODES = `
 Exit codes:
   0   ok
-  1   the call or health check failed (an RPC status other than OK, NOT_SERVING, unreachable provider)
-  2   usage: bad arguments, input file, request JSON or .proto
+  1   the call or health check failed (an RPC status other than OK, NOT_SERVING, unreachable provider
+      or gRPC server, reflection that failed)
+  2   usage: bad arguments, input file, request JSON or .proto; a native streaming call (not available yet)
   3   the registry is unreachable
-  4   not found: service, provider, method or rule document
+  4   not found: service, provider, method, rule document, or a gRPC server without reflection
   5   a rule document is invalid (nothing written)
   6   rules diff: the file and the registry differ
   7   rules set/delete: not confirmed (nothing written)
@@ -51,6 +52,10 @@ export function buildProgram(streams: Streams, setExitCode: (code: number) => vo
   const runAction = async (command: { optsWithGlobals(): unknown }, work: (ctx: CommandContext) => Promise<number> | number): Promise<void> => {
     const flags = command.optsWithGlobals() as GlobalFlags;
     let ctx: CommandContext | undefined;
+    // The process lives until the command ends: @trellis/transport-grpc's connections do not hold
+    // the event loop (an idle client may exit), so a call waiting on one would otherwise end the
+    // process early with nothing printed.
+    const alive = setInterval(() => undefined, 1 << 30);
     try {
       ctx = new CommandContext(flags, streams);
       setExitCode(await work(ctx));
@@ -60,6 +65,7 @@ export function buildProgram(streams: Streams, setExitCode: (code: number) => vo
       setExitCode(failure.exitCode);
     } finally {
       await ctx?.close().catch(() => undefined);
+      clearInterval(alive);
     }
   };
 
@@ -73,24 +79,31 @@ export function buildProgram(streams: Streams, setExitCode: (code: number) => vo
 
   program
     .command('describe')
-    .description('methods (with their streaming kinds) and message shapes of a service, method, message or enum')
+    .description('methods (with their streaming kinds) and message shapes of a service, method, message or enum, from --proto or a gRPC server\'s reflection')
+    .argument('[target-or-symbol]', 'grpc://host:port, grpcs://host:port or host:port to ask its reflection service; else the symbol')
     .argument('[symbol]', 'demo.Greeter, demo.Greeter.SayHello, demo.HelloRequest; none lists every service')
     .option('--proto <file>', '.proto file to read (repeatable)', collect)
     .option('-I, --import-path <dir>', 'directory to search for imports (repeatable)', collect)
-    .action((symbol, options, command) => runAction(command, async (ctx) => (await import('./commands/describe.js')).describe(ctx, symbol, options)));
+    .option('-H, --header <key:value>', 'metadata sent with the reflection requests (repeatable)', collect)
+    .option('--timeout <duration>', 'deadline of the reflection requests (default 5s)')
+    .option('--cacert <file>', 'CA certificate (PEM) to verify a grpcs:// server with')
+    .option('--insecure', 'grpcs:// without verifying the server\'s certificate (test servers only)')
+    .action((first, second, options, command) => runAction(command, async (ctx) => (await import('./commands/describe.js')).describe(ctx, first, second, options)));
 
   program
     .command('call')
-    .description('call a method with a JSON request and print the JSON response')
-    .argument('<target>', 'a service name (providers from the registry) or host:port')
+    .description('call a method with a JSON request and print the JSON response (streams: one JSON per line)')
+    .argument('<target>', 'a service name (providers from the registry), host:port (native), grpc://host:port or grpcs://host:port')
     .argument('<method>', 'Method, or pkg.Service/Method')
-    .option('-d, --data <json>', "request as JSON, @file to read a file, - for stdin (default {})")
+    .option('-d, --data <json>', "request as JSON, @file to read a file, - for stdin (default {}); client and bidi streams: JSON lines, one message a line (default stdin)")
     .option('-H, --header <key:value>', 'request metadata (repeatable)', collect)
-    .option('--timeout <duration>', 'deadline of the call (default 5s)')
-    .option('--proto <file>', '.proto file to read (repeatable)', collect)
+    .option('--timeout <duration>', 'deadline of the call (default 5s; streams: none)')
+    .option('--proto <file>', '.proto file to read (repeatable; gRPC targets default to server reflection)', collect)
     .option('-I, --import-path <dir>', 'directory to search for imports (repeatable)', collect)
-    .option('--service <name>', 'the service, when calling host:port with a .proto that defines several')
-    .addOption(new Option('--protocol <protocol>', 'wire protocol').choices([...PROTOCOLS]).default('trellis'))
+    .option('--service <name>', 'the service, when calling host:port with descriptors that define several')
+    .addOption(new Option('--protocol <protocol>', 'wire protocol (default: grpc for grpc:// targets and gRPC providers, else trellis)').choices([...PROTOCOLS]))
+    .option('--cacert <file>', 'CA certificate (PEM) to verify a grpcs:// server with')
+    .option('--insecure', 'grpcs:// without verifying the server\'s certificate (test servers only)')
     .option('-v, --verbose', 'also print which provider answered, the time taken and the response metadata')
     .option('--proto-names', 'print field names as written in the .proto instead of lowerCamelCase JSON names')
     .action((target, method, options, command) => runAction(command, async (ctx) => (await import('./commands/call.js')).call(ctx, target, method, options)));
@@ -143,8 +156,8 @@ export function buildProgram(streams: Streams, setExitCode: (code: number) => vo
 
   program
     .command('health')
-    .description('PING a provider (or every provider of a service) over the native protocol; --http checks @trellis/health\'s endpoint')
-    .argument('<target>', 'host:port, or a service name (its providers from the registry)')
+    .description('PING a provider (or every provider of a service): native PING, or HTTP/2 PING for gRPC; --http checks @trellis/health\'s endpoint')
+    .argument('<target>', 'host:port, grpc://host:port, grpcs://host:port, or a service name (its providers from the registry)')
     .option('--http <port|url>', "@trellis/health's HTTP endpoint: its port (path /health), :port/path, or a URL")
     .option('-c, --count <n>', 'PINGs per provider (default 3)')
     .option('--timeout <duration>', 'per check (default 1s)')

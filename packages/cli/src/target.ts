@@ -19,3 +19,36 @@ export function checkServiceName(name: string): string {
   if (!SERVICE.test(name)) throw usage(`"${name}" is neither host:port nor a service name`, 'service names are fully qualified, like demo.Greeter');
   return name;
 }
+
+/** What `call` and `describe` are pointed at: an address (`grpc://` / `grpcs://` pin the protocol) or a service name. */
+export type Target =
+  | { readonly kind: 'address'; readonly address: HostPort; readonly scheme: 'grpc' | 'grpcs' | undefined; readonly text: string }
+  | { readonly kind: 'service'; readonly name: string };
+
+const SCHEME = /^(grpcs?):\/\/(.*?)\/?$/;
+
+/** `grpc://host:port`, `grpcs://host:port`, `host:port`, or a service name (anything else is a usage error). */
+export function parseTarget(text: string): Target {
+  const scheme = SCHEME.exec(text);
+  if (scheme !== null) {
+    const address = parseHostPort(scheme[2]!);
+    if (address === undefined) throw usage(`"${text}" is not ${scheme[1]}://host:port`);
+    return { kind: 'address', address, scheme: scheme[1] as 'grpc' | 'grpcs', text };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    throw usage(`"${text}": unknown scheme`, 'targets are host:port, grpc://host:port, grpcs://host:port or a service name');
+  }
+  const address = parseHostPort(text);
+  return address !== undefined ? { kind: 'address', address, scheme: undefined, text } : { kind: 'service', name: checkServiceName(text) };
+}
+
+/** Whether text names an address rather than a service or symbol (describe's optional first argument). */
+export function looksLikeAddress(text: string): boolean {
+  return SCHEME.test(text) || HOST_PORT.test(text);
+}
+
+/** `grpc://host:port` (or grpcs://) for the gRPC client, and `host:port` for messages. */
+export function grpcUrl(address: HostPort, tls: boolean): { url: string; display: string } {
+  const authority = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  return { url: `${tls ? 'grpcs' : 'grpc'}://${authority}`, display: authority };
+}

@@ -19,7 +19,7 @@ export class NativeTransport implements CallTransport {
     const { target } = call;
     const registry = target.kind === 'registry' ? await target.registry.registry() : undefined;
     const client = new RpcClient({
-      service: call.definition,
+      service: call.descriptors.definition(call.method.service),
       group: call.group,
       timeoutMs: call.timeoutMs,
       ...(target.kind === 'address'
@@ -57,10 +57,10 @@ export class NativeTransport implements CallTransport {
     }
     const reported = registry.reportedError;
     if (reported?.code === 'ERR_REGISTRY_UNREACHABLE') {
-      throw registryUnreachable(registry.address, `discovering ${call.definition.name}`, reason(reported), reported);
+      throw registryUnreachable(registry.address, `discovering ${call.method.service}`, reason(reported), reported);
     }
     // Listed nowhere: say so with the names that are there (this also tells a down registry apart).
-    const service = await registry.service({ group: call.group, name: call.definition.name });
+    const service = await registry.service({ group: call.group, name: call.method.service });
     if (service.providers.length === 0) {
       throw notFound(`service "${service.name}" (group "${service.group}") has no provider in ${registry.address.display}`, '`trellis ls` shows what is registered');
     }

@@ -1,15 +1,22 @@
 import { Code } from '@trellis/core';
+import type { GrpcClient } from '@trellis/transport-grpc';
 import { CliError, usage } from '../cli-error.js';
 import type { CommandContext } from '../context.js';
 import { positiveMs } from '../context.js';
-import { CallFailed, type CallTarget } from '../call/call-transport.js';
+import { DialFailures } from '../call/dial-failures.js';
+import { CallFailed, type CallBase, type CallTarget, type CallTransport, type TransportDeps } from '../call/call-transport.js';
+import { parseHeaders, tlsOptions, usesTls } from '../call/call-options.js';
+import { GRPC_PROTOCOLS } from '../call/protocols.js';
 import { CALL_TRANSPORTS } from '../call/transports.js';
 import { ExitCode } from '../exit-codes.js';
 import { parseJson, readData } from '../input/json-input.js';
-import { descriptorSource } from '../proto/descriptor-source.js';
-import type { Descriptors } from '../proto/descriptors.js';
+import { readRequestLines, type InputLine } from '../input/json-lines.js';
+import { grpcProvider } from '../call/grpc-providers.js';
+import { descriptorSource, type DescriptorSource } from '../proto/descriptor-source.js';
+import { ReflectionSource } from '../proto/reflection-source.js';
+import type { Descriptors, MethodInfo } from '../proto/descriptors.js';
 import { fromJson, toJson } from '../proto/json-mapping.js';
-import { checkServiceName, parseHostPort } from '../target.js';
+import { grpcUrl, parseTarget, type Target } from '../target.js';
 
 export interface CallFlags {
   readonly data?: string;
@@ -21,44 +28,60 @@ export interface CallFlags {
   readonly protocol?: string;
   readonly verbose?: boolean;
   readonly protoNames?: boolean;
+  readonly cacert?: string;
+  readonly insecure?: boolean;
 }
 
 /**
- * `trellis call <service|host:port> <Method> -d '{…}'`: JSON in, JSON out. The request is checked
- * against the .proto before anything is sent; a failed call prints its status code name, message and
- * whether it may have run, and exits 1.
+ * `trellis call <service|host:port|grpc://host:port> <Method> -d '{…}'`: JSON in, JSON out, over the
+ * native protocol or gRPC. Descriptors come from `--proto`, or from the gRPC server's reflection.
+ * Each request is checked against its message type before anything is sent; stream responses print
+ * one JSON per line as they arrive; a failed call prints its status code name, message and whether
+ * it may have run, and exits 1.
  */
 export async function call(ctx: CommandContext, targetText: string, methodText: string, flags: CallFlags): Promise<number> {
-  const protocol = flags.protocol ?? 'trellis';
-  const transport = CALL_TRANSPORTS.get(protocol);
-  if (transport === undefined) throw usage(`--protocol "${protocol}" is unknown`, `protocols: ${[...CALL_TRANSPORTS.keys()].join(', ')}`);
-  const timeoutMs = positiveMs('--timeout', flags.timeout, 5000);
+  // Unary calls default to a 5 s deadline; streams to none (a watch stays open until Ctrl-C), unless --timeout says.
+  const setupMs = positiveMs('--timeout', flags.timeout, 5000);
+  const streamMs = flags.timeout === undefined ? Infinity : setupMs;
   const metadata = parseHeaders(flags.header ?? []);
-  const descriptors = await descriptorSource(flags).load();
-
-  const address = parseHostPort(targetText);
-  const { service, method: methodName } = resolveMethod(descriptors, address === undefined ? checkServiceName(targetText) : undefined, methodText, flags.service);
-  const method = descriptors.method(service, methodName);
-  if (method.kind !== 'unary') {
-    throw usage(`${service}.${method.name} is ${method.kind}: trellis call runs unary methods for now`, 'streaming calls arrive with the gRPC transport');
+  const target = parseTarget(targetText);
+  let grpcClient: GrpcClient | undefined;
+  const dials = new DialFailures();
+  const deps: TransportDeps = {
+    grpcClient: async () => (grpcClient ??= new (await import('@trellis/transport-grpc')).GrpcClient({
+      tls: tlsOptions(flags), connectTimeoutMs: setupMs, onStateChange: dials.onStateChange,
+    })),
+    dialFailure: (display) => dials.reason(display),
+  };
+  try {
+    const protocol = await chooseProtocol(ctx, target, flags.protocol, flags.cacert !== undefined || flags.insecure === true);
+    const callTarget = await resolveTarget(ctx, target, protocol, flags);
+    const descriptors = await ctx.out.spin(`reading descriptors`, descriptorSource(flags, protocol === 'grpc' ? () => reflectionOf(ctx, deps, callTarget, metadata, setupMs) : undefined).load());
+    const named = resolveMethod(descriptors, target.kind === 'service' ? target.name : undefined, methodText, flags.service);
+    const method = descriptors.method(named.service, named.method);
+    const transport = await CALL_TRANSPORTS.get(protocol)!(deps);
+    const timeoutMs = method.kind === 'unary' ? setupMs : streamMs;
+    const base: CallBase = { descriptors, method, group: ctx.group, metadata, timeoutMs, target: callTarget };
+    const where = callTarget.kind === 'address' ? display(callTarget) : `${method.service} via ${ctx.registry().address.display}`;
+    try {
+      if (method.kind === 'unary') return await unary(ctx, transport, base, where, flags);
+      return await streaming(ctx, transport, base, flags);
+    } catch (error) {
+      throw withDialFailure(error, deps);
+    }
+  } finally {
+    grpcClient?.close();
   }
-  const { text, source } = await readData(flags.data ?? '{}', ctx.streams.stdin);
-  const mapped = fromJson(method.request, parseJson(text, source));
-  if (mapped.issues.length > 0) {
-    const lines = mapped.issues.map((i) => `  ${i.path || '(request)'}: ${i.message}`);
-    throw usage(`the request does not fit ${method.requestType}:\n${lines.join('\n')}`, `trellis describe ${method.requestType} --proto … shows its fields`, { issues: mapped.issues });
-  }
+}
 
-  const target: CallTarget = address !== undefined ? { kind: 'address', addresses: [address] } : { kind: 'registry', registry: ctx.registry() };
-  const where = address !== undefined ? `${address.host}:${address.port}` : `${service} via ${ctx.registry().address.display}`;
+async function unary(ctx: CommandContext, transport: CallTransport, base: CallBase, where: string, flags: CallFlags): Promise<number> {
+  const { method } = base;
+  const request = await singleRequest(ctx, method, flags.data);
   let result;
   try {
-    const chosen = await transport();
-    result = await ctx.out.spin(`calling ${method.name} on ${where}`, chosen.unary({
-      definition: descriptors.definition(service), method, group: ctx.group, request: mapped.value, metadata, timeoutMs, target,
-    }));
+    result = await ctx.out.spin(`calling ${method.name} on ${where}`, transport.unary({ ...base, request }));
   } catch (error) {
-    if (error instanceof CallFailed) throw rpcFailed(error, `${service}/${method.name}`);
+    if (error instanceof CallFailed) throw rpcFailed(error, `${method.service}/${method.name}`);
     throw error;
   }
   const response = toJson(method.response, result.response, flags.protoNames);
@@ -75,21 +98,132 @@ export async function call(ctx: CommandContext, targetText: string, methodText: 
   return ExitCode.OK;
 }
 
-/** `-H key:value` (repeatable); keys lower-cased as metadata keys are. */
-export function parseHeaders(headers: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const header of headers) {
-    const colon = header.indexOf(':');
-    const key = colon > 0 ? header.slice(0, colon).trim().toLowerCase() : '';
-    if (!/^[a-z0-9_.-]+$/.test(key)) throw usage(`-H "${header}" is not key:value`, 'metadata keys are letters, digits, "-", "_" and ".": -H trellis-caller:ops');
-    out[key] = header.slice(colon + 1).trim();
+/**
+ * Server streams send the one request of `-d`; client and bidi streams send JSON lines (one message a
+ * line) from `-d`, `-d @file` or stdin. Responses of server and bidi streams print one JSON per line
+ * as they arrive; a client stream's single response prints as a unary one does.
+ */
+async function streaming(ctx: CommandContext, transport: CallTransport, base: CallBase, flags: CallFlags): Promise<number> {
+  const { method } = base;
+  if (transport.stream === undefined) {
+    throw new CliError(ExitCode.USAGE, `${method.service}.${method.name} is ${method.kind}, and streams over the native protocol are not available yet`, {
+      code: 'ERR_NATIVE_STREAMS_UNSUPPORTED',
+      hint: 'call it over gRPC if the provider serves gRPC (grpc://host:port or --protocol grpc); native streams come with the kernel\'s stream support',
+      details: { method: `${method.service}/${method.name}`, kind: method.kind },
+    });
   }
-  return out;
+  const requests = method.kind === 'server-streaming' ? once(await singleRequest(ctx, method, flags.data)) : await requestStream(ctx, method, flags.data ?? '-');
+  let last: unknown;
+  const lines = method.kind !== 'client-streaming';
+  let result;
+  try {
+    result = await transport.stream({
+      ...base,
+      requests,
+      onResponse: (response) => {
+        last = toJson(method.response, response, flags.protoNames);
+        if (lines) ctx.out.line(last);
+      },
+    });
+  } catch (error) {
+    if (error instanceof CallFailed) throw rpcFailed(error, `${method.service}/${method.name}`);
+    throw error;
+  }
+  if (flags.verbose) {
+    const { c } = ctx.out;
+    ctx.out.note(c.dim(`${method.service}/${method.name} (${method.kind}) answered by ${result.endpoint} in ${round(result.elapsedMs)} ms: ${result.responses} response${result.responses === 1 ? '' : 's'}`));
+    for (const [key, value] of Object.entries(result.metadata)) ctx.out.note(c.dim(`< ${key}: ${value}`));
+  }
+  if (!lines) ctx.out.data(last ?? {});
+  return ExitCode.OK;
+}
+
+async function singleRequest(ctx: CommandContext, method: MethodInfo, data: string | undefined): Promise<Record<string, unknown>> {
+  const { text, source } = await readData(data ?? '{}', ctx.streams.stdin);
+  return checked(method, parseJson(text, source), source);
+}
+
+/** A request that does not fit its type is a usage error naming every problem (nothing is sent). */
+function checked(method: MethodInfo, value: unknown, source: string, line?: number): Record<string, unknown> {
+  const mapped = fromJson(method.request, value);
+  if (mapped.issues.length > 0) {
+    const lines = mapped.issues.map((i) => `  ${i.path || '(request)'}: ${i.message}`);
+    const where = line === undefined ? '' : ` (${source}, line ${line})`;
+    throw usage(`the request${where} does not fit ${method.requestType}:\n${lines.join('\n')}`, `trellis describe ${method.requestType} shows its fields`, {
+      issues: mapped.issues,
+      ...(line === undefined ? {} : { line }),
+    });
+  }
+  return mapped.value;
+}
+
+/**
+ * The requests of a client or bidi stream. Lines already in memory are all checked before the call
+ * starts (a bad line 7 must not leave 6 messages sent); stdin lines are checked as they arrive, and a
+ * bad one cancels the call.
+ */
+async function requestStream(ctx: CommandContext, method: MethodInfo, data: string): Promise<AsyncIterable<Record<string, unknown>>> {
+  const input = await readRequestLines(data, ctx.streams.stdin, (text) => ctx.out.note(ctx.out.c.dim(text)));
+  const check = ({ text, line }: InputLine) => checked(method, parseJson(text, `${input.source}, line ${line}`), input.source, line);
+  if (input.complete) {
+    const all: Record<string, unknown>[] = [];
+    for await (const line of input.lines) all.push(check(line));
+    return once(...all);
+  }
+  return (async function* () {
+    for await (const line of input.lines) yield check(line);
+  })();
+}
+
+async function* once<T>(...items: T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+/**
+ * `--protocol` when given (it must agree with a grpc:// target); a grpc:// or grpcs:// target is gRPC;
+ * a host:port is the native protocol; a service is called over what its providers' instance
+ * documents say (gRPC when every provider serves gRPC).
+ */
+async function chooseProtocol(ctx: CommandContext, target: Target, flag: string | undefined, tlsFlags: boolean): Promise<string> {
+  if (flag !== undefined) {
+    if (!CALL_TRANSPORTS.has(flag)) throw usage(`--protocol "${flag}" is unknown`, `protocols: ${[...CALL_TRANSPORTS.keys()].join(', ')}`);
+    if (target.kind === 'address' && target.scheme !== undefined && flag !== 'grpc') {
+      throw usage(`${target.text} is a gRPC address, but --protocol says ${flag}`, `drop --protocol, or write the address as host:port`);
+    }
+    return flag;
+  }
+  // TLS flags with a bare host:port mean gRPC over TLS (the native protocol has no TLS here).
+  if (target.kind === 'address') return target.scheme !== undefined || tlsFlags ? 'grpc' : 'trellis';
+  const service = await ctx.out.spin(`looking up ${target.name}`, ctx.registry().service({ group: ctx.group, name: target.name }));
+  const protocols = service.providers.map((p) => p.protocol);
+  return protocols.length > 0 && protocols.every((p) => GRPC_PROTOCOLS.has(p)) ? 'grpc' : 'trellis';
+}
+
+/** gRPC calls go to one address: the target's, or a gRPC provider the registry lists (reflection asks the same one). */
+async function resolveTarget(ctx: CommandContext, target: Target, protocol: string, flags: CallFlags): Promise<CallTarget> {
+  if (target.kind === 'address') {
+    return { kind: 'address', addresses: [target.address], tls: usesTls(target, flags) };
+  }
+  if (protocol !== 'grpc') return { kind: 'registry', registry: ctx.registry() };
+  const provider = await grpcProvider(ctx.registry(), ctx.group, target.name);
+  return { kind: 'address', addresses: [provider], tls: provider.protocol === 'grpcs' };
+}
+
+function reflectionOf(ctx: CommandContext, deps: TransportDeps, target: CallTarget, metadata: Record<string, string>, timeoutMs: number): DescriptorSource {
+  if (target.kind !== 'address') {
+    throw usage('no descriptors: calls over the native protocol need the service\'s .proto', 'pass --proto file.proto (repeatable; -I dir for imports)');
+  }
+  return new ReflectionSource(() => deps.grpcClient(), grpcUrl(target.addresses[0]!, target.tls === true), { metadata, timeoutMs, dialFailure: deps.dialFailure, warn: (text) => ctx.out.warn(text) });
+}
+
+function display(target: CallTarget & { kind: 'address' }): string {
+  return grpcUrl(target.addresses[0]!, false).display;
 }
 
 /**
  * The service and method a call names: `Method` of the target service; `pkg.Svc/Method` or
- * `pkg.Svc.Method`; with an address, `--service`, or the only service in the descriptors.
+ * `pkg.Svc.Method`; with an address, `--service`, or the only service in the descriptors (gRPC's
+ * own reflection and health services aside).
  */
 function resolveMethod(descriptors: Descriptors, targetService: string | undefined, text: string, serviceFlag: string | undefined): { service: string; method: string } {
   const qualified = /^(.+)[/.]([^/.]+)$/.exec(text);
@@ -104,7 +238,8 @@ function resolveMethod(descriptors: Descriptors, targetService: string | undefin
     method = bare;
   }
   if (service === undefined) {
-    const names = descriptors.serviceNames;
+    const all = descriptors.serviceNames;
+    const names = all.length > 1 ? all.filter((n) => !n.startsWith('grpc.')) : all;
     if (names.length !== 1) {
       throw usage(`which service? ${descriptors.origin} defines ${names.length === 0 ? 'none' : names.join(', ')}`, `name it: trellis call host:port pkg.Service/${text}, or --service pkg.Service`);
     }
@@ -113,21 +248,39 @@ function resolveMethod(descriptors: Descriptors, targetService: string | undefin
   return { service, method };
 }
 
+/** A call that never left because the dial failed: say why the dial failed (refused, TLS…). */
+function withDialFailure(error: unknown, deps: TransportDeps): unknown {
+  if (!(error instanceof CliError) || error.exitCode !== ExitCode.RPC_FAILED) return error;
+  const endpoint = error.details?.['endpoint'];
+  const status = error.details?.['status'] as { code?: string; mayHaveRun?: boolean } | undefined;
+  const dial = typeof endpoint === 'string' && status?.code === 'UNAVAILABLE' && status.mayHaveRun === false ? deps.dialFailure(endpoint) : undefined;
+  if (dial === undefined) return error;
+  return new CliError(error.exitCode, `${error.message}\n  dial: ${dial}`, { hint: error.hint, details: { ...error.details, dial }, cause: error });
+}
+
 function rpcFailed(failure: CallFailed, what: string): CliError {
-  const { error } = failure;
+  const { error, endpoint } = failure;
   const name = Code[error.code] ?? String(error.code);
-  return new CliError(ExitCode.RPC_FAILED, `${what} failed: ${name} (${error.code}): ${error.message}\n  may have run: ${error.mayHaveRun ? 'yes' : 'no'}`, {
-    hint: hintFor(error.code, error.mayHaveRun),
-    details: { status: { code: name, number: error.code, message: error.message, mayHaveRun: error.mayHaveRun }, elapsedMs: round(failure.elapsedMs) },
+  const at = endpoint === undefined ? '' : `\n  endpoint: ${endpoint}`;
+  return new CliError(ExitCode.RPC_FAILED, `${what} failed: ${name} (${error.code}): ${error.message}\n  may have run: ${error.mayHaveRun ? 'yes' : 'no'}${at}`, {
+    hint: hintFor(error.code, error.mayHaveRun, endpoint),
+    details: {
+      status: { code: name, number: error.code, message: error.message, mayHaveRun: error.mayHaveRun },
+      elapsedMs: round(failure.elapsedMs),
+      ...(endpoint === undefined ? {} : { endpoint }),
+    },
   });
 }
 
-function hintFor(code: Code, mayHaveRun: boolean): string | undefined {
+function hintFor(code: Code, mayHaveRun: boolean, endpoint: string | undefined): string | undefined {
   switch (code) {
     case Code.UNAVAILABLE:
-      return mayHaveRun
-        ? 'the provider answered UNAVAILABLE, or the connection broke after the request was sent: it may have run'
+      if (mayHaveRun) return 'the provider answered UNAVAILABLE, or the connection broke after the request was sent: it may have run';
+      return endpoint !== undefined
+        ? `nothing took the call at ${endpoint} (it never ran): is the server up there, and does it speak TLS (grpcs://) or cleartext (grpc://) as called?`
         : 'no provider took the call (it never ran): check trellis ls / trellis health';
+    case Code.CANCELLED:
+      return endpoint !== undefined ? `the server at ${endpoint} reset the call; a TLS server called over cleartext does that: try grpcs://` : undefined;
     case Code.DEADLINE_EXCEEDED:
       return 'the provider did not answer in time: raise --timeout, or see why it is slow';
     case Code.UNIMPLEMENTED:

@@ -1,8 +1,15 @@
+import type { InstanceInfo } from '@trellis/core/spi';
 import * as protobuf from 'protobufjs';
-import { notFound } from '../cli-error.js';
-import type { CommandContext } from '../context.js';
+import { notFound, usage } from '../cli-error.js';
+import { positiveMs, type CommandContext } from '../context.js';
+import { parseHeaders, tlsOptions, usesTls } from '../call/call-options.js';
+import { DialFailures } from '../call/dial-failures.js';
+import { grpcProvider } from '../call/grpc-providers.js';
+import type { HostPort } from '../health/checks.js';
+import { ReflectionSource } from '../proto/reflection-source.js';
+import { grpcUrl, looksLikeAddress, parseTarget, type Target } from '../target.js';
 import { ExitCode } from '../exit-codes.js';
-import { descriptorSource } from '../proto/descriptor-source.js';
+import { descriptorSource, type DescriptorSource } from '../proto/descriptor-source.js';
 import type { Descriptors } from '../proto/descriptors.js';
 import { reachableTypes, serviceShape, signature, typeShape, typeText, type MethodShape, type ServiceShape } from '../proto/shapes.js';
 import { closeNames, didYouMean } from '../suggest.js';
@@ -10,14 +17,25 @@ import { closeNames, didYouMean } from '../suggest.js';
 export interface DescriptorFlags {
   readonly proto?: string[];
   readonly importPath?: string[];
+  readonly header?: string[];
+  readonly timeout?: string;
+  readonly cacert?: string;
+  readonly insecure?: boolean;
 }
 
 /**
- * `trellis describe [symbol]`: the services of the descriptors (no symbol), or one service, method,
- * message or enum with every message shape it reaches, streaming kinds as the .proto declares them.
+ * `trellis describe [grpc://host:port] [symbol]`: the services of the descriptors (no symbol), or one
+ * service, method, message or enum with every message shape it reaches, streaming kinds as declared.
+ * Descriptors from `--proto`, else from the reflection service of the gRPC server named first, or of
+ * a gRPC provider of the service from the registry.
  */
-export async function describe(ctx: CommandContext, symbol: string | undefined, flags: DescriptorFlags): Promise<number> {
-  const descriptors = await descriptorSource(flags).load();
+export async function describe(ctx: CommandContext, first: string | undefined, second: string | undefined, flags: DescriptorFlags): Promise<number> {
+  const target = first !== undefined && looksLikeAddress(first) ? parseTarget(first) : undefined;
+  const symbol = target !== undefined ? second : first;
+  if (target === undefined && second !== undefined) {
+    throw usage(`"${first}" is not an address: describe takes [grpc://host:port] [symbol]`, `trellis describe grpc://host:port ${second}, or trellis describe ${second} --proto file.proto`);
+  }
+  const descriptors = await withReflection(ctx, target, symbol, flags, (source) => ctx.out.spin(`reading descriptors from ${source.origin}`, source.load()));
   const origin = descriptors.origin;
   if (symbol === undefined) {
     const services = descriptors.services().map(serviceShape);
@@ -60,6 +78,55 @@ export async function describe(ctx: CommandContext, symbol: string | undefined, 
     for (const line of rest) ctx.out.print(line);
   });
   return ExitCode.OK;
+}
+
+/**
+ * Runs `work` on the descriptor source: `--proto`; else the reflection of the address given, or of a
+ * gRPC provider of the service the symbol names (`demo.Greeter`, `demo.Greeter.SayHello`) when a
+ * registry is configured. The GrpcClient is closed afterwards.
+ */
+async function withReflection<T>(ctx: CommandContext, target: Target | undefined, symbol: string | undefined, flags: DescriptorFlags, work: (source: DescriptorSource) => Promise<T>): Promise<T> {
+  if ((flags.proto?.length ?? 0) > 0) return work(descriptorSource(flags));
+  let address: HostPort;
+  let tls: boolean;
+  if (target !== undefined && target.kind === 'address') {
+    address = target.address;
+    tls = usesTls(target, flags);
+  } else {
+    const provider = symbol !== undefined && ctx.hasRegistry ? await registeredGrpcProvider(ctx, symbol) : undefined;
+    if (provider === undefined) return work(descriptorSource(flags));
+    address = provider;
+    tls = provider.protocol === 'grpcs';
+  }
+  const timeoutMs = positiveMs('--timeout', flags.timeout, 5000);
+  const { GrpcClient } = await import('@trellis/transport-grpc');
+  const dials = new DialFailures();
+  const client = new GrpcClient({ tls: tlsOptions(flags), connectTimeoutMs: timeoutMs, onStateChange: dials.onStateChange });
+  try {
+    const options = { metadata: parseHeaders(flags.header ?? []), timeoutMs, dialFailure: (display: string) => dials.reason(display), warn: (text: string) => ctx.out.warn(text) };
+    return await work(new ReflectionSource(async () => client, grpcUrl(address, tls), options));
+  } finally {
+    client.close();
+  }
+}
+
+/** The gRPC provider of the service `symbol` is (or whose method it is), if the registry lists that service. */
+async function registeredGrpcProvider(ctx: CommandContext, symbol: string): Promise<InstanceInfo | undefined> {
+  const registry = ctx.registry();
+  const services = await ctx.out.spin(`reading ${registry.address.display}`, registry.services());
+  const names = [symbol, symbol.replace(/[./][^./]+$/, '')];
+  const inGroup = services.filter((s) => s.group === ctx.group);
+  const service = names.map((name) => inGroup.find((s) => s.name === name)).find((s) => s !== undefined);
+  if (service === undefined) {
+    const known = inGroup.map((s) => s.name);
+    const close = closeNames(symbol, known).length > 0 ? closeNames(symbol, known) : closeNames(names[1]!, known);
+    throw notFound(
+      `no descriptors for "${symbol}": it is not a service (or a method of one) in the registry at ${registry.address.display}, group "${ctx.group}"`,
+      close.length > 0 ? `${didYouMean(close)} Or pass its .proto with --proto file.proto` : 'pass its .proto with --proto file.proto; `trellis ls` lists the services there are',
+      { suggestions: close },
+    );
+  }
+  return grpcProvider(registry, ctx.group, service.name);
 }
 
 function messagesOf(method: protobuf.Method): protobuf.Type[] {

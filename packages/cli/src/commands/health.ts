@@ -2,8 +2,8 @@ import { notFound, usage } from '../cli-error.js';
 import type { CommandContext } from '../context.js';
 import { positiveMs } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatMs, healthUrl, httpCheck, pingCheck, type CheckResult, type HostPort } from '../health/checks.js';
-import { checkServiceName, parseHostPort } from '../target.js';
+import { formatMs, healthUrl, httpCheck, livenessCheck, type CheckResult, type CheckTarget } from '../health/checks.js';
+import { parseTarget } from '../target.js';
 
 export interface HealthFlags {
   readonly http?: string;
@@ -12,31 +12,32 @@ export interface HealthFlags {
 }
 
 /**
- * `trellis health <host:port|service>`: PING round trips over the native protocol (every provider of
- * a service, through the registry), and @trellis/health's HTTP endpoint with `--http`. Exit 0 when
- * every check passed, 1 when one did not. gRPC's health check (grpc.health.v1) joins as a third kind.
+ * `trellis health <host:port|grpc://host:port|service>`: PING round trips over the native protocol, or
+ * HTTP/2 PINGs to a gRPC server (grpc:// targets, providers whose instance document says grpc), for
+ * every provider of a service through the registry; and @trellis/health's HTTP endpoint with
+ * `--http`. Exit 0 when every check passed, 1 when one did not.
  */
 export async function health(ctx: CommandContext, targetText: string, flags: HealthFlags): Promise<number> {
   const timeoutMs = positiveMs('--timeout', flags.timeout, 1000);
   const count = flags.count === undefined ? 3 : Number(flags.count);
   if (!Number.isInteger(count) || count < 1 || count > 100) throw usage(`--count "${flags.count}" is not a number from 1 to 100`);
-  const address = parseHostPort(targetText);
-  let targets: HostPort[];
-  if (address !== undefined) {
-    targets = [address];
+  const target = parseTarget(targetText);
+  let targets: CheckTarget[];
+  if (target.kind === 'address') {
+    targets = [{ ...target.address, protocol: target.scheme }];
   } else {
     const registry = ctx.registry();
-    const service = await ctx.out.spin(`reading ${registry.address.display}`, registry.service({ group: ctx.group, name: checkServiceName(targetText) }));
+    const service = await ctx.out.spin(`reading ${registry.address.display}`, registry.service({ group: ctx.group, name: target.name }));
     if (service.providers.length === 0) {
       throw notFound(`${service.group}/${service.name} has no provider to check`, 'trellis ls shows what is registered');
     }
-    targets = service.providers.map((p) => ({ host: p.host, port: p.port }));
+    targets = service.providers.map((p) => ({ host: p.host, port: p.port, protocol: p.protocol }));
   }
   if (flags.http !== undefined && healthUrl(flags.http, 'h') === '') {
     throw usage(`--http "${flags.http}" is neither a port nor a URL`, 'pass the health endpoint\'s port (8081, :8081/ready) or its URL');
   }
   const checks = await ctx.out.spin(`checking ${targets.length} target(s)`, async () => {
-    const pings = await pingCheck(targets, { timeoutMs, count });
+    const pings = await livenessCheck(targets, { timeoutMs, count });
     const https = flags.http === undefined ? [] : await Promise.all(targets.map((t) => httpCheck(healthUrl(flags.http!, t.host), timeoutMs)));
     return [...pings, ...https];
   });

@@ -3,7 +3,7 @@ import { endpointId } from '@trellis/core/spi';
 import type { CommandContext } from '../context.js';
 import { positiveMs } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatMs, pingCheck, type CheckResult } from '../health/checks.js';
+import { formatMs, livenessCheck, type CheckResult } from '../health/checks.js';
 import type { CatalogService } from '../registry/catalog.js';
 import { checkServiceName } from '../target.js';
 
@@ -12,7 +12,7 @@ export interface LsFlags {
   readonly healthTimeout?: string;
 }
 
-/** `trellis ls`: every service; `trellis ls <service>`: its providers, each PINGed unless --no-health. */
+/** `trellis ls`: every service; `trellis ls <service>`: its providers, each PINGed (HTTP/2 PING for gRPC ones) unless --no-health. */
 export async function ls(ctx: CommandContext, service: string | undefined, flags: LsFlags): Promise<number> {
   const registry = ctx.registry();
   if (service === undefined) {
@@ -25,7 +25,7 @@ export async function ls(ctx: CommandContext, service: string | undefined, flags
   const found = await ctx.out.spin(`reading ${registry.address.display}`, registry.service({ group: ctx.group, name: checkServiceName(service) }));
   const checks = flags.health === false || found.providers.length === 0
     ? undefined
-    : await ctx.out.spin(`pinging ${found.providers.length} provider(s)`, pingCheck(found.providers, {
+    : await ctx.out.spin(`pinging ${found.providers.length} provider(s)`, livenessCheck(found.providers, {
       timeoutMs: positiveMs('--health-timeout', flags.healthTimeout, 1000),
       count: 1,
     }));

@@ -1,18 +1,26 @@
 import { performance } from 'node:perf_hooks';
 import { TcpClientTransport } from '@trellis/core';
 import { endpointId, type Endpoint } from '@trellis/core/spi';
+import { DialFailures } from '../call/dial-failures.js';
+import { GRPC_PROTOCOLS } from '../call/protocols.js';
+import { grpcUrl } from '../target.js';
 
 export interface HostPort {
   readonly host: string;
   readonly port: number;
 }
 
+/** A provider to check, with the protocol it serves (instance document, or the target's scheme). */
+export interface CheckTarget extends HostPort {
+  readonly protocol?: string;
+}
+
 /**
  * One health check's verdict. `check` names how it was asked (`ping` over the native protocol,
- * `http` for @trellis/health's endpoint; gRPC's grpc.health.v1 check slots in as another kind).
+ * `h2-ping` an HTTP/2 PING to a gRPC server, `http` for @trellis/health's endpoint).
  */
 export interface CheckResult {
-  readonly check: 'ping' | 'http';
+  readonly check: 'ping' | 'h2-ping' | 'http';
   readonly target: string;
   readonly ok: boolean;
   /** ping: `UP`, `UNREACHABLE`, `TIMEOUT`; http: `SERVING`, `NOT_SERVING`, `UNREACHABLE`, `TIMEOUT`, `HTTP <status>`. */
@@ -26,6 +34,56 @@ export interface CheckResult {
 
 function endpoint(target: HostPort): Endpoint {
   return { id: endpointId(target.host, target.port), host: target.host, port: target.port, weight: 100, version: '*', tags: {} };
+}
+
+/**
+ * Liveness of each target over the protocol it serves: an HTTP/2 PING for gRPC providers (`grpc`,
+ * `grpcs`), the native PING for the others. Results in the order of `targets`.
+ */
+export async function livenessCheck(targets: readonly CheckTarget[], options: { timeoutMs: number; count: number }): Promise<CheckResult[]> {
+  const grpc = targets.map((t, i) => [t, i] as const).filter(([t]) => t.protocol !== undefined && GRPC_PROTOCOLS.has(t.protocol));
+  const native = targets.map((t, i) => [t, i] as const).filter(([t]) => t.protocol === undefined || !GRPC_PROTOCOLS.has(t.protocol));
+  const [grpcResults, nativeResults] = await Promise.all([
+    grpc.length === 0 ? [] : http2PingCheck(grpc.map(([t]) => t), options),
+    native.length === 0 ? [] : pingCheck(native.map(([t]) => t), options),
+  ]);
+  const out: CheckResult[] = new Array(targets.length);
+  grpc.forEach(([, i], k) => (out[i] = grpcResults[k]!));
+  native.forEach(([, i], k) => (out[i] = nativeResults[k]!));
+  return out;
+}
+
+/**
+ * HTTP/2 PINGs to gRPC servers through @trellis/transport-grpc's client engine: the connection is
+ * up and the server's HTTP/2 layer answers. A `grpcs` server's certificate is not verified: a
+ * liveness probe sends no request and reads no data.
+ */
+export async function http2PingCheck(targets: readonly CheckTarget[], options: { timeoutMs: number; count: number }): Promise<CheckResult[]> {
+  const { GrpcClient } = await import('@trellis/transport-grpc');
+  // A refused or failed dial shows as a PING timeout; the channel's state change says why.
+  const dials = new DialFailures();
+  const client = new GrpcClient({ connectTimeoutMs: options.timeoutMs, tls: { rejectUnauthorized: false }, onStateChange: dials.onStateChange });
+  try {
+    return await Promise.all(targets.map(async (target): Promise<CheckResult> => {
+      const { url, display } = grpcUrl(target, target.protocol === 'grpcs');
+      const channel = client.channel(url);
+      const started = performance.now();
+      try {
+        await channel.ping(options.timeoutMs);
+        const firstMs = performance.now() - started;
+        const rttMs: number[] = [];
+        for (let i = 1; i < options.count; i++) rttMs.push(await channel.ping(options.timeoutMs));
+        return { check: 'h2-ping', target: display, ok: true, status: 'UP', firstMs, rttMs };
+      } catch (error) {
+        const dial = dials.reason(display);
+        if (dial !== undefined) return { check: 'h2-ping', target: display, ok: false, status: 'UNREACHABLE', detail: dial };
+        const message = (error as Error).message;
+        return { check: 'h2-ping', target: display, ok: false, status: /within \d+ ms|timed? ?out/i.test(message) ? 'TIMEOUT' : 'UNREACHABLE', detail: message };
+      }
+    }));
+  } finally {
+    client.close();
+  }
 }
 
 /**

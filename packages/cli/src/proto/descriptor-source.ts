@@ -4,11 +4,11 @@ import type { TrellisError } from '@trellis/core';
 import { loadProtoAsync, type ProtoLoadOptions, type ProtoPackage } from '@trellis/codec-protobuf';
 import { usage } from '../cli-error.js';
 import { Descriptors } from './descriptors.js';
+import { CLI_CONVERSION } from './message-bytes.js';
 
 /**
- * Where `describe` and `call` get services and message types from. Today: .proto files
- * (`--proto`). Server reflection (gRPC's reflection service) is another source of the same
- * descriptors; it plugs in here without changing the commands.
+ * Where `describe` and `call` get services and message types from: .proto files (`--proto`), or a
+ * gRPC server's reflection service (reflection-source.ts).
  */
 export interface DescriptorSource {
   /** For messages: `greeter.proto`, `reflection at 10.0.0.7:50051`. */
@@ -16,14 +16,8 @@ export interface DescriptorSource {
   load(): Promise<Descriptors>;
 }
 
-/**
- * How the CLI decodes messages for JSON: field names as in the .proto (renamed to JSON names by
- * json-mapping), int64 as decimal strings, enums by name, bytes as base64, NaN/Infinity as strings,
- * defaults filled in (an operator wants to see `count: 0`), no virtual oneof properties.
- */
-const CLI_LOAD_OPTIONS: ProtoLoadOptions = {
-  keepCase: true, longs: String, enums: String, bytes: String, defaults: true, oneofs: false, json: true,
-};
+/** Field names as in the .proto (renamed to JSON names by json-mapping), converted as message-bytes.ts says. */
+const CLI_LOAD_OPTIONS: ProtoLoadOptions = { keepCase: true, ...CLI_CONVERSION } as ProtoLoadOptions;
 
 /** .proto files, loaded with @trellis/codec-protobuf as a provider loads them. */
 export class ProtoFileSource implements DescriptorSource {
@@ -68,12 +62,16 @@ function locate(files: readonly string[], dirs: readonly string[]): { files: str
   return { files: located, includeDirs };
 }
 
-/** The source the flags ask for; without one, a usage error that says what to pass. */
-export function descriptorSource(flags: { proto?: readonly string[]; importPath?: readonly string[] }): DescriptorSource {
+/**
+ * The source the flags ask for: the .proto files when given, else the reflection of the gRPC server
+ * the command is pointed at; with neither, a usage error that says what to pass.
+ */
+export function descriptorSource(flags: { proto?: readonly string[]; importPath?: readonly string[] }, reflection?: () => DescriptorSource): DescriptorSource {
   if (flags.proto === undefined || flags.proto.length === 0) {
+    if (reflection !== undefined) return reflection();
     throw usage(
       'no descriptors: this command needs the service\'s .proto',
-      'pass --proto file.proto (repeatable; -I dir for imports). Server reflection is not available yet.',
+      'pass --proto file.proto (repeatable; -I dir for imports), or point it at a gRPC server that serves reflection (grpc://host:port)',
     );
   }
   return new ProtoFileSource(flags.proto, flags.importPath ?? []);

@@ -1,6 +1,6 @@
 import type { ProtoPackage, ProtoServiceDefinition } from '@trellis/codec-protobuf';
 import * as protobuf from 'protobufjs';
-import { notFound } from '../cli-error.js';
+import { notFound, usage } from '../cli-error.js';
 import { closeNames, didYouMean } from '../suggest.js';
 
 export type MethodKind = 'unary' | 'server-streaming' | 'client-streaming' | 'bidi-streaming';
@@ -17,9 +17,13 @@ export interface MethodInfo {
   readonly response: protobuf.Type;
 }
 
-/** What a descriptor source loaded: services, methods and types, looked up by full name. */
+/**
+ * What a descriptor source loaded: services, methods and types, looked up by full name. `proto` is
+ * a protobufjs root (from server reflection), or a codec-protobuf package, which also gives the
+ * kernel's service definitions that the native protocol needs.
+ */
 export class Descriptors {
-  constructor(readonly proto: ProtoPackage, readonly origin: string) {}
+  constructor(readonly proto: Pick<ProtoPackage, 'root'> & Partial<Pick<ProtoPackage, 'service'>>, readonly origin: string) {}
 
   get serviceNames(): string[] {
     return this.services().map((s) => s.fullName.slice(1));
@@ -50,6 +54,9 @@ export class Descriptors {
   /** The kernel's definition of a service (unary methods, codecs), for an RpcClient. */
   definition(name: string): ProtoServiceDefinition {
     this.service(name);
+    if (this.proto.service === undefined) {
+      throw usage(`the native protocol needs ${name}'s .proto: descriptors from ${this.origin} only serve gRPC calls`, 'pass --proto file.proto, or --protocol grpc');
+    }
     return this.proto.service(name);
   }
 
@@ -103,9 +110,10 @@ export function methodInfo(service: protobuf.Service, method: protobuf.Method): 
   const kind: MethodKind = method.requestStream
     ? method.responseStream ? 'bidi-streaming' : 'client-streaming'
     : method.responseStream ? 'server-streaming' : 'unary';
+  // Parsed .proto files keep the option in parsedOptions (a number); descriptors from reflection, in options (a name).
   let idempotency = 'IDEMPOTENCY_UNKNOWN';
-  for (const entry of method.parsedOptions ?? []) {
-    const level = (entry as Record<string, unknown>)['idempotency_level'];
+  const levels = [...(method.parsedOptions ?? []), method.options ?? {}].map((entry) => (entry as Record<string, unknown>)['idempotency_level']);
+  for (const level of levels) {
     if (level !== undefined) idempotency = level === 1 ? 'NO_SIDE_EFFECTS' : level === 2 ? 'IDEMPOTENT' : String(level);
   }
   return {

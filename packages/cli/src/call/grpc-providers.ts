@@ -1,0 +1,22 @@
+import type { InstanceInfo } from '@trellis/core/spi';
+import { notFound } from '../cli-error.js';
+import type { RegistryClient } from '../registry/registry-client.js';
+import { GRPC_PROTOCOLS } from './protocols.js';
+
+/**
+ * One provider of a service whose instance document says it serves gRPC (`grpc`, or `grpcs` for
+ * TLS), picked at random like a consumer's first call would; NOT_FOUND naming the protocols the
+ * providers do serve when none is gRPC.
+ */
+export async function grpcProvider(registry: RegistryClient, group: string, name: string): Promise<InstanceInfo> {
+  const service = await registry.service({ group, name });
+  const providers = service.providers.filter((p) => GRPC_PROTOCOLS.has(p.protocol));
+  if (providers.length === 0) {
+    const protocols = [...new Set(service.providers.map((p) => p.protocol))];
+    throw notFound(
+      `no provider of ${service.name} (group "${service.group}") in ${registry.address.display} serves gRPC` + (protocols.length > 0 ? `: they serve ${protocols.join(', ')}` : ''),
+      protocols.length > 0 ? `call it over ${protocols[0]}: --protocol ${protocols[0]}` : '`trellis ls` shows what is registered',
+    );
+  }
+  return providers[Math.floor(Math.random() * providers.length)]!;
+}
