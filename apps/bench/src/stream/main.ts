@@ -13,7 +13,7 @@
  *
  *   node --expose-gc apps/bench/dist/stream/main.js [--quick] [--seconds N] [--out DIR]
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -36,8 +36,21 @@ const outDir = resolve(args.out ?? join(__dirname, '..', '..', '..', '..', 'benc
 
 interface Server { readonly child: ChildProcess; readonly port: number }
 
+/** Pins a process (every thread, GC helpers included) to one core, as the other benches do; false without taskset. */
+function pin(pid: number, core: number): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false; // no taskset: unpinned ratios are still comparable within the run
+  }
+}
+
+let pinned = pin(process.pid, 1);
+
 async function startServer(side: Side): Promise<Server> {
   const child = fork(join(__dirname, 'server.js'), [side], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  pinned = pin(child.pid!, 0) && pinned;
   const port = await new Promise<number>((ok, fail) => {
     child.on('message', (m: { ready?: number }) => m.ready && ok(m.ready));
     child.once('exit', (code) => fail(new Error(`${side} server exited (${code})`)));
@@ -208,7 +221,7 @@ async function main(): Promise<void> {
     const memory = await idleMemory(servers.trellis, quick ? 2000 : 10_000);
     const result = {
       date: new Date().toISOString(),
-      machine: `shared (${loadavg()[0]!.toFixed(2)} load average at the end); client and server unpinned, one process each`,
+      machine: `shared (${loadavg()[0]!.toFixed(2)} load average at the end); server and client one process each, ${pinned ? 'pinned to cores 0 and 1' : 'unpinned'}`,
       level: 'transport SPI (TcpClientTransport.openStream / StreamHandler), protobufjs encode and decode per message',
       messagesPerSecond: rates,
       samples,
