@@ -203,3 +203,15 @@ t.test('send after end() throws; an oversize message is refused before sending, 
   t.equal(Buffer.from((await responses.next()).value as Uint8Array).toString(), 'still fine');
   t.same(await responses.next(), { value: undefined, done: true });
 });
+
+t.test('a signal aborted before the open: CANCELLED, never ran, nothing reaches the server', async (t) => {
+  const rig = await startStreamRig();
+  t.teardown(() => rig.close());
+  const stream = rig.open('Count', 'server-streaming', { signal: AbortSignal.abort() });
+  await t.rejects(stream.headers, { code: Code.CANCELLED, mayHaveRun: false });
+  const after = rig.open('Count', 'server-streaming');
+  await after.send(text('1'));
+  after.end();
+  t.same(await collect(after.responses), ['0']);
+  t.equal(rig.log.opened, 1, 'only the second stream was opened on the server');
+});

@@ -86,7 +86,7 @@ export class TcpClientStream implements ClientStream, InboxOwner, SenderOwner {
     this.sender = new StreamSender(0, this);
     const signal = request?.signal;
     if (signal !== undefined) {
-      if (signal.aborted) queueMicrotask(() => this.handleEvent());
+      if (signal.aborted) this.finish(new RpcError(Code.CANCELLED, 'stream cancelled by the caller before it opened', { mayHaveRun: false }));
       else signal.addEventListener('abort', this, { once: true });
     }
   }
