@@ -1,5 +1,7 @@
 import t from 'tap';
 import { Code, type RpcError } from '../src/errors.js';
+import { TcpClientTransport } from '../src/transport/tcp-client-transport.js';
+import { TcpServerTransport } from '../src/transport/tcp-server-transport.js';
 import { collect, startStreamRig, until } from './fixtures/stream-transport.js';
 
 const text = (s: string): Uint8Array => Buffer.from(s);
@@ -214,4 +216,11 @@ t.test('a signal aborted before the open: CANCELLED, never ran, nothing reaches 
   after.end();
   t.same(await collect(after.responses), ['0']);
   t.equal(rig.log.opened, 1, 'only the second stream was opened on the server');
+});
+
+t.test('stream options are checked when the transport is built', (t) => {
+  t.throws(() => new TcpServerTransport({ streamWindow: 100 }), { code: 'ERR_INVALID_OPTION', message: /"streamWindow" is 100/ });
+  t.throws(() => new TcpServerTransport({ maxOpenStreams: 0 }), { code: 'ERR_INVALID_OPTION', message: /"maxOpenStreams" is 0/ });
+  t.throws(() => new TcpClientTransport({ streamWindow: 2 ** 31 }), { code: 'ERR_INVALID_OPTION', message: /"streamWindow"/ });
+  t.end();
 });
