@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { Code, RpcError, RpcServer } from '@trellis/core';
 import type { Listener, ListenOptions, RequestHandler, ServerTransport } from '@trellis/core/spi';
+import type { InboundStream, ServerStreamExchange } from '@trellis/core';
 import { DEFAULT_FRAME_LIMITS, ServerConnection } from '@trellis/core/internal';
 import { loadEchoService } from '@trellis/testkit';
 import { FakeSocket } from './fake-socket.js';
@@ -23,6 +24,23 @@ export interface InProcessTarget {
   close(): Promise<void>;
   /** What the server answered so far: responses by status code, GOAWAYs, PONGs. */
   readonly tally: OutputTally;
+}
+
+/**
+ * Streams at the transport level (the kernel's stream dispatch is not part of this target): Echo
+ * answers each message back and ends at the half-close; anything else fails at once.
+ */
+function fuzzStreamHandler(stream: InboundStream, exchange: ServerStreamExchange): void {
+  if (stream.method !== 'Echo') return exchange.fail(new RpcError(Code.UNIMPLEMENTED, `no stream method ${stream.method}`, { mayHaveRun: false }));
+  void (async () => {
+    for await (const message of exchange.requests) {
+      const wait = exchange.send(message);
+      if (wait) await wait;
+    }
+    exchange.end(new Map([['echoed', 'yes']]));
+  })().catch((error: unknown) => {
+    if (!exchange.signal.aborted) exchange.fail(error instanceof RpcError ? error : new RpcError(Code.INTERNAL, String(error)));
+  });
 }
 
 /**
@@ -53,6 +71,8 @@ export async function createInProcessTarget(): Promise<InProcessTarget> {
     firstFrameTimeoutMs: 60_000,
     idleTimeoutMs: 0,
     identity: undefined,
+    streams: fuzzStreamHandler,
+    maxOpenStreams: 50,
   };
   return {
     run(input, random) {

@@ -1,4 +1,7 @@
-import { DEFAULT_SETTINGS, encodeBareFrame, encodeRequestFrame, encodeResponseFrame, encodeSettingsFrame, FrameType } from '@trellis/core/internal';
+import {
+  CAPABILITY_STREAMS, DEFAULT_FRAME_LIMITS, DEFAULT_SETTINGS, encodeBareFrame, encodeHalfCloseFrame, encodeRequestFrame, encodeResponseFrame,
+  encodeSettingsFrame, encodeStreamMessageFrame, encodeStreamOpenFrame, encodeWindowUpdateFrame, FrameType,
+} from '@trellis/core/internal';
 import { loadEchoService } from '@trellis/testkit';
 
 /**
@@ -9,7 +12,7 @@ import { loadEchoService } from '@trellis/testkit';
  */
 export class Mutator {
   private readonly seeds: Buffer[];
-  private readonly settings = encodeSettingsFrame(DEFAULT_SETTINGS);
+  private readonly settings = encodeSettingsFrame({ ...DEFAULT_SETTINGS, capabilities: CAPABILITY_STREAMS });
   private nextStream = 1;
 
   constructor(private readonly random: () => number) {
@@ -17,6 +20,8 @@ export class Mutator {
     const body = Buffer.from(echo.requestCodec.encode({ message: 'hello fuzz', id: '42', values: [1, 2, 3] }));
     const request = (method: string, service = 'trellis.test.EchoService', metadata = new Map<string, string>(), payload: Buffer = body) =>
       encodeRequestFrame(1, { group: 'default', service, version: '', method, timeoutMs: 1000, attempt: 1, metadata }, payload);
+    const streamOpen = (kind: 'server-streaming' | 'client-streaming' | 'bidi-streaming', method = 'Echo') =>
+      encodeStreamOpenFrame(1, { group: 'default', service: 'trellis.test.EchoService', version: '', method, timeoutMs: 1000, attempt: 1, metadata: new Map() }, kind, DEFAULT_FRAME_LIMITS);
     this.seeds = [
       request('Echo'),
       request('Mutate', undefined, new Map([['x-user', '7'], ['traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01']])),
@@ -30,6 +35,20 @@ export class Mutator {
       // Over the limits the in-memory server announces (64 KiB bodies): refused per call and skipped.
       request('Echo', undefined, undefined, Buffer.alloc(70 * 1024, 0x0a)),
       request('Echo', undefined, new Map(Array.from({ length: 70 }, (_, i) => [`k${i}`, 'v'] as [string, string]))),
+      // Streams (issue #18): opens of each kind, messages, half-closes, credit — and the bad ones a
+      // hostile peer sends: a message for a stream never opened, a window update past 2^31-1, a
+      // half-close twice, a message over the limits. Ids are rewritten below, so most land on
+      // streams that are not open and some (id 1) on the one that is.
+      streamOpen('bidi-streaming'),
+      streamOpen('server-streaming'),
+      streamOpen('client-streaming', 'Nope'),
+      Buffer.concat([streamOpen('bidi-streaming'), encodeStreamMessageFrame(1, body), encodeHalfCloseFrame(1), encodeHalfCloseFrame(1)]),
+      Buffer.concat([streamOpen('bidi-streaming'), encodeWindowUpdateFrame(1, 0x7fffffff), encodeWindowUpdateFrame(1, 1)]),
+      Buffer.concat([streamOpen('client-streaming'), encodeHalfCloseFrame(1), encodeStreamMessageFrame(1, body)]),
+      encodeStreamMessageFrame(1, body),
+      encodeStreamMessageFrame(1, Buffer.alloc(70 * 1024, 0x0a)),
+      encodeWindowUpdateFrame(1, 1000),
+      encodeHalfCloseFrame(1),
     ];
   }
 

@@ -16,6 +16,8 @@ t.test('a short fuzz run finds nothing and exercises every answer kind', async (
   t.ok(report.tally.errors[8]! > 10, 'frames over the limits were refused for their call alone (RESOURCE_EXHAUSTED)');
   t.ok(report.tally.goaways > 1000, 'protocol violations closed their connections with a GOAWAY');
   t.ok(report.goodClientCalls > 0, 'the well-formed client was answered throughout');
+  t.ok((report.tally.streamStatuses[0] ?? 0) > 10, 'streams opened and ended OK');
+  t.ok((report.tally.streamStatuses[3] ?? 0) > 100, 'bad stream frames (unknown stream, window overflow, half-close twice) got a per-stream INVALID_ARGUMENT');
 });
 
 /**

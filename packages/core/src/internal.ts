@@ -4,7 +4,10 @@
  */
 export { FrameDecoder, type FrameSink } from './transport/frame-decoder.js';
 export { FrameType, FIXED_HEADER_SIZE, DEFAULT_FRAME_LIMITS, PROTOCOL_VERSION, encodeBareFrame, type FrameLimits } from './transport/frame.js';
-export { encodeSettingsFrame, decodeSettings, DEFAULT_SETTINGS, type Settings } from './transport/settings.js';
+export { encodeSettingsFrame, decodeSettings, DEFAULT_SETTINGS, CAPABILITY_STREAMS, type Settings } from './transport/settings.js';
+export {
+  encodeStreamOpenFrame, encodeStreamMessageFrame, encodeHalfCloseFrame, encodeWindowUpdateFrame, encodeStreamCancelFrame,
+} from './transport/stream-frames.js';
 export {
   encodeRequestFrame, encodeResponseFrame, decodeRequestHeader, decodeResponseHeader, createRouteMemo,
   type RequestHeader, type ResponseHeader,

@@ -3,11 +3,17 @@ import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import type { DeadlineEntry, DeadlineTimer } from '../deadline-timer.js';
 import { Code, RpcError } from '../errors.js';
 import type { OutboundRequest, ResponseSink } from '../transport.js';
+import type { ClientStream, OutboundStream } from '../transport-stream.js';
+import { TcpClientStream, type ClientStreamHost } from './client-stream.js';
 import { encodeBareFrame, FRAME_TYPE_NAMES, FrameType, PING_BODY_SIZE, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
 import { FrameDecoder, type FrameSink } from './frame-decoder.js';
 import { decodeResponseHeader, encodeRequestFrame, FrameLimitError } from './header-codec.js';
 import { PingRateLimit } from './ping-rate-limit.js';
-import { decodeSettings, DEFAULT_SETTINGS, encodeSettingsFrame, type Settings } from './settings.js';
+import { CAPABILITY_STREAMS, decodeSettings, DEFAULT_SETTINGS, encodeSettingsFrame, type Settings } from './settings.js';
+import {
+  copyMessage, encodeHalfCloseFrame, encodeStreamCancelFrame, encodeStreamMessageFrame, encodeStreamOpenFrame, encodeWindowUpdateFrame,
+} from './stream-frames.js';
+import type { StreamSender } from './stream-sender.js';
 import { describeTlsFailure } from './tls-errors.js';
 import { WriteBatcher } from './write-batcher.js';
 
@@ -34,7 +40,14 @@ export interface ClientConnectionOptions {
   /** PINGs per second the server may send before the connection is closed. */
   readonly maxPingsPerSecond: number;
   readonly tls: ConnectionOptions | undefined;
+  /** Receive credit per stream this client grants servers (announced as stream_window). */
+  readonly streamWindow: number;
+  /** Outgoing bytes not yet taken by the kernel above which stream senders wait (default 1 MiB). */
+  readonly writeHighWaterMark?: number;
 }
+
+/** Stream senders wait past this many unsent bytes on the socket (the server's default too). */
+const CLIENT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
 
 /**
  * One call waiting for its RESPONSE frame; doubles as its own deadline entry and abort listener
@@ -73,7 +86,7 @@ class PendingCall implements DeadlineEntry {
  * At the server's maxConcurrentStreams, further calls wait here (FIFO, within their deadline) for a
  * call to finish instead of being refused by the server.
  */
-export class ClientConnection implements FrameSink {
+export class ClientConnection implements FrameSink, ClientStreamHost {
   state: ClientConnectionState = 'connecting';
   private readonly socket: Socket;
   private readonly batcher: WriteBatcher;
@@ -101,6 +114,15 @@ export class ClientConnection implements FrameSink {
   /** The server closed this connection after the handshake for cause (GOAWAY with an error code) but keeps serving. */
   closedForCause = false;
   private closeReason = '';
+  /** Open streams (STREAM_OPEN written or waiting for the handshake), by stream id. */
+  private readonly streams = new Map<number, TcpClientStream>();
+  /** Streams waiting for the handshake, in order. */
+  private streamsBeforeReady: TcpClientStream[] = [];
+  private openStreamCount = 0;
+  /** Stream senders waiting for the socket to drain below the high-water mark. */
+  private blockedSenders: StreamSender[] = [];
+  writePressure = false;
+  readonly receiveWindow: number;
 
   constructor(
     readonly label: string,
@@ -115,12 +137,21 @@ export class ClientConnection implements FrameSink {
       : connect({ host, port, noDelay: true });
     if (tls) this.socket.setNoDelay(true);
     this.socket.setTimeout(connectTimeoutMs);
-    this.batcher = new WriteBatcher(this.socket);
+    // Unary calls never wait on the high-water mark (they are bounded by maxConcurrentStreams); stream
+    // senders do, so a fast producer cannot queue without bound on a socket that does not drain.
+    this.batcher = new WriteBatcher(this.socket, options.writeHighWaterMark ?? CLIENT_WRITE_HIGH_WATER_MARK, (high) => this.onWritePressure(high));
+    this.receiveWindow = options.streamWindow;
     this.decoder = new FrameDecoder(options.limits, this);
     this.pingLimit = new PingRateLimit(options.maxPingsPerSecond, options.now);
     this.socket.on(tls ? 'secureConnect' : 'connect', () => {
       this.transportUp = true;
-      this.batcher.write(encodeSettingsFrame({ ...options.limits, maxConcurrentStreams: DEFAULT_SETTINGS.maxConcurrentStreams, capabilities: 0 }));
+      this.batcher.write(encodeSettingsFrame({
+        ...options.limits,
+        maxConcurrentStreams: DEFAULT_SETTINGS.maxConcurrentStreams,
+        capabilities: CAPABILITY_STREAMS,
+        streamWindow: options.streamWindow,
+        maxOpenStreams: DEFAULT_SETTINGS.maxOpenStreams,
+      }));
     });
     this.socket.on('timeout', () => this.destroy(this.transportUp
       ? `${label} sent no SETTINGS within ${connectTimeoutMs} ms of connecting (connectTimeoutMs): not a Trellis server of protocol version ${PROTOCOL_VERSION}?`
@@ -141,6 +172,15 @@ export class ClientConnection implements FrameSink {
 
   get inflight(): number {
     return this.pending.size;
+  }
+
+  /** Streams open on this connection (or waiting for its handshake). */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  get peerMaxBodySize(): number {
+    return this.peer.maxBodySize;
   }
 
   get isConnected(): boolean {
@@ -194,7 +234,7 @@ export class ClientConnection implements FrameSink {
     if (this.state === 'closed') return;
     this.state = 'draining';
     this.failWaiting(reason);
-    if (this.pending.size === 0) this.destroy('drained');
+    if (this.pending.size === 0 && this.streams.size === 0) this.destroy('drained');
   }
 
   destroy(reason: string): void {
@@ -285,6 +325,128 @@ export class ClientConnection implements FrameSink {
       call.request = undefined;
       call.fail(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: false }));
     }
+    const streams = this.streamsBeforeReady;
+    this.streamsBeforeReady = [];
+    for (const stream of streams) stream.finish(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: false }));
+  }
+
+  // ---- streams (issue #18)
+
+  /** Opens one stream; it waits for the handshake like a call. Never throws: failures go through the stream. */
+  openStream(request: OutboundStream): ClientStream {
+    const stream = new TcpClientStream(this, this.allocateStreamId(), request);
+    if (this.state === 'closed' || this.state === 'draining') {
+      stream.finish(new RpcError(Code.UNAVAILABLE, this.state === 'closed'
+        ? `connection to ${this.label} is closed`
+        : `${this.label} is going away (GOAWAY): no new streams`, { mayHaveRun: false }));
+      return stream;
+    }
+    if (stream.over) return stream; // its signal was already aborted
+    this.streams.set(stream.streamId, stream);
+    if (this.handshaken) this.startStream(stream);
+    else this.streamsBeforeReady.push(stream);
+    return stream;
+  }
+
+  /** Checks the stream against what the server announced, then writes STREAM_OPEN. */
+  private startStream(stream: TcpClientStream): void {
+    if (stream.over) return;
+    const request = stream.request!;
+    const peer = this.peer;
+    if ((peer.capabilities & CAPABILITY_STREAMS) === 0) {
+      return stream.finish(new RpcError(Code.UNIMPLEMENTED,
+        `${this.label} does not support streams (its SETTINGS lack the streams capability: an older @trellis/core, or a server without stream handlers); nothing was sent`,
+        { mayHaveRun: false }));
+    }
+    if (this.openStreamCount >= peer.maxOpenStreams) {
+      return stream.finish(new RpcError(Code.RESOURCE_EXHAUSTED,
+        `too many open streams to ${this.label}: the server accepts ${peer.maxOpenStreams} per connection (maxOpenStreams); nothing was sent`,
+        { mayHaveRun: false }));
+    }
+    let frame: Buffer;
+    try {
+      frame = encodeStreamOpenFrame(stream.streamId, request, request.kind, peer);
+    } catch (error) {
+      return stream.finish(error instanceof FrameLimitError
+        ? new RpcError(Code.RESOURCE_EXHAUSTED, `${error.message} at ${this.label}; nothing was sent`, { mayHaveRun: false, cause: error })
+        : new RpcError(Code.INTERNAL, `stream open to ${this.label} could not be encoded: ${(error as Error).message}`, { mayHaveRun: false, cause: error }));
+    }
+    this.openStreamCount++;
+    this.batcher.write(frame);
+    stream.onOpened(peer.streamWindow);
+  }
+
+  writeMessage(stream: TcpClientStream, body: Uint8Array): void {
+    this.batcher.write(encodeStreamMessageFrame(stream.streamId, body));
+  }
+
+  writeHalfClose(stream: TcpClientStream): void {
+    this.batcher.write(encodeHalfCloseFrame(stream.streamId));
+  }
+
+  writeWindowUpdate(stream: TcpClientStream, increment: number): void {
+    this.batcher.write(encodeWindowUpdateFrame(stream.streamId, increment));
+  }
+
+  cancelStream(stream: TcpClientStream, code: Code, message: string): void {
+    if (stream.opened && !stream.over && this.state !== 'closed') this.batcher.write(encodeStreamCancelFrame(stream.streamId, code, message));
+  }
+
+  waitWritable(sender: StreamSender): void {
+    this.blockedSenders.push(sender);
+  }
+
+  streamEnded(stream: TcpClientStream): void {
+    if (this.streams.get(stream.streamId) !== stream) return;
+    this.streams.delete(stream.streamId);
+    if (stream.opened) this.openStreamCount--;
+    this.closeIfDrained();
+  }
+
+  private onWritePressure(high: boolean): void {
+    this.writePressure = high;
+    if (high) return;
+    const senders = this.blockedSenders;
+    this.blockedSenders = [];
+    for (const sender of senders) sender.pump();
+  }
+
+  /** A stream frame from the server. */
+  private onStreamFrame(type: FrameType, streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
+    const stream = this.streams.get(streamId);
+    // A stream this side already ended (cancelled, failed): what crossed on the wire is dropped.
+    if (stream === undefined || !stream.opened) return;
+    switch (type) {
+      case FrameType.STREAM_MESSAGE:
+        if (!stream.onMessage(copyMessage(buf, headerEnd, bodyEnd))) {
+          this.streamError(stream, Code.RESOURCE_EXHAUSTED, `flow control: ${this.label} sent a stream message beyond the credit this client granted`);
+        }
+        return;
+      case FrameType.WINDOW_UPDATE: {
+        const increment = buf.readUInt32BE(headerEnd);
+        if (increment === 0 || !stream.onWindowUpdate(increment)) {
+          this.streamError(stream, Code.INTERNAL, `flow control: ${this.label} sent a WINDOW_UPDATE of ${increment}, which ${increment === 0 ? 'is not allowed' : 'overflows the window past 2^31-1'}`);
+        }
+        return;
+      }
+      case FrameType.STREAM_HEADERS:
+      case FrameType.STREAM_TRAILERS: {
+        let header;
+        try {
+          header = decodeResponseHeader(buf, headerStart, headerEnd, this.options.limits.maxMetadataEntries);
+        } catch (error) {
+          return this.streamError(stream, Code.INTERNAL, `malformed stream ${type === FrameType.STREAM_HEADERS ? 'headers' : 'trailers'} from ${this.label}: ${(error as Error).message}`);
+        }
+        if (type === FrameType.STREAM_HEADERS) return stream.onHeaders(header.metadata);
+        return stream.onTrailers(header.code, header.message, header.notExecuted, header.metadata);
+      }
+    }
+  }
+
+  /** The server broke the rules of one stream: that stream alone ends (reset with CANCEL, fails here). */
+  private streamError(stream: TcpClientStream, code: Code, message: string): void {
+    this.cancelStream(stream, code, message);
+    stream.finish(new RpcError(code, message));
   }
 
   onFrame(type: FrameType, streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
@@ -306,6 +468,11 @@ export class ClientConnection implements FrameSink {
         return this.onSettings(buf, headerStart, headerEnd);
       case FrameType.GOAWAY:
         return this.onGoAway(buf, headerStart, headerEnd);
+      case FrameType.STREAM_MESSAGE:
+      case FrameType.STREAM_HEADERS:
+      case FrameType.STREAM_TRAILERS:
+      case FrameType.WINDOW_UPDATE:
+        return this.onStreamFrame(type, streamId, buf, headerStart, headerEnd, bodyEnd);
       default:
         return this.onProtocolError(`unexpected frame type ${FRAME_TYPE_NAMES[type]} from a server`);
     }
@@ -313,6 +480,11 @@ export class ClientConnection implements FrameSink {
 
   /** A RESPONSE this client will not take (over its limits): that call alone fails. */
   onRefusedFrame(type: FrameType, streamId: number, reason: string): void {
+    if (type === FrameType.STREAM_MESSAGE && this.handshaken) {
+      const stream = this.streams.get(streamId);
+      if (stream !== undefined && stream.opened) this.streamError(stream, Code.RESOURCE_EXHAUSTED, `stream message from ${this.label} refused: ${reason}`);
+      return;
+    }
     if (type !== FrameType.RESPONSE || !this.handshaken) {
       return this.onProtocolError(`unexpected frame type ${FRAME_TYPE_NAMES[type]} from a server (${reason})`);
     }
@@ -347,6 +519,9 @@ export class ClientConnection implements FrameSink {
     if (this.state === 'connecting') this.state = 'ready';
     for (const frame of this.pingsBeforeReady.splice(0)) this.batcher.write(frame);
     this.pump();
+    const streams = this.streamsBeforeReady;
+    this.streamsBeforeReady = [];
+    for (const stream of streams) this.startStream(stream);
     this.events.onReady(this);
   }
 
@@ -422,7 +597,7 @@ export class ClientConnection implements FrameSink {
   }
 
   private closeIfDrained(): void {
-    if (this.state === 'draining' && this.pending.size === 0) this.destroy('drained after GOAWAY');
+    if (this.state === 'draining' && this.pending.size === 0 && this.streams.size === 0) this.destroy('drained after GOAWAY');
   }
 
   private allocateStreamId(): number {
@@ -452,6 +627,11 @@ export class ClientConnection implements FrameSink {
     }
     this.waiting = [];
     this.waitingHead = 0;
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    this.streamsBeforeReady = [];
+    this.blockedSenders = [];
+    for (const stream of streams) stream.finish(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: stream.opened }));
     for (const ping of this.pings.values()) {
       clearTimeout(ping.timer);
       ping.reject(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: false }));

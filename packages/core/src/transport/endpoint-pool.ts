@@ -3,6 +3,8 @@ import type { DeadlineTimer } from '../deadline-timer.js';
 import type { Endpoint } from '../endpoint.js';
 import { Code, RpcError } from '../errors.js';
 import type { ConnectionState, OutboundRequest, ResponseSink } from '../transport.js';
+import type { ClientStream, OutboundStream } from '../transport-stream.js';
+import { TcpClientStream } from './client-stream.js';
 import { ClientConnection, type ClientConnectionEvents, type ClientConnectionOptions, type GoAwayKind } from './client-connection.js';
 
 export interface PoolSettings extends ClientConnectionOptions {
@@ -42,6 +44,13 @@ export class EndpointPool implements ClientConnectionEvents {
     const connection = this.acquire();
     if (connection === undefined) return sink.onError(this.unavailable());
     connection.send(request, sink);
+  }
+
+  /** Opens a stream on a connection of this endpoint (the one a call would use). */
+  openStream(stream: OutboundStream): ClientStream {
+    const connection = this.acquire();
+    if (connection === undefined) return TcpClientStream.failed(this.unavailable());
+    return connection.openStream(stream);
   }
 
   async ping(timeoutMs: number): Promise<number> {

@@ -1,6 +1,6 @@
 import {
-  FIXED_HEADER_SIZE, FrameType, MAGIC_0, MAGIC_1, MAX_FRAME_TYPE, MAX_STREAM_ID, PING_BODY_SIZE, PROTOCOL_VERSION,
-  type FrameLimits,
+  FIXED_HEADER_SIZE, FRAME_TYPE_NAMES, FrameType, MAGIC_0, MAGIC_1, MAX_FRAME_TYPE, MAX_STREAM_ID, PING_BODY_SIZE, PROTOCOL_VERSION,
+  WINDOW_UPDATE_BODY_SIZE, type FrameLimits,
 } from './frame.js';
 
 export interface FrameSink {
@@ -210,7 +210,8 @@ export class FrameDecoder {
   }
 
   private refuse(reason: string): void {
-    if (this.type === FrameType.REQUEST || this.type === FrameType.RESPONSE) {
+    const type = this.type;
+    if (type === FrameType.REQUEST || type === FrameType.RESPONSE || type === FrameType.STREAM_MESSAGE || type === FrameType.STREAM_OPEN) {
       this.sink.onRefusedFrame(this.type, this.streamId, reason);
     } else {
       this.fail(reason);
@@ -266,8 +267,30 @@ export class FrameDecoder {
         if (bodyLength > maxBodySize) return this.refused(`frame body of ${bodyLength} bytes exceeds the limit of ${maxBodySize} (maxBodySize)`);
         return OK;
       case FrameType.CANCEL:
+      case FrameType.STREAM_HEADERS:
+      case FrameType.STREAM_TRAILERS:
         if (streamId === 0 || streamId > MAX_STREAM_ID) return this.error(`stream id ${streamId} is outside 1..2^31-1`);
         break;
+      case FrameType.STREAM_MESSAGE:
+        // Per-message limits are the unary ones: an oversize message is refused for its stream alone.
+        if (streamId === 0 || streamId > MAX_STREAM_ID) return this.error(`stream id ${streamId} is outside 1..2^31-1`);
+        if (headerLength !== 0) return this.error(`a STREAM_MESSAGE with a header of ${headerLength} bytes (it has none)`);
+        if (bodyLength > maxBodySize) return this.refused(`stream message of ${bodyLength} bytes exceeds the limit of ${maxBodySize} (maxBodySize)`);
+        return OK;
+      case FrameType.STREAM_OPEN:
+        if (streamId === 0 || streamId > MAX_STREAM_ID) return this.error(`stream id ${streamId} is outside 1..2^31-1`);
+        if (bodyLength !== 0) return this.error(`a STREAM_OPEN with a body of ${bodyLength} bytes (it has none)`);
+        if (headerLength > maxHeaderSize) return this.refused(`frame header of ${headerLength} bytes exceeds the limit of ${maxHeaderSize} (maxHeaderSize)`);
+        return OK;
+      case FrameType.STREAM_HALF_CLOSE:
+      case FrameType.WINDOW_UPDATE: {
+        if (streamId === 0 || streamId > MAX_STREAM_ID) return this.error(`stream id ${streamId} is outside 1..2^31-1`);
+        const size = type === FrameType.WINDOW_UPDATE ? WINDOW_UPDATE_BODY_SIZE : 0;
+        if (headerLength !== 0 || bodyLength !== size) {
+          return this.error(`a ${FRAME_TYPE_NAMES[type]} must carry exactly ${size} bytes, this one has ${headerLength + bodyLength}`);
+        }
+        return OK;
+      }
       case FrameType.PING:
       case FrameType.PONG:
         if (streamId !== 0) return this.error(`a ${type === FrameType.PING ? 'PING' : 'PONG'} on stream ${streamId} (connection frames use stream 0)`);

@@ -32,11 +32,32 @@ export const enum FrameType {
   CANCEL = 6,
   /** The first frame in each direction: the sender's limits (settings.ts). */
   SETTINGS = 7,
+  // Streams (issue #18; stream-frames.ts). Sent only to a peer whose SETTINGS has CAPABILITY_STREAMS.
+  /** Client → server: opens a stream. RequestHeader; the flags byte is the StreamKind code; no body. */
+  STREAM_OPEN = 8,
+  /** Either way: one message of an open stream. Empty header; the body is the message. */
+  STREAM_MESSAGE = 9,
+  /** Client → server: no more messages from the client. Empty. */
+  STREAM_HALF_CLOSE = 10,
+  /** Server → client: the response headers (a ResponseHeader with code 0). No body. */
+  STREAM_HEADERS = 11,
+  /** Server → client: the stream's status and trailers (a ResponseHeader); ends the stream. No body. */
+  STREAM_TRAILERS = 12,
+  /** Either way: returns receive credit for a stream. Empty header; a 4-byte body (uint32 increment). */
+  WINDOW_UPDATE = 13,
 }
 
-export const MAX_FRAME_TYPE = FrameType.SETTINGS;
+export const MAX_FRAME_TYPE = FrameType.WINDOW_UPDATE;
 
-export const FRAME_TYPE_NAMES: readonly string[] = ['0', 'REQUEST', 'RESPONSE', 'PING', 'PONG', 'GOAWAY', 'CANCEL', 'SETTINGS'];
+export const FRAME_TYPE_NAMES: readonly string[] = [
+  '0', 'REQUEST', 'RESPONSE', 'PING', 'PONG', 'GOAWAY', 'CANCEL', 'SETTINGS',
+  'STREAM_OPEN', 'STREAM_MESSAGE', 'STREAM_HALF_CLOSE', 'STREAM_HEADERS', 'STREAM_TRAILERS', 'WINDOW_UPDATE',
+];
+
+/** The body of a WINDOW_UPDATE. */
+export const WINDOW_UPDATE_BODY_SIZE = 4;
+/** Stream windows are 31-bit, like HTTP/2's: credit that would pass this is a protocol error. */
+export const MAX_WINDOW = 0x7fffffff;
 
 export interface FrameLimits {
   /** Largest body accepted (default 4 MiB). */

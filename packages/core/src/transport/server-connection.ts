@@ -2,13 +2,17 @@ import type { Socket } from 'node:net';
 import { Code, RpcError } from '../errors.js';
 import type { Metadata } from '../metadata.js';
 import type { PeerInfo, RequestHandler, ServerExchange } from '../transport.js';
-import { encodeBareFrame, FRAME_TYPE_NAMES, FrameType, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
+import type { StreamHandler } from '../transport-stream.js';
+import { encodeBareFrame, FIXED_HEADER_SIZE, FRAME_TYPE_NAMES, FrameType, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
 import { FrameDecoder, type FrameSink, type PartialFrameBudget } from './frame-decoder.js';
 import { createRouteMemo, decodeRequestHeader, decodeResponseHeader, encodeResponseFrame, fitResponseFrame } from './header-codec.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND, PingRateLimit } from './ping-rate-limit.js';
 import { WireError } from './proto-wire.js';
 import { ReceiveRateGuard, type ReceiveRateOptions } from './receive-rate-guard.js';
-import { decodeSettings, DEFAULT_SETTINGS, encodeSettingsFrame, type Settings } from './settings.js';
+import { CAPABILITY_STREAMS, decodeSettings, DEFAULT_MAX_OPEN_STREAMS, DEFAULT_SETTINGS, DEFAULT_STREAM_WINDOW, encodeSettingsFrame, type Settings } from './settings.js';
+import { copyMessage, encodeStreamMessageFrame, encodeWindowUpdateFrame, FLAGS_OFFSET, fitStreamStatusFrame, streamKindOf } from './stream-frames.js';
+import type { StreamSender } from './stream-sender.js';
+import { TcpServerStream, type ServerStreamHost } from './server-stream.js';
 import { WriteBatcher } from './write-batcher.js';
 
 export interface ServerConnectionOptions {
@@ -36,6 +40,12 @@ export interface ServerConnectionOptions {
   /** The server-wide cap on bytes held in partial frames (none: only the frame limits bound them). */
   readonly partialFrameBudget?: PartialFrameBudget;
   readonly now?: () => number;
+  /** Serves stream opens; without it the server announces no streams and refuses opens (UNIMPLEMENTED). */
+  readonly streams?: StreamHandler;
+  /** Streams open at once per connection (default 1000); more are refused RESOURCE_EXHAUSTED, never ran. */
+  readonly maxOpenStreams?: number;
+  /** Receive credit per stream granted to clients, bytes (default 64 KiB). */
+  readonly streamWindow?: number;
 }
 
 export const DEFAULT_MIN_RECEIVE_RATE: ReceiveRateOptions = { minBytesPerSecond: 16 * 1024, windowMs: 5000 };
@@ -76,7 +86,7 @@ class Exchange implements ServerExchange {
  * buffer is past the high-water mark (a peer that does not read cannot make the server buffer without
  * bound), and closes peers that flood PINGs or dribble frames.
  */
-export class ServerConnection implements FrameSink {
+export class ServerConnection implements FrameSink, ServerStreamHost {
   private readonly decoder: FrameDecoder;
   private readonly batcher: WriteBatcher;
   private readonly inflight = new Map<number, Exchange>();
@@ -105,6 +115,12 @@ export class ServerConnection implements FrameSink {
   /** Why reading is paused: the peer is not taking our answers / we hold too many requests. */
   private pausedForWrites = false;
   private pausedForInflight = false;
+  /** Open streams, by id (issue #18). */
+  private readonly streams = new Map<number, TcpServerStream>();
+  private readonly maxOpenStreams: number;
+  private readonly streamWindow: number;
+  /** Stream senders waiting for the socket to drain below the high-water mark. */
+  private blockedSenders: StreamSender[] = [];
 
   constructor(
     private readonly socket: Socket,
@@ -126,6 +142,8 @@ export class ServerConnection implements FrameSink {
     this.pingLimit = new PingRateLimit(this.maxPingsPerSecond, options.now ?? Date.now);
     this.rateGuard = new ReceiveRateGuard(this.decoder, options.minReceiveRate ?? DEFAULT_MIN_RECEIVE_RATE, (message) => this.closeForAbuse(message));
     this.maxInflightBytes = options.maxInflightRequestBytes ?? DEFAULT_MAX_INFLIGHT_REQUEST_BYTES;
+    this.maxOpenStreams = options.maxOpenStreams ?? DEFAULT_MAX_OPEN_STREAMS;
+    this.streamWindow = options.streamWindow ?? DEFAULT_STREAM_WINDOW;
     socket.on('data', (chunk: Buffer) => {
       this.decoder.push(chunk);
       this.rateGuard.afterData();
@@ -140,6 +158,10 @@ export class ServerConnection implements FrameSink {
 
   get inflightCount(): number {
     return this.inflight.size;
+  }
+
+  get openStreamCount(): number {
+    return this.streams.size;
   }
 
   onFrame(type: FrameType, streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
@@ -158,6 +180,14 @@ export class ServerConnection implements FrameSink {
         return;
       case FrameType.PONG:
         return;
+      case FrameType.STREAM_MESSAGE:
+        return this.onStreamMessage(streamId, buf, headerEnd, bodyEnd);
+      case FrameType.WINDOW_UPDATE:
+        return this.onStreamWindowUpdate(streamId, buf.readUInt32BE(headerEnd));
+      case FrameType.STREAM_HALF_CLOSE:
+        return this.onStreamHalfClose(streamId);
+      case FrameType.STREAM_OPEN:
+        return this.onStreamOpen(streamId, buf, headerStart, headerEnd);
       default:
         return this.onProtocolError(`unexpected frame type ${FRAME_TYPE_NAMES[type]} from a client`);
     }
@@ -166,6 +196,15 @@ export class ServerConnection implements FrameSink {
   /** A REQUEST over this server's limits: answered for its stream alone, its payload skipped unread. */
   onRefusedFrame(type: FrameType, streamId: number, reason: string): void {
     if (this.client === undefined) return this.onProtocolError(`expected SETTINGS as the first frame, got ${FRAME_TYPE_NAMES[type]}`);
+    if (type === FrameType.STREAM_MESSAGE) {
+      const stream = this.streams.get(streamId);
+      if (stream === undefined) return this.refuseStream(streamId, Code.INVALID_ARGUMENT, `protocol error: a STREAM_MESSAGE for stream ${streamId}, which is not open (${reason})`, false);
+      return this.streamError(stream, Code.RESOURCE_EXHAUSTED, `stream message refused by the server: ${reason}`);
+    }
+    if (type === FrameType.STREAM_OPEN) {
+      if (this.inflight.has(streamId) || this.streams.has(streamId)) return this.onProtocolError(`stream id ${streamId} reused while in flight`);
+      return this.refuseStream(streamId, Code.RESOURCE_EXHAUSTED, `stream refused by the server: ${reason}`, true);
+    }
     if (type !== FrameType.REQUEST) return this.onProtocolError(`unexpected frame type ${FRAME_TYPE_NAMES[type]} from a client (${reason})`);
     if (this.inflight.has(streamId)) return this.onProtocolError(`stream id ${streamId} reused while in flight`);
     this.refuse(streamId, Code.RESOURCE_EXHAUSTED, `request refused by the server: ${reason}`);
@@ -228,6 +267,7 @@ export class ServerConnection implements FrameSink {
       exchange.onCancel?.(new RpcError(Code.UNAVAILABLE, reason));
       exchange.fail(new RpcError(Code.UNAVAILABLE, reason));
     }
+    for (const stream of [...this.streams.values()]) this.streamError(stream, Code.UNAVAILABLE, reason);
     this.batcher.flushNow();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 200).unref();
@@ -276,12 +316,21 @@ export class ServerConnection implements FrameSink {
     }
     clearTimeout(this.firstFrameTimer);
     this.firstFrameTimer = undefined;
-    this.batcher.write(encodeSettingsFrame({ ...this.options.limits, maxConcurrentStreams: this.options.maxConcurrentStreams, capabilities: 0 }));
+    this.batcher.write(encodeSettingsFrame({
+      ...this.options.limits,
+      maxConcurrentStreams: this.options.maxConcurrentStreams,
+      capabilities: this.options.streams === undefined ? 0 : CAPABILITY_STREAMS,
+      streamWindow: this.streamWindow,
+      maxOpenStreams: this.maxOpenStreams,
+    }));
   }
 
   private onCancelFrame(streamId: number, buf: Buffer, headerStart: number, headerEnd: number): void {
     const exchange = this.inflight.get(streamId);
-    if (exchange === undefined) return;
+    if (exchange === undefined) {
+      if (this.streams.size !== 0) this.onStreamCancel(streamId, buf, headerStart, headerEnd);
+      return;
+    }
     this.remove(exchange);
     exchange.finished = true;
     let reason = 'cancelled by the client';
@@ -368,6 +417,130 @@ export class ServerConnection implements FrameSink {
   private onWritePressure(high: boolean): void {
     this.pausedForWrites = high;
     this.updateReading();
+    if (high) return;
+    const senders = this.blockedSenders;
+    this.blockedSenders = [];
+    for (const sender of senders) sender.pump();
+  }
+
+  // ---- streams (issue #18): docs/protocol.md, "Streams"
+
+  get writePressure(): boolean {
+    return this.batcher.underPressure;
+  }
+
+  get clientMaxBodySize(): number {
+    return (this.client ?? DEFAULT_SETTINGS).maxBodySize;
+  }
+
+  writeMessage(stream: TcpServerStream, body: Uint8Array): void {
+    this.batcher.write(encodeStreamMessageFrame(stream.streamId, body));
+  }
+
+  writeHeaders(stream: TcpServerStream, metadata: Metadata | undefined): void {
+    this.batcher.write(fitStreamStatusFrame(this.client ?? DEFAULT_SETTINGS, FrameType.STREAM_HEADERS, stream.streamId, Code.OK, '', false, metadata));
+  }
+
+  writeStatus(stream: TcpServerStream, code: number, message: string, metadata: Metadata | undefined): void {
+    if (this.streams.get(stream.streamId) !== stream) return;
+    this.streams.delete(stream.streamId);
+    this.batcher.write(fitStreamStatusFrame(this.client ?? DEFAULT_SETTINGS, FrameType.STREAM_TRAILERS, stream.streamId, code, message, false, metadata));
+  }
+
+  writeWindowUpdate(stream: TcpServerStream, increment: number): void {
+    if (this.streams.get(stream.streamId) === stream) this.batcher.write(encodeWindowUpdateFrame(stream.streamId, increment));
+  }
+
+  waitWritable(sender: StreamSender): void {
+    this.blockedSenders.push(sender);
+  }
+
+  private onStreamOpen(streamId: number, buf: Buffer, headerStart: number, headerEnd: number): void {
+    if (this.inflight.has(streamId) || this.streams.has(streamId)) return this.onProtocolError(`stream id ${streamId} reused while in flight`);
+    const handler = this.options.streams;
+    if (handler === undefined) return this.refuseStream(streamId, Code.UNIMPLEMENTED, 'this server serves no streams', true);
+    const flags = buf[headerStart - FIXED_HEADER_SIZE + FLAGS_OFFSET]!;
+    const kind = streamKindOf(flags);
+    if (kind === undefined) {
+      return this.refuseStream(streamId, Code.INVALID_ARGUMENT, `protocol error: STREAM_OPEN names stream kind ${flags} (1 server-, 2 client-, 3 bidi-streaming)`, true);
+    }
+    let header;
+    try {
+      header = decodeRequestHeader(buf, headerStart, headerEnd, this.routeMemo, this.options.limits.maxMetadataEntries);
+    } catch (error) {
+      const limit = error instanceof WireError && error.limit !== undefined;
+      return this.refuseStream(streamId, limit ? Code.RESOURCE_EXHAUSTED : Code.INVALID_ARGUMENT,
+        `${limit ? 'stream refused by the server' : 'malformed stream header'}: ${(error as Error).message}`, true);
+    }
+    if (this.goingAway !== undefined && !this.handingOver) {
+      return this.refuseStream(streamId, Code.UNAVAILABLE, `connection is closing: ${this.goingAway}`, true);
+    }
+    if (this.streams.size >= this.maxOpenStreams) {
+      return this.refuseStream(streamId, Code.RESOURCE_EXHAUSTED,
+        `too many open streams on one connection (limit ${this.maxOpenStreams}, maxOpenStreams)`, true);
+    }
+    const stream = new TcpServerStream(this, streamId, header, kind, this.peer, this.streamWindow, this.client!.streamWindow);
+    this.streams.set(streamId, stream);
+    try {
+      handler(stream, stream);
+    } catch (error) {
+      stream.fail(new RpcError(Code.INTERNAL, `server failed to dispatch the stream: ${(error as Error)?.message}`));
+    }
+  }
+
+  private onStreamMessage(streamId: number, buf: Buffer, headerEnd: number, bodyEnd: number): void {
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) {
+      // Never opened, or already ended here (its status is on its way: the client drops this answer).
+      return this.refuseStream(streamId, Code.INVALID_ARGUMENT, `protocol error: a STREAM_MESSAGE for stream ${streamId}, which is not open`, false);
+    }
+    if (stream.halfClosed) return this.streamError(stream, Code.INVALID_ARGUMENT, 'protocol error: a stream message after the client\'s half-close');
+    if (!stream.onMessage(copyMessage(buf, headerEnd, bodyEnd))) {
+      this.streamError(stream, Code.RESOURCE_EXHAUSTED, 'protocol error: flow control: a stream message beyond the credit the server granted');
+    }
+  }
+
+  private onStreamHalfClose(streamId: number): void {
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) return; // crossed the stream's end on the wire
+    if (stream.halfClosed) return this.streamError(stream, Code.INVALID_ARGUMENT, 'protocol error: a second half-close');
+    stream.onHalfClose();
+  }
+
+  private onStreamWindowUpdate(streamId: number, increment: number): void {
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) return; // credit for a stream that just ended
+    if (increment === 0) return this.streamError(stream, Code.INVALID_ARGUMENT, 'protocol error: a WINDOW_UPDATE of 0');
+    if (!stream.onWindowUpdate(increment)) {
+      this.streamError(stream, Code.INVALID_ARGUMENT, `protocol error: a WINDOW_UPDATE of ${increment} overflows the stream's window past 2^31-1`);
+    }
+  }
+
+  private onStreamCancel(streamId: number, buf: Buffer, headerStart: number, headerEnd: number): void {
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) return;
+    this.streams.delete(streamId);
+    stream.finished = true;
+    let reason = 'cancelled by the client';
+    if (headerEnd > headerStart) {
+      try {
+        const header = decodeResponseHeader(buf, headerStart, headerEnd, this.options.limits.maxMetadataEntries);
+        if (header.message !== '') reason = `${reason}: ${header.message}`;
+      } catch { /* the cancellation itself is what matters */ }
+    }
+    stream.abort(new RpcError(Code.CANCELLED, reason));
+  }
+
+  /** The client broke one stream's rules (or the server is closing it): its handler is aborted, it ends with `code`. */
+  private streamError(stream: TcpServerStream, code: Code, message: string): void {
+    const error = new RpcError(code, message);
+    stream.abort(error);
+    stream.close(code, message, undefined, error);
+  }
+
+  /** Answers one stream that never ran (or an id that is not a stream) with STREAM_TRAILERS. */
+  private refuseStream(streamId: number, code: Code, message: string, notExecuted: boolean): void {
+    this.batcher.write(fitStreamStatusFrame(this.client ?? DEFAULT_SETTINGS, FrameType.STREAM_TRAILERS, streamId, code, message, notExecuted, undefined));
   }
 
   private updateReading(): void {
@@ -386,7 +559,7 @@ export class ServerConnection implements FrameSink {
   private armIdleCheck(): void {
     this.idleTimer = setTimeout(() => {
       if (this.isClosed) return;
-      const quiet = this.frames === this.framesAtLastCheck && this.inflight.size === 0 && !this.decoder.midFrame;
+      const quiet = this.frames === this.framesAtLastCheck && this.inflight.size === 0 && this.streams.size === 0 && !this.decoder.midFrame;
       this.framesAtLastCheck = this.frames;
       this.quietChecks = quiet ? this.quietChecks + 1 : 0;
       if (this.quietChecks >= 4) return this.retire(`idle for ${this.options.idleTimeoutMs} ms (idleTimeoutMs)`);
@@ -407,6 +580,13 @@ export class ServerConnection implements FrameSink {
     }
     this.inflight.clear();
     this.inflightBytes = 0;
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    this.blockedSenders = [];
+    for (const stream of streams) {
+      stream.finished = true;
+      stream.abort(new RpcError(Code.CANCELLED, 'client disconnected'));
+    }
     for (const resolve of this.closeWaiters.splice(0)) resolve();
     this.onClose(this);
   }

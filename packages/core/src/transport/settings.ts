@@ -1,4 +1,4 @@
-import { DEFAULT_FRAME_LIMITS, FIXED_HEADER_SIZE, FrameType, MAX_HEADER_LENGTH, MIN_HEADER_SIZE_LIMIT, writeFixedHeader, type FrameLimits } from './frame.js';
+import { DEFAULT_FRAME_LIMITS, FIXED_HEADER_SIZE, FrameType, MAX_HEADER_LENGTH, MAX_WINDOW, MIN_HEADER_SIZE_LIMIT, writeFixedHeader, type FrameLimits } from './frame.js';
 import { varintSize, WireError, WireReader, writeVarintField } from './proto-wire.js';
 
 /**
@@ -11,7 +11,9 @@ import { varintSize, WireError, WireReader, writeVarintField } from './proto-wir
  *     uint32 max_body_size          = 2;  // absent: 4 MiB
  *     uint32 max_metadata_entries   = 3;  // absent: 64
  *     uint32 max_concurrent_streams = 4;  // absent: 1000 (≥ 1); calls this side runs at once per connection
- *     uint32 capabilities           = 5;  // feature bits; none defined in version 2; unknown bits ignored
+ *     uint32 capabilities           = 5;  // feature bits (CAPABILITY_*); unknown bits ignored
+ *     uint32 stream_window          = 6;  // absent: 65,536; receive credit each stream starts with (bytes)
+ *     uint32 max_open_streams       = 7;  // absent: 1000 (≥ 1); streams this side accepts open per connection
  *   }
  *
  * Unknown fields are skipped: later features (streaming's flow-control windows) add fields without a
@@ -20,11 +22,27 @@ import { varintSize, WireError, WireReader, writeVarintField } from './proto-wir
 export interface Settings extends FrameLimits {
   readonly maxConcurrentStreams: number;
   readonly capabilities: number;
+  /** Bytes of stream messages the sender may send on each new stream before credit comes back. */
+  readonly streamWindow: number;
+  /** Streams the sender accepts open at once on the connection (it opens none itself if a client). */
+  readonly maxOpenStreams: number;
 }
 
-export const DEFAULT_MAX_CONCURRENT_STREAMS = 1000;
+/** The peer carries streams (STREAM_* and WINDOW_UPDATE frames); without it, opens fail UNIMPLEMENTED. */
+export const CAPABILITY_STREAMS = 1;
 
-export const DEFAULT_SETTINGS: Settings = { ...DEFAULT_FRAME_LIMITS, maxConcurrentStreams: DEFAULT_MAX_CONCURRENT_STREAMS, capabilities: 0 };
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 1000;
+export const DEFAULT_STREAM_WINDOW = 64 * 1024;
+export const MIN_STREAM_WINDOW = 1024;
+export const DEFAULT_MAX_OPEN_STREAMS = 1000;
+
+export const DEFAULT_SETTINGS: Settings = {
+  ...DEFAULT_FRAME_LIMITS,
+  maxConcurrentStreams: DEFAULT_MAX_CONCURRENT_STREAMS,
+  capabilities: 0,
+  streamWindow: DEFAULT_STREAM_WINDOW,
+  maxOpenStreams: DEFAULT_MAX_OPEN_STREAMS,
+};
 
 const FIELDS = [
   [1, 'maxHeaderSize'],
@@ -32,6 +50,8 @@ const FIELDS = [
   [3, 'maxMetadataEntries'],
   [4, 'maxConcurrentStreams'],
   [5, 'capabilities'],
+  [6, 'streamWindow'],
+  [7, 'maxOpenStreams'],
 ] as const;
 
 /** A SETTINGS frame (stream 0, empty body) announcing every field, defaults included. */
@@ -62,10 +82,16 @@ export function decodeSettings(buf: Buffer, start: number, end: number): Setting
     maxMetadataEntries: values[2]!,
     maxConcurrentStreams: values[3]!,
     capabilities: values[4]!,
+    streamWindow: values[5]!,
+    maxOpenStreams: values[6]!,
   };
   if (settings.maxHeaderSize < MIN_HEADER_SIZE_LIMIT || settings.maxHeaderSize > MAX_HEADER_LENGTH) {
     throw new WireError(`SETTINGS max_header_size ${settings.maxHeaderSize} is outside ${MIN_HEADER_SIZE_LIMIT}..${MAX_HEADER_LENGTH}`);
   }
   if (settings.maxConcurrentStreams < 1) throw new WireError('SETTINGS max_concurrent_streams 0: the peer would accept no call');
+  if (settings.streamWindow < MIN_STREAM_WINDOW || settings.streamWindow > MAX_WINDOW) {
+    throw new WireError(`SETTINGS stream_window ${settings.streamWindow} is outside ${MIN_STREAM_WINDOW}..${MAX_WINDOW}`);
+  }
+  if (settings.maxOpenStreams < 1) throw new WireError('SETTINGS max_open_streams 0 (absent means 1000)');
   return settings;
 }

@@ -6,11 +6,14 @@ import type { Disposable } from '../registry.js';
 import type {
   ClientTransport, ConnectionEvent, ConnectionState, InboundResponse, OutboundRequest, ResponseSink,
 } from '../transport.js';
+import type { ClientStream, OutboundStream } from '../transport-stream.js';
 import { invalidOption } from '../errors.js';
 import type { FrameLimits } from './frame.js';
 import { EndpointPool, type PoolSettings } from './endpoint-pool.js';
 import { integerOption, resolveFrameLimits } from './options.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND } from './ping-rate-limit.js';
+import { DEFAULT_STREAM_WINDOW, MIN_STREAM_WINDOW } from './settings.js';
+import { MAX_WINDOW } from './frame.js';
 
 export interface TcpClientOptions {
   /** Connections per endpoint, each multiplexing many calls (default 1). */
@@ -26,6 +29,11 @@ export interface TcpClientOptions {
   readonly clock?: Clock;
   /** Connect over TLS (node:tls options: ca, and cert + key for mutual TLS; servername). */
   readonly tls?: import('node:tls').ConnectionOptions;
+  /**
+   * Bytes of stream messages a server may send on one stream before this client's consumer takes
+   * some (receive credit, default 64 KiB; 1,024..2^31-1): the most one stream buffers here.
+   */
+  readonly streamWindow?: number;
 }
 
 /** The default client transport: a pool of multiplexed TCP connections per endpoint. */
@@ -52,6 +60,7 @@ export class TcpClientTransport implements ClientTransport {
       timer: new DeadlineTimer(now),
       now,
       tls: options.tls,
+      streamWindow: integerOption('streamWindow', options.streamWindow, MIN_STREAM_WINDOW, MAX_WINDOW, DEFAULT_STREAM_WINDOW),
     };
   }
 
@@ -67,6 +76,11 @@ export class TcpClientTransport implements ClientTransport {
 
   send(endpoint: Endpoint, request: OutboundRequest, sink: ResponseSink): void {
     this.pool(endpoint).send(request, sink);
+  }
+
+  /** Opens one stream (transport-stream.ts); never throws — a stream that cannot open fails through its outcomes. */
+  openStream(endpoint: Endpoint, stream: OutboundStream): ClientStream {
+    return this.pool(endpoint).openStream(stream);
   }
 
   ping(endpoint: Endpoint, timeoutMs: number): Promise<number> {

@@ -2,7 +2,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { Code, invalidOption } from '../errors.js';
 import type { Listener, ListenOptions, PeerInfo, RequestHandler, ServerTransport } from '../transport.js';
-import { FIXED_HEADER_SIZE, FrameType, type FrameLimits } from './frame.js';
+import type { StreamHandler } from '../transport-stream.js';
+import { FIXED_HEADER_SIZE, FrameType, MAX_WINDOW, type FrameLimits } from './frame.js';
 import { encodeResponseFrame } from './header-codec.js';
 import { integerOption, resolveFrameLimits } from './options.js';
 import { ServerPartialFrameBudget } from './partial-frame-budget.js';
@@ -11,7 +12,7 @@ import type { ReceiveRateOptions } from './receive-rate-guard.js';
 import {
   DEFAULT_MAX_INFLIGHT_REQUEST_BYTES, DEFAULT_MIN_RECEIVE_RATE, DEFAULT_WRITE_HIGH_WATER_MARK, ServerConnection,
 } from './server-connection.js';
-import { DEFAULT_MAX_CONCURRENT_STREAMS } from './settings.js';
+import { DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_OPEN_STREAMS, DEFAULT_STREAM_WINDOW, MIN_STREAM_WINDOW } from './settings.js';
 import { describeTlsHandshakeError } from './tls-errors.js';
 
 export interface TcpServerOptions {
@@ -43,6 +44,13 @@ export interface TcpServerOptions {
   readonly writeHighWaterMark?: number;
   /** Bytes of requests whose handlers still run, per connection, before it stops reading more (default 16 MiB). */
   readonly maxInflightRequestBytes?: number;
+  /** Streams open at once per connection (default 1000); announced, and more are refused RESOURCE_EXHAUSTED (never ran). */
+  readonly maxOpenStreams?: number;
+  /**
+   * Bytes of stream messages a client may send on one stream before the handler takes some (receive
+   * credit, default 64 KiB; 1,024..2^31-1). A connection buffers at most maxOpenStreams × streamWindow.
+   */
+  readonly streamWindow?: number;
 }
 
 const HTTP_PROBE = /^(GET|POST|PUT|HEAD|PRI|DELE|OPTI|PATC) /;
@@ -63,6 +71,8 @@ export class TcpServerTransport implements ServerTransport {
   private readonly maxPartialFrameBytes: number;
   private readonly writeHighWaterMark: number;
   private readonly maxInflightRequestBytes: number;
+  private readonly maxOpenStreams: number;
+  private readonly streamWindow: number;
 
   constructor(options: TcpServerOptions = {}) {
     this.limits = resolveFrameLimits(options.limits);
@@ -84,10 +94,12 @@ export class TcpServerTransport implements ServerTransport {
       Math.max(64 * 1024 * 1024, 2 * largestFrame));
     this.writeHighWaterMark = integerOption('writeHighWaterMark', options.writeHighWaterMark, 16 * 1024, Number.MAX_SAFE_INTEGER, DEFAULT_WRITE_HIGH_WATER_MARK);
     this.maxInflightRequestBytes = integerOption('maxInflightRequestBytes', options.maxInflightRequestBytes, 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_INFLIGHT_REQUEST_BYTES);
+    this.maxOpenStreams = integerOption('maxOpenStreams', options.maxOpenStreams, 1, 0x7fffffff, DEFAULT_MAX_OPEN_STREAMS);
+    this.streamWindow = integerOption('streamWindow', options.streamWindow, MIN_STREAM_WINDOW, MAX_WINDOW, DEFAULT_STREAM_WINDOW);
     this.onProtocolError = options.onProtocolError ?? rateLimitedWarning();
   }
 
-  listen(options: ListenOptions, handler: RequestHandler): Promise<Listener> {
+  listen(options: ListenOptions, handler: RequestHandler, streams?: StreamHandler): Promise<Listener> {
     const connections = new Set<ServerConnection>();
     const partialFrameBudget = new ServerPartialFrameBudget(this.maxPartialFrameBytes);
     let goingAway: string | undefined;
@@ -113,6 +125,9 @@ export class TcpServerTransport implements ServerTransport {
           writeHighWaterMark: this.writeHighWaterMark,
           maxInflightRequestBytes: this.maxInflightRequestBytes,
           partialFrameBudget,
+          streams,
+          maxOpenStreams: this.maxOpenStreams,
+          streamWindow: this.streamWindow,
         },
         (c) => connections.delete(c),
       );

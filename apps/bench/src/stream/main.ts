@@ -1,0 +1,259 @@
+/**
+ * `pnpm bench:stream` (issue #18): streams on the native transport, measured at the transport SPI
+ * level (TcpClientTransport.openStream / TcpServerTransport.listen's StreamHandler, with protobufjs
+ * encode per message on the sender and decode per message on the receiver). The kernel's stream
+ * API (RpcClient/RpcServer, interceptors) lands separately and is not in these figures.
+ *
+ *   1. One server stream of the echo message, messages/s: Trellis native vs @grpc/grpc-js server
+ *      streaming vs a raw socket pushing length-prefixed protobufjs frames (writer honouring
+ *      write() backpressure, reader decoding every message). Rounds interleave the three sides,
+ *      each against its own server process; ratios are of medians within this run.
+ *   2. Bidirectional ping-pong on one stream, p50 round trip, vs a unary call p50 on the same connection.
+ *   3. Heap per idle open stream over 10,000 streams, client and server side (after a GC).
+ *
+ *   node --expose-gc apps/bench/dist/stream/main.js [--quick] [--seconds N] [--out DIR]
+ */
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { TcpClientTransport, type Endpoint } from '@trellis/core';
+import { median, percentile } from '@trellis/core/toolkit';
+import { connect as connectGrpc } from '../grpc/sides.js';
+import { esc } from '../lb/svg.js';
+import { echoType, frameReader } from './wire.js';
+
+type Side = 'trellis' | 'grpc-js' | 'raw';
+const SIDES: readonly Side[] = ['trellis', 'grpc-js', 'raw'];
+
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, out: { type: 'string' } } });
+const quick = args.quick === true;
+const seconds = Number(args.seconds ?? (quick ? 1 : 3));
+const rounds = quick ? 1 : 3;
+const outDir = resolve(args.out ?? join(__dirname, '..', '..', '..', '..', 'bench-results'));
+
+interface Server { readonly child: ChildProcess; readonly port: number }
+
+/** Pins a process (every thread, GC helpers included) to one core, as the other benches do; false without taskset. */
+function pin(pid: number, core: number): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false; // no taskset: unpinned ratios are still comparable within the run
+  }
+}
+
+let pinned = pin(process.pid, 1);
+
+async function startServer(side: Side): Promise<Server> {
+  const child = fork(join(__dirname, 'server.js'), [side], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  pinned = pin(child.pid!, 0) && pinned;
+  const port = await new Promise<number>((ok, fail) => {
+    child.on('message', (m: { ready?: number }) => m.ready && ok(m.ready));
+    child.once('exit', (code) => fail(new Error(`${side} server exited (${code})`)));
+  });
+  return { child, port };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  const exited = new Promise((r) => server.child.once('exit', r));
+  server.child.send('close');
+  await exited;
+}
+
+function ask<T>(server: Server, what: string, key: string): Promise<T> {
+  return new Promise((ok) => {
+    const on = (m: Record<string, unknown>) => {
+      if (m[key] === undefined) return;
+      server.child.off('message', on);
+      ok(m as T);
+    };
+    server.child.on('message', on);
+    server.child.send(what);
+  });
+}
+
+const endpointOf = (port: number): Endpoint => ({ id: `127.0.0.1:${port}`, host: '127.0.0.1', port, weight: 100, version: '1.0.0', tags: {} });
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const streamOf = (method: string, kind: 'server-streaming' | 'bidi-streaming') => ({
+  group: 'default', service: 'bench.BenchService', version: '', method, kind, metadata: new Map<string, string>(), timeoutMs: 600_000, attempt: 1, signal: undefined,
+});
+
+const Echo = echoType();
+
+/** Messages decoded in `seconds` on one stream of the side (after a short warm-up). */
+async function streamRate(side: Side, port: number, client: TcpClientTransport): Promise<number> {
+  let counted = 0;
+  let counting = false;
+  let stopNow: () => void = () => {};
+  const stop = new Promise<void>((r) => (stopNow = r));
+  let done: Promise<unknown>;
+  if (side === 'trellis') {
+    const stream = client.openStream(endpointOf(port), streamOf('Stream', 'server-streaming'));
+    stream.end();
+    void stop.then(() => stream.cancel('round over'));
+    done = (async () => {
+      try {
+        for await (const m of stream.responses) {
+          Echo.decode(m);
+          if (counting) counted++;
+        }
+      } catch { /* cancelled: the round is over */ }
+    })();
+  } else if (side === 'grpc-js') {
+    // grpc-js decodes every message itself (its proto-loader deserializer). Its caller reports the
+    // total at the end, so its warm-up counts too: the rate is over warm-up plus the timed part.
+    const caller = connectGrpc('grpc-js', port);
+    const started = performance.now();
+    const total = await Promise.all([caller.stream(stop), sleep(300 + seconds * 1000).then(stopNow)]);
+    caller.close();
+    return total[0] / ((performance.now() - started) / 1000);
+  } else {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.on('error', () => {});
+    socket.on('data', frameReader((body) => {
+      Echo.decode(body);
+      if (counting) counted++;
+    }));
+    void stop.then(() => socket.destroy());
+    done = new Promise((r) => socket.once('close', r));
+  }
+  await sleep(300);
+  counting = true;
+  const started = performance.now();
+  await sleep(seconds * 1000);
+  const n = counted;
+  const elapsed = (performance.now() - started) / 1000;
+  stopNow();
+  await done;
+  return n / elapsed;
+}
+
+/** p50 of bidi ping-pong round trips on one stream and of unary calls on the same connection, µs. */
+async function pingPong(port: number, client: TcpClientTransport, n: number): Promise<{ streamP50Us: number; unaryP50Us: number }> {
+  const endpoint = endpointOf(port);
+  const message = Echo.fromObject({ message: 'x'.repeat(100), id: 1, values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] });
+  const stream = client.openStream(endpoint, streamOf('PingPong', 'bidi-streaming'));
+  const responses = stream.responses[Symbol.asyncIterator]();
+  const streamRtts: number[] = [];
+  const unaryRtts: number[] = [];
+  const unary = { group: 'default', service: 'bench.BenchService', version: '', method: 'Echo', metadata: new Map<string, string>(), timeoutMs: 10_000, attempt: 1, signal: undefined };
+  // Interleaved, so load swings hit both alike; the first 10 % of each are warm-up.
+  for (let i = 0; i < n; i++) {
+    let t = process.hrtime.bigint();
+    const wait = stream.send(Echo.encode(message).finish());
+    if (wait) await wait;
+    Echo.decode((await responses.next()).value as Uint8Array);
+    if (i >= n / 10) streamRtts.push(Number(process.hrtime.bigint() - t) / 1000);
+    t = process.hrtime.bigint();
+    const answer = await client.call(endpoint, { ...unary, body: Echo.encode(message).finish() });
+    Echo.decode(answer.body);
+    if (i >= n / 10) unaryRtts.push(Number(process.hrtime.bigint() - t) / 1000);
+  }
+  stream.end();
+  await responses.next();
+  return { streamP50Us: percentile(streamRtts, 50), unaryP50Us: percentile(unaryRtts, 50) };
+}
+
+/** Heap per idle open stream, each side, over `count` streams on one connection. */
+async function idleMemory(server: Server, count: number): Promise<{ clientBytes: number; serverBytes: number }> {
+  const client = new TcpClientTransport();
+  const endpoint = endpointOf(server.port);
+  const warm = client.openStream(endpoint, streamOf('Idle', 'server-streaming'));
+  await warm.headers;
+  global.gc?.();
+  const clientBefore = process.memoryUsage().heapUsed;
+  const serverBefore = (await ask<{ heap: number }>(server, 'memory', 'heap')).heap;
+  const streams = Array.from({ length: count }, () => client.openStream(endpoint, streamOf('Idle', 'server-streaming')));
+  await Promise.all(streams.map((s) => s.headers));
+  global.gc?.();
+  const clientAfter = process.memoryUsage().heapUsed;
+  const serverAfter = await ask<{ heap: number; idle: number }>(server, 'memory', 'heap');
+  if (serverAfter.idle !== count + 1) throw new Error(`the server holds ${serverAfter.idle} idle streams, expected ${count + 1}`);
+  for (const s of streams) s.cancel();
+  warm.cancel();
+  await client.close();
+  return { clientBytes: (clientAfter - clientBefore) / count, serverBytes: (serverAfter.heap - serverBefore) / count };
+}
+
+function chart(rates: Record<Side, number>, lines: string[]): string {
+  const width = 640;
+  const barH = 28;
+  const top = 40;
+  const max = Math.max(...Object.values(rates));
+  const labels: Record<Side, string> = { trellis: 'Trellis native stream (SPI)', 'grpc-js': '@grpc/grpc-js server stream', raw: 'raw socket, length-prefixed' };
+  const colors: Record<Side, string> = { trellis: '#2f6fdf', 'grpc-js': '#e0812f', raw: '#3a9d5d' };
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${top + SIDES.length * (barH + 10) + 20 + lines.length * 18}" font-family="sans-serif" font-size="12">`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">${esc('One server stream of the echo message, messages/s (shared machine)')}</text>`];
+  SIDES.forEach((side, i) => {
+    const y = top + i * (barH + 10);
+    const w = Math.max(2, ((width - 260) * rates[side]) / max);
+    parts.push(`<text x="10" y="${y + 18}">${esc(labels[side])}</text>`,
+      `<rect x="190" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${colors[side]}"/>`,
+      `<text x="${(195 + w).toFixed(1)}" y="${y + 18}">${esc(`${Math.round(rates[side]).toLocaleString('en-US')}/s`)}</text>`);
+  });
+  lines.forEach((line, i) => parts.push(`<text x="10" y="${top + SIDES.length * (barH + 10) + 16 + i * 18}">${esc(line)}</text>`));
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+async function main(): Promise<void> {
+  console.log(`bench:stream — the native transport's streams at the transport SPI level (the kernel's stream API lands separately)`);
+  console.log(`${rounds} round(s) × ${seconds} s per side; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (a shared machine: ratios within this run)`);
+  const servers = {} as Record<Side, Server>;
+  for (const side of SIDES) servers[side] = await startServer(side);
+  // The default stream window (64 KiB): larger windows measured slower here (bigger bursts, more buffering).
+  const client = new TcpClientTransport();
+  const samples: Record<Side, number[]> = { trellis: [], 'grpc-js': [], raw: [] };
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const side of SIDES) {
+        const rate = await streamRate(side, servers[side].port, client);
+        samples[side].push(rate);
+        console.log(`  round ${round + 1} ${side.padEnd(8)} ${Math.round(rate).toLocaleString('en-US')} messages/s`);
+      }
+    }
+    const rates = { trellis: median(samples.trellis), 'grpc-js': median(samples['grpc-js']), raw: median(samples.raw) };
+    const pp = await pingPong(servers.trellis.port, client, quick ? 1000 : 5000);
+    const memory = await idleMemory(servers.trellis, quick ? 2000 : 10_000);
+    const result = {
+      date: new Date().toISOString(),
+      machine: `shared (${loadavg()[0]!.toFixed(2)} load average at the end); server and client one process each, ${pinned ? 'pinned to cores 0 and 1' : 'unpinned'}`,
+      level: 'transport SPI (TcpClientTransport.openStream / StreamHandler), protobufjs encode and decode per message',
+      messagesPerSecond: rates,
+      samples,
+      ratios: {
+        trellisVsGrpcJs: rates.trellis / rates['grpc-js'],
+        trellisVsRaw: rates.trellis / rates.raw,
+        pingPongVsUnaryP50: pp.streamP50Us / pp.unaryP50Us,
+      },
+      pingPong: pp,
+      idleStreamBytes: memory,
+      targets: { trellisVsGrpcJs: '≥ 10', trellisVsRaw: '≥ 0.5', pingPongVsUnaryP50: '≤ 1.2', idleStreamBytes: '≤ 2048 per stream' },
+    };
+    const lines = [
+      `Trellis ÷ grpc-js ${result.ratios.trellisVsGrpcJs.toFixed(1)}× (target ≥ 10×), Trellis ÷ raw ${result.ratios.trellisVsRaw.toFixed(2)} (target ≥ 0.5)`,
+      `bidi ping-pong p50 ${pp.streamP50Us.toFixed(0)} µs vs unary p50 ${pp.unaryP50Us.toFixed(0)} µs on one connection: ${result.ratios.pingPongVsUnaryP50.toFixed(2)}× (target ≤ 1.2×)`,
+      `idle open stream: ${Math.round(memory.clientBytes)} B client + ${Math.round(memory.serverBytes)} B server heap (target ≤ 2 KB)`,
+      'transport SPI level (the kernel stream API is measured separately); a shared 2-core machine',
+    ];
+    for (const line of lines) console.log(line);
+    if (!quick || args.out !== undefined) {
+      mkdirSync(outDir, { recursive: true });
+      writeFileSync(join(outDir, 'stream.json'), `${JSON.stringify(result, null, 2)}\n`);
+      writeFileSync(join(outDir, 'stream.svg'), chart(rates, lines));
+      console.log(`wrote ${join(outDir, 'stream.json')} and stream.svg`);
+    }
+  } finally {
+    await client.close();
+    for (const side of SIDES) await stopServer(servers[side]);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,95 @@
+/**
+ * The server process of `pnpm bench:stream` (forked by main.ts): one side per process, told which
+ * by argv[2] — `trellis` (the native transport's stream SPI), `grpc-js` or `raw`. It reports its
+ * port, and on request its heap after a GC (the idle-stream memory figure).
+ */
+import { createServer, type Socket } from 'node:net';
+import { Code, RpcError, TcpServerTransport } from '@trellis/core';
+import type { InboundStream, ServerStreamExchange } from '@trellis/core';
+import { serve } from '../grpc/sides.js';
+import { echoType, frameMessages } from './wire.js';
+
+type Side = 'trellis' | 'grpc-js' | 'raw';
+
+const side = process.argv[2] as Side;
+const idle: ServerStreamExchange[] = [];
+
+async function start(): Promise<{ port: number; close(): Promise<void> }> {
+  if (side === 'grpc-js') return serve('grpc-js');
+  if (side === 'raw') return serveRaw();
+  return serveTrellis();
+}
+
+/** The native transport driven through its SPI, protobufjs encode per message as a handler would. */
+async function serveTrellis() {
+  const Echo = echoType();
+  const message = Echo.fromObject({ message: 'x'.repeat(100), id: 1, values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] });
+  const transport = new TcpServerTransport({ maxOpenStreams: 20_000 });
+  const streams = (stream: InboundStream, exchange: ServerStreamExchange): void => {
+    if (stream.method === 'Idle') {
+      idle.push(exchange);
+      exchange.sendHeaders(undefined);
+      return;
+    }
+    if (stream.method === 'PingPong') {
+      void (async () => {
+        for await (const request of exchange.requests) {
+          const wait = exchange.send(Echo.encode(Echo.decode(request)).finish());
+          if (wait) await wait;
+        }
+        exchange.end(undefined);
+      })().catch(() => {});
+      return;
+    }
+    void (async () => {
+      const signal = exchange.signal;
+      while (!signal.aborted) {
+        const wait = exchange.send(Echo.encode(message).finish());
+        if (wait) await wait;
+      }
+    })().catch(() => { /* cancelled: the round is over */ });
+  };
+  const listener = await transport.listen({ host: '127.0.0.1', port: 0 }, (request, exchange) => {
+    try {
+      exchange.respond(Echo.encode(Echo.decode(request.body)).finish(), undefined);
+    } catch (error) {
+      exchange.fail(new RpcError(Code.INVALID_ARGUMENT, String(error)));
+    }
+  }, streams);
+  return { port: listener.port, close: () => listener.close() };
+}
+
+/** The limit: length-prefixed protobufjs frames pushed as fast as the socket takes them. */
+async function serveRaw() {
+  const Echo = echoType();
+  const message = Echo.fromObject({ message: 'x'.repeat(100), id: 1, values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] });
+  const server = createServer((socket: Socket) => {
+    socket.setNoDelay(true);
+    socket.on('error', () => {});
+    let open = true;
+    socket.on('close', () => (open = false));
+    const push = (): void => {
+      // A batch of frames per write, as a coalescing writer does; stop at write() === false until 'drain'.
+      while (open) {
+        if (!socket.write(frameMessages(Echo, message, 256))) return void socket.once('drain', push);
+        if (socket.writableLength > 0) return void setImmediate(push);
+      }
+    };
+    push();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+void start().then((served) => {
+  process.send!({ ready: served.port });
+  process.on('message', (m: string) => {
+    if (m === 'memory') {
+      global.gc?.();
+      process.send!({ heap: process.memoryUsage().heapUsed, idle: idle.length });
+    } else if (m === 'close') {
+      void served.close().finally(() => process.exit(0));
+    }
+  });
+});

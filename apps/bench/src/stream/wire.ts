@@ -1,0 +1,38 @@
+import * as protobuf from 'protobufjs';
+import { BENCH_PROTO } from '../payload.js';
+
+/** bench.EchoRequest, the echo message every bench kind sends. */
+export function echoType(): protobuf.Type {
+  return protobuf.loadSync(BENCH_PROTO).lookupType('bench.EchoRequest');
+}
+
+/** `count` frames of `[uint32 length][protobuf]`, each message encoded on its own (as a sender would). */
+export function frameMessages(type: protobuf.Type, message: protobuf.Message, count: number): Buffer {
+  const parts: Uint8Array[] = [];
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const body = type.encode(message).finish();
+    const head = Buffer.allocUnsafe(4);
+    head.writeUInt32BE(body.length, 0);
+    parts.push(head, body);
+    bytes += 4 + body.length;
+  }
+  return Buffer.concat(parts, bytes);
+}
+
+/** Splits `[uint32 length][body]` frames and hands each body over (decoded by the caller). */
+export function frameReader(onMessage: (body: Uint8Array) => void): (chunk: Buffer) => void {
+  let pending: Buffer | undefined;
+  return (chunk) => {
+    const buf = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
+    pending = undefined;
+    let offset = 0;
+    while (buf.length - offset >= 4) {
+      const length = buf.readUInt32BE(offset);
+      if (buf.length - offset - 4 < length) break;
+      onMessage(buf.subarray(offset + 4, offset + 4 + length));
+      offset += 4 + length;
+    }
+    if (offset < buf.length) pending = buf.subarray(offset);
+  };
+}

@@ -1,0 +1,92 @@
+import { Code } from '../errors.js';
+import type { Metadata } from '../metadata.js';
+import type { StreamKind } from '../transport-stream.js';
+import { encodeBareFrame, FIXED_HEADER_SIZE, FrameType, WINDOW_UPDATE_BODY_SIZE, writeFixedHeader, type FrameLimits } from './frame.js';
+import { encodeRequestFrame, encodeResponseFrame, fitResponseFrame, type RequestHeader } from './header-codec.js';
+
+/**
+ * Encoders of the stream frames (docs/protocol.md, "Streams"). The open is a REQUEST-shaped frame
+ * (same RequestHeader, so the route cache and the server's header decoder serve both) whose flags
+ * byte carries the stream kind; messages carry no header at all, so a stream message costs 16 bytes
+ * of framing.
+ */
+const KIND_CODES: Readonly<Record<StreamKind, number>> = { 'server-streaming': 1, 'client-streaming': 2, 'bidi-streaming': 3 };
+const KINDS: readonly (StreamKind | undefined)[] = [undefined, 'server-streaming', 'client-streaming', 'bidi-streaming'];
+
+/** Byte 4 of the fixed header (the flags byte) of a STREAM_OPEN. */
+export const FLAGS_OFFSET = 4;
+
+export function streamKindCode(kind: StreamKind): number {
+  return KIND_CODES[kind];
+}
+
+/** The kind a STREAM_OPEN's flags byte names; undefined for a code no version defines. */
+export function streamKindOf(code: number): StreamKind | undefined {
+  return KINDS[code];
+}
+
+/** Checked against the server's limits like a REQUEST: throws FrameLimitError, nothing written. */
+export function encodeStreamOpenFrame(streamId: number, header: RequestHeader, kind: StreamKind, limits: FrameLimits): Buffer {
+  const frame = encodeRequestFrame(streamId, header, EMPTY, limits);
+  frame[3] = FrameType.STREAM_OPEN;
+  frame[FLAGS_OFFSET] = KIND_CODES[kind];
+  return frame;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** One message: the fixed header and the body, copied into one buffer (the caller may reuse its body). */
+export function encodeStreamMessageFrame(streamId: number, body: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(FIXED_HEADER_SIZE + body.length);
+  writeFixedHeader(frame, FrameType.STREAM_MESSAGE, streamId, 0, body.length);
+  frame.set(body, FIXED_HEADER_SIZE);
+  return frame;
+}
+
+export function encodeWindowUpdateFrame(streamId: number, increment: number): Buffer {
+  const frame = Buffer.allocUnsafe(FIXED_HEADER_SIZE + WINDOW_UPDATE_BODY_SIZE);
+  writeFixedHeader(frame, FrameType.WINDOW_UPDATE, streamId, 0, WINDOW_UPDATE_BODY_SIZE);
+  frame.writeUInt32BE(increment, FIXED_HEADER_SIZE);
+  return frame;
+}
+
+export function encodeHalfCloseFrame(streamId: number): Buffer {
+  return encodeBareFrame(FrameType.STREAM_HALF_CLOSE, streamId);
+}
+
+/**
+ * STREAM_HEADERS or STREAM_TRAILERS fitted to the client's limits (an over-long message or too many
+ * trailers are cut with a marker, as for unary answers); never throws.
+ */
+export function fitStreamStatusFrame(
+  limits: FrameLimits,
+  type: FrameType.STREAM_HEADERS | FrameType.STREAM_TRAILERS,
+  streamId: number,
+  code: number,
+  message: string,
+  notExecuted: boolean,
+  metadata: Metadata | undefined,
+): Buffer {
+  let frame: Buffer;
+  try {
+    frame = fitResponseFrame(limits, FrameType.RESPONSE, streamId, code, message, notExecuted, metadata, undefined);
+  } catch (error) {
+    // E.g. a trailer value that is not a string: the client still gets a status, and why.
+    const why = String((error as Error)?.message ?? error).slice(0, 200);
+    frame = encodeResponseFrame(FrameType.RESPONSE, streamId, Code.INTERNAL, `the server could not encode the stream's ${type === FrameType.STREAM_HEADERS ? 'headers' : 'status'}: ${why}`, notExecuted, undefined, undefined);
+  }
+  frame[3] = type;
+  return frame;
+}
+
+/** A client's per-stream reset: CANCEL with a ResponseHeader saying why. */
+export function encodeStreamCancelFrame(streamId: number, code: number, message: string): Buffer {
+  return encodeResponseFrame(FrameType.CANCEL, streamId, code, message.slice(0, 512), false, undefined, undefined);
+}
+
+/** An owned copy of a received message (the read buffer it sits in would otherwise stay alive with it). */
+export function copyMessage(buf: Buffer, start: number, end: number): Buffer {
+  const copy = Buffer.allocUnsafe(end - start);
+  buf.copy(copy, 0, start, end);
+  return copy;
+}
