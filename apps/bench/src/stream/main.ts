@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { TcpClientTransport, type Endpoint } from '@trellis/core';
 import { median, percentile } from '@trellis/core/toolkit';
 import { connect as connectGrpc } from '../grpc/sides.js';
-import { esc } from '../lb/svg.js';
+import { esc, svgDocument } from '../svg.js';
 import { echoType, frameReader } from './wire.js';
 
 type Side = 'trellis' | 'grpc-js' | 'raw';
@@ -186,8 +186,8 @@ function chart(rates: Record<Side, number>, lines: string[]): string {
   const max = Math.max(...Object.values(rates));
   const labels: Record<Side, string> = { trellis: 'Trellis native stream (SPI)', 'grpc-js': '@grpc/grpc-js server stream', raw: 'raw socket, length-prefixed' };
   const colors: Record<Side, string> = { trellis: '#2f6fdf', 'grpc-js': '#e0812f', raw: '#3a9d5d' };
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${top + SIDES.length * (barH + 10) + 20 + lines.length * 18}" font-family="sans-serif" font-size="12">`,
-    `<text x="10" y="20" font-size="14" font-weight="bold">${esc('One server stream of the echo message, messages/s (shared machine)')}</text>`];
+  const height = top + SIDES.length * (barH + 10) + 20 + lines.length * 18;
+  const parts = [`<text x="10" y="20" font-size="14" font-weight="bold">${esc('One server stream of the echo message, messages/s (shared machine)')}</text>`];
   SIDES.forEach((side, i) => {
     const y = top + i * (barH + 10);
     const w = Math.max(2, ((width - 260) * rates[side]) / max);
@@ -196,8 +196,7 @@ function chart(rates: Record<Side, number>, lines: string[]): string {
       `<text x="${(195 + w).toFixed(1)}" y="${y + 18}">${esc(`${Math.round(rates[side]).toLocaleString('en-US')}/s`)}</text>`);
   });
   lines.forEach((line, i) => parts.push(`<text x="10" y="${top + SIDES.length * (barH + 10) + 16 + i * 18}">${esc(line)}</text>`));
-  parts.push('</svg>');
-  return parts.join('\n');
+  return svgDocument(width, height, parts);
 }
 
 async function main(): Promise<void> {
