@@ -13,7 +13,7 @@ const protoMissing = grpcProtoMissing();
 /**
  * The engine under the kernel's existing SPI (no kernel change): an RpcServer whose transport is
  * gRPC serves grpc-js clients through its interceptors; an RpcClient whose transport is gRPC calls
- * a grpc-js server through its pipeline. Unary only until the kernel has streams (phase B).
+ * a grpc-js server through its pipeline. Streams through the kernel: test/kernel-streams.test.ts.
  */
 const echoService = loadEchoService();
 
