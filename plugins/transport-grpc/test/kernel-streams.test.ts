@@ -319,6 +319,72 @@ for (const kind of transports) {
       t.ok(attempts.some((a) => a.send === 2 && a.code === Code.OK), 'and was re-sent transparently');
     });
 
+    t.test('a slow reader pauses the handler: the producer waits on flow control instead of buffering', async (t) => {
+      let produced = 0;
+      const text = 'x'.repeat(1000);
+      const server = new RpcServer({ host: '127.0.0.1', transport: kind.server() }).addService(streams, {
+        ...handlers(new Probe()),
+        async *watch(request: WatchRequest) {
+          for (let seq = 1; seq <= request.count!; seq++) {
+            produced++;
+            yield { seq, text };
+          }
+        },
+      });
+      await server.start();
+      t.teardown(() => server.close({ graceMs: 100 }));
+      const client = clientOf(kind, [`127.0.0.1:${server.port}`], [], 60_000);
+      t.teardown(() => client.close());
+      const total = 100_000; // 100 MB if nothing held the producer back
+      const iterator = client.stub<StreamsClient>().watch({ count: total })[Symbol.asyncIterator]();
+      t.equal((await iterator.next()).value?.seq, 1);
+      // Absence of progress can only be observed over time: give the producer ample time to run away.
+      await sleep(500);
+      const held = produced;
+      t.ok(held < 5000, `the producer is paused after ${held} of ${total} messages (windows and buffers only)`);
+      let last = 1;
+      for (let item = await iterator.next(); item.done !== true; item = await iterator.next()) last = item.value.seq;
+      t.equal(last, total, 'and resumes as the reader takes messages, to the last one');
+    });
+
+    t.test('a server interceptor that refuses a stream fails its set-up; the client chain sees a rejection', async (t) => {
+      const probe = new Probe();
+      const refuse: ServerInterceptor = (next) => (call) => {
+        if (call.method.name === 'Chat') return Promise.reject(new RpcError(Code.PERMISSION_DENIED, 'no chatting'));
+        return next(call);
+      };
+      const server = await startServer(kind, probe, [{ meta: { name: 'refuse', kernel: '*' }, setupServer: (ctx) => ctx.addInterceptor(refuse, 1000) }]);
+      t.teardown(() => server.close({ graceMs: 100 }));
+      const outcomes: string[] = [];
+      const ends: CallEnd['stream'][] = [];
+      const interceptor: Interceptor = (next) => (invocation) => next(invocation).then(
+        (result) => {
+          outcomes.push('set up');
+          return result;
+        },
+        (error: RpcError) => {
+          outcomes.push(`refused ${Code[error.code]}`);
+          throw error;
+        },
+      );
+      const plugin: Plugin = {
+        meta: { name: 'outcomes', kernel: '*' },
+        setupClient: (ctx) => {
+          ctx.addInterceptor(interceptor, 1000);
+          ctx.observe({ callEnd: (call: CallEnd) => void ends.push(call.stream) });
+        },
+      };
+      const client = clientOf(kind, [`127.0.0.1:${server.port}`], [plugin]);
+      t.teardown(() => client.close());
+      const error = await (async () => {
+        for await (const reply of client.stub<StreamsClient>().chat(events(3))) void reply;
+      })().catch((e: RpcError) => e);
+      t.match(error, { code: Code.PERMISSION_DENIED, message: 'no chatting' });
+      t.same(outcomes, ['refused PERMISSION_DENIED'], 'next() rejected: the stream never set up');
+      t.match(ends, [{ setUp: false }], 'callEnd says it never set up');
+      t.equal(probe.finallyRan, 0, 'the handler never ran');
+    });
+
     t.test('a transport without openStream fails stream calls UNIMPLEMENTED, never ran', async (t) => {
       const probe = new Probe();
       const server = await startServer(kind, probe);
