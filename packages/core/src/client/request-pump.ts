@@ -53,7 +53,8 @@ export class RequestPump {
   /** The stream was set up: no more re-sends, the replay buffer goes once the stream has it. */
   setUp(): void {
     this.setUpDone = true;
-    if (this.sourceDone && this.replay === undefined) this.stop();
+    // A pump parked after the half-close (kept for a possible re-send) can finish now.
+    if (this.sourceDone) this.wakeUp();
   }
 
   /** The call is over (ended, failed, cancelled): stop pulling; the caller's generator is closed. */
