@@ -85,8 +85,19 @@ t.test('the wrong call shape is refused with a clear error, never ran', async (t
     for await (const item of client.stream('Watch', {}, { timeoutMs: -1 })) void item;
   })().catch((e: RpcError) => e);
   t.match(badOptions, { code: Code.INVALID_ARGUMENT, message: /timeoutMs/ }, 'call options are checked as for unary calls');
+  const withResult = await client.invokeWithResult('Record', []).catch((e: RpcError) => e);
+  t.match(withResult, { code: Code.INVALID_ARGUMENT, mayHaveRun: false, message: /is client-streaming: call it with stream\(\)/ });
   const stream = client.stream('Watch', {});
   stream[Symbol.asyncIterator]();
   t.throws(() => stream[Symbol.asyncIterator](), { code: Code.FAILED_PRECONDITION }, 'a stream is iterated once');
   stream.cancel();
+});
+
+t.test('a unary request for a stream method (a client built from another .proto) is refused, never ran', async (t) => {
+  const { addresses } = await start(t);
+  const unaryView: ServiceDefinition = { name: 'test.Mixed', methods: { Watch: method('Watch') } };
+  const client = new RpcClient({ service: unaryView, addresses });
+  t.teardown(() => client.close());
+  const error = await client.invoke('Watch', {}).catch((e: RpcError) => e);
+  t.match(error, { code: Code.UNIMPLEMENTED, mayHaveRun: false, message: /test\.Mixed\/Watch is server-streaming; it cannot be called as a unary call/ });
 });

@@ -278,6 +278,9 @@ export class RpcClient {
     if (method === undefined) {
       return Promise.reject(new RpcError(Code.UNIMPLEMENTED, `${this.definition.name} has no method ${methodName}`, { mayHaveRun: false }));
     }
+    if (isStreamKind(method.kind)) {
+      return Promise.reject(new RpcError(Code.INVALID_ARGUMENT, `${this.definition.name}/${method.name} is ${method.kind}: call it with stream(), whose ResponseStream has the headers, trailers and endpoint`, { mayHaveRun: false }));
+    }
     return this.call(method, request, options, true) as Promise<Result>;
   }
 

@@ -20,7 +20,7 @@ import { errorForCaller, HandlerError } from './error-redaction.js';
 import { ServerCall } from './server-call.js';
 import { composeServerInterceptors, type ServerInterceptor, type ServerInvoker } from './server-invocation.js';
 import { ServiceTable, type Handler } from './service-table.js';
-import { createStreamDispatch, StreamServerCall } from './stream-dispatch.js';
+import { createStreamDispatch, refuseStreamAsUnary, StreamServerCall } from './stream-dispatch.js';
 import { WorkerGroup } from './workers/worker-group.js';
 import { resolveWorkersOptions, type ResolvedWorkersOptions, type WorkerInfo, type WorkersOptions } from './workers/worker-options.js';
 import { announceReady, isGroupWorker, leaveSignalsToThePrimary, onDrainRequest } from './workers/worker-process.js';
@@ -363,6 +363,7 @@ export class RpcServer {
     if (entry === undefined) {
       return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${request.service}/${request.method} does not exist`));
     }
+    if (entry.method.kind !== 'unary') return refuseStreamAsUnary(entry.method, exchange);
     let message: unknown;
     try {
       message = entry.method.requestCodec.decode(request.body);

@@ -258,6 +258,11 @@ export class StreamServerCall extends ServerCall {
   }
 }
 
+/** A unary request for a stream method (an old client, or one built from another .proto): never ran. */
+export function refuseStreamAsUnary(method: MethodDescriptor, exchange: { fail(error: RpcError): void }): void {
+  exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${method.service}/${method.name} is ${methodKind(method)}; it cannot be called as a unary call (the client needs stream support)`));
+}
+
 function answerFailed(exchange: ServerStreamExchange, thrown: unknown): void {
   try {
     exchange.fail(new RpcError(Code.INTERNAL, `the server could not end the stream: ${(thrown as Error)?.message ?? String(thrown)}`));
