@@ -1,3 +1,4 @@
+import { connect, createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -8,7 +9,7 @@ import {
 import type { Attempt, ClientTransport, ServerTransport } from '@trellis/core/spi';
 import { loadProto } from '@trellis/codec-protobuf';
 import { freePort, waitFor } from '@trellis/testkit';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { GrpcClientTransport, GrpcServerTransport } from '../src/index.js';
 
 /**
@@ -103,6 +104,29 @@ function handlers(probe: Probe) {
     },
     async ping(event: Event) {
       return event;
+    },
+  };
+}
+
+/** A TCP relay to the server whose `drop()` destroys every connection: the network side of a provider killed with -9. */
+async function relay(t: Test, port: number): Promise<{ port: number; drop(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return {
+    port: (server.address() as { port: number }).port,
+    drop: () => {
+      for (const socket of sockets) socket.resetAndDestroy();
     },
   };
 }
@@ -282,6 +306,27 @@ for (const kind of transports) {
       t.equal((error as RpcError).code, Code.UNAVAILABLE, `UNAVAILABLE (${(error as RpcError).message})`);
       t.equal((error as RpcError).mayHaveRun, true, 'the stream ran');
       await probe.until(() => probe.finallyRan === 1, 'the handler was stopped');
+    });
+
+    t.test('a connection dropped mid-stream (a provider killed): UNAVAILABLE, mayHaveRun true; the handler is aborted', async (t) => {
+      const probe = new Probe();
+      const server = await startServer(kind, probe);
+      t.teardown(() => server.close({ graceMs: 100 }));
+      const link = await relay(t, server.port);
+      const client = clientOf(kind, [`127.0.0.1:${link.port}`]);
+      t.teardown(() => client.close());
+      const seen: number[] = [];
+      const error = await (async () => {
+        for await (const event of client.stub<StreamsClient>().watch({ count: 0, intervalMs: 10 })) {
+          seen.push(event.seq);
+          if (seen.length === 3) link.drop();
+        }
+      })().catch((e: RpcError) => e);
+      t.ok(error instanceof RpcError, 'the loop throws');
+      t.equal((error as RpcError).code, Code.UNAVAILABLE, `UNAVAILABLE (${(error as RpcError).message})`);
+      t.equal((error as RpcError).mayHaveRun, true, 'the stream ran');
+      await probe.until(() => probe.finallyRan === 1, 'the handler saw the drop');
+      t.equal(probe.aborts[0]?.code, Code.CANCELLED, 'its signal aborted');
     });
 
     t.test('graceful stop lets an open stream finish within the grace period', async (t) => {

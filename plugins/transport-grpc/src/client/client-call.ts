@@ -420,6 +420,11 @@ export class ClientCall implements DeadlineEntry, MessageSink {
       return this.fail(new RpcError(code, `${this.channel.key} answered HTTP ${this.httpStatus} without a gRPC status${this.grpcContentType ? '' : ' (not a gRPC content-type)'}`));
     }
     const rst = stream.rstCode ?? 0;
+    // A connection that died (the peer killed, a reset socket) closes its streams with a local
+    // INTERNAL_ERROR code no server sent: that is the connection's loss, UNAVAILABLE as in gRPC.
+    if (connection.destroyed && (rst === 0 || rst === constants.NGHTTP2_INTERNAL_ERROR)) {
+      return this.fail(new RpcError(Code.UNAVAILABLE, `the connection to ${this.channel.key} was lost during the call`));
+    }
     if (rst !== 0 && rst !== constants.NGHTTP2_NO_ERROR) {
       return this.fail(new RpcError(codeFromReset(rst), `the server reset the stream (HTTP/2 error ${rst})`));
     }
