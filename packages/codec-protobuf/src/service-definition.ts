@@ -1,4 +1,4 @@
-import { ErrorCodes, TrellisError, type MethodDefinition, type ServiceDefinition } from '@trellis/core';
+import { ErrorCodes, TrellisError, type MethodDefinition, type MethodKind, type ServiceDefinition } from '@trellis/core';
 import type * as protobuf from 'protobufjs';
 import { localName } from './local-name.js';
 import type { CodecFactory } from './message-codec.js';
@@ -13,15 +13,19 @@ export interface ProtoMethodDefinition extends MethodDefinition {
 }
 
 /**
- * A service built from a .proto. `methods` holds its unary methods, keyed by the name written in
- * the .proto (`SayHello`). Streaming methods are not in `methods` — the kernel only runs unary calls
- * for now — and are listed in `streamingMethods` instead, so the rest of a service that mixes both
- * stays usable, and a caller can still see (and refuse) what was left out.
+ * A service built from a .proto. `methods` holds every method, keyed by the name written in the
+ * .proto (`SayHello`), each with its `kind` from the `stream` keywords (`unary`,
+ * `server-streaming`, `client-streaming`, `bidi-streaming`; issue #18).
  */
 export interface ProtoServiceDefinition extends ServiceDefinition {
   readonly methods: Readonly<Record<string, ProtoMethodDefinition>>;
-  /** Names (as in the .proto) of the client-, server- or bidi-streaming methods left out. */
+  /** Names (as in the .proto) of the client-, server- and bidi-streaming methods (all in `methods`). */
   readonly streamingMethods: readonly string[];
+}
+
+function kindOf(method: protobuf.Method): MethodKind {
+  if (method.requestStream) return method.responseStream ? 'bidi-streaming' : 'client-streaming';
+  return method.responseStream ? 'server-streaming' : 'unary';
 }
 
 export function buildServiceDefinition(service: protobuf.Service, codecs: CodecFactory): ProtoServiceDefinition {
@@ -30,10 +34,8 @@ export function buildServiceDefinition(service: protobuf.Service, codecs: CodecF
   const streamingMethods: string[] = [];
   const localNames = new Map<string, string>();
   for (const method of service.methodsArray) {
-    if (method.requestStream || method.responseStream) {
-      streamingMethods.push(method.name);
-      continue;
-    }
+    const kind = kindOf(method);
+    if (kind !== 'unary') streamingMethods.push(method.name);
     const local = localName(method.name);
     const clash = localNames.get(local);
     if (clash !== undefined) {
@@ -50,6 +52,7 @@ export function buildServiceDefinition(service: protobuf.Service, codecs: CodecF
     methods[method.name] = Object.freeze({
       name: method.name,
       localName: local,
+      kind,
       requestCodec: codecs.codec(requestType),
       responseCodec: codecs.codec(responseType),
       idempotent: isIdempotent(options),

@@ -76,12 +76,37 @@ export async function useRich(client: RichServiceClient): Promise<void> {
   const nested: { x: number } | null = await client.put({ text: 'one of' });
   void color;
   void nested;
-  // @ts-expect-error streaming methods are not generated
-  void client.watch;
+  for await (const event of client.watch({ text: 'w' }, { timeoutMs: 1000 })) {
+    const text: string | undefined = event.text;
+    void text;
+  }
+  async function* uploads() {
+    yield { text: 'a' };
+  }
+  const uploaded: string | undefined = (await client.upload(uploads())).text;
+  const chat = client.chat([{ text: 'hi' }]);
+  const headers: ReadonlyMap<string, string> = await chat.headers;
+  for await (const reply of chat) void reply.text;
+  // @ts-expect-error a server-streaming call is iterated, not awaited for a message
+  const notAMessage: string = (await client.watch({})).text;
+  void uploaded;
+  void headers;
+  void notAMessage;
 }
 
-export const richHandlers: Pick<RichServiceHandlers, 'delete'> = {
+export const richHandlers: Pick<RichServiceHandlers, 'delete' | 'watch' | 'upload' | 'chat'> = {
   delete: async (request) => ({ snakeName: request.snakeName, child: request.child }),
+  async *watch(request, call) {
+    yield { text: request.text + String(call.attempt) };
+  },
+  async upload(requests) {
+    let text = '';
+    for await (const request of requests) text += request.text;
+    return { text };
+  },
+  async *chat(requests) {
+    for await (const request of requests) yield { text: request.text };
+  },
 };
 `;
 
@@ -102,7 +127,10 @@ t.test('generated types for the echo and rich protos type-check against real usa
   t.match(echoService, 'echo(request: _trellis_test_EchoRequest, options?: CallOptions): Promise<_trellis_test_EchoReply__Output>;');
   t.match(echoService, 'echo(request: _trellis_test_EchoRequest__Output, call: ServerInvocation): Promise<_trellis_test_EchoReply> | _trellis_test_EchoReply;');
   t.match(echoService, '* Safe to retry.', 'comments carried over');
-  t.match(fs.readFileSync(path.join(outDir, 'rich', 'v1', 'RichService.ts'), 'utf8'), 'Left out, streaming is not supported by Trellis yet: Watch, Upload, Chat.');
+  const richService = fs.readFileSync(path.join(outDir, 'rich', 'v1', 'RichService.ts'), 'utf8');
+  t.match(richService, 'watch(request: _rich_v1_Rich, options?: CallOptions): ResponseStream<_rich_v1_Rich__Output>;');
+  t.match(richService, 'upload(requests: RequestStream<_rich_v1_Rich>, options?: CallOptions): Promise<_rich_v1_Rich__Output>;');
+  t.match(richService, 'chat(requests: AsyncIterable<_rich_v1_Rich__Output>, call: ServerInvocation): AsyncIterable<_rich_v1_Rich>;');
   const echoRequest = fs.readFileSync(path.join(outDir, 'trellis', 'test', 'EchoRequest.ts'), 'utf8');
   t.match(echoRequest, "import type { Long } from '@trellis/codec-protobuf';", 'no import an app cannot resolve');
   t.notMatch(echoRequest, '@grpc/proto-loader');

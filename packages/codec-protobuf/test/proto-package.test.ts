@@ -26,9 +26,11 @@ t.test('NO_SIDE_EFFECTS is idempotent; custom and deprecated options are kept', 
   t.match(rich.methods['Delete'], { idempotent: false, options: { deprecated: false } });
 });
 
-t.test('streaming methods are left out and listed', async (t) => {
+t.test('streaming methods are in methods with their kind, and listed', async (t) => {
   const rich = loadProto(RICH).service('rich.v1.RichService');
-  t.same(Object.keys(rich.methods), ['Get', 'Put', 'Delete']);
+  t.same(Object.keys(rich.methods), ['Get', 'Put', 'Delete', 'Watch', 'Upload', 'Chat']);
+  t.same(Object.values(rich.methods).map((method) => method.kind), ['unary', 'unary', 'unary', 'server-streaming', 'client-streaming', 'bidi-streaming']);
+  t.match(rich.methods['Watch'], { localName: 'watch', requestType: 'rich.v1.Rich', responseType: 'rich.v1.Rich' });
   t.same(rich.streamingMethods, ['Watch', 'Upload', 'Chat']);
 });
 

@@ -1,3 +1,21 @@
+import type { StreamKind } from './transport-stream.js';
+
+/**
+ * A method's shape: one request and one response (`unary`), or a stream on one or both sides
+ * (issue #18). Handlers and typed clients differ per kind (see docs/architecture.md, "Streams").
+ */
+export type MethodKind = 'unary' | StreamKind;
+
+/** The kind of a method; definitions built by hand without `kind` are unary. */
+export function methodKind(method: { readonly kind?: MethodKind }): MethodKind {
+  return method.kind ?? 'unary';
+}
+
+/** True for the three stream kinds. */
+export function isStreamKind(kind: MethodKind | undefined): kind is StreamKind {
+  return kind !== undefined && kind !== 'unary';
+}
+
 /**
  * What a service looks like, independent of the serialization library: codec-protobuf builds these
  * from .proto files, tests may build them by hand. The kernel never imports protobufjs.
@@ -15,6 +33,11 @@ export interface MethodDefinition<Req = unknown, Res = unknown> {
   readonly localName: string;
   readonly requestCodec: MessageCodec<Req>;
   readonly responseCodec: MessageCodec<Res>;
+  /**
+   * `unary` (the default when left out), `server-streaming`, `client-streaming` or `bidi-streaming`.
+   * codec-protobuf sets it from the .proto's `stream` keywords.
+   */
+  readonly kind?: MethodKind;
   /** Safe to run twice (from `option idempotency_level`, `@RpcMethod`, or config). */
   readonly idempotent: boolean;
   /** Extra options for plugins (e.g. proto method options). */
@@ -30,12 +53,14 @@ export interface ServiceDefinition {
 /** The method descriptor a call carries: the definition plus its owning service name. */
 export interface MethodDescriptor<Req = unknown, Res = unknown> extends MethodDefinition<Req, Res> {
   readonly service: string;
+  /** Always set on descriptors the kernel builds (`describeMethods`): the kind of the call. */
+  readonly kind?: MethodKind;
 }
 
 export function describeMethods(definition: ServiceDefinition): Map<string, MethodDescriptor> {
   const methods = new Map<string, MethodDescriptor>();
   for (const method of Object.values(definition.methods)) {
-    methods.set(method.name, { ...method, service: definition.name });
+    methods.set(method.name, { ...method, kind: methodKind(method), service: definition.name });
   }
   return methods;
 }

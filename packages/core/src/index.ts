@@ -6,7 +6,12 @@ export { createMetadata, MetadataKeys, type Metadata } from './metadata.js';
 export { createContextKey, ContextValues, type ContextKey } from './context-key.js';
 export { serviceKey, formatServiceKey, DEFAULT_GROUP, DEFAULT_VERSION, type ServiceKey } from './service-key.js';
 export { MAX_TIMEOUT_MS, type CallOptions } from './client/call-options.js';
-export type { MessageCodec, MethodDefinition, MethodDescriptor, ServiceDefinition } from './definition.js';
+export type { MessageCodec, MethodDefinition, MethodDescriptor, MethodKind, ServiceDefinition } from './definition.js';
+export { methodKind, isStreamKind } from './definition.js';
+export type {
+  ResponseStream, RequestStream, UnaryCall, ServerStreamingCall, ClientStreamingCall, BidiStreamingCall,
+  ServerStreamingHandler, ClientStreamingHandler, BidiStreamingHandler,
+} from './stream.js';
 export type { Endpoint, InstanceInfo, MethodTraits } from './endpoint.js';
 export type { Registry, ConfigSource, Disposable, ServiceQuery } from './registry.js';
 export { MemoryRegistry } from './registry/memory-registry.js';
@@ -17,7 +22,7 @@ export type { LoadBalancer, Pick, PickOutcome } from './balancer/load-balancer.j
 export type { Router } from './router.js';
 export type { Invocation, Interceptor, EndpointInterceptor, Result, Invoker } from './invocation.js';
 export { InterceptorOrder, EndpointInterceptorOrder } from './invocation.js';
-export type { Attempt, CallEnd, CallObserver } from './observer.js';
+export type { Attempt, CallEnd, CallObserver, StreamStats } from './observer.js';
 export type { ServerInvocation, ServerInterceptor } from './server/server-invocation.js';
 export { ServerInterceptorOrder } from './server/server-invocation.js';
 export type { Plugin, PluginMeta, ClientPluginContext, ServerPluginContext } from './plugin.js';

@@ -10,7 +10,12 @@ import type { ServiceKey } from './service-key.js';
  */
 export interface Invocation {
   readonly service: ServiceKey;
+  /** The method, `kind` included: a stream call (issue #18) goes through the chain once, at set-up. */
   readonly method: MethodDescriptor;
+  /**
+   * The request message; for client- and bidi-streaming calls the caller's (async) iterable of
+   * request messages, which the kernel reads once the call reached the transport.
+   */
   readonly request: unknown;
   /** Request metadata; interceptors may add entries before the call is written. */
   readonly metadata: Metadata;
@@ -25,9 +30,15 @@ export interface Invocation {
   readonly context: ContextValues;
 }
 
+/**
+ * What `next()` resolves with. For a stream call it resolves when the stream is set up (the server
+ * accepted it and sent its headers): `response` is then the `ResponseStream` of decoded responses
+ * (for every stream kind; client-streaming's one message is its only element) and `metadata` the
+ * response headers — the trailers come later, on `response.trailers`.
+ */
 export interface Result {
   readonly response: unknown;
-  /** Trailers sent by the server (read-only). */
+  /** Trailers sent by the server (read-only); for a stream call, its response headers. */
   readonly metadata: ReadonlyMap<string, string>;
   /** The endpoint that answered. */
   readonly endpoint: Endpoint;

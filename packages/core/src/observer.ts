@@ -32,6 +32,18 @@ export interface Attempt {
   readonly bytesReceived: number;
 }
 
+/** What a stream call (issue #18) adds to its `CallEnd`. */
+export interface StreamStats {
+  /** Whether the stream was set up (the server accepted it); false: it failed before. */
+  readonly setUp: boolean;
+  /** From the call's start to the set-up, ms (0 when never set up). */
+  readonly setUpMs: number;
+  /** Request messages handed to the transport (1 for server-streaming). */
+  readonly messagesSent: number;
+  /** Response messages the caller took. */
+  readonly messagesReceived: number;
+}
+
 /**
  * A call as the kernel reports its end to observers: after every interceptor, as the caller gets it.
  * Like `Attempt`, valid only during the callback.
@@ -46,8 +58,13 @@ export interface CallEnd {
    * when no endpoint was picked.
    */
   readonly endpoint: Endpoint | undefined;
-  /** From the call's start (before the interceptors) to its end, ms. */
+  /** From the call's start (before the interceptors) to its end, ms; a stream's whole duration. */
   readonly latencyMs: number;
+  /**
+   * Set for stream calls: a stream's `callEnd` comes when the stream is over (final status, or the
+   * caller left its loop: CANCELLED), not at set-up.
+   */
+  readonly stream?: StreamStats;
 }
 
 /**
@@ -57,6 +74,11 @@ export interface CallEnd {
  * must not throw — an observer's exception is reported once as a process warning and otherwise
  * ignored, so it cannot change a call. Plugins that change a call (retry, a gate, credentials) use
  * interceptors instead.
+ *
+ * Stream calls (issue #18): `attemptStart` / `attemptEnd` and the balancer's `Pick.done` cover the
+ * stream's *set-up* (until the server accepted it; `latencyMs` is the set-up latency, so latency-aware
+ * balancers, breakers and health learn from set-ups, not from how long a stream stays open);
+ * `callEnd` comes when the stream is over, with its final code, duration and `stream` counts.
  *
  * `callStart` runs when a call enters the pipeline (before the interceptors) and may return a value:
  * the kernel keeps it with the call and hands it to this observer's other methods for the same call

@@ -18,8 +18,11 @@ export type {
   ClientTransport, ServerTransport, OutboundRequest, InboundResponse, ResponseSink, InboundRequest, ServerExchange,
   RequestHandler, Listener, ListenOptions, ConnectionState, ConnectionEvent, PeerInfo,
 } from './transport.js';
+export type {
+  StreamKind, OutboundStream, ClientStream, InboundStream, ServerStreamExchange, StreamHandler,
+} from './transport-stream.js';
 export type { Invocation, Invoker, Interceptor, EndpointInvoker, EndpointInterceptor, Result } from './invocation.js';
-export type { Attempt, CallEnd, CallObserver } from './observer.js';
+export type { Attempt, CallEnd, CallObserver, StreamStats } from './observer.js';
 export { InterceptorOrder, EndpointInterceptorOrder, withInvocation, composeInterceptors, composeEndpointInterceptors, EMPTY_SET } from './invocation.js';
 export type { ServerInvocation, ServerInvoker, ServerInterceptor } from './server/server-invocation.js';
 export { ServerInterceptorOrder } from './server/server-invocation.js';

@@ -94,4 +94,14 @@ export interface ServerStreamExchange {
   readonly signal: AbortSignal;
 }
 
-export type StreamHandler = (stream: InboundStream, exchange: ServerStreamExchange) => void;
+/**
+ * The server core's stream entry. `methodKind` (set by the kernel's dispatch) answers what a method
+ * of a served service is — for a transport whose wire does not carry the method's shape: gRPC sends
+ * only the `/package.Service/Method` path, and the server must know whether to read one request
+ * message or a stream before it reads any. The native protocol sends the kind in its open frame and
+ * does not need it. `undefined`: no such method is served.
+ */
+export interface StreamHandler {
+  (stream: InboundStream, exchange: ServerStreamExchange): void;
+  readonly methodKind?: (service: string, method: string) => StreamKind | 'unary' | undefined;
+}

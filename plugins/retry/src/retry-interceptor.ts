@@ -1,4 +1,4 @@
-import type { Interceptor } from '@trellis/core';
+import { isStreamKind, type Interceptor } from '@trellis/core';
 import type { ClientRuntime } from './client-runtime.js';
 import { RetryCall } from './retry-call.js';
 
@@ -15,7 +15,9 @@ export function retryInterceptor(runtime: ClientRuntime): Interceptor {
     if (method === undefined || method.policy.maxAttempts === 1) return next(invocation);
     runtime.budget?.deposit();
     const call = new RetryCall(next, invocation, runtime, method);
-    if (method.hedgeBudget !== undefined && (invocation.method.idempotent || method.policy.idempotent)) {
+    // A stream is never hedged: two set-ups at once would share the caller's one request iterable
+    // (issue #18). Its re-sends (before set-up only: next() resolves at set-up) are sequential.
+    if (method.hedgeBudget !== undefined && (invocation.method.idempotent || method.policy.idempotent) && !isStreamKind(invocation.method.kind)) {
       method.hedgeBudget.deposit();
       return call.runHedged();
     }

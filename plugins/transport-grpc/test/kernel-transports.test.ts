@@ -1,6 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { Code, RpcClient, RpcError, RpcServer, type ServerInterceptor } from '@trellis/core';
+import path from 'node:path';
+import {
+  Code, RpcClient, RpcError, RpcServer, type BidiStreamingCall, type ClientStreamingCall, type ServerInterceptor, type ServerStreamingCall,
+} from '@trellis/core';
 import { ECHO_PROTO_PATH, loadEchoService } from '@trellis/testkit';
 import t from 'tap';
 import { GrpcClientTransport, GrpcServerTransport, HealthStatusSource, standardServices } from '../src/index.js';
@@ -13,7 +16,7 @@ const protoMissing = grpcProtoMissing();
 /**
  * The engine under the kernel's existing SPI (no kernel change): an RpcServer whose transport is
  * gRPC serves grpc-js clients through its interceptors; an RpcClient whose transport is gRPC calls
- * a grpc-js server through its pipeline. Unary only until the kernel has streams (phase B).
+ * a grpc-js server through its pipeline. Streams through the kernel: test/kernel-streams.test.ts.
  */
 const echoService = loadEchoService();
 
@@ -90,4 +93,92 @@ t.test('RpcClient ⇄ RpcServer both over gRPC; an unknown method is UNIMPLEMENT
   t.teardown(() => transport.close());
   const missing = await transport.client.unary(`127.0.0.1:${server.port}`, '/trellis.test.EchoService/Nope', new Uint8Array(0)).catch((e: RpcError) => e);
   t.match(missing, { code: Code.UNIMPLEMENTED }, "the kernel's dispatch answers UNIMPLEMENTED over gRPC too");
+});
+
+t.test('RpcClient over GrpcClientTransport: grpc-js streaming methods through the pipeline (issue #18)', { skip: protoMissing }, async (t) => {
+  const grpcJs = await startGrpcJsTestServer(grpc.ServerCredentials.createInsecure());
+  t.teardown(() => grpcJs.close());
+  const testing = loadProto('grpc/testing/test.proto', { includeDirs: [GRPC_PROTO_DIR] }).service('grpc.testing.TestService');
+  const client = new RpcClient({ service: testing, addresses: [`127.0.0.1:${grpcJs.port}`], transport: new GrpcClientTransport() });
+  t.teardown(() => client.close());
+  type Out = { payload: { body: Buffer } };
+  const stub = client.stub<{
+    streamingOutputCall: ServerStreamingCall<object, Out>;
+    streamingInputCall: ClientStreamingCall<object, { aggregatedPayloadSize: number }>;
+    fullDuplexCall: BidiStreamingCall<object, Out>;
+  }>();
+  const sizes: number[] = [];
+  for await (const response of stub.streamingOutputCall({ responseParameters: [{ size: 10 }, { size: 20 }, { size: 30 }] })) sizes.push(response.payload.body.length);
+  t.same(sizes, [10, 20, 30], 'server streaming from grpc-js');
+
+  // grpc-js sends a client-streaming call's headers only with its answer: the kernel must send the
+  // requests before the stream is set up, or both sides would wait for each other.
+  async function* payloads() {
+    for (const size of [100, 200, 300, 400]) yield { payload: { body: Buffer.alloc(size) } };
+  }
+  t.same(await stub.streamingInputCall(payloads()), { aggregatedPayloadSize: 1000 }, 'client streaming to grpc-js (headers only with the answer)');
+
+  const duplex: number[] = [];
+  const requests = [{ responseParameters: [{ size: 1 }] }, { responseParameters: [{ size: 2 }, { size: 3 }] }];
+  for await (const response of stub.fullDuplexCall(requests)) duplex.push(response.payload.body.length);
+  t.same(duplex, [1, 2, 3], 'bidi with grpc-js');
+
+  const failed = await (async () => {
+    for await (const _ of stub.streamingOutputCall({ responseParameters: [{ size: 1 }], responseStatus: { code: Code.ABORTED, message: 'stream status' } })) void _;
+  })().catch((e: RpcError) => e);
+  t.match(failed, { code: Code.ABORTED, message: 'stream status' }, "grpc-js's stream status ends the loop");
+});
+
+t.test('RpcServer over GrpcServerTransport: a grpc-js client calls Trellis stream handlers (issue #18)', async (t) => {
+  const streamsProto = path.join(__dirname, 'fixtures', 'streams.proto');
+  const streams = loadProto(streamsProto).service('trellis.streams.Streams');
+  const server = new RpcServer({ host: '127.0.0.1', transport: new GrpcServerTransport() }).addService(streams, {
+    async *watch(request: { count: number }) {
+      for (let seq = 1; seq <= request.count; seq++) yield { seq, text: `event ${seq}` };
+    },
+    async record(requests: AsyncIterable<{ text: string }>) {
+      let text = '';
+      let count = 0;
+      for await (const request of requests) {
+        text += request.text;
+        count++;
+      }
+      return { count, text };
+    },
+    async *chat(requests: AsyncIterable<{ seq: number; text: string }>) {
+      for await (const request of requests) yield { seq: request.seq, text: request.text.toUpperCase() };
+    },
+    async ping(event: object) {
+      return event;
+    },
+  });
+  await server.start();
+  t.teardown(() => server.close({ graceMs: 100 }));
+  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(streamsProto)) as unknown as { trellis: { streams: { Streams: grpc.ServiceClientConstructor } } };
+  const client = new pkg.trellis.streams.Streams(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure()) as unknown as {
+    watch(request: object): grpc.ClientReadableStream<{ seq: number }>;
+    record(callback: (error: grpc.ServiceError | null, reply?: { count: number; text: string }) => void): grpc.ClientWritableStream<object>;
+    chat(): grpc.ClientDuplexStream<object, { text: string }>;
+    close(): void;
+  };
+  t.teardown(() => client.close());
+
+  const seqs: number[] = [];
+  for await (const event of client.watch({ count: 4 })) seqs.push(event.seq);
+  t.same(seqs, [1, 2, 3, 4], 'a grpc-js client reads a Trellis server stream');
+
+  const summary = await new Promise<{ count: number; text: string }>((resolve, reject) => {
+    const call = client.record((error, reply) => (error ? reject(error) : resolve(reply!)));
+    for (const text of ['a', 'b', 'c']) call.write({ text });
+    call.end();
+  });
+  t.same(summary, { count: 3, text: 'abc' }, 'a grpc-js client streams to a Trellis handler');
+
+  const chat = client.chat();
+  const replies: string[] = [];
+  chat.write({ seq: 1, text: 'one' });
+  chat.write({ seq: 2, text: 'two' });
+  chat.end();
+  for await (const reply of chat) replies.push(reply.text);
+  t.same(replies, ['ONE', 'TWO'], 'bidi between grpc-js and a Trellis handler');
 });

@@ -25,18 +25,20 @@ function isDeprecated(object: protobuf.ReflectionObject): boolean {
  * proto-loader-gen-types' service file, whose types are for @grpc/grpc-js.
  */
 export function renderServiceFile(service: protobuf.Service, options: ServiceFileOptions): string {
-  const unary = service.methodsArray.filter((method) => !method.requestStream && !method.responseStream);
-  const streaming = service.methodsArray.filter((method) => method.requestStream || method.responseStream);
+  const methods = service.methodsArray;
   const comments = options.includeComments;
+  const streams = methods.some((method) => method.requestStream || method.responseStream);
   const lines: string[] = [
     `// Original file: ${(service.filename ?? 'null').replace(/\\/g, '/')}`,
     `// Written by trellis-proto-gen: Trellis client and handler types of ${service.fullName.slice(1)}.`,
     '',
-    `import type { CallOptions, ServerInvocation } from '@trellis/core';`,
+    streams
+      ? `import type { CallOptions, RequestStream, ResponseStream, ServerInvocation } from '@trellis/core';`
+      : `import type { CallOptions, ServerInvocation } from '@trellis/core';`,
   ];
 
   const types = new Map<string, protobuf.Type>();
-  for (const method of unary) {
+  for (const method of methods) {
     for (const type of [method.resolvedRequestType!, method.resolvedResponseType!]) types.set(type.fullName, type);
   }
   for (const name of [...types.keys()].sort()) lines.push(messageImportLine(types.get(name)!, service, options));
@@ -47,32 +49,29 @@ export function renderServiceFile(service: protobuf.Service, options: ServiceFil
 
   lines.push('/** The fully qualified service name, as `loadProto(…).service()` and the decorators take it. */');
   lines.push(`export const ${service.name}Name = '${service.fullName.slice(1)}';`);
-  if (streaming.length) {
-    lines.push('');
-    lines.push(`// Left out, streaming is not supported by Trellis yet: ${streaming.map((method) => method.name).join(', ')}.`);
-  }
   lines.push('');
 
   if (comments) docComment(lines, '', service.comment, isDeprecated(service));
   lines.push(`export interface ${service.name}Client {`);
-  for (const method of unary) {
+  for (const method of methods) {
     if (comments) docComment(lines, '  ', method.comment, isDeprecated(method));
-    lines.push(
-      `  ${localName(method.name)}(request: ${input(method.resolvedRequestType)}, options?: CallOptions): ` +
-        `Promise<${output(method.resolvedResponseType)}>;`,
-    );
+    const request = input(method.resolvedRequestType);
+    const response = output(method.resolvedResponseType);
+    const argument = method.requestStream ? `requests: RequestStream<${request}>` : `request: ${request}`;
+    const answer = method.responseStream ? `ResponseStream<${response}>` : `Promise<${response}>`;
+    lines.push(`  ${localName(method.name)}(${argument}, options?: CallOptions): ${answer};`);
   }
   lines.push('}', '');
 
   if (comments) docComment(lines, '', service.comment, isDeprecated(service));
   lines.push(`export interface ${service.name}Handlers {`);
-  for (const method of unary) {
+  for (const method of methods) {
     if (comments) docComment(lines, '  ', method.comment, isDeprecated(method));
+    const request = output(method.resolvedRequestType);
     const reply = input(method.resolvedResponseType);
-    lines.push(
-      `  ${localName(method.name)}(request: ${output(method.resolvedRequestType)}, call: ServerInvocation): ` +
-        `Promise<${reply}> | ${reply};`,
-    );
+    const argument = method.requestStream ? `requests: AsyncIterable<${request}>` : `request: ${request}`;
+    const answer = method.responseStream ? `AsyncIterable<${reply}>` : `Promise<${reply}> | ${reply}`;
+    lines.push(`  ${localName(method.name)}(${argument}, call: ServerInvocation): ${answer};`);
   }
   lines.push('}', '');
   return lines.join('\n');

@@ -10,6 +10,8 @@ import type { ClientTransport, OutboundRequest, ResponseSink } from '../transpor
 import { AttemptRecord, type AttemptOwner } from './attempt-record.js';
 import { CallContext, Observers } from './call-state.js';
 import type { Directory } from './directory.js';
+import { StreamCaller } from './stream-call.js';
+import { isStreamKind } from '../definition.js';
 
 /** What the pipeline needs of its client, fixed at construction. */
 export interface PipelineSettings {
@@ -54,8 +56,21 @@ export class CallPipeline implements AttemptOwner {
   private shape: PipelineShape | undefined;
   /** The attempt being handed to the endpoint chain right now: its bottom fills in the bytes. */
   private sending: AttemptRecord | undefined;
+  /** Stream calls (issue #18) branch off at the bottom of the cluster and endpoint chains. */
+  private readonly streams: StreamCaller;
 
-  constructor(private readonly settings: PipelineSettings) {}
+  constructor(private readonly settings: PipelineSettings) {
+    this.streams = new StreamCaller({
+      service: settings.service,
+      clock: settings.clock,
+      transport: settings.transport,
+      observers: settings.observers,
+      transparentRetries: settings.transparentRetries,
+      select: (invocation) => this.select(invocation),
+      endpointChain: () => this.shape!.endpointChain,
+      callEnded: (call, error, endpoint) => this.callEnded(call, error, endpoint),
+    });
+  }
 
   configure(shape: PipelineShape): void {
     this.shape = shape;
@@ -99,8 +114,48 @@ export class CallPipeline implements AttemptOwner {
     );
   }
 
+  /**
+   * Runs a validated stream call; resolves at set-up with the Result whose `response` is the
+   * ResponseStream. `callEnd` comes when the stream is over (or here, when it never set up).
+   */
+  runStream(invocation: Invocation): Promise<Result> {
+    const { observers } = this.settings;
+    const context = invocation.context as CallContext;
+    context.invocation = invocation;
+    if (observers.watchesCalls) observers.callStart(invocation, context);
+    const chain = this.shape!.chain ?? this.invokeCluster;
+    let pending: Promise<Result>;
+    try {
+      pending = chain(invocation);
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    return pending.then(
+      (result) => {
+        // An interceptor answered without a stream below (a cache, a fake): the call is over.
+        if (context.setUpStream === undefined && !context.streamEnded) this.streamEnded(context, undefined, result.endpoint);
+        return result;
+      },
+      (thrown: unknown) => {
+        const error = RpcError.from(thrown);
+        // An interceptor failed the call after a stream below it was set up: that stream goes.
+        context.setUpStream?.cancel(`the call failed in an interceptor: ${error.message}`);
+        context.pump?.stop();
+        if (!context.streamEnded) this.streamEnded(context, error, error.endpoint);
+        throw thrown;
+      },
+    );
+  }
+
+  private streamEnded(context: CallContext, error: RpcError | undefined, endpoint: Endpoint | undefined): void {
+    context.streamEnded = true;
+    context.stream = { setUp: false, setUpMs: 0, messagesSent: 0, messagesReceived: 0 };
+    if (this.settings.observers.watchesCalls) this.callEnded(context, error, endpoint);
+  }
+
   /** The bottom of the cluster chain: one attempt (with its transparent re-sends) as a promise. */
   readonly invokeCluster = (invocation: Invocation): Promise<Result> => {
+    if (isStreamKind(invocation.method.kind)) return this.streams.invoke(invocation);
     const promise = new Promise<Result>(capture);
     const resolve = nextResolve!;
     const reject = nextReject!;
@@ -174,6 +229,7 @@ export class CallPipeline implements AttemptOwner {
 
   /** The bottom of the endpoint chain (only when there are endpoint interceptors). */
   readonly endpointBottom = (invocation: Invocation, endpoint: Endpoint): Promise<Result> => {
+    if (isStreamKind(invocation.method.kind)) return this.streams.open(invocation, endpoint);
     // The record of this send, when the chain called down synchronously (interceptors usually do);
     // one that sends later leaves the byte counts at 0.
     const record = this.sending?.endpoint === endpoint ? this.sending : undefined;

@@ -2,7 +2,8 @@ import { ContextValues } from '../context-key.js';
 import type { Endpoint } from '../endpoint.js';
 import { Code, type RpcError } from '../errors.js';
 import type { Invocation } from '../invocation.js';
-import type { Attempt, CallEnd, CallObserver } from '../observer.js';
+import type { Attempt, CallEnd, CallObserver, StreamStats } from '../observer.js';
+import type { RequestPump } from './request-pump.js';
 
 /**
  * The per-call state the kernel keeps. A call's `Invocation.context` is this object, so every
@@ -20,6 +21,13 @@ export class CallContext extends ContextValues implements CallEnd {
   error: RpcError | undefined = undefined;
   endpoint: Endpoint | undefined = undefined;
   latencyMs = 0;
+  /** Stream calls: what the stream did (CallEnd). */
+  stream: StreamStats | undefined = undefined;
+  // Stream calls (issue #18): the request pump shared by the call's attempts, the stream that was
+  // set up (cancelled if an interceptor fails the call afterwards), and whether callEnd was reported.
+  pump: RequestPump | undefined = undefined;
+  setUpStream: { cancel(reason?: string): void } | undefined = undefined;
+  streamEnded = false;
   // The caller's promise, when the kernel settles it itself (no cluster interceptors).
   resolve: ((value: unknown) => void) | undefined = undefined;
   reject: ((error: unknown) => void) | undefined = undefined;

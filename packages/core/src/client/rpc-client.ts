@@ -3,7 +3,7 @@ import type { LoadBalancer, LoadBalancerFactory } from '../balancer/load-balance
 import { RoundRobinBalancer } from '../balancer/round-robin.js';
 import { WeightedRandomBalancer } from '../balancer/weighted-random.js';
 import { systemClock, type Clock } from '../clock.js';
-import { describeMethods, type MethodDescriptor, type ServiceDefinition } from '../definition.js';
+import { describeMethods, isStreamKind, type MethodDescriptor, type ServiceDefinition } from '../definition.js';
 import type { Endpoint } from '../endpoint.js';
 import { Code, ErrorCodes, RpcError, TrellisError, invalidOption } from '../errors.js';
 import type { HealthView } from '../health.js';
@@ -28,6 +28,8 @@ import { callOptionsProblem, isTimeoutMs, requestMetadata, TIMEOUT_EXPECTED, typ
 import { ConnectionHealthView } from './connection-health-view.js';
 import { Directory } from './directory.js';
 import { HealthRouter } from './health-router.js';
+import { CallResponseStream } from './stream-call.js';
+import type { ResponseStream } from '../stream.js';
 
 export interface MethodSettings {
   readonly idempotent?: boolean;
@@ -219,24 +221,55 @@ export class RpcClient {
     return this.health;
   }
 
-  /** A typed client whose methods are the service's methods (both `sayHello` and `SayHello`). */
+  /**
+   * A typed client whose methods are the service's methods (both `sayHello` and `SayHello`). Per
+   * kind: unary `(request, options) → Promise<Res>`; server-streaming `(request, options) →
+   * ResponseStream<Res>`; client-streaming `(requests, options) → Promise<Res>`; bidi-streaming
+   * `(requests, options) → ResponseStream<Res>` (`trellis-proto-gen` writes these types).
+   */
   stub<T = Record<string, (request: unknown, options?: CallOptions) => Promise<unknown>>>(): Stub<T> {
     const stub: Record<string, unknown> = {};
     for (const method of this.methods.values()) {
-      const fn = (request: unknown, options?: CallOptions) => this.call(method, request, options);
+      let fn: (request: unknown, options?: CallOptions) => unknown;
+      if (method.kind === 'client-streaming') fn = (requests, options) => singleResponse(this.openStream(method, requests, options));
+      else if (isStreamKind(method.kind)) fn = (request, options) => this.openStream(method, request, options);
+      else fn = (request, options) => this.call(method, request, options);
       stub[method.localName] = fn;
       stub[method.name] = fn;
     }
     return stub as T;
   }
 
-  /** Calls a method by name and resolves with the response message. */
+  /**
+   * Calls a method by name and resolves with the response message. A client-streaming method takes
+   * the iterable of requests; server- and bidi-streaming methods are called with `stream()`.
+   */
   invoke(methodName: string, request: unknown, options?: CallOptions): Promise<unknown> {
     const method = this.methods.get(methodName) ?? [...this.methods.values()].find((m) => m.localName === methodName);
     if (method === undefined) {
       return Promise.reject(new RpcError(Code.UNIMPLEMENTED, `${this.definition.name} has no method ${methodName}`, { mayHaveRun: false }));
     }
+    if (method.kind === 'client-streaming') return singleResponse(this.openStream(method, request, options));
+    if (isStreamKind(method.kind)) {
+      return Promise.reject(new RpcError(Code.INVALID_ARGUMENT, `${this.definition.name}/${method.name} is ${method.kind}: call it with stream() (or the stub), which returns the responses as an async iterable`, { mayHaveRun: false }));
+    }
     return this.call(method, request, options);
+  }
+
+  /**
+   * Opens a stream call by method name (any stream kind): `request` is the request message
+   * (server-streaming) or an (async) iterable of them (client, bidi). The responses, headers and
+   * trailers are on the returned ResponseStream; a unary method is refused on its first read.
+   */
+  stream(methodName: string, request: unknown, options?: CallOptions): ResponseStream {
+    const method = this.methods.get(methodName) ?? [...this.methods.values()].find((m) => m.localName === methodName);
+    if (method === undefined) {
+      return failedStream(new RpcError(Code.UNIMPLEMENTED, `${this.definition.name} has no method ${methodName}`, { mayHaveRun: false }));
+    }
+    if (!isStreamKind(method.kind)) {
+      return failedStream(new RpcError(Code.INVALID_ARGUMENT, `${this.definition.name}/${method.name} is unary: call it with invoke() (or the stub)`, { mayHaveRun: false }));
+    }
+    return this.openStream(method, request, options);
   }
 
   /** Like invoke, with the response metadata and the endpoint that answered. */
@@ -244,6 +277,9 @@ export class RpcClient {
     const method = this.methods.get(methodName) ?? [...this.methods.values()].find((m) => m.localName === methodName);
     if (method === undefined) {
       return Promise.reject(new RpcError(Code.UNIMPLEMENTED, `${this.definition.name} has no method ${methodName}`, { mayHaveRun: false }));
+    }
+    if (isStreamKind(method.kind)) {
+      return Promise.reject(new RpcError(Code.INVALID_ARGUMENT, `${this.definition.name}/${method.name} is ${method.kind}: call it with stream(), whose ResponseStream has the headers, trailers and endpoint`, { mayHaveRun: false }));
     }
     return this.call(method, request, options, true) as Promise<Result>;
   }
@@ -263,17 +299,41 @@ export class RpcClient {
   }
 
   private call(method: MethodDescriptor, request: unknown, options: CallOptions | undefined, withResult = false): Promise<unknown> {
-    if (this.closed) return Promise.reject(this.closedError());
+    const invocation = this.invocationOf(method, request, options, options?.signal);
+    if (invocation instanceof Error) return Promise.reject(invocation);
+    if (!this.started || !this.directory.resolved) return this.slowStart(invocation, withResult);
+    return this.pipeline.run(invocation, withResult);
+  }
+
+  /**
+   * A stream call: its ResponseStream at once, the set-up running behind it. The call's signal is
+   * the caller's combined with the stream's own, so `cancel()` before set-up aborts the opening.
+   */
+  private openStream(method: MethodDescriptor, request: unknown, options: CallOptions | undefined): ResponseStream {
+    const own = new AbortController();
+    const signal = options?.signal === undefined || !(options.signal instanceof AbortSignal) ? own.signal : AbortSignal.any([options.signal, own.signal]);
+    const abort = (reason: string) => own.abort(new RpcError(Code.CANCELLED, reason));
+    const invocation = this.invocationOf(method, request, options, signal);
+    if (invocation instanceof Error) return failedStream(invocation);
+    const setUp = !this.started || !this.directory.resolved
+      ? this.whenReady(invocation).then(() => this.pipeline.runStream(invocation))
+      : this.pipeline.runStream(invocation);
+    return new CallResponseStream(setUp, abort);
+  }
+
+  /** The invocation of one call, or the error to refuse it with (options, closed client, cancelled). */
+  private invocationOf(method: MethodDescriptor, request: unknown, options: CallOptions | undefined, signal: AbortSignal | undefined): Invocation | Error {
+    if (this.closed) return this.closedError();
     let metadata: Metadata;
     if (options === undefined) {
       metadata = new Map();
     } else {
       const problem = callOptionsProblem(options);
-      if (problem !== undefined) return Promise.reject(problem);
+      if (problem !== undefined) return problem;
       try {
         metadata = requestMetadata(options.metadata);
       } catch (error) {
-        return Promise.reject(error);
+        return error as Error;
       }
     }
     const timeoutMs = options?.timeoutMs ?? (method.options.timeoutMs as number | undefined) ?? this.timeoutMs;
@@ -286,24 +346,25 @@ export class RpcClient {
       request,
       metadata,
       deadline: now + timeoutMs,
-      signal: options?.signal,
+      signal,
       attempt: 1,
       excluded: EMPTY_SET,
       context: new CallContext(now),
     };
-    if (invocation.signal?.aborted) {
-      return Promise.reject(new RpcError(Code.CANCELLED, 'call cancelled before it started', { mayHaveRun: false }));
-    }
-    if (!this.started || !this.directory.resolved) return this.slowStart(invocation, withResult);
-    return this.pipeline.run(invocation, withResult);
+    if (invocation.signal?.aborted) return new RpcError(Code.CANCELLED, 'call cancelled before it started', { mayHaveRun: false });
+    return invocation;
   }
 
-  private async slowStart(invocation: Invocation, withResult: boolean): Promise<unknown> {
+  private async whenReady(invocation: Invocation): Promise<void> {
     await this.start();
     if (!this.directory.resolved) await this.directory.waitResolved(invocation.deadline - this.clock.now());
     if (!this.directory.resolved) {
       throw new RpcError(Code.UNAVAILABLE, `no provider list for ${formatServiceKey(this.service)} arrived from the ${this.registry.name} registry before the deadline`, { mayHaveRun: false });
     }
+  }
+
+  private async slowStart(invocation: Invocation, withResult: boolean): Promise<unknown> {
+    await this.whenReady(invocation);
     return this.pipeline.run(invocation, withResult, true);
   }
 
@@ -394,4 +455,25 @@ export class RpcClient {
       },
     };
   }
+}
+
+/** A ResponseStream that failed before it started (bad options, unknown method, closed client). */
+function failedStream(error: Error): ResponseStream {
+  return new CallResponseStream(Promise.reject(error), () => undefined);
+}
+
+/**
+ * Client-streaming's answer: the stream's one response message, after the end of the stream
+ * (its OK status) — a server that sends none or more than one is an INTERNAL error.
+ */
+async function singleResponse(stream: ResponseStream): Promise<unknown> {
+  const iterator = stream[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done === true) throw new RpcError(Code.INTERNAL, 'the server ended a client-streaming call without a response message');
+  const end = await iterator.next();
+  if (end.done !== true) {
+    await iterator.return?.();
+    throw new RpcError(Code.INTERNAL, 'the server sent more than one response message for a client-streaming call');
+  }
+  return first.value;
 }

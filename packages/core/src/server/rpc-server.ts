@@ -12,6 +12,7 @@ import type { Registry } from '../registry.js';
 import { formatServiceKey, serviceKey, type ServiceKey } from '../service-key.js';
 import { TOKENS } from '../tokens.js';
 import type { InboundRequest, Listener, ServerExchange, ServerTransport } from '../transport.js';
+import type { StreamHandler } from '../transport-stream.js';
 import { TcpServerTransport, type TcpServerOptions } from '../transport/tcp-server-transport.js';
 import { KERNEL_VERSION } from '../version.js';
 import { advertisedHost } from './advertised-host.js';
@@ -19,6 +20,7 @@ import { errorForCaller, HandlerError } from './error-redaction.js';
 import { ServerCall } from './server-call.js';
 import { composeServerInterceptors, type ServerInterceptor, type ServerInvoker } from './server-invocation.js';
 import { ServiceTable, type Handler } from './service-table.js';
+import { createStreamDispatch, refuseStreamAsUnary, StreamServerCall } from './stream-dispatch.js';
 import { WorkerGroup } from './workers/worker-group.js';
 import { resolveWorkersOptions, type ResolvedWorkersOptions, type WorkerInfo, type WorkersOptions } from './workers/worker-options.js';
 import { announceReady, isGroupWorker, leaveSignalsToThePrimary, onDrainRequest } from './workers/worker-process.js';
@@ -100,6 +102,8 @@ export class RpcServer {
   /** Per service: what `@RpcMethod` declared about its methods, published with the instance. */
   private readonly methodTraits = new Map<object, Record<string, MethodTraits>>();
   private readonly timer: DeadlineTimer;
+  /** Stream opens (issue #18, server/stream-dispatch.ts): the same interceptor chain, once per stream. */
+  private readonly streamDispatch: StreamHandler;
   private readonly clock: Clock;
   private readonly redactErrors: boolean;
   private readonly reportHandlerError = (error: HandlerError): void => this.report(error, error.cause instanceof Error ? error.cause.stack : undefined);
@@ -131,6 +135,13 @@ export class RpcServer {
     this.inWorker = this.workerOptions !== undefined && isGroupWorker();
     this.clock = options.clock ?? systemClock;
     this.timer = new DeadlineTimer(() => this.clock.now());
+    this.streamDispatch = createStreamDispatch({
+      table: this.table,
+      clock: this.clock,
+      timer: this.timer,
+      invoker: () => this.invoker,
+      errorForCaller: (error, method) => errorForCaller(error, this.redactErrors, method, this.reportHandlerError),
+    });
     this.registry = options.registry ?? new MemoryRegistry();
     this.container = (options.container ?? rootContainer).createChildContainer();
     this.container.register(TOKENS.Registry, { useValue: this.registry });
@@ -229,7 +240,7 @@ export class RpcServer {
       this.interceptors.sort((a, b) => a.order - b.order);
       this.invoker = composeServerInterceptors(this.interceptors.map((i) => i.interceptor), (call) => this.runHandler(call));
       const transport = this.options.transport ?? new TcpServerTransport(this.options.tcp);
-      this.listener = await transport.listen({ host: this.options.host ?? '0.0.0.0', port: this.options.port ?? 0 }, this.dispatch);
+      this.listener = await transport.listen({ host: this.options.host ?? '0.0.0.0', port: this.options.port ?? 0 }, this.dispatch, this.streamDispatch);
       for (const hook of this.listeningHooks) await hook(this.listener);
       for (const check of this.readinessChecks) await check();
       if (this.inWorker) {
@@ -352,6 +363,7 @@ export class RpcServer {
     if (entry === undefined) {
       return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${request.service}/${request.method} does not exist`));
     }
+    if (entry.method.kind !== 'unary') return refuseStreamAsUnary(entry.method, exchange);
     let message: unknown;
     try {
       message = entry.method.requestCodec.decode(request.body);
@@ -406,6 +418,7 @@ export class RpcServer {
 
   private runHandler(call: { method: MethodDescriptor; request: unknown }): Promise<unknown> {
     const handler = this.handlers.get(call.method)!;
+    if (call instanceof StreamServerCall) return call.runHandler(handler);
     try {
       return Promise.resolve(handler(call.request, call as never));
     } catch (error) {

@@ -17,10 +17,21 @@ export interface ServerInvocation {
   readonly attempt: number;
   readonly peer: PeerInfo;
   readonly context: ContextValues;
-  /** Trailers sent back with the response. */
+  /** Trailers sent back with the response (for a stream: with its final status). */
   readonly responseMetadata: Metadata;
+  /**
+   * Response headers of a stream call (issue #18), sent once the handler ran to its first `await`
+   * or `yield`: set them before that. Unary calls send their metadata as trailers only.
+   */
+  readonly responseHeaders?: Metadata;
 }
 
+/**
+ * Runs the rest of the chain. For a unary call it resolves with the response message; for a stream
+ * call (`invocation.method.kind`) once the handler is done — every response message sent, or, for
+ * client-streaming, with its one response — and rejects with its error: a server interceptor sees a
+ * stream once, around the whole handler.
+ */
 export type ServerInvoker = (invocation: ServerInvocation) => Promise<unknown>;
 export type ServerInterceptor = (next: ServerInvoker) => ServerInvoker;
 

@@ -1,4 +1,4 @@
-import { describeMethods, type MethodDescriptor, type ServiceDefinition } from '../definition.js';
+import { describeMethods, methodKind, type MethodDescriptor, type MethodKind, type ServiceDefinition } from '../definition.js';
 import { ErrorCodes, TrellisError } from '../errors.js';
 import { formatServiceKey, type ServiceKey } from '../service-key.js';
 import type { ServerInvocation } from './server-invocation.js';
@@ -58,6 +58,20 @@ export class ServiceTable {
     if (versions === undefined) return undefined;
     if (versions.length === 1) return versions[0];
     return versions.find((entry) => entry.key.version === version) ?? versions[0];
+  }
+
+  /**
+   * The kind of a served method, by service and method name in any group (for transports whose wire
+   * does not carry it: gRPC); undefined when no served service has it.
+   */
+  methodKind(name: string, method: string): MethodKind | undefined {
+    for (const byName of this.byGroup.values()) {
+      for (const entry of byName.get(name) ?? []) {
+        const found = entry.methods.get(method);
+        if (found !== undefined) return methodKind(found.method);
+      }
+    }
+    return undefined;
   }
 
   entries(): ServiceEntry[] {

@@ -106,6 +106,10 @@ export class ClientCall implements DeadlineEntry, MessageSink {
   private readonly queue: MessageQueue | undefined;
   private onSettled: ((status: GrpcStatus, error: RpcError | undefined) => void) | undefined;
   private headerWaiters: ((headers: Metadata) => void)[] | undefined;
+  /** Set when the server accepted the call: response headers without a status (not Trailers-Only). */
+  private accepted = false;
+  private acceptWaiters: { resolve(headers: Metadata): void; reject(error: RpcError): void }[] | undefined;
+  private settledError: RpcError | undefined;
   private readonly timeoutMs: number;
 
   constructor(
@@ -260,6 +264,17 @@ export class ClientCall implements DeadlineEntry, MessageSink {
     return new Promise((resolve) => (this.headerWaiters ??= []).push(resolve));
   }
 
+  /**
+   * The response headers once the server accepted the call (headers without a status); rejects
+   * with the call's error when it ended before that (refused, Trailers-Only error status). A call
+   * that ended OK without a header block (Trailers-Only OK) resolves with its headers.
+   */
+  acceptedHeaders(): Promise<Metadata> {
+    if (this.accepted) return Promise.resolve(this.responseHeaders);
+    if (this.settled) return this.settledError === undefined ? Promise.resolve(this.responseHeaders) : Promise.reject(this.settledError);
+    return new Promise((resolve, reject) => (this.acceptWaiters ??= []).push({ resolve, reject }));
+  }
+
   /** The single response message (unary, client-streaming), once the call ended OK. */
   get response(): { message: Buffer | undefined; compressed: boolean } {
     return { message: this.message, compressed: this.messageCompressed };
@@ -310,6 +325,10 @@ export class ClientCall implements DeadlineEntry, MessageSink {
     }
     this.responseHeaders = metadataFromHeaders(headers);
     if (this.headerWaiters !== undefined) for (const resolve of this.headerWaiters.splice(0)) resolve(this.responseHeaders);
+    if (headers['grpc-status'] === undefined && this.httpStatus === 200 && this.grpcContentType) {
+      this.accepted = true;
+      if (this.acceptWaiters !== undefined) for (const waiter of this.acceptWaiters.splice(0)) waiter.resolve(this.responseHeaders);
+    }
     // Trailers-Only: the status is in these headers.
     if (headers['grpc-status'] !== undefined) {
       this.onTrailers(headers);
@@ -401,6 +420,11 @@ export class ClientCall implements DeadlineEntry, MessageSink {
       return this.fail(new RpcError(code, `${this.channel.key} answered HTTP ${this.httpStatus} without a gRPC status${this.grpcContentType ? '' : ' (not a gRPC content-type)'}`));
     }
     const rst = stream.rstCode ?? 0;
+    // A connection that died (the peer killed, a reset socket) closes its streams with a local
+    // INTERNAL_ERROR code no server sent: that is the connection's loss, UNAVAILABLE as in gRPC.
+    if (connection.destroyed && (rst === 0 || rst === constants.NGHTTP2_INTERNAL_ERROR)) {
+      return this.fail(new RpcError(Code.UNAVAILABLE, `the connection to ${this.channel.key} was lost during the call`));
+    }
     if (rst !== 0 && rst !== constants.NGHTTP2_NO_ERROR) {
       return this.fail(new RpcError(codeFromReset(rst), `the server reset the stream (HTTP/2 error ${rst})`));
     }
@@ -423,6 +447,13 @@ export class ClientCall implements DeadlineEntry, MessageSink {
     if (this.deadlineTimer) this.limits.removeDeadline(this);
     if (this.onAbort !== undefined) this.options.signal?.removeEventListener('abort', this.onAbort);
     if (this.headerWaiters !== undefined) for (const resolve of this.headerWaiters.splice(0)) resolve(this.responseHeaders);
+    this.settledError = error;
+    if (this.acceptWaiters !== undefined) {
+      for (const waiter of this.acceptWaiters.splice(0)) {
+        if (error === undefined) waiter.resolve(this.responseHeaders);
+        else waiter.reject(error);
+      }
+    }
     if (this.queue !== undefined) {
       if (error === undefined) this.queue.end();
       else this.queue.fail(error);

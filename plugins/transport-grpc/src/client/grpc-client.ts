@@ -38,6 +38,11 @@ export interface GrpcClientStream extends AsyncIterable<Uint8Array> {
   end(): void;
   cancel(reason?: string): void;
   readonly headers: Promise<Metadata>;
+  /**
+   * The response headers once the server accepted the call (a header block without a status);
+   * rejects with the call's error when it ended before that (refused, an immediate error status).
+   */
+  readonly accepted: Promise<Metadata>;
   /** Settles when the call ends, whatever the outcome (never rejects). */
   readonly status: Promise<GrpcStatus & { error?: RpcError }>;
   /** Whether the response message last read arrived compressed. */
@@ -193,6 +198,9 @@ export class GrpcClient {
       end: () => call.end(),
       cancel: (reason) => call.cancel(new RpcError(Code.CANCELLED, reason ?? 'call cancelled by the caller')),
       headers: call.headers(),
+      get accepted() {
+        return call.acceptedHeaders();
+      },
       status,
       get lastMessageCompressed() {
         return call.lastMessageCompressed;
@@ -218,6 +226,9 @@ function failedStream(error: RpcError, status: GrpcClientStream['status']): Grpc
     end: () => undefined,
     cancel: () => undefined,
     headers: Promise.resolve(new Map()),
+    get accepted() {
+      return Promise.reject(error);
+    },
     status,
     lastMessageCompressed: false,
   };

@@ -1,5 +1,7 @@
 import { Code, RpcError, type Metadata } from '@trellis/core';
-import type { ClientTransport, ConnectionEvent, ConnectionState, Disposable, Endpoint, InboundResponse, OutboundRequest } from '@trellis/core/spi';
+import type {
+  ClientStream, ClientTransport, ConnectionEvent, ConnectionState, Disposable, Endpoint, InboundResponse, OutboundRequest, OutboundStream,
+} from '@trellis/core/spi';
 import { GrpcClient, type GrpcClientOptions } from '../client/grpc-client.js';
 import type { GrpcTarget } from '../client/target.js';
 
@@ -15,8 +17,9 @@ export interface GrpcClientTransportOptions extends Omit<GrpcClientOptions, 'onS
  * The kernel's ClientTransport over the gRPC client engine: an `RpcClient` built with it calls any
  * gRPC server (grpc-js, grpc-go, C-core…) through the whole governance pipeline — discovery,
  * routers, balancers, retry, breaker, health pings (HTTP/2 PING), tracing and metrics interceptors.
- * Unary calls only until the kernel has streams. Response metadata is the response headers merged
- * with the trailers (trailers win).
+ * Unary calls and the three stream kinds (`openStream`, over one HTTP/2 stream each, with HTTP/2's
+ * flow control). A unary call's response metadata is the response headers merged with the trailers
+ * (trailers win); a stream keeps them apart (`headers`, `trailers`).
  */
 export class GrpcClientTransport implements ClientTransport {
   readonly client: GrpcClient;
@@ -44,6 +47,61 @@ export class GrpcClientTransport implements ClientTransport {
       signal: request.signal,
       previousAttempts: request.attempt - 1,
     }).then((response) => ({ body: response.message, metadata: merge(response.headers, response.trailers) }));
+  }
+
+  /**
+   * One stream as the kernel's stream SPI wants it (packages/core/src/transport-stream.ts): set-up
+   * is the server's header block (a Trailers-Only error rejects `headers`), leaving the response
+   * loop early resets the stream (CANCEL), and `send()` follows HTTP/2 flow control.
+   */
+  openStream(endpoint: Endpoint, stream: OutboundStream): ClientStream {
+    let target: GrpcTarget;
+    try {
+      target = this.target(endpoint);
+    } catch (error) {
+      return failedStream(RpcError.from(error));
+    }
+    const call = this.client.stream(target, `/${stream.service}/${stream.method}`, {
+      metadata: stream.metadata,
+      timeoutMs: stream.timeoutMs,
+      signal: stream.signal,
+      previousAttempts: stream.attempt - 1,
+    });
+    const headers = call.accepted;
+    const trailers = call.status.then((status) => {
+      if (status.error !== undefined) throw status.error;
+      return status.trailers;
+    });
+    headers.catch(noop);
+    trailers.catch(noop);
+    const responses: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => {
+        const inner = call[Symbol.asyncIterator]();
+        return {
+          next: () => inner.next(),
+          return: () => {
+            call.cancel('the caller stopped reading the stream');
+            return inner.return?.() ?? Promise.resolve({ done: true, value: undefined });
+          },
+        };
+      },
+    };
+    let ended = false;
+    return {
+      headers,
+      responses,
+      trailers,
+      send: (body) => {
+        if (ended) return Promise.reject(new RpcError(Code.FAILED_PRECONDITION, 'send() after end() on a stream'));
+        return call.send(body);
+      },
+      end: () => {
+        if (ended) return;
+        ended = true;
+        call.end();
+      },
+      cancel: (reason) => call.cancel(reason),
+    };
   }
 
   ping(endpoint: Endpoint, timeoutMs: number): Promise<number> {
@@ -80,6 +138,22 @@ export class GrpcClientTransport implements ClientTransport {
     this.endpoints.set(`${endpoint.host}:${endpoint.port}`, endpoint);
     return { host: endpoint.host, port: endpoint.port, tls: this.useTls(endpoint) };
   }
+}
+
+const noop = (): void => undefined;
+
+/** A stream that could not be opened (`mayHaveRun` as the error says). */
+function failedStream(error: RpcError): ClientStream {
+  const rejected = Promise.reject(error);
+  rejected.catch(noop);
+  return {
+    headers: rejected,
+    trailers: rejected,
+    responses: { [Symbol.asyncIterator]: () => ({ next: () => rejected }) },
+    send: () => rejected,
+    end: noop,
+    cancel: noop,
+  };
 }
 
 function merge(headers: Metadata, trailers: Metadata): Map<string, string> {

@@ -1,6 +1,7 @@
-import { DEFAULT_GROUP, type Metadata } from '@trellis/core';
-import type { InboundRequest, Listener, ListenOptions, RequestHandler, ServerExchange, ServerTransport } from '@trellis/core/spi';
-import type { RpcError } from '@trellis/core';
+import { Code, DEFAULT_GROUP, RpcError, type Metadata } from '@trellis/core';
+import type {
+  InboundRequest, InboundStream, Listener, ListenOptions, RequestHandler, ServerExchange, ServerStreamExchange, ServerTransport, StreamHandler,
+} from '@trellis/core/spi';
 import { chainRouters, type GrpcMethodHandler, type GrpcRouter, type GrpcServerCall } from '../server/handler.js';
 import { GrpcServer, type GrpcServerOptions } from '../server/grpc-server.js';
 
@@ -15,14 +16,14 @@ export const GROUP_METADATA = 'trellis-group';
 /**
  * The kernel's ServerTransport over the gRPC server engine: an `RpcServer` built with it serves its
  * services to any gRPC client, through the same service table and server interceptors (tracing,
- * metrics, limiters, auth) as on its native port. Unary methods only until the kernel has streams;
- * one listener per RpcServer until the kernel takes several (see the README's phase B).
+ * metrics, limiters, auth) as on its native port — unary methods and the three stream kinds; one
+ * listener per RpcServer until the kernel takes several (see the README's phase B).
  */
 export class GrpcServerTransport implements ServerTransport {
   constructor(private readonly options: GrpcServerTransportOptions = {}) {}
 
-  async listen(options: ListenOptions, handler: RequestHandler): Promise<Listener> {
-    const kernel = kernelRouter(handler);
+  async listen(options: ListenOptions, handler: RequestHandler, streams?: StreamHandler): Promise<Listener> {
+    const kernel = kernelRouter(handler, streams);
     const server = new GrpcServer(this.options.services ? chainRouters(this.options.services, kernel) : kernel, this.options);
     const address = await server.listen({ host: options.host, port: options.port });
     return {
@@ -39,15 +40,79 @@ export class GrpcServerTransport implements ServerTransport {
 }
 
 /**
- * Every path as a unary call into the kernel's dispatch: the kernel answers UNIMPLEMENTED (never
- * ran) for what its service table does not have, exactly as on the native transport.
+ * Every path into the kernel's dispatch. The HTTP/2 path does not say a method's shape, so the
+ * kernel's stream handler is asked (`methodKind`): a stream method goes to the stream dispatch,
+ * everything else — unknown paths included — to the unary dispatch, and the kernel answers
+ * UNIMPLEMENTED (never ran) for what its service table does not have, exactly as on the native
+ * transport.
  */
-export function kernelRouter(handler: RequestHandler): GrpcRouter {
+export function kernelRouter(handler: RequestHandler, streams?: StreamHandler): GrpcRouter {
   const unary: GrpcMethodHandler = {
     kind: 'unary',
     handle: (call) => dispatchUnary(handler, call),
   };
-  return { lookup: () => unary };
+  if (streams === undefined || streams.methodKind === undefined) return { lookup: () => unary };
+  const methodKind = streams.methodKind;
+  const byKind = {
+    'server-streaming': { kind: 'server-streaming', handle: (call) => dispatchStream(streams, call) },
+    'client-streaming': { kind: 'client-streaming', handle: (call) => dispatchStream(streams, call) },
+    'bidi-streaming': { kind: 'bidi-streaming', handle: (call) => dispatchStream(streams, call) },
+  } satisfies Record<string, GrpcMethodHandler>;
+  return {
+    lookup: (path) => {
+      const slash = path.indexOf('/', 1);
+      if (slash < 0) return unary;
+      const kind = methodKind(path.slice(1, slash), path.slice(slash + 1));
+      return kind === undefined || kind === 'unary' ? unary : byKind[kind];
+    },
+  };
+}
+
+/**
+ * One gRPC call as a kernel stream. A client-streaming call's one response message is returned to
+ * the engine (which writes it with the status); the other kinds send as the kernel sends, each
+ * `send()` waiting on HTTP/2 flow control.
+ */
+function dispatchStream(handler: StreamHandler, call: GrpcServerCall): Promise<Uint8Array | void> {
+  return new Promise((resolve, reject) => {
+    const metadata = call.metadata;
+    const single = call.kind === 'client-streaming';
+    let response: Uint8Array | undefined;
+    const stream: InboundStream = {
+      group: metadata.get(GROUP_METADATA) ?? DEFAULT_GROUP,
+      service: call.service,
+      version: '',
+      method: call.method,
+      kind: call.kind as InboundStream['kind'],
+      metadata,
+      timeoutMs: call.timeoutMs,
+      attempt: call.attempt,
+      peer: call.peer,
+    };
+    const exchange: ServerStreamExchange = {
+      requests: call.requests,
+      signal: call.signal,
+      sendHeaders(headers: Metadata | undefined) {
+        if (headers !== undefined) for (const [key, value] of headers) call.responseHeaders.set(key, value);
+        call.sendHeaders();
+      },
+      send(body: Uint8Array) {
+        if (!single) return call.send(body);
+        if (response !== undefined) return Promise.reject(new RpcError(Code.INTERNAL, `client-streaming method ${call.path} answered more than one message`));
+        response = body;
+        return undefined;
+      },
+      end(trailers: Metadata | undefined) {
+        if (trailers !== undefined) for (const [key, value] of trailers) call.trailers.set(key, value);
+        if (single && response === undefined) reject(new RpcError(Code.INTERNAL, `client-streaming method ${call.path} ended without a response message`));
+        else resolve(single ? response : undefined);
+      },
+      fail(error: RpcError) {
+        reject(error);
+      },
+    };
+    handler(stream, exchange);
+  });
 }
 
 function dispatchUnary(handler: RequestHandler, call: GrpcServerCall): Promise<Uint8Array> {

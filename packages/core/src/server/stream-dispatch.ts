@@ -1,0 +1,270 @@
+import type { Clock } from '../clock.js';
+import type { DeadlineTimer } from '../deadline-timer.js';
+import { methodKind, type MessageCodec, type MethodDescriptor } from '../definition.js';
+import { Code, notExecuted, RpcError } from '../errors.js';
+import type { Metadata } from '../metadata.js';
+import type { ServiceKey } from '../service-key.js';
+import type { PeerInfo } from '../transport.js';
+import type { InboundStream, ServerStreamExchange, StreamHandler, StreamKind } from '../transport-stream.js';
+import { ServerCall } from './server-call.js';
+import type { ServerInvoker } from './server-invocation.js';
+import type { Handler, ServiceTable } from './service-table.js';
+
+/** What the stream dispatch needs of its server. */
+export interface StreamDispatchSettings {
+  readonly table: ServiceTable;
+  readonly clock: Clock;
+  readonly timer: DeadlineTimer;
+  /** The server interceptor chain (whose bottom calls `StreamServerCall.runHandler` for streams). */
+  readonly invoker: () => ServerInvoker;
+  /** The status a caller gets for a thrown error (redaction included), as for unary calls. */
+  readonly errorForCaller: (error: unknown, method: string) => RpcError;
+}
+
+const noop = (): void => undefined;
+
+/**
+ * The server's stream entry (issue #18; docs/architecture.md, "Streams"): looks the method up,
+ * checks its kind, decodes the request (server-streaming) or wraps the request messages in a
+ * decoding iterable, and runs the server interceptor chain once around the whole handler.
+ */
+export function createStreamDispatch(settings: StreamDispatchSettings): StreamHandler {
+  const dispatch = (stream: InboundStream, exchange: ServerStreamExchange): void => {
+    try {
+      open(settings, stream, exchange);
+    } catch (error) {
+      // Nothing thrown here may reach the transport's reader loop.
+      try {
+        exchange.fail(new RpcError(Code.INTERNAL, `the server could not open the stream: ${(error as Error)?.message ?? String(error)}`));
+      } catch { /* the transport cannot answer at all: the deadline ends the stream */ }
+    }
+  };
+  return Object.assign(dispatch, { methodKind: (service: string, method: string) => settings.table.methodKind(service, method) });
+}
+
+function open(settings: StreamDispatchSettings, stream: InboundStream, exchange: ServerStreamExchange): void {
+  const service = settings.table.find(stream.group, stream.service, stream.version);
+  if (service === undefined) {
+    return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `service ${stream.group}/${stream.service} is not served here`));
+  }
+  const entry = service.methods.get(stream.method);
+  if (entry === undefined) {
+    return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${stream.service}/${stream.method} does not exist`));
+  }
+  const what = `${stream.service}/${stream.method}`;
+  const kind = methodKind(entry.method);
+  if (kind !== stream.kind) {
+    return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${what} is ${kind}, but the client opened it as a ${stream.kind} stream (are both built from the same .proto?)`));
+  }
+  const now = settings.clock.now();
+  let deadline = stream.timeoutMs > 0 ? now + stream.timeoutMs : Infinity;
+  if (entry.timeoutMs !== undefined) deadline = Math.min(deadline, now + entry.timeoutMs);
+  const start = (request: unknown) => {
+    const call = new StreamServerCall(entry.service, entry.method, request, stream.metadata, deadline, stream.attempt, stream.peer, settings.timer, exchange, kind, what);
+    call.serve(settings);
+  };
+  if (kind !== 'server-streaming') return start(decodeEach(exchange.requests, entry.method.requestCodec, what));
+  readSingle(exchange.requests).then(
+    (bytes) => {
+      if (exchange.signal.aborted) return;
+      let message: unknown;
+      try {
+        message = entry.method.requestCodec.decode(bytes);
+      } catch (error) {
+        return exchange.fail(notExecuted(Code.INVALID_ARGUMENT, `request for ${what} could not be decoded: ${(error as Error).message}`));
+      }
+      start(message);
+    },
+    (error: unknown) => {
+      if (!exchange.signal.aborted) exchange.fail(RpcError.from(error));
+    },
+  );
+}
+
+/** The one request message of a server-streaming call (the client half-closes after it). */
+async function readSingle(requests: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const iterator = requests[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done === true) throw notExecuted(Code.INVALID_ARGUMENT, 'the client sent no request message for a server-streaming call');
+  const end = await iterator.next();
+  if (end.done !== true) {
+    await iterator.return?.();
+    throw notExecuted(Code.INVALID_ARGUMENT, 'the client sent more than one request message for a server-streaming call');
+  }
+  return first.value;
+}
+
+/** The handler's `requests`: decoded one at a time, as the handler takes them (its pace is the flow control). */
+async function* decodeEach(requests: AsyncIterable<Uint8Array>, codec: MessageCodec, what: string): AsyncGenerator<unknown> {
+  for await (const bytes of requests) {
+    let message: unknown;
+    try {
+      message = codec.decode(bytes);
+    } catch (error) {
+      throw new RpcError(Code.INVALID_ARGUMENT, `a request message for ${what} could not be decoded: ${(error as Error).message}`);
+    }
+    yield message;
+  }
+}
+
+/**
+ * A stream call as server interceptors and the handler see it: a `ServerCall` (metadata, peer,
+ * deadline, signal, trailers) with response headers, and the exchange it answers on. Its signal is
+ * armed at once — the deadline ends a stream even when the handler never looks at it.
+ */
+export class StreamServerCall extends ServerCall {
+  private headerMap: Metadata | undefined;
+  private headersSent = false;
+  /** The exchange is over (ended, failed, or the transport aborted it): nothing more is sent. */
+  private over = false;
+  private iterator: AsyncIterator<unknown> | undefined;
+
+  constructor(
+    service: ServiceKey,
+    method: MethodDescriptor,
+    request: unknown,
+    metadata: Metadata,
+    deadline: number,
+    attempt: number,
+    peer: PeerInfo,
+    timer: DeadlineTimer,
+    private readonly exchange: ServerStreamExchange,
+    readonly kind: StreamKind,
+    private readonly what: string,
+  ) {
+    super(service, method, request, metadata, deadline, attempt, peer, timer);
+  }
+
+  get responseHeaders(): Metadata {
+    return (this.headerMap ??= new Map());
+  }
+
+  /** Runs the interceptor chain around the handler and ends the exchange with its outcome. */
+  serve(settings: StreamDispatchSettings): void {
+    const exchange = this.exchange;
+    const onTransportAbort = () => {
+      this.over = true;
+      const reason = exchange.signal.reason;
+      this.abort(reason instanceof RpcError ? reason : new RpcError(Code.CANCELLED, 'the client cancelled the stream'));
+    };
+    if (exchange.signal.aborted) return onTransportAbort();
+    exchange.signal.addEventListener('abort', onTransportAbort, { once: true });
+    // The deadline (and a transport abort) stop the handler: its generator is returned.
+    this.signal.addEventListener('abort', () => {
+      this.closeIterator();
+      if (this.over) return;
+      this.over = true;
+      this.finish();
+      const reason = this.signal.reason as RpcError;
+      try {
+        exchange.fail(reason);
+      } catch { /* the transport cannot answer: nothing left to tell the client */ }
+    }, { once: true });
+    let result: Promise<unknown>;
+    try {
+      result = settings.invoker()(this);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    result.then(
+      (response) => {
+        exchange.signal.removeEventListener('abort', onTransportAbort);
+        this.finish();
+        if (this.over) return;
+        this.over = true;
+        try {
+          if (this.kind === 'client-streaming') {
+            let body: Uint8Array;
+            try {
+              body = this.method.responseCodec.encode(response);
+            } catch (error) {
+              return exchange.fail(new RpcError(Code.INTERNAL, `response of ${this.what} could not be encoded: ${(error as Error).message}`));
+            }
+            this.sendHeaders();
+            exchange.send(body)?.catch(noop);
+          }
+          exchange.end(this.trailers);
+        } catch (thrown) {
+          answerFailed(exchange, thrown);
+        }
+      },
+      (error: unknown) => {
+        exchange.signal.removeEventListener('abort', onTransportAbort);
+        this.finish();
+        this.closeIterator();
+        if (this.over) return;
+        this.over = true;
+        try {
+          exchange.fail(settings.errorForCaller(error, this.what));
+        } catch (thrown) {
+          answerFailed(exchange, thrown);
+        }
+      },
+    );
+  }
+
+  /**
+   * The bottom of the interceptor chain: runs the handler to its end. Client-streaming resolves with
+   * the response message; the other kinds drive the generator, sending each yielded message and
+   * waiting whenever the stream's send credit is used up.
+   */
+  async runHandler(handler: Handler): Promise<unknown> {
+    const result = handler(this.request, this);
+    if (this.kind === 'client-streaming') {
+      this.sendHeaders();
+      return await result;
+    }
+    const iterable = result as Partial<AsyncIterable<unknown>> | null;
+    if (iterable === null || typeof iterable !== 'object' || typeof iterable[Symbol.asyncIterator] !== 'function') {
+      throw new RpcError(Code.INTERNAL, `the handler of ${this.kind} method ${this.what} returned ${iterable === null ? 'null' : typeof iterable}, not an async iterable (write it as async *${this.method.localName}(…))`);
+    }
+    const iterator = (this.iterator = iterable[Symbol.asyncIterator]!());
+    try {
+      let step = iterator.next(); // runs the handler up to its first await or yield
+      this.sendHeaders();
+      for (;;) {
+        const item = await step;
+        if (item.done === true || this.over) return undefined;
+        let body: Uint8Array;
+        try {
+          body = this.method.responseCodec.encode(item.value);
+        } catch (error) {
+          throw new RpcError(Code.INTERNAL, `a response message of ${this.what} could not be encoded: ${(error as Error).message}`);
+        }
+        const waiting = this.exchange.send(body);
+        if (waiting !== undefined) await waiting;
+        step = iterator.next();
+      }
+    } catch (error) {
+      this.closeIterator();
+      throw error;
+    }
+  }
+
+  private sendHeaders(): void {
+    if (this.headersSent || this.over) return;
+    this.headersSent = true;
+    this.exchange.sendHeaders(this.headerMap);
+  }
+
+  /** Returns the handler's generator so its `finally` runs (cancel, deadline, a failed send). */
+  private closeIterator(): void {
+    const iterator = this.iterator;
+    if (iterator === undefined) return;
+    this.iterator = undefined;
+    try {
+      iterator.return?.()?.catch(noop);
+    } catch { /* a generator that throws while closing has nothing more to say */ }
+  }
+}
+
+/** A unary request for a stream method (an old client, or one built from another .proto): never ran. */
+export function refuseStreamAsUnary(method: MethodDescriptor, exchange: { fail(error: RpcError): void }): void {
+  exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${method.service}/${method.name} is ${methodKind(method)}; it cannot be called as a unary call (the client needs stream support)`));
+}
+
+function answerFailed(exchange: ServerStreamExchange, thrown: unknown): void {
+  try {
+    exchange.fail(new RpcError(Code.INTERNAL, `the server could not end the stream: ${(thrown as Error)?.message ?? String(thrown)}`));
+  } catch { /* the transport cannot answer at all */ }
+}
