@@ -7,7 +7,7 @@ export { createContextKey, ContextValues, type ContextKey } from './context-key.
 export { serviceKey, formatServiceKey, DEFAULT_GROUP, DEFAULT_VERSION, type ServiceKey } from './service-key.js';
 export { MAX_TIMEOUT_MS, type CallOptions } from './client/call-options.js';
 export type { MessageCodec, MethodDefinition, MethodDescriptor, ServiceDefinition } from './definition.js';
-export type { Endpoint, InstanceInfo, MethodTraits } from './endpoint.js';
+export type { Endpoint, InstanceInfo, MethodTraits, ProtocolPort, ProtocolPorts } from './endpoint.js';
 export type { Registry, ConfigSource, Disposable, ServiceQuery } from './registry.js';
 export { MemoryRegistry } from './registry/memory-registry.js';
 export { StaticRegistry, type StaticEndpoint } from './registry/static-registry.js';
@@ -28,6 +28,7 @@ export { KERNEL_VERSION } from './version.js';
 export { RpcClient, type RpcClientOptions, type MethodSettings } from './client/rpc-client.js';
 export { provideReferences, type ProvideReferencesOptions, type ReferenceSet } from './client/references.js';
 export { RpcServer, type RpcServerOptions, type CloseOptions, type ReloadOptions } from './server/rpc-server.js';
+export type { ListenerOptions, ListenerAddress } from './server/listener-set.js';
 export type { WorkersOptions, WorkerInfo, WorkerEvent, WorkerState } from './server/workers/worker-options.js';
 export { HandlerError } from './server/error-redaction.js';
 export {
