@@ -114,6 +114,8 @@ export class RpcServer {
   private readonly reportHandlerError = (error: HandlerError): void => this.report(error, error.cause instanceof Error ? error.cause.stack : undefined);
   private invoker: ServerInvoker = (call) => this.runHandler(call);
   private listenerSet: ListenerSet | undefined;
+  /** `listeners` checked at construction (mistakes throw there, fastify style). */
+  private readonly listenerSpecs: ReturnType<typeof resolveListeners>;
   private readonly servingState = new ServingState();
   private state: ServerState = 'new';
   private closing: Promise<void> | undefined;
@@ -142,6 +144,7 @@ export class RpcServer {
       if (options.workers !== undefined) throw invalidOption('workers', options.workers, 'nothing when `listeners` is given (worker groups serve one port for now)');
     }
     if (options.weight !== undefined && !(options.weight >= 0)) throw invalidOption('weight', options.weight, 'a number ≥ 0');
+    this.listenerSpecs = this.resolveListeners();
     this.workerOptions = resolveWorkersOptions(options.workers);
     this.inWorker = this.workerOptions !== undefined && isGroupWorker();
     this.clock = options.clock ?? systemClock;
@@ -253,7 +256,7 @@ export class RpcServer {
       for (const plugin of this.plugins) await plugin.setupServer!(this.pluginContext());
       this.interceptors.sort((a, b) => a.order - b.order);
       this.invoker = composeServerInterceptors(this.interceptors.map((i) => i.interceptor), (call) => this.runHandler(call));
-      this.listenerSet = await ListenerSet.open(this.resolveListeners(), this.servingState, this.dispatch);
+      this.listenerSet = await ListenerSet.open(this.listenerSpecs, this.servingState, this.dispatch);
       for (const hook of this.listeningHooks) await hook(this.listenerSet.primary);
       for (const check of this.readinessChecks) await check();
       this.servingState.setLive(true);
@@ -321,7 +324,7 @@ export class RpcServer {
   }
 
   /** `listeners`, or the single port of `port` / `transport` as before. */
-  private resolveListeners() {
+  private resolveListeners(): ReturnType<typeof resolveListeners> {
     const host = this.options.host ?? '0.0.0.0';
     const native = () => ({ transport: new TcpServerTransport(this.options.tcp), tls: this.options.tcp?.tls !== undefined });
     if (this.options.listeners !== undefined) return resolveListeners(this.options.listeners, host, native);
