@@ -10,6 +10,7 @@ import { retry } from '@trellis/retry';
 import { createEchoHandlers, ECHO_PROTO_PATH, loadEchoService, startEtcd, type EchoReply } from '@trellis/testkit';
 import t from 'tap';
 import { GrpcClientTransport, GrpcServerTransport, HealthStatusSource, standardServices } from '../src/index.js';
+import { makeCertificates } from './fixtures/certificates.js';
 import { GRPC_PROTO_DIR, grpcProtoMissing } from './interop/messages.js';
 
 /**
@@ -234,4 +235,30 @@ t.test('reflection from ProtoPackage: standardServices takes the loaded package,
   t.same(proto.includeDirs, [GRPC_PROTO_DIR]);
   const registry = standardServices({ reflection: proto });
   t.ok(registry.services.includes('grpc.reflection.v1.ServerReflection'), 'reflection built from the package');
+});
+
+t.test('a gRPC listener over TLS is published with tls: true; consumers reach it from the registry and by grpcs://', { skip: protoMissing }, async (t) => {
+  const certs = makeCertificates();
+  const registry = new MemoryRegistry();
+  const server = new RpcServer({
+    host: '127.0.0.1',
+    registry,
+    listeners: [{ protocol: 'trellis' }, { protocol: 'grpc', transport: new GrpcServerTransport({ tls: { key: certs.serverKey, cert: certs.serverCert } }) }],
+  }).addService(echoService, createEchoHandlers({ servedBy: 'tls' }));
+  await server.start();
+  t.teardown(() => server.close({ graceMs: 200 }));
+  const grpcPort = server.listeners[1]!.port;
+  t.match(server.listeners[1], { protocol: 'grpc', tls: true });
+
+  const transport = new GrpcClientTransport({ tls: { ca: certs.ca, servername: 'localhost' }, useTls: (e) => e.protocol === 'grpcs' || e.protocols?.grpc?.tls === true });
+  t.teardown(() => transport.close());
+  const viaRegistry = new RpcClient({ service: echoService, registry, transports: { grpc: transport }, protocols: ['grpc'] });
+  t.teardown(() => viaRegistry.close());
+  await viaRegistry.waitForReady();
+  t.match(viaRegistry.endpoints[0], { port: server.port, protocols: { grpc: { port: grpcPort, tls: true } } }, 'the document says the gRPC port is TLS');
+  t.match(await viaRegistry.invoke('Echo', { message: 'over tls' }), { message: 'over tls', servedBy: 'tls' }, 'called over gRPC with TLS, found through the registry');
+
+  const byAddress = new RpcClient({ service: echoService, addresses: [`grpcs://127.0.0.1:${grpcPort}`], transports: { grpc: transport } });
+  t.teardown(() => byAddress.close());
+  t.match(await byAddress.invoke('Echo', { message: 'grpcs' }), { servedBy: 'tls' }, 'grpcs:// without a registry');
 });
