@@ -92,6 +92,13 @@ export function resolveListeners(
   return [...resolved.filter((l) => l.protocol === NATIVE_PROTOCOL), ...resolved.filter((l) => l.protocol !== NATIVE_PROTOCOL)];
 }
 
+/** For the instance document: every protocol with its port (the primary's included). */
+export function protocolPorts(addresses: readonly ListenerAddress[]): ProtocolPorts {
+  const out: Record<string, { port: number; tls: boolean }> = {};
+  for (const { protocol, port, tls } of addresses) out[protocol] = { port, tls };
+  return out;
+}
+
 /**
  * The listeners of one `RpcServer`, each a `ServerTransport` given the same dispatch, driven as one:
  * they open together (one that fails closes those already open), go away, drain and close together.
@@ -128,23 +135,12 @@ export class ListenerSet {
     return this.bound[0]!.listener;
   }
 
-  get primaryProtocol(): string {
-    return this.bound[0]!.protocol;
-  }
-
   get size(): number {
     return this.bound.length;
   }
 
   get addresses(): ListenerAddress[] {
     return this.bound.map(({ protocol, listener, tls }) => ({ protocol, host: listener.host, port: listener.port, tls }));
-  }
-
-  /** For the instance document: every protocol with its port (the primary's included). */
-  protocols(): ProtocolPorts {
-    const out: Record<string, { port: number; tls: boolean }> = {};
-    for (const { protocol, listener, tls } of this.bound) out[protocol] = { port: listener.port, tls };
-    return out;
   }
 
   get connectionCount(): number {

@@ -15,7 +15,7 @@ import type { InboundRequest, Listener, ServerExchange, ServerTransport, Serving
 import { TcpServerTransport, type TcpServerOptions } from '../transport/tcp-server-transport.js';
 import { KERNEL_VERSION } from '../version.js';
 import { advertisedHost } from './advertised-host.js';
-import { ListenerSet, NATIVE_PROTOCOL, resolveListeners, type ListenerAddress, type ListenerOptions } from './listener-set.js';
+import { ListenerSet, NATIVE_PROTOCOL, protocolPorts, resolveListeners, type ListenerAddress, type ListenerOptions } from './listener-set.js';
 import { ServingState } from './serving-state.js';
 import { errorForCaller, HandlerError } from './error-redaction.js';
 import { ServerCall } from './server-call.js';
@@ -141,7 +141,6 @@ export class RpcServer {
     if (options.listeners !== undefined) {
       if (options.port !== undefined) throw invalidOption('port', options.port, 'nothing when `listeners` is given (each listener has its port)');
       if (options.transport !== undefined) throw invalidOption('transport', options.transport, 'nothing when `listeners` is given (each listener has its transport)');
-      if (options.workers !== undefined) throw invalidOption('workers', options.workers, 'nothing when `listeners` is given (worker groups serve one port for now)');
     }
     if (options.weight !== undefined && !(options.weight >= 0)) throw invalidOption('weight', options.weight, 'a number ≥ 0');
     this.listenerSpecs = this.resolveListeners();
@@ -212,7 +211,7 @@ export class RpcServer {
 
   /** Every listener with its protocol and port, the native one first (empty before start). */
   get listeners(): readonly ListenerAddress[] {
-    return this.listenerSet?.addresses ?? [];
+    return this.group?.listeners ?? this.listenerSet?.addresses ?? [];
   }
 
   /** Whether the server is serving: false until ready, and again from the start of a graceful stop or while a plugin holds it out. */
@@ -263,7 +262,7 @@ export class RpcServer {
       if (this.inWorker) {
         // The primary registers the group once every worker is ready.
         this.state = 'serving';
-        announceReady(this.listenerSet.primary.port);
+        announceReady(this.listenerSet.primary.port, this.options.listeners !== undefined ? this.listenerSet.addresses : undefined);
         return this;
       }
       await this.registerAll(this.listenerSet.primary.port);
@@ -335,8 +334,9 @@ export class RpcServer {
   private async registerAll(port: number): Promise<void> {
     this.startedAt = Date.now();
     // With `listeners`, the document also lists every protocol and its port; the primary's stays in `port`.
-    const protocols = this.options.listeners !== undefined ? this.listenerSet?.protocols() : undefined;
-    const protocol = this.listenerSet?.primaryProtocol ?? NATIVE_PROTOCOL;
+    const addresses = this.listeners;
+    const protocols = this.options.listeners !== undefined && addresses.length > 0 ? protocolPorts(addresses) : undefined;
+    const protocol = addresses[0]?.protocol ?? NATIVE_PROTOCOL;
     for (const entry of this.table.entries()) {
       const info: InstanceInfo = {
         host: this.host,
