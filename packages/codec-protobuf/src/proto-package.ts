@@ -22,20 +22,27 @@ export interface ProtoPackage {
   message<T = unknown>(fullName: string): MessageCodec<T>;
   /** The protobufjs root the codecs were built from, for tools that need reflection. */
   readonly root: protobuf.Root;
+  /**
+   * The .proto files loaded, as given, and the directories they were resolved in: what gRPC server
+   * reflection needs, so `standardServices({ reflection: protoPackage })` (@trellis/transport-grpc)
+   * describes the services without a second list of files.
+   */
+  readonly files: readonly string[];
+  readonly includeDirs: readonly string[];
 }
 
 /** Loads .proto files synchronously (start-up code). Throws ERR_PROTO_LOAD_FAILED. */
 export function loadProto(files: string | readonly string[], options?: ProtoLoadOptions): ProtoPackage {
   const list = typeof files === 'string' ? [files] : files;
   const resolved = resolveLoadOptions(options);
-  return createProtoPackage(loadRootSync(list, resolved), list, new CodecFactory(resolved.conversion));
+  return createProtoPackage(loadRootSync(list, resolved), list, resolved.parse.includeDirs ?? [], new CodecFactory(resolved.conversion));
 }
 
 /** `loadProto` without blocking the event loop on file reads. */
 export async function loadProtoAsync(files: string | readonly string[], options?: ProtoLoadOptions): Promise<ProtoPackage> {
   const list = typeof files === 'string' ? [files] : files;
   const resolved = resolveLoadOptions(options);
-  return createProtoPackage(await loadRoot(list, resolved), list, new CodecFactory(resolved.conversion));
+  return createProtoPackage(await loadRoot(list, resolved), list, resolved.parse.includeDirs ?? [], new CodecFactory(resolved.conversion));
 }
 
 function collectServices(namespace: protobuf.NamespaceBase, into: protobuf.Service[]): protobuf.Service[] {
@@ -59,12 +66,14 @@ function lookup(root: protobuf.Root, fullName: string): protobuf.ReflectionObjec
   return current;
 }
 
-function createProtoPackage(root: protobuf.Root, files: readonly string[], codecs: CodecFactory): ProtoPackage {
+function createProtoPackage(root: protobuf.Root, files: readonly string[], includeDirs: readonly string[], codecs: CodecFactory): ProtoPackage {
   // Built eagerly: a broken service (e.g. clashing method names) fails at load, not at first call.
   const services = collectServices(root, []).map((service) => buildServiceDefinition(service, codecs));
   const byName = new Map(services.map((service) => [service.name, service]));
   return {
     root,
+    files: Object.freeze([...files]),
+    includeDirs: Object.freeze([...includeDirs]),
     services: Object.freeze(services),
     service(fullName) {
       const found = byName.get(fullName.startsWith('.') ? fullName.slice(1) : fullName);

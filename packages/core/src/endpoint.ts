@@ -15,13 +15,29 @@ export interface Endpoint {
   readonly zone?: string;
   /** Wall-clock ms when the provider started serving (warm-up ramps start from it). */
   readonly startedAt?: number;
+  /** The protocol served on `port` (`trellis`, the native one, unless the instance serves no other). */
   readonly protocol?: string;
+  /**
+   * Every protocol the instance serves, with its port (issue #19): `{ trellis: { port }, grpc: { port,
+   * tls } }`. Absent for instances that publish one protocol only (then `protocol` on `port`).
+   */
+  readonly protocols?: ProtocolPorts;
   /**
    * What the provider declares about its methods (wire names), from `@RpcMethod` on its class: a
    * method it declares idempotent may be retried by consumers even after it may have run there.
    */
   readonly methods?: Readonly<Record<string, MethodTraits>>;
 }
+
+/** Where one protocol of an instance is served. */
+export interface ProtocolPort {
+  readonly port: number;
+  /** Served over TLS (for gRPC: TLS with ALPN `h2`, i.e. `grpcs`). */
+  readonly tls?: boolean;
+}
+
+/** Protocol name → where it is served, e.g. `{ trellis: { port: 7001 }, grpc: { port: 7002, tls: false } }`. */
+export type ProtocolPorts = Readonly<Record<string, ProtocolPort>>;
 
 /** A provider's declaration about one method, published with its instance. */
 export interface MethodTraits {
@@ -38,6 +54,11 @@ export interface InstanceInfo {
   readonly zone?: string;
   readonly protocol: string;
   readonly startedAt: number;
+  /**
+   * Every protocol served, with its port, next to `port` / `protocol` (the native one and the registry
+   * key), so consumers that know only `port` keep working. Absent when the server has one listener.
+   */
+  readonly protocols?: ProtocolPorts;
   /** Declared per method by the provider (`@RpcMethod({ idempotent })`); absent when none is. */
   readonly methods?: Readonly<Record<string, MethodTraits>>;
 }
@@ -48,8 +69,10 @@ export interface InstanceInfo {
  * with parseInstance.
  */
 export function instanceDocument(info: InstanceInfo): string {
-  const { host, port, weight, version, tags, zone, protocol, startedAt, methods } = info;
-  return JSON.stringify({ host, port, weight, version, tags, zone, protocol, startedAt, ...(methods ? { methods } : {}) });
+  const { host, port, weight, version, tags, zone, protocol, startedAt, protocols, methods } = info;
+  return JSON.stringify({
+    host, port, weight, version, tags, zone, protocol, startedAt, ...(protocols ? { protocols } : {}), ...(methods ? { methods } : {}),
+  });
 }
 
 export const DEFAULT_WEIGHT = 100;
@@ -69,6 +92,7 @@ export function endpointFromInstance(info: InstanceInfo): Endpoint {
     zone: info.zone,
     startedAt: info.startedAt,
     protocol: info.protocol,
+    ...(info.protocols ? { protocols: info.protocols } : {}),
     ...(info.methods ? { methods: info.methods } : {}),
   };
 }
@@ -100,6 +124,7 @@ export function parseInstance(json: string): InstanceInfo | undefined {
     zone: typeof r.zone === 'string' ? r.zone : undefined,
     protocol: typeof r.protocol === 'string' ? r.protocol : 'trellis',
     startedAt: typeof r.startedAt === 'number' ? r.startedAt : 0,
+    ...parseProtocols(r.protocols),
     ...parseMethods(r.methods),
   };
 }
@@ -118,4 +143,23 @@ function parseMethods(raw: unknown): { methods?: Readonly<Record<string, MethodT
     }
   }
   return any ? { methods } : {};
+}
+
+/**
+ * `protocols` from registry JSON: entries whose name is a short token and whose port is a TCP port;
+ * a bad entry is ignored (the instance stays usable through its other protocols and `port`), a `tls`
+ * that is not a boolean reads as cleartext.
+ */
+function parseProtocols(raw: unknown): { protocols?: ProtocolPorts } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return {};
+  const protocols: Record<string, ProtocolPort> = {};
+  let any = false;
+  for (const [name, entry] of Object.entries(raw)) {
+    if (!/^[a-z][a-z0-9+.-]{0,31}$/.test(name) || typeof entry !== 'object' || entry === null) continue;
+    const { port, tls } = entry as Record<string, unknown>;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port <= 0 || port > 65535) continue;
+    protocols[name] = typeof tls === 'boolean' ? { port, tls } : { port };
+    any = true;
+  }
+  return any ? { protocols } : {};
 }

@@ -104,6 +104,8 @@ export const ErrorCodes = {
   SERVICE_DUPLICATE: 'ERR_SERVICE_DUPLICATE',
   METHOD_NOT_IMPLEMENTED: 'ERR_METHOD_NOT_IMPLEMENTED',
   SERVER_STATE: 'ERR_SERVER_STATE',
+  /** One of a server's listeners could not bind (the others were closed again); the cause says why. */
+  LISTEN_FAILED: 'ERR_LISTEN_FAILED',
   /** A worker group could not get its workers ready (a crash loop) or a reload's new worker failed. */
   WORKERS_FAILED: 'ERR_WORKERS_FAILED',
   CLIENT_CLOSED: 'ERR_CLIENT_CLOSED',

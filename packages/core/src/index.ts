@@ -12,7 +12,7 @@ export type {
   ResponseStream, RequestStream, UnaryCall, ServerStreamingCall, ClientStreamingCall, BidiStreamingCall,
   ServerStreamingHandler, ClientStreamingHandler, BidiStreamingHandler,
 } from './stream.js';
-export type { Endpoint, InstanceInfo, MethodTraits } from './endpoint.js';
+export type { Endpoint, InstanceInfo, MethodTraits, ProtocolPort, ProtocolPorts } from './endpoint.js';
 export type { Registry, ConfigSource, Disposable, ServiceQuery } from './registry.js';
 export { MemoryRegistry } from './registry/memory-registry.js';
 export { StaticRegistry, type StaticEndpoint } from './registry/static-registry.js';
@@ -33,6 +33,7 @@ export { KERNEL_VERSION } from './version.js';
 export { RpcClient, type RpcClientOptions, type MethodSettings } from './client/rpc-client.js';
 export { provideReferences, type ProvideReferencesOptions, type ReferenceSet } from './client/references.js';
 export { RpcServer, type RpcServerOptions, type CloseOptions, type ReloadOptions } from './server/rpc-server.js';
+export type { ListenerOptions, ListenerAddress } from './server/listener-set.js';
 export type { WorkersOptions, WorkerInfo, WorkerEvent, WorkerState } from './server/workers/worker-options.js';
 export { HandlerError } from './server/error-redaction.js';
 export {

@@ -13,7 +13,7 @@ import type { Registry, Disposable } from './registry.js';
 import type { Router } from './router.js';
 import type { ServerInterceptor } from './server/server-invocation.js';
 import type { ServiceKey } from './service-key.js';
-import type { ClientTransport, Listener } from './transport.js';
+import type { ClientTransport, Listener, ServingView } from './transport.js';
 import { KERNEL_VERSION } from './version.js';
 
 /** What a plugin declares about itself; checked when it is registered (fastify-plugin style). */
@@ -81,8 +81,16 @@ export interface ServerPluginContext extends PluginContextBase {
   addReadinessCheck(check: () => Awaitable<void>): void;
   /** Runs at the very start of graceful shutdown, before deregistering (health flips to NOT_SERVING). */
   onShutdown(fn: () => Awaitable<void>): void;
-  /** Runs once the server listens. */
+  /** Runs once the server listens, with its primary listener (the native one when it has several). */
   onListening(fn: (listener: Listener) => Awaitable<void>): void;
+  /**
+   * Holds the server out of service (false) or lets it back (true) while it keeps running: what
+   * health checks report (`servingStatus`, and through it gRPC's `grpc.health.v1`). Registration is
+   * unchanged. The kernel itself reports not serving until ready and from the start of a graceful stop.
+   */
+  setServing(serving: boolean): void;
+  /** The server's serving state (kernel lifecycle and holds), for plugins that answer health checks. */
+  readonly servingStatus: ServingView;
 }
 
 export function definePlugin<P extends Plugin>(plugin: P): P {

@@ -6,7 +6,7 @@ export type { Plugin, PluginMeta, ClientPluginContext, ServerPluginContext } fro
 export { definePlugin, checkPlugin } from './plugin.js';
 export type { Registry, ConfigSource, ConfigListener, Disposable, EndpointsListener, ServiceQuery } from './registry.js';
 export { RegistryPaths, isConfigSource } from './registry.js';
-export type { Endpoint, InstanceInfo, MethodTraits } from './endpoint.js';
+export type { Endpoint, InstanceInfo, MethodTraits, ProtocolPort, ProtocolPorts } from './endpoint.js';
 export { endpointId, endpointFromInstance, instanceDocument, parseInstance, DEFAULT_WEIGHT } from './endpoint.js';
 export type { Router } from './router.js';
 export { RouterOrder } from './router.js';
@@ -16,7 +16,7 @@ export { balancerPlugin, type BalancerPlugin, type BalancerPluginOptions } from 
 export type { HealthView, EndpointState, EndpointStateChange } from './health.js';
 export type {
   ClientTransport, ServerTransport, OutboundRequest, InboundResponse, ResponseSink, InboundRequest, ServerExchange,
-  RequestHandler, Listener, ListenOptions, ConnectionState, ConnectionEvent, PeerInfo,
+  RequestHandler, Listener, ListenOptions, ConnectionState, ConnectionEvent, PeerInfo, ServingView,
 } from './transport.js';
 export type {
   StreamKind, OutboundStream, ClientStream, InboundStream, ServerStreamExchange, StreamHandler,

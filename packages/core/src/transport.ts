@@ -98,11 +98,25 @@ export type RequestHandler = (request: InboundRequest, exchange: ServerExchange)
 export interface ListenOptions {
   readonly host: string;
   readonly port: number;
+  /**
+   * Whether the server is serving (ready, not stopping, not held out by a plugin such as the health
+   * plugin's `setServing(false)`), for transports that answer health checks themselves (gRPC's
+   * `grpc.health.v1`). The kernel passes it; a transport may ignore it.
+   */
+  readonly serving?: ServingView;
+}
+
+/** A server's serving state as the kernel publishes it: false until ready, false again from the start of a graceful stop. */
+export interface ServingView {
+  readonly serving: boolean;
+  onChange(listener: (serving: boolean) => void): Disposable;
 }
 
 export interface Listener {
   readonly host: string;
   readonly port: number;
+  /** Serves over TLS (published in the instance document). Optional: default false. */
+  readonly tls?: boolean;
   readonly connectionCount: number;
   /** Stop accepting connections; send GOAWAY on every open one. New requests are then refused. */
   goAway(reason: string): void;

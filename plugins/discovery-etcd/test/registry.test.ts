@@ -19,12 +19,14 @@ t.test('register, discover, deregister: the documented key layout and document',
   await lists.until([]);
 
   const methods = { Mutate: { idempotent: true } };
-  const info = instance(7001, { weight: 50, version: '1.2.0', tags: { lane: 'gray' }, zone: 'z1', methods });
+  // Issue #19: the protocols an instance serves, each with its port, next to the native `port`.
+  const protocols = { trellis: { port: 7001, tls: false }, grpc: { port: 7002, tls: true } };
+  const info = instance(7001, { weight: 50, version: '1.2.0', tags: { lane: 'gray' }, zone: 'z1', methods, protocols });
   await provider.register(SERVICE, info);
   await lists.until(['127.0.0.1:7001']);
   t.same(lists.last, [
-    { id: '127.0.0.1:7001', host: '127.0.0.1', port: 7001, weight: 50, version: '1.2.0', tags: { lane: 'gray' }, zone: 'z1', startedAt: info.startedAt, protocol: 'trellis', methods },
-  ], 'the provider\'s method declarations reach the consumer');
+    { id: '127.0.0.1:7001', host: '127.0.0.1', port: 7001, weight: 50, version: '1.2.0', tags: { lane: 'gray' }, zone: 'z1', startedAt: info.startedAt, protocol: 'trellis', protocols, methods },
+  ], 'the provider\'s method declarations and protocols reach the consumer');
 
   const key = '/reg1/services/default/demo.Echo/providers/127.0.0.1:7001';
   const stored = await raw.get(key).exec();

@@ -31,7 +31,9 @@ t.test('ZooKeeperRegistry', async (t) => {
     await recorder.until([]);
 
     const methods = { Mutate: { idempotent: true } };
-    await provider.register(SERVICE, instance(9001, { weight: 50, tags: { lane: 'gray' }, zone: 'z1', methods }));
+    // Issue #19: the protocols an instance serves, each with its port, next to the native `port`.
+    const protocols = { trellis: { port: 9001, tls: false }, grpc: { port: 9002, tls: false } };
+    await provider.register(SERVICE, instance(9001, { weight: 50, tags: { lane: 'gray' }, zone: 'z1', methods, protocols }));
     await recorder.until(['127.0.0.1:9001']);
 
     const path = '/layout/services/default/test.Echo/providers/127.0.0.1:9001';
@@ -39,7 +41,7 @@ t.test('ZooKeeperRegistry', async (t) => {
     const node = await readNode(raw, path);
     t.equal(node?.owner, provider.sessionId, 'ephemeral, owned by the provider session');
     t.same(JSON.parse(node?.data ?? '{}'), {
-      host: '127.0.0.1', port: 9001, weight: 50, version: '1.0.0', tags: { lane: 'gray' }, zone: 'z1', protocol: 'trellis', startedAt: 1, methods,
+      host: '127.0.0.1', port: 9001, weight: 50, version: '1.0.0', tags: { lane: 'gray' }, zone: 'z1', protocol: 'trellis', startedAt: 1, protocols, methods,
     });
     const parent = await readNode(raw, '/layout/services/default/test.Echo/providers');
     t.equal(parent?.owner, '0000000000000000', 'parents are persistent');
@@ -47,7 +49,7 @@ t.test('ZooKeeperRegistry', async (t) => {
     let seen: unknown;
     consumer.subscribe(SERVICE, (list) => (seen = list));
     await waitFor('second subscriber gets the current list', () => seen);
-    t.match(seen, [{ id: '127.0.0.1:9001', host: '127.0.0.1', port: 9001, weight: 50, tags: { lane: 'gray' }, zone: 'z1', methods }], 'method declarations included');
+    t.match(seen, [{ id: '127.0.0.1:9001', host: '127.0.0.1', port: 9001, weight: 50, tags: { lane: 'gray' }, zone: 'z1', methods, protocols }], 'method declarations and protocols included');
 
     await provider.register(SERVICE, instance(9002));
     await recorder.until(['127.0.0.1:9001', '127.0.0.1:9002']);

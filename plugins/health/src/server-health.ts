@@ -13,6 +13,7 @@ export class ServerHealth {
   private shuttingDown = false;
   private held = false;
   private endpoint: HealthHttpEndpoint | undefined;
+  private context: ServerPluginContext | undefined;
 
   constructor(private readonly options: ResolvedHealthOptions) {}
 
@@ -27,6 +28,7 @@ export class ServerHealth {
   }
 
   async setup(ctx: ServerPluginContext): Promise<void> {
+    this.context = ctx;
     if (this.options.http !== undefined) {
       const endpoint = new HealthHttpEndpoint(this.options.http);
       await endpoint.listen();
@@ -40,9 +42,13 @@ export class ServerHealth {
     });
   }
 
-  /** An operator's override: false answers NOT_SERVING while the server keeps running. */
+  /**
+   * An operator's override: false answers NOT_SERVING while the server keeps running — here and,
+   * through the kernel's serving state, in every health check a transport answers (gRPC's Health).
+   */
   setServing(serving: boolean): void {
     this.held = !serving;
+    this.context?.setServing(serving);
     this.publish();
   }
 

@@ -17,7 +17,8 @@ export { ReflectionClient, type ReflectionClientOptions, type ReflectedFile, typ
 export { HealthStatusSource, healthService, type ServingStatus } from './services/health.js';
 export { reflectionService, type ReflectionOptions } from './services/reflection.js';
 export { DescriptorPool } from './services/descriptor-pool.js';
-export { standardServices, type StandardServicesOptions } from './services/standard-services.js';
+export { standardServices, type StandardServicesOptions, type ProtoFiles } from './services/standard-services.js';
+export { followServing } from './kernel/follow-serving.js';
 export { GrpcErrorCodes } from './errors.js';
 export { detectProtocol, classify, HTTP2_PREFACE, TRELLIS_MAGIC, type DetectedProtocol } from './protocol-detect.js';
 export { GrpcClientTransport, type GrpcClientTransportOptions } from './kernel/grpc-client-transport.js';

@@ -30,6 +30,7 @@ import { Directory } from './directory.js';
 import { HealthRouter } from './health-router.js';
 import { CallResponseStream } from './stream-call.js';
 import type { ResponseStream } from '../stream.js';
+import { TransportSelector } from './transport-selector.js';
 
 export interface MethodSettings {
   readonly idempotent?: boolean;
@@ -52,6 +53,14 @@ export interface RpcClientOptions {
   readonly methods?: Readonly<Record<string, MethodSettings>>;
   readonly plugins?: readonly Plugin[];
   readonly transport?: ClientTransport;
+  /**
+   * A transport per protocol (issue #19), instead of `transport`: `{ grpc: new GrpcClientTransport() }`
+   * (the native `trellis` one is built when left out). Each endpoint is called through the first of
+   * `protocols` it serves, per its instance document (`grpc://` / `grpcs://` addresses serve gRPC only).
+   */
+  readonly transports?: Readonly<Record<string, ClientTransport>>;
+  /** Preference order over `transports` (default: `trellis` first, then the others as listed). */
+  readonly protocols?: readonly string[];
   /** Options for the default TCP transport (connections per endpoint, dial timeout, backoff, limits). */
   readonly tcp?: TcpClientOptions;
   /**
@@ -68,7 +77,7 @@ export interface RpcClientOptions {
 }
 
 const CLIENT_OPTION_KEYS: readonly (keyof RpcClientOptions)[] = [
-  'service', 'registry', 'addresses', 'group', 'version', 'timeoutMs', 'loadBalancer', 'methods', 'plugins', 'transport', 'tcp',
+  'service', 'registry', 'addresses', 'group', 'version', 'timeoutMs', 'loadBalancer', 'methods', 'plugins', 'transport', 'transports', 'protocols', 'tcp',
   'transparentRetries', 'localAddress', 'caller', 'container', 'clock',
 ];
 
@@ -137,7 +146,7 @@ export class RpcClient {
     this.service = { ...serviceKey(options.service.name, { group: options.group }), version: this.versionRange };
     this.clock = options.clock ?? systemClock;
     this.registry = options.registry ?? new StaticRegistry(options.addresses!);
-    this.transport = options.transport ?? new TcpClientTransport({ clock: this.clock, ...options.tcp });
+    this.transport = this.buildTransport(options);
     this.container = (options.container ?? rootContainer).createChildContainer();
     this.container.register(TOKENS.Registry, { useValue: this.registry });
     this.container.register(TOKENS.Clock, { useValue: this.clock });
@@ -294,6 +303,7 @@ export class RpcClient {
       } catch { /* closing goes on */ }
     }
     this.defaultHealth.dispose();
+    // Given transports belong to the caller; the selector closes only the one it built.
     if (!this.options.transport) await this.transport.close();
     if (!this.options.registry) await this.registry.close();
   }
@@ -400,6 +410,33 @@ export class RpcClient {
     this.directory.onChange((endpoints) => this.transport.retain(endpoints));
     this.directory.start(this.registry);
     this.started = true;
+  }
+
+  /** `transport`, a selector over `transports`, or the native TCP transport. */
+  private buildTransport(options: RpcClientOptions): ClientTransport {
+    const native = () => new TcpClientTransport({ clock: this.clock, ...options.tcp });
+    if (options.transports === undefined) {
+      if (options.protocols !== undefined) throw invalidOption('protocols', options.protocols, 'nothing without `transports`');
+      const grpcOnly = options.addresses?.find((a) => typeof a === 'string' && /^grpcs?:\/\//.test(a));
+      if (grpcOnly !== undefined && options.transport === undefined) {
+        throw invalidOption('addresses', grpcOnly, 'host:port addresses, or `transports: { grpc: new GrpcClientTransport() }` (@trellis/transport-grpc) to call grpc:// ones');
+      }
+      return options.transport ?? native();
+    }
+    if (options.transport !== undefined) throw invalidOption('transport', options.transport, 'nothing when `transports` is given');
+    if (typeof options.transports !== 'object' || options.transports === null) throw invalidOption('transports', options.transports, 'an object { protocol: ClientTransport }');
+    for (const [protocol, transport] of Object.entries(options.transports)) {
+      if (typeof (transport as Partial<ClientTransport>)?.call !== 'function') throw invalidOption(`transports.${protocol}`, transport, 'a ClientTransport');
+    }
+    const names = Object.keys(options.transports);
+    const protocols = options.protocols ?? ['trellis', ...names.filter((n) => n !== 'trellis')];
+    if (!Array.isArray(protocols) || protocols.length === 0 || protocols.some((p) => typeof p !== 'string')) {
+      throw invalidOption('protocols', options.protocols, "a non-empty array of protocol names, e.g. ['trellis', 'grpc']");
+    }
+    const transports: Record<string, ClientTransport> = { ...options.transports };
+    const owned: ClientTransport[] = [];
+    if (protocols.includes('trellis') && transports.trellis === undefined) owned.push((transports.trellis = native()));
+    return new TransportSelector(transports, protocols, owned);
   }
 
   private describe(settings: Readonly<Record<string, MethodSettings>>): Map<string, MethodDescriptor> {

@@ -1,4 +1,4 @@
-import { DEFAULT_WEIGHT, endpointId, type Endpoint, type InstanceInfo } from '../endpoint.js';
+import { DEFAULT_WEIGHT, endpointId, type Endpoint, type InstanceInfo, type ProtocolPorts } from '../endpoint.js';
 import { invalidOption } from '../errors.js';
 import type { Disposable, EndpointsListener, Registry, ServiceQuery } from '../registry.js';
 import type { ServiceKey } from '../service-key.js';
@@ -10,6 +10,8 @@ export interface StaticEndpoint {
   readonly version?: string;
   readonly tags?: Readonly<Record<string, string>>;
   readonly zone?: string;
+  /** What the address serves (default: the native protocol on `port`). */
+  readonly protocols?: ProtocolPorts;
 }
 
 /**
@@ -17,7 +19,9 @@ export interface StaticEndpoint {
  * providers are. Registration is a no-op; a stopped provider is avoided through its connection state
  * (GOAWAY, refused connections), not through the list.
  *
- * Accepts `"host:port"` strings or objects, for one service or per service name.
+ * Accepts `"host:port"` strings or objects, for one service or per service name. `grpc://host:port`
+ * and `grpcs://host:port` (gRPC over TLS) name gRPC-only providers, for a client that has a gRPC
+ * transport (`transports: { grpc }`).
  */
 export class StaticRegistry implements Registry {
   readonly name = 'static';
@@ -56,8 +60,10 @@ export class StaticRegistry implements Registry {
 function toEndpoint(entry: string | StaticEndpoint): Endpoint {
   const spec: StaticEndpoint = typeof entry === 'string' ? parseAddress(entry) : entry;
   if (typeof spec.host !== 'string' || !Number.isInteger(spec.port) || spec.port <= 0 || spec.port > 65535) {
-    throw invalidOption('addresses', entry, '"host:port" or { host, port } with a port in 1..65535');
+    throw invalidOption('addresses', entry, '"host:port", "grpc://host:port" or { host, port } with a port in 1..65535');
   }
+  const grpc = spec.protocols?.grpc;
+  const protocol = spec.protocols === undefined ? undefined : grpc !== undefined && spec.protocols.trellis === undefined ? (grpc.tls ? 'grpcs' : 'grpc') : 'trellis';
   return {
     id: endpointId(spec.host, spec.port),
     host: spec.host,
@@ -66,13 +72,19 @@ function toEndpoint(entry: string | StaticEndpoint): Endpoint {
     version: spec.version ?? '*',
     tags: spec.tags ?? {},
     zone: spec.zone,
+    ...(spec.protocols ? { protocol, protocols: spec.protocols } : {}),
   };
 }
 
-function parseAddress(address: string): StaticEndpoint {
+function parseAddress(entry: string): StaticEndpoint {
+  const scheme = /^(grpcs?):\/\//.exec(entry);
+  const address = scheme ? entry.slice(scheme[0].length) : entry;
   const at = address.lastIndexOf(':');
   const host = address.slice(0, at).replace(/^\[|\]$/g, '');
   const port = Number(address.slice(at + 1));
-  if (at <= 0 || !Number.isInteger(port)) throw invalidOption('addresses', address, '"host:port"');
-  return { host, port };
+  if (at <= 0 || !Number.isInteger(port) || (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry) && !scheme)) {
+    throw invalidOption('addresses', entry, '"host:port", "grpc://host:port" or "grpcs://host:port"');
+  }
+  if (!scheme) return { host, port };
+  return { host, port, protocols: { grpc: scheme[1] === 'grpcs' ? { port, tls: true } : { port } } };
 }

@@ -11,11 +11,13 @@ import { MemoryRegistry } from '../registry/memory-registry.js';
 import type { Registry } from '../registry.js';
 import { formatServiceKey, serviceKey, type ServiceKey } from '../service-key.js';
 import { TOKENS } from '../tokens.js';
-import type { InboundRequest, Listener, ServerExchange, ServerTransport } from '../transport.js';
+import type { InboundRequest, Listener, ServerExchange, ServerTransport, ServingView } from '../transport.js';
 import type { StreamHandler } from '../transport-stream.js';
 import { TcpServerTransport, type TcpServerOptions } from '../transport/tcp-server-transport.js';
 import { KERNEL_VERSION } from '../version.js';
 import { advertisedHost } from './advertised-host.js';
+import { ListenerSet, NATIVE_PROTOCOL, protocolPorts, resolveListeners, type ListenerAddress, type ListenerOptions } from './listener-set.js';
+import { ServingState } from './serving-state.js';
 import { errorForCaller, HandlerError } from './error-redaction.js';
 import { ServerCall } from './server-call.js';
 import { composeServerInterceptors, type ServerInterceptor, type ServerInvoker } from './server-invocation.js';
@@ -35,6 +37,13 @@ export interface RpcServerOptions {
   /** Where providers register (default: a private in-memory registry, i.e. no discovery). */
   readonly registry?: Registry;
   readonly transport?: ServerTransport;
+  /**
+   * Several ports, one per protocol, all serving the same services (issue #19): e.g.
+   * `[{ protocol: 'trellis', port: 7001 }, { protocol: 'grpc', port: 7002, transport: new GrpcServerTransport() }]`.
+   * Instead of `port` / `transport`. The native listener's port is `server.port` and the registry
+   * key; the instance document lists every protocol with its port (`protocols`).
+   */
+  readonly listeners?: readonly ListenerOptions[];
   /** Options for the default TCP transport (limits, max streams, max connections). */
   readonly tcp?: TcpServerOptions;
   readonly weight?: number;
@@ -68,7 +77,7 @@ export interface RpcServerOptions {
 }
 
 const SERVER_OPTION_KEYS: readonly (keyof RpcServerOptions)[] = [
-  'host', 'port', 'advertiseHost', 'registry', 'transport', 'tcp', 'weight', 'tags', 'zone', 'plugins', 'container', 'clock',
+  'host', 'port', 'advertiseHost', 'registry', 'transport', 'listeners', 'tcp', 'weight', 'tags', 'zone', 'plugins', 'container', 'clock',
   'registryTimeoutMs', 'onError', 'redactErrors', 'workers',
 ];
 
@@ -108,7 +117,10 @@ export class RpcServer {
   private readonly redactErrors: boolean;
   private readonly reportHandlerError = (error: HandlerError): void => this.report(error, error.cause instanceof Error ? error.cause.stack : undefined);
   private invoker: ServerInvoker = (call) => this.runHandler(call);
-  private listener: Listener | undefined;
+  private listenerSet: ListenerSet | undefined;
+  /** `listeners` checked at construction (mistakes throw there, fastify style). */
+  private readonly listenerSpecs: ReturnType<typeof resolveListeners>;
+  private readonly servingState = new ServingState();
   private state: ServerState = 'new';
   private closing: Promise<void> | undefined;
   private startedAt = 0;
@@ -130,7 +142,12 @@ export class RpcServer {
     if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65535)) {
       throw invalidOption('port', options.port, 'an integer in 0..65535');
     }
+    if (options.listeners !== undefined) {
+      if (options.port !== undefined) throw invalidOption('port', options.port, 'nothing when `listeners` is given (each listener has its port)');
+      if (options.transport !== undefined) throw invalidOption('transport', options.transport, 'nothing when `listeners` is given (each listener has its transport)');
+    }
     if (options.weight !== undefined && !(options.weight >= 0)) throw invalidOption('weight', options.weight, 'a number ≥ 0');
+    this.listenerSpecs = this.resolveListeners();
     this.workerOptions = resolveWorkersOptions(options.workers);
     this.inWorker = this.workerOptions !== undefined && isGroupWorker();
     this.clock = options.clock ?? systemClock;
@@ -199,8 +216,18 @@ export class RpcServer {
 
   get port(): number {
     if (this.group?.listeningPort !== undefined) return this.group.listeningPort;
-    if (!this.listener) throw new TrellisError(ErrorCodes.SERVER_STATE, 'the server is not listening yet; await start() first');
-    return this.listener.port;
+    if (!this.listenerSet) throw new TrellisError(ErrorCodes.SERVER_STATE, 'the server is not listening yet; await start() first');
+    return this.listenerSet.primary.port;
+  }
+
+  /** Every listener with its protocol and port, the native one first (empty before start). */
+  get listeners(): readonly ListenerAddress[] {
+    return this.group?.listeners ?? this.listenerSet?.addresses ?? [];
+  }
+
+  /** Whether the server is serving: false until ready, and again from the start of a graceful stop or while a plugin holds it out. */
+  get servingStatus(): ServingView {
+    return this.servingState;
   }
 
   get host(): string {
@@ -209,7 +236,7 @@ export class RpcServer {
 
   /** Open client connections (0 before start). */
   get connectionCount(): number {
-    return this.listener?.connectionCount ?? 0;
+    return this.listenerSet?.connectionCount ?? 0;
   }
 
   get serving(): boolean {
@@ -239,23 +266,24 @@ export class RpcServer {
       for (const plugin of this.plugins) await plugin.setupServer!(this.pluginContext());
       this.interceptors.sort((a, b) => a.order - b.order);
       this.invoker = composeServerInterceptors(this.interceptors.map((i) => i.interceptor), (call) => this.runHandler(call));
-      const transport = this.options.transport ?? new TcpServerTransport(this.options.tcp);
-      this.listener = await transport.listen({ host: this.options.host ?? '0.0.0.0', port: this.options.port ?? 0 }, this.dispatch, this.streamDispatch);
-      for (const hook of this.listeningHooks) await hook(this.listener);
+      this.listenerSet = await ListenerSet.open(this.listenerSpecs, this.servingState, this.dispatch, this.streamDispatch);
+      for (const hook of this.listeningHooks) await hook(this.listenerSet.primary);
       for (const check of this.readinessChecks) await check();
+      this.servingState.setLive(true);
       if (this.inWorker) {
         // The primary registers the group once every worker is ready.
         this.state = 'serving';
-        announceReady(this.listener.port);
+        announceReady(this.listenerSet.primary.port, this.options.listeners !== undefined ? this.listenerSet.addresses : undefined);
         return this;
       }
-      await this.registerAll(this.listener.port);
+      await this.registerAll(this.listenerSet.primary.port);
       this.state = 'serving';
       return this;
     } catch (error) {
       this.state = 'closing';
+      this.servingState.setLive(false);
       await this.deregisterAll();
-      await this.listener?.close();
+      await this.listenerSet?.close();
       // Plugins set up before the failure release what they hold (ports, timers).
       for (const hook of this.closeHooks.reverse()) await this.safely(hook, 'close hook');
       this.state = 'closed';
@@ -305,8 +333,21 @@ export class RpcServer {
     }
   }
 
+  /** `listeners`, or the single port of `port` / `transport` as before. */
+  private resolveListeners(): ReturnType<typeof resolveListeners> {
+    const host = this.options.host ?? '0.0.0.0';
+    const native = () => ({ transport: new TcpServerTransport(this.options.tcp), tls: this.options.tcp?.tls !== undefined });
+    if (this.options.listeners !== undefined) return resolveListeners(this.options.listeners, host, native);
+    const transport = this.options.transport;
+    return [{ protocol: NATIVE_PROTOCOL, host, port: this.options.port ?? 0, ...(transport ? { transport, tls: undefined } : native()) }];
+  }
+
   private async registerAll(port: number): Promise<void> {
     this.startedAt = Date.now();
+    // With `listeners`, the document also lists every protocol and its port; the primary's stays in `port`.
+    const addresses = this.listeners;
+    const protocols = this.options.listeners !== undefined && addresses.length > 0 ? protocolPorts(addresses) : undefined;
+    const protocol = addresses[0]?.protocol ?? NATIVE_PROTOCOL;
     for (const entry of this.table.entries()) {
       const info: InstanceInfo = {
         host: this.host,
@@ -315,8 +356,9 @@ export class RpcServer {
         version: entry.key.version,
         tags: this.options.tags ?? {},
         zone: this.options.zone,
-        protocol: 'trellis',
+        protocol,
         startedAt: this.startedAt,
+        ...(protocols ? { protocols } : {}),
         ...(this.methodTraits.has(entry) ? { methods: this.methodTraits.get(entry) } : {}),
       };
       await this.registry.register(entry.key, info);
@@ -332,15 +374,17 @@ export class RpcServer {
   private async doClose(graceMs: number, handOver: boolean): Promise<void> {
     const wasServing = this.state === 'serving';
     this.state = 'closing';
+    // Health checks answer NOT_SERVING from here on, before the shutdown hooks and deregistration.
+    this.servingState.setLive(false);
     if (wasServing) {
       for (const hook of this.shutdownHooks) await this.safely(hook, 'shutdown hook');
       await this.deregisterAll();
     }
     // The primary: deregistered first (above), then every worker drains.
     if (this.group) await this.group.stop(graceMs);
-    const listener = this.listener;
+    const listener = this.listenerSet;
     if (listener) {
-      if (handOver && listener.handOver) listener.handOver('worker replaced; reconnect');
+      if (handOver) listener.handOver('worker replaced; reconnect');
       else listener.goAway('server shutting down');
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -480,6 +524,8 @@ export class RpcServer {
       addReadinessCheck: (check) => this.readinessChecks.push(check),
       onShutdown: (fn) => this.shutdownHooks.push(fn),
       onListening: (fn) => this.listeningHooks.push(fn),
+      setServing: (serving) => this.servingState.setHeld(!serving),
+      servingStatus: this.servingState,
     };
   }
 }

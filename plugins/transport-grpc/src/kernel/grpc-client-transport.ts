@@ -8,7 +8,7 @@ import type { GrpcTarget } from '../client/target.js';
 export interface GrpcClientTransportOptions extends Omit<GrpcClientOptions, 'onStateChange'> {
   /**
    * Whether an endpoint is called over TLS (`grpcs`). Default: endpoints whose `protocol` is
-   * `grpcs`, or every endpoint when `tls` options are given and this is left out.
+   * `grpcs` or whose instance document says `protocols.grpc.tls`, or every endpoint when `tls` options are given and this is left out.
    */
   readonly useTls?: (endpoint: Endpoint) => boolean;
 }
@@ -28,7 +28,7 @@ export class GrpcClientTransport implements ClientTransport {
   private readonly useTls: (endpoint: Endpoint) => boolean;
 
   constructor(options: GrpcClientTransportOptions = {}) {
-    this.useTls = options.useTls ?? (options.tls ? () => true : (endpoint) => endpoint.protocol === 'grpcs');
+    this.useTls = options.useTls ?? (options.tls ? () => true : (endpoint) => endpoint.protocol === 'grpcs' || endpoint.protocols?.grpc?.tls === true);
     this.client = new GrpcClient({
       ...options,
       onStateChange: (target, state, reason) => {

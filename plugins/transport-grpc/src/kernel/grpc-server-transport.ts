@@ -4,10 +4,14 @@ import type {
 } from '@trellis/core/spi';
 import { chainRouters, type GrpcMethodHandler, type GrpcRouter, type GrpcServerCall } from '../server/handler.js';
 import { GrpcServer, type GrpcServerOptions } from '../server/grpc-server.js';
+import type { HealthStatusSource } from '../services/health.js';
+import { followServing } from './follow-serving.js';
 
 export interface GrpcServerTransportOptions extends GrpcServerOptions {
   /** Routers asked before the kernel (e.g. `standardServices({ health, reflection })`). */
   readonly services?: GrpcRouter;
+  /** Kept in step with the server's serving state (see follow-serving.ts); the same source `standardServices({ health })` serves. */
+  readonly health?: HealthStatusSource;
 }
 
 /** Metadata a Trellis client may send to pick a group other than the default (gRPC paths have none). */
@@ -26,15 +30,20 @@ export class GrpcServerTransport implements ServerTransport {
     const kernel = kernelRouter(handler, streams);
     const server = new GrpcServer(this.options.services ? chainRouters(this.options.services, kernel) : kernel, this.options);
     const address = await server.listen({ host: options.host, port: options.port });
+    const following = this.options.health && options.serving ? followServing(this.options.health, options.serving) : undefined;
     return {
       host: address.host,
       port: address.port,
+      tls: this.options.tls !== undefined,
       get connectionCount() {
         return server.connectionCount;
       },
       goAway: () => server.goAway(),
       drained: () => server.drained(),
-      close: () => server.close(0),
+      close: () => {
+        following?.dispose();
+        return server.close(0);
+      },
     };
   }
 }

@@ -31,6 +31,11 @@ export class HealthStatusSource {
     for (const service of this.statuses.keys()) this.set(service, 'NOT_SERVING');
   }
 
+  /** Every service name with a status (`''`, the server as a whole, included). */
+  get services(): string[] {
+    return [...this.statuses.keys()];
+  }
+
   get(service: string): ServingStatus | undefined {
     return this.statuses.get(service);
   }

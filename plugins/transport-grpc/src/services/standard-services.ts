@@ -9,11 +9,19 @@ export interface StandardServicesOptions {
   readonly health?: HealthStatusSource;
   /**
    * Serve server reflection (v1 and v1alpha) for these .proto files (plus the standard services'
-   * own): `{ files, includeDirs }` as given to loadProto, or a DescriptorPool built elsewhere.
+   * own): the `ProtoPackage`(s) the services were loaded from (`loadProto` of
+   * @trellis/codec-protobuf: they carry their `files` and `includeDirs`), `{ files, includeDirs }`,
+   * or a DescriptorPool built elsewhere.
    */
-  readonly reflection?: { readonly files: readonly string[]; readonly includeDirs?: readonly string[] } | DescriptorPool;
+  readonly reflection?: ProtoFiles | readonly ProtoFiles[] | DescriptorPool;
   /** The application services reflection lists (default: every service in the files). */
   readonly services?: () => readonly string[];
+}
+
+/** .proto files and where they resolve: what a `ProtoPackage` of @trellis/codec-protobuf exposes. */
+export interface ProtoFiles {
+  readonly files: readonly string[];
+  readonly includeDirs?: readonly string[];
 }
 
 /**
@@ -24,9 +32,7 @@ export function standardServices(options: StandardServicesOptions): GrpcServiceR
   const registry = new GrpcServiceRegistry();
   if (options.health) registry.add('grpc.health.v1.Health', healthService(options.health));
   if (options.reflection) {
-    const pool = options.reflection instanceof DescriptorPool
-      ? options.reflection
-      : DescriptorPool.fromFiles(options.reflection.files, options.reflection.includeDirs);
+    const pool = options.reflection instanceof DescriptorPool ? options.reflection : poolOf(options.reflection);
     pool.addRoot(REFLECTION_V1_ROOT).addRoot(REFLECTION_V1ALPHA_ROOT);
     if (options.health) pool.addRoot(HEALTH_ROOT);
     const applicationServices = options.services ?? (() => pool.services.filter((name) => !registry.services.includes(name) && !name.startsWith('grpc.reflection.')));
@@ -36,4 +42,12 @@ export function standardServices(options: StandardServicesOptions): GrpcServiceR
     registry.add('grpc.reflection.v1alpha.ServerReflection', methods);
   }
   return registry;
+}
+
+/** One pool over every package's files; include directories searched in the order given, without repeats. */
+function poolOf(reflection: ProtoFiles | readonly ProtoFiles[]): DescriptorPool {
+  const list: readonly ProtoFiles[] = Array.isArray(reflection) ? reflection : [reflection as ProtoFiles];
+  const files = [...new Set(list.flatMap((p) => p.files))];
+  const includeDirs = [...new Set(list.flatMap((p) => p.includeDirs ?? []))];
+  return DescriptorPool.fromFiles(files, includeDirs.length > 0 ? includeDirs : undefined);
 }

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { ExponentialBackoff } from '../../backoff.js';
 import { ErrorCodes, TrellisError } from '../../errors.js';
+import type { ListenerAddress } from '../listener-set.js';
 import type { ResolvedWorkersOptions, WorkerEvent, WorkerInfo, WorkerState } from './worker-options.js';
 import { isWorkerMessage, WORKER_ENV, type WorkerMessage } from './worker-messages.js';
 
@@ -30,6 +31,7 @@ export class WorkerGroup {
   private rolling: Promise<void> = Promise.resolve();
   private stopping = false;
   private port: number | undefined;
+  private listenerAddresses: readonly ListenerAddress[] | undefined;
   /** More crashes than allowed in the window: no respawns; the server deregisters. */
   crashLooping = false;
 
@@ -53,6 +55,11 @@ export class WorkerGroup {
   /** The port every worker serves (known once the first is ready). */
   get listeningPort(): number | undefined {
     return this.port;
+  }
+
+  /** Every listener of the workers (`RpcServer({ listeners })`), as the first ready worker reported them. */
+  get listeners(): readonly ListenerAddress[] | undefined {
+    return this.listenerAddresses;
   }
 
   /** Forks every worker; resolves with the shared port when all are ready, rejects on a crash loop. */
@@ -114,7 +121,7 @@ export class WorkerGroup {
     }, this.options.readyTimeoutMs);
     member.readyTimer.unref();
     worker.on('message', (message: unknown) => {
-      if (isWorkerMessage(message) && message.trellis === 'worker-ready') this.onReady(member, message.port);
+      if (isWorkerMessage(message) && message.trellis === 'worker-ready') this.onReady(member, message.port, message.listeners);
     });
     worker.on('error', (error: Error) => this.report(new Error(`worker ${worker.process.pid}: ${error.message}`, { cause: error })));
     worker.on('exit', (code: number | null, signal: string | null) => {
@@ -124,10 +131,13 @@ export class WorkerGroup {
     return member;
   }
 
-  private onReady(member: Member, port: number): void {
+  private onReady(member: Member, port: number, listeners: readonly ListenerAddress[] | undefined): void {
     clearTimeout(member.readyTimer);
     if (member.state !== 'starting') return;
     this.port ??= port;
+    // Every worker opens its listeners in the same order, and node:cluster shares each by its
+    // address and rank among the worker's listen(0) calls: the first worker's ports are everyone's.
+    this.listenerAddresses ??= listeners;
     // node:cluster gives every worker's listen(0) the same port while one of them still listens;
     // only if all had died at once would a new one get another (hence: a fixed port in production).
     if (port !== this.port) this.report(new Error(`worker ${member.worker.process.pid} listens on port ${port}, the group is registered on ${this.port}`));

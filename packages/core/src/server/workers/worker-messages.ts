@@ -1,10 +1,15 @@
+import type { ListenerAddress } from '../listener-set.js';
+
 /**
  * The IPC messages between a worker group's primary and its workers (over node:cluster's channel).
  * Tagged with `trellis` so they never clash with the application's own cluster messages.
  */
 export type WorkerMessage =
-  /** worker → primary: listening on `port` and every readiness check passed. */
-  | { readonly trellis: 'worker-ready'; readonly port: number }
+  /**
+   * worker → primary: listening on `port` and every readiness check passed; `listeners`: every
+   * listener (with `RpcServer({ listeners })`), for the primary's instance document.
+   */
+  | { readonly trellis: 'worker-ready'; readonly port: number; readonly listeners?: readonly ListenerAddress[] }
   /**
    * primary → worker: leave the group. `handOver`: the group keeps serving (a reload), so clients
    * are asked to reconnect (GOAWAY OK) rather than told the server stops.

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import type { ListenerAddress } from '../listener-set.js';
 import { isWorkerMessage, WORKER_ENV, type WorkerMessage } from './worker-messages.js';
 
 /** True in a worker forked by a Trellis worker group (not in another cluster's worker). */
@@ -7,11 +8,11 @@ export function isGroupWorker(): boolean {
 }
 
 /** Tells the primary this worker listens and is ready. */
-export function announceReady(port: number): void {
+export function announceReady(port: number, listeners?: readonly ListenerAddress[]): void {
   // A primary that died meanwhile makes the send fail (EPIPE) as an 'error' event on cluster.worker:
   // unhandled, it would crash this worker with a confusing trace; it exits on the disconnect anyway.
   if (cluster.worker && cluster.worker.listenerCount('error') === 0) cluster.worker.on('error', () => {});
-  const message: WorkerMessage = { trellis: 'worker-ready', port };
+  const message: WorkerMessage = { trellis: 'worker-ready', port, ...(listeners ? { listeners } : {}) };
   process.send?.(message);
 }
 
