@@ -1,0 +1,5 @@
+export { admin, type AdminPlugin } from './plugin.js';
+export type { AdminOptions } from './options.js';
+export { AdminErrorCodes, type AdminErrorCode } from './errors.js';
+export { serveConsole, type ConsoleServer, type ConsoleServerOptions, type ApiRoute, type ApiRequest } from './http-server.js';
+export { histogramQuantile, type SeriesPoint } from './series.js';
