@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
+import { ADMIN_URL_TAG, serveRegistryConsole } from '../src/index.js';
 import { startScenario, WRITE_TOKEN, READ_TOKEN, XSS, type Scenario } from './fixtures/scenario.js';
 
 /**
@@ -120,4 +121,30 @@ t.test('with the read token the page is read-only; without a token it asks for o
   await stranger.waitForSelector('[data-testid="token"]', WAIT);
   t.pass('the login form is shown');
   await stranger.close();
+});
+
+t.test('the registry-wide console shows a service named like markup as text and links only http(s) consoles', async (t) => {
+  const registryConsole = await serveRegistryConsole({
+    registry: 'etcd://127.0.0.1:2379',
+    token: READ_TOKEN,
+    services: async () => [
+      { group: 'default', name: XSS, providers: [{ host: '127.0.0.1', port: 1, version: '1.0.0', tags: { [ADMIN_URL_TAG]: 'javascript:alert(1)' } }], documents: [XSS] },
+      { group: 'default', name: 'demo.Greeter', providers: [{ host: '127.0.0.1', port: 2, version: '1.0.0', tags: { [ADMIN_URL_TAG]: 'http://127.0.0.1:9/' } }] },
+    ],
+  });
+  t.teardown(() => registryConsole.close());
+  const viewer = await browser.newPage();
+  const seen: string[] = [];
+  viewer.on('dialog', (dialog) => {
+    seen.push(dialog.message());
+    void dialog.dismiss();
+  });
+  await viewer.goto(`${registryConsole.url}#token=${READ_TOKEN}`);
+  await viewer.waitForSelector('[data-service="default/demo.Greeter"]', WAIT);
+  t.match(await viewer.textContent(`[data-service="default/${XSS}"] h2`), XSS, 'the service name is shown as typed');
+  t.equal(await viewer.locator('img').count(), 0);
+  t.same(await viewer.locator('a[href]').evaluateAll((links) => links.map((a) => a.getAttribute('href'))), ['http://127.0.0.1:9/'], 'a javascript: URL is not linked');
+  if (shots) await viewer.screenshot({ path: join(shots, 'console-registry.png'), fullPage: true });
+  t.same(seen, []);
+  await viewer.close();
 });

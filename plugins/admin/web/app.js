@@ -96,7 +96,7 @@ function ClientPanel({ token, client, canWrite }) {
     h(Endpoints, { client }),
     client.methodBreakers.length > 0 && h('p', null, 'method circuits: ', client.methodBreakers.map((b) => h('span', { class: `state circuit-${String(b.state).replace(/[^a-z-]/g, '')}` }, `${b.method} ${b.state} `))),
     client.retryBudget && h('p', null, `retry budget: ${client.retryBudget.spent} spent of ${num(client.retryBudget.allowed)} allowed over ${client.retryBudget.calls} calls in the window`),
-    (client.rules || []).length > 0 && h('p', null, 'rules in force: ', client.rules.map((r) => h('span', { class: 'rule-state' }, `${r.section} v${r.version} (${r.origin}) `))),
+    (client.rules || []).length > 0 && h('p', null, 'rules in force: ', client.rules.map((r) => h('span', { class: 'rule-state' }, `${r.section}: version ${r.version}, from ${r.origin} · `))),
     h('h3', null, 'calls per method (last 5 minutes)'),
     hasMetrics
       ? (methods.length === 0 ? h('p', { class: 'muted' }, 'no calls yet') : methods.map(([method, points]) => h(MethodCharts, { key: method, method, points })))
@@ -118,6 +118,23 @@ function ServerPanel({ server }) {
       h('ul', null, server.workers.map((w) => h('li', null, `worker ${w.id} · pid ${w.pid ?? '–'} · ${w.state}`)))));
 }
 
+function RegistryView({ state }) {
+  return h('main', null,
+    h('header', null, h('h1', null, 'Trellis registry'), h('span', { class: 'muted' }, ` ${state.registry} · ${state.services.length} services`)),
+    state.services.length === 0 && h('p', { class: 'muted' }, 'no services in this registry'),
+    state.services.map((s) => h('article', { class: 'target', 'data-service': `${s.group}/${s.name}`, key: `${s.group}/${s.name}` },
+      h('h2', null, s.name, h('span', { class: 'muted' }, ` · group ${s.group} · ${s.providers.length} providers`)),
+      (s.documents || []).length > 0 && h('p', null, 'rule documents: ', s.documents.map((d) => h('code', null, d)).reduce((all, x) => [...all, ' ', x], [])),
+      s.providers.length > 0 && h('table', { class: 'endpoints' },
+        h('thead', null, h('tr', null, h('th', null, 'provider'), h('th', null, 'version'), h('th', null, 'weight'), h('th', null, 'protocol'), h('th', null, 'zone'), h('th', null, 'tags'), h('th', null, 'console'))),
+        h('tbody', null, s.providers.map((p) => h('tr', { 'data-provider': `${p.host}:${p.port}` },
+          h('td', null, `${p.host}:${p.port}`), h('td', null, p.version ?? '–'), h('td', null, p.weight ?? '–'), h('td', null, p.protocol ?? '–'),
+          h('td', null, p.zone ?? '–'), h('td', { 'data-field': 'tags' }, tags(p.tags)),
+          // Only http(s) URLs reach here (the server checks); rel=noreferrer keeps this console's address private.
+          h('td', null, p.console ? h('a', { href: p.console, rel: 'noreferrer noopener', target: '_blank' }, 'open') : '–'))))),
+      (s.malformed || []).length > 0 && h('p', { class: 'error' }, `malformed provider documents (skipped by consumers): ${s.malformed.join(', ')}`))));
+}
+
 function App() {
   const [token, setToken] = useState(initialToken());
   const [state, error] = usePoll(() => api(token, '/api/state'), 1000, [token]);
@@ -125,6 +142,7 @@ function App() {
     return h(Login, { onToken: (t) => { saveToken(t); setToken(t); }, message: token ? 'That token is not valid here.' : 'This console needs its token.' });
   }
   if (!state) return h('p', { class: error ? 'error' : 'muted' }, error ? `${error.code}: ${error.message}` : 'loading…');
+  if (state.mode === 'registry') return h(RegistryView, { state });
   const canWrite = state.role === 'write';
   return h('main', null,
     h('header', null, h('h1', null, 'Trellis console'), error && h('span', { class: 'error' }, ` stale: ${error.message}`)),
