@@ -66,6 +66,16 @@ export class RuleDocuments {
     return { document: name, text: entry.text ?? null, live: true };
   }
 
+  /** The documents a rule-reading plugin on this client follows live (their `@trellis/rules/…` inspectors). */
+  private followedLive(): Set<string> {
+    const names = new Set<string>();
+    for (const [key, value] of Object.entries(this.context.inspect().inspectors)) {
+      const rules = value as { document?: unknown; live?: unknown } | undefined;
+      if (key.startsWith('@trellis/rules/') && rules?.live === true && typeof rules.document === 'string') names.add(rules.document);
+    }
+    return names;
+  }
+
   validate(name: string, text: unknown): { ok: true; version: string } | { ok: false; issues: readonly RuleIssue[] } {
     if (typeof text !== 'string') throw new AdminApiError(400, AdminErrorCodes.BAD_REQUEST, 'text must be the document as a string (JSON or YAML)');
     if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES) {
@@ -82,6 +92,11 @@ export class RuleDocuments {
     const source = this.source;
     if (source?.putConfig === undefined) {
       throw new AdminApiError(409, AdminErrorCodes.NO_CONFIG_SOURCE, `the ${this.context.registry.name} registry of this client cannot store rule documents`);
+    }
+    // Only a document a plugin here follows live is validated section by section (with that plugin's
+    // own rules); any other would be written with its shape checked only.
+    if (!this.followedLive().has(name)) {
+      throw new AdminApiError(409, AdminErrorCodes.NOT_VALIDATABLE, `no plugin on this client follows the "${name}" document live, so its sections cannot be validated here; nothing was written`);
     }
     const outcome = this.validate(name, text);
     if (!outcome.ok) throw new AdminApiError(422, AdminErrorCodes.INVALID_RULES, `the document is invalid; nothing was written`, { issues: outcome.issues });

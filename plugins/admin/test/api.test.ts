@@ -127,6 +127,9 @@ t.test('rules: validate with the rules package, writes need the write token, con
   t.equal(conflict.status, 409);
   t.equal(conflict.json.error.code, 'ERR_ADMIN_CONFLICT');
 
+  const unfollowed = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { client: 'c1', document: 'other', text: 'param: []' } });
+  t.equal(unfollowed.status, 409, 'a document no plugin here follows is not written unvalidated');
+  t.equal(unfollowed.json.error.code, 'ERR_ADMIN_NOT_VALIDATABLE');
   const saved = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { client: 'c1', document: 'routes', text: document, expected: null } });
   t.equal(saved.status, 200);
   t.same(saved.json, { version: '7' });
