@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { AdminApiError, AdminErrorCodes } from './errors.js';
 
@@ -58,6 +58,13 @@ function digest(value: string): Buffer {
 /** Constant-time comparison of a presented token (hashing first makes the lengths equal). */
 function matches(presented: string, expected: Buffer | undefined): boolean {
   return expected !== undefined && timingSafeEqual(digest(presented), expected);
+}
+
+/** `127.0.0.1:9900`, `[::1]:9900`, `localhost:9900`: a Host header naming an address, not a DNS name. */
+function addressedByIp(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || isIP(name) !== 0;
 }
 
 function sendJson(response: ServerResponse, status: number, value: unknown, extra: Record<string, string> = {}): void {
@@ -139,8 +146,14 @@ export function serveConsole(options: ConsoleServerOptions): Promise<ConsoleServ
   const roleOf = (request: IncomingMessage): Role => {
     const header = request.headers.authorization;
     if (header === undefined) {
-      if (readToken === undefined && writeToken === undefined) return 'read';
-      if (readToken === undefined) return 'read';
+      if (readToken === undefined) {
+        // Open reads: only for requests addressed to an IP or localhost, so a web page whose own
+        // name was rebound to 127.0.0.1 (DNS rebinding) cannot read the API from the user's browser.
+        if (!addressedByIp(request.headers.host)) {
+          throw new AdminApiError(403, AdminErrorCodes.FORBIDDEN, 'without a token the console answers requests addressed to an IP address or localhost only; set a token to use a host name');
+        }
+        return 'read';
+      }
       throw new AdminApiError(401, AdminErrorCodes.UNAUTHENTICATED, 'this console needs a token: send Authorization: Bearer <token>');
     }
     const match = /^Bearer ([\x21-\x7e]+)$/.exec(header);

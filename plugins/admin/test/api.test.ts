@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import t from 'tap';
 import { RpcClient } from '@trellis/core';
 import { loadEchoService } from '@trellis/testkit';
@@ -175,4 +176,27 @@ t.test('options are checked when the plugin is made', async (t) => {
   } catch (error) {
     t.notMatch((error as Error).message, 'short', 'a rejected token is not echoed');
   }
+});
+
+t.test('without a token, reads are open to requests addressed to an IP only (no DNS rebinding)', async (t) => {
+  const open = admin();
+  const client = new RpcClient({ service: loadEchoService(), addresses: [scenario.providers[0]!.id], plugins: [open] });
+  await client.start();
+  t.teardown(() => client.close());
+  const get = (host: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port: open.port, path: '/api/state', headers: { host } }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, body }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+  t.equal((await get(`127.0.0.1:${open.port}`)).status, 200);
+  t.equal((await get(`localhost:${open.port}`)).status, 200);
+  const rebound = await get(`attacker.example:${open.port}`);
+  t.equal(rebound.status, 403);
+  t.match(JSON.parse(rebound.body), { error: { code: 'ERR_ADMIN_FORBIDDEN' } });
+  const write = await call(open.url!, '/api/rules', { method: 'PUT', body: { client: 'c1', document: 'routes', text: 'param: []' } });
+  t.equal(write.status, 403, 'and no writes without a write token');
 });
