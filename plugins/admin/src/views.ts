@@ -46,6 +46,7 @@ export function clientView(target: Extract<Target, { side: 'client' }>, inspecti
     };
   });
   const retry = inspectors['@trellis/retry'] as { budget?: unknown } | undefined;
+  const tracing = inspectors['@trellis/tracing'] as { recent?: unknown[] } | undefined;
   return {
     id: target.id,
     side: 'client',
@@ -58,6 +59,8 @@ export function clientView(target: Extract<Target, { side: 'client' }>, inspecti
     endpoints,
     methodBreakers: circuits.filter((c) => c.kind === 'method').map((c) => ({ method: c.key, state: c.state, calls: c.calls, failures: c.failures, halfOpenInMs: c.halfOpenInMs })),
     retryBudget: retry?.budget,
+    /** The last sampled calls with their attempts, newest first, when the tracing plugin runs. */
+    traces: tracing?.recent,
     rules: Object.entries(inspectors).filter(([name]) => name.startsWith('@trellis/rules/')).map(([, value]) => value),
   };
 }

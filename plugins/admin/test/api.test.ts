@@ -66,7 +66,7 @@ t.test('the state: process, versions, consumers with every endpoint, the provide
   t.equal(client.service.name, 'trellis.test.EchoService');
   t.equal(client.balancer, 'lalb');
   t.same(client.plugins.map((p: { name: string }) => p.name), [
-    '@trellis/health', '@trellis/lb-lalb', '@trellis/metrics', '@trellis/breaker', '@trellis/retry', '@trellis/router-param', '@trellis/admin',
+    '@trellis/health', '@trellis/lb-lalb', '@trellis/metrics', '@trellis/breaker', '@trellis/retry', '@trellis/router-param', '@trellis/tracing', '@trellis/admin',
   ]);
   t.equal(client.endpoints.length, 2);
   for (const endpoint of client.endpoints) {
@@ -84,6 +84,17 @@ t.test('the state: process, versions, consumers with every endpoint, the provide
   t.notMatch(text, READ_TOKEN, 'no answer carries a token');
   t.notMatch(text, WRITE_TOKEN);
   t.notMatch(text, /BEGIN [A-Z ]*PRIVATE KEY/);
+});
+
+t.test('recent traces: the last sampled calls with their attempts, from the tracing plugin', async (t) => {
+  let traces: { traceId: string; method: string; code: string; attempts: { endpoint: string }[] }[] = [];
+  for (let i = 0; i < 100 && traces.length === 0; i++) {
+    traces = (await call(base, '/api/clients', { token: READ_TOKEN })).json[0].traces;
+    if (traces.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.ok(traces.length > 0);
+  t.match(traces[0], { traceId: /^[0-9a-f]{32}$/, method: 'Echo', code: 'OK' });
+  t.ok(scenario.providers.some((p) => p.id === traces[0]!.attempts[0]!.endpoint), 'each attempt names its endpoint');
 });
 
 t.test('per-method series from the metrics plugin: calls per second and percentiles, once a second', async (t) => {

@@ -58,6 +58,8 @@ t.test('the console of a running consumer shows its providers, health and charts
   t.match(await page.textContent('[data-testid="overview"]'), /kernel 0\.1\.0/);
   await page.waitForSelector('[data-method="Echo"] [data-chart="Echo-rate"] canvas', WAIT);
   t.pass('the Echo method has its live chart');
+  await page.waitForSelector('[data-testid="traces"] tr[data-trace]', WAIT);
+  t.pass('recent sampled calls are listed');
   if (shots) await page.screenshot({ path: join(shots, 'console-overview.png'), fullPage: true });
 });
 

@@ -84,6 +84,17 @@ function Endpoints({ client }) {
       hasBreaker && h('td', null, r.breaker ? h('span', { class: `state circuit-${String(r.breaker.state).replace(/[^a-z-]/g, '')}` }, r.breaker.state) : '–')))));
 }
 
+function RecentTraces({ traces }) {
+  if (traces.length === 0) return h('p', { class: 'muted' }, 'no sampled call yet');
+  return h('table', { class: 'traces', 'data-testid': 'traces' },
+    h('thead', null, h('tr', null, h('th', null, 'ended'), h('th', null, 'method'), h('th', null, 'code'), h('th', null, 'ms'), h('th', null, 'attempts'), h('th', null, 'trace id'))),
+    h('tbody', null, traces.slice(0, 15).map((c) => h('tr', { key: c.spanId, 'data-trace': c.traceId },
+      h('td', null, new Date(c.endedAt).toLocaleTimeString()), h('td', null, c.method), h('td', null, h('span', { class: c.code === 'OK' ? 'ok' : 'error' }, c.code)),
+      h('td', null, num(c.latencyMs, 2)),
+      h('td', null, c.attempts.map((a) => `${a.endpoint} ${a.code} ${num(a.latencyMs, 1)} ms${a.transparent ? ' (re-send)' : ''}`).join(' → ')),
+      h('td', null, h('code', null, c.traceId))))));
+}
+
 function ClientPanel({ token, client, canWrite }) {
   const [series] = usePoll(() => api(token, `/api/series?client=${encodeURIComponent(client.id)}`), 1000, [client.id, token]);
   const methods = series ? Object.entries(series.methods) : [];
@@ -101,6 +112,7 @@ function ClientPanel({ token, client, canWrite }) {
     hasMetrics
       ? (methods.length === 0 ? h('p', { class: 'muted' }, 'no calls yet') : methods.map(([method, points]) => h(MethodCharts, { key: method, method, points })))
       : h('p', { class: 'muted' }, 'install @trellis/metrics on this client for the per-method charts'),
+    client.traces && h('div', null, h('h3', null, 'recent traces (sampled calls)'), h(RecentTraces, { traces: client.traces })),
     h('h3', null, 'rules'),
     h(RulesEditor, { token, client: client.id, canWrite, documents }));
 }
