@@ -26,4 +26,15 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // The admin console's page: ES modules bundled by esbuild for the browser.
+    files: ['plugins/admin/web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        document: 'readonly', location: 'readonly', history: 'readonly', sessionStorage: 'readonly', fetch: 'readonly',
+        setTimeout: 'readonly', clearTimeout: 'readonly', console: 'readonly',
+      },
+    },
+  },
 );

@@ -3,7 +3,9 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import {
   BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, TraceIdRatioBasedSampler, type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
+import { randomBytes } from 'node:crypto';
 import type { Plugin } from '@trellis/core';
+import { admin, type AdminPlugin } from '@trellis/admin';
 import { breaker, type BreakerEvent } from '@trellis/breaker';
 import { health } from '@trellis/health';
 import { lalb, type LalbPlugin } from '@trellis/lb-lalb';
@@ -33,6 +35,10 @@ export interface Governance {
   readonly plugins: Plugin[];
   readonly lalb: LalbPlugin;
   readonly metrics: MetricsPlugin;
+  /** The consumer's web console (127.0.0.1, a fresh token per run). */
+  readonly console: AdminPlugin;
+  /** The console's address with its write token in the fragment (browsers never send a fragment). */
+  readonly consoleUrl: () => string;
   /** One sampled trace per ~100 calls, kept in memory for the summary's trace tree. */
   readonly spans: () => ReadableSpan[];
   close(): Promise<void>;
@@ -47,6 +53,8 @@ export function consumerGovernance(onBreaker: (event: BreakerEvent) => void): Go
   });
   const balancer = lalb();
   const metricsPlugin = metrics({ port: 0, host: '127.0.0.1' });
+  const writeToken = randomBytes(24).toString('base64url');
+  const consolePlugin = admin({ port: Number(process.env.TRELLIS_CONSOLE_PORT ?? 0), token: randomBytes(24).toString('base64url'), writeToken });
   return {
     plugins: [
       tracing({ tracerProvider }),
@@ -57,12 +65,16 @@ export function consumerGovernance(onBreaker: (event: BreakerEvent) => void): Go
       retry({ maxAttempts: 3, attemptTimeoutMs: 500 }),
       // A short window so the demo's few seconds of refusals can open the circuit (production: 10 s).
       breaker({ windowMs: 2000, minCalls: 20, onStateChange: onBreaker }),
+      consolePlugin,
     ],
     lalb: balancer,
     metrics: metricsPlugin,
+    console: consolePlugin,
+    consoleUrl: () => `${consolePlugin.url ?? ''}#token=${writeToken}`,
     spans: () => exporter.getFinishedSpans(),
     close: async () => {
       await metricsPlugin.close();
+      await consolePlugin.close();
       await tracerProvider.shutdown();
     },
   };

@@ -95,6 +95,7 @@ async function main(): Promise<number> {
     log(`  health of ${nameOf(change.endpoint.id)}: ${change.from} → ${change.to} — ${change.reason}`);
   });
   log(`metrics for Prometheus at ${governance.metrics.url}`);
+  log(`web console of this consumer (open it while the demo runs): ${governance.consoleUrl()}`);
 
   const stats = new TrafficStats();
   const notes = new Map<string, string>();

@@ -21,5 +21,6 @@ t.test('the demo runs its timeline and prints a passing summary', async (t) => {
   t.ok(slow && Number(slow[1]) < 20, `p3 served ${slow?.[1]} % of the v1 calls before the faults (< 20 %)`);
   t.match(stdout, /breaker transitions:/);
   t.match(stdout, /trellis_client_requests_total\{service="demo.Greeter"/, 'metrics were scraped');
+  t.match(stdout, /web console of this consumer \(open it while the demo runs\): http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]{32}/, 'the console URL is printed');
   t.match(stdout, /No call failed|all non-idempotent Remember calls/, 'the verdict');
 });

@@ -163,6 +163,8 @@ export function buildProgram(streams: Streams, setExitCode: (code: number) => vo
     .option('--timeout <duration>', 'per check (default 1s)')
     .action((target, options, command) => runAction(command, async (ctx) => (await import('./commands/health.js')).health(ctx, target, options)));
 
+  program.command('console').description('serve the registry-wide web console (read-only): every service and provider, links to their own consoles').option('--port <port>', 'HTTP port (default: a free one)').option('--host <address>', 'interface (default 127.0.0.1)').option('--token <token>', 'bearer token the page needs (default: random; TRELLIS_CONSOLE_TOKEN)').action((options, command) => runAction(command, async (ctx) => (await import('./commands/console.js')).consoleCommand(ctx, options)));
+
   program
     .command('completion')
     .description('print a shell completion script: source <(trellis completion bash)')

@@ -27,6 +27,7 @@ export type { ServerInvocation, ServerInterceptor } from './server/server-invoca
 export { ServerInterceptorOrder } from './server/server-invocation.js';
 export type { Plugin, PluginMeta, ClientPluginContext, ServerPluginContext } from './plugin.js';
 export { definePlugin } from './plugin.js';
+export type { Inspection } from './inspection.js';
 export type { HealthView, EndpointState, EndpointStateChange } from './health.js';
 export { TOKENS } from './tokens.js';
 export { KERNEL_VERSION } from './version.js';

@@ -7,6 +7,7 @@ import type { ServiceDefinition } from './definition.js';
 import type { Endpoint } from './endpoint.js';
 import { ErrorCodes, TrellisError } from './errors.js';
 import type { HealthView } from './health.js';
+import type { Inspection } from './inspection.js';
 import type { EndpointInterceptor, Interceptor } from './invocation.js';
 import type { CallObserver } from './observer.js';
 import type { Registry, Disposable } from './registry.js';
@@ -43,6 +44,14 @@ interface PluginContextBase {
   readonly registry: Registry;
   /** Runs when the client or server closes, in reverse registration order. */
   onClose(fn: () => Awaitable<void>): void;
+  /**
+   * Registers a read-out for operators (the admin console): `snapshot` runs only when someone asks,
+   * never on the call path, and returns plain JSON-serialisable data. Names are unique per client or
+   * server; use the plugin's name (`@trellis/breaker`).
+   */
+  addInspector(name: string, snapshot: () => unknown): void;
+  /** Takes every read-out of this client or server now: the kernel's own and every inspector's. */
+  inspect(): Inspection;
 }
 
 export interface ClientPluginContext extends PluginContextBase {

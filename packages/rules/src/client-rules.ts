@@ -76,6 +76,11 @@ export function resolveRuleSource<R extends RuleBase, C>(
  */
 export function clientRules<R extends RuleBase, C>(ctx: ClientPluginContext, spec: RuleSpec<R, C>, resolved: ResolvedRuleSource<C>): RuleSet<C> {
   const rules = new RuleSet<C>(resolved.startup);
+  // For operators (the admin console): which rules of this section are in force, and from where.
+  ctx.addInspector(`@trellis/rules/${spec.section}`, () => {
+    const { version, origin, source } = rules.state;
+    return { document: resolved.document, section: spec.section, live: resolved.live, version, origin, source };
+  });
   const { onUpdate } = resolved;
   if (onUpdate !== undefined) {
     const service = `${ctx.service.group}/${ctx.service.name}`;

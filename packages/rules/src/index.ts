@@ -11,7 +11,7 @@ export {
 } from './document.js';
 export { RuleSet, type RuleSetState, type RuleOrigin } from './rule-set.js';
 export { loadStartupRules, type StartupRules } from './startup-rules.js';
-export { watchRules, RULES_GATE_ORDER, type RuleWatch, type RuleWatchContext, type WatchRulesOptions } from './watch-rules.js';
+export { watchRules, checkRuleDocument, RULES_GATE_ORDER, type RuleWatch, type RuleWatchContext, type WatchRulesOptions } from './watch-rules.js';
 export { knownSections } from './sections.js';
 export { ROUTES_DOCUMENT, ON_EMPTY_VALUES, ON_EMPTY_SCHEMA, noEndpointError, type OnEmpty } from './routes.js';
 export { warnRuleError } from './report.js';

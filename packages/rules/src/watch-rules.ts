@@ -85,6 +85,20 @@ export function watchRules<R extends RuleBase, C>(ctx: RuleWatchContext, name: s
   };
 }
 
+/**
+ * Validates `text` as the live rule document `name` of a client, exactly as the live watch would
+ * before applying it (every section of every rule-reading plugin on that client), and applies
+ * nothing: for admin tools that must refuse a document before writing it. `container` is the
+ * client's (`ClientPluginContext.container`). Without a live watch of `name` on that client, only the
+ * document's shape is checked (syntax, version, known sections).
+ */
+export function checkRuleDocument(container: object, name: string, text: string): { readonly ok: true; readonly version: string } | { readonly ok: false; readonly issues: readonly RuleIssue[] } {
+  const document = shared.get(container)?.get(name);
+  if (document !== undefined && !document.closed) return document.check(text);
+  const read = readDocument(text, knownSections(name));
+  return read.ok ? { ok: true, version: read.value.version } : read;
+}
+
 class SharedDocument {
   readonly participants: Participant[] = [];
   loaded = false;
@@ -208,6 +222,13 @@ class SharedDocument {
     }
     this.accepted = text;
     outcome.apply();
+  }
+
+  check(text: string): { readonly ok: true; readonly version: string } | { readonly ok: false; readonly issues: readonly RuleIssue[] } {
+    const read = readDocument(text, [...new Set([...knownSections(this.name), ...this.participants.map((p) => p.spec.section)])]);
+    if (!read.ok) return read;
+    const outcome = this.readAll(text, this.participants);
+    return outcome.ok ? { ok: true, version: read.value.version } : outcome;
   }
 
   /** Validates and compiles every participant's section; applying is a separate, infallible step. */

@@ -83,6 +83,7 @@ export function breaker(options: BreakerOptions = {}): BreakerPlugin {
         });
       });
       const entry: ClientCircuits = { clock, sets: [endpoints, methods] };
+      ctx.addInspector('@trellis/breaker', () => entry.sets.flatMap((set) => set.snapshot(clock.now())));
       live.add(entry);
       let watch: Disposable | undefined;
       if (options.config !== false) {

@@ -37,6 +37,7 @@ export function limiter(options: LimiterOptions = {}): LimiterPlugin {
         documentName === undefined ? undefined : (query, apply) => watchDocument(ctx.registry, query, documentName, { apply, report }),
       );
       live.add(limits);
+      ctx.addInspector('@trellis/breaker/limiter', () => limits.snapshot());
       ctx.addInterceptor((next) => (call) => {
         const gates = limits.forCall(call);
         return gates === undefined ? next(call) : gates.run(call, next);

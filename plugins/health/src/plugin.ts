@@ -54,6 +54,7 @@ export function health(options: HealthOptions = {}): HealthPlugin {
       ctx.setHealthView(monitor);
       const subscription = ctx.onEndpoints((endpoints) => monitor.setEndpoints(endpoints));
       if (resolved.availability !== undefined) ctx.observe(availabilityObserver(monitor));
+      ctx.addInspector('@trellis/health', () => monitor.snapshot().map(({ endpoint, ...rest }) => ({ endpoint: endpoint.id, ...rest })));
       if (resolved.warmupMs > 0) {
         ctx.addRouter(new WarmupRouter({
           warmupMs: resolved.warmupMs,
@@ -73,6 +74,7 @@ export function health(options: HealthOptions = {}): HealthPlugin {
     async setupServer(ctx) {
       const server = new ServerHealth(resolved);
       servers.push(server);
+      ctx.addInspector('@trellis/health', () => ({ serving: server.serving, http: server.httpAddress }));
       ctx.onClose(() => {
         servers.splice(servers.indexOf(server), 1);
       });

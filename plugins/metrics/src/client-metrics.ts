@@ -3,6 +3,14 @@ import { codeLabel } from './codes.js';
 import type { CounterSeries, HistogramSeries } from './fast-families.js';
 import type { ClientFamilies, ClientView } from './metric-families.js';
 
+/** The counters of one method for an operator's read-out (`inspect()`): running totals since start. */
+export interface MethodTotals {
+  /** Calls by code label (`OK`, `UNAVAILABLE`…). */
+  readonly calls: Record<string, number>;
+  /** Call latency histogram: upper bounds in seconds, and per bucket (not cumulative) counts, the last one above every bound. */
+  readonly latency: { readonly bounds: readonly number[]; readonly counts: readonly number[]; readonly count: number; readonly sum: number };
+}
+
 /** The series of one method, looked up once: a call then only bumps numbers. */
 class MethodSeries {
   readonly duration: HistogramSeries;
@@ -15,6 +23,15 @@ class MethodSeries {
   requests(code: Code): CounterSeries {
     return (this.byCode[code] ??= this.families.requests.series({ service: this.service, method: this.method, code: codeLabel(code) }));
   }
+
+  totals(): MethodTotals {
+    const calls: Record<string, number> = {};
+    this.byCode.forEach((series, code) => {
+      if (series !== undefined) calls[codeLabel(code)] = series.value;
+    });
+    const { bounds, counts, count, sum } = this.duration;
+    return { calls, latency: { bounds, counts: [...counts], count, sum } };
+  }
 }
 
 class EndpointSeries {
@@ -24,6 +41,13 @@ class EndpointSeries {
 
   constructor(private readonly families: ClientFamilies, private readonly service: string, private readonly id: string) {
     this.duration = families.attemptDuration.series({ service, endpoint: id });
+  }
+
+  /** Attempts sent to this endpoint so far, every method and code. */
+  totalAttempts(): number {
+    let total = 0;
+    for (const codes of this.byMethod.values()) for (const series of codes) if (series !== undefined) total += series.value;
+    return total;
   }
 
   attempts(method: string, code: Code): CounterSeries {
@@ -60,6 +84,15 @@ export class ClientMetrics implements ClientView, CallObserver {
       // Gone from the list: shown while calls to it are still out. Its counters stay in the families.
       if (!listed.has(id) && series.inflight > 0) yield [id, series.inflight];
     }
+  }
+
+  /** Running totals per method and in-flight attempts per endpoint, for an operator's read-out. */
+  inspect(): { methods: Record<string, MethodTotals>; inflight: Record<string, number>; attempts: Record<string, number> } {
+    const methods: Record<string, MethodTotals> = {};
+    for (const [name, series] of this.methods) methods[name] = series.totals();
+    const attempts: Record<string, number> = {};
+    for (const [id, series] of this.endpointSeries) attempts[id] = series.totalAttempts();
+    return { methods, inflight: Object.fromEntries(this.inflight()), attempts };
   }
 
   /** Counts health view transitions; returns the unsubscribe function. */

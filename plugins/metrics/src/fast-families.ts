@@ -32,7 +32,7 @@ export class HistogramSeries {
   /** Per bucket, not cumulative; the last slot is above the highest bound. */
   readonly counts: Float64Array;
 
-  constructor(readonly labels: Labels, private readonly bounds: readonly number[]) {
+  constructor(readonly labels: Labels, readonly bounds: readonly number[]) {
     this.counts = new Float64Array(bounds.length + 1);
   }
 

@@ -87,6 +87,7 @@ export function metrics(options: MetricsOptions = {}): MetricsPlugin {
         unwatch ??= view.watchHealth(ctx.health);
       });
       families.clients.add(view);
+      ctx.addInspector('@trellis/metrics', () => view.inspect());
       ctx.onClose(async () => {
         subscription.dispose();
         unwatch?.();

@@ -24,6 +24,7 @@ export function retry(options: RetryOptions = {}): RetryPlugin {
     setupClient(context) {
       const runtime = new ClientRuntime(context, resolved);
       live.add(runtime);
+      context.addInspector('@trellis/retry', () => ({ budget: runtime.budget?.snapshot() }));
       const subscription = context.onEndpoints((endpoints) => {
         runtime.endpoints = endpoints;
       });

@@ -11,6 +11,37 @@ export interface ClientTracingDeps {
   readonly propagator: TextMapPropagator;
   readonly semconv: Semconv;
   readonly methods: MethodSpanInfoCache;
+  /** Keeps a summary of the last sampled calls for operators (the admin console's "recent traces"). */
+  readonly recent?: RecentCalls;
+}
+
+/** One sampled call as the console lists it: its trace, outcome and every send. */
+export interface RecentCall {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly method: string;
+  readonly code: string;
+  readonly latencyMs: number;
+  /** Wall-clock ms when the call ended. */
+  readonly endedAt: number;
+  readonly attempts: readonly { readonly endpoint: string; readonly attempt: number; readonly transparent: boolean; readonly code: string; readonly latencyMs: number }[];
+}
+
+/** A ring of the last `capacity` sampled calls: filled only for recording spans, so unsampled calls pay nothing. */
+export class RecentCalls {
+  private readonly calls: RecentCall[] = [];
+
+  constructor(private readonly capacity = 50) {}
+
+  add(call: RecentCall): void {
+    this.calls.push(call);
+    if (this.calls.length > this.capacity) this.calls.shift();
+  }
+
+  /** Newest first. */
+  list(): RecentCall[] {
+    return [...this.calls].reverse();
+  }
 }
 
 /** A recording CLIENT span and what the call's attempts told it. The kernel keeps it with the call. */
@@ -19,6 +50,8 @@ class ClientCall {
   sends = 0;
   /** The endpoint of the last send, for `server.address` when the call fails. */
   endpoint: Endpoint | undefined;
+  /** Each send's outcome, for the recent-calls summary (only kept when one is asked for). */
+  readonly outcomes: RecentCall['attempts'][number][] = [];
   /**
    * Sends in flight and their index (1-based, in start order): a hedged call has several at once,
    * so the index of the send that ends is looked up, not taken from `sends`.
@@ -64,7 +97,7 @@ function setServer(span: Span, endpoint: Endpoint | undefined): void {
  * `context.with` per call is a good part of tracing's cost).
  */
 export function clientTracing(deps: ClientTracingDeps): CallObserver<ClientCall> {
-  const { tracer, propagator, semconv, methods } = deps;
+  const { tracer, propagator, semconv, methods, recent } = deps;
   const statusKey = statusAttribute(semconv);
   return {
     callStart(inv: Invocation): ClientCall | undefined {
@@ -102,6 +135,7 @@ export function clientTracing(deps: ClientTracingDeps): CallObserver<ClientCall>
         attributes[TrellisAttributes.ERROR_MESSAGE] = error.message;
       }
       call.span.addEvent(ATTEMPT_EVENT, attributes);
+      if (recent !== undefined) call.outcomes.push({ endpoint: endpoint.id, attempt: inv.attempt, transparent, code: codeName(attempt.code), latencyMs: attempt.latencyMs });
     },
 
     callEnd(end: CallEnd, call: ClientCall | undefined): void {
@@ -116,6 +150,13 @@ export function clientTracing(deps: ClientTracingDeps): CallObserver<ClientCall>
         recordFailure(span, semconv, end.error, 'client');
       }
       span.end();
+      if (recent !== undefined) {
+        const ids = span.spanContext();
+        recent.add({
+          traceId: ids.traceId, spanId: ids.spanId, method: end.invocation.method.name, code: codeName(end.code),
+          latencyMs: end.latencyMs, endedAt: Date.now(), attempts: call.outcomes,
+        });
+      }
     },
   };
 }

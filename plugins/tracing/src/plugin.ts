@@ -1,7 +1,7 @@
 import { trace } from '@opentelemetry/api';
 import { definePlugin, ServerInterceptorOrder, type Plugin } from '@trellis/core';
 import { MethodSpanInfoCache } from './attributes.js';
-import { clientTracing } from './client-tracing.js';
+import { clientTracing, RecentCalls } from './client-tracing.js';
 import { resolveTracingOptions, type TracingOptions } from './options.js';
 import { serverTracingInterceptor } from './server-tracing.js';
 import { INSTRUMENTATION_NAME, TRACING_VERSION } from './version.js';
@@ -20,7 +20,9 @@ export function tracing(options: TracingOptions = {}): Plugin {
   return definePlugin({
     meta: { name: '@trellis/tracing', kernel: '^0.1.0' },
     setupClient(ctx) {
-      ctx.observe(clientTracing({ tracer: tracer(), propagator, semconv, methods }));
+      const recent = new RecentCalls();
+      ctx.observe(clientTracing({ tracer: tracer(), propagator, semconv, methods, recent }));
+      ctx.addInspector('@trellis/tracing', () => ({ recent: recent.list() }));
     },
     setupServer(ctx) {
       let port: number | undefined;

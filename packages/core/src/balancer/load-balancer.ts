@@ -26,6 +26,8 @@ export interface Pick {
 export interface LoadBalancer {
   readonly name: string;
   pick(list: readonly Endpoint[], invocation: Invocation): Pick | undefined;
+  /** Optional: what the balancer has learnt (weights, shares), for operators; never called per call. */
+  snapshot?(): unknown;
 }
 
 export type LoadBalancerFactory = () => LoadBalancer;

@@ -12,6 +12,7 @@ import {
 } from '../invocation.js';
 import { MetadataKeys, type Metadata } from '../metadata.js';
 import { rejectUnknownKeys } from '../options.js';
+import { Inspectors, type Inspection } from '../inspection.js';
 import { checkPlugin, type ClientPluginContext, type Plugin } from '../plugin.js';
 import { StaticRegistry, type StaticEndpoint } from '../registry/static-registry.js';
 import type { Registry } from '../registry.js';
@@ -111,6 +112,7 @@ export class RpcClient {
   private readonly routers: Router[] = [];
   private readonly balancers = new Map<string, LoadBalancerFactory>();
   private readonly closeHooks: (() => unknown)[] = [];
+  private readonly inspectors = new Inspectors();
   private readonly defaultHealth: ConnectionHealthView;
   private readonly localAddress: string;
   private readonly callerName: string | undefined;
@@ -291,6 +293,37 @@ export class RpcClient {
       return Promise.reject(new RpcError(Code.INVALID_ARGUMENT, `${this.definition.name}/${method.name} is ${method.kind}: call it with stream(), whose ResponseStream has the headers, trailers and endpoint`, { mayHaveRun: false }));
     }
     return this.call(method, request, options, true) as Promise<Result>;
+  }
+
+  /** A read-out for operators: endpoints with their connection and health state, the balancer, every plugin inspector. */
+  inspect(): Inspection {
+    const health = this.health;
+    return {
+      side: 'client',
+      plugins: this.plugins.map((plugin) => ({ name: plugin.meta.name, kernel: plugin.meta.kernel })),
+      kernel: {
+        service: this.service,
+        registry: this.registry.name,
+        started: this.started,
+        closed: this.closed,
+        timeoutMs: this.timeoutMs,
+        methods: [...this.methods.values()].map((method) => ({ name: method.name, idempotent: method.idempotent })),
+        balancer: this.balancer === undefined ? undefined : { name: this.balancer.name, snapshot: this.balancer.snapshot?.() },
+        endpoints: this.directory.endpoints.map((endpoint) => ({
+          id: endpoint.id,
+          host: endpoint.host,
+          port: endpoint.port,
+          weight: endpoint.weight,
+          version: endpoint.version,
+          tags: endpoint.tags,
+          zone: endpoint.zone,
+          protocol: endpoint.protocol,
+          connection: this.transport.state(endpoint),
+          health: health.state(endpoint),
+        })),
+      },
+      inspectors: this.inspectors.take(),
+    };
   }
 
   async close(): Promise<void> {
@@ -475,6 +508,8 @@ export class RpcClient {
       },
       localAddress: this.localAddress,
       onClose: (fn) => this.closeHooks.push(fn),
+      addInspector: (name, snapshot) => this.inspectors.add(name, snapshot),
+      inspect: () => this.inspect(),
       addInterceptor: (interceptor, order) => this.interceptors.push({ interceptor, order }),
       addEndpointInterceptor: (interceptor, order) => this.endpointInterceptors.push({ interceptor, order }),
       observe: (observer) => this.observers.add(observer as never),

@@ -5,6 +5,7 @@ import type { MethodDescriptor, ServiceDefinition } from '../definition.js';
 import { getMethodMetadata, getServiceMetadata } from '../decorators.js';
 import { DEFAULT_WEIGHT, type InstanceInfo, type MethodTraits } from '../endpoint.js';
 import { Code, ErrorCodes, RpcError, TrellisError, invalidOption, notExecuted } from '../errors.js';
+import { Inspectors, type Inspection } from '../inspection.js';
 import { rejectUnknownKeys } from '../options.js';
 import { checkPlugin, type Plugin, type ServerPluginContext } from '../plugin.js';
 import { MemoryRegistry } from '../registry/memory-registry.js';
@@ -105,6 +106,7 @@ export class RpcServer {
   private readonly shutdownHooks: (() => unknown)[] = [];
   private readonly listeningHooks: ((listener: Listener) => unknown)[] = [];
   private readonly closeHooks: (() => unknown)[] = [];
+  private readonly inspectors = new Inspectors();
   private readonly plugins: Plugin[] = [];
   private readonly pluginNames = new Set<string>();
   private readonly registered: { key: ServiceKey; info: InstanceInfo }[] = [];
@@ -247,6 +249,25 @@ export class RpcServer {
   /** The primary's workers and their state (empty without `workers`, and inside a worker). */
   get workers(): readonly WorkerInfo[] {
     return this.group?.workers ?? [];
+  }
+
+  /** A read-out for operators: services and methods, the listener, workers, every plugin inspector. */
+  inspect(): Inspection {
+    return {
+      side: 'server',
+      plugins: this.plugins.map((plugin) => ({ name: plugin.meta.name, kernel: plugin.meta.kernel })),
+      kernel: {
+        state: this.state,
+        serving: this.serving,
+        host: this.host,
+        port: this.listener?.port ?? this.group?.listeningPort,
+        connections: this.connectionCount,
+        registry: this.registry.name,
+        services: this.table.entries().map((entry) => ({ ...entry.key, methods: [...entry.methods.keys()] })),
+        workers: this.workers.map((worker) => ({ ...worker })),
+      },
+      inspectors: this.inspectors.take(),
+    };
   }
 
   /** Runs plugin hooks, listens, runs readiness checks, then registers every service. */
@@ -520,6 +541,8 @@ export class RpcServer {
       clock: this.clock,
       registry: this.registry,
       onClose: (fn) => this.closeHooks.push(fn),
+      addInspector: (name, snapshot) => this.inspectors.add(name, snapshot),
+      inspect: () => this.inspect(),
       addInterceptor: (interceptor, order) => this.interceptors.push({ interceptor, order }),
       addReadinessCheck: (check) => this.readinessChecks.push(check),
       onShutdown: (fn) => this.shutdownHooks.push(fn),

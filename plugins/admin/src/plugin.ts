@@ -1,0 +1,186 @@
+import { definePlugin, KERNEL_VERSION, type Plugin } from '@trellis/core';
+import type { ClientPluginContext } from '@trellis/core/spi';
+import { AdminApiError, AdminErrorCodes } from './errors.js';
+import { serveConsole, type ApiRoute, type ConsoleServer } from './http-server.js';
+import { resolveAdminOptions, type AdminOptions } from './options.js';
+import { ProcessOverview } from './process-overview.js';
+import { RuleDocuments } from './rule-documents.js';
+import { ClientHistory, type MethodTotals } from './series.js';
+import { Targets, type Target } from './targets.js';
+import { serverView, targetView } from './views.js';
+import { ADMIN_VERSION } from './version.js';
+
+export interface AdminPlugin extends Plugin {
+  /** `http://127.0.0.1:port/` while the console listens (from the first setup to the last close). */
+  readonly url: string | undefined;
+  readonly port: number | undefined;
+  /** Stops the console now (it also stops when the last client or server it is set up on closes). */
+  close(): Promise<void>;
+}
+
+interface ClientState {
+  readonly history: ClientHistory;
+  readonly documents: RuleDocuments;
+}
+
+/**
+ * The operator's console for a Trellis process: a JSON API and a web page, served on `host:port`
+ * (127.0.0.1 by default) by the first client or server this plugin is set up on, shared by every
+ * other one (one plugin object on a client and a server: one port), stopped when the last closes.
+ * Reads each target's `inspect()` only when asked; once a second it samples the metrics plugin's
+ * totals for the charts. It adds nothing to the call path.
+ */
+export function admin(options: AdminOptions = {}): AdminPlugin {
+  const resolved = resolveAdminOptions(options);
+  const targets = new Targets();
+  const clients = new Map<string, ClientState>();
+  let overview: ProcessOverview | undefined;
+  let server: ConsoleServer | undefined;
+  let starting: Promise<ConsoleServer> | undefined;
+  let sampler: NodeJS.Timeout | undefined;
+
+  const target = (id: unknown): Target => {
+    const found = targets.find(id);
+    if (found === undefined) throw new AdminApiError(404, AdminErrorCodes.NOT_FOUND, `no client or server ${JSON.stringify(id)} here; GET /api/state lists them`);
+    return found;
+  };
+  const clientTarget = (id: unknown): Extract<Target, { side: 'client' }> & { state: ClientState } => {
+    const found = target(id);
+    if (found.side !== 'client') throw new AdminApiError(400, AdminErrorCodes.BAD_REQUEST, `${found.id} is a server; rule documents belong to a client's service`);
+    return { ...found, state: clients.get(found.id)! };
+  };
+  const field = (body: unknown, name: string): unknown => {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AdminApiError(400, AdminErrorCodes.BAD_REQUEST, 'the body must be a JSON object');
+    return (body as Record<string, unknown>)[name];
+  };
+
+  const overviewOf = (): Record<string, unknown> => ({
+    process: overview?.read(),
+    versions: { kernel: KERNEL_VERSION, admin: ADMIN_VERSION, node: process.version },
+    targets: targets.all().map((t) => ({ id: t.id, side: t.side, plugins: t.context.inspect().plugins })),
+  });
+
+  const routes: ApiRoute[] = [
+    { method: 'GET', path: '/api/overview', handler: () => overviewOf() },
+    { method: 'GET', path: '/api/whoami', handler: (request) => ({ role: request.role, writable: resolved.writeToken !== undefined }) },
+    {
+      method: 'GET', path: '/api/clients', handler: () => targets.clientsOnly().map(view),
+    },
+    {
+      method: 'GET', path: '/api/servers',
+      handler: () => targets.all().filter((t): t is Extract<Target, { side: 'server' }> => t.side === 'server').map((t) => serverView(t, t.context.inspect())),
+    },
+    {
+      method: 'GET', path: '/api/state',
+      handler: (request) => ({ ...overviewOf(), role: request.role, writable: resolved.writeToken !== undefined, targets: targets.all().map(view) }),
+    },
+    {
+      method: 'GET', path: '/api/series',
+      handler: (request) => {
+        const found = clientTarget(request.query.get('client'));
+        return { client: found.id, intervalSeconds: 1, methods: found.state.history.read() };
+      },
+    },
+    {
+      method: 'GET', path: '/api/rules',
+      handler: (request) => {
+        const found = clientTarget(request.query.get('client'));
+        return found.state.documents.read(RuleDocuments.checkName(request.query.get('document') ?? 'routes'));
+      },
+    },
+    {
+      method: 'POST', path: '/api/rules/validate',
+      handler: (request) => {
+        const found = clientTarget(field(request.body, 'client'));
+        return found.state.documents.validate(RuleDocuments.checkName(field(request.body, 'document') ?? 'routes'), field(request.body, 'text'));
+      },
+    },
+    {
+      method: 'PUT', path: '/api/rules', write: true,
+      handler: (request) => {
+        const found = clientTarget(field(request.body, 'client'));
+        const name = RuleDocuments.checkName(field(request.body, 'document') ?? 'routes');
+        return found.state.documents.write(name, field(request.body, 'text'), field(request.body, 'expected'));
+      },
+    },
+  ];
+
+  /** A target's view, with each endpoint's observed traffic (attempts over the last seconds) for clients. */
+  const view = (t: Target): Record<string, unknown> => {
+    const shown = targetView(t);
+    const observed = clients.get(t.id)?.history.observedTraffic();
+    if (observed === undefined) return shown;
+    const endpoints = (shown.endpoints as Record<string, unknown>[]).map((e) => ({ ...e, observed: observed[e.id as string] }));
+    return { ...shown, endpoints };
+  };
+
+  const sample = (): void => {
+    const t = Math.round(Date.now() / 1000);
+    for (const client of targets.clientsOnly()) {
+      const metrics = client.context.inspect().inspectors['@trellis/metrics'] as { methods?: Record<string, MethodTotals>; attempts?: Record<string, number> } | undefined;
+      const history = clients.get(client.id)?.history;
+      if (metrics?.methods !== undefined) history?.sample(t, metrics.methods);
+      if (metrics?.attempts !== undefined) history?.sampleAttempts(t, metrics.attempts);
+    }
+  };
+
+  const start = async (): Promise<void> => {
+    if (server !== undefined) return;
+    overview ??= new ProcessOverview();
+    starting ??= serveConsole({ ...resolved, routes });
+    try {
+      server = await starting;
+    } finally {
+      starting = undefined;
+    }
+    sampler = setInterval(sample, 1000);
+    sampler.unref();
+  };
+  const stop = async (): Promise<void> => {
+    if (sampler !== undefined) clearInterval(sampler);
+    sampler = undefined;
+    overview?.close();
+    overview = undefined;
+    const running = server;
+    server = undefined;
+    await running?.close();
+  };
+  const release = async (t: Target): Promise<void> => {
+    targets.remove(t);
+    clients.get(t.id)?.documents.close();
+    clients.delete(t.id);
+    if (targets.size === 0) await stop();
+  };
+
+  return definePlugin({
+    meta: { name: '@trellis/admin', kernel: '^0.1.0' },
+    get url() {
+      return server?.url;
+    },
+    get port() {
+      return server?.port;
+    },
+    close: stop,
+    async setupClient(ctx: ClientPluginContext) {
+      const t = targets.addClient(ctx);
+      clients.set(t.id, { history: new ClientHistory(resolved.historySeconds), documents: new RuleDocuments(ctx) });
+      try {
+        await start();
+      } catch (error) {
+        await release(t);
+        throw error;
+      }
+      ctx.onClose(() => release(t));
+    },
+    async setupServer(ctx) {
+      const t = targets.addServer(ctx);
+      try {
+        await start();
+      } catch (error) {
+        await release(t);
+        throw error;
+      }
+      ctx.onClose(() => release(t));
+    },
+  });
+}

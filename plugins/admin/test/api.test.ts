@@ -1,0 +1,213 @@
+import { request as httpRequest } from 'node:http';
+import t from 'tap';
+import { RpcClient } from '@trellis/core';
+import { loadEchoService } from '@trellis/testkit';
+import { admin } from '../src/index.js';
+import { READ_TOKEN, startScenario, WRITE_TOKEN, XSS, type Scenario } from './fixtures/scenario.js';
+
+async function call(base: string, path: string, init: { method?: string; token?: string; body?: unknown; rawBody?: string } = {}) {
+  const headers: Record<string, string> = {};
+  if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
+  if (init.body !== undefined || init.rawBody !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(new URL(path, base), {
+    method: init.method ?? 'GET', headers, body: init.rawBody ?? (init.body === undefined ? undefined : JSON.stringify(init.body)),
+  });
+  const text = await response.text();
+  // The answers are checked field by field below: typing every shape here would only restate them.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return { status: response.status, headers: response.headers, text, json: JSON.parse(text) as Record<string, any> };
+}
+
+let scenario: Scenario;
+let base: string;
+t.before(async () => {
+  scenario = await startScenario();
+  base = scenario.console.url!;
+});
+t.teardown(() => scenario?.close());
+
+t.test('the console binds to 127.0.0.1 by default and serves the built page', async (t) => {
+  t.match(base, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  const page = await fetch(base);
+  t.equal(page.status, 200);
+  t.match(await page.text(), /<script src="\/assets\/app\.js"><\/script>/);
+  t.match(page.headers.get('content-security-policy'), /script-src 'self'/);
+  const script = await fetch(new URL('/assets/app.js', base));
+  t.equal(script.status, 200);
+  t.match(script.headers.get('content-type'), /javascript/);
+});
+
+t.test('every API answer needs the token: 401 with a JSON error otherwise', async (t) => {
+  const none = await call(base, '/api/state');
+  t.equal(none.status, 401);
+  t.equal(none.json.error.code, 'ERR_ADMIN_UNAUTHENTICATED');
+  t.match(none.headers.get('www-authenticate'), /^Bearer/);
+  const wrong = await call(base, '/api/state', { token: 'not-the-token-at-all-xx' });
+  t.equal(wrong.status, 401);
+  const basic = await fetch(new URL('/api/state', base), { headers: { authorization: 'Basic eDp5' } });
+  t.equal(basic.status, 401);
+  t.equal(((await basic.json()) as { error: { code: string } }).error.code, 'ERR_ADMIN_UNAUTHENTICATED');
+});
+
+t.test('the state: process, versions, consumers with every endpoint, the provider with its limiter', async (t) => {
+  // One call to the console's own provider, so its limiter has a gate to show.
+  const caller = new RpcClient({ service: loadEchoService(), addresses: [`127.0.0.1:${scenario.server.port}`] });
+  await caller.invoke('Echo', { message: 'hi' });
+  await caller.close();
+  const { status, json, text } = await call(base, '/api/state', { token: READ_TOKEN });
+  t.equal(status, 200);
+  t.equal(json.versions.kernel, '0.1.0');
+  t.type(json.process.pid, 'number');
+  t.type(json.process.eventLoop.utilization, 'number');
+  t.type(json.process.memory.rss, 'number');
+  t.equal(json.role, 'read');
+  t.equal(json.writable, true);
+  const client = json.targets.find((x: { id: string }) => x.id === 'c1');
+  t.equal(client.service.name, 'trellis.test.EchoService');
+  t.equal(client.balancer, 'lalb');
+  t.same(client.plugins.map((p: { name: string }) => p.name), [
+    '@trellis/health', '@trellis/lb-lalb', '@trellis/metrics', '@trellis/breaker', '@trellis/retry', '@trellis/router-param', '@trellis/tracing', '@trellis/admin',
+  ]);
+  t.equal(client.endpoints.length, 2);
+  for (const endpoint of client.endpoints) {
+    t.equal(endpoint.health, 'healthy');
+    t.match(endpoint.connection, /^(ready|idle|connecting)$/);
+    t.type(endpoint.lalbWeight, 'number', 'LALB weight from the balancer snapshot');
+    t.equal(endpoint.breaker.state, 'closed', 'endpoint circuit from the breaker inspector');
+  }
+  t.type(client.retryBudget.allowed, 'number');
+  t.same(client.rules.map((r: { section: string }) => r.section), ['param']);
+  t.equal(client.endpoints.find((e: { tags: { lane: string } }) => e.tags.lane === 'b').tags.note, XSS, 'metadata is data in the API; the page escapes it');
+  const server = json.targets.find((x: { side: string }) => x.side === 'server');
+  t.equal(server.services[0].name, 'trellis.test.EchoService');
+  t.match(server.limiter[0], { maxConcurrency: 64, accepted: 1, rejected: 0 });
+  t.notMatch(text, READ_TOKEN, 'no answer carries a token');
+  t.notMatch(text, WRITE_TOKEN);
+  t.notMatch(text, /BEGIN [A-Z ]*PRIVATE KEY/);
+});
+
+t.test('recent traces: the last sampled calls with their attempts, from the tracing plugin', async (t) => {
+  let traces: { traceId: string; method: string; code: string; attempts: { endpoint: string }[] }[] = [];
+  for (let i = 0; i < 100 && traces.length === 0; i++) {
+    traces = (await call(base, '/api/clients', { token: READ_TOKEN })).json[0].traces;
+    if (traces.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.ok(traces.length > 0);
+  t.match(traces[0], { traceId: /^[0-9a-f]{32}$/, method: 'Echo', code: 'OK' });
+  t.ok(scenario.providers.some((p) => p.id === traces[0]!.attempts[0]!.endpoint), 'each attempt names its endpoint');
+});
+
+t.test('per-method series from the metrics plugin: calls per second and percentiles, once a second', async (t) => {
+  let methods: Record<string, { qps: number; p50: number | null; p99: number | null }[]> = {};
+  for (let i = 0; i < 100; i++) {
+    methods = (await call(base, '/api/series?client=c1', { token: READ_TOKEN })).json.methods;
+    if ((methods['Echo']?.length ?? 0) >= 2) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const points = methods['Echo']!;
+  t.ok(points.length >= 2);
+  const last = points[points.length - 1]!;
+  t.ok(last.qps > 0, 'calls per second counted');
+  t.type(last.p50, 'number');
+  t.ok(last.p99! >= last.p50!);
+  const unknown = await call(base, '/api/series?client=zz', { token: READ_TOKEN });
+  t.equal(unknown.status, 404);
+  t.equal(unknown.json.error.code, 'ERR_ADMIN_NOT_FOUND');
+});
+
+t.test('rules: validate with the rules package, writes need the write token, conflicts are refused', async (t) => {
+  const read = await call(base, '/api/rules?client=c1&document=routes', { token: READ_TOKEN });
+  t.equal(read.status, 200);
+  t.equal(read.json.text, null);
+  const bad = await call(base, '/api/rules/validate', { method: 'POST', token: READ_TOKEN, body: { client: 'c1', document: 'routes', text: 'param:\n  - name: x\n    trget: { lane: b }\n' } });
+  t.equal(bad.json.ok, false);
+  t.match(bad.json.issues[0], { section: 'param', rule: 'x' });
+  const unknownSection = await call(base, '/api/rules/validate', { method: 'POST', token: READ_TOKEN, body: { client: 'c1', document: 'routes', text: 'parm: []' } });
+  t.equal(unknownSection.json.ok, false);
+  const document = 'version: 7\nparam:\n  - name: all-to-b\n    target: { lane: b }\n';
+  const good = await call(base, '/api/rules/validate', { method: 'POST', token: READ_TOKEN, body: { client: 'c1', document: 'routes', text: document } });
+  t.same(good.json, { ok: true, version: '7' });
+
+  const readOnly = await call(base, '/api/rules', { method: 'PUT', token: READ_TOKEN, body: { client: 'c1', document: 'routes', text: document } });
+  t.equal(readOnly.status, 403);
+  t.equal(readOnly.json.error.code, 'ERR_ADMIN_FORBIDDEN');
+  const refused = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { client: 'c1', document: 'routes', text: 'param: 3' } });
+  t.equal(refused.status, 422);
+  t.equal(refused.json.error.code, 'ERR_ADMIN_INVALID_RULES');
+  t.equal((await call(base, '/api/rules?client=c1', { token: READ_TOKEN })).json.text, null, 'nothing was written');
+  const conflict = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { client: 'c1', document: 'routes', text: document, expected: 'something else' } });
+  t.equal(conflict.status, 409);
+  t.equal(conflict.json.error.code, 'ERR_ADMIN_CONFLICT');
+
+  const unfollowed = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { client: 'c1', document: 'other', text: 'param: []' } });
+  t.equal(unfollowed.status, 409, 'a document no plugin here follows is not written unvalidated');
+  t.equal(unfollowed.json.error.code, 'ERR_ADMIN_NOT_VALIDATABLE');
+  const saved = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { client: 'c1', document: 'routes', text: document, expected: null } });
+  t.equal(saved.status, 200);
+  t.same(saved.json, { version: '7' });
+  let rules: { version: string; origin: string }[] = [];
+  for (let i = 0; i < 50; i++) {
+    rules = (await call(base, '/api/state', { token: READ_TOKEN })).json.targets[0].rules;
+    if (rules[0]?.version === '7') break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.match(rules[0], { version: '7', origin: 'live' }, 'the consumer applied the document written through the registry');
+  t.equal((await call(base, '/api/rules?client=c1', { token: READ_TOKEN })).json.text, document);
+  await scenario.registry.putConfig({ group: 'default', name: 'trellis.test.EchoService' }, 'routes', undefined);
+});
+
+t.test('bad input gets coded JSON errors and the console keeps serving', async (t) => {
+  const cases: [string, { method?: string; body?: unknown; rawBody?: string; token?: string }, number, string][] = [
+    ['/api/nothing', {}, 404, 'ERR_ADMIN_NOT_FOUND'],
+    ['/api/state', { method: 'DELETE' }, 405, 'ERR_ADMIN_METHOD_NOT_ALLOWED'],
+    ['/api/rules/validate', { method: 'POST', rawBody: '{not json' }, 400, 'ERR_ADMIN_BAD_REQUEST'],
+    ['/api/rules/validate', { method: 'POST', body: [1, 2] }, 400, 'ERR_ADMIN_BAD_REQUEST'],
+    ['/api/rules/validate', { method: 'POST', body: { client: 'c1', text: 42 } }, 400, 'ERR_ADMIN_BAD_REQUEST'],
+    ['/api/rules/validate', { method: 'POST', body: { client: 's1', text: '' } }, 400, 'ERR_ADMIN_BAD_REQUEST'],
+    ['/api/rules?client=c1&document=../../etc', {}, 400, 'ERR_ADMIN_BAD_REQUEST'],
+    ['/api/rules', { method: 'PUT', body: { client: 'c1', document: 'routes', text: 'param: []', expected: 5 }, token: WRITE_TOKEN }, 400, 'ERR_ADMIN_BAD_REQUEST'],
+    ['/api/rules/validate', { method: 'POST', rawBody: JSON.stringify({ client: 'c1', text: 'x'.repeat(3 * 1024 * 1024) }) }, 413, 'ERR_ADMIN_TOO_LARGE'],
+    ['/nowhere', {}, 404, 'ERR_ADMIN_NOT_FOUND'],
+  ];
+  for (const [path, init, status, code] of cases) {
+    const answer = await call(base, path, { token: READ_TOKEN, ...init }).catch((error: Error) => ({ status: 0, json: { error: { code: error.message } } }));
+    t.equal(answer.status, status, `${init.method ?? 'GET'} ${path}`);
+    t.equal(answer.json.error.code, code, `${init.method ?? 'GET'} ${path}`);
+  }
+  t.equal((await call(base, '/api/overview', { token: READ_TOKEN })).status, 200, 'still serving');
+});
+
+t.test('options are checked when the plugin is made', async (t) => {
+  t.throws(() => admin({ token: 'short' }), { code: 'ERR_INVALID_OPTION' });
+  t.throws(() => admin({ port: -1 }), { code: 'ERR_INVALID_OPTION' });
+  t.throws(() => admin({ token: READ_TOKEN, writeToken: READ_TOKEN }), { code: 'ERR_INVALID_OPTION' });
+  t.throws(() => admin({ prot: 1 } as never), { code: 'ERR_INVALID_OPTION' });
+  try {
+    admin({ token: 'short' });
+  } catch (error) {
+    t.notMatch((error as Error).message, 'short', 'a rejected token is not echoed');
+  }
+});
+
+t.test('without a token, reads are open to requests addressed to an IP only (no DNS rebinding)', async (t) => {
+  const open = admin();
+  const client = new RpcClient({ service: loadEchoService(), addresses: [scenario.providers[0]!.id], plugins: [open] });
+  await client.start();
+  t.teardown(() => client.close());
+  const get = (host: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port: open.port, path: '/api/state', headers: { host } }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, body }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+  t.equal((await get(`127.0.0.1:${open.port}`)).status, 200);
+  t.equal((await get(`localhost:${open.port}`)).status, 200);
+  const rebound = await get(`attacker.example:${open.port}`);
+  t.equal(rebound.status, 403);
+  t.match(JSON.parse(rebound.body), { error: { code: 'ERR_ADMIN_FORBIDDEN' } });
+  const write = await call(open.url!, '/api/rules', { method: 'PUT', body: { client: 'c1', document: 'routes', text: 'param: []' } });
+  t.equal(write.status, 403, 'and no writes without a write token');
+});
