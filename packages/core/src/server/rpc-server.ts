@@ -251,7 +251,7 @@ export class RpcServer {
     return this.group?.workers ?? [];
   }
 
-  /** A read-out for operators: services and methods, the listener, workers, every plugin inspector. */
+  /** A read-out for operators: services and methods, the listeners, workers, every plugin inspector. */
   inspect(): Inspection {
     return {
       side: 'server',
@@ -260,7 +260,8 @@ export class RpcServer {
         state: this.state,
         serving: this.serving,
         host: this.host,
-        port: this.listener?.port ?? this.group?.listeningPort,
+        port: this.listenerSet?.primary.port ?? this.group?.listeningPort,
+        listeners: this.listeners.map((listener) => ({ ...listener })),
         connections: this.connectionCount,
         registry: this.registry.name,
         services: this.table.entries().map((entry) => ({ ...entry.key, methods: [...entry.methods.keys()] })),
