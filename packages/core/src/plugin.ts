@@ -100,6 +100,12 @@ export interface ServerPluginContext extends PluginContextBase {
   setServing(serving: boolean): void;
   /** The server's serving state (kernel lifecycle and holds), for plugins that answer health checks. */
   readonly servingStatus: ServingView;
+  /**
+   * Adds a tag to the instance documents this server registers (e.g. the admin console's URL), for
+   * documents registered after the call — so call it during setup or in a readiness check. The
+   * server's own `tags` option wins over a plugin's tag of the same key.
+   */
+  setInstanceTag(key: string, value: string): void;
 }
 
 export function definePlugin<P extends Plugin>(plugin: P): P {

@@ -14,6 +14,13 @@ export interface AdminOptions {
   readonly writeToken?: string;
   /** Seconds of per-method history kept for the charts (default 300: the last 5 minutes). */
   readonly historySeconds?: number;
+  /**
+   * On a server: the console URL published in its instance documents (tag `trellis.admin`), so the
+   * registry-wide console (`trellis console --registry …`) links each provider to its own console.
+   * Default: the URL the console listens on; set it when operators reach the console through another
+   * address (a tunnel, a proxy); `false` publishes nothing.
+   */
+  readonly advertiseUrl?: string | false;
 }
 
 export interface ResolvedAdminOptions {
@@ -22,9 +29,10 @@ export interface ResolvedAdminOptions {
   readonly token: string | undefined;
   readonly writeToken: string | undefined;
   readonly historySeconds: number;
+  readonly advertiseUrl: string | false | undefined;
 }
 
-const KEYS: readonly (keyof AdminOptions)[] = ['port', 'host', 'token', 'writeToken', 'historySeconds'];
+const KEYS: readonly (keyof AdminOptions)[] = ['port', 'host', 'token', 'writeToken', 'historySeconds', 'advertiseUrl'];
 
 function tokenOption(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
@@ -51,5 +59,9 @@ export function resolveAdminOptions(options: AdminOptions): ResolvedAdminOptions
   if (!Number.isInteger(historySeconds) || historySeconds < 10 || historySeconds > 3600) {
     throw invalidOption('historySeconds', options.historySeconds, 'an integer from 10 to 3600');
   }
-  return { port, host, token, writeToken, historySeconds };
+  const advertiseUrl = options.advertiseUrl;
+  if (advertiseUrl !== undefined && advertiseUrl !== false && (typeof advertiseUrl !== 'string' || !/^https?:\/\/[^\s]+$/.test(advertiseUrl))) {
+    throw invalidOption('advertiseUrl', advertiseUrl, 'an http:// or https:// URL, or false');
+  }
+  return { port, host, token, writeToken, historySeconds, advertiseUrl };
 }

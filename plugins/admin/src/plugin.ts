@@ -4,6 +4,7 @@ import { AdminApiError, AdminErrorCodes } from './errors.js';
 import { serveConsole, type ApiRoute, type ConsoleServer } from './http-server.js';
 import { resolveAdminOptions, type AdminOptions } from './options.js';
 import { ProcessOverview } from './process-overview.js';
+import { ADMIN_URL_TAG } from './registry-console.js';
 import { RuleDocuments } from './rule-documents.js';
 import { ClientHistory, type MethodTotals } from './series.js';
 import { Targets, type Target } from './targets.js';
@@ -181,6 +182,9 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
         throw error;
       }
       ctx.onClose(() => release(t));
+      // Before registration (setup runs before start() registers): the registry-wide console links here.
+      const published = resolved.advertiseUrl ?? server?.url;
+      if (published) ctx.setInstanceTag(ADMIN_URL_TAG, published);
     },
   });
 }

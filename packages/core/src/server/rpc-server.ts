@@ -110,6 +110,8 @@ export class RpcServer {
   private readonly plugins: Plugin[] = [];
   private readonly pluginNames = new Set<string>();
   private readonly registered: { key: ServiceKey; info: InstanceInfo }[] = [];
+  /** Tags plugins add to the instance documents (`setInstanceTag`). */
+  private readonly pluginTags: Record<string, string> = {};
   /** Per service: what `@RpcMethod` declared about its methods, published with the instance. */
   private readonly methodTraits = new Map<object, Record<string, MethodTraits>>();
   private readonly timer: DeadlineTimer;
@@ -376,7 +378,7 @@ export class RpcServer {
         port,
         weight: this.options.weight ?? DEFAULT_WEIGHT,
         version: entry.key.version,
-        tags: this.options.tags ?? {},
+        tags: { ...this.pluginTags, ...this.options.tags },
         zone: this.options.zone,
         protocol,
         startedAt: this.startedAt,
@@ -550,6 +552,11 @@ export class RpcServer {
       onListening: (fn) => this.listeningHooks.push(fn),
       setServing: (serving) => this.servingState.setHeld(!serving),
       servingStatus: this.servingState,
+      setInstanceTag: (key, value) => {
+        if (typeof key !== 'string' || key === '') throw invalidOption('setInstanceTag key', key, 'a non-empty string');
+        if (typeof value !== 'string') throw invalidOption(`setInstanceTag ${key}`, value, 'a string');
+        this.pluginTags[key] = value;
+      },
     };
   }
 }
