@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { CallOptions, ServiceDefinition } from '@trellis/core';
+import type { CallOptions, ServerStreamingCall, ServiceDefinition } from '@trellis/core';
+import type { VisitorEvent, VisitorsRequest } from './visitor-feed.js';
 import { loadProto } from '@trellis/codec-protobuf';
 
 export const GREETER_PROTO = join(__dirname, '..', 'protos', 'greeter.proto');
@@ -18,4 +19,6 @@ export interface GreeterClient {
   sayHello(request: HelloRequest, options?: CallOptions): Promise<HelloReply>;
   count(request: CountRequest, options?: CallOptions): Promise<CountReply>;
   remember(request: HelloRequest, options?: CallOptions): Promise<HelloReply>;
+  /** Server stream (issue #18): a live feed of visitor counts. */
+  visitors: ServerStreamingCall<VisitorsRequest, VisitorEvent>;
 }

@@ -17,6 +17,7 @@ import { consumerGovernance } from './governance.js';
 import { loadGreeter, type GreeterClient } from './greeter.js';
 import { createRegistry, type RegistryChoice } from './registry-choice.js';
 import { TrafficStats } from './stats.js';
+import { describeFeed, followVisitors } from './visitor-feed.js';
 
 const started = performance.now();
 const at = () => (performance.now() - started) / 1000;
@@ -151,13 +152,25 @@ async function main(): Promise<number> {
   notes.set('p3', '4 ms slower; ');
   notes.set('p4', 'v2 (gray release)');
 
-  log(`sending ~${rate} calls/s for ${durationMs / 1000} s (SayHello, Count, Remember) with LALB, health, gray routing, retry, breaker, tracing, metrics`);
+  // The visitor feed (a server stream) runs beside the calls for the whole run, across every fault:
+  // when its provider goes, it subscribes again elsewhere and counts the ticks it missed. One
+  // deadline covers a whole stream, so it gets the run's length, not the calls' 2 s.
+  const feedStop = new AbortController();
+  const feed = followVisitors({
+    subscribe: (request, signal) => greeter.visitors(request, { signal, timeoutMs: durationMs + 60_000 }),
+    signal: feedStop.signal,
+    log,
+  });
+  log(`sending ~${rate} calls/s for ${durationMs / 1000} s (SayHello, Count, Remember) with LALB, health, gray routing, retry, breaker, tracing, metrics; following the Visitors stream`);
   await drive(greeter, stats, rate, durationMs);
+  feedStop.abort();
+  const feedReport = await feed;
   log('traffic done');
 
   console.log(`\nSummary — 4 providers, 1 consumer, ${choice.kind} registry, ${durationMs / 1000} s\n`);
   console.log(stats.table(notes));
   console.log(`\n${stats.grayReport()}`);
+  console.log(`\n${describeFeed(feedReport)}`);
   if (lalbWeights.length) {
     console.log('\nLALB before the faults (weight ∝ QPS / latency, v1 providers):');
     // snapshot() covers every routed list; p4 (v2) is alone in its own, so it is left out here.

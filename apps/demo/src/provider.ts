@@ -6,10 +6,11 @@
  */
 import 'reflect-metadata';
 import cluster from 'node:cluster';
-import { Code, RpcError, RpcMethod, RpcServer, RpcService, type Plugin, type Registry } from '@trellis/core';
+import { Code, RpcError, RpcMethod, RpcServer, RpcService, type Plugin, type Registry, type ServerInvocation } from '@trellis/core';
 import { health } from '@trellis/health';
 import { loadGreeter, type CountRequest, type HelloRequest } from './greeter.js';
 import { createRegistry, type RegistryChoice } from './registry-choice.js';
+import { visitorEvents, type VisitorsRequest } from './visitor-feed.js';
 
 export interface ProviderArgs {
   readonly name: string;
@@ -30,9 +31,10 @@ export interface Behaviour {
 
 @RpcService('demo.Greeter', { version: '1.0.0' })
 class Greeter {
-  private readonly visitors = new Set<string>();
+  private readonly remembered = new Set<string>();
 
-  constructor(private readonly name: string, private readonly behaviour: Behaviour) {}
+  /** `stopping` aborts when the provider begins a graceful stop: open visitor feeds end at once. */
+  constructor(private readonly name: string, private readonly behaviour: Behaviour, private readonly stopping: AbortSignal) {}
 
   @RpcMethod({ idempotent: true })
   async sayHello(request: HelloRequest) {
@@ -49,8 +51,13 @@ class Greeter {
 
   async remember(request: HelloRequest) {
     await this.work();
-    this.visitors.add(request.name);
-    return { message: `${this.visitors.size} visitors so far`, servedBy: this.name };
+    this.remembered.add(request.name);
+    return { message: `${this.remembered.size} visitors so far`, servedBy: this.name };
+  }
+
+  /** A server stream (issue #18): the visitor count, one event per shared clock tick. */
+  async *visitors(request: VisitorsRequest, call: ServerInvocation) {
+    yield* visitorEvents(request, call, this.name, () => this.remembered.size, this.stopping);
   }
 
   private work(): Promise<void> {
@@ -70,7 +77,8 @@ async function main(): Promise<void> {
   const behaviour: Behaviour = { delayMs: args.delayMs, refuseRate: 0 };
   const plugins: Plugin[] = [health()];
   const server = new RpcServer({ host: '127.0.0.1', registry, tags: args.tags, plugins, ...(args.workers ? { workers: args.workers } : {}) });
-  server.addService(loadGreeter(), new Greeter(args.name, behaviour));
+  const stopping = new AbortController();
+  server.addService(loadGreeter(), new Greeter(args.name, behaviour, stopping.signal));
   await server.start();
   if (!cluster.isPrimary) return; // a worker serves; its primary talks to main.ts
   if (args.workers) {
@@ -84,6 +92,7 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => {
     const started = Date.now();
+    stopping.abort();
     void server.close({ graceMs: 5000 }).then(async () => {
       await registry?.close();
       process.send?.({ type: 'closed', drainedMs: Date.now() - started });

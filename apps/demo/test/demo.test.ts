@@ -19,6 +19,9 @@ t.test('the demo runs its timeline and prints a passing summary', async (t) => {
   const slow = /p3, 4 ms slower, served ([\d.]+) % of the v1 calls/.exec(stdout);
   t.ok(slow, 'the LALB summary names the slow provider\'s share');
   t.ok(slow && Number(slow[1]) < 20, `p3 served ${slow?.[1]} % of the v1 calls before the faults (< 20 %)`);
+  // The visitor feed (a server stream) runs on the demo's transport: the native TCP one says it has
+  // no streams until its stream frames are merged; with them, the feed reports what it received.
+  t.match(stdout, /visitor feed \(server stream\): (\d+ events from p\d.*(none missed|\d+ missed)|not run — .*has no openStream)/, 'the visitor feed says what it did');
   t.match(stdout, /breaker transitions:/);
   t.match(stdout, /trellis_client_requests_total\{service="demo.Greeter"/, 'metrics were scraped');
   t.match(stdout, /web console of this consumer \(open it while the demo runs\): http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]{32}/, 'the console URL is printed');

@@ -6,6 +6,7 @@ export { startZooKeeperEnsemble, ZooKeeperEnsemble, type ZooKeeperEnsembleOption
 export { RegistryCluster, type ClusterMember, type RegistryClusterOptions } from './registry-cluster.js';
 export { LinkProxy, type LinkHead, type LinkProxyOptions } from './link-proxy.js';
 export * from './echo-service.js';
+export { loadTickService, createTickHandlers, TickProbe, TICKS_PROTO_PATH, TICK_SERVICE_NAME, type Tick, type TickRequest, type TickSummary } from './tick-service.js';
 export * from './provider-process.js';
 export { waitFor } from './wait-for.js';
 export { seededRandom } from './seeded-random.js';

@@ -1,4 +1,4 @@
-import { RpcError, type ServerInvocation } from '@trellis/core';
+import { isStreamKind, RpcError, type ServerInvocation } from '@trellis/core';
 import type { Clock, ServerInvoker } from '@trellis/core/spi';
 import { classify, Outcome, type FailurePredicate } from './failure-codes.js';
 import { RATE_OK, type LimitGate } from './limit-gate.js';
@@ -52,6 +52,22 @@ export class MethodLimits {
       result = next(call);
     } catch (error) {
       result = Promise.reject(error);
+    }
+    // A stream (issue #18) holds its permit while it is open: the kernel settles `next` when its
+    // handler is done, however it ended (OK, error, cancel, deadline, dropped connection). Its
+    // duration says how long the client kept it, not how fast the server is: no latency sample.
+    if (isStreamKind(call.method.kind)) {
+      const release = (): void => this.release(started, Outcome.IGNORED);
+      return result.then(
+        (response) => {
+          release();
+          return response;
+        },
+        (error: unknown) => {
+          release();
+          throw error;
+        },
+      );
     }
     return result.then(
       (response) => {

@@ -1,4 +1,4 @@
-import { Code, type Attempt, type CallEnd, type CallObserver, type Endpoint, type HealthView } from '@trellis/core';
+import { Code, isStreamKind, type Attempt, type CallEnd, type CallObserver, type Endpoint, type HealthView, type StreamStats } from '@trellis/core';
 import { codeLabel } from './codes.js';
 import type { CounterSeries, HistogramSeries } from './fast-families.js';
 import type { ClientFamilies, ClientView } from './metric-families.js';
@@ -34,6 +34,27 @@ class MethodSeries {
   }
 }
 
+/** The series of one stream method (issue #18), looked up on its first stream. */
+class StreamSeries {
+  readonly started: CounterSeries;
+  readonly sent: CounterSeries;
+  readonly received: CounterSeries;
+  readonly duration: HistogramSeries;
+  private readonly byCode: (CounterSeries | undefined)[] = [];
+
+  constructor(private readonly families: ClientFamilies['streams'], private readonly service: string, private readonly method: string) {
+    const labels = { service, method };
+    this.started = families.started.series(labels);
+    this.sent = families.messagesSent.series(labels);
+    this.received = families.messagesReceived.series(labels);
+    this.duration = families.duration.series(labels);
+  }
+
+  finished(code: Code): CounterSeries {
+    return (this.byCode[code] ??= this.families.finished.series({ service: this.service, method: this.method, code: codeLabel(code) }));
+  }
+}
+
 class EndpointSeries {
   inflight = 0;
   readonly duration: HistogramSeries;
@@ -66,6 +87,7 @@ class EndpointSeries {
 export class ClientMetrics implements ClientView, CallObserver {
   endpoints: readonly Endpoint[] = [];
   private readonly methods = new Map<string, MethodSeries>();
+  private readonly streamMethods = new Map<string, StreamSeries>();
   private readonly endpointSeries = new Map<string, EndpointSeries>();
 
   constructor(
@@ -104,6 +126,7 @@ export class ClientMetrics implements ClientView, CallObserver {
   }
 
   callEnd(call: CallEnd): void {
+    if (call.stream !== undefined) return this.streamEnd(call, call.stream);
     const name = call.invocation.method.name;
     let series = this.methods.get(name);
     if (series === undefined) this.methods.set(name, (series = new MethodSeries(this.families, this.service, name)));
@@ -120,6 +143,23 @@ export class ClientMetrics implements ClientView, CallObserver {
     target.inflight--;
     target.attempts(attempt.invocation.method.name, attempt.code).value++;
     target.duration.observe(attempt.latencyMs / 1000);
+    // A stream's attempt ends at its set-up: OK means the server accepted it, i.e. it started.
+    if (attempt.code === Code.OK && isStreamKind(attempt.invocation.method.kind)) this.stream(attempt.invocation.method.name).started.value++;
+  }
+
+  /** A stream is over: its final code, whole duration and message counts (the kernel's StreamStats). */
+  private streamEnd(call: CallEnd, stats: StreamStats): void {
+    const series = this.stream(call.invocation.method.name);
+    series.finished(call.code).value++;
+    series.sent.value += stats.messagesSent;
+    series.received.value += stats.messagesReceived;
+    series.duration.observe(call.latencyMs / 1000);
+  }
+
+  private stream(name: string): StreamSeries {
+    let series = this.streamMethods.get(name);
+    if (series === undefined) this.streamMethods.set(name, (series = new StreamSeries(this.families.streams, this.service, name)));
+    return series;
   }
 
   private series(id: string): EndpointSeries {

@@ -34,6 +34,25 @@ export interface ClientFamilies {
   /** {service, endpoint} */
   readonly attemptDuration: HistogramFamily;
   readonly healthTransitions: Counter<'service' | 'endpoint' | 'from' | 'to'>;
+  readonly streams: StreamFamilies & StreamMessageFamilies;
+}
+
+/** Stream calls (issue #18), kept out of the call families so a long stream does not skew call latency. */
+export interface StreamFamilies {
+  /** {service, method}: streams set up (the server accepted them) */
+  readonly started: CounterFamily;
+  /** {service, method, code}: streams over, by final status (CANCELLED when a side left early) */
+  readonly finished: CounterFamily;
+  /** {service, method}: from the stream's start to its end */
+  readonly duration: HistogramFamily;
+}
+
+/** Message counts of streams: the client's, from the kernel's `StreamStats` at `callEnd`. */
+export interface StreamMessageFamilies {
+  /** {service, method}: messages this side sent on streams */
+  readonly messagesSent: CounterFamily;
+  /** {service, method}: messages this side received on streams */
+  readonly messagesReceived: CounterFamily;
 }
 
 export interface ServerFamilies {
@@ -41,6 +60,8 @@ export interface ServerFamilies {
   readonly requests: CounterFamily;
   /** {service, method} */
   readonly duration: HistogramFamily;
+  /** Server side: started, finished and duration; no message counts (see README, "Streams"). */
+  readonly streams: StreamFamilies;
 }
 
 /** Sums values per label set, so two clients of one service add up instead of overwriting. */
@@ -108,6 +129,15 @@ export class MetricFamilies {
       healthTransitions: this.register(`${p}endpoint_health_transitions_total`, () => new Counter({
         name: `${p}endpoint_health_transitions_total`, help: 'Endpoint state changes seen by clients’ health views.', labelNames: ['service', 'endpoint', 'from', 'to'], registers,
       })),
+      streams: {
+        ...this.streamFamilies(`${p}client_`, 'clients'),
+        messagesSent: this.register(`${p}client_stream_messages_sent_total`, () => new CounterFamily(
+          `${p}client_stream_messages_sent_total`, 'Request messages clients sent on streams.', ['service', 'method'],
+        ).registerIn(this.registry)),
+        messagesReceived: this.register(`${p}client_stream_messages_received_total`, () => new CounterFamily(
+          `${p}client_stream_messages_received_total`, 'Response messages clients received on streams.', ['service', 'method'],
+        ).registerIn(this.registry)),
+      },
     };
     this.register(`${p}client_endpoint_inflight`, () => new Gauge({
       name: `${p}client_endpoint_inflight`, help: 'Attempts in flight per endpoint.', labelNames: ['service', 'endpoint'], registers,
@@ -139,6 +169,18 @@ export class MetricFamilies {
     return families;
   }
 
+  /** The stream families of one side (`prefix` ends with `client_` or `server_`). */
+  private streamFamilies(prefix: string, side: string): StreamFamilies {
+    const counter = (name: string, help: string, labels: string[]) => this.register(`${prefix}${name}`, () => new CounterFamily(`${prefix}${name}`, help, labels).registerIn(this.registry));
+    return {
+      started: counter('streams_started_total', `Streams set up by ${side}.`, ['service', 'method']),
+      finished: counter('streams_finished_total', `Streams ended on ${side}, by final status code.`, ['service', 'method', 'code']),
+      duration: this.register(`${prefix}stream_duration_seconds`, () => new HistogramFamily(
+        `${prefix}stream_duration_seconds`, `How long streams stayed open on ${side}, start to final status.`, ['service', 'method'], [...this.buckets],
+      ).registerIn(this.registry)),
+    };
+  }
+
   server(): ServerFamilies {
     if (this.serverFamilies !== undefined) return this.serverFamilies;
     const p = this.prefix;
@@ -151,6 +193,7 @@ export class MetricFamilies {
       duration: this.register(`${p}server_duration_seconds`, () => new HistogramFamily(
         `${p}server_duration_seconds`, 'Time from the server interceptors to the handler’s answer.', ['service', 'method'], this.buckets,
       ).registerIn(this.registry)),
+      streams: this.streamFamilies(`${p}server_`, 'servers'),
     };
     this.register(`${p}server_inflight`, () => new Gauge({
       name: `${p}server_inflight`, help: 'Calls being handled per method.', labelNames: ['service', 'method'], registers,

@@ -1,4 +1,4 @@
-import { Code, MetadataKeys, RpcError, type Invocation, type Invoker, type Result } from '@trellis/core';
+import { Code, isStreamKind, MetadataKeys, RpcError, type Invocation, type Invoker, type Result } from '@trellis/core';
 import { EMPTY_SET, ExponentialBackoff, withInvocation, type DeadlineEntry } from '@trellis/core/spi';
 import { cameFromEndpoint, newRecord, retryAttemptsKey, type MutableAttemptRecord, type RetryDecision } from './attempt-record.js';
 import type { ClientRuntime, MethodRuntime } from './client-runtime.js';
@@ -229,7 +229,9 @@ export class RetryCall implements DeadlineEntry {
 
   private invocationFor(record: MutableAttemptRecord, signal: AbortSignal | undefined): Invocation {
     const first = this.first;
-    const timeout = this.method.policy.attemptTimeoutMs;
+    // A stream's deadline covers the whole stream (issue #18): an attempt timeout there would end
+    // a healthy stream after `attemptTimeoutMs`, so streams keep the call's deadline.
+    const timeout = isStreamKind(first.method.kind) ? undefined : this.method.policy.attemptTimeoutMs;
     if (record.attempt === 1 && signal === undefined && timeout === undefined) return first;
     let metadata = first.metadata;
     if (record.attempt > 1) {

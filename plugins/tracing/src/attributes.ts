@@ -26,6 +26,14 @@ export const TrellisAttributes = {
   ERROR_MESSAGE: 'trellis.error.message',
   /** Server span: the caller's service name (`trellis-caller` metadata), when it sent one. */
   CALLER: 'trellis.caller',
+  /** Stream spans (issue #18), client and server: the method's kind (`server-streaming`, …). */
+  STREAM_KIND: 'trellis.stream.kind',
+  /** Client stream span: ms until the server accepted the stream. */
+  STREAM_SET_UP_MS: 'trellis.stream.set_up_ms',
+  /** Client stream span: request messages sent over the whole stream. */
+  STREAM_MESSAGES_SENT: 'trellis.stream.messages.sent',
+  /** Client stream span: response messages received over the whole stream. */
+  STREAM_MESSAGES_RECEIVED: 'trellis.stream.messages.received',
 } as const;
 
 /** The span event each send of a call adds to the client span. */
@@ -81,6 +89,15 @@ export function statusValue(semconv: Semconv, code: Code): string | number {
 const SERVER_ERROR_CODES: ReadonlySet<Code> = new Set([
   Code.UNKNOWN, Code.DEADLINE_EXCEEDED, Code.UNIMPLEMENTED, Code.INTERNAL, Code.UNAVAILABLE, Code.DATA_LOSS,
 ]);
+
+/**
+ * The outcome of a server stream whose handler is done (issue #18). A cancel, the deadline or a
+ * dropped connection stop the handler without an error (the kernel returns its generator): the
+ * call's aborted signal carries the status then.
+ */
+export function streamFailure(inv: { readonly signal: AbortSignal }): unknown {
+  return inv.signal.aborted ? inv.signal.reason : undefined;
+}
 
 /** Status, code attributes and the exception event of a failed call. */
 export function recordFailure(span: Span, semconv: Semconv, error: unknown, side: 'client' | 'server'): void {

@@ -142,6 +142,14 @@ export function clientTracing(deps: ClientTracingDeps): CallObserver<ClientCall>
       if (call === undefined) return;
       const span = call.span;
       span.setAttribute(TrellisAttributes.ATTEMPTS, call.sends);
+      const stream = end.stream;
+      if (stream !== undefined) {
+        // One span per stream: its messages are counted here, not one event each.
+        span.setAttribute(TrellisAttributes.STREAM_KIND, end.invocation.method.kind ?? 'unary');
+        if (stream.setUp) span.setAttribute(TrellisAttributes.STREAM_SET_UP_MS, stream.setUpMs);
+        span.setAttribute(TrellisAttributes.STREAM_MESSAGES_SENT, stream.messagesSent);
+        span.setAttribute(TrellisAttributes.STREAM_MESSAGES_RECEIVED, stream.messagesReceived);
+      }
       if (end.error === undefined) {
         setServer(span, end.endpoint);
         recordSuccess(span, semconv);

@@ -1,6 +1,6 @@
 import { context, ROOT_CONTEXT, SpanKind, trace, type Context, type Tracer, type TextMapPropagator } from '@opentelemetry/api';
-import { MetadataKeys, type ServerInterceptor, type ServerInvocation } from '@trellis/core';
-import { recordFailure, recordSuccess, TrellisAttributes, type MethodSpanInfoCache, type Semconv } from './attributes.js';
+import { isStreamKind, MetadataKeys, type ServerInterceptor, type ServerInvocation } from '@trellis/core';
+import { recordFailure, recordSuccess, streamFailure, TrellisAttributes, type MethodSpanInfoCache, type Semconv } from './attributes.js';
 import { metadataGetter } from './carrier.js';
 
 export interface ServerTracingDeps {
@@ -44,9 +44,14 @@ export function serverTracingInterceptor(deps: ServerTracingDeps): ServerInterce
     span.setAttribute(TrellisAttributes.ATTEMPT, inv.attempt);
     const caller = inv.metadata.get(MetadataKeys.CALLER);
     if (caller !== undefined) span.setAttribute(TrellisAttributes.CALLER, caller);
+    // A stream passes here once, around its whole handler: one SERVER span per stream.
+    const stream = isStreamKind(inv.method.kind);
+    if (stream) span.setAttribute(TrellisAttributes.STREAM_KIND, inv.method.kind!);
     return runIn(spanContext, next, inv).then(
       (response) => {
-        recordSuccess(span, semconv);
+        const stopped = stream ? streamFailure(inv) : undefined;
+        if (stopped !== undefined) recordFailure(span, semconv, stopped, 'server');
+        else recordSuccess(span, semconv);
         span.end();
         return response;
       },

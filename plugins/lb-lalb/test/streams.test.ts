@@ -1,0 +1,66 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RpcClient, RpcServer, ServerInterceptorOrder, definePlugin } from '@trellis/core';
+import { GrpcClientTransport, GrpcServerTransport } from '@trellis/transport-grpc';
+import { createTickHandlers, loadTickService } from '@trellis/testkit';
+import t from 'tap';
+import { lalb, type LocalityAwareBalancer } from '../src/index.js';
+
+/**
+ * Streams (issue #18) over the gRPC transport's kernel adapters on loopback: the kernel reports a
+ * stream's pick as done at its set-up (`Pick.done` with the set-up latency), so LALB learns how fast
+ * an endpoint accepts streams, never how long they stay open.
+ */
+async function provider(t: { teardown(fn: () => unknown): void }, name: string, setUpDelayMs: number) {
+  const slowOpen = definePlugin({
+    meta: { name: 'slow-open', kernel: '^0.1.0' },
+    setupServer(ctx) {
+      ctx.addInterceptor((next) => async (inv) => {
+        await sleep(setUpDelayMs);
+        return next(inv);
+      }, ServerInterceptorOrder.USER);
+    },
+  });
+  const server = new RpcServer({ host: '127.0.0.1', transport: new GrpcServerTransport(), plugins: setUpDelayMs > 0 ? [slowOpen] : [] })
+    .addService(loadTickService(), createTickHandlers(name));
+  await server.start();
+  t.teardown(() => server.close({ graceMs: 1000 }));
+  return `127.0.0.1:${server.port}`;
+}
+
+t.test('LALB learns a stream’s set-up latency, not its duration', async (t) => {
+  // `long` accepts at once and its streams last ≥ 400 ms; `slowOpen` takes 150 ms to accept, and
+  // its streams end at once.
+  const long = await provider(t, 'long', 0);
+  const slowOpen = await provider(t, 'slowOpen', 150);
+  let balancer: LocalityAwareBalancer | undefined;
+  const client = new RpcClient({
+    service: loadTickService(), addresses: [long, slowOpen], transport: new GrpcClientTransport(), timeoutMs: 10_000,
+    plugins: [lalb({ onBalancer: (b) => (balancer = b) })],
+  });
+  t.teardown(() => client.close());
+  const row = (id: string) => balancer!.snapshot().find((s) => s.id === id)!;
+
+  let shortestLongStreamMs = Infinity;
+  let sawOpenStream = false;
+  for (let i = 0; i < 3; i++) {
+    const started = performance.now();
+    // Round robin on the first picks: both endpoints get streams while LALB learns.
+    const stream = client.stream('Ticks', { count: 20, intervalMs: 20 });
+    let servedBy = '';
+    for await (const tick of stream) {
+      servedBy = (tick as { servedBy: string }).servedBy;
+      if (servedBy === 'long' && !sawOpenStream) {
+        sawOpenStream = true;
+        t.equal(row(long).inflight, 0, 'an open stream is not a pick in flight: the pick was done at set-up');
+      }
+    }
+    if (servedBy === 'long') shortestLongStreamMs = Math.min(shortestLongStreamMs, performance.now() - started);
+    for await (const tick of client.stream('Ticks', { count: 1 })) void tick;
+  }
+  t.ok(sawOpenStream, 'some streams went to long');
+  const learnedLong = row(long).avgLatencyMs;
+  const learnedSlowOpen = row(slowOpen).avgLatencyMs;
+  t.ok(learnedLong > 0 && learnedLong < shortestLongStreamMs / 2, `long: learned ${learnedLong.toFixed(1)} ms, its streams lasted ≥ ${shortestLongStreamMs.toFixed(0)} ms`);
+  t.ok(learnedSlowOpen >= 140, `slowOpen: learned ${learnedSlowOpen.toFixed(1)} ms, its set-up delay (150 ms)`);
+  t.ok(row(long).share > row(slowOpen).share, `the fast-opening endpoint gets the larger share (${row(long).share.toFixed(2)} vs ${row(slowOpen).share.toFixed(2)})`);
+});
