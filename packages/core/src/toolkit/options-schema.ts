@@ -146,7 +146,8 @@ function collect(schema: TSchema, value: unknown, path: string, issues: SchemaIs
     return;
   }
   const kind = s[Kind] ?? s.type;
-  if ((kind === 'Object' || kind === 'object') && isRecord(value)) {
+  // An object schema with its own description (a duck type: `{ now(): number }`) is judged as a whole.
+  if ((kind === 'Object' || kind === 'object') && isRecord(value) && typeof s.description !== 'string') {
     objectIssues(s, value, path, issues, limit);
   } else if ((kind === 'Array' || kind === 'array') && Array.isArray(value)) {
     const list = value as unknown[];
@@ -289,7 +290,7 @@ function isSchema(value: unknown): value is TSchema {
 /** A value of the wrong kind or out of bounds: TypeBox names the failed keyword, the message follows it. */
 function leafIssue(schema: TSchema, value: unknown, path: string, issues: SchemaIssue[]): void {
   const error: ValueError | undefined = Value.Errors(schema, value).First();
-  const expected = expectedOf(schema);
+  let expected = expectedOf(schema);
   const s = schema as Json;
   let message = `expected ${expected}, got ${show(value)}`;
   switch (error?.type) {
@@ -317,7 +318,10 @@ function leafIssue(schema: TSchema, value: unknown, path: string, issues: Schema
       break;
     case ValueErrorType.StringFormat: {
       const problem = formatProblems.get(String(s.format))?.(value as string);
-      if (problem !== undefined) message = problem;
+      if (problem !== undefined) {
+        message = problem;
+        expected = `${expected} (${problem})`;
+      }
       break;
     }
     case ValueErrorType.ObjectMinProperties:
