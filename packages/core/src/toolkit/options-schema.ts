@@ -146,10 +146,11 @@ function collect(schema: TSchema, value: unknown, path: string, issues: SchemaIs
     return;
   }
   const kind = s[Kind] ?? s.type;
-  // An object schema with its own description (a duck type: `{ now(): number }`) is judged as a whole.
+  // An object or array schema with its own description (a duck type such as `{ now(): number }`, a
+  // list of codes) is judged as a whole: its description says what to pass better than a path inside.
   if ((kind === 'Object' || kind === 'object') && isRecord(value) && typeof s.description !== 'string') {
     objectIssues(s, value, path, issues, limit);
-  } else if ((kind === 'Array' || kind === 'array') && Array.isArray(value)) {
+  } else if ((kind === 'Array' || kind === 'array') && Array.isArray(value) && typeof s.description !== 'string') {
     const list = value as unknown[];
     if (arrayBoundsHold(s, list, path, issues)) list.forEach((item, i) => collect(s.items as TSchema, item, joinPath(path, i), issues, limit));
   } else if ((kind === 'Record' || kind === 'record') && isRecord(value)) {
