@@ -1,12 +1,8 @@
 export { RuleDocumentError, RulesErrorCodes, formatIssue, invalidOption, type RuleIssue } from './errors.js';
 export { parseRuleText, readRuleFile, MAX_DOCUMENT_BYTES, type ParseResult } from './parse.js';
+export { validate, under, joinPath, show, expected, type Schema, type ObjectSchema, type SchemaIssue } from './schema.js';
 export {
-  validate, joinPath, show, expected,
-  type Schema, type StringSchema, type NumberSchema, type BooleanSchema, type ArraySchema, type ObjectSchema,
-  type AnyOfSchema, type AnySchema, type Variant, type SchemaIssue,
-} from './schema.js';
-export {
-  readDocument, compileSection, NAME_SCHEMA, PRIORITY_SCHEMA,
+  readDocument, compileSection, ruleDocumentSchema, ruleDocumentFormats, NAME_SCHEMA, PRIORITY_SCHEMA,
   type RuleBase, type RuleSpec, type RuleDocument, type Outcome,
 } from './document.js';
 export { RuleSet, type RuleSetState, type RuleOrigin } from './rule-set.js';

@@ -34,6 +34,11 @@ export function defineFormat(name: string, problem: (value: string) => string | 
   FormatRegistry.Set(name, (value) => problem(value) === undefined);
 }
 
+/** The declared formats as predicates (`ajv.addFormat(name, test)`), so a browser validates the same strings. */
+export function schemaFormats(): Record<string, (value: string) => boolean> {
+  return Object.fromEntries([...formatProblems].map(([name, problem]) => [name, (value: string) => problem(value) === undefined]));
+}
+
 /**
  * Checks `input` against `schema` and returns it typed (the same object: defaults stay with the
  * plugin); throws the first problem as an `InvalidOptionError` (`ERR_INVALID_OPTION`).
@@ -88,7 +93,7 @@ function derivedExpectation(s: Json): string {
   if (Array.isArray(s.anyOf)) {
     const options = s.anyOf as Json[];
     if (options.every((o) => o.const !== undefined)) return `one of ${options.map((o) => String(o.const)).join(', ')}`;
-    return options.map((o) => expectedOf(o as TSchema)).join(' or ');
+    return [...new Set(options.map((o) => expectedOf(o as TSchema)))].join(' or ');
   }
   switch (s[Kind] ?? s.type) {
     case 'String':
@@ -165,7 +170,20 @@ function unionIssues(options: TSchema[], whole: TSchema, value: unknown, path: s
   const tag = discriminator(options);
   if (tag !== undefined && isRecord(value)) {
     const chosen = options.find((o) => ((o as Json).properties as Record<string, Json>)[tag]!.const === value[tag]);
-    if (chosen !== undefined) return collect(chosen, value, path, issues, limit);
+    if (chosen !== undefined) {
+      const before = issues.length;
+      collect(chosen, value, path, issues, limit);
+      // A field only this variant needs says so: `values: required when op is "in"`.
+      const always = options.map((o) => new Set(((o as Json).required ?? []) as string[]));
+      for (let i = before; i < issues.length; i++) {
+        const issue = issues[i]!;
+        const key = issue.path.slice(path === '' ? 0 : path.length + 1);
+        if (issue.message === 'required' && !always.every((r) => r.has(key))) {
+          issues[i] = { ...issue, message: `required when ${tag} is ${JSON.stringify(value[tag])}` };
+        }
+      }
+      return;
+    }
     const allowed = options.map((o) => String(((o as Json).properties as Record<string, Json>)[tag]!.const));
     const got = value[tag];
     issues.push({
@@ -293,7 +311,7 @@ function leafIssue(schema: TSchema, value: unknown, path: string, issues: Schema
   const error: ValueError | undefined = Value.Errors(schema, value).First();
   let expected = expectedOf(schema);
   const s = schema as Json;
-  let message = `expected ${expected}, got ${show(value)}`;
+  let message = `expected ${kindOnly(s) ?? expected}, got ${show(value)}`;
   switch (error?.type) {
     case ValueErrorType.StringMinLength:
       message = s.minLength === 1 ? 'must not be empty' : `must be at least ${String(s.minLength)} characters long`;
@@ -326,10 +344,28 @@ function leafIssue(schema: TSchema, value: unknown, path: string, issues: Schema
       break;
     }
     case ValueErrorType.ObjectMinProperties:
-      if (typeof s.description === 'string') message = `needs ${s.description}`;
+      if (s.minProperties === 1) {
+        const keys = Object.keys((s.properties ?? {}) as object).map((k) => `"${k}"`);
+        message = `needs ${keys.join(' or ')}${keys.length === 2 ? ' (or both)' : ''}`;
+      }
       break;
     default:
       break;
   }
   issues.push({ path, expected, received: value, message });
+}
+
+/** `an integer` rather than `an integer ≥ 0 and ≤ 100` when the value is not even of the right kind. */
+function kindOnly(s: Json): string | undefined {
+  if (typeof s.description === 'string') return undefined;
+  switch (s[Kind] ?? s.type) {
+    case 'Integer':
+    case 'integer':
+      return 'an integer';
+    case 'Number':
+    case 'number':
+      return 'a number';
+    default:
+      return undefined;
+  }
 }
