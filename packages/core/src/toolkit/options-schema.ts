@@ -215,7 +215,8 @@ function discriminator(options: TSchema[]): string | undefined {
 function kindMatches(schema: TSchema, value: unknown): boolean {
   const s = schema as Json;
   if (Array.isArray(s.anyOf)) return (s.anyOf as TSchema[]).some((o) => kindMatches(o, value));
-  if (s.const !== undefined) return typeof s.const === typeof value;
+  // A literal explains nothing about another value of its type (`true` where `false | {…}` is asked).
+  if (s.const !== undefined) return s.const === value;
   switch (s[Kind] ?? s.type) {
     case 'Array':
     case 'array':
