@@ -1,4 +1,4 @@
-import { ErrorCodes, TrellisError } from '@trellis/core';
+import { invalidOption } from '@trellis/core';
 import type { IConversionOptions } from 'protobufjs';
 
 /**
@@ -63,10 +63,7 @@ function pick<K extends keyof ProtoLoadOptions>(options: ProtoLoadOptions, key: 
 export function resolveLoadOptions(options: ProtoLoadOptions = {}): ResolvedLoadOptions {
   // A single string would otherwise be spread into one directory per character.
   if (options.includeDirs !== undefined && !Array.isArray(options.includeDirs)) {
-    throw new TrellisError(
-      ErrorCodes.INVALID_OPTION,
-      `option "includeDirs" is ${JSON.stringify(options.includeDirs)}; expected an array of directories`,
-    );
+    throw invalidOption('includeDirs', options.includeDirs, 'an array of directories');
   }
   const conversion: IConversionOptions = {};
   for (const key of CONVERSION_KEYS) {

@@ -87,3 +87,13 @@ t.test('loadProtoAsync gives the same package', async (t) => {
   const codec = service.methods['Echo']!.requestCodec;
   t.match(codec.decode(codec.encode({ id: '5' })), { id: '5' });
 });
+
+t.test('includeDirs given as a string is refused by core\'s one bad-option factory', (t) => {
+  t.throws(() => loadProto(path.join(__dirname, 'fixtures', 'none.proto'), { includeDirs: 'protos' as never }), {
+    name: 'TrellisError',
+    code: ErrorCodes.INVALID_OPTION,
+    message: 'option "includeDirs" is "protos"; expected an array of directories',
+    path: 'includeDirs',
+  });
+  t.end();
+});

@@ -130,9 +130,27 @@ export function describeValue(value: unknown): string {
   }
 }
 
-export function invalidOption(name: string, value: unknown, expected: string): TrellisError {
-  return new TrellisError(
-    ErrorCodes.INVALID_OPTION,
-    `option "${name}" is ${describeValue(value)}; expected ${expected}`,
-  );
+/** A plugin option (or document field) with a wrong value: carries the path, the expectation and the value. */
+export class InvalidOptionError extends TrellisError {
+  /** Where in the options: `decayMs`, `backoff.jitter`, `methods.SayHello.maxAttempts`. */
+  readonly path: string;
+  readonly expected: string;
+  readonly received: unknown;
+  constructor(message: string, path: string, expected: string, received: unknown) {
+    super(ErrorCodes.INVALID_OPTION, message);
+    this.path = path;
+    this.expected = expected;
+    this.received = received;
+  }
+}
+
+/**
+ * The one wording of a bad option: `<owner> option "<path>" is <value>; expected <expected>`
+ * (`owner` names the plugin: `retry option "backoff.jitter" is 2; expected a number from 0 to 1`).
+ * Used by the options schema layer (`parseOptions` in @trellis/core/toolkit) and by the cross-field
+ * checks a schema cannot express.
+ */
+export function invalidOption(name: string, value: unknown, expected: string, owner?: string): InvalidOptionError {
+  const prefix = owner === undefined ? '' : `${owner} `;
+  return new InvalidOptionError(`${prefix}option "${name}" is ${describeValue(value)}; expected ${expected}`, name, expected, value);
 }

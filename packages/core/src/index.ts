@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 
-export { Code, RpcError, TrellisError, ErrorCodes, notExecuted, invalidOption, type RpcErrorOptions } from './errors.js';
+export { Code, RpcError, TrellisError, ErrorCodes, notExecuted, invalidOption, InvalidOptionError, type RpcErrorOptions } from './errors.js';
 export { DEFAULT_FAILURE_CODES, isFailure, failurePredicate, parseCode, parseCodes, type FailurePredicate } from './failure.js';
 export { createMetadata, MetadataKeys, type Metadata } from './metadata.js';
 export { createContextKey, ContextValues, type ContextKey } from './context-key.js';

@@ -37,6 +37,7 @@ export { createContextKey, ContextValues, type ContextKey } from './context-key.
 export { ExponentialBackoff, type BackoffOptions } from './backoff.js';
 export { debounce, type Debounced } from './registry/debounce.js';
 export { SnapshotStore, configSnapshotDelayMs } from './registry/snapshot-store.js';
+export { SnapshotStandIn } from './registry/snapshot-stand-in.js';
 export { DeadlineTimer, type DeadlineEntry } from './deadline-timer.js';
 export { advertisedHost } from './server/advertised-host.js';
 export { ConnectionHealthView } from './client/connection-health-view.js';

@@ -4,3 +4,12 @@
  */
 export { percentile, percentileOfSorted, percentiles, median } from './toolkit/percentile.js';
 export { SlidingWindowCounter, type SlidingWindowOptions } from './toolkit/sliding-window.js';
+export {
+  parseOptions, schemaIssues, defineFormat, schemaFormats, expectedOf, joinPath, show, type SchemaIssue,
+} from './toolkit/options-schema.js';
+export { invalidOption, InvalidOptionError, describeValue } from './errors.js';
+/**
+ * TypeBox, the schema builder of the options/schema layer: plugins build their options schemas with
+ * this `Type`, so the whole project uses one copy (and one version) of it.
+ */
+export { Type, type Static, type TSchema, type TObject } from '@sinclair/typebox';

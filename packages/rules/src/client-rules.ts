@@ -1,6 +1,6 @@
-import { ErrorCodes, TrellisError, type ClientPluginContext } from '@trellis/core';
+import type { ClientPluginContext, TrellisError } from '@trellis/core';
+import { Type, parseOptions, type TSchema } from '@trellis/core/toolkit';
 import type { RuleBase, RuleSpec } from './document.js';
-import { invalidOption } from './errors.js';
 import { warnRuleError } from './report.js';
 import { RuleSet, type RuleOrigin, type RuleSetState } from './rule-set.js';
 import { loadStartupRules, type StartupRules } from './startup-rules.js';
@@ -20,7 +20,16 @@ export interface RuleSourceOptions extends StartupRules {
   readonly onUpdate?: (update: RulesUpdate) => void;
 }
 
-const SOURCE_OPTIONS = ['rules', 'file', 'live', 'document', 'liveWaitMs', 'onError', 'onUpdate'];
+/** The options every rule-reading plugin shares; `rules` and `file` are read by loadStartupRules. */
+const SOURCE_OPTIONS: Record<string, TSchema> = {
+  rules: Type.Optional(Type.Unknown()),
+  file: Type.Optional(Type.Unknown()),
+  live: Type.Optional(Type.Boolean()),
+  document: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$', description: 'a document name of letters, digits, "_", "." and "-" (default "routes")' })),
+  liveWaitMs: Type.Optional(Type.Number({ minimum: 0, description: 'a number of milliseconds ≥ 0 (0: never hold calls for the live rules)' })),
+  onError: Type.Optional(Type.Function([], Type.Unknown(), { description: 'a function receiving a TrellisError' })),
+  onUpdate: Type.Optional(Type.Function([], Type.Unknown(), { description: 'a function' })),
+};
 
 export interface RulesUpdate {
   /** `group/name` of the client's service. */
@@ -48,23 +57,10 @@ export function resolveRuleSource<R extends RuleBase, C>(
   /** The plugin's own option names, besides these: anything else is reported as a typo. */
   extraOptions: readonly string[] = [],
 ): ResolvedRuleSource<C> {
-  if (typeof options !== 'object' || options === null) throw invalidOption(plugin, 'options', options, 'an object (or nothing)');
-  const known = [...SOURCE_OPTIONS, ...extraOptions];
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new TrellisError(ErrorCodes.INVALID_OPTION, `${plugin} has no option "${key}"; its options are ${known.join(', ')}`);
-    }
-  }
+  // The plugin's own options are its to check; here they only need to exist (anything else is a typo).
+  const own = Object.fromEntries(extraOptions.map((name) => [name, Type.Optional(Type.Unknown())]));
+  parseOptions(Type.Object({ ...SOURCE_OPTIONS, ...own }, { additionalProperties: false }), options, plugin);
   const { live = true, document = 'routes', liveWaitMs = 3000, onError = warnRuleError, onUpdate } = options;
-  if (typeof live !== 'boolean') throw invalidOption(plugin, 'live', live, 'true or false');
-  if (typeof document !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(document)) {
-    throw invalidOption(plugin, 'document', document, 'a document name of letters, digits, "_", "." and "-" (default "routes")');
-  }
-  if (typeof liveWaitMs !== 'number' || !Number.isFinite(liveWaitMs) || liveWaitMs < 0) {
-    throw invalidOption(plugin, 'liveWaitMs', liveWaitMs, 'a number of milliseconds ≥ 0 (0: never hold calls for the live rules)');
-  }
-  if (typeof onError !== 'function') throw invalidOption(plugin, 'onError', onError, 'a function receiving a TrellisError');
-  if (onUpdate !== undefined && typeof onUpdate !== 'function') throw invalidOption(plugin, 'onUpdate', onUpdate, 'a function');
   const startup = loadStartupRules(plugin, spec, options, document);
   return { startup, live, document, liveWaitMs, onError, onUpdate };
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { RuleIssue } from './errors.js';
 import { parseRuleText } from './parse.js';
-import { show, validate, type ObjectSchema, type Schema } from './schema.js';
+import { Type, schemaFormats, type TSchema } from '@trellis/core/toolkit';
+import { show, validate, type ObjectSchema, type Schema, type SchemaIssue } from './schema.js';
 
 /** Every rule has these; the section's own schema adds the rest. */
 export interface RuleBase {
@@ -21,6 +22,12 @@ export interface RuleSpec<R extends RuleBase, C> {
   readonly compile: (rules: readonly R[]) => C;
   /** Most rules a section may hold (default 1000): compiling is bounded work. */
   readonly maxRules?: number;
+  /**
+   * What JSON Schema cannot say about one rule (`min` below `max`, exactly one of `field` and
+   * `header`): run after the rule passed the schema, so a browser checking with the exported schema
+   * alone accepts a little more than the server does — never less.
+   */
+  readonly check?: (rule: R) => readonly SchemaIssue[];
 }
 
 /** A document split into its parts: the version and the raw sections, not yet validated. */
@@ -32,9 +39,43 @@ export interface RuleDocument {
 
 export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly RuleIssue[] };
 
-export const NAME_SCHEMA: Schema = { type: 'string', minLength: 1, maxLength: 128 };
-export const PRIORITY_SCHEMA: Schema = { type: 'number', integer: true, minimum: -1_000_000, maximum: 1_000_000 };
-const VERSION_SCHEMA: Schema = { anyOf: [{ type: 'string', minLength: 1, maxLength: 128 }, { type: 'number' }] };
+export const NAME_SCHEMA: Schema = Type.String({ minLength: 1, maxLength: 128 });
+export const PRIORITY_SCHEMA: Schema = Type.Integer({ minimum: -1_000_000, maximum: 1_000_000 });
+const VERSION_SCHEMA: Schema = Type.Union([Type.String({ minLength: 1, maxLength: 128 }), Type.Number()]);
+
+const DEFAULT_MAX_RULES = 1000;
+
+/** One rule of a section as the document holds it: the spec's fields plus `name` and `priority`. */
+function ruleSchema(spec: RuleSpec<RuleBase, unknown>): TSchema {
+  return Type.Object(
+    { name: NAME_SCHEMA, priority: Type.Optional(PRIORITY_SCHEMA), ...spec.rule.properties },
+    { additionalProperties: false },
+  );
+}
+
+/**
+ * The JSON Schema of a whole document holding these sections (`ruleDocumentSchema([IP_RULES,
+ * PARAM_RULES])` for `routes`), as plain JSON: hand it to any JSON Schema validator (ajv in a browser,
+ * with `formats` from `ruleDocumentFormats()`) to check a document as the consumers will. Uniqueness
+ * of rule names and each spec's `check` stay server-side.
+ */
+export function ruleDocumentSchema(specs: readonly RuleSpec<never, unknown>[], otherSections: readonly string[] = []): Record<string, unknown> {
+  const properties: Record<string, TSchema> = { version: Type.Optional(VERSION_SCHEMA) };
+  for (const section of otherSections) properties[section] = Type.Optional(Type.Unknown());
+  for (const spec of specs as readonly RuleSpec<RuleBase, unknown>[]) {
+    properties[spec.section] = Type.Optional(Type.Union([
+      Type.Array(ruleSchema(spec), { maxItems: spec.maxRules ?? DEFAULT_MAX_RULES }),
+      Type.Null(),
+    ]));
+  }
+  const schema = Type.Object(properties, { additionalProperties: false });
+  return JSON.parse(JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...schema })) as Record<string, unknown>;
+}
+
+/** The string formats rule schemas use, as predicates for a browser validator (`ajv.addFormat(name, test)`). */
+export function ruleDocumentFormats(): Record<string, (value: string) => boolean> {
+  return schemaFormats();
+}
 
 /**
  * Reads a document given as text (JSON or YAML) or as an already parsed object: `{ version?, <section>:
@@ -81,24 +122,22 @@ function contentVersion(text: string): string {
  */
 export function compileSection<R extends RuleBase, C>(spec: RuleSpec<R, C>, value: unknown): Outcome<C> {
   const rules = value === undefined || value === null ? [] : value;
-  const maxRules = spec.maxRules ?? 1000;
+  const maxRules = spec.maxRules ?? DEFAULT_MAX_RULES;
   if (!Array.isArray(rules)) {
     return { ok: false, issues: [{ field: spec.section, message: `expected an array of rules, got ${show(rules)}` }] };
   }
   if (rules.length > maxRules) {
     return { ok: false, issues: [{ field: spec.section, message: `may hold at most ${maxRules} rules, got ${rules.length}` }] };
   }
-  const schema: ObjectSchema = {
-    ...spec.rule,
-    properties: { name: NAME_SCHEMA, priority: PRIORITY_SCHEMA, ...spec.rule.properties },
-    required: ['name', ...(spec.rule.required ?? [])],
-  };
+  const schema = ruleSchema(spec as RuleSpec<RuleBase, unknown>);
   const issues: RuleIssue[] = [];
   const firstByName = new Map<string, number>();
   rules.forEach((rule: unknown, index) => {
     const name = nameOf(rule);
     const where = name !== undefined ? { section: spec.section, rule: name } : { section: spec.section, index };
-    for (const issue of validate(schema, rule)) issues.push({ ...where, field: issue.path, message: issue.message });
+    const found = validate(schema, rule);
+    if (found.length === 0 && spec.check) found.push(...spec.check(rule as R));
+    for (const issue of found) issues.push({ ...where, field: issue.path, message: issue.message });
     if (name === undefined) return;
     const first = firstByName.get(name);
     if (first === undefined) firstByName.set(name, index);

@@ -1,4 +1,4 @@
-import { ErrorCodes, TrellisError } from '@trellis/core';
+import { ErrorCodes, TrellisError, invalidOption as coreInvalidOption } from '@trellis/core';
 
 export const RulesErrorCodes = {
   /** A rule document from a live source was rejected; the previous rules stay in force. */
@@ -64,8 +64,10 @@ export class RuleDocumentError extends TrellisError {
   }
 }
 
-/** A plugin option with a wrong value: `@trellis/router-ip option "file" is 42; expected …`. */
+/**
+ * A plugin option with a wrong value: `@trellis/router-ip option "file" is 42; expected …` — core's one
+ * factory (`invalidOption` of @trellis/core), with the plugin named first.
+ */
 export function invalidOption(plugin: string, name: string, value: unknown, expected: string): TrellisError {
-  const shown = typeof value === 'function' ? 'a function' : JSON.stringify(value) ?? String(value);
-  return new TrellisError(ErrorCodes.INVALID_OPTION, `${plugin} option "${name}" is ${shown}; expected ${expected}`);
+  return coreInvalidOption(name, value, expected, plugin);
 }

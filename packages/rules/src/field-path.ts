@@ -7,6 +7,8 @@
  * lb-hash's hash key.
  */
 
+import { defineFormat } from '@trellis/core/toolkit';
+
 export type FieldGetter = (request: unknown) => unknown;
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -36,6 +38,10 @@ export function fieldPathProblem(path: string): string | undefined {
   const bad = keys.find((k) => typeof k === 'string' && FORBIDDEN_KEYS.has(k));
   return bad === undefined ? undefined : `"${bad}" cannot be a field name`;
 }
+
+/** The string format of a field path in option and document schemas (`Type.String({ format: FIELD_PATH_FORMAT })`). */
+export const FIELD_PATH_FORMAT = 'trellis-field-path';
+defineFormat(FIELD_PATH_FORMAT, fieldPathProblem);
 
 function camel(key: string): string {
   return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());

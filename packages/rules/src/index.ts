@@ -1,12 +1,8 @@
 export { RuleDocumentError, RulesErrorCodes, formatIssue, invalidOption, type RuleIssue } from './errors.js';
 export { parseRuleText, readRuleFile, MAX_DOCUMENT_BYTES, type ParseResult } from './parse.js';
+export { validate, under, joinPath, show, expected, type Schema, type ObjectSchema, type SchemaIssue } from './schema.js';
 export {
-  validate, joinPath, show, expected,
-  type Schema, type StringSchema, type NumberSchema, type BooleanSchema, type ArraySchema, type ObjectSchema,
-  type AnyOfSchema, type AnySchema, type Variant, type SchemaIssue,
-} from './schema.js';
-export {
-  readDocument, compileSection, NAME_SCHEMA, PRIORITY_SCHEMA,
+  readDocument, compileSection, ruleDocumentSchema, ruleDocumentFormats, NAME_SCHEMA, PRIORITY_SCHEMA,
   type RuleBase, type RuleSpec, type RuleDocument, type Outcome,
 } from './document.js';
 export { RuleSet, type RuleSetState, type RuleOrigin } from './rule-set.js';
@@ -16,5 +12,5 @@ export { knownSections } from './sections.js';
 export { ROUTES_DOCUMENT, ON_EMPTY_VALUES, ON_EMPTY_SCHEMA, noEndpointError, type OnEmpty } from './routes.js';
 export { warnRuleError } from './report.js';
 export { resolveRuleSource, clientRules, type RuleSourceOptions, type RulesUpdate, type ResolvedRuleSource } from './client-rules.js';
-export { parseFieldPath, compileFieldPath, fieldPathProblem, scalarText, type FieldGetter } from './field-path.js';
+export { parseFieldPath, compileFieldPath, fieldPathProblem, scalarText, FIELD_PATH_FORMAT, type FieldGetter } from './field-path.js';
 export { fnv1a32, mix32, stableHash32, FNV1A32_OFFSET } from './stable-hash.js';

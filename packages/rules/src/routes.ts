@@ -1,4 +1,5 @@
 import { Code, RpcError } from '@trellis/core';
+import { Type } from '@trellis/core/toolkit';
 import type { Schema } from './schema.js';
 
 /** The document routers watch: `/trellis/config/{group}/{service}/routes`. */
@@ -14,7 +15,7 @@ export type OnEmpty = 'fail' | 'next' | 'all';
 
 export const ON_EMPTY_VALUES: readonly OnEmpty[] = ['fail', 'next', 'all'];
 
-export const ON_EMPTY_SCHEMA: Schema = { type: 'string', enum: ON_EMPTY_VALUES };
+export const ON_EMPTY_SCHEMA: Schema = Type.Union(ON_EMPTY_VALUES.map((value) => Type.Literal(value)));
 
 /** The `fail` policy's error: never ran, so retry and transparent retry treat it as safe but futile. */
 export function noEndpointError(rule: string, detail: string): RpcError {

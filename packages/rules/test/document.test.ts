@@ -138,7 +138,7 @@ t.test('bad start-up rules throw ERR_INVALID_OPTION naming the option, rule and 
 });
 
 t.test('plugin options are checked, typos included', (t) => {
-  t.throws(() => resolveRuleSource('@x/p', spec, { rulez: [] } as never), { code: 'ERR_INVALID_OPTION', message: '@x/p has no option "rulez"; its options are rules, file, live, document, liveWaitMs, onError, onUpdate' });
+  t.throws(() => resolveRuleSource('@x/p', spec, { rulez: [] } as never), { code: 'ERR_INVALID_OPTION', message: '@x/p option "rulez" is []; expected one of the known keys (did you mean "rules"?): rules, file, live, document, liveWaitMs, onError, onUpdate' });
   t.throws(() => resolveRuleSource('@x/p', spec, { live: 'yes' } as never), { code: 'ERR_INVALID_OPTION', message: /option "live" is "yes"; expected true or false/ });
   t.throws(() => resolveRuleSource('@x/p', spec, { document: 'a/b' }), { code: 'ERR_INVALID_OPTION', message: /option "document"/ });
   t.throws(() => resolveRuleSource('@x/p', spec, { liveWaitMs: -1 }), { code: 'ERR_INVALID_OPTION', message: /option "liveWaitMs" is -1/ });

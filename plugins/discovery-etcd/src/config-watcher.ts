@@ -1,5 +1,5 @@
 import { TrellisError } from '@trellis/core';
-import { configSnapshotDelayMs, type ConfigListener, type ServiceQuery, type SnapshotStore } from '@trellis/core/spi';
+import { SnapshotStandIn, configSnapshotDelayMs, type ConfigListener, type ServiceQuery, type SnapshotStore } from '@trellis/core/spi';
 import type { Etcd3 } from 'etcd3';
 import { EtcdErrorCodes } from './errors.js';
 import { RangeWatch, type RangeWatchOptions } from './range-watch.js';
@@ -27,9 +27,8 @@ export class ConfigWatcher {
   private readonly watch: RangeWatch;
   private known = false;
   private current: string | undefined;
-  /** True once the document came from etcd itself rather than from the snapshot. */
-  private live = false;
-  private snapshotTimer: NodeJS.Timeout | undefined;
+  /** Whether the snapshot may still stand in for etcd (core's one rule for it). */
+  private readonly standIn = new SnapshotStandIn();
   private closed = false;
 
   constructor(
@@ -45,14 +44,12 @@ export class ConfigWatcher {
   start(): void {
     const snapshot = this.options.snapshots?.loadConfig(this.options.snapshotName, this.query, this.name);
     if (snapshot) {
-      this.snapshotTimer = setTimeout(() => {
-        this.snapshotTimer = undefined;
-        if (this.closed || this.live) return;
+      this.standIn.arm(configSnapshotDelayMs(this.options.connectTimeoutMs), () => {
+        if (this.closed) return;
         this.known = true;
         this.current = snapshot.document;
         for (const listener of [...this.listeners]) this.call(listener, snapshot.document);
-      }, configSnapshotDelayMs(this.options.connectTimeoutMs));
-      this.snapshotTimer.unref();
+      });
     }
     this.watch.start();
   }
@@ -75,16 +72,14 @@ export class ConfigWatcher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.snapshotTimer);
+    this.standIn.dispose();
     this.listeners.clear();
     await this.watch.close();
   }
 
   private changed(document: string | undefined): void {
     if (this.closed) return;
-    const first = !this.live;
-    this.live = true;
-    clearTimeout(this.snapshotTimer);
+    const first = this.standIn.liveAnswered();
     const changed = !this.known || document !== this.current;
     if (changed || first) this.options.snapshots?.saveConfig(this.options.snapshotName, this.query, this.name, document);
     if (!changed) return;

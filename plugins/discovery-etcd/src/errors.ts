@@ -16,10 +16,8 @@ export const EtcdErrorCodes = {
   LISTENER_FAILED: 'ERR_REGISTRY_LISTENER_FAILED',
 } as const;
 
-/** Same wording as the kernel's `invalidOption` (not exported from @trellis/core yet). */
-export function invalidOption(name: string, value: unknown, expected: string): TrellisError {
-  return new TrellisError(EtcdErrorCodes.INVALID_OPTION, `option "${name}" is ${JSON.stringify(value)}; expected ${expected}`);
-}
+/** The kernel's one factory of the bad-option error (`option "ttlSeconds" is 0; expected …`). */
+export { invalidOption } from '@trellis/core';
 
 export function unreachable(endpoints: readonly string[], what: string, cause: unknown): TrellisError {
   const reason = cause instanceof Error ? cause.message : String(cause);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Interceptor } from '@grpc/grpc-js';
 import { TrellisError } from '@trellis/core';
 import { ExponentialBackoff, RegistryPaths, type BackoffOptions } from '@trellis/core/spi';
+import { Type, parseOptions } from '@trellis/core/toolkit';
 import { invalidOption } from './errors.js';
 
 export interface EtcdRegistryOptions {
@@ -75,15 +76,26 @@ export function reconnectSpreadMs(fleetSize: number): number {
 
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, multiplier: 1.5, jitter: 0.5 };
 
+const PositiveMs = Type.Number({ exclusiveMinimum: 0, description: 'a positive number of milliseconds' });
+
+/** What a schema can say; the endpoints (a string or a list, one scheme) are parsed below. */
+const EtcdOptionsSchema = Type.Object({
+  root: Type.Optional(Type.String({ pattern: '^(/[A-Za-z0-9_.-]+)+$', description: 'a key prefix like "/trellis" (leading "/", no trailing "/")' })),
+  // etcd silently raises a TTL below its minimum (1.5 × election timeout, 2 s by default).
+  ttlSeconds: Type.Optional(Type.Integer({ minimum: 2, description: 'a whole number of seconds ≥ 2' })),
+  connectTimeoutMs: Type.Optional(PositiveMs),
+  requestTimeoutMs: Type.Optional(PositiveMs),
+  checkIntervalMs: Type.Optional(PositiveMs),
+  debounceMs: Type.Optional(Type.Number({ minimum: 0, description: 'a number of milliseconds ≥ 0' })),
+  snapshotDir: Type.Optional(Type.Union([Type.Literal(false), Type.String({ minLength: 1 })], { description: 'a directory path, or false to disable snapshots' })),
+  fleetSize: Type.Optional(Type.Integer({ minimum: 1, description: 'a whole number of registry clients ≥ 1' })),
+});
+
 /** Validates everything up front, so a typo fails at start-up with a sentence saying what to change. */
 export function resolveOptions(options: EtcdRegistryOptions = {}): ResolvedEtcdRegistryOptions {
+  parseOptions(EtcdOptionsSchema, options);
   const ttlSeconds = options.ttlSeconds ?? 10;
-  // etcd silently raises a TTL below its minimum (1.5 × election timeout, 2 s by default).
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 2) {
-    throw invalidOption('ttlSeconds', options.ttlSeconds, 'a whole number of seconds ≥ 2');
-  }
   const fleetSize = options.fleetSize ?? 500;
-  if (!Number.isInteger(fleetSize) || fleetSize < 1) throw invalidOption('fleetSize', options.fleetSize, 'a whole number of registry clients ≥ 1');
   const backoff = { ...DEFAULT_BACKOFF, maxMs: reconnectSpreadMs(fleetSize), ...options.backoff };
   new ExponentialBackoff(backoff); // throws ERR_INVALID_OPTION on a bad backoff
   // A keepalive that fails must be tried again well before the lease runs out: after an outage etcd
@@ -92,13 +104,13 @@ export function resolveOptions(options: EtcdRegistryOptions = {}): ResolvedEtcdR
   const leaseBackoff = { ...backoff, maxMs: Math.min(backoff.maxMs ?? leaseCapMs, leaseCapMs), initialMs: Math.min(backoff.initialMs ?? 200, leaseCapMs) };
   return {
     endpoints: parseEndpoints(options.endpoints ?? 'http://127.0.0.1:2379'),
-    root: parseRoot(options.root ?? RegistryPaths.DEFAULT_ROOT),
+    root: options.root ?? RegistryPaths.DEFAULT_ROOT,
     ttlSeconds,
-    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 3000),
-    requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, 5000),
-    checkIntervalMs: positive('checkIntervalMs', options.checkIntervalMs, ttlSeconds * 1000),
-    debounceMs: nonNegative('debounceMs', options.debounceMs, 100),
-    snapshotDir: parseSnapshotDir(options.snapshotDir),
+    connectTimeoutMs: options.connectTimeoutMs ?? 3000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 5000,
+    checkIntervalMs: options.checkIntervalMs ?? ttlSeconds * 1000,
+    debounceMs: options.debounceMs ?? 100,
+    snapshotDir: options.snapshotDir ?? join(tmpdir(), 'trellis-snapshots'),
     fleetSize,
     backoff,
     leaseBackoff,
@@ -130,31 +142,6 @@ function isEndpointUrl(entry: string): boolean {
   }
   return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.port !== '' &&
     (url.pathname === '/' || url.pathname === '') && url.search === '' && url.username === '';
-}
-
-function parseRoot(root: unknown): string {
-  if (typeof root !== 'string' || !/^(\/[A-Za-z0-9_.-]+)+$/.test(root)) {
-    throw invalidOption('root', root, 'a key prefix like "/trellis" (leading "/", no trailing "/")');
-  }
-  return root;
-}
-
-function parseSnapshotDir(value: unknown): string | false {
-  if (value === undefined) return join(tmpdir(), 'trellis-snapshots');
-  if (value === false || (typeof value === 'string' && value !== '')) return value;
-  throw invalidOption('snapshotDir', value, 'a directory path, or false to disable snapshots');
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalidOption(name, value, 'a positive number of milliseconds');
-  return value;
-}
-
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalidOption(name, value, 'a number of milliseconds ≥ 0');
-  return value;
 }
 
 function defaultOnError(error: TrellisError): void {

@@ -1,7 +1,7 @@
 import { TrellisError } from '@trellis/core';
 import {
   debounce, endpointFromInstance, parseInstance, RegistryPaths,
-  type Debounced, type Endpoint, type EndpointsListener, type ServiceQuery, type SnapshotStore,
+  SnapshotStandIn, type Debounced, type Endpoint, type EndpointsListener, type ServiceQuery, type SnapshotStore,
 } from '@trellis/core/spi';
 import type { Etcd3 } from 'etcd3';
 import { EtcdErrorCodes } from './errors.js';
@@ -33,9 +33,8 @@ export class ServiceWatcher {
   private readonly debounced: Debounced<void>;
   private current: readonly Endpoint[] | undefined;
   private currentJson = '';
-  /** True once a list came from etcd itself rather than from the snapshot. */
-  private live = false;
-  private snapshotTimer: NodeJS.Timeout | undefined;
+  /** Whether the snapshot may still stand in for etcd (core's one rule for it). */
+  private readonly standIn = new SnapshotStandIn();
   private closed = false;
 
   constructor(client: Etcd3, private readonly query: ServiceQuery, private readonly options: ServiceWatcherOptions) {
@@ -46,10 +45,7 @@ export class ServiceWatcher {
 
   start(): void {
     this.watch.start();
-    if (this.options.snapshots) {
-      this.snapshotTimer = setTimeout(() => this.useSnapshot(), this.options.connectTimeoutMs);
-      this.snapshotTimer.unref();
-    }
+    if (this.options.snapshots) this.standIn.arm(this.options.connectTimeoutMs, () => this.useSnapshot());
   }
 
   get listenerCount(): number {
@@ -71,13 +67,13 @@ export class ServiceWatcher {
     if (this.closed) return;
     this.closed = true;
     this.debounced.cancel();
-    clearTimeout(this.snapshotTimer);
+    this.standIn.dispose();
     this.listeners.clear();
     await this.watch.close();
   }
 
   private changed(cause: RangeUpdate): void {
-    if (cause === 'list' && !this.live) {
+    if (cause === 'list' && !this.standIn.live) {
       // The first real list is wanted as soon as it is known, not a debounce window later.
       this.debounced.cancel();
       this.publish(this.build(), true);
@@ -87,7 +83,7 @@ export class ServiceWatcher {
   }
 
   private useSnapshot(): void {
-    if (this.live || this.closed) return;
+    if (this.closed) return;
     const list = this.options.snapshots?.load(this.options.snapshotName, this.query);
     // An empty snapshot says nothing useful; waiting for etcd is better than an empty list.
     if (list && list.length > 0) this.publish(list, false);
@@ -119,9 +115,7 @@ export class ServiceWatcher {
     const json = JSON.stringify(list);
     const changed = this.current === undefined || json !== this.currentJson;
     if (live) {
-      const first = !this.live;
-      this.live = true;
-      clearTimeout(this.snapshotTimer);
+      const first = this.standIn.liveAnswered();
       if (changed || first) this.options.snapshots?.save(this.options.snapshotName, this.query, list);
     }
     if (!changed) return;

@@ -1,5 +1,5 @@
 import { Exception } from 'node-zookeeper-client';
-import { configSnapshotDelayMs, type ConfigListener, type Disposable, type ServiceQuery, type SnapshotStore } from '@trellis/core/spi';
+import { SnapshotStandIn, configSnapshotDelayMs, type ConfigListener, type Disposable, type ServiceQuery, type SnapshotStore } from '@trellis/core/spi';
 import type { TrellisError } from '@trellis/core';
 import { zkCode, type ZkHandle } from './zk-handle.js';
 import type { ZkSession } from './session.js';
@@ -21,9 +21,8 @@ import { WatchLoop } from './watch-loop.js';
 export class ConfigWatch extends WatchLoop {
   private readonly listeners: ListenerSet<string | undefined>;
   private known: { readonly document: string | undefined } | undefined;
-  /** True once the document came from ZooKeeper itself rather than from the snapshot. */
-  private live = false;
-  private snapshotTimer: NodeJS.Timeout | undefined;
+  /** Whether the snapshot may still stand in for ZooKeeper (core's one rule for it). */
+  private readonly standIn = new SnapshotStandIn();
 
   constructor(
     readonly path: string,
@@ -43,13 +42,11 @@ export class ConfigWatch extends WatchLoop {
     this.listeners = new ListenerSet(`a config listener for ${path}`, onError, onIdle);
     const saved = snapshot?.store.loadConfig(snapshot.name, snapshot.query, snapshot.document);
     if (saved) {
-      this.snapshotTimer = setTimeout(() => {
-        this.snapshotTimer = undefined;
-        if (this.closed || this.live) return;
+      this.standIn.arm(configSnapshotDelayMs(snapshot!.connectTimeoutMs), () => {
+        if (this.closed) return;
         this.known = saved;
         this.listeners.emit(saved.document);
-      }, configSnapshotDelayMs(snapshot!.connectTimeoutMs));
-      this.snapshotTimer.unref();
+      });
     }
   }
 
@@ -59,7 +56,7 @@ export class ConfigWatch extends WatchLoop {
   }
 
   override close(): void {
-    clearTimeout(this.snapshotTimer);
+    this.standIn.dispose();
     super.close();
     this.listeners.clear();
   }
@@ -79,9 +76,7 @@ export class ConfigWatch extends WatchLoop {
 
   private publish(document: string | undefined): void {
     if (this.closed) return;
-    const first = !this.live;
-    this.live = true;
-    clearTimeout(this.snapshotTimer);
+    const first = this.standIn.liveAnswered();
     const changed = !this.known || this.known.document !== document;
     const snapshot = this.snapshot;
     if (snapshot && (changed || first)) snapshot.store.saveConfig(snapshot.name, snapshot.query, snapshot.document, document);

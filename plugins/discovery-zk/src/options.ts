@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TrellisError } from '@trellis/core';
 import { ExponentialBackoff, invalidOption, RegistryPaths, type BackoffOptions } from '@trellis/core/spi';
+import { Type, defineFormat, parseOptions } from '@trellis/core/toolkit';
 import { checkAcl, checkAuth, type ResolvedAuth, type ZooKeeperAcl, type ZooKeeperAuth } from './auth.js';
 
 /** What the registry reports about its connection, for logs and metrics. */
@@ -100,35 +101,42 @@ function checkConnectString(value: unknown): string {
   return value;
 }
 
-function checkNumber(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw invalidOption(name, value, `a number in ${min}..${max} (ms)`);
-  }
-  return value;
+const ZK_PATH_FORMAT = 'trellis-zookeeper-path';
+defineFormat(ZK_PATH_FORMAT, (value) => (isValidPath(value) ? undefined : 'is not an absolute ZooKeeper path'));
+
+function ms(min: number, max: number) {
+  return Type.Optional(Type.Number({ minimum: min, maximum: max, description: `a number in ${min}..${max} (ms)` }));
 }
+
+const hook = Type.Optional(Type.Function([], Type.Unknown(), { description: 'a function' }));
+
+/** What a schema can say; the connect string and auth are parsed below. */
+const ZooKeeperOptionsSchema = Type.Object({
+  root: Type.Optional(Type.String({
+    format: ZK_PATH_FORMAT,
+    description: 'an absolute ZooKeeper path like "/trellis" (letters, digits, "_", "." and "-", no trailing "/")',
+  })),
+  snapshotDir: Type.Optional(Type.Union([Type.Literal(false), Type.String({ minLength: 1 })], { description: 'a directory path or false' })),
+  onError: hook,
+  onEvent: hook,
+  fleetSize: Type.Optional(Type.Integer({ minimum: 1, description: 'a whole number of registry clients ≥ 1' })),
+  sessionTimeoutMs: ms(100, 600_000),
+  connectTimeoutMs: ms(1, 600_000),
+  debounceMs: ms(0, 60_000),
+});
 
 /** Validates everything up front so a typo fails at construction, not at the first outage. */
 export function resolveOptions(options: ZooKeeperRegistryOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw invalidOption('options', options, 'an object with at least connectString');
   }
+  parseOptions(ZooKeeperOptionsSchema, options);
   const root = options.root ?? RegistryPaths.DEFAULT_ROOT;
-  if (typeof root !== 'string' || !isValidPath(root)) {
-    throw invalidOption('root', root, 'an absolute ZooKeeper path like "/trellis" (letters, digits, "_", "." and "-", no trailing "/")');
-  }
   const snapshotDir = options.snapshotDir ?? join(tmpdir(), 'trellis-snapshots');
-  if (snapshotDir !== false && (typeof snapshotDir !== 'string' || snapshotDir === '')) {
-    throw invalidOption('snapshotDir', snapshotDir, 'a directory path or false');
-  }
-  for (const hook of ['onError', 'onEvent'] as const) {
-    if (options[hook] !== undefined && typeof options[hook] !== 'function') throw invalidOption(hook, String(options[hook]), 'a function');
-  }
   const fleetSize = options.fleetSize ?? 500;
-  if (!Number.isInteger(fleetSize) || fleetSize < 1) throw invalidOption('fleetSize', options.fleetSize, 'a whole number of registry clients ≥ 1');
   const backoff = { ...DEFAULT_BACKOFF, maxMs: reconnectSpreadMs(fleetSize), ...options.backoff };
   new ExponentialBackoff(backoff); // throws ERR_INVALID_OPTION naming the bad backoff field
-  const sessionTimeoutMs = checkNumber('sessionTimeoutMs', options.sessionTimeoutMs, 15_000, 100, 600_000);
+  const sessionTimeoutMs = options.sessionTimeoutMs ?? 15_000;
   // After an outage the server restores every session with a full timeout: the redials of a fleet must
   // land well inside it, or the sessions the pacing was meant to save expire anyway.
   const redialCapMs = sessionTimeoutMs / 3;
@@ -142,8 +150,8 @@ export function resolveOptions(options: ZooKeeperRegistryOptions): ResolvedOptio
     connectString: checkConnectString(options.connectString),
     root,
     sessionTimeoutMs,
-    connectTimeoutMs: checkNumber('connectTimeoutMs', options.connectTimeoutMs, 3000, 1, 600_000),
-    debounceMs: checkNumber('debounceMs', options.debounceMs, 100, 0, 60_000),
+    connectTimeoutMs: options.connectTimeoutMs ?? 3000,
+    debounceMs: options.debounceMs ?? 100,
     snapshotDir,
     fleetSize,
     backoff,

@@ -1,5 +1,6 @@
-import { DEFAULT_FAILURE_CODES, ErrorCodes, TrellisError, parseCode, type Code } from '@trellis/core';
+import { Code, DEFAULT_FAILURE_CODES, type TrellisError } from '@trellis/core';
 import { ExponentialBackoff, type BackoffOptions } from '@trellis/core/spi';
+import { Type, invalidOption, parseOptions } from '@trellis/core/toolkit';
 
 type Awaitable<T> = T | Promise<T>;
 
@@ -84,103 +85,86 @@ export interface ResolvedHealthOptions {
   readonly startDelayMs: number;
 }
 
+const OWNER = 'health';
+
 function invalid(name: string, value: unknown, expected: string): TrellisError {
-  const shown = typeof value === 'function' ? 'a function' : JSON.stringify(value);
-  return new TrellisError(ErrorCodes.INVALID_OPTION, `health option "${name}" is ${shown}; expected ${expected}`);
+  return invalidOption(name, value, expected, OWNER);
 }
 
-function positive(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalid(name, value, 'a positive number of ms');
-  return value;
-}
+const PositiveMs = Type.Number({ exclusiveMinimum: 0, description: 'a positive number of ms' });
+const NonNegativeMs = Type.Number({ minimum: 0, description: 'a number of ms ≥ 0' });
+const AtLeastOne = Type.Integer({ minimum: 1, description: 'an integer ≥ 1' });
 
-function nonNegative(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalid(name, value, 'a number of ms ≥ 0');
-  return value;
-}
+const HttpSchema = Type.Object({
+  port: Type.Integer({ minimum: 0, maximum: 65535, description: 'an integer in 0..65535 (0 picks a free port)' }),
+  host: Type.Optional(Type.String({ minLength: 1, description: 'an interface address such as "0.0.0.0"' })),
+  path: Type.Optional(Type.String({ pattern: '^/', description: 'a path starting with "/", e.g. "/health"' })),
+});
 
-function integer(name: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) throw invalid(name, value, `an integer ≥ ${min}`);
-  return value;
-}
+const HealthOptionsSchema = Type.Object({
+  intervalMs: Type.Optional(PositiveMs),
+  timeoutMs: Type.Optional(PositiveMs),
+  failureThreshold: Type.Optional(AtLeastOne),
+  availability: Type.Optional(Type.Union([Type.Literal(false), Type.Object({
+    windowMs: Type.Optional(PositiveMs),
+    buckets: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'an integer from 1 to 1000' })),
+    threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'a ratio in (0, 1], e.g. 0.8' })),
+    minCalls: Type.Optional(AtLeastOne),
+    codes: Type.Optional(Type.Array(Type.Integer({ minimum: Code.CANCELLED, maximum: Code.UNAUTHENTICATED }), {
+      description: 'an array of error Codes such as [Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED]',
+    })),
+  })], { description: 'an object like { threshold: 0.8, minCalls: 20 }, or false' })),
+  redial: Type.Optional(Type.Unknown()),
+  loopStall: Type.Optional(Type.Union([Type.Literal(false), Type.Object({
+    sampleMs: Type.Optional(PositiveMs),
+    thresholdMs: Type.Optional(PositiveMs),
+  })], { description: 'an object like { sampleMs: 50, thresholdMs: 100 }, or false' })),
+  warmupMs: Type.Optional(NonNegativeMs),
+  rampOnRecovery: Type.Optional(Type.Boolean()),
+  http: Type.Optional(HttpSchema),
+  readiness: Type.Optional(Type.Array(Type.Function([], Type.Unknown()), { description: 'an array of functions (sync or async) that throw when not ready' })),
+  startDelayMs: Type.Optional(NonNegativeMs),
+});
 
 function resolveAvailability(value: AvailabilityOptions | false | undefined): ResolvedAvailability | undefined {
   if (value === false) return undefined;
-  if (value !== undefined && (typeof value !== 'object' || value === null)) {
-    throw invalid('availability', value, 'an object like { threshold: 0.8, minCalls: 20 }, or false');
-  }
-  const options = value ?? {};
-  const windowMs = positive('availability.windowMs', options.windowMs, 10_000);
-  const buckets = integer('availability.buckets', options.buckets, 10, 1);
-  if (buckets > 1000) throw invalid('availability.buckets', buckets, 'an integer from 1 to 1000');
-  const threshold = options.threshold ?? 0.8;
-  if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1)) {
-    throw invalid('availability.threshold', threshold, 'a ratio in (0, 1], e.g. 0.8');
-  }
-  const minCalls = integer('availability.minCalls', options.minCalls, 20, 1);
+  const { windowMs = 10_000, buckets = 10, threshold = 0.8, minCalls = 20, codes = DEFAULT_FAILURE_CODES } = value ?? {};
   // The kernel's one definition of failure, shared with breaker, LALB and retry.
-  const codes = options.codes ?? DEFAULT_FAILURE_CODES;
-  if (!Array.isArray(codes) || codes.some((c) => typeof c !== 'number' || parseCode(c) === undefined)) {
-    throw invalid('availability.codes', codes, 'an array of error Codes such as [Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED]');
-  }
   return { windowMs, buckets, threshold, minCalls, codes: new Set(codes) };
 }
 
 function resolveLoopStall(value: LoopStallOptions | false | undefined): Required<LoopStallOptions> | undefined {
   if (value === false) return undefined;
-  if (value !== undefined && (typeof value !== 'object' || value === null)) {
-    throw invalid('loopStall', value, 'an object like { sampleMs: 50, thresholdMs: 100 }, or false');
-  }
-  return {
-    sampleMs: positive('loopStall.sampleMs', value?.sampleMs, 50),
-    thresholdMs: positive('loopStall.thresholdMs', value?.thresholdMs, 100),
-  };
+  return { sampleMs: value?.sampleMs ?? 50, thresholdMs: value?.thresholdMs ?? 100 };
 }
 
 export function resolveHttp(value: HttpEndpointOptions | undefined): Required<HttpEndpointOptions> | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null) throw invalid('http', value, 'an object like { port: 8081 }');
+  parseOptions(Type.Object({ http: HttpSchema }), { http: value }, OWNER);
   const { port, host = '0.0.0.0', path = '/health' } = value;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw invalid('http.port', port, 'an integer in 0..65535 (0 picks a free port)');
-  }
-  if (typeof host !== 'string' || host === '') throw invalid('http.host', host, 'an interface address such as "0.0.0.0"');
-  if (typeof path !== 'string' || !path.startsWith('/')) throw invalid('http.path', path, 'a path starting with "/", e.g. "/health"');
   return { port, host, path };
 }
 
 /** Validates everything when `health()` is called, so a typo fails where it is written. */
 export function resolveHealthOptions(options: HealthOptions = {}): ResolvedHealthOptions {
-  if (typeof options !== 'object' || options === null) throw invalid('options', options, 'an object');
-  const intervalMs = positive('intervalMs', options.intervalMs, 1000);
-  const timeoutMs = positive('timeoutMs', options.timeoutMs, 1000);
-  const failureThreshold = integer('failureThreshold', options.failureThreshold, 3, 1);
+  parseOptions(HealthOptionsSchema, options, OWNER);
   const redial: BackoffOptions = { initialMs: 100, maxMs: 10_000, multiplier: 2, jitter: 0.2, ...options.redial };
   try {
     new ExponentialBackoff(redial);
   } catch (error) {
     throw invalid('redial', options.redial, `valid backoff settings (${(error as Error).message})`);
   }
-  const readiness = options.readiness ?? [];
-  if (!Array.isArray(readiness) || readiness.some((check) => typeof check !== 'function')) {
-    throw invalid('readiness', readiness, 'an array of functions (sync or async) that throw when not ready');
-  }
-  const rampOnRecovery = options.rampOnRecovery ?? true;
-  if (typeof rampOnRecovery !== 'boolean') throw invalid('rampOnRecovery', rampOnRecovery, 'true or false');
   return {
-    intervalMs,
-    timeoutMs,
-    failureThreshold,
+    intervalMs: options.intervalMs ?? 1000,
+    timeoutMs: options.timeoutMs ?? 1000,
+    failureThreshold: options.failureThreshold ?? 3,
     availability: resolveAvailability(options.availability),
     redial,
     loopStall: resolveLoopStall(options.loopStall),
-    warmupMs: nonNegative('warmupMs', options.warmupMs, 60_000),
-    rampOnRecovery,
+    warmupMs: options.warmupMs ?? 60_000,
+    rampOnRecovery: options.rampOnRecovery ?? true,
     http: resolveHttp(options.http),
-    readiness,
-    startDelayMs: nonNegative('startDelayMs', options.startDelayMs, 0),
+    readiness: options.readiness ?? [],
+    startDelayMs: options.startDelayMs ?? 0,
   };
 }

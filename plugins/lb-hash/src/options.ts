@@ -1,12 +1,15 @@
 import type { Invocation } from '@trellis/core';
-import { invalidOption } from '@trellis/core/spi';
-import { fieldPathProblem } from '@trellis/rules';
+import { invalidOption, Type, parseOptions } from '@trellis/core/toolkit';
+import { FIELD_PATH_FORMAT } from '@trellis/rules';
 import { DEFAULT_MAGLEV_TABLE_SIZE, isPrime } from './maglev.js';
 
 /** Per endpoint at the mean weight on the ring: ketama's and Dubbo's 160. */
 export const DEFAULT_VIRTUAL_NODES = 160;
 /** Mirrokni et al.'s ε: no endpoint takes more than (1 + ε) × the mean load. */
 export const DEFAULT_EPSILON = 0.25;
+
+const OWNER = 'lb-hash';
+const TABLE_SIZE = 'a prime from 3 to 10 000 019, about 100 × the endpoints or more (Envoy: 65 537)';
 
 export type HashAlgorithm = 'ring' | 'maglev';
 
@@ -52,15 +55,27 @@ export interface ResolvedHashOptions {
   readonly random: () => number;
 }
 
-function isInteger(value: unknown, min: number, max: number): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
-}
+const HashOptionsSchema = Type.Object({
+  field: Type.Optional(Type.String({ format: FIELD_PATH_FORMAT, description: "a request field path such as 'user.id'" })),
+  header: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,256}$', description: 'a metadata key: letters, digits, ".", "_" and "-"' })),
+  key: Type.Optional(Type.Function([], Type.Unknown(), { description: 'a function (invocation) => string | number | undefined' })),
+  algorithm: Type.Optional(Type.Union([Type.Literal('ring'), Type.Literal('maglev')], { description: "'ring' or 'maglev'" })),
+  virtualNodes: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'an integer from 1 to 10 000 (ketama: 160)' })),
+  tableSize: Type.Optional(Type.Integer({ minimum: 3, maximum: 10_000_019, description: TABLE_SIZE })),
+  boundedLoad: Type.Optional(Type.Union([
+    Type.Literal(false),
+    Type.Object({ epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'a number > 0 (0.25: no endpoint above 1.25 × the mean load)' })) }),
+  ], { description: 'false or { epsilon }' })),
+  onMissingKey: Type.Optional(Type.Union([Type.Literal('random'), Type.Literal('fail')], { description: "'random' or 'fail'" })),
+  random: Type.Optional(Type.Function([], Type.Number(), { description: 'a function returning [0, 1)' })),
+});
 
 /** Fills defaults and rejects bad values at construction, with a sentence saying what to pass. */
 export function resolveHashOptions(options: ConsistentHashOptions): ResolvedHashOptions {
   if (typeof options !== 'object' || options === null) {
-    throw invalidOption('options', options, "an object with one of field ('user.id'), header or key (a function)");
+    throw invalidOption('options', options, "an object with one of field ('user.id'), header or key (a function)", OWNER);
   }
+  parseOptions(HashOptionsSchema, options, OWNER);
   const {
     field, header, key,
     algorithm = 'ring',
@@ -72,30 +87,9 @@ export function resolveHashOptions(options: ConsistentHashOptions): ResolvedHash
   } = options;
   const given = [field, header, key].filter((v) => v !== undefined).length;
   if (given !== 1) {
-    throw invalidOption('field/header/key', { field, header, key: key === undefined ? undefined : 'a function' }, 'exactly one of them: a request field path, a metadata key, or a function of the call');
+    throw invalidOption('field/header/key', { field, header, key: key === undefined ? undefined : 'a function' }, 'exactly one of them: a request field path, a metadata key, or a function of the call', OWNER);
   }
-  if (field !== undefined) {
-    const problem = typeof field === 'string' ? fieldPathProblem(field) : 'not a string';
-    if (problem !== undefined) throw invalidOption('field', field, `a request field path such as 'user.id' (${problem})`);
-  }
-  if (header !== undefined && !(typeof header === 'string' && /^[A-Za-z0-9._-]{1,256}$/.test(header))) {
-    throw invalidOption('header', header, 'a metadata key: letters, digits, ".", "_" and "-"');
-  }
-  if (key !== undefined && typeof key !== 'function') throw invalidOption('key', key, 'a function (invocation) => string | number | undefined');
-  if (algorithm !== 'ring' && algorithm !== 'maglev') throw invalidOption('algorithm', algorithm, "'ring' or 'maglev'");
-  if (!isInteger(virtualNodes, 1, 10_000)) throw invalidOption('virtualNodes', virtualNodes, 'an integer from 1 to 10 000 (ketama: 160)');
-  if (!(isInteger(tableSize, 3, 10_000_019) && isPrime(tableSize))) {
-    throw invalidOption('tableSize', tableSize, 'a prime from 3 to 10 000 019, about 100 × the endpoints or more (Envoy: 65 537)');
-  }
-  let epsilon = Number.POSITIVE_INFINITY;
-  if (boundedLoad !== false) {
-    if (typeof boundedLoad !== 'object' || boundedLoad === null) throw invalidOption('boundedLoad', boundedLoad, 'false or { epsilon }');
-    epsilon = boundedLoad.epsilon ?? DEFAULT_EPSILON;
-    if (!(typeof epsilon === 'number' && Number.isFinite(epsilon) && epsilon > 0)) {
-      throw invalidOption('boundedLoad.epsilon', epsilon, 'a number > 0 (0.25: no endpoint above 1.25 × the mean load)');
-    }
-  }
-  if (onMissingKey !== 'random' && onMissingKey !== 'fail') throw invalidOption('onMissingKey', onMissingKey, "'random' or 'fail'");
-  if (typeof random !== 'function') throw invalidOption('random', random, 'a function returning [0, 1)');
+  if (!isPrime(tableSize)) throw invalidOption('tableSize', tableSize, TABLE_SIZE, OWNER);
+  const epsilon = boundedLoad === false ? Number.POSITIVE_INFINITY : boundedLoad.epsilon ?? DEFAULT_EPSILON;
   return { key: { field, header, key }, algorithm, virtualNodes, tableSize, epsilon, onMissingKey, random };
 }

@@ -1,7 +1,8 @@
 import {
-  ErrorCodes, TrellisError, failurePredicate, isFailure as isKernelFailure, parseCodes, type Code, type FailurePredicate, type Invocation,
+  failurePredicate, isFailure as isKernelFailure, parseCodes, type Code, type FailurePredicate, type Invocation,
 } from '@trellis/core';
 import { systemClock, type Clock } from '@trellis/core/spi';
+import { Type, invalidOption, parseOptions } from '@trellis/core/toolkit';
 import {
   DEFAULT_MAX_SAMPLE_AGE_MS,
   DEFAULT_MIN_QPS_RATIO,
@@ -82,20 +83,31 @@ export interface ResolvedLalbOptions {
   readonly isFailure: FailurePredicate;
 }
 
-function invalid(name: string, value: unknown, expected: string): TrellisError {
-  return new TrellisError(
-    ErrorCodes.INVALID_OPTION,
-    `lalb option "${name}" is ${typeof value === 'function' ? 'a function' : JSON.stringify(value)}; expected ${expected}`,
-  );
+const OWNER = 'lalb';
+
+function invalid(name: string, value: unknown, expected: string): Error {
+  return invalidOption(name, value, expected, OWNER);
 }
 
-function isInteger(value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
-}
-
-function isPositive(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0;
-}
+const LalbOptionsSchema = Type.Object({
+  clock: Type.Optional(Type.Object({ now: Type.Function([], Type.Number()) }, { description: 'an object with now(): number' })),
+  random: Type.Optional(Type.Function([], Type.Number(), { description: 'a function returning [0, 1)' })),
+  // Two slots are the least that can measure a rate between them.
+  windowSize: Type.Optional(Type.Integer({ minimum: 2, maximum: 65536, description: 'an integer from 2 to 65536' })),
+  minWeight: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WEIGHT, description: 'an integer from 1 to 2^42' })),
+  punishInflightRatio: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'a finite number > 0 (brpc uses 1.5)' })),
+  punishErrorRatio: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'a finite number > 0 (brpc uses 1.2)' })),
+  maxRetry: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Type.Function([], Type.Number())], {
+    description: 'an integer ≥ 0 or a function of the invocation',
+  })),
+  minQpsRatio: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'a number from 0 (brpc: 1 qps floor) to 1' })),
+  // Under a second the window could not even measure a rate (brpc measures over ≥ 1 s or 128 calls).
+  maxSampleAgeMs: Type.Optional(Type.Union([Type.Number({ minimum: 1000 }), Type.Literal(Number.POSITIVE_INFINITY)], {
+    description: 'a number of ms ≥ 1000, or Infinity for no age limit (brpc)',
+  })),
+  rateExponent: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'a number from 0 (weights by latency alone) to 1 (brpc)' })),
+  failureCodes: Type.Optional(Type.Unknown()),
+});
 
 /** Fills defaults and rejects bad values at construction, with a sentence saying what to pass. */
 export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptions {
@@ -111,32 +123,8 @@ export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptio
     maxSampleAgeMs = DEFAULT_MAX_SAMPLE_AGE_MS,
     rateExponent = DEFAULT_RATE_EXPONENT,
     failureCodes,
-  } = options;
-  if (typeof clock?.now !== 'function') throw invalid('clock', clock, 'an object with now(): number');
-  if (typeof random !== 'function') throw invalid('random', random, 'a function returning [0, 1)');
-  // Two slots are the least that can measure a rate between them.
-  if (!isInteger(windowSize, 2, 65536)) throw invalid('windowSize', windowSize, 'an integer from 2 to 65536');
-  if (!isInteger(minWeight, 1, MAX_WEIGHT)) throw invalid('minWeight', minWeight, `an integer from 1 to 2^42`);
-  if (!isPositive(punishInflightRatio)) {
-    throw invalid('punishInflightRatio', punishInflightRatio, 'a finite number > 0 (brpc uses 1.5)');
-  }
-  if (!isPositive(punishErrorRatio)) {
-    throw invalid('punishErrorRatio', punishErrorRatio, 'a finite number > 0 (brpc uses 1.2)');
-  }
-  let maxRetryOf: (invocation: Invocation) => number;
-  if (typeof maxRetry === 'function') maxRetryOf = maxRetry;
-  else if (isInteger(maxRetry, 0)) maxRetryOf = () => maxRetry;
-  else throw invalid('maxRetry', maxRetry, 'an integer ≥ 0 or a function of the invocation');
-  if (!(typeof minQpsRatio === 'number' && minQpsRatio >= 0 && minQpsRatio <= 1)) {
-    throw invalid('minQpsRatio', minQpsRatio, 'a number from 0 (brpc: 1 qps floor) to 1');
-  }
-  // Under a second the window could not even measure a rate (brpc measures over ≥ 1 s or 128 calls).
-  if (!(typeof maxSampleAgeMs === 'number' && maxSampleAgeMs >= 1000)) {
-    throw invalid('maxSampleAgeMs', maxSampleAgeMs, 'a number of ms ≥ 1000, or Infinity for no age limit (brpc)');
-  }
-  if (!(typeof rateExponent === 'number' && rateExponent >= 0 && rateExponent <= 1)) {
-    throw invalid('rateExponent', rateExponent, 'a number from 0 (weights by latency alone) to 1 (brpc)');
-  }
+  } = parseOptions(LalbOptionsSchema, options, OWNER) as LalbOptions;
+  const maxRetryOf = typeof maxRetry === 'function' ? maxRetry : () => maxRetry;
   const isFailure = failureCodes === undefined ? isKernelFailure : failurePredicate(parseCodes('failureCodes', failureCodes, invalid));
   return {
     isFailure,

@@ -1,4 +1,5 @@
-import { invalidOption, systemClock, type Clock } from '@trellis/core/spi';
+import { systemClock, type Clock } from '@trellis/core/spi';
+import { Type, parseOptions } from '@trellis/core/toolkit';
 
 /** Finagle's and Linkerd's default decay time of the latency estimate. */
 export const DEFAULT_DECAY_MS = 10_000;
@@ -21,13 +22,14 @@ export interface ResolvedP2cOptions {
   readonly random: () => number;
 }
 
+const P2cOptionsSchema = Type.Object({
+  decayMs: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'a number of ms > 0 (Finagle and Linkerd use 10 000)' })),
+  clock: Type.Optional(Type.Object({ now: Type.Function([], Type.Number()) }, { description: 'an object with now(): number' })),
+  random: Type.Optional(Type.Function([], Type.Number(), { description: 'a function returning [0, 1)' })),
+});
+
 /** Fills defaults and rejects bad values at construction, with a sentence saying what to pass. */
 export function resolveP2cOptions(options: P2cOptions = {}): ResolvedP2cOptions {
-  const { decayMs = DEFAULT_DECAY_MS, clock = systemClock, random = Math.random } = options;
-  if (!(typeof decayMs === 'number' && Number.isFinite(decayMs) && decayMs > 0)) {
-    throw invalidOption('decayMs', decayMs, 'a number of ms > 0 (Finagle and Linkerd use 10 000)');
-  }
-  if (typeof clock?.now !== 'function') throw invalidOption('clock', clock, 'an object with now(): number');
-  if (typeof random !== 'function') throw invalidOption('random', random, 'a function returning [0, 1)');
+  const { decayMs = DEFAULT_DECAY_MS, clock = systemClock, random = Math.random } = parseOptions(P2cOptionsSchema, options, 'lb-p2c');
   return { decayMs, clock, random };
 }

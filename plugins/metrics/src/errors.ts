@@ -1,11 +1,9 @@
-import { ErrorCodes, TrellisError } from '@trellis/core';
+import type { TrellisError } from '@trellis/core';
+import { invalidOption } from '@trellis/core/toolkit';
 
+/** `metrics option "port" is 70000; expected …` — core's one factory of the bad-option error. */
 export function invalidMetricsOption(name: string, value: unknown, expected: string): TrellisError {
-  let shown: string;
-  if (typeof value === 'function') shown = 'a function';
-  else if (typeof value === 'object' && value !== null && !Array.isArray(value)) shown = 'an object';
-  else shown = JSON.stringify(value) ?? String(value);
-  return new TrellisError(ErrorCodes.INVALID_OPTION, `metrics option "${name}" is ${shown}; expected ${expected}`);
+  return invalidOption(name, value, expected, 'metrics');
 }
 
 // Prometheus' data model: https://prometheus.io/docs/concepts/data_model/#metric-names-and-labels

@@ -1,33 +1,42 @@
-import { Code, RpcError } from '@trellis/core';
+import { Code, RpcError, type RpcErrorOptions } from '@trellis/core';
 import type { RetryDecision } from './attempt-record.js';
 
-const reasons = new WeakMap<RpcError, RetryDecision>();
+/**
+ * The error a caller gets when retry stopped on a failure: the same code, `mayHaveRun`, trailers and
+ * endpoint as the failure, the failure itself as `cause`, and `stopReason` saying why no further
+ * attempt was made. The reason travels on the error itself (no side table to look it up in).
+ */
+export class RetryStoppedError extends RpcError {
+  readonly stopReason: RetryDecision;
+  constructor(code: Code, message: string, stopReason: RetryDecision, options: RpcErrorOptions) {
+    super(code, message, options);
+    this.stopReason = stopReason;
+  }
+}
+
+function stopped(error: RpcError, message: string, reason: RetryDecision): RetryStoppedError {
+  return new RetryStoppedError(error.code, message, reason, { mayHaveRun: error.mayHaveRun, metadata: error.metadata, cause: error, endpoint: error.endpoint });
+}
 
 /**
- * The error a caller gets when retry gave up on a retryable failure: the same code and `mayHaveRun`,
- * the original error as `cause`, and a note saying why no further attempt was made — so
- * "UNAVAILABLE … (not retried: Mutate is not idempotent …)" tells the whole story in one log line.
+ * Gave up on a retryable failure, with a note saying why — so "UNAVAILABLE … (not retried: Mutate is
+ * not idempotent …)" tells the whole story in one log line.
  */
 export function giveUp(error: RpcError, reason: RetryDecision, note: string): RpcError {
-  const wrapped = new RpcError(error.code, `${error.message} (${note})`, { mayHaveRun: error.mayHaveRun, metadata: error.metadata, cause: error, endpoint: error.endpoint });
-  reasons.set(wrapped, reason);
-  return wrapped;
+  return stopped(error, `${error.message} (${note})`, reason);
 }
 
 /** DEADLINE_EXCEEDED for a call whose deadline passed between attempts. */
 export function deadlineExceeded(last: RpcError, mayHaveRun: boolean, note: string): RpcError {
-  const error = new RpcError(Code.DEADLINE_EXCEEDED, `${note}; last error: ${last.toString()}`, { mayHaveRun, cause: last, endpoint: last.endpoint });
-  reasons.set(error, 'deadline');
-  return error;
+  return new RetryStoppedError(Code.DEADLINE_EXCEEDED, `${note}; last error: ${last.toString()}`, 'deadline', { mayHaveRun, cause: last, endpoint: last.endpoint });
 }
 
-/** Records why retry stopped for an error it returns as it is (no note to add). */
+/** Stopped with no note to add: the failure's own code and message, the reason on the error. */
 export function stoppedWith(error: RpcError, reason: RetryDecision): RpcError {
-  reasons.set(error, reason);
-  return error;
+  return stopped(error, error.message, reason);
 }
 
 /** Why retry stopped for an error it returned (undefined: it returned the error untouched). */
 export function retryStopReason(error: unknown): RetryDecision | undefined {
-  return error instanceof RpcError ? reasons.get(error) : undefined;
+  return error instanceof RetryStoppedError ? error.stopReason : undefined;
 }

@@ -4,6 +4,6 @@ export {
   DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_ON, DEFAULT_BACKOFF, DEFAULT_BUDGET, DEFAULT_HEDGE_BUDGET, DEFAULT_MIN_SAMPLES, MAX_ATTEMPTS_LIMIT,
 } from './options.js';
 export { retryAttemptsKey, type AttemptRecord, type RetryDecision } from './attempt-record.js';
-export { retryStopReason } from './give-up.js';
+export { retryStopReason, RetryStoppedError } from './give-up.js';
 export { RetryBudget, type BudgetSnapshot } from './retry-budget.js';
 export { LatencyTracker } from './latency-tracker.js';

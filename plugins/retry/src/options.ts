@@ -1,4 +1,5 @@
-import { Code, DEFAULT_FAILURE_CODES, ErrorCodes, TrellisError, parseCode, type Invocation, type RpcError } from '@trellis/core';
+import { Code, DEFAULT_FAILURE_CODES, type Invocation, type RpcError, type TrellisError } from '@trellis/core';
+import { Type, invalidOption, parseOptions, type TSchema } from '@trellis/core/toolkit';
 import type { BackoffOptions } from '@trellis/core/spi';
 import type { AttemptRecord } from './attempt-record.js';
 
@@ -118,117 +119,108 @@ export const DEFAULT_MIN_SAMPLES = 50;
 /** Upper bound of maxAttempts: more tries than this only hides an outage. */
 export const MAX_ATTEMPTS_LIMIT = 10;
 
+const OWNER = 'retry';
+
 export function invalid(name: string, value: unknown, expected: string): TrellisError {
-  const shown = typeof value === 'function' ? 'a function' : JSON.stringify(value);
-  return new TrellisError(ErrorCodes.INVALID_OPTION, `retry option "${name}" is ${shown}; expected ${expected}`);
+  return invalidOption(name, value, expected, OWNER);
 }
 
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const strict = { additionalProperties: false } as const;
+const MaxAttempts = Type.Integer({ minimum: 1, maximum: MAX_ATTEMPTS_LIMIT, description: `an integer from 1 to ${MAX_ATTEMPTS_LIMIT} (1 turns retry off)` });
+const Codes = Type.Array(Type.Integer({ minimum: Code.CANCELLED, maximum: Code.UNAUTHENTICATED }), {
+  description: 'an array of Code values other than OK, e.g. [Code.UNAVAILABLE]',
+});
+const AttemptTimeout = Type.Number({ exclusiveMinimum: 0, description: 'a positive number of ms' });
+const budgetFields = {
+  minPerSecond: Type.Optional(Type.Number({ minimum: 0, description: 'a number ≥ 0' })),
+  windowMs: Type.Optional(Type.Number({ minimum: 100, description: 'a number of ms ≥ 100' })),
+};
+const Ratio = Type.Number({ minimum: 0, maximum: 100, description: 'a number from 0 to 100 (0.1 = 10 % extra load)' });
 
-function checkKeys(name: string, value: Record<string, unknown>, known: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) throw invalid(`${name}.${key}`, value[key], `one of the known keys of ${name}: ${known.join(', ')}`);
-  }
+function orFalse(schema: TSchema, description: string): TSchema {
+  return Type.Union([Type.Literal(false), schema], { description });
 }
 
-function maxAttemptsOf(name: string, value: unknown): number {
-  if (!(Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_ATTEMPTS_LIMIT)) {
-    throw invalid(name, value, `an integer from 1 to ${MAX_ATTEMPTS_LIMIT} (1 turns retry off)`);
-  }
-  return value as number;
-}
+const Hedge = orFalse(Type.Object({
+  delayMs: Type.Optional(Type.Number({ minimum: 0, description: 'a number of ms ≥ 0' })),
+  percentile: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 100, description: 'a number between 0 and 100 exclusive, e.g. 95' })),
+  minSamples: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'an integer from 1 to 10000' })),
+  maxRatio: Type.Optional(Ratio),
+  ...budgetFields,
+}, strict), '`false` or an object { delayMs, percentile, … }');
 
-/** Codes as `Code` values (numbers), checked by the kernel's one code parser. */
-function codesOf(name: string, value: unknown): ReadonlySet<Code> {
-  if (!Array.isArray(value) || !value.every((c) => typeof c === 'number' && parseCode(c) !== undefined)) {
-    throw invalid(name, value, 'an array of Code values other than OK, e.g. [Code.UNAVAILABLE]');
-  }
-  return new Set(value as Code[]);
-}
+const MethodSchema = Type.Object({
+  idempotent: Type.Optional(Type.Boolean()),
+  maxAttempts: Type.Optional(MaxAttempts),
+  retryOn: Type.Optional(Codes),
+  attemptTimeoutMs: Type.Optional(AttemptTimeout),
+  hedge: Type.Optional(Hedge),
+}, strict);
 
-function timeoutOf(name: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (!(isNumber(value) && value > 0)) throw invalid(name, value, 'a positive number of ms');
-  return value;
-}
+const RetryOptionsSchema = Type.Object({
+  maxAttempts: Type.Optional(MaxAttempts),
+  retryOn: Type.Optional(Codes),
+  retryIf: Type.Optional(Type.Function([], Type.Unknown(), { description: 'a function (error, invocation) => boolean | undefined' })),
+  attemptTimeoutMs: Type.Optional(AttemptTimeout),
+  backoff: Type.Optional(orFalse(Type.Object({
+    initialMs: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'a positive number of ms (or backoff: false)' })),
+    maxMs: Type.Optional(Type.Number()),
+    multiplier: Type.Optional(Type.Number({ minimum: 1, description: 'a number ≥ 1' })),
+    jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'a number from 0 to 1' })),
+  }, strict), '`false` or { initialMs, maxMs, multiplier, jitter }')),
+  budget: Type.Optional(orFalse(Type.Object({ ratio: Type.Optional(Ratio), ...budgetFields }, strict), '`false` or an object { ratio, minPerSecond, windowMs }')),
+  hedge: Type.Optional(Hedge),
+  fallbackToFailed: Type.Optional(Type.Boolean()),
+  methods: Type.Optional(Type.Record(Type.String(), MethodSchema, { description: 'an object keyed by method name' })),
+  onAttempt: Type.Optional(Type.Function([], Type.Unknown(), { description: 'a function (record, invocation) => void' })),
+  random: Type.Optional(Type.Function([], Type.Number(), { description: 'a function returning [0, 1)' })),
+}, strict);
 
-export function resolveBudget(name: string, value: unknown, defaults: ResolvedBudget, ratioKey = 'ratio'): ResolvedBudget {
-  if (!isObject(value)) throw invalid(name, value, '`false` or an object { ratio, minPerSecond, windowMs }');
-  checkKeys(name, value, ['ratio', 'minPerSecond', 'windowMs']);
+/** Fills a budget's defaults (the schema checked its fields). */
+function resolveBudget(value: BudgetOptions, defaults: ResolvedBudget): ResolvedBudget {
   const { ratio = defaults.ratio, minPerSecond = defaults.minPerSecond, windowMs = defaults.windowMs } = value;
-  if (!(isNumber(ratio) && ratio >= 0 && ratio <= 100)) throw invalid(`${name}.${ratioKey}`, ratio, 'a number from 0 to 100 (0.1 = 10 % extra load)');
-  if (!(isNumber(minPerSecond) && minPerSecond >= 0)) throw invalid(`${name}.minPerSecond`, minPerSecond, 'a number ≥ 0');
-  if (!(isNumber(windowMs) && windowMs >= 100)) throw invalid(`${name}.windowMs`, windowMs, 'a number of ms ≥ 100');
   return { ratio, minPerSecond, windowMs };
 }
 
-function resolveHedge(name: string, value: unknown): ResolvedHedge | undefined {
+function resolveHedge(name: string, value: HedgeOptions | false | undefined): ResolvedHedge | undefined {
   if (value === undefined || value === false) return undefined;
-  if (!isObject(value)) throw invalid(name, value, '`false` or an object { delayMs, percentile, … }');
-  checkKeys(name, value, ['delayMs', 'percentile', 'minSamples', 'maxRatio', 'minPerSecond', 'windowMs']);
   const { delayMs, percentile, minSamples = DEFAULT_MIN_SAMPLES, maxRatio, minPerSecond, windowMs } = value;
   if (delayMs === undefined && percentile === undefined) {
     throw invalid(name, value, 'delayMs (send a backup after this many ms) or percentile (after the method\'s pN latency), or both');
   }
-  if (delayMs !== undefined && !(isNumber(delayMs) && delayMs >= 0)) throw invalid(`${name}.delayMs`, delayMs, 'a number of ms ≥ 0');
-  if (percentile !== undefined && !(isNumber(percentile) && percentile > 0 && percentile < 100)) {
-    throw invalid(`${name}.percentile`, percentile, 'a number between 0 and 100 exclusive, e.g. 95');
-  }
-  if (!(Number.isInteger(minSamples) && (minSamples as number) >= 1 && (minSamples as number) <= 10_000)) {
-    throw invalid(`${name}.minSamples`, minSamples, 'an integer from 1 to 10000');
-  }
-  const budget = resolveBudget(name, { ratio: maxRatio, minPerSecond, windowMs }, DEFAULT_HEDGE_BUDGET, 'maxRatio');
-  return { delayMs: delayMs as number | undefined, percentile: percentile as number | undefined, minSamples: minSamples as number, budget };
+  const budget = resolveBudget({ ratio: maxRatio, minPerSecond, windowMs }, DEFAULT_HEDGE_BUDGET);
+  return { delayMs, percentile, minSamples, budget };
 }
 
 /** Rejects bad options when `retry()` is called, where the mistake is, with what to pass instead. */
 export function resolveRetryOptions(options: RetryOptions = {}): ResolvedRetryOptions {
-  if (!isObject(options as unknown)) throw invalid('options', options, 'an object (or nothing for the defaults)');
-  checkKeys('options', options as Record<string, unknown>, [
-    'maxAttempts', 'retryOn', 'retryIf', 'attemptTimeoutMs', 'backoff', 'budget', 'hedge', 'fallbackToFailed', 'methods', 'onAttempt', 'random',
-  ]);
+  parseOptions(RetryOptionsSchema, options, OWNER);
   const { retryIf, onAttempt, random = Math.random, fallbackToFailed = false, methods = {} } = options;
-  if (retryIf !== undefined && typeof retryIf !== 'function') throw invalid('retryIf', retryIf, 'a function (error, invocation) => boolean | undefined');
-  if (onAttempt !== undefined && typeof onAttempt !== 'function') throw invalid('onAttempt', onAttempt, 'a function (record, invocation) => void');
-  if (typeof random !== 'function') throw invalid('random', random, 'a function returning [0, 1)');
-  if (typeof fallbackToFailed !== 'boolean') throw invalid('fallbackToFailed', fallbackToFailed, 'true or false');
   let backoff: Required<BackoffOptions> | undefined;
   if (options.backoff !== false) {
-    const given = options.backoff ?? {};
-    if (!isObject(given)) throw invalid('backoff', given, '`false` or { initialMs, maxMs, multiplier, jitter }');
-    checkKeys('backoff', given, ['initialMs', 'maxMs', 'multiplier', 'jitter']);
-    backoff = { ...DEFAULT_BACKOFF, ...given } as Required<BackoffOptions>;
-    if (!(isNumber(backoff.initialMs) && backoff.initialMs > 0)) throw invalid('backoff.initialMs', backoff.initialMs, 'a positive number of ms (or backoff: false)');
-    if (!(isNumber(backoff.maxMs) && backoff.maxMs >= backoff.initialMs)) throw invalid('backoff.maxMs', backoff.maxMs, `a number ≥ initialMs (${backoff.initialMs})`);
-    if (!(isNumber(backoff.multiplier) && backoff.multiplier >= 1)) throw invalid('backoff.multiplier', backoff.multiplier, 'a number ≥ 1');
-    if (!(isNumber(backoff.jitter) && backoff.jitter >= 0 && backoff.jitter <= 1)) throw invalid('backoff.jitter', backoff.jitter, 'a number from 0 to 1');
+    backoff = { ...DEFAULT_BACKOFF, ...options.backoff } as Required<BackoffOptions>;
+    if (!(Number.isFinite(backoff.maxMs) && backoff.maxMs >= backoff.initialMs)) throw invalid('backoff.maxMs', backoff.maxMs, `a number ≥ initialMs (${backoff.initialMs})`);
   }
-  const budget = options.budget === false ? undefined : resolveBudget('budget', options.budget ?? {}, DEFAULT_BUDGET);
+  const budget = options.budget === false ? undefined : resolveBudget(options.budget ?? {}, DEFAULT_BUDGET);
   const defaults: MethodPolicy = {
     idempotent: false,
-    maxAttempts: maxAttemptsOf('maxAttempts', options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
-    retryOn: codesOf('retryOn', options.retryOn ?? DEFAULT_RETRY_ON),
-    attemptTimeoutMs: timeoutOf('attemptTimeoutMs', options.attemptTimeoutMs),
+    maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    retryOn: new Set(options.retryOn ?? DEFAULT_RETRY_ON),
+    attemptTimeoutMs: options.attemptTimeoutMs,
     hedge: resolveHedge('hedge', options.hedge),
   };
-  if (!isObject(methods as unknown)) throw invalid('methods', methods, 'an object keyed by method name');
   for (const [name, value] of Object.entries(methods)) policyFor(defaults, name, value);
   return { defaults, methods, retryIf, backoff, budget, fallbackToFailed, onAttempt, random };
 }
 
-/** The plugin-wide policy with one method's overrides applied. */
+/** The plugin-wide policy with one method's overrides applied (the schema checked the values). */
 export function policyFor(defaults: MethodPolicy, name: string, value: MethodRetryOptions | undefined): MethodPolicy {
   if (value === undefined) return defaults;
-  const at = `methods.${name}`;
-  if (!isObject(value)) throw invalid(at, value, 'an object { idempotent, maxAttempts, retryOn, attemptTimeoutMs, hedge }');
-  checkKeys(at, value as Record<string, unknown>, ['idempotent', 'maxAttempts', 'retryOn', 'attemptTimeoutMs', 'hedge']);
-  if (value.idempotent !== undefined && typeof value.idempotent !== 'boolean') throw invalid(`${at}.idempotent`, value.idempotent, 'true or false');
   return {
     idempotent: value.idempotent ?? defaults.idempotent,
-    maxAttempts: value.maxAttempts === undefined ? defaults.maxAttempts : maxAttemptsOf(`${at}.maxAttempts`, value.maxAttempts),
-    retryOn: value.retryOn === undefined ? defaults.retryOn : codesOf(`${at}.retryOn`, value.retryOn),
-    attemptTimeoutMs: value.attemptTimeoutMs === undefined ? defaults.attemptTimeoutMs : timeoutOf(`${at}.attemptTimeoutMs`, value.attemptTimeoutMs),
-    hedge: value.hedge === undefined ? defaults.hedge : resolveHedge(`${at}.hedge`, value.hedge),
+    maxAttempts: value.maxAttempts ?? defaults.maxAttempts,
+    retryOn: value.retryOn === undefined ? defaults.retryOn : new Set(value.retryOn),
+    attemptTimeoutMs: value.attemptTimeoutMs ?? defaults.attemptTimeoutMs,
+    hedge: value.hedge === undefined ? defaults.hedge : resolveHedge(`methods.${name}.hedge`, value.hedge),
   };
 }

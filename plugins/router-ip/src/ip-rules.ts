@@ -1,3 +1,4 @@
+import { Type, defineFormat } from '@trellis/core/toolkit';
 import { ON_EMPTY_SCHEMA, type ObjectSchema, type OnEmpty, type RuleBase, type RuleSpec, type Schema } from '@trellis/rules';
 import { AddressSet, parseAddressPattern } from './address.js';
 
@@ -32,41 +33,40 @@ export interface CompiledIpRules {
   readonly rules: readonly CompiledIpRule[];
 }
 
-function addressList(withPorts: boolean): Schema {
-  return {
-    type: 'array',
-    minItems: 1,
-    maxItems: 10_000,
-    items: {
-      type: 'string',
-      check: (text: string) => {
-        const pattern = parseAddressPattern(text);
-        if (typeof pattern === 'string') return pattern;
-        if (!withPorts && pattern.port !== undefined) return `consumer addresses have no port; write ${JSON.stringify(text.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''))}`;
-        return undefined;
-      },
-    },
+/** Provider addresses (a port allowed) and consumer addresses (none), as schema string formats. */
+export const PROVIDER_ADDRESS_FORMAT = 'trellis-provider-address';
+export const CONSUMER_ADDRESS_FORMAT = 'trellis-consumer-address';
+
+function addressProblem(withPorts: boolean): (text: string) => string | undefined {
+  return (text) => {
+    const pattern = parseAddressPattern(text);
+    if (typeof pattern === 'string') return pattern;
+    if (!withPorts && pattern.port !== undefined) return `consumer addresses have no port; write ${JSON.stringify(text.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''))}`;
+    return undefined;
   };
+}
+defineFormat(PROVIDER_ADDRESS_FORMAT, addressProblem(true));
+defineFormat(CONSUMER_ADDRESS_FORMAT, addressProblem(false));
+
+function addressList(withPorts: boolean): Schema {
+  return Type.Array(Type.String({ format: withPorts ? PROVIDER_ADDRESS_FORMAT : CONSUMER_ADDRESS_FORMAT }), { minItems: 1, maxItems: 10_000 });
 }
 
 function addressRule(withPorts: boolean): Schema {
-  return {
-    anyOf: [
-      addressList(withPorts),
-      {
-        type: 'object',
-        properties: { allow: addressList(withPorts), deny: addressList(withPorts) },
-        check: (value: { allow?: unknown; deny?: unknown }) => (value.allow === undefined && value.deny === undefined ? 'needs "allow" or "deny" (or both)' : undefined),
-      },
-    ],
-  };
+  return Type.Union([
+    addressList(withPorts),
+    Type.Object(
+      { allow: Type.Optional(addressList(withPorts)), deny: Type.Optional(addressList(withPorts)) },
+      { additionalProperties: false, minProperties: 1 },
+    ),
+  ]);
 }
 
-export const IP_RULE_SCHEMA: ObjectSchema = {
-  type: 'object',
-  properties: { from: addressRule(false), to: addressRule(true), onEmpty: ON_EMPTY_SCHEMA },
-  required: ['to'],
-};
+export const IP_RULE_SCHEMA: ObjectSchema = Type.Object({
+  from: Type.Optional(addressRule(false)),
+  to: addressRule(true),
+  onEmpty: Type.Optional(ON_EMPTY_SCHEMA),
+});
 
 function filter(rule: AddressRule): AddressFilter {
   if (Array.isArray(rule)) return { allow: AddressSet.parse(rule as readonly string[]) };

@@ -1,5 +1,6 @@
 import type { Invocation } from '@trellis/core';
-import { compileFieldPath, fieldPathProblem, scalarText, type ObjectSchema, type Schema } from '@trellis/rules';
+import { Type, defineFormat } from '@trellis/core/toolkit';
+import { FIELD_PATH_FORMAT, compileFieldPath, joinPath, scalarText, type Schema, type SchemaIssue } from '@trellis/rules';
 import { BUCKETS, bucketOf } from './hash.js';
 import { LinearRegex } from './linear-regex/index.js';
 
@@ -36,52 +37,61 @@ export type Predicate = (invocation: Invocation) => boolean;
 export const MAX_REGEX_INPUT = 1024;
 const MAX_VALUES = 100_000;
 
-const SCALAR: Schema = { anyOf: [{ type: 'string', maxLength: 4096 }, { type: 'number' }, { type: 'boolean' }] };
-function checkRegex(pattern: string): string | undefined {
+const SCALAR: Schema = Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean()]);
+
+/** Regex conditions' patterns and metadata keys, as schema string formats. */
+export const LINEAR_REGEX_FORMAT = 'trellis-linear-regex';
+export const METADATA_KEY_FORMAT = 'trellis-metadata-key';
+
+defineFormat(LINEAR_REGEX_FORMAT, (pattern) => {
   try {
     new LinearRegex(pattern);
     return undefined;
   } catch (error) {
     return `${(error as Error).message}; patterns are matched in linear time, so backreferences, lookaround and \\b are not available`;
   }
-}
+});
+defineFormat(METADATA_KEY_FORMAT, (h) => (/^[A-Za-z0-9._-]+$/.test(h) ? undefined : 'a metadata key has only letters, digits, ".", "_" and "-"'));
 
-function checkPercent(percent: number): string | undefined {
-  return Math.abs(percent * 100 - Math.round(percent * 100)) > 1e-9 ? `has a resolution of 0.01, got ${percent}` : undefined;
-}
+const VALUES = Type.Array(SCALAR, { minItems: 1, maxItems: MAX_VALUES });
 
-export const CONDITION_SCHEMA: ObjectSchema = {
-  type: 'object',
-  properties: {
-    field: { type: 'string', minLength: 1, check: fieldPathProblem },
-    header: { type: 'string', minLength: 1, maxLength: 256, check: (h: string) => (/^[A-Za-z0-9._-]+$/.test(h) ? undefined : 'a metadata key has only letters, digits, ".", "_" and "-"') },
-    op: { type: 'string', enum: OPERATORS },
-  },
-  required: ['op'],
-  oneOf: ['field', 'header'],
-  tag: {
-    field: 'op',
-    variants: {
-      'equals': { properties: { value: SCALAR }, required: ['value'] },
-      'not-equals': { properties: { value: SCALAR }, required: ['value'] },
-      'in': { properties: { values: { type: 'array', items: SCALAR, minItems: 1, maxItems: MAX_VALUES } }, required: ['values'] },
-      'not-in': { properties: { values: { type: 'array', items: SCALAR, minItems: 1, maxItems: MAX_VALUES } }, required: ['values'] },
-      'prefix': { properties: { value: { type: 'string', minLength: 1, maxLength: 4096 } }, required: ['value'] },
-      'regex': { properties: { pattern: { type: 'string', minLength: 1, maxLength: 1000, check: checkRegex } }, required: ['pattern'] },
-      'range': { properties: { min: { type: 'number' }, max: { type: 'number' } } },
-      'percent': {
-        properties: { percent: { type: 'number', minimum: 0, maximum: 100, check: checkPercent }, salt: { type: 'string', maxLength: 128 } },
-        required: ['percent'],
-      },
-    },
-  },
-  check: (c: Condition) => {
-    if (c.op !== 'range') return undefined;
-    if (c.min === undefined && c.max === undefined) return 'a range needs "min" or "max" (or both)';
-    if (c.min !== undefined && c.max !== undefined && !(c.min < c.max)) return `"min" (${c.min}) must be below "max" (${c.max}): the range is min ≤ x < max`;
-    return undefined;
-  },
+/** Each operator's operands, beside the fields every condition has. */
+const VARIANTS: Record<Operator, Record<string, Schema>> = {
+  'equals': { value: SCALAR },
+  'not-equals': { value: SCALAR },
+  'in': { values: VALUES },
+  'not-in': { values: VALUES },
+  'prefix': { value: Type.String({ minLength: 1, maxLength: 4096 }) },
+  'regex': { pattern: Type.String({ minLength: 1, maxLength: 1000, format: LINEAR_REGEX_FORMAT }) },
+  'range': { min: Type.Optional(Type.Number()), max: Type.Optional(Type.Number()) },
+  'percent': { percent: Type.Number({ minimum: 0, maximum: 100 }), salt: Type.Optional(Type.String({ maxLength: 128 })) },
 };
+
+/** One condition: a union keyed by `op` (`op: in` needs `values`), unknown fields refused. */
+export const CONDITION_SCHEMA: Schema = Type.Union(OPERATORS.map((op) => Type.Object({
+  field: Type.Optional(Type.String({ minLength: 1, format: FIELD_PATH_FORMAT })),
+  header: Type.Optional(Type.String({ minLength: 1, maxLength: 256, format: METADATA_KEY_FORMAT })),
+  op: Type.Literal(op),
+  ...VARIANTS[op],
+}, { additionalProperties: false })));
+
+/**
+ * What JSON Schema cannot say about a condition that passed the schema: exactly one of `field` and
+ * `header`, a range's bounds in order, a percent's 0.01 resolution.
+ */
+export function conditionIssues(c: Condition, path: string): SchemaIssue[] {
+  const present = (['field', 'header'] as const).filter((key) => c[key] !== undefined);
+  if (present.length === 0) return [{ path, message: 'needs "field" or "header"' }];
+  if (present.length > 1) return [{ path, message: 'needs only one of "field" or "header", got "field" and "header"' }];
+  if (c.op === 'range') {
+    if (c.min === undefined && c.max === undefined) return [{ path, message: 'a range needs "min" or "max" (or both)' }];
+    if (c.min !== undefined && c.max !== undefined && !(c.min < c.max)) return [{ path, message: `"min" (${c.min}) must be below "max" (${c.max}): the range is min ≤ x < max` }];
+  }
+  if (c.op === 'percent' && Math.abs(c.percent! * 100 - Math.round(c.percent! * 100)) > 1e-9) {
+    return [{ path: joinPath(path, 'percent'), message: `has a resolution of 0.01, got ${c.percent}` }];
+  }
+  return [];
+}
 
 /**
  * Reads a request field or header as a string: numbers, booleans, bigints and int64s (Long objects or

@@ -1,6 +1,7 @@
 import type { Endpoint } from '@trellis/core';
-import { ON_EMPTY_SCHEMA, type ObjectSchema, type OnEmpty, type RuleBase, type RuleSpec } from '@trellis/rules';
-import { CONDITION_SCHEMA, compileMatch, type Condition, type Predicate } from './conditions.js';
+import { Type } from '@trellis/core/toolkit';
+import { ON_EMPTY_SCHEMA, joinPath, type ObjectSchema, type OnEmpty, type RuleBase, type RuleSpec } from '@trellis/rules';
+import { CONDITION_SCHEMA, compileMatch, conditionIssues, type Condition, type Predicate } from './conditions.js';
 
 /** Endpoint tags a target requires: each key must have the value, or one of the values. */
 export type TargetTags = Readonly<Record<string, string | readonly string[]>>;
@@ -33,21 +34,13 @@ export interface CompiledParamRules {
   readonly rules: readonly CompiledParamRule[];
 }
 
-const TAG_VALUE = { type: 'string', minLength: 1, maxLength: 256 } as const;
+const TAG_VALUE = Type.String({ minLength: 1, maxLength: 256 });
 
-export const PARAM_RULE_SCHEMA: ObjectSchema = {
-  type: 'object',
-  properties: {
-    match: { type: 'array', items: CONDITION_SCHEMA, maxItems: 64 },
-    target: {
-      type: 'object',
-      additionalProperties: { anyOf: [TAG_VALUE, { type: 'array', items: TAG_VALUE, minItems: 1, maxItems: 256 }] },
-      maxProperties: 32,
-    },
-    onEmpty: ON_EMPTY_SCHEMA,
-  },
-  required: ['target'],
-};
+export const PARAM_RULE_SCHEMA: ObjectSchema = Type.Object({
+  match: Type.Optional(Type.Array(CONDITION_SCHEMA, { maxItems: 64 })),
+  target: Type.Record(Type.String(), Type.Union([TAG_VALUE, Type.Array(TAG_VALUE, { minItems: 1, maxItems: 256 })]), { maxProperties: 32 }),
+  onEmpty: Type.Optional(ON_EMPTY_SCHEMA),
+});
 
 export function compileTarget(tags: TargetTags): CompiledTarget {
   const entries = Object.keys(tags).sort().map((key) => {
@@ -74,6 +67,7 @@ export function compileTarget(tags: TargetTags): CompiledTarget {
 export const PARAM_RULES: RuleSpec<ParamRule, CompiledParamRules> = {
   section: 'param',
   rule: PARAM_RULE_SCHEMA,
+  check: (rule) => (rule.match ?? []).flatMap((condition, i) => conditionIssues(condition, joinPath('match', i))),
   compile: (rules) => ({
     rules: rules.map((rule) => ({
       name: rule.name,

@@ -1,5 +1,5 @@
 import type { TextMapPropagator, TracerProvider } from '@opentelemetry/api';
-import { ErrorCodes, TrellisError } from '@trellis/core';
+import { Type, parseOptions } from '@trellis/core/toolkit';
 import type { Semconv } from './attributes.js';
 import { globalPropagator } from './global-propagator.js';
 
@@ -29,10 +29,17 @@ export interface ResolvedTracingOptions {
   readonly semconv: Semconv;
 }
 
-function invalid(name: string, value: unknown, expected: string): TrellisError {
-  const shown = typeof value === 'function' ? 'a function' : typeof value === 'object' && value !== null ? 'an object without the needed methods' : JSON.stringify(value);
-  return new TrellisError(ErrorCodes.INVALID_OPTION, `tracing option "${name}" is ${shown}; expected ${expected}`);
-}
+const method = Type.Function([], Type.Unknown());
+
+const TracingOptionsSchema = Type.Object({
+  tracerProvider: Type.Optional(Type.Object({ getTracer: method }, {
+    description: 'an OpenTelemetry TracerProvider (an object with getTracer()), or nothing for the global one',
+  })),
+  propagator: Type.Optional(Type.Object({ inject: method, extract: method, fields: method }, {
+    description: 'a TextMapPropagator (inject, extract, fields), e.g. `propagation` from @opentelemetry/api',
+  })),
+  semconv: Type.Optional(Type.Union([Type.Literal('legacy'), Type.Literal('stable')], { description: "'legacy' or 'stable'" })),
+});
 
 function semconvFromEnvironment(): Semconv {
   const optIn = (process.env.OTEL_SEMCONV_STABILITY_OPT_IN ?? '').split(',').map((s) => s.trim());
@@ -41,15 +48,7 @@ function semconvFromEnvironment(): Semconv {
 
 /** Fills defaults and rejects bad values when `tracing()` is called, where the mistake is. */
 export function resolveTracingOptions(options: TracingOptions): ResolvedTracingOptions {
-  if (typeof options !== 'object' || options === null) throw invalid('options', options, 'an object (or nothing)');
+  parseOptions(TracingOptionsSchema, options, 'tracing');
   const { tracerProvider, propagator = globalPropagator, semconv = semconvFromEnvironment() } = options;
-  if (tracerProvider !== undefined && typeof (tracerProvider as Partial<TracerProvider>)?.getTracer !== 'function') {
-    throw invalid('tracerProvider', tracerProvider, 'an OpenTelemetry TracerProvider (an object with getTracer()), or nothing for the global one');
-  }
-  const p = propagator as Partial<TextMapPropagator> | null;
-  if (typeof p?.inject !== 'function' || typeof p.extract !== 'function' || typeof p.fields !== 'function') {
-    throw invalid('propagator', propagator, 'a TextMapPropagator (inject, extract, fields), e.g. `propagation` from @opentelemetry/api');
-  }
-  if (semconv !== 'legacy' && semconv !== 'stable') throw invalid('semconv', semconv, "'legacy' or 'stable'");
   return { tracerProvider, propagator, semconv };
 }
