@@ -1,11 +1,10 @@
 import { Code, RpcClient, RpcServer, type RpcError, type ServerInvocation } from '@trellis/core';
-import { GrpcClientTransport, GrpcServerTransport } from '@trellis/transport-grpc';
 import { createTickHandlers, loadTickService, TickProbe, type Tick, type TickRequest } from '@trellis/testkit';
 import t from 'tap';
 import { clientAuth, PRINCIPAL, serverAuth, sharedTokens } from '../src/index.js';
 
 /**
- * Streams (issue #18) over the gRPC transport's kernel adapters on loopback: the server checks the
+ * Streams (issue #18) over the native transport on loopback: the server checks the
  * credential once, when the stream opens (its interceptor runs once, around the whole handler); the
  * client sends it once, in the stream's metadata.
  */
@@ -19,7 +18,7 @@ t.test('a stream is authenticated and authorized at its open, once', async (t) =
   const probe = new TickProbe();
   const base = createTickHandlers('p', probe);
   const server = new RpcServer({
-    host: '127.0.0.1', transport: new GrpcServerTransport(),
+    host: '127.0.0.1',
     plugins: [serverAuth({
       verifier: sharedTokens({ [READER]: { id: 'dashboard', roles: ['reader'] } }),
       rules: { 'trellis.test.TickService/Ticks': ['reader'], 'trellis.test.TickService/Collect': ['writer'] },
@@ -36,10 +35,10 @@ t.test('a stream is authenticated and authorized at its open, once', async (t) =
   const addresses = [`127.0.0.1:${server.port}`];
   let credentialsAsked = 0;
   const reader = new RpcClient({
-    service: loadTickService(), addresses, transport: new GrpcClientTransport(),
+    service: loadTickService(), addresses,
     plugins: [clientAuth({ credential: () => (credentialsAsked++, READER) })],
   });
-  const nobody = new RpcClient({ service: loadTickService(), addresses, transport: new GrpcClientTransport() });
+  const nobody = new RpcClient({ service: loadTickService(), addresses });
   t.teardown(() => Promise.all([reader.close(), nobody.close()]));
 
   const seen: string[] = [];

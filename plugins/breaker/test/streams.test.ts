@@ -1,18 +1,17 @@
 import { Code, RpcClient, RpcError, RpcServer, ServerInterceptorOrder, definePlugin, type ResponseStream } from '@trellis/core';
-import { GrpcClientTransport, GrpcServerTransport } from '@trellis/transport-grpc';
 import { createTickHandlers, FaultProxy, loadTickService, TickProbe, waitFor, type TickRequest } from '@trellis/testkit';
 import t from 'tap';
 import { breaker, limiter, type LimiterPlugin } from '../src/index.js';
 
 /**
- * Streams (issue #18) over the gRPC transport's kernel adapters on loopback: the limiters see one
+ * Streams (issue #18) over the native transport on loopback: the limiters see one
  * stream once, at its open, and hold a concurrency permit while it is open; the breaker judges a
  * stream by its set-up.
  */
 const TICKS = 'trellis.test.TickService';
 
 async function limitedServer(t: { teardown(fn: () => unknown): void }, limits: LimiterPlugin, probe = new TickProbe()) {
-  const server = new RpcServer({ host: '127.0.0.1', transport: new GrpcServerTransport(), plugins: [limits] })
+  const server = new RpcServer({ host: '127.0.0.1', plugins: [limits] })
     .addService(loadTickService(), createTickHandlers('a', probe));
   await server.start();
   t.teardown(() => server.close({ graceMs: 1000 }));
@@ -20,7 +19,7 @@ async function limitedServer(t: { teardown(fn: () => unknown): void }, limits: L
 }
 
 function clientOf(t: { teardown(fn: () => unknown): void }, port: number, plugins = [] as ReturnType<typeof breaker>[]) {
-  const client = new RpcClient({ service: loadTickService(), addresses: [`127.0.0.1:${port}`], transport: new GrpcClientTransport(), plugins, timeoutMs: 10_000 });
+  const client = new RpcClient({ service: loadTickService(), addresses: [`127.0.0.1:${port}`], plugins, timeoutMs: 10_000 });
   t.teardown(() => client.close());
   return client;
 }
@@ -113,7 +112,7 @@ t.test('the breaker counts stream set-up failures, not failures after set-up', a
       ctx.addInterceptor((next) => (inv) => (refusing ? Promise.reject(new RpcError(Code.INTERNAL, 'refused at open')) : next(inv)), ServerInterceptorOrder.USER);
     },
   });
-  const server = new RpcServer({ host: '127.0.0.1', transport: new GrpcServerTransport(), plugins: [refuse] })
+  const server = new RpcServer({ host: '127.0.0.1', plugins: [refuse] })
     .addService(loadTickService(), createTickHandlers('a'));
   await server.start();
   t.teardown(() => server.close({ graceMs: 1000 }));

@@ -1,17 +1,16 @@
 import { RpcClient, RpcServer } from '@trellis/core';
-import { GrpcClientTransport, GrpcServerTransport } from '@trellis/transport-grpc';
 import { createTickHandlers, loadTickService, TickProbe, waitFor } from '@trellis/testkit';
 import t from 'tap';
 import { health, type HeartbeatEvent } from '../src/index.js';
 
 /**
- * Streams (issue #18) over the gRPC transport's kernel adapters on loopback. A stream's attempt ends
+ * Streams (issue #18) over the native transport on loopback. A stream's attempt ends
  * at its set-up, so availability records one served set-up, never an answer that is "still out";
  * heartbeats go beside open streams on the same connection.
  */
 t.test('streams held open for many heartbeat timeouts leave the endpoint healthy', async (t) => {
   const probe = new TickProbe();
-  const server = new RpcServer({ host: '127.0.0.1', transport: new GrpcServerTransport() })
+  const server = new RpcServer({ host: '127.0.0.1' })
     .addService(loadTickService(), createTickHandlers('a', probe));
   await server.start();
   t.teardown(() => server.close({ graceMs: 1000 }));
@@ -22,7 +21,7 @@ t.test('streams held open for many heartbeat timeouts leave the endpoint healthy
   watch.healthEvents.on('heartbeat', (beat: HeartbeatEvent) => beats.push(beat));
   const changes: string[] = [];
   watch.healthEvents.on('change', (change: { to: string }) => changes.push(change.to));
-  const client = new RpcClient({ service: loadTickService(), addresses: [address], transport: new GrpcClientTransport(), plugins: [watch], timeoutMs: 60_000 });
+  const client = new RpcClient({ service: loadTickService(), addresses: [address], plugins: [watch], timeoutMs: 60_000 });
   t.teardown(() => client.close());
   await client.start();
 

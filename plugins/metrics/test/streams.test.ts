@@ -1,12 +1,11 @@
 import { Code, RpcClient, RpcError, RpcServer } from '@trellis/core';
-import { GrpcClientTransport, GrpcServerTransport } from '@trellis/transport-grpc';
 import { createTickHandlers, loadTickService, TickProbe, waitFor, type Tick } from '@trellis/testkit';
 import t from 'tap';
 import { metrics } from '../src/index.js';
 import { scrape } from './fixtures/prom-text.js';
 
 /**
- * Streams (issue #18) over the gRPC transport's kernel adapters on loopback: the client counts
+ * Streams (issue #18) over the native transport on loopback: the client counts
  * streams from the kernel's set-up attempt and its `callEnd` stream stats, the server from its
  * interceptor around the whole handler.
  */
@@ -19,12 +18,12 @@ async function* ticks(n: number): AsyncGenerator<Tick> {
 t.test('streams started, finished by code, messages and duration on both sides', async (t) => {
   const serverMetrics = metrics({ port: 0, host: '127.0.0.1' });
   const probe = new TickProbe();
-  const server = new RpcServer({ host: '127.0.0.1', transport: new GrpcServerTransport(), plugins: [serverMetrics] })
+  const server = new RpcServer({ host: '127.0.0.1', plugins: [serverMetrics] })
     .addService(loadTickService(), createTickHandlers('a', probe));
   await server.start();
   t.teardown(() => server.close({ graceMs: 1000 }));
   const clientMetrics = metrics({ port: 0, host: '127.0.0.1' });
-  const client = new RpcClient({ service: loadTickService(), addresses: [`127.0.0.1:${server.port}`], transport: new GrpcClientTransport(), plugins: [clientMetrics] });
+  const client = new RpcClient({ service: loadTickService(), addresses: [`127.0.0.1:${server.port}`], plugins: [clientMetrics] });
   t.teardown(() => client.close());
 
   // Two server streams of 5, one that fails after 2, one the caller leaves after 3 of an endless stream.

@@ -1,11 +1,10 @@
 import { Code, RpcClient, RpcError, RpcServer, ServerInterceptorOrder, definePlugin } from '@trellis/core';
-import { GrpcClientTransport, GrpcServerTransport } from '@trellis/transport-grpc';
 import { createTickHandlers, loadTickService, TickProbe, waitFor, type Tick } from '@trellis/testkit';
 import t from 'tap';
 import { retry } from '../src/index.js';
 
 /**
- * Streams (issue #18) through the retry plugin, over the gRPC transport's kernel adapters on
+ * Streams (issue #18) through the retry plugin, over the native transport on
  * loopback: a stream is sent again only while it is not set up (the request messages pulled so far
  * are replayed to the next attempt), never once the first response message arrived.
  */
@@ -27,7 +26,7 @@ async function provider(t: { teardown(fn: () => unknown): void }, name: string, 
       }, ServerInterceptorOrder.USER);
     },
   });
-  const server = new RpcServer({ host: '127.0.0.1', transport: new GrpcServerTransport(), plugins: [refuser] })
+  const server = new RpcServer({ host: '127.0.0.1', plugins: [refuser] })
     .addService(loadTickService(), createTickHandlers(name, probe));
   await server.start();
   t.teardown(() => server.close({ graceMs: 1000 }));
@@ -39,7 +38,7 @@ function clientOf(t: { teardown(fn: () => unknown): void }, ports: number[], att
   // Over gRPC a refusal arrives as a plain status (mayHaveRun unknown): declaring the methods
   // idempotent lets retry send them again, as it would a unary call.
   const plugin = retry({ backoff: false, ...(attemptTimeoutMs === undefined ? {} : { attemptTimeoutMs }), methods: { Ticks: { idempotent: true }, Collect: { idempotent: true } } });
-  const client = new RpcClient({ service: loadTickService(), addresses: ports.map((port) => `127.0.0.1:${port}`), transport: new GrpcClientTransport(), plugins: [plugin], timeoutMs: 10_000 });
+  const client = new RpcClient({ service: loadTickService(), addresses: ports.map((port) => `127.0.0.1:${port}`), plugins: [plugin], timeoutMs: 10_000 });
   t.teardown(() => client.close());
   return client;
 }

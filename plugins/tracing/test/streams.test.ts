@@ -1,6 +1,5 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { Code, RpcClient, RpcError, RpcServer } from '@trellis/core';
-import { GrpcClientTransport, GrpcServerTransport } from '@trellis/transport-grpc';
 import { createTickHandlers, loadTickService, TickProbe, waitFor, type Tick } from '@trellis/testkit';
 import t from 'tap';
 import { ATTEMPT_EVENT, tracing } from '../src/index.js';
@@ -8,7 +7,7 @@ import { serviceTracing, useAsyncLocalStorage } from './fixtures/otel.js';
 
 useAsyncLocalStorage();
 
-/** Streams (issue #18) over the gRPC transport's kernel adapters on loopback: one span per stream each side. */
+/** Streams (issue #18) over the native transport on loopback: one span per stream each side. */
 async function* ticks(n: number): AsyncGenerator<Tick> {
   for (let seq = 1; seq <= n; seq++) yield { seq };
 }
@@ -17,12 +16,12 @@ async function setUp(t: { teardown(fn: () => unknown): void }) {
   const serverSide = serviceTracing('provider');
   const clientSide = serviceTracing('consumer');
   const probe = new TickProbe();
-  const server = new RpcServer({ host: '127.0.0.1', transport: new GrpcServerTransport(), plugins: [tracing({ tracerProvider: serverSide.provider })] })
+  const server = new RpcServer({ host: '127.0.0.1', plugins: [tracing({ tracerProvider: serverSide.provider })] })
     .addService(loadTickService(), createTickHandlers('a', probe));
   await server.start();
   t.teardown(() => server.close({ graceMs: 1000 }));
   const client = new RpcClient({
-    service: loadTickService(), addresses: [`127.0.0.1:${server.port}`], transport: new GrpcClientTransport(),
+    service: loadTickService(), addresses: [`127.0.0.1:${server.port}`],
     plugins: [tracing({ tracerProvider: clientSide.provider })],
   });
   t.teardown(() => client.close());

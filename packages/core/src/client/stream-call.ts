@@ -202,8 +202,16 @@ export class KernelResponseStream implements ResponseStream, AsyncIterator<unkno
 
   setUp(setUpMs: number): void {
     this.setUpMs = setUpMs;
-    // A stream that fails while nobody reads it still ends the call for observers.
-    this.trailers.then(noop, (error: unknown) => this.finish(RpcError.from(error)));
+    // A stream that fails while nobody reads it still ends the call for observers. A caller that
+    // reads gets the messages that arrived before the error first, so its loop ends the call, and
+    // the stream's counts include them (the transport may hold them when the status arrives).
+    // The status can arrive with the messages, before the caller had the stream to iterate: wait a
+    // turn of the event loop before deciding nobody reads.
+    this.trailers.then(noop, (error: unknown) => {
+      setImmediate(() => {
+        if (this.inner === undefined) this.finish(RpcError.from(error));
+      });
+    });
   }
 
   cancel(reason?: string): void {
