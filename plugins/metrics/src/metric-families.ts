@@ -47,7 +47,10 @@ export interface StreamFamilies {
   readonly duration: HistogramFamily;
 }
 
-/** Message counts of streams: the client's, from the kernel's `StreamStats` at `callEnd`. */
+/**
+ * Message counts of streams: the client's from the kernel's `StreamStats` at `callEnd`, the server's
+ * from `ServerInvocation.stream` once the handler is done.
+ */
 export interface StreamMessageFamilies {
   /** {service, method}: messages this side sent on streams */
   readonly messagesSent: CounterFamily;
@@ -61,7 +64,7 @@ export interface ServerFamilies {
   /** {service, method} */
   readonly duration: HistogramFamily;
   /** Server side: started, finished and duration; no message counts (see README, "Streams"). */
-  readonly streams: StreamFamilies;
+  readonly streams: StreamFamilies & StreamMessageFamilies;
 }
 
 /** Sums values per label set, so two clients of one service add up instead of overwriting. */
@@ -193,7 +196,15 @@ export class MetricFamilies {
       duration: this.register(`${p}server_duration_seconds`, () => new HistogramFamily(
         `${p}server_duration_seconds`, 'Time from the server interceptors to the handler’s answer.', ['service', 'method'], this.buckets,
       ).registerIn(this.registry)),
-      streams: this.streamFamilies(`${p}server_`, 'servers'),
+      streams: {
+        ...this.streamFamilies(`${p}server_`, 'servers'),
+        messagesSent: this.register(`${p}server_stream_messages_sent_total`, () => new CounterFamily(
+          `${p}server_stream_messages_sent_total`, 'Response messages servers sent on streams.', ['service', 'method'],
+        ).registerIn(this.registry)),
+        messagesReceived: this.register(`${p}server_stream_messages_received_total`, () => new CounterFamily(
+          `${p}server_stream_messages_received_total`, 'Request messages servers received on streams.', ['service', 'method'],
+        ).registerIn(this.registry)),
+      },
     };
     this.register(`${p}server_inflight`, () => new Gauge({
       name: `${p}server_inflight`, help: 'Calls being handled per method.', labelNames: ['service', 'method'], registers,

@@ -26,12 +26,16 @@ class ServerStreamSeries {
   readonly labels: MethodLabels;
   readonly started: CounterSeries;
   readonly duration: HistogramSeries;
+  readonly sent: CounterSeries;
+  readonly received: CounterSeries;
   private readonly byCode: (CounterSeries | undefined)[] = [];
 
   constructor(private readonly families: ServerFamilies['streams'], service: string, method: string) {
     this.labels = { service, method };
     this.started = families.started.series(this.labels);
     this.duration = families.duration.series(this.labels);
+    this.sent = families.messagesSent.series(this.labels);
+    this.received = families.messagesReceived.series(this.labels);
   }
 
   finished(code: Code): CounterSeries {
@@ -109,6 +113,8 @@ export class ServerMetrics implements ServerView {
       stream.inflight--;
       stream.finished(code).value++;
       stream.duration.observe((this.clock.now() - started) / 1000);
+      stream.sent.value += inv.stream?.messagesSent ?? 0;
+      stream.received.value += inv.stream?.messagesReceived ?? 0;
     };
     let pending: Promise<unknown>;
     try {

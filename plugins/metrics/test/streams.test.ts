@@ -70,6 +70,13 @@ t.test('streams started, finished by code, messages and duration on both sides',
   t.equal(s.value('trellis_server_stream_duration_seconds_count', ticksLabels), 4);
   t.equal(s.value('trellis_server_streams_finished_total', { service: TICKS, method: 'Collect', code: 'OK' }), 1);
   t.equal(s.value('trellis_server_streams_finished_total', { service: TICKS, method: 'Relay', code: 'OK' }), 1);
+  t.equal(s.value('trellis_server_stream_messages_received_total', ticksLabels), 4, 'one request message per server stream');
+  // The endless stream sent at least the 3 the client took before it left (more may have been in flight).
+  t.ok(s.value('trellis_server_stream_messages_sent_total', ticksLabels)! >= 5 + 5 + 2 + 3);
+  t.equal(s.value('trellis_server_stream_messages_received_total', { service: TICKS, method: 'Collect' }), 7);
+  t.equal(s.value('trellis_server_stream_messages_sent_total', { service: TICKS, method: 'Collect' }), 1);
+  t.equal(s.value('trellis_server_stream_messages_received_total', { service: TICKS, method: 'Relay' }), 4);
+  t.equal(s.value('trellis_server_stream_messages_sent_total', { service: TICKS, method: 'Relay' }), 4);
   t.equal(s.value('trellis_server_inflight', ticksLabels), 0, 'no stream left open');
   t.equal(s.all('trellis_server_requests_total').length, 0);
 });

@@ -47,8 +47,15 @@ export function serverTracingInterceptor(deps: ServerTracingDeps): ServerInterce
     // A stream passes here once, around its whole handler: one SERVER span per stream.
     const stream = isStreamKind(inv.method.kind);
     if (stream) span.setAttribute(TrellisAttributes.STREAM_KIND, inv.method.kind!);
+    // The stream's message counts, final once the handler is done (attributes, not one event each).
+    const counted = (): void => {
+      if (inv.stream === undefined) return;
+      span.setAttribute(TrellisAttributes.STREAM_MESSAGES_SENT, inv.stream.messagesSent);
+      span.setAttribute(TrellisAttributes.STREAM_MESSAGES_RECEIVED, inv.stream.messagesReceived);
+    };
     return runIn(spanContext, next, inv).then(
       (response) => {
+        counted();
         const stopped = stream ? streamFailure(inv) : undefined;
         if (stopped !== undefined) recordFailure(span, semconv, stopped, 'server');
         else recordSuccess(span, semconv);
@@ -56,6 +63,7 @@ export function serverTracingInterceptor(deps: ServerTracingDeps): ServerInterce
         return response;
       },
       (error: unknown) => {
+        counted();
         recordFailure(span, semconv, error, 'server');
         span.end();
         throw error;

@@ -57,6 +57,8 @@ t.test('one CLIENT and one SERVER span per stream, in one trace, with message co
   }
   t.equal(serverSpans[0]!.attributes['trellis.stream.kind'], 'server-streaming');
   t.equal(serverSpans[0]!.attributes['rpc.trellis.status_code'], Code.OK);
+  t.match(serverSpans[0]!.attributes, { 'trellis.stream.messages.sent': 6, 'trellis.stream.messages.received': 1 }, 'the server counts its side');
+  t.match(serverSpans[1]!.attributes, { 'trellis.stream.messages.sent': 3, 'trellis.stream.messages.received': 3 });
 });
 
 t.test('a stream the caller leaves, and one that fails: both spans say how it ended', async (t) => {

@@ -24,6 +24,17 @@ export interface ServerInvocation {
    * or `yield`: set them before that. Unary calls send their metadata as trailers only.
    */
   readonly responseHeaders?: Metadata;
+  /**
+   * A stream call's message counts on this side (issue #18): live while the handler runs, final once
+   * the chain's `next()` settled — what server metrics and tracing report for a stream.
+   */
+  readonly stream?: ServerStreamStats;
+}
+
+/** Messages a server stream took from the client and sent to it (the handler's, as the kernel carried them). */
+export interface ServerStreamStats {
+  readonly messagesReceived: number;
+  readonly messagesSent: number;
 }
 
 /**

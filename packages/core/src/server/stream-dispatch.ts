@@ -59,11 +59,13 @@ function open(settings: StreamDispatchSettings, stream: InboundStream, exchange:
   const now = settings.clock.now();
   let deadline = stream.timeoutMs > 0 ? now + stream.timeoutMs : Infinity;
   if (entry.timeoutMs !== undefined) deadline = Math.min(deadline, now + entry.timeoutMs);
+  const counts = { messagesReceived: 0, messagesSent: 0 };
   const start = (request: unknown) => {
-    const call = new StreamServerCall(entry.service, entry.method, request, stream.metadata, deadline, stream.attempt, stream.peer, settings.timer, exchange, kind, what);
+    const call = new StreamServerCall(entry.service, entry.method, request, stream.metadata, deadline, stream.attempt, stream.peer, settings.timer, exchange, kind, what, counts);
     call.serve(settings);
   };
-  if (kind !== 'server-streaming') return start(decodeEach(exchange.requests, entry.method.requestCodec, what));
+  if (kind !== 'server-streaming') return start(decodeEach(exchange.requests, entry.method.requestCodec, what, counts));
+  counts.messagesReceived = 1;
   readSingle(exchange.requests).then(
     (bytes) => {
       if (exchange.signal.aborted) return;
@@ -95,8 +97,9 @@ async function readSingle(requests: AsyncIterable<Uint8Array>): Promise<Uint8Arr
 }
 
 /** The handler's `requests`: decoded one at a time, as the handler takes them (its pace is the flow control). */
-async function* decodeEach(requests: AsyncIterable<Uint8Array>, codec: MessageCodec, what: string): AsyncGenerator<unknown> {
+async function* decodeEach(requests: AsyncIterable<Uint8Array>, codec: MessageCodec, what: string, counts: { messagesReceived: number }): AsyncGenerator<unknown> {
   for await (const bytes of requests) {
+    counts.messagesReceived++;
     let message: unknown;
     try {
       message = codec.decode(bytes);
@@ -131,6 +134,8 @@ export class StreamServerCall extends ServerCall {
     private readonly exchange: ServerStreamExchange,
     readonly kind: StreamKind,
     private readonly what: string,
+    /** `ServerInvocation.stream`: this call's message counts, kept by the dispatch and the handler loop. */
+    readonly stream: { messagesReceived: number; messagesSent: number },
   ) {
     super(service, method, request, metadata, deadline, attempt, peer, timer);
   }
@@ -212,7 +217,10 @@ export class StreamServerCall extends ServerCall {
     const result = handler(this.request, this);
     if (this.kind === 'client-streaming') {
       this.sendHeaders();
-      return await result;
+      const response = await result;
+      // Counted here, inside the chain, so interceptors see it when their next() resolves.
+      this.stream.messagesSent = 1;
+      return response;
     }
     const iterable = result as Partial<AsyncIterable<unknown>> | null;
     if (iterable === null || typeof iterable !== 'object' || typeof iterable[Symbol.asyncIterator] !== 'function') {
@@ -231,6 +239,7 @@ export class StreamServerCall extends ServerCall {
         } catch (error) {
           throw new RpcError(Code.INTERNAL, `a response message of ${this.what} could not be encoded: ${(error as Error).message}`);
         }
+        this.stream.messagesSent++;
         const waiting = this.exchange.send(body);
         if (waiting !== undefined) await waiting;
         step = iterator.next();
