@@ -101,3 +101,38 @@ t.test('a unary request for a stream method (a client built from another .proto)
   const error = await client.invoke('Watch', {}).catch((e: RpcError) => e);
   t.match(error, { code: Code.UNIMPLEMENTED, mayHaveRun: false, message: /test\.Mixed\/Watch is server-streaming; it cannot be called as a unary call/ });
 });
+
+t.test('the server read-out counts open streams per service, and releases each once', async (t) => {
+  let release: (() => void) | undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const server = new RpcServer({ host: '127.0.0.1' }).addService(MIXED, {
+    echo: async (request: unknown) => request,
+    async *watch() {
+      yield 1;
+      await held;
+      yield 2;
+    },
+    record: async () => 0,
+  });
+  await server.start();
+  t.teardown(() => server.close({ graceMs: 100 }));
+  const client = new RpcClient({ service: MIXED, addresses: [`127.0.0.1:${server.port}`] });
+  t.teardown(() => client.close());
+  const open = () => (server.inspect().kernel as { services: { openStreams: number }[] }).services[0]!.openStreams;
+  t.equal(open(), 0);
+  const first = client.stream('Watch', {})[Symbol.asyncIterator]();
+  const second = client.stream('Watch', {})[Symbol.asyncIterator]();
+  t.same(await first.next(), { done: false, value: 1 });
+  t.same(await second.next(), { done: false, value: 1 });
+  t.equal(open(), 2, 'two streams held open by their handlers');
+  await second.return!();
+  const until = async (want: number) => {
+    for (let i = 0; i < 500 && open() !== want; i++) await new Promise((r) => setTimeout(r, 10));
+    return open();
+  };
+  t.equal(await until(1), 1, 'the cancelled stream is released');
+  release!();
+  t.same(await first.next(), { done: false, value: 2 });
+  t.same(await first.next(), { done: true, value: undefined });
+  t.equal(await until(0), 0, 'the finished stream is released, and nothing counted twice');
+});

@@ -211,3 +211,27 @@ t.test('without a token, reads are open to requests addressed to an IP only (no 
   const write = await call(open.url!, '/api/rules', { method: 'PUT', body: { client: 'c1', document: 'routes', text: 'param: []' } });
   t.equal(write.status, 403, 'and no writes without a write token');
 });
+
+t.test('a server publishes its console URL in its instance documents (tag trellis.admin), or the advertised one, or none', async (t) => {
+  const { MemoryRegistry, RpcServer } = await import('@trellis/core');
+  const { createEchoHandlers } = await import('@trellis/testkit');
+  const tagOf = async (options: Parameters<typeof admin>[0]) => {
+    const registry = new MemoryRegistry();
+    const plugin = admin(options);
+    const server = new RpcServer({ host: '127.0.0.1', registry, plugins: [plugin] }).addService(loadEchoService(), createEchoHandlers({ servedBy: 'p' }));
+    await server.start();
+    try {
+      const listed = await new Promise<readonly { tags: Readonly<Record<string, string>> }[]>((resolve) => {
+        registry.subscribe({ group: 'default', name: 'trellis.test.EchoService' }, (list) => { if (list.length > 0) resolve(list); });
+      });
+      return { tag: listed[0]!.tags['trellis.admin'], url: plugin.url };
+    } finally {
+      await server.close({ graceMs: 100 });
+    }
+  };
+  const own = await tagOf({ token: READ_TOKEN });
+  t.equal(own.tag, own.url, 'the URL it listens on');
+  t.equal((await tagOf({ token: READ_TOKEN, advertiseUrl: 'https://console.example.test/p1/' })).tag, 'https://console.example.test/p1/');
+  t.equal((await tagOf({ token: READ_TOKEN, advertiseUrl: false })).tag, undefined, 'advertiseUrl: false publishes nothing');
+  t.throws(() => admin({ advertiseUrl: 'javascript:alert(1)' }), { code: 'ERR_INVALID_OPTION' });
+});

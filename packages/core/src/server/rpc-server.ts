@@ -266,7 +266,7 @@ export class RpcServer {
         listeners: this.listeners.map((listener) => ({ ...listener })),
         connections: this.connectionCount,
         registry: this.registry.name,
-        services: this.table.entries().map((entry) => ({ ...entry.key, methods: [...entry.methods.keys()] })),
+        services: this.table.entries().map((entry) => ({ ...entry.key, methods: [...entry.methods.keys()], openStreams: entry.openStreams })),
         workers: this.workers.map((worker) => ({ ...worker })),
       },
       inspectors: this.inspectors.take(),

@@ -17,6 +17,8 @@ export interface ServiceEntry {
   readonly key: ServiceKey;
   readonly definition: ServiceDefinition;
   readonly methods: Map<string, MethodEntry>;
+  /** Streams of this service open now (issue #18), for the server's read-out (`inspect()`). */
+  openStreams: number;
 }
 
 /**
@@ -47,7 +49,7 @@ export class ServiceTable {
       const handler = (fn as Handler).bind(implementation);
       methods.set(method.name, { service: key, method, handler, timeoutMs: timeouts.get(method.localName) ?? timeouts.get(method.name) });
     }
-    const entry: ServiceEntry = { key, definition, methods };
+    const entry: ServiceEntry = { key, definition, methods, openStreams: 0 };
     versions.push(entry);
     byName.set(key.name, versions);
     return entry;

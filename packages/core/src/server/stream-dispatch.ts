@@ -62,6 +62,14 @@ function open(settings: StreamDispatchSettings, stream: InboundStream, exchange:
   const counts = { messagesReceived: 0, messagesSent: 0 };
   const start = (request: unknown) => {
     const call = new StreamServerCall(entry.service, entry.method, request, stream.metadata, deadline, stream.attempt, stream.peer, settings.timer, exchange, kind, what, counts);
+    // Open from the chain's start to the handler's end (or the transport's abort), counted once.
+    service.openStreams++;
+    let open = true;
+    call.onDone(() => {
+      if (!open) return;
+      open = false;
+      service.openStreams--;
+    });
     call.serve(settings);
   };
   if (kind !== 'server-streaming') return start(decodeEach(exchange.requests, entry.method.requestCodec, what, counts));
@@ -144,10 +152,18 @@ export class StreamServerCall extends ServerCall {
     return (this.headerMap ??= new Map());
   }
 
+  private doneHook: (() => void) | undefined;
+
+  /** Called when the stream is over on this side: the handler is done or the transport aborted it. */
+  onDone(fn: () => void): void {
+    this.doneHook = fn;
+  }
+
   /** Runs the interceptor chain around the handler and ends the exchange with its outcome. */
   serve(settings: StreamDispatchSettings): void {
     const exchange = this.exchange;
     const onTransportAbort = () => {
+      this.doneHook?.();
       this.over = true;
       const reason = exchange.signal.reason;
       this.abort(reason instanceof RpcError ? reason : new RpcError(Code.CANCELLED, 'the client cancelled the stream'));
@@ -174,6 +190,7 @@ export class StreamServerCall extends ServerCall {
     result.then(
       (response) => {
         exchange.signal.removeEventListener('abort', onTransportAbort);
+        this.doneHook?.();
         this.finish();
         if (this.over) return;
         this.over = true;
@@ -195,6 +212,7 @@ export class StreamServerCall extends ServerCall {
       },
       (error: unknown) => {
         exchange.signal.removeEventListener('abort', onTransportAbort);
+        this.doneHook?.();
         this.finish();
         this.closeIterator();
         if (this.over) return;
