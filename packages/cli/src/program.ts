@@ -52,9 +52,8 @@ export function buildProgram(streams: Streams, setExitCode: (code: number) => vo
   const runAction = async (command: { optsWithGlobals(): unknown }, work: (ctx: CommandContext) => Promise<number> | number): Promise<void> => {
     const flags = command.optsWithGlobals() as GlobalFlags;
     let ctx: CommandContext | undefined;
-    // The process lives until the command ends: @trellis/transport-grpc's connections do not hold
-    // the event loop (an idle client may exit), so a call waiting on one would otherwise end the
-    // process early with nothing printed.
+    // The process lives until the command ends, whatever the libraries under it leave unreferenced
+    // (idle connections, registry clients' timers): a command never ends early with nothing printed.
     const alive = setInterval(() => undefined, 1 << 30);
     try {
       ctx = new CommandContext(flags, streams);

@@ -25,6 +25,8 @@ export type Connection = ClientHttp2Session & {
   trellisConnected?: boolean;
   /** Set by a GOAWAY: streams with a higher id were never processed by the server. */
   trellisLastStreamId?: number;
+  /** Calls in progress on this connection (see `GrpcChannel.hold`). */
+  trellisActive?: number;
 };
 
 /**
@@ -74,6 +76,22 @@ export class GrpcChannel {
     return created;
   }
 
+  /**
+   * A call in progress holds the event loop, so a script awaiting it does not exit mid-call (an idle
+   * connection does not: see `dial`). Returns the release, to call once when the call's stream closed.
+   */
+  hold(session: Connection): () => void {
+    session.trellisActive = (session.trellisActive ?? 0) + 1;
+    if (session.trellisActive === 1) session.ref();
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      session.trellisActive = (session.trellisActive ?? 1) - 1;
+      if (session.trellisActive === 0 && !session.destroyed) session.unref();
+    };
+  }
+
   /** Round trip of an HTTP/2 PING on every open connection (the slowest), for health checks. */
   async ping(timeoutMs: number): Promise<number> {
     const open = this.slots.filter((c): c is Connection => c !== undefined && !c.closed && !c.destroyed);
@@ -121,7 +139,8 @@ export class GrpcChannel {
         this.setState('idle', `connection to ${this.key} closed`);
       }
     });
-    // An idle client process may exit: the connection does not hold the event loop.
+    // An idle client process may exit: the connection does not hold the event loop (calls in
+    // progress do, through `hold`).
     session.unref();
     return session;
   }

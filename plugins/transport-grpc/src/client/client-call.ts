@@ -165,6 +165,7 @@ export class ClientCall implements DeadlineEntry, MessageSink {
     }
     this.connection = connection;
     this.stream = stream;
+    stream.once('close', this.channel.hold(connection));
     (stream as CallStream)[kCall] = this;
     stream.on('response', onStreamResponse);
     stream.on('data', onStreamData);
