@@ -1,15 +1,16 @@
 /**
  * The server process of `pnpm bench:stream` (forked by main.ts): one side per process, told which
- * by argv[2] — `trellis` (the native transport's stream SPI), `grpc-js` or `raw`. It reports its
+ * by argv[2] — `trellis` (the native transport's stream SPI), `kernel` (an RpcServer stream handler),
+ * `grpc-js` or `raw`. It reports its
  * port, and on request its heap after a GC (the idle-stream memory figure).
  */
 import { createServer, type Socket } from 'node:net';
-import { Code, RpcError, TcpServerTransport } from '@trellis/core';
+import { Code, RpcError, RpcServer, TcpServerTransport, type ServerInvocation } from '@trellis/core';
 import type { InboundStream, ServerStreamExchange } from '@trellis/core';
 import { serve } from '../grpc/sides.js';
-import { echoType, frameMessages } from './wire.js';
+import { echoType, frameMessages, kernelStreamService } from './wire.js';
 
-type Side = 'trellis' | 'grpc-js' | 'raw';
+type Side = 'trellis' | 'kernel' | 'grpc-js' | 'raw';
 
 const side = process.argv[2] as Side;
 const idle: ServerStreamExchange[] = [];
@@ -17,6 +18,7 @@ const idle: ServerStreamExchange[] = [];
 async function start(): Promise<{ port: number; close(): Promise<void> }> {
   if (side === 'grpc-js') return serve('grpc-js');
   if (side === 'raw') return serveRaw();
+  if (side === 'kernel') return serveKernel();
   return serveTrellis();
 }
 
@@ -57,6 +59,19 @@ async function serveTrellis() {
     }
   }, streams);
   return { port: listener.port, close: () => listener.close() };
+}
+
+/** The kernel's stream API: an RpcServer whose handler is an async generator (the codec encodes each message). */
+async function serveKernel() {
+  const Echo = echoType();
+  const message = Echo.fromObject({ message: 'x'.repeat(100), id: 1, values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] });
+  const server = new RpcServer({ host: '127.0.0.1', port: 0 }).addService(kernelStreamService(), {
+    async *stream(_request: unknown, call: ServerInvocation) {
+      while (!call.signal.aborted) yield message;
+    },
+  });
+  await server.start();
+  return { port: server.port, close: () => server.close({ graceMs: 100 }) };
 }
 
 /** The limit: length-prefixed protobufjs frames pushed as fast as the socket takes them. */

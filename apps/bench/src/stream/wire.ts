@@ -1,4 +1,5 @@
 import * as protobuf from 'protobufjs';
+import type { ServiceDefinition } from '@trellis/core';
 import { BENCH_PROTO } from '../payload.js';
 
 /** bench.EchoRequest, the echo message every bench kind sends. */
@@ -34,5 +35,20 @@ export function frameReader(onMessage: (body: Uint8Array) => void): (chunk: Buff
       offset += 4 + length;
     }
     if (offset < buf.length) pending = buf.subarray(offset);
+  };
+}
+
+/**
+ * bench.BenchService's `Stream` method as the kernel sees it (RpcServer / RpcClient): a server stream
+ * of the echo message, encoded and decoded by protobufjs per message like the SPI side.
+ */
+export function kernelStreamService(): ServiceDefinition {
+  const Echo = echoType();
+  const codec = { encode: (message: unknown) => Echo.encode(message as protobuf.Message).finish(), decode: (bytes: Uint8Array) => Echo.decode(bytes) };
+  return {
+    name: 'bench.BenchService',
+    methods: {
+      Stream: { name: 'Stream', localName: 'stream', kind: 'server-streaming', requestCodec: codec, responseCodec: codec, idempotent: false, options: {} },
+    },
   };
 }
