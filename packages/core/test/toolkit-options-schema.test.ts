@@ -64,3 +64,10 @@ t.test('formats say what is wrong with a string', async (t) => {
   t.same(schemaIssues(Even, { code: 'abc' }).map((i) => [i.path, i.message]), [['code', 'has 3 characters, an odd number']]);
   t.same(schemaIssues(Even, { code: 'ab' }), []);
 });
+
+t.test('a nullable value (null removes a setting) is judged by its non-null kind', async (t) => {
+  const Overlay = Type.Object({ qps: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()])) });
+  t.same(schemaIssues(Overlay, { qps: -5 }).map((i) => [i.path, i.message]), [['qps', 'must be > 0, got -5']]);
+  t.same(schemaIssues(Overlay, { qps: 'x' }).map((i) => [i.path, i.expected]), [['qps', 'a number > 0 or null']]);
+  t.same(schemaIssues(Overlay, { qps: null }), []);
+});

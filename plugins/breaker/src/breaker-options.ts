@@ -2,9 +2,8 @@ import type { Code, RpcError } from '@trellis/core';
 import type { Clock } from '@trellis/core/spi';
 import { DEFAULT_FAILURE_CODES, parseCodes } from './failure-codes.js';
 import type { BreakerEvent } from './events.js';
-import {
-  checkKeys, integerInRange, invalid, isObject, nonNegativeNumber, positiveNumber, ratio, type Source,
-} from './validate.js';
+import { Type, invalidOption, parseOptions } from '@trellis/core/toolkit';
+import { checkSchema, invalid, type Source } from './validate.js';
 
 /** How one circuit decides; every field has a default (see DEFAULT_CIRCUIT_SETTINGS). */
 export interface CircuitSettings {
@@ -109,50 +108,75 @@ export interface ResolvedBreakerSettings {
   readonly failureCodes: readonly Code[];
 }
 
-function validateCircuit(source: Source, prefix: string, value: Record<string, unknown>): void {
-  const at = (key: string) => `${prefix}${key}`;
-  if (value.windowMs !== undefined) positiveNumber(source, at('windowMs'), value.windowMs);
-  if (value.buckets !== undefined) integerInRange(source, at('buckets'), value.buckets, 1, 1000);
-  if (value.minCalls !== undefined) integerInRange(source, at('minCalls'), value.minCalls, 1, 1e9);
-  if (value.errorRatio !== undefined) ratio(source, at('errorRatio'), value.errorRatio);
-  if (value.slowCallMs !== undefined) nonNegativeNumber(source, at('slowCallMs'), value.slowCallMs);
-  if (value.slowCallRatio !== undefined) ratio(source, at('slowCallRatio'), value.slowCallRatio);
-  if (value.coolDownMs !== undefined) positiveNumber(source, at('coolDownMs'), value.coolDownMs);
-  if (value.maxCoolDownMs !== undefined) positiveNumber(source, at('maxCoolDownMs'), value.maxCoolDownMs);
-  if (value.halfOpenProbes !== undefined) integerInRange(source, at('halfOpenProbes'), value.halfOpenProbes, 1, 1000);
-  if (value.consecutiveFailures !== undefined) integerInRange(source, at('consecutiveFailures'), value.consecutiveFailures, 0, 1e9);
+const positive = (options: object = {}) => Type.Number({ exclusiveMinimum: 0, description: 'a finite number > 0', ...options });
+const nonNegative = () => Type.Number({ minimum: 0, description: 'a finite number ≥ 0' });
+const integer = (minimum: number, maximum: number) => Type.Integer({ minimum, maximum, description: `an integer from ${minimum} to ${maximum}` });
+const ratio = () => Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'a number in (0, 1], e.g. 0.5 for 50 %' });
+
+/** The circuit fields, shared by the top level, `endpoint`, `method` and each of `methods`. */
+const CIRCUIT_PROPERTIES = {
+  windowMs: Type.Optional(positive()),
+  buckets: Type.Optional(integer(1, 1000)),
+  minCalls: Type.Optional(integer(1, 1e9)),
+  errorRatio: Type.Optional(ratio()),
+  slowCallMs: Type.Optional(nonNegative()),
+  slowCallRatio: Type.Optional(ratio()),
+  coolDownMs: Type.Optional(positive()),
+  maxCoolDownMs: Type.Optional(positive()),
+  halfOpenProbes: Type.Optional(integer(1, 1000)),
+  consecutiveFailures: Type.Optional(integer(0, 1e9)),
+};
+
+const LEVEL_SCHEMA = Type.Union(
+  [Type.Boolean(), Type.Object(CIRCUIT_PROPERTIES, { additionalProperties: false })],
+  { description: 'true, false, or an object of circuit settings' },
+);
+
+const SETTINGS_PROPERTIES = {
+  ...CIRCUIT_PROPERTIES,
+  enabled: Type.Optional(Type.Boolean()),
+  endpoint: Type.Optional(LEVEL_SCHEMA),
+  method: Type.Optional(LEVEL_SCHEMA),
+  scope: Type.Optional(Type.Union([Type.Literal('method'), Type.Literal('service')], { description: "'method' or 'service'" })),
+  methods: Type.Optional(Type.Record(Type.String(), LEVEL_SCHEMA, { description: 'an object keyed by method name' })),
+  // Names are checked by the kernel's parseCodes below (the one parser of status codes).
+  failureCodes: Type.Optional(Type.Array(Type.Union([Type.Integer(), Type.String()]), {
+    description: 'an array of status codes, e.g. ["UNAVAILABLE", "DEADLINE_EXCEEDED"] or [Code.UNAVAILABLE]',
+  })),
+};
+
+/** A live `breaker` document: the data settings only. */
+export const BREAKER_SETTINGS_SCHEMA = Type.Object(SETTINGS_PROPERTIES, { additionalProperties: false });
+
+/** `breaker()`'s options: the settings plus what only code can pass. */
+const BREAKER_OPTIONS_SCHEMA = Type.Object({
+  ...SETTINGS_PROPERTIES,
+  isFailure: Type.Optional(Type.Function([Type.Any()], Type.Boolean(), { description: 'a function (error) => boolean' })),
+  clock: Type.Optional(Type.Object({ now: Type.Function([], Type.Number()) }, { description: 'an object with now(): number (monotonic ms)' })),
+  config: Type.Optional(Type.Union([Type.Boolean(), Type.String({ minLength: 1 })], { description: 'true, false, or the name of the document to watch' })),
+  onStateChange: Type.Optional(Type.Function([Type.Any()], Type.Void(), { description: 'a function' })),
+  onError: Type.Optional(Type.Function([Type.Any()], Type.Void(), { description: 'a function' })),
+}, { additionalProperties: false });
+
+function normalizeCodes(source: Source, value: BreakerSettings): BreakerSettings {
+  if (value.failureCodes === undefined) return value;
+  const failureCodes = parseCodes('failureCodes', value.failureCodes, (name, bad, expected) => invalid(source, name, bad, expected));
+  return { ...value, failureCodes };
 }
 
-function validateLevel(source: Source, name: string, value: unknown): void {
-  if (value === undefined || typeof value === 'boolean') return;
-  if (!isObject(value)) throw invalid(source, name, value, 'true, false, or an object of circuit settings');
-  checkKeys(source, `${name}.`, value, CIRCUIT_KEYS);
-  validateCircuit(source, `${name}.`, value);
+/** Checks `breaker()`'s options (ERR_INVALID_OPTION naming the option) and returns the settings with codes normalized. */
+export function parseBreakerOptions(options: unknown): BreakerSettings {
+  const parsed = parseOptions(BREAKER_OPTIONS_SCHEMA, options, 'breaker') as BreakerOptions;
+  if (parsed.isFailure !== undefined && parsed.failureCodes !== undefined) {
+    throw invalidOption('isFailure', 'a function', 'either isFailure or failureCodes, not both', 'breaker');
+  }
+  return normalizeCodes('breaker option', parsed);
 }
 
-const SETTINGS_KEYS = [...CIRCUIT_KEYS, 'enabled', 'endpoint', 'method', 'scope', 'methods', 'failureCodes'];
-const OPTION_KEYS = [...SETTINGS_KEYS, 'isFailure', 'clock', 'config', 'onStateChange', 'onError'];
-
-/** Checks the data settings (from code or a document) and returns them with codes normalized. */
-export function validateBreakerSettings(source: Source, value: unknown, allowOptions = false): BreakerSettings {
-  if (!isObject(value)) throw invalid(source, '(root)', value, 'an object of breaker settings');
-  checkKeys(source, '', value, allowOptions ? OPTION_KEYS : SETTINGS_KEYS);
-  validateCircuit(source, '', value);
-  if (value.enabled !== undefined && typeof value.enabled !== 'boolean') throw invalid(source, 'enabled', value.enabled, 'true or false');
-  validateLevel(source, 'endpoint', value.endpoint);
-  validateLevel(source, 'method', value.method);
-  if (value.scope !== undefined && value.scope !== 'method' && value.scope !== 'service') {
-    throw invalid(source, 'scope', value.scope, "'method' or 'service'");
-  }
-  if (value.methods !== undefined) {
-    if (!isObject(value.methods)) throw invalid(source, 'methods', value.methods, 'an object keyed by method name');
-    for (const [name, level] of Object.entries(value.methods)) validateLevel(source, `methods.${name}`, level);
-  }
-  let failureCodes: Code[] | undefined;
-  if (value.failureCodes !== undefined) {
-    failureCodes = parseCodes('failureCodes', value.failureCodes, (name, bad, expected) => invalid(source, name, bad, expected));
-  }
-  return (failureCodes ? { ...value, failureCodes } : value) as BreakerSettings;
+/** Checks a live document's settings and returns them with codes normalized. */
+export function validateBreakerSettings(source: Source, value: unknown): BreakerSettings {
+  checkSchema(source, BREAKER_SETTINGS_SCHEMA, value);
+  return normalizeCodes(source, value as BreakerSettings);
 }
 
 function mergeLevel<T extends object>(base: boolean | T | undefined, overlay: boolean | T | undefined): boolean | T | undefined {

@@ -1,14 +1,13 @@
 import { InterceptorOrder, definePlugin, type Plugin } from '@trellis/core';
 import type { Clock, Disposable } from '@trellis/core/spi';
 import { BreakerConfig } from './breaker-config.js';
-import { validateBreakerSettings, type BreakerOptions } from './breaker-options.js';
+import { parseBreakerOptions, type BreakerOptions } from './breaker-options.js';
 import { CircuitSet } from './circuit-set.js';
 import { warn, watchDocument } from './config-watch.js';
 import { EndpointBreaker } from './endpoint-breaker.js';
 import type { BreakerEvent, CircuitSnapshot } from './events.js';
 import { MethodBreaker } from './method-breaker.js';
 import { BREAKER_DOCUMENT } from './live-documents.js';
-import { invalid } from './validate.js';
 
 export interface BreakerPlugin extends Plugin {
   /** Every circuit of every client this plugin is set up on (and not closed yet). */
@@ -27,17 +26,7 @@ interface ClientCircuits {
  * (an open one fails fast). Register it on a client: `client.use(breaker())`.
  */
 export function breaker(options: BreakerOptions = {}): BreakerPlugin {
-  const source = 'breaker option';
-  const settings = validateBreakerSettings(source, options, true);
-  if (options.isFailure !== undefined && typeof options.isFailure !== 'function') throw invalid(source, 'isFailure', options.isFailure, 'a function (error) => boolean');
-  if (options.isFailure !== undefined && options.failureCodes !== undefined) throw invalid(source, 'isFailure', 'a function', 'either isFailure or failureCodes, not both');
-  if (options.clock !== undefined && typeof options.clock?.now !== 'function') throw invalid(source, 'clock', options.clock, 'an object with now(): number (monotonic ms)');
-  if (options.config !== undefined && typeof options.config !== 'boolean' && !(typeof options.config === 'string' && options.config !== '')) {
-    throw invalid(source, 'config', options.config, 'true, false, or the name of the document to watch');
-  }
-  for (const name of ['onStateChange', 'onError'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') throw invalid(source, name, options[name], 'a function');
-  }
+  const settings = parseBreakerOptions(options);
   // Checks the combination (cool-down vs cap, buckets vs window) at breaker(), where the mistake is.
   new BreakerConfig(settings, options.isFailure);
 

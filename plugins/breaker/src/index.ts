@@ -1,6 +1,6 @@
 export { breaker, type BreakerPlugin } from './breaker-plugin.js';
 export {
-  DEFAULT_CIRCUIT_SETTINGS, DEFAULT_ENDPOINT_CONSECUTIVE_FAILURES, type BreakerOptions, type BreakerSettings, type CircuitSettings,
+  BREAKER_SETTINGS_SCHEMA, DEFAULT_CIRCUIT_SETTINGS, DEFAULT_ENDPOINT_CONSECUTIVE_FAILURES, type BreakerOptions, type BreakerSettings, type CircuitSettings,
 } from './breaker-options.js';
 export type { BreakerEvent, CircuitKind, CircuitSnapshot, CircuitState } from './events.js';
 export { DEFAULT_FAILURE_CODES } from './failure-codes.js';
@@ -16,4 +16,5 @@ export { ConstantConcurrencyLimiter, type ConcurrencyLimiter } from './concurren
 export { TokenBucket } from './token-bucket.js';
 export { SlidingWindow, type WindowTotals } from './sliding-window.js';
 export { Circuit, type CircuitOwner, type Permit, REJECT, NORMAL } from './circuit.js';
+export { LIMITS_DOCUMENT_SCHEMA } from './limiter-options.js';
 export { BREAKER_DOCUMENT, LIMITS_DOCUMENT, readBreakerDocument, readLimitsDocument } from './live-documents.js';

@@ -2,9 +2,8 @@ import type { Code, RpcError } from '@trellis/core';
 import type { Clock } from '@trellis/core/spi';
 import { DEFAULT_AUTO_LIMITER_SETTINGS, type AutoLimiterSettings } from './auto-concurrency-limiter.js';
 import { parseCodes } from './failure-codes.js';
-import {
-  checkKeys, integerInRange, invalid, isObject, nonNegativeNumber, positiveNumber, ratio, type Source,
-} from './validate.js';
+import { Type, invalidOption, parseOptions, type TSchema } from '@trellis/core/toolkit';
+import { checkSchema, invalid, type Source } from './validate.js';
 
 /** A token bucket: `qps` calls per second on average, up to `burst` at once (default qps / 10, at least 1). */
 export interface RateLimit {
@@ -62,93 +61,118 @@ export interface ServiceLimitOverlay extends LimitRuleOverlay {
 }
 
 const RULE_KEYS = ['qps', 'burst', 'perCaller', 'callers', 'maxConcurrency'];
-const AUTO_KEYS = ['algorithm', ...Object.keys(DEFAULT_AUTO_LIMITER_SETTINGS)];
-const OPTION_KEYS = ['services', 'callerKey', 'maxCallers', 'failureCodes', 'isFailure', 'clock', 'config', 'onError', 'random'];
+
+const positive = () => Type.Number({ exclusiveMinimum: 0, description: 'a finite number > 0' });
+const nonNegative = () => Type.Number({ minimum: 0, description: 'a finite number ≥ 0' });
+const integer = (minimum: number, maximum: number) => Type.Integer({ minimum, maximum, description: `an integer from ${minimum} to ${maximum}` });
+const ratio = () => Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'a number in (0, 1], e.g. 0.5 for 50 %' });
+
+const RATE_SCHEMA = Type.Object({ qps: positive(), burst: Type.Optional(integer(1, 1e9)) }, { additionalProperties: false });
+
+const AUTO_SCHEMA = Type.Object({
+  algorithm: Type.Literal('auto', { description: "'auto'" }),
+  alpha: Type.Optional(nonNegative()),
+  initialMaxConcurrency: Type.Optional(integer(1, 1e9)),
+  minConcurrency: Type.Optional(integer(1, 1e9)),
+  sampleWindowMs: Type.Optional(positive()),
+  minSamples: Type.Optional(integer(1, 1e9)),
+  maxSamples: Type.Optional(integer(1, 1e9)),
+  samplingIntervalMs: Type.Optional(nonNegative()),
+  remeasureIntervalMs: Type.Optional(positive()),
+  reduceRatio: Type.Optional(ratio()),
+  emaFactor: Type.Optional(ratio()),
+  failPunishRatio: Type.Optional(nonNegative()),
+}, { additionalProperties: false });
+
+const CONCURRENCY_SCHEMA = Type.Union([integer(1, 1e9), Type.Literal('auto'), AUTO_SCHEMA], {
+  description: 'an integer from 1 to 1000000000, "auto", or { "algorithm": "auto", …tuning }',
+});
+
+/** One rule's fields; in a live document (`overlay`) each may be `null` to remove what the code set. */
+function ruleProperties(overlay: boolean) {
+  const field = <S extends TSchema>(schema: S) => Type.Optional(overlay ? Type.Union([schema, Type.Null()]) : schema);
+  return {
+    qps: field(positive()),
+    burst: field(integer(1, 1e9)),
+    perCaller: field(RATE_SCHEMA),
+    callers: field(Type.Record(Type.String(), RATE_SCHEMA, { description: 'an object keyed by caller name' })),
+    maxConcurrency: field(CONCURRENCY_SCHEMA),
+  };
+}
+
+function serviceRuleSchema(overlay: boolean) {
+  const method = Type.Object(ruleProperties(overlay), { additionalProperties: false });
+  const methods = Type.Record(Type.String(), overlay ? Type.Union([method, Type.Null()]) : method, { description: 'an object keyed by method name' });
+  return Type.Object({
+    ...ruleProperties(overlay),
+    methods: Type.Optional(overlay ? Type.Union([methods, Type.Null()]) : methods),
+  }, { additionalProperties: false });
+}
+
+/** A live `limits` document: one service rule in which `null` removes what the code set. */
+export const LIMITS_DOCUMENT_SCHEMA = serviceRuleSchema(true);
+
+const LIMITER_OPTIONS_SCHEMA = Type.Object({
+  services: Type.Optional(Type.Record(Type.String(), serviceRuleSchema(false), {
+    description: 'an object keyed by service name, e.g. { "helloworld.Greeter": { "qps": 100 } }',
+  })),
+  callerKey: Type.Optional(Type.String({ pattern: '^[a-z0-9_.-]+$', description: 'a lower-case metadata key such as "trellis-caller"' })),
+  maxCallers: Type.Optional(integer(1, 1e7)),
+  // Names are checked by the kernel's parseCodes (the one parser of status codes).
+  failureCodes: Type.Optional(Type.Array(Type.Union([Type.Integer(), Type.String()]), {
+    description: 'an array of status codes, e.g. ["UNAVAILABLE", "DEADLINE_EXCEEDED"] or [Code.UNAVAILABLE]',
+  })),
+  isFailure: Type.Optional(Type.Function([Type.Any()], Type.Boolean(), { description: 'a function (error) => boolean' })),
+  clock: Type.Optional(Type.Object({ now: Type.Function([], Type.Number()) }, { description: 'an object with now(): number (monotonic ms)' })),
+  config: Type.Optional(Type.Union([Type.Boolean(), Type.String({ minLength: 1 })], { description: 'true, false, or the name of the document to watch' })),
+  onError: Type.Optional(Type.Function([Type.Any()], Type.Void(), { description: 'a function' })),
+  random: Type.Optional(Type.Function([], Type.Number(), { description: 'a function returning [0, 1)' })),
+}, { additionalProperties: false });
 
 export function defaultBurst(qps: number): number {
   return Math.max(1, Math.ceil(qps / 10));
 }
 
-function validateRate(source: Source, name: string, value: unknown): void {
-  if (!isObject(value)) throw invalid(source, name, value, 'an object { qps, burst? }');
-  checkKeys(source, `${name}.`, value, ['qps', 'burst']);
-  positiveNumber(source, `${name}.qps`, value.qps);
-  if (value.burst !== undefined) integerInRange(source, `${name}.burst`, value.burst, 1, 1e9);
+/**
+ * What the schema cannot say about one rule: `burst` needs `qps` (code only: a document may set
+ * either over the code's), and an adaptive limiter's maxSamples ≥ minSamples.
+ */
+function checkRule(source: Source, prefix: string, rule: Record<string, unknown>, overlay: boolean): void {
+  if (!overlay && rule.burst !== undefined && rule.qps === undefined) {
+    throw invalid(source, `${prefix}burst`, rule.burst, `"${prefix}qps" alongside it (burst is the size of the qps bucket)`);
+  }
+  const setting = rule.maxConcurrency;
+  if (typeof setting === 'object' && setting !== null) {
+    const auto = setting as Partial<AutoLimiterSettings>;
+    const minSamples = auto.minSamples ?? DEFAULT_AUTO_LIMITER_SETTINGS.minSamples;
+    const maxSamples = auto.maxSamples ?? DEFAULT_AUTO_LIMITER_SETTINGS.maxSamples;
+    if (maxSamples < minSamples) throw invalid(source, `${prefix}maxConcurrency.maxSamples`, maxSamples, `a number ≥ minSamples (${minSamples})`);
+  }
 }
 
-function validateAuto(source: Source, name: string, value: Record<string, unknown>): void {
-  checkKeys(source, `${name}.`, value, AUTO_KEYS);
-  if (value.algorithm !== 'auto') throw invalid(source, `${name}.algorithm`, value.algorithm, "'auto'");
-  const at = (key: string) => `${name}.${key}`;
-  if (value.alpha !== undefined) nonNegativeNumber(source, at('alpha'), value.alpha);
-  if (value.initialMaxConcurrency !== undefined) integerInRange(source, at('initialMaxConcurrency'), value.initialMaxConcurrency, 1, 1e9);
-  if (value.minConcurrency !== undefined) integerInRange(source, at('minConcurrency'), value.minConcurrency, 1, 1e9);
-  if (value.sampleWindowMs !== undefined) positiveNumber(source, at('sampleWindowMs'), value.sampleWindowMs);
-  if (value.minSamples !== undefined) integerInRange(source, at('minSamples'), value.minSamples, 1, 1e9);
-  if (value.maxSamples !== undefined) integerInRange(source, at('maxSamples'), value.maxSamples, 1, 1e9);
-  if (value.samplingIntervalMs !== undefined) nonNegativeNumber(source, at('samplingIntervalMs'), value.samplingIntervalMs);
-  if (value.remeasureIntervalMs !== undefined) positiveNumber(source, at('remeasureIntervalMs'), value.remeasureIntervalMs);
-  if (value.reduceRatio !== undefined) ratio(source, at('reduceRatio'), value.reduceRatio);
-  if (value.emaFactor !== undefined) ratio(source, at('emaFactor'), value.emaFactor);
-  if (value.failPunishRatio !== undefined) nonNegativeNumber(source, at('failPunishRatio'), value.failPunishRatio);
-  const minSamples = (value.minSamples as number | undefined) ?? DEFAULT_AUTO_LIMITER_SETTINGS.minSamples;
-  const maxSamples = (value.maxSamples as number | undefined) ?? DEFAULT_AUTO_LIMITER_SETTINGS.maxSamples;
-  if (maxSamples < minSamples) throw invalid(source, at('maxSamples'), maxSamples, `a number ≥ minSamples (${minSamples})`);
+function checkServiceRule(source: Source, prefix: string, rule: ServiceLimitOverlay, overlay: boolean): void {
+  checkRule(source, prefix, rule as Record<string, unknown>, overlay);
+  for (const [method, methodRule] of Object.entries(rule.methods ?? {})) {
+    if (methodRule !== null) checkRule(source, `${prefix}methods.${method}.`, methodRule as Record<string, unknown>, overlay);
+  }
 }
 
-/** Checks one rule; `overlay` allows the `null`s a live document uses to remove a limit. */
-export function validateRule(source: Source, prefix: string, value: unknown, overlay: boolean, service: boolean): void {
-  const name = prefix === '' ? '(root)' : prefix.slice(0, -1);
-  if (!isObject(value)) throw invalid(source, name, value, 'an object of limits, e.g. { "qps": 1000 }');
-  checkKeys(source, prefix, value, service ? [...RULE_KEYS, 'methods'] : RULE_KEYS);
-  const present = (key: string) => value[key] !== undefined && !(overlay && value[key] === null);
-  if (present('qps')) positiveNumber(source, `${prefix}qps`, value.qps);
-  if (present('burst')) {
-    integerInRange(source, `${prefix}burst`, value.burst, 1, 1e9);
-    if (!overlay && value.qps === undefined) throw invalid(source, `${prefix}burst`, value.burst, `"${prefix}qps" alongside it (burst is the size of the qps bucket)`);
-  }
-  if (present('perCaller')) validateRate(source, `${prefix}perCaller`, value.perCaller);
-  if (present('callers')) {
-    if (!isObject(value.callers)) throw invalid(source, `${prefix}callers`, value.callers, 'an object keyed by caller name');
-    for (const [caller, rate] of Object.entries(value.callers)) validateRate(source, `${prefix}callers.${caller}`, rate);
-  }
-  if (present('maxConcurrency')) {
-    const setting = value.maxConcurrency;
-    if (isObject(setting)) validateAuto(source, `${prefix}maxConcurrency`, setting);
-    else if (setting !== 'auto') integerInRange(source, `${prefix}maxConcurrency`, setting, 1, 1e9);
-  }
-  if (service && present('methods')) {
-    if (!isObject(value.methods)) throw invalid(source, `${prefix}methods`, value.methods, 'an object keyed by method name');
-    for (const [method, rule] of Object.entries(value.methods)) {
-      if (overlay && rule === null) continue;
-      validateRule(source, `${prefix}methods.${method}.`, rule, overlay, false);
-    }
-  }
+/** Checks a live `limits` document's rule (parsed JSON); throws ERR_INVALID_OPTION naming the setting. */
+export function validateLimitsOverlay(source: Source, value: unknown): ServiceLimitOverlay {
+  checkSchema(source, LIMITS_DOCUMENT_SCHEMA, value);
+  checkServiceRule(source, '', value as ServiceLimitOverlay, true);
+  return value as ServiceLimitOverlay;
 }
 
 export function validateLimiterOptions(options: LimiterOptions): void {
-  const source = 'limiter option';
-  if (!isObject(options)) throw invalid(source, '(root)', options, 'an object of limiter options');
-  checkKeys(source, '', options as Record<string, unknown>, OPTION_KEYS);
-  if (options.services !== undefined) {
-    if (!isObject(options.services)) throw invalid(source, 'services', options.services, 'an object keyed by service name, e.g. { "helloworld.Greeter": { "qps": 100 } }');
-    for (const [name, rule] of Object.entries(options.services)) validateRule(source, `services.${name}.`, rule, false, true);
+  const parsed = parseOptions(LIMITER_OPTIONS_SCHEMA, options, 'limiter');
+  for (const [name, rule] of Object.entries(parsed.services ?? {})) checkServiceRule('limiter option', `services.${name}.`, rule as ServiceLimitOverlay, false);
+  if (parsed.failureCodes !== undefined) {
+    parseCodes('failureCodes', parsed.failureCodes, (name, bad, expected) => invalidOption(name, bad, expected, 'limiter'));
   }
-  if (options.callerKey !== undefined && (typeof options.callerKey !== 'string' || !/^[a-z0-9_.-]+$/.test(options.callerKey))) {
-    throw invalid(source, 'callerKey', options.callerKey, 'a lower-case metadata key such as "trellis-caller"');
+  if (parsed.isFailure !== undefined && parsed.failureCodes !== undefined) {
+    throw invalidOption('isFailure', 'a function', 'either isFailure or failureCodes, not both', 'limiter');
   }
-  if (options.maxCallers !== undefined) integerInRange(source, 'maxCallers', options.maxCallers, 1, 1e7);
-  if (options.failureCodes !== undefined) {
-    parseCodes('failureCodes', options.failureCodes, (name, bad, expected) => invalid(source, name, bad, expected));
-  }
-  if (options.isFailure !== undefined && typeof options.isFailure !== 'function') throw invalid(source, 'isFailure', options.isFailure, 'a function (error) => boolean');
-  if (options.isFailure !== undefined && options.failureCodes !== undefined) throw invalid(source, 'isFailure', 'a function', 'either isFailure or failureCodes, not both');
-  if (options.clock !== undefined && typeof (options.clock as Partial<Clock> | undefined)?.now !== 'function') throw invalid(source, 'clock', options.clock, 'an object with now(): number (monotonic ms)');
-  if (options.config !== undefined && typeof options.config !== 'boolean' && !(typeof options.config === 'string' && options.config !== '')) {
-    throw invalid(source, 'config', options.config, 'true, false, or the name of the document to watch');
-  }
-  if (options.onError !== undefined && typeof options.onError !== 'function') throw invalid(source, 'onError', options.onError, 'a function');
-  if (options.random !== undefined && typeof options.random !== 'function') throw invalid(source, 'random', options.random, 'a function returning [0, 1)');
 }
 
 function mergeFields(base: LimitRule | undefined, overlay: LimitRuleOverlay): LimitRule {

@@ -1,7 +1,7 @@
 import {
   mergeBreakerSettings, resolveBreakerSettings, validateBreakerSettings, type BreakerSettings, type ResolvedBreakerSettings,
 } from './breaker-options.js';
-import { validateRule, type ServiceLimitOverlay } from './limiter-options.js';
+import { validateLimitsOverlay, type ServiceLimitOverlay } from './limiter-options.js';
 import { parseJson, type Source } from './validate.js';
 
 /** The live document `breaker()` watches by default: `/trellis/config/{group}/{service}/breaker`. */
@@ -29,7 +29,5 @@ export function readBreakerDocument(
  * `null` removes what the code set. Throws ERR_INVALID_OPTION naming the setting.
  */
 export function readLimitsDocument(source: Source, text: string): ServiceLimitOverlay {
-  const overlay = parseJson(source, text);
-  validateRule(source, '', overlay, true, true);
-  return overlay as ServiceLimitOverlay;
+  return validateLimitsOverlay(source, parseJson(source, text));
 }

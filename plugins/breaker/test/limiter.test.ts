@@ -115,13 +115,13 @@ t.test('limits load live from the registry; bad documents are reported; null rem
 
 t.test('bad options throw ERR_INVALID_OPTION naming the option', async (t) => {
   const bad: [LimiterOptions, RegExp][] = [
-    [{ services: { [SERVICE]: { qps: 0 } } }, /limiter option "services\.trellis\.test\.EchoService\.qps" is 0; expected a finite number > 0/],
+    [{ services: { [SERVICE]: { qps: 0 } } }, /limiter option "services\["trellis\.test\.EchoService"\]\.qps" is 0; expected a finite number > 0/],
     [{ services: { x: { burst: 5 } } }, /"services\.x\.burst" is 5; expected "services\.x\.qps" alongside it/],
     [{ services: { x: { maxConcurrency: 0 } } }, /"services\.x\.maxConcurrency" is 0/],
     [{ services: { x: { maxConcurrency: { algorithm: 'gradient' } as never } } }, /"services\.x\.maxConcurrency\.algorithm" is "gradient"; expected 'auto'/],
     [{ services: { x: { maxConcurrency: { algorithm: 'auto', minSamples: 300 } } } }, /"services\.x\.maxConcurrency\.maxSamples" is 200; expected a number ≥ minSamples \(300\)/],
     [{ services: { x: { perCaller: { burst: 2 } as never } } }, /"services\.x\.perCaller\.qps" is undefined/],
-    [{ services: { x: { methods: { Echo: { qpz: 1 } as never } } } }, /"services\.x\.methods\.Echo\.qpz" is not a known setting/],
+    [{ services: { x: { methods: { Echo: { qpz: 1 } as never } } } }, /"services\.x\.methods\.Echo\.qpz" is 1; expected one of the known keys \(did you mean "qps"\?\): qps, burst/],
     [{ callerKey: 'X-Caller' }, /"callerKey" is "X-Caller"; expected a lower-case metadata key/],
     [{ maxCallers: 0 }, /"maxCallers" is 0/],
     [{ failureCodes: ['nope'] }, /"failureCodes\[0\]" is "nope"/],

@@ -115,6 +115,9 @@ function derivedExpectation(s: Json): string {
       return 'a function';
     case 'Literal':
       return JSON.stringify(s.const);
+    case 'Null':
+    case 'null':
+      return 'null';
     default:
       return 'an object';
   }
@@ -238,6 +241,9 @@ function kindMatches(schema: TSchema, value: unknown): boolean {
     case 'Boolean':
     case 'boolean':
       return typeof value === 'boolean';
+    case 'Null':
+    case 'null':
+      return value === null;
     default:
       return true;
   }
