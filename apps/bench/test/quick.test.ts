@@ -60,11 +60,13 @@ t.test('pnpm bench --profile writes both sides\' profiles and summarises them by
   t.same(summary.records.map((r) => r.point), ['32', '256']);
   for (const record of summary.records) {
     for (const file of Object.values(record.files)) t.ok(JSON.parse(readFileSync(file, 'utf8')), `${file} is a profile`);
-    for (const side of ['client', 'server'] as const) {
-      const protobufjs = record.cpu[side].categories.find((c) => c.name === 'protobufjs');
-      t.ok(protobufjs && protobufjs.perCall > 0, `@${record.point} ${side}: protobufjs self time attributed (${protobufjs?.perCall} µs/call)`);
-      t.ok(record.heap[side].total > 0, `@${record.point} ${side}: allocations sampled`);
-    }
+    for (const side of ['client', 'server'] as const) t.ok(record.heap[side].total > 0, `@${record.point} ${side}: allocations sampled`);
+  }
+  // CPU time is sampled: a --quick point can miss protobufjs on one side (seen on a loaded CI run at
+  // @32), so attribution is asserted per side over both points.
+  for (const side of ['client', 'server'] as const) {
+    const perCall = summary.records.map((record) => record.cpu[side].categories.find((c) => c.name === 'protobufjs')?.perCall ?? 0);
+    t.ok(perCall.some((us) => us > 0), `${side}: protobufjs self time attributed (${perCall.map((us) => us.toFixed(2)).join(' / ')} µs/call @32 / @256)`);
   }
   t.match(stdout, /by package \(µs\/call/);
 });
