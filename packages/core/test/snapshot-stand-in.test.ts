@@ -3,6 +3,10 @@ import { SnapshotStandIn } from '@trellis/core/spi';
 
 t.test('the snapshot stands in when the live source is silent past the delay', async (t) => {
   const standIn = new SnapshotStandIn();
+  // The stand-in's timer is unref'd (it must not keep a process alive): an ordinary timer keeps this
+  // test's process alive until it fires, or the test ends unfinished when nothing else is pending.
+  const keepAlive = setTimeout(() => undefined, 10_000);
+  t.teardown(() => clearTimeout(keepAlive));
   const served = new Promise<string>((resolve) => standIn.arm(5, () => resolve('snapshot')));
   t.equal(await served, 'snapshot');
   t.equal(standIn.live, false);
