@@ -1,6 +1,6 @@
 import type { Pick } from '../balancer/load-balancer.js';
 import type { Endpoint } from '../endpoint.js';
-import { Code, type RpcError } from '../errors.js';
+import { blameEndpoint, Code, type RpcError } from '../errors.js';
 import type { Invocation, Result } from '../invocation.js';
 import type { Metadata } from '../metadata.js';
 import type { Attempt } from '../observer.js';
@@ -61,6 +61,24 @@ export class AttemptRecord implements Attempt, OutboundRequest, ResponseSink {
   }
 
   /** The next send of this attempt, after a transparent re-send picked again. */
+  /**
+   * Records this attempt's failure (the error blames the endpoint), as the unary and the stream
+   * path both report it to observers and the balancer before deciding on a re-send.
+   */
+  failWith(error: RpcError, now: number): void {
+    blameEndpoint(error, this.endpoint);
+    this.latencyMs = now - this.startedAt;
+    this.code = error.code;
+    this.error = error;
+    this.mayHaveRun = error.mayHaveRun;
+  }
+
+  /** gRPC's transparent retry: the request provably never ran, and re-sends and time are left. */
+  mayResend(error: RpcError, now: number, transparentRetries: number): boolean {
+    const inv = this.invocation;
+    return error.code === Code.UNAVAILABLE && !error.mayHaveRun && this.send <= transparentRetries && now < inv.deadline && !inv.signal?.aborted;
+  }
+
   resend(invocation: Invocation, pick: Pick, now: number): void {
     this.invocation = invocation;
     this.pick = pick;

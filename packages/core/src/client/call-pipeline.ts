@@ -1,7 +1,7 @@
 import { NOOP_DONE, type LoadBalancer, type Pick } from '../balancer/load-balancer.js';
 import type { Clock } from '../clock.js';
 import type { Endpoint } from '../endpoint.js';
-import { blameEndpoint, Code, RpcError } from '../errors.js';
+import { Code, RpcError } from '../errors.js';
 import type { HealthView } from '../health.js';
 import { withInvocation, type EndpointInvoker, type Invocation, type Invoker, type Result } from '../invocation.js';
 import type { Router } from '../router.js';
@@ -315,17 +315,12 @@ export class CallPipeline implements AttemptOwner {
   /** A send failed (AttemptOwner): report it, then re-send it transparently or settle with the error. */
   failed(record: AttemptRecord, error: RpcError): void {
     const { observers, clock, transparentRetries } = this.settings;
-    blameEndpoint(error, record.endpoint);
     const now = clock.now();
-    record.latencyMs = now - record.startedAt;
-    record.code = error.code;
-    record.error = error;
-    record.mayHaveRun = error.mayHaveRun;
+    record.failWith(error, now);
     if (observers.watchesAttempts) observers.attemptEnd(record);
     record.pick.done(record);
     const inv = record.invocation;
-    if (error.code === Code.UNAVAILABLE && !error.mayHaveRun && record.send <= transparentRetries && now < inv.deadline && !inv.signal?.aborted) {
-      // gRPC's transparent retry: the request provably never ran, so another endpoint may take it.
+    if (record.mayResend(error, now, transparentRetries)) {
       const excluded = new Set(inv.excluded);
       excluded.add(record.endpoint.id);
       const next = withInvocation(inv, { excluded });

@@ -81,16 +81,12 @@ export class StreamCaller implements AttemptOwner {
   /** A set-up failed: report it, then re-send it transparently (never ran) or reject. */
   failed(record: AttemptRecord, error: RpcError): void {
     const { observers, clock, transparentRetries } = this.pipeline;
-    blameEndpoint(error, record.endpoint);
     const now = clock.now();
-    record.latencyMs = now - record.startedAt;
-    record.code = error.code;
-    record.error = error;
-    record.mayHaveRun = error.mayHaveRun;
+    record.failWith(error, now);
     if (observers.watchesAttempts) observers.attemptEnd(record);
     record.pick.done(record);
     const inv = record.invocation;
-    if (error.code === Code.UNAVAILABLE && !error.mayHaveRun && record.send <= transparentRetries && now < inv.deadline && !inv.signal?.aborted) {
+    if (record.mayResend(error, now, transparentRetries)) {
       const excluded = new Set(inv.excluded);
       excluded.add(record.endpoint.id);
       const next = withInvocation(inv, { excluded });
