@@ -1,4 +1,4 @@
-import { invalidOption, rejectUnknownKeys } from '@trellis/core/spi';
+import { Type, invalidOption, parseOptions } from '@trellis/core/toolkit';
 
 export interface AdminOptions {
   /** HTTP port of the console; 0 picks a free one (read it from `plugin.url`). Default 0. */
@@ -32,36 +32,36 @@ export interface ResolvedAdminOptions {
   readonly advertiseUrl: string | false | undefined;
 }
 
-const KEYS: readonly (keyof AdminOptions)[] = ['port', 'host', 'token', 'writeToken', 'historySeconds', 'advertiseUrl'];
+/**
+ * The options' shape on the project's one schema layer (`@trellis/core/toolkit`). The tokens are
+ * checked by hand after it: a schema error message shows the value given, and a token must never
+ * appear in a message or a log.
+ */
+const AdminOptionsSchema = Type.Object({
+  port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'an integer from 0 to 65535' })),
+  host: Type.Optional(Type.String({ minLength: 1, description: 'an interface address such as 127.0.0.1' })),
+  token: Type.Optional(Type.Unknown()),
+  writeToken: Type.Optional(Type.Unknown()),
+  historySeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600, description: 'an integer from 10 to 3600' })),
+  advertiseUrl: Type.Optional(Type.Union([Type.Literal(false), Type.String({ pattern: '^https?://\\S+$' })], { description: 'an http:// or https:// URL, or false' })),
+}, { additionalProperties: false });
 
 function tokenOption(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
   // Short tokens are guessable over a loopback port in minutes; header-unsafe ones would never match.
   if (typeof value !== 'string' || value.length < 16 || !/^[\x21-\x7e]+$/.test(value)) {
-    throw invalidOption(name, name === 'token' || name === 'writeToken' ? '(hidden)' : value, 'a string of at least 16 printable ASCII characters (e.g. crypto.randomBytes(24).toString("base64url"))');
+    throw invalidOption(name, '(hidden)', 'a string of at least 16 printable ASCII characters (e.g. crypto.randomBytes(24).toString("base64url"))', 'admin');
   }
   return value;
 }
 
 export function resolveAdminOptions(options: AdminOptions): ResolvedAdminOptions {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
-  rejectUnknownKeys('admin', options, KEYS);
-  const port = options.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption('port', options.port, 'an integer from 0 to 65535');
-  const host = options.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host === '') throw invalidOption('host', options.host, 'an interface address such as 127.0.0.1');
+  parseOptions(AdminOptionsSchema, options, 'admin');
+  const { port = 0, host = '127.0.0.1', historySeconds = 300, advertiseUrl } = options;
   const token = tokenOption('token', options.token);
   const writeToken = tokenOption('writeToken', options.writeToken);
   if (token !== undefined && writeToken !== undefined && token === writeToken) {
-    throw invalidOption('writeToken', '(hidden)', 'a token other than `token` (the read token must not grant writes)');
-  }
-  const historySeconds = options.historySeconds ?? 300;
-  if (!Number.isInteger(historySeconds) || historySeconds < 10 || historySeconds > 3600) {
-    throw invalidOption('historySeconds', options.historySeconds, 'an integer from 10 to 3600');
-  }
-  const advertiseUrl = options.advertiseUrl;
-  if (advertiseUrl !== undefined && advertiseUrl !== false && (typeof advertiseUrl !== 'string' || !/^https?:\/\/[^\s]+$/.test(advertiseUrl))) {
-    throw invalidOption('advertiseUrl', advertiseUrl, 'an http:// or https:// URL, or false');
+    throw invalidOption('writeToken', '(hidden)', 'a token other than `token` (the read token must not grant writes)', 'admin');
   }
   return { port, host, token, writeToken, historySeconds, advertiseUrl };
 }

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
-import { invalidMetricsOption, METRIC_NAME } from './errors.js';
+import { Type, parseOptions } from '@trellis/core/toolkit';
+import { invalidMetricsOption } from './errors.js';
 import { checkMetricSource, type MetricSource } from './metric-source.js';
 
 /** Seconds; from 0.5 ms (a loopback call) to 10 s (a deadline). */
@@ -31,6 +32,8 @@ export interface MetricsOptions {
   readonly defaultMetrics?: boolean;
 }
 
+const BUCKETS_EXPECTED = 'a non-empty array of ascending positive numbers of seconds, such as [0.001, 0.01, 0.1, 1]';
+
 export interface ResolvedMetricsOptions {
   readonly port: number | undefined;
   readonly host: string;
@@ -47,29 +50,34 @@ function isRegistry(value: unknown): value is Registry {
   return typeof r === 'object' && r !== null && typeof r.metrics === 'function' && typeof r.registerMetric === 'function' && typeof r.getSingleMetric === 'function';
 }
 
+/**
+ * The options' shape on the project's one schema layer (`@trellis/core/toolkit`); what JSON Schema
+ * cannot say (a prom-client Registry, ascending buckets, the sources' cross-field rules) is checked
+ * after it, in `resolveMetricsOptions` and `checkMetricSource`.
+ */
+const MetricsOptionsSchema = Type.Object({
+  port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'an integer in 0..65535 (0 picks a free port), or nothing to serve no HTTP endpoint' })),
+  host: Type.Optional(Type.String({ minLength: 1, description: 'an interface address such as "0.0.0.0" or "127.0.0.1"' })),
+  path: Type.Optional(Type.String({ pattern: '^/[^?#\\s]*$', description: 'a URL path starting with "/", such as "/metrics"' })),
+  registry: Type.Optional(Type.Unknown()),
+  // Prometheus' data model: letters, digits, "_" or ":", not starting with a digit.
+  prefix: Type.Optional(Type.String({ pattern: '^([a-zA-Z_:][a-zA-Z0-9_:]*)?$', description: 'letters, digits, "_" or ":", not starting with a digit, such as "trellis_"' })),
+  buckets: Type.Optional(Type.Array(Type.Number(), { minItems: 1, description: BUCKETS_EXPECTED })),
+  sources: Type.Optional(Type.Array(Type.Unknown(), { description: 'an array of MetricSource objects' })),
+  defaultMetrics: Type.Optional(Type.Boolean({ description: 'true or false' })),
+}, { additionalProperties: false });
+
 /** Fills defaults and rejects bad values when `metrics()` is called. */
 export function resolveMetricsOptions(options: MetricsOptions): ResolvedMetricsOptions {
-  if (typeof options !== 'object' || options === null) throw invalidMetricsOption('options', options, 'an object (or nothing)');
+  parseOptions(MetricsOptionsSchema, options, 'metrics');
   const { port, host = '0.0.0.0', path = '/metrics', registry, prefix = 'trellis_', buckets = DEFAULT_BUCKETS, sources = [], defaultMetrics = false } = options;
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
-    throw invalidMetricsOption('port', port, 'an integer in 0..65535 (0 picks a free port), or nothing to serve no HTTP endpoint');
-  }
-  if (typeof host !== 'string' || host === '') throw invalidMetricsOption('host', host, 'an interface address such as "0.0.0.0" or "127.0.0.1"');
-  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {
-    throw invalidMetricsOption('path', path, 'a URL path starting with "/", such as "/metrics"');
-  }
   if (registry !== undefined && !isRegistry(registry)) throw invalidMetricsOption('registry', registry, 'a prom-client Registry (new Registry() from prom-client)');
-  if (typeof prefix !== 'string' || (prefix !== '' && !METRIC_NAME.test(prefix))) {
-    throw invalidMetricsOption('prefix', prefix, 'letters, digits, "_" or ":", not starting with a digit, such as "trellis_"');
+  if (buckets.some((b, i) => !(Number.isFinite(b) && b > 0 && (i === 0 || b > buckets[i - 1]!)))) {
+    throw invalidMetricsOption('buckets', buckets, BUCKETS_EXPECTED);
   }
-  if (!Array.isArray(buckets) || buckets.length === 0 || buckets.some((b, i) => !(Number.isFinite(b) && b > 0 && (i === 0 || b > buckets[i - 1]!)))) {
-    throw invalidMetricsOption('buckets', buckets, 'a non-empty array of ascending positive numbers of seconds, such as [0.001, 0.01, 0.1, 1]');
-  }
-  if (!Array.isArray(sources)) throw invalidMetricsOption('sources', sources, 'an array of MetricSource objects');
   const checked = sources.map((source, i) => checkMetricSource(source, i));
   const names = checked.map((s) => s.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw invalidMetricsOption('sources', names, `distinct source names ("${dup}" appears twice)`);
-  if (typeof defaultMetrics !== 'boolean') throw invalidMetricsOption('defaultMetrics', defaultMetrics, 'true or false');
   return { port, host, path, registry, prefix, buckets: [...buckets], sources: checked, defaultMetrics };
 }

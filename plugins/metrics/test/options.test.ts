@@ -39,6 +39,7 @@ t.test('bad options fail at metrics() with ERR_INVALID_OPTION naming the option'
     [{ sources: [{ ...source, onStateChange: 1 }] }, /"sources\[0\]\.onStateChange" is 1/],
     [{ sources: [source, { ...source }] }, /"sources" is \["breaker","breaker"\]; expected distinct source names/],
     [{ defaultMetrics: 'yes' }, /"defaultMetrics" is "yes"; expected true or false/],
+    [{ prot: 9464 }, /metrics option "prot" is 9464; expected .*port/],
     [null, /metrics option "options" is null/],
   ];
   for (const [options, message] of cases) {
