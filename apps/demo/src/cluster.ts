@@ -5,7 +5,10 @@ import type { Behaviour, ProviderArgs } from './provider.js';
 export interface ProviderHandle {
   readonly name: string;
   readonly tags: Readonly<Record<string, string>>;
+  /** The native (Trellis) port: the registry key and the endpoint id. */
   readonly port: number;
+  /** The same server's standard gRPC port (h2c). */
+  readonly grpcPort: number;
   readonly address: string;
   readonly child: ChildProcess;
   /** Resolves when the provider closed gracefully, with how long its drain took. */
@@ -25,13 +28,14 @@ export function startProvider(args: ProviderArgs): Promise<ProviderHandle> {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
-    child.once('message', (message: { type: string; port?: number; message?: string }) => {
+    child.once('message', (message: { type: string; port?: number; grpcPort?: number; message?: string }) => {
       if (message.type !== 'ready') return reject(new Error(`provider ${args.name} failed to start: ${message.message}`));
       const port = message.port!;
       resolve({
         name: args.name,
         tags: args.tags ?? {},
         port,
+        grpcPort: message.grpcPort!,
         address: `127.0.0.1:${port}`,
         child,
         setBehaviour: (behaviour) => void child.send({ type: 'behaviour', behaviour }),
