@@ -1,3 +1,4 @@
+# file: apps/demo/python/call_greeter.py
 """Calls the Trellis demo's Greeter from Python's grpcio: a plain gRPC client, no Trellis code.
 
 Generate the message classes from the demo's proto once, then call a provider's gRPC port:

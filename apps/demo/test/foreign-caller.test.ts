@@ -1,8 +1,11 @@
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { RpcServer } from '@trellis/core';
+import { docSnippets } from '@trellis/testkit';
 import { GrpcServerTransport } from '@trellis/transport-grpc';
 import t from 'tap';
-import { grpcJsCaller, pythonCaller, pythonMissing } from '../src/foreign-caller.js';
+import { grpcJsCaller, PYTHON_SNIPPET, pythonCaller, pythonMissing } from '../src/foreign-caller.js';
 import { loadGreeterPackage } from '../src/greeter.js';
 
 // The demo's outside callers against a Greeter served over gRPC: Python's grpcio running
@@ -45,4 +48,12 @@ t.test('callers outside Trellis reach a Greeter over gRPC', async (t) => {
   const refused = await grpcJs.call('127.0.0.1:1', 'Cy');
   t.notOk(refused.ok, 'a failed call says so');
   t.match(refused.answer, /^failed: /);
+});
+
+t.test('the root README quotes python/call_greeter.py as it is', async (t) => {
+  const readme = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+  const quoted = docSnippets(readme).filter((s) => s.file === 'apps/demo/python/call_greeter.py');
+  t.equal(quoted.length, 1, 'one python block names the file');
+  t.equal(quoted[0]?.section, 'Calling Trellis from other languages');
+  t.equal(quoted[0]?.code.trim(), readFileSync(PYTHON_SNIPPET, 'utf8').trim(), 'the quoted snippet is the file the demo and the test run');
 });
