@@ -11,7 +11,7 @@ export interface ProviderHandle {
   readonly grpcPort: number;
   readonly address: string;
   readonly child: ChildProcess;
-  /** Resolves when the provider closed gracefully, with how long its drain took. */
+  /** Resolves when the provider closed gracefully, with how long its drain took (-1: it exited without saying). */
   stop(): Promise<number>;
   setBehaviour(behaviour: Partial<Behaviour>): void;
   kill(signal: NodeJS.Signals): void;
@@ -40,9 +40,12 @@ export function startProvider(args: ProviderArgs): Promise<ProviderHandle> {
         child,
         setBehaviour: (behaviour) => void child.send({ type: 'behaviour', behaviour }),
         kill: (signal) => void child.kill(signal),
+        // A provider that exits without reporting its drain resolves too (-1): a stop never hangs
+        // the demo's teardown.
         stop: () =>
           new Promise((done) => {
             child.once('message', (m: { type: string; drainedMs?: number }) => m.type === 'closed' && done(m.drainedMs ?? 0));
+            child.once('exit', () => done(-1));
             child.kill('SIGTERM');
           }),
       });

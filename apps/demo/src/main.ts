@@ -159,7 +159,7 @@ async function main(): Promise<number> {
   schedule(0.85, () => {
     log('stopping p2 gracefully (SIGTERM): deregister, GOAWAY, finish in-flight calls');
     void p2.stop().then((drainedMs) => {
-      log(`  p2 exited after draining for ${drainedMs} ms`);
+      log(drainedMs < 0 ? '  p2 exited without reporting a graceful close' : `  p2 exited after draining for ${drainedMs} ms`);
       notes.set('p2', `${notes.get('p2')}; stopped gracefully at ${at().toFixed(1)} s`);
     });
   });
@@ -211,8 +211,12 @@ async function main(): Promise<number> {
   console.log(`\nmetrics (${governance.metrics.url}), a few lines:\n${scraped.map((l) => `  ${l}`).join('\n')}`);
   const verdict = stats.verdict();
   console.log(`\n${verdict.text}`);
+  const code = verdict.ok && outside?.ok ? 0 : 1;
+  // Set before the teardown: should a step of it leave nothing holding the event loop, node ends the
+  // process with this code instead of a silent 0.
+  process.exitCode = code;
   for (const cleanup of [...cleanups, ...last]) await cleanup();
-  return verdict.ok && outside?.ok ? 0 : 1;
+  return code;
 }
 
 /** Paced open-loop traffic: `rate` calls per second, mixing the three methods over 100 users. */

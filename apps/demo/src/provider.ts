@@ -107,7 +107,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => {
     const started = Date.now();
     stopping.abort();
+    // Holds the process open through the stop: the gRPC listener destroys a session that does not
+    // close by itself on an unref'd timer, which never fires in a process with nothing else alive
+    // (the process would end without reporting `closed`).
+    const hold = setTimeout(() => undefined, 5000 + 5000);
     void server.close({ graceMs: 5000 }).then(async () => {
+      clearTimeout(hold);
       await registry?.close();
       process.send?.({ type: 'closed', drainedMs: Date.now() - started });
       process.exit(0);
