@@ -65,6 +65,9 @@ async function http2Target(seed: number, connections: number, rounds: number): P
   console.log(`\nHTTP/2 target (RpcServer with a gRPC listener, limit 64 KiB; a gRPC client alongside; ${rounds} rounds of attacks, ${connections} mutated connections):`);
   const report = await runHttp2Target({ seed, mutatedConnections: connections, rstStreams: 5000, settingsFrames: 20_000, rounds, log: (line) => console.log(line) });
   console.log(`  the well-formed gRPC client made ${report.goodCalls} calls alongside, ${report.goodErrors.length} failed; the server reported ${report.serverReports} protocol problems; ${report.seconds.toFixed(1)} s`);
+  if (report.leakedConnections > 0) {
+    report.failures.push(`${report.leakedConnections} attack connections still open on the server 5 s after the attackers closed them (known: connections ended with a GOAWAY stay in CLOSE-WAIT)`);
+  }
   if (report.failures.length > 0) {
     console.error(`\n${report.failures.length} HTTP/2 target failures (replay: --http2-only --seed ${seed}):\n${report.failures.join('\n')}`);
     return 1;

@@ -1,5 +1,5 @@
 import { RpcClient, RpcServer } from '@trellis/core';
-import { createEchoHandlers, loadEchoService, seededRandom } from '@trellis/testkit';
+import { createEchoHandlers, loadEchoService, seededRandom, waitFor } from '@trellis/testkit';
 import { GrpcClientTransport, GrpcServerTransport } from '@trellis/transport-grpc';
 import {
   compressedWithoutEncoding, garbageHpack, lengthBeyondLimit, malformedHeaders, rstFlood, settingsFlood, type AttackResult,
@@ -28,6 +28,13 @@ export interface Http2TargetReport {
   readonly goodErrors: string[];
   /** Protocol problems the server reported (its `onError`): counted, never fatal. */
   readonly serverReports: number;
+  /**
+   * Attack connections the server still counted open 5 s after the attackers closed them. Apart
+   * from `failures` because it is a known open bug (2026-12-06: a connection the server ends with a
+   * GOAWAY for a protocol error stays in CLOSE-WAIT, its session never closes): `pnpm fuzz` fails on
+   * it, the test suite records it as a TODO until the transport is fixed.
+   */
+  readonly leakedConnections: number;
   /** Every broken promise: an attack answered wrongly, a hang, a failed good call, a server gone. */
   readonly failures: string[];
   readonly seconds: number;
@@ -38,6 +45,7 @@ export const MAX_RECEIVE_MESSAGE_SIZE = 64 * 1024;
 /** How long an attack may take to get its answer on a loaded 2-core CI machine. */
 const ANSWER_TIMEOUT_MS = 20_000;
 const CLOSE_TIMEOUT_MS = 15_000;
+const RELEASE_TIMEOUT_MS = 5000;
 
 /**
  * The HTTP/2 target: a real RpcServer with a native and a gRPC listener (the Echo service behind the
@@ -117,6 +125,10 @@ export async function runHttp2Target(options: Http2TargetOptions): Promise<Http2
   for (const attack of attacks) for (const failure of attack.failures) failures.push(`${attack.attack}: ${failure}`);
   if (goodCalls === 0) failures.push('the well-formed client made no call alongside the attacks');
   if (goodErrors.length > 0) failures.push(`the well-formed client failed ${goodErrors.length} of ${goodCalls + goodErrors.length} calls: ${goodErrors[0]}`);
+  // Every attacking connection should be gone on the server's side too (the good client's is what
+  // is left). Reported apart from `failures`: see `leakedConnections`. (No event for it: polled.)
+  const leakedConnections = await waitFor(() => server.connectionCount <= 1, { timeoutMs: RELEASE_TIMEOUT_MS })
+    .then(() => 0, () => server.connectionCount - 1);
   failures.push(...(await stillServing(port, server.port)));
   await client.close();
   await grpc.close();
@@ -129,7 +141,7 @@ export async function runHttp2Target(options: Http2TargetOptions): Promise<Http2
   clearTimeout(stopTimer);
   clearInterval(watchdog);
   if (!stopped) failures.push(`server.close({ graceMs: 1000 }) had not finished ${CLOSE_TIMEOUT_MS / 1000} s later`);
-  return { attacks, mutated, goodCalls, goodErrors, serverReports, failures, seconds: (performance.now() - started) / 1000 };
+  return { attacks, mutated, goodCalls, goodErrors, serverReports, leakedConnections, failures, seconds: (performance.now() - started) / 1000 };
 }
 
 /** Seeded mutated exchanges, 4 connections at a time, each followed by a PING that must come back (or a refusal). */
