@@ -15,6 +15,7 @@ t.test(`HTTP/2 target, short run (seed ${seed})`, async (t) => {
   t.same(report.failures, [], 'every attack got its protocol answer, the good client never failed, both listeners serve afterwards');
   t.same(report.attacks.map((a) => a.attack.split(':')[0]), [
     'malformed HEADERS', 'malformed HEADERS', 'a length prefix of 2 GiB (limit 64 KiB)', 'a compressed flag without grpc-encoding', 'RST_STREAM flood', 'SETTINGS flood',
+    'random message bytes on 50 well-formed calls', 'random frames',
   ], 'each attack ran');
   t.match(report.attacks[2]!.answer, /^grpc-status 8 /, 'the oversized length prefix is RESOURCE_EXHAUSTED');
   t.match(report.attacks[3]!.answer, /^grpc-status 13 /, 'the compressed flag without an encoding is INTERNAL');

@@ -148,3 +148,63 @@ export async function settingsFlood(port: number, count: number, timeoutMs: numb
     socket.destroy();
   }
 }
+
+/**
+ * 50 well-formed gRPC calls on one connection whose messages are random bytes (half of them behind a
+ * plausible prefix): each call must be answered (a reply or an error status) and the connection
+ * must survive — a bad message is that call's problem only.
+ */
+export async function randomMessages(port: number, random: () => number, timeoutMs: number): Promise<AttackResult> {
+  const socket = await RawHttp2Connection.open(port);
+  try {
+    const ids: number[] = [];
+    const headers = grpcRequestHeaders(ECHO_PATH, port);
+    for (let i = 0, id = 1; i < 50; i++, id += 2) {
+      const payload = Buffer.alloc(1 + Math.floor(random() * 40));
+      for (let j = 0; j < payload.length; j++) payload[j] = Math.floor(random() * 256);
+      if (random() < 0.5 && payload.length > 5) {
+        payload[0] = random() < 0.5 ? 0 : 1;
+        payload.writeUInt32BE(Math.max(0, payload.length - 5 + Math.floor(random() * 3) - 1), 1);
+      }
+      socket.write(frame(FrameType.HEADERS, Flag.END_HEADERS, id, headers));
+      socket.write(frame(FrameType.DATA, Flag.END_STREAM, id, payload));
+      ids.push(id);
+    }
+    const all = (f: readonly Frame[]) => ids.every((id) => streamEnded(id)(f));
+    const { frames, closed } = await socket.until(all, timeoutMs, '50 calls with random message bytes');
+    const answered = ids.filter((id) => streamEnded(id)(frames)).length;
+    const failures = [
+      ...(closed || hasGoAway(frames) ? ['the connection was closed for bad messages'] : []),
+      ...(answered < ids.length ? [`${ids.length - answered} calls were not answered`] : []),
+    ];
+    return { attack: 'random message bytes on 50 well-formed calls', answer: `${answered} of ${ids.length} calls answered, connection ${closed || hasGoAway(frames) ? 'closed' : 'kept'}`, failures };
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** `connections` connections of 20 random frames each (valid lengths, random types, flags, ids, payloads), then a PING. */
+export async function randomFrames(port: number, random: () => number, connections: number, timeoutMs: number): Promise<AttackResult> {
+  let refused = 0;
+  let answered = 0;
+  const sentinel = Buffer.from('sentinel');
+  const pinged = (f: readonly Frame[]) => f.some((x) => x.type === FrameType.PING && x.payload.equals(sentinel));
+  for (let round = 0; round < connections; round++) {
+    const socket = await RawHttp2Connection.open(port);
+    try {
+      const frames: Buffer[] = [];
+      for (let i = 0; i < 20; i++) {
+        const payload = Buffer.alloc(Math.floor(random() * 64));
+        for (let j = 0; j < payload.length; j++) payload[j] = Math.floor(random() * 256);
+        frames.push(frame(Math.floor(random() * 10), Math.floor(random() * 256), Math.floor(random() * 8), payload));
+      }
+      socket.write(Buffer.concat([...frames, frame(FrameType.PING, 0, 0, sentinel)]));
+      const { frames: answers } = await socket.until((f) => hasGoAway(f) || pinged(f), timeoutMs, `random frames, connection ${round}`);
+      if (pinged(answers)) answered++;
+      else refused++;
+    } finally {
+      socket.destroy();
+    }
+  }
+  return { attack: `random frames: ${connections} connections of 20`, answer: `${refused} refused, ${answered} read through and answered the PING`, failures: [] };
+}

@@ -2,7 +2,7 @@ import { RpcClient, RpcServer } from '@trellis/core';
 import { createEchoHandlers, loadEchoService, seededRandom, waitFor } from '@trellis/testkit';
 import { GrpcClientTransport, GrpcServerTransport } from '@trellis/transport-grpc';
 import {
-  compressedWithoutEncoding, garbageHpack, lengthBeyondLimit, malformedHeaders, rstFlood, settingsFlood, type AttackResult,
+  compressedWithoutEncoding, garbageHpack, lengthBeyondLimit, malformedHeaders, randomFrames, randomMessages, rstFlood, settingsFlood, type AttackResult,
 } from './attacks.js';
 import { frame, FrameType, hasGoAway, RawHttp2Connection } from './frames.js';
 import { GrpcFrameMutator } from './grpc-mutator.js';
@@ -98,6 +98,7 @@ export async function runHttp2Target(options: Http2TargetOptions): Promise<Http2
   let mutated = { connections: 0, refused: 0, survived: 0 };
   try {
     await firstAnswered;
+    const random = seededRandom(options.seed + 1);
     const attempt = async (name: string, run: () => Promise<AttackResult>) => {
       try {
         const result = await run();
@@ -115,6 +116,8 @@ export async function runHttp2Target(options: Http2TargetOptions): Promise<Http2
       await attempt('compressed flag without an encoding', () => compressedWithoutEncoding(port, ANSWER_TIMEOUT_MS));
       await attempt('RST_STREAM flood', () => rstFlood(port, options.rstStreams, ANSWER_TIMEOUT_MS));
       await attempt('SETTINGS flood', () => settingsFlood(port, options.settingsFrames, ANSWER_TIMEOUT_MS));
+      await attempt('random message bytes', () => randomMessages(port, random, ANSWER_TIMEOUT_MS));
+      await attempt('random frames', () => randomFrames(port, random, 30, ANSWER_TIMEOUT_MS));
     }
     mutated = await mutatedExchanges(port, options.seed, options.mutatedConnections, failures);
     log(`  mutated gRPC frames (seed ${options.seed}): ${mutated.connections} connections, ${mutated.refused} refused (GOAWAY or closed), ${mutated.survived} survived and answered a PING after the junk`);
