@@ -5,10 +5,13 @@ import type { Behaviour, ProviderArgs } from './provider.js';
 export interface ProviderHandle {
   readonly name: string;
   readonly tags: Readonly<Record<string, string>>;
+  /** The native (Trellis) port: the registry key and the endpoint id. */
   readonly port: number;
+  /** The same server's standard gRPC port (h2c). */
+  readonly grpcPort: number;
   readonly address: string;
   readonly child: ChildProcess;
-  /** Resolves when the provider closed gracefully, with how long its drain took. */
+  /** Resolves when the provider closed gracefully, with how long its drain took (-1: it exited without saying). */
   stop(): Promise<number>;
   setBehaviour(behaviour: Partial<Behaviour>): void;
   kill(signal: NodeJS.Signals): void;
@@ -25,20 +28,24 @@ export function startProvider(args: ProviderArgs): Promise<ProviderHandle> {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
-    child.once('message', (message: { type: string; port?: number; message?: string }) => {
+    child.once('message', (message: { type: string; port?: number; grpcPort?: number; message?: string }) => {
       if (message.type !== 'ready') return reject(new Error(`provider ${args.name} failed to start: ${message.message}`));
       const port = message.port!;
       resolve({
         name: args.name,
         tags: args.tags ?? {},
         port,
+        grpcPort: message.grpcPort!,
         address: `127.0.0.1:${port}`,
         child,
         setBehaviour: (behaviour) => void child.send({ type: 'behaviour', behaviour }),
         kill: (signal) => void child.kill(signal),
+        // A provider that exits without reporting its drain resolves too (-1): a stop never hangs
+        // the demo's teardown.
         stop: () =>
           new Promise((done) => {
             child.once('message', (m: { type: string; drainedMs?: number }) => m.type === 'closed' && done(m.drainedMs ?? 0));
+            child.once('exit', () => done(-1));
             child.kill('SIGTERM');
           }),
       });

@@ -1,12 +1,18 @@
 import { join } from 'node:path';
 import type { CallOptions, ServerStreamingCall, ServiceDefinition } from '@trellis/core';
 import type { VisitorEvent, VisitorsRequest } from './visitor-feed.js';
-import { loadProto } from '@trellis/codec-protobuf';
+import { loadProto, type ProtoPackage } from '@trellis/codec-protobuf';
 
-export const GREETER_PROTO = join(__dirname, '..', 'protos', 'greeter.proto');
+export const PROTOS_DIR = join(__dirname, '..', 'protos');
+export const GREETER_PROTO = join(PROTOS_DIR, 'greeter.proto');
+
+/** The demo's .proto, loaded by its name under PROTOS_DIR: server reflection shows it as `greeter.proto`. */
+export function loadGreeterPackage(): ProtoPackage {
+  return loadProto('greeter.proto', { includeDirs: [PROTOS_DIR] });
+}
 
 export function loadGreeter(): ServiceDefinition {
-  return loadProto(GREETER_PROTO).service('demo.Greeter');
+  return loadGreeterPackage().service('demo.Greeter');
 }
 
 export interface HelloRequest { name: string }

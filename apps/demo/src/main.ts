@@ -2,7 +2,9 @@
  * The Trellis demo: four provider processes (three v1, one v2 for a gray release, one v1 slower than
  * the others) and one consumer with every governance plugin on. Steady traffic; on a timeline:
  * a provider frozen (health), a provider refusing work (breaker opens, then closes), a provider killed
- * (retries absorb it), a provider stopped gracefully (GOAWAY, drain). Ends with a summary.
+ * (retries absorb it), a provider stopped gracefully (GOAWAY, drain). Every provider also serves
+ * standard gRPC on a second port, and near the end a client outside Trellis (Python's grpcio) calls
+ * one of them over gRPC. Ends with a summary.
  *
  *   npm start                         embedded default: a static address list
  *   npm start -- --registry etcd      a real etcd (started locally unless --etcd URL is given)
@@ -13,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { RpcClient, type Registry } from '@trellis/core';
 import { formatTraceTree } from '@trellis/tracing';
 import { startProvider, type ProviderHandle } from './cluster.js';
+import { describeForeignCall, foreignCaller, type ForeignCall } from './foreign-caller.js';
 import { consumerGovernance } from './governance.js';
 import { loadGreeter, type GreeterClient } from './greeter.js';
 import { createRegistry, type RegistryChoice } from './registry-choice.js';
@@ -66,7 +69,10 @@ async function main(): Promise<number> {
   const [p1, p2, p3, p4] = providers as [ProviderHandle, ProviderHandle, ProviderHandle, ProviderHandle];
   const byAddress = new Map(providers.map((p) => [p.address, p.name]));
   const nameOf = (id: string) => byAddress.get(id) ?? id;
-  for (const p of providers) log(`  ${p.name} listening on ${p.address}`);
+  for (const p of providers) log(`  ${p.name} listening on ${p.address} (Trellis) and 127.0.0.1:${p.grpcPort} (gRPC)`);
+  // Set up before the traffic (protoc runs here), so the call itself is all that happens mid-run.
+  const outsider = foreignCaller();
+  last.push(async () => outsider.close());
 
   let registry: Registry | undefined;
   if (choice.kind !== 'static') {
@@ -142,10 +148,18 @@ async function main(): Promise<number> {
     p4.kill('SIGHUP');
     notes.set('p4', `${notes.get('p4')}; workers reloaded at ${at().toFixed(1)} s`);
   });
+  // A client no one here wrote calls p1's gRPC port while the consumer's traffic runs (after the
+  // faults it should not blur: LALB's snapshot, p1's freeze).
+  let foreignCall: Promise<ForeignCall> | undefined;
+  schedule(0.9, () => {
+    log(`a client outside Trellis calls p1 over gRPC at 127.0.0.1:${p1.grpcPort}`);
+    foreignCall = outsider.call(`127.0.0.1:${p1.grpcPort}`, 'outsider');
+    void foreignCall.then((call) => log(`  ${call.client}: ${call.answer}`));
+  });
   schedule(0.85, () => {
     log('stopping p2 gracefully (SIGTERM): deregister, GOAWAY, finish in-flight calls');
     void p2.stop().then((drainedMs) => {
-      log(`  p2 exited after draining for ${drainedMs} ms`);
+      log(drainedMs < 0 ? '  p2 exited without reporting a graceful close' : `  p2 exited after draining for ${drainedMs} ms`);
       notes.set('p2', `${notes.get('p2')}; stopped gracefully at ${at().toFixed(1)} s`);
     });
   });
@@ -171,6 +185,8 @@ async function main(): Promise<number> {
   console.log(stats.table(notes));
   console.log(`\n${stats.grayReport()}`);
   console.log(`\n${describeFeed(feedReport)}`);
+  const outside = await foreignCall;
+  console.log(`\n${outside ? describeForeignCall(outside, 'p1') : 'a call from outside Trellis: not made (the run ended before its turn)'}`);
   if (lalbWeights.length) {
     console.log('\nLALB before the faults (weight ∝ QPS / latency, v1 providers):');
     // snapshot() covers every routed list; p4 (v2) is alone in its own, so it is left out here.
@@ -195,8 +211,12 @@ async function main(): Promise<number> {
   console.log(`\nmetrics (${governance.metrics.url}), a few lines:\n${scraped.map((l) => `  ${l}`).join('\n')}`);
   const verdict = stats.verdict();
   console.log(`\n${verdict.text}`);
+  const code = verdict.ok && outside?.ok ? 0 : 1;
+  // Set before the teardown: should a step of it leave nothing holding the event loop, node ends the
+  // process with this code instead of a silent 0.
+  process.exitCode = code;
   for (const cleanup of [...cleanups, ...last]) await cleanup();
-  return verdict.ok ? 0 : 1;
+  return code;
 }
 
 /** Paced open-loop traffic: `rate` calls per second, mixing the three methods over 100 users. */

@@ -8,7 +8,8 @@ import 'reflect-metadata';
 import cluster from 'node:cluster';
 import { Code, RpcError, RpcMethod, RpcServer, RpcService, type Plugin, type Registry, type ServerInvocation } from '@trellis/core';
 import { health } from '@trellis/health';
-import { loadGreeter, type CountRequest, type HelloRequest } from './greeter.js';
+import { GrpcServerTransport, HealthStatusSource, standardServices } from '@trellis/transport-grpc';
+import { loadGreeterPackage, type CountRequest, type HelloRequest } from './greeter.js';
 import { createRegistry, type RegistryChoice } from './registry-choice.js';
 import { visitorEvents, type VisitorsRequest } from './visitor-feed.js';
 
@@ -76,9 +77,22 @@ async function main(): Promise<void> {
   const registry: Registry | undefined = args.registry.kind === 'static' || !cluster.isPrimary ? undefined : createRegistry(args.registry);
   const behaviour: Behaviour = { delayMs: args.delayMs, refuseRate: 0 };
   const plugins: Plugin[] = [health()];
-  const server = new RpcServer({ host: '127.0.0.1', registry, tags: args.tags, plugins, ...(args.workers ? { workers: args.workers } : {}) });
+  const proto = loadGreeterPackage();
+  // Standard gRPC on a second port, beside the native protocol: any gRPC client (Python, Go,
+  // grpcurl-style tools, Kubernetes probes) can call the same Greeter, through the same interceptors.
+  // grpc.health.v1 follows the server's serving state; reflection describes greeter.proto.
+  const grpcHealth = new HealthStatusSource();
+  const grpc = new GrpcServerTransport({ services: standardServices({ health: grpcHealth, reflection: proto }), health: grpcHealth });
+  const server = new RpcServer({
+    host: '127.0.0.1',
+    registry,
+    tags: args.tags,
+    plugins,
+    listeners: [{ protocol: 'trellis' }, { protocol: 'grpc', transport: grpc }],
+    ...(args.workers ? { workers: args.workers } : {}),
+  });
   const stopping = new AbortController();
-  server.addService(loadGreeter(), new Greeter(args.name, behaviour, stopping.signal));
+  server.addService(proto.service('demo.Greeter'), new Greeter(args.name, behaviour, stopping.signal));
   await server.start();
   if (!cluster.isPrimary) return; // a worker serves; its primary talks to main.ts
   if (args.workers) {
@@ -93,7 +107,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => {
     const started = Date.now();
     stopping.abort();
+    // Holds the process open through the stop: the gRPC listener destroys a session that does not
+    // close by itself on an unref'd timer, which never fires in a process with nothing else alive
+    // (the process would end without reporting `closed`).
+    const hold = setTimeout(() => undefined, 5000 + 5000);
     void server.close({ graceMs: 5000 }).then(async () => {
+      clearTimeout(hold);
       await registry?.close();
       process.send?.({ type: 'closed', drainedMs: Date.now() - started });
       process.exit(0);
@@ -103,7 +122,8 @@ async function main(): Promise<void> {
     if (message.type === 'behaviour') Object.assign(behaviour, message.behaviour);
   });
   process.on('disconnect', () => process.exit(0));
-  process.send?.({ type: 'ready', port: server.port });
+  const grpcPort = server.listeners.find((listener) => listener.protocol === 'grpc')?.port;
+  process.send?.({ type: 'ready', port: server.port, grpcPort });
 }
 
 main().catch((error: Error) => {

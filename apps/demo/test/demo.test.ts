@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
+import { pythonMissing } from '../src/foreign-caller.js';
 
 // `npm start` runs this same program for 20 s; here a short run must show every governance moment
 // and end with a passing verdict (exit code 0).
@@ -22,6 +23,13 @@ t.test('the demo runs its timeline and prints a passing summary', async (t) => {
   // The visitor feed (a server stream) runs on the demo's transport: the native TCP one says it has
   // no streams until its stream frames are merged; with them, the feed reports what it received.
   t.match(stdout, /visitor feed \(server stream\): (\d+ events from p\d.*(none missed|\d+ missed)|not run — .*has no openStream)/, 'the visitor feed says what it did');
+  t.match(stdout, /p1 listening on 127\.0\.0\.1:\d+ \(Trellis\) and 127\.0\.0\.1:\d+ \(gRPC\)/, 'each provider serves gRPC beside the native protocol');
+  // A client outside Trellis called p1's gRPC port: Python's grpcio where it is installed (always in
+  // CI: scripts/ensure-registries.sh installs it), else grpc-js, which the line must then say.
+  const outsider = pythonMissing() === undefined || process.env.TRELLIS_REQUIRE_REGISTRIES
+    ? /a call from outside Trellis: Python grpcio [\d.]+ \(\/usr\/bin\/python3 apps\/demo\/python\/call_greeter\.py\) → p1 over gRPC \(HTTP\/2 h2c, 127\.0\.0\.1:\d+\), demo\.Greeter\/SayHello: Hello, outsider! \(served by p1; status OK; grpcio [\d.]+\)/
+    : /a call from outside Trellis: @grpc\/grpc-js [\d.]+ \(instead of Python: .+\) → p1 over gRPC \(HTTP\/2 h2c, 127\.0\.0\.1:\d+\), demo\.Greeter\/SayHello: Hello, outsider! \(served by p1; status OK\)/;
+  t.match(stdout, outsider, 'the summary shows the call a non-Trellis client made over gRPC, and its answer');
   t.match(stdout, /breaker transitions:/);
   t.match(stdout, /trellis_client_requests_total\{service="demo.Greeter"/, 'metrics were scraped');
   t.match(stdout, /web console of this consumer \(open it while the demo runs\): http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]{32}/, 'the console URL is printed');
