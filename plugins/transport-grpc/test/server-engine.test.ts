@@ -1,9 +1,11 @@
 import { connect, constants } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { Code, RpcError } from '@trellis/core';
 import { waitFor } from '@trellis/testkit';
 import t from 'tap';
 import { binaryMetadata, setBinaryMetadata, type GrpcServerCall } from '../src/index.js';
 import { bytes, startEngine, text } from './fixtures/engine.js';
+import { frame, FrameType, parseFrames } from './fixtures/h2-frames.js';
 
 const echo = { kind: 'unary' as const, handle: (call: GrpcServerCall) => call.request };
 
@@ -333,4 +335,25 @@ t.test('keepalive: pings are answered; a ping flood is refused with GOAWAY ENHAN
   t.match(reports.join('\n'), /too many pings/);
   t.equal(text((await client.unary(target, '/test.Svc/Echo', bytes('ok'))).message), 'ok', 'other clients are served on');
   t.equal(server.connectionCount, 1);
+});
+
+t.test('keepalive: a connection nghttp2 ended with GOAWAY (node leaves it open) is reaped by the next unanswered PING', async (t) => {
+  const { port, target, client, reports, server } = await startEngine(t, { Echo: echo }, { keepaliveTimeMs: 200 });
+  t.equal(text((await client.unary(target, '/test.Svc/Echo', bytes('ok'))).message), 'ok');
+  const attacker = netConnect(port, '127.0.0.1');
+  attacker.on('error', () => undefined);
+  t.teardown(() => attacker.destroy());
+  let received = Buffer.alloc(0);
+  const goaway = new Promise<void>((resolve) => attacker.on('data', (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+    if (parseFrames(received).some((f) => f.type === 7 /* GOAWAY */)) resolve();
+  }));
+  await new Promise((resolve) => attacker.once('connect', resolve));
+  // HEADERS on stream 1 whose header block is not valid HPACK: a connection error (COMPRESSION_ERROR).
+  attacker.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(FrameType.SETTINGS, 0, 0), frame(1, 0x4, 1, Buffer.from([0xff, 0xff, 0xff, 0xff]))]));
+  await goaway;
+  t.equal(server.connectionCount, 2, 'after its GOAWAY the broken connection is still counted (node sends no event)');
+  await waitFor(() => server.connectionCount === 1, { timeoutMs: 10_000, what: 'the broken connection to be reaped' });
+  t.match(reports.join('\n'), /did not answer a keepalive PING/);
+  t.equal(text((await client.unary(target, '/test.Svc/Echo', bytes('still'))).message), 'still', 'the healthy client, which answers PINGs, is served on');
 });

@@ -32,6 +32,13 @@ export interface GrpcServerOptions {
   readonly maxPingStrikes?: number;
   /** A connection with no open call for this long is closed with GOAWAY (default 0 = never). */
   readonly idleTimeoutMs?: number;
+  /**
+   * Every this many ms the server PINGs each connection; one that has not answered the previous PING
+   * by the next round is closed (gRPC's server keepalive time and timeout in one; default 30,000;
+   * 0 = never). It reaps connections that can no longer talk — among them those nghttp2 ended with a
+   * GOAWAY for a protocol error, which node leaves open (no event) until the process ends.
+   */
+  readonly keepaliveTimeMs?: number;
   /** Extra HTTP/2 settings sent to clients (initialWindowSize, maxFrameSize…). */
   readonly settings?: Settings;
   /** Where protocol problems and handler contract breaches are reported. Default: a process warning. */
@@ -44,7 +51,7 @@ export interface GrpcAddress {
   readonly port: number;
 }
 
-type Session = Http2Session & { trellisPolicy?: PingPolicy; trellisCalls?: number };
+type Session = Http2Session & { trellisPolicy?: PingPolicy; trellisCalls?: number; trellisPingUnanswered?: boolean };
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -67,6 +74,8 @@ export class GrpcServer {
   private readonly maxPingStrikes: number;
   private readonly maxConnections: number;
   private readonly idleTimeoutMs: number;
+  private readonly keepaliveTimeMs: number;
+  private livenessTimer: NodeJS.Timeout | undefined;
   private readonly report: (message: string, peer?: PeerInfo) => void;
   private listening: GrpcAddress | undefined;
   private goingAway = false;
@@ -81,6 +90,8 @@ export class GrpcServer {
     this.maxConnections = positive('maxConnections', options.maxConnections, 10_000);
     this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
     if (!(this.idleTimeoutMs >= 0)) throw invalidOption('idleTimeoutMs', options.idleTimeoutMs, 'a number of ms ≥ 0 (0 = never)');
+    this.keepaliveTimeMs = options.keepaliveTimeMs ?? 30_000;
+    if (!(this.keepaliveTimeMs >= 0)) throw invalidOption('keepaliveTimeMs', options.keepaliveTimeMs, 'a number of ms ≥ 0 (0 = never)');
     this.report = options.onError ??
       ((message, peer) => process.emitWarning(peer ? `${message} (peer ${peer.host}:${peer.port})` : message, 'TrellisGrpcWarning'));
     const maxReceive = positive('maxReceiveMessageSize', options.maxReceiveMessageSize, 4 * 1024 * 1024);
@@ -193,6 +204,8 @@ export class GrpcServer {
       setTimeout(() => session.destroy(), Math.min(1000, graceMs)).unref();
     }));
     await Promise.all(closing);
+    clearInterval(this.livenessTimer);
+    this.livenessTimer = undefined;
     if (this.http2.listening) await new Promise<void>((resolve) => this.http2.close(() => resolve()));
   }
 
@@ -203,10 +216,17 @@ export class GrpcServer {
     }
     this.sessions.add(session);
     session.trellisCalls = 0;
+    if (this.keepaliveTimeMs > 0 && this.livenessTimer === undefined) {
+      this.livenessTimer = setInterval(this.checkLiveness, this.keepaliveTimeMs).unref();
+    }
     const policy = new PingPolicy(this.minPingIntervalMs, this.maxPingStrikes);
     session.trellisPolicy = policy;
-    session.on('error', () => undefined);
+    // A session error (nghttp2 answered a protocol error with GOAWAY, a broken socket) leaves node's
+    // session open, and its socket in CLOSE-WAIT once the peer hangs up, counted against
+    // maxConnections until the process ends: end it here. The same when the peer half-closes.
+    session.on('error', () => session.destroy());
     session.on('frameError', () => undefined);
+    session.socket.once('end', () => session.destroy());
     session.on('ping', () => {
       if (policy.onPing(performance.now())) {
         this.report('closed a connection that sent too many pings', this.peerOfSession(session));
@@ -294,6 +314,27 @@ export class GrpcServer {
     } catch { /* reset by the client meanwhile */ }
     stream.resume();
   }
+
+  /** One keepalive round: a connection that left the last PING unanswered is gone; the others get a new one. */
+  private readonly checkLiveness = (): void => {
+    for (const session of this.sessions) {
+      if (session.destroyed) continue;
+      if (session.trellisPingUnanswered) {
+        this.report(`closed a connection that did not answer a keepalive PING within ${this.keepaliveTimeMs} ms`, this.peerOfSession(session));
+        session.destroy();
+        continue;
+      }
+      try {
+        session.trellisPingUnanswered = session.ping((error) => {
+          if (error === null) session.trellisPingUnanswered = false;
+        });
+      } catch { /* closing already */ }
+    }
+    if (this.sessions.size === 0) {
+      clearInterval(this.livenessTimer);
+      this.livenessTimer = undefined;
+    }
+  };
 
   private closeSession(session: Session): void {
     if (session.closed || session.destroyed) return;
