@@ -112,7 +112,7 @@ export function readDocument(input: unknown, sections: readonly string[]): Outco
   return { ok: true, value: { version, sections: found } };
 }
 
-function contentVersion(text: string): string {
+export function contentVersion(text: string): string {
   return `sha256:${createHash('sha256').update(text).digest('hex').slice(0, 12)}`;
 }
 

@@ -7,7 +7,14 @@ export {
 } from './document.js';
 export { RuleSet, type RuleSetState, type RuleOrigin } from './rule-set.js';
 export { loadStartupRules, type StartupRules } from './startup-rules.js';
-export { watchRules, checkRuleDocument, RULES_GATE_ORDER, type RuleWatch, type RuleWatchContext, type WatchRulesOptions } from './watch-rules.js';
+export {
+  watchRules, watchDocument, checkRuleDocument, RULES_GATE_ORDER,
+  type RuleWatch, type RuleWatchContext, type DocumentWatchContext, type WatchRulesOptions, type WatchDocumentOptions, type DocumentHolder,
+} from './watch-rules.js';
+export {
+  readWholeDocument, rejectedDocument, describePlace, type DocumentSpec, type DocumentIssue, type DocumentPlace, type ReadWholeDocument,
+} from './document-spec.js';
+export { documentRules, type DocumentRulesContext, type DocumentRulesOptions } from './document-rules.js';
 export { knownSections } from './sections.js';
 export { ROUTES_DOCUMENT, ON_EMPTY_VALUES, ON_EMPTY_SCHEMA, noEndpointError, type OnEmpty } from './routes.js';
 export { warnRuleError } from './report.js';

@@ -1,19 +1,24 @@
-import { Code, InterceptorOrder, RpcError, TrellisError, type Interceptor, type Registry } from '@trellis/core';
-import { isConfigSource, type Disposable, type ServiceQuery } from '@trellis/core/spi';
+import { Code, ErrorCodes, InterceptorOrder, RpcError, TrellisError, type Interceptor, type Registry } from '@trellis/core';
+import { isConfigSource, RegistryPaths, type Disposable, type ServiceQuery } from '@trellis/core/spi';
 import { compileSection, readDocument, type RuleBase, type RuleSpec } from './document.js';
+import { describePlace, readWholeDocument, rejectedDocument, type DocumentPlace, type DocumentSpec } from './document-spec.js';
 import { RuleDocumentError, RulesErrorCodes, type RuleIssue } from './errors.js';
 import type { RuleSet } from './rule-set.js';
 import { knownSections } from './sections.js';
 
-/** The parts of a client plugin context the watch needs (ClientPluginContext has them all). */
-export interface RuleWatchContext {
+/** The parts of a client or server plugin context a document watch needs (both contexts have them). */
+export interface DocumentWatchContext {
   readonly registry: Registry;
-  readonly service: ServiceQuery;
-  /** Identifies the client: plugins on one client share one watch per document. */
+  /** Identifies the client or server: its plugins share one watch per document. */
   readonly container: object;
-  /** The client's monotonic clock: call deadlines are on it. */
+  /** The monotonic clock call deadlines are on. */
   readonly clock: { now(): number };
   onClose(fn: () => void): void;
+}
+
+/** The parts of a client plugin context the watch of a sectioned document needs (ClientPluginContext has them all). */
+export interface RuleWatchContext extends DocumentWatchContext {
+  readonly service: ServiceQuery;
 }
 
 export interface WatchRulesOptions<R extends RuleBase, C> {
@@ -39,34 +44,44 @@ export interface RuleWatch {
 /** Where the gate sits: InterceptorOrder.RULES_GATE, inside retry (the wait costs no attempt), above the directory. */
 export const RULES_GATE_ORDER = InterceptorOrder.RULES_GATE;
 
-interface Participant {
-  readonly spec: RuleSpec<RuleBase, unknown>;
-  readonly target: RuleSet<unknown>;
+export interface WatchDocumentOptions<V, C> {
+  readonly spec: DocumentSpec<V>;
+  /** The plugin's step from a checked document to what it evaluates; may throw an InvalidOptionError. */
+  readonly compile: (value: V) => C;
+  /** Receives each accepted document's compiled form; its fallback returns when the document is deleted. */
+  readonly target: RuleSet<C>;
+  /** Rejected documents and a source that cannot be watched. */
   readonly onError: (error: TrellisError) => void;
 }
 
+/** A plugin reading one section of a shared document (routes), or a whole document it owns (breaker). */
+type Participant =
+  | { readonly kind: 'section'; readonly spec: RuleSpec<RuleBase, unknown>; readonly target: RuleSet<unknown>; readonly onError: (error: TrellisError) => void }
+  | {
+    readonly kind: 'whole';
+    readonly spec: DocumentSpec<unknown>;
+    readonly compile: (value: unknown) => unknown;
+    readonly target: RuleSet<unknown>;
+    readonly onError: (error: TrellisError) => void;
+  };
+
+/** Per client or server (its container), the documents followed, by `group/service/document`. */
 const shared = new WeakMap<object, Map<string, SharedDocument>>();
 
-/**
- * Follows the live rule document `name` of the client's service (`/trellis/config/{group}/{service}/{name}`
- * in etcd and ZooKeeper) and swaps each accepted version into `options.target`. Returns undefined when
- * the client's registry cannot watch documents.
- *
- * Plugins of one client that read sections of the same document share one watch, and an update is
- * applied to all of them or to none: if any section is invalid the whole document is rejected, every
- * participant's rules stay as they were, and the error goes to each participant's `onError` (once per
- * distinct function).
- */
-export function watchRules<R extends RuleBase, C>(ctx: RuleWatchContext, name: string, options: WatchRulesOptions<R, C>): RuleWatch | undefined {
+function documentKey(service: ServiceQuery, name: string): string {
+  return `${service.group}/${service.name}/${name}`;
+}
+
+function attach(ctx: DocumentWatchContext, service: ServiceQuery, name: string, participant: Participant): RuleWatch | undefined {
   if (!isConfigSource(ctx.registry)) return undefined;
-  let byName = shared.get(ctx.container);
-  if (byName === undefined) shared.set(ctx.container, (byName = new Map()));
-  let document = byName.get(name);
+  let byKey = shared.get(ctx.container);
+  if (byKey === undefined) shared.set(ctx.container, (byKey = new Map()));
+  const key = documentKey(service, name);
+  let document = byKey.get(key);
   if (document === undefined || document.closed) {
-    document = new SharedDocument(ctx, name, () => byName.delete(name));
-    byName.set(name, document);
+    document = new SharedDocument(ctx, { group: service.group, name: service.name }, name, () => byKey.delete(key));
+    byKey.set(key, document);
   }
-  const participant = options as unknown as Participant;
   document.add(participant);
   const doc = document;
   let disposed = false;
@@ -86,14 +101,47 @@ export function watchRules<R extends RuleBase, C>(ctx: RuleWatchContext, name: s
 }
 
 /**
- * Validates `text` as the live rule document `name` of a client, exactly as the live watch would
- * before applying it (every section of every rule-reading plugin on that client), and applies
- * nothing: for admin tools that must refuse a document before writing it. `container` is the
- * client's (`ClientPluginContext.container`). Without a live watch of `name` on that client, only the
- * document's shape is checked (syntax, version, known sections).
+ * Follows the live rule document `name` of the client's service (`/trellis/config/{group}/{service}/{name}`
+ * in etcd and ZooKeeper) and swaps each accepted version into `options.target`. Returns undefined when
+ * the client's registry cannot watch documents.
+ *
+ * Plugins of one client that read sections of the same document share one watch, and an update is
+ * applied to all of them or to none: if any section is invalid the whole document is rejected, every
+ * participant's rules stay as they were, and the error goes to each participant's `onError` (once per
+ * distinct function).
  */
-export function checkRuleDocument(container: object, name: string, text: string): { readonly ok: true; readonly version: string } | { readonly ok: false; readonly issues: readonly RuleIssue[] } {
-  const document = shared.get(container)?.get(name);
+export function watchRules<R extends RuleBase, C>(ctx: RuleWatchContext, name: string, options: WatchRulesOptions<R, C>): RuleWatch | undefined {
+  return attach(ctx, ctx.service, name, { kind: 'section', ...(options as unknown as WatchRulesOptions<RuleBase, unknown>) });
+}
+
+/**
+ * Follows the live document `name` of `service` (`/trellis/config/{group}/{service}/{name}`), a
+ * document one plugin owns whole (`options.spec`), and swaps each accepted version, compiled by
+ * `options.compile`, into `options.target`. A rejected document is reported (the spec's `rejected`
+ * says how) and the one in force stays; a deleted one brings the target's fallback back. Returns
+ * undefined when the registry cannot watch documents. Works on either side: a server passes each
+ * service it provides.
+ */
+export function watchDocument<V, C>(ctx: DocumentWatchContext, service: ServiceQuery, name: string, options: WatchDocumentOptions<V, C>): RuleWatch | undefined {
+  return attach(ctx, service, name, { kind: 'whole', ...(options as unknown as WatchDocumentOptions<unknown, unknown>) });
+}
+
+/** Which client or server, and which of its services (a client has one: its `service`). */
+export interface DocumentHolder {
+  /** The client's or server's `container` (from its plugin context). */
+  readonly container: object;
+  readonly service: ServiceQuery;
+}
+
+/**
+ * Validates `text` as the live document `name` of a client's or server's service, exactly as its
+ * live watch would before applying it (every section of every rule-reading plugin of that client, or
+ * the whole-document spec and the owning plugin's compile step), and applies nothing: for admin tools
+ * that must refuse a document before writing it. Without a live watch of `name` there, only the
+ * shape of a sectioned document is checked (syntax, version, known sections).
+ */
+export function checkRuleDocument(holder: DocumentHolder, name: string, text: string): { readonly ok: true; readonly version: string } | { readonly ok: false; readonly issues: readonly RuleIssue[] } {
+  const document = shared.get(holder.container)?.get(documentKey(holder.service, name));
   if (document !== undefined && !document.closed) return document.check(text);
   const read = readDocument(text, knownSections(name));
   return read.ok ? { ok: true, version: read.value.version } : read;
@@ -111,21 +159,36 @@ class SharedDocument {
   private waiters: (() => void)[] = [];
   private gaveUp = false;
   readonly source: string;
+  private readonly place: DocumentPlace;
 
-  constructor(private readonly ctx: RuleWatchContext, private readonly name: string, private readonly forget: () => void) {
-    this.source = `"${name}" document of ${ctx.service.group}/${ctx.service.name} from the ${ctx.registry.name} registry`;
+  constructor(
+    private readonly ctx: DocumentWatchContext,
+    private readonly service: ServiceQuery,
+    private readonly name: string,
+    private readonly forget: () => void,
+  ) {
+    this.place = { document: name, service, registry: ctx.registry.name, path: RegistryPaths.config(RegistryPaths.DEFAULT_ROOT, service, name) };
+    this.source = describePlace(this.place);
     // Start after the other plugins' setup ran (they run back to back), so their sections are known
     // before the first document is read and it is judged as a whole.
     this.starter = setImmediate(() => this.start());
   }
 
   add(participant: Participant): void {
+    const other = this.participants[0];
+    if (other !== undefined && (other.kind !== participant.kind || (participant.kind === 'whole' && other.spec !== participant.spec))) {
+      // One document, one reading: sections of a shared document, or one plugin's whole document.
+      throw new TrellisError(
+        ErrorCodes.INVALID_OPTION,
+        `the ${this.source} is already read ${other.kind === 'whole' ? 'whole by another plugin' : 'as sections'}; give this plugin a document of its own`,
+      );
+    }
     this.participants.push(participant);
     if (this.accepted === undefined) return;
     // Joined after a document was applied to the others (a plugin whose setup awaited something).
     const outcome = this.readAll(this.accepted, [participant]);
     if (outcome.ok) outcome.apply();
-    else this.report(RuleDocumentError.rejected(this.source, outcome.issues), [participant]);
+    else this.report(this.rejected(outcome.issues), [participant]);
   }
 
   remove(participant: Participant): void {
@@ -186,7 +249,7 @@ class SharedDocument {
     this.starter = undefined;
     if (this.closed || !isConfigSource(this.ctx.registry)) return;
     try {
-      this.watch = this.ctx.registry.watchConfig(this.ctx.service, this.name, (text) => this.changed(text));
+      this.watch = this.ctx.registry.watchConfig(this.service, this.name, (text) => this.changed(text));
     } catch (error) {
       this.report(new TrellisError(RulesErrorCodes.RULES_NOT_LOADED, `could not watch the ${this.source}: ${(error as Error).message}`, { cause: error }), this.participants);
       this.open();
@@ -217,7 +280,7 @@ class SharedDocument {
     }
     const outcome = this.readAll(text, this.participants);
     if (!outcome.ok) {
-      this.report(RuleDocumentError.rejected(this.source, outcome.issues), this.participants);
+      this.report(this.rejected(outcome.issues), this.participants);
       return;
     }
     this.accepted = text;
@@ -225,30 +288,55 @@ class SharedDocument {
   }
 
   check(text: string): { readonly ok: true; readonly version: string } | { readonly ok: false; readonly issues: readonly RuleIssue[] } {
-    const read = readDocument(text, [...new Set([...knownSections(this.name), ...this.participants.map((p) => p.spec.section)])]);
-    if (!read.ok) return read;
     const outcome = this.readAll(text, this.participants);
-    return outcome.ok ? { ok: true, version: read.value.version } : outcome;
+    return outcome.ok ? { ok: true, version: outcome.version } : outcome;
   }
 
-  /** Validates and compiles every participant's section; applying is a separate, infallible step. */
-  private readAll(text: string, participants: readonly Participant[]): { ok: true; apply(): void } | { ok: false; issues: readonly RuleIssue[] } {
-    const sections = [...new Set([...knownSections(this.name), ...this.participants.map((p) => p.spec.section)])];
+  /** The error a rejected document is reported with: the owning spec's words for a whole document. */
+  private rejected(issues: readonly RuleIssue[]): TrellisError {
+    const first = this.participants[0];
+    if (first?.kind === 'whole') return (first.spec.rejected ?? rejectedDocument)(this.place, issues);
+    return RuleDocumentError.rejected(this.source, issues);
+  }
+
+  /** Validates and compiles for every participant; applying is a separate, infallible step. */
+  private readAll(text: string, participants: readonly Participant[]): { ok: true; version: string; apply(): void } | { ok: false; issues: readonly RuleIssue[] } {
+    const first = this.participants[0] ?? participants[0];
+    if (first?.kind === 'whole') return this.readWhole(text, participants as readonly Extract<Participant, { kind: 'whole' }>[], first.spec);
+    const readers = this.participants as readonly Extract<Participant, { kind: 'section' }>[];
+    const sections = [...new Set([...knownSections(this.name), ...readers.map((p) => p.spec.section)])];
     const read = readDocument(text, sections);
     if (!read.ok) return read;
     const issues: RuleIssue[] = [];
     const compiled: unknown[] = [];
-    for (const p of participants) {
+    for (const p of participants as readonly Extract<Participant, { kind: 'section' }>[]) {
       const outcome = compileSection(p.spec, read.value.sections[p.spec.section]);
       if (outcome.ok) compiled.push(outcome.value);
       else issues.push(...outcome.issues);
     }
     if (issues.length > 0) return { ok: false, issues };
-    const version = read.value.version;
-    return {
-      ok: true,
-      apply: () => participants.forEach((p, i) => p.target.swap({ compiled: compiled[i], version, origin: 'live', source: this.source })),
-    };
+    return { ok: true, version: read.value.version, apply: this.applier(participants, compiled, read.value.version) };
+  }
+
+  private readWhole(
+    text: string,
+    participants: readonly Extract<Participant, { kind: 'whole' }>[],
+    spec: DocumentSpec<unknown>,
+  ): { ok: true; version: string; apply(): void } | { ok: false; issues: readonly RuleIssue[] } {
+    // Each owner compiles with its own settings (normally there is one: the plugin that owns it).
+    let version = '';
+    const compiled: unknown[] = [];
+    for (const p of participants.length > 0 ? participants : [undefined]) {
+      const outcome = readWholeDocument(spec, text, p?.compile);
+      if (!outcome.ok) return outcome;
+      version = outcome.value.version;
+      compiled.push(outcome.value.compiled);
+    }
+    return { ok: true, version, apply: this.applier(participants, compiled, version) };
+  }
+
+  private applier(participants: readonly Participant[], compiled: readonly unknown[], version: string): () => void {
+    return () => participants.forEach((p, i) => p.target.swap({ compiled: compiled[i], version, origin: 'live', source: this.source }));
   }
 
   private report(error: TrellisError, to: readonly Participant[]): void {

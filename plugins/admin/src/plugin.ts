@@ -1,5 +1,5 @@
 import { definePlugin, KERNEL_VERSION, type Plugin } from '@trellis/core';
-import type { ClientPluginContext } from '@trellis/core/spi';
+import type { ClientPluginContext, ServiceQuery } from '@trellis/core/spi';
 import { AdminApiError, AdminErrorCodes } from './errors.js';
 import { serveConsole, type ApiRoute, type ConsoleServer } from './http-server.js';
 import { resolveAdminOptions, type AdminOptions } from './options.js';
@@ -35,6 +35,8 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
   const resolved = resolveAdminOptions(options);
   const targets = new Targets();
   const clients = new Map<string, ClientState>();
+  /** Per server, the documents of each service it provides, made when the console first asks. */
+  const serverDocuments = new Map<string, Map<string, RuleDocuments>>();
   let overview: ProcessOverview | undefined;
   let server: ConsoleServer | undefined;
   let starting: Promise<ConsoleServer> | undefined;
@@ -47,9 +49,36 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
   };
   const clientTarget = (id: unknown): Extract<Target, { side: 'client' }> & { state: ClientState } => {
     const found = target(id);
-    if (found.side !== 'client') throw new AdminApiError(400, AdminErrorCodes.BAD_REQUEST, `${found.id} is a server; rule documents belong to a client's service`);
+    if (found.side !== 'client') throw new AdminApiError(400, AdminErrorCodes.BAD_REQUEST, `${found.id} is a server; series belong to a client`);
     return { ...found, state: clients.get(found.id)! };
   };
+  /**
+   * The documents of a target's service: a client's own service, or one a server provides (`service`
+   * as `group/name`; it may be left out when the server provides one service only).
+   */
+  const documentsOf = (id: unknown, service: unknown): RuleDocuments => {
+    const found = target(id);
+    if (found.side === 'client') {
+      const documents = clients.get(found.id)!.documents;
+      if (service !== undefined && service !== null && service !== documents.serviceId) {
+        throw new AdminApiError(400, AdminErrorCodes.BAD_REQUEST, `${found.id} is a client of ${documents.serviceId}; its documents are that service's`);
+      }
+      return documents;
+    }
+    const provided = ((found.context.inspect().kernel as { services?: readonly ServiceQuery[] }).services ?? []).map((s) => ({ group: s.group, name: s.name }));
+    const ids = provided.map((s) => `${s.group}/${s.name}`);
+    const wanted = service ?? (ids.length === 1 ? ids[0] : undefined);
+    const at = typeof wanted === 'string' ? ids.indexOf(wanted) : -1;
+    if (at < 0) throw new AdminApiError(400, AdminErrorCodes.BAD_REQUEST, `service must name one of the services ${found.id} provides, as group/name: ${ids.join(', ')}`);
+    let byService = serverDocuments.get(found.id);
+    if (byService === undefined) serverDocuments.set(found.id, (byService = new Map()));
+    let documents = byService.get(ids[at]!);
+    if (documents === undefined) byService.set(ids[at]!, (documents = new RuleDocuments(found.context, provided[at]!)));
+    return documents;
+  };
+  /** The document named in a request: by default a client's `routes`, or the first document a server follows. */
+  const documentName = (documents: RuleDocuments, name: unknown): string =>
+    RuleDocuments.checkName(name ?? documents.followedLive().find((d) => d === 'routes') ?? documents.followedLive()[0] ?? 'routes');
   const field = (body: unknown, name: string): unknown => {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AdminApiError(400, AdminErrorCodes.BAD_REQUEST, 'the body must be a JSON object');
     return (body as Record<string, unknown>)[name];
@@ -85,23 +114,22 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
     {
       method: 'GET', path: '/api/rules',
       handler: (request) => {
-        const found = clientTarget(request.query.get('client'));
-        return found.state.documents.read(RuleDocuments.checkName(request.query.get('document') ?? 'routes'));
+        const documents = documentsOf(request.query.get('target'), request.query.get('service'));
+        return documents.read(documentName(documents, request.query.get('document')));
       },
     },
     {
       method: 'POST', path: '/api/rules/validate',
       handler: (request) => {
-        const found = clientTarget(field(request.body, 'client'));
-        return found.state.documents.validate(RuleDocuments.checkName(field(request.body, 'document') ?? 'routes'), field(request.body, 'text'));
+        const documents = documentsOf(field(request.body, 'target'), field(request.body, 'service'));
+        return documents.validate(documentName(documents, field(request.body, 'document')), field(request.body, 'text'));
       },
     },
     {
       method: 'PUT', path: '/api/rules', write: true,
       handler: (request) => {
-        const found = clientTarget(field(request.body, 'client'));
-        const name = RuleDocuments.checkName(field(request.body, 'document') ?? 'routes');
-        return found.state.documents.write(name, field(request.body, 'text'), field(request.body, 'expected'));
+        const documents = documentsOf(field(request.body, 'target'), field(request.body, 'service'));
+        return documents.write(documentName(documents, field(request.body, 'document')), field(request.body, 'text'), field(request.body, 'expected'));
       },
     },
   ];
@@ -150,6 +178,8 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
     targets.remove(t);
     clients.get(t.id)?.documents.close();
     clients.delete(t.id);
+    for (const documents of serverDocuments.get(t.id)?.values() ?? []) documents.close();
+    serverDocuments.delete(t.id);
     if (targets.size === 0) await stop();
   };
 
@@ -164,7 +194,7 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
     close: stop,
     async setupClient(ctx: ClientPluginContext) {
       const t = targets.addClient(ctx);
-      clients.set(t.id, { history: new ClientHistory(resolved.historySeconds), documents: new RuleDocuments(ctx) });
+      clients.set(t.id, { history: new ClientHistory(resolved.historySeconds), documents: new RuleDocuments(ctx, ctx.service) });
       try {
         await start();
       } catch (error) {

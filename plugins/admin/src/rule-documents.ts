@@ -1,4 +1,4 @@
-import type { ClientPluginContext, ConfigSource, Disposable } from '@trellis/core/spi';
+import type { ClientPluginContext, ConfigSource, Disposable, ServerPluginContext, ServiceQuery } from '@trellis/core/spi';
 import { isConfigSource } from '@trellis/core/spi';
 import { checkRuleDocument, MAX_DOCUMENT_BYTES, type RuleIssue } from '@trellis/rules';
 import { AdminApiError, AdminErrorCodes } from './errors.js';
@@ -14,22 +14,31 @@ export interface DocumentView {
 }
 
 /**
- * The rule documents of one client's service as the registry holds them: each followed with the
- * registry's own watch once the console first asks for it (so the editor starts from the text in
- * force), validated with @trellis/rules exactly as the client's live watch would validate it, and
- * written through the registry's ConfigSource.
+ * The rule documents of one service of a client (its service: `routes`, `breaker`) or of a server
+ * (each service it provides: `limits`) as the registry holds them: each followed with the registry's
+ * own watch once the console first asks for it (so the editor starts from the text in force),
+ * validated with @trellis/rules exactly as that client's or server's live watch would validate it,
+ * and written through the registry's ConfigSource.
  */
 export class RuleDocuments {
   private readonly texts = new Map<string, { text: string | undefined; ready: Promise<void>; watch: Disposable }>();
+  private readonly service: ServiceQuery;
 
-  constructor(private readonly context: ClientPluginContext) {}
+  constructor(private readonly context: ClientPluginContext | ServerPluginContext, service: ServiceQuery) {
+    this.service = { group: service.group, name: service.name };
+  }
 
   private get source(): ConfigSource | undefined {
     return isConfigSource(this.context.registry) ? this.context.registry : undefined;
   }
 
-  private query() {
-    return { group: this.context.service.group, name: this.context.service.name };
+  private query(): ServiceQuery {
+    return this.service;
+  }
+
+  /** `default/shop.Checkout`: how inspectors and the API name a service. */
+  get serviceId(): string {
+    return `${this.service.group}/${this.service.name}`;
   }
 
   static checkName(name: unknown): string {
@@ -66,14 +75,20 @@ export class RuleDocuments {
     return { document: name, text: entry.text ?? null, live: true };
   }
 
-  /** The documents a rule-reading plugin on this client follows live (their `@trellis/rules/…` inspectors). */
-  private followedLive(): Set<string> {
+  /**
+   * The documents a plugin here follows live, from its `@trellis/rules/…` inspector: sections of a
+   * client's shared documents (no `service` in the read-out: the client's own), and documents owned
+   * whole (with the `service` they belong to, on either side).
+   */
+  followedLive(): string[] {
     const names = new Set<string>();
     for (const [key, value] of Object.entries(this.context.inspect().inspectors)) {
-      const rules = value as { document?: unknown; live?: unknown } | undefined;
-      if (key.startsWith('@trellis/rules/') && rules?.live === true && typeof rules.document === 'string') names.add(rules.document);
+      const rules = value as { document?: unknown; live?: unknown; service?: unknown } | undefined;
+      if (!key.startsWith('@trellis/rules/') || rules?.live !== true || typeof rules.document !== 'string') continue;
+      const ours = rules.service === undefined ? this.context.side === 'client' : rules.service === this.serviceId;
+      if (ours) names.add(rules.document);
     }
-    return names;
+    return [...names];
   }
 
   validate(name: string, text: unknown): { ok: true; version: string } | { ok: false; issues: readonly RuleIssue[] } {
@@ -81,7 +96,7 @@ export class RuleDocuments {
     if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES) {
       return { ok: false, issues: [{ field: '', message: `is ${Buffer.byteLength(text)} bytes; documents are limited to ${MAX_DOCUMENT_BYTES}` }] };
     }
-    return checkRuleDocument(this.context.container, name, text);
+    return checkRuleDocument({ container: this.context.container, service: this.service }, name, text);
   }
 
   /**
@@ -91,12 +106,12 @@ export class RuleDocuments {
   async write(name: string, text: unknown, expected: unknown): Promise<{ version: string }> {
     const source = this.source;
     if (source?.putConfig === undefined) {
-      throw new AdminApiError(409, AdminErrorCodes.NO_CONFIG_SOURCE, `the ${this.context.registry.name} registry of this client cannot store rule documents`);
+      throw new AdminApiError(409, AdminErrorCodes.NO_CONFIG_SOURCE, `the ${this.context.registry.name} registry of this ${this.context.side} cannot store rule documents`);
     }
-    // Only a document a plugin here follows live is validated section by section (with that plugin's
-    // own rules); any other would be written with its shape checked only.
-    if (!this.followedLive().has(name)) {
-      throw new AdminApiError(409, AdminErrorCodes.NOT_VALIDATABLE, `no plugin on this client follows the "${name}" document live, so its sections cannot be validated here; nothing was written`);
+    // Only a document a plugin here follows live is validated with that plugin's own rules; any other
+    // would be written with its shape checked only.
+    if (!this.followedLive().includes(name)) {
+      throw new AdminApiError(409, AdminErrorCodes.NOT_VALIDATABLE, `no plugin here follows the "${name}" document of ${this.serviceId} live, so it cannot be validated here; nothing was written`);
     }
     const outcome = this.validate(name, text);
     if (!outcome.ok) throw new AdminApiError(422, AdminErrorCodes.INVALID_RULES, `the document is invalid; nothing was written`, { issues: outcome.issues });

@@ -61,8 +61,13 @@ export function clientView(target: Extract<Target, { side: 'client' }>, inspecti
     retryBudget: retry?.budget,
     /** The last sampled calls with their attempts, newest first, when the tracing plugin runs. */
     traces: tracing?.recent,
-    rules: Object.entries(inspectors).filter(([name]) => name.startsWith('@trellis/rules/')).map(([, value]) => value),
+    rules: rulesInForce(inspectors),
   };
+}
+
+/** The rule documents in force (routes sections, documents owned whole such as breaker or limits), from @trellis/rules' read-outs. */
+function rulesInForce(inspectors: Row): unknown[] {
+  return Object.entries(inspectors).filter(([name]) => name.startsWith('@trellis/rules/')).map(([, value]) => value);
 }
 
 export function serverView(target: Extract<Target, { side: 'server' }>, inspection: Inspection): Row {
@@ -80,6 +85,7 @@ export function serverView(target: Extract<Target, { side: 'server' }>, inspecti
     services: kernel.services,
     workers: kernel.workers,
     limiter: asArray(inspectors['@trellis/breaker/limiter']),
+    rules: rulesInForce(inspectors),
     health: inspectors['@trellis/health'],
   };
 }

@@ -76,11 +76,12 @@ t.test('the state: process, versions, consumers with every endpoint, the provide
     t.equal(endpoint.breaker.state, 'closed', 'endpoint circuit from the breaker inspector');
   }
   t.type(client.retryBudget.allowed, 'number');
-  t.same(client.rules.map((r: { section: string }) => r.section), ['param']);
+  t.same(client.rules.map((r: { section?: string; document: string }) => r.section ?? r.document), ['breaker', 'param'], "router-param's section and the breaker's own document");
   t.equal(client.endpoints.find((e: { tags: { lane: string } }) => e.tags.lane === 'b').tags.note, XSS, 'metadata is data in the API; the page escapes it');
   const server = json.targets.find((x: { side: string }) => x.side === 'server');
   t.equal(server.services[0].name, 'trellis.test.EchoService');
   t.match(server.limiter[0], { maxConcurrency: 64, accepted: 1, rejected: 0 });
+  t.match(server.rules, [{ document: 'limits', service: 'default/trellis.test.EchoService', side: 'server' }], "the limiter's document of the service it limits");
   t.notMatch(text, READ_TOKEN, 'no answer carries a token');
   t.notMatch(text, WRITE_TOKEN);
   t.notMatch(text, /BEGIN [A-Z ]*PRIVATE KEY/);
@@ -116,44 +117,104 @@ t.test('per-method series from the metrics plugin: calls per second and percenti
 });
 
 t.test('rules: validate with the rules package, writes need the write token, conflicts are refused', async (t) => {
-  const read = await call(base, '/api/rules?client=c1&document=routes', { token: READ_TOKEN });
+  const read = await call(base, '/api/rules?target=c1&document=routes', { token: READ_TOKEN });
   t.equal(read.status, 200);
   t.equal(read.json.text, null);
-  const bad = await call(base, '/api/rules/validate', { method: 'POST', token: READ_TOKEN, body: { client: 'c1', document: 'routes', text: 'param:\n  - name: x\n    trget: { lane: b }\n' } });
+  const bad = await call(base, '/api/rules/validate', { method: 'POST', token: READ_TOKEN, body: { target: 'c1', document: 'routes', text: 'param:\n  - name: x\n    trget: { lane: b }\n' } });
   t.equal(bad.json.ok, false);
   t.match(bad.json.issues[0], { section: 'param', rule: 'x' });
-  const unknownSection = await call(base, '/api/rules/validate', { method: 'POST', token: READ_TOKEN, body: { client: 'c1', document: 'routes', text: 'parm: []' } });
+  const unknownSection = await call(base, '/api/rules/validate', { method: 'POST', token: READ_TOKEN, body: { target: 'c1', document: 'routes', text: 'parm: []' } });
   t.equal(unknownSection.json.ok, false);
   const document = 'version: 7\nparam:\n  - name: all-to-b\n    target: { lane: b }\n';
-  const good = await call(base, '/api/rules/validate', { method: 'POST', token: READ_TOKEN, body: { client: 'c1', document: 'routes', text: document } });
+  const good = await call(base, '/api/rules/validate', { method: 'POST', token: READ_TOKEN, body: { target: 'c1', document: 'routes', text: document } });
   t.same(good.json, { ok: true, version: '7' });
 
-  const readOnly = await call(base, '/api/rules', { method: 'PUT', token: READ_TOKEN, body: { client: 'c1', document: 'routes', text: document } });
+  const readOnly = await call(base, '/api/rules', { method: 'PUT', token: READ_TOKEN, body: { target: 'c1', document: 'routes', text: document } });
   t.equal(readOnly.status, 403);
   t.equal(readOnly.json.error.code, 'ERR_ADMIN_FORBIDDEN');
-  const refused = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { client: 'c1', document: 'routes', text: 'param: 3' } });
+  const refused = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { target: 'c1', document: 'routes', text: 'param: 3' } });
   t.equal(refused.status, 422);
   t.equal(refused.json.error.code, 'ERR_ADMIN_INVALID_RULES');
-  t.equal((await call(base, '/api/rules?client=c1', { token: READ_TOKEN })).json.text, null, 'nothing was written');
-  const conflict = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { client: 'c1', document: 'routes', text: document, expected: 'something else' } });
+  t.equal((await call(base, '/api/rules?target=c1', { token: READ_TOKEN })).json.text, null, 'nothing was written');
+  const conflict = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { target: 'c1', document: 'routes', text: document, expected: 'something else' } });
   t.equal(conflict.status, 409);
   t.equal(conflict.json.error.code, 'ERR_ADMIN_CONFLICT');
 
-  const unfollowed = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { client: 'c1', document: 'other', text: 'param: []' } });
+  const unfollowed = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { target: 'c1', document: 'other', text: 'param: []' } });
   t.equal(unfollowed.status, 409, 'a document no plugin here follows is not written unvalidated');
   t.equal(unfollowed.json.error.code, 'ERR_ADMIN_NOT_VALIDATABLE');
-  const saved = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { client: 'c1', document: 'routes', text: document, expected: null } });
+  const saved = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { target: 'c1', document: 'routes', text: document, expected: null } });
   t.equal(saved.status, 200);
   t.same(saved.json, { version: '7' });
-  let rules: { version: string; origin: string }[] = [];
+  let param: { version: string; origin: string } | undefined;
   for (let i = 0; i < 50; i++) {
-    rules = (await call(base, '/api/state', { token: READ_TOKEN })).json.targets[0].rules;
-    if (rules[0]?.version === '7') break;
+    param = (await call(base, '/api/state', { token: READ_TOKEN })).json.targets[0].rules.find((r: { section?: string }) => r.section === 'param');
+    if (param?.version === '7') break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  t.match(rules[0], { version: '7', origin: 'live' }, 'the consumer applied the document written through the registry');
-  t.equal((await call(base, '/api/rules?client=c1', { token: READ_TOKEN })).json.text, document);
+  t.match(param, { version: '7', origin: 'live' }, 'the consumer applied the document written through the registry');
+  t.equal((await call(base, '/api/rules?target=c1', { token: READ_TOKEN })).json.text, document);
   await scenario.registry.putConfig({ group: 'default', name: 'trellis.test.EchoService' }, 'routes', undefined);
+});
+
+t.test("the breaker's document: listed, validated with the breaker's own schema and settings", async (t) => {
+  const state = (await call(base, '/api/state', { token: READ_TOKEN })).json;
+  t.match(state.targets[0].rules.find((r: { document: string }) => r.document === 'breaker'), { service: 'default/trellis.test.EchoService', side: 'client', live: true, origin: 'options' });
+  const check = (text: string) => call(base, '/api/rules/validate', { method: 'POST', token: READ_TOKEN, body: { target: 'c1', document: 'breaker', text } });
+  const bad = await check('{ "errorRatio": 7, "minCallz": 3 }');
+  t.equal(bad.json.ok, false);
+  t.match(bad.json.issues, [
+    { field: 'errorRatio', expected: 'a number in (0, 1], e.g. 0.5 for 50 %', received: 7 },
+    { field: 'minCallz', message: /did you mean "minCalls"/ },
+  ], 'every issue, in the words of BREAKER_SETTINGS_SCHEMA');
+  t.match((await check('coolDownMs: 60000\n')).json.issues, [{ field: 'maxCoolDownMs', message: 'expected a number ≥ coolDownMs (60000), got 30000' }], 'and the combination over the client’s settings');
+  t.match((await check('{ "errorRatio": 0.6 }')).json, { ok: true, version: /^sha256:/ });
+  const refused = await call(base, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { target: 'c1', document: 'breaker', text: '{ "errorRatio": 7 }', expected: null } });
+  t.equal(refused.status, 422);
+  t.match(refused.json.error, { code: 'ERR_ADMIN_INVALID_RULES', details: { issues: [{ field: 'errorRatio' }] } });
+});
+
+t.test("a limits document saved through the console changes a real server's limit", async (t) => {
+  const { MemoryRegistry, RpcServer, Code } = await import('@trellis/core');
+  const { limiter } = await import('@trellis/breaker');
+  const { createEchoHandlers } = await import('@trellis/testkit');
+  const registry = new MemoryRegistry();
+  const console = admin({ token: READ_TOKEN, writeToken: WRITE_TOKEN });
+  const server = new RpcServer({ host: '127.0.0.1', advertiseHost: '127.0.0.1', registry, plugins: [limiter({ services: { '*': { maxConcurrency: 64 } } }), console] })
+    .addService(loadEchoService(), createEchoHandlers({ servedBy: 'limited' }));
+  await server.start();
+  const client = new RpcClient({ service: loadEchoService(), registry });
+  t.teardown(async () => {
+    await client.close();
+    await server.close({ graceMs: 0 });
+  });
+  const url = console.url!;
+  const echo = () => client.invoke('Echo', { message: 'x' }).then(() => 'ok', (e: Error) => e);
+  t.equal(await echo(), 'ok');
+
+  const servers = (await call(url, '/api/servers', { token: READ_TOKEN })).json as unknown as { id: string; rules: unknown[] }[];
+  t.match(servers[0]!.rules, [{ document: 'limits', service: 'default/trellis.test.EchoService', origin: 'options' }]);
+  const read = await call(url, '/api/rules?target=s1&document=limits', { token: READ_TOKEN });
+  t.same(read.json, { document: 'limits', text: null, live: true }, 'the provided service is implied when there is one');
+
+  const where = { target: 's1', service: 'default/trellis.test.EchoService', document: 'limits' };
+  const invalid = await call(url, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { ...where, text: '{ "methods": { "Echo": { "qps": -5 } } }', expected: null } });
+  t.equal(invalid.status, 422);
+  t.match(invalid.json.error.details.issues, [{ field: 'methods.Echo.qps', expected: 'a finite number > 0', received: -5 }], "refused with the limiter schema's message");
+  const readOnly = await call(url, '/api/rules', { method: 'PUT', token: READ_TOKEN, body: { ...where, text: '{ "qps": 1 }' } });
+  t.equal(readOnly.status, 403, 'no write without the write token');
+  t.equal((await call(url, '/api/rules?target=s1&document=limits', { token: READ_TOKEN })).json.text, null, 'nothing was written');
+
+  const document = '{ "methods": { "Echo": { "qps": 1, "burst": 1 } } }';
+  const saved = await call(url, '/api/rules', { method: 'PUT', token: WRITE_TOKEN, body: { ...where, text: document, expected: null } });
+  t.equal(saved.status, 200);
+  t.match(saved.json, { version: /^sha256:/ });
+  // The registry hands the document to the limiter's watch as it is written: the next calls meet the new limit.
+  t.equal(await echo(), 'ok');
+  t.match(await echo(), { code: Code.RESOURCE_EXHAUSTED, message: /rate limit of 1 calls\/s \(burst 1\) reached for trellis\.test\.EchoService\/Echo/ }, 'the saved limit is in force on the server');
+  const after = (await call(url, '/api/servers', { token: READ_TOKEN })).json as unknown as { rules: unknown[]; limiter: unknown[] }[];
+  t.match(after[0]!.rules, [{ document: 'limits', origin: 'live' }]);
+  t.match(after[0]!.limiter, [{ scope: 'trellis.test.EchoService' }, { scope: 'trellis.test.EchoService/Echo', rejected: 1 }]);
 });
 
 t.test('bad input gets coded JSON errors and the console keeps serving', async (t) => {
@@ -162,11 +223,13 @@ t.test('bad input gets coded JSON errors and the console keeps serving', async (
     ['/api/state', { method: 'DELETE' }, 405, 'ERR_ADMIN_METHOD_NOT_ALLOWED'],
     ['/api/rules/validate', { method: 'POST', rawBody: '{not json' }, 400, 'ERR_ADMIN_BAD_REQUEST'],
     ['/api/rules/validate', { method: 'POST', body: [1, 2] }, 400, 'ERR_ADMIN_BAD_REQUEST'],
-    ['/api/rules/validate', { method: 'POST', body: { client: 'c1', text: 42 } }, 400, 'ERR_ADMIN_BAD_REQUEST'],
-    ['/api/rules/validate', { method: 'POST', body: { client: 's1', text: '' } }, 400, 'ERR_ADMIN_BAD_REQUEST'],
-    ['/api/rules?client=c1&document=../../etc', {}, 400, 'ERR_ADMIN_BAD_REQUEST'],
-    ['/api/rules', { method: 'PUT', body: { client: 'c1', document: 'routes', text: 'param: []', expected: 5 }, token: WRITE_TOKEN }, 400, 'ERR_ADMIN_BAD_REQUEST'],
-    ['/api/rules/validate', { method: 'POST', rawBody: JSON.stringify({ client: 'c1', text: 'x'.repeat(3 * 1024 * 1024) }) }, 413, 'ERR_ADMIN_TOO_LARGE'],
+    ['/api/rules/validate', { method: 'POST', body: { target: 'c1', text: 42 } }, 400, 'ERR_ADMIN_BAD_REQUEST'],
+    ['/api/rules/validate', { method: 'POST', body: { target: 's1', service: 'default/not.Provided', text: '' } }, 400, 'ERR_ADMIN_BAD_REQUEST'],
+    ['/api/rules/validate', { method: 'POST', body: { target: 'c1', service: 'default/other.Service', text: '' } }, 400, 'ERR_ADMIN_BAD_REQUEST'],
+    ['/api/rules?target=zz', {}, 404, 'ERR_ADMIN_NOT_FOUND'],
+    ['/api/rules?target=c1&document=../../etc', {}, 400, 'ERR_ADMIN_BAD_REQUEST'],
+    ['/api/rules', { method: 'PUT', body: { target: 'c1', document: 'routes', text: 'param: []', expected: 5 }, token: WRITE_TOKEN }, 400, 'ERR_ADMIN_BAD_REQUEST'],
+    ['/api/rules/validate', { method: 'POST', rawBody: JSON.stringify({ target: 'c1', text: 'x'.repeat(3 * 1024 * 1024) }) }, 413, 'ERR_ADMIN_TOO_LARGE'],
     ['/nowhere', {}, 404, 'ERR_ADMIN_NOT_FOUND'],
   ];
   for (const [path, init, status, code] of cases) {
@@ -208,7 +271,7 @@ t.test('without a token, reads are open to requests addressed to an IP only (no 
   const rebound = await get(`attacker.example:${open.port}`);
   t.equal(rebound.status, 403);
   t.match(JSON.parse(rebound.body), { error: { code: 'ERR_ADMIN_FORBIDDEN' } });
-  const write = await call(open.url!, '/api/rules', { method: 'PUT', body: { client: 'c1', document: 'routes', text: 'param: []' } });
+  const write = await call(open.url!, '/api/rules', { method: 'PUT', body: { target: 'c1', document: 'routes', text: 'param: []' } });
   t.equal(write.status, 403, 'and no writes without a write token');
 });
 

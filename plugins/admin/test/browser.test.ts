@@ -112,6 +112,21 @@ t.test('a routing rule edited in the page moves the traffic', async (t) => {
   t.same(pageErrors, []);
 });
 
+t.test("the breaker's own document is edited the same way, checked with the breaker's schema", async (t) => {
+  const editor = '[data-rules="c1"]';
+  await page.selectOption(`${editor} [data-testid="rules-document"]`, 'breaker');
+  await page.waitForSelector(`${editor}:has-text("no document in the registry yet")`, WAIT);
+  await page.fill(`${editor} [data-testid="rules-text"]`, '{ "errorRatio": 7 }');
+  await page.waitForSelector(`${editor} [data-testid="rules-validation"] .issues li`, WAIT);
+  t.match(await page.textContent(`${editor} [data-testid="rules-validation"]`), 'field "errorRatio": must be ≤ 1, got 7', 'validated as typed');
+  await page.fill(`${editor} [data-testid="rules-text"]`, '{ "errorRatio": 0.6 }');
+  await page.waitForSelector(`${editor} [data-testid="rules-validation"] .ok`, WAIT);
+  await page.click(`${editor} [data-testid="rules-save"]`);
+  await page.waitForSelector(`${editor} [data-testid="rules-status"]:has-text("saved: version sha256:")`, WAIT);
+  t.pass('saved through the registry');
+  t.same(pageErrors, []);
+});
+
 t.test('with the read token the page is read-only; without a token it asks for one', async (t) => {
   const reader = await browser.newPage();
   await reader.goto(`${scenario.console.url}#token=${READ_TOKEN}`);

@@ -99,7 +99,7 @@ function ClientPanel({ token, client, canWrite }) {
   const [series] = usePoll(() => api(token, `/api/series?client=${encodeURIComponent(client.id)}`), 1000, [client.id, token]);
   const methods = series ? Object.entries(series.methods) : [];
   const hasMetrics = client.plugins.some((p) => p.name === '@trellis/metrics');
-  const documents = [...new Set((client.rules || []).map((r) => r.document))];
+  const documents = [...new Set(['routes', ...(client.rules || []).map((r) => r.document)])];
   return h('article', { class: 'target', 'data-target': client.id },
     h('h2', null, `consumer of ${serviceName(client.service)}`, h('span', { class: 'muted' }, ` · ${client.id} · registry ${client.registry} · balancer ${client.balancer ?? '–'}`)),
     h(Plugins, { plugins: client.plugins }),
@@ -107,17 +107,32 @@ function ClientPanel({ token, client, canWrite }) {
     h(Endpoints, { client }),
     client.methodBreakers.length > 0 && h('p', null, 'method circuits: ', client.methodBreakers.map((b) => h('span', { class: `state circuit-${String(b.state).replace(/[^a-z-]/g, '')}` }, `${b.method} ${b.state} `))),
     client.retryBudget && h('p', null, `retry budget: ${client.retryBudget.spent} spent of ${num(client.retryBudget.allowed)} allowed over ${client.retryBudget.calls} calls in the window`),
-    (client.rules || []).length > 0 && h('p', null, 'rules in force: ', client.rules.map((r) => h('span', { class: 'rule-state' }, `${r.section}: version ${r.version}, from ${r.origin} · `))),
+    (client.rules || []).length > 0 && h(RulesInForce, { rules: client.rules }),
     h('h3', null, 'calls per method (last 5 minutes)'),
     hasMetrics
       ? (methods.length === 0 ? h('p', { class: 'muted' }, 'no calls yet') : methods.map(([method, points]) => h(MethodCharts, { key: method, method, points })))
       : h('p', { class: 'muted' }, 'install @trellis/metrics on this client for the per-method charts'),
     client.traces && h('div', null, h('h3', null, 'recent traces (sampled calls)'), h(RecentTraces, { traces: client.traces })),
     h('h3', null, 'rules'),
-    h(RulesEditor, { token, client: client.id, canWrite, documents }));
+    h(RulesEditor, { token, target: client.id, canWrite, documents }));
 }
 
-function ServerPanel({ server }) {
+/** Which version of each rule document (or section of one) is in force, and whether it came from the registry. */
+function RulesInForce({ rules }) {
+  return h('p', null, 'rules in force: ', rules.map((r) => h('span', { class: 'rule-state' }, `${r.section ?? r.document}: version ${r.version}, from ${r.origin} · `)));
+}
+
+/** A server's documents, per service it provides (the limiter's `limits`): each with its editor. */
+function ServerRules({ token, server, canWrite }) {
+  const byService = new Map();
+  for (const r of server.rules || []) if (r.service) byService.set(r.service, [...(byService.get(r.service) || []), r]);
+  return [...byService].map(([service, rules]) => h('div', { key: service, 'data-service-rules': service },
+    h('h3', null, `rules of ${service}`),
+    h(RulesInForce, { rules }),
+    h(RulesEditor, { token, target: server.id, service, canWrite, documents: [...new Set(rules.map((r) => r.document))] })));
+}
+
+function ServerPanel({ token, server, canWrite }) {
   return h('article', { class: 'target', 'data-target': server.id },
     h('h2', null, `provider ${server.address ?? ''}`, h('span', { class: 'muted' }, ` · ${server.id} · ${server.state} · ${server.connections} connections · registry ${server.registry}`)),
     h(Plugins, { plugins: server.plugins }),
@@ -127,6 +142,7 @@ function ServerPanel({ server }) {
     server.limiter.length > 0 && h('table', { class: 'limits' },
       h('thead', null, h('tr', null, h('th', null, 'limit scope'), h('th', null, 'qps'), h('th', null, 'concurrency limit'), h('th', null, 'in flight'), h('th', null, 'accepted'), h('th', null, 'rejected'))),
       h('tbody', null, server.limiter.map((g) => h('tr', null, h('td', null, g.scope), h('td', null, num(g.qps)), h('td', null, g.maxConcurrency ?? '–'), h('td', null, g.inflight), h('td', null, g.accepted), h('td', null, g.rejected))))),
+    h(ServerRules, { token, server, canWrite }),
     (server.workers || []).length > 0 && h('div', null, h('h3', null, 'workers'),
       h('ul', null, server.workers.map((w) => h('li', null, `worker ${w.id} · pid ${w.pid ?? '–'} · ${w.state}`)))));
 }
@@ -162,7 +178,7 @@ function App() {
     h(Overview, { state }),
     state.targets.map((t) => t.side === 'client'
       ? h(ClientPanel, { key: t.id, token, client: t, canWrite })
-      : h(ServerPanel, { key: t.id, server: t })));
+      : h(ServerPanel, { key: t.id, token, server: t, canWrite })));
 }
 
 render(h(App, null), document.getElementById('app'));

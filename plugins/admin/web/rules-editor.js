@@ -4,13 +4,15 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 
 /**
- * The rule documents of a client's service: the text in force (from the registry), an editor that
- * validates as you type (the server runs @trellis/rules' validation, the same the consumers run), the
- * diff against the text in force, and Save (only with a write token; the server validates again and
- * refuses a document that changed meanwhile).
+ * The rule documents of one service of a target — a client's (`routes`, `breaker`) or a server's
+ * (`limits`): the text in force (from the registry), an editor that validates as you type (the server
+ * runs @trellis/rules' validation with the plugins' own schemas, the same the consumers and providers
+ * run), the diff against the text in force, and Save (only with a write token; the server validates
+ * again and refuses a document that changed meanwhile).
  */
-export function RulesEditor({ token, client, canWrite, documents }) {
+export function RulesEditor({ token, target, service, canWrite, documents }) {
   const [document, setDocument] = useState(documents[0] || 'routes');
+  const where = { target, service, document };
   const [loaded, setLoaded] = useState(undefined);
   const [text, setText] = useState('');
   const [check, setCheck] = useState(undefined);
@@ -20,7 +22,8 @@ export function RulesEditor({ token, client, canWrite, documents }) {
   const load = async () => {
     setStatus('');
     try {
-      const view = await api(token, `/api/rules?client=${encodeURIComponent(client)}&document=${encodeURIComponent(document)}`);
+      const query = Object.entries(service ? where : { target, document }).map(([key, value]) => `${key}=${encodeURIComponent(value)}`).join('&');
+      const view = await api(token, `/api/rules?${query}`);
       setLoaded(view);
       setText(view.text ?? '');
       setCheck(undefined);
@@ -28,14 +31,14 @@ export function RulesEditor({ token, client, canWrite, documents }) {
       setStatus(`${error.code}: ${error.message}`);
     }
   };
-  useEffect(() => { load(); }, [client, document]);
+  useEffect(() => { load(); }, [target, service, document]);
 
   const validate = (value) => {
     clearTimeout(timer.current);
     timer.current = setTimeout(async () => {
       if (value.trim() === '') return setCheck(undefined);
       try {
-        setCheck(await api(token, '/api/rules/validate', { method: 'POST', body: { client, document, text: value } }));
+        setCheck(await api(token, '/api/rules/validate', { method: 'POST', body: { ...where, text: value } }));
       } catch (error) {
         setCheck({ ok: false, issues: [{ field: '', message: `${error.code}: ${error.message}` }] });
       }
@@ -49,7 +52,7 @@ export function RulesEditor({ token, client, canWrite, documents }) {
   const save = async () => {
     setStatus('saving…');
     try {
-      const result = await api(token, '/api/rules', { method: 'PUT', body: { client, document, text, expected: loaded ? loaded.text : undefined } });
+      const result = await api(token, '/api/rules', { method: 'PUT', body: { ...where, text, expected: loaded ? loaded.text : undefined } });
       setStatus(`saved: version ${result.version}`);
       setLoaded({ ...loaded, text });
     } catch (error) {
@@ -64,11 +67,11 @@ export function RulesEditor({ token, client, canWrite, documents }) {
   const changed = text !== before;
   const parts = changed ? diffLines(before, text) : [];
   const valid = check === undefined ? text.trim() === '' : check.ok;
-  return h('div', { class: 'rules', 'data-rules': client },
+  return h('div', { class: 'rules', 'data-rules': service ? `${target} ${service}` : target },
     h('div', { class: 'row' },
       h('label', null, 'document ',
         h('select', { value: document, onChange: (e) => setDocument(e.currentTarget.value), 'data-testid': 'rules-document' },
-          [...new Set([...documents, 'routes'])].map((name) => h('option', { value: name }, name)))),
+          documents.map((name) => h('option', { value: name }, name)))),
       h('span', { class: 'muted' }, loaded.live ? (loaded.text === null ? ' no document in the registry yet' : ' in force in the registry') : ' this registry holds no documents')),
     h('textarea', { value: text, onInput, spellcheck: false, rows: 12, 'data-testid': 'rules-text' }),
     h('div', { class: 'validation', 'data-testid': 'rules-validation' },

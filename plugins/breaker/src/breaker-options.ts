@@ -3,7 +3,6 @@ import type { Clock } from '@trellis/core/spi';
 import { DEFAULT_FAILURE_CODES, parseCodes } from './failure-codes.js';
 import type { BreakerEvent } from './events.js';
 import { Type, invalidOption, parseOptions } from '@trellis/core/toolkit';
-import { checkSchema, invalid, type Source } from './validate.js';
 
 /** How one circuit decides; every field has a default (see DEFAULT_CIRCUIT_SETTINGS). */
 export interface CircuitSettings {
@@ -158,9 +157,10 @@ const BREAKER_OPTIONS_SCHEMA = Type.Object({
   onError: Type.Optional(Type.Function([Type.Any()], Type.Void(), { description: 'a function' })),
 }, { additionalProperties: false });
 
-function normalizeCodes(source: Source, value: BreakerSettings): BreakerSettings {
+/** Status code names to numbers (core's one parser); a bad name is an InvalidOptionError naming `failureCodes[i]`. */
+function normalizeCodes(value: BreakerSettings): BreakerSettings {
   if (value.failureCodes === undefined) return value;
-  const failureCodes = parseCodes('failureCodes', value.failureCodes, (name, bad, expected) => invalid(source, name, bad, expected));
+  const failureCodes = parseCodes('failureCodes', value.failureCodes, (name, bad, expected) => invalidOption(name, bad, expected, 'breaker'));
   return { ...value, failureCodes };
 }
 
@@ -170,13 +170,16 @@ export function parseBreakerOptions(options: unknown): BreakerSettings {
   if (parsed.isFailure !== undefined && parsed.failureCodes !== undefined) {
     throw invalidOption('isFailure', 'a function', 'either isFailure or failureCodes, not both', 'breaker');
   }
-  return normalizeCodes('breaker option', parsed);
+  return normalizeCodes(parsed);
 }
 
-/** Checks a live document's settings and returns them with codes normalized. */
-export function validateBreakerSettings(source: Source, value: unknown): BreakerSettings {
-  checkSchema(source, BREAKER_SETTINGS_SCHEMA, value);
-  return normalizeCodes(source, value as BreakerSettings);
+/**
+ * A live `breaker` document (already checked against BREAKER_SETTINGS_SCHEMA by @trellis/rules) over
+ * the code's settings, resolved: codes normalized, defaults filled, combinations such as coolDownMs >
+ * maxCoolDownMs caught. Throws an InvalidOptionError naming the setting.
+ */
+export function resolveBreakerDocument(base: BreakerSettings, document: BreakerSettings): ResolvedBreakerSettings {
+  return resolveBreakerSettings(mergeBreakerSettings(base, normalizeCodes(document)));
 }
 
 function mergeLevel<T extends object>(base: boolean | T | undefined, overlay: boolean | T | undefined): boolean | T | undefined {
@@ -208,31 +211,31 @@ function pickCircuit(value: Partial<CircuitSettings>): Partial<CircuitSettings> 
   return picked as Partial<CircuitSettings>;
 }
 
-function complete(source: Source, level: string, base: CircuitSettings, refinement: boolean | Partial<CircuitSettings> | undefined): CircuitSettings | undefined {
+function complete(level: string, base: CircuitSettings, refinement: boolean | Partial<CircuitSettings> | undefined): CircuitSettings | undefined {
   if (refinement === false) return undefined;
   const settings = typeof refinement === 'object' ? { ...base, ...pickCircuit(refinement) } : base;
   if (settings.coolDownMs > settings.maxCoolDownMs) {
-    throw invalid(source, `${level}maxCoolDownMs`, settings.maxCoolDownMs, `a number ≥ coolDownMs (${settings.coolDownMs})`);
+    throw invalidOption(`${level}maxCoolDownMs`, settings.maxCoolDownMs, `a number ≥ coolDownMs (${settings.coolDownMs})`, 'breaker');
   }
   if (settings.windowMs / settings.buckets < 1) {
-    throw invalid(source, `${level}buckets`, settings.buckets, `at most windowMs (${settings.windowMs}) so that each bucket spans ≥ 1 ms`);
+    throw invalidOption(`${level}buckets`, settings.buckets, `at most windowMs (${settings.windowMs}) so that each bucket spans ≥ 1 ms`, 'breaker');
   }
   return Object.freeze(settings);
 }
 
 /** Fills defaults and works out each level; throws ERR_INVALID_OPTION on inconsistent values. */
-export function resolveBreakerSettings(source: Source, settings: BreakerSettings): ResolvedBreakerSettings {
+export function resolveBreakerSettings(settings: BreakerSettings): ResolvedBreakerSettings {
   const given = pickCircuit(settings);
-  const top = complete(source, '', { ...DEFAULT_CIRCUIT_SETTINGS, ...given }, undefined)!;
+  const top = complete('', { ...DEFAULT_CIRCUIT_SETTINGS, ...given }, undefined)!;
   const endpointBase = given.consecutiveFailures === undefined ? { ...top, consecutiveFailures: DEFAULT_ENDPOINT_CONSECUTIVE_FAILURES } : top;
-  const endpoint = complete(source, 'endpoint.', endpointBase, settings.endpoint);
-  const methodBase = complete(source, 'method.', top, settings.method);
+  const endpoint = complete('endpoint.', endpointBase, settings.endpoint);
+  const methodBase = complete('method.', top, settings.method);
   const scope = settings.scope ?? 'method';
   const perMethod = new Map<string, CircuitSettings | undefined>();
   if (scope === 'method') {
     for (const [name, refinement] of Object.entries(settings.methods ?? {})) {
       // `true` switches one method on even when the method level is off for the rest.
-      perMethod.set(name, refinement === true ? methodBase ?? complete(source, `methods.${name}.`, top, {}) : complete(source, `methods.${name}.`, methodBase ?? top, refinement));
+      perMethod.set(name, refinement === true ? methodBase ?? complete(`methods.${name}.`, top, {}) : complete(`methods.${name}.`, methodBase ?? top, refinement));
     }
   }
   return {

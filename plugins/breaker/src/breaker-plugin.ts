@@ -1,13 +1,13 @@
 import { InterceptorOrder, definePlugin, type Plugin } from '@trellis/core';
 import type { Clock, Disposable } from '@trellis/core/spi';
+import { documentRules, warnRuleError } from '@trellis/rules';
 import { BreakerConfig } from './breaker-config.js';
 import { parseBreakerOptions, type BreakerOptions } from './breaker-options.js';
 import { CircuitSet } from './circuit-set.js';
-import { warn, watchDocument } from './config-watch.js';
+import { BREAKER_DOCUMENT_SPEC } from './document-specs.js';
 import { EndpointBreaker } from './endpoint-breaker.js';
 import type { BreakerEvent, CircuitSnapshot } from './events.js';
 import { MethodBreaker } from './method-breaker.js';
-import { BREAKER_DOCUMENT } from './live-documents.js';
 
 export interface BreakerPlugin extends Plugin {
   /** Every circuit of every client this plugin is set up on (and not closed yet). */
@@ -32,7 +32,7 @@ export function breaker(options: BreakerOptions = {}): BreakerPlugin {
 
   const listeners = new Set<(event: BreakerEvent) => void>();
   if (options.onStateChange) listeners.add(options.onStateChange);
-  const report = options.onError ?? warn;
+  const report = options.onError ?? warnRuleError;
   const emit = (event: BreakerEvent): void => {
     for (const listener of listeners) {
       try {
@@ -74,16 +74,16 @@ export function breaker(options: BreakerOptions = {}): BreakerPlugin {
       const entry: ClientCircuits = { clock, sets: [endpoints, methods] };
       ctx.addInspector('@trellis/breaker', () => entry.sets.flatMap((set) => set.snapshot(clock.now())));
       live.add(entry);
-      let watch: Disposable | undefined;
-      if (options.config !== false) {
-        const name = typeof options.config === 'string' ? options.config : BREAKER_DOCUMENT;
-        watch = watchDocument(ctx.registry, { group: ctx.service.group, name: ctx.service.name }, name, {
-          apply: (where, text) => config.applyDocument(where, text),
-          report,
-        });
-      }
+      // The live `breaker` document, followed by @trellis/rules (disposed with the client).
+      documentRules(ctx, BREAKER_DOCUMENT_SPEC, {
+        service: ctx.service,
+        document: typeof options.config === 'string' ? options.config : undefined,
+        live: options.config !== false,
+        target: config.rules,
+        compile: (document) => config.compile(document),
+        onError: report,
+      });
       ctx.onClose(() => {
-        watch?.dispose();
         subscription.dispose();
         live.delete(entry);
       });

@@ -17,4 +17,4 @@ export { TokenBucket } from './token-bucket.js';
 export { SlidingWindow, type WindowTotals } from './sliding-window.js';
 export { Circuit, type CircuitOwner, type Permit, REJECT, NORMAL } from './circuit.js';
 export { LIMITS_DOCUMENT_SCHEMA } from './limiter-options.js';
-export { BREAKER_DOCUMENT, LIMITS_DOCUMENT, readBreakerDocument, readLimitsDocument } from './live-documents.js';
+export { BREAKER_DOCUMENT, LIMITS_DOCUMENT, BREAKER_DOCUMENT_SPEC, LIMITS_DOCUMENT_SPEC, readBreakerDocument, readLimitsDocument } from './document-specs.js';

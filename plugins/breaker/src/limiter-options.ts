@@ -3,7 +3,6 @@ import type { Clock } from '@trellis/core/spi';
 import { DEFAULT_AUTO_LIMITER_SETTINGS, type AutoLimiterSettings } from './auto-concurrency-limiter.js';
 import { parseCodes } from './failure-codes.js';
 import { Type, invalidOption, parseOptions, type TSchema } from '@trellis/core/toolkit';
-import { checkSchema, invalid, type Source } from './validate.js';
 
 /** A token bucket: `qps` calls per second on average, up to `burst` at once (default qps / 10, at least 1). */
 export interface RateLimit {
@@ -137,36 +136,37 @@ export function defaultBurst(qps: number): number {
  * What the schema cannot say about one rule: `burst` needs `qps` (code only: a document may set
  * either over the code's), and an adaptive limiter's maxSamples ≥ minSamples.
  */
-function checkRule(source: Source, prefix: string, rule: Record<string, unknown>, overlay: boolean): void {
+function checkRule(prefix: string, rule: Record<string, unknown>, overlay: boolean): void {
   if (!overlay && rule.burst !== undefined && rule.qps === undefined) {
-    throw invalid(source, `${prefix}burst`, rule.burst, `"${prefix}qps" alongside it (burst is the size of the qps bucket)`);
+    throw invalidOption(`${prefix}burst`, rule.burst, `"${prefix}qps" alongside it (burst is the size of the qps bucket)`, 'limiter');
   }
   const setting = rule.maxConcurrency;
   if (typeof setting === 'object' && setting !== null) {
     const auto = setting as Partial<AutoLimiterSettings>;
     const minSamples = auto.minSamples ?? DEFAULT_AUTO_LIMITER_SETTINGS.minSamples;
     const maxSamples = auto.maxSamples ?? DEFAULT_AUTO_LIMITER_SETTINGS.maxSamples;
-    if (maxSamples < minSamples) throw invalid(source, `${prefix}maxConcurrency.maxSamples`, maxSamples, `a number ≥ minSamples (${minSamples})`);
+    if (maxSamples < minSamples) throw invalidOption(`${prefix}maxConcurrency.maxSamples`, maxSamples, `a number ≥ minSamples (${minSamples})`, 'limiter');
   }
 }
 
-function checkServiceRule(source: Source, prefix: string, rule: ServiceLimitOverlay, overlay: boolean): void {
-  checkRule(source, prefix, rule as Record<string, unknown>, overlay);
+function checkServiceRule(prefix: string, rule: ServiceLimitOverlay, overlay: boolean): void {
+  checkRule(prefix, rule as Record<string, unknown>, overlay);
   for (const [method, methodRule] of Object.entries(rule.methods ?? {})) {
-    if (methodRule !== null) checkRule(source, `${prefix}methods.${method}.`, methodRule as Record<string, unknown>, overlay);
+    if (methodRule !== null) checkRule(`${prefix}methods.${method}.`, methodRule as Record<string, unknown>, overlay);
   }
 }
 
-/** Checks a live `limits` document's rule (parsed JSON); throws ERR_INVALID_OPTION naming the setting. */
-export function validateLimitsOverlay(source: Source, value: unknown): ServiceLimitOverlay {
-  checkSchema(source, LIMITS_DOCUMENT_SCHEMA, value);
-  checkServiceRule(source, '', value as ServiceLimitOverlay, true);
-  return value as ServiceLimitOverlay;
+/**
+ * What LIMITS_DOCUMENT_SCHEMA cannot say about a live `limits` document (maxSamples ≥ minSamples);
+ * throws an InvalidOptionError naming the setting.
+ */
+export function checkLimitsOverlay(overlay: ServiceLimitOverlay): void {
+  checkServiceRule('', overlay, true);
 }
 
 export function validateLimiterOptions(options: LimiterOptions): void {
   const parsed = parseOptions(LIMITER_OPTIONS_SCHEMA, options, 'limiter');
-  for (const [name, rule] of Object.entries(parsed.services ?? {})) checkServiceRule('limiter option', `services.${name}.`, rule as ServiceLimitOverlay, false);
+  for (const [name, rule] of Object.entries(parsed.services ?? {})) checkServiceRule(`services.${name}.`, rule as ServiceLimitOverlay, false);
   if (parsed.failureCodes !== undefined) {
     parseCodes('failureCodes', parsed.failureCodes, (name, bad, expected) => invalidOption(name, bad, expected, 'limiter'));
   }

@@ -1,10 +1,10 @@
 import { ServerInterceptorOrder, definePlugin, type Plugin } from '@trellis/core';
-import type { Clock } from '@trellis/core/spi';
-import { warn, watchDocument } from './config-watch.js';
+import type { Clock, ServiceQuery } from '@trellis/core/spi';
+import { documentRules, warnRuleError } from '@trellis/rules';
+import { LIMITS_DOCUMENT_SPEC } from './document-specs.js';
 import { DEFAULT_FAILURE_CODES, failurePredicate, parseCodes } from './failure-codes.js';
 import type { GateSnapshot } from './limit-gate.js';
 import { validateLimiterOptions, type LimiterOptions } from './limiter-options.js';
-import { LIMITS_DOCUMENT } from './live-documents.js';
 import { ServerLimits } from './server-limits.js';
 
 export interface LimiterPlugin extends Plugin {
@@ -21,7 +21,7 @@ export interface LimiterPlugin extends Plugin {
 export function limiter(options: LimiterOptions = {}): LimiterPlugin {
   validateLimiterOptions(options);
   const isFailure = options.isFailure ?? failurePredicate(options.failureCodes === undefined ? DEFAULT_FAILURE_CODES : parseCodes('failureCodes', options.failureCodes));
-  const report = options.onError ?? warn;
+  const report = options.onError ?? warnRuleError;
   const live = new Set<ServerLimits>();
   return definePlugin({
     // Its own name: a server may use limiter() next to a client-side breaker() of the same package.
@@ -29,13 +29,18 @@ export function limiter(options: LimiterOptions = {}): LimiterPlugin {
     snapshot: () => [...live].flatMap((limits) => limits.snapshot()),
     setupServer(ctx) {
       const clock: Clock = options.clock ?? ctx.clock;
-      const documentName = options.config === false ? undefined : typeof options.config === 'string' ? options.config : LIMITS_DOCUMENT;
-      const limits = new ServerLimits(
-        options,
-        clock,
-        isFailure,
-        documentName === undefined ? undefined : (query, apply) => watchDocument(ctx.registry, query, documentName, { apply, report }),
-      );
+      // Each service's live `limits` document, followed by @trellis/rules (disposed with the server).
+      const limits = new ServerLimits(options, clock, isFailure, (service) => documentRules(ctx, LIMITS_DOCUMENT_SPEC, {
+        service: service.query,
+        document: typeof options.config === 'string' ? options.config : undefined,
+        live: options.config !== false,
+        target: service.rules,
+        compile: service.compile,
+        onError: report,
+      }));
+      // Every service is added before start(): follow their documents now, so limits are in force before the first call.
+      const served = (ctx.inspect().kernel as { services?: readonly ServiceQuery[] }).services ?? [];
+      for (const service of served) limits.prepare(service);
       live.add(limits);
       ctx.addInspector('@trellis/breaker/limiter', () => limits.snapshot());
       ctx.addInterceptor((next) => (call) => {
@@ -43,7 +48,6 @@ export function limiter(options: LimiterOptions = {}): LimiterPlugin {
         return gates === undefined ? next(call) : gates.run(call, next);
       }, ServerInterceptorOrder.RATE_LIMIT);
       ctx.onClose(() => {
-        limits.close();
         live.delete(limits);
       });
     },

@@ -1,22 +1,28 @@
 import { MetadataKeys, type MethodDescriptor, type ServerInvocation } from '@trellis/core';
-import type { Clock, Disposable, ServiceQuery } from '@trellis/core/spi';
+import type { Clock, ServiceQuery } from '@trellis/core/spi';
+import { RuleSet } from '@trellis/rules';
 import type { FailurePredicate } from './failure-codes.js';
 import { LimitGate, type GateContext, type GateSnapshot } from './limit-gate.js';
-import { mergeServiceRule, type LimitRule, type LimiterOptions, type ServiceLimitRule } from './limiter-options.js';
-import { readLimitsDocument } from './live-documents.js';
+import { mergeServiceRule, type LimitRule, type LimiterOptions, type ServiceLimitOverlay, type ServiceLimitRule } from './limiter-options.js';
 import { MethodLimits } from './method-limits.js';
-import type { Source } from './validate.js';
 
-/** Starts watching a service's live document; called on the first call of each service. */
-export type WatchService = (query: ServiceQuery, apply: (source: Source, text: string | undefined) => void) => Disposable | undefined;
+/** A service's rule in force: the code's, or a live document merged over it. */
+export interface ServiceLimits {
+  readonly query: ServiceQuery;
+  /** What the live `limits` document swaps (its fallback: the code's rule, back when the document is deleted). */
+  readonly rules: RuleSet<ServiceLimitRule | undefined>;
+  /** A checked document over the code's rule, field by field and method by method. */
+  compile(overlay: ServiceLimitOverlay): ServiceLimitRule;
+}
+
+/** Called once for each service the server limits: where the plugin starts following its document. */
+export type WatchService = (service: ServiceLimits) => void;
 
 interface ServiceState {
   readonly name: string;
-  readonly codeRule: ServiceLimitRule | undefined;
   rule: ServiceLimitRule | undefined;
   serviceGate: LimitGate | undefined;
   readonly methodGates: Map<string, LimitGate>;
-  watch: Disposable | undefined;
 }
 
 interface Compiled {
@@ -63,10 +69,6 @@ export class ServerLimits {
     return out;
   }
 
-  close(): void {
-    for (const state of this.services.values()) state.watch?.dispose();
-  }
-
   private compile(call: ServerInvocation): MethodLimits | undefined {
     const state = this.stateFor(call.service);
     const gates: LimitGate[] = [];
@@ -78,25 +80,25 @@ export class ServerLimits {
     return limits;
   }
 
+  /** Sets a service up before its first call (the server's services are known at setup): its document is followed from the start. */
+  prepare(service: ServiceQuery): void {
+    this.stateFor(service);
+  }
+
+  /** The state of a service, created (and its document followed) the first time it is needed. */
   private stateFor(service: ServiceQuery): ServiceState {
     const id = `${service.group}/${service.name}`;
     let state = this.services.get(id);
     if (state !== undefined) return state;
     const codeRule = this.options.services?.[service.name] ?? this.options.services?.['*'];
-    state = { name: service.name, codeRule, rule: undefined, serviceGate: undefined, methodGates: new Map(), watch: undefined };
+    state = { name: service.name, rule: undefined, serviceGate: undefined, methodGates: new Map() };
     this.services.set(id, state);
     this.install(state, codeRule);
     const target = state;
-    state.watch = this.watchService?.({ group: service.group, name: service.name }, (source, text) => this.applyDocument(target, source, text));
+    const rules = new RuleSet<ServiceLimitRule | undefined>({ compiled: codeRule, version: 'options', origin: 'options', source: 'limiter options' });
+    rules.onSwap(({ compiled }) => this.install(target, compiled));
+    this.watchService?.({ query: { group: service.group, name: service.name }, rules, compile: (overlay) => mergeServiceRule(codeRule, overlay) });
     return state;
-  }
-
-  private applyDocument(state: ServiceState, source: Source, text: string | undefined): void {
-    let rule = state.codeRule;
-    if (text !== undefined) {
-      rule = mergeServiceRule(state.codeRule, readLimitsDocument(source, text));
-    }
-    this.install(state, rule);
   }
 
   /** Builds the gates of a rule, keeping every gate whose own rule did not change. */
