@@ -1,4 +1,4 @@
-import { context, SpanKind, trace, type Span, type Tracer, type TextMapPropagator } from '@opentelemetry/api';
+import { context, isSpanContextValid, SpanKind, trace, type Span, type Tracer, type TextMapPropagator } from '@opentelemetry/api';
 import type { Attempt, CallEnd, CallObserver, Endpoint, Invocation } from '@trellis/core';
 import {
   ATTEMPT_EVENT, codeName, recordFailure, recordSuccess, statusAttribute, statusValue, TrellisAttributes,
@@ -104,8 +104,14 @@ export function clientTracing(deps: ClientTracingDeps): CallObserver<ClientCall>
       const info = methods.get(inv.method);
       const parent = context.active();
       const span = tracer.startSpan(info.name, { kind: SpanKind.CLIENT, attributes: info.attributes }, parent);
-      propagator.inject(trace.setSpan(parent, span), inv.metadata, metadataSetter);
-      return span.isRecording() ? new ClientCall(span) : undefined;
+      if (span.isRecording()) {
+        propagator.inject(trace.setSpan(parent, span), inv.metadata, metadataSetter);
+        return new ClientCall(span);
+      }
+      // No SDK and no trace to continue: the span has an invalid context, which no propagator
+      // writes, so the parent context (its baggage, if any) is injected as is — no context per call.
+      propagator.inject(isSpanContextValid(span.spanContext()) ? trace.setSpan(parent, span) : parent, inv.metadata, metadataSetter);
+      return undefined;
     },
 
     attemptStart(attempt: Attempt, call: ClientCall | undefined): void {

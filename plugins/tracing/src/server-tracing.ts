@@ -1,4 +1,4 @@
-import { context, ROOT_CONTEXT, SpanKind, trace, type Context, type Tracer, type TextMapPropagator } from '@opentelemetry/api';
+import { context, isSpanContextValid, ROOT_CONTEXT, SpanKind, trace, type Context, type Tracer, type TextMapPropagator } from '@opentelemetry/api';
 import { isStreamKind, MetadataKeys, type ServerInterceptor, type ServerInvocation } from '@trellis/core';
 import { recordFailure, recordSuccess, streamFailure, TrellisAttributes, type MethodSpanInfoCache, type Semconv } from './attributes.js';
 import { metadataGetter } from './carrier.js';
@@ -34,9 +34,13 @@ export function serverTracingInterceptor(deps: ServerTracingDeps): ServerInterce
     const info = methods.get(inv.method);
     const parent = propagator.extract(ROOT_CONTEXT, inv.metadata, metadataGetter);
     const span = tracer.startSpan(info.name, { kind: SpanKind.SERVER, attributes: info.attributes }, parent);
+    if (!span.isRecording()) {
+      // Unsampled: the context still has to reach the handler so its calls propagate the decision.
+      // With no SDK and no incoming trace the span's context is invalid (nothing to propagate, and
+      // an invalid span is the same as none to every tracer): the handler runs in the parent's.
+      return runIn(isSpanContextValid(span.spanContext()) ? trace.setSpan(parent, span) : parent, next, inv);
+    }
     const spanContext = trace.setSpan(parent, span);
-    // Unsampled: the context still has to reach the handler so its calls propagate the decision.
-    if (!span.isRecording()) return runIn(spanContext, next, inv);
     span.setAttribute('network.peer.address', inv.peer.host);
     span.setAttribute('network.peer.port', inv.peer.port);
     const listening = port();

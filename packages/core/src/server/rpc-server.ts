@@ -121,6 +121,8 @@ export class RpcServer {
   private readonly redactErrors: boolean;
   private readonly reportHandlerError = (error: HandlerError): void => this.report(error, error.cause instanceof Error ? error.cause.stack : undefined);
   private invoker: ServerInvoker = (call) => this.runHandler(call);
+  /** No server interceptor: unary calls run their handler directly (set at start). */
+  private bareHandlers = false;
   private listenerSet: ListenerSet | undefined;
   /** `listeners` checked at construction (mistakes throw there, fastify style). */
   private readonly listenerSpecs: ReturnType<typeof resolveListeners>;
@@ -290,6 +292,7 @@ export class RpcServer {
       for (const plugin of this.plugins) await plugin.setupServer!(this.pluginContext());
       this.interceptors.sort((a, b) => a.order - b.order);
       this.invoker = composeServerInterceptors(this.interceptors.map((i) => i.interceptor), (call) => this.runHandler(call));
+      this.bareHandlers = this.interceptors.length === 0;
       this.listenerSet = await ListenerSet.open(this.listenerSpecs, this.servingState, this.dispatch, this.streamDispatch);
       for (const hook of this.listeningHooks) await hook(this.listenerSet.primary);
       for (const check of this.readinessChecks) await check();
@@ -446,43 +449,59 @@ export class RpcServer {
     if (entry.timeoutMs !== undefined) deadline = Math.min(deadline, now + entry.timeoutMs);
     const call = new ServerCall(entry.service, entry.method, message, request.metadata, deadline, request.attempt, request.peer, this.timer);
     exchange.onCancel = (reason) => call.abort(reason);
-    let result: Promise<unknown>;
+    let result: unknown;
     try {
-      result = this.invoker(call);
+      // No interceptor: the handler itself, so one that answers synchronously is answered in this
+      // turn, with no promise around it.
+      result = this.bareHandlers ? this.handlers.get(entry.method)!(message, call as never) : this.invoker(call);
     } catch (error) {
-      result = Promise.reject(error);
+      return this.answerError(call, exchange, request, error);
     }
-    // Nothing thrown while answering may escape these callbacks: it would be an unhandled rejection,
-    // which ends the process. A transport that throws gets one more chance to send an INTERNAL.
-    result.then(
-      (response) => {
-        call.finish();
-        let body: Uint8Array;
-        try {
-          body = entry.method.responseCodec.encode(response);
-        } catch (error) {
-          try {
-            return exchange.fail(new RpcError(Code.INTERNAL, `response of ${request.service}/${request.method} could not be encoded: ${(error as Error).message}`));
-          } catch (thrown) {
-            return answerFailed(exchange, thrown);
-          }
-        }
-        try {
-          exchange.respond(body, call.trailers);
-        } catch (thrown) {
-          answerFailed(exchange, thrown);
-        }
-      },
-      (error: unknown) => {
-        call.finish();
-        try {
-          exchange.fail(errorForCaller(error, this.redactErrors, `${request.service}/${request.method}`, this.reportHandlerError));
-        } catch (thrown) {
-          answerFailed(exchange, thrown);
-        }
-      },
-    );
+    if (result instanceof Promise) {
+      result.then(
+        (response) => this.answer(call, entry.method, exchange, request, response),
+        (error: unknown) => this.answerError(call, exchange, request, error),
+      );
+    } else if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+      Promise.resolve(result).then(
+        (response) => this.answer(call, entry.method, exchange, request, response),
+        (error: unknown) => this.answerError(call, exchange, request, error),
+      );
+    } else {
+      this.answer(call, entry.method, exchange, request, result);
+    }
   };
+
+  // Nothing thrown while answering may escape these two (from a promise callback it would be an
+  // unhandled rejection, which ends the process). A transport that throws gets one more chance to
+  // send an INTERNAL.
+  private answer(call: ServerCall, method: MethodDescriptor, exchange: ServerExchange, request: InboundRequest, response: unknown): void {
+    call.finish();
+    let body: Uint8Array;
+    try {
+      body = method.responseCodec.encode(response);
+    } catch (error) {
+      try {
+        return exchange.fail(new RpcError(Code.INTERNAL, `response of ${request.service}/${request.method} could not be encoded: ${(error as Error).message}`));
+      } catch (thrown) {
+        return answerFailed(exchange, thrown);
+      }
+    }
+    try {
+      exchange.respond(body, call.trailers);
+    } catch (thrown) {
+      answerFailed(exchange, thrown);
+    }
+  }
+
+  private answerError(call: ServerCall, exchange: ServerExchange, request: InboundRequest, error: unknown): void {
+    call.finish();
+    try {
+      exchange.fail(errorForCaller(error, this.redactErrors, `${request.service}/${request.method}`, this.reportHandlerError));
+    } catch (thrown) {
+      answerFailed(exchange, thrown);
+    }
+  }
 
   private runHandler(call: { method: MethodDescriptor; request: unknown }): Promise<unknown> {
     const handler = this.handlers.get(call.method)!;

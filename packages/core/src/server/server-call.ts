@@ -8,13 +8,12 @@ import type { PeerInfo } from '../transport.js';
 import type { ServerInvocation } from './server-invocation.js';
 
 /**
- * The ServerInvocation handed to interceptors and the handler. Its AbortSignal — and the deadline
+ * The ServerInvocation handed to interceptors and the handler (and its own context values). Its AbortSignal — and the deadline
  * timer entry that fires it — is created only when someone reads `signal`: most handlers never do,
  * and an AbortController per call is measurable on the hot path.
  */
-export class ServerCall implements ServerInvocation, DeadlineEntry {
+export class ServerCall extends ContextValues implements ServerInvocation, DeadlineEntry {
   bucket = 0;
-  readonly context = new ContextValues();
   private controller: AbortController | undefined;
   private abortReason: RpcError | undefined;
   private responseMeta: Metadata | undefined;
@@ -29,7 +28,14 @@ export class ServerCall implements ServerInvocation, DeadlineEntry {
     readonly attempt: number,
     readonly peer: PeerInfo,
     private readonly timer: DeadlineTimer,
-  ) {}
+  ) {
+    super();
+  }
+
+  /** The call's context values are the call itself (one object less per call, like the client's CallContext). */
+  get context(): ContextValues {
+    return this;
+  }
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {

@@ -7,7 +7,7 @@ import type { ClientStream, OutboundStream } from '../transport-stream.js';
 import { TcpClientStream, type ClientStreamHost } from './client-stream.js';
 import { encodeBareFrame, FRAME_TYPE_NAMES, FrameType, PING_BODY_SIZE, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
 import { FrameDecoder, type FrameSink } from './frame-decoder.js';
-import { decodeResponseHeader, encodeRequestFrame, FrameLimitError } from './header-codec.js';
+import { decodeResponseHeader, FrameLimitError, requestFrameSize, writeRequestFrame } from './header-codec.js';
 import { PingRateLimit } from './ping-rate-limit.js';
 import { CAPABILITY_STREAMS, decodeSettings, DEFAULT_SETTINGS, encodeSettingsFrame, type Settings } from './settings.js';
 import {
@@ -277,9 +277,9 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
   private write(call: PendingCall): boolean {
     const request = call.request!;
     call.request = undefined;
-    let frame: Buffer;
+    let size: number;
     try {
-      frame = encodeRequestFrame(call.streamId, request, request.body, this.peer);
+      size = requestFrameSize(request, request.body, this.peer);
     } catch (error) {
       call.fail(error instanceof FrameLimitError
         ? new RpcError(Code.RESOURCE_EXHAUSTED, `${error.message} at ${this.label}; nothing was sent`, { mayHaveRun: false, cause: error })
@@ -288,7 +288,9 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
     }
     call.sent = true;
     this.sentCount++;
-    this.batcher.write(frame);
+    // Encoded in place into the connection's write slab: no Buffer of its own, no copy at flush.
+    const at = this.batcher.reserve(size);
+    writeRequestFrame(this.batcher.slab, at, call.streamId, request, request.body);
     return true;
   }
 

@@ -1,6 +1,6 @@
 import { Code } from '../errors.js';
 import type { Metadata } from '../metadata.js';
-import { FIXED_HEADER_SIZE, FrameType, MAX_HEADER_LENGTH, PROTOCOL_VERSION, writeFixedHeader, type FrameLimits } from './frame.js';
+import { FIXED_HEADER_SIZE, FrameType, MAGIC_0, MAGIC_1, MAX_HEADER_LENGTH, PROTOCOL_VERSION, writeFixedHeader, type FrameLimits } from './frame.js';
 import {
   stringFieldSize, varintSize, WireError, WireReader, writeStringField, writeVarint, writeVarintField,
 } from './proto-wire.js';
@@ -115,6 +115,23 @@ function uint32(value: number): number {
  * is ever written.
  */
 export function encodeRequestFrame(streamId: number, header: RequestHeader, body: Uint8Array, limits: FrameLimits = ENCODABLE_LIMITS): Buffer {
+  const frame = Buffer.allocUnsafe(requestFrameSize(header, body, limits));
+  writeRequestFrame(frame, 0, streamId, header, body);
+  return frame;
+}
+
+// What requestFrameSize measured, for the writeRequestFrame that follows it.
+let sizedRoute: Buffer = Buffer.alloc(0);
+let sizedHeader = 0;
+let sizedTimeout = 0;
+let sizedAttempt = 0;
+
+/**
+ * The size of a REQUEST frame, checked against the receiver's `limits` (throws FrameLimitError, so
+ * nothing the peer would refuse is ever written). `writeRequestFrame` must follow at once: it writes
+ * what this measured (the unary path encodes in place into the connection's write slab).
+ */
+export function requestFrameSize(header: RequestHeader, body: Uint8Array, limits: FrameLimits = ENCODABLE_LIMITS): number {
   const route = routeBytes(header.group, header.service, header.version, header.method);
   const timeoutMs = uint32(header.timeoutMs);
   const attempt = uint32(header.attempt);
@@ -130,14 +147,52 @@ export function encodeRequestFrame(streamId: number, header: RequestHeader, body
     if (headerSize > limits.maxHeaderSize) throw new FrameLimitError('maxHeaderSize', headerSize, limits.maxHeaderSize, 'request header (method and metadata)');
     throw new FrameLimitError('maxBodySize', body.length, limits.maxBodySize, 'request body');
   }
-  const frame = Buffer.allocUnsafe(FIXED_HEADER_SIZE + headerSize + body.length);
-  writeFixedHeader(frame, FrameType.REQUEST, streamId, headerSize, body.length);
-  let offset = FIXED_HEADER_SIZE + route.copy(frame, FIXED_HEADER_SIZE);
-  offset = writeVarintField(frame, offset, 5, timeoutMs);
-  offset = writeVarintField(frame, offset, 6, attempt);
-  offset = writeMetadata(frame, offset, header.metadata, scratch);
-  frame.set(body, offset);
-  return frame;
+  sizedRoute = route;
+  sizedHeader = headerSize;
+  sizedTimeout = timeoutMs;
+  sizedAttempt = attempt;
+  return FIXED_HEADER_SIZE + headerSize + body.length;
+}
+
+/** Writes the frame `requestFrameSize` just measured at `target[at…]`. */
+export function writeRequestFrame(target: Buffer, at: number, streamId: number, header: RequestHeader, body: Uint8Array): void {
+  writeFixedHeaderAt(target, at, FrameType.REQUEST, streamId, sizedHeader, body.length);
+  let offset = at + FIXED_HEADER_SIZE + sizedRoute.copy(target, at + FIXED_HEADER_SIZE);
+  offset = writeVarintField(target, offset, 5, sizedTimeout);
+  offset = writeVarintField(target, offset, 6, sizedAttempt);
+  offset = writeMetadata(target, offset, header.metadata, scratch);
+  target.set(body, offset);
+}
+
+/** The frame header fields at `at` (writeFixedHeader writes at 0). */
+function writeFixedHeaderAt(target: Buffer, at: number, type: FrameType, streamId: number, headerLength: number, bodyLength: number): void {
+  target[at] = MAGIC_0;
+  target[at + 1] = MAGIC_1;
+  target[at + 2] = PROTOCOL_VERSION;
+  target[at + 3] = type;
+  target[at + 4] = 0;
+  target[at + 5] = 0;
+  target[at + 6] = headerLength >>> 8;
+  target[at + 7] = headerLength & 0xff;
+  target.writeUInt32BE(streamId, at + 8);
+  target.writeUInt32BE(bodyLength, at + 12);
+}
+
+/**
+ * The size of an OK RESPONSE frame with no trailers (a 2-byte header, `08 00`) carrying `body`, or
+ * -1 when the answer needs `fitResponseFrame` (trailers, or a body over the client's limit).
+ */
+export function plainResponseSize(limits: FrameLimits, metadata: Metadata | undefined, body: Uint8Array): number {
+  if ((metadata !== undefined && metadata.size !== 0) || body.length > limits.maxBodySize) return -1;
+  return FIXED_HEADER_SIZE + 2 + body.length;
+}
+
+/** Writes the frame `plainResponseSize` measured at `target[at…]`. */
+export function writePlainResponse(target: Buffer, at: number, streamId: number, body: Uint8Array): void {
+  writeFixedHeaderAt(target, at, FrameType.RESPONSE, streamId, 2, body.length);
+  target[at + FIXED_HEADER_SIZE] = 8;
+  target[at + FIXED_HEADER_SIZE + 1] = 0;
+  target.set(body, at + FIXED_HEADER_SIZE + 2);
 }
 
 /**
@@ -258,16 +313,21 @@ function truncateUtf8(text: string, byteLength: number, room: number, limit: num
 }
 
 function readEntry(reader: WireReader, metadata: Metadata): void {
-  const [start, end] = reader.bytes();
-  const entry = new WireReader(reader.buf, start, end);
+  const length = reader.varint();
+  const end = reader.pos + length;
+  if (end > reader.end) throw new WireError('length-delimited field runs past the header');
+  // The same reader, narrowed to the entry (a throw abandons the whole header, so no restore then).
+  const outer = reader.end;
+  reader.end = end;
   let key = '';
   let value = '';
-  while (!entry.done) {
-    const tag = entry.varint();
-    if (tag === 10) key = entry.string();
-    else if (tag === 18) value = entry.string();
-    else entry.skip(tag & 7);
+  while (!reader.done) {
+    const tag = reader.varint();
+    if (tag === 10) key = reader.string();
+    else if (tag === 18) value = reader.string();
+    else reader.skip(tag & 7);
   }
+  reader.end = outer;
   metadata.set(key, value);
 }
 
@@ -288,6 +348,15 @@ export function createRouteMemo(): RouteMemo {
 }
 
 export function decodeRequestHeader(buf: Buffer, start: number, end: number, memo?: RouteMemo, maxMetadataEntries = 64): RequestHeader {
+  const header = {} as Writable<RequestHeader>;
+  decodeRequestHeaderInto(header, buf, start, end, memo, maxMetadataEntries);
+  return header;
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** decodeRequestHeader into an object the caller has anyway (the server's per-request exchange). */
+export function decodeRequestHeaderInto(target: Writable<RequestHeader>, buf: Buffer, start: number, end: number, memo?: RouteMemo, maxMetadataEntries = 64): void {
   const reader = new WireReader(buf, start, end);
   let service = '';
   let method = '';
@@ -320,7 +389,13 @@ export function decodeRequestHeader(buf: Buffer, start: number, end: number, mem
   }
   if (service === '' || method === '') throw new WireError('request header names no service or method');
   if (memo !== undefined && !hit) rememberRoute(memo, buf, start, end, { service, method, group, version });
-  return { group, service, version, method, timeoutMs, attempt, metadata };
+  target.group = group;
+  target.service = service;
+  target.version = version;
+  target.method = method;
+  target.timeoutMs = timeoutMs;
+  target.attempt = attempt;
+  target.metadata = metadata;
 }
 
 /** Stores the route prefix (fields 1–4 in order) of a header; headers written otherwise are not cached. */

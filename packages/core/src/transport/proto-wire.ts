@@ -37,9 +37,17 @@ export function writeVarintField(buf: Buffer, offset: number, fieldNumber: numbe
 }
 
 /** Cursor-based reader; throws WireError on anything malformed. */
+/** Node's Buffer has it (undocumented, used by protobufjs too); @types/node does not list it. */
+interface Utf8Sliceable {
+  utf8Slice(start: number, end: number): string;
+}
+
 export class WireReader {
   pos: number;
-  constructor(readonly buf: Buffer, start: number, readonly end: number) {
+  /** Where this reader stops; `readEntry` narrows it to one nested message and back (no reader per entry). */
+  end: number;
+  constructor(readonly buf: Buffer, start: number, end: number) {
+    this.end = end;
     this.pos = start;
   }
 
@@ -72,8 +80,13 @@ export class WireReader {
   }
 
   string(): string {
-    const [start, end] = this.bytes();
-    return this.buf.toString('utf8', start, end);
+    const length = this.varint();
+    const start = this.pos;
+    const end = start + length;
+    if (end > this.end) throw new WireError('length-delimited field runs past the header');
+    this.pos = end;
+    // Buffer#utf8Slice: what toString('utf8', …) ends in, without its argument checks (a header has several strings).
+    return (this.buf as unknown as Utf8Sliceable).utf8Slice(start, end);
   }
 
   skip(wireType: number): void {

@@ -1,11 +1,13 @@
 import type { Socket } from 'node:net';
 import { Code, RpcError } from '../errors.js';
 import type { Metadata } from '../metadata.js';
-import type { PeerInfo, RequestHandler, ServerExchange } from '../transport.js';
+import type { InboundRequest, PeerInfo, RequestHandler, ServerExchange } from '../transport.js';
 import type { StreamHandler } from '../transport-stream.js';
 import { encodeBareFrame, FIXED_HEADER_SIZE, FRAME_TYPE_NAMES, FrameType, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
 import { FrameDecoder, type FrameSink, type PartialFrameBudget } from './frame-decoder.js';
-import { createRouteMemo, decodeRequestHeader, decodeResponseHeader, encodeResponseFrame, fitResponseFrame } from './header-codec.js';
+import {
+  createRouteMemo, decodeRequestHeader, decodeRequestHeaderInto, decodeResponseHeader, encodeResponseFrame, fitResponseFrame, plainResponseSize, writePlainResponse,
+} from './header-codec.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND, PingRateLimit } from './ping-rate-limit.js';
 import { WireError } from './proto-wire.js';
 import { ReceiveRateGuard, type ReceiveRateOptions } from './receive-rate-guard.js';
@@ -52,12 +54,24 @@ export const DEFAULT_MIN_RECEIVE_RATE: ReceiveRateOptions = { minBytesPerSecond:
 export const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
 export const DEFAULT_MAX_INFLIGHT_REQUEST_BYTES = 16 * 1024 * 1024;
 
-/** One in-flight request; the object the server core answers through. Never throws. */
-class Exchange implements ServerExchange {
+/**
+ * One in-flight request; the object the server core answers through, and the request it is handed
+ * (one object per request: the header is decoded into it). Never throws.
+ */
+class Exchange implements ServerExchange, InboundRequest {
   onCancel: ((reason: RpcError) => void) | undefined = undefined;
   finished = false;
+  // InboundRequest
+  group = '';
+  service = '';
+  version = '';
+  method = '';
+  metadata!: Metadata;
+  body!: Uint8Array;
+  timeoutMs = 0;
+  attempt = 1;
 
-  constructor(private readonly connection: ServerConnection, readonly streamId: number, readonly size: number) {}
+  constructor(private readonly connection: ServerConnection, readonly streamId: number, readonly size: number, readonly peer: PeerInfo) {}
 
   respond(body: Uint8Array, metadata: Metadata | undefined): void {
     if (this.finished) return;
@@ -277,7 +291,11 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
   finish(exchange: Exchange, code: number, message: string, notExecuted: boolean, metadata: Metadata | undefined, body: Uint8Array | undefined): void {
     if (this.inflight.get(exchange.streamId) !== exchange) return; // cancelled meanwhile
     this.remove(exchange);
-    this.batcher.write(this.answerFrame(exchange.streamId, code, message, notExecuted, metadata, body));
+    // The common answer (OK, no trailers) is encoded in place into the connection's write slab.
+    const size = body === undefined || code !== Code.OK ? -1 : plainResponseSize(this.client ?? DEFAULT_SETTINGS, metadata, body);
+    if (size < 0) return this.batcher.write(this.answerFrame(exchange.streamId, code, message, notExecuted, metadata, body));
+    const at = this.batcher.reserve(size); // (before reading `slab`: reserving may start a new one)
+    writePlainResponse(this.batcher.slab, at, exchange.streamId, body!);
   }
 
   private remove(exchange: Exchange): void {
@@ -346,16 +364,16 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
 
   private onRequest(streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
     if (this.inflight.has(streamId)) return this.onProtocolError(`stream id ${streamId} reused while in flight`);
-    let header;
+    const exchange = new Exchange(this, streamId, bodyEnd - headerStart, this.peer);
     try {
-      header = decodeRequestHeader(buf, headerStart, headerEnd, this.routeMemo, this.options.limits.maxMetadataEntries);
+      decodeRequestHeaderInto(exchange, buf, headerStart, headerEnd, this.routeMemo, this.options.limits.maxMetadataEntries);
     } catch (error) {
       // The frame was well delimited: only this call is refused.
       const limit = error instanceof WireError && error.limit !== undefined;
       return this.refuse(streamId, limit ? Code.RESOURCE_EXHAUSTED : Code.INVALID_ARGUMENT,
         `${limit ? 'request refused by the server' : 'malformed request header'}: ${(error as Error).message}`);
     }
-    const exchange = new Exchange(this, streamId, bodyEnd - headerStart);
+    exchange.body = buf.subarray(headerEnd, bodyEnd);
     this.inflight.set(streamId, exchange);
     this.inflightBytes += exchange.size;
     if (this.goingAway !== undefined && !this.handingOver) {
@@ -368,19 +386,8 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
         { mayHaveRun: false },
       ));
     }
-    const request = {
-      group: header.group,
-      service: header.service,
-      version: header.version,
-      method: header.method,
-      metadata: header.metadata,
-      body: buf.subarray(headerEnd, bodyEnd),
-      timeoutMs: header.timeoutMs,
-      attempt: header.attempt,
-      peer: this.peer,
-    };
     try {
-      this.handler(request, exchange);
+      this.handler(exchange, exchange);
     } catch (error) {
       exchange.fail(new RpcError(Code.INTERNAL, `server failed to dispatch the request: ${(error as Error)?.message}`));
     }

@@ -9,9 +9,21 @@ import type { Socket } from 'node:net';
  * the socket's own buffer — pass `highWaterMark`, `onPressure(true)` tells the connection to stop
  * reading new work; `onPressure(false)` follows once they are back under it.
  */
+/** One slab holds a tick's unary frames (≈ 300 echo calls); a larger frame gets a slab of its own size. */
+const SLAB_SIZE = 64 * 1024;
+const EMPTY_SLAB = Buffer.alloc(0);
+
 export class WriteBatcher {
   private queue: Buffer[] = [];
   private bytes = 0;
+  /**
+   * Unary frames are encoded in place into this slab (`reserve`), one after the other, so a tick's
+   * answers leave as one view of it: no Buffer per frame and no concatenation. `[slabStart,
+   * slabEnd)` is what was reserved since the last cut; bytes before it belong to the socket.
+   */
+  slab: Buffer = EMPTY_SLAB;
+  private slabStart = 0;
+  private slabEnd = 0;
   private scheduled = false;
   /** socket.write() returned false: wait for 'drain'. */
   private blocked = false;
@@ -43,12 +55,40 @@ export class WriteBatcher {
   }
 
   write(frame: Buffer): void {
+    this.cutSlab(); // frames leave in the order they were written
     this.queue.push(frame);
     this.bytes += frame.length;
     if (!this.scheduled) {
       this.scheduled = true;
       process.nextTick(this.flushBound);
     }
+  }
+
+  /**
+   * Reserves `size` bytes for one frame at the end of `slab` and returns their offset; the caller
+   * fills them in before it returns (the frame is queued as if given to `write`).
+   */
+  reserve(size: number): number {
+    if (this.slab.length - this.slabEnd < size) {
+      this.cutSlab();
+      // Bytes before slabStart may still be the socket's: a new slab, never a reuse.
+      this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, size));
+      this.slabStart = this.slabEnd = 0;
+    }
+    const offset = this.slabEnd;
+    this.slabEnd += size;
+    this.bytes += size;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(this.flushBound);
+    }
+    return offset;
+  }
+
+  private cutSlab(): void {
+    if (this.slabEnd === this.slabStart) return;
+    this.queue.push(this.slab.subarray(this.slabStart, this.slabEnd));
+    this.slabStart = this.slabEnd;
   }
 
   /** Writes what is queued now (once per tick, or on 'drain'). */
@@ -70,6 +110,7 @@ export class WriteBatcher {
   }
 
   private writeQueued(): void {
+    this.cutSlab();
     const queue = this.queue;
     if (queue.length === 0) return;
     if (this.socket.destroyed || this.socket.writableEnded) {
