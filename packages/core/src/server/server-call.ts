@@ -18,6 +18,7 @@ export class ServerCall implements ServerInvocation, DeadlineEntry {
   private controller: AbortController | undefined;
   private abortReason: RpcError | undefined;
   private responseMeta: Metadata | undefined;
+  private headerBlock: Metadata | undefined;
   private timerArmed = false;
 
   constructor(
@@ -49,6 +50,16 @@ export class ServerCall implements ServerInvocation, DeadlineEntry {
 
   get trailers(): Metadata | undefined {
     return this.responseMeta;
+  }
+
+  /** A unary call's response headers (a stream call has its own, sent before its first message). */
+  get responseHeaders(): Metadata {
+    return (this.headerBlock ??= new Map());
+  }
+
+  /** The unary response headers the handler set, or undefined when it set none. */
+  get headers(): Metadata | undefined {
+    return this.headerBlock;
   }
 
   onDeadline(): void {
