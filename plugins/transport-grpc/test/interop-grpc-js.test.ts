@@ -20,13 +20,13 @@ const GRPC_JS_SERVER = { serverCompresses: false, serverSeesCompression: true };
 
 t.test('grpc-js client → Trellis RpcServer (h2c)', { skip: protoMissing }, async (t) => {
   const server = await startKernelTestServer();
-  t.teardown(() => server.close({ graceMs: 1000 }));
+  t.teardown(() => server.close({ graceMs: 100 }));
   assertCases(t, 'grpc-js → Trellis', await runGrpcJsClient(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure()));
 });
 
 t.test('grpc-js client → Trellis RpcServer (TLS, ALPN h2)', { skip: protoMissing }, async (t) => {
   const server = await startKernelTestServer({ tls: { key: certs.serverKey, cert: certs.serverCert } });
-  t.teardown(() => server.close({ graceMs: 1000 }));
+  t.teardown(() => server.close({ graceMs: 100 }));
   assertCases(t, 'grpc-js → Trellis (TLS)', await runGrpcJsClient(`localhost:${server.port}`, grpc.credentials.createSsl(certs.ca)));
 });
 

@@ -16,7 +16,7 @@ t.test('python3-grpcio (C-core) ⇄ Trellis', { skip: missing }, async (t) => {
 
   t.test('python3-grpcio client → Trellis RpcServer', async (t) => {
     const server = await startKernelTestServer();
-    t.teardown(() => server.close({ graceMs: 1000 }));
+    t.teardown(() => server.close({ graceMs: 100 }));
     assertCases(t, 'grpcio → Trellis', await runPythonClient(generated.dir, `127.0.0.1:${server.port}`));
   });
 
