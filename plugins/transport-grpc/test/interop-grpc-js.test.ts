@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { Code, RpcError } from '@trellis/core';
 import t from 'tap';
 import { grpcProtoMissing } from './interop/messages.js';
 import { makeCertificates } from './fixtures/certificates.js';
@@ -48,4 +49,20 @@ t.test('Trellis RpcClient → grpc-js server (TLS, ALPN h2)', { skip: protoMissi
     await server.close();
   });
   assertCases(t, 'Trellis → grpc-js (TLS)', await runKernelClient(clients, GRPC_JS_SERVER));
+});
+
+t.test('grpc-encoding metadata on RpcClient → RpcServer: deflate works, an unknown encoding is refused before sending', { skip: protoMissing }, async (t) => {
+  const server = await startKernelTestServer();
+  const clients = new KernelInteropClients(`grpc://127.0.0.1:${server.port}`);
+  t.teardown(async () => {
+    await clients.close();
+    await server.close({ graceMs: 100 });
+  });
+  const deflated = await clients.test.invokeWithResult('UnaryCall', { responseSize: 3, expectCompressed: { value: true } }, { metadata: { 'grpc-encoding': 'deflate' } });
+  t.same((deflated.response as { payload: { body: Buffer } }).payload.body, Buffer.alloc(3), 'the handler saw a compressed (deflate) request and answered');
+  const refused = await clients.test.invoke('UnaryCall', {}, { metadata: { 'grpc-encoding': 'br' } }).catch((e: unknown) => e);
+  t.ok(refused instanceof RpcError, 'refused with an RpcError');
+  t.match(refused, { code: Code.INVALID_ARGUMENT, mayHaveRun: false, message: /grpc-encoding.*"br".*gzip, deflate or identity/ }, 'INVALID_ARGUMENT naming the value, never sent');
+  const stream = clients.test.stream('FullDuplexCall', [], { metadata: { 'grpc-encoding': 'br' } });
+  await t.rejects(stream.trailers, { code: Code.INVALID_ARGUMENT }, 'a stream with it fails the same way');
 });
