@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { Code, RpcClient, RpcError, type ResponseStream } from '@trellis/core';
 import { GrpcClientTransport, type GrpcClientTransportOptions } from '../../src/index.js';
 import {
-  CASE_TIMEOUT_MS, ECHO_INITIAL, ECHO_TRAILING, INITIAL_VALUE, INTEROP_CASES, REQUEST_SIZES, RESPONSE_SIZES, SPECIAL_STATUS_MESSAGE,
+  CASE_TIMEOUT_MS, ECHO_INITIAL, ECHO_TRAILING, INITIAL_VALUE, REQUEST_SIZES, RESPONSE_SIZES, SPECIAL_STATUS_MESSAGE,
   TRAILING_VALUE, type CaseResult, type InteropCase,
 } from './cases.js';
-import { within } from '../fixtures/engine.js';
+import { runCases } from './report.js';
 import { testingServices } from './kernel-test-service.js';
 import {
   zeros, type SimpleRequest, type SimpleResponse, type StreamingInputCallRequest, type StreamingInputCallResponse,
@@ -228,17 +228,7 @@ export function kernelInteropClient(clients: KernelInteropClients, peer: PeerAbi
   };
 }
 
-/** Runs every case in order, each isolated: a failure is reported, the next case still runs. */
-export async function runKernelClient(clients: KernelInteropClients, peer?: PeerAbilities): Promise<CaseResult[]> {
-  const cases = kernelInteropClient(clients, peer);
-  const results: CaseResult[] = [];
-  for (const name of INTEROP_CASES) {
-    try {
-      await within(cases[name](), CASE_TIMEOUT_MS, name);
-      results.push({ case: name, ok: true });
-    } catch (error) {
-      results.push({ case: name, ok: false, error: (error as Error).stack ?? String(error) });
-    }
-  }
-  return results;
+/** Every case against one server (see report.ts's runCases). */
+export function runKernelClient(clients: KernelInteropClients, peer?: PeerAbilities): Promise<CaseResult[]> {
+  return runCases(kernelInteropClient(clients, peer));
 }
