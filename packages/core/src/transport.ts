@@ -87,7 +87,11 @@ export interface InboundRequest {
 
 /** How the server core answers one inbound request; exactly one of respond/fail is called. */
 export interface ServerExchange {
-  respond(body: Uint8Array, metadata: Metadata | undefined): void;
+  /**
+   * `metadata`: the trailers; `headers`: the handler's response headers, when it set any (a
+   * transport without a header block for unary responses merges them under the trailers).
+   */
+  respond(body: Uint8Array, metadata: Metadata | undefined, headers?: Metadata): void;
   fail(error: RpcError): void;
   /** Set by the server core; the transport calls it when the client sends CANCEL or disconnects. */
   onCancel: ((reason: RpcError) => void) | undefined;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Code, MemoryRegistry, RpcClient, RpcError, RpcServer } from '../src/index.js';
+import { Code, MemoryRegistry, RpcClient, RpcError, RpcServer, type ServerInvocation } from '../src/index.js';
 import { ECHO, ECHO_PLUS, echoHandlers, startEchoServer, waitFor, type EchoRequest } from './fixtures/json-service.js';
 
 type EchoStub = {
@@ -19,6 +19,26 @@ t.test('a unary call travels with metadata and comes back with trailers', async 
   t.equal(reply.attempt, 1);
   t.equal(result.metadata.get('served-by'), 'a');
   t.equal(result.endpoint.id, address);
+});
+
+t.test('a unary handler\'s response headers come back with the trailers on the native protocol (one metadata block; trailers win)', async (t) => {
+  const handlers = echoHandlers('a');
+  const server = new RpcServer({ host: '127.0.0.1', registry: new MemoryRegistry() }).addService(ECHO, {
+    ...handlers,
+    echo(request: EchoRequest, call: ServerInvocation) {
+      call.responseHeaders.set('x-header', 'h');
+      call.responseHeaders.set('x-both', 'from headers');
+      call.responseMetadata.set('x-both', 'from trailers');
+      return handlers.echo(request, call);
+    },
+  });
+  await server.start();
+  const client = new RpcClient({ service: ECHO, addresses: [`127.0.0.1:${server.port}`] });
+  t.teardown(async () => { await client.close(); await server.close(); });
+  const result = await client.invokeWithResult('Echo', { message: 'hi' });
+  t.equal(result.metadata.get('x-header'), 'h', 'a header the handler set');
+  t.equal(result.metadata.get('x-both'), 'from trailers', 'a key set in both: the trailer wins');
+  t.equal(result.metadata.get('served-by'), 'a', 'the handler\'s own trailers are still there');
 });
 
 t.test('many concurrent calls share one connection', async (t) => {

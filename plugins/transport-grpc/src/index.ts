@@ -22,4 +22,4 @@ export { followServing } from './kernel/follow-serving.js';
 export { GrpcErrorCodes } from './errors.js';
 export { detectProtocol, classify, HTTP2_PREFACE, TRELLIS_MAGIC, type DetectedProtocol } from './protocol-detect.js';
 export { GrpcClientTransport, type GrpcClientTransportOptions } from './kernel/grpc-client-transport.js';
-export { GrpcServerTransport, kernelRouter, GROUP_METADATA, type GrpcServerTransportOptions } from './kernel/grpc-server-transport.js';
+export { GrpcServerTransport, kernelRouter, GROUP_METADATA, ENCODING_METADATA, type GrpcServerTransportOptions } from './kernel/grpc-server-transport.js';

@@ -1,11 +1,10 @@
 import t from 'tap';
-import { GrpcClient, GrpcServer, GrpcServiceRegistry } from '../src/index.js';
 import { grpcProtoMissing } from './interop/messages.js';
 import { generatePythonMessages, pythonPeerMissing, runPythonClient, startPythonServer } from './interop/python-peer.js';
+import { KernelInteropClients, kernelInteropClient, runKernelClient } from './interop/kernel-client.js';
+import { startKernelTestServer } from './interop/kernel-test-service.js';
 import { assertCases } from './interop/report.js';
-import { runTrellisClient, trellisInteropClient } from './interop/trellis-client.js';
 import { within } from './fixtures/engine.js';
-import { trellisTestService } from './interop/trellis-test-service.js';
 
 const missing = grpcProtoMissing() ?? pythonPeerMissing();
 // CI installs the peer (scripts/ensure-registries.sh); only a hand-run without it skips, and says so.
@@ -15,25 +14,24 @@ t.test('python3-grpcio (C-core) ⇄ Trellis', { skip: missing }, async (t) => {
   const generated = generatePythonMessages();
   t.teardown(generated.remove);
 
-  t.test('python3-grpcio client → Trellis server', async (t) => {
-    const server = new GrpcServer(new GrpcServiceRegistry().add('grpc.testing.TestService', trellisTestService()));
-    const { port } = await server.listen({ host: '127.0.0.1' });
-    t.teardown(() => server.close(1000));
-    assertCases(t, 'grpcio → Trellis', await runPythonClient(generated.dir, `127.0.0.1:${port}`));
+  t.test('python3-grpcio client → Trellis RpcServer', async (t) => {
+    const server = await startKernelTestServer();
+    t.teardown(() => server.close({ graceMs: 100 }));
+    assertCases(t, 'grpcio → Trellis', await runPythonClient(generated.dir, `127.0.0.1:${server.port}`));
   });
 
-  t.test('Trellis client → python3-grpcio server', async (t) => {
+  t.test('Trellis RpcClient → python3-grpcio server', async (t) => {
     const server = await startPythonServer(generated.dir);
-    const client = new GrpcClient();
+    const clients = new KernelInteropClients(`grpc://127.0.0.1:${server.port}`);
     t.teardown(async () => {
-      client.close();
+      await clients.close();
       await server.stop();
     });
-    assertCases(t, 'Trellis → grpcio', await runTrellisClient(client, `127.0.0.1:${server.port}`, { serverCompresses: true, serverSeesCompression: false }));
+    assertCases(t, 'Trellis → grpcio', await runKernelClient(clients, { serverCompresses: true, serverSeesCompression: false }));
 
     // Regression: a stream cancelled in the tick it was opened sometimes never got node's 'close'
     // event against C-core (2 in 30 runs of the case list), and the call never settled.
-    const cases = trellisInteropClient(client, `127.0.0.1:${server.port}`);
+    const cases = kernelInteropClient(clients);
     let settled = 0;
     for (let i = 0; i < 30; i++) {
       for (const name of ['timeout_on_sleeping_server', 'cancel_after_begin', 'cancel_after_first_response', 'empty_unary'] as const) {

@@ -1,10 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import t, { type Test } from 'tap';
-import { chainRouters, GrpcServer, GrpcServiceRegistry, HealthStatusSource, standardServices } from '../src/index.js';
+import { RpcServer } from '@trellis/core';
+import { GrpcServerTransport, HealthStatusSource, standardServices } from '../src/index.js';
 import { generatePythonMessages, pythonPeerMissing, runPythonReflectionClient } from './interop/python-peer.js';
 import { GRPC_PROTO_DIR, TEST_PROTO, grpcProtoMissing } from './interop/messages.js';
-import { trellisTestService } from './interop/trellis-test-service.js';
+import { testingServices, testServiceHandlers } from './interop/kernel-test-service.js';
 import { within } from './fixtures/engine.js';
 
 const protoMissing = grpcProtoMissing();
@@ -15,16 +16,16 @@ type HealthClient = grpc.Client & {
 };
 
 async function start(t: Test, health: HealthStatusSource) {
-  const app = new GrpcServiceRegistry().add('grpc.testing.TestService', trellisTestService());
-  const router = chainRouters(app, standardServices({
+  const services = standardServices({
     health,
     reflection: { files: [TEST_PROTO], includeDirs: [GRPC_PROTO_DIR] },
-    services: () => app.services,
-  }));
-  const server = new GrpcServer(router);
-  const { port } = await server.listen({ host: '127.0.0.1' });
-  t.teardown(() => server.close(1000));
-  return port;
+    services: () => ['grpc.testing.TestService'],
+  });
+  const server = new RpcServer({ host: '127.0.0.1', listeners: [{ protocol: 'grpc', port: 0, transport: new GrpcServerTransport({ services }) }] })
+    .addService(testingServices().test, testServiceHandlers());
+  await server.start();
+  t.teardown(() => server.close({ graceMs: 1000 }));
+  return server.port;
 }
 
 /** A grpc-js client for grpc.health.v1 from Debian's official health.proto (a codec this package did not write). */

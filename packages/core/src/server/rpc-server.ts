@@ -488,7 +488,7 @@ export class RpcServer {
       }
     }
     try {
-      exchange.respond(body, call.trailers);
+      exchange.respond(body, call.trailers, call.headers);
     } catch (thrown) {
       answerFailed(exchange, thrown);
     }

@@ -17,6 +17,7 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
   private controller: AbortController | undefined;
   private abortReason: RpcError | undefined;
   private responseMeta: Metadata | undefined;
+  private headerBlock: Metadata | undefined;
   private timerArmed = false;
 
   constructor(
@@ -55,6 +56,16 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
 
   get trailers(): Metadata | undefined {
     return this.responseMeta;
+  }
+
+  /** A unary call's response headers (a stream call has its own, sent before its first message). */
+  get responseHeaders(): Metadata {
+    return (this.headerBlock ??= new Map());
+  }
+
+  /** The unary response headers the handler set, or undefined when it set none. */
+  get headers(): Metadata | undefined {
+    return this.headerBlock;
   }
 
   onDeadline(): void {

@@ -20,10 +20,12 @@ export interface ServerInvocation {
   /** Trailers sent back with the response (for a stream: with its final status). */
   readonly responseMetadata: Metadata;
   /**
-   * Response headers of a stream call (issue #18), sent once the handler ran to its first `await`
-   * or `yield`: set them before that. Unary calls send their metadata as trailers only.
+   * Response headers. A stream call (issue #18) sends them once the handler ran to its first
+   * `await` or `yield`: set them before that. A unary call sends them with its response: as the
+   * header block on transports that have one (gRPC), merged under the trailers on the native
+   * protocol, whose unary response has one metadata block.
    */
-  readonly responseHeaders?: Metadata;
+  readonly responseHeaders: Metadata;
   /**
    * A stream call's message counts on this side (issue #18): live while the handler runs, final once
    * the chain's `next()` settled — what server metrics and tracing report for a stream.

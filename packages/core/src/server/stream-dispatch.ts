@@ -148,7 +148,7 @@ export class StreamServerCall extends ServerCall {
     super(service, method, request, metadata, deadline, attempt, peer, timer);
   }
 
-  get responseHeaders(): Metadata {
+  override get responseHeaders(): Metadata {
     return (this.headerMap ??= new Map());
   }
 

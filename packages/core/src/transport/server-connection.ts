@@ -73,9 +73,11 @@ class Exchange implements ServerExchange, InboundRequest {
 
   constructor(private readonly connection: ServerConnection, readonly streamId: number, readonly size: number, readonly peer: PeerInfo) {}
 
-  respond(body: Uint8Array, metadata: Metadata | undefined): void {
+  respond(body: Uint8Array, metadata: Metadata | undefined, headers?: Metadata): void {
     if (this.finished) return;
     this.finished = true;
+    // One metadata block per unary response on this protocol: headers go under the trailers.
+    if (headers !== undefined && headers.size > 0) metadata = metadata === undefined ? headers : new Map([...headers, ...metadata]);
     this.connection.finish(this, Code.OK, '', false, metadata, body);
   }
 

@@ -35,6 +35,8 @@ export interface GrpcResponse {
   readonly message: Buffer;
   /** Whether the response message arrived compressed (its flag was set). */
   readonly compressed: boolean;
+  /** The response's `grpc-encoding` (identity when it named none). */
+  readonly encoding: Encoding;
   readonly headers: Metadata;
   readonly trailers: Metadata;
 }
@@ -277,8 +279,8 @@ export class ClientCall implements DeadlineEntry, MessageSink {
   }
 
   /** The single response message (unary, client-streaming), once the call ended OK. */
-  get response(): { message: Buffer | undefined; compressed: boolean } {
-    return { message: this.message, compressed: this.messageCompressed };
+  get response(): { message: Buffer | undefined; compressed: boolean; encoding: Encoding } {
+    return { message: this.message, compressed: this.messageCompressed, encoding: this.responseEncoding };
   }
 
   get lastMessageCompressed(): boolean {

@@ -142,8 +142,8 @@ export class GrpcClient {
     return new Promise((resolve, reject) => {
       call.start((status, error) => {
         if (error !== undefined) return reject(error);
-        const { message, compressed } = call.response;
-        resolve({ message: message!, compressed, headers: status.headers, trailers: status.trailers });
+        const { message, compressed, encoding } = call.response;
+        resolve({ message: message!, compressed, encoding, headers: status.headers, trailers: status.trailers });
       });
       send(call);
     });

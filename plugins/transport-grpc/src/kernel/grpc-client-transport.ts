@@ -3,7 +3,10 @@ import type {
   ClientStream, ClientTransport, ConnectionEvent, ConnectionState, Disposable, Endpoint, InboundResponse, OutboundRequest, OutboundStream,
 } from '@trellis/core/spi';
 import { GrpcClient, type GrpcClientOptions } from '../client/grpc-client.js';
+import type { GrpcResponse } from '../client/client-call.js';
 import type { GrpcTarget } from '../client/target.js';
+import { isEncoding, type Encoding } from '../wire/compression.js';
+import { ENCODING_METADATA } from './grpc-server-transport.js';
 
 export interface GrpcClientTransportOptions extends Omit<GrpcClientOptions, 'onStateChange'> {
   /**
@@ -39,14 +42,27 @@ export class GrpcClientTransport implements ClientTransport {
     });
   }
 
+  /**
+   * A unary call. `grpc-encoding` in its metadata (ENCODING_METADATA: `gzip`, `deflate`) compresses
+   * the request instead of being sent as metadata; the response metadata says `grpc-encoding` when
+   * the response message arrived compressed.
+   */
   call(endpoint: Endpoint, request: OutboundRequest): Promise<InboundResponse> {
-    const target = this.target(endpoint);
+    let target: GrpcTarget;
+    let outgoing: Outgoing;
+    try {
+      target = this.target(endpoint);
+      outgoing = outgoingMetadata(request.metadata);
+    } catch (error) {
+      return Promise.reject(RpcError.from(error));
+    }
     return this.client.unary(target, `/${request.service}/${request.method}`, request.body, {
-      metadata: request.metadata,
+      metadata: outgoing.metadata,
+      compression: outgoing.compression,
       timeoutMs: request.timeoutMs,
       signal: request.signal,
       previousAttempts: request.attempt - 1,
-    }).then((response) => ({ body: response.message, metadata: merge(response.headers, response.trailers) }));
+    }).then((response) => ({ body: response.message, metadata: responseMetadata(response) }));
   }
 
   /**
@@ -56,13 +72,16 @@ export class GrpcClientTransport implements ClientTransport {
    */
   openStream(endpoint: Endpoint, stream: OutboundStream): ClientStream {
     let target: GrpcTarget;
+    let outgoing: Outgoing;
     try {
       target = this.target(endpoint);
+      outgoing = outgoingMetadata(stream.metadata);
     } catch (error) {
       return failedStream(RpcError.from(error));
     }
     const call = this.client.stream(target, `/${stream.service}/${stream.method}`, {
-      metadata: stream.metadata,
+      metadata: outgoing.metadata,
+      compression: outgoing.compression,
       timeoutMs: stream.timeoutMs,
       signal: stream.signal,
       previousAttempts: stream.attempt - 1,
@@ -154,6 +173,32 @@ function failedStream(error: RpcError): ClientStream {
     end: noop,
     cancel: noop,
   };
+}
+
+interface Outgoing {
+  readonly metadata: Metadata;
+  readonly compression: Encoding | undefined;
+}
+
+/** A call's metadata without ENCODING_METADATA, which becomes the call's compression. */
+function outgoingMetadata(metadata: Metadata): Outgoing {
+  const encoding = metadata.get(ENCODING_METADATA);
+  if (encoding === undefined) return { metadata, compression: undefined };
+  if (!isEncoding(encoding)) {
+    throw new RpcError(Code.INVALID_ARGUMENT, `metadata "${ENCODING_METADATA}" is ${JSON.stringify(encoding)}; expected gzip, deflate or identity`, { mayHaveRun: false });
+  }
+  const rest = new Map(metadata);
+  rest.delete(ENCODING_METADATA);
+  return { metadata: rest, compression: encoding };
+}
+
+/** A unary response's metadata: headers and trailers in one map (trailers win), and the message's encoding if it arrived compressed. */
+function responseMetadata(response: GrpcResponse): ReadonlyMap<string, string> {
+  const metadata = merge(response.headers, response.trailers);
+  if (!response.compressed) return metadata;
+  const out = new Map(metadata);
+  out.set(ENCODING_METADATA, response.encoding);
+  return out;
 }
 
 function merge(headers: Metadata, trailers: Metadata): Map<string, string> {

@@ -3,6 +3,7 @@ import type {
   InboundRequest, InboundStream, Listener, ListenOptions, RequestHandler, ServerExchange, ServerStreamExchange, ServerTransport, StreamHandler,
 } from '@trellis/core/spi';
 import { chainRouters, type GrpcMethodHandler, type GrpcRouter, type GrpcServerCall } from '../server/handler.js';
+import { isEncoding } from '../wire/compression.js';
 import { GrpcServer, type GrpcServerOptions } from '../server/grpc-server.js';
 import type { HealthStatusSource } from '../services/health.js';
 import { followServing } from './follow-serving.js';
@@ -16,6 +17,14 @@ export interface GrpcServerTransportOptions extends GrpcServerOptions {
 
 /** Metadata a Trellis client may send to pick a group other than the default (gRPC paths have none). */
 export const GROUP_METADATA = 'trellis-group';
+
+/**
+ * The message encoding, as kernel metadata: a handler finds the request's `grpc-encoding` here (absent
+ * when the client sent its messages uncompressed), and sets it in `call.responseHeaders` to compress
+ * its response messages (`gzip` or `deflate`, if the client accepts it; anything else: uncompressed).
+ * The same key on the client side: `GrpcClientTransport` reads it from a call's metadata.
+ */
+export const ENCODING_METADATA = 'grpc-encoding';
 
 /**
  * The kernel's ServerTransport over the gRPC server engine: an `RpcServer` built with it serves its
@@ -84,7 +93,7 @@ export function kernelRouter(handler: RequestHandler, streams?: StreamHandler): 
  */
 function dispatchStream(handler: StreamHandler, call: GrpcServerCall): Promise<Uint8Array | void> {
   return new Promise((resolve, reject) => {
-    const metadata = call.metadata;
+    const metadata = kernelMetadata(call);
     const single = call.kind === 'client-streaming';
     let response: Uint8Array | undefined;
     const stream: InboundStream = {
@@ -102,7 +111,7 @@ function dispatchStream(handler: StreamHandler, call: GrpcServerCall): Promise<U
       requests: call.requests,
       signal: call.signal,
       sendHeaders(headers: Metadata | undefined) {
-        if (headers !== undefined) for (const [key, value] of headers) call.responseHeaders.set(key, value);
+        if (headers !== undefined) setResponseHeaders(call, headers);
         call.sendHeaders();
       },
       send(body: Uint8Array) {
@@ -126,7 +135,7 @@ function dispatchStream(handler: StreamHandler, call: GrpcServerCall): Promise<U
 
 function dispatchUnary(handler: RequestHandler, call: GrpcServerCall): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const metadata = call.metadata;
+    const metadata = kernelMetadata(call);
     const request: InboundRequest = {
       group: metadata.get(GROUP_METADATA) ?? DEFAULT_GROUP,
       service: call.service,
@@ -139,7 +148,8 @@ function dispatchUnary(handler: RequestHandler, call: GrpcServerCall): Promise<U
       peer: call.peer,
     };
     const exchange: ServerExchange = {
-      respond(body: Uint8Array, trailers: Metadata | undefined) {
+      respond(body: Uint8Array, trailers: Metadata | undefined, headers?: Metadata) {
+        if (headers !== undefined) setResponseHeaders(call, headers);
         if (trailers !== undefined) for (const [key, value] of trailers) call.trailers.set(key, value);
         resolve(body);
       },
@@ -152,4 +162,19 @@ function dispatchUnary(handler: RequestHandler, call: GrpcServerCall): Promise<U
     call.onAbort((reason) => exchange.onCancel?.(reason));
     handler(request, exchange);
   });
+}
+
+/** The call's metadata as the kernel hands it to handlers: with the request's encoding (ENCODING_METADATA) when it has one. */
+function kernelMetadata(call: GrpcServerCall): Metadata {
+  const metadata = call.metadata;
+  if (call.requestEncoding !== 'identity') metadata.set(ENCODING_METADATA, call.requestEncoding);
+  return metadata;
+}
+
+/** A handler's response headers onto the engine's call; ENCODING_METADATA chooses the response encoding instead of being sent. */
+function setResponseHeaders(call: GrpcServerCall, headers: Metadata): void {
+  for (const [key, value] of headers) {
+    if (key !== ENCODING_METADATA) call.responseHeaders.set(key, value);
+    else if (isEncoding(value)) call.setCompression(value);
+  }
 }

@@ -53,6 +53,8 @@ export interface GrpcServerCall {
   readonly requests: AsyncIterable<Uint8Array>;
   /** Whether the request message last delivered arrived compressed. */
   readonly requestCompressed: boolean;
+  /** The request's `grpc-encoding` (identity when it named none). */
+  readonly requestEncoding: Encoding;
   /** Headers sent before the first response message (or with the status, if there is none). */
   readonly responseHeaders: Metadata;
   /** Metadata sent with the status at the end of the call. */

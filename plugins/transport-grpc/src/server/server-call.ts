@@ -70,7 +70,7 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink {
   private requestCount = 0;
   private queue: MessageQueue | undefined;
   private readonly parser: MessageParser;
-  private readonly requestEncoding: Encoding;
+  readonly requestEncoding: Encoding;
   private responseEncoding: Encoding = 'identity';
   private metadataMap: Metadata | undefined;
   private responseHeaderMap: Metadata | undefined;

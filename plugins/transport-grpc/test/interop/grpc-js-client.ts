@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import {
-  ECHO_INITIAL, ECHO_TRAILING, INITIAL_VALUE, INTEROP_CASES, REQUEST_SIZES, RESPONSE_SIZES, SPECIAL_STATUS_MESSAGE,
-  CASE_TIMEOUT_MS, TRAILING_VALUE, type CaseResult, type InteropCase,
+  ECHO_INITIAL, ECHO_TRAILING, INITIAL_VALUE, REQUEST_SIZES, RESPONSE_SIZES, SPECIAL_STATUS_MESSAGE, TRAILING_VALUE,
+  type CaseResult, type InteropCase,
 } from './cases.js';
-import { within } from '../fixtures/engine.js';
+import { runCases } from './report.js';
 import { testingCodecs, zeros } from './messages.js';
 
 const T = '/grpc.testing.TestService/';
@@ -208,18 +208,9 @@ export function grpcJsInteropClient(target: string, credentials: grpc.ChannelCre
 
 export async function runGrpcJsClient(target: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions): Promise<CaseResult[]> {
   const { cases, close } = grpcJsInteropClient(target, credentials, options);
-  const results: CaseResult[] = [];
   try {
-    for (const name of INTEROP_CASES) {
-      try {
-        await within(cases[name](), CASE_TIMEOUT_MS, name);
-        results.push({ case: name, ok: true });
-      } catch (error) {
-        results.push({ case: name, ok: false, error: (error as Error).stack ?? String(error) });
-      }
-    }
+    return await runCases(cases);
   } finally {
     close();
   }
-  return results;
 }
