@@ -1,5 +1,10 @@
 import type { Socket } from 'node:net';
 
+/** Bounds of the batch's own buffer for frames written in place (`reserve`). */
+const NO_SLAB = Buffer.alloc(0);
+const MIN_SLAB = 1024;
+const MAX_SLAB = 64 * 1024;
+
 /**
  * Coalesces the frames written during one tick into a single socket write: at high concurrency,
  * dozens of responses resolve in the same microtask drain and leave as one syscall.
@@ -9,10 +14,6 @@ import type { Socket } from 'node:net';
  * the socket's own buffer — pass `highWaterMark`, `onPressure(true)` tells the connection to stop
  * reading new work; `onPressure(false)` follows once they are back under it.
  */
-const NO_SLAB = Buffer.alloc(0);
-const MIN_SLAB = 1024;
-const MAX_SLAB = 64 * 1024;
-
 export class WriteBatcher {
   private queue: Buffer[] = [];
   private bytes = 0;
