@@ -42,7 +42,7 @@ export {
   type RpcServiceOptions, type RpcMethodOptions, type RpcReferenceOptions,
 } from './decorators.js';
 export type {
-  StreamKind, OutboundStream, ClientStream, InboundStream, ServerStreamExchange, StreamHandler,
+  StreamKind, OutboundStream, ClientStream, InboundStream, ServerStreamExchange, StreamHandler, BufferedMessages,
 } from './transport-stream.js';
 export { TcpClientTransport, type TcpClientOptions } from './transport/tcp-client-transport.js';
 export { TcpServerTransport, type TcpServerOptions } from './transport/tcp-server-transport.js';

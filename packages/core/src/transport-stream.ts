@@ -62,6 +62,17 @@ export interface ClientStream {
   cancel(reason?: string): void;
 }
 
+/**
+ * Optional beside `next()` on the iterator of a transport's `responses` / `requests`: the next
+ * message if it has already arrived, without a promise turn; `undefined` when none is buffered now
+ * (then call `next()`, which also reports the end or the error). Taking a message this way counts
+ * as taking it through `next()` for flow control. The kernel uses it so that the messages one
+ * socket read brought cost a loop one settled promise each, not a chain of them (issue #18).
+ */
+export interface BufferedMessages {
+  takeBuffered(): Uint8Array | undefined;
+}
+
 /** One stream as the server side of a transport hands it to the kernel. */
 export interface InboundStream {
   readonly group: string;

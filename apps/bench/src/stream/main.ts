@@ -12,7 +12,12 @@
  *   2. Bidirectional ping-pong on one stream, p50 round trip, vs a unary call p50 on the same connection.
  *   3. Heap per idle open stream over 10,000 streams, client and server side (after a GC).
  *
- *   node --expose-gc apps/bench/dist/stream/main.js [--quick] [--seconds N] [--out DIR]
+ *   node --expose-gc apps/bench/dist/stream/main.js [--quick] [--seconds N] [--out DIR] [--sides kernel,raw] [--cpu-prof DIR]
+ *
+ * CPU time per message on each side (process.cpuUsage over the timed part, user + system, ÷ messages
+ * counted) is printed and kept beside the rates: it moves far less than messages/s when the machine
+ * is shared. `--cpu-prof DIR` runs the server processes under `node --cpu-prof` (start the client
+ * with `node --cpu-prof` yourself); `--sides` measures only some sides (no ratios, no files written).
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
@@ -29,10 +34,12 @@ import { echoType, frameReader, kernelStreamService } from './wire.js';
 type Side = 'kernel' | 'trellis' | 'grpc-js' | 'raw';
 const SIDES: readonly Side[] = ['kernel', 'trellis', 'grpc-js', 'raw'];
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, out: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, out: { type: 'string' }, sides: { type: 'string' }, 'cpu-prof': { type: 'string' } } });
 const quick = args.quick === true;
 const seconds = Number(args.seconds ?? (quick ? 1 : 3));
 const rounds = quick ? 1 : 3;
+const only = args.sides === undefined ? undefined : new Set(args.sides.split(','));
+const cpuProfDir = args['cpu-prof'] === undefined ? undefined : resolve(args['cpu-prof']);
 const outDir = resolve(args.out ?? join(__dirname, '..', '..', '..', '..', 'bench-results'));
 
 interface Server { readonly child: ChildProcess; readonly port: number }
@@ -50,7 +57,8 @@ function pin(pid: number, core: number): boolean {
 let pinned = pin(process.pid, 1);
 
 async function startServer(side: Side): Promise<Server> {
-  const child = fork(join(__dirname, 'server.js'), [side], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const execArgv = ['--expose-gc', ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `server-${side}.cpuprofile`])];
+  const child = fork(join(__dirname, 'server.js'), [side], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   pinned = pin(child.pid!, 0) && pinned;
   const port = await new Promise<number>((ok, fail) => {
     child.on('message', (m: { ready?: number }) => m.ready && ok(m.ready));
@@ -85,8 +93,21 @@ const streamOf = (method: string, kind: 'server-streaming' | 'bidi-streaming') =
 
 const Echo = echoType();
 
-/** Messages decoded in `seconds` on one stream of the side (after a short warm-up). */
-async function streamRate(side: Side, port: number, client: TcpClientTransport): Promise<number> {
+interface Sample { rate: number; clientCpuUs: number; serverCpuUs: number }
+
+/** The server process's CPU time so far (process.cpuUsage, user + system), µs. */
+async function serverCpu(server: Server): Promise<number> {
+  return (await ask<{ cpu: number }>(server, 'cpu', 'cpu')).cpu;
+}
+
+const ownCpu = (): number => { const u = process.cpuUsage(); return u.user + u.system; };
+
+/**
+ * Messages decoded in `seconds` on one stream of the side (after a short warm-up), and the CPU each
+ * side spent per message over the same time.
+ */
+async function streamRate(side: Side, server: Server, client: TcpClientTransport): Promise<Sample> {
+  const port = server.port;
   let counted = 0;
   let counting = false;
   let stopNow: () => void = () => {};
@@ -123,9 +144,13 @@ async function streamRate(side: Side, port: number, client: TcpClientTransport):
     // total at the end, so its warm-up counts too: the rate is over warm-up plus the timed part.
     const caller = connectGrpc('grpc-js', port);
     const started = performance.now();
+    const cpu0 = ownCpu();
+    const server0 = await serverCpu(server);
     const total = await Promise.all([caller.stream(stop), sleep(300 + seconds * 1000).then(stopNow)]);
+    const clientCpu = ownCpu() - cpu0;
+    const serverCpuUs = await serverCpu(server) - server0;
     caller.close();
-    return total[0] / ((performance.now() - started) / 1000);
+    return { rate: total[0] / ((performance.now() - started) / 1000), clientCpuUs: clientCpu / total[0], serverCpuUs: serverCpuUs / total[0] };
   } else {
     const socket = connect({ host: '127.0.0.1', port });
     socket.on('error', () => {});
@@ -137,14 +162,18 @@ async function streamRate(side: Side, port: number, client: TcpClientTransport):
     done = new Promise((r) => socket.once('close', r));
   }
   await sleep(300);
+  const server0 = await serverCpu(server);
   counting = true;
+  const cpu0 = ownCpu();
   const started = performance.now();
   await sleep(seconds * 1000);
   const n = counted;
   const elapsed = (performance.now() - started) / 1000;
+  const clientCpu = ownCpu() - cpu0;
+  const serverCpuUs = await serverCpu(server) - server0;
   stopNow();
   await done;
-  return n / elapsed;
+  return { rate: n / elapsed, clientCpuUs: clientCpu / n, serverCpuUs: serverCpuUs / n };
 }
 
 /** p50 of bidi ping-pong round trips on one stream and of unary calls on the same connection, µs. */
@@ -214,23 +243,31 @@ function chart(rates: Record<Side, number>, lines: string[]): string {
   return svgDocument(width, height, parts);
 }
 
+const cpuLine = (cpu: { client: number; server: number }): string => `${cpu.client.toFixed(2)} + ${cpu.server.toFixed(2)}`;
+
 async function main(): Promise<void> {
   console.log(`bench:stream — the native transport's streams, through the kernel's stream API and at the transport SPI level`);
   console.log(`${rounds} round(s) × ${seconds} s per side; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (a shared machine: ratios within this run)`);
+  const sides = SIDES.filter((side) => only === undefined || only.has(side));
   const servers = {} as Record<Side, Server>;
-  for (const side of SIDES) servers[side] = await startServer(side);
+  for (const side of sides) servers[side] = await startServer(side);
   // The default stream window (64 KiB): larger windows measured slower here (bigger bursts, more buffering).
   const client = new TcpClientTransport();
   const samples: Record<Side, number[]> = { kernel: [], trellis: [], 'grpc-js': [], raw: [] };
+  const cpuSamples: Record<Side, { client: number[]; server: number[] }> = { kernel: { client: [], server: [] }, trellis: { client: [], server: [] }, 'grpc-js': { client: [], server: [] }, raw: { client: [], server: [] } };
   try {
     for (let round = 0; round < rounds; round++) {
-      for (const side of SIDES) {
-        const rate = await streamRate(side, servers[side].port, client);
-        samples[side].push(rate);
-        console.log(`  round ${round + 1} ${side.padEnd(8)} ${Math.round(rate).toLocaleString('en-US')} messages/s`);
+      for (const side of sides) {
+        const sample = await streamRate(side, servers[side], client);
+        samples[side].push(sample.rate);
+        cpuSamples[side].client.push(sample.clientCpuUs);
+        cpuSamples[side].server.push(sample.serverCpuUs);
+        console.log(`  round ${round + 1} ${side.padEnd(8)} ${Math.round(sample.rate).toLocaleString('en-US').padStart(9)} messages/s   CPU per message: client ${sample.clientCpuUs.toFixed(2)} µs, server ${sample.serverCpuUs.toFixed(2)} µs`);
       }
     }
+    if (only !== undefined) return;
     const rates = { kernel: median(samples.kernel), trellis: median(samples.trellis), 'grpc-js': median(samples['grpc-js']), raw: median(samples.raw) };
+    const cpuPerMessageUs = Object.fromEntries(SIDES.map((side) => [side, { client: median(cpuSamples[side].client), server: median(cpuSamples[side].server) }])) as Record<Side, { client: number; server: number }>;
     const pp = await pingPong(servers.trellis.port, client, quick ? 1000 : 5000);
     const memory = await idleMemory(servers.trellis, quick ? 2000 : 10_000);
     const result = {
@@ -239,6 +276,8 @@ async function main(): Promise<void> {
       level: 'kernel API (RpcServer async generator, RpcClient stream loop) and transport SPI (TcpClientTransport.openStream / StreamHandler); protobufjs encode and decode per message',
       messagesPerSecond: rates,
       samples,
+      cpuPerMessageUs,
+      cpuSamples,
       ratios: {
         kernelVsGrpcJs: rates.kernel / rates['grpc-js'],
         kernelVsRaw: rates.kernel / rates.raw,
@@ -253,6 +292,7 @@ async function main(): Promise<void> {
     const lines = [
       `kernel API: ÷ grpc-js ${result.ratios.kernelVsGrpcJs.toFixed(1)}× (target ≥ 10×), ÷ raw ${result.ratios.kernelVsRaw.toFixed(2)} (target ≥ 0.5)`,
       `transport SPI: ÷ grpc-js ${result.ratios.trellisVsGrpcJs.toFixed(1)}×, ÷ raw ${result.ratios.trellisVsRaw.toFixed(2)}`,
+      `CPU µs/message client + server: kernel ${cpuLine(cpuPerMessageUs.kernel)}, SPI ${cpuLine(cpuPerMessageUs.trellis)}, grpc-js ${cpuLine(cpuPerMessageUs['grpc-js'])}, raw ${cpuLine(cpuPerMessageUs.raw)}`,
       `bidi ping-pong p50 ${pp.streamP50Us.toFixed(0)} µs vs unary p50 ${pp.unaryP50Us.toFixed(0)} µs on one connection: ${result.ratios.pingPongVsUnaryP50.toFixed(2)}× (target ≤ 1.2×)`,
       `idle open stream: ${Math.round(memory.clientBytes)} B client + ${Math.round(memory.serverBytes)} B server heap (target ≤ 2 KB)`,
       `ping-pong and memory at the transport SPI level; load average ${loadavg()[0]!.toFixed(2)} at the end`,
@@ -266,7 +306,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await client.close();
-    for (const side of SIDES) await stopServer(servers[side]);
+    for (const side of sides) await stopServer(servers[side]);
   }
 }
 

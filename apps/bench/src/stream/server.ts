@@ -83,11 +83,15 @@ async function serveRaw() {
     socket.on('error', () => {});
     let open = true;
     socket.on('close', () => (open = false));
+    let batches = 0;
     const push = (): void => {
       // A batch of frames per write, as a coalescing writer does; stop at write() === false until 'drain'.
+      // Every 16 batches (4,096 messages) it lets the event loop turn, as any server must: a loopback
+      // socket can take every write at once, and the loop would otherwise never yield (the
+      // bench's CPU read-out over IPC waited forever).
       while (open) {
         if (!socket.write(frameMessages(Echo, message, 256))) return void socket.once('drain', push);
-        if (socket.writableLength > 0) return void setImmediate(push);
+        if (socket.writableLength > 0 || ++batches % 16 === 0) return void setImmediate(push);
       }
     };
     push();
@@ -103,6 +107,9 @@ void start().then((served) => {
     if (m === 'memory') {
       global.gc?.();
       process.send!({ heap: process.memoryUsage().heapUsed, idle: idle.length });
+    } else if (m === 'cpu') {
+      const usage = process.cpuUsage();
+      process.send!({ cpu: usage.user + usage.system });
     } else if (m === 'close') {
       void served.close().finally(() => process.exit(0));
     }

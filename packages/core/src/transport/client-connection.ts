@@ -11,7 +11,7 @@ import { decodeResponseHeader, FrameLimitError, requestFrameSize, writeRequestFr
 import { PingRateLimit } from './ping-rate-limit.js';
 import { CAPABILITY_STREAMS, decodeSettings, DEFAULT_SETTINGS, encodeSettingsFrame, type Settings } from './settings.js';
 import {
-  copyMessage, encodeHalfCloseFrame, encodeStreamCancelFrame, encodeStreamMessageFrame, encodeStreamOpenFrame, encodeWindowUpdateFrame,
+  copyMessage, encodeHalfCloseFrame, encodeStreamCancelFrame, encodeStreamOpenFrame, encodeWindowUpdateFrame, writeStreamMessageFrame,
 } from './stream-frames.js';
 import type { StreamSender } from './stream-sender.js';
 import { describeTlsFailure } from './tls-errors.js';
@@ -379,15 +379,21 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
   }
 
   writeMessage(stream: TcpClientStream, body: Uint8Array): void {
-    this.batcher.write(encodeStreamMessageFrame(stream.streamId, body));
+    writeStreamMessageFrame(this.batcher, stream.streamId, body);
   }
 
   writeHalfClose(stream: TcpClientStream): void {
     this.batcher.write(encodeHalfCloseFrame(stream.streamId));
   }
 
+  /**
+   * Written at once, not at the end of the tick: a consumer takes a whole read's messages in one
+   * run of microtasks, and credit held back until it finished would leave the sender idle meanwhile
+   * (stop-and-wait instead of a pipeline; bench:stream).
+   */
   writeWindowUpdate(stream: TcpClientStream, increment: number): void {
     this.batcher.write(encodeWindowUpdateFrame(stream.streamId, increment));
+    this.batcher.flush();
   }
 
   cancelStream(stream: TcpClientStream, code: Code, message: string): void {

@@ -12,7 +12,7 @@ import { DEFAULT_MAX_PINGS_PER_SECOND, PingRateLimit } from './ping-rate-limit.j
 import { WireError } from './proto-wire.js';
 import { ReceiveRateGuard, type ReceiveRateOptions } from './receive-rate-guard.js';
 import { CAPABILITY_STREAMS, decodeSettings, DEFAULT_MAX_OPEN_STREAMS, DEFAULT_SETTINGS, DEFAULT_STREAM_WINDOW, encodeSettingsFrame, type Settings } from './settings.js';
-import { copyMessage, encodeStreamMessageFrame, encodeWindowUpdateFrame, FLAGS_OFFSET, fitStreamStatusFrame, streamKindOf } from './stream-frames.js';
+import { copyMessage, encodeWindowUpdateFrame, FLAGS_OFFSET, fitStreamStatusFrame, streamKindOf, writeStreamMessageFrame } from './stream-frames.js';
 import type { StreamSender } from './stream-sender.js';
 import { TcpServerStream, type ServerStreamHost } from './server-stream.js';
 import { WriteBatcher } from './write-batcher.js';
@@ -443,7 +443,7 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
   }
 
   writeMessage(stream: TcpServerStream, body: Uint8Array): void {
-    this.batcher.write(encodeStreamMessageFrame(stream.streamId, body));
+    writeStreamMessageFrame(this.batcher, stream.streamId, body);
   }
 
   writeHeaders(stream: TcpServerStream, metadata: Metadata | undefined): void {
@@ -456,8 +456,11 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
     this.batcher.write(fitStreamStatusFrame(this.client ?? DEFAULT_SETTINGS, FrameType.STREAM_TRAILERS, stream.streamId, code, message, false, metadata));
   }
 
+  /** Written at once, as on the client (client-connection.ts says why). */
   writeWindowUpdate(stream: TcpServerStream, increment: number): void {
-    if (this.streams.get(stream.streamId) === stream) this.batcher.write(encodeWindowUpdateFrame(stream.streamId, increment));
+    if (this.streams.get(stream.streamId) !== stream) return;
+    this.batcher.write(encodeWindowUpdateFrame(stream.streamId, increment));
+    this.batcher.flush();
   }
 
   waitWritable(sender: StreamSender): void {

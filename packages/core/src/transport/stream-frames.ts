@@ -1,7 +1,8 @@
 import { Code } from '../errors.js';
 import type { Metadata } from '../metadata.js';
 import type { StreamKind } from '../transport-stream.js';
-import { encodeBareFrame, FIXED_HEADER_SIZE, FrameType, WINDOW_UPDATE_BODY_SIZE, writeFixedHeader, type FrameLimits } from './frame.js';
+import { encodeBareFrame, FIXED_HEADER_SIZE, FrameType, MAGIC_0, MAGIC_1, PROTOCOL_VERSION, WINDOW_UPDATE_BODY_SIZE, writeFixedHeader, type FrameLimits } from './frame.js';
+import type { WriteBatcher } from './write-batcher.js';
 import { encodeRequestFrame, encodeResponseFrame, fitResponseFrame, type RequestHeader } from './header-codec.js';
 
 /**
@@ -41,6 +42,27 @@ export function encodeStreamMessageFrame(streamId: number, body: Uint8Array): Bu
   writeFixedHeader(frame, FrameType.STREAM_MESSAGE, streamId, 0, body.length);
   frame.set(body, FIXED_HEADER_SIZE);
   return frame;
+}
+
+/**
+ * One message written in place into the connection's batch (no buffer per frame; see
+ * WriteBatcher.reserve): the stream bench's server sends hundreds per tick.
+ */
+export function writeStreamMessageFrame(batcher: WriteBatcher, streamId: number, body: Uint8Array): void {
+  const length = body.length;
+  const at = batcher.reserve(FIXED_HEADER_SIZE + length); // (before reading `slab`: reserving may start a new one)
+  const target = batcher.slab;
+  target[at] = MAGIC_0;
+  target[at + 1] = MAGIC_1;
+  target[at + 2] = PROTOCOL_VERSION;
+  target[at + 3] = FrameType.STREAM_MESSAGE;
+  target[at + 4] = 0;
+  target[at + 5] = 0;
+  target[at + 6] = 0;
+  target[at + 7] = 0;
+  target.writeUInt32BE(streamId, at + 8);
+  target.writeUInt32BE(length, at + 12);
+  target.set(body, at + FIXED_HEADER_SIZE);
 }
 
 export function encodeWindowUpdateFrame(streamId: number, increment: number): Buffer {

@@ -1,4 +1,5 @@
 import type { RpcError } from '../errors.js';
+import type { BufferedMessages } from '../transport-stream.js';
 import { FIXED_HEADER_SIZE } from './frame.js';
 
 /** What an inbox tells its stream. */
@@ -23,7 +24,7 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
  * — so a consumer that does not take stops the sender, and this buffer never holds more than the
  * window (plus one message: a sender with any credit left may send one message of any size).
  */
-export class StreamInbox implements AsyncIterableIterator<Uint8Array> {
+export class StreamInbox implements AsyncIterableIterator<Uint8Array>, BufferedMessages {
   private items: Uint8Array[] = [];
   private head = 0;
   /** Credit the sender still has with us (it may send while this is > 0). */
@@ -93,20 +94,25 @@ export class StreamInbox implements AsyncIterableIterator<Uint8Array> {
     }
   }
 
-  next(): Promise<IteratorResult<Uint8Array>> {
-    if (this.head < this.items.length) {
-      const message = this.items[this.head]!;
-      this.items[this.head++] = undefined as unknown as Uint8Array;
-      if (this.head === this.items.length) {
-        this.items = [];
-        this.head = 0;
-      } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-        this.items = this.items.slice(this.head);
-        this.head = 0;
-      }
-      this.taken(messageCost(message));
-      return Promise.resolve({ value: message, done: false });
+  /** BufferedMessages: the next arrived message, or undefined when none is held (see `next()`). */
+  takeBuffered(): Uint8Array | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const message = this.items[this.head]!;
+    this.items[this.head++] = undefined as unknown as Uint8Array;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
     }
+    this.taken(messageCost(message));
+    return message;
+  }
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    const message = this.takeBuffered();
+    if (message !== undefined) return Promise.resolve({ value: message, done: false });
     if (this.error !== undefined) return Promise.reject(this.error);
     if (this.ended || this.abandonedByConsumer) return Promise.resolve(DONE);
     if (this.waiter !== undefined) return Promise.reject(new Error('StreamInbox: next() called again before the previous call settled'));

@@ -9,21 +9,27 @@ import type { Socket } from 'node:net';
  * the socket's own buffer — pass `highWaterMark`, `onPressure(true)` tells the connection to stop
  * reading new work; `onPressure(false)` follows once they are back under it.
  */
-/** One slab holds a tick's unary frames (≈ 300 echo calls); a larger frame gets a slab of its own size. */
-const SLAB_SIZE = 64 * 1024;
+/** Bounds of the slab frames are written into in place (`reserve`): sized by what the last flush carried. */
 const EMPTY_SLAB = Buffer.alloc(0);
+const MIN_SLAB = 1024;
+const MAX_SLAB = 64 * 1024;
 
 export class WriteBatcher {
   private queue: Buffer[] = [];
   private bytes = 0;
   /**
-   * Unary frames are encoded in place into this slab (`reserve`), one after the other, so a tick's
-   * answers leave as one view of it: no Buffer per frame and no concatenation. `[slabStart,
-   * slabEnd)` is what was reserved since the last cut; bytes before it belong to the socket.
+   * Frames (unary requests and plain answers, stream messages) are encoded in place into this slab
+   * (`reserve`), one after the other, so a tick's frames leave as one view of it: no Buffer per
+   * frame and no concatenation. `[slabStart, slabEnd)` is what was reserved since the last cut;
+   * bytes before it belong to the socket. The slab is dropped at each flush (the socket holds what
+   * it was given), so an idle connection keeps none; the next is sized by what the last flush carried.
    */
   slab: Buffer = EMPTY_SLAB;
   private slabStart = 0;
   private slabEnd = 0;
+  /** Bytes reserved since the last flush, and in the flush before (the next slab's size). */
+  private slabBytes = 0;
+  private lastSlabBytes = 0;
   private scheduled = false;
   /** socket.write() returned false: wait for 'drain'. */
   private blocked = false;
@@ -72,11 +78,12 @@ export class WriteBatcher {
     if (this.slab.length - this.slabEnd < size) {
       this.cutSlab();
       // Bytes before slabStart may still be the socket's: a new slab, never a reuse.
-      this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, size));
+      this.slab = Buffer.allocUnsafe(Math.max(size, Math.min(MAX_SLAB, Math.max(MIN_SLAB, this.lastSlabBytes, this.slabBytes * 2))));
       this.slabStart = this.slabEnd = 0;
     }
     const offset = this.slabEnd;
     this.slabEnd += size;
+    this.slabBytes += size;
     this.bytes += size;
     if (!this.scheduled) {
       this.scheduled = true;
@@ -111,6 +118,12 @@ export class WriteBatcher {
 
   private writeQueued(): void {
     this.cutSlab();
+    if (this.slab !== EMPTY_SLAB) {
+      this.slab = EMPTY_SLAB;
+      this.slabStart = this.slabEnd = 0;
+      this.lastSlabBytes = this.slabBytes;
+      this.slabBytes = 0;
+    }
     const queue = this.queue;
     if (queue.length === 0) return;
     if (this.socket.destroyed || this.socket.writableEnded) {
