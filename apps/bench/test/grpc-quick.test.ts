@@ -14,7 +14,7 @@ t.test('the gRPC benchmark --quick completes every point with zero errors', asyn
   });
   t.equal(code, 0, stdout.split('\n').slice(-15).join('\n'));
   const report = JSON.parse(readFileSync(join(out, 'grpc-quick.json'), 'utf8')) as { points: { id: string; errors: number; count: number }[]; ratios: { name: string; value: number }[] };
-  t.equal(report.points.length, 10);
+  t.equal(report.points.length, 12);
   for (const p of report.points) {
     t.equal(p.errors, 0, `${p.id}: no errors`);
     t.ok(p.count > 0, `${p.id}: ${p.count} calls or messages`);

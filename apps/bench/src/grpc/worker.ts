@@ -8,7 +8,8 @@ export type GrpcWorkerArgs = { role: 'server'; side: Side } | { role: 'client'; 
 
 export type ToGrpcWorker =
   | { type: 'cpu' }
-  | { type: 'unary'; concurrency: number; durationMs: number }
+  /** Runs for `durationMs` and, for a warm-up, until at least `minCalls` calls completed. */
+  | { type: 'unary'; concurrency: number; durationMs: number; minCalls?: number }
   | { type: 'stream'; durationMs: number }
   | { type: 'exit' };
 
@@ -23,7 +24,7 @@ export interface RoundReport {
 
 const send = (message: unknown) => process.send!(message);
 
-async function unaryRound(caller: ReturnType<typeof connect>, concurrency: number, durationMs: number): Promise<RoundReport> {
+async function unaryRound(caller: ReturnType<typeof connect>, concurrency: number, durationMs: number, minCalls = 0): Promise<RoundReport> {
   let count = 0;
   let errors = 0;
   let firstError: string | undefined;
@@ -32,7 +33,7 @@ async function unaryRound(caller: ReturnType<typeof connect>, concurrency: numbe
   const start = performance.now();
   const end = start + durationMs;
   await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (performance.now() < end) {
+    while (performance.now() < end || count + errors < minCalls) {
       try {
         await caller.call(id++);
         count++;
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   }
   const caller = connect(args.side, args.port);
   process.on('message', async (message: ToGrpcWorker) => {
-    if (message.type === 'unary') send({ type: 'result', report: await unaryRound(caller, message.concurrency, message.durationMs) });
+    if (message.type === 'unary') send({ type: 'result', report: await unaryRound(caller, message.concurrency, message.durationMs, message.minCalls) });
     if (message.type === 'stream') send({ type: 'result', report: await streamRound(caller, message.durationMs) });
     if (message.type === 'exit') {
       caller.close();

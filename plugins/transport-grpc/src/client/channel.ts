@@ -78,18 +78,17 @@ export class GrpcChannel {
 
   /**
    * A call in progress holds the event loop, so a script awaiting it does not exit mid-call (an idle
-   * connection does not: see `dial`). Returns the release, to call once when the call's stream closed.
+   * connection does not: see `dial`). Each hold is paired with one `release`, when the call's stream
+   * closed (a counter on the connection rather than a release closure per call).
    */
-  hold(session: Connection): () => void {
+  hold(session: Connection): void {
     session.trellisActive = (session.trellisActive ?? 0) + 1;
     if (session.trellisActive === 1) session.ref();
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      session.trellisActive = (session.trellisActive ?? 1) - 1;
-      if (session.trellisActive === 0 && !session.destroyed) session.unref();
-    };
+  }
+
+  release(session: Connection): void {
+    session.trellisActive = (session.trellisActive ?? 1) - 1;
+    if (session.trellisActive === 0 && !session.destroyed) session.unref();
   }
 
   /** Round trip of an HTTP/2 PING on every open connection (the slowest), for health checks. */

@@ -7,6 +7,7 @@ import { MessageQueue } from '../wire/message-queue.js';
 import { appendMetadata, metadataFromHeaders } from '../wire/metadata.js';
 import { codeFromHttpStatus, decodeGrpcMessage, parseGrpcStatus } from '../wire/status.js';
 import { formatGrpcTimeout } from '../wire/timeout.js';
+import { writeFrame, type FrameWriter } from '../wire/write-frame.js';
 import type { Connection, GrpcChannel } from './channel.js';
 
 export interface GrpcCallOptions {
@@ -50,7 +51,6 @@ export interface CallLimits {
   removeDeadline(entry: DeadlineEntry): void;
 }
 
-const RESOLVED = Promise.resolve();
 const EMPTY: Metadata = new Map();
 const kCall = Symbol('trellisClientCall');
 type CallStream = ClientHttp2Stream & { [kCall]?: ClientCall };
@@ -89,7 +89,7 @@ function codeFromReset(rstCode: number): Code {
  * and whether the request may have run are settled once, on whichever event comes first: trailers,
  * a reset, a GOAWAY, the deadline or the caller's abort.
  */
-export class ClientCall implements DeadlineEntry, MessageSink {
+export class ClientCall implements DeadlineEntry, MessageSink, FrameWriter {
   bucket = 0;
   private stream: ClientHttp2Stream | undefined;
   private connection: Connection | undefined;
@@ -161,18 +161,21 @@ export class ClientCall implements DeadlineEntry, MessageSink {
     let stream: ClientHttp2Stream;
     try {
       connection = this.channel.connection();
-      stream = connection.request(headers, { endStream: false });
+      // No options object: POST already leaves the stream open, and node's handling of an options
+      // object (copied, then priority defaults added to it) cost ~14 µs per call in profiles.
+      stream = connection.request(headers);
     } catch (error) {
       return this.fail(error instanceof RpcError ? error : new RpcError(Code.UNAVAILABLE, `cannot open a stream to ${this.channel.key}: ${(error as Error).message}`, { mayHaveRun: false }));
     }
     this.connection = connection;
     this.stream = stream;
-    stream.once('close', this.channel.hold(connection));
+    this.channel.hold(connection);
     (stream as CallStream)[kCall] = this;
+    // `on`, not `once`: each fires once per stream, and once() wraps every listener per call.
     stream.on('response', onStreamResponse);
     stream.on('data', onStreamData);
-    stream.once('trailers', onStreamTrailers);
-    stream.once('close', onStreamClose);
+    stream.on('trailers', onStreamTrailers);
+    stream.on('close', onStreamClose);
     stream.on('error', onStreamError);
     if (this.timeoutMs > 0) {
       this.deadlineTimer = true;
@@ -290,19 +293,12 @@ export class ClientCall implements DeadlineEntry, MessageSink {
   private write(frame: Buffer): Promise<void> {
     const stream = this.stream!;
     if (this.settled || stream.writableEnded) return Promise.reject(this.localError ?? new RpcError(Code.CANCELLED, 'the call is over'));
-    if (stream.write(frame)) return RESOLVED;
-    return new Promise((resolve, reject) => {
-      const onDrain = () => {
-        stream.off('close', onClose);
-        resolve();
-      };
-      const onClose = () => {
-        stream.off('drain', onDrain);
-        reject(this.localError ?? new RpcError(Code.CANCELLED, 'the stream closed before the message was sent'));
-      };
-      stream.once('drain', onDrain);
-      stream.once('close', onClose);
-    });
+    return writeFrame(stream, frame, this);
+  }
+
+  /** What a send waiting for drain fails with when the stream closes first (FrameWriter). */
+  streamClosedError(): RpcError {
+    return this.localError ?? new RpcError(Code.CANCELLED, 'the stream closed before the message was sent');
   }
 
   private decompress(bytes: Buffer): Promise<Buffer> {
@@ -408,6 +404,7 @@ export class ClientCall implements DeadlineEntry, MessageSink {
   private statusPending = false;
 
   onClose(): void {
+    this.channel.release(this.connection!);
     if (this.settled || this.statusPending) return;
     const stream = this.stream!;
     if (this.localError !== undefined) return this.fail(this.localError);

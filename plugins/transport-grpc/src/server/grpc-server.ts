@@ -53,6 +53,12 @@ export interface GrpcAddress {
 
 type Session = Http2Session & { trellisPolicy?: PingPolicy; trellisCalls?: number; trellisPingUnanswered?: boolean };
 
+// node's `sendDate` option (read by respond(), set by its own compat layer): gRPC needs no `date` header.
+const TRAILERS_ONLY = Object.freeze({ endStream: true, sendDate: false });
+
+/** A stream error is followed by 'close', where the call settles; the listener only keeps it from throwing. */
+function ignoreStreamError(): void {}
+
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!(typeof value === 'number' && value > 0)) throw invalidOption(name, value, 'a positive number');
@@ -104,6 +110,7 @@ export class GrpcServer {
       receiveHighWaterBytes: highWater,
       addDeadline: (entry: DeadlineEntry, deadline: number) => this.timer.add(entry, deadline),
       removeDeadline: (entry: DeadlineEntry) => this.timer.remove(entry),
+      peerOf: (session) => this.peerOfSession(session as Http2Session),
       callEnded: (call) => this.callEnded(call),
       reportHandlerError: (call, message) => this.report(`gRPC ${call.path}: ${message}`, call.peer),
     };
@@ -245,7 +252,7 @@ export class GrpcServer {
   };
 
   private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
-    stream.on('error', () => undefined);
+    stream.on('error', ignoreStreamError);
     const session = stream.session as Session | undefined;
     if (session === undefined) return;
     session.trellisPolicy?.activity();
@@ -277,7 +284,7 @@ export class GrpcServer {
       // A zero timeout is already expired; keep a positive value so the deadline fires at once.
       timeoutMs = Math.max(parsed, 0.001);
     }
-    const call = new ServerCall(this.context, stream, headers, path, handler, encoding, timeoutMs, () => this.peerOfSession(session));
+    const call = new ServerCall(this.context, stream, headers, path, handler, encoding, timeoutMs);
     this.calls.add(call);
     session.trellisCalls = (session.trellisCalls ?? 0) + 1;
     call.session = session;
@@ -301,7 +308,7 @@ export class GrpcServer {
       stream.respond({
         ':status': '200', 'content-type': 'application/grpc', 'grpc-accept-encoding': ACCEPT_ENCODING,
         'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message),
-      }, { endStream: true });
+      }, TRAILERS_ONLY);
     } catch { /* reset by the client meanwhile */ }
     stream.resume();
   }

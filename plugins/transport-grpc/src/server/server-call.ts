@@ -6,6 +6,7 @@ import { frameMessage, MessageParser, type MessageSink } from '../wire/framing.j
 import { MessageQueue } from '../wire/message-queue.js';
 import { appendMetadata, metadataFromHeaders } from '../wire/metadata.js';
 import { encodeGrpcMessage } from '../wire/status.js';
+import { writeFrame, type FrameWriter } from '../wire/write-frame.js';
 import { singleRequest, singleResponse, type GrpcMethodHandler, type GrpcMethodKind, type GrpcServerCall } from './handler.js';
 
 /** What a call needs from the engine that runs it. */
@@ -16,13 +17,14 @@ export interface CallContext {
   readonly receiveHighWaterBytes: number;
   addDeadline(entry: DeadlineEntry, deadline: number): void;
   removeDeadline(entry: DeadlineEntry): void;
+  /** The peer of a call's connection (built only when a handler asks). */
+  peerOf(session: unknown): PeerInfo;
   /** Called once per call when it is over (for drain accounting and the keepalive policy). */
   callEnded(call: ServerCall): void;
   /** Reported, never thrown: a handler that broke the protocol contract (wrong return type…). */
   reportHandlerError(call: ServerCall, message: string): void;
 }
 
-const RESOLVED = Promise.resolve();
 const kCall = Symbol('trellisServerCall');
 type CallStream = ServerHttp2Stream & { [kCall]?: ServerCall };
 
@@ -43,8 +45,14 @@ const NOOP = () => undefined;
 function baseHeaders(): Record<string, string | string[]> {
   return { ':status': '200', 'content-type': 'application/grpc', 'grpc-accept-encoding': ACCEPT_ENCODING };
 }
+// node copies the header objects it is given (respond, sendTrailers), so the common ones are shared.
+const PLAIN_HEADERS = Object.freeze(baseHeaders());
+const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
+// No `date` header: gRPC does not use it, and it is one more header to encode and parse per call.
+const RESPOND_WITH_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false });
+const RESPOND_AND_END = Object.freeze({ endStream: true, sendDate: false });
 
-function sendTrailersOf(this: ServerHttp2Stream & { trellisTrailers?: Record<string, string | string[]> }): void {
+function sendTrailersOf(this: ServerHttp2Stream & { trellisTrailers?: Readonly<Record<string, string | string[]>> }): void {
   const trailers = this.trellisTrailers;
   if (trailers === undefined || this.destroyed) return;
   try {
@@ -58,12 +66,10 @@ function sendTrailersOf(this: ServerHttp2Stream & { trellisTrailers?: Record<str
  * One inbound call: reads the request frames, runs the handler, writes headers, messages and the
  * status. Every property a handler may not read (metadata map, AbortSignal, peer) is built lazily.
  */
-export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink {
+export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink, FrameWriter {
   bucket = 0;
   /** The connection the call arrived on (set by the engine; its ping policy sees our writes). */
   session: { trellisPolicy?: { activity(): void } } | undefined;
-  readonly service: string;
-  readonly method: string;
   readonly kind: GrpcMethodKind;
   readonly deadline: number;
   request: Uint8Array = EMPTY;
@@ -93,11 +99,7 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink {
     private readonly handler: GrpcMethodHandler,
     requestEncoding: Encoding,
     readonly timeoutMs: number,
-    private readonly peerOf: () => PeerInfo,
   ) {
-    const slash = path.indexOf('/', 1);
-    this.service = path.slice(1, slash);
-    this.method = path.slice(slash + 1);
     this.kind = handler.kind;
     this.requestEncoding = requestEncoding;
     this.deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
@@ -112,13 +114,22 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink {
     const stream = this.stream as CallStream;
     stream[kCall] = this;
     stream.on('data', onStreamData);
-    stream.once('end', onStreamEnd);
-    stream.once('close', onStreamClose);
+    // `on`, not `once`: each fires once per stream, and once() wraps every listener per call.
+    stream.on('end', onStreamEnd);
+    stream.on('close', onStreamClose);
     if (this.deadline !== Infinity) this.context.addDeadline(this, this.deadline);
     if (this.queue !== undefined) this.run();
   }
 
   // ---- GrpcServerCall ----
+
+  get service(): string {
+    return this.path.slice(1, this.path.indexOf('/', 1));
+  }
+
+  get method(): string {
+    return this.path.slice(this.path.indexOf('/', 1) + 1);
+  }
 
   get metadata(): Metadata {
     return (this.metadataMap ??= metadataFromHeaders(this.headers));
@@ -143,7 +154,7 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink {
   }
 
   get peer(): PeerInfo {
-    return this.peerOf();
+    return this.context.peerOf(this.session);
   }
 
   get requests(): AsyncIterable<Uint8Array> {
@@ -177,13 +188,17 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink {
   sendHeaders(): void {
     if (this.headersSent || this.done) return;
     this.headersSent = true;
-    const headers = baseHeaders();
-    if (this.responseEncoding !== 'identity') headers['grpc-encoding'] = this.responseEncoding;
-    const refused = appendMetadata(headers, this.responseHeaderMap);
-    if (refused !== undefined) this.context.reportHandlerError(this, `response headers not sent as given: ${refused}`);
+    let headers: Readonly<Record<string, string | string[]>> = PLAIN_HEADERS;
+    if (this.responseEncoding !== 'identity' || (this.responseHeaderMap !== undefined && this.responseHeaderMap.size > 0)) {
+      const built = baseHeaders();
+      if (this.responseEncoding !== 'identity') built['grpc-encoding'] = this.responseEncoding;
+      const refused = appendMetadata(built, this.responseHeaderMap);
+      if (refused !== undefined) this.context.reportHandlerError(this, `response headers not sent as given: ${refused}`);
+      headers = built;
+    }
     try {
-      this.stream.respond(headers, { waitForTrailers: true });
-      this.stream.once('wantTrailers', sendTrailersOf);
+      this.stream.respond(headers, RESPOND_WITH_TRAILERS);
+      this.stream.on('wantTrailers', sendTrailersOf);
     } catch {
       this.cancelled(new RpcError(Code.CANCELLED, 'the stream was closed by the client'));
     }
@@ -231,21 +246,13 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink {
 
   private writeFrame(frame: Buffer): Promise<void> {
     if (this.done) return Promise.reject(this.abortReason ?? new RpcError(Code.CANCELLED, 'the call is already finished'));
-    const stream = this.stream;
     this.session?.trellisPolicy?.activity();
-    if (stream.write(frame)) return RESOLVED;
-    return new Promise((resolve, reject) => {
-      const onDrain = () => {
-        stream.off('close', onClose);
-        resolve();
-      };
-      const onClose = () => {
-        stream.off('drain', onDrain);
-        reject(this.abortReason ?? new RpcError(Code.CANCELLED, 'the stream closed before the message was sent'));
-      };
-      stream.once('drain', onDrain);
-      stream.once('close', onClose);
-    });
+    return writeFrame(this.stream, frame, this);
+  }
+
+  /** What a send waiting for drain fails with when the stream closes first (FrameWriter). */
+  streamClosedError(): RpcError {
+    return this.abortReason ?? new RpcError(Code.CANCELLED, 'the stream closed before the message was sent');
   }
 
   onData(chunk: Buffer): void {
@@ -310,7 +317,6 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink {
 
   onClose(): void {
     if (!this.done) this.cancelled(new RpcError(Code.CANCELLED, 'the client cancelled the call or the connection closed'));
-    this.stream.off('data', onStreamData);
   }
 
   private run(): void {
@@ -321,11 +327,12 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink {
       this.failed(error);
       return;
     }
-    if (result instanceof Promise) result.then(this.succeeded, this.failedBound);
+    // Closures only for an asynchronous handler: a synchronous one allocates none.
+    if (result instanceof Promise) result.then((response) => this.succeeded(response), (error: unknown) => this.failed(error));
     else this.succeeded(result);
   }
 
-  private readonly succeeded = (response: Uint8Array | void): void => {
+  private succeeded(response: Uint8Array | void): void {
     if (this.done) return;
     if (singleResponse(this.kind)) {
       if (!(response instanceof Uint8Array)) {
@@ -342,14 +349,12 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink {
         this.ended();
         return;
       }
-      this.send(response).then(() => this.finish(Code.OK, '', this.trailerMap), this.failedBound);
+      this.send(response).then(() => this.finish(Code.OK, '', this.trailerMap), (error: unknown) => this.failed(error));
       return;
     }
     if (this.tail !== undefined) this.tail.then(() => this.finish(Code.OK, '', this.trailerMap));
     else this.finish(Code.OK, '', this.trailerMap);
-  };
-
-  private readonly failedBound = (error: unknown): void => this.failed(error);
+  }
 
   private failed(error: unknown): void {
     if (this.done) return;
@@ -370,11 +375,15 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink {
   }
 
   private setTrailers(code: Code, message: string, metadata: Metadata | undefined): void {
+    if (code === Code.OK && message === '' && (metadata === undefined || metadata.size === 0)) {
+      (this.stream as ServerHttp2Stream & { trellisTrailers?: Readonly<Record<string, string | string[]>> }).trellisTrailers = OK_TRAILERS;
+      return;
+    }
     const trailers: Record<string, string | string[]> = { 'grpc-status': String(code) };
     if (message !== '') trailers['grpc-message'] = encodeGrpcMessage(message);
     const refused = appendMetadata(trailers, metadata);
     if (refused !== undefined) this.context.reportHandlerError(this, `trailers not sent as given: ${refused}`);
-    (this.stream as ServerHttp2Stream & { trellisTrailers?: Record<string, string | string[]> }).trellisTrailers = trailers;
+    (this.stream as ServerHttp2Stream & { trellisTrailers?: Readonly<Record<string, string | string[]>> }).trellisTrailers = trailers;
   }
 
   /** Writes the status: in the trailers, or as a Trailers-Only response when no header went out. */
@@ -396,7 +405,7 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink {
         if (message !== '') headers['grpc-message'] = encodeGrpcMessage(message);
         const refused = appendMetadata(headers, this.responseHeaderMap) ?? appendMetadata(headers, metadata);
         if (refused !== undefined) this.context.reportHandlerError(this, `metadata not sent as given: ${refused}`);
-        stream.respond(headers, { endStream: true });
+        stream.respond(headers, RESPOND_AND_END);
       }
     } catch {
       // The stream went away while we answered; the close handler accounts for it.
