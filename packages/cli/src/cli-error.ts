@@ -6,7 +6,7 @@ export interface CliErrorOptions {
   /** Structured detail for `--json` output (validation issues, suggestions, an RPC status…). */
   readonly details?: Readonly<Record<string, unknown>>;
   readonly cause?: unknown;
-  /** A more precise code than the exit code's (`ERR_NATIVE_STREAMS_UNSUPPORTED` rather than `ERR_USAGE`). */
+  /** A more precise code than the one the exit code implies (`ERR_USAGE`, `ERR_NOT_FOUND`…). */
   readonly code?: `ERR_${string}`;
 }
 

@@ -113,8 +113,8 @@ t.test('call host:port: the request is checked against the .proto before anythin
   ]);
   t.equal(unknownMethod.code, 4);
   t.match(unknownMethod.json().error, { suggestions: ['Echo'] });
-  t.equal(streaming.code, 2);
-  t.match(streaming.json().error, { code: 'ERR_NATIVE_STREAMS_UNSUPPORTED', message: /demo\.Greeter\.Chat is bidi-streaming, and streams over the native protocol are not available yet/ });
+  t.equal(streaming.code, 1, 'a native stream to a server without the service');
+  t.match(streaming.json().error, { code: 'ERR_RPC_FAILED', status: { code: 'UNIMPLEMENTED', mayHaveRun: false, message: /demo\.Greeter is not served here/ } });
   t.equal(badHeader.code, 2);
 });
 
