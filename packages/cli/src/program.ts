@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';
-import { CliError } from './cli-error.js';
+import { CliError, fromOptionError } from './cli-error.js';
 import { CommandContext, type GlobalFlags } from './context.js';
 import { ExitCode } from './exit-codes.js';
 import { Output, outputSettings, type Streams } from './output.js';
@@ -181,6 +181,8 @@ export function buildProgram(streams: Streams, setExitCode: (code: number) => vo
 
 function asCliError(error: unknown): CliError {
   if (error instanceof CliError) return error;
+  const optionError = fromOptionError(error);
+  if (optionError !== undefined) return optionError;
   const message = error instanceof Error ? error.message : String(error);
   return new CliError(ExitCode.INTERNAL, `unexpected error: ${message}`, {
     hint: 'this is a bug in trellis; please report it with the command line',

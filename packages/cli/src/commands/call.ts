@@ -1,6 +1,6 @@
 import { Code } from '@trellis/core';
 import type { GrpcClient } from '@trellis/transport-grpc';
-import { CliError, usage } from '../cli-error.js';
+import { badFlag, CliError, usage } from '../cli-error.js';
 import type { CommandContext } from '../context.js';
 import { positiveMs } from '../context.js';
 import { DialFailures } from '../call/dial-failures.js';
@@ -182,7 +182,7 @@ async function* once<T>(...items: T[]): AsyncGenerator<T> {
  */
 async function chooseProtocol(ctx: CommandContext, target: Target, flag: string | undefined, tlsFlags: boolean): Promise<string> {
   if (flag !== undefined) {
-    if (!CALL_TRANSPORTS.has(flag)) throw usage(`--protocol "${flag}" is unknown`, `protocols: ${[...CALL_TRANSPORTS.keys()].join(', ')}`);
+    if (!CALL_TRANSPORTS.has(flag)) throw badFlag('--protocol', flag, `one of ${[...CALL_TRANSPORTS.keys()].join(', ')}`);
     if (target.kind === 'address' && target.scheme !== undefined && flag !== 'grpc') {
       throw usage(`${target.text} is a gRPC address, but --protocol says ${flag}`, `drop --protocol, or write the address as host:port`);
     }

@@ -1,6 +1,6 @@
 import type { InstanceInfo } from '@trellis/core/spi';
 import * as protobuf from 'protobufjs';
-import { notFound, usage } from '../cli-error.js';
+import { badFlag, notFound, usage } from '../cli-error.js';
 import { positiveMs, type CommandContext } from '../context.js';
 import { parseHeaders, tlsOptions, usesTls } from '../call/call-options.js';
 import { DialFailures } from '../call/dial-failures.js';
@@ -120,7 +120,7 @@ async function withReflection<T>(ctx: CommandContext, target: Target | undefined
 /** An address's protocol: `--protocol`, else gRPC for grpc:// and grpcs:// (or TLS flags), else the native protocol, as `call` decides. */
 function protocolOf(target: Target & { kind: 'address' }, flags: DescriptorFlags): string {
   if (flags.protocol !== undefined) {
-    if (!(PROTOCOLS as readonly string[]).includes(flags.protocol)) throw usage(`--protocol "${flags.protocol}" is unknown`, `protocols: ${PROTOCOLS.join(', ')}`);
+    if (!(PROTOCOLS as readonly string[]).includes(flags.protocol)) throw badFlag('--protocol', flags.protocol, `one of ${PROTOCOLS.join(', ')}`);
     if (target.scheme !== undefined && flags.protocol !== 'grpc') {
       throw usage(`${target.text} is a gRPC address, but --protocol says ${flags.protocol}`, 'drop --protocol, or write the address as host:port');
     }

@@ -17,20 +17,8 @@ export function grpcReflection(client: () => Promise<GrpcClient>, address: HostP
     display,
     tls,
     async connect() {
-      const grpc = await client();
-      return {
-        open: (service) => {
-          const stream = grpc.stream(url, `/${service}/ServerReflectionInfo`, { metadata: new Map(Object.entries(options.metadata)), timeoutMs: options.timeoutMs });
-          return {
-            send: (request) => stream.send(request),
-            responses: stream[Symbol.asyncIterator](),
-            close: () => {
-              stream.end();
-              stream.cancel('reflection done');
-            },
-          };
-        },
-      };
+      const { grpcReflectionStreams } = await import('@trellis/transport-grpc');
+      return { open: grpcReflectionStreams(await client(), url, { metadata: new Map(Object.entries(options.metadata)), timeoutMs: options.timeoutMs }) };
     },
   };
 }
