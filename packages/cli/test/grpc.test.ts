@@ -182,24 +182,21 @@ t.test('a plain Trellis server over the native protocol, no --proto: describe an
   const n = natives.reflected.address;
   const blue = ['--group', 'blue'];
   const reg = ['--registry', `etcd://127.0.0.1:${etcd.port}`];
-  const [services, described, fromProto, unary, server, client, bidi, verbose, failed, viaRegistry, describedViaRegistry, noReflection] = await Promise.all([
-    trellis(['describe', n]),
+  // Nine runs (each CLI subprocess costs ~1–2 s of CPU on the loaded CI machine): what -v, a failed
+  // status and the service listing look like is asserted over gRPC above and in @trellis/reflection.
+  const [described, fromProto, unary, server, client, bidi, viaRegistry, describedViaRegistry, noReflection] = await Promise.all([
     trellis(['describe', n, 'demo.Greeter']),
     trellis(['describe', 'demo.Greeter', '--proto', GREETER_PROTO]),
     trellis(['call', n, 'SayHello', '-d', '{"name":"ann","mood":"HAPPY","counts":{"a":"12345678901234567"}}', '-H', 'x-tag:t1', ...blue]),
     trellis(['call', n, 'demo.Greeter/Subscribe', '-d', '{"name":"bo"}', ...blue]),
     trellis(['call', n, 'Upload', ...blue], { input: '{"name":"a"}\n{"name":"b"}\n{"name":"c"}\n' }),
     trellis(['call', n, 'Chat', '-d', '{"name":"ann"}\n{"name":"bo"}', ...blue]),
-    trellis(['call', n, 'Subscribe', '-d', '{"name":"v"}', '-v', '-o', 'text', ...blue]),
-    trellis(['call', n, 'SayHello', '-d', '{"name":"fail"}', ...blue]),
     trellis(['call', 'demo.Greeter', 'Chat', ...reg, ...blue], { input: '{"name":"via etcd"}\n' }),
     trellis(['describe', 'demo.Greeter.Upload', ...reg, ...blue]),
     trellis(['describe', natives.bare.address, '-o', 'text']),
   ]);
-  t.equal(services.code, 0, services.stderr);
-  t.equal(services.json().origin, `reflection at ${n} (v1)`);
-  t.same(services.json().services.map((s: { name: string }) => s.name), ['demo.Greeter', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection']);
   t.equal(described.code, 0, described.stderr);
+  t.equal(described.json().origin, `reflection at ${n} (v1)`);
   t.same(described.json().types, fromProto.json().types, 'message shapes over native reflection = from the .proto');
   t.same(described.json().service, fromProto.json().service, 'methods, kinds and idempotency too');
   t.equal(unary.code, 0, unary.stderr);
@@ -210,10 +207,6 @@ t.test('a plain Trellis server over the native protocol, no --proto: describe an
   t.same(client.json(), { message: 'received 3: a, b, c' }, 'a client stream from stdin JSON lines');
   t.equal(bidi.code, 0, bidi.stderr);
   t.same(bidi.stdout.trim().split('\n'), ['{"message":"re: ann"}', '{"message":"re: bo"}'], 'a bidi stream from -d JSON lines');
-  t.equal(verbose.code, 0, verbose.stderr);
-  t.match(verbose.stderr, new RegExp(`demo\\.Greeter/Subscribe \\(server-streaming\\) answered by ${n.replace(/\./g, '\\.')} in [\\d.]+ ms: 3 responses`));
-  t.equal(failed.code, 1);
-  t.match(failed.json().error, { code: 'ERR_RPC_FAILED', status: { code: 'FAILED_PRECONDITION', message: 'not today' } });
   t.equal(viaRegistry.code, 0, viaRegistry.stderr);
   t.same(viaRegistry.stdout.trim().split('\n'), ['{"message":"re: via etcd"}'], 'a service from the registry: reflection and the stream at its native provider');
   t.equal(describedViaRegistry.code, 0, describedViaRegistry.stderr);
