@@ -1,3 +1,5 @@
+import { ErrorCodes, TrellisError } from '@trellis/core';
+import { invalidOption } from '@trellis/core/toolkit';
 import { ExitCode } from './exit-codes.js';
 
 export interface CliErrorOptions {
@@ -6,7 +8,7 @@ export interface CliErrorOptions {
   /** Structured detail for `--json` output (validation issues, suggestions, an RPC status…). */
   readonly details?: Readonly<Record<string, unknown>>;
   readonly cause?: unknown;
-  /** A more precise code than the exit code's (`ERR_NATIVE_STREAMS_UNSUPPORTED` rather than `ERR_USAGE`). */
+  /** A more precise code than the one the exit code implies (`ERR_USAGE`, `ERR_NOT_FOUND`…). */
   readonly code?: `ERR_${string}`;
 }
 
@@ -55,4 +57,22 @@ export function usage(message: string, hint?: string, details?: Record<string, u
 
 export function notFound(message: string, hint?: string, details?: Record<string, unknown>): CliError {
   return new CliError(ExitCode.NOT_FOUND, message, { hint, details });
+}
+
+/**
+ * A flag with a value it cannot take: worded and coded by core's `invalidOption`, as every option
+ * error of the project is (`option "--timeout" is "soon"; expected …`, `ERR_INVALID_OPTION`), exit 2.
+ */
+export function badFlag(flag: string, value: unknown, expected: string, hint?: string): CliError {
+  const error = invalidOption(flag, value, expected);
+  return new CliError(ExitCode.USAGE, error.message, { code: error.code as `ERR_${string}`, hint, details: { flag, expected }, cause: error });
+}
+
+/**
+ * A library's option error that reached the command (a value the CLI passed on, e.g. to RpcClient):
+ * the caller's mistake, exit 2 with its own code and message, not a bug in trellis.
+ */
+export function fromOptionError(error: unknown): CliError | undefined {
+  if (!(error instanceof TrellisError) || error.code !== ErrorCodes.INVALID_OPTION) return undefined;
+  return new CliError(ExitCode.USAGE, error.message, { code: error.code as `ERR_${string}`, cause: error });
 }

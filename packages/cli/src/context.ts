@@ -1,5 +1,5 @@
-import { DEFAULT_GROUP } from '@trellis/core';
-import { usage } from './cli-error.js';
+import { DEFAULT_GROUP, MAX_TIMEOUT_MS } from '@trellis/core';
+import { badFlag } from './cli-error.js';
 import { Output, outputSettings, type Streams } from './output.js';
 import { requireRegistry, type RegistryAddress } from './registry/address.js';
 import { RegistryClient } from './registry/registry-client.js';
@@ -27,7 +27,7 @@ export class CommandContext {
   constructor(readonly flags: GlobalFlags, readonly streams: Streams) {
     this.out = new Output(outputSettings(flags, streams), streams);
     this.group = flags.group ?? DEFAULT_GROUP;
-    if (!/^[A-Za-z0-9_.-]+$/.test(this.group)) throw usage(`--group "${this.group}" may only contain letters, digits, "_", "." and "-"`);
+    if (!/^[A-Za-z0-9_.-]+$/.test(this.group)) throw badFlag('--group', this.group, 'a group name of letters, digits, "_", "." and "-"');
   }
 
   get registryTimeoutMs(): number {
@@ -53,11 +53,13 @@ export class CommandContext {
   }
 }
 
-/** `--timeout 500`, `--timeout 2s`, `--timeout 1.5s`, `--timeout 250ms`. */
+/** `--timeout 500`, `--timeout 2s`, `--timeout 1.5s`, `--timeout 250ms`; at most the kernel's longest timeout (about 24.8 days). */
 export function positiveMs(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
   const ms = match ? Number(match[1]) * (match[2] === 's' ? 1000 : match[2] === 'm' ? 60_000 : 1) : NaN;
-  if (!(ms > 0) || !Number.isFinite(ms)) throw usage(`${flag} "${value}" is not a duration`, `write milliseconds (500) or with a unit: 250ms, 2s, 1m`);
+  if (!(ms > 0) || !(ms <= MAX_TIMEOUT_MS)) {
+    throw badFlag(flag, value, `a duration up to ${MAX_TIMEOUT_MS} ms`, 'write milliseconds (500) or with a unit: 250ms, 2s, 1m');
+  }
   return ms;
 }

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';
-import { CliError } from './cli-error.js';
+import { CliError, fromOptionError } from './cli-error.js';
 import { CommandContext, type GlobalFlags } from './context.js';
 import { ExitCode } from './exit-codes.js';
 import { Output, outputSettings, type Streams } from './output.js';
@@ -78,13 +78,14 @@ export function buildProgram(streams: Streams, setExitCode: (code: number) => vo
 
   program
     .command('describe')
-    .description('methods (with their streaming kinds) and message shapes of a service, method, message or enum, from --proto or a gRPC server\'s reflection')
-    .argument('[target-or-symbol]', 'grpc://host:port, grpcs://host:port or host:port to ask its reflection service; else the symbol')
+    .description('methods (with their streaming kinds) and message shapes of a service, method, message or enum, from --proto or a server\'s reflection (native or gRPC)')
+    .argument('[target-or-symbol]', 'host:port (native), grpc://host:port or grpcs://host:port to ask its reflection service; else the symbol')
     .argument('[symbol]', 'demo.Greeter, demo.Greeter.SayHello, demo.HelloRequest; none lists every service')
     .option('--proto <file>', '.proto file to read (repeatable)', collect)
     .option('-I, --import-path <dir>', 'directory to search for imports (repeatable)', collect)
     .option('-H, --header <key:value>', 'metadata sent with the reflection requests (repeatable)', collect)
     .option('--timeout <duration>', 'deadline of the reflection requests (default 5s)')
+    .addOption(new Option('--protocol <protocol>', 'protocol to ask reflection over (default: grpc for grpc:// targets and TLS flags, else trellis)').choices([...PROTOCOLS]))
     .option('--cacert <file>', 'CA certificate (PEM) to verify a grpcs:// server with')
     .option('--insecure', 'grpcs:// without verifying the server\'s certificate (test servers only)')
     .action((first, second, options, command) => runAction(command, async (ctx) => (await import('./commands/describe.js')).describe(ctx, first, second, options)));
@@ -97,7 +98,7 @@ export function buildProgram(streams: Streams, setExitCode: (code: number) => vo
     .option('-d, --data <json>', "request as JSON, @file to read a file, - for stdin (default {}); client and bidi streams: JSON lines, one message a line (default stdin)")
     .option('-H, --header <key:value>', 'request metadata (repeatable)', collect)
     .option('--timeout <duration>', 'deadline of the call (default 5s; streams: none)')
-    .option('--proto <file>', '.proto file to read (repeatable; gRPC targets default to server reflection)', collect)
+    .option('--proto <file>', '.proto file to read (repeatable; default: the server\'s reflection)', collect)
     .option('-I, --import-path <dir>', 'directory to search for imports (repeatable)', collect)
     .option('--service <name>', 'the service, when calling host:port with descriptors that define several')
     .addOption(new Option('--protocol <protocol>', 'wire protocol (default: grpc for grpc:// targets and gRPC providers, else trellis)').choices([...PROTOCOLS]))
@@ -180,6 +181,8 @@ export function buildProgram(streams: Streams, setExitCode: (code: number) => vo
 
 function asCliError(error: unknown): CliError {
   if (error instanceof CliError) return error;
+  const optionError = fromOptionError(error);
+  if (optionError !== undefined) return optionError;
   const message = error instanceof Error ? error.message : String(error);
   return new CliError(ExitCode.INTERNAL, `unexpected error: ${message}`, {
     hint: 'this is a bug in trellis; please report it with the command line',

@@ -13,10 +13,10 @@ export { GrpcClient, type GrpcClientOptions, type GrpcClientStream, type GrpcStr
 export type { GrpcCallOptions, GrpcResponse, GrpcStatus } from './client/client-call.js';
 export { GrpcChannel } from './client/channel.js';
 export { parseGrpcTarget, type GrpcTarget } from './client/target.js';
-export { ReflectionClient, type ReflectionClientOptions, type ReflectedFile, type ReflectionVersion } from './client/reflection-client.js';
+export { ReflectionClient, grpcReflectionStreams, type ReflectionClientOptions, type ReflectedFile, type ReflectionVersion } from './services/reflection-client.js';
 export { HealthStatusSource, healthService, type ServingStatus } from './services/health.js';
 export { reflectionService, type ReflectionOptions } from './services/reflection.js';
-export { DescriptorPool } from './services/descriptor-pool.js';
+export { DescriptorPool } from '@trellis/reflection';
 export { standardServices, type StandardServicesOptions, type ProtoFiles } from './services/standard-services.js';
 export { followServing } from './kernel/follow-serving.js';
 export { GrpcErrorCodes } from './errors.js';

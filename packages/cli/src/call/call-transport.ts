@@ -64,13 +64,13 @@ export class CallFailed extends Error {
 /**
  * How `trellis call` talks to providers, chosen with `--protocol` (or the target's scheme, or the
  * providers' instance documents): the native protocol (`trellis`, through RpcClient) and gRPC
- * (`grpc`, through @trellis/transport-grpc's GrpcClient). `stream` is absent where the protocol
- * cannot carry streams yet.
+ * (`grpc`, through @trellis/transport-grpc's GrpcClient), each with unary calls and the three
+ * stream kinds.
  */
 export interface CallTransport {
   readonly protocol: string;
   unary(call: UnaryCall): Promise<CallResult>;
-  stream?(call: StreamCall): Promise<StreamResult>;
+  stream(call: StreamCall): Promise<StreamResult>;
 }
 
 /** What a transport may share with the rest of the command: the gRPC client (TLS settings, reflection on the same connection). */

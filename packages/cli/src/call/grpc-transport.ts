@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { RpcError, type Metadata } from '@trellis/core';
 import type { GrpcClient } from '@trellis/transport-grpc';
 import { grpcUrl } from '../target.js';
-import { grpcProvider } from './grpc-providers.js';
+import { grpcProvider } from './providers.js';
 import { decodeMessage, encodeMessage } from '../proto/message-bytes.js';
 import { CallFailed, type CallBase, type CallResult, type CallTransport, type StreamCall, type StreamResult, type UnaryCall } from './call-transport.js';
 

@@ -1,6 +1,6 @@
 import { Code } from '@trellis/core';
 import type { GrpcClient } from '@trellis/transport-grpc';
-import { CliError, usage } from '../cli-error.js';
+import { badFlag, CliError, usage } from '../cli-error.js';
 import type { CommandContext } from '../context.js';
 import { positiveMs } from '../context.js';
 import { DialFailures } from '../call/dial-failures.js';
@@ -11,9 +11,10 @@ import { CALL_TRANSPORTS } from '../call/transports.js';
 import { ExitCode } from '../exit-codes.js';
 import { parseJson, readData } from '../input/json-input.js';
 import { readRequestLines, type InputLine } from '../input/json-lines.js';
-import { grpcProvider } from '../call/grpc-providers.js';
+import { grpcProvider, reflectionProvider } from '../call/providers.js';
 import { descriptorSource, type DescriptorSource } from '../proto/descriptor-source.js';
-import { ReflectionSource } from '../proto/reflection-source.js';
+import { ReflectionSource, type ReflectionTarget } from '../proto/reflection-source.js';
+import { grpcReflection, nativeReflection, type ReflectionCallOptions } from '../proto/reflection-targets.js';
 import type { Descriptors, MethodInfo } from '../proto/descriptors.js';
 import { fromJson, toJson } from '../proto/json-mapping.js';
 import { grpcUrl, parseTarget, type Target } from '../target.js';
@@ -34,7 +35,8 @@ export interface CallFlags {
 
 /**
  * `trellis call <service|host:port|grpc://host:port> <Method> -d '{…}'`: JSON in, JSON out, over the
- * native protocol or gRPC. Descriptors come from `--proto`, or from the gRPC server's reflection.
+ * native protocol or gRPC. Descriptors come from `--proto`, or from the server's reflection (over
+ * gRPC, or over the native protocol from a Trellis server with `addReflection`).
  * Each request is checked against its message type before anything is sent; stream responses print
  * one JSON per line as they arrive; a failed call prints its status code name, message and whether
  * it may have run, and exits 1.
@@ -56,7 +58,8 @@ export async function call(ctx: CommandContext, targetText: string, methodText: 
   try {
     const protocol = await chooseProtocol(ctx, target, flags.protocol, flags.cacert !== undefined || flags.insecure === true);
     const callTarget = await resolveTarget(ctx, target, protocol, flags);
-    const descriptors = await ctx.out.spin(`reading descriptors`, descriptorSource(flags, protocol === 'grpc' ? () => reflectionOf(ctx, deps, callTarget, metadata, setupMs) : undefined).load());
+    const reflection = (flags.proto?.length ?? 0) > 0 ? undefined : await reflectionOf(ctx, deps, protocol, callTarget, target, { metadata, timeoutMs: setupMs });
+    const descriptors = await ctx.out.spin(`reading descriptors`, descriptorSource(flags, reflection).load());
     const named = resolveMethod(descriptors, target.kind === 'service' ? target.name : undefined, methodText, flags.service);
     const method = descriptors.method(named.service, named.method);
     const transport = await CALL_TRANSPORTS.get(protocol)!(deps);
@@ -105,13 +108,6 @@ async function unary(ctx: CommandContext, transport: CallTransport, base: CallBa
  */
 async function streaming(ctx: CommandContext, transport: CallTransport, base: CallBase, flags: CallFlags): Promise<number> {
   const { method } = base;
-  if (transport.stream === undefined) {
-    throw new CliError(ExitCode.USAGE, `${method.service}.${method.name} is ${method.kind}, and streams over the native protocol are not available yet`, {
-      code: 'ERR_NATIVE_STREAMS_UNSUPPORTED',
-      hint: 'call it over gRPC if the provider serves gRPC (grpc://host:port or --protocol grpc); native streams come with the kernel\'s stream support',
-      details: { method: `${method.service}/${method.name}`, kind: method.kind },
-    });
-  }
   const requests = method.kind === 'server-streaming' ? once(await singleRequest(ctx, method, flags.data)) : await requestStream(ctx, method, flags.data ?? '-');
   let last: unknown;
   const lines = method.kind !== 'client-streaming';
@@ -186,7 +182,7 @@ async function* once<T>(...items: T[]): AsyncGenerator<T> {
  */
 async function chooseProtocol(ctx: CommandContext, target: Target, flag: string | undefined, tlsFlags: boolean): Promise<string> {
   if (flag !== undefined) {
-    if (!CALL_TRANSPORTS.has(flag)) throw usage(`--protocol "${flag}" is unknown`, `protocols: ${[...CALL_TRANSPORTS.keys()].join(', ')}`);
+    if (!CALL_TRANSPORTS.has(flag)) throw badFlag('--protocol', flag, `one of ${[...CALL_TRANSPORTS.keys()].join(', ')}`);
     if (target.kind === 'address' && target.scheme !== undefined && flag !== 'grpc') {
       throw usage(`${target.text} is a gRPC address, but --protocol says ${flag}`, `drop --protocol, or write the address as host:port`);
     }
@@ -209,11 +205,20 @@ async function resolveTarget(ctx: CommandContext, target: Target, protocol: stri
   return { kind: 'address', addresses: [provider], tls: provider.protocol === 'grpcs' };
 }
 
-function reflectionOf(ctx: CommandContext, deps: TransportDeps, target: CallTarget, metadata: Record<string, string>, timeoutMs: number): DescriptorSource {
-  if (target.kind !== 'address') {
-    throw usage('no descriptors: calls over the native protocol need the service\'s .proto', 'pass --proto file.proto (repeatable; -I dir for imports)');
+/**
+ * Where descriptors come from without --proto: the reflection of the server called — over gRPC, or
+ * over the native protocol (a Trellis server with `addReflection`); for a service found in the
+ * registry, of one of its native providers.
+ */
+async function reflectionOf(ctx: CommandContext, deps: TransportDeps, protocol: string, callTarget: CallTarget, target: Target, options: ReflectionCallOptions): Promise<() => DescriptorSource> {
+  const sourceOf = (reflection: ReflectionTarget) => () => new ReflectionSource(reflection, { dialFailure: deps.dialFailure, warn: (text) => ctx.out.warn(text) });
+  if (callTarget.kind === 'address') {
+    const address = callTarget.addresses[0]!;
+    return sourceOf(protocol === 'grpc' ? grpcReflection(() => deps.grpcClient(), address, callTarget.tls === true, options) : nativeReflection(address, options));
   }
-  return new ReflectionSource(() => deps.grpcClient(), grpcUrl(target.addresses[0]!, target.tls === true), { metadata, timeoutMs, dialFailure: deps.dialFailure, warn: (text) => ctx.out.warn(text) });
+  const name = target.kind === 'service' ? target.name : '';
+  const provider = await ctx.out.spin(`looking up ${name}`, reflectionProvider(callTarget.registry, ctx.group, name));
+  return sourceOf(nativeReflection(provider, options));
 }
 
 function display(target: CallTarget & { kind: 'address' }): string {

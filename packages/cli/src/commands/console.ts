@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { usage } from '../cli-error.js';
+import { badFlag, usage } from '../cli-error.js';
 import type { CommandContext } from '../context.js';
 import type { CatalogService, ServiceCatalog } from '../registry/catalog.js';
 
@@ -19,7 +19,7 @@ const REFRESH_MS = 2000;
  */
 export async function consoleCommand(ctx: CommandContext, flags: ConsoleFlags): Promise<number> {
   const port = flags.port === undefined ? 0 : Number(flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port "${flags.port}" is not a port number (0 picks a free one)`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw badFlag('--port', flags.port, 'a port number (0 picks a free one)');
   const token = flags.token ?? ctx.streams.env.TRELLIS_CONSOLE_TOKEN ?? randomBytes(24).toString('base64url');
   if (token.length < 16) throw usage('--token must be at least 16 characters', 'leave it out and a random one is made');
   const address = ctx.registryAddress();

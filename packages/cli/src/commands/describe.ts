@@ -1,13 +1,15 @@
 import type { InstanceInfo } from '@trellis/core/spi';
 import * as protobuf from 'protobufjs';
-import { notFound, usage } from '../cli-error.js';
+import { badFlag, notFound, usage } from '../cli-error.js';
 import { positiveMs, type CommandContext } from '../context.js';
 import { parseHeaders, tlsOptions, usesTls } from '../call/call-options.js';
 import { DialFailures } from '../call/dial-failures.js';
-import { grpcProvider } from '../call/grpc-providers.js';
+import { reflectionProvider } from '../call/providers.js';
+import { GRPC_PROTOCOLS, PROTOCOLS } from '../call/protocols.js';
 import type { HostPort } from '../health/checks.js';
 import { ReflectionSource } from '../proto/reflection-source.js';
-import { grpcUrl, looksLikeAddress, parseTarget, type Target } from '../target.js';
+import { looksLikeAddress, parseTarget, type Target } from '../target.js';
+import { grpcReflection, nativeReflection } from '../proto/reflection-targets.js';
 import { ExitCode } from '../exit-codes.js';
 import { descriptorSource, type DescriptorSource } from '../proto/descriptor-source.js';
 import type { Descriptors } from '../proto/descriptors.js';
@@ -21,13 +23,15 @@ export interface DescriptorFlags {
   readonly timeout?: string;
   readonly cacert?: string;
   readonly insecure?: boolean;
+  readonly protocol?: string;
 }
 
 /**
- * `trellis describe [grpc://host:port] [symbol]`: the services of the descriptors (no symbol), or one
- * service, method, message or enum with every message shape it reaches, streaming kinds as declared.
- * Descriptors from `--proto`, else from the reflection service of the gRPC server named first, or of
- * a gRPC provider of the service from the registry.
+ * `trellis describe [host:port|grpc://host:port] [symbol]`: the services of the descriptors (no
+ * symbol), or one service, method, message or enum with every message shape it reaches, streaming
+ * kinds as declared. Descriptors from `--proto`, else from the reflection service of the server
+ * named first (native protocol for host:port, gRPC for grpc://), or of a provider of the service
+ * from the registry.
  */
 export async function describe(ctx: CommandContext, first: string | undefined, second: string | undefined, flags: DescriptorFlags): Promise<number> {
   const target = first !== undefined && looksLikeAddress(first) ? parseTarget(first) : undefined;
@@ -81,37 +85,52 @@ export async function describe(ctx: CommandContext, first: string | undefined, s
 }
 
 /**
- * Runs `work` on the descriptor source: `--proto`; else the reflection of the address given, or of a
- * gRPC provider of the service the symbol names (`demo.Greeter`, `demo.Greeter.SayHello`) when a
- * registry is configured. The GrpcClient is closed afterwards.
+ * Runs `work` on the descriptor source: `--proto`; else the reflection of the address given (gRPC
+ * for grpc://, grpcs://, TLS flags or `--protocol grpc`; else the native protocol), or of a provider
+ * of the service the symbol names (`demo.Greeter`, `demo.Greeter.SayHello`) when a registry is
+ * configured. Connections are closed afterwards.
  */
 async function withReflection<T>(ctx: CommandContext, target: Target | undefined, symbol: string | undefined, flags: DescriptorFlags, work: (source: DescriptorSource) => Promise<T>): Promise<T> {
   if ((flags.proto?.length ?? 0) > 0) return work(descriptorSource(flags));
   let address: HostPort;
-  let tls: boolean;
+  let protocol: string;
   if (target !== undefined && target.kind === 'address') {
     address = target.address;
-    tls = usesTls(target, flags);
+    protocol = protocolOf(target, flags);
   } else {
-    const provider = symbol !== undefined && ctx.hasRegistry ? await registeredGrpcProvider(ctx, symbol) : undefined;
+    const provider = symbol !== undefined && ctx.hasRegistry ? await registeredProvider(ctx, symbol) : undefined;
     if (provider === undefined) return work(descriptorSource(flags));
     address = provider;
-    tls = provider.protocol === 'grpcs';
+    protocol = GRPC_PROTOCOLS.has(provider.protocol) ? provider.protocol : 'trellis';
   }
-  const timeoutMs = positiveMs('--timeout', flags.timeout, 5000);
+  const options = { metadata: parseHeaders(flags.header ?? []), timeoutMs: positiveMs('--timeout', flags.timeout, 5000) };
+  const warn = (text: string) => ctx.out.warn(text);
+  if (protocol === 'trellis') return work(new ReflectionSource(nativeReflection(address, options), { warn }));
   const { GrpcClient } = await import('@trellis/transport-grpc');
   const dials = new DialFailures();
-  const client = new GrpcClient({ tls: tlsOptions(flags), connectTimeoutMs: timeoutMs, onStateChange: dials.onStateChange });
+  const client = new GrpcClient({ tls: tlsOptions(flags), connectTimeoutMs: options.timeoutMs, onStateChange: dials.onStateChange });
   try {
-    const options = { metadata: parseHeaders(flags.header ?? []), timeoutMs, dialFailure: (display: string) => dials.reason(display), warn: (text: string) => ctx.out.warn(text) };
-    return await work(new ReflectionSource(async () => client, grpcUrl(address, tls), options));
+    const tls = protocol === 'grpcs' || (target?.kind === 'address' && usesTls(target, flags));
+    return await work(new ReflectionSource(grpcReflection(async () => client, address, tls, options), { dialFailure: (display) => dials.reason(display), warn }));
   } finally {
     client.close();
   }
 }
 
-/** The gRPC provider of the service `symbol` is (or whose method it is), if the registry lists that service. */
-async function registeredGrpcProvider(ctx: CommandContext, symbol: string): Promise<InstanceInfo | undefined> {
+/** An address's protocol: `--protocol`, else gRPC for grpc:// and grpcs:// (or TLS flags), else the native protocol, as `call` decides. */
+function protocolOf(target: Target & { kind: 'address' }, flags: DescriptorFlags): string {
+  if (flags.protocol !== undefined) {
+    if (!(PROTOCOLS as readonly string[]).includes(flags.protocol)) throw badFlag('--protocol', flags.protocol, `one of ${PROTOCOLS.join(', ')}`);
+    if (target.scheme !== undefined && flags.protocol !== 'grpc') {
+      throw usage(`${target.text} is a gRPC address, but --protocol says ${flags.protocol}`, 'drop --protocol, or write the address as host:port');
+    }
+    return flags.protocol;
+  }
+  return target.scheme !== undefined || flags.cacert !== undefined || flags.insecure === true ? 'grpc' : 'trellis';
+}
+
+/** A provider of the service `symbol` is (or whose method it is), if the registry lists that service: a native one when there is one. */
+async function registeredProvider(ctx: CommandContext, symbol: string): Promise<InstanceInfo | undefined> {
   const registry = ctx.registry();
   const services = await ctx.out.spin(`reading ${registry.address.display}`, registry.services());
   const names = [symbol, symbol.replace(/[./][^./]+$/, '')];
@@ -126,7 +145,7 @@ async function registeredGrpcProvider(ctx: CommandContext, symbol: string): Prom
       { suggestions: close },
     );
   }
-  return grpcProvider(registry, ctx.group, service.name);
+  return reflectionProvider(registry, ctx.group, service.name);
 }
 
 function messagesOf(method: protobuf.Method): protobuf.Type[] {

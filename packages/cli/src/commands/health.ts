@@ -1,4 +1,4 @@
-import { notFound, usage } from '../cli-error.js';
+import { badFlag, notFound } from '../cli-error.js';
 import type { CommandContext } from '../context.js';
 import { positiveMs } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -20,7 +20,7 @@ export interface HealthFlags {
 export async function health(ctx: CommandContext, targetText: string, flags: HealthFlags): Promise<number> {
   const timeoutMs = positiveMs('--timeout', flags.timeout, 1000);
   const count = flags.count === undefined ? 3 : Number(flags.count);
-  if (!Number.isInteger(count) || count < 1 || count > 100) throw usage(`--count "${flags.count}" is not a number from 1 to 100`);
+  if (!Number.isInteger(count) || count < 1 || count > 100) throw badFlag('--count', flags.count, 'a whole number from 1 to 100');
   const target = parseTarget(targetText);
   let targets: CheckTarget[];
   if (target.kind === 'address') {
@@ -34,7 +34,7 @@ export async function health(ctx: CommandContext, targetText: string, flags: Hea
     targets = service.providers.map((p) => ({ host: p.host, port: p.port, protocol: p.protocol }));
   }
   if (flags.http !== undefined && healthUrl(flags.http, 'h') === '') {
-    throw usage(`--http "${flags.http}" is neither a port nor a URL`, 'pass the health endpoint\'s port (8081, :8081/ready) or its URL');
+    throw badFlag('--http', flags.http, 'a port or a URL', 'pass the health endpoint\'s port (8081, :8081/ready) or its URL');
   }
   const checks = await ctx.out.spin(`checking ${targets.length} target(s)`, async () => {
     const pings = await livenessCheck(targets, { timeoutMs, count });

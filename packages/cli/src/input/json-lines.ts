@@ -27,7 +27,11 @@ export async function readRequestLines(value: string, stdin: NodeJS.ReadableStre
   if (value === '-') {
     // A terminal is fine here: a bidi stream can be driven by typing, each line sent on Enter.
     if (stdin.isTTY) note('reading request messages from the terminal, one JSON per line; Ctrl-D ends the stream');
-    return { source: 'stdin', lines: nonEmpty(createInterface({ input: stdin, crlfDelay: Infinity })), complete: false };
+    // readline emits lines as soon as stdin has them, and its async iterator only buffers from the
+    // moment it is created: created here, not when the call pulls its first request (after the
+    // registry lookup), or piped lines would be lost and the stream would wait forever.
+    const iterator = createInterface({ input: stdin, crlfDelay: Infinity })[Symbol.asyncIterator]();
+    return { source: 'stdin', lines: nonEmpty({ [Symbol.asyncIterator]: () => iterator }), complete: false };
   }
   const { text, source } = await readData(value, stdin);
   return { source, lines: nonEmpty(text.split(/\r?\n/)), complete: true };

@@ -8,7 +8,7 @@ import { CLI_CONVERSION } from './message-bytes.js';
 
 /**
  * Where `describe` and `call` get services and message types from: .proto files (`--proto`), or a
- * gRPC server's reflection service (reflection-source.ts).
+ * server's reflection service, over gRPC or the native protocol (reflection-source.ts).
  */
 export interface DescriptorSource {
   /** For messages: `greeter.proto`, `reflection at 10.0.0.7:50051`. */
@@ -63,15 +63,15 @@ function locate(files: readonly string[], dirs: readonly string[]): { files: str
 }
 
 /**
- * The source the flags ask for: the .proto files when given, else the reflection of the gRPC server
- * the command is pointed at; with neither, a usage error that says what to pass.
+ * The source the flags ask for: the .proto files when given, else the reflection of the server the
+ * command is pointed at; with neither, a usage error that says what to pass.
  */
 export function descriptorSource(flags: { proto?: readonly string[]; importPath?: readonly string[] }, reflection?: () => DescriptorSource): DescriptorSource {
   if (flags.proto === undefined || flags.proto.length === 0) {
     if (reflection !== undefined) return reflection();
     throw usage(
       'no descriptors: this command needs the service\'s .proto',
-      'pass --proto file.proto (repeatable; -I dir for imports), or point it at a gRPC server that serves reflection (grpc://host:port)',
+      'pass --proto file.proto (repeatable; -I dir for imports), or point it at a server that serves reflection (host:port, grpc://host:port)',
     );
   }
   return new ProtoFileSource(flags.proto, flags.importPath ?? []);

@@ -1,7 +1,9 @@
-import type { ProtoPackage, ProtoServiceDefinition } from '@trellis/codec-protobuf';
+import { localName } from '@trellis/codec-protobuf';
+import type { MethodDefinition, ServiceDefinition } from '@trellis/core';
 import * as protobuf from 'protobufjs';
-import { notFound, usage } from '../cli-error.js';
+import { notFound } from '../cli-error.js';
 import { closeNames, didYouMean } from '../suggest.js';
+import { decodeMessage, encodeMessage } from './message-bytes.js';
 
 export type MethodKind = 'unary' | 'server-streaming' | 'client-streaming' | 'bidi-streaming';
 
@@ -18,12 +20,12 @@ export interface MethodInfo {
 }
 
 /**
- * What a descriptor source loaded: services, methods and types, looked up by full name. `proto` is
- * a protobufjs root (from server reflection), or a codec-protobuf package, which also gives the
- * kernel's service definitions that the native protocol needs.
+ * What a descriptor source loaded: services, methods and types, looked up by full name, from a
+ * resolved protobufjs root (.proto files loaded by codec-protobuf, or server reflection's
+ * descriptors).
  */
 export class Descriptors {
-  constructor(readonly proto: Pick<ProtoPackage, 'root'> & Partial<Pick<ProtoPackage, 'service'>>, readonly origin: string) {}
+  constructor(readonly proto: { readonly root: protobuf.Root }, readonly origin: string) {}
 
   get serviceNames(): string[] {
     return this.services().map((s) => s.fullName.slice(1));
@@ -51,13 +53,27 @@ export class Descriptors {
     throw notFound(`service "${name}" is not defined in ${this.origin}`, hint, { suggestions: close, services: names });
   }
 
-  /** The kernel's definition of a service (unary methods, codecs), for an RpcClient. */
-  definition(name: string): ProtoServiceDefinition {
-    this.service(name);
-    if (this.proto.service === undefined) {
-      throw usage(`the native protocol needs ${name}'s .proto: descriptors from ${this.origin} only serve gRPC calls`, 'pass --proto file.proto, or --protocol grpc');
+  /**
+   * The kernel's definition of a service, for an RpcClient over the native protocol: every method
+   * with its kind, its codecs those of message-bytes.ts (the same conversion as the gRPC path), so
+   * descriptors from reflection serve native calls as .proto files do.
+   */
+  definition(name: string): ServiceDefinition {
+    const service = this.service(name);
+    const methods: Record<string, MethodDefinition> = {};
+    for (const method of service.methodsArray) {
+      const info = methodInfo(service, method);
+      methods[info.name] = {
+        name: info.name,
+        localName: localName(info.name),
+        kind: info.kind,
+        requestCodec: { encode: (value) => encodeMessage(info.request, value as Record<string, unknown>), decode: (bytes) => decodeMessage(info.request, bytes) },
+        responseCodec: { encode: (value) => encodeMessage(info.response, value as Record<string, unknown>), decode: (bytes) => decodeMessage(info.response, bytes) },
+        idempotent: info.idempotency !== 'IDEMPOTENCY_UNKNOWN',
+        options: {},
+      };
     }
-    return this.proto.service(name);
+    return { name: service.fullName.slice(1), methods };
   }
 
   method(serviceName: string, methodName: string): MethodInfo {

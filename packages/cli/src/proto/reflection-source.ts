@@ -1,5 +1,5 @@
 import { Code, RpcError } from '@trellis/core';
-import type { GrpcClient, ReflectedFile } from '@trellis/transport-grpc';
+import { ReflectionClient, type OpenReflectionStream, type ReflectedFile } from '@trellis/reflection';
 import * as protobuf from 'protobufjs';
 import * as descriptor from 'protobufjs/ext/descriptor';
 import { CliError, usage } from '../cli-error.js';
@@ -7,41 +7,49 @@ import { ExitCode } from '../exit-codes.js';
 import type { DescriptorSource } from './descriptor-source.js';
 import { Descriptors } from './descriptors.js';
 
+/**
+ * The server whose reflection is asked, and how: over gRPC (`url` grpc:// or grpcs://) or over the
+ * native protocol (a Trellis server with `addReflection`, @trellis/reflection).
+ */
 export interface ReflectionTarget {
-  /** `grpc://host:port` or `grpcs://host:port`. */
-  readonly url: string;
+  readonly protocol: 'grpc' | 'trellis';
   /** `host:port`, for messages. */
   readonly display: string;
+  /** gRPC: whether the server was dialled over TLS (grpcs://), for hints. */
+  readonly tls?: boolean;
+  /** Opens the reflection streams (the connection stays the caller's); `close` runs after the load. */
+  connect(): Promise<{ open: OpenReflectionStream; close?(): Promise<void> | void }>;
 }
 
 /**
- * Descriptors from a gRPC server's reflection service (grpc.reflection.v1, falling back to v1alpha),
- * as grpcurl gets them: the services it lists, then every file defining them and every file those
- * import. Linked with protobufjs's descriptor support, then map fields are rebuilt (see below).
+ * Descriptors from a server's reflection service (grpc.reflection.v1, falling back to v1alpha), as
+ * grpcurl gets them, over gRPC or the native protocol: the services it lists, then every file
+ * defining them and every file those import. Linked with protobufjs's descriptor support, then map
+ * fields are rebuilt (see below).
  */
 export class ReflectionSource implements DescriptorSource {
   readonly origin: string;
 
   constructor(
-    private readonly client: () => Promise<GrpcClient>,
     private readonly target: ReflectionTarget,
     private readonly options: {
-      readonly metadata: Readonly<Record<string, string>>;
-      readonly timeoutMs: number;
       /** Why a dial to `host:port` failed, if the client reported it (dial-failures.ts). */
       readonly dialFailure?: (display: string) => string | undefined;
       /** Remarks that do not stop the command (a service reflection cannot describe). */
       readonly warn?: (text: string) => void;
-    },
+    } = {},
   ) {
     this.origin = `reflection at ${target.display}`;
   }
 
   async load(): Promise<Descriptors> {
-    const { ReflectionClient } = await import('@trellis/transport-grpc');
-    const reflection = new ReflectionClient(await this.client(), this.target.url, { metadata: new Map(Object.entries(this.options.metadata)), timeoutMs: this.options.timeoutMs });
     let files: ReflectedFile[];
+    let version: string | undefined;
+    let connection: Awaited<ReturnType<ReflectionTarget['connect']>> | undefined;
+    let reflection: ReflectionClient | undefined;
     try {
+      connection = await this.target.connect();
+      reflection = new ReflectionClient(connection.open);
       // A listed service the server cannot describe (NOT_FOUND) is left out, not fatal: the others still work.
       for (const service of await reflection.listServices()) {
         try {
@@ -52,29 +60,37 @@ export class ReflectionSource implements DescriptorSource {
         }
       }
       files = await reflection.filesFor([]);
+      version = reflection.version;
     } catch (error) {
       throw this.failed(RpcError.from(error));
     } finally {
-      reflection.close();
+      reflection?.close();
+      await connection?.close?.();
     }
-    return new Descriptors({ root: linkFiles(files, this.origin) }, `${this.origin} (${reflection.version ?? 'v1'})`);
+    return new Descriptors({ root: linkFiles(files, this.origin) }, `${this.origin} (${version ?? 'v1'})`);
   }
 
   private failed(error: RpcError): CliError {
     const where = this.target.display;
+    const native = this.target.protocol === 'trellis';
     if (error.code === Code.UNIMPLEMENTED) {
-      return new CliError(ExitCode.NOT_FOUND, `the gRPC server at ${where} does not serve reflection (grpc.reflection.v1 nor v1alpha): ${error.message}`, {
-        hint: 'pass the service\'s .proto with --proto file.proto (-I dir for its imports)',
+      const server = native ? 'Trellis server' : 'gRPC server';
+      return new CliError(ExitCode.NOT_FOUND, `the ${server} at ${where} does not serve reflection (grpc.reflection.v1 nor v1alpha): ${error.message}`, {
+        hint: native
+          ? 'pass the service\'s .proto with --proto file.proto (-I dir for its imports), or serve reflection: addReflection(server, protos) of @trellis/reflection'
+          : 'pass the service\'s .proto with --proto file.proto (-I dir for its imports)',
         details: { status: { code: Code[error.code], message: error.message } },
       });
     }
-    const tls = this.target.url.startsWith('grpcs');
+    const tls = this.target.tls === true;
     const dial = error.code === Code.UNAVAILABLE && !error.mayHaveRun ? this.options.dialFailure?.(where) : undefined;
     const hint = error.code === Code.UNAVAILABLE
       ? dial !== undefined && /certificate|self.signed|SSL|TLS/i.test(dial)
         ? 'the server\'s certificate is not trusted: pass its CA with --cacert ca.pem (or --insecure for a test server)'
-        : `is a gRPC server listening at ${where}?${tls ? ' (a cleartext server needs grpc://)' : ' (a TLS server needs grpcs://)'}`
-      : error.code === Code.CANCELLED && !tls ? 'the server reset the call; a TLS server called over cleartext does that: try grpcs://'
+        : native
+          ? `is a Trellis server listening at ${where}? (a gRPC server needs grpc://)`
+          : `is a gRPC server listening at ${where}?${tls ? ' (a cleartext server needs grpc://)' : ' (a TLS server needs grpcs://)'}`
+      : error.code === Code.CANCELLED && !tls && !native ? 'the server reset the call; a TLS server called over cleartext does that: try grpcs://'
         : error.code === Code.DEADLINE_EXCEEDED ? 'raise --timeout' : undefined;
     const message = `reflection at ${where} failed: ${Code[error.code] ?? error.code} (${error.code}): ${error.message}${dial === undefined ? '' : `\n  dial: ${dial}`}`;
     return new CliError(ExitCode.RPC_FAILED, message, {

@@ -1,5 +1,5 @@
 import { RegistryPaths } from '@trellis/core/spi';
-import { usage } from '../cli-error.js';
+import { badFlag, usage } from '../cli-error.js';
 
 /** A registry given on the command line: `etcd://h:p[,h:p…]` or `zk://h:p[,h:p…][/chroot]`. */
 export type RegistryAddress =
@@ -25,7 +25,7 @@ function hostPorts(list: string, given: string): string[] {
 
 /** Parses `--registry` (or TRELLIS_REGISTRY); a wrong one is a usage error saying the format. */
 export function parseRegistryAddress(value: string, root: string = RegistryPaths.DEFAULT_ROOT): RegistryAddress {
-  if (!ROOT.test(root)) throw usage(`--root "${root}" is not a key prefix`, 'write it like /trellis (leading "/", no trailing "/")');
+  if (!ROOT.test(root)) throw badFlag('--root', root, 'a key prefix', 'write it like /trellis (leading "/", no trailing "/")');
   const scheme = /^([a-z0-9+]+):\/\/(.*)$/i.exec(value.trim());
   if (scheme === null) throw usage(`registry address "${value}" has no scheme`, `write it as ${FORMAT}`);
   const [, kind, rest] = scheme as unknown as [string, string, string];

@@ -114,6 +114,8 @@ export class RpcServer {
   private readonly pluginTags: Record<string, string> = {};
   /** Per service: what `@RpcMethod` declared about its methods, published with the instance. */
   private readonly methodTraits = new Map<object, Record<string, MethodTraits>>();
+  /** Services added with `register: false`: served, never put in the registry. */
+  private readonly unregistered = new Set<object>();
   private readonly timer: DeadlineTimer;
   /** Stream opens (issue #18, server/stream-dispatch.ts): the same interceptor chain, once per stream. */
   private readonly streamDispatch: StreamHandler;
@@ -172,8 +174,12 @@ export class RpcServer {
     for (const plugin of options.plugins ?? []) this.use(plugin);
   }
 
-  /** Adds a service. Group and version come from options, else from `@RpcService`, else defaults. */
-  addService(definition: ServiceDefinition, implementation: object, options: { group?: string; version?: string } = {}): this {
+  /**
+   * Adds a service. Group and version come from options, else from `@RpcService`, else defaults.
+   * `register: false` serves it without registering it in the registry: a built-in service of the
+   * process (server reflection) that callers reach on a known address, not one consumers discover.
+   */
+  addService(definition: ServiceDefinition, implementation: object, options: { group?: string; version?: string; register?: boolean } = {}): this {
     this.assertState('new', 'add services');
     if (!definition || typeof definition.name !== 'string' || typeof definition.methods !== 'object') {
       throw new TrellisError(ErrorCodes.SERVICE_INVALID, 'addService needs a ServiceDefinition (load one with @trellis/codec-protobuf)');
@@ -208,6 +214,7 @@ export class RpcServer {
       if (idempotent !== undefined) traits[method.method.name] = { idempotent };
     }
     if (Object.keys(traits).length > 0) this.methodTraits.set(entry, traits);
+    if (options.register === false) this.unregistered.add(entry);
     return this;
   }
 
@@ -376,6 +383,7 @@ export class RpcServer {
     const protocols = this.options.listeners !== undefined && addresses.length > 0 ? protocolPorts(addresses) : undefined;
     const protocol = addresses[0]?.protocol ?? NATIVE_PROTOCOL;
     for (const entry of this.table.entries()) {
+      if (this.unregistered.has(entry)) continue;
       const info: InstanceInfo = {
         host: this.host,
         port,

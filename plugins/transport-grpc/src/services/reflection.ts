@@ -1,80 +1,20 @@
+import { reflectionReplies, type DescriptorPool, type ReflectionOptions } from '@trellis/reflection';
 import type { GrpcMethodHandler } from '../server/handler.js';
-import type { DescriptorPool } from './descriptor-pool.js';
-import { REFLECTION_V1_ROOT } from './standard-protos.js';
 
-// v1 and v1alpha messages are identical field for field: one codec serves both services.
-const Request = REFLECTION_V1_ROOT.lookupType('grpc.reflection.v1.ServerReflectionRequest');
-const Response = REFLECTION_V1_ROOT.lookupType('grpc.reflection.v1.ServerReflectionResponse');
-
-interface ReflectionRequest {
-  host?: string;
-  message_request?: string;
-  file_by_filename?: string;
-  file_containing_symbol?: string;
-  file_containing_extension?: { containing_type?: string; extension_number?: number };
-  all_extension_numbers_of_type?: string;
-  list_services?: string;
-}
-
-const NOT_FOUND = 5;
-const INVALID_ARGUMENT = 3;
-
-export interface ReflectionOptions {
-  /** The services `list_services` names (default: every service in the pool). */
-  readonly services?: () => readonly string[];
-}
+export type { ReflectionOptions } from '@trellis/reflection';
 
 /**
- * `ServerReflectionInfo` (grpc.reflection.v1 and v1alpha): answers each request on the stream with
- * descriptors from the pool — a file and its dependencies by name, by symbol or by extension,
- * extension numbers, the list of services; an error response (NOT_FOUND…) when it has no answer.
+ * `ServerReflectionInfo` (grpc.reflection.v1 and v1alpha) on the gRPC engine: each request on the
+ * stream answered from the pool by @trellis/reflection (the same answers a native RpcServer gives
+ * with its `addReflection`).
  */
 export function reflectionService(pool: DescriptorPool, options: ReflectionOptions = {}): Record<string, GrpcMethodHandler> {
-  const listed = options.services ?? (() => pool.services);
-  const answer = (request: ReflectionRequest): Record<string, unknown> => {
-    const files = (name: string | undefined, what: string) => {
-      const found = name === undefined ? undefined : pool.fileWithDependencies(name);
-      return found === undefined
-        ? { error_response: { error_code: NOT_FOUND, error_message: `${what} not found` } }
-        : { file_descriptor_response: { file_descriptor_proto: found } };
-    };
-    switch (request.message_request) {
-      case 'file_by_filename':
-        return files(request.file_by_filename, `file "${request.file_by_filename}"`);
-      case 'file_containing_symbol':
-        return files(pool.fileContainingSymbol(request.file_containing_symbol ?? ''), `symbol "${request.file_containing_symbol}"`);
-      case 'file_containing_extension': {
-        const ext = request.file_containing_extension ?? {};
-        return files(pool.fileContainingExtension(ext.containing_type ?? '', ext.extension_number ?? 0), `extension ${ext.extension_number} of "${ext.containing_type}"`);
-      }
-      case 'all_extension_numbers_of_type': {
-        const type = request.all_extension_numbers_of_type ?? '';
-        const numbers = pool.extensionNumbers(type);
-        return numbers === undefined
-          ? { error_response: { error_code: NOT_FOUND, error_message: `type "${type}" not found` } }
-          : { all_extension_numbers_response: { base_type_name: type, extension_number: numbers } };
-      }
-      case 'list_services':
-        return { list_services_response: { service: listed().map((name) => ({ name })) } };
-      default:
-        return { error_response: { error_code: INVALID_ARGUMENT, error_message: 'the request names no known message_request' } };
-    }
-  };
+  const reply = reflectionReplies(pool, options);
   return {
     ServerReflectionInfo: {
       kind: 'bidi-streaming',
       async handle(call) {
-        for await (const bytes of call.requests) {
-          let request: ReflectionRequest;
-          try {
-            request = Request.toObject(Request.decode(bytes), { oneofs: true, defaults: false }) as ReflectionRequest;
-          } catch (error) {
-            await call.send(Response.encode({ error_response: { error_code: INVALID_ARGUMENT, error_message: `request could not be decoded: ${(error as Error).message}` } }).finish());
-            continue;
-          }
-          const response = { valid_host: request.host ?? '', original_request: Request.fromObject(request), ...answer(request) };
-          await call.send(Response.encode(Response.fromObject(response)).finish());
-        }
+        for await (const bytes of call.requests) await call.send(reply(bytes));
       },
     },
   };

@@ -1,50 +1,10 @@
-import * as protobuf from 'protobufjs';
+import { protoFile } from '@trellis/reflection';
 
 /**
- * The protos of the standard services this package serves, as protobufjs JSON (field numbers and
- * names as in grpc/health/v1/health.proto and grpc/reflection/v1{,alpha}/reflection.proto), so the
- * package needs no .proto files at run time. Each object is tagged with the file name those protos
- * have upstream, so reflection can describe these services too.
+ * The proto of the health service, as protobufjs JSON (field numbers and names as in
+ * grpc/health/v1/health.proto), so the package needs no .proto files at run time; tagged with its
+ * upstream file name, so reflection can describe it too.
  */
-
-const reflectionMessages = (): object => ({
-  nested: {
-    ServerReflection: {
-      methods: {
-        ServerReflectionInfo: { requestType: 'ServerReflectionRequest', requestStream: true, responseType: 'ServerReflectionResponse', responseStream: true },
-      },
-    },
-    ServerReflectionRequest: {
-      oneofs: { message_request: { oneof: ['file_by_filename', 'file_containing_symbol', 'file_containing_extension', 'all_extension_numbers_of_type', 'list_services'] } },
-      fields: {
-        host: { type: 'string', id: 1 },
-        file_by_filename: { type: 'string', id: 3 },
-        file_containing_symbol: { type: 'string', id: 4 },
-        file_containing_extension: { type: 'ExtensionRequest', id: 5 },
-        all_extension_numbers_of_type: { type: 'string', id: 6 },
-        list_services: { type: 'string', id: 7 },
-      },
-    },
-    ExtensionRequest: { fields: { containing_type: { type: 'string', id: 1 }, extension_number: { type: 'int32', id: 2 } } },
-    ServerReflectionResponse: {
-      oneofs: { message_response: { oneof: ['file_descriptor_response', 'all_extension_numbers_response', 'list_services_response', 'error_response'] } },
-      fields: {
-        valid_host: { type: 'string', id: 1 },
-        original_request: { type: 'ServerReflectionRequest', id: 2 },
-        file_descriptor_response: { type: 'FileDescriptorResponse', id: 4 },
-        all_extension_numbers_response: { type: 'ExtensionNumberResponse', id: 5 },
-        list_services_response: { type: 'ListServiceResponse', id: 6 },
-        error_response: { type: 'ErrorResponse', id: 7 },
-      },
-    },
-    FileDescriptorResponse: { fields: { file_descriptor_proto: { rule: 'repeated', type: 'bytes', id: 1 } } },
-    ExtensionNumberResponse: { fields: { base_type_name: { type: 'string', id: 1 }, extension_number: { rule: 'repeated', type: 'int32', id: 2 } } },
-    ListServiceResponse: { fields: { service: { rule: 'repeated', type: 'ServiceResponse', id: 1 } } },
-    ServiceResponse: { fields: { name: { type: 'string', id: 1 } } },
-    ErrorResponse: { fields: { error_code: { type: 'int32', id: 1 }, error_message: { type: 'string', id: 2 } } },
-  },
-});
-
 const health: object = {
   nested: {
     HealthCheckRequest: { fields: { service: { type: 'string', id: 1 } } },
@@ -61,24 +21,6 @@ const health: object = {
   },
 };
 
-/** Builds `a.b.c` nesting around a package's definitions and tags every object with its file. */
-function file(pkg: string, filename: string, definitions: object): protobuf.Root {
-  let json = definitions;
-  for (const part of pkg.split('.').reverse()) json = { nested: { [part]: json } };
-  const root = protobuf.Root.fromJSON(json as protobuf.INamespace);
-  root.resolveAll();
-  const tag = (ns: protobuf.NamespaceBase) => {
-    for (const nested of ns.nestedArray) {
-      nested.filename = filename;
-      (nested as protobuf.ReflectionObject & { _edition?: string })._edition = 'proto3';
-      if (nested instanceof protobuf.Namespace) tag(nested);
-    }
-  };
-  const pkgNamespace = root.lookup(pkg) as protobuf.Namespace;
-  tag(pkgNamespace);
-  return root;
-}
-
-export const HEALTH_ROOT = file('grpc.health.v1', 'grpc/health/v1/health.proto', health);
-export const REFLECTION_V1_ROOT = file('grpc.reflection.v1', 'grpc/reflection/v1/reflection.proto', reflectionMessages());
-export const REFLECTION_V1ALPHA_ROOT = file('grpc.reflection.v1alpha', 'grpc/reflection/v1alpha/reflection.proto', reflectionMessages());
+export const HEALTH_ROOT = protoFile('grpc.health.v1', 'grpc/health/v1/health.proto', health);
+// Reflection's own protos live with the reflection service in @trellis/reflection.
+export { REFLECTION_V1_ROOT, REFLECTION_V1ALPHA_ROOT } from '@trellis/reflection';

@@ -51,5 +51,5 @@ t.test('one FileDescriptorProto per file, with dependencies, qualified names and
 });
 
 t.test('unloadable files are a coded configuration error', async (t) => {
-  t.throws(() => DescriptorPool.fromFiles(['missing.proto'], [protos(t)]), { code: 'ERR_GRPC_PROTO_LOAD_FAILED' });
+  t.throws(() => DescriptorPool.fromFiles(['missing.proto'], [protos(t)]), { code: 'ERR_REFLECTION_PROTO_LOAD_FAILED' });
 });

@@ -3,7 +3,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { TrellisError } from '@trellis/core';
 import * as protobuf from 'protobufjs';
 import * as descriptor from 'protobufjs/ext/descriptor';
-import { GrpcErrorCodes } from '../errors.js';
+import { ReflectionErrorCodes } from './errors.js';
 
 // google/protobuf/{descriptor,api,type,source_context}.proto are not bundled with protobufjs's
 // parser (only their JSON is shipped); registered so .proto files that import them load.
@@ -17,6 +17,12 @@ for (const name of ['descriptor', 'api', 'type', 'source_context']) {
 
 type FileDescriptor = protobuf.Message & Record<string, unknown>;
 type Editioned = protobuf.ReflectionObject & { _edition?: string };
+
+/** .proto files and where they resolve: what a `ProtoPackage` of @trellis/codec-protobuf exposes (`files`, `includeDirs`). */
+export interface ProtoFiles {
+  readonly files: readonly string[];
+  readonly includeDirs?: readonly string[];
+}
 
 /** One .proto file as reflection serves it. */
 interface PoolFile {
@@ -42,6 +48,20 @@ export class DescriptorPool {
   private readonly extensions = new Map<string, Map<number, string>>();
   private readonly serviceNames: string[] = [];
 
+  /**
+   * The pool of what reflection is given: the `ProtoPackage`(s) the services were loaded from
+   * (`loadProto` of @trellis/codec-protobuf carries its `files` and `includeDirs`), `{ files,
+   * includeDirs }`, or a pool built elsewhere (returned as is). Include directories are searched in
+   * the order given, without repeats.
+   */
+  static of(protos: ProtoFiles | readonly ProtoFiles[] | DescriptorPool): DescriptorPool {
+    if (protos instanceof DescriptorPool) return protos;
+    const list: readonly ProtoFiles[] = Array.isArray(protos) ? protos : [protos as ProtoFiles];
+    const files = [...new Set(list.flatMap((p) => p.files))];
+    const includeDirs = [...new Set(list.flatMap((p) => p.includeDirs ?? []))];
+    return DescriptorPool.fromFiles(files, includeDirs);
+  }
+
   /** Loads .proto files (resolved against `includeDirs`, like protoc's -I) and every file they import. */
   static fromFiles(files: readonly string[], includeDirs: readonly string[] = []): DescriptorPool {
     const dirs = includeDirs.map((dir) => resolve(dir));
@@ -58,7 +78,7 @@ export class DescriptorPool {
       root.loadSync([...files], { keepCase: true });
       root.resolveAll();
     } catch (error) {
-      throw new TrellisError(GrpcErrorCodes.PROTO_LOAD_FAILED, `reflection cannot load ${files.join(', ')} (includeDirs ${JSON.stringify(includeDirs)}): ${(error as Error).message}`, { cause: error });
+      throw new TrellisError(ReflectionErrorCodes.PROTO_LOAD_FAILED, `reflection cannot load ${files.join(', ')} (includeDirs ${JSON.stringify(includeDirs)}): ${(error as Error).message}`, { cause: error });
     }
     const pool = new DescriptorPool();
     pool.addRoot(root, (filename) => {

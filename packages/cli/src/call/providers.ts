@@ -18,5 +18,24 @@ export async function grpcProvider(registry: RegistryClient, group: string, name
       protocols.length > 0 ? `call it over ${protocols[0]}: --protocol ${protocols[0]}` : '`trellis ls` shows what is registered',
     );
   }
+  return pickOne(providers);
+}
+
+/**
+ * The provider whose reflection describes a service: a native one when any is listed (a call goes
+ * over the native protocol then, see call.ts's chooseProtocol), else a gRPC one; NOT_FOUND when the
+ * service has no provider.
+ */
+export async function reflectionProvider(registry: RegistryClient, group: string, name: string): Promise<InstanceInfo> {
+  const service = await registry.service({ group, name });
+  const native = service.providers.filter((p) => !GRPC_PROTOCOLS.has(p.protocol));
+  if (native.length > 0) return pickOne(native);
+  if (service.providers.length === 0) {
+    throw notFound(`service "${service.name}" (group "${service.group}") has no provider in ${registry.address.display} to ask for its descriptors`, 'pass its .proto with --proto file.proto; `trellis ls` shows what is registered');
+  }
+  return pickOne(service.providers);
+}
+
+function pickOne(providers: readonly InstanceInfo[]): InstanceInfo {
   return providers[Math.floor(Math.random() * providers.length)]!;
 }
