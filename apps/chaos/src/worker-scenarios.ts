@@ -167,8 +167,11 @@ export const WORKER_SCENARIOS: Record<string, (options: RunOptions) => Promise<S
           return at;
         })(),
       ]);
-      const failedEcho = records.filter((r) => !r.ok && r.method === 'Echo').length;
-      notes.push(`failed: ${records.filter((r) => !r.ok && r.method === 'Mutate').length} Mutate (non-idempotent, in flight on the killed worker), ${failedEcho} Echo`);
+      const failedEcho = records.filter((r) => !r.ok && r.method === 'Echo');
+      notes.push(`failed: ${records.filter((r) => !r.ok && r.method === 'Mutate').length} Mutate (non-idempotent, in flight on the killed worker), ${failedEcho.length} Echo`);
+      // Why idempotent calls failed, if any did (each distinct message once): the defect's evidence.
+      for (const error of new Set(failedEcho.map((r) => r.error))) notes.push(`Echo failed: ${error}`);
+      if (process.env.DEBUG_KILL) for (const r of records.filter((r) => !r.ok)) notes.push(`${(r.at - faultAt).toFixed(0)} ${r.method} ${r.latencyMs.toFixed(0)} ${r.error?.slice(0, 150)}`);
       notes.push(`etcd lists ${await setup.registeredInstances()} instance after the kill`);
       return summarize('10 workers kill -9', records, faultAt, notes);
     } finally {
