@@ -168,10 +168,13 @@ export const WORKER_SCENARIOS: Record<string, (options: RunOptions) => Promise<S
         })(),
       ]);
       const failedEcho = records.filter((r) => !r.ok && r.method === 'Echo');
-      notes.push(`failed: ${records.filter((r) => !r.ok && r.method === 'Mutate').length} Mutate (non-idempotent, in flight on the killed worker), ${failedEcho.length} Echo`);
-      // Why idempotent calls failed, if any did (each distinct message once): the defect's evidence.
-      for (const error of new Set(failedEcho.map((r) => r.error))) notes.push(`Echo failed: ${error}`);
-      if (process.env.DEBUG_KILL) for (const r of records.filter((r) => !r.ok)) notes.push(`${(r.at - faultAt).toFixed(0)} ${r.method} ${r.latencyMs.toFixed(0)} ${r.error?.slice(0, 150)}`);
+      const failedMutate = records.filter((r) => !r.ok && r.method === 'Mutate');
+      // Mutate is not idempotent: the kernel retries it only when it provably never ran.
+      const neverRan = failedMutate.filter((r) => !r.mayHaveRun).length;
+      notes.push(`failed: ${failedMutate.length} Mutate (non-idempotent, in flight on the killed worker; ${neverRan} that never ran), ${failedEcho.length} Echo`);
+      // Why calls failed that should not have (each distinct message once, at most 5).
+      for (const error of [...new Set(failedEcho.map((r) => r.error))].slice(0, 5)) notes.push(`Echo failed: ${error}`);
+      for (const error of [...new Set(failedMutate.filter((r) => !r.mayHaveRun).map((r) => r.error))].slice(0, 5)) notes.push(`Mutate failed without having run: ${error}`);
       notes.push(`etcd lists ${await setup.registeredInstances()} instance after the kill`);
       return summarize('10 workers kill -9', records, faultAt, notes);
     } finally {
