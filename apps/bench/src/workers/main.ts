@@ -5,7 +5,8 @@
  *      the single-process server's (target ≤ 1.15×).
  *   3. For the cluster-vs-threads decision: the CPU one worker_threads hop would add per call.
  * The callers run in this process, on the same machine; each shape runs once per round, the rounds
- * interleaved (ratios within a round, then their median). Options: --seconds N (3), --rounds N (3).
+ * interleaved (ratios within a round, then their median). Options: --seconds N (3), --rounds N (3),
+ * --callers N (64).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -39,7 +40,8 @@ const arg = (name: string, fallback: number): number => {
 };
 const seconds = arg('--seconds', 3);
 const rounds = arg('--rounds', 3);
-const CONCURRENCY = 64;
+/** Closed-loop callers: each worker needs calls queued while the callers wait for a core. */
+const CONCURRENCY = arg('--callers', 64);
 
 async function startProvider(workers: number): Promise<Provider> {
   const child = fork(join(__dirname, 'provider.js'), [], { env: { ...process.env, BENCH_WORKERS: String(workers) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
