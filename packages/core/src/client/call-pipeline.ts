@@ -328,10 +328,11 @@ export class CallPipeline implements AttemptOwner {
       try {
         pick = this.select(next);
       } catch (thrown) {
-        // No other endpoint: the same one, on another of its connections (the pool redials a dropped
-        // one). One address may be many processes — a worker group whose killed worker took this
-        // connection down while the others serve. A dead or stopping endpoint fails fast again.
+        // No other endpoint: the same one, on another of its connections, while some of them still
+        // serve (a dropped connection, not an unreachable address). One address may be many
+        // processes — a worker group whose killed worker took this connection down.
         try {
+          if (this.settings.transport.state(record.endpoint) !== 'ready') throw thrown;
           pick = this.select((next = inv));
         } catch {
           return this.settle(record, RpcError.from(thrown)); // nowhere left: not this endpoint's error
