@@ -11,6 +11,8 @@ export interface CallRecord {
   readonly attempt: number;
   readonly servedBy: string;
   readonly error?: string;
+  /** For a failure: whether the request may have run (false: provably never ran). */
+  readonly mayHaveRun?: boolean;
 }
 
 export interface TrafficOptions {
@@ -42,7 +44,7 @@ export async function drive(client: RpcClient, options: TrafficOptions, started:
         },
         (error: unknown) => {
           const e = RpcError.from(error);
-          records.push({ at: at - started, method, ok: false, code: e.code, latencyMs: performance.now() - at, attempt: 0, servedBy: '', error: e.message });
+          records.push({ at: at - started, method, ok: false, code: e.code, latencyMs: performance.now() - at, attempt: 0, servedBy: '', error: e.message, mayHaveRun: e.mayHaveRun });
         },
       ));
     }

@@ -167,8 +167,14 @@ export const WORKER_SCENARIOS: Record<string, (options: RunOptions) => Promise<S
           return at;
         })(),
       ]);
-      const failedEcho = records.filter((r) => !r.ok && r.method === 'Echo').length;
-      notes.push(`failed: ${records.filter((r) => !r.ok && r.method === 'Mutate').length} Mutate (non-idempotent, in flight on the killed worker), ${failedEcho} Echo`);
+      const failedEcho = records.filter((r) => !r.ok && r.method === 'Echo');
+      const failedMutate = records.filter((r) => !r.ok && r.method === 'Mutate');
+      // Mutate is not idempotent: the kernel retries it only when it provably never ran.
+      const neverRan = failedMutate.filter((r) => !r.mayHaveRun).length;
+      notes.push(`failed: ${failedMutate.length} Mutate (non-idempotent, in flight on the killed worker; ${neverRan} that never ran), ${failedEcho.length} Echo`);
+      // Why calls failed that should not have (each distinct message once, at most 5).
+      for (const error of [...new Set(failedEcho.map((r) => r.error))].slice(0, 5)) notes.push(`Echo failed: ${error}`);
+      for (const error of [...new Set(failedMutate.filter((r) => !r.mayHaveRun).map((r) => r.error))].slice(0, 5)) notes.push(`Mutate failed without having run: ${error}`);
       notes.push(`etcd lists ${await setup.registeredInstances()} instance after the kill`);
       return summarize('10 workers kill -9', records, faultAt, notes);
     } finally {

@@ -25,7 +25,7 @@ export { InterceptorOrder, EndpointInterceptorOrder } from './invocation.js';
 export type { Attempt, CallEnd, CallObserver, StreamStats } from './observer.js';
 export type { ServerInvocation, ServerInterceptor } from './server/server-invocation.js';
 export { ServerInterceptorOrder } from './server/server-invocation.js';
-export type { Plugin, PluginMeta, ClientPluginContext, ServerPluginContext } from './plugin.js';
+export type { Plugin, PluginMeta, ClientPluginContext, ServerPluginContext, PrimaryPluginContext } from './plugin.js';
 export { definePlugin } from './plugin.js';
 export type { Inspection } from './inspection.js';
 export type { HealthView, EndpointState, EndpointStateChange } from './health.js';
@@ -35,7 +35,7 @@ export { RpcClient, type RpcClientOptions, type MethodSettings } from './client/
 export { provideReferences, type ProvideReferencesOptions, type ReferenceSet } from './client/references.js';
 export { RpcServer, type RpcServerOptions, type CloseOptions, type ReloadOptions } from './server/rpc-server.js';
 export type { ListenerOptions, ListenerAddress } from './server/listener-set.js';
-export type { WorkersOptions, WorkerInfo, WorkerEvent, WorkerState } from './server/workers/worker-options.js';
+export type { WorkersOptions, WorkerInfo, WorkerInspection, WorkerEvent, WorkerState } from './server/workers/worker-options.js';
 export { HandlerError } from './server/error-redaction.js';
 export {
   RpcService, RpcMethod, RpcReference, referenceToken,

@@ -13,6 +13,7 @@ import type { CallObserver } from './observer.js';
 import type { Registry, Disposable } from './registry.js';
 import type { Router } from './router.js';
 import type { ServerInterceptor } from './server/server-invocation.js';
+import type { WorkerInspection } from './server/workers/worker-options.js';
 import type { ServiceKey } from './service-key.js';
 import type { ClientTransport, Listener, ServingView } from './transport.js';
 import { KERNEL_VERSION } from './version.js';
@@ -34,6 +35,12 @@ export interface Plugin {
   readonly meta: PluginMeta;
   setupClient?(context: ClientPluginContext): Awaitable<void>;
   setupServer?(context: ServerPluginContext): Awaitable<void>;
+  /**
+   * Only in the primary of `RpcServer({ workers })`, which runs no `setupServer` (it serves no call):
+   * the group-wide part of a plugin, such as one admin console for every worker. Runs before the
+   * workers are forked and the group registers. Optional; most plugins live in the workers only.
+   */
+  setupPrimary?(context: PrimaryPluginContext): Awaitable<void>;
 }
 
 interface PluginContextBase {
@@ -85,6 +92,11 @@ export interface ClientPluginContext extends PluginContextBase {
 
 export interface ServerPluginContext extends PluginContextBase {
   readonly side: 'server';
+  /**
+   * This server is one worker of `RpcServer({ workers })`: group-wide endpoints (an HTTP console,
+   * a health port) belong to the primary (`setupPrimary`), which reaches this worker over IPC.
+   */
+  readonly inWorkerGroup: boolean;
   addInterceptor(interceptor: ServerInterceptor, order: number): void;
   /** Graceful start: the server registers in the registry only after every check resolves. */
   addReadinessCheck(check: () => Awaitable<void>): void;
@@ -105,6 +117,17 @@ export interface ServerPluginContext extends PluginContextBase {
    * documents registered after the call — so call it during setup or in a readiness check. The
    * server's own `tags` option wins over a plugin's tag of the same key.
    */
+  setInstanceTag(key: string, value: string): void;
+}
+
+/** The primary of a worker group (`Plugin.setupPrimary`): read-outs of the group and instance tags. */
+export interface PrimaryPluginContext extends PluginContextBase {
+  readonly side: 'server';
+  /** The primary's own read-out: `kernel.workers` lists each worker's slot, pid, state, start time and restarts. */
+  inspect(): Inspection;
+  /** Every worker's info with its own `inspect()`, asked over the cluster channel (`RpcServer.inspectWorkers`). */
+  inspectWorkers(options?: { timeoutMs?: number }): Promise<readonly WorkerInspection[]>;
+  /** As on a server: tags for the group's instance documents (the primary registers them). */
   setInstanceTag(key: string, value: string): void;
 }
 

@@ -2,7 +2,7 @@
  * The plugin-author API: everything needed to write a registry, router, load balancer, health view,
  * transport or interceptor plugin. Application code imports from `@trellis/core` instead.
  */
-export type { Plugin, PluginMeta, ClientPluginContext, ServerPluginContext } from './plugin.js';
+export type { Plugin, PluginMeta, ClientPluginContext, ServerPluginContext, PrimaryPluginContext } from './plugin.js';
 export { definePlugin, checkPlugin } from './plugin.js';
 export type { Registry, ConfigSource, ConfigListener, Disposable, EndpointsListener, ServiceQuery } from './registry.js';
 export { RegistryPaths, isConfigSource } from './registry.js';

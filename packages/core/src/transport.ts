@@ -122,6 +122,8 @@ export interface Listener {
   /** Serves over TLS (published in the instance document). Optional: default false. */
   readonly tls?: boolean;
   readonly connectionCount: number;
+  /** Calls and streams being served now, for operators (read only when asked). Optional. */
+  readonly inflightCount?: number;
   /** Stop accepting connections; send GOAWAY on every open one. New requests are then refused. */
   goAway(reason: string): void;
   /**

@@ -85,7 +85,9 @@ t.test('kill -9 of one worker under load: only calls that may have run on it fai
   const outcomes = await load.stop();
 
   const failed = outcomes.filter((o) => o.error);
-  t.ok(outcomes.length - failed.length > 200, `calls kept succeeding (${outcomes.length - failed.length} of ${outcomes.length})`);
+  // Counted from the replacement on (a fixed total depended on how fast the loaded machine respawned).
+  const afterwards = outcomes.slice(afterReplacement);
+  t.ok(afterwards.filter((o) => !o.error).length >= 100, `calls kept succeeding (${afterwards.filter((o) => !o.error).length} of the ${afterwards.length} after the replacement; ${outcomes.length - failed.length} of ${outcomes.length} in all)`);
   t.same(
     failed.filter((o) => !(o.error!.code === Code.UNAVAILABLE && o.error!.mayHaveRun)).map((o) => `${o.method}: ${Code[o.error!.code]} ${o.error!.message}`),
     [],

@@ -1,5 +1,5 @@
 import { definePlugin, KERNEL_VERSION, type Plugin } from '@trellis/core';
-import type { ClientPluginContext, ServiceQuery } from '@trellis/core/spi';
+import type { ClientPluginContext, PrimaryPluginContext, ServerPluginContext, ServiceQuery } from '@trellis/core/spi';
 import { AdminApiError, AdminErrorCodes } from './errors.js';
 import { serveConsole, type ApiRoute, type ConsoleServer } from './http-server.js';
 import { resolveAdminOptions, type AdminOptions } from './options.js';
@@ -9,6 +9,7 @@ import { RuleDocuments } from './rule-documents.js';
 import { ClientHistory, type MethodTotals } from './series.js';
 import { Targets, type Target } from './targets.js';
 import { serverView, targetView } from './views.js';
+import { workersView } from './workers-view.js';
 import { ADMIN_VERSION } from './version.js';
 
 export interface AdminPlugin extends Plugin {
@@ -101,6 +102,18 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
       handler: () => targets.all().filter((t): t is Extract<Target, { side: 'server' }> => t.side === 'server').map((t) => serverView(t, t.context.inspect())),
     },
     {
+      // A worker group's primary: every worker (slot, pid, state, uptime, restarts, in flight) and
+      // the provided services' figures summed across them, with each worker's own detail.
+      method: 'GET', path: '/api/workers',
+      handler: async (request) => {
+        const found = target(request.query.get('server') ?? targets.all().find((t) => t.side === 'server' && 'inspectWorkers' in t.context)?.id);
+        if (found.side !== 'server' || !('inspectWorkers' in found.context)) {
+          throw new AdminApiError(400, AdminErrorCodes.BAD_REQUEST, `${found.id} is not the primary of a worker group (RpcServer({ workers }))`);
+        }
+        return { server: found.id, ...workersView(await found.context.inspectWorkers()) };
+      },
+    },
+    {
       method: 'GET', path: '/api/state',
       handler: (request) => ({ ...overviewOf(), role: request.role, writable: resolved.writeToken !== undefined, targets: targets.all().map(view) }),
     },
@@ -183,6 +196,21 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
     if (targets.size === 0) await stop();
   };
 
+  /** A server, or a worker group's primary: one console for it, linked from its instance documents. */
+  const setupOnServer = async (ctx: ServerPluginContext | PrimaryPluginContext): Promise<void> => {
+    const t = targets.addServer(ctx);
+    try {
+      await start();
+    } catch (error) {
+      await release(t);
+      throw error;
+    }
+    ctx.onClose(() => release(t));
+    // Before registration (setup runs before start() registers): the registry-wide console links here.
+    const published = resolved.advertiseUrl ?? server?.url;
+    if (published) ctx.setInstanceTag(ADMIN_URL_TAG, published);
+  };
+
   return definePlugin({
     meta: { name: '@trellis/admin', kernel: '^0.1.0' },
     get url() {
@@ -204,17 +232,13 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
       ctx.onClose(() => release(t));
     },
     async setupServer(ctx) {
-      const t = targets.addServer(ctx);
-      try {
-        await start();
-      } catch (error) {
-        await release(t);
-        throw error;
-      }
-      ctx.onClose(() => release(t));
-      // Before registration (setup runs before start() registers): the registry-wide console links here.
-      const published = resolved.advertiseUrl ?? server?.url;
-      if (published) ctx.setInstanceTag(ADMIN_URL_TAG, published);
+      // A worker of RpcServer({ workers }): the primary serves the group's one console and reads
+      // this worker over the cluster channel; a console here would share its port with the others.
+      if (ctx.inWorkerGroup) return;
+      await setupOnServer(ctx);
+    },
+    async setupPrimary(ctx) {
+      await setupOnServer(ctx);
     },
   });
 }

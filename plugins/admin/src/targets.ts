@@ -1,9 +1,10 @@
-import type { ClientPluginContext, ServerPluginContext } from '@trellis/core/spi';
+import type { ClientPluginContext, PrimaryPluginContext, ServerPluginContext } from '@trellis/core/spi';
 
 /** A client or server the admin plugin is set up on: what the API reads from. */
 export type Target =
   | { readonly side: 'client'; readonly id: string; readonly context: ClientPluginContext }
-  | { readonly side: 'server'; readonly id: string; readonly context: ServerPluginContext };
+  /** A server, or the primary of a worker group (whose workers the console reads over IPC). */
+  | { readonly side: 'server'; readonly id: string; readonly context: ServerPluginContext | PrimaryPluginContext };
 
 /** The clients and servers of one admin plugin, in setup order, with ids stable for their lifetime (`c1`, `s1`…). */
 export class Targets {
@@ -17,7 +18,7 @@ export class Targets {
     return target;
   }
 
-  addServer(context: ServerPluginContext): Target {
+  addServer(context: ServerPluginContext | PrimaryPluginContext): Target {
     const target: Target = { side: 'server', id: `s${++this.servers}`, context };
     this.list.push(target);
     return target;

@@ -132,6 +132,24 @@ function ServerRules({ token, server, canWrite }) {
     h(RulesEditor, { token, target: server.id, service, canWrite, documents: [...new Set(rules.map((r) => r.document))] })));
 }
 
+/** A worker group's workers and what they served, from the primary's GET /api/workers. */
+function WorkersTable({ token, server }) {
+  const [group, error] = usePoll(() => api(token, `/api/workers?server=${encodeURIComponent(server.id)}`), 2000, [token, server.id]);
+  if (!group) return h('p', { class: error ? 'error' : 'muted' }, error ? `workers: ${error.message}` : 'asking the workers…');
+  const calls = (slot) => {
+    const methods = group.detail.find((d) => d.slot === slot)?.methods ?? {};
+    return Object.values(methods).reduce((n, m) => n + Object.values(m.calls).reduce((a, b) => a + b, 0), 0);
+  };
+  return h('div', null,
+    h('table', { class: 'workers' },
+      h('thead', null, h('tr', null, ['worker', 'pid', 'state', 'uptime', 'restarts', 'connections', 'in flight', 'calls served'].map((c) => h('th', null, c)))),
+      h('tbody', null, group.workers.map((w) => h('tr', { 'data-worker': w.slot },
+        h('td', null, w.slot), h('td', null, w.pid ?? '–'), h('td', null, w.error ? `${w.state} (${w.error})` : w.state), h('td', null, duration(w.uptimeSeconds)),
+        h('td', null, w.restarts), h('td', null, w.connections ?? '–'), h('td', null, w.inflight ?? '–'), h('td', null, calls(w.slot)))))),
+    h('p', { class: 'muted' }, `group: ${group.group.ready} of ${group.group.workers} ready · ${group.group.connections ?? '–'} connections · ${group.group.inflight ?? '–'} in flight · ` +
+      Object.entries(group.group.methods).map(([name, m]) => `${name} ${Object.entries(m.calls).map(([code, n]) => `${code} ${n}`).join(', ')}`).join(' · ')));
+}
+
 function ServerPanel({ token, server, canWrite }) {
   return h('article', { class: 'target', 'data-target': server.id },
     h('h2', null, `provider ${server.address ?? ''}`, h('span', { class: 'muted' }, ` · ${server.id} · ${server.state} · ${server.connections} connections · registry ${server.registry}`)),
@@ -143,8 +161,7 @@ function ServerPanel({ token, server, canWrite }) {
       h('thead', null, h('tr', null, h('th', null, 'limit scope'), h('th', null, 'qps'), h('th', null, 'concurrency limit'), h('th', null, 'in flight'), h('th', null, 'accepted'), h('th', null, 'rejected'))),
       h('tbody', null, server.limiter.map((g) => h('tr', null, h('td', null, g.scope), h('td', null, num(g.qps)), h('td', null, g.maxConcurrency ?? '–'), h('td', null, g.inflight), h('td', null, g.accepted), h('td', null, g.rejected))))),
     h(ServerRules, { token, server, canWrite }),
-    (server.workers || []).length > 0 && h('div', null, h('h3', null, 'workers'),
-      h('ul', null, server.workers.map((w) => h('li', null, `worker ${w.id} · pid ${w.pid ?? '–'} · ${w.state}`)))));
+    (server.workers || []).length > 0 && h('div', null, h('h3', null, 'workers'), h(WorkersTable, { token, server })));
 }
 
 function RegistryView({ state }) {

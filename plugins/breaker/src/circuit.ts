@@ -41,6 +41,8 @@ export class Circuit {
   private lastClosedAt = -Infinity;
   /** Failures in a row while closed (a success resets it). */
   private consecutive = 0;
+  /** When the last failure counted in `consecutive` ended. */
+  private lastFailureAt = -Infinity;
 
   constructor(readonly key: string, private settings: CircuitSettings, private readonly owner: CircuitOwner) {
     this.coolDownMs = settings.coolDownMs;
@@ -95,7 +97,14 @@ export class Circuit {
       // A call let through while closed that ends after the circuit opened says nothing new.
       if (this.state !== 'closed') return;
       this.window.record(now, failed, slow);
-      this.consecutive = failed ? this.consecutive + 1 : 0;
+      if (!failed) this.consecutive = 0;
+      // "In a row" is one after another: a call that was already in flight when the last counted
+      // failure ended (a dropped connection — one killed worker of a group — fails all of its calls
+      // at once) is the same event, not another one. Without a latency (0) every failure counts.
+      else if (this.consecutive === 0 || now - latencyMs >= this.lastFailureAt) {
+        this.consecutive++;
+        this.lastFailureAt = now;
+      }
       const limit = this.settings.consecutiveFailures;
       if (failed && limit > 0 && this.consecutive >= limit) this.open(now, `${this.consecutive} calls in a row failed`);
       else if (failed || slow) this.evaluate(now);

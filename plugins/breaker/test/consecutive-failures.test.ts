@@ -68,7 +68,7 @@ t.test('a retry whose untried endpoints are all open is told which circuits are 
   const invocation = (excluded: string[]) => ({ excluded: new Set(excluded), context: new ContextValues() }) as unknown as Invocation;
   for (const port of [1, 3]) {
     const circuit = set.get(`127.0.0.1:${port}`, config.current.endpoint!);
-    for (let i = 0; i < 5; i++) circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 1);
+    for (let i = 0; i < 5; i++) circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 0); // one after another (no overlap)
   }
   t.same(router.route(list, invocation([])).map((e) => e.id), ['127.0.0.1:2'], 'a first attempt gets the closed one');
   let thrown: unknown;
@@ -94,7 +94,7 @@ t.test('a half-open endpoint takes its probes one at a time', async (t) => {
   const list = Object.freeze([endpoint(1), endpoint(2)]);
   const first = { excluded: new Set<string>(), context: new ContextValues() } as unknown as Invocation;
   const circuit = set.get('127.0.0.1:1', config.current.endpoint!);
-  for (let i = 0; i < 5; i++) circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 1);
+  for (let i = 0; i < 5; i++) circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 0); // one after another (no overlap)
   const ids = () => router.route(list, first).map((e) => e.id);
   t.same(ids(), ['127.0.0.1:2'], 'open: hidden');
   clock.advance(100);
@@ -113,4 +113,24 @@ t.test('a half-open endpoint takes its probes one at a time', async (t) => {
   }
   t.equal(circuit.state, 'closed', 'three probes in a row succeeded');
   t.equal(router.route(list, first), list);
+});
+
+t.test('calls in flight together that fail at once (a dropped connection) count once toward "in a row"', async (t) => {
+  const clock = new FakeClock();
+  const set = new CircuitSet('default/x', 'endpoint', () => {});
+  const config = new BreakerConfig({ coolDownMs: 100 }, undefined);
+  const circuit = set.get('127.0.0.1:1', config.current.endpoint!);
+  clock.advance(50);
+  // Eight calls sent 0–7 ms apart, all still in flight when their connection dropped at 50 ms.
+  for (let i = 0; i < 8; i++) circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 10 + i);
+  t.equal(circuit.state, 'closed', 'one event, not 8 failures in a row');
+  // Calls sent after that failure, each failing in turn: in a row.
+  for (let i = 0; i < 3; i++) {
+    clock.advance(5);
+    circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 2);
+  }
+  t.equal(circuit.state, 'closed', '4 in a row so far');
+  clock.advance(5);
+  circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 2);
+  t.equal(circuit.state, 'open', 'the 5th failure in a row opens it');
 });

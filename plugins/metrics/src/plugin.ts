@@ -99,6 +99,7 @@ export function metrics(options: MetricsOptions = {}): MetricsPlugin {
       await startHttp();
       const view = new ServerMetrics(families.server(), ctx.clock);
       ctx.addInterceptor(view.interceptor, ServerInterceptorOrder.METRICS);
+      ctx.addInspector('@trellis/metrics', () => view.inspect());
       families.servers.add(view);
       // In a worker of RpcServer({ workers }): the primary's serveWorkerMetrics collects this registry.
       const stopAnswering = answerPrimaryScrapes(registry);

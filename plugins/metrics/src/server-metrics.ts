@@ -1,6 +1,7 @@
 import { Code, isStreamKind, RpcError, type MethodDescriptor, type ServerInterceptor, type ServerInvocation } from '@trellis/core';
 import type { Clock } from '@trellis/core/spi';
 import { codeLabel, codeOf } from './codes.js';
+import type { MethodTotals } from './client-metrics.js';
 import type { CounterSeries, HistogramSeries } from './fast-families.js';
 import type { MethodLabels, ServerFamilies, ServerView } from './metric-families.js';
 
@@ -17,6 +18,15 @@ class ServerMethodSeries {
 
   requests(code: Code): CounterSeries {
     return (this.byCode[code] ??= this.families.requests.series({ ...this.labels, code: codeLabel(code) }));
+  }
+
+  totals(): MethodTotals {
+    const calls: Record<string, number> = {};
+    this.byCode.forEach((series, code) => {
+      if (series !== undefined) calls[codeLabel(code)] = series.value;
+    });
+    const { bounds, counts, count, sum } = this.duration;
+    return { calls, latency: { bounds, counts: [...counts], count, sum } };
   }
 }
 
@@ -66,6 +76,22 @@ export class ServerMetrics implements ServerView {
   private readonly streams = new Map<MethodDescriptor, ServerStreamSeries>();
 
   constructor(private readonly families: ServerFamilies, private readonly clock: Clock) {}
+
+  /**
+   * The operator's read-out (`inspect()`, the admin console): per unary method (`service/method`)
+   * its running totals since start, the same shape as a client's, and what is in flight now.
+   */
+  inspect(): { methods: Record<string, MethodTotals>; inflight: Record<string, number> } {
+    const methods: Record<string, MethodTotals> = {};
+    const inflight: Record<string, number> = {};
+    for (const series of this.methods.values()) {
+      const name = `${series.labels.service}/${series.labels.method}`;
+      methods[name] = series.totals();
+      inflight[name] = series.inflight;
+    }
+    for (const series of this.streams.values()) inflight[`${series.labels.service}/${series.labels.method}`] = series.inflight;
+    return { methods, inflight };
+  }
 
   *inflight(): Iterable<readonly [MethodLabels, number]> {
     for (const series of this.methods.values()) yield [series.labels, series.inflight];

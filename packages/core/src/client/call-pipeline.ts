@@ -323,12 +323,20 @@ export class CallPipeline implements AttemptOwner {
     if (record.mayResend(error, now, transparentRetries)) {
       const excluded = new Set(inv.excluded);
       excluded.add(record.endpoint.id);
-      const next = withInvocation(inv, { excluded });
+      let next = withInvocation(inv, { excluded });
       let pick: Pick;
       try {
         pick = this.select(next);
       } catch (thrown) {
-        return this.settle(record, RpcError.from(thrown)); // nowhere left: not this endpoint's error
+        // No other endpoint: the same one, on another of its connections, while some of them still
+        // serve (a dropped connection, not an unreachable address). One address may be many
+        // processes — a worker group whose killed worker took this connection down.
+        try {
+          if (this.settings.transport.state(record.endpoint) !== 'ready') throw thrown;
+          pick = this.select((next = inv));
+        } catch {
+          return this.settle(record, RpcError.from(thrown)); // nowhere left: not this endpoint's error
+        }
       }
       record.resend(next, pick, now);
       return this.sendAttempt(record);

@@ -149,6 +149,13 @@ export class ListenerSet {
     return count;
   }
 
+  /** Calls and streams in flight on every listener that counts them (undefined when none does). */
+  get inflightCount(): number | undefined {
+    let count: number | undefined;
+    for (const { listener } of this.bound) if (listener.inflightCount !== undefined) count = (count ?? 0) + listener.inflightCount;
+    return count;
+  }
+
   goAway(reason: string): void {
     for (const { listener } of this.bound) listener.goAway(reason);
   }

@@ -7,7 +7,7 @@ import { DEFAULT_WEIGHT, type InstanceInfo, type MethodTraits } from '../endpoin
 import { Code, ErrorCodes, RpcError, TrellisError, invalidOption, notExecuted } from '../errors.js';
 import { Inspectors, type Inspection } from '../inspection.js';
 import { rejectUnknownKeys } from '../options.js';
-import { checkPlugin, type Plugin, type ServerPluginContext } from '../plugin.js';
+import { checkPlugin, type Plugin, type PrimaryPluginContext, type ServerPluginContext } from '../plugin.js';
 import { MemoryRegistry } from '../registry/memory-registry.js';
 import type { Registry } from '../registry.js';
 import { formatServiceKey, serviceKey, type ServiceKey } from '../service-key.js';
@@ -25,8 +25,8 @@ import { composeServerInterceptors, type ServerInterceptor, type ServerInvoker }
 import { ServiceTable, type Handler } from './service-table.js';
 import { createStreamDispatch, refuseStreamAsUnary, StreamServerCall } from './stream-dispatch.js';
 import { WorkerGroup } from './workers/worker-group.js';
-import { resolveWorkersOptions, type ResolvedWorkersOptions, type WorkerInfo, type WorkersOptions } from './workers/worker-options.js';
-import { announceReady, isGroupWorker, leaveSignalsToThePrimary, onDrainRequest } from './workers/worker-process.js';
+import { resolveWorkersOptions, type ResolvedWorkersOptions, type WorkerInfo, type WorkerInspection, type WorkersOptions } from './workers/worker-options.js';
+import { announceReady, answerInspections, isGroupWorker, leaveSignalsToThePrimary, onDrainRequest } from './workers/worker-process.js';
 
 export interface RpcServerOptions {
   /** Interface to bind (default `0.0.0.0`). */
@@ -262,6 +262,14 @@ export class RpcServer {
     return this.group?.workers ?? [];
   }
 
+  /**
+   * In the primary of a worker group: every worker's info and its own `inspect()`, asked over the
+   * cluster channel (a worker silent for `timeoutMs`, default 2 s, gets an `error`). Empty elsewhere.
+   */
+  async inspectWorkers(options: { timeoutMs?: number } = {}): Promise<readonly WorkerInspection[]> {
+    return this.group === undefined ? [] : this.group.inspect(options.timeoutMs ?? 2000);
+  }
+
   /** A read-out for operators: services and methods, the listeners, workers, every plugin inspector. */
   inspect(): Inspection {
     return {
@@ -274,6 +282,7 @@ export class RpcServer {
         port: this.listenerSet?.primary.port ?? this.group?.listeningPort,
         listeners: this.listeners.map((listener) => ({ ...listener })),
         connections: this.connectionCount,
+        inflight: this.listenerSet?.inflightCount,
         registry: this.registry.name,
         services: this.table.entries().map((entry) => ({ ...entry.key, methods: [...entry.methods.keys()], openStreams: entry.openStreams })),
         workers: this.workers.map((worker) => ({ ...worker })),
@@ -294,6 +303,7 @@ export class RpcServer {
     if (this.inWorker) {
       onDrainRequest((graceMs, handOver) => this.closeWith(graceMs, handOver));
       leaveSignalsToThePrimary();
+      this.closeHooks.push(answerInspections(() => this.inspect()));
     }
     try {
       for (const plugin of this.plugins) await plugin.setupServer!(this.pluginContext());
@@ -354,6 +364,8 @@ export class RpcServer {
   private async startPrimary(workers: ResolvedWorkersOptions): Promise<this> {
     this.group = new WorkerGroup(workers, () => void this.deregisterAll(), (error) => this.report(error));
     try {
+      // Group-wide plugin parts (the admin console): set up before registration, so their tags count.
+      for (const plugin of this.plugins) await plugin.setupPrimary?.(this.primaryContext());
       const port = await this.group.start();
       await this.registerAll(port);
       this.state = 'serving';
@@ -362,6 +374,7 @@ export class RpcServer {
       this.state = 'closing';
       await this.deregisterAll();
       await this.group.stop(0);
+      for (const hook of this.closeHooks.reverse()) await this.safely(hook, 'close hook');
       this.state = 'closed';
       throw error;
     }
@@ -563,9 +576,19 @@ export class RpcServer {
     throw new TrellisError(ErrorCodes.SERVER_STATE, `cannot ${action}: the server is ${this.state}; ${advice}`);
   }
 
+  /** What a plugin's `setupPrimary` gets in a worker group's primary: read-outs and tags, no call path. */
+  private primaryContext(): PrimaryPluginContext {
+    const { side, kernelVersion, container, clock, registry, onClose, addInspector, inspect, setInstanceTag } = this.pluginContext();
+    return {
+      side, kernelVersion, container, clock, registry, onClose, addInspector, inspect, setInstanceTag,
+      inspectWorkers: (options) => this.inspectWorkers(options),
+    };
+  }
+
   private pluginContext(): ServerPluginContext {
     return {
       side: 'server',
+      inWorkerGroup: this.inWorker,
       kernelVersion: KERNEL_VERSION,
       container: this.container,
       clock: this.clock,

@@ -57,7 +57,19 @@ export class EndpointPool implements ClientConnectionEvents {
     this.acquire(); // dial if idle, so a heartbeat tells dead from alive
     const open = this.connections.filter((c): c is ClientConnection => c !== undefined && c.state !== 'closed');
     if (open.length === 0) throw this.unavailable();
-    const rtts = await Promise.all(open.map((c) => c.ping(timeoutMs)));
+    // A connection that went down (UNAVAILABLE) does not make the endpoint unreachable while another
+    // answers: one address can be several processes (a worker group), and one killed worker's
+    // connections must not mark the whole group dead; their slots redial. A PING that went
+    // unanswered on a live connection still fails the beat (a slow or stuck provider).
+    const outcomes = await Promise.allSettled(open.map((c) => c.ping(timeoutMs)));
+    const rtts: number[] = [];
+    let down: unknown;
+    for (const outcome of outcomes) {
+      if (outcome.status === 'fulfilled') rtts.push(outcome.value);
+      else if (RpcError.from(outcome.reason).code === Code.UNAVAILABLE) down ??= outcome.reason;
+      else throw outcome.reason;
+    }
+    if (rtts.length === 0) throw down;
     return Math.max(...rtts);
   }
 

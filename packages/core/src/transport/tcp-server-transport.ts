@@ -160,6 +160,11 @@ export class TcpServerTransport implements ServerTransport {
           get connectionCount() {
             return connections.size;
           },
+          get inflightCount() {
+            let count = 0;
+            for (const connection of connections) count += connection.inflightCount + connection.openStreamCount;
+            return count;
+          },
           goAway(reason: string) {
             if (goingAway !== undefined) return;
             goingAway = reason;

@@ -2,11 +2,14 @@ import cluster, { type Worker } from 'node:cluster';
 import { ExponentialBackoff } from '../../backoff.js';
 import { ErrorCodes, TrellisError } from '../../errors.js';
 import type { ListenerAddress } from '../listener-set.js';
-import type { ResolvedWorkersOptions, WorkerEvent, WorkerInfo, WorkerState } from './worker-options.js';
+import type { ResolvedWorkersOptions, WorkerEvent, WorkerInfo, WorkerInspection, WorkerState } from './worker-options.js';
 import { isWorkerMessage, WORKER_ENV, type WorkerMessage } from './worker-messages.js';
 
 interface Member {
   readonly worker: Worker;
+  /** Its place in the group (1..count), kept by whoever replaces it. */
+  readonly slot: number;
+  readonly startedAt: number;
   state: WorkerState;
   /** The group asked it to leave (reload, stop): its exit is no crash. */
   planned: boolean;
@@ -27,6 +30,11 @@ export class WorkerGroup {
   private readonly backoff: ExponentialBackoff;
   private readonly crashes: number[] = [];
   private readonly waiters = new Set<() => void>();
+  /** Crash replacements per slot, for operators. */
+  private readonly restarts = new Map<number, number>();
+  /** Inspections asked of workers and not yet answered, by request id. */
+  private readonly inspections = new Map<number, (inspection: unknown) => void>();
+  private nextInspection = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
   private rolling: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -44,7 +52,35 @@ export class WorkerGroup {
   }
 
   get workers(): readonly WorkerInfo[] {
-    return [...this.members.values()].map(info);
+    return [...this.members.values()].map((m) => this.info(m));
+  }
+
+  /**
+   * Asks every worker for its `inspect()` over the cluster channel (the one the group and
+   * prom-client's aggregator already use) and resolves with each one's answer beside its info. A
+   * worker still starting, or silent for `timeoutMs`, gets an `error` instead of hanging the read.
+   */
+  async inspect(timeoutMs: number): Promise<WorkerInspection[]> {
+    const asked = [...this.members.values()].map(async (member): Promise<WorkerInspection> => {
+      const base = this.info(member);
+      if (member.state === 'starting') return { ...base, error: 'starting' };
+      const id = ++this.nextInspection;
+      let timer: NodeJS.Timeout | undefined;
+      const answered = new Promise<unknown>((resolve) => this.inspections.set(id, resolve));
+      const timedOut = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(resolve, timeoutMs, TIMED_OUT)));
+      try {
+        const message: WorkerMessage = { trellis: 'worker-inspect', id };
+        member.worker.send(message, undefined, undefined, () => {});
+        const inspection = await Promise.race([answered, timedOut, member.exited.then(() => EXITED)]);
+        if (inspection === TIMED_OUT) return { ...base, error: `no answer within ${timeoutMs} ms` };
+        if (inspection === EXITED) return { ...base, error: 'exited before it answered' };
+        return { ...base, inspection };
+      } finally {
+        clearTimeout(timer);
+        this.inspections.delete(id);
+      }
+    });
+    return (await Promise.all(asked)).sort((a, b) => a.slot - b.slot || a.id - b.id);
   }
 
   /** Not in a crash loop, and at least one worker ready to take calls. */
@@ -65,7 +101,7 @@ export class WorkerGroup {
   /** Forks every worker; resolves with the shared port when all are ready, rejects on a crash loop. */
   async start(): Promise<number> {
     if (this.options.exec !== undefined) cluster.setupPrimary({ exec: this.options.exec });
-    for (let i = 0; i < this.options.count; i++) this.spawn();
+    for (let slot = 1; slot <= this.options.count; slot++) this.spawn(slot);
     await this.until(() => this.crashLooping || this.readyCount() >= this.options.count);
     if (this.crashLooping) {
       throw new TrellisError(ErrorCodes.WORKERS_FAILED,
@@ -99,7 +135,7 @@ export class WorkerGroup {
     for (const old of [...this.members.values()]) {
       if (this.stopping) return;
       if (old.state === 'draining' || !this.members.has(old.worker.id)) continue;
-      const fresh = this.spawn();
+      const fresh = this.spawn(old.slot);
       await this.until(() => fresh.state === 'ready' || !this.members.has(fresh.worker.id) || this.stopping);
       if (!this.members.has(fresh.worker.id)) {
         throw new TrellisError(ErrorCodes.WORKERS_FAILED, `reload stopped: a new worker (pid ${fresh.worker.process.pid}) exited before it was ready; the old workers keep serving`);
@@ -109,11 +145,11 @@ export class WorkerGroup {
     }
   }
 
-  private spawn(): Member {
+  private spawn(slot: number): Member {
     const env: Record<string, string> = { [WORKER_ENV.GROUP]: '1' };
     const worker = cluster.fork(env);
     let exited!: () => void;
-    const member: Member = { worker, state: 'starting', planned: false, exited: new Promise((r) => (exited = r)), readyTimer: undefined };
+    const member: Member = { worker, slot, startedAt: Date.now(), state: 'starting', planned: false, exited: new Promise((r) => (exited = r)), readyTimer: undefined };
     this.members.set(worker.id, member);
     member.readyTimer = setTimeout(() => {
       this.report(new Error(`worker ${worker.process.pid} was not ready within ${this.options.readyTimeoutMs} ms (workers.readyTimeoutMs); killed`));
@@ -121,7 +157,9 @@ export class WorkerGroup {
     }, this.options.readyTimeoutMs);
     member.readyTimer.unref();
     worker.on('message', (message: unknown) => {
-      if (isWorkerMessage(message) && message.trellis === 'worker-ready') this.onReady(member, message.port, message.listeners);
+      if (!isWorkerMessage(message)) return;
+      if (message.trellis === 'worker-ready') this.onReady(member, message.port, message.listeners);
+      else if (message.trellis === 'worker-inspection') this.inspections.get(message.id)?.(message.inspection);
     });
     worker.on('error', (error: Error) => this.report(new Error(`worker ${worker.process.pid}: ${error.message}`, { cause: error })));
     worker.on('exit', (code: number | null, signal: string | null) => {
@@ -142,7 +180,7 @@ export class WorkerGroup {
     // only if all had died at once would a new one get another (hence: a fixed port in production).
     if (port !== this.port) this.report(new Error(`worker ${member.worker.process.pid} listens on port ${port}, the group is registered on ${this.port}`));
     member.state = 'ready';
-    this.emit({ type: 'ready', worker: info(member) });
+    this.emit({ type: 'ready', worker: this.info(member) });
     this.notify();
   }
 
@@ -150,12 +188,13 @@ export class WorkerGroup {
     clearTimeout(member.readyTimer);
     this.members.delete(member.worker.id);
     const planned = member.planned || this.stopping;
-    this.emit({ type: 'exit', worker: info(member), code, signal, planned });
-    if (!planned) this.onCrash();
+    this.emit({ type: 'exit', worker: this.info(member), code, signal, planned });
+    if (!planned) this.onCrash(member.slot);
     this.notify();
   }
 
-  private onCrash(): void {
+  private onCrash(slot: number): void {
+    this.restarts.set(slot, (this.restarts.get(slot) ?? 0) + 1);
     const now = Date.now();
     while (this.crashes.length > 0 && this.crashes[0]! <= now - this.options.crashWindowMs) this.crashes.shift();
     if (this.crashes.length === 0) this.backoff.reset();
@@ -175,8 +214,8 @@ export class WorkerGroup {
     this.respawnTimer = setTimeout(() => {
       this.respawnTimer = undefined;
       if (this.stopping || this.crashLooping) return;
-      // Another crash may have been replaced meanwhile (one timer for all): fill up to the count.
-      for (let live = this.liveCount(); live < this.options.count; live++) this.spawn();
+      // Another crash may have been replaced meanwhile (one timer for all): fill every empty slot.
+      for (const free of this.freeSlots()) this.spawn(free);
     }, afterMs);
   }
 
@@ -206,11 +245,20 @@ export class WorkerGroup {
     return n;
   }
 
-  /** Workers that are or will be serving (a draining one is on its way out). */
-  private liveCount(): number {
-    let n = 0;
-    for (const m of this.members.values()) if (m.state !== 'draining') n++;
-    return n;
+  /** Slots no worker that is or will be serving holds (a draining one is on its way out). */
+  private freeSlots(): number[] {
+    const held = new Set<number>();
+    for (const m of this.members.values()) if (m.state !== 'draining') held.add(m.slot);
+    const free: number[] = [];
+    for (let slot = 1; slot <= this.options.count; slot++) if (!held.has(slot)) free.push(slot);
+    return free;
+  }
+
+  private info(member: Member): WorkerInfo {
+    return {
+      id: member.worker.id, slot: member.slot, pid: member.worker.process.pid, state: member.state,
+      startedAt: member.startedAt, restarts: this.restarts.get(member.slot) ?? 0,
+    };
   }
 
   private emit(event: WorkerEvent): void {
@@ -237,6 +285,5 @@ export class WorkerGroup {
   }
 }
 
-function info(member: Member): WorkerInfo {
-  return { id: member.worker.id, pid: member.worker.process.pid, state: member.state };
-}
+const TIMED_OUT = Symbol('timed out');
+const EXITED = Symbol('exited');

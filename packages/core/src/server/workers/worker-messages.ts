@@ -14,7 +14,11 @@ export type WorkerMessage =
    * primary → worker: leave the group. `handOver`: the group keeps serving (a reload), so clients
    * are asked to reconnect (GOAWAY OK) rather than told the server stops.
    */
-  | { readonly trellis: 'worker-drain'; readonly graceMs: number; readonly handOver: boolean };
+  | { readonly trellis: 'worker-drain'; readonly graceMs: number; readonly handOver: boolean }
+  /** primary → worker: send your `inspect()` (the admin console asked); `id` pairs the answer. */
+  | { readonly trellis: 'worker-inspect'; readonly id: number }
+  /** worker → primary: the answer to `worker-inspect` `id`: the worker server's `inspect()`. */
+  | { readonly trellis: 'worker-inspection'; readonly id: number; readonly inspection: unknown };
 
 /**
  * Environment of a forked worker: set in every worker the group forks; a cluster worker without it

@@ -26,8 +26,25 @@ export type WorkerState = 'starting' | 'ready' | 'draining';
 export interface WorkerInfo {
   /** Stable per worker process for the life of the group (cluster's worker id). */
   readonly id: number;
+  /**
+   * The worker's place in the group, 1..count: a replacement (after a crash, or in a reload) takes
+   * the place of the worker it replaces, so an operator can follow "worker 2" across restarts.
+   */
+  readonly slot: number;
   readonly pid: number | undefined;
   readonly state: WorkerState;
+  /** When this worker process was forked (ms since the epoch). */
+  readonly startedAt: number;
+  /** How many times this slot's worker crashed and was replaced (reloads are not counted). */
+  readonly restarts: number;
+}
+
+/** One worker's read-out for operators (`RpcServer.inspectWorkers()`): its info and its own `inspect()`. */
+export interface WorkerInspection extends WorkerInfo {
+  /** The worker server's `Inspection` (kernel figures and every plugin inspector), as it answered over IPC. */
+  readonly inspection?: unknown;
+  /** Why there is no inspection: the worker did not answer in time, or is still starting. */
+  readonly error?: string;
 }
 
 export type WorkerEvent =

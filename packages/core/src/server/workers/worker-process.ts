@@ -39,3 +39,25 @@ export function onDrainRequest(drain: (graceMs: number, handOver: boolean) => Pr
 export function leaveSignalsToThePrimary(): void {
   for (const signal of ['SIGINT', 'SIGHUP'] as const) process.on(signal, () => { /* the primary's decision */ });
 }
+
+/**
+ * Answers the primary's `worker-inspect` with `inspect()` over the same cluster channel the group
+ * already uses (the one prom-client's aggregator scrapes over), so the primary's console can show
+ * every worker. Returns the undo.
+ */
+export function answerInspections(inspect: () => unknown): () => void {
+  const listener = (message: unknown): void => {
+    if (!isWorkerMessage(message) || message.trellis !== 'worker-inspect') return;
+    let inspection: unknown;
+    try {
+      inspection = inspect();
+    } catch (error) {
+      inspection = { error: (error as Error)?.message ?? String(error) };
+    }
+    const answer: WorkerMessage = { trellis: 'worker-inspection', id: message.id, inspection };
+    // A primary gone meanwhile: the callback takes the failure (else an 'error' event would crash us).
+    process.send?.(answer, undefined, undefined, () => {});
+  };
+  process.on('message', listener);
+  return () => process.off('message', listener);
+}
