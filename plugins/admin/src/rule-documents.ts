@@ -1,4 +1,4 @@
-import type { ClientPluginContext, ConfigSource, Disposable, ServerPluginContext, ServiceQuery } from '@trellis/core/spi';
+import type { ClientPluginContext, ConfigSource, Disposable, PrimaryPluginContext, ServerPluginContext, ServiceQuery } from '@trellis/core/spi';
 import { isConfigSource } from '@trellis/core/spi';
 import { checkRuleDocument, MAX_DOCUMENT_BYTES, type RuleIssue } from '@trellis/rules';
 import { AdminApiError, AdminErrorCodes } from './errors.js';
@@ -24,7 +24,7 @@ export class RuleDocuments {
   private readonly texts = new Map<string, { text: string | undefined; ready: Promise<void>; watch: Disposable }>();
   private readonly service: ServiceQuery;
 
-  constructor(private readonly context: ClientPluginContext | ServerPluginContext, service: ServiceQuery) {
+  constructor(private readonly context: ClientPluginContext | ServerPluginContext | PrimaryPluginContext, service: ServiceQuery) {
     this.service = { group: service.group, name: service.name };
   }
 
