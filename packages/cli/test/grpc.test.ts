@@ -41,6 +41,10 @@ t.before(async () => {
   await registry.register(serviceKey(ECHO_SERVICE_NAME), { ...instance, port: echo.port, protocol: 'grpcs' });
   await registry.register(serviceKey('demo.Greeter'), { ...instance, port: greeter.port, protocol: 'grpc' });
   await registry.register(serviceKey('demo.Greeter', { group: 'blue' }), { ...instance, port: natives.reflected.port, protocol: 'trellis' });
+  // A provider with several listeners (RpcServer `listeners`): native and gRPC ports in one document.
+  await registry.register(serviceKey('demo.Greeter', { group: 'green' }), {
+    ...instance, port: natives.reflected.port, protocol: 'trellis', protocols: { trellis: { port: natives.reflected.port }, grpc: { port: greeter.port } },
+  });
 });
 t.teardown(async () => {
   await registry?.close();
@@ -176,6 +180,18 @@ t.test('a Trellis RpcServer over gRPC with TLS, by address and through the regis
   t.equal(misspelt.code, 4);
   t.match(misspelt.json().error, { message: /no descriptors for "demo\.Greter": it is not a service/, suggestions: ['demo.Greeter'] });
   t.match(ls.json().providers, [{ protocol: 'grpcs', health: { check: 'h2-ping', ok: true, status: 'UP' } }], 'gRPC providers are PINGed over HTTP/2');
+});
+
+t.test('a provider listing native and gRPC ports: ls names both, --protocol grpc calls its gRPC port', async (t) => {
+  const reg = ['--registry', `etcd://127.0.0.1:${etcd.port}`, '--group', 'green'];
+  const [ls, viaGrpc] = await Promise.all([
+    trellis(['ls', 'demo.Greeter', ...reg, '-o', 'text']),
+    trellis(['call', 'demo.Greeter', 'SayHello', '-d', '{"name":"green"}', '--protocol', 'grpc', ...reg, '-v']),
+  ]);
+  t.equal(ls.code, 0, ls.stderr);
+  t.match(ls.stdout, /trellis, grpc/, 'both protocols of the instance document');
+  t.equal(viaGrpc.code, 0, viaGrpc.stderr);
+  t.match(viaGrpc.json(), { endpoint: greeter.address }, 'the gRPC port of the document, not its native one');
 });
 
 t.test('a plain Trellis server over the native protocol, no --proto: describe and every method kind from its reflection', async (t) => {

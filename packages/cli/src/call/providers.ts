@@ -10,7 +10,7 @@ import { GRPC_PROTOCOLS } from './protocols.js';
  */
 export async function grpcProvider(registry: RegistryClient, group: string, name: string): Promise<InstanceInfo> {
   const service = await registry.service({ group, name });
-  const providers = service.providers.filter((p) => GRPC_PROTOCOLS.has(p.protocol));
+  const providers = service.providers.map(asGrpcProvider).filter((p): p is InstanceInfo => p !== undefined);
   if (providers.length === 0) {
     const protocols = [...new Set(service.providers.map((p) => p.protocol))];
     throw notFound(
@@ -34,6 +34,22 @@ export async function reflectionProvider(registry: RegistryClient, group: string
     throw notFound(`service "${service.name}" (group "${service.group}") has no provider in ${registry.address.display} to ask for its descriptors`, 'pass its .proto with --proto file.proto; `trellis ls` shows what is registered');
   }
   return pickOne(service.providers);
+}
+
+/**
+ * A provider as its gRPC listener: one whose instance document says `grpc`/`grpcs`, or one that lists
+ * a `grpc` port beside its native one (`protocols`, a server with several listeners); undefined when
+ * it serves no gRPC.
+ */
+function asGrpcProvider(p: InstanceInfo): InstanceInfo | undefined {
+  if (GRPC_PROTOCOLS.has(p.protocol)) return p;
+  const grpc = p.protocols?.grpc;
+  return grpc === undefined ? undefined : { ...p, port: grpc.port, protocol: grpc.tls ? 'grpcs' : 'grpc' };
+}
+
+/** What a provider serves, for people: `trellis, grpc` when its document lists several protocols. */
+export function protocolNames(p: InstanceInfo): string {
+  return p.protocols === undefined ? p.protocol : Object.keys(p.protocols).join(', ');
 }
 
 function pickOne(providers: readonly InstanceInfo[]): InstanceInfo {

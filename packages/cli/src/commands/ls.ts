@@ -5,6 +5,7 @@ import { positiveMs } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatMs, livenessCheck, type CheckResult } from '../health/checks.js';
 import type { CatalogService } from '../registry/catalog.js';
+import { protocolNames } from '../call/providers.js';
 import { checkServiceName } from '../target.js';
 
 export interface LsFlags {
@@ -51,7 +52,7 @@ function listServices(ctx: CommandContext, services: readonly CatalogService[]):
       out.c.bold(s.name),
       s.providers.length === 0 ? out.c.yellow('0') : String(s.providers.length),
       unique(s.providers.map((p) => p.version)).join(', ') || '-',
-      unique(s.providers.map((p) => p.protocol)).join(', ') || '-',
+      unique(s.providers.flatMap((p) => protocolNames(p).split(', '))).join(', ') || '-',
       s.documents.join(', ') || '-',
     ]),
   );
@@ -88,7 +89,7 @@ function listProviders(ctx: CommandContext, service: CatalogService, checks: rea
         endpointId(p.host, p.port),
         p.version,
         String(p.weight),
-        p.protocol,
+        protocolNames(p),
         p.zone ?? '-',
         Object.entries(p.tags).map(([k, v]) => `${k}=${v}`).join(',') || '-',
         p.startedAt > 0 ? age(Date.now() - p.startedAt) : '-',
