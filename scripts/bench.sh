@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# `pnpm bench -- --quick` hands the "--" on to this script (pnpm 12): it is not an option of the bench.
+if [ "${1:-}" = "--" ]; then shift; fi
 exec node apps/bench/dist/main.js "$@"
