@@ -139,11 +139,12 @@ t.test('after a retry, the backup timer starts again for the new attempt', async
   const b = await startServer(t, 'b');
   const c = await startServer(t, 'c');
   const log = attemptLog();
-  // The first attempt is refused at once; its 30 ms backup timer would fire during the 100 ms backoff.
+  // The first attempt is refused at once (a cold dial on a loaded CI machine took up to ~100 ms, so the
+  // backup delay leaves room for it); its 250 ms backup timer would fire during the 500 ms backoff.
   const { stub } = echoClient(t, [limited.address, b.address, c.address], {
-    plugins: [retry({ hedge: { delayMs: 30, maxRatio: 1, minPerSecond: 10 }, backoff: { initialMs: 100, maxMs: 100, jitter: 0 }, onAttempt: log.onAttempt })],
+    plugins: [retry({ hedge: { delayMs: 250, maxRatio: 1, minPerSecond: 10 }, backoff: { initialMs: 500, maxMs: 500, jitter: 0 }, onAttempt: log.onAttempt })],
   });
-  await stub.echo({ delayMs: 200 });
+  await stub.echo({ delayMs: 1500 });
   // Every server is slow for this request, so the backup loses; its record ends when its cancel does.
   await waitFor(() => log.records.length === 3, { what: 'the losing backup’s record' });
   const [first, second, backup] = [1, 2, 3].map((n) => log.records.find((r) => r.attempt === n)!);
@@ -151,5 +152,5 @@ t.test('after a retry, the backup timer starts again for the new attempt', async
   t.equal(second!.hedge, false);
   t.equal(backup!.hedge, true);
   const gap = backup!.startedAt - second!.startedAt;
-  t.ok(gap >= 25, `the backup waited for its own delay after the retry (${gap.toFixed(1)} ms)`);
+  t.ok(gap >= 240, `the backup waited for its own delay after the retry (${gap.toFixed(1)} ms)`);
 });
