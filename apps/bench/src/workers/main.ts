@@ -90,6 +90,7 @@ async function startProvider(workers: number, burnIterations: number): Promise<P
 
 async function stopProvider(provider: Provider): Promise<void> {
   await provider.client.close();
+  if (provider.child.exitCode !== null || provider.child.signalCode !== null) return; // it died already
   const exited = new Promise((resolve) => provider.child.once('exit', resolve));
   provider.child.send('close');
   await exited;
