@@ -166,7 +166,8 @@ async function main(): Promise<void> {
   // One provider per shape and ratio: the 1-worker shape of the Burn ratio does not also serve the
   // echo's thousands of calls per second, which would leave its server path more optimised by the
   // JIT than the 2-worker provider's (in this bench's first version, which shared it, the 2 workers
-  // cost 3–35 % more per call than the 1 worker in 15 rounds of 15; −1 to +18 % once separate).
+  // cost 3–35 % more per call than the 1 worker in 15 rounds of 15; −8 to +18 % once separate, on
+  // the same loaded machine: part of the gap at most, docs/performance.md).
   const burners: Record<number, Provider> = {};
   const echoers: Record<number, Provider> = {};
   const all = (): Provider[] => [...Object.values(burners), ...Object.values(echoers)];
