@@ -20,3 +20,4 @@ export * from './bad-peer-attacks.js';
 export { rssMb, rssPeak } from './process-memory.js';
 export { FaultProxy, type FaultMode } from './fault-proxy.js';
 export { startFaultyProvider, type FaultyProvider, type FaultyProviderOptions, type ProviderFault } from './fault-provider.js';
+export { WORKER_GROUP_ECHO, serveWorkerGroupFixture, startWorkerGroup, workerGroupClient, echoAcrossWorkers, type WorkerGroupReady, type WorkerGroupFixtureOptions, type WorkerGroupMessage, type WorkerGroupProcess } from './worker-group.js';

@@ -1,43 +1,22 @@
-import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
-import { RpcClient, type ServiceDefinition } from '@trellis/core';
+import { echoAcrossWorkers, startWorkerGroup, workerGroupClient, type WorkerGroupReady } from '@trellis/testkit';
 
 // A real 2-worker provider (RpcServer({ workers: 2 })) with admin() and metrics() in its plugins: one
 // console for the group, served by the primary, lists both workers and sums what they served.
-const codec = {
-  encode: (message: unknown) => Buffer.from(JSON.stringify(message)),
-  decode: (bytes: Uint8Array) => JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown,
-};
-const ECHO: ServiceDefinition = {
-  name: 'test.Echo',
-  methods: { Echo: { name: 'Echo', localName: 'echo', requestCodec: codec, responseCodec: codec, idempotent: true, options: {} } },
-};
-
-interface Ready { port: number; consoleUrl: string; pids: number[] }
+interface Ready extends WorkerGroupReady { consoleUrl: string }
 
 t.test('one console for a worker group: every worker, and the figures summed across them', async (t) => {
-  const child = fork(join(__dirname, 'fixtures', 'worker-group-provider.cjs'), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  t.teardown(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL'); // its workers exit with their IPC channel
-    await exited;
-  });
-  const ready = await new Promise<Ready>((resolve, reject) => {
-    child.on('message', (m: { ready?: Ready }) => m.ready && resolve(m.ready));
-    child.once('exit', (code) => reject(new Error(`the provider exited (${code}) before it was ready`)));
-  });
+  const group = await startWorkerGroup<Ready>(join(__dirname, 'fixtures', 'worker-group-provider.cjs'));
+  t.teardown(() => group.stop());
+  const { ready } = group;
   t.match(ready.consoleUrl, /^http:\/\/127\.0\.0\.1:\d+\/$/, 'the primary serves the console');
 
   // Several connections: node:cluster hands each new one to the next worker.
-  const client = new RpcClient({ service: ECHO, addresses: [`127.0.0.1:${ready.port}`], tcp: { connectionsPerEndpoint: 4 } });
+  const client = workerGroupClient(ready.port, 4);
   t.teardown(() => client.close());
   const calls = 200;
-  const servedBy = new Map<string, number>();
-  for (let i = 0; i < calls; i++) {
-    const { servedBy: pid } = (await client.invoke('Echo', {})) as { servedBy: string };
-    servedBy.set(pid, (servedBy.get(pid) ?? 0) + 1);
-  }
+  const servedBy = await echoAcrossWorkers(client, calls);
   t.equal(servedBy.size, 2, `both workers served calls (${[...servedBy.values()].join(' + ')})`);
 
   const response = await fetch(new URL('/api/workers', ready.consoleUrl));

@@ -1,39 +1,20 @@
-import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
-import { RpcClient, type ServiceDefinition } from '@trellis/core';
+import { echoAcrossWorkers, startWorkerGroup, workerGroupClient, type WorkerGroupReady } from '@trellis/testkit';
 
 // A provider serving from 2 worker processes (RpcServer({ workers })), each with the metrics plugin;
 // the primary's serveWorkerMetrics endpoint must count the calls of both workers.
-const codec = {
-  encode: (message: unknown) => Buffer.from(JSON.stringify(message)),
-  decode: (bytes: Uint8Array) => JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown,
-};
-const ECHO: ServiceDefinition = {
-  name: 'test.Echo',
-  methods: { Echo: { name: 'Echo', localName: 'echo', requestCodec: codec, responseCodec: codec, idempotent: true, options: {} } },
-};
+interface Ready extends WorkerGroupReady { metricsUrl: string }
 
 t.test('the primary serves the metrics of every worker, merged', async (t) => {
-  const child = fork(join(__dirname, 'fixtures', 'worker-metrics-provider.cjs'), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  t.teardown(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  const ready = await new Promise<{ port: number; metricsUrl: string }>((resolve, reject) => {
-    child.on('message', (m: { ready?: { port: number; metricsUrl: string } }) => m.ready && resolve(m.ready));
-    child.once('exit', (code) => reject(new Error(`the provider exited (${code}) before it was ready`)));
-  });
+  const group = await startWorkerGroup<Ready>(join(__dirname, 'fixtures', 'worker-metrics-provider.cjs'));
+  t.teardown(() => group.stop());
+  const { ready } = group;
   // Several connections: node:cluster hands each new connection to the next worker.
-  const client = new RpcClient({ service: ECHO, addresses: [`127.0.0.1:${ready.port}`], tcp: { connectionsPerEndpoint: 4 } });
+  const client = workerGroupClient(ready.port, 4);
   t.teardown(() => client.close());
   const calls = 200;
-  const servedBy = new Map<string, number>();
-  for (let i = 0; i < calls; i++) {
-    const { servedBy: pid } = (await client.invoke('Echo', {})) as { servedBy: string };
-    servedBy.set(pid, (servedBy.get(pid) ?? 0) + 1);
-  }
+  const servedBy = await echoAcrossWorkers(client, calls);
   t.equal(servedBy.size, 2, `both workers served calls (${[...servedBy.values()].join(' + ')})`);
 
   const response = await fetch(ready.metricsUrl);

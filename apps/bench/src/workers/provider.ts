@@ -1,10 +1,13 @@
 /**
  * The provider of the workers benchmark: this module is what the primary and every worker run
  * (node:cluster re-executes it). BENCH_WORKERS=0 serves from this one process (no `workers` option).
+ * BENCH_BURN_ITERATIONS: the Burn handler's fixed work (burn.ts), calibrated once by the bench so
+ * every shape's every call does the same; without it, ≈ 200 µs calibrated here.
  * The primary reports { ready: { port, pids } } over the parent's IPC channel and stops on 'close'.
  */
 import cluster from 'node:cluster';
 import { RpcServer, type MessageCodec, type ServiceDefinition } from '@trellis/core';
+import { burn, calibrateBurn } from './burn.js';
 
 const jsonCodec: MessageCodec<unknown> = {
   encode: (message) => Buffer.from(JSON.stringify(message)),
@@ -15,24 +18,14 @@ const method = (name: string) => ({
 });
 export const BENCH_SERVICE: ServiceDefinition = { name: 'bench.Work', methods: { Echo: method('Echo'), Burn: method('Burn') } };
 
-/** Spins the CPU for `us` microseconds: a handler that computes, not one that waits. */
-function burn(us: number): number {
-  const until = process.hrtime.bigint() + BigInt(Math.round(us * 1000));
-  let x = 0;
-  while (process.hrtime.bigint() < until) x++;
-  return x;
-}
-
 function main(): void {
   const workers = Number(process.env.BENCH_WORKERS ?? '0');
-  const burnUs = Number(process.env.BENCH_BURN_US ?? '200');
+  const iterations = Number(process.env.BENCH_BURN_ITERATIONS) || calibrateBurn(200);
   const server = new RpcServer({ host: '127.0.0.1', ...(workers > 0 ? { workers: { count: workers } } : {}) });
   server.addService(BENCH_SERVICE, {
     echo: (request: unknown) => request,
-    burn: (request: unknown) => {
-      burn(burnUs);
-      return request;
-    },
+    // The answer depends on the result (xorshift never reaches 0), so the loop is work V8 must do.
+    burn: (request: unknown) => (burn(iterations) === 0 ? {} : request),
   });
   server.start().then(() => {
     if (!cluster.isPrimary) return;
