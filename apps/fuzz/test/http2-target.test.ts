@@ -1,5 +1,5 @@
 import t from 'tap';
-import { frame, parseFrames } from '../src/http2/frames.js';
+import { h2 } from '@trellis/testkit';
 import { GrpcFrameMutator } from '../src/http2/grpc-mutator.js';
 import { runHttp2Target } from '../src/http2/http2-target.js';
 
@@ -29,14 +29,14 @@ t.test(`HTTP/2 target, short run (seed ${seed})`, async (t) => {
 // The mutated-frames oracle depends on this: a PING sent after an input whose last frame is cut
 // short (or whose length lies) would be swallowed as that frame's payload, and look like a hang.
 t.test('inputs are completed to whole frames before the PING that checks them', async (t) => {
-  const whole = Buffer.concat([frame(0, 0, 1, Buffer.from('abc')), frame(6, 0, 0, Buffer.alloc(8))]);
+  const whole = Buffer.concat([h2.frame(0, 0, 1, Buffer.from('abc')), h2.frame(6, 0, 0, Buffer.alloc(8))]);
   t.equal(GrpcFrameMutator.completeFrames(whole), whole, 'whole frames are left as they are');
   const cut = whole.subarray(0, 20);
   const completed = GrpcFrameMutator.completeFrames(cut);
   t.equal(completed.length, whole.length, 'a frame cut short gets the zeros it is missing');
-  t.equal(parseFrames(completed).length, 2);
+  t.equal(h2.parseFrames(completed).length, 2);
   t.equal(GrpcFrameMutator.completeFrames(whole.subarray(0, 5)).length, 12, 'a cut frame header is completed, then the 3 bytes its length says');
-  const huge = Buffer.from(frame(0, 0, 1, Buffer.from('abc')));
+  const huge = Buffer.from(h2.frame(0, 0, 1, Buffer.from('abc')));
   huge.writeUIntBE(1 << 20, 0, 3);
   t.equal(GrpcFrameMutator.completeFrames(huge), huge, 'a length past the frame size limit is left: the server refuses it at once');
 });

@@ -20,14 +20,11 @@ const MIXED: ServiceDefinition = {
   methods: { Echo: method('Echo'), Watch: method('Watch', 'server-streaming'), Record: method('Record', 'client-streaming') },
 };
 
-async function start(t: Test): Promise<{ server: RpcServer; addresses: string[] }> {
-  const server = new RpcServer({ host: '127.0.0.1' }).addService(MIXED, {
-    echo: async (request: unknown) => request,
-    async *watch() {
-      yield 1;
-    },
-    record: async () => 0,
-  });
+/** A server of MIXED, closed when the test ends; `watch` is its Watch handler (by default one item, 1). */
+async function start(t: Test, watch: () => AsyncIterable<unknown> = async function* () {
+  yield 1;
+}): Promise<{ server: RpcServer; addresses: string[] }> {
+  const server = new RpcServer({ host: '127.0.0.1' }).addService(MIXED, { echo: async (request: unknown) => request, watch, record: async () => 0 });
   await server.start();
   t.teardown(() => server.close({ graceMs: 100 }));
   return { server, addresses: [`127.0.0.1:${server.port}`] };
@@ -105,18 +102,12 @@ t.test('a unary request for a stream method (a client built from another .proto)
 t.test('the server read-out counts open streams per service, and releases each once', async (t) => {
   let release: (() => void) | undefined;
   const held = new Promise<void>((resolve) => (release = resolve));
-  const server = new RpcServer({ host: '127.0.0.1' }).addService(MIXED, {
-    echo: async (request: unknown) => request,
-    async *watch() {
-      yield 1;
-      await held;
-      yield 2;
-    },
-    record: async () => 0,
+  const { server, addresses } = await start(t, async function* () {
+    yield 1;
+    await held;
+    yield 2;
   });
-  await server.start();
-  t.teardown(() => server.close({ graceMs: 100 }));
-  const client = new RpcClient({ service: MIXED, addresses: [`127.0.0.1:${server.port}`] });
+  const client = new RpcClient({ service: MIXED, addresses });
   t.teardown(() => client.close());
   const open = () => (server.inspect().kernel as { services: { openStreams: number }[] }).services[0]!.openStreams;
   t.equal(open(), 0);

@@ -6,8 +6,9 @@ import {
   encodeHalfCloseFrame, encodeStreamMessageFrame, encodeStreamOpenFrame, encodeWindowUpdateFrame,
 } from '../src/transport/stream-frames.js';
 import { DEFAULT_FRAME_LIMITS } from '../src/transport/frame.js';
+import type { TcpServerOptions } from '../src/transport/tcp-server-transport.js';
 import { fixedHeader, RawPeer, responseHeader, settingsFrame, type RawFrame } from './fixtures/raw-peer.js';
-import { startStreamRig, until } from './fixtures/stream-transport.js';
+import { startStreamRig, streamRig, until } from './fixtures/stream-transport.js';
 
 /** A unary request for the rig's unary handler (it answers "unary" to anything). */
 function unaryFrame(streamId: number): Buffer {
@@ -30,16 +31,16 @@ async function stillServes(t: Test, peer: RawPeer, streamId: number): Promise<vo
   t.equal(responseHeader(await peer.response(streamId)).code, Code.OK, 'the connection carries on (a unary call is answered)');
 }
 
-async function setup(t: Test) {
-  const rig = await startStreamRig({ server: { limits: { maxBodySize: 8192 } } });
+/** A rig (by default an 8 KiB body limit) and a raw peer on it that announced the streams capability. */
+async function setup(t: Test, server: TcpServerOptions = { limits: { maxBodySize: 8192 } }) {
+  const rig = await startStreamRig({ server });
   const peer = await RawPeer.connect(rig.listener.port, { settings: { capabilities: CAPABILITY_STREAMS } });
   t.teardown(async () => { peer.destroy(); await rig.close(); });
   return { rig, peer };
 }
 
 t.test('the server announces the streams capability, its stream window and its open-stream limit', async (t) => {
-  const rig = await startStreamRig({ server: { maxOpenStreams: 77, streamWindow: 4096 } });
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t, { server: { maxOpenStreams: 77, streamWindow: 4096 } });
   const peer = await RawPeer.connect(rig.listener.port, { handshake: false });
   t.teardown(() => peer.destroy());
   peer.write(settingsFrame());
@@ -105,10 +106,7 @@ t.test('an oversize stream message: refused for its stream (payload skipped), th
 
 t.test('messages beyond the credit granted (a sender ignoring flow control): RESOURCE_EXHAUSTED for that stream', async (t) => {
   const { rig, peer } = await setup(t);
-  const small = await startStreamRig({ server: { streamWindow: 4096 } });
-  t.teardown(() => small.close());
-  const cheat = await RawPeer.connect(small.listener.port, { settings: { capabilities: CAPABILITY_STREAMS } });
-  t.teardown(() => cheat.destroy());
+  const { peer: cheat } = await setup(t, { streamWindow: 4096 });
   cheat.write(openFrame(1, 'Hang')); // Hang never reads its requests: no credit comes back
   for (let i = 0; i < 10; i++) cheat.write(encodeStreamMessageFrame(1, Buffer.alloc(1000)));
   t.match(responseHeader(await trailersOf(cheat, 1)), { code: Code.RESOURCE_EXHAUSTED, message: /flow control/ });
@@ -130,8 +128,7 @@ t.test('a STREAM_OPEN with an unknown kind, or a reused id: refused / GOAWAY', a
 });
 
 t.test('a client without the capability is still served (the capability is what the server offers)', async (t) => {
-  const rig = await startStreamRig();
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t);
   const peer = await RawPeer.connect(rig.listener.port);
   t.teardown(() => peer.destroy());
   peer.write(openFrame(1, 'Deadline', 'server-streaming'));

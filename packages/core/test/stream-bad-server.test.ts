@@ -9,6 +9,7 @@ import { encodeStreamMessageFrame, encodeWindowUpdateFrame, fitStreamStatusFrame
 import { DEFAULT_SETTINGS } from '../src/transport/settings.js';
 import { TcpClientTransport } from '../src/transport/tcp-client-transport.js';
 import { settingsFrame } from './fixtures/raw-peer.js';
+import { streamRequest, unaryRequest } from './fixtures/stream-transport.js';
 
 interface Frame { type: number; streamId: number; flags: number; header: Buffer; body: Buffer }
 
@@ -45,12 +46,10 @@ async function fakeServer(t: Test, capabilities: number, onFrame: (socket: Socke
   return { endpoint: { id: `127.0.0.1:${port}`, host: '127.0.0.1', port, weight: 100, version: '', tags: {} }, frames };
 }
 
-const open = (client: TcpClientTransport, endpoint: Endpoint) => client.openStream(endpoint, {
-  group: 'default', service: 's', version: '', method: 'm', kind: 'bidi-streaming', metadata: new Map(), timeoutMs: 5000, attempt: 1, signal: undefined,
-});
+const open = (client: TcpClientTransport, endpoint: Endpoint) => client.openStream(endpoint, streamRequest('m', 'bidi-streaming', { service: 's', timeoutMs: 5000 }));
 
 const unaryOk = async (t: Test, client: TcpClientTransport, endpoint: Endpoint) => {
-  const answer = await client.call(endpoint, { group: 'default', service: 's', version: '', method: 'u', metadata: new Map(), body: new Uint8Array(), timeoutMs: 5000, attempt: 1, signal: undefined });
+  const answer = await client.call(endpoint, unaryRequest('u'));
   t.equal(Buffer.from(answer.body).toString(), 'ok', 'unary calls on the same connection carry on');
 };
 

@@ -1,13 +1,12 @@
 import t from 'tap';
 import { Code } from '../src/errors.js';
-import { startStreamRig, until } from './fixtures/stream-transport.js';
+import { streamRig, until } from './fixtures/stream-transport.js';
 
 const MESSAGE_COST = 1024 + 16; // the Flood method's 1 KiB message plus its frame header
 
 t.test('backpressure: a producer pushing as fast as it can to a consumer taking one message per ms is paused', async (t) => {
   const window = 64 * 1024;
-  const rig = await startStreamRig({ client: { streamWindow: window } });
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t, { client: { streamWindow: window } });
   const stream = rig.open('Flood', 'server-streaming'); // the producer would push 1,000,000 messages: it is bounded by credit only
   stream.end();
   const responses = stream.responses[Symbol.asyncIterator]();
@@ -37,8 +36,7 @@ t.test('backpressure: a producer pushing as fast as it can to a consumer taking 
 });
 
 t.test('a client producer is paused the same way by a server handler that does not read', async (t) => {
-  const rig = await startStreamRig({ server: { streamWindow: 16 * 1024 } });
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t, { server: { streamWindow: 16 * 1024 } });
   const stream = rig.open('Hang', 'client-streaming'); // Hang never reads its requests
   await stream.headers;
   let sent = 0;
@@ -55,8 +53,7 @@ t.test('a client producer is paused the same way by a server handler that does n
 
 t.test('10,000 concurrent streams on one connection: each opens, carries a message and closes OK', async (t) => {
   const streams = 10_000;
-  const rig = await startStreamRig({ server: { maxOpenStreams: streams } });
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t, { server: { maxOpenStreams: streams } });
   const open = Array.from({ length: streams }, (_, i) => {
     const stream = rig.open('Echo', 'bidi-streaming');
     void stream.send(Buffer.from(String(i)));
@@ -77,8 +74,7 @@ t.test('10,000 concurrent streams on one connection: each opens, carries a messa
 
 t.test('memory of idle open streams stays small (a generous ceiling; the bench reports the figure)', async (t) => {
   const streams = 5000;
-  const rig = await startStreamRig({ server: { maxOpenStreams: streams + 1 } });
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t, { server: { maxOpenStreams: streams + 1 } });
   const warm = rig.open('Hang', 'server-streaming');
   await warm.headers;
   global.gc?.();

@@ -2,13 +2,12 @@ import t from 'tap';
 import { Code, type RpcError } from '../src/errors.js';
 import { TcpClientTransport } from '../src/transport/tcp-client-transport.js';
 import { TcpServerTransport } from '../src/transport/tcp-server-transport.js';
-import { collect, startStreamRig, until } from './fixtures/stream-transport.js';
+import { collect, streamRig, unaryRequest, until } from './fixtures/stream-transport.js';
 
 const text = (s: string): Uint8Array => Buffer.from(s);
 
 t.test('server streaming: headers, every message in order, trailers', async (t) => {
-  const rig = await startStreamRig();
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t);
   const stream = rig.open('Count', 'server-streaming', { metadata: new Map([['who', 'test']]) });
   t.type(stream.send(text('500')), Promise, 'before the connection is up there is no credit yet: send() returns a promise');
   stream.end();
@@ -25,8 +24,7 @@ t.test('server streaming: headers, every message in order, trailers', async (t) 
 });
 
 t.test('client streaming: many messages, one answer after the half-close', async (t) => {
-  const rig = await startStreamRig();
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t);
   const stream = rig.open('Sum', 'client-streaming');
   let total = 0;
   for (let i = 0; i < 2000; i++) {
@@ -41,8 +39,7 @@ t.test('client streaming: many messages, one answer after the half-close', async
 });
 
 t.test('bidirectional: answers flow before the client has finished sending', async (t) => {
-  const rig = await startStreamRig();
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t);
   const stream = rig.open('Echo', 'bidi-streaming');
   const responses = stream.responses[Symbol.asyncIterator]();
   for (let i = 0; i < 50; i++) {
@@ -55,8 +52,7 @@ t.test('bidirectional: answers flow before the client has finished sending', asy
 });
 
 t.test('the transport carries timeoutMs and attempt to the server', async (t) => {
-  const rig = await startStreamRig();
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t);
   const stream = rig.open('Deadline', 'server-streaming', { timeoutMs: 4321, attempt: 2 });
   stream.end();
   t.same(await collect(stream.responses), ['4321']);
@@ -64,8 +60,7 @@ t.test('the transport carries timeoutMs and attempt to the server', async (t) =>
 });
 
 t.test('a server error after messages: the messages, then the coded error with its trailers', async (t) => {
-  const rig = await startStreamRig();
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t);
   const stream = rig.open('Fail', 'server-streaming');
   stream.end();
   const got: string[] = [];
@@ -85,8 +80,7 @@ t.test('a server error after messages: the messages, then the coded error with i
 });
 
 t.test('client cancel: the server\'s signal aborts with CANCELLED, the client\'s loop throws CANCELLED', async (t) => {
-  const rig = await startStreamRig();
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t);
   const controller = new AbortController();
   const stream = rig.open('Hang', 'server-streaming', { signal: controller.signal });
   stream.end();
@@ -103,8 +97,7 @@ t.test('client cancel: the server\'s signal aborts with CANCELLED, the client\'s
 });
 
 t.test('leaving the loop early (break) cancels the stream on the server', async (t) => {
-  const rig = await startStreamRig();
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t);
   const stream = rig.open('Flood', 'server-streaming');
   stream.end();
   let n = 0;
@@ -114,15 +107,13 @@ t.test('leaving the loop early (break) cancels the stream on the server', async 
 });
 
 t.test('server cancel: the handler fails with CANCELLED, the client sees CANCELLED', async (t) => {
-  const rig = await startStreamRig();
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t);
   const stream = rig.open('Nope', 'bidi-streaming');
   await t.rejects(collect(stream.responses), { code: Code.UNIMPLEMENTED });
 });
 
 t.test('the provider\'s socket destroyed mid-stream: UNAVAILABLE, mayHaveRun true; the server\'s signal aborts', async (t) => {
-  const rig = await startStreamRig();
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t);
   const stream = rig.open('Hang', 'server-streaming');
   stream.end();
   await stream.headers;
@@ -133,8 +124,7 @@ t.test('the provider\'s socket destroyed mid-stream: UNAVAILABLE, mayHaveRun tru
 });
 
 t.test('a stream open after GOAWAY fails never-ran; open streams finish within the grace period', async (t) => {
-  const rig = await startStreamRig();
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t);
   const running = rig.open('Echo', 'bidi-streaming');
   await running.send(text('before'));
   const answers = running.responses[Symbol.asyncIterator]();
@@ -152,8 +142,7 @@ t.test('a stream open after GOAWAY fails never-ran; open streams finish within t
 });
 
 t.test('GOAWAY grace over: open streams are cancelled with UNAVAILABLE', async (t) => {
-  const rig = await startStreamRig();
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t);
   const stream = rig.open('Hang', 'server-streaming');
   stream.end();
   await stream.headers;
@@ -168,8 +157,7 @@ t.test('GOAWAY grace over: open streams are cancelled with UNAVAILABLE', async (
 });
 
 t.test('past the server\'s maxOpenStreams an open fails RESOURCE_EXHAUSTED, never ran', async (t) => {
-  const rig = await startStreamRig({ server: { maxOpenStreams: 3 } });
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t, { server: { maxOpenStreams: 3 } });
   const open = [0, 1, 2].map(() => rig.open('Hang', 'server-streaming'));
   for (const s of open) await s.headers;
   const fourth = rig.open('Hang', 'server-streaming');
@@ -181,19 +169,15 @@ t.test('past the server\'s maxOpenStreams an open fails RESOURCE_EXHAUSTED, neve
 });
 
 t.test('a server without stream handlers: the open fails UNIMPLEMENTED, never ran, saying why', async (t) => {
-  const rig = await startStreamRig({ handler: false });
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t, { handler: false });
   const stream = rig.open('Count', 'server-streaming');
   await t.rejects(stream.headers, { code: Code.UNIMPLEMENTED, mayHaveRun: false, message: /does not support streams/ });
   await t.rejects(collect(stream.responses), { code: Code.UNIMPLEMENTED });
-  t.equal(new TextDecoder().decode((await rig.client.call(rig.endpoint, {
-    group: 'default', service: 's', version: '', method: 'm', metadata: new Map(), body: new Uint8Array(), timeoutMs: 5000, attempt: 1, signal: undefined,
-  })).body), 'unary', 'unary calls on that connection are unaffected');
+  t.equal(new TextDecoder().decode((await rig.client.call(rig.endpoint, unaryRequest('m'))).body), 'unary', 'unary calls on that connection are unaffected');
 });
 
 t.test('send after end() throws; an oversize message is refused before sending, the stream goes on', async (t) => {
-  const rig = await startStreamRig({ server: { limits: { maxBodySize: 2048 } } });
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t, { server: { limits: { maxBodySize: 2048 } } });
   const stream = rig.open('Echo', 'bidi-streaming');
   await stream.send(text('fine'));
   const responses = stream.responses[Symbol.asyncIterator]();
@@ -207,8 +191,7 @@ t.test('send after end() throws; an oversize message is refused before sending, 
 });
 
 t.test('a signal aborted before the open: CANCELLED, never ran, nothing reaches the server', async (t) => {
-  const rig = await startStreamRig();
-  t.teardown(() => rig.close());
+  const rig = await streamRig(t);
   const stream = rig.open('Count', 'server-streaming', { signal: AbortSignal.abort() });
   await t.rejects(stream.headers, { code: Code.CANCELLED, mayHaveRun: false });
   const after = rig.open('Count', 'server-streaming');

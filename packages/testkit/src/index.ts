@@ -16,6 +16,7 @@ export { FakeClock, testEndpoint, testInvocation, fakeClientContext, type TestIn
 export { ClosedLoop, sharesOf, type ClosedLoopOptions, type Counts } from './closed-loop.js';
 export { startEchoServer, countServedBy, type EchoServer, type EchoServerOptions, type EchoCaller } from './echo-server.js';
 export { RawPeer, echoFrame } from './raw-peer.js';
+export * as h2 from './h2-frames.js';
 export * from './bad-peer-attacks.js';
 export { rssMb, rssPeak } from './process-memory.js';
 export { FaultProxy, type FaultMode } from './fault-proxy.js';

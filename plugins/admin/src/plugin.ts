@@ -196,9 +196,11 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
     if (targets.size === 0) await stop();
   };
 
-  /** A server, or a worker group's primary: one console for it, linked from its instance documents. */
-  const setupOnServer = async (ctx: ServerPluginContext | PrimaryPluginContext): Promise<void> => {
-    const t = targets.addServer(ctx);
+  /**
+   * A client or server just added as a target: the console starts (or is already up) and the target
+   * is released when it closes; if the console cannot start, the target is released at once.
+   */
+  const attach = async (t: Target, ctx: ClientPluginContext | ServerPluginContext | PrimaryPluginContext): Promise<void> => {
     try {
       await start();
     } catch (error) {
@@ -206,6 +208,11 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
       throw error;
     }
     ctx.onClose(() => release(t));
+  };
+
+  /** A server, or a worker group's primary: one console for it, linked from its instance documents. */
+  const setupOnServer = async (ctx: ServerPluginContext | PrimaryPluginContext): Promise<void> => {
+    await attach(targets.addServer(ctx), ctx);
     // Before registration (setup runs before start() registers): the registry-wide console links here.
     const published = resolved.advertiseUrl ?? server?.url;
     if (published) ctx.setInstanceTag(ADMIN_URL_TAG, published);
@@ -223,13 +230,7 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
     async setupClient(ctx: ClientPluginContext) {
       const t = targets.addClient(ctx);
       clients.set(t.id, { history: new ClientHistory(resolved.historySeconds), documents: new RuleDocuments(ctx, ctx.service) });
-      try {
-        await start();
-      } catch (error) {
-        await release(t);
-        throw error;
-      }
-      ctx.onClose(() => release(t));
+      await attach(t, ctx);
     },
     async setupServer(ctx) {
       // A worker of RpcServer({ workers }): the primary serves the group's one console and reads

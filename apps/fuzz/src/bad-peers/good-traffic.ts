@@ -95,3 +95,23 @@ export async function againstProvider<T>(attack: (port: number) => Promise<T>): 
     await provider.kill('SIGKILL');
   }
 }
+
+/**
+ * What every attack on a provider checks besides its own findings: the provider's RSS grew by at
+ * most `rssCeilingMb` over its resting baseline, and the normal consumer had no failed call; with
+ * the two report lines that say so.
+ */
+export function providerAndConsumer(run: AttackRun<unknown>, rssCeilingMb: number): { failures: string[]; lines: string[] } {
+  const { baselineMb, peakMb, traffic } = run;
+  const growth = peakMb - baselineMb;
+  const failures: string[] = [];
+  if (growth > rssCeilingMb) failures.push(`provider RSS grew by ${growth.toFixed(0)} MB (ceiling ${rssCeilingMb} MB)`);
+  if (traffic.errors.length > 0) failures.push(`the normal consumer failed ${traffic.errors.length} calls: ${traffic.errors[0]}`);
+  return {
+    failures,
+    lines: [
+      `provider RSS ${baselineMb.toFixed(0)} MB at rest, peak ${peakMb.toFixed(0)} MB (+${growth.toFixed(0)} MB; ceiling +${rssCeilingMb} MB)`,
+      `normal consumer meanwhile: ${traffic.calls} calls, ${traffic.errors.length} failed, p50 ${traffic.p50Ms.toFixed(2)} ms, p99 ${traffic.p99Ms.toFixed(2)} ms`,
+    ],
+  };
+}

@@ -1,6 +1,6 @@
 import { nonReadingAttack } from '@trellis/testkit';
 import type { BadPeerResult } from './result.js';
-import { againstProvider } from './good-traffic.js';
+import { againstProvider, providerAndConsumer } from './good-traffic.js';
 
 export interface NonReadingOptions {
   readonly durationMs: number;
@@ -18,19 +18,18 @@ export interface NonReadingOptions {
  */
 export async function nonReadingPeer(options: NonReadingOptions): Promise<BadPeerResult> {
   const failures: string[] = [];
-  const { outcome, baselineMb, peakMb, traffic } = await againstProvider((port) => nonReadingAttack(port, options));
+  const run = await againstProvider((port) => nonReadingAttack(port, options));
+  const { outcome } = run;
   if (!/PING must carry exactly 8 bytes/.test(outcome.bigPingAnswer ?? '')) failures.push(`a PING with a 4 MiB body was not refused: ${outcome.bigPingAnswer}`);
-  const growth = peakMb - baselineMb;
-  if (growth > options.rssCeilingMb) failures.push(`provider RSS grew by ${growth.toFixed(0)} MB (ceiling ${options.rssCeilingMb} MB)`);
-  if (traffic.errors.length > 0) failures.push(`the normal consumer failed ${traffic.errors.length} calls: ${traffic.errors[0]}`);
+  const common = providerAndConsumer(run, options.rssCeilingMb);
+  failures.push(...common.failures);
   const mib = options.requestBytes / 1048576;
   return {
     attack: 'non-reading peer',
     failures,
     lines: [
       `${options.connections} connections wrote ${outcome.requestsWritten} requests of ${mib.toFixed(1)} MiB (${(outcome.requestsWritten * mib).toFixed(0)} MiB) in ${options.durationMs / 1000} s and read nothing`,
-      `provider RSS ${baselineMb.toFixed(0)} MB at rest, peak ${peakMb.toFixed(0)} MB (+${growth.toFixed(0)} MB; ceiling +${options.rssCeilingMb} MB)`,
-      `normal consumer meanwhile: ${traffic.calls} calls, ${traffic.errors.length} failed, p50 ${traffic.p50Ms.toFixed(2)} ms, p99 ${traffic.p99Ms.toFixed(2)} ms`,
+      ...common.lines,
       `a PING with a 4 MiB body: ${outcome.bigPingAnswer ?? 'not refused'}`,
     ],
   };

@@ -1,6 +1,6 @@
 import { slowSenderAttack } from '@trellis/testkit';
 import type { BadPeerResult } from './result.js';
-import { againstProvider } from './good-traffic.js';
+import { againstProvider, providerAndConsumer } from './good-traffic.js';
 
 export interface SlowSenderOptions {
   /** Connections that each send `heldBytes` of a 4 MiB request, then stop (and never finish). */
@@ -23,13 +23,13 @@ export interface SlowSenderOptions {
  */
 export async function slowSenders(options: SlowSenderOptions): Promise<BadPeerResult> {
   const failures: string[] = [];
-  const { outcome, baselineMb, peakMb, traffic } = await againstProvider((port) => slowSenderAttack(port, options));
+  const run = await againstProvider((port) => slowSenderAttack(port, options));
+  const { outcome } = run;
   const open = [...outcome.holderClosedMs, ...outcome.dribblerClosedMs].filter((t) => t === Infinity).length;
   if (open > 0) failures.push(`${open} slow connections were still open after ${options.timeoutMs / 1000} s`);
   for (const reason of outcome.reasons) if (!/minReceiveRate/.test(reason)) failures.push(`a slow sender was closed without the minReceiveRate reason: ${reason}`);
-  const growth = peakMb - baselineMb;
-  if (growth > options.rssCeilingMb) failures.push(`provider RSS grew by ${growth.toFixed(0)} MB (ceiling ${options.rssCeilingMb} MB)`);
-  if (traffic.errors.length > 0) failures.push(`the normal consumer failed ${traffic.errors.length} calls: ${traffic.errors[0]}`);
+  const common = providerAndConsumer(run, options.rssCeilingMb);
+  failures.push(...common.failures);
   const latest = (list: number[]) => (Math.max(0, ...list.filter((t) => t !== Infinity)) / 1000).toFixed(1);
   return {
     attack: 'slow senders (partial frames held, bytes dribbled)',
@@ -38,8 +38,7 @@ export async function slowSenders(options: SlowSenderOptions): Promise<BadPeerRe
       `${options.holders} connections each sent ${(options.heldBytes / 1048576).toFixed(1)} MiB of a 4 MiB request and stopped: ${outcome.refused} were refused for that call (maxPartialFrameBytes), all closed within ${latest(outcome.holderClosedMs)} s`,
       `${options.dribblers} connections sent a byte every ${options.dribbleEveryMs} ms: all closed within ${latest(outcome.dribblerClosedMs)} s`,
       `GOAWAY reasons: ${outcome.reasons.join(' | ')}`,
-      `provider RSS ${baselineMb.toFixed(0)} MB at rest, peak ${peakMb.toFixed(0)} MB (+${growth.toFixed(0)} MB; ceiling +${options.rssCeilingMb} MB)`,
-      `normal consumer meanwhile: ${traffic.calls} calls, ${traffic.errors.length} failed, p50 ${traffic.p50Ms.toFixed(2)} ms, p99 ${traffic.p99Ms.toFixed(2)} ms`,
+      ...common.lines,
     ],
   };
 }

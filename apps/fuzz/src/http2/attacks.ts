@@ -1,5 +1,8 @@
 import { connect as http2Connect, constants } from 'node:http2';
-import { Flag, frame, FrameType, grpcMessage, grpcRequestHeaders, hasGoAway, literalHeaders, RawHttp2Connection, streamEnded, type Frame } from './frames.js';
+import { h2 } from '@trellis/testkit';
+
+const { Flag, frame, FrameType, grpcMessage, grpcRequestHeaders, hasGoAway, literalHeaders, RawHttp2Connection, streamEnded } = h2;
+type Frame = h2.Frame;
 
 /** What one attack got back, and the promise it checks: a protocol answer, never a hang or a crash. */
 export interface AttackResult {

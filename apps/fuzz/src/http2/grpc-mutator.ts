@@ -1,5 +1,6 @@
-import { loadEchoService } from '@trellis/testkit';
-import { Flag, frame, FrameType, grpcMessage, grpcRequestHeaders } from './frames.js';
+import { h2, loadEchoService } from '@trellis/testkit';
+
+const { Flag, frame, FrameType, grpcMessage, grpcRequestHeaders } = h2;
 
 /** HTTP/2's default SETTINGS_MAX_FRAME_SIZE, which the gRPC server keeps. */
 const MAX_FRAME_SIZE = 16_384;

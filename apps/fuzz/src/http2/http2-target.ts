@@ -1,11 +1,12 @@
 import { RpcClient, RpcServer } from '@trellis/core';
-import { createEchoHandlers, loadEchoService, seededRandom, waitFor } from '@trellis/testkit';
+import { createEchoHandlers, h2, loadEchoService, seededRandom, waitFor } from '@trellis/testkit';
 import { GrpcClientTransport, GrpcServerTransport } from '@trellis/transport-grpc';
 import {
   compressedWithoutEncoding, garbageHpack, lengthBeyondLimit, malformedHeaders, randomFrames, randomMessages, rstFlood, settingsFlood, type AttackResult,
 } from './attacks.js';
-import { frame, FrameType, hasGoAway, RawHttp2Connection } from './frames.js';
 import { GrpcFrameMutator } from './grpc-mutator.js';
+
+const { frame, FrameType, hasGoAway, RawHttp2Connection } = h2;
 
 export interface Http2TargetOptions {
   readonly seed: number;
@@ -164,7 +165,7 @@ async function mutatedExchanges(port: number, seed: number, connections: number,
   // a PING: its ACK says the server read through the junk, a GOAWAY or a close that it refused it.
   // No answer is a hang.
   const ping = frame(FrameType.PING, 0, 0, sentinel);
-  const pingAnswered = (frames: ReturnType<RawHttp2Connection['frames']>) =>
+  const pingAnswered = (frames: readonly h2.Frame[]) =>
     frames.some((f) => f.type === FrameType.PING && f.payload.equals(sentinel));
   const lane = async () => {
     while (next < inputs.length) {

@@ -18,19 +18,14 @@ import { grpcReflection, nativeReflection, type ReflectionCallOptions } from '..
 import type { Descriptors, MethodInfo } from '../proto/descriptors.js';
 import { fromJson, toJson } from '../proto/json-mapping.js';
 import { grpcUrl, parseTarget, type Target } from '../target.js';
+import type { DescriptorFlags } from './describe.js';
 
-export interface CallFlags {
+/** `describe`'s flags (descriptors, metadata, deadline, protocol, TLS) and the call's own. */
+export interface CallFlags extends DescriptorFlags {
   readonly data?: string;
-  readonly header?: string[];
-  readonly timeout?: string;
-  readonly proto?: string[];
-  readonly importPath?: string[];
   readonly service?: string;
-  readonly protocol?: string;
   readonly verbose?: boolean;
   readonly protoNames?: boolean;
-  readonly cacert?: string;
-  readonly insecure?: boolean;
 }
 
 /**

@@ -3,8 +3,8 @@ import { connect, type Socket } from 'node:net';
 /**
  * Hand-built HTTP/2 frames (RFC 9113 §4.1), for sending what no well-behaved client would:
  * node:http2's client refuses to write malformed HEADERS, floods or lying lengths, so the HTTP/2
- * target writes frames on a plain TCP socket. (Moved here from transport-grpc's fuzz test, whose
- * attacks this target runs against a whole RpcServer.)
+ * target writes frames on a plain TCP socket. One writer for every raw HTTP/2 peer: the fuzzer's
+ * HTTP/2 target (apps/fuzz) and transport-grpc's engine tests (a hand-written server or attacker).
  */
 export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 export const FrameType = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
