@@ -2,7 +2,9 @@ import { huffmanDecode } from './huffman.js';
 import { STATIC_TABLE } from './hpack-static-table.js';
 
 /** A header block that is not valid HPACK: a connection error (COMPRESSION_ERROR, RFC 9113 §4.3). */
-export class HpackError extends Error {}
+export class HpackError extends Error {
+  override readonly name = 'HpackError';
+}
 
 const ENTRY_OVERHEAD = 32;
 
