@@ -116,6 +116,12 @@ t.test('HTTP/2 engine: SETTINGS and PING are acknowledged; a call over raw frame
   frames = await raw.until('the response', (f) => f.some((x) => x.type === T.HEADERS && x.streamId === 1 && (x.flags & 1) === 1));
   const body = Buffer.concat(frames.filter((x) => x.type === T.DATA && x.streamId === 1).map((x) => x.payload));
   t.equal(text(body.subarray(5)), 'over raw frames', 'the message is echoed');
+  // The same header block again (decoded once, then reused from the connection's cache) on new streams.
+  raw.write(frame(T.HEADERS, 0x4, 3, block), frame(T.DATA, 0x1, 3, grpcMessage(bytes('second'))));
+  raw.write(frame(T.HEADERS, 0x4, 5, requestBlock('/test.Svc/Nope')), frame(T.DATA, 0x1, 5, grpcMessage(bytes('third'))));
+  frames = await raw.until('two more responses', (f) => [3, 5].every((id) => f.some((x) => x.type === T.HEADERS && x.streamId === id && (x.flags & 1) === 1)));
+  t.equal(text(Buffer.concat(frames.filter((x) => x.type === T.DATA && x.streamId === 3).map((x) => x.payload)).subarray(5)), 'second');
+  t.notOk(frames.some((x) => x.type === T.DATA && x.streamId === 5), 'another path in a block of the same length is its own call (UNIMPLEMENTED, Trailers-Only)');
 });
 
 t.test('HTTP/2 engine: protocol errors get GOAWAY or RST_STREAM with the RFC code, and the server serves on', async (t) => {

@@ -31,6 +31,9 @@ export interface ConnectionLimits {
 const MAX_CONTINUATIONS = 128;
 /** How long a connection ended by a protocol error stays open after its GOAWAY. */
 const ERROR_LINGER_MS = 5000;
+/** Request header blocks up to this size are cached decoded, up to this many per connection. */
+const MAX_CACHED_BLOCK = 256;
+const MAX_CACHED_BLOCKS = 64;
 const CONNECTION_HEADERS: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 const BAD_VALUE = /[\0\r\n]/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
@@ -71,6 +74,9 @@ export class H2Connection extends EventEmitter {
   private readonly decoder: HpackDecoder;
   private readonly encoder = new HpackEncoder();
   private readonly validNames = new Set<string>();
+  /** Decoded request blocks that left the HPACK table as it was, by their bytes (see onHeaderBlock). */
+  private readonly decodedBlocks = new Map<string, IncomingHeaders>();
+  private decodedGeneration = 0;
   private lastStreamId = 0;
   private prefaceSeen = false;
   private settingsSeen = false;
@@ -316,6 +322,17 @@ export class H2Connection extends EventEmitter {
   }
 
   private onHeaderBlock(streamId: number, endStream: boolean, block: Buffer): void {
+    // A client's requests repeat the same block once its headers are in the dynamic table (indexes
+    // only, e.g. 14 bytes from nghttp2). Such a block, decoded and checked once, is reused while the
+    // table is unchanged: same bytes + same table = same headers. Blocks that touch the table (or come
+    // on an existing stream, or fail a check) are never cached.
+    if (this.decodedGeneration !== this.decoder.generation) {
+      this.decodedBlocks.clear();
+      this.decodedGeneration = this.decoder.generation;
+    }
+    const key = block.length <= MAX_CACHED_BLOCK ? block.toString('latin1') : undefined;
+    const cached = key === undefined ? undefined : this.decodedBlocks.get(key);
+    if (cached !== undefined && !this.streams.has(streamId)) return this.openStream(streamId, endStream, cached);
     const fields: string[] = [];
     try {
       this.decoder.decode(block, fields);
@@ -340,6 +357,23 @@ export class H2Connection extends EventEmitter {
     if (this.streams.size >= this.limits.maxConcurrentStreams) return this.writeRstStream(streamId, ErrorCode.REFUSED_STREAM);
     const headers = this.requestHeaders(fields);
     if (headers === undefined) return this.writeRstStream(streamId, ErrorCode.PROTOCOL_ERROR);
+    if (key !== undefined && this.decoder.generation === this.decodedGeneration && this.decodedBlocks.size < MAX_CACHED_BLOCKS) {
+      this.decodedBlocks.set(key, Object.freeze(headers));
+    }
+    this.startStream(streamId, endStream, headers);
+  }
+
+  /** A new stream from a cached block: the checks its first decoding passed, but for the stream's own. */
+  private openStream(streamId: number, endStream: boolean, headers: IncomingHeaders): void {
+    if ((streamId & 1) === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, `a client opened even stream ${streamId}`);
+    if (streamId <= this.lastStreamId) return;
+    this.lastStreamId = streamId;
+    if (this.goingAway || this.closed) return this.writeRstStream(streamId, ErrorCode.REFUSED_STREAM);
+    if (this.streams.size >= this.limits.maxConcurrentStreams) return this.writeRstStream(streamId, ErrorCode.REFUSED_STREAM);
+    this.startStream(streamId, endStream, headers);
+  }
+
+  private startStream(streamId: number, endStream: boolean, headers: IncomingHeaders): void {
     const stream = new H2Stream(streamId, this, this.limits.initialWindowSize, this.peerInitialWindow);
     this.streams.set(streamId, stream);
     // Marked before 'stream' so a handler answering at once does not reset a request that is complete.

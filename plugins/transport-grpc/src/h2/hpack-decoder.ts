@@ -21,6 +21,11 @@ export class HpackDecoder {
   private maxSize: number;
   /** Bytes of the last block's header list (names + values + 32 each). */
   listSize = 0;
+  /**
+   * Changes whenever the dynamic table does: a block that decoded without changing it decodes the
+   * same way while it stays the same (what lets the connection cache decoded blocks).
+   */
+  generation = 0;
 
   constructor(private readonly settingsMaxSize = 4096) {
     this.maxSize = settingsMaxSize;
@@ -49,6 +54,7 @@ export class HpackDecoder {
         offset = next;
         if (size > this.settingsMaxSize) throw new HpackError(`dynamic table size ${size} exceeds the announced ${this.settingsMaxSize}`);
         this.maxSize = size;
+        this.generation++;
         this.evict(0);
         continue;
       } else {
@@ -84,6 +90,7 @@ export class HpackDecoder {
   }
 
   private insert(name: string, value: string): void {
+    this.generation++;
     const size = name.length + value.length + ENTRY_OVERHEAD;
     if (size > this.maxSize) {
       // An entry larger than the table empties it and is not added (§4.4).
