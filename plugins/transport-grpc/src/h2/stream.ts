@@ -88,8 +88,9 @@ export class H2Stream extends EventEmitter {
     if (!this.headersSent) this.respond({ ':status': '200' });
     this.localEnding = true;
     if (this.waitForTrailers) {
+      // Once the queue is empty 'wantTrailers' fires (from the flush, or here when nothing was queued).
       if (chunk !== undefined && chunk.length > 0) this.session.sendData(this, chunk, false);
-      if (this.queuedBytes === 0) this.emit('wantTrailers');
+      else if (this.queuedBytes === 0) this.emit('wantTrailers');
     } else {
       this.session.sendData(this, chunk ?? EMPTY, true);
     }
