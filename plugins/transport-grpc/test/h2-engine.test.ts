@@ -166,3 +166,22 @@ t.test('HTTP/2 engine: protocol errors get GOAWAY or RST_STREAM with the RFC cod
   t.match(reports.join('\n'), /HTTP\/2 protocol error: DATA on stream 0/, 'connection errors are reported');
   t.equal(text((await client.unary(target, '/test.Svc/Echo', bytes('still serving'))).message), 'still serving');
 });
+
+t.test('HTTP/2 engine: responses wait for the peer\'s windows (SETTINGS_INITIAL_WINDOW_SIZE, WINDOW_UPDATE)', async (t) => {
+  const { port } = await startEngine(t, { Echo: echo });
+  const raw = await rawConnection(port);
+  t.teardown(() => raw.socket.destroy());
+  const window = Buffer.from([0, 4, 0, 0, 0, 16]); // SETTINGS_INITIAL_WINDOW_SIZE = 16 bytes per stream
+  const message = grpcMessage(Buffer.alloc(40, 0x61)); // 45 bytes framed
+  raw.write(frame(T.SETTINGS, 0, 0, window), frame(T.HEADERS, 0x4, 1, requestBlock()), frame(T.DATA, 0x1, 1, message));
+  const dataBytes = (f: ReturnType<typeof parseFrames>) => f.filter((x) => x.type === T.DATA && x.streamId === 1).reduce((n, x) => n + x.payload.length, 0);
+  await raw.until('the first 16 bytes', (f) => dataBytes(f) > 0);
+  // A PING answered after the server had every chance to send more: the window held it at 16.
+  raw.write(frame(T.PING, 0, 0, Buffer.from('window!!')));
+  let frames = await raw.until('the PING ACK', (f) => f.some((x) => x.type === T.PING && x.flags === 1));
+  t.equal(dataBytes(frames), 16, 'no more DATA than the stream window allows');
+  t.notOk(frames.some((x) => x.type === T.HEADERS && x.streamId === 1 && (x.flags & 1) === 1), 'no trailers before the DATA');
+  raw.write(frame(T.WINDOW_UPDATE, 0, 1, Buffer.from([0, 0, 0, 100])));
+  frames = await raw.until('the rest and the trailers', (f) => f.some((x) => x.type === T.HEADERS && x.streamId === 1 && (x.flags & 1) === 1));
+  t.equal(dataBytes(frames), message.length, 'the rest follows the WINDOW_UPDATE, then the trailers');
+});
