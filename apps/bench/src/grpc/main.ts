@@ -29,11 +29,14 @@ interface Point {
   readonly mode: 'unary' | 'stream';
   readonly concurrency: number;
   readonly label: string;
+  /** Context only, left out of the --quick smoke run. */
+  readonly fullRunOnly?: boolean;
 }
 
 const T: Side = 'trellis';
 const G: Side = 'grpc-js';
 const B: Side = 'node-http2';
+const TN: Side = 'trellis-nghttp2';
 const POINTS: Point[] = [
   { id: 'server-trellis@32', pairing: { server: T, client: G }, mode: 'unary', concurrency: 32, label: 'grpc-js client → Trellis server, 32 in flight' },
   { id: 'grpc-js@32', pairing: { server: G, client: G }, mode: 'unary', concurrency: 32, label: 'grpc-js client → grpc-js server, 32 in flight' },
@@ -42,6 +45,7 @@ const POINTS: Point[] = [
   { id: 'trellis@256', pairing: { server: T, client: T }, mode: 'unary', concurrency: 256, label: 'Trellis client → Trellis server, 256 in flight' },
   { id: 'grpc-js@256', pairing: { server: G, client: G }, mode: 'unary', concurrency: 256, label: 'grpc-js client → grpc-js server, 256 in flight' },
   // The CPU targets' ceilings: bare node:http2 in the Trellis engine's place, under the same peer.
+  { id: 'server-trellis-nghttp2@32', pairing: { server: TN, client: G }, mode: 'unary', concurrency: 32, label: 'grpc-js client → Trellis server on node:http2, 32', fullRunOnly: true },
   { id: 'server-bare@32', pairing: { server: B, client: G }, mode: 'unary', concurrency: 32, label: 'grpc-js client → bare node:http2 server, 32' },
   { id: 'client-bare@32', pairing: { server: G, client: B }, mode: 'unary', concurrency: 32, label: 'bare node:http2 client → grpc-js server, 32' },
   { id: 'node-http2@32', pairing: { server: B, client: B }, mode: 'unary', concurrency: 32, label: 'bare node:http2 echo (the ceiling), 32 in flight' },
@@ -106,7 +110,7 @@ async function main(): Promise<number> {
     },
   });
   const only = values.only?.split(',');
-  const points = only === undefined ? POINTS : POINTS.filter((p) => only.includes(p.id));
+  const points = only === undefined ? POINTS.filter((p) => !(values.quick && p.fullRunOnly)) : POINTS.filter((p) => only.includes(p.id));
   // The warm-up is also counted in calls: on a crowded machine 1.5 s can be a few hundred calls,
   // too few for V8 to optimise either library's call path, and the rounds would measure its interpreter.
   const settings = values.quick ? { warmupMs: 300, warmupCalls: 0, roundMs: 600, rounds: 1 } : { warmupMs: 1500, warmupCalls: 5000, roundMs: 2000, rounds: 5 };
@@ -165,6 +169,7 @@ async function main(): Promise<number> {
     // bare client echoes bytes and decodes nothing, the bare server runs no codec: true ceilings).
     const context = [
       { name: 'ceiling: bare node:http2 server / grpc-js, CPU per call', value: get('server-bare@32').serverUsPerItem / get('grpc-js@32').serverUsPerItem },
+      { name: 'Trellis server on node:http2 / grpc-js, CPU per call', value: get('server-trellis-nghttp2@32').serverUsPerItem / get('grpc-js@32').serverUsPerItem },
       { name: 'ceiling: bare node:http2 client / grpc-js, CPU per call', value: get('client-bare@32').clientUsPerItem / get('grpc-js@32').clientUsPerItem },
       { name: 'ceiling: bare node:http2 / grpc-js, QPS @32', value: get('node-http2@32').rate / get('grpc-js@32').rate },
       { name: 'ceiling: bare node:http2 / grpc-js, QPS @256', value: get('node-http2@256').rate / get('grpc-js@256').rate },

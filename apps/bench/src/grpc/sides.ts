@@ -10,8 +10,12 @@ export const GRPC_BENCH_PROTO = join(__dirname, '..', '..', 'protos', 'grpc-benc
 const ECHO_PATH = '/grpcbench.GrpcBench/Echo';
 const STREAM_PATH = '/grpcbench.GrpcBench/Stream';
 
-/** `node-http2`: a bare node:http2 echo of the framed bytes, no gRPC library — the ceiling. */
-export type Side = 'trellis' | 'grpc-js' | 'node-http2';
+/**
+ * `node-http2`: a bare node:http2 echo of the framed bytes, no gRPC library — node:http2's ceiling.
+ * `trellis-nghttp2`: the Trellis gRPC server on node:http2 (`engine: 'node:http2'`) instead of its own
+ * HTTP/2 engine (server side only), to show what the engine changes.
+ */
+export type Side = 'trellis' | 'trellis-nghttp2' | 'grpc-js' | 'node-http2';
 
 export interface BenchEchoMessage {
   message: string;
@@ -53,7 +57,7 @@ function grpcJsDefinition() {
 /** A server of each side: unary echo and a server stream of echo messages until cancelled. */
 export async function serve(side: Side): Promise<Served> {
   if (side === 'node-http2') return serveBare();
-  if (side === 'trellis') {
+  if (side === 'trellis' || side === 'trellis-nghttp2') {
     const c = codecs();
     const server = new GrpcServer(new GrpcServiceRegistry().add('grpcbench.GrpcBench', {
       Echo: { kind: 'unary', handle: (call) => c.echo.encode(c.echo.decode(call.request)) },
@@ -69,7 +73,7 @@ export async function serve(side: Side): Promise<Served> {
           }
         },
       },
-    }));
+    }), { engine: side === 'trellis' ? 'trellis' : 'node:http2' });
     const { port } = await server.listen({ host: '127.0.0.1' });
     return { port, close: () => server.close(500) };
   }
@@ -94,7 +98,7 @@ export async function serve(side: Side): Promise<Served> {
 export function connect(side: Side, port: number): Caller {
   if (side === 'node-http2') return connectBare(port);
   const target = `127.0.0.1:${port}`;
-  if (side === 'trellis') {
+  if (side === 'trellis' || side === 'trellis-nghttp2') {
     const c = codecs();
     const client = new GrpcClient();
     return {

@@ -1,4 +1,4 @@
-import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { constants, type Http2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { Code, RpcError, type Metadata } from '@trellis/core';
 import type { DeadlineEntry, PeerInfo } from '@trellis/core/spi';
 import { ACCEPT_ENCODING, accepts, compress, CompressionError, decompress, type Encoding } from '../wire/compression.js';
@@ -7,6 +7,7 @@ import { MessageQueue } from '../wire/message-queue.js';
 import { appendMetadata, metadataFromHeaders } from '../wire/metadata.js';
 import { encodeGrpcMessage } from '../wire/status.js';
 import { writeFrame, type FrameWriter } from '../wire/write-frame.js';
+import type { EngineHeaders, EngineStream } from './engine.js';
 import { singleRequest, singleResponse, type GrpcMethodHandler, type GrpcMethodKind, type GrpcServerCall } from './handler.js';
 
 /** What a call needs from the engine that runs it. */
@@ -26,7 +27,7 @@ export interface CallContext {
 }
 
 const kCall = Symbol('trellisServerCall');
-type CallStream = ServerHttp2Stream & { [kCall]?: ServerCall };
+type CallStream = EngineStream & { [kCall]?: ServerCall };
 
 // Stream listeners shared by every call (the call hangs off the stream): no closures per call.
 function onStreamData(this: CallStream, chunk: Buffer): void {
@@ -52,7 +53,7 @@ const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
 const RESPOND_WITH_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false });
 const RESPOND_AND_END = Object.freeze({ endStream: true, sendDate: false });
 
-function sendTrailersOf(this: ServerHttp2Stream & { trellisTrailers?: Readonly<Record<string, string | string[]>> }): void {
+function sendTrailersOf(this: EngineStream & { trellisTrailers?: Readonly<Record<string, string | string[]>> }): void {
   const trailers = this.trellisTrailers;
   if (trailers === undefined || this.destroyed) return;
   try {
@@ -93,8 +94,8 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink, F
 
   constructor(
     private readonly context: CallContext,
-    private readonly stream: ServerHttp2Stream,
-    private readonly headers: IncomingHttpHeaders,
+    private readonly stream: EngineStream,
+    private readonly headers: EngineHeaders,
     readonly path: string,
     private readonly handler: GrpcMethodHandler,
     requestEncoding: Encoding,
@@ -132,7 +133,7 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink, F
   }
 
   get metadata(): Metadata {
-    return (this.metadataMap ??= metadataFromHeaders(this.headers));
+    return (this.metadataMap ??= metadataFromHeaders(this.headers as IncomingHttpHeaders));
   }
 
   get signal(): AbortSignal {
@@ -247,7 +248,8 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink, F
   private writeFrame(frame: Buffer): Promise<void> {
     if (this.done) return Promise.reject(this.abortReason ?? new RpcError(Code.CANCELLED, 'the call is already finished'));
     this.session?.trellisPolicy?.activity();
-    return writeFrame(this.stream, frame, this);
+    // writeFrame uses write / once / off only, which every engine's stream has.
+    return writeFrame(this.stream as unknown as Http2Stream, frame, this);
   }
 
   /** What a send waiting for drain fails with when the stream closes first (FrameWriter). */
@@ -376,14 +378,14 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink, F
 
   private setTrailers(code: Code, message: string, metadata: Metadata | undefined): void {
     if (code === Code.OK && message === '' && (metadata === undefined || metadata.size === 0)) {
-      (this.stream as ServerHttp2Stream & { trellisTrailers?: Readonly<Record<string, string | string[]>> }).trellisTrailers = OK_TRAILERS;
+      (this.stream as EngineStream & { trellisTrailers?: Readonly<Record<string, string | string[]>> }).trellisTrailers = OK_TRAILERS;
       return;
     }
     const trailers: Record<string, string | string[]> = { 'grpc-status': String(code) };
     if (message !== '') trailers['grpc-message'] = encodeGrpcMessage(message);
     const refused = appendMetadata(trailers, metadata);
     if (refused !== undefined) this.context.reportHandlerError(this, `trailers not sent as given: ${refused}`);
-    (this.stream as ServerHttp2Stream & { trellisTrailers?: Readonly<Record<string, string | string[]>> }).trellisTrailers = trailers;
+    (this.stream as EngineStream & { trellisTrailers?: Readonly<Record<string, string | string[]>> }).trellisTrailers = trailers;
   }
 
   /** Writes the status: in the trailers, or as a Trailers-Only response when no header went out. */
