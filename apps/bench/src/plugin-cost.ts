@@ -3,7 +3,7 @@
  * `node dist/plugin-cost.js [bare|nosdk|sdk1pct|sdk100]`; with TRELLIS_BENCH_SKIP=@trellis/x the
  * plugin is left out, so the difference to `nosdk` is its cost (docs/performance.md).
  */
-import { installTracingSdk } from './governance.js';
+import { installTracingSdk } from './kinds/tracing-sdk.js';
 import { trellisKind } from './kinds/trellis.js';
 import { runRound } from './load.js';
 

@@ -1,4 +1,4 @@
-import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, type Attributes, type Span, type SpanOptions } from '@opentelemetry/api';
 import { Code, type MethodDescriptor } from '@trellis/core';
 
 /**
@@ -44,6 +44,9 @@ export interface MethodSpanInfo {
   readonly name: string;
   /** Given at span start so samplers can see them; shared, never mutated. */
   readonly attributes: Attributes;
+  /** `startSpan` options of this method's CLIENT and SERVER spans: built once, not per call. */
+  readonly clientOptions: SpanOptions;
+  readonly serverOptions: SpanOptions;
 }
 
 /** Span name and start attributes per method, computed once per descriptor. */
@@ -59,7 +62,12 @@ export class MethodSpanInfoCache {
       const attributes: Attributes = this.semconv === 'stable'
         ? { 'rpc.system.name': RPC_SYSTEM, 'rpc.method': name }
         : { 'rpc.system': RPC_SYSTEM, 'rpc.service': method.service, 'rpc.method': method.name };
-      info = { name, attributes: Object.freeze(attributes) };
+      Object.freeze(attributes);
+      info = {
+        name, attributes,
+        clientOptions: { kind: SpanKind.CLIENT, attributes },
+        serverOptions: { kind: SpanKind.SERVER, attributes },
+      };
       this.cache.set(method, info);
     }
     return info;

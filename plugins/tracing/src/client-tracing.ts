@@ -1,4 +1,4 @@
-import { context, isSpanContextValid, SpanKind, trace, type Span, type Tracer, type TextMapPropagator } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, trace, type Span, type Tracer, type TextMapPropagator } from '@opentelemetry/api';
 import type { Attempt, CallEnd, CallObserver, Endpoint, Invocation } from '@trellis/core';
 import {
   ATTEMPT_EVENT, codeName, recordFailure, recordSuccess, statusAttribute, statusValue, TrellisAttributes,
@@ -27,22 +27,33 @@ export interface RecentCall {
   readonly attempts: readonly { readonly endpoint: string; readonly attempt: number; readonly transparent: boolean; readonly code: string; readonly latencyMs: number }[];
 }
 
-/** A ring of the last `capacity` sampled calls: filled only for recording spans, so unsampled calls pay nothing. */
+/**
+ * A ring of the last `capacity` sampled calls: filled only for recording spans, so unsampled calls pay
+ * nothing. It keeps the calls' own records and builds the console's view only when asked (`list()`),
+ * so a sampled call allocates no summary of its own.
+ */
 export class RecentCalls {
-  private readonly calls: RecentCall[] = [];
+  private readonly calls: ClientCall[] = [];
+  private next = 0;
 
   constructor(private readonly capacity = 50) {}
 
-  add(call: RecentCall): void {
-    this.calls.push(call);
-    if (this.calls.length > this.capacity) this.calls.shift();
+  add(call: ClientCall): void {
+    if (this.calls.length < this.capacity) this.calls.push(call);
+    else this.calls[this.next] = call;
+    this.next = (this.next + 1) % this.capacity;
   }
 
   /** Newest first. */
   list(): RecentCall[] {
-    return [...this.calls].reverse();
+    const out: RecentCall[] = [];
+    const n = this.calls.length;
+    for (let i = 1; i <= n; i++) out.push(this.calls[(this.next - i + n) % n]!.summary());
+    return out;
   }
 }
+
+type Outcome = RecentCall['attempts'][number];
 
 /** A recording CLIENT span and what the call's attempts told it. The kernel keeps it with the call. */
 class ClientCall {
@@ -51,31 +62,63 @@ class ClientCall {
   /** The endpoint of the last send, for `server.address` when the call fails. */
   endpoint: Endpoint | undefined;
   /** Each send's outcome, for the recent-calls summary (only kept when one is asked for). */
-  readonly outcomes: RecentCall['attempts'][number][] = [];
+  readonly outcomes: Outcome[] = [];
+  /** Filled at the end, for the recent-calls summary. */
+  method = '';
+  code = '';
+  latencyMs = 0;
+  endedAt = 0;
   /**
    * Sends in flight and their index (1-based, in start order): a hedged call has several at once,
-   * so the index of the send that ends is looked up, not taken from `sends`.
+   * so the index of the send that ends is looked up, not taken from `sends`. The usual single send
+   * in flight is kept in `only`; the arrays exist once a second send overlaps it.
    */
-  private readonly open: Attempt[] = [];
-  private readonly openIndex: number[] = [];
+  private only: Attempt | undefined;
+  private onlyIndex = 0;
+  private open: Attempt[] | undefined;
+  private openIndex: number[] | undefined;
 
   constructor(readonly span: Span) {}
 
   started(attempt: Attempt): void {
-    this.sends++;
+    const index = ++this.sends;
     this.endpoint = attempt.endpoint;
+    if (this.open === undefined && this.only === undefined) {
+      this.only = attempt;
+      this.onlyIndex = index;
+      return;
+    }
+    this.open ??= [];
+    this.openIndex ??= [];
+    if (this.only !== undefined) {
+      this.open.push(this.only);
+      this.openIndex.push(this.onlyIndex);
+      this.only = undefined;
+    }
     this.open.push(attempt);
-    this.openIndex.push(this.sends);
+    this.openIndex.push(index);
   }
 
   /** The index `started` gave this send (the kernel's record is the same object until it ends). */
   ended(attempt: Attempt): number {
-    const at = this.open.indexOf(attempt);
+    if (this.only === attempt) {
+      this.only = undefined;
+      return this.onlyIndex;
+    }
+    const at = this.open?.indexOf(attempt) ?? -1;
     if (at < 0) return this.sends;
-    const index = this.openIndex[at]!;
-    this.open.splice(at, 1);
-    this.openIndex.splice(at, 1);
+    const index = this.openIndex![at]!;
+    this.open!.splice(at, 1);
+    this.openIndex!.splice(at, 1);
     return index;
+  }
+
+  summary(): RecentCall {
+    const ids = this.span.spanContext();
+    return {
+      traceId: ids.traceId, spanId: ids.spanId, method: this.method, code: this.code,
+      latencyMs: this.latencyMs, endedAt: this.endedAt, attempts: this.outcomes,
+    };
   }
 }
 
@@ -103,14 +146,18 @@ export function clientTracing(deps: ClientTracingDeps): CallObserver<ClientCall>
     callStart(inv: Invocation): ClientCall | undefined {
       const info = methods.get(inv.method);
       const parent = context.active();
-      const span = tracer.startSpan(info.name, { kind: SpanKind.CLIENT, attributes: info.attributes }, parent);
+      const span = tracer.startSpan(info.name, info.clientOptions, parent);
       if (span.isRecording()) {
         propagator.inject(trace.setSpan(parent, span), inv.metadata, metadataSetter);
         return new ClientCall(span);
       }
-      // No SDK and no trace to continue: the span has an invalid context, which no propagator
-      // writes, so the parent context (its baggage, if any) is injected as is — no context per call.
-      propagator.inject(isSpanContextValid(span.spanContext()) ? trace.setSpan(parent, span) : parent, inv.metadata, metadataSetter);
+      // Not sampled: only the context travels (the sampled flag off, so the server and the calls
+      // after it follow the decision). With no SDK and no trace to continue, or with tracing
+      // suppressed, the span carries the API's invalid context, which no propagator writes: the
+      // parent context (its baggage, if any) is injected as it is, with no context built per call.
+      // (An identity check: `isSpanContextValid` runs two regular expressions, and an SDK that
+      // returned an invalid context of its own would only cost the `setSpan` this skips.)
+      propagator.inject(span.spanContext() === INVALID_SPAN_CONTEXT ? parent : trace.setSpan(parent, span), inv.metadata, metadataSetter);
       return undefined;
     },
 
@@ -165,11 +212,12 @@ export function clientTracing(deps: ClientTracingDeps): CallObserver<ClientCall>
       }
       span.end();
       if (recent !== undefined) {
-        const ids = span.spanContext();
-        recent.add({
-          traceId: ids.traceId, spanId: ids.spanId, method: end.invocation.method.name, code: codeName(end.code),
-          latencyMs: end.latencyMs, endedAt: Date.now(), attempts: call.outcomes,
-        });
+        // The ring keeps this record; the console's summary is built from it when asked.
+        call.method = end.invocation.method.name;
+        call.code = codeName(end.code);
+        call.latencyMs = end.latencyMs;
+        call.endedAt = Date.now();
+        recent.add(call);
       }
     },
   };

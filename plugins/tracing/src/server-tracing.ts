@@ -1,4 +1,4 @@
-import { context, isSpanContextValid, ROOT_CONTEXT, SpanKind, trace, type Context, type Tracer, type TextMapPropagator } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, ROOT_CONTEXT, trace, type Context, type Span, type Tracer, type TextMapPropagator } from '@opentelemetry/api';
 import { isStreamKind, MetadataKeys, type ServerInterceptor, type ServerInvocation } from '@trellis/core';
 import { recordFailure, recordSuccess, streamFailure, TrellisAttributes, type MethodSpanInfoCache, type Semconv } from './attributes.js';
 import { metadataGetter } from './carrier.js';
@@ -33,14 +33,14 @@ export function serverTracingInterceptor(deps: ServerTracingDeps): ServerInterce
   return (next) => (inv) => {
     const info = methods.get(inv.method);
     const parent = propagator.extract(ROOT_CONTEXT, inv.metadata, metadataGetter);
-    const span = tracer.startSpan(info.name, { kind: SpanKind.SERVER, attributes: info.attributes }, parent);
+    const span = tracer.startSpan(info.name, info.serverOptions, parent);
     if (!span.isRecording()) {
       // Unsampled: the context still has to reach the handler so its calls propagate the decision.
-      // With no SDK and no incoming trace the span's context is invalid (nothing to propagate, and
-      // an invalid span is the same as none to every tracer): the handler runs in the parent's.
-      return runIn(isSpanContextValid(span.spanContext()) ? trace.setSpan(parent, span) : parent, next, inv);
+      // With no SDK and no incoming trace the span's context is the API's invalid one (nothing to
+      // propagate, and an invalid span is the same as none to every tracer): the handler runs in the
+      // parent's. An identity check, as on the client (see client-tracing.ts).
+      return runIn(span.spanContext() === INVALID_SPAN_CONTEXT ? parent : trace.setSpan(parent, span), next, inv);
     }
-    const spanContext = trace.setSpan(parent, span);
     span.setAttribute('network.peer.address', inv.peer.host);
     span.setAttribute('network.peer.port', inv.peer.port);
     const listening = port();
@@ -49,29 +49,38 @@ export function serverTracingInterceptor(deps: ServerTracingDeps): ServerInterce
     const caller = inv.metadata.get(MetadataKeys.CALLER);
     if (caller !== undefined) span.setAttribute(TrellisAttributes.CALLER, caller);
     // A stream passes here once, around its whole handler: one SERVER span per stream.
-    const stream = isStreamKind(inv.method.kind);
-    if (stream) span.setAttribute(TrellisAttributes.STREAM_KIND, inv.method.kind!);
-    // The stream's message counts, final once the handler is done (attributes, not one event each).
-    const counted = (): void => {
-      if (inv.stream === undefined) return;
-      span.setAttribute(TrellisAttributes.STREAM_MESSAGES_SENT, inv.stream.messagesSent);
-      span.setAttribute(TrellisAttributes.STREAM_MESSAGES_RECEIVED, inv.stream.messagesReceived);
-    };
-    return runIn(spanContext, next, inv).then(
-      (response) => {
-        counted();
-        const stopped = stream ? streamFailure(inv) : undefined;
-        if (stopped !== undefined) recordFailure(span, semconv, stopped, 'server');
-        else recordSuccess(span, semconv);
-        span.end();
-        return response;
-      },
-      (error: unknown) => {
-        counted();
-        recordFailure(span, semconv, error, 'server');
-        span.end();
-        throw error;
-      },
-    );
+    if (isStreamKind(inv.method.kind)) span.setAttribute(TrellisAttributes.STREAM_KIND, inv.method.kind!);
+    const call = new ServerCall(span, inv, semconv);
+    return runIn(trace.setSpan(parent, span), next, inv).then(call.succeeded, call.failed);
   };
+}
+
+/** Ends a recording SERVER span when the handler is done; its two arrow fields are the `then` callbacks. */
+class ServerCall {
+  constructor(private readonly span: Span, private readonly inv: ServerInvocation, private readonly semconv: Semconv) {}
+
+  readonly succeeded = (response: unknown): unknown => {
+    const { span, inv } = this;
+    this.counted();
+    const stopped = isStreamKind(inv.method.kind) ? streamFailure(inv) : undefined;
+    if (stopped !== undefined) recordFailure(span, this.semconv, stopped, 'server');
+    else recordSuccess(span, this.semconv);
+    span.end();
+    return response;
+  };
+
+  readonly failed = (error: unknown): never => {
+    this.counted();
+    recordFailure(this.span, this.semconv, error, 'server');
+    this.span.end();
+    throw error;
+  };
+
+  /** A stream's message counts, final once the handler is done (attributes, not one event each). */
+  private counted(): void {
+    const stream = this.inv.stream;
+    if (stream === undefined) return;
+    this.span.setAttribute(TrellisAttributes.STREAM_MESSAGES_SENT, stream.messagesSent);
+    this.span.setAttribute(TrellisAttributes.STREAM_MESSAGES_RECEIVED, stream.messagesReceived);
+  }
 }

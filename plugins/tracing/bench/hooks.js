@@ -1,0 +1,82 @@
+'use strict';
+// CPU of the plugin alone, with a real OpenTelemetry SDK and no transport: one call's client hooks
+// (callStart, attemptStart, attemptEnd, callEnd) and its server interceptor (extract, span, the
+// handler run in its context, end), driven directly. Without sockets, the codec and the other
+// plugins, this is far less noisy than a loopback run, so it can tell two builds apart on a shared
+// machine. Not part of the tests. Build first, then:
+//
+//   node bench/hooks.js [dist dir] [nosdk|<ratio>] [batch|simple]
+//
+// e.g. `node bench/hooks.js dist 0.01 batch` (parent-based 1 % sampling, BatchSpanProcessor). The
+// figure is the minimum over 40 repetitions of 5,000 calls (a loaded machine only ever adds time),
+// minus the same loop without the plugin. Each configuration needs its own process: Node 20's
+// AsyncLocalStorage keeps its promise hooks on once they are enabled.
+const path = require('node:path');
+const api = require('@opentelemetry/api');
+const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
+const sdk = require('@opentelemetry/sdk-trace-base');
+
+const [dir = 'dist', ratio = '0.01', processor = 'batch'] = process.argv.slice(2);
+if (ratio !== 'nosdk') {
+  api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const discard = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
+  const root = Number(ratio) >= 1 ? new sdk.AlwaysOnSampler() : new sdk.TraceIdRatioBasedSampler(Number(ratio));
+  api.trace.setGlobalTracerProvider(new sdk.BasicTracerProvider({
+    sampler: new sdk.ParentBasedSampler({ root }),
+    spanProcessors: [processor === 'simple' ? new sdk.SimpleSpanProcessor(discard) : new sdk.BatchSpanProcessor(discard)],
+  }));
+}
+const { tracing } = require(path.resolve(__dirname, '..', dir, 'index.js'));
+
+// The plugin set up on a stand-in of the kernel's plugin contexts: only what tracing() calls.
+const plugin = tracing();
+let observer;
+let interceptor;
+plugin.setupClient({ side: 'client', observe: (o) => { observer = o; }, addInspector: () => {} });
+plugin.setupServer({ side: 'server', addInterceptor: (i) => { interceptor = i; }, onListening: () => {} });
+
+const method = { service: 'bench.BenchService', name: 'Echo', kind: 'unary' };
+const endpoint = { host: '127.0.0.1', port: 4000, id: '127.0.0.1:4000' };
+const peer = { host: '127.0.0.1', port: 50000 };
+const signal = new globalThis.AbortController().signal;
+const handler = (inv) => Promise.resolve(inv);
+const traced = interceptor(handler);
+const CALLS = 5000;
+
+async function withPlugin() {
+  for (let i = 0; i < CALLS; i++) {
+    const inv = { method, metadata: new Map(), attempt: 1 };
+    const call = observer.callStart(inv);
+    const attempt = { invocation: inv, endpoint, send: 1, startedAt: 0, code: 0, error: undefined, latencyMs: 0.3 };
+    observer.attemptStart(attempt, call);
+    await traced({ method, metadata: inv.metadata, attempt: 1, peer, signal });
+    observer.attemptEnd(attempt, call);
+    observer.callEnd({ invocation: inv, code: 0, error: undefined, endpoint, latencyMs: 0.4 }, call);
+  }
+}
+
+async function without() {
+  for (let i = 0; i < CALLS; i++) {
+    const inv = { method, metadata: new Map(), attempt: 1 };
+    const attempt = { invocation: inv, endpoint, send: 1, startedAt: 0, code: 0, error: undefined, latencyMs: 0.3 };
+    await handler({ method, metadata: inv.metadata, attempt: attempt.send, peer, signal });
+  }
+}
+
+async function cpuPerCall(fn) {
+  const before = process.cpuUsage();
+  await fn();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / CALLS;
+}
+
+(async () => {
+  let plugin = Infinity;
+  let loop = Infinity;
+  for (let round = 0; round < 40; round++) {
+    loop = Math.min(loop, await cpuPerCall(without));
+    plugin = Math.min(plugin, await cpuPerCall(withPlugin));
+  }
+  console.log(`${dir} ${ratio === 'nosdk' ? 'no SDK' : `SDK ratio ${ratio}, ${processor}`}: ${(plugin - loop).toFixed(2)} µs per call, ` +
+    `client hooks + server interceptor (the loop alone: ${loop.toFixed(2)} µs)`);
+})();
