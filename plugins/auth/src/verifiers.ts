@@ -22,8 +22,8 @@ export function sharedTokens(tokens: Readonly<Record<string, Principal>>): Verif
   // The credential's bytes go into one scratch Buffer instead of a new Buffer per call, and each
   // token is compared with a view of the scratch of its own length made here once. A credential of
   // up to `longest` UTF-16 units takes at most 3 bytes per unit, so it always fits whole; a longer
-  // one is longer than every token in bytes too and matches none. (Per call with every plugin on,
-  // this and the Bearer check below took the verifier from 0.38 to ≈ 0.1 µs; figures in the README.)
+  // one is longer than every token in bytes too and matches none. (With the interceptor's per-method
+  // rules, 1.20 → 0.38 µs per call for the two together: README, "Cost per call".)
   const longest = entries.reduce((max, [token]) => Math.max(max, token.length), 0);
   const scratch = Buffer.alloc(longest * 3 + 4);
   const views = entries.map(([token]) => scratch.subarray(0, token.length));
