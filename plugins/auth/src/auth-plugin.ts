@@ -1,5 +1,5 @@
 import {
-  Code, definePlugin, InterceptorOrder, invalidOption, RpcError, ServerInterceptorOrder, type Plugin,
+  Code, definePlugin, InterceptorOrder, invalidOption, RpcError, ServerInterceptorOrder, type Plugin, type ServerInvocation,
 } from '@trellis/core';
 import { PRINCIPAL, type Principal } from './principal.js';
 import type { Verifier } from './verifiers.js';
@@ -35,33 +35,58 @@ export function serverAuth(options: ServerAuthOptions): Plugin {
   return definePlugin({
     meta: { name: '@trellis/auth', kernel: '^0.1.0' },
     setupServer(ctx) {
+      // What the rules say about each method, worked out on its first call: a call then costs one
+      // Map lookup by the method's descriptor instead of three key strings and three rule lookups
+      // (0.5 µs of the server's 1.5 µs in auth, profiled with every plugin on).
+      const byMethod = new Map<object, MethodAccess>();
+      const access = (call: ServerInvocation): MethodAccess => {
+        const known = byMethod.get(call.method);
+        if (known !== undefined && known.service === call.service.name) return known;
+        const name = `${call.service.name}/${call.method.name}`;
+        const entry: MethodAccess = { service: call.service.name, name, open: open.has(name), roles: required(call.service.name, call.method.name) };
+        // A descriptor served under another service name (never in practice) is worked out per call.
+        if (known === undefined) byMethod.set(call.method, entry);
+        return entry;
+      };
+      const admit = (call: ServerInvocation, next: (call: ServerInvocation) => Promise<unknown>, method: MethodAccess, principal: Principal | undefined): Promise<unknown> => {
+        if (principal === undefined) {
+          return Promise.reject(new RpcError(Code.UNAUTHENTICATED, `${method.name} needs a valid credential in "${header}" metadata`, { mayHaveRun: false }));
+        }
+        const roles = method.roles;
+        if (roles === undefined || (roles.length > 0 && !roles.some((r) => principal.roles.includes(r)))) {
+          return Promise.reject(new RpcError(Code.PERMISSION_DENIED, `${principal.id} may not call ${method.name}${roles?.length ? ` (needs one of: ${roles.join(', ')})` : ''}`, { mayHaveRun: false }));
+        }
+        call.context.set(PRINCIPAL, principal);
+        return next(call);
+      };
       // Not an async function: verifiers are usually synchronous (a token table, the TLS peer), and
       // awaiting one anyway costs two promises per call (and their hooks once an AsyncLocalStorage
       // context manager is on). Only a verifier that returns a promise is waited for.
       ctx.addInterceptor((next) => (call) => {
-        const name = `${call.service.name}/${call.method.name}`;
-        if (open.has(name)) return next(call);
-        const admit = (principal: Principal | undefined): Promise<unknown> => {
-          if (principal === undefined) {
-            return Promise.reject(new RpcError(Code.UNAUTHENTICATED, `${name} needs a valid credential in "${header}" metadata`, { mayHaveRun: false }));
-          }
-          const roles = required(call.service.name, call.method.name);
-          if (roles === undefined || (roles.length > 0 && !roles.some((r) => principal.roles.includes(r)))) {
-            return Promise.reject(new RpcError(Code.PERMISSION_DENIED, `${principal.id} may not call ${name}${roles?.length ? ` (needs one of: ${roles.join(', ')})` : ''}`, { mayHaveRun: false }));
-          }
-          call.context.set(PRINCIPAL, principal);
-          return next(call);
-        };
+        const method = access(call);
+        if (method.open) return next(call);
         let verdict: Principal | undefined | Promise<Principal | undefined>;
         try {
           verdict = options.verifier(call.metadata.get(header), call);
         } catch (error) {
           return Promise.reject(error);
         }
-        return isThenable(verdict) ? Promise.resolve(verdict).then(admit) : admit(verdict);
+        if (isThenable(verdict)) return Promise.resolve(verdict).then((principal) => admit(call, next, method, principal));
+        return admit(call, next, method, verdict);
       }, ServerInterceptorOrder.AUTH);
     },
   });
+}
+
+/** One method's access rules, as `serverAuth` resolved them. */
+interface MethodAccess {
+  readonly service: string;
+  /** `Service/Method`, as the rules and error messages name it. */
+  readonly name: string;
+  /** Listed in `allowUnauthenticated`. */
+  readonly open: boolean;
+  /** The most specific rule's roles; undefined: no rule covers the method. */
+  readonly roles: readonly string[] | undefined;
 }
 
 export interface ClientAuthOptions {

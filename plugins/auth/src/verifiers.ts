@@ -19,17 +19,38 @@ export function sharedTokens(tokens: Readonly<Record<string, Principal>>): Verif
     }
     return [Buffer.from(token), principal] as const;
   });
+  // The credential's bytes go into one scratch Buffer instead of a new Buffer per call, and each
+  // token is compared with a view of the scratch of its own length made here once. A credential of
+  // up to `longest` UTF-16 units takes at most 3 bytes per unit, so it always fits whole; a longer
+  // one is longer than every token in bytes too and matches none. (With the interceptor's per-method
+  // rules, 1.20 → 0.38 µs per call for the two together: README, "Cost per call".)
+  const longest = entries.reduce((max, [token]) => Math.max(max, token.length), 0);
+  const scratch = Buffer.alloc(longest * 3 + 4);
+  const views = entries.map(([token]) => scratch.subarray(0, token.length));
   return (credential) => {
     if (credential === undefined) return undefined;
-    const given = Buffer.from(credential.replace(/^Bearer\s+/i, ''));
+    const given = hasBearerPrefix(credential) ? credential.replace(BEARER, '') : credential;
+    const length = given.length <= longest ? scratch.write(given, 0, 'utf8') : -1;
     let found: Principal | undefined;
-    for (const [token, principal] of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const [token, principal] = entries[i]!;
       // Compare against every token, equal length or not, so timing reveals nothing.
-      const match = token.length === given.length && timingSafeEqual(token, given);
+      const match = token.length === length && timingSafeEqual(token, views[i]!);
       if (match) found = principal;
     }
     return found;
   };
+}
+
+const BEARER = /^Bearer\s+/i;
+
+/** Whether `credential` starts with "bearer" in any case — the only ones `BEARER` can match. */
+function hasBearerPrefix(credential: string): boolean {
+  if (credential.length < 7) return false;
+  for (let i = 0; i < 6; i++) {
+    if ((credential.charCodeAt(i) | 0x20) !== 'bearer'.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** The mTLS identity (certificate CN) as the principal, with roles looked up per identity. */

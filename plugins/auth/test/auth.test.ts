@@ -96,3 +96,21 @@ t.test('bad configuration is a coded error', async (t) => {
   t.throws(() => sharedTokens({ short: { id: 'x', roles: [] } }), { code: 'ERR_INVALID_OPTION', message: /at least 16 characters/ });
   t.throws(() => clientAuth({ credential: 42 } as never), { code: 'ERR_INVALID_OPTION' });
 });
+
+t.test('sharedTokens matches the whole token only, with or without a Bearer prefix in any case', async (t) => {
+  const verify = sharedTokens({ [READER]: { id: 'dashboard', roles: ['reader'] }, [WRITER]: { id: 'orders', roles: ['writer'] } });
+  const call = {} as ServerInvocation;
+  t.equal((await verify(READER, call))?.id, 'dashboard');
+  t.equal((await verify(WRITER, call))?.id, 'orders', 'the second token, after a call with the first (one scratch buffer)');
+  t.equal((await verify(`Bearer ${READER}`, call))?.id, 'dashboard');
+  t.equal((await verify(`bEaReR \t${WRITER}`, call))?.id, 'orders', 'the prefix in any case, any whitespace after it');
+  t.equal(await verify(`Bearer${READER}`, call), undefined, 'no whitespace after Bearer: the credential is taken as it is');
+  t.equal(await verify(READER.slice(0, -1), call), undefined, 'a prefix of a token');
+  t.equal(await verify(`${READER}x`, call), undefined, 'a token with a byte more');
+  t.equal(await verify(`${READER.slice(0, -1)}é`, call), undefined, 'the same length in characters, one more in bytes');
+  t.equal(await verify(`${READER}é`, call), undefined, 'a token followed by a multi-byte character');
+  t.equal(await verify('x'.repeat(10_000), call), undefined, 'far longer than any token');
+  t.equal(await verify('', call), undefined);
+  t.equal(await verify(undefined, call), undefined);
+  t.equal((await verify(READER, call))?.id, 'dashboard', 'still matches after all of those');
+});

@@ -9,7 +9,8 @@ import type { HealthMonitor } from './health-monitor.js';
 export function availabilityObserver(monitor: HealthMonitor): CallObserver {
   return {
     attemptEnd(attempt: Attempt) {
-      monitor.recordOutcome(attempt.endpoint, attempt.error, attempt.latencyMs);
+      // The monitor runs on the client's clock, the one the kernel timed the attempt on.
+      monitor.recordOutcome(attempt.endpoint, attempt.error, attempt.latencyMs, attempt.startedAt + attempt.latencyMs);
     },
   };
 }

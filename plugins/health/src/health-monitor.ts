@@ -110,9 +110,10 @@ export class HealthMonitor implements HealthView {
   /**
    * Feeds the availability window with one send's outcome; `durationMs` is how long it took, so a
    * failure that overlapped a stall of this process's own loop (the answer may have sat unread in the
-   * socket) is not held against the endpoint.
+   * socket) is not held against the endpoint. `endedAt`: when it ended on the monitor's clock, if the
+   * caller knows (the kernel's attempt record does: a clock read less per call).
    */
-  recordOutcome(endpoint: Endpoint, error: RpcError | undefined, durationMs: number): void {
+  recordOutcome(endpoint: Endpoint, error: RpcError | undefined, durationMs: number, endedAt?: number): void {
     const tracked = this.tracked.get(endpoint.id);
     const window = tracked?.window;
     if (window === undefined) return;
@@ -129,7 +130,7 @@ export class HealthMonitor implements HealthView {
         ok = false;
       }
     }
-    const now = this.clock.now();
+    const now = endedAt ?? this.clock.now();
     window.record(now, ok);
     if (!ok || tracked!.low) this.evaluateAvailability(tracked!, now);
   }

@@ -71,9 +71,17 @@ class EndpointSeries {
     return total;
   }
 
+  private lastMethod = '';
+  private lastCodes: (CounterSeries | undefined)[] | undefined;
+
   attempts(method: string, code: Code): CounterSeries {
-    let codes = this.byMethod.get(method);
-    if (codes === undefined) this.byMethod.set(method, (codes = []));
+    let codes = method === this.lastMethod ? this.lastCodes : undefined;
+    if (codes === undefined) {
+      codes = this.byMethod.get(method);
+      if (codes === undefined) this.byMethod.set(method, (codes = []));
+      this.lastMethod = method;
+      this.lastCodes = codes;
+    }
     return (codes[code] ??= this.families.attempts.series({ service: this.service, method, endpoint: this.id, code: codeLabel(code) }));
   }
 }
@@ -89,6 +97,13 @@ export class ClientMetrics implements ClientView, CallObserver {
   private readonly methods = new Map<string, MethodSeries>();
   private readonly streamMethods = new Map<string, StreamSeries>();
   private readonly endpointSeries = new Map<string, EndpointSeries>();
+  // The last method's and endpoint's series: a client usually calls a few methods on a few
+  // endpoints, so most look-ups are the same id string again (compared by identity first) and skip
+  // the Map — three of them per call otherwise (callEnd, attemptStart, attemptEnd).
+  private lastMethod: MethodSeries | undefined;
+  private lastMethodName = '';
+  private lastEndpoint: EndpointSeries | undefined;
+  private lastEndpointId = '';
 
   constructor(
     readonly service: string,
@@ -128,8 +143,13 @@ export class ClientMetrics implements ClientView, CallObserver {
   callEnd(call: CallEnd): void {
     if (call.stream !== undefined) return this.streamEnd(call, call.stream);
     const name = call.invocation.method.name;
-    let series = this.methods.get(name);
-    if (series === undefined) this.methods.set(name, (series = new MethodSeries(this.families, this.service, name)));
+    let series = name === this.lastMethodName ? this.lastMethod : undefined;
+    if (series === undefined) {
+      series = this.methods.get(name);
+      if (series === undefined) this.methods.set(name, (series = new MethodSeries(this.families, this.service, name)));
+      this.lastMethod = series;
+      this.lastMethodName = name;
+    }
     series.requests(call.code).value++;
     series.duration.observe(call.latencyMs / 1000);
   }
@@ -163,8 +183,11 @@ export class ClientMetrics implements ClientView, CallObserver {
   }
 
   private series(id: string): EndpointSeries {
+    if (id === this.lastEndpointId && this.lastEndpoint !== undefined) return this.lastEndpoint;
     let series = this.endpointSeries.get(id);
     if (series === undefined) this.endpointSeries.set(id, (series = new EndpointSeries(this.families, this.service, id)));
+    this.lastEndpoint = series;
+    this.lastEndpointId = id;
     return series;
   }
 }

@@ -32,9 +32,9 @@ export class RetryBudget {
     this.floor = settings.minPerSecond * (settings.windowMs / 1000);
   }
 
-  /** One call entered the client. */
-  deposit(): void {
-    this.window.add(CALLS);
+  /** One call entered the client (`at`: a reading of the budget's clock the caller already has). */
+  deposit(at = this.clock.now()): void {
+    this.window.add(CALLS, 1, at);
   }
 
   /** Takes one retry from the budget; false when it is spent. */

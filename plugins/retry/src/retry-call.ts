@@ -50,6 +50,8 @@ export class RetryCall implements DeadlineEntry {
     private readonly first: Invocation,
     private readonly runtime: ClientRuntime,
     private readonly method: MethodRuntime,
+    /** When the call reached retry (the client's clock): the first attempt's start. */
+    private readonly startedAt: number,
   ) {
     first.context.set(retryAttemptsKey, this.records);
     this.idempotent = first.method.idempotent || method.policy.idempotent;
@@ -60,7 +62,7 @@ export class RetryCall implements DeadlineEntry {
     // The first attempt without an async frame: most calls succeed at once, and an async function
     // plus an await would cost them two more promises (and their hooks under an AsyncLocalStorage
     // context manager). Only a failure goes on to the retry loop.
-    const record = this.begin(false, this.first.excluded);
+    const record = this.begin(false, this.first.excluded, this.startedAt);
     let attempt: Promise<Result>;
     try {
       attempt = this.next(this.invocationFor(record, undefined));
@@ -221,8 +223,8 @@ export class RetryCall implements DeadlineEntry {
     return excluded.size === 0 ? EMPTY_SET : excluded;
   }
 
-  private begin(hedge: boolean, excluded: ReadonlySet<string>): MutableAttemptRecord {
-    const record = newRecord(this.records.length + 1, hedge, this.runtime.context.clock.now(), excluded);
+  private begin(hedge: boolean, excluded: ReadonlySet<string>, now = this.runtime.context.clock.now()): MutableAttemptRecord {
+    const record = newRecord(this.records.length + 1, hedge, now, excluded);
     this.records.push(record);
     return record;
   }

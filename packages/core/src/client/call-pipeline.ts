@@ -211,7 +211,9 @@ export class CallPipeline implements AttemptOwner {
     const { observers } = this.settings;
     if (observers.watchesAttempts) observers.attemptStart(record);
     const endpointChain = this.shape!.endpointChain;
-    if (endpointChain === undefined) return this.transmit(record.invocation, record.endpoint, record, record);
+    // Straight to the transport: the attempt's start time was read in this same synchronous flow (a
+    // new call, `invokeCluster`, or a re-send), so it is the send time too — one clock read less.
+    if (endpointChain === undefined) return this.transmit(record.invocation, record.endpoint, record, record, record.startedAt);
     let pending: Promise<Result>;
     this.sending = record;
     try {
@@ -235,7 +237,7 @@ export class CallPipeline implements AttemptOwner {
     const record = this.sending?.endpoint === endpoint ? this.sending : undefined;
     const promise = new Promise<Result>(capture);
     const sink = new ChainSink(invocation, endpoint, record, nextResolve!, nextReject!);
-    this.transmit(invocation, endpoint, sink, record);
+    this.transmit(invocation, endpoint, sink, record, undefined);
     return promise;
   };
 
@@ -243,12 +245,15 @@ export class CallPipeline implements AttemptOwner {
    * Encodes and hands the request to the transport; the outcome comes back to `sink`. Never throws:
    * anything that goes wrong before the request leaves is delivered to the sink as never-ran.
    */
-  private transmit(invocation: Invocation, endpoint: Endpoint, sink: ResponseSink, record: AttemptRecord | undefined): void {
+  private transmit(invocation: Invocation, endpoint: Endpoint, sink: ResponseSink, record: AttemptRecord | undefined, sentAt: number | undefined): void {
     const { clock, transport, service } = this.settings;
-    // The call's first send, in the same turn as its start, reuses its clock reading.
-    const now = record !== undefined && record.send === 1 && record.startedAt === (invocation.context as CallContext).startedAt
-      ? record.startedAt
-      : clock.now();
+    // `sentAt`: a clock reading of this turn the caller already has. Else the call's first send, in
+    // the same turn as its start, reuses its clock reading.
+    const now = sentAt !== undefined
+      ? sentAt
+      : record !== undefined && record.send === 1 && record.startedAt === (invocation.context as CallContext).startedAt
+        ? record.startedAt
+        : clock.now();
     const remaining = invocation.deadline - now;
     if (remaining <= 0) {
       return sink.onError(new RpcError(Code.DEADLINE_EXCEEDED, `deadline exceeded before the call to ${endpoint.id} was sent`, { mayHaveRun: false }));
@@ -302,13 +307,15 @@ export class CallPipeline implements AttemptOwner {
   private succeeded(record: AttemptRecord, response: unknown, metadata: ReadonlyMap<string, string>): void {
     const { observers, clock } = this.settings;
     const pick = record.pick;
-    if (pick.done !== NOOP_DONE || observers.watchesAttempts) record.latencyMs = clock.now() - record.startedAt;
+    // One clock reading for the attempt's latency and, on a direct call, the call's.
+    let now: number | undefined;
+    if (pick.done !== NOOP_DONE || observers.watchesAttempts) record.latencyMs = (now = clock.now()) - record.startedAt;
     if (observers.watchesAttempts) observers.attemptEnd(record);
     pick.done(record);
     const endpoint = record.endpoint;
     const call = record.call;
     if (call === undefined) return record.resolveResult!({ response, metadata, endpoint });
-    if (observers.watchesCalls) this.callEnded(call, undefined, endpoint);
+    if (observers.watchesCalls) this.callEnded(call, undefined, endpoint, now);
     call.resolve!(call.withResult ? { response, metadata, endpoint } : response);
   }
 
@@ -355,11 +362,12 @@ export class CallPipeline implements AttemptOwner {
     call.reject!(error);
   }
 
-  private callEnded(call: CallContext, error: RpcError | undefined, endpoint: Endpoint | undefined): void {
+  /** `now`: a clock reading of this turn, if the caller has one. */
+  private callEnded(call: CallContext, error: RpcError | undefined, endpoint: Endpoint | undefined, now?: number): void {
     call.code = error === undefined ? Code.OK : error.code;
     call.error = error;
     call.endpoint = endpoint;
-    call.latencyMs = this.settings.clock.now() - call.startedAt;
+    call.latencyMs = (now ?? this.settings.clock.now()) - call.startedAt;
     this.settings.observers.callEnd(call);
   }
 
