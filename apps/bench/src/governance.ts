@@ -1,26 +1,4 @@
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  AlwaysOnSampler, BasicTracerProvider, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler,
-  type SpanExporter,
-} from '@opentelemetry/sdk-trace-base';
 import type { Plugin } from '@trellis/core';
-
-/** Spans are built, sampled and handed to an exporter that drops them: the SDK's full cost, no I/O. */
-const noopExporter: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
-
-/**
- * Registers an OpenTelemetry SDK globally (a user's setup): `sampleRatio` 1 samples every call, as the
- * issue's "tracing with a no-op exporter"; 0.01 is a typical production ratio.
- */
-export function installTracingSdk(sampleRatio: number): void {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  const root = sampleRatio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(sampleRatio);
-  trace.setGlobalTracerProvider(new BasicTracerProvider({
-    sampler: new ParentBasedSampler({ root }),
-    spanProcessors: [new SimpleSpanProcessor(noopExporter)],
-  }));
-}
 
 /**
  * Every governance plugin that exists, configured as a production user would, for the "all plugins"
