@@ -13,8 +13,8 @@ export interface ServerStreamHost {
   readonly clientMaxBodySize: number;
   writeMessage(stream: TcpServerStream, body: Uint8Array): void;
   writeHeaders(stream: TcpServerStream, metadata: Metadata | undefined): void;
-  /** Writes STREAM_TRAILERS and forgets the stream. */
-  writeStatus(stream: TcpServerStream, code: number, message: string, metadata: Metadata | undefined): void;
+  /** Writes STREAM_TRAILERS (flagged "not executed" when `notExecuted`) and forgets the stream. */
+  writeStatus(stream: TcpServerStream, code: number, message: string, notExecuted: boolean, metadata: Metadata | undefined): void;
   writeWindowUpdate(stream: TcpServerStream, increment: number): void;
   waitWritable(sender: StreamSender): void;
 }
@@ -99,7 +99,10 @@ export class TcpServerStream implements InboundStream, ServerStreamExchange, Inb
     // Anything a handler produced must go out as a valid status: a code outside the range becomes UNKNOWN.
     const code = Number.isInteger(error?.code) && error.code > 0 && error.code <= 0x7fffffff ? error.code : Code.UNKNOWN;
     const message = typeof error?.message === 'string' ? error.message : String(error?.message ?? '');
-    this.close(code, message, error?.metadata as Metadata | undefined, error instanceof RpcError ? error : new RpcError(code, message));
+    // "Never ran" (an unknown method, a refused open) lets the client's retry re-send the stream, so
+    // it is said only while nothing went out: a stream that sent headers or a message has run.
+    const notExecuted = error?.mayHaveRun === false && !this.headersSent;
+    this.close(code, message, error?.metadata as Metadata | undefined, error instanceof RpcError ? error : new RpcError(code, message), notExecuted);
   }
 
   // --- from the connection
@@ -128,7 +131,7 @@ export class TcpServerStream implements InboundStream, ServerStreamExchange, Inb
   }
 
   /** Ends the stream with a status written to the client (and the handler's signal aborted if not OK). */
-  close(code: number, message: string, metadata: Metadata | undefined, reason?: RpcError): void {
+  close(code: number, message: string, metadata: Metadata | undefined, reason?: RpcError, notExecuted = false): void {
     if (this.finished) return;
     this.finished = true;
     if (code !== Code.OK) {
@@ -136,7 +139,7 @@ export class TcpServerStream implements InboundStream, ServerStreamExchange, Inb
       this.requests.fail(error);
       this.sender.fail(error);
     }
-    this.host.writeStatus(this, code, message, metadata);
+    this.host.writeStatus(this, code, message, notExecuted, metadata);
   }
 
   // --- InboxOwner
@@ -160,7 +163,7 @@ export class TcpServerStream implements InboundStream, ServerStreamExchange, Inb
 
   writeEnd(): void {
     this.finished = true;
-    this.host.writeStatus(this, Code.OK, '', this.trailers);
+    this.host.writeStatus(this, Code.OK, '', false, this.trailers);
   }
 
   waitWritable(sender: StreamSender): void {
