@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { Code, RpcError } from '../errors.js';
 import type { Metadata } from '../metadata.js';
 import type { InboundRequest, PeerInfo, RequestHandler, ServerExchange } from '../transport.js';
-import type { StreamHandler } from '../transport-stream.js';
+import type { MessageWriter, StreamHandler } from '../transport-stream.js';
 import { encodeBareFrame, FIXED_HEADER_SIZE, FRAME_TYPE_NAMES, FrameType, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
 import { FrameDecoder, type FrameSink, type PartialFrameBudget } from './frame-decoder.js';
 import {
@@ -12,7 +12,7 @@ import { DEFAULT_MAX_PINGS_PER_SECOND, PingRateLimit } from './ping-rate-limit.j
 import { WireError } from './proto-wire.js';
 import { ReceiveRateGuard, type ReceiveRateOptions } from './receive-rate-guard.js';
 import { CAPABILITY_STREAMS, decodeSettings, DEFAULT_MAX_OPEN_STREAMS, DEFAULT_SETTINGS, DEFAULT_STREAM_WINDOW, encodeSettingsFrame, type Settings } from './settings.js';
-import { copyMessage, encodeWindowUpdateFrame, FLAGS_OFFSET, fitStreamStatusFrame, streamKindOf, writeStreamMessageFrame } from './stream-frames.js';
+import { copyMessage, encodeWindowUpdateFrame, FLAGS_OFFSET, fitStreamStatusFrame, streamKindOf, writeEncodedMessageFrame, writeStreamMessageFrame } from './stream-frames.js';
 import type { StreamSender } from './stream-sender.js';
 import { TcpServerStream, type ServerStreamHost } from './server-stream.js';
 import { WriteBatcher } from './write-batcher.js';
@@ -444,6 +444,10 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
 
   writeMessage(stream: TcpServerStream, body: Uint8Array): void {
     writeStreamMessageFrame(this.batcher, stream.streamId, body);
+  }
+
+  writeEncoded(stream: TcpServerStream, length: number, encoder: MessageWriter, message: unknown): void {
+    writeEncodedMessageFrame(this.batcher, stream.streamId, length, encoder, message);
   }
 
   writeHeaders(stream: TcpServerStream, metadata: Metadata | undefined): void {

@@ -1,7 +1,7 @@
 import { Code, RpcError } from '../errors.js';
 import type { Metadata } from '../metadata.js';
 import type { PeerInfo } from '../transport.js';
-import type { InboundStream, ServerStreamExchange, StreamKind } from '../transport-stream.js';
+import type { InboundStream, MessageWriter, ServerStreamExchange, StreamKind } from '../transport-stream.js';
 import type { RequestHeader } from './header-codec.js';
 import { StreamInbox, type InboxOwner } from './stream-inbox.js';
 import { StreamSender, type SenderOwner } from './stream-sender.js';
@@ -12,6 +12,8 @@ export interface ServerStreamHost {
   /** The client's maxBodySize: larger messages are refused at send(). */
   readonly clientMaxBodySize: number;
   writeMessage(stream: TcpServerStream, body: Uint8Array): void;
+  /** One message of `length` bytes, encoded by `encoder` straight into the write batch. */
+  writeEncoded(stream: TcpServerStream, length: number, encoder: MessageWriter, message: unknown): void;
   writeHeaders(stream: TcpServerStream, metadata: Metadata | undefined): void;
   /** Writes STREAM_TRAILERS (flagged "not executed" when `notExecuted`) and forgets the stream. */
   writeStatus(stream: TcpServerStream, code: number, message: string, notExecuted: boolean, metadata: Metadata | undefined): void;
@@ -78,13 +80,22 @@ export class TcpServerStream implements InboundStream, ServerStreamExchange, Inb
   }
 
   send(body: Uint8Array): Promise<void> | undefined {
+    this.checkSend(body.length);
+    return this.sender.send(body);
+  }
+
+  sendEncoded(length: number, encoder: MessageWriter, message: unknown): Promise<void> | undefined {
+    this.checkSend(length);
+    return this.sender.sendEncoded(length, encoder, message);
+  }
+
+  private checkSend(length: number): void {
     if (this.finished) throw this.sender.failed ?? new RpcError(Code.FAILED_PRECONDITION, 'send() after the stream ended');
     if (this.sender.ending) throw new RpcError(Code.FAILED_PRECONDITION, 'send() after end()');
-    if (body.length > this.host.clientMaxBodySize) {
-      throw new RpcError(Code.RESOURCE_EXHAUSTED, `stream message of ${body.length} bytes exceeds the client's limit of ${this.host.clientMaxBodySize} (maxBodySize)`);
+    if (length > this.host.clientMaxBodySize) {
+      throw new RpcError(Code.RESOURCE_EXHAUSTED, `stream message of ${length} bytes exceeds the client's limit of ${this.host.clientMaxBodySize} (maxBodySize)`);
     }
     this.headersSent = true; // headers not sent by now go (empty) with the first message
-    return this.sender.send(body);
   }
 
   /** OK: the trailers go out after the messages still waiting for credit. */
@@ -159,6 +170,10 @@ export class TcpServerStream implements InboundStream, ServerStreamExchange, Inb
 
   writeMessage(body: Uint8Array): void {
     this.host.writeMessage(this, body);
+  }
+
+  writeEncoded(length: number, encoder: MessageWriter, message: unknown): void {
+    this.host.writeEncoded(this, length, encoder, message);
   }
 
   writeEnd(): void {
