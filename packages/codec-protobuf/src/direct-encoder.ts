@@ -54,6 +54,7 @@ class Scratch {
   reset(): void {
     this.count = 0;
     this.read = 0;
+    if (this.bufferCount !== 0) this.buffers.length = 0; // the last message's decoded base64 goes
     this.bufferCount = 0;
     this.bufferRead = 0;
   }
