@@ -84,7 +84,8 @@ export class StreamSender {
       return this.waitForCredit();
     }
     const body = Buffer.allocUnsafe(length);
-    encoder.encodeInto(message, body, 0);
+    const end = encoder.encodeInto(message, body, 0);
+    if (end !== length) throw new Error(`the codec wrote ${end} bytes of a message it measured at ${length}`);
     return this.send(body);
   }
 
