@@ -1,6 +1,7 @@
 import type { MessageCodec } from '@trellis/core';
 import * as protobuf from 'protobufjs';
 import { ProtoCodecError } from './codec-error.js';
+import { directEncoder } from './direct-encoder.js';
 import { fastUtil } from './fast-long.js';
 import { strictReader } from './strict-reader.js';
 import { valueCheck } from './strict-values.js';
@@ -83,7 +84,7 @@ function createCodec(
 ): MessageCodec {
   const typeName = type.fullName.slice(1);
   const { fromObject, toObject } = converters;
-  return {
+  const codec: MessageCodec = {
     encode(message: unknown): Uint8Array {
       try {
         // fromObject would turn an array into an empty message; proto-loader rejects it too.
@@ -101,4 +102,36 @@ function createCodec(
       }
     },
   };
+  const direct = directEncoder(type);
+  if (direct === undefined) return codec;
+  // The message encodedLength converted, for the encodeInto that follows it (the kernel calls the
+  // two back to back): fromObject runs once per message.
+  let lastInput: unknown;
+  let lastConverted: protobuf.Message | undefined;
+  const convert = (message: unknown): protobuf.Message => {
+    if (Array.isArray(message)) throw new TypeError('expected an object, got an array');
+    return fromObject(message);
+  };
+  codec.encodedLength = (message: unknown): number => {
+    lastInput = lastConverted = undefined;
+    try {
+      const converted = convert(message);
+      const length = direct.length(converted);
+      lastInput = message;
+      lastConverted = converted;
+      return length;
+    } catch (error) {
+      throw new ProtoCodecError('encode', typeName, error);
+    }
+  };
+  codec.encodeInto = (message: unknown, target: Uint8Array, offset: number): number => {
+    try {
+      const converted = message === lastInput && lastConverted !== undefined ? lastConverted : convert(message);
+      lastInput = lastConverted = undefined;
+      return direct.write(converted, target, offset);
+    } catch (error) {
+      throw new ProtoCodecError('encode', typeName, error);
+    }
+  };
+  return codec;
 }

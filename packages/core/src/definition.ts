@@ -24,6 +24,14 @@ export interface MessageCodec<T = unknown> {
   encode(message: T): Uint8Array;
   /** Throws on malformed input; the kernel maps that to INVALID_ARGUMENT. */
   decode(bytes: Uint8Array): T;
+  /**
+   * Optional fast path (a codec has both or neither): the encoded size of `message` — throwing
+   * where `encode` would — and then its bytes written at `offset` of `target` (returns the end
+   * offset). The kernel calls `encodeInto` right after `encodedLength`, for the same message and on
+   * the same tick, to write a stream message straight into the connection's write batch.
+   */
+  encodedLength?(message: T): number;
+  encodeInto?(message: T, target: Uint8Array, offset: number): number;
 }
 
 export interface MethodDefinition<Req = unknown, Res = unknown> {

@@ -19,7 +19,7 @@ export type {
   RequestHandler, Listener, ListenOptions, ConnectionState, ConnectionEvent, PeerInfo, ServingView,
 } from './transport.js';
 export type {
-  StreamKind, OutboundStream, ClientStream, InboundStream, ServerStreamExchange, StreamHandler,
+  StreamKind, OutboundStream, ClientStream, InboundStream, ServerStreamExchange, StreamHandler, MessageWriter,
 } from './transport-stream.js';
 export type { Invocation, Invoker, Interceptor, EndpointInvoker, EndpointInterceptor, Result } from './invocation.js';
 export type { Attempt, CallEnd, CallObserver, StreamStats } from './observer.js';

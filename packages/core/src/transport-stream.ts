@@ -73,6 +73,11 @@ export interface BufferedMessages {
   takeBuffered(): Uint8Array | undefined;
 }
 
+/** What `ServerStreamExchange.sendEncoded` writes a message with: a codec's fast path (MessageCodec.encodeInto). */
+export interface MessageWriter {
+  encodeInto(message: unknown, target: Uint8Array, offset: number): number;
+}
+
 /** One stream as the server side of a transport hands it to the kernel. */
 export interface InboundStream {
   readonly group: string;
@@ -98,6 +103,13 @@ export interface ServerStreamExchange {
   sendHeaders(metadata: Metadata | undefined): void;
   /** Like ClientStream.send: `undefined` when credit had room, else a promise to await. */
   send(body: Uint8Array): Promise<void> | undefined;
+  /**
+   * Optional: `send` for a message the transport encodes itself, straight into its write batch —
+   * `length` is what the codec's `encodedLength` returned for it, and the transport calls
+   * `encoder.encodeInto(message, …)` before it returns (or, when the message must wait for credit,
+   * into a buffer of its own). The kernel uses it with codecs that have the fast path.
+   */
+  sendEncoded?(length: number, encoder: MessageWriter, message: unknown): Promise<void> | undefined;
   /** Ends the stream with status OK and these trailers. */
   end(trailers: Metadata | undefined): void;
   /** Ends the stream with this error's status (message, trailers from `error.metadata`). */

@@ -127,3 +127,29 @@ t.test('the server read-out counts open streams per service, and releases each o
   t.same(await first.next(), { done: true, value: undefined });
   t.equal(await until(0), 0, 'the finished stream is released, and nothing counted twice');
 });
+
+t.test('a stream the server refuses as UNIMPLEMENTED (unknown method or service) never ran: mayHaveRun false, so retry may re-send it', async (t) => {
+  const { addresses } = await start(t);
+  // The client's view of the service has a stream method the server does not serve.
+  const newer: ServiceDefinition = { name: 'test.Mixed', methods: { ...MIXED.methods, Missing: method('Missing', 'server-streaming') } };
+  const client = new RpcClient({ service: newer, addresses });
+  t.teardown(() => client.close());
+  const missing = await (async () => {
+    for await (const item of client.stream('Missing', {})) void item;
+  })().catch((e: RpcError) => e);
+  t.match(missing, { code: Code.UNIMPLEMENTED, mayHaveRun: false, message: /method test\.Mixed\/Missing does not exist/ });
+  const elsewhere: ServiceDefinition = { name: 'test.Elsewhere', methods: { Watch: method('Watch', 'server-streaming') } };
+  const other = new RpcClient({ service: elsewhere, addresses });
+  t.teardown(() => other.close());
+  const unserved = await (async () => {
+    for await (const item of other.stream('Watch', {})) void item;
+  })().catch((e: RpcError) => e);
+  t.match(unserved, { code: Code.UNIMPLEMENTED, mayHaveRun: false, message: /service .*test\.Elsewhere is not served here/ });
+  // The same server still serves the methods it has.
+  const ran: ServiceDefinition = { name: 'test.Mixed', methods: { Watch: method('Watch', 'server-streaming') } };
+  const third = new RpcClient({ service: ran, addresses, timeoutMs: 10_000 });
+  t.teardown(() => third.close());
+  const items: unknown[] = [];
+  for await (const item of third.stream('Watch', {})) items.push(item);
+  t.same(items, [1], 'the served method streams as before');
+});

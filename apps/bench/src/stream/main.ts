@@ -31,8 +31,8 @@ import { connect as connectGrpc } from '../grpc/sides.js';
 import { esc, svgDocument } from '../svg.js';
 import { echoType, frameReader, kernelStreamService } from './wire.js';
 
-type Side = 'kernel' | 'trellis' | 'grpc-js' | 'raw';
-const SIDES: readonly Side[] = ['kernel', 'trellis', 'grpc-js', 'raw'];
+type Side = 'kernel' | 'kernel-encode' | 'trellis' | 'grpc-js' | 'raw';
+const SIDES: readonly Side[] = ['kernel', 'kernel-encode', 'trellis', 'grpc-js', 'raw'];
 
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, out: { type: 'string' }, sides: { type: 'string' }, 'cpu-prof': { type: 'string' } } });
 const quick = args.quick === true;
@@ -113,9 +113,9 @@ async function streamRate(side: Side, server: Server, client: TcpClientTransport
   let stopNow: () => void = () => {};
   const stop = new Promise<void>((r) => (stopNow = r));
   let done: Promise<unknown>;
-  if (side === 'kernel') {
+  if (side === 'kernel' || side === 'kernel-encode') {
     // An application's loop: the kernel decodes each message with the method's codec.
-    const rpc = new RpcClient({ service: kernelStreamService(), addresses: [`127.0.0.1:${port}`], timeoutMs: 600_000 });
+    const rpc = new RpcClient({ service: kernelStreamService(side === 'kernel'), addresses: [`127.0.0.1:${port}`], timeoutMs: 600_000 });
     let stopped = false;
     void stop.then(() => (stopped = true));
     done = (async () => {
@@ -228,8 +228,8 @@ function chart(rates: Record<Side, number>, lines: string[]): string {
   const barH = 28;
   const top = 40;
   const max = Math.max(...Object.values(rates));
-  const labels: Record<Side, string> = { kernel: 'Trellis stream (kernel API)', trellis: 'Trellis stream (transport SPI)', 'grpc-js': '@grpc/grpc-js server stream', raw: 'raw socket, length-prefixed' };
-  const colors: Record<Side, string> = { kernel: '#1d4fa8', trellis: '#2f6fdf', 'grpc-js': '#e0812f', raw: '#3a9d5d' };
+  const labels: Record<Side, string> = { kernel: 'Trellis stream (kernel API)', 'kernel-encode': 'same, codec encode() per message', trellis: 'Trellis stream (transport SPI)', 'grpc-js': '@grpc/grpc-js server stream', raw: 'raw socket, length-prefixed' };
+  const colors: Record<Side, string> = { kernel: '#1d4fa8', 'kernel-encode': '#7f9fd6', trellis: '#2f6fdf', 'grpc-js': '#e0812f', raw: '#3a9d5d' };
   const height = top + SIDES.length * (barH + 10) + 20 + lines.length * 18;
   const parts = [`<text x="10" y="20" font-size="14" font-weight="bold">${esc('One server stream of the echo message, messages/s')}</text>`];
   SIDES.forEach((side, i) => {
@@ -253,8 +253,8 @@ async function main(): Promise<void> {
   for (const side of sides) servers[side] = await startServer(side);
   // The default stream window (64 KiB): larger windows measured slower here (bigger bursts, more buffering).
   const client = new TcpClientTransport();
-  const samples: Record<Side, number[]> = { kernel: [], trellis: [], 'grpc-js': [], raw: [] };
-  const cpuSamples: Record<Side, { client: number[]; server: number[] }> = { kernel: { client: [], server: [] }, trellis: { client: [], server: [] }, 'grpc-js': { client: [], server: [] }, raw: { client: [], server: [] } };
+  const samples: Record<Side, number[]> = { kernel: [], 'kernel-encode': [], trellis: [], 'grpc-js': [], raw: [] };
+  const cpuSamples: Record<Side, { client: number[]; server: number[] }> = { kernel: { client: [], server: [] }, 'kernel-encode': { client: [], server: [] }, trellis: { client: [], server: [] }, 'grpc-js': { client: [], server: [] }, raw: { client: [], server: [] } };
   try {
     for (let round = 0; round < rounds; round++) {
       for (const side of sides) {
@@ -262,18 +262,18 @@ async function main(): Promise<void> {
         samples[side].push(sample.rate);
         cpuSamples[side].client.push(sample.clientCpuUs);
         cpuSamples[side].server.push(sample.serverCpuUs);
-        console.log(`  round ${round + 1} ${side.padEnd(8)} ${Math.round(sample.rate).toLocaleString('en-US').padStart(9)} messages/s   CPU per message: client ${sample.clientCpuUs.toFixed(2)} µs, server ${sample.serverCpuUs.toFixed(2)} µs`);
+        console.log(`  round ${round + 1} ${side.padEnd(13)} ${Math.round(sample.rate).toLocaleString('en-US').padStart(9)} messages/s   CPU per message: client ${sample.clientCpuUs.toFixed(2)} µs, server ${sample.serverCpuUs.toFixed(2)} µs`);
       }
     }
     if (only !== undefined) return;
-    const rates = { kernel: median(samples.kernel), trellis: median(samples.trellis), 'grpc-js': median(samples['grpc-js']), raw: median(samples.raw) };
+    const rates = { kernel: median(samples.kernel), 'kernel-encode': median(samples['kernel-encode']), trellis: median(samples.trellis), 'grpc-js': median(samples['grpc-js']), raw: median(samples.raw) };
     const cpuPerMessageUs = Object.fromEntries(SIDES.map((side) => [side, { client: median(cpuSamples[side].client), server: median(cpuSamples[side].server) }])) as Record<Side, { client: number; server: number }>;
     const pp = await pingPong(servers.trellis.port, client, quick ? 1000 : 5000);
     const memory = await idleMemory(servers.trellis, quick ? 2000 : 10_000);
     const result = {
       date: new Date().toISOString(),
       machine: `${loadavg()[0]!.toFixed(2)} load average at the end; server and client one process each, ${pinned ? 'pinned to cores 0 and 1' : 'unpinned'}`,
-      level: 'kernel API (RpcServer async generator, RpcClient stream loop) and transport SPI (TcpClientTransport.openStream / StreamHandler); protobufjs encode and decode per message',
+      level: 'kernel API (RpcServer async generator yielding plain objects, RpcClient stream loop; @trellis/codec-protobuf codec: fromObject + encode, decode + toObject, with its in-place encoder and, as kernel-encode, without) and transport SPI (TcpClientTransport.openStream / StreamHandler; protobufjs encode and decode per message)',
       messagesPerSecond: rates,
       samples,
       cpuPerMessageUs,
@@ -281,6 +281,8 @@ async function main(): Promise<void> {
       ratios: {
         kernelVsGrpcJs: rates.kernel / rates['grpc-js'],
         kernelVsRaw: rates.kernel / rates.raw,
+        kernelInPlaceVsEncode: rates.kernel / rates['kernel-encode'],
+        serverCpuInPlaceVsEncode: cpuPerMessageUs.kernel.server / cpuPerMessageUs['kernel-encode'].server,
         trellisVsGrpcJs: rates.trellis / rates['grpc-js'],
         trellisVsRaw: rates.trellis / rates.raw,
         pingPongVsUnaryP50: pp.streamP50Us / pp.unaryP50Us,
@@ -291,8 +293,9 @@ async function main(): Promise<void> {
     };
     const lines = [
       `kernel API: ÷ grpc-js ${result.ratios.kernelVsGrpcJs.toFixed(1)}× (target ≥ 10×), ÷ raw ${result.ratios.kernelVsRaw.toFixed(2)} (target ≥ 0.5)`,
+      `codec in place vs encode(): ${result.ratios.kernelInPlaceVsEncode.toFixed(2)}× messages/s, server CPU per message ${result.ratios.serverCpuInPlaceVsEncode.toFixed(2)}×`,
       `transport SPI: ÷ grpc-js ${result.ratios.trellisVsGrpcJs.toFixed(1)}×, ÷ raw ${result.ratios.trellisVsRaw.toFixed(2)}`,
-      `CPU µs/message client + server: kernel ${cpuLine(cpuPerMessageUs.kernel)}, SPI ${cpuLine(cpuPerMessageUs.trellis)}, grpc-js ${cpuLine(cpuPerMessageUs['grpc-js'])}, raw ${cpuLine(cpuPerMessageUs.raw)}`,
+      `CPU µs/message client + server: kernel ${cpuLine(cpuPerMessageUs.kernel)}, encode() ${cpuLine(cpuPerMessageUs['kernel-encode'])}, SPI ${cpuLine(cpuPerMessageUs.trellis)}, grpc-js ${cpuLine(cpuPerMessageUs['grpc-js'])}, raw ${cpuLine(cpuPerMessageUs.raw)}`,
       `bidi ping-pong p50 ${pp.streamP50Us.toFixed(0)} µs vs unary p50 ${pp.unaryP50Us.toFixed(0)} µs on one connection: ${result.ratios.pingPongVsUnaryP50.toFixed(2)}× (target ≤ 1.2×)`,
       `idle open stream: ${Math.round(memory.clientBytes)} B client + ${Math.round(memory.serverBytes)} B server heap (target ≤ 2 KB)`,
       `ping-pong and memory at the transport SPI level; load average ${loadavg()[0]!.toFixed(2)} at the end`,

@@ -1,16 +1,17 @@
 /**
  * The server process of `pnpm bench:stream` (forked by main.ts): one side per process, told which
- * by argv[2] — `trellis` (the native transport's stream SPI), `kernel` (an RpcServer stream handler),
- * `grpc-js` or `raw`. It reports its
+ * by argv[2] — `trellis` (the native transport's stream SPI), `kernel` / `kernel-encode` (an RpcServer
+ * stream handler, with and without the codec's in-place encoder), `grpc-js` or `raw`. It reports its
  * port, and on request its heap after a GC (the idle-stream memory figure).
  */
 import { createServer, type Socket } from 'node:net';
 import { Code, RpcError, RpcServer, TcpServerTransport, type ServerInvocation } from '@trellis/core';
 import type { InboundStream, ServerStreamExchange } from '@trellis/core';
 import { serve } from '../grpc/sides.js';
+import { makeRequest } from '../payload.js';
 import { echoType, frameMessages, kernelStreamService } from './wire.js';
 
-type Side = 'trellis' | 'kernel' | 'grpc-js' | 'raw';
+type Side = 'trellis' | 'kernel' | 'kernel-encode' | 'grpc-js' | 'raw';
 
 const side = process.argv[2] as Side;
 const idle: ServerStreamExchange[] = [];
@@ -18,7 +19,8 @@ const idle: ServerStreamExchange[] = [];
 async function start(): Promise<{ port: number; close(): Promise<void> }> {
   if (side === 'grpc-js') return serve('grpc-js');
   if (side === 'raw') return serveRaw();
-  if (side === 'kernel') return serveKernel();
+  if (side === 'kernel') return serveKernel(true);
+  if (side === 'kernel-encode') return serveKernel(false);
   return serveTrellis();
 }
 
@@ -61,11 +63,14 @@ async function serveTrellis() {
   return { port: listener.port, close: () => listener.close() };
 }
 
-/** The kernel's stream API: an RpcServer whose handler is an async generator (the codec encodes each message). */
-async function serveKernel() {
-  const Echo = echoType();
-  const message = Echo.fromObject({ message: 'x'.repeat(100), id: 1, values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] });
-  const server = new RpcServer({ host: '127.0.0.1', port: 0 }).addService(kernelStreamService(), {
+/**
+ * The kernel's stream API: an RpcServer whose handler is an async generator yielding the plain
+ * object an application would (the codec converts and encodes each message) — with the codec's
+ * in-place fast path (`kernel`) or with `encode()` per message (`kernel-encode`).
+ */
+async function serveKernel(inPlace: boolean) {
+  const message = makeRequest(1);
+  const server = new RpcServer({ host: '127.0.0.1', port: 0 }).addService(kernelStreamService(inPlace), {
     async *stream(_request: unknown, call: ServerInvocation) {
       while (!call.signal.aborted) yield message;
     },

@@ -1,5 +1,6 @@
 import * as protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@trellis/core';
+import { loadProto } from '@trellis/codec-protobuf';
 import { BENCH_PROTO } from '../payload.js';
 
 /** bench.EchoRequest, the echo message every bench kind sends. */
@@ -40,11 +41,14 @@ export function frameReader(onMessage: (body: Uint8Array) => void): (chunk: Buff
 
 /**
  * bench.BenchService's `Stream` method as the kernel sees it (RpcServer / RpcClient): a server stream
- * of the echo message, encoded and decoded by protobufjs per message like the SPI side.
+ * of the echo message with the codec an application gets from `loadProto` (@trellis/codec-protobuf:
+ * plain objects in and out, int64 as strings — what grpc-js's proto-loader serializers do too).
+ * `inPlace: false` hides the codec's fast path (encodedLength / encodeInto), so the kernel encodes
+ * each message with `encode()` into a buffer of its own: the bench's `kernel-encode` side.
  */
-export function kernelStreamService(): ServiceDefinition {
-  const Echo = echoType();
-  const codec = { encode: (message: unknown) => Echo.encode(message as protobuf.Message).finish(), decode: (bytes: Uint8Array) => Echo.decode(bytes) };
+export function kernelStreamService(inPlace = true): ServiceDefinition {
+  const full = loadProto(BENCH_PROTO).message('bench.EchoRequest');
+  const codec = inPlace ? full : { encode: full.encode, decode: full.decode };
   return {
     name: 'bench.BenchService',
     methods: {

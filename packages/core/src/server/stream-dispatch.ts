@@ -245,20 +245,30 @@ export class StreamServerCall extends ServerCall {
       throw new RpcError(Code.INTERNAL, `the handler of ${this.kind} method ${this.what} returned ${iterable === null ? 'null' : typeof iterable}, not an async iterable (write it as async *${this.method.localName}(…))`);
     }
     const iterator = (this.iterator = iterable[Symbol.asyncIterator]!());
+    const codec = this.method.responseCodec;
+    const exchange = this.exchange;
+    // The codec's fast path, where codec and transport both have it: each message is encoded straight
+    // into the connection's write batch (no body buffer per message).
+    const inPlace = codec.encodedLength !== undefined && codec.encodeInto !== undefined && exchange.sendEncoded !== undefined
+      ? codec as Required<MessageCodec>
+      : undefined;
     try {
       let step = iterator.next(); // runs the handler up to its first await or yield
       this.sendHeaders();
       for (;;) {
         const item = await step;
         if (item.done === true || this.over) return undefined;
-        let body: Uint8Array;
+        const message = item.value;
+        let body: Uint8Array | undefined;
+        let length = 0;
         try {
-          body = this.method.responseCodec.encode(item.value);
+          if (inPlace !== undefined) length = inPlace.encodedLength(message);
+          else body = codec.encode(message);
         } catch (error) {
           throw new RpcError(Code.INTERNAL, `a response message of ${this.what} could not be encoded: ${(error as Error).message}`);
         }
         this.stream.messagesSent++;
-        const waiting = this.exchange.send(body);
+        const waiting = body === undefined ? exchange.sendEncoded!(length, inPlace!, message) : exchange.send(body);
         if (waiting !== undefined) await waiting;
         step = iterator.next();
       }

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { Code, RpcError } from '../errors.js';
 import type { Metadata } from '../metadata.js';
 import type { InboundRequest, PeerInfo, RequestHandler, ServerExchange } from '../transport.js';
-import type { StreamHandler } from '../transport-stream.js';
+import type { MessageWriter, StreamHandler } from '../transport-stream.js';
 import { encodeBareFrame, FIXED_HEADER_SIZE, FRAME_TYPE_NAMES, FrameType, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
 import { FrameDecoder, type FrameSink, type PartialFrameBudget } from './frame-decoder.js';
 import {
@@ -12,7 +12,7 @@ import { DEFAULT_MAX_PINGS_PER_SECOND, PingRateLimit } from './ping-rate-limit.j
 import { WireError } from './proto-wire.js';
 import { ReceiveRateGuard, type ReceiveRateOptions } from './receive-rate-guard.js';
 import { CAPABILITY_STREAMS, decodeSettings, DEFAULT_MAX_OPEN_STREAMS, DEFAULT_SETTINGS, DEFAULT_STREAM_WINDOW, encodeSettingsFrame, type Settings } from './settings.js';
-import { copyMessage, encodeWindowUpdateFrame, FLAGS_OFFSET, fitStreamStatusFrame, streamKindOf, writeStreamMessageFrame } from './stream-frames.js';
+import { copyMessage, encodeWindowUpdateFrame, FLAGS_OFFSET, fitStreamStatusFrame, streamKindOf, writeEncodedMessageFrame, writeStreamMessageFrame } from './stream-frames.js';
 import type { StreamSender } from './stream-sender.js';
 import { TcpServerStream, type ServerStreamHost } from './server-stream.js';
 import { WriteBatcher } from './write-batcher.js';
@@ -213,13 +213,13 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
   onRefusedFrame(type: FrameType, streamId: number, reason: string): void {
     if (this.client === undefined) return this.onProtocolError(`expected SETTINGS as the first frame, got ${FRAME_TYPE_NAMES[type]}`);
     if (type === FrameType.STREAM_MESSAGE) {
-      const stream = this.streams.get(streamId);
-      if (stream === undefined) return this.refuseStream(streamId, Code.INVALID_ARGUMENT, `protocol error: a STREAM_MESSAGE for stream ${streamId}, which is not open (${reason})`, false);
-      return this.streamError(stream, Code.RESOURCE_EXHAUSTED, `stream message refused by the server: ${reason}`);
+      const stream = this.openStreamFor(streamId, ` (${reason})`);
+      if (stream !== undefined) this.streamError(stream, Code.RESOURCE_EXHAUSTED, `stream message refused by the server: ${reason}`);
+      return;
     }
     if (type === FrameType.STREAM_OPEN) {
-      if (this.inflight.has(streamId) || this.streams.has(streamId)) return this.onProtocolError(`stream id ${streamId} reused while in flight`);
-      return this.refuseStream(streamId, Code.RESOURCE_EXHAUSTED, `stream refused by the server: ${reason}`, true);
+      if (this.newStreamId(streamId)) this.refuseStream(streamId, Code.RESOURCE_EXHAUSTED, `stream refused by the server: ${reason}`, true);
+      return;
     }
     if (type !== FrameType.REQUEST) return this.onProtocolError(`unexpected frame type ${FRAME_TYPE_NAMES[type]} from a client (${reason})`);
     if (this.inflight.has(streamId)) return this.onProtocolError(`stream id ${streamId} reused while in flight`);
@@ -446,14 +446,18 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
     writeStreamMessageFrame(this.batcher, stream.streamId, body);
   }
 
+  writeEncoded(stream: TcpServerStream, length: number, encoder: MessageWriter, message: unknown): void {
+    writeEncodedMessageFrame(this.batcher, stream.streamId, length, encoder, message);
+  }
+
   writeHeaders(stream: TcpServerStream, metadata: Metadata | undefined): void {
     this.batcher.write(fitStreamStatusFrame(this.client ?? DEFAULT_SETTINGS, FrameType.STREAM_HEADERS, stream.streamId, Code.OK, '', false, metadata));
   }
 
-  writeStatus(stream: TcpServerStream, code: number, message: string, metadata: Metadata | undefined): void {
+  writeStatus(stream: TcpServerStream, code: number, message: string, notExecuted: boolean, metadata: Metadata | undefined): void {
     if (this.streams.get(stream.streamId) !== stream) return;
     this.streams.delete(stream.streamId);
-    this.batcher.write(fitStreamStatusFrame(this.client ?? DEFAULT_SETTINGS, FrameType.STREAM_TRAILERS, stream.streamId, code, message, false, metadata));
+    this.batcher.write(fitStreamStatusFrame(this.client ?? DEFAULT_SETTINGS, FrameType.STREAM_TRAILERS, stream.streamId, code, message, notExecuted, metadata));
   }
 
   /** Written at once, as on the client (client-connection.ts says why). */
@@ -468,7 +472,7 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
   }
 
   private onStreamOpen(streamId: number, buf: Buffer, headerStart: number, headerEnd: number): void {
-    if (this.inflight.has(streamId) || this.streams.has(streamId)) return this.onProtocolError(`stream id ${streamId} reused while in flight`);
+    if (!this.newStreamId(streamId)) return;
     const handler = this.options.streams;
     if (handler === undefined) return this.refuseStream(streamId, Code.UNIMPLEMENTED, 'this server serves no streams', true);
     const flags = buf[headerStart - FIXED_HEADER_SIZE + FLAGS_OFFSET]!;
@@ -501,11 +505,8 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
   }
 
   private onStreamMessage(streamId: number, buf: Buffer, headerEnd: number, bodyEnd: number): void {
-    const stream = this.streams.get(streamId);
-    if (stream === undefined) {
-      // Never opened, or already ended here (its status is on its way: the client drops this answer).
-      return this.refuseStream(streamId, Code.INVALID_ARGUMENT, `protocol error: a STREAM_MESSAGE for stream ${streamId}, which is not open`, false);
-    }
+    const stream = this.openStreamFor(streamId, '');
+    if (stream === undefined) return;
     if (stream.halfClosed) return this.streamError(stream, Code.INVALID_ARGUMENT, 'protocol error: a stream message after the client\'s half-close');
     if (!stream.onMessage(copyMessage(buf, headerEnd, bodyEnd))) {
       this.streamError(stream, Code.RESOURCE_EXHAUSTED, 'protocol error: flow control: a stream message beyond the credit the server granted');
@@ -548,6 +549,24 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
     const error = new RpcError(code, message);
     stream.abort(error);
     stream.close(code, message, undefined, error);
+  }
+
+  /**
+   * The open stream a STREAM_MESSAGE (read, or refused over a limit) is for. One that is not open —
+   * never opened, or already ended here, its status on its way (the client drops this answer) — is
+   * refused for its id alone: undefined.
+   */
+  private openStreamFor(streamId: number, detail: string): TcpServerStream | undefined {
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) this.refuseStream(streamId, Code.INVALID_ARGUMENT, `protocol error: a STREAM_MESSAGE for stream ${streamId}, which is not open${detail}`, false);
+    return stream;
+  }
+
+  /** False (and the connection closed) when a STREAM_OPEN (read, or refused over a limit) reuses an id in flight. */
+  private newStreamId(streamId: number): boolean {
+    if (!this.inflight.has(streamId) && !this.streams.has(streamId)) return true;
+    this.onProtocolError(`stream id ${streamId} reused while in flight`);
+    return false;
   }
 
   /** Answers one stream that never ran (or an id that is not a stream) with STREAM_TRAILERS. */

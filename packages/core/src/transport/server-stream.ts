@@ -1,7 +1,7 @@
 import { Code, RpcError } from '../errors.js';
 import type { Metadata } from '../metadata.js';
 import type { PeerInfo } from '../transport.js';
-import type { InboundStream, ServerStreamExchange, StreamKind } from '../transport-stream.js';
+import type { InboundStream, MessageWriter, ServerStreamExchange, StreamKind } from '../transport-stream.js';
 import type { RequestHeader } from './header-codec.js';
 import { StreamInbox, type InboxOwner } from './stream-inbox.js';
 import { StreamSender, type SenderOwner } from './stream-sender.js';
@@ -12,9 +12,11 @@ export interface ServerStreamHost {
   /** The client's maxBodySize: larger messages are refused at send(). */
   readonly clientMaxBodySize: number;
   writeMessage(stream: TcpServerStream, body: Uint8Array): void;
+  /** One message of `length` bytes, encoded by `encoder` straight into the write batch. */
+  writeEncoded(stream: TcpServerStream, length: number, encoder: MessageWriter, message: unknown): void;
   writeHeaders(stream: TcpServerStream, metadata: Metadata | undefined): void;
-  /** Writes STREAM_TRAILERS and forgets the stream. */
-  writeStatus(stream: TcpServerStream, code: number, message: string, metadata: Metadata | undefined): void;
+  /** Writes STREAM_TRAILERS (flagged "not executed" when `notExecuted`) and forgets the stream. */
+  writeStatus(stream: TcpServerStream, code: number, message: string, notExecuted: boolean, metadata: Metadata | undefined): void;
   writeWindowUpdate(stream: TcpServerStream, increment: number): void;
   waitWritable(sender: StreamSender): void;
 }
@@ -78,13 +80,22 @@ export class TcpServerStream implements InboundStream, ServerStreamExchange, Inb
   }
 
   send(body: Uint8Array): Promise<void> | undefined {
+    this.checkSend(body.length);
+    return this.sender.send(body);
+  }
+
+  sendEncoded(length: number, encoder: MessageWriter, message: unknown): Promise<void> | undefined {
+    this.checkSend(length);
+    return this.sender.sendEncoded(length, encoder, message);
+  }
+
+  private checkSend(length: number): void {
     if (this.finished) throw this.sender.failed ?? new RpcError(Code.FAILED_PRECONDITION, 'send() after the stream ended');
     if (this.sender.ending) throw new RpcError(Code.FAILED_PRECONDITION, 'send() after end()');
-    if (body.length > this.host.clientMaxBodySize) {
-      throw new RpcError(Code.RESOURCE_EXHAUSTED, `stream message of ${body.length} bytes exceeds the client's limit of ${this.host.clientMaxBodySize} (maxBodySize)`);
+    if (length > this.host.clientMaxBodySize) {
+      throw new RpcError(Code.RESOURCE_EXHAUSTED, `stream message of ${length} bytes exceeds the client's limit of ${this.host.clientMaxBodySize} (maxBodySize)`);
     }
     this.headersSent = true; // headers not sent by now go (empty) with the first message
-    return this.sender.send(body);
   }
 
   /** OK: the trailers go out after the messages still waiting for credit. */
@@ -99,7 +110,10 @@ export class TcpServerStream implements InboundStream, ServerStreamExchange, Inb
     // Anything a handler produced must go out as a valid status: a code outside the range becomes UNKNOWN.
     const code = Number.isInteger(error?.code) && error.code > 0 && error.code <= 0x7fffffff ? error.code : Code.UNKNOWN;
     const message = typeof error?.message === 'string' ? error.message : String(error?.message ?? '');
-    this.close(code, message, error?.metadata as Metadata | undefined, error instanceof RpcError ? error : new RpcError(code, message));
+    // "Never ran" (an unknown method, a refused open) lets the client's retry re-send the stream, so
+    // it is said only while nothing went out: a stream that sent headers or a message has run.
+    const notExecuted = error?.mayHaveRun === false && !this.headersSent;
+    this.close(code, message, error?.metadata as Metadata | undefined, error instanceof RpcError ? error : new RpcError(code, message), notExecuted);
   }
 
   // --- from the connection
@@ -128,7 +142,7 @@ export class TcpServerStream implements InboundStream, ServerStreamExchange, Inb
   }
 
   /** Ends the stream with a status written to the client (and the handler's signal aborted if not OK). */
-  close(code: number, message: string, metadata: Metadata | undefined, reason?: RpcError): void {
+  close(code: number, message: string, metadata: Metadata | undefined, reason?: RpcError, notExecuted = false): void {
     if (this.finished) return;
     this.finished = true;
     if (code !== Code.OK) {
@@ -136,7 +150,7 @@ export class TcpServerStream implements InboundStream, ServerStreamExchange, Inb
       this.requests.fail(error);
       this.sender.fail(error);
     }
-    this.host.writeStatus(this, code, message, metadata);
+    this.host.writeStatus(this, code, message, notExecuted, metadata);
   }
 
   // --- InboxOwner
@@ -158,9 +172,13 @@ export class TcpServerStream implements InboundStream, ServerStreamExchange, Inb
     this.host.writeMessage(this, body);
   }
 
+  writeEncoded(length: number, encoder: MessageWriter, message: unknown): void {
+    this.host.writeEncoded(this, length, encoder, message);
+  }
+
   writeEnd(): void {
     this.finished = true;
-    this.host.writeStatus(this, Code.OK, '', this.trailers);
+    this.host.writeStatus(this, Code.OK, '', false, this.trailers);
   }
 
   waitWritable(sender: StreamSender): void {

@@ -1,6 +1,6 @@
 import { Code } from '../errors.js';
 import type { Metadata } from '../metadata.js';
-import type { StreamKind } from '../transport-stream.js';
+import type { MessageWriter, StreamKind } from '../transport-stream.js';
 import { encodeBareFrame, FIXED_HEADER_SIZE, FrameType, MAGIC_0, MAGIC_1, PROTOCOL_VERSION, WINDOW_UPDATE_BODY_SIZE, writeFixedHeader, type FrameLimits } from './frame.js';
 import type { WriteBatcher } from './write-batcher.js';
 import { encodeRequestFrame, encodeResponseFrame, fitResponseFrame, type RequestHeader } from './header-codec.js';
@@ -49,7 +49,34 @@ export function encodeStreamMessageFrame(streamId: number, body: Uint8Array): Bu
  * WriteBatcher.reserve): the stream bench's server sends hundreds per tick.
  */
 export function writeStreamMessageFrame(batcher: WriteBatcher, streamId: number, body: Uint8Array): void {
-  const length = body.length;
+  const start = reserveMessageFrame(batcher, streamId, body.length);
+  batcher.slab.set(body, start);
+}
+
+/**
+ * One message of `length` bytes encoded by `encoder` straight into the connection's batch (no body
+ * buffer at all). A codec must not throw here for a message its encodedLength accepted; if one does,
+ * the frame is already framed, so its body goes out zero-filled (the client's decode refuses it)
+ * and the error reaches the caller, which fails the stream.
+ */
+export function writeEncodedMessageFrame(batcher: WriteBatcher, streamId: number, length: number, encoder: MessageWriter, message: unknown): void {
+  const start = reserveMessageFrame(batcher, streamId, length);
+  const target = batcher.slab;
+  let end: number;
+  try {
+    end = encoder.encodeInto(message, target, start);
+  } catch (error) {
+    target.fill(0, start, start + length);
+    throw error;
+  }
+  if (end !== start + length) {
+    target.fill(0, start, start + length);
+    throw new Error(`the codec wrote ${end - start} bytes of a message it measured at ${length}`);
+  }
+}
+
+/** Reserves a STREAM_MESSAGE frame in the batch's slab and writes its header; returns where its body goes. */
+function reserveMessageFrame(batcher: WriteBatcher, streamId: number, length: number): number {
   const at = batcher.reserve(FIXED_HEADER_SIZE + length); // (before reading `slab`: reserving may start a new one)
   const target = batcher.slab;
   target[at] = MAGIC_0;
@@ -62,7 +89,7 @@ export function writeStreamMessageFrame(batcher: WriteBatcher, streamId: number,
   target[at + 7] = 0;
   target.writeUInt32BE(streamId, at + 8);
   target.writeUInt32BE(length, at + 12);
-  target.set(body, at + FIXED_HEADER_SIZE);
+  return at + FIXED_HEADER_SIZE;
 }
 
 export function encodeWindowUpdateFrame(streamId: number, increment: number): Buffer {

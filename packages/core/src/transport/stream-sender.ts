@@ -1,10 +1,13 @@
 import type { RpcError } from '../errors.js';
-import { MAX_WINDOW } from './frame.js';
+import type { MessageWriter } from '../transport-stream.js';
+import { FIXED_HEADER_SIZE, MAX_WINDOW } from './frame.js';
 import { messageCost } from './stream-inbox.js';
 
 /** Where a sender writes, and whether the connection can take more now. */
 export interface SenderOwner {
   writeMessage(body: Uint8Array): void;
+  /** Optional: a message of `length` bytes encoded by `encoder` straight into the connection's batch. */
+  writeEncoded?(length: number, encoder: MessageWriter, message: unknown): void;
   /** Called once, after every message before it was written (half-close or trailers). */
   writeEnd(): void;
   /** False while the connection's socket is over its high-water mark (or the stream is not open yet). */
@@ -65,6 +68,25 @@ export class StreamSender {
     });
     promise.catch(noop); // as in waitForCredit
     return promise;
+  }
+
+  /**
+   * `send` for a message encoded in place (ServerStreamExchange.sendEncoded): written straight into
+   * the connection's batch when it may go now; otherwise encoded into a buffer of its own and queued.
+   */
+  sendEncoded(length: number, encoder: MessageWriter, message: unknown): Promise<void> | undefined {
+    if (this.error !== undefined) throw this.error;
+    const owner = this.owner;
+    if (owner.writeEncoded !== undefined && this.queue === undefined && this.credit > 0 && owner.writable) {
+      this.credit -= length + FIXED_HEADER_SIZE; // messageCost
+      owner.writeEncoded(length, encoder, message);
+      if (this.credit > 0) return undefined;
+      return this.waitForCredit();
+    }
+    const body = Buffer.allocUnsafe(length);
+    const end = encoder.encodeInto(message, body, 0);
+    if (end !== length) throw new Error(`the codec wrote ${end} bytes of a message it measured at ${length}`);
+    return this.send(body);
   }
 
   /** No more messages: the end goes out after the queued ones. Idempotent. */

@@ -1,0 +1,66 @@
+/**
+ * CPU per streamed message with client and server in ONE process (pin it to one core: `taskset -c 1
+ * node --expose-gc apps/bench/dist/stream/cpu.js`): the steadier read-out on a shared machine, where
+ * bench:stream's two processes rarely run at the same time and its rates swing 2–3× round to round.
+ * One kernel-API server stream of the echo message (codec-protobuf, the handler yields plain
+ * objects), `--messages` per repetition, the variants alternated `--reps` times; prints CPU µs per
+ * message (client + server together, process.cpuUsage) and minor GCs, per repetition and best.
+ *
+ * Variants: `in-place` (the codec's encodedLength / encodeInto: each message encoded straight into
+ * the connection's write batch) and `encode` (the same codec without that fast path: `encode()` into
+ * a buffer per message, then copied into the batch).
+ */
+import { PerformanceObserver } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { RpcClient, RpcServer } from '@trellis/core';
+import { makeRequest } from '../payload.js';
+import { kernelStreamService } from './wire.js';
+
+const { values: args } = parseArgs({ options: { messages: { type: 'string' }, reps: { type: 'string' } } });
+const messages = Number(args.messages ?? 300_000);
+const reps = Number(args.reps ?? 6);
+
+let gcs = 0;
+new PerformanceObserver((list) => (gcs += list.getEntries().length)).observe({ entryTypes: ['gc'] });
+
+async function once(inPlace: boolean): Promise<{ cpuUs: number; gcs: number }> {
+  const definition = kernelStreamService(inPlace);
+  const message = makeRequest(1);
+  const server = new RpcServer({ host: '127.0.0.1', port: 0 }).addService(definition, {
+    async *stream(request: { id?: string }) {
+      for (let i = Number(request.id); i > 0; i--) yield message;
+    },
+  });
+  await server.start();
+  const client = new RpcClient({ service: definition, addresses: [`127.0.0.1:${server.port}`], timeoutMs: 600_000 });
+  // Warm-up: the JIT and the connection.
+  for await (const m of client.stream('Stream', { id: '20000' })) void m;
+  global.gc?.();
+  const gc0 = gcs;
+  const cpu0 = process.cpuUsage();
+  let n = 0;
+  for await (const m of client.stream('Stream', { id: String(messages) })) if (m !== undefined) n++;
+  const cpu = process.cpuUsage(cpu0);
+  const result = { cpuUs: (cpu.user + cpu.system) / n, gcs: gcs - gc0 };
+  await client.close();
+  await server.close({ graceMs: 100 });
+  return result;
+}
+
+async function main(): Promise<void> {
+  console.log(`stream CPU per message, client and server in one process: ${messages.toLocaleString('en-US')} messages × ${reps} repetitions per variant, alternated`);
+  const best = { 'in-place': Infinity, encode: Infinity };
+  for (let rep = 0; rep < reps; rep++) {
+    for (const variant of ['in-place', 'encode'] as const) {
+      const r = await once(variant === 'in-place');
+      best[variant] = Math.min(best[variant], r.cpuUs);
+      console.log(`  ${rep + 1} ${variant.padEnd(8)} ${r.cpuUs.toFixed(3)} µs/message (client + server), ${r.gcs} GCs`);
+    }
+  }
+  console.log(`best: in-place ${best['in-place'].toFixed(3)} µs, encode ${best.encode.toFixed(3)} µs: ${(best['in-place'] / best.encode).toFixed(2)}×`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
