@@ -18,21 +18,38 @@ export class DeadlineTimer {
   private timer: NodeJS.Timeout | undefined;
   private armedFor = Infinity;
   private readonly fireBound = (): void => this.fire();
+  /**
+   * The bucket used last: calls made close together (a batch, one 5 ms window) share their deadline
+   * bucket, and most calls end in the order they started, so this saves the Map lookup on both sides.
+   */
+  private lastKey = NaN;
+  private lastSet: Set<DeadlineEntry> | undefined;
 
   constructor(private readonly now: () => number) {}
 
   add(entry: DeadlineEntry, deadline: number): void {
     const key = Math.ceil(deadline / RESOLUTION_MS);
     entry.bucket = key;
-    let set = this.buckets.get(key);
+    let set = key === this.lastKey ? this.lastSet : this.buckets.get(key);
     if (set === undefined) this.buckets.set(key, (set = new Set()));
+    this.lastKey = key;
+    this.lastSet = set;
     set.add(entry);
     if (key < this.armedFor) this.arm(key);
   }
 
   remove(entry: DeadlineEntry): void {
-    const set = this.buckets.get(entry.bucket);
-    if (set !== undefined && set.delete(entry) && set.size === 0) this.buckets.delete(entry.bucket);
+    const key = entry.bucket;
+    const set = key === this.lastKey ? this.lastSet : this.buckets.get(key);
+    if (set !== undefined && set.delete(entry) && set.size === 0) this.dropBucket(key);
+  }
+
+  private dropBucket(key: number): void {
+    this.buckets.delete(key);
+    if (key === this.lastKey) {
+      this.lastKey = NaN;
+      this.lastSet = undefined;
+    }
   }
 
   private arm(key: number): void {
@@ -52,7 +69,7 @@ export class DeadlineTimer {
     const expired: DeadlineEntry[] = [];
     for (const [key, set] of this.buckets) {
       if (key <= nowKey) {
-        this.buckets.delete(key);
+        this.dropBucket(key);
         for (const entry of set) expired.push(entry);
       } else if (key < next) {
         next = key;

@@ -24,13 +24,22 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
     readonly service: ServiceKey,
     readonly method: MethodDescriptor,
     readonly request: unknown,
-    readonly metadata: Metadata,
+    /**
+     * The request metadata, or the inbound request to read it from when somebody asks (the native
+     * transport creates an empty map only then: most handlers never read it).
+     */
+    private readonly metadataSource: Metadata | { readonly metadata: Metadata },
     readonly deadline: number,
     readonly attempt: number,
     readonly peer: PeerInfo,
     private readonly timer: DeadlineTimer,
   ) {
     super();
+  }
+
+  get metadata(): Metadata {
+    const source = this.metadataSource;
+    return source instanceof Map ? source : source.metadata;
   }
 
   /** The call's context values are the call itself (one object less per call, like the client's CallContext). */
