@@ -1,5 +1,5 @@
 import { ContextValues } from '../context-key.js';
-import type { DeadlineEntry, DeadlineTimer } from '../deadline-timer.js';
+import type { DeadlineBucket, DeadlineEntry, DeadlineTimer } from '../deadline-timer.js';
 import type { MethodDescriptor } from '../definition.js';
 import { Code, RpcError } from '../errors.js';
 import type { Metadata } from '../metadata.js';
@@ -13,7 +13,9 @@ import type { ServerInvocation } from './server-invocation.js';
  * and an AbortController per call is measurable on the hot path.
  */
 export class ServerCall extends ContextValues implements ServerInvocation, DeadlineEntry {
-  bucket = 0;
+  bucket: DeadlineBucket | number = 0;
+  timerPrev: DeadlineEntry | undefined = undefined;
+  timerNext: DeadlineEntry | undefined = undefined;
   private controller: AbortController | undefined;
   private abortReason: RpcError | undefined;
   private responseMeta: Metadata | undefined;

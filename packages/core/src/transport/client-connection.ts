@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
-import type { DeadlineEntry, DeadlineTimer } from '../deadline-timer.js';
+import type { DeadlineBucket, DeadlineEntry, DeadlineTimer } from '../deadline-timer.js';
 import { Code, RpcError } from '../errors.js';
 import type { OutboundRequest, ResponseSink } from '../transport.js';
 import type { ClientStream, OutboundStream } from '../transport-stream.js';
@@ -55,7 +55,9 @@ const CLIENT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
  * target (no closure per call). It answers through the caller's sink: no promise.
  */
 class PendingCall implements DeadlineEntry {
-  bucket = 0;
+  bucket: DeadlineBucket | number = 0;
+  timerPrev: DeadlineEntry | undefined = undefined;
+  timerNext: DeadlineEntry | undefined = undefined;
   /** False until the frame could have left this process. */
   sent = false;
   abortListener: (() => void) | undefined;
