@@ -13,9 +13,8 @@ import type { ServerInvocation } from './server-invocation.js';
  * and an AbortController per call is measurable on the hot path.
  */
 export class ServerCall extends ContextValues implements ServerInvocation, DeadlineEntry {
+  /** (The deadline timer adds its list links only to the calls it holds: few handlers read `signal`.) */
   bucket: DeadlineBucket | number = 0;
-  timerPrev: DeadlineEntry | undefined = undefined;
-  timerNext: DeadlineEntry | undefined = undefined;
   private controller: AbortController | undefined;
   private abortReason: RpcError | undefined;
   private responseMeta: Metadata | undefined;
