@@ -20,3 +20,16 @@ export const MetadataKeys = {
   /** Trailer of a redacted error: the id under which the server reported it (RpcServer `redactErrors`). */
   ERROR_ID: 'trellis-error-id',
 } as const;
+
+/**
+ * The metadata a request carries when its call has none: one shared map, so a call that never
+ * touches its metadata costs no Map. It is read-only: writing to it throws (a transport reads the
+ * request's metadata, it does not add to it; an interceptor adds to `invocation.metadata`).
+ */
+class NoMetadata extends Map<string, string> {
+  override set(key: string): this {
+    throw new TypeError(`cannot set metadata "${key}" on a request that carries none: add entries to invocation.metadata before the call is sent`);
+  }
+}
+
+export const NO_METADATA: Metadata = new NoMetadata();

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Endpoint } from '../endpoint.js';
 import { Code, RpcError } from '../errors.js';
 import type { HealthView } from '../health.js';
-import { withInvocation, type EndpointInvoker, type Invocation, type Invoker, type Result } from '../invocation.js';
+import { metadataOf, withInvocation, type EndpointInvoker, type Invocation, type Invoker, type Result } from '../invocation.js';
 import type { Router } from '../router.js';
 import { formatServiceKey, type ServiceKey } from '../service-key.js';
 import type { ClientTransport, OutboundRequest, ResponseSink } from '../transport.js';
@@ -272,7 +272,7 @@ export class CallPipeline implements AttemptOwner {
     request.service = service.name;
     request.version = endpoint.version === '*' ? '' : endpoint.version;
     request.method = method.name;
-    request.metadata = invocation.metadata;
+    request.metadata = metadataOf(invocation); // (a shared empty map when the call has none: no Map per call)
     request.body = body;
     request.timeoutMs = Math.ceil(remaining);
     request.attempt = invocation.attempt;

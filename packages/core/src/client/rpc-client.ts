@@ -8,7 +8,7 @@ import type { Endpoint } from '../endpoint.js';
 import { Code, ErrorCodes, RpcError, TrellisError, invalidOption } from '../errors.js';
 import type { HealthView } from '../health.js';
 import {
-  composeEndpointInterceptors, composeInterceptors, EMPTY_SET, type EndpointInterceptor, type Interceptor, type Invocation, type Result,
+  CallInvocation, composeEndpointInterceptors, composeInterceptors, EMPTY_SET, type EndpointInterceptor, type Interceptor, type Invocation, type Result,
 } from '../invocation.js';
 import { MetadataKeys, type Metadata } from '../metadata.js';
 import { rejectUnknownKeys } from '../options.js';
@@ -367,10 +367,9 @@ export class RpcClient {
   /** The invocation of one call, or the error to refuse it with (options, closed client, cancelled). */
   private invocationOf(method: MethodDescriptor, request: unknown, options: CallOptions | undefined, signal: AbortSignal | undefined): Invocation | Error {
     if (this.closed) return this.closedError();
-    let metadata: Metadata;
-    if (options === undefined) {
-      metadata = new Map();
-    } else {
+    // Created when somebody reads invocation.metadata (CallInvocation), unless options give some.
+    let metadata: Metadata | undefined;
+    if (options !== undefined) {
       const problem = callOptionsProblem(options);
       if (problem !== undefined) return problem;
       try {
@@ -380,20 +379,20 @@ export class RpcClient {
       }
     }
     const timeoutMs = options?.timeoutMs ?? (method.options.timeoutMs as number | undefined) ?? this.timeoutMs;
-    if (this.callerName !== undefined) metadata.set(MetadataKeys.CALLER, this.callerName);
+    if (this.callerName !== undefined) (metadata ??= new Map()).set(MetadataKeys.CALLER, this.callerName);
     // The call's one clock reading: its deadline, its start for observers, and its first send.
     const now = this.clock.now();
-    const invocation: Invocation = {
-      service: this.service,
-      method: options?.idempotent === undefined ? method : { ...method, idempotent: options.idempotent },
+    const invocation: Invocation = new CallInvocation(
+      this.service,
+      options?.idempotent === undefined ? method : { ...method, idempotent: options.idempotent },
       request,
       metadata,
-      deadline: now + timeoutMs,
+      now + timeoutMs,
       signal,
-      attempt: 1,
-      excluded: EMPTY_SET,
-      context: new CallContext(now),
-    };
+      1,
+      EMPTY_SET,
+      new CallContext(now),
+    );
     if (invocation.signal?.aborted) return new RpcError(Code.CANCELLED, 'call cancelled before it started', { mayHaveRun: false });
     return invocation;
   }

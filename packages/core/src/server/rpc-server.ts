@@ -468,13 +468,13 @@ export class RpcServer {
     const now = this.clock.now();
     let deadline = request.timeoutMs > 0 ? now + request.timeoutMs : Infinity;
     if (entry.timeoutMs !== undefined) deadline = Math.min(deadline, now + entry.timeoutMs);
-    const call = new ServerCall(entry.service, entry.method, message, request.metadata, deadline, request.attempt, request.peer, this.timer);
+    const call = new ServerCall(entry.service, entry.method, message, request, deadline, request.attempt, request.peer, this.timer);
     exchange.onCancel = (reason) => call.abort(reason);
     let result: unknown;
     try {
       // No interceptor: the handler itself, so one that answers synchronously is answered in this
       // turn, with no promise around it.
-      result = this.bareHandlers ? this.handlers.get(entry.method)!(message, call as never) : this.invoker(call);
+      result = this.bareHandlers ? entry.handler(message, call as never) : this.invoker(call);
     } catch (error) {
       return this.answerError(call, exchange, request, error);
     }

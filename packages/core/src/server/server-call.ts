@@ -1,5 +1,5 @@
 import { ContextValues } from '../context-key.js';
-import type { DeadlineEntry, DeadlineTimer } from '../deadline-timer.js';
+import type { DeadlineBucket, DeadlineEntry, DeadlineTimer } from '../deadline-timer.js';
 import type { MethodDescriptor } from '../definition.js';
 import { Code, RpcError } from '../errors.js';
 import type { Metadata } from '../metadata.js';
@@ -13,7 +13,8 @@ import type { ServerInvocation } from './server-invocation.js';
  * and an AbortController per call is measurable on the hot path.
  */
 export class ServerCall extends ContextValues implements ServerInvocation, DeadlineEntry {
-  bucket = 0;
+  /** (The deadline timer adds its list links only to the calls it holds: few handlers read `signal`.) */
+  bucket: DeadlineBucket | number = 0;
   private controller: AbortController | undefined;
   private abortReason: RpcError | undefined;
   private responseMeta: Metadata | undefined;
@@ -24,13 +25,22 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
     readonly service: ServiceKey,
     readonly method: MethodDescriptor,
     readonly request: unknown,
-    readonly metadata: Metadata,
+    /**
+     * The request metadata, or the inbound request to read it from when somebody asks (the native
+     * transport creates an empty map only then: most handlers never read it).
+     */
+    private readonly metadataSource: Metadata | { readonly metadata: Metadata },
     readonly deadline: number,
     readonly attempt: number,
     readonly peer: PeerInfo,
     private readonly timer: DeadlineTimer,
   ) {
     super();
+  }
+
+  get metadata(): Metadata {
+    const source = this.metadataSource;
+    return source instanceof Map ? source : source.metadata;
   }
 
   /** The call's context values are the call itself (one object less per call, like the client's CallContext). */

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
-import type { DeadlineEntry, DeadlineTimer } from '../deadline-timer.js';
+import type { DeadlineBucket, DeadlineEntry, DeadlineTimer } from '../deadline-timer.js';
 import { Code, RpcError } from '../errors.js';
 import type { OutboundRequest, ResponseSink } from '../transport.js';
 import type { ClientStream, OutboundStream } from '../transport-stream.js';
@@ -16,6 +16,7 @@ import {
 import type { StreamSender } from './stream-sender.js';
 import { describeTlsFailure } from './tls-errors.js';
 import { WriteBatcher } from './write-batcher.js';
+import { CallTable } from './call-table.js';
 
 export type ClientConnectionState = 'connecting' | 'ready' | 'draining' | 'closed';
 
@@ -54,7 +55,9 @@ const CLIENT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
  * target (no closure per call). It answers through the caller's sink: no promise.
  */
 class PendingCall implements DeadlineEntry {
-  bucket = 0;
+  bucket: DeadlineBucket | number = 0;
+  timerPrev: DeadlineEntry | undefined = undefined;
+  timerNext: DeadlineEntry | undefined = undefined;
   /** False until the frame could have left this process. */
   sent = false;
   abortListener: (() => void) | undefined;
@@ -92,7 +95,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
   private readonly batcher: WriteBatcher;
   private readonly decoder: FrameDecoder;
   /** Calls out, by stream id (ids are never reused while the connection lives: a late answer is dropped). */
-  private readonly pending = new Map<number, PendingCall>();
+  private readonly pending = new CallTable<PendingCall>();
   /** Calls not written yet, oldest first (entries already settled are skipped when met). */
   private waiting: PendingCall[] = [];
   private waitingHead = 0;
@@ -202,7 +205,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
     const streamId = this.allocateStreamId();
     const call = new PendingCall(this, streamId, sink, request.signal, request);
     if (this.handshaken && this.sentCount < this.peer.maxConcurrentStreams && this.queued === 0 && !this.write(call)) return;
-    this.pending.set(streamId, call);
+    this.pending.add(call);
     this.options.timer.add(call, this.options.now() + request.timeoutMs);
     const signal = request.signal;
     if (signal !== undefined) {
@@ -243,7 +246,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
   }
 
   expire(call: PendingCall): void {
-    if (!this.pending.delete(call.streamId)) return;
+    if (!this.pending.delete(call)) return;
     this.detach(call);
     let message = `deadline exceeded waiting for ${this.label}`;
     // (sentCount is given back by afterCallEnded, once.)
@@ -260,7 +263,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
   }
 
   private cancel(call: PendingCall): void {
-    if (!this.pending.delete(call.streamId)) return;
+    if (!this.pending.delete(call)) return;
     this.options.timer.remove(call);
     call.abortListener = undefined;
     if (call.sent) this.batcher.write(encodeBareFrame(FrameType.CANCEL, call.streamId));
@@ -301,7 +304,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
       const call = this.waiting[this.waitingHead++]!;
       if (call.request === undefined || this.pending.get(call.streamId) !== call) continue;
       if (!this.write(call)) {
-        this.pending.delete(call.streamId);
+        this.pending.delete(call);
         this.detach(call);
       }
     }
@@ -322,7 +325,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
     this.waitingHead = 0;
     for (let i = from; i < waiting.length; i++) {
       const call = waiting[i]!;
-      if (call.request === undefined || !this.pending.delete(call.streamId)) continue;
+      if (call.request === undefined || !this.pending.delete(call)) continue;
       this.detach(call);
       call.request = undefined;
       call.fail(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: false }));
@@ -498,7 +501,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
     }
     const call = this.pending.get(streamId);
     if (call === undefined || !call.sent) return; // expired or cancelled meanwhile
-    this.pending.delete(streamId);
+    this.pending.delete(call);
     this.detach(call);
     this.afterCallEnded(true);
     call.fail(new RpcError(Code.RESOURCE_EXHAUSTED, `response from ${this.label} refused: ${reason}; the call may have run`));
@@ -562,7 +565,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
   private onResponse(streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
     const call = this.pending.get(streamId);
     if (call === undefined || !call.sent) return; // expired or cancelled: the late answer is dropped
-    this.pending.delete(streamId);
+    this.pending.delete(call);
     this.detach(call);
     this.afterCallEnded(true);
     let header;
@@ -626,7 +629,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
         : ' before sending a byte (a TLS-only server? then set tcp.tls on the client)';
     }
     const reason = this.closeReason || `connection to ${this.label} closed by the peer${hint}`;
-    const calls = [...this.pending.values()];
+    const calls = this.pending.values();
     this.pending.clear();
     for (const call of calls) {
       this.detach(call);

@@ -38,7 +38,16 @@ const METADATA_FIELD = 7;
  */
 const routeCache = new Map<string, Map<string, Map<string, Map<string, Buffer>>>>();
 
+// The route of the last request encoded: a client calls one method many times in a row, and the
+// descriptor's own strings compare by identity (four pointer checks instead of four Map lookups).
+let lastGroup: string | undefined;
+let lastService: string | undefined;
+let lastVersion: string | undefined;
+let lastMethod: string | undefined;
+let lastRoute: Buffer = Buffer.alloc(0);
+
 function routeBytes(group: string, service: string, version: string, method: string): Buffer {
+  if (method === lastMethod && service === lastService && group === lastGroup && version === lastVersion) return lastRoute;
   let byMethod = routeCache.get(service);
   if (byMethod === undefined) routeCache.set(service, (byMethod = new Map()));
   let byGroup = byMethod.get(method);
@@ -55,6 +64,11 @@ function routeBytes(group: string, service: string, version: string, method: str
     for (const [field, value] of parts) offset = writeStringField(bytes, offset, field, value, Buffer.byteLength(value));
     byVersion.set(version, bytes);
   }
+  lastGroup = group;
+  lastService = service;
+  lastVersion = version;
+  lastMethod = method;
+  lastRoute = bytes;
   return bytes;
 }
 
@@ -157,11 +171,19 @@ export function requestFrameSize(header: RequestHeader, body: Uint8Array, limits
 /** Writes the frame `requestFrameSize` just measured at `target[at…]`. */
 export function writeRequestFrame(target: Buffer, at: number, streamId: number, header: RequestHeader, body: Uint8Array): void {
   writeFixedHeaderAt(target, at, FrameType.REQUEST, streamId, sizedHeader, body.length);
-  let offset = at + FIXED_HEADER_SIZE + sizedRoute.copy(target, at + FIXED_HEADER_SIZE);
+  let offset = copyRoute(sizedRoute, target, at + FIXED_HEADER_SIZE);
   offset = writeVarintField(target, offset, 5, sizedTimeout);
   offset = writeVarintField(target, offset, 6, sizedAttempt);
   offset = writeMetadata(target, offset, header.metadata, scratch);
   target.set(body, offset);
+}
+
+/** Copies a route prefix; a usual one (a few dozen bytes) in a loop, cheaper than `Buffer#copy`'s native call. */
+function copyRoute(route: Buffer, target: Buffer, at: number): number {
+  const length = route.length;
+  if (length > 64) return at + route.copy(target, at);
+  for (let i = 0; i < length; i++) target[at + i] = route[i]!;
+  return at + length;
 }
 
 /** The frame header fields at `at` (writeFixedHeader writes at 0). */
@@ -348,29 +370,47 @@ export function createRouteMemo(): RouteMemo {
 }
 
 export function decodeRequestHeader(buf: Buffer, start: number, end: number, memo?: RouteMemo, maxMetadataEntries = 64): RequestHeader {
-  const header = {} as Writable<RequestHeader>;
+  const header = { metadata: undefined as unknown as Metadata } as Writable<RequestHeader>;
   decodeRequestHeaderInto(header, buf, start, end, memo, maxMetadataEntries);
+  header.metadata ??= new Map();
   return header;
 }
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** decodeRequestHeader into an object the caller has anyway (the server's per-request exchange). */
+/** One reader for every request header (decoding is synchronous and never nested): no object per request. */
+const headerReader = new WireReader(Buffer.alloc(0), 0, 0);
+
+/** `buf[start, start + route.length)` equals `route`: a byte loop (a ~30-byte route; `Buffer#compare` is a native call). */
+function routeMatches(buf: Buffer, start: number, end: number, route: Buffer): boolean {
+  const length = route.length;
+  if (end - start < length) return false;
+  for (let i = 0; i < length; i++) {
+    if (buf[start + i] !== route[i]) return false;
+  }
+  return true;
+}
+
+/**
+ * decodeRequestHeader into an object the caller has anyway (the server's per-request exchange).
+ * `target.metadata` is set only when the header carries entries (no Map per request otherwise): the
+ * target starts with it unset and creates an empty one when somebody asks.
+ */
 export function decodeRequestHeaderInto(target: Writable<RequestHeader>, buf: Buffer, start: number, end: number, memo?: RouteMemo, maxMetadataEntries = 64): void {
-  const reader = new WireReader(buf, start, end);
+  const reader = headerReader.reset(buf, start, end);
   let service = '';
   let method = '';
   let group = '';
   let version = '';
   const cached = memo?.bytes;
-  const hit = cached !== undefined && end - start >= cached.length && buf.compare(cached, 0, cached.length, start, start + cached.length) === 0;
+  const hit = cached !== undefined && routeMatches(buf, start, end, cached);
   if (hit) {
     ({ service, method, group, version } = memo!);
     reader.pos = start + cached.length;
   }
   let timeoutMs = 0;
   let attempt = 1;
-  const metadata: Metadata = new Map();
+  let metadata: Metadata | undefined;
   while (!reader.done) {
     const tag = reader.varint();
     switch (tag) {
@@ -381,12 +421,13 @@ export function decodeRequestHeaderInto(target: Writable<RequestHeader>, buf: Bu
       case 40: timeoutMs = reader.varint(); break;
       case 48: attempt = reader.varint(); break;
       case 58:
-        readEntry(reader, metadata);
+        readEntry(reader, (metadata ??= new Map()));
         if (metadata.size > maxMetadataEntries) throw new WireError(`more than ${maxMetadataEntries} metadata entries (maxMetadataEntries)`, 'maxMetadataEntries');
         break;
       default: reader.skip(tag & 7);
     }
   }
+  reader.buf = EMPTY_BUFFER; // the shared reader must not keep the chunk alive (after a malformed header it does until the next one)
   if (service === '' || method === '') throw new WireError('request header names no service or method');
   if (memo !== undefined && !hit) rememberRoute(memo, buf, start, end, { service, method, group, version });
   target.group = group;
@@ -395,8 +436,10 @@ export function decodeRequestHeaderInto(target: Writable<RequestHeader>, buf: Bu
   target.method = method;
   target.timeoutMs = timeoutMs;
   target.attempt = attempt;
-  target.metadata = metadata;
+  if (metadata !== undefined) target.metadata = metadata;
 }
+
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 /** Stores the route prefix (fields 1–4 in order) of a header; headers written otherwise are not cached. */
 function rememberRoute(memo: RouteMemo, buf: Buffer, start: number, end: number, route: { service: string; method: string; group: string; version: string }): void {

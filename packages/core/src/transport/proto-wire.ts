@@ -46,9 +46,17 @@ export class WireReader {
   pos: number;
   /** Where this reader stops; `readEntry` narrows it to one nested message and back (no reader per entry). */
   end: number;
-  constructor(readonly buf: Buffer, start: number, end: number) {
+  constructor(public buf: Buffer, start: number, end: number) {
     this.end = end;
     this.pos = start;
+  }
+
+  /** Points this reader at another header (a reader reused across headers: no object per decode). */
+  reset(buf: Buffer, start: number, end: number): this {
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    return this;
   }
 
   get done(): boolean {

@@ -16,6 +16,7 @@ import { copyMessage, encodeWindowUpdateFrame, FLAGS_OFFSET, fitStreamStatusFram
 import type { StreamSender } from './stream-sender.js';
 import { TcpServerStream, type ServerStreamHost } from './server-stream.js';
 import { WriteBatcher } from './write-batcher.js';
+import { CallTable } from './call-table.js';
 
 export interface ServerConnectionOptions {
   readonly limits: FrameLimits;
@@ -66,12 +67,22 @@ class Exchange implements ServerExchange, InboundRequest {
   service = '';
   version = '';
   method = '';
-  metadata!: Metadata;
   body!: Uint8Array;
   timeoutMs = 0;
   attempt = 1;
+  /** The request's metadata, when its header carried any (decodeRequestHeaderInto sets it). */
+  private entries: Metadata | undefined = undefined;
 
   constructor(private readonly connection: ServerConnection, readonly streamId: number, readonly size: number, readonly peer: PeerInfo) {}
+
+  /** Created empty when read and the header carried none: most requests' metadata is never read. */
+  get metadata(): Metadata {
+    return (this.entries ??= new Map());
+  }
+
+  set metadata(metadata: Metadata) {
+    this.entries = metadata;
+  }
 
   respond(body: Uint8Array, metadata: Metadata | undefined, headers?: Metadata): void {
     if (this.finished) return;
@@ -105,7 +116,7 @@ class Exchange implements ServerExchange, InboundRequest {
 export class ServerConnection implements FrameSink, ServerStreamHost {
   private readonly decoder: FrameDecoder;
   private readonly batcher: WriteBatcher;
-  private readonly inflight = new Map<number, Exchange>();
+  private readonly inflight = new CallTable<Exchange>();
   private goingAway: string | undefined;
   /** Handed over (another process keeps serving the address): requests that cross the GOAWAY still run. */
   private handingOver = false;
@@ -301,7 +312,7 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
   }
 
   private remove(exchange: Exchange): void {
-    this.inflight.delete(exchange.streamId);
+    this.inflight.delete(exchange);
     this.inflightBytes -= exchange.size;
     if (this.pausedForInflight && this.inflightBytes <= this.maxInflightBytes) {
       this.pausedForInflight = false;
@@ -376,7 +387,7 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
         `${limit ? 'request refused by the server' : 'malformed request header'}: ${(error as Error).message}`);
     }
     exchange.body = buf.subarray(headerEnd, bodyEnd);
-    this.inflight.set(streamId, exchange);
+    this.inflight.add(exchange);
     this.inflightBytes += exchange.size;
     if (this.goingAway !== undefined && !this.handingOver) {
       return exchange.fail(new RpcError(Code.UNAVAILABLE, `connection is closing: ${this.goingAway}`, { mayHaveRun: false }));
