@@ -185,3 +185,32 @@ t.test('HTTP/2 engine: responses wait for the peer\'s windows (SETTINGS_INITIAL_
   frames = await raw.until('the rest and the trailers', (f) => f.some((x) => x.type === T.HEADERS && x.streamId === 1 && (x.flags & 1) === 1));
   t.equal(dataBytes(frames), message.length, 'the rest follows the WINDOW_UPDATE, then the trailers');
 });
+
+t.test('HTTP/2 engine: small messages written in one tick share DATA frames, and each arrives whole and in order', async (t) => {
+  const { port } = await startEngine(t, {
+    Echo: {
+      kind: 'server-streaming',
+      async handle(call) {
+        // Sent without waiting in between (the window allows it): one tick's worth of writes.
+        const sends: Promise<void>[] = [];
+        for (let i = 0; i < 200; i++) sends.push(call.send(bytes(`message ${i}`)));
+        await Promise.all(sends);
+      },
+    },
+  });
+  const raw = await rawConnection(port);
+  t.teardown(() => raw.socket.destroy());
+  raw.write(frame(T.HEADERS, 0x4, 1, requestBlock()), frame(T.DATA, 0x1, 1, grpcMessage(bytes('go'))));
+  const frames = await raw.until('the trailers', (f) => f.some((x) => x.type === T.HEADERS && x.streamId === 1 && (x.flags & 1) === 1));
+  const data = frames.filter((x) => x.type === T.DATA && x.streamId === 1);
+  t.ok(data.length < 20, `200 messages in ${data.length} DATA frames, not one frame each`);
+  t.ok(data.every((x) => x.payload.length <= 16_384), 'no frame above the default SETTINGS_MAX_FRAME_SIZE');
+  const body = Buffer.concat(data.map((x) => x.payload));
+  const messages: string[] = [];
+  for (let at = 0; at < body.length;) {
+    const length = body.readUInt32BE(at + 1);
+    messages.push(text(body.subarray(at + 5, at + 5 + length)));
+    at += 5 + length;
+  }
+  t.same(messages, Array.from({ length: 200 }, (_, i) => `message ${i}`));
+});

