@@ -214,3 +214,20 @@ t.test('HTTP/2 engine: small messages written in one tick share DATA frames, and
   }
   t.same(messages, Array.from({ length: 200 }, (_, i) => `message ${i}`));
 });
+
+t.test('HTTP/2 engine: frames dribbled in pieces of 1–7 bytes are put back together', async (t) => {
+  const { port } = await startEngine(t, { Echo: echo });
+  const raw = await rawConnection(port);
+  t.teardown(() => raw.socket.destroy());
+  raw.socket.setNoDelay(true);
+  const message = grpcMessage(Buffer.alloc(3000, 0x62));
+  const bytesOut = Buffer.concat([frame(T.HEADERS, 0x4, 1, requestBlock()), frame(T.DATA, 0x1, 1, message)]);
+  for (let at = 0, size = 1, piece = 0; at < bytesOut.length; at += size, size = (size % 7) + 1, piece++) {
+    raw.write(bytesOut.subarray(at, at + size));
+    // A turn of the event loop every few pieces, so the server reads many small chunks.
+    if (piece % 4 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  const frames = await raw.until('the response', (f) => f.some((x) => x.type === T.HEADERS && x.streamId === 1 && (x.flags & 1) === 1));
+  const body = Buffer.concat(frames.filter((x) => x.type === T.DATA && x.streamId === 1).map((x) => x.payload));
+  t.same(body, message, 'the 3,000-byte message is echoed whole');
+});

@@ -81,7 +81,16 @@ export class H2Connection extends EventEmitter {
   private prefaceSeen = false;
   private settingsSeen = false;
   private settingsAcked = false;
+  /**
+   * Unparsed input: the first part, the chunks after it, their total and the bytes needed before
+   * parsing can move on (the rest of the preface, a frame header, or the whole frame). Chunks are
+   * joined once that many have arrived, not on every chunk: a peer dribbling a 16 KiB frame a byte
+   * at a time would otherwise make the server copy ≈ 134 MB for it.
+   */
   private input: Buffer | undefined;
+  private inputMore: Buffer[] = [];
+  private inputBytes = 0;
+  private inputNeed = 0;
   private block: PendingBlock | undefined;
   private continuations = 0;
   private out: Buffer[] = [];
@@ -202,14 +211,21 @@ export class H2Connection extends EventEmitter {
 
   private onSocketData(chunk: Buffer): void {
     if (this.inputClosed) return;
-    let buffer = this.input === undefined ? chunk : Buffer.concat([this.input, chunk]);
+    let buffer = chunk;
+    if (this.input !== undefined) {
+      this.inputMore.push(chunk);
+      this.inputBytes += chunk.length;
+      if (this.inputBytes < this.inputNeed) return;
+      buffer = Buffer.concat([this.input, ...this.inputMore], this.inputBytes);
+      this.inputMore = [];
+    }
     this.input = undefined;
     let offset = 0;
     if (!this.prefaceSeen) {
       const n = Math.min(buffer.length, PREFACE.length);
       if (buffer.compare(PREFACE, 0, n, 0, n) !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the connection did not start with the HTTP/2 preface');
       if (n < PREFACE.length) {
-        this.input = buffer;
+        this.keepInput(buffer, PREFACE.length);
         return;
       }
       this.prefaceSeen = true;
@@ -227,8 +243,17 @@ export class H2Connection extends EventEmitter {
       offset = start + length;
       this.onFrame(type, flags, streamId, buffer.subarray(start, offset));
     }
-    if (offset < end && !this.inputClosed) this.input = offset === 0 ? buffer : buffer.subarray(offset);
-    buffer = chunk;
+    if (offset < end && !this.inputClosed) {
+      const rest = offset === 0 ? buffer : buffer.subarray(offset);
+      const need = rest.length < FRAME_HEADER_LENGTH ? FRAME_HEADER_LENGTH : FRAME_HEADER_LENGTH + ((rest[0]! << 16) | (rest[1]! << 8) | rest[2]!);
+      this.keepInput(rest, need);
+    }
+  }
+
+  private keepInput(rest: Buffer, need: number): void {
+    this.input = rest;
+    this.inputBytes = rest.length;
+    this.inputNeed = need;
   }
 
   private onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
@@ -536,6 +561,7 @@ export class H2Connection extends EventEmitter {
     if (this.inputClosed) return;
     this.inputClosed = true;
     this.input = undefined;
+    this.inputMore = [];
     this.block = undefined;
     this.sendGoaway(code, this.lastStreamId, Buffer.from(reason));
     this.emit('protocolError', reason, code);
