@@ -17,5 +17,13 @@ awk '/:test: # \{ total: / {
     if ($i == "pass:") { p += $(i + 1) + 0 }
     if ($i == "fail:") { f += $(i + 1) + 0 }
   }
-} END { printf "%d passed, %d failed\n", p, f }' "$log"
+}
+# CI shows only the tail of this output: repeat every failed test (and its first diagnostic lines)
+# here, so a red run names what failed.
+/:test: +not ok / { shown = 14 }
+shown > 0 && kept < 120 { failures[++kept] = $0; shown-- }
+END {
+  if (kept > 0) { print "--- failed tests ---"; for (i = 1; i <= kept; i++) print failures[i] }
+  printf "%d passed, %d failed\n", p, f
+}' "$log"
 exit "$status"
