@@ -59,7 +59,7 @@ t.test('a restarted provider on the same port is reconnected', async (t) => {
   t.equal(down.mayHaveRun, false);
   const second = await startEchoServer('second', { port });
   t.teardown(() => second.server.close());
-  await waitFor(() => client.healthView.state(client.endpoints[0]!) === 'healthy', 5000);
+  await waitFor(() => client.healthView.state(client.endpoints[0]!) === 'healthy');
   t.equal(((await client.invoke('Echo', {})) as { servedBy: string }).servedBy, 'second');
 });
 

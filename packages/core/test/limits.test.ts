@@ -44,7 +44,8 @@ t.test('maxConnections: connections past the limit are closed at once', async (t
   const held = await Promise.all([0, 1].map(() => new Promise<ReturnType<typeof connect>>((resolve) => { const s = connect({ host: '127.0.0.1', port: server.port }, () => resolve(s)); })));
   t.teardown(() => held.forEach((s) => s.destroy()));
   await new Promise((r) => setTimeout(r, 50));
-  t.ok((await closedAfter(server.port)) < 1000, 'the third connection was refused');
+  // Refused at once, not by the 10 s handshake timeout (the bound leaves a loaded machine room).
+  t.ok((await closedAfter(server.port)) < 5000, 'the third connection was refused');
 });
 
 t.test('maxConcurrentStreams: excess requests are refused as not executed', async (t) => {

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Code, RpcClient, RpcServer } from '../src/index.js';
 import { ECHO, waitFor } from './fixtures/json-service.js';
@@ -127,12 +130,16 @@ t.test('workers that crash before they are ready fail start() with ERR_WORKERS_F
 });
 
 t.test('close() deregisters, then drains every worker: calls in flight finish', async (t) => {
-  const group = startGroup(t, { workers: 2 });
+  const arrivals = join(mkdtempSync(join(tmpdir(), 'trellis-workers-')), 'arrivals');
+  t.teardown(() => rmSync(dirname(arrivals), { recursive: true, force: true }));
+  const group = startGroup(t, { workers: 2, arrivals });
   const { started } = await group.next((m) => 'started' in m);
   const client = clientFor(t, started.port);
   await client.invoke('Echo', {}); // connections open before the slow calls
   const inflight = Array.from({ length: 16 }, (_, i) => client.invoke(i % 2 ? 'Mutate' : 'Echo', { message: `m${i}`, delayMs: 400 }));
-  await new Promise((resolve) => setTimeout(resolve, 100)); // the slow calls reach the workers
+  // The slow calls reach the workers (a fixed 100 ms was too short for three dials on a loaded machine).
+  const arrived = () => { try { return readFileSync(arrivals, 'utf8').split('\n').length - 1; } catch { return 0; } };
+  await waitFor(() => arrived() >= 17, 15_000);
   const closed = group.command('close');
   const results = await Promise.allSettled(inflight);
   t.same(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.message), [], 'every call in flight finished');
