@@ -72,7 +72,8 @@ t.test('nothing listening: register() fails with ERR_REGISTRY_UNREACHABLE after 
   const took = Date.now() - started;
   t.equal(error.code, EtcdErrorCodes.REGISTRY_UNREACHABLE);
   t.match(error.message, `http://127.0.0.1:${port}`, 'the message names the address');
-  t.ok(took >= 550 && took < 600 + 1000, `it waited the connect timeout, no longer (${took} ms)`);
+  // No longer: the bound is far below etcd3's own retries, with room for a loaded CI machine.
+  t.ok(took >= 550 && took < 600 + 2500, `it waited the connect timeout, no longer (${took} ms)`);
   t.equal(registry.leaseId, undefined);
 });
 
@@ -92,10 +93,10 @@ t.test('a server that accepts and never answers: the wait is bounded all the sam
   const started = Date.now();
   await t.rejects(registry.register(SERVICE, instance(9002)), { code: EtcdErrorCodes.REGISTRY_UNREACHABLE });
   const took = Date.now() - started;
-  t.ok(took < 600 + 1000, `bounded (${took} ms)`);
+  t.ok(took < 600 + 2500, `bounded (${took} ms)`);
   const closing = Date.now();
   await registry.close();
-  t.ok(Date.now() - closing < 2000, 'close() is bounded too');
+  t.ok(Date.now() - closing < 4000, 'close() is bounded too');
 });
 
 t.test('a hung etcd (SIGSTOP): register fails in time, subscribe waits quietly, both recover on SIGCONT', async (t) => {
@@ -107,7 +108,7 @@ t.test('a hung etcd (SIGSTOP): register fails in time, subscribe waits quietly, 
   consumer.subscribe(SERVICE, lists.listener);
   const started = Date.now();
   await t.rejects(provider.register(SERVICE, instance(9101)), { code: EtcdErrorCodes.REGISTRY_UNREACHABLE });
-  t.ok(Date.now() - started < 600 + 1000, 'within the connect timeout');
+  t.ok(Date.now() - started < 600 + 2500, 'within the connect timeout');
   t.equal(lists.all.length, 0, 'no list while etcd does not answer');
 
   await etcd.kill('SIGCONT');
@@ -126,7 +127,7 @@ t.test('a registry whose etcd never comes up does not crash anything and closes 
   await waitFor('the outage to be reported', () => registry.errors.some((e) => e.code === EtcdErrorCodes.REGISTRY_UNREACHABLE));
   const closing = Date.now();
   await registry.close();
-  t.ok(Date.now() - closing < 1000, 'close() does not wait for etcd');
+  t.ok(Date.now() - closing < 3000, 'close() does not wait for etcd');
   t.equal(lists.all.length, 0);
 });
 

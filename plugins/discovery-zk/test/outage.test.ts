@@ -120,7 +120,7 @@ t.test('registry outages', async (t) => {
     late.subscribe(SERVICE, lateRecorder.listener);
     await lateRecorder.until(BOTH, 5000);
     const elapsed = Date.now() - subscribedAt;
-    t.ok(elapsed >= 450 && elapsed < 2500, `snapshot delivered after the connect timeout (${elapsed} ms)`);
+    t.ok(elapsed >= 450 && elapsed < 4000, `snapshot delivered after the connect timeout (${elapsed} ms)`);
     await t.rejects(late.connect(), { code: 'ERR_REGISTRY_UNREACHABLE', message: new RegExp(zk.connectString) });
 
     await zk.restart();

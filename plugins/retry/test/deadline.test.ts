@@ -38,8 +38,9 @@ t.test('an 800 ms deadline with slow failing providers: retries use only the tim
     t.ok(attempts.length >= 2, `${attempts.length} attempts in 800 ms`);
     t.ok(attempts.every((d) => d === attempts[0]), 'every attempt had the call’s own deadline, never a fresh 800 ms');
   }
-  // Correctness, not speed: a retry that restarted the clock would take ≥ 1,600 ms.
-  t.ok(elapsed < 800 + 400, `all calls ended at the deadline (${elapsed.toFixed(0)} ms)`);
+  // Correctness, not speed: a retry that restarted the clock would take ≥ 1,600 ms (the bound leaves
+  // the rest of that for a loaded CI machine).
+  t.ok(elapsed < 800 + 700, `all calls ended at the deadline (${elapsed.toFixed(0)} ms)`);
   const last = log.records.filter((r) => r.outcome === 'failed' && r.error!.code === Code.DEADLINE_EXCEEDED);
   t.equal(last.length, 6, 'each call’s last attempt ran out of time…');
   await waitFor(() => servers.reduce((n, s) => n + s.aborted.length, 0) === 6, { what: 'six aborted handlers' });
@@ -66,7 +67,8 @@ t.test('attemptTimeoutMs splits the deadline; each attempt gets min(its cap, the
   t.ok(attempts!.slice(0, -1).every((d) => d < callDeadline), 'earlier attempts were capped below the call’s deadline');
   t.ok(attempts!.every((d) => d <= callDeadline));
   t.same(log.records.map((r) => r.decision), ['retry', 'retry', 'not-retryable']);
-  t.ok(elapsed < 1200 + 400, `the call ended at its deadline (${elapsed.toFixed(0)} ms)`);
+  // (not at the slow handlers' 5 s: the bound leaves a loaded CI machine room)
+  t.ok(elapsed < 1200 + 1000, `the call ended at its deadline (${elapsed.toFixed(0)} ms)`);
   // Each timed-out attempt was cancelled on its server, so the slow handlers stopped working.
   await waitFor(() => servers.reduce((n, s) => n + s.aborted.length, 0) === 3, { what: 'three aborted handlers' });
   t.same(servers.map((s) => s.ran.Echo), [1, 1, 1], 'one attempt per server');

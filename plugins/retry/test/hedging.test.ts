@@ -113,7 +113,8 @@ t.test('a hedged call keeps the caller’s deadline and cancel for every attempt
   const elapsed = performance.now() - started;
   t.equal((late as { error: { code: number } }).error.code, Code.DEADLINE_EXCEEDED);
   t.equal(both(), 2, 'the first attempt and one backup');
-  t.ok(elapsed < 300 + 200, `both ended at the call’s deadline (${elapsed.toFixed(0)} ms)`);
+  // (not at the handlers' 5 s: the bound leaves a loaded CI machine room)
+  t.ok(elapsed < 300 + 1000, `both ended at the call’s deadline (${elapsed.toFixed(0)} ms)`);
   await waitFor(() => aborted() === 2, { what: 'both handlers aborted' });
 
   const controller = new AbortController();
