@@ -52,11 +52,13 @@ export function startProvider(config: ProviderConfig, options: { startTimeoutMs?
       waiters.set(type, list);
       void exited.then(() => reject(new Error(`provider ${config.name} exited while waiting for "${type}"`)));
     });
+  // Only a guard against a provider that never starts: a loaded CI machine took more than 15 s.
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`provider ${config.name} did not start within ${options.startTimeoutMs ?? 15_000} ms`));
-    }, options.startTimeoutMs ?? 15_000);
+      reject(new Error(`provider ${config.name} did not start within ${startTimeoutMs} ms`));
+    }, startTimeoutMs);
     child.once('message', (first: ProviderMessage) => {
       clearTimeout(timer);
       if (first.type === 'failed') return reject(new Error(`provider ${config.name} failed to start: ${first.message}`));

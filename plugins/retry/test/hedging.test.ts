@@ -106,7 +106,10 @@ t.test('a hedged call keeps the caller’s deadline and cancel for every attempt
   const b = await startServer(t, 'b', { delayMs: 5000 });
   const both = () => a.ran.Echo + b.ran.Echo;
   const aborted = () => a.aborted.length + b.aborted.length;
-  const { stub } = echoClient(t, [a.address, b.address], { plugins: [retry({ hedge: { delayMs: 20, maxRatio: 1, minPerSecond: 10 } })] });
+  const { client, stub } = echoClient(t, [a.address, b.address], { plugins: [retry({ hedge: { delayMs: 20, maxRatio: 1, minPerSecond: 10 } })] });
+  // Both connections are dialled first: under load 25 the backup's dial outlasted the 300 ms deadline.
+  await client.start();
+  await Promise.all(client.endpoints.map((endpoint) => client.transport.ping(endpoint, 10_000)));
 
   const started = performance.now();
   const late = await settle(stub.echo({}, { timeoutMs: 300 }));
