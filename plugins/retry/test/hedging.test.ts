@@ -44,7 +44,9 @@ t.test('backup requests with one slow provider', async (t) => {
     const hedged = echoClient(t, addresses, { plugins: [retry({ hedge: { delayMs: 30, maxRatio: 1 }, onAttempt: log.onAttempt })] }).stub;
     const withBackups = await latencies(150, 10, () => hedged.echo({}));
     const p99 = percentile(withBackups, 99);
-    t.ok(p99 < 500, `with backups p99 is ${p99.toFixed(0)} ms (p50 ${percentile(withBackups, 50).toFixed(1)} ms)`);
+    // Below the slow provider's 1,000 ms, which every call without a winning backup waits out: a loaded
+    // CI machine stretches the backups themselves (564 ms at load 30).
+    t.ok(p99 < 800, `with backups p99 is ${p99.toFixed(0)} ms (p50 ${percentile(withBackups, 50).toFixed(1)} ms)`);
 
     const slowCalls = (await slow!.stats()).calls - before.calls;
     t.ok(slowCalls >= 40, `round robin still sent ${slowCalls} first attempts to the slow provider`);
@@ -97,7 +99,7 @@ t.test('backup requests with one slow provider', async (t) => {
     t.equal(log.records.filter((r) => r.hedge).length, 0, 'no backup before the percentile is known');
     const after = await latencies(60, 10, () => hedged.echo({}));
     t.ok(log.records.some((r) => r.hedge && r.outcome === 'ok'), 'then slow calls got backups');
-    t.ok(percentile(after, 99) < 500, `and p99 is ${percentile(after, 99).toFixed(0)} ms`);
+    t.ok(percentile(after, 99) < 800, `and p99 is ${percentile(after, 99).toFixed(0)} ms (the slow provider's is 1,000)`);
   });
 });
 
