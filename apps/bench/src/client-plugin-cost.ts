@@ -5,18 +5,24 @@
  * (no server, no socket, no scheduler hand-off between two processes), and it isolates what the
  * kernel's attempt hook changed: the client's plugin layers.
  *
- *   node dist/client-plugin-cost.js [--calls N] [--rounds R]
+ *   node dist/client-plugin-cost.js [--calls N] [--rounds R] [--counts]
+ *
+ * `--counts` prints, instead of CPU, what each configuration does per call, exactly: promises
+ * created (an async_hooks init hook) and `performance.now()` reads (the function wrapped), over
+ * `--calls` calls plus the 2,000-call warm-up (the client's start-up is counted too: ± 0.01).
  *
  * Configurations alternate within each round (bare, all client plugins, all but one for each), and
  * the median of the rounds is printed; the leave-one-out difference is that plugin's cost.
  */
+import { createHook } from 'node:async_hooks';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { median } from '@trellis/core/toolkit';
 import { clientGovernance, loadedGovernance } from './governance.js';
 import { alternatingRounds, type ClientConfig } from './in-memory-echo.js';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { calls: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '5' } } });
+  const { values } = parseArgs({ options: { calls: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '5' }, counts: { type: 'boolean', default: false } } });
   const calls = Number(values.calls);
   const rounds = Number(values.rounds);
   clientGovernance(); // fills loadedGovernance
@@ -32,6 +38,7 @@ async function main(): Promise<void> {
     { name: 'all client plugins', plugins: skipping() },
     ...all.map((pkg) => ({ name: `all but ${pkg}`, plugins: skipping(pkg) })),
   ];
+  if (values.counts) return printCounts(configs, calls);
   const results = await alternatingRounds(configs, { calls, rounds, inflight: 256 });
   const allUs = median(results.get('all client plugins')!);
   console.log(`client CPU per call, in-memory echo transport, 256 in flight, ${calls} calls × ${rounds} rounds (median):`);
@@ -43,3 +50,24 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+/** Promises and clock reads per call of each configuration (exact counts, not timings). */
+async function printCounts(configs: readonly ClientConfig[], calls: number): Promise<void> {
+  const WARM_UP = 2000; // clientCpuUsPerCall's own
+  let promises = 0;
+  let reads = 0;
+  const hook = createHook({ init: (_id, type) => void (type === 'PROMISE' && promises++) });
+  const now = performance.now.bind(performance);
+  performance.now = () => (reads++, now());
+  console.log(`client per call, in-memory echo transport, 256 in flight, ${calls} calls + ${WARM_UP} warm-up (the loop's own .then included):`);
+  for (const config of configs) {
+    promises = 0;
+    reads = 0;
+    hook.enable();
+    await alternatingRounds([config], { calls, rounds: 1, inflight: 256 });
+    hook.disable();
+    const n = calls + WARM_UP;
+    console.log(`  ${config.name.padEnd(34)} ${(promises / n).toFixed(2)} promises, ${(reads / n).toFixed(2)} clock reads`);
+  }
+  performance.now = now;
+}

@@ -34,11 +34,12 @@ async function cpuNs(fn) {
 function clientParts(plugin) {
   const parts = { interceptors: [], observers: [], routers: [] };
   plugin.setupClient({
-    side: 'client', clock: { now: () => performance.now() }, registry: new MemoryRegistry(),
+    side: 'client', clock: { now: () => performance.now() }, registry: new MemoryRegistry(), container: {},
     service: { group: 'default', name: SERVICE, version: '*' },
     addInterceptor: (i) => parts.interceptors.push(i),
     observe: (o) => parts.observers.push(o),
     addRouter: (r) => parts.routers.push(r),
+    addInspector() {},
     onEndpoints: () => ({ dispose() {} }),
     onClose() {},
   });
@@ -47,7 +48,7 @@ function clientParts(plugin) {
 
 function serverInterceptor(plugin) {
   let interceptor;
-  plugin.setupServer({ side: 'server', clock: { now: () => performance.now() }, registry: { name: 'none' }, addInterceptor: (i) => (interceptor = i), onClose() {} });
+  plugin.setupServer({ side: 'server', container: {}, clock: { now: () => performance.now() }, registry: { name: 'none' }, addInterceptor: (i) => (interceptor = i), addInspector() {}, inspect: () => ({ kernel: {} }), onClose() {} });
   return interceptor;
 }
 
@@ -57,11 +58,18 @@ async function isolated() {
   const inv = { service: { group: 'default', name: SERVICE, version: '*' }, method, request: {}, metadata: new Map(), deadline: Infinity, signal: undefined, attempt: 1, excluded: new Set(), context: null };
   const list = Object.freeze([endpoint, { ...endpoint, id: '127.0.0.1:2', port: 2 }]);
   const { interceptors, observers, routers } = clientParts(breaker());
-  const [observer] = observers;
+  // The endpoint circuits' observer (attempts) and the method circuits' (calls: `callEnd`).
+  const observer = observers.find((o) => o.attemptEnd !== undefined);
+  const callObserver = observers.find((o) => o.callEnd !== undefined);
   // As the kernel does: cluster interceptor → routers → attemptStart → send → attemptEnd (one reused
-  // attempt record per attempt; here one for the whole run).
+  // attempt record per attempt; here one for the whole run) → callEnd once the chain settled.
   const attempt = { invocation: inv, endpoint, send: 1, startedAt: 0, code: 0, error: undefined, mayHaveRun: true, latencyMs: 1, bytesSent: 0, bytesReceived: 0 };
-  const client = interceptors[0]((invocation) => {
+  const callEnd = { invocation: inv, code: 0, error: undefined, endpoint, latencyMs: 1 };
+  const ended = (value) => {
+    callObserver?.callEnd(callEnd); // absent before the method circuit became a call observer
+    return value;
+  };
+  const intercepted = interceptors[0]((invocation) => {
     attempt.invocation = invocation;
     attempt.endpoint = routers[0].route(list, invocation)[0];
     observer.attemptStart(attempt);
@@ -69,12 +77,16 @@ async function isolated() {
     observer.attemptEnd(attempt);
     return Promise.resolve(result);
   });
-  const bare = () => Promise.resolve(result);
+  // The kernel's own `.then` that reports callEnd exists with or without the breaker (any call
+  // observer or interceptor chain has it), so it is not the breaker's: only the callEnd call is.
+  const client = (invocation) => intercepted(invocation).then(ended);
+  const same = (value) => value;
+  const bare = () => Promise.resolve(result).then(same);
   const call = { service: inv.service, method, request: {}, metadata: new Map(), attempt: 1 };
   const server = serverInterceptor(limiter(LIMITS))(() => Promise.resolve(result));
   const serverBare = () => Promise.resolve(result);
   const cases = [
-    ['client, no plugin (a resolved promise)', () => bare(inv)],
+    ['client, no plugin (a resolved promise + .then)', () => bare(inv)],
     ['client, breaker: method + router + observer', () => client(inv)],
     ['server, no plugin (a resolved promise)', () => serverBare(call)],
     ['server, limiter: 2 buckets + concurrency', () => server(call)],

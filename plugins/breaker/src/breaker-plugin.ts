@@ -60,7 +60,9 @@ export function breaker(options: BreakerOptions = {}): BreakerPlugin {
       const endpointBreaker = new EndpointBreaker(endpoints, config, clock, clock !== ctx.clock);
       ctx.observe(endpointBreaker);
       ctx.addRouter(endpointBreaker);
-      ctx.addInterceptor(new MethodBreaker(methods, config, clock).interceptor, InterceptorOrder.BREAKER);
+      const methodBreaker = new MethodBreaker(methods, config, clock, clock !== ctx.clock);
+      ctx.observe(methodBreaker);
+      ctx.addInterceptor(methodBreaker.interceptor, InterceptorOrder.BREAKER);
       const subscription = ctx.onEndpoints((list) => endpoints.retain(new Set(list.map((e) => e.id))));
       config.onChange(() => {
         const now = config.current;

@@ -1,8 +1,9 @@
-import { Code, RpcError, type Interceptor } from '@trellis/core';
+import { Code, isStreamKind, RpcError, type CallEnd, type CallObserver, type ContextValues, type Interceptor } from '@trellis/core';
 import type { Clock } from '@trellis/core/spi';
 import type { BreakerConfig } from './breaker-config.js';
-import { formatMs, REJECT, type Circuit } from './circuit.js';
+import { formatMs, NORMAL, REJECT, type Circuit } from './circuit.js';
 import type { CircuitSet } from './circuit-set.js';
+import { classify, Outcome } from './failure-codes.js';
 import { recordOutcome } from './record-outcome.js';
 
 /**
@@ -12,28 +13,60 @@ import { recordOutcome } from './record-outcome.js';
  * the endpoint circuits' job), and above routing, so an open circuit costs no routing, no pick and
  * no socket. An open circuit fails the call at once with UNAVAILABLE that names it; the call never
  * ran (mayHaveRun false).
+ *
+ * The interceptor is only the gate. While a circuit is closed — nearly every call — it hands the
+ * call on untouched (`next`'s own promise: no promise layer, no closure, no clock read) and the
+ * outcome is recorded by this object's `callEnd`, the kernel's synchronous end-of-call hook, with the
+ * kernel's code and latency. Calls that hold something else (a half-open probe's permit, a
+ * rejection), stream calls (their circuit judges the set-up, which `callEnd` does not report) and a
+ * breaker on its own clock (tests) keep the promise path and are skipped by `callEnd`.
  */
-export class MethodBreaker {
+export class MethodBreaker implements CallObserver {
   /** Method name → its circuit (null: no breaker for it), so a call costs one lookup. */
   private byMethod = new Map<string, Circuit | null>();
+  /**
+   * The calls (by their context, shared by every invocation derived from the call) recorded by the
+   * promise path: `callEnd` leaves them alone. Empty while every circuit is closed.
+   */
+  private readonly held = new Set<ContextValues>();
 
+  /** `ownClock`: the breaker was given a clock that is not the client's (tests): calls are timed on it. */
   constructor(
     private readonly circuits: CircuitSet,
     private readonly config: BreakerConfig,
     private readonly clock: Clock,
+    private readonly ownClock = false,
   ) {
     config.onChange(() => (this.byMethod = new Map()));
   }
 
   readonly interceptor: Interceptor = (next) => (invocation) => {
-    let circuit = this.byMethod.get(invocation.method.name);
-    if (circuit === undefined) circuit = this.resolve(invocation.method.service, invocation.method.name);
+    const circuit = this.circuitOf(invocation.method.service, invocation.method.name);
     if (circuit === null) return next(invocation);
+    if (circuit.state === 'closed' && !this.ownClock && !isStreamKind(invocation.method.kind)) return next(invocation); // callEnd records it
     const started = this.clock.now();
     const permit = circuit.acquire(started);
+    if (this.held.size < MAX_HELD) this.held.add(invocation.context);
     if (permit === REJECT) return Promise.reject(this.rejection(circuit, started));
     return recordOutcome(next(invocation), circuit, permit, started, this.clock, this.config.isFailure);
   };
+
+  /** Records a call the interceptor let through untouched (a closed circuit's NORMAL permit). */
+  callEnd(call: CallEnd): void {
+    const invocation = call.invocation;
+    if (this.held.size !== 0 && this.held.delete(invocation.context)) return;
+    if (this.ownClock || isStreamKind(invocation.method.kind)) return;
+    const circuit = this.circuitOf(invocation.method.service, invocation.method.name);
+    if (circuit === null) return;
+    const error = call.error;
+    const outcome = error === undefined ? Outcome.SUCCESS : classify(error, this.config.isFailure);
+    circuit.onResult(this.clock.now(), NORMAL, outcome, call.latencyMs);
+  }
+
+  private circuitOf(service: string, method: string): Circuit | null {
+    const circuit = this.byMethod.get(method);
+    return circuit === undefined ? this.resolve(service, method) : circuit;
+  }
 
   private resolve(service: string, method: string): Circuit | null {
     const config = this.config.current;
@@ -50,3 +83,10 @@ export class MethodBreaker {
     return new RpcError(Code.UNAVAILABLE, `circuit open for ${circuit.key} (${detail}); the call was not sent`, { mayHaveRun: false });
   }
 }
+
+/**
+ * A bound on `held`: a call whose `callEnd` never comes with the same context (an interceptor outside
+ * the breaker that builds a new invocation from scratch) would otherwise stay in it. Past the bound a
+ * probe's outcome may be counted twice, which only moves a closed circuit's window by one call.
+ */
+const MAX_HELD = 10_000;

@@ -126,3 +126,25 @@ t.test('bad options throw ERR_INVALID_OPTION naming the option', async (t) => {
   ];
   for (const [options, message] of bad) t.throws(() => breaker(options), { code: 'ERR_INVALID_OPTION', message }, message.source);
 });
+
+t.test('on the client clock every call is counted once in its circuit\'s window, a probe that closes it not at all', async (t) => {
+  // No clock option: the closed circuit's calls pass the interceptor untouched and are recorded when
+  // the kernel reports their end; probes (half-open) are recorded by the interceptor, once.
+  const { provider, events, call, plugin } = await setup(t, { minCalls: 4, coolDownMs: 30, maxCoolDownMs: 30, halfOpenProbes: 1 });
+  const echo = () => plugin.states().find((s) => s.key === 'trellis.test.EchoService/Echo')!;
+  for (let i = 0; i < 3; i++) t.equal(await call(), 'ok');
+  t.match(echo(), { state: 'closed', calls: 3, failures: 0 }, 'three successes, counted once each');
+  provider.behave({ failures: 1, period: 1 });
+  t.type(await call(), RpcError);
+  t.match(echo(), { state: 'closed', calls: 4, failures: 1 });
+  for (let i = 0; i < 3; i++) await call();
+  t.match(events, [{ key: 'trellis.test.EchoService/Echo', to: 'open' }]);
+  provider.behave('healthy');
+  // The cool-down is a time the circuit waits out (30 ms); waiting longer only makes it surer.
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  t.equal(await call(), 'ok', 'the probe call succeeded');
+  t.match(events.map((e) => e.to), ['open', 'half-open', 'closed']);
+  t.match(echo(), { state: 'closed', calls: 0, failures: 0 }, 'the probe that closed the circuit is not counted in the fresh window');
+  t.equal(await call(), 'ok');
+  t.match(echo(), { state: 'closed', calls: 1 }, 'the next call is');
+});

@@ -73,7 +73,13 @@ export class LocalityAwareBalancer implements LoadBalancer {
   private readonly onDone: DoneHandler = (member, beginUs, invocation, outcome) =>
     this.feedback(member, beginUs, invocation, outcome);
 
-  constructor(options: LalbOptions = {}) {
+  /**
+   * `latencyOnClock`: the picks' outcomes are timed on this balancer's clock (the plugin gives it the
+   * client's clock, the one the kernel times attempts on). An attempt's end is then its begin plus
+   * its latency, and feedback reads no clock (one `performance.now()` less per call; the begin is
+   * read at the pick, a microsecond after the kernel's start, so the end lands that much late).
+   */
+  constructor(options: LalbOptions = {}, private readonly latencyOnClock = false) {
     this.options = resolveLalbOptions(options);
     this.clock = this.options.clock;
     this.random = this.options.random;
@@ -342,7 +348,8 @@ export class LocalityAwareBalancer implements LoadBalancer {
     // Forgotten since the pick: its state is gone (brpc drops feedback for a removed server too).
     if (tracked.dropped) return;
     const stats = tracked.stats;
-    const endUs = this.nowUs();
+    const measured = Number.isFinite(outcome.latencyMs) && outcome.latencyMs > 0 ? Math.round(outcome.latencyMs * 1000) : 0;
+    const endUs = this.latencyOnClock && measured > 0 ? beginUs + measured : this.nowUs();
     stats.removeInflight(beginUs);
     stats.expire(endUs);
     const error = outcome.error;
@@ -351,10 +358,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
       this.refresh(member, endUs);
       return;
     }
-    const latencyUs =
-      Number.isFinite(outcome.latencyMs) && outcome.latencyMs > 0
-        ? Math.round(outcome.latencyMs * 1000)
-        : endUs - beginUs;
+    const latencyUs = measured > 0 ? measured : endUs - beginUs;
     // brpc ignores a non-positive latency (clock skew) rather than learn from it.
     if (latencyUs <= 0) return;
     let updated: boolean;

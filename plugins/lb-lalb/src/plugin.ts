@@ -18,7 +18,9 @@ export function lalb(options: LalbPluginOptions = {}): LalbPlugin {
   return balancerPlugin(
     { name: '@trellis/lb-lalb', kernel: '^0.1.0' },
     'lalb',
-    (context) => new LocalityAwareBalancer({ clock: context.clock, ...balancerOptions }),
+    // On the client's clock (unless the options bring their own), outcomes are timed on the same
+    // clock as the balancer's picks: feedback then needs no clock read.
+    (context) => new LocalityAwareBalancer({ clock: context.clock, ...balancerOptions }, balancerOptions.clock === undefined),
     { register, onBalancer },
   );
 }

@@ -28,7 +28,7 @@ interface Verdict {
 export class RetryCall implements DeadlineEntry {
   /** DeadlineEntry slot for the backup timer. */
   bucket = 0;
-  private readonly records: MutableAttemptRecord[] = [];
+  private readonly records: MutableAttemptRecord[];
   /** Endpoints that failed this call (created on the first failure: most calls never fail). */
   private failed: Set<string> | undefined;
   private readonly idempotent: boolean;
@@ -52,29 +52,38 @@ export class RetryCall implements DeadlineEntry {
     private readonly method: MethodRuntime,
     /** When the call reached retry (the client's clock): the first attempt's start. */
     private readonly startedAt: number,
+    /** The call's attempt records so far, already in its context (`run`'s first attempt). */
+    records?: MutableAttemptRecord[],
   ) {
-    first.context.set(retryAttemptsKey, this.records);
+    if (records === undefined) first.context.set(retryAttemptsKey, (records = []));
+    this.records = records;
     this.idempotent = first.method.idempotent || method.policy.idempotent;
   }
 
-  /** Attempts one after another until one answers or retry gives up (then it throws why). */
-  run(): Promise<Result> {
-    // The first attempt without an async frame: most calls succeed at once, and an async function
-    // plus an await would cost them two more promises (and their hooks under an AsyncLocalStorage
-    // context manager). Only a failure goes on to the retry loop.
-    const record = this.begin(false, this.first.excluded, this.startedAt);
+  /**
+   * Attempts one after another until one answers or retry gives up (then it throws why). The first
+   * attempt runs without an async frame and without a RetryCall: most calls succeed at once, and an
+   * async function plus an await would cost them two more promises (and their hooks under an
+   * AsyncLocalStorage context manager), the RetryCall ≈ 150 B of young garbage. Only a failure
+   * builds one and goes on to the retry loop.
+   */
+  static run(next: Invoker, first: Invocation, runtime: ClientRuntime, method: MethodRuntime, startedAt: number): Promise<Result> {
+    const records: MutableAttemptRecord[] = [];
+    first.context.set(retryAttemptsKey, records);
+    const record = newRecord(1, false, startedAt, first.excluded);
+    records.push(record);
     let attempt: Promise<Result>;
     try {
-      attempt = this.next(this.invocationFor(record, undefined));
+      attempt = next(attemptInvocation(first, method, record, undefined));
     } catch (thrown) {
       attempt = Promise.reject(thrown);
     }
     return attempt.then(
       (result) => {
-        this.succeed(record);
+        succeeded(runtime, first, record);
         return result;
       },
-      (thrown: unknown) => this.retryAfter(record, thrown),
+      (thrown: unknown) => new RetryCall(next, first, runtime, method, startedAt, records).retryAfter(record, thrown),
     );
   }
 
@@ -230,30 +239,11 @@ export class RetryCall implements DeadlineEntry {
   }
 
   private invocationFor(record: MutableAttemptRecord, signal: AbortSignal | undefined): Invocation {
-    const first = this.first;
-    // A stream's deadline covers the whole stream (issue #18): an attempt timeout there would end
-    // a healthy stream after `attemptTimeoutMs`, so streams keep the call's deadline.
-    const timeout = isStreamKind(first.method.kind) ? undefined : this.method.policy.attemptTimeoutMs;
-    if (record.attempt === 1 && signal === undefined && timeout === undefined) return first;
-    let metadata = first.metadata;
-    if (record.attempt > 1) {
-      // Each attempt gets its own copy: interceptors below retry may add per-attempt entries.
-      metadata = new Map(metadata);
-      metadata.set(MetadataKeys.ATTEMPT, String(record.attempt));
-    }
-    return withInvocation(first, {
-      attempt: record.attempt,
-      excluded: record.excluded,
-      metadata,
-      deadline: timeout === undefined ? first.deadline : Math.min(first.deadline, record.startedAt + timeout),
-      signal: signal ?? first.signal,
-    });
+    return attemptInvocation(this.first, this.method, record, signal);
   }
 
   private succeed(record: MutableAttemptRecord): void {
-    record.outcome = 'ok';
-    record.latencyMs = this.runtime.context.clock.now() - record.startedAt;
-    this.emit(record);
+    succeeded(this.runtime, this.first, record);
   }
 
   /** Records the failure and decides; throws the error the caller gets when retry stops here. */
@@ -390,12 +380,44 @@ export class RetryCall implements DeadlineEntry {
   }
 
   private emit(record: MutableAttemptRecord): void {
-    const listener = this.runtime.options.onAttempt;
-    if (listener === undefined) return;
-    try {
-      listener(record, this.first);
-    } catch {
-      // A listener's bug must not change the call's outcome.
-    }
+    emitAttempt(this.runtime, this.first, record);
+  }
+}
+
+/** The invocation an attempt is sent with: the call's own for a plain first attempt. */
+function attemptInvocation(first: Invocation, method: MethodRuntime, record: MutableAttemptRecord, signal: AbortSignal | undefined): Invocation {
+  // A stream's deadline covers the whole stream (issue #18): an attempt timeout there would end
+  // a healthy stream after `attemptTimeoutMs`, so streams keep the call's deadline.
+  const timeout = isStreamKind(first.method.kind) ? undefined : method.policy.attemptTimeoutMs;
+  if (record.attempt === 1 && signal === undefined && timeout === undefined) return first;
+  let metadata = first.metadata;
+  if (record.attempt > 1) {
+    // Each attempt gets its own copy: interceptors below retry may add per-attempt entries.
+    metadata = new Map(metadata);
+    metadata.set(MetadataKeys.ATTEMPT, String(record.attempt));
+  }
+  return withInvocation(first, {
+    attempt: record.attempt,
+    excluded: record.excluded,
+    metadata,
+    deadline: timeout === undefined ? first.deadline : Math.min(first.deadline, record.startedAt + timeout),
+    signal: signal ?? first.signal,
+  });
+}
+
+/** The attempt answered: its record says so, with its latency, and `onAttempt` hears of it. */
+function succeeded(runtime: ClientRuntime, first: Invocation, record: MutableAttemptRecord): void {
+  record.outcome = 'ok';
+  record.latencyMs = runtime.context.clock.now() - record.startedAt;
+  emitAttempt(runtime, first, record);
+}
+
+function emitAttempt(runtime: ClientRuntime, first: Invocation, record: MutableAttemptRecord): void {
+  const listener = runtime.options.onAttempt;
+  if (listener === undefined) return;
+  try {
+    listener(record, first);
+  } catch {
+    // A listener's bug must not change the call's outcome.
   }
 }

@@ -16,13 +16,12 @@ export function retryInterceptor(runtime: ClientRuntime): Interceptor {
     // One clock reading for the budget's deposit and the first attempt's start.
     const now = runtime.context.clock.now();
     runtime.budget?.deposit(now);
-    const call = new RetryCall(next, invocation, runtime, method, now);
     // A stream is never hedged: two set-ups at once would share the caller's one request iterable
     // (issue #18). Its re-sends (before set-up only: next() resolves at set-up) are sequential.
     if (method.hedgeBudget !== undefined && (invocation.method.idempotent || method.policy.idempotent) && !isStreamKind(invocation.method.kind)) {
       method.hedgeBudget.deposit(now);
-      return call.runHedged();
+      return new RetryCall(next, invocation, runtime, method, now).runHedged();
     }
-    return call.run();
+    return RetryCall.run(next, invocation, runtime, method, now);
   };
 }

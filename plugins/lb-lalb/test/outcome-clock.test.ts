@@ -1,0 +1,31 @@
+/**
+ * The plugin gives the balancer the client's clock, the one the kernel times attempts on, and says so
+ * (the constructor's `latencyOnClock`): feedback then takes an attempt's end as its pick time plus the
+ * latency the kernel measured, instead of reading the clock once more per call.
+ */
+import t from 'tap';
+import { BRPC_EXACT_OPTIONS, LocalityAwareBalancer } from '../src/index.js';
+import { FakeClock, endpoint, invocation, rowOf, seeded } from './fixtures/sim.js';
+
+function twoCalls(latencyOnClock: boolean) {
+  // A frozen clock: both calls are picked, and end, at the same reading.
+  const clock = new FakeClock();
+  const balancer = new LocalityAwareBalancer({ clock, random: seeded(1), ...BRPC_EXACT_OPTIONS }, latencyOnClock);
+  const list = [endpoint('a:1')];
+  const first = balancer.pick(list, invocation())!;
+  const second = balancer.pick(list, invocation())!;
+  first.done({ latencyMs: 2 });
+  second.done({ latencyMs: 4 });
+  return rowOf(balancer, 'a:1');
+}
+
+t.test('on the outcomes\' clock an attempt ends at its pick plus its latency', async (t) => {
+  // Ends 2 ms and 4 ms after the picks: the window spans them and averages the calls after its first.
+  t.equal(twoCalls(true).avgLatencyMs, 4);
+});
+
+t.test('on a clock of its own the balancer reads that clock for the end', async (t) => {
+  // Both ended at the frozen reading: brpc computes nothing from calls that ended at one instant, so
+  // the first call's latency stays the average.
+  t.equal(twoCalls(false).avgLatencyMs, 2);
+});
