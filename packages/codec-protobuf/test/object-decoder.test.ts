@@ -57,9 +57,9 @@ for (const [label, options] of OPTION_SETS) {
   };
   const encoded = (seed: number): Uint8Array => Everything.encode(Everything.fromObject(named(generator(seed).everything()) as Record<string, unknown>)).finish();
 
-  t.test(`${label}: what protobufjs decode + toObject give, over 600 random messages`, (t) => {
+  t.test(`${label}: what protobufjs decode + toObject give, over 250 random messages`, (t) => {
     let same = 0;
-    for (let seed = 1; seed <= 600; seed++) {
+    for (let seed = 1; seed <= 250; seed++) {
       const bytes = encoded(seed);
       const expected = reference(bytes);
       const actual = describe(codec.decode(bytes));
@@ -69,13 +69,13 @@ for (const [label, options] of OPTION_SETS) {
       }
       same++;
     }
-    t.equal(same, 600, 'every message identical');
+    t.equal(same, 250, 'every message identical');
     t.end();
   });
 
   t.test(`${label}: two messages concatenated (later singular values win, lists append, maps merge)`, (t) => {
     let same = 0;
-    for (let seed = 2001; seed <= 2150; seed++) {
+    for (let seed = 2001; seed <= 2060; seed++) {
       const bytes = Buffer.concat([encoded(seed), encoded(seed + 1000)]);
       if (describe(codec.decode(bytes)) === reference(bytes)) same++;
       else {
@@ -83,7 +83,7 @@ for (const [label, options] of OPTION_SETS) {
         break;
       }
     }
-    t.equal(same, 150);
+    t.equal(same, 60);
     t.end();
   });
 }
@@ -122,7 +122,7 @@ function sameOrStricter(t: Test, bytes: Uint8Array, what: string): 'same' | 'str
 t.test('every prefix of a message (truncated input): the object protobufjs gives, or a throw, never another object', (t) => {
   const counts = { same: 0, stricter: 0, differs: 0 };
   let threw = 0;
-  for (let seed = 3001; seed <= 3030; seed++) {
+  for (let seed = 3001; seed <= 3012; seed++) {
     const bytes = Everything.encode(Everything.fromObject(generator(seed).everything())).finish();
     // About 100 cuts per message, at every byte of its start (small messages are cut everywhere).
     const stride = Math.max(1, Math.floor(bytes.length / 100));
@@ -133,7 +133,7 @@ t.test('every prefix of a message (truncated input): the object protobufjs gives
     }
   }
   t.equal(counts.differs, 0);
-  t.ok(threw > 100, `most prefixes are refused (${threw} of ${counts.same + counts.stricter})`);
+  t.ok(threw > 50, `most prefixes are refused (${threw} of ${counts.same + counts.stricter})`);
   t.ok(counts.stricter < counts.same / 10, `refused where protobufjs accepted a cut varint: ${counts.stricter}`);
   t.end();
 });
@@ -141,13 +141,13 @@ t.test('every prefix of a message (truncated input): the object protobufjs gives
 t.test('random bytes: the object protobufjs gives, or a throw, never another object, never a crash', (t) => {
   const r = random(77);
   const counts = { same: 0, stricter: 0, differs: 0 };
-  for (let i = 0; i < 3000; i++) {
+  for (let i = 0; i < 2000; i++) {
     const bytes = Buffer.alloc(1 + Math.floor(r() * 40));
     for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(r() * 256);
     if (++counts[sameOrStricter(t, bytes, `bytes ${bytes.toString('hex')}`)] && counts.differs > 0) return t.end();
   }
   t.equal(counts.differs, 0);
-  t.ok(counts.stricter < counts.same / 10, `refused where protobufjs accepted: ${counts.stricter} of 3000`);
+  t.ok(counts.stricter < counts.same / 10, `refused where protobufjs accepted: ${counts.stricter} of 2000`);
   t.end();
 });
 
