@@ -152,6 +152,16 @@ class Runtime {
     }
   }
 
+  /** The error of a read past the end of the enclosing message. */
+  oob(pos: number, end: number): RangeError {
+    return outOfRange(pos, end);
+  }
+
+  /** protobufjs's key for a map entry with a 64-bit key (util.longToHash of the Long it read). */
+  hash(long: LongLike): string {
+    return new util.LongBits(long.low >>> 0, long.high >>> 0).toHash();
+  }
+
   private bits(lo: number, hi: number, p: number): number {
     this.lo = lo;
     this.hi = hi;
@@ -392,18 +402,6 @@ export class ObjectDecoders {
     const body = `return function ${name}$decodeObject(buf,p,end,depth){\n${lines.join('\n')}\n}`;
     // Generated from the .proto's reflection only, never from input (see the file comment).
     const factory = new Function('R', 'N', 'E', 'S', 'L', 'F', 'B64', 'Long', 'Buffer', 'util', 'EMPTY', 'LIMIT', body) as (...args: unknown[]) => TypeDecoder;
-    return factory(this.runtimeApi(), nested, enums, scope, this.longs, util.float, util.base64, util.Long, Buffer, util, util.emptyArray, Reader.recursionLimit);
-  }
-
-  private api: unknown;
-
-  /** The runtime as the generated code sees it (`R`): reads, skips, range errors, map key hashes. */
-  private runtimeApi(): unknown {
-    if (this.api !== undefined) return this.api;
-    const runtime = this.runtime as Runtime & { oob(pos: number, end: number): RangeError; hash(long: LongLike): string };
-    runtime.oob = outOfRange;
-    runtime.hash = (long) => new util.LongBits(long.low >>> 0, long.high >>> 0).toHash();
-    this.api = runtime;
-    return runtime;
+    return factory(this.runtime, nested, enums, scope, this.longs, util.float, util.base64, util.Long, Buffer, util, util.emptyArray, Reader.recursionLimit);
   }
 }
