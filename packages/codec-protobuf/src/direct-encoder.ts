@@ -231,7 +231,6 @@ interface FieldPlan {
 }
 
 interface MessagePlan {
-  fields: FieldPlan[];
   size(message: Value, scratch: Scratch, depth: number): number;
   write(message: Value, target: Uint8Array, pos: number, scratch: Scratch): number;
 }
@@ -277,62 +276,13 @@ function valueCodec(field: protobuf.Field, type: string, plans: Map<protobuf.Typ
   return SCALARS[resolved instanceof protobuf.Enum ? 'int32' : type];
 }
 
-function singularField(name: string, tag: Uint8Array, codec: ValueCodec): FieldPlan {
-  const { size, write } = codec;
-  const tagLength = tag.length;
-  return {
-    size: (m, s, depth) => {
-      const v = m[name];
-      return v != null && hasOwn.call(m, name) ? tagLength + size(v, s, depth) : 0;
-    },
-    write: (m, t, p, s) => {
-      const v = m[name];
-      return v != null && hasOwn.call(m, name) ? write(v, t, writeTag(tag, t, p), s) : p;
-    },
-  };
-}
-
-function repeatedField(name: string, tag: Uint8Array, codec: ValueCodec): FieldPlan {
-  const { size, write } = codec;
-  const tagLength = tag.length;
-  return {
-    size: (m, s, depth) => {
-      const list = m[name] as ArrayLike<Value> | null | undefined;
-      if (list == null || !list.length) return 0;
-      let total = 0;
-      for (let i = 0; i < list.length; i++) total += tagLength + size(list[i], s, depth);
-      return total;
-    },
-    write: (m, t, p, s) => {
-      const list = m[name] as ArrayLike<Value> | null | undefined;
-      if (list == null || !list.length) return p;
-      for (let i = 0; i < list.length; i++) p = write(list[i], t, writeTag(tag, t, p), s);
-      return p;
-    },
-  };
-}
-
-function packedField(name: string, tag: Uint8Array, codec: ValueCodec): FieldPlan {
-  const { size, write } = codec;
-  return {
-    size: (m, s, depth) => {
-      const list = m[name] as ArrayLike<Value> | null | undefined;
-      if (list == null || !list.length) return 0;
-      const slot = s.count++;
-      let length = 0;
-      for (let i = 0; i < list.length; i++) length += size(list[i], s, depth);
-      s.lengths[slot] = length;
-      return tag.length + varint32Size(length) + length;
-    },
-    write: (m, t, p, s) => {
-      const list = m[name] as ArrayLike<Value> | null | undefined;
-      if (list == null || !list.length) return p;
-      p = writeVarint32(s.next(), t, writeTag(tag, t, p));
-      for (let i = 0; i < list.length; i++) p = write(list[i], t, p, s);
-      return p;
-    },
-  };
-}
+/**
+ * One field as the generated code of its message writes it: `kind` says which shape of code, the
+ * rest is what that code calls. Maps keep a closure pair (`plan`): they are rare on hot paths.
+ */
+type FieldShape =
+  | { kind: 'singular' | 'repeated' | 'packed'; name: string; tag: Uint8Array; codec: ValueCodec }
+  | { kind: 'map'; name: string; plan: FieldPlan };
 
 /** Map keys are the strings Object.keys gives; each key type's writer coerces them as protobufjs's does. */
 function mapField(name: string, tag: Uint8Array, key: ValueCodec, keyTag: Uint8Array, value: ValueCodec, valueTag: Uint8Array): FieldPlan {
@@ -366,50 +316,84 @@ function mapField(name: string, tag: Uint8Array, key: ValueCodec, keyTag: Uint8A
   };
 }
 
-function fieldPlan(field: protobuf.Field, plans: Map<protobuf.Type, MessagePlan>): FieldPlan | undefined {
+function fieldShape(field: protobuf.Field, plans: Map<protobuf.Type, MessagePlan>): FieldShape | undefined {
   if (field.required || field.delimited) return undefined;
   const name = field.name;
   if (field.map) {
     const key = SCALARS[(field as unknown as protobuf.MapField).keyType];
     const value = valueCodec(field, field.type, plans);
     if (key === undefined || value === undefined) return undefined;
-    return mapField(name, tagBytes(field.id, 2), key, tagBytes(1, key.wireType), value, tagBytes(2, value.wireType));
+    return { kind: 'map', name, plan: mapField(name, tagBytes(field.id, 2), key, tagBytes(1, key.wireType), value, tagBytes(2, value.wireType)) };
   }
   const codec = valueCodec(field, field.type, plans);
   if (codec === undefined) return undefined;
-  if (!field.repeated) return singularField(name, tagBytes(field.id, codec.wireType), codec);
-  if (field.packed && codec.packable) return packedField(name, tagBytes(field.id, 2), codec);
-  return repeatedField(name, tagBytes(field.id, codec.wireType), codec);
+  if (!field.repeated) return { kind: 'singular', name, tag: tagBytes(field.id, codec.wireType), codec };
+  if (field.packed && codec.packable) return { kind: 'packed', name, tag: tagBytes(field.id, 2), codec };
+  return { kind: 'repeated', name, tag: tagBytes(field.id, codec.wireType), codec };
+}
+
+/**
+ * The size and write passes of one message type as straight-line code (`new Function`, as protobufjs
+ * generates its own encoders): each field's presence check, tag and loop inline, and each field's
+ * value codec called from a call site of its own — one the JIT can inline, where a loop over field
+ * closures made every value call megamorphic. The source is built only from the .proto's
+ * reflection (field names appear as JSON string literals, tags as numbers), never from a message.
+ */
+function generatePasses(typeName: string, shapes: readonly FieldShape[]): Pick<MessagePlan, 'size' | 'write'> {
+  const size: string[] = ['if(depth>LIMIT)throw Error("max depth exceeded")', 'var n=0,v,i,l,slot'];
+  const write: string[] = ['var v,i'];
+  const tagSource = (tag: Uint8Array) => [...tag].map((byte) => `t[p++]=${byte}`).join(';');
+  shapes.forEach((shape, f) => {
+    const c = `C${f}`;
+    if (shape.kind === 'map') {
+      size.push(`n+=${c}.size(m,s,depth)`);
+      write.push(`p=${c}.write(m,t,p,s)`);
+      return;
+    }
+    const name = JSON.stringify(shape.name);
+    const tag = tagSource(shape.tag);
+    size.push(`v=m[${name}]`);
+    write.push(`v=m[${name}]`);
+    if (shape.kind === 'singular') {
+      size.push(`if(v!=null&&hasOwn.call(m,${name}))n+=${shape.tag.length}+${c}.size(v,s,depth)`);
+      write.push(`if(v!=null&&hasOwn.call(m,${name})){${tag};p=${c}.write(v,t,p,s)}`);
+    } else if (shape.kind === 'repeated') {
+      size.push(`if(v!=null&&v.length)for(i=0;i<v.length;i++)n+=${shape.tag.length}+${c}.size(v[i],s,depth)`);
+      write.push(`if(v!=null&&v.length)for(i=0;i<v.length;i++){${tag};p=${c}.write(v[i],t,p,s)}`);
+    } else {
+      size.push(`if(v!=null&&v.length){slot=s.count++;l=0;for(i=0;i<v.length;i++)l+=${c}.size(v[i],s,depth);s.lengths[slot]=l;n+=${shape.tag.length}+vsize(l)+l}`);
+      write.push(`if(v!=null&&v.length){${tag};p=wv32(s.lengths[s.read++],t,p);for(i=0;i<v.length;i++)p=${c}.write(v[i],t,p,s)}`);
+    }
+  });
+  size.push('return n');
+  write.push('return p');
+  const codecs = shapes.map((shape) => (shape.kind === 'map' ? shape.plan : shape.codec));
+  const unpack = codecs.map((_, f) => `var C${f}=C[${f}];`).join('');
+  const id = typeName.replace(/\W/g, '_');
+  const source = `${unpack}\nreturn {size:function ${id}$size(m,s,depth){\n${size.join('\n')}\n},write:function ${id}$write(m,t,p,s){\n${write.join('\n')}\n}}`;
+  const factory = new Function('C', 'hasOwn', 'vsize', 'wv32', 'LIMIT', source) as (...args: unknown[]) => Pick<MessagePlan, 'size' | 'write'>;
+  return factory(codecs, hasOwn, varint32Size, writeVarint32, util.recursionLimit);
 }
 
 /** Built once per type (recursive types share their plan); undefined where a field is not covered. */
 function planFor(type: protobuf.Type, plans: Map<protobuf.Type, MessagePlan>): MessagePlan | undefined {
   if (plans.has(type)) return plans.get(type);
-  const fields: FieldPlan[] = [];
-  const plan: MessagePlan = {
-    fields,
-    size(message, scratch, depth) {
-      if (depth > util.recursionLimit) throw new Error('max depth exceeded');
-      const m = message as Record<string, Value>;
-      let total = 0;
-      for (let i = 0; i < fields.length; i++) total += fields[i]!.size(m, scratch, depth);
-      return total;
-    },
-    write(message, target, pos, scratch) {
-      const m = message as Record<string, Value>;
-      for (let i = 0; i < fields.length; i++) pos = fields[i]!.write(m, target, pos, scratch);
-      return pos;
-    },
-  };
+  // Registered before the fields are planned, so recursive types terminate; the passes are
+  // generated once every field is planned (a nested message's codec reads them from the plan).
+  const plan: MessagePlan = { size: () => 0, write: (_m, _t, p) => p };
   plans.set(type, plan);
+  const shapes: FieldShape[] = [];
   for (const field of [...type.fieldsArray].sort((a, b) => a.id - b.id)) {
-    const fieldPlanned = fieldPlan(field.resolve(), plans);
-    if (fieldPlanned === undefined) {
+    const shape = fieldShape(field.resolve(), plans);
+    if (shape === undefined) {
       plans.set(type, undefined as unknown as MessagePlan);
       return undefined;
     }
-    fields.push(fieldPlanned);
+    shapes.push(shape);
   }
+  const passes = generatePasses(type.name, shapes);
+  plan.size = passes.size;
+  plan.write = passes.write;
   return plan;
 }
 

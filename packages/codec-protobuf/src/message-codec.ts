@@ -3,6 +3,7 @@ import * as protobuf from 'protobufjs';
 import { ProtoCodecError } from './codec-error.js';
 import { directEncoder } from './direct-encoder.js';
 import { fastUtil } from './fast-long.js';
+import { ObjectDecoders, type ObjectDecoder } from './object-decoder.js';
 import { strictReader } from './strict-reader.js';
 import { valueCheck } from './strict-values.js';
 
@@ -22,20 +23,24 @@ interface Converters {
  * Encode is `fromObject` then `encode`: fromObject is what lets callers pass plain objects with
  * string int64s, enum names and base64 bytes, exactly as proto-loader's serializers accept, and it
  * costs ~50 ns for a small message once int64 parsing takes the fast path (see fast-long.ts).
- * Decode is `decode` over a bounds-checked reader (see strict-reader.ts), then `toObject`. The
+ * Decode reads the bytes straight into the object `toObject` would give (object-decoder.ts); for a
+ * type it does not cover, `decode` over a bounds-checked reader (see strict-reader.ts), then `toObject`. The
  * converters are protobufjs's own generated code, built with the fast-long scope; encode/decode
  * stay protobufjs's (they never convert longs from text).
  */
 export class CodecFactory {
   private readonly converters = new Map<protobuf.Type, Converters>();
   private readonly codecs = new Map<protobuf.Type, MessageCodec>();
+  private readonly decoders: ObjectDecoders;
 
-  constructor(private readonly conversion: Readonly<protobuf.IConversionOptions>) {}
+  constructor(private readonly conversion: Readonly<protobuf.IConversionOptions>) {
+    this.decoders = new ObjectDecoders(conversion, (type, message) => this.convertersFor(type).toObject(message, conversion));
+  }
 
   codec(type: protobuf.Type): MessageCodec {
     let codec = this.codecs.get(type);
     if (!codec) {
-      codec = createCodec(type, this.convertersFor(type), this.conversion);
+      codec = createCodec(type, this.convertersFor(type), this.conversion, this.decoders.decoderFor(type));
       this.codecs.set(type, codec);
     }
     return codec;
@@ -81,6 +86,7 @@ function createCodec(
   type: protobuf.Type,
   converters: Converters,
   conversion: Readonly<protobuf.IConversionOptions>,
+  objectDecoder: ObjectDecoder | undefined,
 ): MessageCodec {
   const typeName = type.fullName.slice(1);
   const { fromObject, toObject } = converters;
@@ -96,6 +102,7 @@ function createCodec(
     },
     decode(bytes: Uint8Array): unknown {
       try {
+        if (objectDecoder !== undefined) return objectDecoder(bytes);
         return toObject(type.decode(strictReader(bytes)), conversion);
       } catch (error) {
         throw new ProtoCodecError('decode', typeName, error);

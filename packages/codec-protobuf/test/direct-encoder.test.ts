@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 import { loadProto } from '../src/index.js';
 import { directEncoder } from '../src/direct-encoder.js';
+import { generator } from './fixtures/random-messages.js';
 
 // Differential: the in-place encoder against protobufjs's own `encode().finish()`, byte for byte,
 // over many random messages of every field kind (seeded: a failure names its seed and repeats).
@@ -10,133 +11,6 @@ const DIRECT = path.join(__dirname, 'fixtures', 'direct.proto');
 const proto = loadProto(DIRECT);
 const root = proto.root;
 const Everything = root.lookupType('direct.v1.Everything');
-const Long = protobuf.util.Long as unknown as { fromBits(low: number, high: number, unsigned?: boolean): object };
-
-/** mulberry32: small, seedable. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function generator(seed: number) {
-  const r = random(seed);
-  const int = (n: number) => Math.floor(r() * n);
-  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
-  const u32 = () => pick([0, 1, 127, 128, 16383, 16384, 2 ** 21, 2 ** 28, 2 ** 32 - 1, int(2 ** 32)]);
-  const i32 = () => pick([0, 1, -1, 127, -128, 2 ** 31 - 1, -(2 ** 31), int(2 ** 32) - 2 ** 31]);
-  /** int64 as a decimal string (also past 2^53), a safe number, or a Long. */
-  const i64 = (unsigned: boolean) => {
-    const kind = int(4);
-    if (kind === 0) return pick(unsigned ? ['0', '1', '9007199254740993', '18446744073709551615', '4294967296'] : ['0', '-1', '9007199254740993', '-9223372036854775808', '9223372036854775807', '-4294967296']);
-    if (kind === 1) return unsigned ? int(2 ** 53) : int(2 ** 53) - 2 ** 52;
-    if (kind === 2) return Long.fromBits(int(2 ** 32) | 0, int(2 ** 32) | 0, unsigned);
-    return String(unsigned ? int(2 ** 40) : int(2 ** 40) - 2 ** 39);
-  };
-  const chars = ['a', 'z', '~', 'é', 'ß', '€', '中', '😀', '\ud83d', '\ude00', '\u0000', '\u07ff', '\u0800', '\uffff'];
-  /** UTF-8 of every width, surrogate pairs and lone surrogates, short (< 40) and long. */
-  const text = () => {
-    const length = pick([0, 1, 5, 39, 40, 41, 100, 300]);
-    let s = '';
-    while (s.length < length) s += r() < 0.6 ? 'x' : pick(chars);
-    return s;
-  };
-  const bytes = () => {
-    const b = Buffer.alloc(pick([0, 1, 3, 64, 200]));
-    for (let i = 0; i < b.length; i++) b[i] = int(256);
-    return r() < 0.2 ? b.toString('base64') : b;
-  };
-  const mood = () => pick(['MOOD_UNSPECIFIED', 'HAPPY', 'SAD', 'NEGATIVE', 0, 1, 2, -1, 7]);
-  const double = () => pick([0, -0, 1.5, -2.25, 1e300, Number.MIN_VALUE, Infinity, -Infinity, NaN, r()]);
-  const float = () => pick([0, 0.25, -1.5, 3.4e38, NaN, r()]);
-  const list = <T>(make: () => T): T[] => Array.from({ length: pick([0, 1, 2, 5, 20]) }, make);
-  const maybe = (o: Record<string, unknown>, key: string, make: () => unknown) => {
-    if (r() < 0.6) o[key] = make();
-  };
-  const leaf = (depth = 0): Record<string, unknown> => {
-    const o: Record<string, unknown> = {};
-    maybe(o, 'name', text);
-    if (depth < 4) maybe(o, 'next', () => leaf(depth + 1));
-    maybe(o, 'deltas', () => list(() => i64(false)));
-    return o;
-  };
-  const scalars = () => {
-    const o: Record<string, unknown> = {};
-    maybe(o, 'fDouble', double);
-    maybe(o, 'fFloat', float);
-    maybe(o, 'fInt32', i32);
-    maybe(o, 'fUint32', u32);
-    maybe(o, 'fSint32', i32);
-    maybe(o, 'fFixed32', u32);
-    maybe(o, 'fSfixed32', i32);
-    maybe(o, 'fInt64', () => i64(false));
-    maybe(o, 'fUint64', () => i64(true));
-    maybe(o, 'fSint64', () => i64(false));
-    maybe(o, 'fFixed64', () => i64(true));
-    maybe(o, 'fSfixed64', () => i64(false));
-    maybe(o, 'fBool', () => r() < 0.5);
-    maybe(o, 'fString', text);
-    maybe(o, 'fBytes', bytes);
-    maybe(o, 'fEnum', mood);
-    return o;
-  };
-  const map = <T>(key: () => string | number | boolean, value: () => T): Record<string, T> => {
-    const m: Record<string, T> = {};
-    for (let i = pick([0, 1, 3]); i > 0; i--) m[String(key())] = value();
-    return m;
-  };
-  const everything = () => {
-    const o: Record<string, unknown> = {};
-    maybe(o, 'scalars', scalars);
-    maybe(o, 'rDouble', () => list(double));
-    maybe(o, 'rFloat', () => list(float));
-    maybe(o, 'rInt32', () => list(i32));
-    maybe(o, 'rUint32', () => list(u32));
-    maybe(o, 'rSint32', () => list(i32));
-    maybe(o, 'rFixed32', () => list(u32));
-    maybe(o, 'rSfixed32', () => list(i32));
-    maybe(o, 'rInt64', () => list(() => i64(false)));
-    maybe(o, 'rUint64', () => list(() => i64(true)));
-    maybe(o, 'rSint64', () => list(() => i64(false)));
-    maybe(o, 'rFixed64', () => list(() => i64(true)));
-    maybe(o, 'rSfixed64', () => list(() => i64(false)));
-    maybe(o, 'rBool', () => list(() => r() < 0.5));
-    maybe(o, 'rEnum', () => list(mood));
-    maybe(o, 'unpackedInt32', () => list(i32));
-    maybe(o, 'unpackedSint64', () => list(() => i64(false)));
-    maybe(o, 'unpackedEnum', () => list(mood));
-    maybe(o, 'rString', () => list(text));
-    maybe(o, 'rBytes', () => list(bytes));
-    maybe(o, 'rLeaf', () => list(() => leaf()));
-    maybe(o, 'mString', () => map(text, text));
-    maybe(o, 'mInt32', () => map(i32, () => leaf()));
-    maybe(o, 'mUint32', () => map(u32, mood));
-    maybe(o, 'mSint32', () => map(i32, bytes));
-    maybe(o, 'mFixed32', () => map(u32, double));
-    maybe(o, 'mSfixed32', () => map(i32, () => i64(false)));
-    maybe(o, 'mInt64', () => map(() => String(i64(false)), text));
-    maybe(o, 'mUint64', () => map(() => pick(['0', '18446744073709551615', '12']), i32));
-    maybe(o, 'mSint64', () => map(() => pick(['-9223372036854775808', '-1', '5']), () => r() < 0.5));
-    maybe(o, 'mFixed64', () => map(() => pick(['0', '9007199254740993']), float));
-    maybe(o, 'mSfixed64', () => map(() => pick(['-2', '7']), () => i64(true)));
-    maybe(o, 'mBool', () => map(() => r() < 0.5, () => leaf()));
-    // A oneof with one member set, and now and then (as fromObject allows) two.
-    const members: [string, () => unknown][] = [['oText', text], ['oLong', () => i64(false)], ['oLeaf', () => leaf()]];
-    for (const [key, make] of members) if (r() < 0.35) o[key] = make();
-    maybe(o, 'maybe', i32);
-    maybe(o, 'leaf', () => leaf());
-    maybe(o, 'at', () => ({ seconds: String(int(2 ** 40)), nanos: int(1e9) }));
-    maybe(o, 'extra', () => ({ '@type': 'type.googleapis.com/direct.v1.Leaf', name: text() }));
-    maybe(o, 'highFieldNumber', u32);
-    return o;
-  };
-  return { everything, leaf, scalars };
-}
 
 const encoder = directEncoder(Everything)!;
 

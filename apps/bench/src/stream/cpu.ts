@@ -8,23 +8,29 @@
  *
  * Variants: `in-place` (the codec's encodedLength / encodeInto: each message encoded straight into
  * the connection's write batch) and `encode` (the same codec without that fast path: `encode()` into
- * a buffer per message, then copied into the batch).
+ * a buffer per message, then copied into the batch); with `--baseline-codec DIR` (see main.ts) also
+ * `baseline`: in place, with that other build of the codec — a before/after A/B of a codec change.
  */
+import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { RpcClient, RpcServer } from '@trellis/core';
 import { makeRequest } from '../payload.js';
-import { kernelStreamService } from './wire.js';
+import { baselineLoader, kernelStreamService } from './wire.js';
 
-const { values: args } = parseArgs({ options: { messages: { type: 'string' }, reps: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { messages: { type: 'string' }, reps: { type: 'string' }, 'baseline-codec': { type: 'string' } } });
+if (args['baseline-codec'] !== undefined) process.env.TRELLIS_BASELINE_CODEC = resolve(args['baseline-codec']);
+const baseline = baselineLoader();
+type Variant = 'in-place' | 'encode' | 'baseline';
+const VARIANTS: readonly Variant[] = baseline === undefined ? ['in-place', 'encode'] : ['in-place', 'baseline', 'encode'];
 const messages = Number(args.messages ?? 300_000);
 const reps = Number(args.reps ?? 6);
 
 let gcs = 0;
 new PerformanceObserver((list) => (gcs += list.getEntries().length)).observe({ entryTypes: ['gc'] });
 
-async function once(inPlace: boolean): Promise<{ cpuUs: number; gcs: number }> {
-  const definition = kernelStreamService(inPlace);
+async function once(variant: Variant): Promise<{ cpuUs: number; gcs: number }> {
+  const definition = kernelStreamService(variant !== 'encode', variant === 'baseline' ? baseline : undefined);
   const message = makeRequest(1);
   const server = new RpcServer({ host: '127.0.0.1', port: 0 }).addService(definition, {
     async *stream(request: { id?: string }) {
@@ -49,15 +55,16 @@ async function once(inPlace: boolean): Promise<{ cpuUs: number; gcs: number }> {
 
 async function main(): Promise<void> {
   console.log(`stream CPU per message, client and server in one process: ${messages.toLocaleString('en-US')} messages × ${reps} repetitions per variant, alternated`);
-  const best = { 'in-place': Infinity, encode: Infinity };
+  const best: Record<Variant, number> = { 'in-place': Infinity, encode: Infinity, baseline: Infinity };
   for (let rep = 0; rep < reps; rep++) {
-    for (const variant of ['in-place', 'encode'] as const) {
-      const r = await once(variant === 'in-place');
+    for (const variant of VARIANTS) {
+      const r = await once(variant);
       best[variant] = Math.min(best[variant], r.cpuUs);
       console.log(`  ${rep + 1} ${variant.padEnd(8)} ${r.cpuUs.toFixed(3)} µs/message (client + server), ${r.gcs} GCs`);
     }
   }
   console.log(`best: in-place ${best['in-place'].toFixed(3)} µs, encode ${best.encode.toFixed(3)} µs: ${(best['in-place'] / best.encode).toFixed(2)}×`);
+  if (baseline !== undefined) console.log(`in-place ÷ baseline codec build: ${best['in-place'].toFixed(3)} / ${best.baseline.toFixed(3)} µs = ${(best['in-place'] / best.baseline).toFixed(2)}×`);
 }
 
 main().catch((error: unknown) => {

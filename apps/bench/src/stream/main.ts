@@ -12,7 +12,12 @@
  *   2. Bidirectional ping-pong on one stream, p50 round trip, vs a unary call p50 on the same connection.
  *   3. Heap per idle open stream over 10,000 streams, client and server side (after a GC).
  *
- *   node --expose-gc apps/bench/dist/stream/main.js [--quick] [--seconds N] [--out DIR] [--sides kernel,raw] [--cpu-prof DIR]
+ *   node --expose-gc apps/bench/dist/stream/main.js [--quick] [--seconds N] [--out DIR] [--sides kernel,raw] [--cpu-prof DIR] [--baseline-codec DIR]
+ *
+ * `--baseline-codec DIR` adds a `kernel-baseline` side: the kernel API with another build of
+ * @trellis/codec-protobuf (its `dist`, e.g. the commit before a codec change, copied into
+ * packages/codec-protobuf/.ab/dist so its imports resolve) — a before/after A/B of a codec change in
+ * one run, CPU per message per side included.
  *
  * CPU time per message on each side (process.cpuUsage over the timed part, user + system, ÷ messages
  * counted) is printed and kept beside the rates: it moves far less than messages/s when the machine
@@ -29,12 +34,15 @@ import { RpcClient, TcpClientTransport, type Endpoint } from '@trellis/core';
 import { median, percentile } from '@trellis/core/toolkit';
 import { connect as connectGrpc } from '../grpc/sides.js';
 import { esc, svgDocument } from '../svg.js';
-import { echoType, frameReader, kernelStreamService } from './wire.js';
+import { baselineLoader, echoType, frameReader, kernelStreamService } from './wire.js';
 
-type Side = 'kernel' | 'kernel-encode' | 'trellis' | 'grpc-js' | 'raw';
-const SIDES: readonly Side[] = ['kernel', 'kernel-encode', 'trellis', 'grpc-js', 'raw'];
+type Side = 'kernel' | 'kernel-baseline' | 'kernel-encode' | 'trellis' | 'grpc-js' | 'raw';
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, out: { type: 'string' }, sides: { type: 'string' }, 'cpu-prof': { type: 'string' } } });
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, out: { type: 'string' }, sides: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'baseline-codec': { type: 'string' } } });
+// The baseline side exists only with --baseline-codec (servers inherit the choice through the environment).
+if (args['baseline-codec'] !== undefined) process.env.TRELLIS_BASELINE_CODEC = resolve(args['baseline-codec']);
+const baseline = baselineLoader();
+const SIDES: readonly Side[] = baseline === undefined ? ['kernel', 'kernel-encode', 'trellis', 'grpc-js', 'raw'] : ['kernel', 'kernel-baseline', 'kernel-encode', 'trellis', 'grpc-js', 'raw'];
 const quick = args.quick === true;
 const seconds = Number(args.seconds ?? (quick ? 1 : 3));
 const rounds = quick ? 1 : 3;
@@ -113,9 +121,9 @@ async function streamRate(side: Side, server: Server, client: TcpClientTransport
   let stopNow: () => void = () => {};
   const stop = new Promise<void>((r) => (stopNow = r));
   let done: Promise<unknown>;
-  if (side === 'kernel' || side === 'kernel-encode') {
+  if (side === 'kernel' || side === 'kernel-encode' || side === 'kernel-baseline') {
     // An application's loop: the kernel decodes each message with the method's codec.
-    const rpc = new RpcClient({ service: kernelStreamService(side === 'kernel'), addresses: [`127.0.0.1:${port}`], timeoutMs: 600_000 });
+    const rpc = new RpcClient({ service: kernelStreamService(side !== 'kernel-encode', side === 'kernel-baseline' ? baseline : undefined), addresses: [`127.0.0.1:${port}`], timeoutMs: 600_000 });
     let stopped = false;
     void stop.then(() => (stopped = true));
     done = (async () => {
@@ -227,9 +235,9 @@ function chart(rates: Record<Side, number>, lines: string[]): string {
   const width = 640;
   const barH = 28;
   const top = 40;
-  const max = Math.max(...Object.values(rates));
-  const labels: Record<Side, string> = { kernel: 'Trellis stream (kernel API)', 'kernel-encode': 'same, codec encode() per message', trellis: 'Trellis stream (transport SPI)', 'grpc-js': '@grpc/grpc-js server stream', raw: 'raw socket, length-prefixed' };
-  const colors: Record<Side, string> = { kernel: '#1d4fa8', 'kernel-encode': '#7f9fd6', trellis: '#2f6fdf', 'grpc-js': '#e0812f', raw: '#3a9d5d' };
+  const max = Math.max(...SIDES.map((side) => rates[side]));
+  const labels: Record<Side, string> = { kernel: 'Trellis stream (kernel API)', 'kernel-baseline': 'same, the baseline codec build', 'kernel-encode': 'same, codec encode() per message', trellis: 'Trellis stream (transport SPI)', 'grpc-js': '@grpc/grpc-js server stream', raw: 'raw socket, length-prefixed' };
+  const colors: Record<Side, string> = { kernel: '#1d4fa8', 'kernel-baseline': '#8a8a8a', 'kernel-encode': '#7f9fd6', trellis: '#2f6fdf', 'grpc-js': '#e0812f', raw: '#3a9d5d' };
   const height = top + SIDES.length * (barH + 10) + 20 + lines.length * 18;
   const parts = [`<text x="10" y="20" font-size="14" font-weight="bold">${esc('One server stream of the echo message, messages/s')}</text>`];
   SIDES.forEach((side, i) => {
@@ -253,8 +261,8 @@ async function main(): Promise<void> {
   for (const side of sides) servers[side] = await startServer(side);
   // The default stream window (64 KiB): larger windows measured slower here (bigger bursts, more buffering).
   const client = new TcpClientTransport();
-  const samples: Record<Side, number[]> = { kernel: [], 'kernel-encode': [], trellis: [], 'grpc-js': [], raw: [] };
-  const cpuSamples: Record<Side, { client: number[]; server: number[] }> = { kernel: { client: [], server: [] }, 'kernel-encode': { client: [], server: [] }, trellis: { client: [], server: [] }, 'grpc-js': { client: [], server: [] }, raw: { client: [], server: [] } };
+  const samples = Object.fromEntries(SIDES.map((side) => [side, []])) as unknown as Record<Side, number[]>;
+  const cpuSamples = Object.fromEntries(SIDES.map((side) => [side, { client: [], server: [] }])) as unknown as Record<Side, { client: number[]; server: number[] }>;
   try {
     for (let round = 0; round < rounds; round++) {
       for (const side of sides) {
@@ -266,7 +274,7 @@ async function main(): Promise<void> {
       }
     }
     if (only !== undefined) return;
-    const rates = { kernel: median(samples.kernel), 'kernel-encode': median(samples['kernel-encode']), trellis: median(samples.trellis), 'grpc-js': median(samples['grpc-js']), raw: median(samples.raw) };
+    const rates = Object.fromEntries(SIDES.map((side) => [side, median(samples[side])])) as Record<Side, number>;
     const cpuPerMessageUs = Object.fromEntries(SIDES.map((side) => [side, { client: median(cpuSamples[side].client), server: median(cpuSamples[side].server) }])) as Record<Side, { client: number; server: number }>;
     const pp = await pingPong(servers.trellis.port, client, quick ? 1000 : 5000);
     const memory = await idleMemory(servers.trellis, quick ? 2000 : 10_000);
@@ -286,6 +294,11 @@ async function main(): Promise<void> {
         trellisVsGrpcJs: rates.trellis / rates['grpc-js'],
         trellisVsRaw: rates.trellis / rates.raw,
         pingPongVsUnaryP50: pp.streamP50Us / pp.unaryP50Us,
+        ...(baseline === undefined ? {} : {
+          kernelVsBaseline: rates.kernel / rates['kernel-baseline'],
+          clientCpuVsBaseline: cpuPerMessageUs.kernel.client / cpuPerMessageUs['kernel-baseline'].client,
+          serverCpuVsBaseline: cpuPerMessageUs.kernel.server / cpuPerMessageUs['kernel-baseline'].server,
+        }),
       },
       pingPong: pp,
       idleStreamBytes: memory,
@@ -295,6 +308,7 @@ async function main(): Promise<void> {
       `kernel API: ÷ grpc-js ${result.ratios.kernelVsGrpcJs.toFixed(1)}× (target ≥ 10×), ÷ raw ${result.ratios.kernelVsRaw.toFixed(2)} (target ≥ 0.5)`,
       `codec in place vs encode(): ${result.ratios.kernelInPlaceVsEncode.toFixed(2)}× messages/s, server CPU per message ${result.ratios.serverCpuInPlaceVsEncode.toFixed(2)}×`,
       `transport SPI: ÷ grpc-js ${result.ratios.trellisVsGrpcJs.toFixed(1)}×, ÷ raw ${result.ratios.trellisVsRaw.toFixed(2)}`,
+      ...(baseline === undefined ? [] : [`kernel vs the baseline codec build: ${(rates.kernel / rates['kernel-baseline']).toFixed(2)}× messages/s; CPU per message client ${cpuLine(cpuPerMessageUs.kernel)} vs ${cpuLine(cpuPerMessageUs['kernel-baseline'])} (client + server)`]),
       `CPU µs/message client + server: kernel ${cpuLine(cpuPerMessageUs.kernel)}, encode() ${cpuLine(cpuPerMessageUs['kernel-encode'])}, SPI ${cpuLine(cpuPerMessageUs.trellis)}, grpc-js ${cpuLine(cpuPerMessageUs['grpc-js'])}, raw ${cpuLine(cpuPerMessageUs.raw)}`,
       `bidi ping-pong p50 ${pp.streamP50Us.toFixed(0)} µs vs unary p50 ${pp.unaryP50Us.toFixed(0)} µs on one connection: ${result.ratios.pingPongVsUnaryP50.toFixed(2)}× (target ≤ 1.2×)`,
       `idle open stream: ${Math.round(memory.clientBytes)} B client + ${Math.round(memory.serverBytes)} B server heap (target ≤ 2 KB)`,

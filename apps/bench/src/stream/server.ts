@@ -1,7 +1,8 @@
 /**
  * The server process of `pnpm bench:stream` (forked by main.ts): one side per process, told which
  * by argv[2] — `trellis` (the native transport's stream SPI), `kernel` / `kernel-encode` (an RpcServer
- * stream handler, with and without the codec's in-place encoder), `grpc-js` or `raw`. It reports its
+ * stream handler, with and without the codec's in-place encoder), `kernel-baseline` (the same with
+ * another build of the codec: --baseline-codec), `grpc-js` or `raw`. It reports its
  * port, and on request its heap after a GC (the idle-stream memory figure).
  */
 import { createServer, type Socket } from 'node:net';
@@ -9,9 +10,9 @@ import { Code, RpcError, RpcServer, TcpServerTransport, type ServerInvocation } 
 import type { InboundStream, ServerStreamExchange } from '@trellis/core';
 import { serve } from '../grpc/sides.js';
 import { makeRequest } from '../payload.js';
-import { echoType, frameMessages, kernelStreamService } from './wire.js';
+import { baselineLoader, echoType, frameMessages, kernelStreamService } from './wire.js';
 
-type Side = 'trellis' | 'kernel' | 'kernel-encode' | 'grpc-js' | 'raw';
+type Side = 'trellis' | 'kernel' | 'kernel-baseline' | 'kernel-encode' | 'grpc-js' | 'raw';
 
 const side = process.argv[2] as Side;
 const idle: ServerStreamExchange[] = [];
@@ -21,6 +22,7 @@ async function start(): Promise<{ port: number; close(): Promise<void> }> {
   if (side === 'raw') return serveRaw();
   if (side === 'kernel') return serveKernel(true);
   if (side === 'kernel-encode') return serveKernel(false);
+  if (side === 'kernel-baseline') return serveKernel(true, baselineLoader());
   return serveTrellis();
 }
 
@@ -68,9 +70,9 @@ async function serveTrellis() {
  * object an application would (the codec converts and encodes each message) — with the codec's
  * in-place fast path (`kernel`) or with `encode()` per message (`kernel-encode`).
  */
-async function serveKernel(inPlace: boolean) {
+async function serveKernel(inPlace: boolean, load?: Parameters<typeof kernelStreamService>[1]) {
   const message = makeRequest(1);
-  const server = new RpcServer({ host: '127.0.0.1', port: 0 }).addService(kernelStreamService(inPlace), {
+  const server = new RpcServer({ host: '127.0.0.1', port: 0 }).addService(kernelStreamService(inPlace, load), {
     async *stream(_request: unknown, call: ServerInvocation) {
       while (!call.signal.aborted) yield message;
     },

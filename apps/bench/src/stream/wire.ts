@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import * as protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@trellis/core';
 import { loadProto } from '@trellis/codec-protobuf';
@@ -44,10 +45,11 @@ export function frameReader(onMessage: (body: Uint8Array) => void): (chunk: Buff
  * of the echo message with the codec an application gets from `loadProto` (@trellis/codec-protobuf:
  * plain objects in and out, int64 as strings — what grpc-js's proto-loader serializers do too).
  * `inPlace: false` hides the codec's fast path (encodedLength / encodeInto), so the kernel encodes
- * each message with `encode()` into a buffer of its own: the bench's `kernel-encode` side.
+ * each message with `encode()` into a buffer of its own: the bench's `kernel-encode` side. `load` is
+ * another build's `loadProto` for the `kernel-baseline` side (see `baselineLoader`).
  */
-export function kernelStreamService(inPlace = true): ServiceDefinition {
-  const full = loadProto(BENCH_PROTO).message('bench.EchoRequest');
+export function kernelStreamService(inPlace = true, load: typeof loadProto = loadProto): ServiceDefinition {
+  const full = load(BENCH_PROTO).message('bench.EchoRequest');
   const codec = inPlace ? full : { encode: full.encode, decode: full.decode };
   return {
     name: 'bench.BenchService',
@@ -55,4 +57,17 @@ export function kernelStreamService(inPlace = true): ServiceDefinition {
       Stream: { name: 'Stream', localName: 'stream', kind: 'server-streaming', requestCodec: codec, responseCodec: codec, idempotent: false, options: {} },
     },
   };
+}
+
+/**
+ * `loadProto` of another build of @trellis/codec-protobuf — the bench's `--baseline-codec DIR` (a
+ * `dist` directory, e.g. of the commit before a codec change, copied to
+ * packages/codec-protobuf/.ab/dist so that its own imports resolve): the `kernel-baseline` side, an
+ * A/B of two codec builds in one run. Undefined without the option (env TRELLIS_BASELINE_CODEC).
+ */
+export function baselineLoader(): typeof loadProto | undefined {
+  const dir = process.env.TRELLIS_BASELINE_CODEC;
+  if (dir === undefined || dir === '') return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a build chosen at run time
+  return (require(resolve(dir, 'index.js')) as { loadProto: typeof loadProto }).loadProto;
 }
