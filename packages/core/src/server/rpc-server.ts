@@ -498,9 +498,14 @@ export class RpcServer {
   // send an INTERNAL.
   private answer(call: ServerCall, method: MethodDescriptor, exchange: ServerExchange, request: InboundRequest, response: unknown): void {
     call.finish();
-    let body: Uint8Array;
+    const codec = method.responseCodec;
+    let body: Uint8Array | undefined;
+    let length = 0;
     try {
-      body = method.responseCodec.encode(response);
+      // The codec's in-place fast path: the size now, the bytes written by the transport straight
+      // into its write batch (ServerExchange.respondEncoded). Else the bytes here.
+      if (codec.encodedLength !== undefined && codec.encodeInto !== undefined && exchange.respondEncoded !== undefined) length = codec.encodedLength(response);
+      else body = codec.encode(response);
     } catch (error) {
       try {
         return exchange.fail(new RpcError(Code.INTERNAL, `response of ${request.service}/${request.method} could not be encoded: ${(error as Error).message}`));
@@ -509,7 +514,8 @@ export class RpcServer {
       }
     }
     try {
-      exchange.respond(body, call.trailers, call.headers);
+      if (body === undefined) exchange.respondEncoded!(length, codec as Required<typeof codec>, response, call.trailers, call.headers);
+      else exchange.respond(body, call.trailers, call.headers);
     } catch (thrown) {
       answerFailed(exchange, thrown);
     }
