@@ -22,7 +22,7 @@ import { ServingState } from './serving-state.js';
 import { errorForCaller, HandlerError } from './error-redaction.js';
 import { ServerCall } from './server-call.js';
 import { composeServerInterceptors, type ServerInterceptor, type ServerInvoker } from './server-invocation.js';
-import { ServiceTable, type Handler } from './service-table.js';
+import { ServiceTable, type Handler, type MethodEntry } from './service-table.js';
 import { createStreamDispatch, refuseStreamAsUnary, StreamServerCall } from './stream-dispatch.js';
 import { WorkerGroup } from './workers/worker-group.js';
 import { resolveWorkersOptions, type ResolvedWorkersOptions, type WorkerInfo, type WorkerInspection, type WorkersOptions } from './workers/worker-options.js';
@@ -125,6 +125,12 @@ export class RpcServer {
   private invoker: ServerInvoker = (call) => this.runHandler(call);
   /** No server interceptor: unary calls run their handler directly (set at start). */
   private bareHandlers = false;
+  /**
+   * The route of the last request dispatched and its method: a connection's requests mostly repeat
+   * one route, whose strings the transport hands over as the same objects each time (its route
+   * memo), so four comparisons replace the table's lookups.
+   */
+  private lastRoute: { group: string; service: string; version: string; method: string; entry: MethodEntry } | undefined;
   private listenerSet: ListenerSet | undefined;
   /** `listeners` checked at construction (mistakes throw there, fastify style). */
   private readonly listenerSpecs: ReturnType<typeof resolveListeners>;
@@ -206,6 +212,7 @@ export class RpcServer {
     const declared = getMethodMetadata(implementation);
     for (const [name, m] of declared) if (m.timeoutMs !== undefined) timeouts.set(name, m.timeoutMs);
     const entry = this.table.add(key, definition, implementation, timeouts);
+    this.lastRoute = undefined; // a new version of a service may take requests an older one answered
     const traits: Record<string, MethodTraits> = {};
     for (const method of entry.methods.values()) {
       this.handlers.set(method.method, method.handler);
@@ -447,13 +454,21 @@ export class RpcServer {
   }
 
   private readonly dispatch = (request: InboundRequest, exchange: ServerExchange): void => {
-    const service = this.table.find(request.group, request.service, request.version);
-    if (service === undefined) {
-      return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `service ${request.group}/${request.service} is not served here`));
-    }
-    const entry = service.methods.get(request.method);
-    if (entry === undefined) {
-      return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${request.service}/${request.method} does not exist`));
+    let entry: MethodEntry;
+    const last = this.lastRoute;
+    if (last !== undefined && request.method === last.method && request.service === last.service && request.group === last.group && request.version === last.version) {
+      entry = last.entry;
+    } else {
+      const service = this.table.find(request.group, request.service, request.version);
+      if (service === undefined) {
+        return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `service ${request.group}/${request.service} is not served here`));
+      }
+      const found = service.methods.get(request.method);
+      if (found === undefined) {
+        return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${request.service}/${request.method} does not exist`));
+      }
+      entry = found;
+      this.lastRoute = { group: request.group, service: request.service, version: request.version, method: request.method, entry };
     }
     if (entry.method.kind !== 'unary') return refuseStreamAsUnary(entry.method, exchange);
     let message: unknown;
