@@ -2,7 +2,7 @@ import type { Endpoint } from './endpoint.js';
 import type { RpcError } from './errors.js';
 import type { Metadata } from './metadata.js';
 import type { Disposable } from './registry.js';
-import type { ClientStream, OutboundStream, StreamHandler } from './transport-stream.js';
+import type { ClientStream, MessageWriter, OutboundStream, StreamHandler } from './transport-stream.js';
 
 /** One request as the client side of a transport writes it. */
 export interface OutboundRequest {
@@ -11,7 +11,23 @@ export interface OutboundRequest {
   readonly version: string;
   readonly method: string;
   readonly metadata: Metadata;
+  /**
+   * The request message's bytes. On a request with `bodyLength` they may be encoded only when this
+   * is first read: a transport that does not write the request before `send`/`call` returns reads
+   * it before returning (the caller may reuse its message object once the call is made).
+   */
   readonly body: Uint8Array;
+  /**
+   * Optional, set by the kernel when the method's codec has the in-place fast path
+   * (`MessageCodec.encodedLength`/`encodeInto`): the size of `body`, known before its bytes exist.
+   * A transport that batches its writes reserves this many bytes and has `writeBody` encode the
+   * message straight into them — no Uint8Array per request, no copy. Both are used within
+   * `send`/`call` (the codec pairs the size pass with the write that follows it); a transport
+   * without a batch buffer ignores them and reads `body`.
+   */
+  readonly bodyLength?: number;
+  /** Writes the `bodyLength` bytes of the body at `target[offset…]`; returns the end offset. Present with `bodyLength`. */
+  writeBody?(target: Uint8Array, offset: number): number;
   /** Remaining time; travels to the server so its handler sees the same deadline. */
   readonly timeoutMs: number;
   readonly attempt: number;
@@ -92,6 +108,14 @@ export interface ServerExchange {
    * transport without a header block for unary responses merges them under the trailers).
    */
   respond(body: Uint8Array, metadata: Metadata | undefined, headers?: Metadata): void;
+  /**
+   * Optional: `respond` with the message still unencoded — `length` bytes that
+   * `encoder.encodeInto(message, …)` writes (the codec's in-place fast path, measured by the kernel
+   * with `encodedLength` just before). A transport that batches its writes encodes the answer
+   * straight into its batch; it calls `encodeInto` before it returns, or never. The kernel uses it
+   * when the response codec has the fast path, `respond` otherwise.
+   */
+  respondEncoded?(length: number, encoder: MessageWriter, message: unknown, metadata: Metadata | undefined, headers?: Metadata): void;
   fail(error: RpcError): void;
   /** Set by the server core; the transport calls it when the client sends CANCEL or disconnects. */
   onCancel: ((reason: RpcError) => void) | undefined;

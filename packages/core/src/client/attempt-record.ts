@@ -4,6 +4,7 @@ import { blameEndpoint, Code, type RpcError } from '../errors.js';
 import type { Invocation, Result } from '../invocation.js';
 import type { Metadata } from '../metadata.js';
 import type { Attempt } from '../observer.js';
+import type { MessageCodec } from '../definition.js';
 import type { OutboundRequest, ResponseSink } from '../transport.js';
 import type { CallContext } from './call-state.js';
 
@@ -35,7 +36,13 @@ export class AttemptRecord implements Attempt, OutboundRequest, ResponseSink {
   version = '';
   method = '';
   metadata!: Metadata;
-  body!: Uint8Array;
+  /** Set when the request codec encodes in place (`encodeBody`): the body's size, its bytes not made yet. */
+  bodyLength: number | undefined = undefined;
+  /** The body's bytes, once made (at once, or when a transport reads `body`). */
+  private bytes: Uint8Array | undefined = undefined;
+  /** What `writeBody` encodes, between `encodeBody` and the transport's write. */
+  private codec: MessageCodec | undefined = undefined;
+  private message: unknown = undefined;
   timeoutMs = 0;
   attempt = 1;
   signal: AbortSignal | undefined = undefined;
@@ -51,6 +58,34 @@ export class AttemptRecord implements Attempt, OutboundRequest, ResponseSink {
     public endpoint: Endpoint,
     public startedAt: number,
   ) {}
+
+  /**
+   * Measures (or encodes) this send's request body; throws what the codec throws. With the codec's
+   * in-place fast path only the size is known afterwards (`bodyLength`): a transport that batches
+   * its writes encodes the message straight into its batch (`writeBody`), any other reads `body`.
+   */
+  encodeBody(codec: MessageCodec, message: unknown): number {
+    if (codec.encodedLength !== undefined && codec.encodeInto !== undefined) {
+      this.bytes = undefined;
+      this.codec = codec;
+      this.message = message;
+      return (this.bodyLength = codec.encodedLength(message));
+    }
+    this.bodyLength = undefined;
+    this.codec = undefined;
+    this.message = undefined;
+    return (this.bytes = codec.encode(message)).length;
+  }
+
+  /** The request's bytes (OutboundRequest): encoded on first read when the codec encodes in place. */
+  get body(): Uint8Array {
+    return (this.bytes ??= this.codec!.encode(this.message));
+  }
+
+  /** OutboundRequest.writeBody: the body encoded at `target[offset…]`, right after `encodeBody` measured it. */
+  writeBody(target: Uint8Array, offset: number): number {
+    return this.codec!.encodeInto!(this.message, target, offset);
+  }
 
   onResponse(body: Uint8Array, metadata: ReadonlyMap<string, string>): void {
     this.owner.answered(this, body, metadata);

@@ -259,25 +259,32 @@ export class CallPipeline implements AttemptOwner {
       return sink.onError(new RpcError(Code.DEADLINE_EXCEEDED, `deadline exceeded before the call to ${endpoint.id} was sent`, { mayHaveRun: false }));
     }
     const method = invocation.method;
-    let body: Uint8Array;
+    // The attempt record is the request (one object less), and its body is encoded in place by the
+    // transport when the codec can (AttemptRecord.encodeBody); a send through endpoint interceptors,
+    // which may change the invocation, gets its own request, with bytes.
+    const direct = sink === record;
+    const request: Writable<OutboundRequest> = direct ? record : ({} as Writable<OutboundRequest>);
+    let bodyLength: number;
     try {
-      body = method.requestCodec.encode(invocation.request);
+      if (direct) {
+        bodyLength = record.encodeBody(method.requestCodec, invocation.request);
+      } else {
+        const body = method.requestCodec.encode(invocation.request);
+        request.body = body;
+        bodyLength = body.length;
+      }
     } catch (error) {
       return sink.onError(new RpcError(Code.INVALID_ARGUMENT, `request for ${method.service}/${method.name} could not be encoded: ${(error as Error).message}`, { mayHaveRun: false }));
     }
-    // The attempt record is the request (one object less); a send through endpoint interceptors,
-    // which may change the invocation, gets its own.
-    const request: Writable<OutboundRequest> = sink === record ? record : ({} as Writable<OutboundRequest>);
     request.group = service.group;
     request.service = service.name;
     request.version = endpoint.version === '*' ? '' : endpoint.version;
     request.method = method.name;
     request.metadata = metadataOf(invocation); // (a shared empty map when the call has none: no Map per call)
-    request.body = body;
     request.timeoutMs = Math.ceil(remaining);
     request.attempt = invocation.attempt;
     request.signal = invocation.signal;
-    if (record !== undefined) record.bytesSent = body.length;
+    if (record !== undefined) record.bytesSent = bodyLength;
     try {
       if (transport.send !== undefined) {
         transport.send(endpoint, request, sink);

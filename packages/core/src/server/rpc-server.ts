@@ -22,7 +22,7 @@ import { ServingState } from './serving-state.js';
 import { errorForCaller, HandlerError } from './error-redaction.js';
 import { ServerCall } from './server-call.js';
 import { composeServerInterceptors, type ServerInterceptor, type ServerInvoker } from './server-invocation.js';
-import { ServiceTable, type Handler } from './service-table.js';
+import { ServiceTable, type Handler, type MethodEntry } from './service-table.js';
 import { createStreamDispatch, refuseStreamAsUnary, StreamServerCall } from './stream-dispatch.js';
 import { WorkerGroup } from './workers/worker-group.js';
 import { resolveWorkersOptions, type ResolvedWorkersOptions, type WorkerInfo, type WorkerInspection, type WorkersOptions } from './workers/worker-options.js';
@@ -125,6 +125,12 @@ export class RpcServer {
   private invoker: ServerInvoker = (call) => this.runHandler(call);
   /** No server interceptor: unary calls run their handler directly (set at start). */
   private bareHandlers = false;
+  /**
+   * The route of the last request dispatched and its method: a connection's requests mostly repeat
+   * one route, whose strings the transport hands over as the same objects each time (its route
+   * memo), so four comparisons replace the table's lookups.
+   */
+  private lastRoute: { group: string; service: string; version: string; method: string; entry: MethodEntry } | undefined;
   private listenerSet: ListenerSet | undefined;
   /** `listeners` checked at construction (mistakes throw there, fastify style). */
   private readonly listenerSpecs: ReturnType<typeof resolveListeners>;
@@ -206,6 +212,7 @@ export class RpcServer {
     const declared = getMethodMetadata(implementation);
     for (const [name, m] of declared) if (m.timeoutMs !== undefined) timeouts.set(name, m.timeoutMs);
     const entry = this.table.add(key, definition, implementation, timeouts);
+    this.lastRoute = undefined; // a new version of a service may take requests an older one answered
     const traits: Record<string, MethodTraits> = {};
     for (const method of entry.methods.values()) {
       this.handlers.set(method.method, method.handler);
@@ -447,13 +454,21 @@ export class RpcServer {
   }
 
   private readonly dispatch = (request: InboundRequest, exchange: ServerExchange): void => {
-    const service = this.table.find(request.group, request.service, request.version);
-    if (service === undefined) {
-      return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `service ${request.group}/${request.service} is not served here`));
-    }
-    const entry = service.methods.get(request.method);
-    if (entry === undefined) {
-      return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${request.service}/${request.method} does not exist`));
+    let entry: MethodEntry;
+    const last = this.lastRoute;
+    if (last !== undefined && request.method === last.method && request.service === last.service && request.group === last.group && request.version === last.version) {
+      entry = last.entry;
+    } else {
+      const service = this.table.find(request.group, request.service, request.version);
+      if (service === undefined) {
+        return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `service ${request.group}/${request.service} is not served here`));
+      }
+      const found = service.methods.get(request.method);
+      if (found === undefined) {
+        return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${request.service}/${request.method} does not exist`));
+      }
+      entry = found;
+      this.lastRoute = { group: request.group, service: request.service, version: request.version, method: request.method, entry };
     }
     if (entry.method.kind !== 'unary') return refuseStreamAsUnary(entry.method, exchange);
     let message: unknown;
@@ -498,9 +513,14 @@ export class RpcServer {
   // send an INTERNAL.
   private answer(call: ServerCall, method: MethodDescriptor, exchange: ServerExchange, request: InboundRequest, response: unknown): void {
     call.finish();
-    let body: Uint8Array;
+    const codec = method.responseCodec;
+    let body: Uint8Array | undefined;
+    let length = 0;
     try {
-      body = method.responseCodec.encode(response);
+      // The codec's in-place fast path: the size now, the bytes written by the transport straight
+      // into its write batch (ServerExchange.respondEncoded). Else the bytes here.
+      if (codec.encodedLength !== undefined && codec.encodeInto !== undefined && exchange.respondEncoded !== undefined) length = codec.encodedLength(response);
+      else body = codec.encode(response);
     } catch (error) {
       try {
         return exchange.fail(new RpcError(Code.INTERNAL, `response of ${request.service}/${request.method} could not be encoded: ${(error as Error).message}`));
@@ -509,7 +529,8 @@ export class RpcServer {
       }
     }
     try {
-      exchange.respond(body, call.trailers, call.headers);
+      if (body === undefined) exchange.respondEncoded!(length, codec as Required<typeof codec>, response, call.trailers, call.headers);
+      else exchange.respond(body, call.trailers, call.headers);
     } catch (thrown) {
       answerFailed(exchange, thrown);
     }

@@ -60,6 +60,8 @@ class PendingCall implements DeadlineEntry {
   timerNext: DeadlineEntry | undefined = undefined;
   /** False until the frame could have left this process. */
   sent = false;
+  /** The request's bytes, taken when the call must wait (its message is encoded before `send` returns). */
+  body: Uint8Array | undefined = undefined;
   abortListener: (() => void) | undefined;
 
   constructor(
@@ -204,7 +206,13 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
   send(request: OutboundRequest, sink: ResponseSink): void {
     const streamId = this.allocateStreamId();
     const call = new PendingCall(this, streamId, sink, request.signal, request);
-    if (this.handshaken && this.sentCount < this.peer.maxConcurrentStreams && this.queued === 0 && !this.write(call)) return;
+    if (this.handshaken && this.sentCount < this.peer.maxConcurrentStreams && this.queued === 0) {
+      if (!this.write(call)) return;
+    } else {
+      // Written later: the bytes now (before anything is registered: reading them may throw), while
+      // the caller's message is as it was when the call was made.
+      call.body = request.body;
+    }
     this.pending.add(call);
     this.options.timer.add(call, this.options.now() + request.timeoutMs);
     const signal = request.signal;
@@ -280,20 +288,44 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
   private write(call: PendingCall): boolean {
     const request = call.request!;
     call.request = undefined;
+    // The body: bytes taken when the call waited, else encoded in place when the request can (the
+    // codec's fast path, OutboundRequest.bodyLength), else the request's bytes.
+    let body = call.body;
+    call.body = undefined;
+    const bodyLength = body !== undefined ? body.length : request.bodyLength ?? (body = request.body).length;
     let size: number;
     try {
-      size = requestFrameSize(request, request.body, this.peer);
+      size = requestFrameSize(request, bodyLength, this.peer);
     } catch (error) {
       call.fail(error instanceof FrameLimitError
         ? new RpcError(Code.RESOURCE_EXHAUSTED, `${error.message} at ${this.label}; nothing was sent`, { mayHaveRun: false, cause: error })
         : new RpcError(Code.INTERNAL, `request to ${this.label} could not be encoded: ${(error as Error).message}`, { mayHaveRun: false, cause: error }));
       return false;
     }
-    call.sent = true;
-    this.sentCount++;
     // Encoded in place into the connection's write slab: no Buffer of its own, no copy at flush.
     const at = this.batcher.reserve(size);
-    writeRequestFrame(this.batcher.slab, at, call.streamId, request, request.body);
+    const slab = this.batcher.slab; // (read after reserving: reserving may start a new one)
+    const bodyAt = writeRequestFrame(slab, at, call.streamId, request, bodyLength);
+    if (body !== undefined) {
+      slab.set(body, bodyAt);
+    } else {
+      let end: number;
+      try {
+        end = request.writeBody!(slab, bodyAt);
+      } catch (error) {
+        end = -1;
+        this.batcher.unreserve(at, size);
+        call.fail(new RpcError(Code.INVALID_ARGUMENT, `request to ${this.label} could not be encoded: ${(error as Error).message}`, { mayHaveRun: false, cause: error }));
+        return false;
+      }
+      if (end !== bodyAt + bodyLength) {
+        this.batcher.unreserve(at, size);
+        call.fail(new RpcError(Code.INTERNAL, `request to ${this.label} could not be encoded: the codec wrote ${end - bodyAt} bytes of a message it measured at ${bodyLength}`, { mayHaveRun: false }));
+        return false;
+      }
+    }
+    call.sent = true;
+    this.sentCount++;
     return true;
   }
 
@@ -328,6 +360,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
       if (call.request === undefined || !this.pending.delete(call)) continue;
       this.detach(call);
       call.request = undefined;
+      call.body = undefined;
       call.fail(new RpcError(Code.UNAVAILABLE, reason, { mayHaveRun: false }));
     }
     const streams = this.streamsBeforeReady;

@@ -129,8 +129,8 @@ function uint32(value: number): number {
  * is ever written.
  */
 export function encodeRequestFrame(streamId: number, header: RequestHeader, body: Uint8Array, limits: FrameLimits = ENCODABLE_LIMITS): Buffer {
-  const frame = Buffer.allocUnsafe(requestFrameSize(header, body, limits));
-  writeRequestFrame(frame, 0, streamId, header, body);
+  const frame = Buffer.allocUnsafe(requestFrameSize(header, body.length, limits));
+  frame.set(body, writeRequestFrame(frame, 0, streamId, header, body.length));
   return frame;
 }
 
@@ -145,7 +145,7 @@ let sizedAttempt = 0;
  * nothing the peer would refuse is ever written). `writeRequestFrame` must follow at once: it writes
  * what this measured (the unary path encodes in place into the connection's write slab).
  */
-export function requestFrameSize(header: RequestHeader, body: Uint8Array, limits: FrameLimits = ENCODABLE_LIMITS): number {
+export function requestFrameSize(header: RequestHeader, bodyLength: number, limits: FrameLimits = ENCODABLE_LIMITS): number {
   const route = routeBytes(header.group, header.service, header.version, header.method);
   const timeoutMs = uint32(header.timeoutMs);
   const attempt = uint32(header.attempt);
@@ -156,26 +156,28 @@ export function requestFrameSize(header: RequestHeader, body: Uint8Array, limits
     1 + varintSize(attempt) +
     metadataSize(header.metadata, scratch);
   const entries = header.metadata === undefined ? 0 : header.metadata.size;
-  if (headerSize > limits.maxHeaderSize || body.length > limits.maxBodySize || entries > limits.maxMetadataEntries) {
+  if (headerSize > limits.maxHeaderSize || bodyLength > limits.maxBodySize || entries > limits.maxMetadataEntries) {
     if (entries > limits.maxMetadataEntries) throw new FrameLimitError('maxMetadataEntries', entries, limits.maxMetadataEntries, 'request metadata');
     if (headerSize > limits.maxHeaderSize) throw new FrameLimitError('maxHeaderSize', headerSize, limits.maxHeaderSize, 'request header (method and metadata)');
-    throw new FrameLimitError('maxBodySize', body.length, limits.maxBodySize, 'request body');
+    throw new FrameLimitError('maxBodySize', bodyLength, limits.maxBodySize, 'request body');
   }
   sizedRoute = route;
   sizedHeader = headerSize;
   sizedTimeout = timeoutMs;
   sizedAttempt = attempt;
-  return FIXED_HEADER_SIZE + headerSize + body.length;
+  return FIXED_HEADER_SIZE + headerSize + bodyLength;
 }
 
-/** Writes the frame `requestFrameSize` just measured at `target[at…]`. */
-export function writeRequestFrame(target: Buffer, at: number, streamId: number, header: RequestHeader, body: Uint8Array): void {
-  writeFixedHeaderAt(target, at, FrameType.REQUEST, streamId, sizedHeader, body.length);
+/**
+ * Writes the frame `requestFrameSize` just measured at `target[at…]`, all but the body: returns
+ * the offset where its `bodyLength` bytes go (the caller copies or encodes them there).
+ */
+export function writeRequestFrame(target: Buffer, at: number, streamId: number, header: RequestHeader, bodyLength: number): number {
+  writeFixedHeaderAt(target, at, FrameType.REQUEST, streamId, sizedHeader, bodyLength);
   let offset = copyRoute(sizedRoute, target, at + FIXED_HEADER_SIZE);
   offset = writeVarintField(target, offset, 5, sizedTimeout);
   offset = writeVarintField(target, offset, 6, sizedAttempt);
-  offset = writeMetadata(target, offset, header.metadata, scratch);
-  target.set(body, offset);
+  return writeMetadata(target, offset, header.metadata, scratch);
 }
 
 /** Copies a route prefix; a usual one (a few dozen bytes) in a loop, cheaper than `Buffer#copy`'s native call. */
@@ -204,17 +206,22 @@ function writeFixedHeaderAt(target: Buffer, at: number, type: FrameType, streamI
  * The size of an OK RESPONSE frame with no trailers (a 2-byte header, `08 00`) carrying `body`, or
  * -1 when the answer needs `fitResponseFrame` (trailers, or a body over the client's limit).
  */
-export function plainResponseSize(limits: FrameLimits, metadata: Metadata | undefined, body: Uint8Array): number {
-  if ((metadata !== undefined && metadata.size !== 0) || body.length > limits.maxBodySize) return -1;
-  return FIXED_HEADER_SIZE + 2 + body.length;
+export function plainResponseSize(limits: FrameLimits, metadata: Metadata | undefined, bodyLength: number): number {
+  if ((metadata !== undefined && metadata.size !== 0) || bodyLength > limits.maxBodySize) return -1;
+  return PLAIN_RESPONSE_PREFIX + bodyLength;
 }
 
-/** Writes the frame `plainResponseSize` measured at `target[at…]`. */
-export function writePlainResponse(target: Buffer, at: number, streamId: number, body: Uint8Array): void {
-  writeFixedHeaderAt(target, at, FrameType.RESPONSE, streamId, 2, body.length);
+/** The bytes before the body of an OK RESPONSE frame with no trailers. */
+export const PLAIN_RESPONSE_PREFIX = FIXED_HEADER_SIZE + 2;
+
+/**
+ * Writes the frame `plainResponseSize` measured at `target[at…]`, all but its `bodyLength` bytes of
+ * body, which go at `at + PLAIN_RESPONSE_PREFIX` (copied, or encoded there in place).
+ */
+export function writePlainResponseHeader(target: Buffer, at: number, streamId: number, bodyLength: number): void {
+  writeFixedHeaderAt(target, at, FrameType.RESPONSE, streamId, 2, bodyLength);
   target[at + FIXED_HEADER_SIZE] = 8;
   target[at + FIXED_HEADER_SIZE + 1] = 0;
-  target.set(body, at + FIXED_HEADER_SIZE + 2);
 }
 
 /**

@@ -6,7 +6,8 @@ import type { MessageWriter, StreamHandler } from '../transport-stream.js';
 import { encodeBareFrame, FIXED_HEADER_SIZE, FRAME_TYPE_NAMES, FrameType, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
 import { FrameDecoder, type FrameSink, type PartialFrameBudget } from './frame-decoder.js';
 import {
-  createRouteMemo, decodeRequestHeader, decodeRequestHeaderInto, decodeResponseHeader, encodeResponseFrame, fitResponseFrame, plainResponseSize, writePlainResponse,
+  createRouteMemo, decodeRequestHeader, decodeRequestHeaderInto, decodeResponseHeader, encodeResponseFrame, fitResponseFrame, PLAIN_RESPONSE_PREFIX,
+  plainResponseSize, writePlainResponseHeader,
 } from './header-codec.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND, PingRateLimit } from './ping-rate-limit.js';
 import { WireError } from './proto-wire.js';
@@ -90,6 +91,13 @@ class Exchange implements ServerExchange, InboundRequest {
     // One metadata block per unary response on this protocol: headers go under the trailers.
     if (headers !== undefined && headers.size > 0) metadata = metadata === undefined ? headers : new Map([...headers, ...metadata]);
     this.connection.finish(this, Code.OK, '', false, metadata, body);
+  }
+
+  respondEncoded(length: number, encoder: MessageWriter, message: unknown, metadata: Metadata | undefined, headers?: Metadata): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (headers !== undefined && headers.size > 0) metadata = metadata === undefined ? headers : new Map([...headers, ...metadata]);
+    this.connection.finishEncoded(this, length, encoder, message, metadata);
   }
 
   fail(error: RpcError): void {
@@ -304,11 +312,49 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
   finish(exchange: Exchange, code: number, message: string, notExecuted: boolean, metadata: Metadata | undefined, body: Uint8Array | undefined): void {
     if (this.inflight.get(exchange.streamId) !== exchange) return; // cancelled meanwhile
     this.remove(exchange);
-    // The common answer (OK, no trailers) is encoded in place into the connection's write slab.
-    const size = body === undefined || code !== Code.OK ? -1 : plainResponseSize(this.client ?? DEFAULT_SETTINGS, metadata, body);
+    // The common answer (OK, no trailers) is written in place into the connection's write slab.
+    const size = body === undefined || code !== Code.OK ? -1 : plainResponseSize(this.client ?? DEFAULT_SETTINGS, metadata, body.length);
     if (size < 0) return this.batcher.write(this.answerFrame(exchange.streamId, code, message, notExecuted, metadata, body));
-    const at = this.batcher.reserve(size); // (before reading `slab`: reserving may start a new one)
-    writePlainResponse(this.batcher.slab, at, exchange.streamId, body!);
+    const at = this.batcher.reserve(size);
+    const slab = this.batcher.slab; // (read after reserving: reserving may start a new one)
+    writePlainResponseHeader(slab, at, exchange.streamId, body!.length);
+    slab.set(body!, at + PLAIN_RESPONSE_PREFIX);
+  }
+
+  /**
+   * An OK answer whose message `encoder` writes (`length` bytes, measured by the kernel): the common
+   * answer (no trailers, within the client's limit) is encoded straight into the write slab; any
+   * other is encoded into bytes of its own and fitted as `finish` fits it. Never throws: a message
+   * that fails to encode after all is answered INTERNAL, and nothing of it is sent.
+   */
+  finishEncoded(exchange: Exchange, length: number, encoder: MessageWriter, message: unknown, metadata: Metadata | undefined): void {
+    if (this.inflight.get(exchange.streamId) !== exchange) return; // cancelled meanwhile
+    const size = plainResponseSize(this.client ?? DEFAULT_SETTINGS, metadata, length);
+    let failure: string;
+    if (size >= 0) {
+      const at = this.batcher.reserve(size);
+      const slab = this.batcher.slab;
+      writePlainResponseHeader(slab, at, exchange.streamId, length);
+      const bodyAt = at + PLAIN_RESPONSE_PREFIX;
+      try {
+        const end = encoder.encodeInto(message, slab, bodyAt);
+        if (end === bodyAt + length) return this.remove(exchange);
+        failure = `the codec wrote ${end - bodyAt} bytes of a message it measured at ${length}`;
+      } catch (error) {
+        failure = (error as Error)?.message;
+      }
+      this.batcher.unreserve(at, size);
+    } else {
+      const body = Buffer.allocUnsafe(length);
+      try {
+        const end = encoder.encodeInto(message, body, 0);
+        if (end === length) return this.finish(exchange, Code.OK, '', false, metadata, body);
+        failure = `the codec wrote ${end} bytes of a message it measured at ${length}`;
+      } catch (error) {
+        failure = (error as Error)?.message;
+      }
+    }
+    this.finish(exchange, Code.INTERNAL, `the server could not encode its answer: ${failure}`, false, undefined, undefined);
   }
 
   private remove(exchange: Exchange): void {

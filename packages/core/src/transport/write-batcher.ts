@@ -92,6 +92,18 @@ export class WriteBatcher {
     return offset;
   }
 
+  /**
+   * Gives back the last reservation (`at`, `size`: what `reserve` returned and was given), for a frame
+   * whose encoding failed half-way: nothing of it is sent. Only the most recent reservation can be
+   * given back, before anything else is written.
+   */
+  unreserve(at: number, size: number): void {
+    if (at + size !== this.slabEnd || at < this.slabStart) throw new Error('WriteBatcher.unreserve: not the last reservation');
+    this.slabEnd = at;
+    this.slabBytes -= size;
+    this.bytes -= size;
+  }
+
   private cutSlab(): void {
     if (this.slabEnd === this.slabStart) return;
     this.queue.push(this.slab.subarray(this.slabStart, this.slabEnd));
