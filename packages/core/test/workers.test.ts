@@ -96,7 +96,13 @@ t.test('kill -9 of one worker under load: only calls that may have run on it fai
     [],
     `every failed call (${failed.length}) was in flight on the killed worker (may have run); none that never ran failed`,
   );
-  t.ok(failed.length <= 8, 'at most the calls in flight on it (one per caller) failed');
+  // Each of the 8 callers has one call in flight. The victim holds about half of the client's 4
+  // connections, and a caller whose call failed on one dead connection can send its next call on
+  // another dead one before the client has read that connection's reset: the peer is gone, but the
+  // client cannot know the call never ran, so it fails too. Hence one failure per caller and dead
+  // connection, at most.
+  const connectionsToVictim = 4;
+  t.ok(failed.length <= 8 * connectionsToVictim, `at most one call per caller and dead connection failed (${failed.length})`);
   const { registered, serving } = await group.command('status');
   t.same({ registered, serving }, { registered: 1, serving: true }, 'the instance stayed registered and serving');
 });
