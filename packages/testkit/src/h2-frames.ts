@@ -77,19 +77,31 @@ export function parseFrames(bytes: Buffer): Frame[] {
   return frames;
 }
 
+export interface RawHttp2ConnectionOptions {
+  /**
+   * Acknowledge the server's SETTINGS frames, as every real client does (default true). false: a
+   * peer that never does, which a server ends with GOAWAY SETTINGS_TIMEOUT (RFC 9113 §6.5.3).
+   */
+  readonly ackSettings?: boolean;
+}
+
 /**
- * A raw client connection that has sent the preface and an empty SETTINGS frame. `until` resolves
- * when what the server sent satisfies a condition or the server closed the connection — on the
- * socket's own events, no polling — and rejects after `timeoutMs` (a hang is a finding).
+ * A raw client connection that has sent the preface and an empty SETTINGS frame, and acknowledges
+ * the server's SETTINGS (unless told not to). `until` resolves when what the server sent satisfies a
+ * condition or the server closed the connection — on the socket's own events, no polling — and
+ * rejects after `timeoutMs` (a hang is a finding).
  */
 export class RawHttp2Connection {
   private readonly received: Buffer[] = [];
   private closed = false;
+  /** Received bytes not yet scanned for SETTINGS (a frame split across chunks waits here). */
+  private unscanned: Buffer = Buffer.alloc(0);
   private readonly waiters = new Set<() => void>();
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(private readonly socket: Socket, options: RawHttp2ConnectionOptions) {
     socket.on('data', (chunk: Buffer) => {
       this.received.push(chunk);
+      if (options.ackSettings !== false) this.ackSettings(chunk);
       this.notify();
     });
     socket.on('error', () => undefined); // a reset is one of the answers we wait for
@@ -99,14 +111,14 @@ export class RawHttp2Connection {
     });
   }
 
-  static open(port: number): Promise<RawHttp2Connection> {
+  static open(port: number, options: RawHttp2ConnectionOptions = {}): Promise<RawHttp2Connection> {
     return new Promise((resolve, reject) => {
       const socket = connect(port, '127.0.0.1');
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.off('error', reject);
         socket.write(Buffer.concat([HTTP2_PREFACE, frame(FrameType.SETTINGS, 0, 0)]));
-        resolve(new RawHttp2Connection(socket));
+        resolve(new RawHttp2Connection(socket, options));
       });
     });
   }
@@ -140,6 +152,15 @@ export class RawHttp2Connection {
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  private ackSettings(chunk: Buffer): void {
+    let bytes: Buffer = this.unscanned.length === 0 ? chunk : Buffer.concat([this.unscanned, chunk]);
+    while (bytes.length >= 9 && bytes.length >= 9 + bytes.readUIntBE(0, 3)) {
+      if (bytes[3] === FrameType.SETTINGS && (bytes[4]! & Flag.ACK) === 0) this.write(frame(FrameType.SETTINGS, Flag.ACK, 0));
+      bytes = bytes.subarray(9 + bytes.readUIntBE(0, 3));
+    }
+    this.unscanned = bytes;
   }
 
   private notify(): void {

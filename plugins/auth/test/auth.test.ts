@@ -1,10 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { Code, RpcClient, RpcServer, type RpcError, type ServerInvocation } from '@trellis/core';
-import { createEchoHandlers, loadEchoService } from '@trellis/testkit';
+import { createEchoHandlers, loadEchoService, makeTestCertificates } from '@trellis/testkit';
 import { clientAuth, PRINCIPAL, serverAuth, sharedTokens, tlsIdentity } from '../src/index.js';
 
 const READER = 'reader-token-0123456789';
@@ -70,20 +66,12 @@ t.test('asynchronous and failing verifiers and credentials', async (t) => {
 });
 
 t.test('mTLS identity as the principal', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'trellis-auth-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=ca');
-  for (const [name, cn] of [['server', 'server'], ['billing', 'billing'], ['intruder', 'intruder']]) {
-    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1');
-  }
-  const read = (f: string) => readFileSync(join(dir, f));
+  const certs = makeTestCertificates({ clients: ['billing', 'intruder'] });
   const server = await start(
     [serverAuth({ verifier: tlsIdentity({ billing: ['payments'] }), rules: { '*': ['payments'] } })],
-    { key: read('server.key'), cert: read('server.crt'), ca: read('ca.crt'), requestCert: true, rejectUnauthorized: true },
+    { key: certs.serverKey, cert: certs.serverCert, ca: certs.ca, requestCert: true, rejectUnauthorized: true },
   );
-  const tls = (name: string) => ({ tls: { ca: read('ca.crt'), cert: read(`${name}.crt`), key: read(`${name}.key`), checkServerIdentity: () => undefined } });
+  const tls = (name: 'billing' | 'intruder') => ({ tls: { ca: certs.ca, ...certs.clients[name] } });
   const billing = new RpcClient({ service: loadEchoService(), addresses: [`127.0.0.1:${server.port}`], tcp: tls('billing') });
   const intruder = new RpcClient({ service: loadEchoService(), addresses: [`127.0.0.1:${server.port}`], tcp: tls('intruder') });
   t.teardown(async () => { await billing.close(); await intruder.close(); await server.close(); });

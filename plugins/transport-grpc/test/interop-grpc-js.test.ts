@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { Code, RpcError } from '@trellis/core';
+import { makeTestCertificates } from '@trellis/testkit';
 import t from 'tap';
 import { grpcProtoMissing } from './interop/messages.js';
-import { makeCertificates } from './fixtures/certificates.js';
 import { runGrpcJsClient } from './interop/grpc-js-client.js';
 import { startGrpcJsTestServer } from './interop/grpc-js-server.js';
 import { KernelInteropClients, runKernelClient } from './interop/kernel-client.js';
@@ -15,7 +15,7 @@ import { assertCases } from './interop/report.js';
  */
 const protoMissing = grpcProtoMissing();
 
-const certs = makeCertificates();
+const certs = makeTestCertificates();
 /** grpc-js servers cannot compress responses (see kernel-client.ts). */
 const GRPC_JS_SERVER = { serverCompresses: false, serverSeesCompression: true };
 

@@ -7,10 +7,9 @@ import type { ServerTransport } from '@trellis/core/spi';
 import { EtcdRegistry } from '@trellis/discovery-etcd';
 import { health } from '@trellis/health';
 import { retry } from '@trellis/retry';
-import { createEchoHandlers, ECHO_PROTO_PATH, loadEchoService, startEtcd, type EchoReply } from '@trellis/testkit';
+import { createEchoHandlers, ECHO_PROTO_PATH, loadEchoService, makeTestCertificates, startEtcd, type EchoReply } from '@trellis/testkit';
 import t from 'tap';
 import { GrpcClientTransport, GrpcServerTransport, HealthStatusSource, standardServices } from '../src/index.js';
-import { makeCertificates } from './fixtures/certificates.js';
 import { GRPC_PROTO_DIR, grpcProtoMissing } from './interop/messages.js';
 
 /**
@@ -238,7 +237,7 @@ t.test('reflection from ProtoPackage: standardServices takes the loaded package,
 });
 
 t.test('a gRPC listener over TLS is published with tls: true; consumers reach it from the registry and by grpcs://', { skip: protoMissing }, async (t) => {
-  const certs = makeCertificates();
+  const certs = makeTestCertificates();
   const registry = new MemoryRegistry();
   const server = new RpcServer({
     host: '127.0.0.1',

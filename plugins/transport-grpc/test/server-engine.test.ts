@@ -338,7 +338,7 @@ t.test('keepalive: pings are answered; a ping flood is refused with GOAWAY ENHAN
 });
 
 t.test('keepalive: a connection nghttp2 ended with GOAWAY (node leaves it open) is reaped by the next unanswered PING', async (t) => {
-  const { port, target, client, reports, server } = await startEngine(t, { Echo: echo }, { keepaliveTimeMs: 200 });
+  const { port, target, client, reports, server } = await startEngine(t, { Echo: echo }, { keepaliveTimeMs: 200, engine: 'node:http2' });
   t.equal(text((await client.unary(target, '/test.Svc/Echo', bytes('ok'))).message), 'ok');
   const attacker = netConnect(port, '127.0.0.1');
   attacker.on('error', () => undefined);

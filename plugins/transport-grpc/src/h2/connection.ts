@@ -25,12 +25,19 @@ export interface ConnectionLimits {
   readonly maxOutputBytes: number;
   /** Streams the peer may reset per second before ENHANCE_YOUR_CALM (the "rapid reset" attack). */
   readonly maxResetsPerSecond: number;
+  /** How long the peer has to acknowledge our SETTINGS before GOAWAY SETTINGS_TIMEOUT (§6.5.3); 0 = no limit. */
+  readonly settingsTimeoutMs: number;
 }
 
 /** CONTINUATION frames tolerated in one header block (a flood of empty ones is an attack). */
 const MAX_CONTINUATIONS = 128;
-/** How long a connection ended by a protocol error stays open after its GOAWAY. */
-const ERROR_LINGER_MS = 5000;
+/**
+ * After a connection error the socket is half-closed at once, right behind the GOAWAY; this is how
+ * long the engine then waits for the peer to close its side before it closes the socket itself.
+ */
+const ERROR_CLOSE_MS = 1000;
+/** Closed streams remembered per kind (reset by us / by the peer) to tell late frames from errors (§5.1). */
+const MAX_REMEMBERED_RESETS = 1024;
 /** Request header blocks up to this size are cached decoded, up to this many per connection. */
 const MAX_CACHED_BLOCK = 256;
 const MAX_CACHED_BLOCKS = 64;
@@ -59,6 +66,20 @@ function emitClose(connection: H2Connection): void {
   connection.emit('close');
 }
 
+function destroyConnection(connection: H2Connection): void {
+  connection.destroy();
+}
+
+function settingsTimedOut(connection: H2Connection, ms: number): void {
+  connection.settingsTimeout(ms);
+}
+
+/** Adds `id` to a bounded record of closed streams (the oldest is forgotten first). */
+function remember(ids: Set<number>, id: number): void {
+  ids.add(id);
+  if (ids.size > MAX_REMEMBERED_RESETS) ids.delete(ids.values().next().value!);
+}
+
 /**
  * One server-side HTTP/2 connection (RFC 9113) on a socket: the frame parser with its limits, HPACK,
  * flow control both ways, PING, RST_STREAM, GOAWAY. It has the part of node:http2's Http2Session a
@@ -66,8 +87,9 @@ function emitClose(connection: H2Connection): void {
  * setTimeout). Frames written in one tick leave in one socket write.
  *
  * Protocol errors are answered as the RFC says: a connection error sends GOAWAY with its code, stops
- * reading and closes the connection after a short linger (or at the server's next keepalive round);
- * a stream error sends RST_STREAM and the connection goes on.
+ * reading and closes the connection right behind it (§5.4.1); a stream error sends RST_STREAM and the
+ * connection goes on. A peer that does not acknowledge our SETTINGS within `settingsTimeoutMs` gets
+ * GOAWAY SETTINGS_TIMEOUT (§6.5.3).
  */
 export class H2Connection extends EventEmitter {
   private readonly streams = new Map<number, H2Stream>();
@@ -81,6 +103,15 @@ export class H2Connection extends EventEmitter {
   private prefaceSeen = false;
   private settingsSeen = false;
   private settingsAcked = false;
+  private settingsTimer: NodeJS.Timeout | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+  /**
+   * Closed streams we reset (RST_STREAM sent: the peer's frames in flight are ignored, §5.1) and
+   * streams the peer reset (HEADERS on them is a stream error STREAM_CLOSED); any other closed
+   * stream was ended by both sides, and HEADERS on it is a connection error STREAM_CLOSED.
+   */
+  private readonly resetSent = new Set<number>();
+  private readonly resetReceived = new Set<number>();
   /**
    * Unparsed input: the first part, the chunks after it, their total and the bytes needed before
    * parsing can move on (the rest of the preface, a frame header, or the whole frame). Chunks are
@@ -145,6 +176,13 @@ export class H2Connection extends EventEmitter {
     }
     this.writeFrame(FrameType.SETTINGS, 0, 0, payload);
     if (limits.connectionWindowSize > DEFAULT_WINDOW) this.writeWindowUpdate(0, limits.connectionWindowSize - DEFAULT_WINDOW);
+    if (limits.settingsTimeoutMs > 0) this.settingsTimer = setTimeout(settingsTimedOut, limits.settingsTimeoutMs, this, limits.settingsTimeoutMs).unref();
+  }
+
+  /** The peer did not acknowledge our SETTINGS in time: a connection error (§6.5.3). */
+  settingsTimeout(ms: number): void {
+    this.settingsTimer = undefined;
+    if (!this.settingsAcked) this.connectionError(ErrorCode.SETTINGS_TIMEOUT, `the peer did not acknowledge SETTINGS within ${ms} ms`);
   }
 
   /** Starts reading (the socket may have been paused by protocol detection). */
@@ -174,6 +212,7 @@ export class H2Connection extends EventEmitter {
     this.destroyed = true;
     this.closed = true;
     this.inputClosed = true;
+    this.clearTimers();
     for (const stream of this.streams.values()) stream.destroy();
     this.streams.clear();
     this.blocked.clear();
@@ -384,7 +423,7 @@ export class H2Connection extends EventEmitter {
       return;
     }
     if ((streamId & 1) === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, `a client opened even stream ${streamId}`);
-    if (streamId <= this.lastStreamId) return; // Closed (reset) stream: ignored, HPACK state kept (§5.1).
+    if (streamId <= this.lastStreamId) return this.onClosedStreamHeaders(streamId);
     this.lastStreamId = streamId;
     if (this.goingAway || this.closed) return this.writeRstStream(streamId, ErrorCode.REFUSED_STREAM);
     if (this.decoder.listSize > this.limits.maxHeaderListSize) return this.writeRstStream(streamId, ErrorCode.PROTOCOL_ERROR);
@@ -400,11 +439,23 @@ export class H2Connection extends EventEmitter {
   /** A new stream from a cached block: the checks its first decoding passed, but for the stream's own. */
   private openStream(streamId: number, endStream: boolean, headers: IncomingHeaders): void {
     if ((streamId & 1) === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, `a client opened even stream ${streamId}`);
-    if (streamId <= this.lastStreamId) return;
+    if (streamId <= this.lastStreamId) return this.onClosedStreamHeaders(streamId);
     this.lastStreamId = streamId;
     if (this.goingAway || this.closed) return this.writeRstStream(streamId, ErrorCode.REFUSED_STREAM);
     if (this.streams.size >= this.limits.maxConcurrentStreams) return this.writeRstStream(streamId, ErrorCode.REFUSED_STREAM);
     this.startStream(streamId, endStream, headers);
+  }
+
+  /**
+   * HEADERS on a closed stream (its block decoded all the same: the HPACK state stays in step), §5.1:
+   * after our RST_STREAM the peer's frames in flight are ignored; after the peer's RST_STREAM it is a
+   * stream error STREAM_CLOSED; on a stream both sides ended (or one never opened below a later one)
+   * a connection error STREAM_CLOSED.
+   */
+  private onClosedStreamHeaders(streamId: number): void {
+    if (this.resetSent.has(streamId)) return;
+    if (this.resetReceived.has(streamId)) return this.writeRstStream(streamId, ErrorCode.STREAM_CLOSED);
+    this.connectionError(ErrorCode.STREAM_CLOSED, `HEADERS on closed stream ${streamId}`);
   }
 
   private startStream(streamId: number, endStream: boolean, headers: IncomingHeaders): void {
@@ -467,7 +518,10 @@ export class H2Connection extends EventEmitter {
     }
     if (++this.resetCount > this.limits.maxResetsPerSecond) return this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too many stream resets');
     const stream = this.streams.get(streamId);
-    if (stream !== undefined) this.removeStream(stream);
+    if (stream !== undefined) {
+      remember(this.resetReceived, streamId);
+      this.removeStream(stream);
+    }
   }
 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {
@@ -475,6 +529,8 @@ export class H2Connection extends EventEmitter {
     if ((flags & Flag.ACK) !== 0) {
       if (payload.length !== 0) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'a SETTINGS ACK with a payload');
       this.settingsAcked = true;
+      clearTimeout(this.settingsTimer);
+      this.settingsTimer = undefined;
       return;
     }
     if (payload.length % 6 !== 0) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS of a length not a multiple of 6');
@@ -569,11 +625,20 @@ export class H2Connection extends EventEmitter {
     this.streams.clear();
     this.blocked.clear();
     this.closed = true;
-    this.flush();
-    // The socket stays open a moment so the GOAWAY is read before the connection goes (a close right
-    // behind it can turn into a TCP reset that discards it); the server's keepalive round or this
-    // timer ends it.
-    setTimeout(() => this.destroy(), ERROR_LINGER_MS).unref();
+    this.clearTimers();
+    // The connection closes right behind the GOAWAY (§5.4.1): the socket is half-closed after it (FIN)
+    // and what the peer still sends is read and dropped — closing with unread input would make the
+    // kernel answer with a TCP reset, which can discard the GOAWAY before the peer reads it. The socket
+    // is gone when the peer closes its side ('end' → destroy), or ERROR_CLOSE_MS later.
+    this.endSocket();
+    this.closeTimer = setTimeout(destroyConnection, ERROR_CLOSE_MS, this).unref();
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.settingsTimer);
+    this.settingsTimer = undefined;
+    clearTimeout(this.closeTimer);
+    this.closeTimer = undefined;
   }
 
   // ---- frames out ----
@@ -695,6 +760,7 @@ export class H2Connection extends EventEmitter {
   }
 
   private writeRstStream(streamId: number, code: number): void {
+    remember(this.resetSent, streamId);
     const payload = Buffer.allocUnsafe(4);
     payload.writeUInt32BE(code, 0);
     this.writeFrame(FrameType.RST_STREAM, 0, streamId, payload);
@@ -787,6 +853,7 @@ export class H2Connection extends EventEmitter {
     if (!this.destroyed) {
       this.destroyed = true;
       this.closed = true;
+      this.clearTimers();
       for (const stream of this.streams.values()) stream.destroy();
       this.streams.clear();
       for (const ping of this.pings.splice(0)) ping.callback(new Error('the connection closed'), 0);

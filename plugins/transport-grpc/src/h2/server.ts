@@ -19,6 +19,8 @@ export interface H2ServerOptions {
   readonly tls?: TlsOptions;
   /** Bytes of unread answers a connection may buffer (default 64 MiB, node's maxSessionMemory). */
   readonly maxOutputBytes?: number;
+  /** How long a peer has to acknowledge the server's SETTINGS before GOAWAY SETTINGS_TIMEOUT (default 10 s, as grpc-go; 0 = no limit). */
+  readonly settingsTimeoutMs?: number;
 }
 
 /**
@@ -43,6 +45,7 @@ export class H2Server extends EventEmitter {
       headerTableSize: settings.headerTableSize ?? 4096,
       maxOutputBytes: options.maxOutputBytes ?? 64 * 1024 * 1024,
       maxResetsPerSecond: 1000,
+      settingsTimeoutMs: options.settingsTimeoutMs ?? 10_000,
     };
     if (options.tls) {
       const server = createTlsServer({ ...options.tls, ALPNProtocols: ['h2'] });

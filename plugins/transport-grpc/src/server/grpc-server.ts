@@ -39,6 +39,12 @@ export interface GrpcServerOptions {
    * GOAWAY for a protocol error, which node leaves open (no event) until the process ends.
    */
   readonly keepaliveTimeMs?: number;
+  /**
+   * How long a client has to acknowledge the server's SETTINGS before its connection is closed with
+   * GOAWAY SETTINGS_TIMEOUT (RFC 9113 §6.5.3; default 10,000 ms, as grpc-go; 0 = no limit). The
+   * 'trellis' engine only: nghttp2 has no such timer.
+   */
+  readonly settingsTimeoutMs?: number;
   /** Extra HTTP/2 settings sent to clients (initialWindowSize, maxFrameSize…). */
   readonly settings?: Settings;
   /** Where protocol problems and handler contract breaches are reported. Default: a process warning. */
@@ -116,6 +122,8 @@ export class GrpcServer {
     if (!(this.idleTimeoutMs >= 0)) throw invalidOption('idleTimeoutMs', options.idleTimeoutMs, 'a number of ms ≥ 0 (0 = never)');
     this.keepaliveTimeMs = options.keepaliveTimeMs ?? 30_000;
     if (!(this.keepaliveTimeMs >= 0)) throw invalidOption('keepaliveTimeMs', options.keepaliveTimeMs, 'a number of ms ≥ 0 (0 = never)');
+    const settingsTimeoutMs = options.settingsTimeoutMs ?? 10_000;
+    if (!(settingsTimeoutMs >= 0 && Number.isFinite(settingsTimeoutMs))) throw invalidOption('settingsTimeoutMs', options.settingsTimeoutMs, 'a number of ms ≥ 0 (0 = no limit)');
     this.report = options.onError ??
       ((message, peer) => process.emitWarning(peer ? `${message} (peer ${peer.host}:${peer.port})` : message, 'TrellisGrpcWarning'));
     const maxReceive = positive('maxReceiveMessageSize', options.maxReceiveMessageSize, 4 * 1024 * 1024);
@@ -140,7 +148,7 @@ export class GrpcServer {
     const engine = options.engine ?? 'trellis';
     if (engine !== 'trellis' && engine !== 'node:http2') throw invalidOption('engine', engine, "'trellis' or 'node:http2'");
     if (engine === 'trellis') {
-      this.http2 = new H2Server({ settings: http2Options.settings, tls: options.tls, maxOutputBytes: 64 * 1024 * 1024 }) as unknown as EngineServer;
+      this.http2 = new H2Server({ settings: http2Options.settings, tls: options.tls, maxOutputBytes: 64 * 1024 * 1024, settingsTimeoutMs }) as unknown as EngineServer;
       if (options.tls) {
         this.http2.on('tlsClientError', (error: Error, socket: TLSSocket) => {
           this.report(`TLS handshake failed: ${error.message}`, { host: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 });

@@ -1,4 +1,4 @@
-import { constants, type Http2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { constants, type IncomingHttpHeaders } from 'node:http2';
 import { Code, RpcError, type Metadata } from '@trellis/core';
 import type { DeadlineEntry, PeerInfo } from '@trellis/core/spi';
 import { ACCEPT_ENCODING, accepts, compress, CompressionError, decompress, type Encoding } from '../wire/compression.js';
@@ -248,8 +248,7 @@ export class ServerCall implements GrpcServerCall, DeadlineEntry, MessageSink, F
   private writeFrame(frame: Buffer): Promise<void> {
     if (this.done) return Promise.reject(this.abortReason ?? new RpcError(Code.CANCELLED, 'the call is already finished'));
     this.session?.trellisPolicy?.activity();
-    // writeFrame uses write / once / off only, which every engine's stream has.
-    return writeFrame(this.stream as unknown as Http2Stream, frame, this);
+    return writeFrame(this.stream, frame, this);
   }
 
   /** What a send waiting for drain fails with when the stream closes first (FrameWriter). */
