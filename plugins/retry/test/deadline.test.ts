@@ -18,11 +18,12 @@ function deadlines() {
 }
 
 t.test('a 1,000 ms deadline with slow failing providers: retries use only the time left', async (t) => {
-  // Each of the three servers answers UNAVAILABLE after 300 ms: attempt 1 ends at ~300, attempt 2 at
-  // ~600, attempt 3 at ~900, and the next one runs into the deadline. The connections are dialled
+  // Each of the three servers answers UNAVAILABLE after 400 ms: attempt 1 ends at ~400, attempt 2 at
+  // ~800, and attempt 3 (the last untried server) runs into the deadline — with 300 ms it ended at
+  // ~900 with UNAVAILABLE on an idle machine, and no server was left to try. The connections are dialled
   // before the clock starts (a dial took 100–280 ms under load 20, and with it the first attempt
   // outlasted an 800 ms deadline at load 25), and the deadline leaves room for at least two attempts.
-  const servers = await Promise.all(['s1', 's2', 's3'].map((name) => startServer(t, name, { delayMs: 300, failCode: Code.UNAVAILABLE })));
+  const servers = await Promise.all(['s1', 's2', 's3'].map((name) => startServer(t, name, { delayMs: 400, failCode: Code.UNAVAILABLE })));
   const seen = deadlines();
   const log = attemptLog();
   const { client, stub } = echoClient(t, servers.map((s) => s.address), {
