@@ -20,7 +20,7 @@ awk '/:test: # \{ total: / {
 }
 # CI shows only the tail of this output: repeat every failed test (and its first diagnostic lines)
 # here, so a red run names what failed.
-/:test: +not ok / { shown = 14 }
+/:test: +not ok / && !/# (TODO|SKIP)/ { shown = 14 }
 shown > 0 && kept < 120 { failures[++kept] = $0; shown-- }
 END {
   if (kept > 0) { print "--- failed tests ---"; for (i = 1; i <= kept; i++) print failures[i] }
