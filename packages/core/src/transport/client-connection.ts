@@ -313,7 +313,6 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
       try {
         end = request.writeBody!(slab, bodyAt);
       } catch (error) {
-        end = -1;
         this.batcher.unreserve(at, size);
         call.fail(new RpcError(Code.INVALID_ARGUMENT, `request to ${this.label} could not be encoded: ${(error as Error).message}`, { mayHaveRun: false, cause: error }));
         return false;
