@@ -35,24 +35,12 @@ let interceptor;
 plugin.setupClient({ side: 'client', observe: (o) => { observer = o; }, addInspector: () => {} });
 plugin.setupServer({ side: 'server', addInterceptor: (i) => { interceptor = i; }, onListening: () => {} });
 
-const method = { service: 'bench.BenchService', name: 'Echo', kind: 'unary' };
-const endpoint = { host: '127.0.0.1', port: 4000, id: '127.0.0.1:4000' };
-const peer = { host: '127.0.0.1', port: 50000 };
-const signal = new globalThis.AbortController().signal;
-const handler = (inv) => Promise.resolve(inv);
-const traced = interceptor(handler);
+const { method, endpoint, peer, signal, handler, tracedCall } = require('./stand-in-call.js');
+const oneCall = tracedCall({ observer, interceptor });
 const CALLS = 5000;
 
 async function withPlugin() {
-  for (let i = 0; i < CALLS; i++) {
-    const inv = { method, metadata: new Map(), attempt: 1 };
-    const call = observer.callStart(inv);
-    const attempt = { invocation: inv, endpoint, send: 1, startedAt: 0, code: 0, error: undefined, latencyMs: 0.3 };
-    observer.attemptStart(attempt, call);
-    await traced({ method, metadata: inv.metadata, attempt: 1, peer, signal });
-    observer.attemptEnd(attempt, call);
-    observer.callEnd({ invocation: inv, code: 0, error: undefined, endpoint, latencyMs: 0.4 }, call);
-  }
+  for (let i = 0; i < CALLS; i++) await oneCall();
 }
 
 async function without() {

@@ -147,23 +147,7 @@ async function main() {
     plugin.setupServer({ side: 'server', addInterceptor: (i) => { hooks.interceptor = i; }, onListening: (f) => f({ port: 4000 }) });
     return hooks;
   };
-  const method = { service: 'bench.BenchService', name: 'Echo', kind: 'unary' };
-  const endpoint = { host: '127.0.0.1', port: 4000, id: '127.0.0.1:4000' };
-  const peer = { host: '127.0.0.1', port: 50000 };
-  const signal = new globalThis.AbortController().signal;
-  const handler = (inv) => Promise.resolve(inv);
-  const whole = ({ observer, interceptor }) => {
-    const traced = interceptor(handler);
-    return async () => {
-    const inv = { method, metadata: new Map(), attempt: 1 };
-    const call = observer.callStart(inv);
-    const attempt = { invocation: inv, endpoint, send: 1, startedAt: 0, code: 0, error: undefined, latencyMs: 0.3 };
-    observer.attemptStart(attempt, call);
-    await traced({ method, metadata: inv.metadata, attempt: 1, peer, signal });
-    observer.attemptEnd(attempt, call);
-    observer.callEnd({ invocation: inv, code: 0, error: undefined, endpoint, latencyMs: 0.4 }, call);
-    };
-  };
+  const { method, peer, signal, handler, tracedCall: whole, bareCall: bare } = require('./stand-in-call.js');
   const inline = async () => {
     const metadata = new Map();
     const parent = api.context.active();
@@ -196,10 +180,6 @@ async function main() {
     span.setAttribute('server.port', 4000);
     span.setAttribute('rpc.trellis.status_code', 0);
     span.end();
-  };
-  const bare = async () => {
-    const metadata = new Map();
-    await handler({ method, metadata, attempt: 1, peer, signal });
   };
   const loop = await timeAsync(bare);
   rows.push(
