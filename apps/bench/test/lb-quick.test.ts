@@ -9,18 +9,22 @@ interface Steady {
   balancer: string;
   calls: number;
   failed: number;
+  failedCodes: Record<string, number>;
+  p99Us: number;
   qps: number;
   share: Record<string, number>;
   serviceTimes: Record<string, { calls: number; meanMs: number } | undefined>;
 }
 
 // The CI smoke run of `pnpm bench:lb`: every phase runs against real provider processes and the
-// results are written. Speed is never asserted here; only what must hold on any machine.
+// results are written. Speed is never asserted here; only what must hold on any machine. The
+// per-call timeout is 3 s rather than the benchmark's 500 ms: on a loaded 2-core CI machine the
+// whole process can stall for more than 500 ms, and "no call failed" must not hinge on that.
 t.test('pnpm bench:lb --quick completes and writes lb-quick.json and lb-quick.svg', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'trellis-bench-lb-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [join(__dirname, '..', 'dist', 'lb', 'main.js'), '--quick', '--out', out], { timeout: 180_000 }, (error, stdout, stderr) =>
+    execFile(process.execPath, [join(__dirname, '..', 'dist', 'lb', 'main.js'), '--quick', '--timeout-ms', '3000', '--out', out], { timeout: 180_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
   });
   t.equal(code, 0, `${stdout.split('\n').slice(-20).join('\n')}\n${stderr}`);
@@ -41,7 +45,7 @@ t.test('pnpm bench:lb --quick completes and writes lb-quick.json and lb-quick.sv
   for (const s of report.steady) {
     const what = `${s.scenario}, ${s.balancer}`;
     t.ok(s.calls > 0, `${what}: ${s.calls} calls completed in the steady phase`);
-    t.equal(s.failed, 0, `${what}: no call failed while every provider was up`);
+    t.equal(s.failed, 0, `${what}: no call failed while every provider was up (failed: ${JSON.stringify(s.failedCodes)}, p99 ${Math.round(s.p99Us)} µs)`);
     const total = Object.values(s.share).reduce((a, b) => a + b, 0);
     t.ok(Math.abs(total - 1) < 1e-9, `${what}: shares add up to 1`);
     for (const name of ['A', 'B', 'C']) t.ok(s.serviceTimes[name] !== undefined, `${what}: ${name} reported its service times`);

@@ -1,3 +1,4 @@
+import { Code } from '@trellis/core';
 import { percentileOfSorted } from '@trellis/core/toolkit';
 
 /**
@@ -40,6 +41,8 @@ export interface WindowStats {
   /** Calls that completed in the window, failed ones included. */
   readonly calls: number;
   readonly failed: number;
+  /** The failed calls by status code name (e.g. { DEADLINE_EXCEEDED: 2 }): says why they failed. */
+  readonly failedCodes: Record<string, number>;
   /** Successful calls completed per second. */
   readonly qps: number;
   readonly meanUs: number;
@@ -57,6 +60,7 @@ export function windowStats(log: CallLog, providers: number, from: number, to: n
   const calls = new Array<number>(providers).fill(0);
   const sums = new Array<number>(providers).fill(0);
   let failed = 0;
+  const failedCodes: Record<string, number> = {};
   let total = 0;
   for (let i = 0; i < log.size; i++) {
     const end = log.start[i]! + log.latency[i]!;
@@ -64,6 +68,8 @@ export function windowStats(log: CallLog, providers: number, from: number, to: n
     total++;
     if (log.code[i] !== 0) {
       failed++;
+      const name = Code[log.code[i]!] ?? String(log.code[i]);
+      failedCodes[name] = (failedCodes[name] ?? 0) + 1;
       continue;
     }
     const l = log.latency[i]!;
@@ -81,6 +87,7 @@ export function windowStats(log: CallLog, providers: number, from: number, to: n
   return {
     calls: total,
     failed,
+    failedCodes,
     qps: (n * 1000) / (to - from),
     meanUs: mean * 1000,
     p50Us: at(50) * 1000,
