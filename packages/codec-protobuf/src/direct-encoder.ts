@@ -23,7 +23,11 @@ import * as protobuf from 'protobufjs';
  * that was ≈ 35 % of the server's CPU (README, "Why a hand-written encoder").
  */
 export interface DirectEncoder {
-  /** The encoded size of `message` (a protobufjs message, as fromObject returns). Throws on values protobufjs would throw on. */
+  /**
+   * The encoded size of `message` (a protobufjs message, as fromObject returns; for `objectEncoder`,
+   * the plain object). Throws on values protobufjs would throw on. -1 from `objectEncoder` only: an
+   * object it does not take as is.
+   */
   length(message: object): number;
   /** Writes the message measured by the last `length()` call at `offset`; returns the end offset. Never throws for a measured message. */
   write(message: object, target: Uint8Array, offset: number): number;
@@ -50,8 +54,11 @@ class Scratch {
   buffers: Uint8Array[] = [];
   bufferCount = 0;
   bufferRead = 0;
+  /** Set by an object encoder's size pass: a value it does not take as is (the codec then uses fromObject). */
+  odd = 0;
 
   reset(): void {
+    this.odd = 0;
     this.count = 0;
     this.read = 0;
     if (this.bufferCount !== 0) this.buffers.length = 0; // the last message's decoded base64 goes
@@ -223,6 +230,155 @@ const SCALARS: Readonly<Record<string, ValueCodec>> = {
   },
 };
 
+// ---- values as a plain object holds them (the object encoder: fromObject fused into the passes)
+
+/**
+ * LongBits.fromNumber on a safe integer, into bitsLo/bitsHi without an object: the bits long.js's
+ * `Long.fromNumber` gives it too (fromObject's conversion of a number, and of a decimal string of up to
+ * 15 digits through fast-long.ts).
+ */
+function safeIntegerBits(value: number): void {
+  const negative = value < 0;
+  if (negative) value = -value;
+  let lo = value >>> 0;
+  let hi = ((value - lo) / 4294967296) >>> 0;
+  if (negative) {
+    hi = ~hi >>> 0;
+    lo = ~lo >>> 0;
+    if (++lo > 4294967295) {
+      lo = 0;
+      if (++hi > 4294967295) hi = 0;
+    }
+  }
+  bitsLo = lo;
+  bitsHi = hi;
+}
+
+/** `-?[0-9]{1,15}` (signed) or `[0-9]{1,15}`: fast-long.ts's fast path, where a double is exact. */
+function isShortDecimal(text: string, signed: boolean): boolean {
+  const length = text.length;
+  let i = signed && length > 1 && text.charCodeAt(0) === 45 /* - */ ? 1 : 0;
+  if (i === length || length - i > 15) return false;
+  for (; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/**
+ * Sets bitsLo/bitsHi from an int64 value as a plain object holds it and returns true, for the
+ * values whose conversion is plain: a safe integer (not negative for unsigned types), a decimal
+ * string of up to 15 digits, a Long-like `{ low, high }`. False for the rest (past 2^53, BigInt,
+ * malformed): the codec then runs fromObject and its checks, which refuse or convert them.
+ */
+function plainLongBits(value: Value, unsigned: boolean): boolean {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || (unsigned && value < 0)) return false;
+    safeIntegerBits(value);
+    return true;
+  }
+  if (typeof value === 'string') {
+    if (!isShortDecimal(value, !unsigned)) return false;
+    safeIntegerBits(+value);
+    return true;
+  }
+  if (typeof value === 'object' && value !== null) {
+    const long = value as { low?: unknown; high?: unknown };
+    if (typeof long.low !== 'number' || typeof long.high !== 'number') return false;
+    bitsLo = long.low >>> 0;
+    bitsHi = long.high >>> 0;
+    return true;
+  }
+  return false;
+}
+
+/** A plain value codec's size pass, taking only values of `accepts` (anything else: `odd`). */
+function plainWhen(codec: ValueCodec, accepts: (value: Value) => boolean): ValueCodec {
+  const size = codec.size;
+  return {
+    wireType: codec.wireType,
+    packable: codec.packable,
+    size: (v, s, depth) => (accepts(v) ? size(v, s, depth) : ((s.odd = 1), 0)),
+    write: codec.write,
+  };
+}
+
+const isNumber = (v: Value): boolean => typeof v === 'number';
+
+function plainLong(unsigned: boolean, zigZag: boolean, fixed: boolean): ValueCodec {
+  if (fixed) {
+    return {
+      wireType: 1, packable: true,
+      size: (v, s) => (plainLongBits(v, unsigned) ? 8 : ((s.odd = 1), 0)),
+      write: (v, t, p) => (plainLongBits(v, unsigned), writeFixed32(bitsHi, t, writeFixed32(bitsLo, t, p))),
+    };
+  }
+  return {
+    wireType: 0, packable: true,
+    size: (v, s) => {
+      if (!plainLongBits(v, unsigned)) return (s.odd = 1), 0;
+      if (zigZag) zigZag64();
+      return varint64Size(bitsLo, bitsHi);
+    },
+    write: (v, t, p) => {
+      plainLongBits(v, unsigned);
+      if (zigZag) zigZag64();
+      return writeVarint64(bitsLo, bitsHi, t, p);
+    },
+  };
+}
+
+/**
+ * Each scalar type's codec for a value as a plain object holds it: the values fromObject keeps as
+ * they are (a number for a number field, a string for a string, a Uint8Array for bytes, anything for
+ * a bool: `Boolean(v)` and the writer's `v ? 1 : 0` agree), and int64 values it converts through
+ * plainLongBits. Each is a subset of what strict-values.ts accepts, so skipping its check changes
+ * nothing. Everything else sets `odd`.
+ */
+const PLAIN_SCALARS: Readonly<Record<string, ValueCodec>> = {
+  double: plainWhen(SCALARS.double!, isNumber),
+  float: plainWhen(SCALARS.float!, isNumber),
+  int32: plainWhen(SCALARS.int32!, isNumber),
+  uint32: plainWhen(SCALARS.uint32!, isNumber),
+  sint32: plainWhen(SCALARS.sint32!, isNumber),
+  fixed32: plainWhen(SCALARS.fixed32!, isNumber),
+  sfixed32: plainWhen(SCALARS.sfixed32!, isNumber),
+  int64: plainLong(false, false, false),
+  uint64: plainLong(true, false, false),
+  sint64: plainLong(false, true, false),
+  fixed64: plainLong(true, false, true),
+  sfixed64: plainLong(false, false, true),
+  bool: SCALARS.bool!,
+  string: plainWhen(SCALARS.string!, (v) => typeof v === 'string'),
+  bytes: plainWhen(SCALARS.bytes!, (v) => v instanceof Uint8Array),
+};
+
+/**
+ * An enum field's value as a plain object holds it: a name of the enum (its number is written) or an
+ * int32 number (written as is, as fromObject keeps unknown numbers: proto3 enums are open).
+ */
+function plainEnum(type: protobuf.Enum): ValueCodec {
+  const numbers = new Map<string, number>(Object.entries(type.values));
+  const int32 = SCALARS.int32!;
+  const number = (v: Value): number => (typeof v === 'string' ? numbers.get(v)! : v as number);
+  return {
+    wireType: 0, packable: true,
+    size: (v, s, depth) => {
+      if (typeof v === 'number' ? (v | 0) !== v : typeof v !== 'string' || !numbers.has(v)) return (s.odd = 1), 0;
+      return int32.size(number(v), s, depth);
+    },
+    write: (v, t, p, s) => int32.write(number(v), t, p, s),
+  };
+}
+
+/** A plain object (prototype Object.prototype or null): what fromObject copies field by field. */
+function isPlainObject(value: Value): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+}
+
 // ---- messages
 
 interface FieldPlan {
@@ -233,6 +389,17 @@ interface FieldPlan {
 interface MessagePlan {
   size(message: Value, scratch: Scratch, depth: number): number;
   write(message: Value, target: Uint8Array, pos: number, scratch: Scratch): number;
+}
+
+/**
+ * Which values the passes take. `message`: a protobufjs message as fromObject returns it (a field is
+ * present when it is an own property and not null). `object`: the plain object the caller handed to
+ * the codec, read as fromObject reads it (a singular field is present when not null, a repeated or
+ * map field when truthy), converted on the fly; a value it does not take as is sets `scratch.odd`.
+ */
+interface Mode {
+  readonly objects: boolean;
+  readonly plans: Map<protobuf.Type, MessagePlan>;
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -253,11 +420,13 @@ function writeTag(tag: Uint8Array, target: Uint8Array, pos: number): number {
 }
 
 /** A nested message as a value: its length is measured in the size pass and read back in the write pass. */
-function messageValue(plan: MessagePlan): ValueCodec {
+function messageValue(plan: MessagePlan, objects: boolean): ValueCodec {
   return {
     wireType: 2,
     packable: false,
     size: (v, s, depth) => {
+      // fromObject copies a plain object; a message instance, an array or a non-object is its to handle.
+      if (objects && !isPlainObject(v)) return (s.odd = 1), 0;
       const slot = s.count++;
       const length = plan.size(v, s, depth + 1);
       s.lengths[slot] = length;
@@ -267,13 +436,19 @@ function messageValue(plan: MessagePlan): ValueCodec {
   };
 }
 
-function valueCodec(field: protobuf.Field, type: string, plans: Map<protobuf.Type, MessagePlan>): ValueCodec | undefined {
+/** A message type with a protobufjs wrapper (google.protobuf.Any): its fromObject is the wrapper's own. */
+const WRAPPED: ValueCodec = { wireType: 2, packable: false, size: (_v, s) => ((s.odd = 1), 0), write: (_v, _t, p) => p };
+
+function valueCodec(field: protobuf.Field, type: string, mode: Mode): ValueCodec | undefined {
   const resolved = field.resolvedType;
   if (resolved instanceof protobuf.Type) {
-    const plan = planFor(resolved, plans);
-    return plan === undefined ? undefined : messageValue(plan);
+    const plan = planFor(resolved, mode);
+    if (plan === undefined) return undefined;
+    if (mode.objects && protobuf.wrappers[resolved.fullName] !== undefined) return WRAPPED;
+    return messageValue(plan, mode.objects);
   }
-  return SCALARS[resolved instanceof protobuf.Enum ? 'int32' : type];
+  if (resolved instanceof protobuf.Enum) return mode.objects ? plainEnum(resolved) : SCALARS.int32;
+  return (mode.objects ? PLAIN_SCALARS : SCALARS)[type];
 }
 
 /**
@@ -284,16 +459,25 @@ type FieldShape =
   | { kind: 'singular' | 'repeated' | 'packed'; name: string; tag: Uint8Array; codec: ValueCodec }
   | { kind: 'map'; name: string; plan: FieldPlan };
 
-/** Map keys are the strings Object.keys gives; each key type's writer coerces them as protobufjs's does. */
-function mapField(name: string, tag: Uint8Array, key: ValueCodec, keyTag: Uint8Array, value: ValueCodec, valueTag: Uint8Array): FieldPlan {
+/**
+ * Map keys are the strings Object.keys gives; each key type's writer coerces them as protobufjs's
+ * does (fromObject copies the keys as they are, so both modes write them alike). In `objects` mode
+ * the map is what fromObject reads: present when truthy, an object, no `__proto__` key (fromObject's
+ * copy would lose it).
+ */
+function mapField(name: string, tag: Uint8Array, key: ValueCodec, keyTag: Uint8Array, value: ValueCodec, valueTag: Uint8Array, objects: boolean): FieldPlan {
   return {
     size: (m, s, depth) => {
       const map = m[name] as Record<string, Value> | null | undefined;
-      if (map == null || !hasOwn.call(m, name)) return 0;
+      if (objects) {
+        if (!map) return 0;
+        if (typeof map !== 'object') return (s.odd = 1), 0;
+      } else if (map == null || !hasOwn.call(m, name)) return 0;
       const keys = Object.keys(map);
       let total = 0;
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
+        if (objects && k === '__proto__') return (s.odd = 1), 0;
         const slot = s.count++;
         const length = keyTag.length + key.size(k, s, depth) + valueTag.length + value.size(map[k], s, depth);
         s.lengths[slot] = length;
@@ -303,29 +487,29 @@ function mapField(name: string, tag: Uint8Array, key: ValueCodec, keyTag: Uint8A
     },
     write: (m, t, p, s) => {
       const map = m[name] as Record<string, Value> | null | undefined;
-      if (map == null || !hasOwn.call(m, name)) return p;
-      const keys = Object.keys(map);
+      if (objects ? !map : map == null || !hasOwn.call(m, name)) return p;
+      const keys = Object.keys(map!);
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
         p = writeVarint32(s.next(), t, writeTag(tag, t, p));
         p = key.write(k, t, writeTag(keyTag, t, p), s);
-        p = value.write(map[k], t, writeTag(valueTag, t, p), s);
+        p = value.write(map![k], t, writeTag(valueTag, t, p), s);
       }
       return p;
     },
   };
 }
 
-function fieldShape(field: protobuf.Field, plans: Map<protobuf.Type, MessagePlan>): FieldShape | undefined {
+function fieldShape(field: protobuf.Field, mode: Mode): FieldShape | undefined {
   if (field.required || field.delimited) return undefined;
   const name = field.name;
   if (field.map) {
     const key = SCALARS[(field as unknown as protobuf.MapField).keyType];
-    const value = valueCodec(field, field.type, plans);
+    const value = valueCodec(field, field.type, mode);
     if (key === undefined || value === undefined) return undefined;
-    return { kind: 'map', name, plan: mapField(name, tagBytes(field.id, 2), key, tagBytes(1, key.wireType), value, tagBytes(2, value.wireType)) };
+    return { kind: 'map', name, plan: mapField(name, tagBytes(field.id, 2), key, tagBytes(1, key.wireType), value, tagBytes(2, value.wireType), mode.objects) };
   }
-  const codec = valueCodec(field, field.type, plans);
+  const codec = valueCodec(field, field.type, mode);
   if (codec === undefined) return undefined;
   if (!field.repeated) return { kind: 'singular', name, tag: tagBytes(field.id, codec.wireType), codec };
   if (field.packed && codec.packable) return { kind: 'packed', name, tag: tagBytes(field.id, 2), codec };
@@ -338,9 +522,11 @@ function fieldShape(field: protobuf.Field, plans: Map<protobuf.Type, MessagePlan
  * value codec called from a call site of its own — one the JIT can inline, where a loop over field
  * closures made every value call megamorphic. The source is built only from the .proto's
  * reflection (field names appear as JSON string literals, tags as numbers), never from a message.
+ * In `objects` mode presence is fromObject's (see Mode) and what it would refuse or convert sets
+ * `s.odd` (a repeated field that is not an array, nesting past the recursion limit).
  */
-function generatePasses(typeName: string, shapes: readonly FieldShape[]): Pick<MessagePlan, 'size' | 'write'> {
-  const size: string[] = ['if(depth>LIMIT)throw Error("max depth exceeded")', 'var n=0,v,i,l,slot'];
+function generatePasses(typeName: string, shapes: readonly FieldShape[], objects: boolean): Pick<MessagePlan, 'size' | 'write'> {
+  const size: string[] = [objects ? 'if(depth>LIMIT){s.odd=1;return 0}' : 'if(depth>LIMIT)throw Error("max depth exceeded")', 'var n=0,v,i,l,slot'];
   const write: string[] = ['var v,i'];
   const tagSource = (tag: Uint8Array) => [...tag].map((byte) => `t[p++]=${byte}`).join(';');
   shapes.forEach((shape, f) => {
@@ -355,28 +541,35 @@ function generatePasses(typeName: string, shapes: readonly FieldShape[]): Pick<M
     size.push(`v=m[${name}]`);
     write.push(`v=m[${name}]`);
     if (shape.kind === 'singular') {
-      size.push(`if(v!=null&&hasOwn.call(m,${name}))n+=${shape.tag.length}+${c}.size(v,s,depth)`);
-      write.push(`if(v!=null&&hasOwn.call(m,${name})){${tag};p=${c}.write(v,t,p,s)}`);
-    } else if (shape.kind === 'repeated') {
-      size.push(`if(v!=null&&v.length)for(i=0;i<v.length;i++)n+=${shape.tag.length}+${c}.size(v[i],s,depth)`);
-      write.push(`if(v!=null&&v.length)for(i=0;i<v.length;i++){${tag};p=${c}.write(v[i],t,p,s)}`);
+      const present = objects ? 'v!=null' : `v!=null&&hasOwn.call(m,${name})`;
+      size.push(`if(${present})n+=${shape.tag.length}+${c}.size(v,s,depth)`);
+      write.push(`if(${present}){${tag};p=${c}.write(v,t,p,s)}`);
+      return;
+    }
+    // A repeated field: fromObject takes a truthy value, and refuses one that is not an array.
+    const sizePresent = objects ? 'if(v&&!isArray(v))s.odd=1;else if(v&&v.length)' : 'if(v!=null&&v.length)';
+    const writePresent = objects ? 'if(v&&v.length)' : 'if(v!=null&&v.length)';
+    if (shape.kind === 'repeated') {
+      size.push(`${sizePresent}for(i=0;i<v.length;i++)n+=${shape.tag.length}+${c}.size(v[i],s,depth)`);
+      write.push(`${writePresent}for(i=0;i<v.length;i++){${tag};p=${c}.write(v[i],t,p,s)}`);
     } else {
-      size.push(`if(v!=null&&v.length){slot=s.count++;l=0;for(i=0;i<v.length;i++)l+=${c}.size(v[i],s,depth);s.lengths[slot]=l;n+=${shape.tag.length}+vsize(l)+l}`);
-      write.push(`if(v!=null&&v.length){${tag};p=wv32(s.lengths[s.read++],t,p);for(i=0;i<v.length;i++)p=${c}.write(v[i],t,p,s)}`);
+      size.push(`${sizePresent}{slot=s.count++;l=0;for(i=0;i<v.length;i++)l+=${c}.size(v[i],s,depth);s.lengths[slot]=l;n+=${shape.tag.length}+vsize(l)+l}`);
+      write.push(`${writePresent}{${tag};p=wv32(s.lengths[s.read++],t,p);for(i=0;i<v.length;i++)p=${c}.write(v[i],t,p,s)}`);
     }
   });
   size.push('return n');
   write.push('return p');
   const codecs = shapes.map((shape) => (shape.kind === 'map' ? shape.plan : shape.codec));
   const unpack = codecs.map((_, f) => `var C${f}=C[${f}];`).join('');
-  const id = typeName.replace(/\W/g, '_');
+  const id = typeName.replace(/\W/g, '_') + (objects ? '$object' : '');
   const source = `${unpack}\nreturn {size:function ${id}$size(m,s,depth){\n${size.join('\n')}\n},write:function ${id}$write(m,t,p,s){\n${write.join('\n')}\n}}`;
-  const factory = new Function('C', 'hasOwn', 'vsize', 'wv32', 'LIMIT', source) as (...args: unknown[]) => Pick<MessagePlan, 'size' | 'write'>;
-  return factory(codecs, hasOwn, varint32Size, writeVarint32, util.recursionLimit);
+  const factory = new Function('C', 'hasOwn', 'vsize', 'wv32', 'LIMIT', 'isArray', source) as (...args: unknown[]) => Pick<MessagePlan, 'size' | 'write'>;
+  return factory(codecs, hasOwn, varint32Size, writeVarint32, util.recursionLimit, Array.isArray);
 }
 
-/** Built once per type (recursive types share their plan); undefined where a field is not covered. */
-function planFor(type: protobuf.Type, plans: Map<protobuf.Type, MessagePlan>): MessagePlan | undefined {
+/** Built once per type and mode (recursive types share their plan); undefined where a field is not covered. */
+function planFor(type: protobuf.Type, mode: Mode): MessagePlan | undefined {
+  const plans = mode.plans;
   if (plans.has(type)) return plans.get(type);
   // Registered before the fields are planned, so recursive types terminate; the passes are
   // generated once every field is planned (a nested message's codec reads them from the plan).
@@ -384,14 +577,14 @@ function planFor(type: protobuf.Type, plans: Map<protobuf.Type, MessagePlan>): M
   plans.set(type, plan);
   const shapes: FieldShape[] = [];
   for (const field of [...type.fieldsArray].sort((a, b) => a.id - b.id)) {
-    const shape = fieldShape(field.resolve(), plans);
+    const shape = fieldShape(field.resolve(), mode);
     if (shape === undefined) {
       plans.set(type, undefined as unknown as MessagePlan);
       return undefined;
     }
     shapes.push(shape);
   }
-  const passes = generatePasses(type.name, shapes);
+  const passes = generatePasses(type.name, shapes, mode.objects);
   plan.size = passes.size;
   plan.write = passes.write;
   return plan;
@@ -409,12 +602,12 @@ function complete(plan: MessagePlan | undefined, type: protobuf.Type, plans: Map
   return true;
 }
 
-const sharedPlans = new Map<protobuf.Type, MessagePlan>();
+const messageMode: Mode = { objects: false, plans: new Map() };
+const objectMode: Mode = { objects: true, plans: new Map() };
 
-/** The direct encoder of `type`, or undefined when it has a field kind this encoder does not cover. */
-export function directEncoder(type: protobuf.Type): DirectEncoder | undefined {
-  const plan = planFor(type, sharedPlans);
-  if (!complete(plan, type, sharedPlans)) return undefined;
+function encoderFor(type: protobuf.Type, mode: Mode): DirectEncoder | undefined {
+  const plan = planFor(type, mode);
+  if (!complete(plan, type, mode.plans)) return undefined;
   const scratch = new Scratch();
   let measured: object | undefined;
   return {
@@ -422,14 +615,37 @@ export function directEncoder(type: protobuf.Type): DirectEncoder | undefined {
       scratch.reset();
       measured = undefined;
       const length = plan!.size(message, scratch, 0);
+      if (scratch.odd !== 0) return -1;
       measured = message;
       return length;
     },
     write(message, target, offset) {
-      if (message !== measured) this.length(message);
+      if (message !== measured && this.length(message) < 0) throw new TypeError('the object needs fromObject: measure it with length() first');
       scratch.read = 0;
       scratch.bufferRead = 0;
       return plan!.write(message, target, offset, scratch);
     },
   };
 }
+
+/** The direct encoder of `type`, or undefined when it has a field kind this encoder does not cover. */
+export function directEncoder(type: protobuf.Type): DirectEncoder | undefined {
+  return encoderFor(type, messageMode);
+}
+
+/**
+ * The direct encoder of `type` with protobufjs's `fromObject` fused into it: it takes the plain
+ * object a caller hands to the codec (`{ id: '5', mood: 'HAPPY', … }`) and writes the bytes
+ * `Type.encode(Type.fromObject(object)).finish()` writes, with no message object in between.
+ * `length()` returns -1 for an object holding a value fromObject would convert in a way it does not
+ * (an int64 past 2^53, a BigInt, bytes as base64, a number for a string field, a message instance
+ * or an array where a message goes, a `google.protobuf.Any`, nesting past the recursion limit):
+ * the codec then takes the fromObject path, which converts or refuses it. Undefined for the types
+ * `directEncoder` does not cover. The top-level object must be a plain object (the caller checks).
+ */
+export function objectEncoder(type: protobuf.Type): DirectEncoder | undefined {
+  if (protobuf.wrappers[type.fullName] !== undefined) return undefined;
+  return encoderFor(type, objectMode);
+}
+
+export { isPlainObject };

@@ -1,7 +1,7 @@
 import type { MessageCodec } from '@trellis/core';
 import * as protobuf from 'protobufjs';
 import { ProtoCodecError } from './codec-error.js';
-import { directEncoder } from './direct-encoder.js';
+import { directEncoder, isPlainObject, objectEncoder } from './direct-encoder.js';
 import { fastUtil } from './fast-long.js';
 import { ObjectDecoders, type ObjectDecoder } from './object-decoder.js';
 import { strictReader } from './strict-reader.js';
@@ -111,6 +111,11 @@ function createCodec(
   };
   const direct = directEncoder(type);
   if (direct === undefined) return codec;
+  // fromObject fused into the encoder: a plain object whose values need no conversion beyond what
+  // it does itself (objectEncoder) is encoded without a message object in between; anything else
+  // goes through fromObject (and its checks) into the direct encoder.
+  const objects = objectEncoder(type);
+  let lastObject: unknown;
   // The message encodedLength converted, for the encodeInto that follows it (the kernel calls the
   // two back to back): fromObject runs once per message.
   let lastInput: unknown;
@@ -120,8 +125,15 @@ function createCodec(
     return fromObject(message);
   };
   codec.encodedLength = (message: unknown): number => {
-    lastInput = lastConverted = undefined;
+    lastObject = lastInput = lastConverted = undefined;
     try {
+      if (objects !== undefined && isPlainObject(message)) {
+        const length = objects.length(message as object);
+        if (length >= 0) {
+          lastObject = message;
+          return length;
+        }
+      }
       const converted = convert(message);
       const length = direct.length(converted);
       lastInput = message;
@@ -133,6 +145,10 @@ function createCodec(
   };
   codec.encodeInto = (message: unknown, target: Uint8Array, offset: number): number => {
     try {
+      if (message === lastObject) {
+        lastObject = undefined;
+        return objects!.write(message as object, target, offset);
+      }
       const converted = message === lastInput && lastConverted !== undefined ? lastConverted : convert(message);
       lastInput = lastConverted = undefined;
       return direct.write(converted, target, offset);
