@@ -503,6 +503,8 @@ function mapField(name: string, tag: Uint8Array, key: ValueCodec, keyTag: Uint8A
 function fieldShape(field: protobuf.Field, mode: Mode): FieldShape | undefined {
   if (field.required || field.delimited) return undefined;
   const name = field.name;
+  // `m.__proto__` reads the prototype, not a field: such a type keeps the fromObject path.
+  if (mode.objects && name === '__proto__') return undefined;
   if (field.map) {
     const key = SCALARS[(field as unknown as protobuf.MapField).keyType];
     const value = valueCodec(field, field.type, mode);
