@@ -18,6 +18,11 @@ import * as protobuf from 'protobufjs';
  * Types it does not cover (proto2 `required` fields and groups) get no direct encoder
  * (`directEncoder` returns undefined): the codec then encodes with protobufjs alone.
  *
+ * `objectEncoder` is the same passes generated a second time with `fromObject` fused in: they read
+ * the caller's plain object and convert each value on the way, so a message that needs no other
+ * conversion is encoded without a protobufjs message in between (see its comment for what it takes;
+ * test/object-encoder.test.ts compares it with `encode()`).
+ *
  * Why hand-written: protobufjs's encode builds a linked list of write operations and a Uint8Array
  * per message, which the transport then copies into its batch; for the stream bench's echo message
  * that was ≈ 35 % of the server's CPU (README, "Why a hand-written encoder").
@@ -373,7 +378,7 @@ function plainEnum(type: protobuf.Enum): ValueCodec {
 }
 
 /** A plain object (prototype Object.prototype or null): what fromObject copies field by field. */
-function isPlainObject(value: Value): boolean {
+export function isPlainObject(value: Value): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const prototype = Object.getPrototypeOf(value) as unknown;
   return prototype === Object.prototype || prototype === null;
@@ -650,4 +655,3 @@ export function objectEncoder(type: protobuf.Type): DirectEncoder | undefined {
   return encoderFor(type, objectMode);
 }
 
-export { isPlainObject };
