@@ -136,10 +136,19 @@ function writeFixed32(value: number, target: Uint8Array, pos: number): number {
 
 type NodeBuffer = Uint8Array & { utf8Write?(text: string, offset: number): number };
 
-/** Buffer#utf8Write on any Uint8Array (a plain one is viewed as a Buffer). */
-function utf8Write(target: NodeBuffer, text: string, pos: number): void {
-  if (target.utf8Write !== undefined) target.utf8Write(text, pos);
-  else (Buffer.from(target.buffer, target.byteOffset, target.byteLength) as NodeBuffer).utf8Write!(text, pos);
+/** Buffer#utf8Write on any Uint8Array (a plain one is viewed as a Buffer); returns the bytes written. */
+function utf8Write(target: NodeBuffer, text: string, pos: number): number {
+  if (target.utf8Write !== undefined) return target.utf8Write(text, pos);
+  return (Buffer.from(target.buffer, target.byteOffset, target.byteLength) as NodeBuffer).utf8Write!(text, pos);
+}
+
+/**
+ * The write pass met a value of another size than the size pass measured: the object changed between
+ * the two (a getter that answers differently each time — the object encoder reads the object twice).
+ * Thrown rather than writing bytes that no longer match the measured length.
+ */
+function changedBetweenPasses(): never {
+  throw new Error('a value changed between the size and the write pass (a getter with a different answer each time?)');
 }
 
 // ---- 64-bit values: LongBits.from without an object for the usual inputs (a Long, a safe number)
@@ -212,8 +221,8 @@ const SCALARS: Readonly<Record<string, ValueCodec>> = {
       if (length === 0) return p;
       const text = v as string;
       // As protobufjs's BufferWriter: its own writer below 40 characters, the native one above.
-      if (text.length < 40) utf8.write(text, t, p);
-      else utf8Write(t, text, p);
+      const written = text.length < 40 ? utf8.write(text, t, p) : utf8Write(t, text, p);
+      if (written !== length) changedBetweenPasses();
       return p + length;
     },
   },
@@ -229,6 +238,7 @@ const SCALARS: Readonly<Record<string, ValueCodec>> = {
       const bytes = typeof v === 'string' ? s.buffers[s.bufferRead++]! : v as ArrayLike<number>;
       const length = s.next();
       p = writeVarint32(length, t, p);
+      if (bytes.length >>> 0 !== length) changedBetweenPasses();
       if (length !== 0) t.set(bytes, p);
       return p + length;
     },

@@ -235,3 +235,21 @@ t.test('the codec encodes a plain object in place, and write() refuses an object
   t.equal(objectEncoder(root.lookupType('google.protobuf.Any')), undefined, 'a wrapped type has none of its own');
   t.end();
 });
+
+t.test('an object whose getter answers differently between the two passes fails with an error, never garbled bytes', (t) => {
+  let reads = 0;
+  const object = {
+    get fString() {
+      return 'x'.repeat(++reads * 50); // 50 characters in the size pass, 100 in the write pass
+    },
+  };
+  const length = scalars.encodedLength!(object);
+  const target = Buffer.alloc(length + 200, 0xaa);
+  t.throws(() => scalars.encodeInto!(object, target, 0), { name: 'ProtoCodecError', message: /changed between the size and the write pass/ });
+  // A getter with the same answer each time (a computed field) is encoded as encode() encodes it.
+  const computed = { first: 'Ada', last: 'Lovelace', get fString() { return `${this.first} ${this.last}`; } };
+  const bytes = Buffer.alloc(scalars.encodedLength!(computed));
+  scalars.encodeInto!(computed, bytes, 0);
+  t.same(bytes, reference(scalars, computed));
+  t.end();
+});
