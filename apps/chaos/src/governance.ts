@@ -4,6 +4,9 @@ import { health } from '@trellis/health';
 import { retry } from '@trellis/retry';
 import type { ModuleRef } from '@trellis/testkit';
 
+/** Each Echo attempt's cap, so a frozen provider costs one attempt, not the call. */
+export const ECHO_ATTEMPT_TIMEOUT_MS = 400;
+
 /**
  * The consumer's governance in every scenario: retry (failover within the deadline, each attempt
  * capped so a frozen provider costs one attempt, not the call), health (heartbeats take a frozen or
@@ -14,7 +17,10 @@ export function consumerPlugins(): Plugin[] {
     health({ intervalMs: 200, timeoutMs: 300, failureThreshold: 2 }),
     retry({
       maxAttempts: 4,
-      attemptTimeoutMs: 400,
+      // Echo only: an attempt timeout is for a call that may be retried. Mutate is not idempotent, so
+      // its timed-out attempt would end the call (it may have run); on a loaded machine a process
+      // stalled past 400 ms then failed a Mutate that nothing had gone wrong with.
+      methods: { Echo: { attemptTimeoutMs: ECHO_ATTEMPT_TIMEOUT_MS } },
       retryOn: [Code.UNAVAILABLE, Code.RESOURCE_EXHAUSTED],
       budget: { ratio: 0.5, minPerSecond: 100, windowMs: 10_000 },
     }),

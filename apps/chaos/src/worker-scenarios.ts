@@ -6,6 +6,7 @@ import { etcdRegistry } from '@trellis/discovery-etcd';
 import { health } from '@trellis/health';
 import { retry } from '@trellis/retry';
 import { loadEchoService, startEtcd, type EtcdServer } from '@trellis/testkit';
+import { ECHO_ATTEMPT_TIMEOUT_MS } from './governance.js';
 import { summarize, type ScenarioSummary } from './report.js';
 import type { RunOptions } from './scenarios.js';
 import { drive } from './traffic.js';
@@ -47,7 +48,11 @@ class WorkerGroupSetup {
           health({ intervalMs: 200, timeoutMs: 300, failureThreshold: 2 }),
           // One instance stands for every worker: a retry must be allowed back to the endpoint that
           // failed (another connection, another worker) — fallbackToFailed.
-          retry({ maxAttempts: 4, attemptTimeoutMs: 400, retryOn: [Code.UNAVAILABLE], fallbackToFailed: true, budget: { ratio: 0.5, minPerSecond: 100, windowMs: 10_000 } }),
+          // The attempt timeout for Echo only, as in every scenario (governance.ts says why).
+          retry({
+            maxAttempts: 4, methods: { Echo: { attemptTimeoutMs: ECHO_ATTEMPT_TIMEOUT_MS } }, retryOn: [Code.UNAVAILABLE],
+            fallbackToFailed: true, budget: { ratio: 0.5, minPerSecond: 100, windowMs: 10_000 },
+          }),
           breaker(),
         ],
       });

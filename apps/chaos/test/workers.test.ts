@@ -28,5 +28,9 @@ t.test('kill -9 of one worker: the group stays one instance, the worker is repla
   t.equal(echo, 0, `no idempotent call failed${echo ? `: ${summary.notes.filter((n) => n.startsWith('Echo failed')).join('; ')}` : ''}`);
   t.equal(mutateNeverRan, 0, 'no non-idempotent call that never ran failed');
   t.equal(summary.failed, mutate, 'every failure is a Mutate that may have run on the killed worker');
-  t.ok(summary.recoverMs < 3000, `calls recovered within 3 s of the kill (${Math.round(summary.recoverMs)} ms)`);
+  // From the kill to the end of the trouble it caused (calls failed or retried until a clean second),
+  // not to the last retry of the run: a loaded machine stalling a process past the 400 ms attempt
+  // timeout seconds later is not the kill's doing. Still fails if calls keep failing or needing
+  // retries after the kill (a dead worker's connections still being picked).
+  t.ok(summary.cleanAfterMs < 3000, `calls recovered within 3 s of the kill (${Math.round(summary.cleanAfterMs)} ms; last retry or failure of the run ${Math.round(summary.recoverMs)} ms after it)`);
 });
