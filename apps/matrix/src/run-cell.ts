@@ -26,7 +26,7 @@ export interface MatrixSettings {
   /**
    * …and at least this many calls answered in it. The prelude is the healthy history the breaker's,
    * health's and LALB's windows hold when the fault starts; a loaded machine answers far fewer calls
-   * in `preludeMs`, and with 2 providers a window of a dozen successes let p0's first timeouts reach
+   * in `preludeMs`, and with 2 providers a window of few successes let p0's first timeouts reach
    * the method circuit's 50 % before p0's own circuit opened (seen at load 30: the method circuit
    * then stayed open, its probes landing on the frozen p0). Counted, the history is the same on any
    * machine: about what `preludeMs` gives on an idle one.
