@@ -7,10 +7,14 @@ import { pythonMissing } from '../src/foreign-caller.js';
 // and end with a passing verdict (exit code 0). p3 is made 30 ms slower instead of `npm start`'s 4:
 // LALB's shift off it is asserted, and on a loaded machine every call's latency jitters by more than
 // 4 ms (seen at load 28: p3 kept 34.8 % of the v1 calls); 30 ms stands out of that jitter, and
-// the shift is still LALB's doing (round robin would give p3 a third).
+// the shift is still LALB's doing (round robin would give p3 a third). 100 calls/s, not 300: the
+// consumer (tracing, metrics, console, LALB, retry, breaker, health) is itself CPU-bound at 300/s on
+// a loaded machine — at load 32 its p50 was 187 ms, 500 ms attempts timed out, the retry budget ran
+// out and 439 calls failed; at 100/s in the same load, p50 7 ms and none failed. Every fault still
+// meets hundreds of calls, and an idempotent call lost to any of them still fails the verdict.
 t.test('the demo runs its timeline and prints a passing summary', async (t) => {
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [join(__dirname, '..', 'dist', 'main.js'), '--duration', '16', '--rate', '300', '--slow-ms', '30'], { timeout: 120_000 }, (error, stdout, stderr) =>
+    execFile(process.execPath, [join(__dirname, '..', 'dist', 'main.js'), '--duration', '16', '--rate', '100', '--slow-ms', '30'], { timeout: 120_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
   });
   t.equal(code, 0, `exit code (stderr: ${stderr.slice(-500)})`);
