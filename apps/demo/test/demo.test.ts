@@ -9,8 +9,8 @@ import { pythonMissing } from '../src/foreign-caller.js';
 // 4 ms (seen at load 28: p3 kept 34.8 % of the v1 calls); 30 ms stands out of that jitter, and
 // the shift is still LALB's doing (round robin would give p3 a third). 100 calls/s, not 300: the
 // consumer (tracing, metrics, console, LALB, retry, breaker, health) is itself CPU-bound at 300/s on
-// a loaded machine — at load 32 its p50 was 187 ms, 500 ms attempts timed out, the retry budget ran
-// out and 439 calls failed; at 100/s in the same load, p50 7 ms and none failed. Every fault still
+// a loaded machine — at load ~30 its p50 was 187 ms, 500 ms attempts timed out, the retry budget ran
+// out and 439 calls failed; at 100/s a minute later (load 35), p50 7 ms and none failed. Every fault still
 // meets hundreds of calls, and an idempotent call lost to any of them still fails the verdict.
 t.test('the demo runs its timeline and prints a passing summary', async (t) => {
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
