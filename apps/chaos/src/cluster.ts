@@ -32,7 +32,8 @@ export class Cluster {
       timeoutMs: 2000,
       plugins: [...consumerPlugins(), ...(options.extraPlugins ?? [])],
     });
-    await cluster.client.waitForReady({ timeoutMs: 15_000, minEndpoints: providers });
+    // Waits, not bounds under test: generous for a loaded machine (forks and registrations take seconds).
+    await cluster.client.waitForReady({ timeoutMs: 60_000, minEndpoints: providers });
     return cluster;
   }
 
@@ -51,7 +52,7 @@ export class Cluster {
   }
 
   /** Waits until the consumer's directory lists exactly these providers' ports. */
-  async waitForList(ports: readonly number[], timeoutMs = 15_000): Promise<number> {
+  async waitForList(ports: readonly number[], timeoutMs = 60_000): Promise<number> {
     const started = performance.now();
     const want = [...ports].sort().join(',');
     while (this.client.endpoints.map((e) => e.port).sort().join(',') !== want) {

@@ -36,7 +36,7 @@ class WorkerGroupSetup {
         setup.messages.push(m);
         for (const l of [...setup.listeners]) l();
       });
-      await setup.next((m) => 'ready' in m, 0, 20_000);
+      await setup.next((m) => 'ready' in m, 0);
       setup.consumerRegistry = setup.makeRegistry();
       setup.client = new RpcClient({
         service: loadEchoService(),
@@ -56,7 +56,7 @@ class WorkerGroupSetup {
           breaker(),
         ],
       });
-      await setup.client.waitForReady({ timeoutMs: 15_000, minEndpoints: 1 });
+      await setup.client.waitForReady({ timeoutMs: 60_000, minEndpoints: 1 });
       return setup;
     } catch (error) {
       await setup.close();
@@ -87,7 +87,11 @@ class WorkerGroupSetup {
     this.child.send(command);
   }
 
-  next(matches: (m: WorkerGroupMessage) => boolean, from: number, timeoutMs = 20_000): Promise<WorkerGroupMessage> {
+  /**
+   * The next message from `from` on that matches. The default wait is generous: starting, reloading
+   * or replacing workers forks node processes, which took over 20 s on a machine at load 36.
+   */
+  next(matches: (m: WorkerGroupMessage) => boolean, from: number, timeoutMs = 90_000): Promise<WorkerGroupMessage> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => finish(new Error('the worker-group provider did not answer in time')), timeoutMs);
       const check = () => {
@@ -168,7 +172,9 @@ export const WORKER_SCENARIOS: Record<string, (options: RunOptions) => Promise<S
           const from = setup.messages.length;
           process.kill(victim, 'SIGKILL');
           await setup.next((m) => 'event' in m && m.event.type === 'ready', from);
-          options.log(`  killed worker ${victim} at ${(at / 1000).toFixed(1)} s; replaced`);
+          const replacedMs = performance.now() - t0 - at;
+          notes.push(`replacement worker ready ${Math.round(replacedMs)} ms after the kill`);
+          options.log(`  killed worker ${victim} at ${(at / 1000).toFixed(1)} s; replaced ${Math.round(replacedMs)} ms later`);
           return at;
         })(),
       ]);

@@ -30,7 +30,13 @@ t.test('kill -9 of one worker: the group stays one instance, the worker is repla
   t.equal(summary.failed, mutate, 'every failure is a Mutate that may have run on the killed worker');
   // From the kill to the end of the trouble it caused (calls failed or retried until a clean second),
   // not to the last retry of the run: a loaded machine stalling a process past the 400 ms attempt
-  // timeout seconds later is not the kill's doing. Still fails if calls keep failing or needing
-  // retries after the kill (a dead worker's connections still being picked).
-  t.ok(summary.cleanAfterMs < 3000, `calls recovered within 3 s of the kill (${Math.round(summary.cleanAfterMs)} ms; last retry or failure of the run ${Math.round(summary.recoverMs)} ms after it)`);
+  // timeout seconds later is not the kill's doing. Within 3 s of the kill, or 1 s of the replacement
+  // worker being ready when forking it took longer (at load 36 it did: the one worker left, on a
+  // crawling machine, answered past the attempt timeout until then). Still fails if calls keep
+  // failing or needing retries once the group is whole again (a dead worker's connections still
+  // being picked, a circuit left open).
+  const replaced = summary.notes.map((n) => /^replacement worker ready (\d+) ms after the kill$/.exec(n)).find(Boolean);
+  t.ok(replaced, 'the scenario noted when the replacement worker was ready');
+  const bound = Math.max(3000, Number(replaced?.[1]) + 1000);
+  t.ok(summary.cleanAfterMs < bound, `calls recovered within ${bound} ms of the kill (${Math.round(summary.cleanAfterMs)} ms; last retry or failure of the run ${Math.round(summary.recoverMs)} ms after it)`);
 });
