@@ -2,7 +2,7 @@ import { RpcClient, type Plugin, type Registry } from '@trellis/core';
 import {
   loadEchoService, startEtcd, startZooKeeper, type EtcdServer, type ModuleRef, type ProviderProcess, type ZooKeeperServer,
 } from '@trellis/testkit';
-import { consumerPlugins } from './governance.js';
+import { CALL_TIMEOUT_MS, consumerPlugins } from './governance.js';
 import { RegistryAccess, type RegistryKind } from './registry-access.js';
 
 export type { RegistryKind } from './registry-access.js';
@@ -29,7 +29,7 @@ export class Cluster {
     cluster.client = new RpcClient({
       service: loadEchoService(),
       registry: cluster.consumerRegistry,
-      timeoutMs: 2000,
+      timeoutMs: CALL_TIMEOUT_MS,
       plugins: [...consumerPlugins(), ...(options.extraPlugins ?? [])],
     });
     // Waits, not bounds under test: generous for a loaded machine (forks and registrations take seconds).

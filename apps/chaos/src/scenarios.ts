@@ -3,7 +3,7 @@ import { FaultProxy, loadEchoService } from '@trellis/testkit';
 import { BAD_PEER_SCENARIOS } from './bad-peer-scenarios.js';
 import { Cluster } from './cluster.js';
 import { CLUSTER_SCENARIOS } from './cluster-scenarios.js';
-import { consumerPlugins } from './governance.js';
+import { CALL_TIMEOUT_MS, consumerPlugins, ECHO_ATTEMPT_TIMEOUT_MS } from './governance.js';
 import { summarize, type ScenarioSummary } from './report.js';
 import { drive } from './traffic.js';
 import { WORKER_SCENARIOS } from './worker-scenarios.js';
@@ -145,7 +145,7 @@ export const SCENARIOS: Record<string, (options: RunOptions) => Promise<Scenario
         cluster.providers[2]!.pause();
         await sleep(frozen);
         cluster.providers[2]!.resume();
-        return { faultAt, notes: ['call timeout 2000 ms, attempt timeout 400 ms: p99 must stay below the call timeout'] };
+        return { faultAt, notes: [`call timeout ${CALL_TIMEOUT_MS} ms, attempt timeout ${ECHO_ATTEMPT_TIMEOUT_MS} ms: p99 must stay below the call timeout`] };
       });
     } finally {
       await cluster.close();
@@ -160,7 +160,7 @@ export const SCENARIOS: Record<string, (options: RunOptions) => Promise<Scenario
     const client = new RpcClient({
       service: loadEchoService(),
       addresses: [`127.0.0.1:${proxy.port}`, cluster.providers[1]!.address, cluster.providers[2]!.address],
-      timeoutMs: 2000,
+      timeoutMs: CALL_TIMEOUT_MS,
       plugins: consumerPlugins(),
     });
     const direct = cluster.client;

@@ -6,7 +6,7 @@ import { etcdRegistry } from '@trellis/discovery-etcd';
 import { health } from '@trellis/health';
 import { retry } from '@trellis/retry';
 import { loadEchoService, startEtcd, type EtcdServer } from '@trellis/testkit';
-import { ECHO_ATTEMPT_TIMEOUT_MS } from './governance.js';
+import { CALL_TIMEOUT_MS, ECHO_ATTEMPT_TIMEOUT_MS } from './governance.js';
 import { summarize, type ScenarioSummary } from './report.js';
 import type { RunOptions } from './scenarios.js';
 import { drive } from './traffic.js';
@@ -41,7 +41,7 @@ class WorkerGroupSetup {
       setup.client = new RpcClient({
         service: loadEchoService(),
         registry: setup.consumerRegistry,
-        timeoutMs: 2000,
+        timeoutMs: CALL_TIMEOUT_MS,
         // Several connections: node:cluster gives each new one to the next worker.
         tcp: { connectionsPerEndpoint: 4, backoff: { initialMs: 20, maxMs: 500 } },
         plugins: [
