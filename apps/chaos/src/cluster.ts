@@ -20,7 +20,7 @@ export class Cluster {
     this.access = new RegistryAccess(kind, etcd?.endpoints ?? zk!.connectString, 2000);
   }
 
-  static async start(kind: RegistryKind, providers: number, options: { extraPlugins?: Plugin[] } = {}): Promise<Cluster> {
+  static async start(kind: RegistryKind, providers: number, options: { extraPlugins?: Plugin[]; attemptTimeoutMs?: number } = {}): Promise<Cluster> {
     const cluster = kind === 'etcd'
       ? new Cluster(kind, await startEtcd())
       : new Cluster(kind, undefined, await startZooKeeper({ tickTime: 500 }));
@@ -30,7 +30,7 @@ export class Cluster {
       service: loadEchoService(),
       registry: cluster.consumerRegistry,
       timeoutMs: CALL_TIMEOUT_MS,
-      plugins: [...consumerPlugins(), ...(options.extraPlugins ?? [])],
+      plugins: [...consumerPlugins(options.attemptTimeoutMs), ...(options.extraPlugins ?? [])],
     });
     // Waits, not bounds under test: generous for a loaded machine (forks and registrations take seconds).
     await cluster.client.waitForReady({ timeoutMs: 60_000, minEndpoints: providers });

@@ -20,7 +20,7 @@ export const CALL_TIMEOUT_MS = 5000;
  * capped so a frozen provider costs one attempt, not the call), health (heartbeats take a frozen or
  * dead provider out of rotation), breaker (stops calling what keeps failing).
  */
-export function consumerPlugins(): Plugin[] {
+export function consumerPlugins(echoAttemptTimeoutMs = ECHO_ATTEMPT_TIMEOUT_MS): Plugin[] {
   return [
     health({ intervalMs: 200, timeoutMs: 300, failureThreshold: 2 }),
     retry({
@@ -28,7 +28,7 @@ export function consumerPlugins(): Plugin[] {
       // Echo only: an attempt timeout is for a call that may be retried. Mutate is not idempotent, so
       // its timed-out attempt would end the call (it may have run); on a loaded machine a process
       // stalled past 400 ms then failed a Mutate that nothing had gone wrong with.
-      methods: { Echo: { attemptTimeoutMs: ECHO_ATTEMPT_TIMEOUT_MS } },
+      methods: { Echo: { attemptTimeoutMs: echoAttemptTimeoutMs } },
       retryOn: [Code.UNAVAILABLE, Code.RESOURCE_EXHAUSTED],
       budget: { ratio: 0.5, minPerSecond: 100, windowMs: 10_000 },
     }),

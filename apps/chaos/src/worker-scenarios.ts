@@ -24,7 +24,7 @@ class WorkerGroupSetup {
 
   private constructor(readonly etcd: EtcdServer) {}
 
-  static async start(): Promise<WorkerGroupSetup> {
+  static async start(attemptTimeoutMs = ECHO_ATTEMPT_TIMEOUT_MS): Promise<WorkerGroupSetup> {
     const setup = new WorkerGroupSetup(await startEtcd());
     try {
       const args: WorkerGroupProviderArgs = { etcdEndpoints: setup.etcd.endpoints, workers: 2, delayMs: 20 };
@@ -50,7 +50,7 @@ class WorkerGroupSetup {
           // failed (another connection, another worker) — fallbackToFailed.
           // The attempt timeout for Echo only, as in every scenario (governance.ts says why).
           retry({
-            maxAttempts: 4, methods: { Echo: { attemptTimeoutMs: ECHO_ATTEMPT_TIMEOUT_MS } }, retryOn: [Code.UNAVAILABLE],
+            maxAttempts: 4, methods: { Echo: { attemptTimeoutMs } }, retryOn: [Code.UNAVAILABLE],
             fallbackToFailed: true, budget: { ratio: 0.5, minPerSecond: 100, windowMs: 10_000 },
           }),
           breaker(),
@@ -130,7 +130,7 @@ class WorkerGroupSetup {
 
 export const WORKER_SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioSummary>> = {
   async '9 rolling reload of a multi-worker provider'(options) {
-    const setup = await WorkerGroupSetup.start();
+    const setup = await WorkerGroupSetup.start(options.attemptTimeoutMs);
     try {
       const reloads = options.long ? 10 : 2;
       const registered = await setup.registeredInstances();
@@ -158,7 +158,7 @@ export const WORKER_SCENARIOS: Record<string, (options: RunOptions) => Promise<S
   },
 
   async '10 kill -9 of one worker'(options) {
-    const setup = await WorkerGroupSetup.start();
+    const setup = await WorkerGroupSetup.start(options.attemptTimeoutMs);
     try {
       const duration = options.long ? 60_000 : 6000;
       const t0 = performance.now();
