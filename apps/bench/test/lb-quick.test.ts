@@ -13,6 +13,7 @@ interface Steady {
   p99Us: number;
   qps: number;
   share: Record<string, number>;
+  picks: Record<string, number>;
   serviceTimes: Record<string, { calls: number; meanMs: number } | undefined>;
 }
 
@@ -50,9 +51,13 @@ t.test('pnpm bench:lb --quick completes and writes lb-quick.json and lb-quick.sv
     t.ok(Math.abs(total - 1) < 1e-9, `${what}: shares add up to 1`);
     for (const name of ['A', 'B', 'C']) t.ok(s.serviceTimes[name] !== undefined, `${what}: ${name} reported its service times`);
   }
-  // Round-robin sends every third call to each provider, whatever the machine's speed.
+  // Round-robin sends every third call to each provider, whatever the machine's speed: of the calls
+  // started in the steady phase, each provider got the same number, give or take one (two at most:
+  // the phase's edges cut the rotation anywhere). Counted by the calls sent, not the calls completed
+  // in the phase: at load 40 one phase completed only 24 calls, all of them from one provider.
   for (const s of report.steady.filter((r) => r.balancer === 'round-robin')) {
-    for (const share of Object.values(s.share)) t.ok(share > 0.3 && share < 0.37, `${s.scenario} round-robin share ${share} ≈ 1/3`);
+    const picks = Object.values(s.picks);
+    t.ok(Math.min(...picks) > 0 && Math.max(...picks) - Math.min(...picks) <= 2, `${s.scenario} round-robin: calls sent in the steady phase ${JSON.stringify(s.picks)}, an even split`);
   }
   for (const balancer of balancers) {
     t.same(report.phases.filter((p) => p.balancer === balancer).map((p) => `${p.scenario}/${p.kind}`),

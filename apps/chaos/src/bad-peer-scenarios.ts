@@ -17,7 +17,7 @@ async function underAttack(
   durationMs: number,
   attack: (port: number) => Promise<string[]>,
 ): Promise<ScenarioSummary> {
-  const cluster = await Cluster.start('etcd', 3);
+  const cluster = await Cluster.start('etcd', 3, options);
   try {
     const victim = cluster.providers[0]!;
     const t0 = performance.now();

@@ -228,7 +228,7 @@ type ClusterScenario = (fleet: RegistryFleet, options: RunOptions) => Promise<Cl
 
 /** Runs scenarios one after another on one fresh fleet, which is closed afterwards whatever happens. */
 async function onFleet(kind: RegistryKind, scenarios: readonly ClusterScenario[], options: RunOptions): Promise<ClusterSummary[]> {
-  const fleet = await RegistryFleet.start(kind, { providers: 3, consumers: 3 });
+  const fleet = await RegistryFleet.start(kind, { providers: 3, consumers: 3, attemptTimeoutMs: options.attemptTimeoutMs });
   try {
     const summaries: ClusterSummary[] = [];
     for (const scenario of scenarios) summaries.push(await scenario(fleet, options));

@@ -2,7 +2,7 @@ import { RpcClient, type Plugin, type Registry } from '@trellis/core';
 import {
   loadEchoService, startEtcd, startZooKeeper, type EtcdServer, type ModuleRef, type ProviderProcess, type ZooKeeperServer,
 } from '@trellis/testkit';
-import { consumerPlugins } from './governance.js';
+import { CALL_TIMEOUT_MS, consumerPlugins } from './governance.js';
 import { RegistryAccess, type RegistryKind } from './registry-access.js';
 
 export type { RegistryKind } from './registry-access.js';
@@ -20,7 +20,7 @@ export class Cluster {
     this.access = new RegistryAccess(kind, etcd?.endpoints ?? zk!.connectString, 2000);
   }
 
-  static async start(kind: RegistryKind, providers: number, options: { extraPlugins?: Plugin[] } = {}): Promise<Cluster> {
+  static async start(kind: RegistryKind, providers: number, options: { extraPlugins?: Plugin[]; attemptTimeoutMs?: number } = {}): Promise<Cluster> {
     const cluster = kind === 'etcd'
       ? new Cluster(kind, await startEtcd())
       : new Cluster(kind, undefined, await startZooKeeper({ tickTime: 500 }));
@@ -29,10 +29,11 @@ export class Cluster {
     cluster.client = new RpcClient({
       service: loadEchoService(),
       registry: cluster.consumerRegistry,
-      timeoutMs: 2000,
-      plugins: [...consumerPlugins(), ...(options.extraPlugins ?? [])],
+      timeoutMs: CALL_TIMEOUT_MS,
+      plugins: [...consumerPlugins(options.attemptTimeoutMs), ...(options.extraPlugins ?? [])],
     });
-    await cluster.client.waitForReady({ timeoutMs: 15_000, minEndpoints: providers });
+    // Waits, not bounds under test: generous for a loaded machine (forks and registrations take seconds).
+    await cluster.client.waitForReady({ timeoutMs: 60_000, minEndpoints: providers });
     return cluster;
   }
 
@@ -51,7 +52,7 @@ export class Cluster {
   }
 
   /** Waits until the consumer's directory lists exactly these providers' ports. */
-  async waitForList(ports: readonly number[], timeoutMs = 15_000): Promise<number> {
+  async waitForList(ports: readonly number[], timeoutMs = 60_000): Promise<number> {
     const started = performance.now();
     const want = [...ports].sort().join(',');
     while (this.client.endpoints.map((e) => e.port).sort().join(',') !== want) {

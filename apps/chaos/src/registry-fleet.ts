@@ -5,12 +5,14 @@ import {
   fourLetterWord, loadEchoService, startEtcdCluster, startZooKeeperEnsemble,
   type ModuleRef, type ProviderProcess, type RegistryCluster, type EtcdCluster, type ZooKeeperEnsemble,
 } from '@trellis/testkit';
-import { consumerPlugins } from './governance.js';
+import { CALL_TIMEOUT_MS, consumerPlugins } from './governance.js';
 import { RegistryAccess, type RegistryKind } from './registry-access.js';
 
 export interface FleetOptions {
   readonly providers?: number;
   readonly consumers?: number;
+  /** Each Echo attempt's cap in the consumers (RunOptions.attemptTimeoutMs). */
+  readonly attemptTimeoutMs?: number;
 }
 
 /** Lease TTL (etcd) and session timeout (ZooKeeper) of every registry in the fleet. */
@@ -43,7 +45,7 @@ export class RegistryFleet {
       await Promise.all(Array.from({ length: options.providers ?? 3 }, () => fleet.addProvider()));
       for (let i = 0; i < (options.consumers ?? 3); i++) {
         const registry = fleet.makeRegistry();
-        const client = new RpcClient({ service: loadEchoService(), registry, timeoutMs: 2000, plugins: consumerPlugins() });
+        const client = new RpcClient({ service: loadEchoService(), registry, timeoutMs: CALL_TIMEOUT_MS, plugins: consumerPlugins(options.attemptTimeoutMs) });
         fleet.consumers.push({ client, registry });
       }
       await Promise.all(fleet.consumers.map((c) => c.client.waitForReady({ timeoutMs: 30_000, minEndpoints: fleet.providers.length })));

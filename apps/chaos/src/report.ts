@@ -14,6 +14,13 @@ export interface ScenarioSummary {
   readonly maxMs: number;
   /** From the fault until the last call that failed or needed a retry (0 if none did). */
   readonly recoverMs: number;
+  /**
+   * From the fault until calls ran clean again: the end of the fault's run of troubled calls (failed
+   * or retried), which ends at the first full second in which no call sent was troubled. Unlike
+   * `recoverMs`, a later, unrelated hiccup (a loaded machine stalling a process past an attempt
+   * timeout seconds after the fault) does not count as the fault's.
+   */
+  readonly cleanAfterMs: number;
   readonly failures: Record<string, number>;
   readonly firstFailure?: string;
   readonly notes: string[];
@@ -36,10 +43,26 @@ export function summarize(scenario: string, records: readonly CallRecord[], faul
     p99Ms: pct(99),
     maxMs: latencies.at(-1) ?? 0,
     recoverMs: Math.max(0, lastTrouble - faultAt),
+    cleanAfterMs: troubleRunAfter(troubled, faultAt) - faultAt,
     failures,
     firstFailure: records.find((r) => !r.ok)?.error,
     notes,
   };
+}
+
+/** A second with no troubled call sent ends the run of trouble a fault caused. */
+const CLEAN_GAP_MS = 1000;
+
+/** When the run of troubled calls that `faultAt` starts ends (`faultAt` itself when none is troubled). */
+function troubleRunAfter(troubled: readonly CallRecord[], faultAt: number): number {
+  let end = faultAt;
+  // By send time; calls sent before the fault count if they ended after it.
+  for (const record of [...troubled].sort((a, b) => a.at - b.at)) {
+    if (record.at + record.latencyMs < faultAt) continue;
+    if (record.at > end + CLEAN_GAP_MS) break;
+    end = Math.max(end, record.at + record.latencyMs);
+  }
+  return end;
 }
 
 export function table(summaries: readonly ScenarioSummary[]): string {

@@ -6,6 +6,7 @@ import { etcdRegistry } from '@trellis/discovery-etcd';
 import { health } from '@trellis/health';
 import { retry } from '@trellis/retry';
 import { loadEchoService, startEtcd, type EtcdServer } from '@trellis/testkit';
+import { CALL_TIMEOUT_MS, ECHO_ATTEMPT_TIMEOUT_MS } from './governance.js';
 import { summarize, type ScenarioSummary } from './report.js';
 import type { RunOptions } from './scenarios.js';
 import { drive } from './traffic.js';
@@ -23,7 +24,7 @@ class WorkerGroupSetup {
 
   private constructor(readonly etcd: EtcdServer) {}
 
-  static async start(): Promise<WorkerGroupSetup> {
+  static async start(attemptTimeoutMs = ECHO_ATTEMPT_TIMEOUT_MS): Promise<WorkerGroupSetup> {
     const setup = new WorkerGroupSetup(await startEtcd());
     try {
       const args: WorkerGroupProviderArgs = { etcdEndpoints: setup.etcd.endpoints, workers: 2, delayMs: 20 };
@@ -35,23 +36,27 @@ class WorkerGroupSetup {
         setup.messages.push(m);
         for (const l of [...setup.listeners]) l();
       });
-      await setup.next((m) => 'ready' in m, 0, 20_000);
+      await setup.next((m) => 'ready' in m, 0);
       setup.consumerRegistry = setup.makeRegistry();
       setup.client = new RpcClient({
         service: loadEchoService(),
         registry: setup.consumerRegistry,
-        timeoutMs: 2000,
+        timeoutMs: CALL_TIMEOUT_MS,
         // Several connections: node:cluster gives each new one to the next worker.
         tcp: { connectionsPerEndpoint: 4, backoff: { initialMs: 20, maxMs: 500 } },
         plugins: [
           health({ intervalMs: 200, timeoutMs: 300, failureThreshold: 2 }),
           // One instance stands for every worker: a retry must be allowed back to the endpoint that
           // failed (another connection, another worker) — fallbackToFailed.
-          retry({ maxAttempts: 4, attemptTimeoutMs: 400, retryOn: [Code.UNAVAILABLE], fallbackToFailed: true, budget: { ratio: 0.5, minPerSecond: 100, windowMs: 10_000 } }),
+          // The attempt timeout for Echo only, as in every scenario (governance.ts says why).
+          retry({
+            maxAttempts: 4, methods: { Echo: { attemptTimeoutMs } }, retryOn: [Code.UNAVAILABLE],
+            fallbackToFailed: true, budget: { ratio: 0.5, minPerSecond: 100, windowMs: 10_000 },
+          }),
           breaker(),
         ],
       });
-      await setup.client.waitForReady({ timeoutMs: 15_000, minEndpoints: 1 });
+      await setup.client.waitForReady({ timeoutMs: 60_000, minEndpoints: 1 });
       return setup;
     } catch (error) {
       await setup.close();
@@ -82,7 +87,11 @@ class WorkerGroupSetup {
     this.child.send(command);
   }
 
-  next(matches: (m: WorkerGroupMessage) => boolean, from: number, timeoutMs = 20_000): Promise<WorkerGroupMessage> {
+  /**
+   * The next message from `from` on that matches. The default wait is generous: starting, reloading
+   * or replacing workers forks node processes, which took over 20 s on a machine at load 36.
+   */
+  next(matches: (m: WorkerGroupMessage) => boolean, from: number, timeoutMs = 90_000): Promise<WorkerGroupMessage> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => finish(new Error('the worker-group provider did not answer in time')), timeoutMs);
       const check = () => {
@@ -121,7 +130,7 @@ class WorkerGroupSetup {
 
 export const WORKER_SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioSummary>> = {
   async '9 rolling reload of a multi-worker provider'(options) {
-    const setup = await WorkerGroupSetup.start();
+    const setup = await WorkerGroupSetup.start(options.attemptTimeoutMs);
     try {
       const reloads = options.long ? 10 : 2;
       const registered = await setup.registeredInstances();
@@ -149,7 +158,7 @@ export const WORKER_SCENARIOS: Record<string, (options: RunOptions) => Promise<S
   },
 
   async '10 kill -9 of one worker'(options) {
-    const setup = await WorkerGroupSetup.start();
+    const setup = await WorkerGroupSetup.start(options.attemptTimeoutMs);
     try {
       const duration = options.long ? 60_000 : 6000;
       const t0 = performance.now();
@@ -163,7 +172,9 @@ export const WORKER_SCENARIOS: Record<string, (options: RunOptions) => Promise<S
           const from = setup.messages.length;
           process.kill(victim, 'SIGKILL');
           await setup.next((m) => 'event' in m && m.event.type === 'ready', from);
-          options.log(`  killed worker ${victim} at ${(at / 1000).toFixed(1)} s; replaced`);
+          const replacedMs = performance.now() - t0 - at;
+          notes.push(`replacement worker ready ${Math.round(replacedMs)} ms after the kill`);
+          options.log(`  killed worker ${victim} at ${(at / 1000).toFixed(1)} s; replaced ${Math.round(replacedMs)} ms later`);
           return at;
         })(),
       ]);

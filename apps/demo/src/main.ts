@@ -9,6 +9,7 @@
  *   npm start                         embedded default: a static address list
  *   npm start -- --registry etcd      a real etcd (started locally unless --etcd URL is given)
  *   npm start -- --duration 30 --rate 2000
+ *   npm start -- --slow-ms 30         how much slower p3 answers (default 4 ms)
  */
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
@@ -33,10 +34,13 @@ async function main(): Promise<number> {
       etcd: { type: 'string' },
       duration: { type: 'string', default: '20' },
       rate: { type: 'string', default: '1000' },
+      'slow-ms': { type: 'string', default: '4' },
     },
   });
   const durationMs = Number(values.duration) * 1000;
   const rate = Number(values.rate);
+  const slowMs = Number(values['slow-ms']);
+  if (!(Number.isInteger(slowMs) && slowMs > 0)) throw new Error(`--slow-ms must be a positive whole number of milliseconds, not ${values['slow-ms']}`);
   if (!(durationMs >= 8000) || !(rate > 0)) throw new Error('--duration must be at least 8 (seconds) and --rate a positive number');
   if (values.registry !== 'static' && values.registry !== 'etcd') throw new Error(`--registry must be "static" or "etcd", not "${values.registry}"`);
 
@@ -57,11 +61,11 @@ async function main(): Promise<number> {
     choice = { kind: 'etcd', endpoints };
   }
 
-  log(`starting 4 Greeter providers (registry: ${choice.kind}); p3 is 4 ms slower, p4 is the v2 gray release, served by 2 worker processes`);
+  log(`starting 4 Greeter providers (registry: ${choice.kind}); p3 is ${slowMs} ms slower, p4 is the v2 gray release, served by 2 worker processes`);
   const specs = [
     { name: 'p1', delayMs: 0, tags: { version: 'v1' } },
     { name: 'p2', delayMs: 0, tags: { version: 'v1' } },
-    { name: 'p3', delayMs: 4, tags: { version: 'v1' } },
+    { name: 'p3', delayMs: slowMs, tags: { version: 'v1' } },
     { name: 'p4', delayMs: 0, tags: { version: 'v2' }, workers: 2 },
   ];
   const providers = await Promise.all(specs.map((spec) => startProvider({ ...spec, registry: choice })));
@@ -163,7 +167,7 @@ async function main(): Promise<number> {
       notes.set('p2', `${notes.get('p2')}; stopped gracefully at ${at().toFixed(1)} s`);
     });
   });
-  notes.set('p3', '4 ms slower; ');
+  notes.set('p3', `${slowMs} ms slower; `);
   notes.set('p4', 'v2 (gray release)');
 
   // The visitor feed (a server stream) runs beside the calls for the whole run, across every fault:
@@ -193,7 +197,7 @@ async function main(): Promise<number> {
     for (const w of lalbWeights.filter((row) => nameOf(row.id) !== 'p4')) {
       console.log(`  ${nameOf(w.id).padEnd(4)} weight ${String(Math.round(w.weight)).padStart(11)}  expected share ${(w.share * 100).toFixed(1).padStart(5)} %  avg latency ${w.avgLatencyMs.toFixed(2)} ms`);
     }
-    console.log(`  p3, 4 ms slower, served ${lalbShare} of the v1 calls in the seconds before the first fault; round robin would give it 33 %.`);
+    console.log(`  p3, ${slowMs} ms slower, served ${lalbShare} of the v1 calls in the seconds before the first fault; round robin would give it 33 %.`);
     console.log('  (p1 and p2 answer about equally fast, so LALB splits their calls about evenly: its rate term is compressed');
     console.log('   (rateExponent 0.8), so equal providers do not drift to one of them; see plugins/lb-lalb README, "Equal latencies".)');
   }

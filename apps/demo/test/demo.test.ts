@@ -4,10 +4,17 @@ import t from 'tap';
 import { pythonMissing } from '../src/foreign-caller.js';
 
 // `npm start` runs this same program for 20 s; here a short run must show every governance moment
-// and end with a passing verdict (exit code 0).
+// and end with a passing verdict (exit code 0). p3 is made 30 ms slower instead of `npm start`'s 4:
+// LALB's shift off it is asserted, and on a loaded machine every call's latency jitters by more than
+// 4 ms (seen at load 28: p3 kept 34.8 % of the v1 calls); 30 ms stands out of that jitter, and
+// the shift is still LALB's doing (round robin would give p3 a third). 100 calls/s, not 300: the
+// consumer (tracing, metrics, console, LALB, retry, breaker, health) is itself CPU-bound at 300/s on
+// a loaded machine — at load ~30 its p50 was 187 ms, 500 ms attempts timed out, the retry budget ran
+// out and 439 calls failed; at 100/s a minute later (load 35), p50 7 ms and none failed. Every fault still
+// meets hundreds of calls, and an idempotent call lost to any of them still fails the verdict.
 t.test('the demo runs its timeline and prints a passing summary', async (t) => {
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [join(__dirname, '..', 'dist', 'main.js'), '--duration', '16', '--rate', '300'], { timeout: 120_000 }, (error, stdout, stderr) =>
+    execFile(process.execPath, [join(__dirname, '..', 'dist', 'main.js'), '--duration', '16', '--rate', '100', '--slow-ms', '30'], { timeout: 120_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
   });
   t.equal(code, 0, `exit code (stderr: ${stderr.slice(-500)})`);
@@ -16,8 +23,8 @@ t.test('the demo runs its timeline and prints a passing summary', async (t) => {
   t.match(stdout, /p2 exited after draining/, 'the graceful stop completed');
   t.match(stdout, /p4 reloaded in \d+ ms: every worker replaced/, 'the multi-worker provider reloaded on SIGHUP');
   t.match(stdout, /gray release: \d+ of \d+ users went to v2 .*users served by both versions: 0/, 'gray routing is stable per user');
-  // LALB shifted v1 traffic off the provider that is 4 ms slower (round robin would give it 33 %).
-  const slow = /p3, 4 ms slower, served ([\d.]+) % of the v1 calls/.exec(stdout);
+  // LALB shifted v1 traffic off the provider that is slower (round robin would give it 33 %).
+  const slow = /p3, 30 ms slower, served ([\d.]+) % of the v1 calls/.exec(stdout);
   t.ok(slow, 'the LALB summary names the slow provider\'s share');
   t.ok(slow && Number(slow[1]) < 20, `p3 served ${slow?.[1]} % of the v1 calls before the faults (< 20 %)`);
   // The visitor feed (a server stream) runs on the demo's transport: the native TCP one says it has

@@ -23,6 +23,15 @@ export interface MatrixSettings {
   readonly timeoutMs: number;
   /** Healthy traffic before the fault starts, so connections and balancers are warm. */
   readonly preludeMs: number;
+  /**
+   * …and at least this many calls answered in it. The prelude is the healthy history the breaker's,
+   * health's and LALB's windows hold when the fault starts; a loaded machine answers far fewer calls
+   * in `preludeMs`, and with 2 providers a window of few successes let p0's first timeouts reach
+   * the method circuit's 50 % before p0's own circuit opened (seen at load 30: the method circuit
+   * then stayed open, its probes landing on the frozen p0). Counted, the history is the same on any
+   * machine: about what `preludeMs` gives on an idle one.
+   */
+  readonly preludeCalls: number;
   /** Every provider's base latency. */
   readonly latencyMs: number;
   readonly seed: number;
@@ -30,7 +39,7 @@ export interface MatrixSettings {
 
 /** The short form the test suite runs: every cell, 600 judged calls. */
 export const SHORT_SETTINGS: MatrixSettings = {
-  judgedCalls: 600, maxJudgeMs: 30_000, shortfallJudgeMs: 1500, concurrency: 4, timeoutMs: 300, preludeMs: 50, latencyMs: 1, seed: 16,
+  judgedCalls: 600, maxJudgeMs: 30_000, shortfallJudgeMs: 1500, concurrency: 4, timeoutMs: 300, preludeMs: 50, preludeCalls: 100, latencyMs: 1, seed: 16,
 };
 
 /** `--long`: 10 000 judged calls per cell. */
@@ -43,6 +52,13 @@ export interface Observations {
   readonly healthChanges: readonly string[];
   /** LALB's learned mean latency at the end: p0's, and the mean of the others'. */
   readonly lalbLatencyMs: { readonly faulty: number; readonly others: number } | undefined;
+  /**
+   * The same means as this process measured them: each provider's last answers (up to LALB's window
+   * of 128, ended within its 5 s), from the call's start to its answer. A stall of this process
+   * lengthens the calls it catches in both figures alike; what LALB adds of its own (a timeout
+   * penalty folded into an answer) shows as LALB's figure above this one.
+   */
+  readonly measuredLatencyMs: { readonly faulty: number; readonly others: number } | undefined;
 }
 
 export interface CellResult {
@@ -111,7 +127,7 @@ function providerIndex(text: string): number {
 /**
  * One cell: providers in this process on loopback (p0 gets the fault, the others stay healthy), a
  * client with the cell's balancer and plugins, closed-loop traffic of idempotent calls. Healthy for
- * `preludeMs`, then the fault; calls started within the fault's warm-up are not judged; the next
+ * `preludeMs` and `preludeCalls` answered calls, then the fault; calls started within the fault's warm-up are not judged; the next
  * `judgedCalls` are.
  */
 export async function runCell(cell: Cell, settings: MatrixSettings): Promise<CellResult> {
@@ -148,6 +164,7 @@ export async function runCell(cell: Cell, settings: MatrixSettings): Promise<Cel
     try {
       const traffic = await drive(cell, settings, client, providers[0]!, () => stalls.monitor.epoch, harnessStall);
       let lalbLatencyMs: Observations['lalbLatencyMs'];
+      let measuredLatencyMs: Observations['measuredLatencyMs'];
       const rows = chosen.lalb?.balancers()[0]?.snapshot();
       if (rows !== undefined && rows.length > 0) {
         const others = rows.filter((r) => nameOf(r.id) !== 'p0');
@@ -156,7 +173,12 @@ export async function runCell(cell: Cell, settings: MatrixSettings): Promise<Cel
           others: others.reduce((sum, r) => sum + r.avgLatencyMs, 0) / Math.max(1, others.length),
         };
       }
-      return { cell, ...traffic, observed: { circuitsOpened, healthChanges, lalbLatencyMs }, durationMs: performance.now() - started };
+      if (lalbLatencyMs !== undefined) {
+        const means = traffic.answerLatencies.map(recentMean);
+        measuredLatencyMs = { faulty: means[0]!, others: means.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, means.length - 1) };
+      }
+      const { answerLatencies: _, ...figures } = traffic;
+      return { cell, ...figures, observed: { circuitsOpened, healthChanges, lalbLatencyMs, measuredLatencyMs }, durationMs: performance.now() - started };
     } finally {
       await client.close();
     }
@@ -166,7 +188,20 @@ export async function runCell(cell: Cell, settings: MatrixSettings): Promise<Cel
   }
 }
 
-type Traffic = Omit<CellResult, 'cell' | 'observed' | 'durationMs'>;
+/** LALB's window (plugins/lb-lalb defaults): the last 128 calls, none that ended over 5 s ago. */
+const LALB_WINDOW = { calls: 128, ms: 5000 } as const;
+
+/** Mean latency of a provider's last answers as LALB's window would hold them: [ended at, ms] in order. */
+function recentMean(answers: readonly (readonly [number, number])[]): number {
+  const end = performance.now();
+  const recent = answers.slice(-LALB_WINDOW.calls).filter(([at]) => end - at <= LALB_WINDOW.ms);
+  return recent.length === 0 ? 0 : recent.reduce((sum, [, ms]) => sum + ms, 0) / recent.length;
+}
+
+type Traffic = Omit<CellResult, 'cell' | 'observed' | 'durationMs'> & {
+  /** Per provider, every answer (a reply or NOT_FOUND) it gave: [ended at, latency ms]. */
+  readonly answerLatencies: readonly (readonly [number, number])[][];
+};
 
 async function drive(
   cell: Cell,
@@ -178,6 +213,11 @@ async function drive(
 ): Promise<Traffic> {
   const echo = client.stub<{ echo(request: object): Promise<{ servedBy: string }> }>().echo;
   const served = new Array<number>(cell.providers).fill(0);
+  const answerLatencies = Array.from({ length: cell.providers }, (): [number, number][] => []);
+  const answeredBy = (index: number, started: number) => {
+    const now = performance.now();
+    answerLatencies[index]?.push([now, now - started]);
+  };
   const failures: Record<string, number> = {};
   let firstFailure: string | undefined;
   let judged = 0;
@@ -185,7 +225,9 @@ async function drive(
   let notFound = 0;
   let stalled = 0;
   const warmup = { calls: 0, failed: 0 };
-  const faultAt = performance.now() + settings.preludeMs;
+  const preludeUntil = performance.now() + settings.preludeMs;
+  let preludeAnswered = 0;
+  let faultAt = Infinity;
   const bound = WARMUP[cell.fault];
   let faultOn = false;
   let judging = false;
@@ -195,8 +237,9 @@ async function drive(
   const worker = async (): Promise<void> => {
     for (;;) {
       const now = performance.now();
-      if (!faultOn && now >= faultAt) {
+      if (!faultOn && now >= preludeUntil && preludeAnswered >= settings.preludeCalls) {
         faultOn = true;
+        faultAt = now;
         faulty.setFault(cell.fault);
       }
       if (faultOn && !judging && warmup.calls >= bound.calls && now - faultAt >= bound.ms) {
@@ -206,11 +249,15 @@ async function drive(
       // Calls left out as harness stalls do not count toward the judged calls: more are sent instead.
       if (judging && (launched - stalled >= settings.judgedCalls || now >= judgeUntil)) return;
       const isJudged = judging;
+      const inPrelude = !faultOn;
       if (isJudged) launched++;
       else if (faultOn) warmup.calls++;
       const epoch = stallEpoch();
+      const callStarted = performance.now();
       try {
         const reply = await echo({ message: 'matrix' });
+        answeredBy(providerIndex(reply.servedBy), callStarted);
+        if (inPrelude) preludeAnswered++;
         if (isJudged) {
           judged++;
           answered++;
@@ -218,6 +265,7 @@ async function drive(
         }
       } catch (thrown) {
         const error = RpcError.from(thrown);
+        if (error.code === Code.NOT_FOUND) answeredBy(providerIndex(error.message), callStarted);
         if (!isJudged) {
           if (faultOn && error.code !== Code.NOT_FOUND) warmup.failed++;
           continue;
@@ -243,5 +291,5 @@ async function drive(
     }
   };
   await Promise.all(Array.from({ length: settings.concurrency }, worker));
-  return { judged, answered, failures, firstFailure, served, notFound, warmup, stalled };
+  return { judged, answered, failures, firstFailure, served, notFound, warmup, stalled, answerLatencies };
 }

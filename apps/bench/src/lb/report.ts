@@ -72,11 +72,15 @@ export function buildReport(input: ReportInput) {
   const steadyRow = (scenarioName: ScenarioName, balancer: BalancerName) => {
     const phase = find(scenarioName, balancer, 'steady');
     const stats = windowStats(log, names.length, phase.from, phase.to);
+    // The balancer's decisions: calls started in the phase, by the provider they went to. `share` is
+    // of the calls completed in it, which a provider stalled by a loaded machine thins out.
+    const picked = bin(log, names.length, phase.from, phase.to, Math.max(1, phase.to - phase.from)).started[0]!;
     return {
       scenario: scenarioName,
       balancer,
       ...stats,
       share: byName(names, stats.share),
+      picks: byName(names, picked),
       perProvider: Object.fromEntries(names.map((n, i) => [n, stats.perProvider[i]!])),
       serviceTimes: Object.fromEntries(names.map((n, i) => [n, phase.serviceTimes?.[i]])),
       clientCpuPct: phase.clientCpuPct,

@@ -48,8 +48,12 @@ const CLOSE_TIMEOUT_MS = 15_000;
 /**
  * The gRPC listener's keepalive round, short here: node leaves a connection nghttp2 ended with a
  * GOAWAY for a protocol error open with no event, and the server's keepalive PING is what finds it.
+ * Not shorter: a connection that has not answered the last PING when the next round comes is closed,
+ * and the well-formed client lives in this process, so a stall of this process longer than a round
+ * (a second is possible on a loaded 2-core CI machine) would close the good client's connection
+ * under its calls.
  */
-const KEEPALIVE_MS = 1000;
+const KEEPALIVE_MS = 3000;
 const RELEASE_TIMEOUT_MS = 5000 + 2 * KEEPALIVE_MS;
 
 /**
