@@ -9,7 +9,7 @@ import { ServerProcess } from './server-process.js';
 export interface EtcdServerOptions {
   /** Client port (default: a free one). Pass the port of a stopped server to replace it with an empty one. */
   readonly port?: number;
-  /** How long to wait for `/health` to answer `"health":"true"` (default 15 s). */
+  /** How long to wait for `/health` to answer `"health":"true"` (default 60 s: only a guard; a loaded CI machine is slow to start it). */
   readonly startTimeoutMs?: number;
 }
 
@@ -47,7 +47,7 @@ export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdSe
     mkdirSync(dataDir, { recursive: true });
     server = ServerProcess.spawn(ETCD, args, logFile, baseDir);
     await waitUntilReady(server.child, {
-      name: 'etcd', command: ETCD, port, timeoutMs: options.startTimeoutMs ?? 15_000, logFile,
+      name: 'etcd', command: ETCD, port, timeoutMs: options.startTimeoutMs ?? 60_000, logFile,
       intervalMs: 50, probe: () => etcdHealthy(port), readyMeans: 'become healthy',
     });
   };

@@ -14,7 +14,7 @@ export interface ZooKeeperServerOptions {
    * session-expiry tests fast: tickTime 500 allows a 1 s session.
    */
   readonly tickTime?: number;
-  /** How long to wait for `srvr` to answer `Mode: standalone` (default 20 s). */
+  /** How long to wait for `srvr` to answer `Mode: standalone` (default 60 s: only a guard; a JVM starts slowly on a loaded CI machine). */
   readonly startTimeoutMs?: number;
 }
 
@@ -47,7 +47,7 @@ export interface ZooKeeperServer {
  */
 export async function startZooKeeper(options: ZooKeeperServerOptions = {}): Promise<ZooKeeperServer> {
   const tickTime = options.tickTime ?? 2000;
-  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   if (!Number.isInteger(tickTime) || tickTime < 50) throw new Error(`tickTime must be an integer ≥ 50, got ${tickTime}`);
   const port = await freePort();
   const baseDir = mkdtempSync(join(tmpdir(), 'trellis-zk-'));
