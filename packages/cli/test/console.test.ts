@@ -14,7 +14,8 @@ import { BIN, trellis, withPatientDeadlines } from './fixtures/cli.js';
 t.test('trellis console serves the registry view of a real etcd', async (t) => {
   const etcd = await startEtcd();
   t.teardown(() => etcd.stop());
-  const registry = etcdRegistry({ endpoints: etcd.endpoints, snapshotDir: false, ttlSeconds: 5 });
+  // A 30 s lease: expiry is not tested here, and a stall past a short TTL would drop the provider from the view.
+  const registry = etcdRegistry({ endpoints: etcd.endpoints, snapshotDir: false, ttlSeconds: 30 });
   const server = new RpcServer({ host: '127.0.0.1', registry, tags: { 'trellis.admin': 'http://127.0.0.1:9090/' } });
   server.addService(loadEchoService(), createEchoHandlers({ servedBy: 'p1' }));
   await server.start();
