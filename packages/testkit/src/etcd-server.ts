@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ETCD, etcdArgs, etcdHealthy } from './etcd-member.js';
-import { freePort } from './free-port.js';
+import { freePort, onFreePorts } from './free-port.js';
 import { waitUntilReady } from './server-readiness.js';
 import { ServerProcess } from './server-process.js';
 
@@ -31,7 +31,12 @@ export interface EtcdServer {
 }
 
 /** Starts Debian's etcd 3.4 on free loopback ports with a temporary data directory; resolves when healthy. */
-export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdServer> {
+export function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdServer> {
+  // Ports of our choosing may be lost before etcd binds them (see onFreePorts); a port the caller chose is theirs.
+  return options.port === undefined ? onFreePorts(() => startEtcdOnce(options)) : startEtcdOnce(options);
+}
+
+async function startEtcdOnce(options: EtcdServerOptions): Promise<EtcdServer> {
   const port = options.port ?? (await freePort());
   const peerPort = await freePort();
   const baseDir = mkdtempSync(join(tmpdir(), 'trellis-etcd-'));

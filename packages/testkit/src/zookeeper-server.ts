@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './free-port.js';
+import { freePort, onFreePorts } from './free-port.js';
 import { waitUntilReady } from './server-readiness.js';
 import { ServerProcess } from './server-process.js';
 import { baseConfig, fourLetterWord, JAVA, zooKeeperArgs } from './zookeeper-member.js';
@@ -45,7 +45,12 @@ export interface ZooKeeperServer {
  * Starts Debian's ZooKeeper 3.8 standalone on a free loopback port with a temporary data directory and
  * resolves once `srvr` reports `Mode: standalone` (`ruok` answers `imok` before the server serves).
  */
-export async function startZooKeeper(options: ZooKeeperServerOptions = {}): Promise<ZooKeeperServer> {
+export function startZooKeeper(options: ZooKeeperServerOptions = {}): Promise<ZooKeeperServer> {
+  // The free port may be lost before the JVM binds it, seconds later on a loaded machine: see onFreePorts.
+  return onFreePorts(() => startZooKeeperOnce(options));
+}
+
+async function startZooKeeperOnce(options: ZooKeeperServerOptions): Promise<ZooKeeperServer> {
   const tickTime = options.tickTime ?? 2000;
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   if (!Number.isInteger(tickTime) || tickTime < 50) throw new Error(`tickTime must be an integer ≥ 50, got ${tickTime}`);
