@@ -4,7 +4,7 @@ import t from 'tap';
 import { RpcServer } from '@trellis/core';
 import { etcdRegistry } from '@trellis/discovery-etcd';
 import { createEchoHandlers, loadEchoService, startEtcd } from '@trellis/testkit';
-import { BIN, trellis } from './fixtures/cli.js';
+import { BIN, trellis, withPatientDeadlines } from './fixtures/cli.js';
 
 /**
  * `trellis console` against a real etcd: run as a subprocess, it prints its URL (JSON in a pipe), and
@@ -14,7 +14,8 @@ import { BIN, trellis } from './fixtures/cli.js';
 t.test('trellis console serves the registry view of a real etcd', async (t) => {
   const etcd = await startEtcd();
   t.teardown(() => etcd.stop());
-  const registry = etcdRegistry({ endpoints: etcd.endpoints, snapshotDir: false, ttlSeconds: 5 });
+  // A 30 s lease: expiry is not tested here, and a stall past a short TTL would drop the provider from the view.
+  const registry = etcdRegistry({ endpoints: etcd.endpoints, snapshotDir: false, ttlSeconds: 30 });
   const server = new RpcServer({ host: '127.0.0.1', registry, tags: { 'trellis.admin': 'http://127.0.0.1:9090/' } });
   server.addService(loadEchoService(), createEchoHandlers({ servedBy: 'p1' }));
   await server.start();
@@ -25,7 +26,8 @@ t.test('trellis console serves the registry view of a real etcd', async (t) => {
 
   const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: undefined, TRELLIS_REGISTRY: undefined };
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
-  const child = spawn(process.execPath, [BIN, 'console', '--registry', `etcd://127.0.0.1:${etcd.port}`, '--token', 'console-test-token-0123'], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = withPatientDeadlines(['console', '--registry', `etcd://127.0.0.1:${etcd.port}`, '--token', 'console-test-token-0123']);
+  const child = spawn(process.execPath, [BIN, ...args], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   t.teardown(async () => {
     child.kill('SIGINT');

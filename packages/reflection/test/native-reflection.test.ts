@@ -30,7 +30,8 @@ t.test('addReflection serves v1 and v1alpha over the native protocol; the regist
   addReflection(server, pkg);
   await server.start();
   t.teardown(() => server.close({ graceMs: 0 }));
-  const channel = new NativeReflectionChannel({ host: '127.0.0.1', port: server.port }, { timeoutMs: 5000 });
+  // 30 s per reflection request: no deadline is tested here, and a loaded CI machine can stall for seconds.
+  const channel = new NativeReflectionChannel({ host: '127.0.0.1', port: server.port }, { timeoutMs: 30_000 });
   t.teardown(() => channel.close());
 
   const client = new ReflectionClient(channel.open);
@@ -56,7 +57,7 @@ t.test('a server without reflection answers UNIMPLEMENTED for both versions', as
   const server = new RpcServer({ host: '127.0.0.1', port: 0 }).addService(pkg.service('shop.Carts'), { get: (cart: unknown) => cart });
   await server.start();
   t.teardown(() => server.close({ graceMs: 0 }));
-  const channel = new NativeReflectionChannel({ host: '127.0.0.1', port: server.port }, { timeoutMs: 5000 });
+  const channel = new NativeReflectionChannel({ host: '127.0.0.1', port: server.port }, { timeoutMs: 30_000 });
   t.teardown(() => channel.close());
   await t.rejects(new ReflectionClient(channel.open).listServices(), { code: Code.UNIMPLEMENTED });
   t.equal(reflectionDefinition('x.Y').methods['ServerReflectionInfo']!.kind, 'bidi-streaming');

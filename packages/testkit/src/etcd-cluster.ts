@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ETCD, etcdArgs, etcdHealthy, etcdLeadership } from './etcd-member.js';
-import { freePorts } from './free-port.js';
+import { freePorts, onFreePorts } from './free-port.js';
 import type { Socket } from 'node:net';
 import { LinkProxy } from './link-proxy.js';
 import { RegistryCluster, type ClusterMember, type RegistryClusterOptions } from './registry-cluster.js';
@@ -28,15 +28,18 @@ export interface EtcdClusterOptions extends RegistryClusterOptions {
  * request says so (raft's do, in an `X-PeerURLs` header; a lease renewal forwarded to the leader
  * does not), so the proxy asks Linux instead: which member process owns the dialling socket.
  */
-export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
-  const cluster = new EtcdCluster(options);
-  try {
-    await cluster.launch();
-  } catch (error) {
-    await cluster.stop();
-    throw error;
-  }
-  return cluster;
+export function startEtcdCluster(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
+  // A member port taken between freePorts() and the member's bind: a new cluster on fresh ports.
+  return onFreePorts(async () => {
+    const cluster = new EtcdCluster(options);
+    try {
+      await cluster.launch();
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  });
 }
 
 interface EtcdMemberState {

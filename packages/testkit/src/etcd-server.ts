@@ -2,14 +2,14 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ETCD, etcdArgs, etcdHealthy } from './etcd-member.js';
-import { freePort } from './free-port.js';
+import { freePort, onFreePorts } from './free-port.js';
 import { waitUntilReady } from './server-readiness.js';
 import { ServerProcess } from './server-process.js';
 
 export interface EtcdServerOptions {
   /** Client port (default: a free one). Pass the port of a stopped server to replace it with an empty one. */
   readonly port?: number;
-  /** How long to wait for `/health` to answer `"health":"true"` (default 15 s). */
+  /** How long to wait for `/health` to answer `"health":"true"` (default 60 s: only a guard; a loaded CI machine is slow to start it). */
   readonly startTimeoutMs?: number;
 }
 
@@ -31,7 +31,12 @@ export interface EtcdServer {
 }
 
 /** Starts Debian's etcd 3.4 on free loopback ports with a temporary data directory; resolves when healthy. */
-export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdServer> {
+export function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdServer> {
+  // Ports of our choosing may be lost before etcd binds them (see onFreePorts); a port the caller chose is theirs.
+  return options.port === undefined ? onFreePorts(() => startEtcdOnce(options)) : startEtcdOnce(options);
+}
+
+async function startEtcdOnce(options: EtcdServerOptions): Promise<EtcdServer> {
   const port = options.port ?? (await freePort());
   const peerPort = await freePort();
   const baseDir = mkdtempSync(join(tmpdir(), 'trellis-etcd-'));
@@ -47,7 +52,7 @@ export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdSe
     mkdirSync(dataDir, { recursive: true });
     server = ServerProcess.spawn(ETCD, args, logFile, baseDir);
     await waitUntilReady(server.child, {
-      name: 'etcd', command: ETCD, port, timeoutMs: options.startTimeoutMs ?? 15_000, logFile,
+      name: 'etcd', command: ETCD, port, timeoutMs: options.startTimeoutMs ?? 60_000, logFile,
       intervalMs: 50, probe: () => etcdHealthy(port), readyMeans: 'become healthy',
     });
   };

@@ -25,3 +25,23 @@ export async function freePorts(count: number): Promise<number[]> {
   await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   return ports;
 }
+
+/** What etcd ("bind: address already in use") and the JVM ("BindException: Address already in use") log. */
+const ADDRESS_IN_USE = /address already in use/i;
+
+/**
+ * Runs `start` (which picks its ports with freePort and fails, with the server's log in its message,
+ * when the server cannot bind them) again on fresh ports when a port was taken in between: between
+ * freePort() releasing a port and the server binding it (seconds, for a JVM on a loaded machine),
+ * any process's outgoing connection may get it as its local port. Up to `attempts` starts in all; any
+ * other failure is thrown at once.
+ */
+export async function onFreePorts<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt >= attempts || !ADDRESS_IN_USE.test(error instanceof Error ? error.message : String(error))) throw error;
+    }
+  }
+}

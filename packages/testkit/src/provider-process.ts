@@ -59,7 +59,11 @@ export function startProvider(config: ProviderConfig, options: { startTimeoutMs?
       child.kill('SIGKILL');
       reject(new Error(`provider ${config.name} did not start within ${startTimeoutMs} ms`));
     }, startTimeoutMs);
-    child.once('message', (first: ProviderMessage) => {
+    // The start ends with `ready` or `failed`. An `error` may come first (a registry that answered
+    // slowly while the server registered, on a loaded machine): it is kept in `errors`, not fatal.
+    const onStartMessage = (first: ProviderMessage): void => {
+      if (first.type === 'error') return;
+      child.off('message', onStartMessage);
       clearTimeout(timer);
       if (first.type === 'failed') return reject(new Error(`provider ${config.name} failed to start: ${first.message}`));
       if (first.type !== 'ready') return reject(new Error(`provider ${config.name} sent ${first.type} before ready`));
@@ -95,6 +99,12 @@ export function startProvider(config: ProviderConfig, options: { startTimeoutMs?
         pause: () => void child.kill('SIGSTOP'),
         resume: () => void child.kill('SIGCONT'),
       });
+    };
+    child.on('message', onStartMessage);
+    // A child that dies before it reports (a crash in start-up) fails the start now, not at the guard.
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`provider ${config.name} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready${errors.length > 0 ? `: ${errors.join('; ')}` : ''}`));
     });
     child.once('error', (error) => {
       clearTimeout(timer);

@@ -1,7 +1,10 @@
 export interface RegistryClusterOptions {
   /** Members (default 3). */
   readonly size?: number;
-  /** How long one member may take to serve after it was started (default 30 s: a loaded machine). */
+  /**
+   * How long one member may take to serve after it was started, and the default wait for a leader or
+   * for every member to serve (default 60 s: only a guard; three JVMs or etcds start slowly on a loaded CI machine).
+   */
   readonly startTimeoutMs?: number;
 }
 
@@ -31,7 +34,7 @@ export abstract class RegistryCluster {
 
   protected constructor(readonly kind: 'etcd' | 'zookeeper', options: RegistryClusterOptions) {
     this.size = options.size ?? 3;
-    this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
+    this.startTimeoutMs = options.startTimeoutMs ?? 60_000;
     if (!Number.isInteger(this.size) || this.size < 1) throw new Error(`size must be a whole number ≥ 1, got ${options.size}`);
   }
 

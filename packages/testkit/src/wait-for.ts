@@ -3,7 +3,9 @@
  * registry's contents); fails with the condition's text after the timeout.
  */
 export async function waitFor(condition: () => boolean | Promise<boolean>, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  // 30 s by default: only a guard against a condition that never comes true; on a loaded 2-core CI
+  // machine, registry propagation and process start-up have taken more than 10 s.
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const until = Date.now() + timeoutMs;
   for (;;) {
     if (await condition()) return;

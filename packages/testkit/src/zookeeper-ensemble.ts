@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePorts } from './free-port.js';
+import { freePorts, onFreePorts } from './free-port.js';
 import { LinkProxy, type LinkHead } from './link-proxy.js';
 import { RegistryCluster, type ClusterMember, type RegistryClusterOptions } from './registry-cluster.js';
 import { waitUntilReady } from './server-readiness.js';
@@ -28,15 +28,18 @@ export interface ZooKeeperEnsembleOptions extends RegistryClusterOptions {
  * older form without an address (which 3.8 still accepts), so the call back goes through the dialling
  * server's own config, and so through a proxy.
  */
-export async function startZooKeeperEnsemble(options: ZooKeeperEnsembleOptions = {}): Promise<ZooKeeperEnsemble> {
-  const ensemble = new ZooKeeperEnsemble(options);
-  try {
-    await ensemble.launch();
-  } catch (error) {
-    await ensemble.stop();
-    throw error;
-  }
-  return ensemble;
+export function startZooKeeperEnsemble(options: ZooKeeperEnsembleOptions = {}): Promise<ZooKeeperEnsemble> {
+  // A server port taken between freePorts() and the server's bind: a new ensemble on fresh ports.
+  return onFreePorts(async () => {
+    const ensemble = new ZooKeeperEnsemble(options);
+    try {
+      await ensemble.launch();
+    } catch (error) {
+      await ensemble.stop();
+      throw error;
+    }
+    return ensemble;
+  });
 }
 
 interface ZooKeeperServerState {

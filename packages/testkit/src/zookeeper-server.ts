@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './free-port.js';
+import { freePort, onFreePorts } from './free-port.js';
 import { waitUntilReady } from './server-readiness.js';
 import { ServerProcess } from './server-process.js';
 import { baseConfig, fourLetterWord, JAVA, zooKeeperArgs } from './zookeeper-member.js';
@@ -14,7 +14,7 @@ export interface ZooKeeperServerOptions {
    * session-expiry tests fast: tickTime 500 allows a 1 s session.
    */
   readonly tickTime?: number;
-  /** How long to wait for `srvr` to answer `Mode: standalone` (default 20 s). */
+  /** How long to wait for `srvr` to answer `Mode: standalone` (default 60 s: only a guard; a JVM starts slowly on a loaded CI machine). */
   readonly startTimeoutMs?: number;
 }
 
@@ -45,9 +45,14 @@ export interface ZooKeeperServer {
  * Starts Debian's ZooKeeper 3.8 standalone on a free loopback port with a temporary data directory and
  * resolves once `srvr` reports `Mode: standalone` (`ruok` answers `imok` before the server serves).
  */
-export async function startZooKeeper(options: ZooKeeperServerOptions = {}): Promise<ZooKeeperServer> {
+export function startZooKeeper(options: ZooKeeperServerOptions = {}): Promise<ZooKeeperServer> {
+  // The free port may be lost before the JVM binds it, seconds later on a loaded machine: see onFreePorts.
+  return onFreePorts(() => startZooKeeperOnce(options));
+}
+
+async function startZooKeeperOnce(options: ZooKeeperServerOptions): Promise<ZooKeeperServer> {
   const tickTime = options.tickTime ?? 2000;
-  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   if (!Number.isInteger(tickTime) || tickTime < 50) throw new Error(`tickTime must be an integer ≥ 50, got ${tickTime}`);
   const port = await freePort();
   const baseDir = mkdtempSync(join(tmpdir(), 'trellis-zk-'));

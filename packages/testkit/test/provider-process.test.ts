@@ -4,7 +4,8 @@ import { loadEchoService, startProvider, waitFor } from '../src/index.js';
 
 t.test('a provider child process serves, reports stats, changes behaviour, and stops gracefully', async (t) => {
   const provider = await startProvider({ name: 'p1' });
-  const client = new RpcClient({ service: loadEchoService(), addresses: [provider.address] });
+  // 30 s per call: a loaded machine can stall the child for seconds; no deadline is tested here.
+  const client = new RpcClient({ service: loadEchoService(), addresses: [provider.address], timeoutMs: 30_000 });
   t.teardown(async () => { await client.close(); await provider.kill(); });
   const reply = (await client.invoke('Echo', { message: 'hi', id: 7 })) as { servedBy: string; id: string };
   t.equal(reply.servedBy, 'p1');
@@ -18,7 +19,8 @@ t.test('a provider child process serves, reports stats, changes behaviour, and s
 
 t.test('a frozen provider answers nothing until resumed', async (t) => {
   const provider = await startProvider({ name: 'p2' });
-  const client = new RpcClient({ service: loadEchoService(), addresses: [provider.address] });
+  // 30 s per call, but for the frozen one: its 200 ms deadline is what shows the provider answers nothing.
+  const client = new RpcClient({ service: loadEchoService(), addresses: [provider.address], timeoutMs: 30_000 });
   t.teardown(async () => { await client.close(); await provider.kill(); });
   await client.invoke('Echo', {});
   provider.pause();

@@ -9,10 +9,19 @@ async function exercise(t: Test, cluster: RegistryCluster, clientAnswers: (index
 
   const leader = await cluster.waitForLeader();
   const follower = (leader + 1) % 3;
+  const majority = [0, 1, 2].filter((i) => i !== follower);
   cluster.partition(follower);
-  await waitFor(async () => !(await cluster.serving(follower)), { timeoutMs: 20_000, what: 'the partitioned member to stop serving' });
-  t.ok(await clientAnswers(follower), 'its client port still answers');
-  t.equal(await cluster.leader(), leader, 'the majority keeps its leader');
+  await waitFor(async () => !(await cluster.serving(follower)), { timeoutMs: 30_000, what: 'the partitioned member to stop serving' });
+  // Polled, not asked once: each probe has a 1–2 s deadline, which a loaded machine can miss while
+  // the port answers. A cut client port would never answer.
+  await t.resolves(waitFor(() => clientAnswers(follower), { timeoutMs: 30_000, what: 'the partitioned member\'s client port to answer' }), 'its client port still answers');
+  // The majority keeps serving with a leader of its own: usually the same one, but a member stalled
+  // past the election timeout on a loaded machine makes the two re-elect, which is no fault. This
+  // still fails if the partition cut more than the one member (no quorum, so no leader and no service).
+  await t.resolves(waitFor(async () => {
+    const now = await cluster.leader();
+    return now !== undefined && now !== follower && (await Promise.all(majority.map((i) => cluster.serving(i)))).every(Boolean);
+  }, { timeoutMs: 30_000, what: 'the majority to serve with a leader' }), 'the majority keeps a leader and serves');
   cluster.heal();
   await cluster.waitForAllServing();
   t.pass('healed: every member serves again');
@@ -27,7 +36,11 @@ async function exercise(t: Test, cluster: RegistryCluster, clientAnswers: (index
   await cluster.stopAll();
   t.ok(cluster.members.every((m) => !m.running), 'whole cluster down');
   await cluster.startAll();
-  t.ok((await Promise.all(cluster.members.map((m) => cluster.serving(m.index)))).filter(Boolean).length >= 2, 'back: a majority serves');
+  // startAll() resolved once a majority served; asked again (polled: a probe can miss its deadline
+  // on a loaded machine), a majority still does. Fails if the cluster did not come back.
+  await t.resolves(waitFor(async () => (await Promise.all(cluster.members.map((m) => cluster.serving(m.index)))).filter(Boolean).length >= 2, {
+    timeoutMs: 30_000, what: 'a majority to serve',
+  }), 'back: a majority serves');
   await cluster.waitForAllServing();
 }
 
