@@ -79,7 +79,7 @@ t.test('a frozen provider turns sub-healthy within the health plugin\'s window',
   const frozen = scenario.providers[0]!;
   frozen.proxy.setMode({ kind: 'blackhole' });
   const started = Date.now();
-  // Heartbeats every 200 ms with a 300 ms timeout, sub-healthy after 2 failures: about a second.
+  // Heartbeats every 200 ms with a 1 s timeout, sub-healthy after 2 failures: about 2.5 s.
   await page.waitForSelector(`${endpointRow(frozen.id)} [data-field="health"] .state-subhealthy`, WAIT);
   t.pass(`shown sub-healthy ${Date.now() - started} ms after the freeze`);
   if (shots) await page.screenshot({ path: join(shots, 'console-subhealthy.png'), fullPage: true });

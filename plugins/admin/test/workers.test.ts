@@ -53,7 +53,8 @@ t.test('one console for a worker group: every worker, and the figures summed acr
   const victim = body.workers[0]!;
   process.kill(victim.pid, 'SIGKILL');
   let after = body;
-  for (let i = 0; i < 200; i++) {
+  // Up to 30 s: a replacement worker boots slowly on a loaded machine (200 polls were about 10 s).
+  for (const until = Date.now() + 30_000; Date.now() < until;) {
     after = (await (await fetch(new URL('/api/workers', ready.consoleUrl))).json()) as typeof body;
     const slot = after.workers.find((w) => w.slot === victim.slot);
     if (slot !== undefined && slot.pid !== victim.pid && slot.state === 'ready') break;

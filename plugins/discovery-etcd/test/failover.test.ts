@@ -33,9 +33,12 @@ t.test('a provider process that is SIGKILLed disappears within the lease TTL', a
 
   const killedAt = Date.now();
   child.kill('SIGKILL');
-  await lists.until([], 6000);
+  await lists.until([], 15_000);
   const goneAfter = Date.now() - killedAt;
-  t.ok(goneAfter <= 2000 + 1000, `the key was gone ${goneAfter} ms after the kill (TTL 2 s)`);
+  // etcd expires leases on its own clock and checks every 500 ms; a loaded machine delays that and the
+  // watch event. 2.5 s beyond the TTL still rules out a key kept for the default 10 s TTL, or until a
+  // consumer re-lists.
+  t.ok(goneAfter <= 2000 + 2500, `the key was gone ${goneAfter} ms after the kill (TTL 2 s)`);
   t.equal((await raw.leaseClient.leaseTimeToLive({ ID: message.lease! })).TTL, '-1', "the child's lease expired");
 });
 
@@ -129,7 +132,7 @@ t.test('a consumer started while etcd is down uses its snapshot, then the live l
   const blindLists = new Lists();
   late.subscribe(SERVICE, lateLists.listener);
   blind.subscribe(SERVICE, blindLists.listener);
-  await lateLists.until(['127.0.0.1:8001'], 3000);
+  await lateLists.until(['127.0.0.1:8001'], 10_000);
   const after = Date.now() - startedAt;
   t.ok(after >= 450, `the snapshot came after the connect timeout (${after} ms)`);
   t.equal(blindLists.all.length, 0, 'without a snapshot nothing (in particular no empty list) is delivered');

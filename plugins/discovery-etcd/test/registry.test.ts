@@ -81,7 +81,10 @@ t.test('a late subscriber gets the current list; subscriptions to one service sh
 t.test('a burst of 50 registrations is debounced into a few notifications', async (t) => {
   // Five providers registering ten instances one by one: fifty separate etcd writes and watch events.
   const providers = Array.from({ length: 5 }, () => makeRegistry(t, etcd.endpoints, { root: '/reg3' }));
-  const consumer = makeRegistry(t, etcd.endpoints, { root: '/reg3', debounceMs: 150 });
+  // A 1 s window (so at most 5 s before a notification is forced): the fifty writes, one after another
+  // per provider, took 2.5 s at load 30, and with a 150 ms window (750 ms at most) that burst became
+  // four notifications. Undebounced, it would be up to fifty.
+  const consumer = makeRegistry(t, etcd.endpoints, { root: '/reg3', debounceMs: 1000 });
   const lists = new Lists();
   consumer.subscribe(SERVICE, lists.listener);
   await lists.until([]);

@@ -37,9 +37,10 @@ t.test('providers in child processes', async (t) => {
     killed.kill('SIGKILL');
     await recorder.untilHas('127.0.0.1:9201', false, SESSION_MS * 4);
     const elapsed = Date.now() - killedAt;
-    // The server expires sessions on tick boundaries (at most a tick late); then our debounce, and slack
-    // for a loaded machine.
-    t.ok(elapsed <= SESSION_MS + TICK + DEBOUNCE_MS + 1500, `gone after ${elapsed} ms (session ${SESSION_MS} ms)`);
+    // The server expires sessions on tick boundaries (at most a tick late); then our debounce, and 2.5 s
+    // of slack for a loaded machine (the ZooKeeper JVM and this process both wait for a core). That
+    // still rules out a node kept for a longer session (the clean provider's is 10 s) or until a re-list.
+    t.ok(elapsed <= SESSION_MS + TICK + DEBOUNCE_MS + 2500, `gone after ${elapsed} ms (session ${SESSION_MS} ms)`);
     t.ok(elapsed >= SESSION_MS - TICK, 'not before the session could have expired');
     t.ok(recorder.last?.includes('127.0.0.1:9202'), 'the others stay');
   });

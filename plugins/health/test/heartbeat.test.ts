@@ -31,7 +31,9 @@ t.test('a provider frozen with SIGSTOP turns sub-healthy, gets no new calls, and
   t.equal(stateOf(plugin, providers[0]!.address), 'healthy', 'the others stay healthy');
   t.equal(client.healthView.state(client.endpoints[1]!), 'subhealthy', 'the client filters on the plugin\'s view');
 
-  const during = await callMany(client, 60, { timeoutMs: 2000 });
+  // 10 s per call: a loaded machine can stall a healthy provider's answer past 2 s. A call routed to
+  // the frozen provider would still hang until it times out and fail the check below.
+  const during = await callMany(client, 60, { timeoutMs: 10_000 });
   t.same(during.errors.map((e) => e.message), [], 'no call failed');
   t.equal(during.servedBy.get('b'), undefined, 'no call went to the frozen provider');
   t.equal((during.servedBy.get('a') ?? 0) + (during.servedBy.get('c') ?? 0), 60);

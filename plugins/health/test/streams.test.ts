@@ -15,9 +15,11 @@ t.test('streams held open for many heartbeat timeouts leave the endpoint healthy
   await server.start();
   t.teardown(() => server.close({ graceMs: 1000 }));
   const address = `127.0.0.1:${server.port}`;
-  // Short heartbeats: 15 of them (three times their 500 ms timeout) pass while the streams stay
-  // open. (A 200 ms timeout let an in-process PONG delayed by a loaded machine fail a beat.)
-  const watch = health({ intervalMs: 100, timeoutMs: 500, failureThreshold: 2, warmupMs: 0, availability: { minCalls: 1, threshold: 0.8 } });
+  // Frequent heartbeats: 15 of them pass while the streams stay open. A PING stuck behind a stream
+  // (the stalled one holds its flow-control window) would never get its PONG, whatever the timeout;
+  // the 2 s timeout only keeps a loaded machine from failing a beat whose PONG was merely late (at
+  // 200 ms, then 500 ms, an in-process PONG delayed by a loaded machine failed a beat).
+  const watch = health({ intervalMs: 100, timeoutMs: 2000, failureThreshold: 2, warmupMs: 0, availability: { minCalls: 1, threshold: 0.8 } });
   const beats: HeartbeatEvent[] = [];
   watch.healthEvents.on('heartbeat', (beat: HeartbeatEvent) => beats.push(beat));
   const changes: string[] = [];

@@ -36,7 +36,8 @@ const IDS = Array.from({ length: 60 }, (_, i) => String(1000 + i));
 t.test("client.use(consistentHash({ field: 'id' })): one id, one server; a server leaves, only its ids move", async (t) => {
   const servers = await threeServers(t);
   const balancers: ConsistentHashBalancer[] = [];
-  const client = new RpcClient({ service: loadEchoService(), addresses: servers.map((s) => s.address), timeoutMs: 2000 });
+  // The per-call timeout is not what this test is about: 10 s outlasts a loaded machine's stalls.
+  const client = new RpcClient({ service: loadEchoService(), addresses: servers.map((s) => s.address), timeoutMs: 10_000 });
   client.use(consistentHash({ field: 'id', onBalancer: (b) => balancers.push(b) }));
   t.teardown(() => client.close());
   const stub = client.stub<EchoStub>();

@@ -19,7 +19,9 @@ async function startServer(t: { teardown(fn: () => unknown): void }, name: strin
 t.test('client.use(lalb()): the fast server gets most of the calls', async (t) => {
   const fast = await startServer(t, 'fast', 1);
   const slow = await startServer(t, 'slow', 100);
-  const client = new RpcClient({ service: loadEchoService(), addresses: [fast, slow], timeoutMs: 2000 });
+  // The per-call timeout is not what this test is about: 10 s outlasts a loaded machine's stalls
+  // (at 2 s one stalled call would have failed the whole count).
+  const client = new RpcClient({ service: loadEchoService(), addresses: [fast, slow], timeoutMs: 10_000 });
   client.use(lalb());
   t.teardown(() => client.close());
   const stub = client.stub<EchoStub>();

@@ -18,7 +18,9 @@ async function fastAndSlow(t: { teardown(fn: () => unknown): void }): Promise<[s
 t.test('client.use(p2c()): the fast server gets most of the calls', async (t) => {
   const addresses = await fastAndSlow(t);
   const balancers: P2cBalancer[] = [];
-  const client = new RpcClient({ service: loadEchoService(), addresses, timeoutMs: 2000 });
+  // The per-call timeout is not what this test is about: 10 s outlasts a loaded machine's stalls
+  // (at 2 s one stalled call would have failed the whole count).
+  const client = new RpcClient({ service: loadEchoService(), addresses, timeoutMs: 10_000 });
   client.use(p2c({ onBalancer: (b) => balancers.push(b) }));
   t.teardown(() => client.close());
   const stub = client.stub<EchoStub>();

@@ -70,19 +70,21 @@ t.test('every provider failing', async (t) => {
   t.test('attempts stay within the retry budget, counted on the servers', async (t) => {
     const calls = 200;
     const before = (await served(providers)).raw;
-    const plugin = retry({ maxAttempts: 3, backoff: false, budget: { ratio: 0.1, minPerSecond: 1, windowMs: 10_000 } });
+    // A 50 s window: every call of the run stays in it even if a loaded machine stretches the run past
+    // 10 s (then a 10 s window would forget early calls and the counts below would not add up).
+    const plugin = retry({ maxAttempts: 3, backoff: false, budget: { ratio: 0.1, minPerSecond: 0.2, windowMs: 50_000 } });
     const { stub } = echoClient(t, addresses, { plugins: [plugin] });
     const results = await runAll(calls, 10, () => settle(stub.echo({})));
     const counted = await served(providers, before);
     const retries = counted.calls - calls;
     t.equal(counted.byAttempt['1'], calls, 'every call ran once');
-    // 10 % of 200 calls + 1/s × 10 s of floor = 30 retries at most, however many attempts were allowed.
+    // 10 % of 200 calls + 0.2/s × 50 s of floor = 30 retries at most, however many attempts were allowed.
     t.ok(retries <= 30, `retries the servers saw: ${retries} ≤ 30 (without a budget: ${calls * 2})`);
     t.ok(retries >= 20, `the budget was used, not bypassed (${retries})`);
     t.same(plugin.budgets(), [{ calls, spent: retries, allowed: 30 }], 'the plugin’s own count agrees');
     const spent = results.filter((r) => !r.ok && retryStopReason(r.error) === 'budget');
     t.ok(spent.length >= calls - 30, `most calls were refused a retry (${spent.length})`);
-    t.match((spent[0] as { error: Error }).error.message, /^injected failure \(not retried: the retry budget is spent — \d+ retries for \d+ calls in the last 10 s \(ratio 0\.1, floor 1\/s\)\)$/);
+    t.match((spent[0] as { error: Error }).error.message, /^injected failure \(not retried: the retry budget is spent — \d+ retries for \d+ calls in the last 50 s \(ratio 0\.1, floor 0\.2\/s\)\)$/);
     t.equal((spent[0] as { error: { code: number } }).error.code, Code.UNAVAILABLE, 'the original error, with a note');
   });
 

@@ -117,7 +117,8 @@ t.test('one RpcServer, two listeners: native and gRPC serve the same handlers an
   t.ok(order.includes('deregister'));
   t.same(statuses.slice(0, 2), ['server:NOT_SERVING', 'server:SERVING'], 'NOT_SERVING while starting, SERVING once ready');
   t.equal(server.connectionCount, 0, 'every listener closed');
-  const refused = await trellisClient.invoke('Echo', { message: 'late' }, { timeoutMs: 1000 }).catch((e: RpcError) => e);
+  // (a refused dial answers at once; 10 s only keeps a stalled machine from turning it into a timeout)
+  const refused = await trellisClient.invoke('Echo', { message: 'late' }, { timeoutMs: 10_000 }).catch((e: RpcError) => e);
   t.match(refused, { code: Code.UNAVAILABLE }, 'the native port is closed too');
 });
 
