@@ -81,12 +81,13 @@ t.test('a PING flood is answered with GOAWAY RESOURCE_EXHAUSTED; others are unaf
 
 t.test('the client side learns the GOAWAY reason: a protocol error is not "server stopping"', async (t) => {
   const { server, address } = await startEchoServer('a', { tcp: { maxPingsPerSecond: 5, onProtocolError: () => {} } });
-  const client = new RpcClient({ service: ECHO, addresses: [address], transparentRetries: 0 });
+  const client = new RpcClient({ service: ECHO, addresses: [address], transparentRetries: 0, timeoutMs: 60_000 });
   t.teardown(async () => { await client.close(); await server.close({ graceMs: 0 }); });
   await client.invoke('Echo', {});
   const transport = client.transport;
   const endpoint = client.endpoints[0]!;
-  const slow = client.invoke('Echo', { delayMs: 500 }).catch((e: unknown) => e);
+  // A call that only the GOAWAY can end (its handler would answer after 30 s, its deadline later still).
+  const slow = client.invoke('Echo', { delayMs: 30_000 }).catch((e: unknown) => e);
   await Promise.allSettled(Array.from({ length: 20 }, () => transport.ping(endpoint, 1000)));
   const error = (await slow) as { code: number; message: string; mayHaveRun: boolean };
   t.equal(error.code, Code.UNAVAILABLE);

@@ -56,7 +56,8 @@ t.test('a deadline fails the call and aborts the handler', async (t) => {
   const client = new RpcClient({ service: ECHO, addresses: [address] });
   t.teardown(async () => { await client.close(); await server.close(); });
   const started = performance.now();
-  const error = await client.invoke('Echo', { delayMs: 5000 }, { timeoutMs: 100 }).catch((e: RpcError) => e);
+  // The handler would answer only after 60 s: the deadline, even one a stalled machine fires late, ends the call first.
+  const error = await client.invoke('Echo', { delayMs: 60_000 }, { timeoutMs: 100 }).catch((e: RpcError) => e);
   const elapsed = performance.now() - started;
   t.type(error, RpcError);
   t.equal((error as RpcError).code, Code.DEADLINE_EXCEEDED);
@@ -67,10 +68,11 @@ t.test('a deadline fails the call and aborts the handler', async (t) => {
 
 t.test('a caller cancel reaches the server handler', async (t) => {
   const { server, address, stats } = await startEchoServer('a');
-  const client = new RpcClient({ service: ECHO, addresses: [address] });
+  // Neither the handler's delay nor the call's deadline can end the call before the cancel does, however slow the machine.
+  const client = new RpcClient({ service: ECHO, addresses: [address], timeoutMs: 60_000 });
   t.teardown(async () => { await client.close(); await server.close(); });
   const controller = new AbortController();
-  const call = client.invoke('Echo', { delayMs: 5000 }, { signal: controller.signal });
+  const call = client.invoke('Echo', { delayMs: 60_000 }, { signal: controller.signal });
   await client.invoke('Echo', {}); // the slow call is now on the wire, ahead of this one
   controller.abort();
   const error = (await call.catch((e: unknown) => e)) as RpcError;
@@ -176,7 +178,7 @@ t.test('waitForReady resolves once enough providers are discovered, and fails cl
   const registry = new MemoryRegistry();
   const client = new RpcClient({ service: ECHO, registry });
   t.teardown(() => client.close());
-  const waiting = client.waitForReady({ timeoutMs: 5000, minEndpoints: 2 });
+  const waiting = client.waitForReady({ timeoutMs: 30_000, minEndpoints: 2 }); // a guard against a hang only
   const servers = await Promise.all(['a', 'b'].map(async (name) => {
     const server = new RpcServer({ host: '127.0.0.1', registry });
     server.addService(ECHO, echoHandlers(name));

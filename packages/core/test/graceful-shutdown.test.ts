@@ -18,7 +18,8 @@ t.test('close() finishes calls in flight, refuses new ones as not executed, and 
   // Non-idempotent calls in flight on the stopping server: none may be lost or cut off.
   const inflight = Array.from({ length: 40 }, (_, i) => client.invoke('Mutate', { message: `m${i}`, delayMs: 300 }));
   await waitFor(() => stoppingStats.calls >= 20);
-  const closed = stopping.close({ graceMs: 5000 });
+  // The grace is a guard (the calls take 300 ms): long enough that a stalled machine cannot cancel them.
+  const closed = stopping.close({ graceMs: 30_000 });
   // Calls started during the shutdown go to the other provider (GOAWAY / refusal are retried transparently).
   const during = Array.from({ length: 40 }, (_, i) => client.invoke('Mutate', { message: `d${i}` }));
   const results = await Promise.allSettled([...inflight, ...during]);
@@ -34,7 +35,9 @@ t.test('close() finishes calls in flight, refuses new ones as not executed, and 
 
 t.test('a grace period that runs out cancels the handler and fails the call', async (t) => {
   const { server, address, stats } = await startEchoServer('a');
-  const client = new RpcClient({ service: ECHO, addresses: [address] });
+  // A deadline past the handler's 10 s: only the grace running out can fail the call (a default 5 s
+  // deadline could, on a machine stalled through the shutdown).
+  const client = new RpcClient({ service: ECHO, addresses: [address], timeoutMs: 60_000 });
   t.teardown(() => client.close());
   const call = client.invoke('Echo', { delayMs: 10_000 });
   await waitFor(() => stats.calls === 1);

@@ -102,6 +102,42 @@ t.test('a server that never sends SETTINGS: the dial fails after connectTimeoutM
   t.match(error.message, /sent no SETTINGS within 300 ms of connecting \(connectTimeoutMs\)/);
 });
 
+/**
+ * Blocks this process's event loop for `ms` (without spinning a core: a GC pause, a starved process)
+ * right after the client's socket is created, so the connect completes while the process cannot run.
+ * The dial is made from a check-phase callback: the next loop turn runs the expired connect timer
+ * before it reads the completed connect.
+ */
+async function dialThroughStall(client: RpcClient, ms: number): Promise<unknown> {
+  const subscription = client.transport.onStateChange((event) => {
+    if (event.state !== 'connecting') return;
+    subscription.dispose();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  return client.invoke('Echo', { message: 'after the stall' }).catch((e: unknown) => e);
+}
+
+t.test('an event-loop stall past connectTimeoutMs during the dial does not fail a healthy connection', async (t) => {
+  // The connect timer fires before the completed connect is read; the client used to report
+  // "connect timed out" for a connection that was up.
+  const { server, address } = await startEchoServer('a');
+  t.teardown(() => server.close());
+  // The default connectTimeoutMs (3 s), stalled past: the handshake then has the whole 3 s again.
+  const client = new RpcClient({ service: ECHO, addresses: [address], transparentRetries: 0 });
+  t.teardown(() => client.close());
+  t.match(await dialThroughStall(client, 3500), { message: 'after the stall' });
+});
+
+t.test('a stall during the dial to a server that never sends SETTINGS still blames the missing SETTINGS', async (t) => {
+  const address = await fakeServer(t, () => { /* accepts and says nothing */ });
+  const client = new RpcClient({ service: ECHO, addresses: [address], transparentRetries: 0, tcp: { connectTimeoutMs: 300 } });
+  t.teardown(() => client.close());
+  const error = (await dialThroughStall(client, 600)) as RpcError;
+  t.equal(error.mayHaveRun, false);
+  t.match(error.message, /sent no SETTINGS within 300 ms of connecting \(connectTimeoutMs\)/, 'not "connect timed out": the connection was up');
+});
+
 t.test('a request before SETTINGS, and a server frame before SETTINGS, are protocol errors', async (t) => {
   const address = await fakeServer(t, (socket) => socket.once('data', () => socket.write(Buffer.concat([fixedHeader({ type: FrameType.RESPONSE, streamId: 1 })]))));
   const client = new RpcClient({ service: ECHO, addresses: [address], transparentRetries: 0 });

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import t from 'tap';
 import { Code, RpcClient, TcpClientTransport, TcpServerTransport, type RpcError } from '../src/index.js';
-import { ECHO, startEchoServer } from './fixtures/json-service.js';
+import { ECHO, startEchoServer, waitFor } from './fixtures/json-service.js';
 import { echoRequest, pingFrame, RawPeer, responseHeader, settingsFrame } from './fixtures/raw-peer.js';
 
 /** Connects, writes `bytes` (maybe nothing), and resolves with how long the server took to close it. */
@@ -35,18 +35,34 @@ t.test('an idle connection is closed after idleTimeoutMs; a client just reconnec
   const client = new RpcClient({ service: ECHO, addresses: [address] });
   t.teardown(() => client.close());
   await client.invoke('Echo', {});
-  await new Promise((r) => setTimeout(r, 700)); // let the idle timeout close the client's connection
+  // The retirement is awaited as the event it is (a fixed sleep could end before a loaded server's
+  // idle timer fired, and the next call would then prove nothing about redialling).
+  const endpoint = client.endpoints[0]!;
+  const retired = new Promise<string>((resolve) => {
+    const subscription = client.transport.onStateChange((event) => {
+      if (event.endpoint.id === endpoint.id && event.state === 'idle') {
+        subscription.dispose();
+        resolve(event.reason);
+      }
+    });
+  });
+  // 'idle' (not 'backoff'): the client saw a retirement, not a failure, and dials again on demand.
+  t.match(await retired, /after GOAWAY/, 'the server retired the idle connection with a GOAWAY');
   t.match(await client.invoke('Echo', { message: 'again' }), { message: 'again' }, 'the next call redials');
+  t.equal(client.transport.state(endpoint), 'ready', 'on a new connection');
 });
 
 t.test('maxConnections: connections past the limit are closed at once', async (t) => {
-  const { server } = await startEchoServer('a', { tcp: { maxConnections: 2 } });
-  t.teardown(() => server.close());
+  // A handshake timeout far past closedAfter's 30 s guard: the held connections stay open for the
+  // whole test, and a third connection that is closed at all was refused, not timed out.
+  const { server } = await startEchoServer('a', { tcp: { maxConnections: 2, handshakeTimeoutMs: 120_000 } });
+  t.teardown(() => server.close({ graceMs: 0 }));
   const held = await Promise.all([0, 1].map(() => new Promise<ReturnType<typeof connect>>((resolve) => { const s = connect({ host: '127.0.0.1', port: server.port }, () => resolve(s)); })));
   t.teardown(() => held.forEach((s) => s.destroy()));
-  await new Promise((r) => setTimeout(r, 50));
-  // Refused at once, not by the 10 s handshake timeout (the bound leaves a loaded machine room).
-  t.ok((await closedAfter(server.port)) < 5000, 'the third connection was refused');
+  await waitFor(() => server.connectionCount === 2); // both accepted (counted) before the third dials
+  // The bound only rules out a wait for the 120 s handshake timeout; a loaded machine has room.
+  t.ok((await closedAfter(server.port)) < 25_000, 'the third connection was refused');
+  t.equal(server.connectionCount, 2, 'the two held connections are still open');
 });
 
 t.test('maxConcurrentStreams: excess requests are refused as not executed', async (t) => {

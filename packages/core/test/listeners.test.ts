@@ -33,7 +33,7 @@ t.test('two listeners serve the same services; close() drains and closes both', 
   // Calls in flight on both ports finish during the graceful stop.
   const inflight = [viaNative, viaAlt].map((c) => c.invoke('Mutate', { message: 'slow', delayMs: 200 }));
   await waitFor(() => stats.calls >= 4);
-  await server.close({ graceMs: 5000 });
+  await server.close({ graceMs: 30_000 }); // a guard: the calls take 200 ms, a stalled machine longer
   const results = await Promise.allSettled(inflight);
   t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled'], 'both listeners drained before closing');
   t.equal(server.connectionCount, 0);

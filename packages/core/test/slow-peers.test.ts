@@ -34,7 +34,10 @@ t.test('a peer that sends half of a large frame and stalls is closed too (the ra
   const frame = echoRequest(1, { message: 'x'.repeat(2 * 1024 * 1024) });
   staller.write(frame.subarray(0, frame.length >> 1));
   const goAway = responseHeader(await staller.next((f) => f.type === FrameType.GOAWAY));
-  t.match(goAway.message, /arrived at 0 bytes\/s/);
+  // The window that failed saw under 3,000 bytes: none when the half frame arrived within one window,
+  // a few when a loaded machine delivered its tail a window late. Either way the connection was
+  // closed although its rate since the frame began (1 MiB within seconds) is far above the minimum.
+  t.match(goAway.message, /a frame arrived at \d+ bytes\/s over 300 ms, below the minimum of 10000 \(minReceiveRate\)/);
   await staller.closed;
 });
 

@@ -158,9 +158,12 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
         maxOpenStreams: DEFAULT_SETTINGS.maxOpenStreams,
       }));
     });
-    this.socket.on('timeout', () => this.destroy(this.transportUp
-      ? `${label} sent no SETTINGS within ${connectTimeoutMs} ms of connecting (connectTimeoutMs): not a Trellis server of protocol version ${PROTOCOL_VERSION}?`
-      : `connect to ${label} timed out after ${connectTimeoutMs} ms`));
+    this.socket.on('timeout', () => {
+      // After an event-loop stall this timer fires before the connect (or the server's SETTINGS) that
+      // completed meanwhile is read: let pending socket I/O run first, then decide.
+      const upWhenFired = this.transportUp;
+      setImmediate(() => this.onConnectTimeout(upWhenFired));
+    });
     this.socket.on('data', (chunk: Buffer) => {
       this.received = true;
       this.decoder.push(chunk);
@@ -251,6 +254,16 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
   destroy(reason: string): void {
     this.closeReason ||= reason;
     this.socket.destroy();
+  }
+
+  private onConnectTimeout(upWhenFired: boolean): void {
+    if (this.handshaken || this.socket.destroyed) return;
+    const { connectTimeoutMs } = this.options;
+    // Connected only just now (the stall hid it): the server has not yet had our SETTINGS to answer.
+    if (this.transportUp && !upWhenFired) return void this.socket.setTimeout(connectTimeoutMs);
+    this.destroy(this.transportUp
+      ? `${this.label} sent no SETTINGS within ${connectTimeoutMs} ms of connecting (connectTimeoutMs): not a Trellis server of protocol version ${PROTOCOL_VERSION}?`
+      : `connect to ${this.label} timed out after ${connectTimeoutMs} ms`);
   }
 
   expire(call: PendingCall): void {
