@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ETCD, etcdArgs, etcdHealthy, etcdLeadership } from './etcd-member.js';
-import { freePorts, onFreePorts } from './free-port.js';
+import { freePorts, launchOnFreePorts } from './free-port.js';
 import type { Socket } from 'node:net';
 import { LinkProxy } from './link-proxy.js';
 import { RegistryCluster, type ClusterMember, type RegistryClusterOptions } from './registry-cluster.js';
@@ -30,16 +30,7 @@ export interface EtcdClusterOptions extends RegistryClusterOptions {
  */
 export function startEtcdCluster(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
   // A member port taken between freePorts() and the member's bind: a new cluster on fresh ports.
-  return onFreePorts(async () => {
-    const cluster = new EtcdCluster(options);
-    try {
-      await cluster.launch();
-    } catch (error) {
-      await cluster.stop();
-      throw error;
-    }
-    return cluster;
-  });
+  return launchOnFreePorts(() => new EtcdCluster(options));
 }
 
 interface EtcdMemberState {

@@ -45,3 +45,20 @@ export async function onFreePorts<T>(start: () => Promise<T>, attempts = 3): Pro
     }
   }
 }
+
+/**
+ * Launches a multi-member cluster on fresh ports (see onFreePorts): a launch that fails stops every
+ * member it started before the next try on new ports.
+ */
+export function launchOnFreePorts<T extends { launch(): Promise<void>; stop(): Promise<void> }>(create: () => T): Promise<T> {
+  return onFreePorts(async () => {
+    const cluster = create();
+    try {
+      await cluster.launch();
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  });
+}

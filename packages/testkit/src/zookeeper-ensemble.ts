@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePorts, onFreePorts } from './free-port.js';
+import { freePorts, launchOnFreePorts } from './free-port.js';
 import { LinkProxy, type LinkHead } from './link-proxy.js';
 import { RegistryCluster, type ClusterMember, type RegistryClusterOptions } from './registry-cluster.js';
 import { waitUntilReady } from './server-readiness.js';
@@ -30,16 +30,7 @@ export interface ZooKeeperEnsembleOptions extends RegistryClusterOptions {
  */
 export function startZooKeeperEnsemble(options: ZooKeeperEnsembleOptions = {}): Promise<ZooKeeperEnsemble> {
   // A server port taken between freePorts() and the server's bind: a new ensemble on fresh ports.
-  return onFreePorts(async () => {
-    const ensemble = new ZooKeeperEnsemble(options);
-    try {
-      await ensemble.launch();
-    } catch (error) {
-      await ensemble.stop();
-      throw error;
-    }
-    return ensemble;
-  });
+  return launchOnFreePorts(() => new ZooKeeperEnsemble(options));
 }
 
 interface ZooKeeperServerState {
