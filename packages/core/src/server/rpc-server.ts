@@ -459,15 +459,9 @@ export class RpcServer {
     if (last !== undefined && request.method === last.method && request.service === last.service && request.group === last.group && request.version === last.version) {
       entry = last.entry;
     } else {
-      const service = this.table.find(request.group, request.service, request.version);
-      if (service === undefined) {
-        return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `service ${request.group}/${request.service} is not served here`));
-      }
-      const found = service.methods.get(request.method);
-      if (found === undefined) {
-        return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${request.service}/${request.method} does not exist`));
-      }
-      entry = found;
+      const route = this.table.route(request.group, request.service, request.version, request.method);
+      if (route instanceof RpcError) return exchange.fail(route);
+      entry = route.entry;
       this.lastRoute = { group: request.group, service: request.service, version: request.version, method: request.method, entry };
     }
     if (entry.method.kind !== 'unary') return refuseStreamAsUnary(entry.method, exchange);

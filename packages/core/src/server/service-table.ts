@@ -1,5 +1,5 @@
 import { describeMethods, methodKind, type MethodDescriptor, type MethodKind, type ServiceDefinition } from '../definition.js';
-import { ErrorCodes, TrellisError } from '../errors.js';
+import { Code, ErrorCodes, RpcError, TrellisError, notExecuted } from '../errors.js';
 import { formatServiceKey, type ServiceKey } from '../service-key.js';
 import type { ServerInvocation } from './server-invocation.js';
 
@@ -60,6 +60,18 @@ export class ServiceTable {
     if (versions === undefined) return undefined;
     if (versions.length === 1) return versions[0];
     return versions.find((entry) => entry.key.version === version) ?? versions[0];
+  }
+
+  /**
+   * The entry that serves a call (unary or stream), or the coded UNIMPLEMENTED error, never ran, that
+   * the client gets when this server has no such service or method.
+   */
+  route(group: string, name: string, version: string, method: string): { service: ServiceEntry; entry: MethodEntry } | RpcError {
+    const service = this.find(group, name, version);
+    if (service === undefined) return notExecuted(Code.UNIMPLEMENTED, `service ${group}/${name} is not served here`);
+    const entry = service.methods.get(method);
+    if (entry === undefined) return notExecuted(Code.UNIMPLEMENTED, `method ${name}/${method} does not exist`);
+    return { service, entry };
   }
 
   /**

@@ -43,14 +43,9 @@ export function createStreamDispatch(settings: StreamDispatchSettings): StreamHa
 }
 
 function open(settings: StreamDispatchSettings, stream: InboundStream, exchange: ServerStreamExchange): void {
-  const service = settings.table.find(stream.group, stream.service, stream.version);
-  if (service === undefined) {
-    return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `service ${stream.group}/${stream.service} is not served here`));
-  }
-  const entry = service.methods.get(stream.method);
-  if (entry === undefined) {
-    return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${stream.service}/${stream.method} does not exist`));
-  }
+  const route = settings.table.route(stream.group, stream.service, stream.version, stream.method);
+  if (route instanceof RpcError) return exchange.fail(route);
+  const { service, entry } = route;
   const what = `${stream.service}/${stream.method}`;
   const kind = methodKind(entry.method);
   if (kind !== stream.kind) {
