@@ -1,7 +1,7 @@
 import { Code, RpcClient, RpcError, WeightedRandomBalancer, type LoadBalancer, type Plugin } from '@trellis/core';
 import { breaker, type BreakerPlugin } from '@trellis/breaker';
 import { health, LoopStallMonitor, type HealthPlugin } from '@trellis/health';
-import { lalb, type LalbPlugin } from '@trellis/lb-lalb';
+import { DEFAULT_MAX_SAMPLE_AGE_MS, DEFAULT_WINDOW_SIZE, lalb, type LalbPlugin } from '@trellis/lb-lalb';
 import { retry } from '@trellis/retry';
 import { loadEchoService, seededRandom, startFaultyProvider, type FaultyProvider } from '@trellis/testkit';
 import { WARMUP, type Cell } from './cells.js';
@@ -188,8 +188,8 @@ export async function runCell(cell: Cell, settings: MatrixSettings): Promise<Cel
   }
 }
 
-/** LALB's window (plugins/lb-lalb defaults): the last 128 calls, none that ended over 5 s ago. */
-const LALB_WINDOW = { calls: 128, ms: 5000 } as const;
+/** LALB's window (its defaults): the last 128 calls, none that ended over 5 s ago. */
+const LALB_WINDOW = { calls: DEFAULT_WINDOW_SIZE, ms: DEFAULT_MAX_SAMPLE_AGE_MS } as const;
 
 /** Mean latency of a provider's last answers as LALB's window would hold them: [ended at, ms] in order. */
 function recentMean(answers: readonly (readonly [number, number])[]): number {
