@@ -9,20 +9,33 @@
  * Variants: `in-place` (the codec's encodedLength / encodeInto: each message encoded straight into
  * the connection's write batch) and `encode` (the same codec without that fast path: `encode()` into
  * a buffer per message, then copied into the batch); with `--baseline-codec DIR` (see main.ts) also
- * `baseline`: in place, with that other build of the codec — a before/after A/B of a codec change.
+ * `baseline`: in place, with that other build of the codec — a before/after A/B of a codec change;
+ * with `--baseline-core DIR` (a `dist` of @trellis/core, e.g. of the commit before a kernel change,
+ * copied to packages/core/.ab/dist so that its own imports resolve) also `core-baseline`: in place,
+ * RpcServer and RpcClient from that build — the same A/B for a kernel change. `--only a,b` runs only
+ * those variants (e.g. to profile one with `node --cpu-prof`).
  */
 import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { RpcClient, RpcServer } from '@trellis/core';
+import * as core from '@trellis/core';
 import { makeRequest } from '../payload.js';
 import { baselineLoader, kernelStreamService } from './wire.js';
 
-const { values: args } = parseArgs({ options: { messages: { type: 'string' }, reps: { type: 'string' }, 'baseline-codec': { type: 'string' } } });
+const { values: args } = parseArgs({ options: { messages: { type: 'string' }, reps: { type: 'string' }, 'baseline-codec': { type: 'string' }, 'baseline-core': { type: 'string' }, only: { type: 'string' } } });
 if (args['baseline-codec'] !== undefined) process.env.TRELLIS_BASELINE_CODEC = resolve(args['baseline-codec']);
 const baseline = baselineLoader();
-type Variant = 'in-place' | 'encode' | 'baseline';
-const VARIANTS: readonly Variant[] = baseline === undefined ? ['in-place', 'encode'] : ['in-place', 'baseline', 'encode'];
+type Kernel = Pick<typeof core, 'RpcClient' | 'RpcServer'>;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a build chosen at run time
+const baselineCore = args['baseline-core'] === undefined ? undefined : require(resolve(args['baseline-core'], 'index.js')) as Kernel;
+type Variant = 'in-place' | 'encode' | 'baseline' | 'core-baseline';
+const ALL: readonly Variant[] = [
+  'in-place',
+  ...(baseline === undefined ? [] : ['baseline' as const]),
+  ...(baselineCore === undefined ? [] : ['core-baseline' as const]),
+  'encode',
+];
+const VARIANTS = args.only === undefined ? ALL : ALL.filter((v) => args.only!.split(',').includes(v));
 const messages = Number(args.messages ?? 300_000);
 const reps = Number(args.reps ?? 6);
 
@@ -31,6 +44,7 @@ new PerformanceObserver((list) => (gcs += list.getEntries().length)).observe({ e
 
 async function once(variant: Variant): Promise<{ cpuUs: number; gcs: number }> {
   const definition = kernelStreamService(variant !== 'encode', variant === 'baseline' ? baseline : undefined);
+  const { RpcClient, RpcServer } = variant === 'core-baseline' ? baselineCore! : core;
   const message = makeRequest(1);
   const server = new RpcServer({ host: '127.0.0.1', port: 0 }).addService(definition, {
     async *stream(request: { id?: string }) {
@@ -55,16 +69,28 @@ async function once(variant: Variant): Promise<{ cpuUs: number; gcs: number }> {
 
 async function main(): Promise<void> {
   console.log(`stream CPU per message, client and server in one process: ${messages.toLocaleString('en-US')} messages × ${reps} repetitions per variant, alternated`);
-  const best: Record<Variant, number> = { 'in-place': Infinity, encode: Infinity, baseline: Infinity };
+  const best: Record<Variant, number> = { 'in-place': Infinity, encode: Infinity, baseline: Infinity, 'core-baseline': Infinity };
+  const all: Record<Variant, number[]> = { 'in-place': [], encode: [], baseline: [], 'core-baseline': [] };
   for (let rep = 0; rep < reps; rep++) {
     for (const variant of VARIANTS) {
       const r = await once(variant);
       best[variant] = Math.min(best[variant], r.cpuUs);
-      console.log(`  ${rep + 1} ${variant.padEnd(8)} ${r.cpuUs.toFixed(3)} µs/message (client + server), ${r.gcs} GCs`);
+      all[variant].push(r.cpuUs);
+      console.log(`  ${rep + 1} ${variant.padEnd(13)} ${r.cpuUs.toFixed(3)} µs/message (client + server), ${r.gcs} GCs`);
     }
   }
   console.log(`best: in-place ${best['in-place'].toFixed(3)} µs, encode ${best.encode.toFixed(3)} µs: ${(best['in-place'] / best.encode).toFixed(2)}×`);
   if (baseline !== undefined) console.log(`in-place ÷ baseline codec build: ${best['in-place'].toFixed(3)} / ${best.baseline.toFixed(3)} µs = ${(best['in-place'] / best.baseline).toFixed(2)}×`);
+  if (baselineCore !== undefined) {
+    const a = median(all['in-place']);
+    const b = median(all['core-baseline']);
+    console.log(`in-place ÷ baseline core build: best ${best['in-place'].toFixed(3)} / ${best['core-baseline'].toFixed(3)} µs = ${(best['in-place'] / best['core-baseline']).toFixed(2)}×; median ${a.toFixed(3)} / ${b.toFixed(3)} µs = ${(a / b).toFixed(2)}×`);
+  }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted.length === 0 ? NaN : sorted[sorted.length >> 1]!;
 }
 
 main().catch((error: unknown) => {
