@@ -21,8 +21,13 @@ export class WriteBatcher {
    * Frames (unary requests and plain answers, stream messages) are encoded in place into this slab
    * (`reserve`), one after the other, so a tick's frames leave as one view of it: no Buffer per
    * frame and no concatenation. `[slabStart, slabEnd)` is what was reserved since the last cut;
-   * bytes before it belong to the socket. The slab is dropped at each flush (the socket holds what
-   * it was given), so an idle connection keeps none; the next is sized by what the last flush carried.
+   * bytes before it belong to the socket. At a flush the socket is given the slab's bytes; when it
+   * took them all at once (nothing left in its buffer, as on a loopback or a fast link) the slab is
+   * kept and the next tick's frames are written over it — a fresh slab per flush cost the stream
+   * bench's server ≈ 40 % of its CPU on a busy machine (new pages to fault in, external memory for
+   * the GC; docs/performance.md, "Streams, session 8"). Otherwise, and after an event-loop turn
+   * without a flush, the slab is dropped, so an idle connection keeps none; a new one is sized by
+   * what the last flush carried.
    */
   slab: Buffer = EMPTY_SLAB;
   private slabStart = 0;
@@ -31,6 +36,10 @@ export class WriteBatcher {
   private slabBytes = 0;
   private lastSlabBytes = 0;
   private scheduled = false;
+  /** A kept slab is checked at the next event-loop turn (setImmediate); a flush since the last check keeps it. */
+  private keepChecking = false;
+  private flushedSinceCheck = false;
+  private readonly checkKeptBound = (): void => this.checkKept();
   /** socket.write() returned false: wait for 'drain'. */
   private blocked = false;
   private pressured = false;
@@ -130,7 +139,8 @@ export class WriteBatcher {
 
   private writeQueued(): void {
     this.cutSlab();
-    if (this.slab !== EMPTY_SLAB) {
+    const slab = this.slab;
+    if (slab !== EMPTY_SLAB) {
       this.slab = EMPTY_SLAB;
       this.slabStart = this.slabEnd = 0;
       this.lastSlabBytes = this.slabBytes;
@@ -149,7 +159,31 @@ export class WriteBatcher {
     if (!this.socket.write(data)) {
       this.blocked = true;
       this.checkPressure();
+    } else if (slab !== EMPTY_SLAB && (data.buffer !== slab.buffer || this.socket.writableLength === 0)) {
+      // The socket holds none of the slab (it took the bytes, or was given a concatenated copy).
+      this.keep(slab);
     }
+  }
+
+  private keep(slab: Buffer): void {
+    this.slab = slab;
+    this.flushedSinceCheck = true;
+    if (!this.keepChecking) {
+      this.keepChecking = true;
+      setImmediate(this.checkKeptBound);
+    }
+  }
+
+  /** An event-loop turn without a flush drops the kept slab (an idle connection keeps none). */
+  private checkKept(): void {
+    if (this.flushedSinceCheck) {
+      this.flushedSinceCheck = false;
+      setImmediate(this.checkKeptBound);
+      return;
+    }
+    this.keepChecking = false;
+    // A slab with frames in it (the socket is blocked: they wait for 'drain') stays for them.
+    if (this.slabEnd === 0) this.slab = EMPTY_SLAB;
   }
 
   private checkPressure(): void {
