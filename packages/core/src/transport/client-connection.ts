@@ -11,10 +11,11 @@ import { decodeResponseHeader, FrameLimitError, requestFrameSize, writeRequestFr
 import { PingRateLimit } from './ping-rate-limit.js';
 import { CAPABILITY_STREAMS, decodeSettings, DEFAULT_SETTINGS, encodeSettingsFrame, type Settings } from './settings.js';
 import {
-  copyMessage, encodeHalfCloseFrame, encodeStreamCancelFrame, encodeStreamOpenFrame, encodeWindowUpdateFrame, writeStreamMessageFrame,
+  encodeHalfCloseFrame, encodeStreamCancelFrame, encodeStreamOpenFrame, encodeWindowUpdateFrame, writeStreamMessageFrame,
 } from './stream-frames.js';
 import type { StreamSender } from './stream-sender.js';
 import { describeTlsFailure } from './tls-errors.js';
+import { MessageCopier } from './message-copier.js';
 import { WriteBatcher } from './write-batcher.js';
 import { CallTable } from './call-table.js';
 
@@ -96,6 +97,8 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
   private readonly socket: Socket;
   private readonly batcher: WriteBatcher;
   private readonly decoder: FrameDecoder;
+  /** Owned copies of received stream messages (several to one copy; released after each read). */
+  private readonly messages = new MessageCopier();
   /** Calls out, by stream id (ids are never reused while the connection lives: a late answer is dropped). */
   private readonly pending = new CallTable<PendingCall>();
   /** Calls not written yet, oldest first (entries already settled are skipped when met). */
@@ -167,6 +170,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
     this.socket.on('data', (chunk: Buffer) => {
       this.received = true;
       this.decoder.push(chunk);
+      this.messages.release();
     });
     this.socket.on('error', (error: NodeJS.ErrnoException) => {
       if (tls) {
@@ -474,7 +478,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
     if (stream === undefined || !stream.opened) return;
     switch (type) {
       case FrameType.STREAM_MESSAGE:
-        if (!stream.onMessage(copyMessage(buf, headerEnd, bodyEnd))) {
+        if (!stream.onMessage(this.messages.take(buf, headerEnd, bodyEnd))) {
           this.streamError(stream, Code.RESOURCE_EXHAUSTED, `flow control: ${this.label} sent a stream message beyond the credit this client granted`);
         }
         return;

@@ -13,9 +13,10 @@ import { DEFAULT_MAX_PINGS_PER_SECOND, PingRateLimit } from './ping-rate-limit.j
 import { WireError } from './proto-wire.js';
 import { ReceiveRateGuard, type ReceiveRateOptions } from './receive-rate-guard.js';
 import { CAPABILITY_STREAMS, decodeSettings, DEFAULT_MAX_OPEN_STREAMS, DEFAULT_SETTINGS, DEFAULT_STREAM_WINDOW, encodeSettingsFrame, type Settings } from './settings.js';
-import { copyMessage, encodeWindowUpdateFrame, FLAGS_OFFSET, fitStreamStatusFrame, streamKindOf, writeEncodedMessageFrame, writeStreamMessageFrame } from './stream-frames.js';
+import { encodeWindowUpdateFrame, FLAGS_OFFSET, fitStreamStatusFrame, streamKindOf, writeEncodedMessageFrame, writeStreamMessageFrame } from './stream-frames.js';
 import type { StreamSender } from './stream-sender.js';
 import { TcpServerStream, type ServerStreamHost } from './server-stream.js';
+import { MessageCopier } from './message-copier.js';
 import { WriteBatcher } from './write-batcher.js';
 import { CallTable } from './call-table.js';
 
@@ -123,6 +124,8 @@ class Exchange implements ServerExchange, InboundRequest {
  */
 export class ServerConnection implements FrameSink, ServerStreamHost {
   private readonly decoder: FrameDecoder;
+  /** Owned copies of received stream messages (several to one copy; released after each read). */
+  private readonly messages = new MessageCopier();
   private readonly batcher: WriteBatcher;
   private readonly inflight = new CallTable<Exchange>();
   private goingAway: string | undefined;
@@ -181,6 +184,7 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
     this.streamWindow = options.streamWindow ?? DEFAULT_STREAM_WINDOW;
     socket.on('data', (chunk: Buffer) => {
       this.decoder.push(chunk);
+      this.messages.release();
       this.rateGuard.afterData();
       if (this.inflightBytes > this.maxInflightBytes && !this.pausedForInflight) {
         this.pausedForInflight = true;
@@ -565,7 +569,7 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
     const stream = this.openStreamFor(streamId, '');
     if (stream === undefined) return;
     if (stream.halfClosed) return this.streamError(stream, Code.INVALID_ARGUMENT, 'protocol error: a stream message after the client\'s half-close');
-    if (!stream.onMessage(copyMessage(buf, headerEnd, bodyEnd))) {
+    if (!stream.onMessage(this.messages.take(buf, headerEnd, bodyEnd))) {
       this.streamError(stream, Code.RESOURCE_EXHAUSTED, 'protocol error: flow control: a stream message beyond the credit the server granted');
     }
   }

@@ -132,10 +132,3 @@ export function fitStreamStatusFrame(
 export function encodeStreamCancelFrame(streamId: number, code: number, message: string): Buffer {
   return encodeResponseFrame(FrameType.CANCEL, streamId, code, message.slice(0, 512), false, undefined, undefined);
 }
-
-/** An owned copy of a received message (the read buffer it sits in would otherwise stay alive with it). */
-export function copyMessage(buf: Buffer, start: number, end: number): Buffer {
-  const copy = Buffer.allocUnsafe(end - start);
-  buf.copy(copy, 0, start, end);
-  return copy;
-}
