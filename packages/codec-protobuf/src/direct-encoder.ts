@@ -61,9 +61,12 @@ class Scratch {
   bufferRead = 0;
   /** Set by an object encoder's size pass: a value it does not take as is (the codec then uses fromObject). */
   odd = 0;
+  /** The last string of 40+ characters the size pass found to be ASCII (see `latin1Write`). */
+  asciiText: string | undefined;
 
   reset(): void {
     this.odd = 0;
+    this.asciiText = undefined;
     this.count = 0;
     this.read = 0;
     if (this.bufferCount !== 0) this.buffers.length = 0; // the last message's decoded base64 goes
@@ -134,12 +137,25 @@ function writeFixed32(value: number, target: Uint8Array, pos: number): number {
   return pos + 4;
 }
 
-type NodeBuffer = Uint8Array & { utf8Write?(text: string, offset: number): number };
+type NodeBuffer = Uint8Array & { utf8Write?(text: string, offset: number): number; latin1Write?(text: string, offset: number): number };
 
 /** Buffer#utf8Write on any Uint8Array (a plain one is viewed as a Buffer); returns the bytes written. */
 function utf8Write(target: NodeBuffer, text: string, pos: number): number {
   if (target.utf8Write !== undefined) return target.utf8Write(text, pos);
   return (Buffer.from(target.buffer, target.byteOffset, target.byteLength) as NodeBuffer).utf8Write!(text, pos);
+}
+
+/**
+ * Buffer#latin1Write, for a text known to be ASCII, where it writes the same bytes as UTF-8 — natively
+ * a plain copy, ≈ 25 % cheaper than the UTF-8 encoder for a 100-character string. The size pass
+ * knows: a text whose UTF-8 length equals its number of UTF-16 units is ASCII (any unit from 0x80
+ * takes 2–4 bytes, a lone surrogate 3). The write pass takes this path only for a text equal to the
+ * one measured (`===` compares contents), so a getter answering differently the second time is
+ * still written as UTF-8 and caught by the length check.
+ */
+function latin1Write(target: NodeBuffer, text: string, pos: number): number {
+  if (target.latin1Write !== undefined) return target.latin1Write(text, pos);
+  return (Buffer.from(target.buffer, target.byteOffset, target.byteLength) as NodeBuffer).latin1Write!(text, pos);
 }
 
 /**
@@ -212,7 +228,9 @@ const SCALARS: Readonly<Record<string, ValueCodec>> = {
   string: {
     wireType: 2, packable: false,
     size: (v, s) => {
-      const length = s.push(Buffer.byteLength(v as string));
+      const text = v as string;
+      const length = s.push(Buffer.byteLength(text));
+      if (length === text.length && length >= 40) s.asciiText = text;
       return varint32Size(length) + length;
     },
     write: (v, t, p, s) => {
@@ -221,7 +239,7 @@ const SCALARS: Readonly<Record<string, ValueCodec>> = {
       if (length === 0) return p;
       const text = v as string;
       // As protobufjs's BufferWriter: its own writer below 40 characters, the native one above.
-      const written = text.length < 40 ? utf8.write(text, t, p) : utf8Write(t, text, p);
+      const written = text.length < 40 ? utf8.write(text, t, p) : text === s.asciiText ? latin1Write(t, text, p) : utf8Write(t, text, p);
       if (written !== length) changedBetweenPasses();
       return p + length;
     },

@@ -253,3 +253,36 @@ t.test('an object whose getter answers differently between the two passes fails 
   t.same(bytes, reference(scalars, computed));
   t.end();
 });
+
+t.test('long strings: ASCII ones (written as Latin-1) and the rest give the bytes encode() gives', (t) => {
+  const texts = [
+    'x'.repeat(100), // ASCII: the Latin-1 copy
+    `${'a'.repeat(60)}\u007f`, // ASCII's last code point
+    `${'a'.repeat(60)}é`, // Latin-1 but not ASCII: UTF-8 takes 2 bytes for it
+    `${'b'.repeat(50)}\u{1f600}`, // a surrogate pair
+    `${'c'.repeat(50)}\ud800`, // a lone surrogate (written as U+FFFD)
+    `${'é'.repeat(45)}`,
+  ];
+  for (const fString of texts) {
+    const object = { fString };
+    const bytes = Buffer.alloc(scalars.encodedLength!(object));
+    scalars.encodeInto!(object, bytes, 0);
+    t.same(bytes, reference(scalars, object), JSON.stringify(fString.slice(-3)));
+  }
+  t.end();
+});
+
+t.test('a getter answering an ASCII text in the size pass and another text of as many units after is never written as Latin-1', (t) => {
+  // 60 ASCII characters measured (60 bytes), then 60 characters of which one is not ASCII (61 bytes):
+  // the same number of UTF-16 units as the measured byte length, so only the text's identity tells.
+  let reads = 0;
+  const object = {
+    get fString() {
+      return ++reads % 2 === 1 ? 'a'.repeat(60) : `${'a'.repeat(59)}é`;
+    },
+  };
+  const length = scalars.encodedLength!(object);
+  const target = Buffer.alloc(length + 200, 0xaa);
+  t.throws(() => scalars.encodeInto!(object, target, 0), { name: 'ProtoCodecError', message: /changed between the size and the write pass/ });
+  t.end();
+});
