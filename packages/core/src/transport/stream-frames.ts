@@ -87,8 +87,15 @@ function reserveMessageFrame(batcher: WriteBatcher, streamId: number, length: nu
   target[at + 5] = 0;
   target[at + 6] = 0;
   target[at + 7] = 0;
-  target.writeUInt32BE(streamId, at + 8);
-  target.writeUInt32BE(length, at + 12);
+  // Byte stores, not writeUInt32BE: no range checks per message (both values are in range here).
+  target[at + 8] = streamId >>> 24;
+  target[at + 9] = streamId >>> 16;
+  target[at + 10] = streamId >>> 8;
+  target[at + 11] = streamId;
+  target[at + 12] = length >>> 24;
+  target[at + 13] = length >>> 16;
+  target[at + 14] = length >>> 8;
+  target[at + 15] = length;
   return at + FIXED_HEADER_SIZE;
 }
 
