@@ -190,8 +190,11 @@ export class CallPipeline implements AttemptOwner {
     return promise;
   };
 
-  /** Routes and picks; throws UNAVAILABLE (never ran) with the reason when nothing is usable. */
-  select(invocation: Invocation): Pick {
+  /**
+   * Routes and picks; throws UNAVAILABLE (never ran) with the reason when nothing is usable. `now`:
+   * the attempt's start reading, handed to the balancer.
+   */
+  select(invocation: Invocation, now?: number): Pick {
     const known = this.settings.directory.endpoints;
     const { routers, balancer } = this.shape!;
     let list = known;
@@ -201,7 +204,7 @@ export class CallPipeline implements AttemptOwner {
       if (next.length === 0 && list.length > 0) return this.unavailable(known, invocation, router, list);
       list = next;
     }
-    const pick = list.length === 0 ? undefined : balancer.pick(list, invocation);
+    const pick = list.length === 0 ? undefined : balancer.pick(list, invocation, now);
     if (pick !== undefined) return pick;
     return this.unavailable(known, invocation, undefined, list);
   }
@@ -254,7 +257,7 @@ export class CallPipeline implements AttemptOwner {
   private pickAttempt(invocation: Invocation, now: number, call: CallContext | undefined, reject: ((error: unknown) => void) | undefined): AttemptRecord | undefined {
     let pick: Pick;
     try {
-      pick = this.select(invocation);
+      pick = this.select(invocation, now);
     } catch (thrown) {
       // Nothing was picked: no attempt to report, no endpoint to blame.
       if (call !== undefined) this.callAttemptFailed(call, RpcError.from(thrown));
@@ -405,14 +408,14 @@ export class CallPipeline implements AttemptOwner {
       let next = withInvocation(inv, { excluded });
       let pick: Pick;
       try {
-        pick = this.select(next);
+        pick = this.select(next, now);
       } catch (thrown) {
         // No other endpoint: the same one, on another of its connections, while some of them still
         // serve (a dropped connection, not an unreachable address). One address may be many
         // processes — a worker group whose killed worker took this connection down.
         try {
           if (this.settings.transport.state(record.endpoint) !== 'ready') throw thrown;
-          pick = this.select((next = inv));
+          pick = this.select((next = inv), now);
         } catch {
           return this.settle(record, RpcError.from(thrown)); // nowhere left: not this endpoint's error
         }
