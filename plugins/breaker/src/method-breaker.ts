@@ -31,6 +31,9 @@ interface Held {
 export class MethodBreaker implements CallGate<Held> {
   /** Method name → its circuit (null: no breaker for it), so a call costs one lookup. */
   private byMethod = new Map<string, Circuit | null>();
+  /** The last method looked up and its circuit: `callStart` and `callEnd` of a call ask for the same one. */
+  private lastMethod: string | undefined;
+  private lastCircuit: Circuit | null = null;
 
   /** `ownClock`: the breaker was given a clock that is not the client's (tests): calls are timed on it. */
   constructor(
@@ -39,7 +42,10 @@ export class MethodBreaker implements CallGate<Held> {
     private readonly clock: Clock,
     private readonly ownClock = false,
   ) {
-    config.onChange(() => (this.byMethod = new Map()));
+    config.onChange(() => {
+      this.byMethod = new Map();
+      this.lastMethod = undefined;
+    });
   }
 
   /** Stream calls only: the set-up's outcome is recorded by the promise path. */
@@ -82,8 +88,11 @@ export class MethodBreaker implements CallGate<Held> {
   }
 
   private circuitOf(service: string, method: string): Circuit | null {
-    const circuit = this.byMethod.get(method);
-    return circuit === undefined ? this.resolve(service, method) : circuit;
+    if (method === this.lastMethod) return this.lastCircuit;
+    let circuit = this.byMethod.get(method);
+    if (circuit === undefined) circuit = this.resolve(service, method);
+    this.lastMethod = method;
+    return (this.lastCircuit = circuit);
   }
 
   private resolve(service: string, method: string): Circuit | null {
