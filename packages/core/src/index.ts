@@ -23,6 +23,8 @@ export type { Router } from './router.js';
 export type { Invocation, Interceptor, EndpointInterceptor, Result, Invoker } from './invocation.js';
 export { InterceptorOrder, EndpointInterceptorOrder } from './invocation.js';
 export type { Attempt, CallEnd, CallObserver, StreamStats } from './observer.js';
+export type { CallGate } from './gate.js';
+export type { RetryPolicy, InterceptedCalls } from './retry-policy.js';
 export type { ServerInvocation, ServerInterceptor } from './server/server-invocation.js';
 export { ServerInterceptorOrder } from './server/server-invocation.js';
 export type { Plugin, PluginMeta, ClientPluginContext, ServerPluginContext, PrimaryPluginContext } from './plugin.js';

@@ -61,6 +61,11 @@ export interface CallEnd {
   /** From the call's start (before the interceptors) to its end, ms; a stream's whole duration. */
   readonly latencyMs: number;
   /**
+   * Monotonic ms (the client's clock) when the call ended: the kernel's reading `latencyMs` was
+   * measured to. An observer that needs the time of the end uses it instead of reading the clock.
+   */
+  readonly endedAt: number;
+  /**
    * Set for stream calls: a stream's `callEnd` comes when the stream is over (final status, or the
    * caller left its loop: CANCELLED), not at set-up.
    */
@@ -72,8 +77,8 @@ export interface CallEnd {
  * the breaker's outcome recording, tracing, retry's record of where each attempt went. Every method
  * is optional and synchronous, runs in the kernel's own flow (no interceptor layer, no promise) and
  * must not throw — an observer's exception is reported once as a process warning and otherwise
- * ignored, so it cannot change a call. Plugins that change a call (retry, a gate, credentials) use
- * interceptors instead.
+ * ignored, so it cannot change a call. Plugins that change a call use a gate (`CallGate`: a
+ * synchronous check or metadata), the retry policy (`RetryPolicy`) or an interceptor.
  *
  * Stream calls (issue #18): `attemptStart` / `attemptEnd` and the balancer's `Pick.done` cover the
  * stream's *set-up* (until the server accepted it; `latencyMs` is the set-up latency, so latency-aware

@@ -9,7 +9,9 @@ import { ErrorCodes, TrellisError } from './errors.js';
 import type { HealthView } from './health.js';
 import type { Inspection } from './inspection.js';
 import type { EndpointInterceptor, Interceptor } from './invocation.js';
+import type { CallGate } from './gate.js';
 import type { CallObserver } from './observer.js';
+import type { InterceptedCalls, RetryPolicy } from './retry-policy.js';
 import type { Registry, Disposable } from './registry.js';
 import type { Router } from './router.js';
 import type { ServerInterceptor } from './server/server-invocation.js';
@@ -71,8 +73,22 @@ export interface ClientPluginContext extends PluginContextBase {
   readonly health: HealthView;
   /** The consumer's own address, for IP routing. */
   readonly localAddress: string;
-  /** Around the whole call, above routing; `InterceptorOrder` names the slots. For plugins that change the call. */
-  addInterceptor(interceptor: Interceptor, order: number): void;
+  /**
+   * Around the whole call, above routing; `InterceptorOrder` names the slots. For plugins that change
+   * the call asynchronously. `calls`: which calls it takes part in ('all', the default; 'unary';
+   * 'streams'). Each interceptor is a promise layer: a synchronous check is a gate (`addGate`).
+   */
+  addInterceptor(interceptor: Interceptor, order: number, calls?: InterceptedCalls): void;
+  /**
+   * A synchronous check or metadata change before the call (order before `InterceptorOrder.RETRY`)
+   * or before each attempt (after it): no promise layer. See `CallGate`.
+   */
+  addGate<S>(gate: CallGate<S>, order: number): void;
+  /**
+   * Retries unary calls with no promise layer: the kernel runs the attempts and asks the policy when
+   * one fails (see `RetryPolicy`). One per client; a second throws PLUGIN_INVALID.
+   */
+  setRetryPolicy<S>(policy: RetryPolicy<S>): void;
   /** Around each send once the endpoint is picked; `EndpointInterceptorOrder` names the slots. */
   addEndpointInterceptor(interceptor: EndpointInterceptor, order: number): void;
   /**

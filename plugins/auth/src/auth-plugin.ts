@@ -103,13 +103,14 @@ export function clientAuth(options: ClientAuthOptions): Plugin {
   return definePlugin({
     meta: { name: '@trellis/auth', kernel: '^0.1.0' },
     setupClient(ctx) {
-      // Not an async function, for the same reason as the server side: a fixed token, or a function
-      // that returns one at once, adds no promise to the call.
+      // A fixed token is a gate: written into each attempt's metadata with no promise layer.
+      if (typeof source === 'string') {
+        ctx.addGate({ beforeCall: (inv) => void inv.metadata.set(header, source) }, InterceptorOrder.AUTH);
+        return;
+      }
+      // A function may return a promise: an interceptor (not an async function, for the same reason
+      // as the server side: a function that returns a token at once adds no promise of its own).
       ctx.addInterceptor((next) => (inv) => {
-        if (typeof source === 'string') {
-          inv.metadata.set(header, source);
-          return next(inv);
-        }
         let credential: string | Promise<string>;
         try {
           credential = source();

@@ -32,11 +32,14 @@ async function cpuNs(fn) {
 
 /** What a plugin registers on a client, collected from a minimal context. */
 function clientParts(plugin) {
-  const parts = { interceptors: [], observers: [], routers: [] };
+  const parts = { interceptors: [], gates: [], observers: [], routers: [] };
   plugin.setupClient({
     side: 'client', clock: { now: () => performance.now() }, registry: new MemoryRegistry(), container: {},
     service: { group: 'default', name: SERVICE, version: '*' },
-    addInterceptor: (i) => parts.interceptors.push(i),
+    // Unary calls only: a stream-only interceptor is not on this path.
+    addInterceptor: (i, _order, calls) => calls !== 'streams' && parts.interceptors.push(i),
+    // A gate is an observer too (its callStart state reaches beforeCall and callEnd).
+    addGate: (g) => (parts.gates.push(g), parts.observers.push(g)),
     observe: (o) => parts.observers.push(o),
     addRouter: (r) => parts.routers.push(r),
     addInspector() {},
@@ -57,26 +60,36 @@ async function isolated() {
   const result = { response: {}, metadata: new Map(), endpoint };
   const inv = { service: { group: 'default', name: SERVICE, version: '*' }, method, request: {}, metadata: new Map(), deadline: Infinity, signal: undefined, attempt: 1, excluded: new Set(), context: null };
   const list = Object.freeze([endpoint, { ...endpoint, id: '127.0.0.1:2', port: 2 }]);
-  const { interceptors, observers, routers } = clientParts(breaker());
+  const { interceptors, gates, observers, routers } = clientParts(breaker());
   // The endpoint circuits' observer (attempts) and the method circuits' (calls: `callEnd`).
   const observer = observers.find((o) => o.attemptEnd !== undefined);
   const callObserver = observers.find((o) => o.callEnd !== undefined);
   // As the kernel does: cluster interceptor → routers → attemptStart → send → attemptEnd (one reused
   // attempt record per attempt; here one for the whole run) → callEnd once the chain settled.
   const attempt = { invocation: inv, endpoint, send: 1, startedAt: 0, code: 0, error: undefined, mayHaveRun: true, latencyMs: 1, bytesSent: 0, bytesReceived: 0 };
-  const callEnd = { invocation: inv, code: 0, error: undefined, endpoint, latencyMs: 1 };
+  const callEnd = { invocation: inv, code: 0, error: undefined, endpoint, latencyMs: 1, endedAt: 1 };
+  let state;
   const ended = (value) => {
-    callObserver?.callEnd(callEnd); // absent before the method circuit became a call observer
+    callObserver?.callEnd(callEnd, state); // absent before the method circuit became a call observer
     return value;
   };
-  const intercepted = interceptors[0]((invocation) => {
+  const bottom = (invocation) => {
     attempt.invocation = invocation;
     attempt.endpoint = routers[0].route(list, invocation)[0];
     observer.attemptStart(attempt);
     // The kernel calls attemptEnd from its own completion path: no promise of the plugin's own.
     observer.attemptEnd(attempt);
     return Promise.resolve(result);
-  });
+  };
+  // Session 8: the method circuit is a gate (callStart → beforeCall, no layer); before, an interceptor.
+  const gate = gates[0];
+  const intercepted = gate !== undefined
+    ? (invocation) => {
+      state = gate.callStart?.(invocation);
+      gate.beforeCall(invocation, state);
+      return bottom(invocation);
+    }
+    : interceptors[0](bottom);
   // The kernel's own `.then` that reports callEnd exists with or without the breaker (any call
   // observer or interceptor chain has it), so it is not the breaker's: only the callEnd call is.
   const client = (invocation) => intercepted(invocation).then(ended);

@@ -61,8 +61,9 @@ export function breaker(options: BreakerOptions = {}): BreakerPlugin {
       ctx.observe(endpointBreaker);
       ctx.addRouter(endpointBreaker);
       const methodBreaker = new MethodBreaker(methods, config, clock, clock !== ctx.clock);
-      ctx.observe(methodBreaker);
-      ctx.addInterceptor(methodBreaker.interceptor, InterceptorOrder.BREAKER);
+      // Unary calls: a gate (no promise layer); stream calls: the interceptor (set-up outcomes).
+      ctx.addGate(methodBreaker, InterceptorOrder.BREAKER);
+      ctx.addInterceptor(methodBreaker.interceptor, InterceptorOrder.BREAKER, 'streams');
       const subscription = ctx.onEndpoints((list) => endpoints.retain(new Set(list.map((e) => e.id))));
       config.onChange(() => {
         const now = config.current;

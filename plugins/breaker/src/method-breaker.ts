@@ -1,34 +1,39 @@
-import { Code, isStreamKind, RpcError, type CallEnd, type CallObserver, type ContextValues, type Interceptor } from '@trellis/core';
+import { Code, isStreamKind, RpcError, type CallEnd, type CallGate, type Interceptor, type Invocation } from '@trellis/core';
 import type { Clock } from '@trellis/core/spi';
 import type { BreakerConfig } from './breaker-config.js';
-import { formatMs, NORMAL, REJECT, type Circuit } from './circuit.js';
+import { formatMs, NORMAL, REJECT, type Circuit, type Permit } from './circuit.js';
 import type { CircuitSet } from './circuit-set.js';
 import { classify, Outcome } from './failure-codes.js';
 import { recordOutcome } from './record-outcome.js';
 
+/** A unary call that holds something of its circuit: a half-open probe's permit, a rejection, or a call timed on the breaker's own clock. */
+interface Held {
+  readonly circuit: Circuit;
+  readonly permit: Permit;
+  /** When the permit was taken (the breaker's clock). */
+  readonly started: number;
+}
+
 /**
- * Per-method (or per-service) circuits as a cluster interceptor at InterceptorOrder.BREAKER: above
- * retry, so it counts calls as the caller sees them (a call retry saved elsewhere is a success, and
- * a half-open probe is a whole call retry can steer off a failing endpoint; one failing endpoint is
- * the endpoint circuits' job), and above routing, so an open circuit costs no routing, no pick and
- * no socket. An open circuit fails the call at once with UNAVAILABLE that names it; the call never
- * ran (mayHaveRun false).
+ * Per-method (or per-service) circuits at InterceptorOrder.BREAKER: above retry, so it counts calls
+ * as the caller sees them (a call retry saved elsewhere is a success, and a half-open probe is a whole
+ * call retry can steer off a failing endpoint; one failing endpoint is the endpoint circuits' job),
+ * and above routing, so an open circuit costs no routing, no pick and no socket. An open circuit fails
+ * the call at once with UNAVAILABLE that names it; the call never ran (mayHaveRun false).
  *
- * The interceptor is only the gate. While a circuit is closed — nearly every call — it hands the
- * call on untouched (`next`'s own promise: no promise layer, no closure, no clock read) and the
- * outcome is recorded by this object's `callEnd`, the kernel's synchronous end-of-call hook, with the
- * kernel's code and latency. Calls that hold something else (a half-open probe's permit, a
- * rejection), stream calls (their circuit judges the set-up, which `callEnd` does not report) and a
- * breaker on its own clock (tests) keep the promise path and are skipped by `callEnd`.
+ * Unary calls: a gate (`CallGate`, no promise layer). While a circuit is closed — nearly every call —
+ * `callStart` returns nothing, `beforeCall` passes, and `callEnd` records the kernel's code and
+ * latency at the kernel's end reading (`CallEnd.endedAt`: no clock read). Otherwise `callStart` takes
+ * the permit (a probe, or REJECT), `beforeCall` throws the rejection, and `callEnd` records the
+ * probe's outcome with its permit. Stream calls keep the interceptor (`interceptor`, registered for
+ * streams only): their circuit judges the set-up, which `callEnd` (the stream's end) does not report.
  */
-export class MethodBreaker implements CallObserver {
+export class MethodBreaker implements CallGate<Held> {
   /** Method name → its circuit (null: no breaker for it), so a call costs one lookup. */
   private byMethod = new Map<string, Circuit | null>();
-  /**
-   * The calls (by their context, shared by every invocation derived from the call) recorded by the
-   * promise path: `callEnd` leaves them alone. Empty while every circuit is closed.
-   */
-  private readonly held = new Set<ContextValues>();
+  /** The last method looked up and its circuit: `callStart` and `callEnd` of a call ask for the same one. */
+  private lastMethod: string | undefined;
+  private lastCircuit: Circuit | null = null;
 
   /** `ownClock`: the breaker was given a clock that is not the client's (tests): calls are timed on it. */
   constructor(
@@ -37,35 +42,57 @@ export class MethodBreaker implements CallObserver {
     private readonly clock: Clock,
     private readonly ownClock = false,
   ) {
-    config.onChange(() => (this.byMethod = new Map()));
+    config.onChange(() => {
+      this.byMethod = new Map();
+      this.lastMethod = undefined;
+    });
   }
 
+  /** Stream calls only: the set-up's outcome is recorded by the promise path. */
   readonly interceptor: Interceptor = (next) => (invocation) => {
     const circuit = this.circuitOf(invocation.method.service, invocation.method.name);
     if (circuit === null) return next(invocation);
-    if (circuit.state === 'closed' && !this.ownClock && !isStreamKind(invocation.method.kind)) return next(invocation); // callEnd records it
     const started = this.clock.now();
     const permit = circuit.acquire(started);
-    if (this.held.size < MAX_HELD) this.held.add(invocation.context);
     if (permit === REJECT) return Promise.reject(this.rejection(circuit, started));
     return recordOutcome(next(invocation), circuit, permit, started, this.clock, this.config.isFailure);
   };
 
-  /** Records a call the interceptor let through untouched (a closed circuit's NORMAL permit). */
-  callEnd(call: CallEnd): void {
+  callStart(invocation: Invocation): Held | undefined {
+    if (isStreamKind(invocation.method.kind)) return undefined;
+    const circuit = this.circuitOf(invocation.method.service, invocation.method.name);
+    if (circuit === null || (circuit.state === 'closed' && !this.ownClock)) return undefined; // callEnd records it
+    const started = this.clock.now();
+    return { circuit, permit: circuit.acquire(started), started };
+  }
+
+  beforeCall(_invocation: Invocation, held: Held | undefined): void {
+    if (held !== undefined && held.permit === REJECT) throw this.rejection(held.circuit, held.started);
+  }
+
+  callEnd(call: CallEnd, held: Held | undefined): void {
     const invocation = call.invocation;
-    if (this.held.size !== 0 && this.held.delete(invocation.context)) return;
-    if (this.ownClock || isStreamKind(invocation.method.kind)) return;
+    if (isStreamKind(invocation.method.kind)) return;
+    const error = call.error;
+    if (held !== undefined) {
+      if (held.permit === REJECT) return; // refused here: nothing ran, nothing to learn
+      const { circuit, permit, started } = held;
+      if (error === undefined && !circuit.measuresLatency) return circuit.onResult(started, permit, Outcome.SUCCESS, 0);
+      const now = this.ownClock ? this.clock.now() : call.endedAt;
+      return circuit.onResult(now, permit, error === undefined ? Outcome.SUCCESS : classify(error, this.config.isFailure), now - started);
+    }
     const circuit = this.circuitOf(invocation.method.service, invocation.method.name);
     if (circuit === null) return;
-    const error = call.error;
     const outcome = error === undefined ? Outcome.SUCCESS : classify(error, this.config.isFailure);
-    circuit.onResult(this.clock.now(), NORMAL, outcome, call.latencyMs);
+    circuit.onResult(call.endedAt, NORMAL, outcome, call.latencyMs);
   }
 
   private circuitOf(service: string, method: string): Circuit | null {
-    const circuit = this.byMethod.get(method);
-    return circuit === undefined ? this.resolve(service, method) : circuit;
+    if (method === this.lastMethod) return this.lastCircuit;
+    let circuit = this.byMethod.get(method);
+    if (circuit === undefined) circuit = this.resolve(service, method);
+    this.lastMethod = method;
+    return (this.lastCircuit = circuit);
   }
 
   private resolve(service: string, method: string): Circuit | null {
@@ -83,10 +110,3 @@ export class MethodBreaker implements CallObserver {
     return new RpcError(Code.UNAVAILABLE, `circuit open for ${circuit.key} (${detail}); the call was not sent`, { mayHaveRun: false });
   }
 }
-
-/**
- * A bound on `held`: a call whose `callEnd` never comes with the same context (an interceptor outside
- * the breaker that builds a new invocation from scratch) would otherwise stay in it. Past the bound a
- * probe's outcome may be counted twice, which only moves a closed circuit's window by one call.
- */
-const MAX_HELD = 10_000;

@@ -76,8 +76,9 @@ export class LocalityAwareBalancer implements LoadBalancer {
   /**
    * `latencyOnClock`: the picks' outcomes are timed on this balancer's clock (the plugin gives it the
    * client's clock, the one the kernel times attempts on). An attempt's end is then its begin plus
-   * its latency, and feedback reads no clock (one `performance.now()` less per call; the begin is
-   * read at the pick, a microsecond after the kernel's start, so the end lands that much late).
+   * its latency, and feedback reads no clock (one `performance.now()` less per call). The pick reads
+   * none either when the kernel hands over its attempt-start reading (`pick`'s `now`): the begin is
+   * then the kernel's own, and the end the kernel's end reading exactly.
    */
   constructor(options: LalbOptions = {}, private readonly latencyOnClock = false) {
     this.options = resolveLalbOptions(options);
@@ -88,8 +89,9 @@ export class LocalityAwareBalancer implements LoadBalancer {
       this.options.minQpsRatio > 0 || this.options.maxSampleAgeUs !== Number.POSITIVE_INFINITY || this.options.rateExponent !== 1;
   }
 
-  pick(list: readonly Endpoint[], invocation: Invocation): Pick | undefined {
-    const nowUs = this.nowUs();
+  pick(list: readonly Endpoint[], invocation: Invocation, now?: number): Pick | undefined {
+    // The kernel's reading of the attempt's start, when this balancer runs on the client's clock.
+    const nowUs = this.latencyOnClock && now !== undefined ? Math.round((now - this.epochMs) * 1000) : this.nowUs();
     // Routers hand over the same array for the same outcome: only a different one needs a lookup.
     if (list !== this.lastList) this.switchTo(list, nowUs);
     const view = this.view!;

@@ -61,7 +61,12 @@ export class P2cBalancer implements LoadBalancer {
   private last: ListState | undefined;
   private nextSweepMs: number;
 
-  constructor(options: P2cOptions = {}) {
+  /**
+   * `onClientClock`: this balancer's clock is the client's (the plugin form without a `clock`
+   * option), so the kernel's attempt-start reading handed to `pick` is a reading of it: no clock
+   * read of its own per pick.
+   */
+  constructor(options: P2cOptions = {}, private readonly onClientClock = false) {
     const resolved = resolveP2cOptions(options);
     this.clock = resolved.clock;
     this.random = resolved.random;
@@ -69,10 +74,10 @@ export class P2cBalancer implements LoadBalancer {
     this.nextSweepMs = this.clock.now() + FORGET_AFTER_MS;
   }
 
-  pick(list: readonly Endpoint[], invocation: Invocation): Pick | undefined {
+  pick(list: readonly Endpoint[], invocation: Invocation, kernelNow?: number): Pick | undefined {
     const n = list.length;
     if (n === 0) return undefined;
-    const now = this.clock.now();
+    const now = this.onClientClock && kernelNow !== undefined ? kernelNow : this.clock.now();
     if (now >= this.nextSweepMs) this.sweep(now);
     const state = this.last !== undefined && this.last.list === list ? this.last : this.switchTo(list, now);
     state.lastUsedMs = now;

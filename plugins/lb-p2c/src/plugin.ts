@@ -18,7 +18,8 @@ export function p2c(options: P2cPluginOptions = {}): P2cPlugin {
   return balancerPlugin(
     { name: '@trellis/lb-p2c', kernel: '^0.1.0' },
     'p2c',
-    (context) => new P2cBalancer({ clock: context.clock, ...balancerOptions }),
+    // On the client's clock (no `clock` option) the pick takes the kernel's attempt-start reading.
+    (context) => new P2cBalancer({ clock: context.clock, ...balancerOptions }, balancerOptions.clock === undefined),
     { register, onBalancer },
   );
 }

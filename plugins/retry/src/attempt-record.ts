@@ -58,7 +58,8 @@ export interface MutableAttemptRecord {
   hedge: boolean;
   startedAt: number;
   endpoint: Endpoint | undefined;
-  tried: string[];
+  /** Replaced, never mutated: it starts as the shared empty list (see `recordEndpoint`). */
+  tried: readonly string[];
   excluded: ReadonlySet<string>;
   outcome: AttemptRecord['outcome'];
   latencyMs: number | undefined;
@@ -67,6 +68,7 @@ export interface MutableAttemptRecord {
 }
 
 const NO_ATTEMPTS: readonly AttemptRecord[] = Object.freeze([]);
+const NOT_SENT: readonly string[] = Object.freeze([]);
 
 /**
  * The attempts of the current call, in order (index = attempt − 1): retry's own per-call state,
@@ -77,7 +79,7 @@ const NO_ATTEMPTS: readonly AttemptRecord[] = Object.freeze([]);
 export const retryAttemptsKey = createContextKey<readonly AttemptRecord[]>(NO_ATTEMPTS, { description: '@trellis/retry attempts' });
 
 export function newRecord(attempt: number, hedge: boolean, startedAt: number, excluded: ReadonlySet<string>): MutableAttemptRecord {
-  return { attempt, hedge, startedAt, endpoint: undefined, tried: [], excluded, outcome: 'pending', latencyMs: undefined, error: undefined, decision: undefined };
+  return { attempt, hedge, startedAt, endpoint: undefined, tried: NOT_SENT, excluded, outcome: 'pending', latencyMs: undefined, error: undefined, decision: undefined };
 }
 
 /**
@@ -100,6 +102,9 @@ export const recordEndpoint: CallObserver = {
     const record = invocation.context.get(retryAttemptsKey)[invocation.attempt - 1] as MutableAttemptRecord | undefined;
     if (record === undefined) return;
     record.endpoint = attempt.endpoint;
-    record.tried.push(attempt.endpoint.id);
+    // A one-element array for the usual single send (an empty array grown by push reserves 17 slots:
+    // ≈ 150 B per call); a transparent re-send, rare, copies.
+    const tried = record.tried;
+    record.tried = tried.length === 0 ? [attempt.endpoint.id] : [...tried, attempt.endpoint.id];
   },
 };

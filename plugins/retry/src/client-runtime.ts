@@ -23,6 +23,8 @@ export class ClientRuntime {
   /** One shared timer for all pending backups instead of a setTimeout per call. */
   readonly timer: DeadlineTimer;
   endpoints: readonly Endpoint[] = [];
+  /** Some method sends backup requests (the hedging interceptor is needed). */
+  readonly hedges: boolean;
   private readonly methods = new Map<string, MethodRuntime>();
 
   constructor(readonly context: ClientPluginContext, readonly options: ResolvedRetryOptions) {
@@ -52,6 +54,7 @@ export class ClientRuntime {
       });
     }
     this.methods = byName;
+    this.hedges = [...byName.values()].some((m) => m.hedgeBudget !== undefined);
   }
 
   method(descriptor: MethodDescriptor): MethodRuntime | undefined {

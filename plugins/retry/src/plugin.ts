@@ -4,6 +4,7 @@ import { ClientRuntime } from './client-runtime.js';
 import { resolveRetryOptions, type RetryOptions } from './options.js';
 import type { BudgetSnapshot } from './retry-budget.js';
 import { retryInterceptor } from './retry-interceptor.js';
+import { retryPolicy } from './retry-policy.js';
 
 export interface RetryPlugin extends Plugin {
   /** The retry budget of each open client this plugin is set up on (undefined with `budget: false`). */
@@ -28,7 +29,12 @@ export function retry(options: RetryOptions = {}): RetryPlugin {
       const subscription = context.onEndpoints((endpoints) => {
         runtime.endpoints = endpoints;
       });
-      context.addInterceptor(retryInterceptor(runtime), InterceptorOrder.RETRY);
+      // Unary calls: the kernel runs the attempts and asks the policy (no promise layer); hedged calls
+      // and streams keep the interceptor (a backup races an attempt in flight; a stream's set-up is a
+      // promise anyway).
+      context.setRetryPolicy(retryPolicy(runtime));
+      context.addInterceptor(retryInterceptor(runtime, false), InterceptorOrder.RETRY, 'streams');
+      if (runtime.hedges) context.addInterceptor(retryInterceptor(runtime, true), InterceptorOrder.RETRY, 'unary');
       context.observe(recordEndpoint);
       context.onClose(() => {
         subscription.dispose();

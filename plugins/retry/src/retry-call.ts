@@ -46,7 +46,8 @@ export class RetryCall implements DeadlineEntry {
   private done = false;
 
   constructor(
-    private readonly next: Invoker,
+    /** Below retry, for the interceptor forms (streams, hedging); undefined when the kernel runs the attempts (`RetryPolicy`). */
+    private readonly next: Invoker | undefined,
     private readonly first: Invocation,
     private readonly runtime: ClientRuntime,
     private readonly method: MethodRuntime,
@@ -80,11 +81,33 @@ export class RetryCall implements DeadlineEntry {
     }
     return attempt.then(
       (result) => {
-        succeeded(runtime, first, record);
+        succeeded(runtime, first, record, runtime.context.clock.now());
         return result;
       },
       (thrown: unknown) => new RetryCall(next, first, runtime, method, startedAt, records).retryAfter(record, thrown),
     );
+  }
+
+  /**
+   * The kernel's attempt loop (`RetryPolicy.failed`): records the failure and decides; returns the
+   * backoff before the next attempt, or throws the error the call ends with. `now`: the kernel's reading.
+   */
+  failedAt(record: MutableAttemptRecord, error: RpcError, now: number): number {
+    this.afterFailure(record, error, false, now);
+    return this.delay;
+  }
+
+  /**
+   * The kernel's attempt loop (`RetryPolicy.resume`): the backoff is over (or the caller cancelled
+   * during it); the same checks as `pause`, then the next attempt's record and invocation.
+   */
+  resumeAt(now: number, cancelled: boolean): { record: MutableAttemptRecord; invocation: Invocation } {
+    if (cancelled) {
+      throw new RpcError(Code.CANCELLED, `call cancelled by the caller while waiting to retry ${this.method.name}`, { mayHaveRun: this.anyMayHaveRun });
+    }
+    this.checkDeadline(now);
+    const record = this.begin(false, this.nextExcluded(false), now);
+    return { record, invocation: this.invocationFor(record, undefined) };
   }
 
   private async retryAfter(failed: MutableAttemptRecord, thrown: unknown): Promise<Result> {
@@ -94,7 +117,7 @@ export class RetryCall implements DeadlineEntry {
     let invocation = this.invocationFor(record, undefined);
     for (;;) {
       try {
-        const result = await this.next(invocation);
+        const result = await this.next!(invocation);
         this.succeed(record);
         return result;
       } catch (thrown) {
@@ -163,7 +186,7 @@ export class RetryCall implements DeadlineEntry {
     this.live.set(record, controller);
     let pending: Promise<Result>;
     try {
-      pending = this.next(this.invocationFor(record, controller.signal));
+      pending = this.next!(this.invocationFor(record, controller.signal));
     } catch (error) {
       pending = Promise.reject(error);
     }
@@ -243,12 +266,11 @@ export class RetryCall implements DeadlineEntry {
   }
 
   private succeed(record: MutableAttemptRecord): void {
-    succeeded(this.runtime, this.first, record);
+    succeeded(this.runtime, this.first, record, this.runtime.context.clock.now());
   }
 
   /** Records the failure and decides; throws the error the caller gets when retry stops here. */
-  private afterFailure(record: MutableAttemptRecord, error: RpcError, othersPending: boolean): 'retry' | 'wait' {
-    const now = this.runtime.context.clock.now();
+  private afterFailure(record: MutableAttemptRecord, error: RpcError, othersPending: boolean, now = this.runtime.context.clock.now()): 'retry' | 'wait' {
     record.outcome = 'failed';
     record.error = error;
     record.latencyMs = now - record.startedAt;
@@ -373,8 +395,12 @@ export class RetryCall implements DeadlineEntry {
     if (this.delay > 0 && !(await sleep(this.delay, this.first.signal))) {
       throw new RpcError(Code.CANCELLED, `call cancelled by the caller while waiting to retry ${this.method.name}`, { mayHaveRun: this.anyMayHaveRun });
     }
-    const last = this.records[this.records.length - 1]!;
-    if (this.runtime.context.clock.now() >= this.first.deadline) {
+    this.checkDeadline(this.runtime.context.clock.now());
+  }
+
+  private checkDeadline(now: number): void {
+    if (now >= this.first.deadline) {
+      const last = this.records[this.records.length - 1]!;
       throw deadlineExceeded(last.error!, this.anyMayHaveRun, `deadline exceeded while waiting to retry ${this.method.name}`);
     }
   }
@@ -385,7 +411,7 @@ export class RetryCall implements DeadlineEntry {
 }
 
 /** The invocation an attempt is sent with: the call's own for a plain first attempt. */
-function attemptInvocation(first: Invocation, method: MethodRuntime, record: MutableAttemptRecord, signal: AbortSignal | undefined): Invocation {
+export function attemptInvocation(first: Invocation, method: MethodRuntime, record: MutableAttemptRecord, signal: AbortSignal | undefined): Invocation {
   // A stream's deadline covers the whole stream (issue #18): an attempt timeout there would end
   // a healthy stream after `attemptTimeoutMs`, so streams keep the call's deadline.
   const timeout = isStreamKind(first.method.kind) ? undefined : method.policy.attemptTimeoutMs;
@@ -405,10 +431,10 @@ function attemptInvocation(first: Invocation, method: MethodRuntime, record: Mut
   });
 }
 
-/** The attempt answered: its record says so, with its latency, and `onAttempt` hears of it. */
-function succeeded(runtime: ClientRuntime, first: Invocation, record: MutableAttemptRecord): void {
+/** The attempt answered (at `now`): its record says so, with its latency, and `onAttempt` hears of it. */
+export function succeeded(runtime: ClientRuntime, first: Invocation, record: MutableAttemptRecord, now: number): void {
   record.outcome = 'ok';
-  record.latencyMs = runtime.context.clock.now() - record.startedAt;
+  record.latencyMs = now - record.startedAt;
   emitAttempt(runtime, first, record);
 }
 

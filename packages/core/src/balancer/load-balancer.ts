@@ -25,7 +25,12 @@ export interface Pick {
  */
 export interface LoadBalancer {
   readonly name: string;
-  pick(list: readonly Endpoint[], invocation: Invocation): Pick | undefined;
+  /**
+   * `now`: the kernel's clock reading for this attempt's start (monotonic ms, the client's clock), for
+   * a balancer that needs the time (LALB) and runs on the client's clock: no clock read of its own.
+   * Undefined when the kernel has no reading at hand (a stream's set-up): read the clock then.
+   */
+  pick(list: readonly Endpoint[], invocation: Invocation, now?: number): Pick | undefined;
   /** Optional: what the balancer has learnt (weights, shares), for operators; never called per call. */
   snapshot?(): unknown;
 }

@@ -7,7 +7,9 @@ import { metadataOf, withInvocation, type EndpointInvoker, type Invocation, type
 import type { Router } from '../router.js';
 import { formatServiceKey, type ServiceKey } from '../service-key.js';
 import type { ClientTransport, OutboundRequest, ResponseSink } from '../transport.js';
+import type { RetryPolicy } from '../retry-policy.js';
 import { AttemptRecord, type AttemptOwner } from './attempt-record.js';
+import { afterPause, runGates, type Gates } from './call-hooks.js';
 import { CallContext, Observers } from './call-state.js';
 import type { Directory } from './directory.js';
 import { StreamCaller } from './stream-call.js';
@@ -25,9 +27,17 @@ export interface PipelineSettings {
   readonly health: () => HealthView;
 }
 
-/** What the client's start-up decides: the chains (undefined: no interceptor), routers and balancer. */
+/**
+ * What the client's start-up decides: the chains (undefined: no interceptor), routers and balancer.
+ * With a unary chain, the gates and the retry policy are layers of it; without one, the pipeline
+ * runs them itself (`gates`, `retryPolicy`).
+ */
 export interface PipelineShape {
   readonly chain: Invoker | undefined;
+  /** Stream calls' chain (interceptors for all calls and for streams, gates as layers). */
+  readonly streamChain: Invoker | undefined;
+  readonly gates: Gates;
+  readonly retryPolicy: RetryPolicy | undefined;
   readonly endpointChain: EndpointInvoker | undefined;
   readonly routers: readonly Router[];
   readonly balancer: LoadBalancer;
@@ -46,10 +56,12 @@ const capture = (resolve: (value: any) => void, reject: (error: unknown) => void
  * cluster interceptors → routers → balancer → attemptStart → endpoint interceptors → codec +
  * transport → attemptEnd, `Pick.done` → transparent re-send → callEnd.
  *
- * Without interceptors — the default, and every built-in plugin but retry, the method breaker and
- * auth — a call is completion callbacks from the transport up to the caller's promise: the one
- * promise of the call is the one the caller gets. An interceptor chain needs a promise per layer;
- * its bottom (`invokeCluster`) then costs one more. Transparent re-sends (a request that provably
+ * Without interceptors — the default, and every built-in plugin on unary calls (retry is a
+ * `RetryPolicy`, the method breaker and a fixed credential are gates) — a call is completion
+ * callbacks from the transport up to the caller's promise: the one promise of the call is the one the
+ * caller gets; gates run before the attempts, the retry policy decides in the failure path
+ * (`callAttemptFailed`). An interceptor chain needs a promise per layer; its bottom (`invokeCluster`)
+ * then costs one more, and the gates and the retry policy become layers of it, at their orders. Transparent re-sends (a request that provably
  * never ran, sent to another endpoint) happen inside one attempt, synchronously with the failure.
  */
 export class CallPipeline implements AttemptOwner {
@@ -85,13 +97,23 @@ export class CallPipeline implements AttemptOwner {
     const context = invocation.context as CallContext;
     context.invocation = invocation;
     if (observers.watchesCalls) observers.callStart(invocation, context);
-    const chain = this.shape!.chain;
+    const shape = this.shape!;
+    const chain = shape.chain;
     if (chain === undefined) {
       const promise = new Promise(capture);
       context.resolve = nextResolve;
       context.reject = nextReject;
       context.withResult = withResult;
-      this.startAttempt(invocation, context, late ? this.settings.clock.now() : context.startedAt);
+      const now = late ? this.settings.clock.now() : context.startedAt;
+      const { gates, retryPolicy } = shape;
+      try {
+        if (gates.perCall.length !== 0) runGates(gates.perCall, invocation);
+        if (retryPolicy !== undefined) context.retry = retryPolicy.startCall(invocation, now);
+      } catch (thrown) {
+        this.settleFailed(context, RpcError.from(thrown));
+        return promise;
+      }
+      this.startCallAttempt(context, context.retry === undefined ? invocation : retryPolicy!.attempt(context.retry), now);
       return promise;
     }
     let pending: Promise<Result>;
@@ -123,7 +145,7 @@ export class CallPipeline implements AttemptOwner {
     const context = invocation.context as CallContext;
     context.invocation = invocation;
     if (observers.watchesCalls) observers.callStart(invocation, context);
-    const chain = this.shape!.chain ?? this.invokeCluster;
+    const chain = this.shape!.streamChain ?? this.invokeCluster;
     let pending: Promise<Result>;
     try {
       pending = chain(invocation);
@@ -168,8 +190,11 @@ export class CallPipeline implements AttemptOwner {
     return promise;
   };
 
-  /** Routes and picks; throws UNAVAILABLE (never ran) with the reason when nothing is usable. */
-  select(invocation: Invocation): Pick {
+  /**
+   * Routes and picks; throws UNAVAILABLE (never ran) with the reason when nothing is usable. `now`:
+   * the attempt's start reading, handed to the balancer.
+   */
+  select(invocation: Invocation, now?: number): Pick {
     const known = this.settings.directory.endpoints;
     const { routers, balancer } = this.shape!;
     let list = known;
@@ -179,27 +204,63 @@ export class CallPipeline implements AttemptOwner {
       if (next.length === 0 && list.length > 0) return this.unavailable(known, invocation, router, list);
       list = next;
     }
-    const pick = list.length === 0 ? undefined : balancer.pick(list, invocation);
+    const pick = list.length === 0 ? undefined : balancer.pick(list, invocation, now);
     if (pick !== undefined) return pick;
     return this.unavailable(known, invocation, undefined, list);
   }
 
-  /** A direct call's first attempt: the result settles the caller's promise. */
-  private startAttempt(invocation: Invocation, call: CallContext, now: number): void {
+  /**
+   * An attempt of a call the pipeline runs itself (no unary chain): the per-attempt gates, then
+   * routing and the send. Its outcome settles the caller's promise, or goes to the retry policy.
+   */
+  private startCallAttempt(call: CallContext, invocation: Invocation, now: number): void {
+    const perAttempt = this.shape!.gates.perAttempt;
+    if (perAttempt.length !== 0) {
+      try {
+        runGates(perAttempt, invocation);
+      } catch (thrown) {
+        return this.callAttemptFailed(call, RpcError.from(thrown));
+      }
+    }
     const record = this.pickAttempt(invocation, now, call, undefined);
     if (record === undefined) return;
     record.call = call;
     this.sendAttempt(record);
   }
 
+  /**
+   * An attempt of a call the pipeline runs itself failed (or was refused before a send): the retry
+   * policy decides whether another follows, and after what pause; else the call fails.
+   */
+  private callAttemptFailed(call: CallContext, error: RpcError): void {
+    const state = call.retry;
+    if (state === undefined) return this.settleFailed(call, error);
+    const policy = this.shape!.retryPolicy!;
+    let pause: number;
+    try {
+      pause = policy.failed(state, error, this.settings.clock.now());
+    } catch (thrown) {
+      return this.settleFailed(call, RpcError.from(thrown));
+    }
+    afterPause(pause, call.invocation.signal, (cancelled) => {
+      const now = this.settings.clock.now();
+      try {
+        policy.resume(state, now, cancelled);
+      } catch (thrown) {
+        return this.settleFailed(call, RpcError.from(thrown));
+      }
+      this.startCallAttempt(call, policy.attempt(state), now);
+    });
+  }
+
   /** The record of a new attempt, or undefined when routing refused it (the refusal is delivered). */
   private pickAttempt(invocation: Invocation, now: number, call: CallContext | undefined, reject: ((error: unknown) => void) | undefined): AttemptRecord | undefined {
     let pick: Pick;
     try {
-      pick = this.select(invocation);
+      pick = this.select(invocation, now);
     } catch (thrown) {
       // Nothing was picked: no attempt to report, no endpoint to blame.
-      if (call !== undefined) this.settleFailed(call, RpcError.from(thrown));
+      if (call !== undefined) this.callAttemptFailed(call, RpcError.from(thrown));
       else reject!(thrown);
       return undefined;
     }
@@ -315,13 +376,20 @@ export class CallPipeline implements AttemptOwner {
     const { observers, clock } = this.settings;
     const pick = record.pick;
     // One clock reading for the attempt's latency and, on a direct call, the call's.
+    const call = record.call;
     let now: number | undefined;
-    if (pick.done !== NOOP_DONE || observers.watchesAttempts) record.latencyMs = (now = clock.now()) - record.startedAt;
+    if (pick.done !== NOOP_DONE || observers.watchesAttempts || call?.retry !== undefined) record.latencyMs = (now = clock.now()) - record.startedAt;
     if (observers.watchesAttempts) observers.attemptEnd(record);
     pick.done(record);
     const endpoint = record.endpoint;
-    const call = record.call;
     if (call === undefined) return record.resolveResult!({ response, metadata, endpoint });
+    if (call.retry !== undefined) {
+      try {
+        this.shape!.retryPolicy!.succeeded(call.retry, now!);
+      } catch {
+        // The attempt answered: a policy's bookkeeping error must not change what the caller gets.
+      }
+    }
     if (observers.watchesCalls) this.callEnded(call, undefined, endpoint, now);
     call.resolve!(call.withResult ? { response, metadata, endpoint } : response);
   }
@@ -340,14 +408,14 @@ export class CallPipeline implements AttemptOwner {
       let next = withInvocation(inv, { excluded });
       let pick: Pick;
       try {
-        pick = this.select(next);
+        pick = this.select(next, now);
       } catch (thrown) {
         // No other endpoint: the same one, on another of its connections, while some of them still
         // serve (a dropped connection, not an unreachable address). One address may be many
         // processes — a worker group whose killed worker took this connection down.
         try {
           if (this.settings.transport.state(record.endpoint) !== 'ready') throw thrown;
-          pick = this.select((next = inv));
+          pick = this.select((next = inv), now);
         } catch {
           return this.settle(record, RpcError.from(thrown)); // nowhere left: not this endpoint's error
         }
@@ -361,7 +429,7 @@ export class CallPipeline implements AttemptOwner {
   private settle(record: AttemptRecord, error: RpcError): void {
     const call = record.call;
     if (call === undefined) record.rejectResult!(error);
-    else this.settleFailed(call, error);
+    else this.callAttemptFailed(call, error);
   }
 
   private settleFailed(call: CallContext, error: RpcError): void {
@@ -374,7 +442,9 @@ export class CallPipeline implements AttemptOwner {
     call.code = error === undefined ? Code.OK : error.code;
     call.error = error;
     call.endpoint = endpoint;
-    call.latencyMs = (now ?? this.settings.clock.now()) - call.startedAt;
+    const endedAt = now ?? this.settings.clock.now();
+    call.endedAt = endedAt;
+    call.latencyMs = endedAt - call.startedAt;
     this.settings.observers.callEnd(call);
   }
 

@@ -21,6 +21,10 @@ export class CallContext extends ContextValues implements CallEnd {
   error: RpcError | undefined = undefined;
   endpoint: Endpoint | undefined = undefined;
   latencyMs = 0;
+  /** Monotonic ms (the client's clock) when the call ended: the reading `latencyMs` came from. */
+  endedAt = 0;
+  /** The retry policy's state for this call, when the pipeline runs its attempts (no unary chain). */
+  retry: unknown = undefined;
   /** Stream calls: what the stream did (CallEnd). */
   stream: StreamStats | undefined = undefined;
   // Stream calls (issue #18): the request pump shared by the call's attempts, the stream that was
@@ -66,7 +70,8 @@ export class Observers {
   /** Some observer has attemptStart or attemptEnd. */
   watchesAttempts = false;
 
-  add(observer: CallObserver): void {
+  /** Returns the observer's index (its slot for per-call state). */
+  add(observer: CallObserver): number {
     const index = this.all.push(observer) - 1;
     if (observer.callStart) this.callStarts.push(index);
     if (observer.attemptStart) this.attemptStarts.push(index);
@@ -74,6 +79,7 @@ export class Observers {
     if (observer.callEnd) this.callEnds.push(index);
     this.watchesCalls = this.callStarts.length > 0 || this.callEnds.length > 0;
     this.watchesAttempts = this.attemptStarts.length > 0 || this.attemptEnds.length > 0;
+    return index;
   }
 
   callStart(invocation: Invocation, context: CallContext): void {

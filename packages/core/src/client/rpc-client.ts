@@ -8,7 +8,7 @@ import type { Endpoint } from '../endpoint.js';
 import { Code, ErrorCodes, RpcError, TrellisError, invalidOption } from '../errors.js';
 import type { HealthView } from '../health.js';
 import {
-  CallInvocation, composeEndpointInterceptors, composeInterceptors, EMPTY_SET, type EndpointInterceptor, type Interceptor, type Invocation, type Result,
+  CallInvocation, composeEndpointInterceptors, EMPTY_SET, type EndpointInterceptor, type Invocation, type Result,
 } from '../invocation.js';
 import { MetadataKeys, type Metadata } from '../metadata.js';
 import { rejectUnknownKeys } from '../options.js';
@@ -23,7 +23,11 @@ import { TOKENS } from '../tokens.js';
 import type { ClientTransport } from '../transport.js';
 import { TcpClientTransport, type TcpClientOptions } from '../transport/tcp-client-transport.js';
 import { KERNEL_VERSION } from '../version.js';
+import type { CallGate } from '../gate.js';
+import type { RetryPolicy } from '../retry-policy.js';
+import type { GateEntry } from './call-hooks.js';
 import { CallPipeline } from './call-pipeline.js';
+import { composeChains, type InterceptorEntry } from './chains.js';
 import { CallContext, Observers } from './call-state.js';
 import { callOptionsProblem, isTimeoutMs, requestMetadata, TIMEOUT_EXPECTED, type CallOptions } from './call-options.js';
 import { ConnectionHealthView } from './connection-health-view.js';
@@ -86,7 +90,8 @@ type Stub<T> = T;
 
 /**
  * A consumer of one service. The call path is fixed (docs/architecture.md): observers' callStart →
- * cluster interceptors by InterceptorOrder (breaker → retry → rules gate → auth → user) → directory
+ * gates and cluster interceptors by InterceptorOrder (breaker → retry → rules gate → auth → user;
+ * with no unary interceptor the pipeline runs the gates and the retry policy itself) → directory
  * (discovery, version filter) → routers by RouterOrder → load balancer → observers' attemptStart →
  * endpoint interceptors by EndpointInterceptorOrder → codec + transport → attemptEnd, Pick.done →
  * (transparent re-send) → callEnd.
@@ -105,7 +110,9 @@ export class RpcClient {
   private readonly directory: Directory;
   private readonly plugins: Plugin[] = [];
   private readonly pluginNames = new Set<string>();
-  private readonly interceptors: { interceptor: Interceptor; order: number }[] = [];
+  private readonly interceptors: InterceptorEntry[] = [];
+  private readonly gates: GateEntry[] = [];
+  private retryPolicy: RetryPolicy | undefined;
   private readonly endpointInterceptors: { interceptor: EndpointInterceptor; order: number }[] = [];
   private readonly observers = new Observers();
   private readonly pipeline: CallPipeline;
@@ -413,7 +420,6 @@ export class RpcClient {
   private async doStart(): Promise<void> {
     const context = this.pluginContext();
     for (const plugin of this.plugins) await plugin.setupClient!(context);
-    this.interceptors.sort((a, b) => a.order - b.order);
     this.endpointInterceptors.sort((a, b) => a.order - b.order);
     const pipeline = this.pipeline;
     let balancer = this.balancer;
@@ -432,7 +438,7 @@ export class RpcClient {
     }
     pipeline.configure({
       // Without interceptors the pipeline settles the caller's promise itself (no chain of promises).
-      chain: this.interceptors.length === 0 ? undefined : composeInterceptors(this.interceptors.map((i) => i.interceptor), pipeline.invokeCluster),
+      ...composeChains(this.interceptors, this.gates, this.retryPolicy, this.clock, pipeline.invokeCluster),
       endpointChain: this.endpointInterceptors.length === 0
         ? undefined
         : composeEndpointInterceptors(this.endpointInterceptors.map((i) => i.interceptor), pipeline.endpointBottom),
@@ -509,7 +515,18 @@ export class RpcClient {
       onClose: (fn) => this.closeHooks.push(fn),
       addInspector: (name, snapshot) => this.inspectors.add(name, snapshot),
       inspect: () => this.inspect(),
-      addInterceptor: (interceptor, order) => this.interceptors.push({ interceptor, order }),
+      addInterceptor: (interceptor, order, calls = 'all') => {
+        if (calls !== 'all' && calls !== 'unary' && calls !== 'streams') throw invalidOption('addInterceptor calls', calls, "'all', 'unary' or 'streams'");
+        this.interceptors.push({ interceptor, order, calls });
+      },
+      addGate: (gate, order) => {
+        if (typeof gate?.beforeCall !== 'function') throw invalidOption('addGate gate', gate, 'an object with beforeCall(invocation, state)');
+        this.gates.push({ gate: gate as CallGate, order, index: this.observers.add(gate as CallGate) });
+      },
+      setRetryPolicy: (policy) => {
+        if (this.retryPolicy !== undefined) throw new TrellisError(ErrorCodes.PLUGIN_INVALID, 'a client has one retry policy; another plugin already set one');
+        this.retryPolicy = policy as RetryPolicy;
+      },
       addEndpointInterceptor: (interceptor, order) => this.endpointInterceptors.push({ interceptor, order }),
       observe: (observer) => this.observers.add(observer as never),
       addRouter: (router) => this.routers.push(router),
