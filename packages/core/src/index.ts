@@ -25,6 +25,7 @@ export { InterceptorOrder, EndpointInterceptorOrder } from './invocation.js';
 export type { Attempt, CallEnd, CallObserver, StreamStats } from './observer.js';
 export type { ServerInvocation, ServerInterceptor } from './server/server-invocation.js';
 export { ServerInterceptorOrder } from './server/server-invocation.js';
+export type { ServerCallEnd, ServerCallObserver, ServerGate } from './server-observer.js';
 export type { Plugin, PluginMeta, ClientPluginContext, ServerPluginContext, PrimaryPluginContext } from './plugin.js';
 export { definePlugin } from './plugin.js';
 export type { Inspection } from './inspection.js';
