@@ -1,15 +1,16 @@
 import { trace } from '@opentelemetry/api';
-import { definePlugin, ServerInterceptorOrder, type Plugin } from '@trellis/core';
+import { definePlugin, type Plugin } from '@trellis/core';
 import { MethodSpanInfoCache } from './attributes.js';
 import { clientTracing, RecentCalls } from './client-tracing.js';
 import { resolveTracingOptions, type TracingOptions } from './options.js';
-import { serverTracingInterceptor } from './server-tracing.js';
+import { serverTracingObserver } from './server-tracing.js';
 import { INSTRUMENTATION_NAME, TRACING_VERSION } from './version.js';
 
 /**
  * OpenTelemetry tracing for clients and servers. On a client: a CLIENT span per call around every
  * attempt, with one event per attempt (a call observer: no interceptor). On a server: a SERVER span
- * per inbound call, continuing the caller's trace, in whose context the handler runs.
+ * per inbound call, continuing the caller's trace, in whose context the handler runs (a server call
+ * observer: no interceptor layer; with no SDK registered, no span either).
  */
 export function tracing(options: TracingOptions = {}): Plugin {
   const { tracerProvider, propagator, semconv } = resolveTracingOptions(options);
@@ -29,10 +30,7 @@ export function tracing(options: TracingOptions = {}): Plugin {
       ctx.onListening((listener) => {
         port = listener.port;
       });
-      ctx.addInterceptor(
-        serverTracingInterceptor({ tracer: tracer(), propagator, semconv, methods, port: () => port }),
-        ServerInterceptorOrder.TRACING,
-      );
+      ctx.observe(serverTracingObserver({ tracer: tracer(), globalProvider: tracerProvider === undefined, propagator, semconv, methods, port: () => port }));
     },
   });
 }
