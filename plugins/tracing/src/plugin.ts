@@ -1,8 +1,10 @@
-import { trace } from '@opentelemetry/api';
+import { propagation, trace } from '@opentelemetry/api';
 import { definePlugin, type Plugin } from '@trellis/core';
 import { MethodSpanInfoCache } from './attributes.js';
 import { clientTracing, RecentCalls } from './client-tracing.js';
+import { globalPropagator } from './global-propagator.js';
 import { resolveTracingOptions, type TracingOptions } from './options.js';
+import { noContextManager, noTracerProvider } from './otel-presence.js';
 import { serverTracingObserver } from './server-tracing.js';
 import { INSTRUMENTATION_NAME, TRACING_VERSION } from './version.js';
 
@@ -18,11 +20,18 @@ export function tracing(options: TracingOptions = {}): Plugin {
   // Without a provider option the global API hands out a proxy tracer, which follows an SDK the
   // application registers later.
   const tracer = () => (tracerProvider ?? trace).getTracer(INSTRUMENTATION_NAME, TRACING_VERSION);
+  // With no SDK (the global provider's no-op delegate), no context manager (the active context is
+  // always the root one: no parent span, no baggage) and the default propagator falling back to W3C
+  // (which writes nothing for the root context), a client call's span and injection change nothing:
+  // skipped, checked per call so an SDK, context manager or propagator registered later takes effect.
+  const clientIdle = tracerProvider === undefined && propagator === globalPropagator
+    ? () => noTracerProvider() && propagation.fields().length === 0 && noContextManager()
+    : undefined;
   return definePlugin({
     meta: { name: '@trellis/tracing', kernel: '^0.1.0' },
     setupClient(ctx) {
       const recent = new RecentCalls();
-      ctx.observe(clientTracing({ tracer: tracer(), propagator, semconv, methods, recent }));
+      ctx.observe(clientTracing({ tracer: tracer(), propagator, semconv, methods, recent, idle: clientIdle }));
       ctx.addInspector('@trellis/tracing', () => ({ recent: recent.list() }));
     },
     setupServer(ctx) {
