@@ -13,17 +13,23 @@
 // reach over the bare kernel (QPS ≈ 1 / CPU per call on a saturated machine): if the ceiling itself
 // is below issue #17's target, no plugin can meet it.
 //
-//   node plugins/tracing/bench/ceiling.js        (CEILING_CALLS, CEILING_ROUNDS change the size)
+//   node plugins/tracing/bench/ceiling.js    (CEILING_CALLS, CEILING_ROUNDS change the size; CEILING_MODES picks modes)
 const { fork } = require('node:child_process');
 
 const MODES = {
   bare: 'bare kernel, no SDK, no plugin',
+  'als-only': 'bare kernel, only the AsyncLocalStorage context manager on (its promise hooks)',
   'plugin-nosdk': 'tracing() on both sides, no SDK registered',
   'ceiling-1pct': 'inline OpenTelemetry calls only, SDK 1 %',
   'plugin-1pct': 'tracing() on both sides, SDK 1 %',
   'ceiling-100': 'inline OpenTelemetry calls only, every call sampled',
   'plugin-100': 'tracing() on both sides, every call sampled',
 };
+// CEILING_MODES=bare,ceiling-1pct,… runs some of them (bare always: the ratios' base).
+if (process.env.CEILING_MODES) {
+  const wanted = new Set(['bare', ...process.env.CEILING_MODES.split(',')]);
+  for (const mode of Object.keys(MODES)) if (!wanted.has(mode)) delete MODES[mode];
+}
 const CALLS = Number(process.env.CEILING_CALLS ?? 150_000);
 const WARMUP = 20_000;
 const CONCURRENCY = 256;
@@ -92,6 +98,13 @@ async function measure(mode) {
   const { RpcClient, RpcServer } = require('@trellis/core');
   const { createEchoHandlers, loadEchoService } = require('@trellis/testkit');
   const { tracing } = require('../dist/index.js');
+  if (mode === 'als-only') {
+    const { context, ROOT_CONTEXT } = require('@opentelemetry/api');
+    const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    // Node 20 turns AsyncLocalStorage's promise hooks on at the first run and never off.
+    context.with(ROOT_CONTEXT.setValue(Symbol('enabled'), true), () => undefined);
+  }
   if (mode.endsWith('-1pct')) installSdk(0.01);
   if (mode.endsWith('-100')) installSdk(1);
   const plugins = () => (mode.startsWith('plugin') ? [tracing()] : mode.startsWith('ceiling') ? [inlineOtel()] : []);
