@@ -5,7 +5,8 @@
 // (tracing, metrics, health, serverAuth, limiter — apps/bench's serverGovernance()), with no SDK, the
 // SDK at 1 % and every call sampled. The server runs in this thread, the client (the same plugins on
 // its side, the same SDK) in a worker thread: promise hooks and the wrapped clock are per thread, so
-// the client's work is not counted. Not timings: counts do not move with the machine's load.
+// the client's work is not counted. The counts do not move with the machine's load; the server
+// thread's busy time per call printed beside them (event-loop utilisation) is a timing, which does.
 //
 //   node plugins/tracing/bench/server-counts.js [--root <a checkout with apps/bench built>] [modes…]
 //
@@ -53,9 +54,18 @@ async function server(mode) {
   const done = await ask({ calls: CALLS });
   counting = false;
   hook.disable();
+  // Then timed, hooks off: the server thread's busy time per call (event-loop utilisation's active
+  // time, this thread only). A timing: it moves with the machine's load, unlike the counts.
+  const busy = [];
+  for (let round = 0; round < 3; round++) {
+    const before = performance.eventLoopUtilization();
+    const timed = await ask({ calls: CALLS });
+    busy.push((performance.eventLoopUtilization(before).active * 1000) / timed.calls);
+  }
+  busy.sort((a, b) => a - b);
   await worker.terminate();
   await served.close();
-  process.send({ mode, calls: done.calls, errors: done.errors, promises: promises / done.calls, clockReads: clockReads / done.calls });
+  process.send({ mode, calls: done.calls, errors: done.errors, promises: promises / done.calls, clockReads: clockReads / done.calls, busyUs: busy[1] });
   process.exit(0);
 }
 
@@ -101,7 +111,7 @@ if (process.argv[2] === '--client') {
         child.once('message', resolve);
         child.once('exit', (code) => code !== 0 && reject(new Error(`${mode} exited with ${code}`)));
       });
-      console.log(`${mode.padEnd(8)} promises ${result.promises.toFixed(2)}  performance.now() ${result.clockReads.toFixed(2)}  (${result.errors} errors)`);
+      console.log(`${mode.padEnd(8)} promises ${result.promises.toFixed(2)}  performance.now() ${result.clockReads.toFixed(2)}  server thread busy ${result.busyUs.toFixed(2)} µs/call (median of 3; a timing)  (${result.errors} errors)`);
     }
   })();
 }

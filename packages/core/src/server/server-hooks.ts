@@ -67,7 +67,7 @@ export class ServerHooks {
         this.report(observers[i]!, error);
         continue;
       }
-      if (state !== undefined) (call.hookStates ??= [])[i] = state;
+      if (state !== undefined) (call.hookStates ??= this.newStates())[i] = state;
     }
     if (call.hookStates !== undefined && this.enters.length > 0) return this.enterFrom(0, call, body);
     return this.admit(call, body);
@@ -153,14 +153,24 @@ export class ServerHooks {
         // An asynchronous check (an auth verifier that returns a promise): the rest waits for it.
         return Promise.resolve(state).then((settled) => {
           call.gatesPassed = i + 1;
-          if (settled !== undefined) (call.hookStates ??= [])[base + i] = settled;
+          if (settled !== undefined) (call.hookStates ??= this.newStates())[base + i] = settled;
           return this.admit(call, body, i + 1);
         });
       }
       call.gatesPassed = i + 1;
-      if (state !== undefined) (call.hookStates ??= [])[base + i] = state;
+      if (state !== undefined) (call.hookStates ??= this.newStates())[base + i] = state;
     }
     return body(call);
+  }
+
+  /**
+   * A call's state slots, one per observer and gate, filled with undefined: a packed array (an empty
+   * one written at index 1 would be holey, and reads past its end go to the prototype chain).
+   */
+  private newStates(): unknown[] {
+    const states: unknown[] = [];
+    for (let i = this.observers.length + this.sortedGates.length; i > 0; i--) states.push(undefined);
+    return states;
   }
 
   private report(hook: object, error: unknown): void {
