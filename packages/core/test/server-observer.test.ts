@@ -56,9 +56,12 @@ t.test('an observer sees every call start and end with the kernel’s code, star
   t.match(ends[1], { method: 'Echo', code: Code.NOT_FOUND, state: 'state of Echo' });
   t.ok(ends[1]!.error instanceof RpcError, 'the error as the handler threw it');
 
-  await t.rejects(client.invoke('Echo', { delayMs: 20 }, { timeoutMs: 1 }), { code: Code.DEADLINE_EXCEEDED });
+  // A deadline the request surely reaches the server within (a loaded machine), and a handler that
+  // would wait far longer: the server's deadline stops it.
+  await t.rejects(client.invoke('Echo', { delayMs: 60_000 }, { timeoutMs: 1_000 }), { code: Code.DEADLINE_EXCEEDED });
   await waitUntil(() => ends.length === 3);
-  t.match(ends[2], { code: Code.DEADLINE_EXCEEDED }, 'a call the deadline stopped ends with the handler’s outcome');
+  // The server's deadline or the client's cancel at its deadline, whichever reached the handler first.
+  t.ok([Code.DEADLINE_EXCEEDED, Code.CANCELLED].includes(ends[2]!.code), `a call the deadline stopped ends with the handler’s outcome (${Code[ends[2]!.code]})`);
   t.ok(ends[2]!.latencyMs >= 0);
 });
 
