@@ -27,6 +27,7 @@ export type { CallGate } from './gate.js';
 export type { RetryPolicy, InterceptedCalls } from './retry-policy.js';
 export type { ServerInvocation, ServerInterceptor } from './server/server-invocation.js';
 export { ServerInterceptorOrder } from './server/server-invocation.js';
+export type { ServerCallEnd, ServerCallObserver, ServerGate } from './server-observer.js';
 export type { Plugin, PluginMeta, ClientPluginContext, ServerPluginContext, PrimaryPluginContext } from './plugin.js';
 export { definePlugin } from './plugin.js';
 export type { Inspection } from './inspection.js';

@@ -15,6 +15,7 @@ import type { InterceptedCalls, RetryPolicy } from './retry-policy.js';
 import type { Registry, Disposable } from './registry.js';
 import type { Router } from './router.js';
 import type { ServerInterceptor } from './server/server-invocation.js';
+import type { ServerCallObserver, ServerGate } from './server-observer.js';
 import type { WorkerInspection } from './server/workers/worker-options.js';
 import type { ServiceKey } from './service-key.js';
 import type { ClientTransport, Listener, ServingView } from './transport.js';
@@ -114,6 +115,20 @@ export interface ServerPluginContext extends PluginContextBase {
    */
   readonly inWorkerGroup: boolean;
   addInterceptor(interceptor: ServerInterceptor, order: number): void;
+  /**
+   * Watches calls without an interceptor layer: `callStart` / `callEnd` in the kernel's own flow,
+   * with its code, start and latency (one clock reading per call for every hook), and `enter` for
+   * plugins that run the rest of a call in an execution context. Runs before every gate and
+   * interceptor, in registration order. See `ServerCallObserver`.
+   */
+  observe<S>(observer: ServerCallObserver<S>): void;
+  /**
+   * A synchronous check before the handler, without an interceptor layer: its `admit` may throw (a
+   * coded RpcError) to refuse the call, and its `callEnd` runs for every call it admitted. Gates run
+   * by `order` (`ServerInterceptorOrder`'s slots), after the observers' `callStart` and before every
+   * interceptor. See `ServerGate`.
+   */
+  addGate<S>(gate: ServerGate<S>, order: number): void;
   /** Graceful start: the server registers in the registry only after every check resolves. */
   addReadinessCheck(check: () => Awaitable<void>): void;
   /** Runs at the very start of graceful shutdown, before deregistering (health flips to NOT_SERVING). */

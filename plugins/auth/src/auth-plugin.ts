@@ -48,31 +48,28 @@ export function serverAuth(options: ServerAuthOptions): Plugin {
         if (known === undefined) byMethod.set(call.method, entry);
         return entry;
       };
-      const admit = (call: ServerInvocation, next: (call: ServerInvocation) => Promise<unknown>, method: MethodAccess, principal: Principal | undefined): Promise<unknown> => {
+      const admit = (call: ServerInvocation, method: MethodAccess, principal: Principal | undefined): void => {
         if (principal === undefined) {
-          return Promise.reject(new RpcError(Code.UNAUTHENTICATED, `${method.name} needs a valid credential in "${header}" metadata`, { mayHaveRun: false }));
+          throw new RpcError(Code.UNAUTHENTICATED, `${method.name} needs a valid credential in "${header}" metadata`, { mayHaveRun: false });
         }
         const roles = method.roles;
         if (roles === undefined || (roles.length > 0 && !roles.some((r) => principal.roles.includes(r)))) {
-          return Promise.reject(new RpcError(Code.PERMISSION_DENIED, `${principal.id} may not call ${method.name}${roles?.length ? ` (needs one of: ${roles.join(', ')})` : ''}`, { mayHaveRun: false }));
+          throw new RpcError(Code.PERMISSION_DENIED, `${principal.id} may not call ${method.name}${roles?.length ? ` (needs one of: ${roles.join(', ')})` : ''}`, { mayHaveRun: false });
         }
         call.context.set(PRINCIPAL, principal);
-        return next(call);
       };
-      // Not an async function: verifiers are usually synchronous (a token table, the TLS peer), and
-      // awaiting one anyway costs two promises per call (and their hooks once an AsyncLocalStorage
-      // context manager is on). Only a verifier that returns a promise is waited for.
-      ctx.addInterceptor((next) => (call) => {
-        const method = access(call);
-        if (method.open) return next(call);
-        let verdict: Principal | undefined | Promise<Principal | undefined>;
-        try {
-          verdict = options.verifier(call.metadata.get(header), call);
-        } catch (error) {
-          return Promise.reject(error);
-        }
-        if (isThenable(verdict)) return Promise.resolve(verdict).then((principal) => admit(call, next, method, principal));
-        return admit(call, next, method, verdict);
+      // A server gate: checked before the handler with no interceptor layer. Verifiers are usually
+      // synchronous (a token table, the TLS peer): the call then gets no promise at all. Only a
+      // verifier that returns a promise is waited for (the kernel waits for a gate's promise).
+      ctx.addGate({
+        admit(call) {
+          const method = access(call);
+          if (method.open) return undefined;
+          const verdict = options.verifier(call.metadata.get(header), call);
+          if (isThenable(verdict)) return Promise.resolve(verdict).then((principal) => admit(call, method, principal));
+          admit(call, method, verdict);
+          return undefined;
+        },
       }, ServerInterceptorOrder.AUTH);
     },
   });

@@ -5,7 +5,14 @@ import { LIMITS_DOCUMENT_SPEC } from './document-specs.js';
 import { DEFAULT_FAILURE_CODES, failurePredicate, parseCodes } from './failure-codes.js';
 import type { GateSnapshot } from './limit-gate.js';
 import { validateLimiterOptions, type LimiterOptions } from './limiter-options.js';
+import { MethodLimits } from './method-limits.js';
 import { ServerLimits } from './server-limits.js';
+
+/** An admitted call's permits under a limiter with its own clock: when it was admitted on that clock. */
+interface OwnClockHold {
+  readonly limits: MethodLimits;
+  readonly started: number;
+}
 
 export interface LimiterPlugin extends Plugin {
   /** Every gate (service or method scope) of every server this plugin is set up on. */
@@ -14,8 +21,8 @@ export interface LimiterPlugin extends Plugin {
 
 /**
  * Server-side load shedding: token-bucket rate limits (per service, per method, per caller) and
- * concurrency limits (fixed, or brpc's adaptive one), as a server interceptor at
- * ServerInterceptorOrder.RATE_LIMIT. A turned-away call fails with RESOURCE_EXHAUSTED and
+ * concurrency limits (fixed, or brpc's adaptive one), as a server gate at
+ * ServerInterceptorOrder.RATE_LIMIT (before the handler, no interceptor layer). A turned-away call fails with RESOURCE_EXHAUSTED and
  * mayHaveRun false, so a client's retry may send it to another provider.
  */
 export function limiter(options: LimiterOptions = {}): LimiterPlugin {
@@ -43,9 +50,24 @@ export function limiter(options: LimiterOptions = {}): LimiterPlugin {
       for (const service of served) limits.prepare(service);
       live.add(limits);
       ctx.addInspector('@trellis/breaker/limiter', () => limits.snapshot());
-      ctx.addInterceptor((next) => (call) => {
-        const gates = limits.forCall(call);
-        return gates === undefined ? next(call) : gates.run(call, next);
+      // A server gate, no interceptor layer: admission before the handler, permits given back in
+      // callEnd. On the server's clock the kernel's readings (start, latency) serve; a limiter with a
+      // clock of its own reads it, as before.
+      const ownClock = clock !== ctx.clock;
+      ctx.addGate<MethodLimits | OwnClockHold>({
+        admit(call, startedAt) {
+          const gates = limits.forCall(call);
+          if (gates === undefined) return undefined;
+          const started = ownClock ? clock.now() : startedAt;
+          gates.admit(call, started);
+          if (!gates.limitsConcurrency) return undefined;
+          return ownClock ? { limits: gates, started } : gates;
+        },
+        callEnd(end, held) {
+          if (held === undefined) return;
+          if (held instanceof MethodLimits) held.release(end.startedAt, end.startedAt + end.latencyMs, end);
+          else held.limits.release(held.started, clock.now(), end);
+        },
       }, ServerInterceptorOrder.RATE_LIMIT);
       ctx.onClose(() => {
         live.delete(limits);

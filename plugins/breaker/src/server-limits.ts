@@ -75,7 +75,7 @@ export class ServerLimits {
     if (state.serviceGate) gates.push(state.serviceGate);
     const own = state.methodGates.get(call.method.name);
     if (own) gates.push(own);
-    const limits = gates.length === 0 ? undefined : new MethodLimits(gates, this.callerKey, this.clock, this.isFailure);
+    const limits = gates.length === 0 ? undefined : new MethodLimits(gates, this.callerKey, this.isFailure);
     this.compiled.set(call.method, { generation: this.generation, limits });
     return limits;
   }

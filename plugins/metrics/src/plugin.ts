@@ -1,4 +1,4 @@
-import { definePlugin, ServerInterceptorOrder, type Plugin } from '@trellis/core';
+import { definePlugin, type Plugin } from '@trellis/core';
 import { Registry } from 'prom-client';
 import { ClientMetrics } from './client-metrics.js';
 import { serveMetrics, type MetricsServer } from './http-endpoint.js';
@@ -97,8 +97,8 @@ export function metrics(options: MetricsOptions = {}): MetricsPlugin {
     },
     async setupServer(ctx) {
       await startHttp();
-      const view = new ServerMetrics(families.server(), ctx.clock);
-      ctx.addInterceptor(view.interceptor, ServerInterceptorOrder.METRICS);
+      const view = new ServerMetrics(families.server());
+      ctx.observe(view.observer);
       ctx.addInspector('@trellis/metrics', () => view.inspect());
       families.servers.add(view);
       // In a worker of RpcServer({ workers }): the primary's serveWorkerMetrics collects this registry.

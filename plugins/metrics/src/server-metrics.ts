@@ -1,6 +1,5 @@
-import { Code, isStreamKind, RpcError, type MethodDescriptor, type ServerInterceptor, type ServerInvocation } from '@trellis/core';
-import type { Clock } from '@trellis/core/spi';
-import { codeLabel, codeOf } from './codes.js';
+import { isStreamKind, type Code, type MethodDescriptor, type ServerCallObserver } from '@trellis/core';
+import { codeLabel } from './codes.js';
 import type { MethodTotals } from './client-metrics.js';
 import type { CounterSeries, HistogramSeries } from './fast-families.js';
 import type { MethodLabels, ServerFamilies, ServerView } from './metric-families.js';
@@ -53,29 +52,13 @@ class ServerStreamSeries {
   }
 }
 
-/**
- * How a stream ended, once its handler is done. A cancel, the deadline or a dropped connection
- * stops the handler without an error (the kernel returns its generator), so the call's aborted
- * signal says the code; a handler that finished on its own ended OK.
- */
-function streamCode(inv: ServerInvocation, error?: unknown): Code {
-  if (error !== undefined) return codeOf(error);
-  if (!inv.signal.aborted) return Code.OK;
-  const reason: unknown = inv.signal.reason;
-  return reason instanceof RpcError ? reason.code : Code.CANCELLED;
-}
-
-/**
- * One server's metrics. The interceptor sits at METRICS, inside tracing and outside rate limiting
- * and auth, so calls those refuse are counted with their code. Calls the kernel refuses before any
- * interceptor (unknown method, undecodable request) are not seen here.
- */
+/** One server's metrics, kept by a server call observer (`observer`). */
 export class ServerMetrics implements ServerView {
   // Keyed by descriptor: the server hands every call of a method the same descriptor object.
   private readonly methods = new Map<MethodDescriptor, ServerMethodSeries>();
   private readonly streams = new Map<MethodDescriptor, ServerStreamSeries>();
 
-  constructor(private readonly families: ServerFamilies, private readonly clock: Clock) {}
+  constructor(private readonly families: ServerFamilies) {}
 
   /**
    * The operator's read-out (`inspect()`, the admin console): per unary method (`service/method`)
@@ -98,65 +81,39 @@ export class ServerMetrics implements ServerView {
     for (const series of this.streams.values()) yield [series.labels, series.inflight];
   }
 
-  readonly interceptor: ServerInterceptor = (next) => (inv) => {
-    if (isStreamKind(inv.method.kind)) return this.aroundStream(next, inv);
-    let series = this.methods.get(inv.method);
-    if (series === undefined) this.methods.set(inv.method, (series = new ServerMethodSeries(this.families, inv.service.name, inv.method.name)));
-    const method = series;
-    method.inflight++;
-    const started = this.clock.now();
-    let pending: Promise<unknown>;
-    try {
-      pending = next(inv);
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    return pending.then(
-      (response) => {
-        method.inflight--;
-        method.requests(Code.OK).value++;
-        method.duration.observe((this.clock.now() - started) / 1000);
-        return response;
-      },
-      (error: unknown) => {
-        method.inflight--;
-        method.requests(codeOf(error)).value++;
-        method.duration.observe((this.clock.now() - started) / 1000);
-        throw error;
-      },
-    );
+  /**
+   * The server observer (no interceptor layer): a call is in flight from the kernel's `callStart` to
+   * its `callEnd`, and counted there with the kernel's code and latency. Observers run before every
+   * gate and interceptor, so calls the limiter or auth refuse are counted with their code. Calls the
+   * kernel refuses before the hooks (unknown method, undecodable request) are not seen here.
+   */
+  readonly observer: ServerCallObserver<ServerMethodSeries | ServerStreamSeries> = {
+    callStart: (inv) => {
+      if (isStreamKind(inv.method.kind)) {
+        let stream = this.streams.get(inv.method);
+        if (stream === undefined) this.streams.set(inv.method, (stream = new ServerStreamSeries(this.families.streams, inv.service.name, inv.method.name)));
+        stream.inflight++;
+        stream.started.value++;
+        return stream;
+      }
+      let method = this.methods.get(inv.method);
+      if (method === undefined) this.methods.set(inv.method, (method = new ServerMethodSeries(this.families, inv.service.name, inv.method.name)));
+      method.inflight++;
+      return method;
+    },
+    callEnd: (end, series) => {
+      if (series === undefined) return;
+      series.inflight--;
+      series.duration.observe(end.latencyMs / 1000);
+      if (series instanceof ServerMethodSeries) {
+        series.requests(end.code).value++;
+        return;
+      }
+      // A stream (issue #18): its whole life; the kernel's code is the abort's status for a stream
+      // a cancel, the deadline or a dropped connection stopped.
+      series.finished(end.code).value++;
+      series.sent.value += end.invocation.stream?.messagesSent ?? 0;
+      series.received.value += end.invocation.stream?.messagesReceived ?? 0;
+    },
   };
-
-  /** A stream: started as the chain reaches it, finished when its handler is done (the whole stream). */
-  private aroundStream(next: (inv: ServerInvocation) => Promise<unknown>, inv: ServerInvocation): Promise<unknown> {
-    let series = this.streams.get(inv.method);
-    if (series === undefined) this.streams.set(inv.method, (series = new ServerStreamSeries(this.families.streams, inv.service.name, inv.method.name)));
-    const stream = series;
-    stream.inflight++;
-    stream.started.value++;
-    const started = this.clock.now();
-    const end = (code: Code): void => {
-      stream.inflight--;
-      stream.finished(code).value++;
-      stream.duration.observe((this.clock.now() - started) / 1000);
-      stream.sent.value += inv.stream?.messagesSent ?? 0;
-      stream.received.value += inv.stream?.messagesReceived ?? 0;
-    };
-    let pending: Promise<unknown>;
-    try {
-      pending = next(inv);
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    return pending.then(
-      (response) => {
-        end(streamCode(inv));
-        return response;
-      },
-      (error: unknown) => {
-        end(streamCode(inv, error));
-        throw error;
-      },
-    );
-  }
 }

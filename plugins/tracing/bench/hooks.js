@@ -1,6 +1,6 @@
 'use strict';
 // CPU of the plugin alone, with a real OpenTelemetry SDK and no transport: one call's client hooks
-// (callStart, attemptStart, attemptEnd, callEnd) and its server interceptor (extract, span, the
+// (callStart, attemptStart, attemptEnd, callEnd) and its server observer (extract, span, the
 // handler run in its context, end), driven directly. Without sockets, the codec and the other
 // plugins, this is far less noisy than a loopback run, so it can tell two builds apart on a shared
 // machine. Not part of the tests. Build first, then:
@@ -31,12 +31,12 @@ const { tracing } = require(path.resolve(__dirname, '..', dir, 'index.js'));
 // The plugin set up on a stand-in of the kernel's plugin contexts: only what tracing() calls.
 const plugin = tracing();
 let observer;
-let interceptor;
+let serverObserver;
 plugin.setupClient({ side: 'client', observe: (o) => { observer = o; }, addInspector: () => {} });
-plugin.setupServer({ side: 'server', addInterceptor: (i) => { interceptor = i; }, onListening: () => {} });
+plugin.setupServer({ side: 'server', observe: (o) => { serverObserver = o; }, onListening: () => {} });
 
 const { method, endpoint, peer, signal, handler, tracedCall } = require('./stand-in-call.js');
-const oneCall = tracedCall({ observer, interceptor });
+const oneCall = tracedCall({ observer, serverObserver });
 const CALLS = 5000;
 
 async function withPlugin() {
@@ -66,5 +66,5 @@ async function cpuPerCall(fn) {
     plugin = Math.min(plugin, await cpuPerCall(withPlugin));
   }
   console.log(`${dir} ${ratio === 'nosdk' ? 'no SDK' : `SDK ratio ${ratio}, ${processor}`}: ${(plugin - loop).toFixed(2)} µs per call, ` +
-    `client hooks + server interceptor (the loop alone: ${loop.toFixed(2)} µs)`);
+    `client hooks + server observer (the loop alone: ${loop.toFixed(2)} µs)`);
 })();

@@ -1,7 +1,7 @@
 'use strict';
 // What a call costs the plugin, step by step, with a real SDK: each OpenTelemetry call the plugin
 // makes per call, timed on its own (CPU time, minimum over repetitions: a loaded machine only ever
-// adds time); the plugin whole (its client hooks and server interceptor, driven as bench/hooks.js
+// adds time); the plugin whole (its client hooks and server observer, driven as bench/hooks.js
 // does) against the same OpenTelemetry calls written inline, unsampled and sampled — the difference
 // is the plugin's own code; and the AsyncLocalStorage context manager's promise hooks per promise
 // (a child process without them, one with them). Not part of the tests. Build first, then
@@ -136,7 +136,7 @@ async function main() {
       span.end();
     })],
   );
-  // The plugin as a whole (its client hooks and server interceptor, as bench/hooks.js drives them)
+  // The plugin as a whole (its client hooks and server observer, as bench/hooks.js drives them)
   // against the same OpenTelemetry calls written inline, each call awaiting a handler: the
   // difference is the plugin's own code.
   const { tracing } = require(require('node:path').resolve(__dirname, '..', process.env.PARTS_DIST ?? 'dist', 'index.js'));
@@ -144,7 +144,7 @@ async function main() {
     const hooks = {};
     const plugin = tracing(options);
     plugin.setupClient({ side: 'client', observe: (o) => { hooks.observer = o; }, addInspector: () => {} });
-    plugin.setupServer({ side: 'server', addInterceptor: (i) => { hooks.interceptor = i; }, onListening: (f) => f({ port: 4000 }) });
+    plugin.setupServer({ side: 'server', observe: (o) => { hooks.serverObserver = o; }, onListening: (f) => f({ port: 4000 }) });
     return hooks;
   };
   const { method, peer, signal, handler, tracedCall: whole, bareCall: bare } = require('./stand-in-call.js');
@@ -183,7 +183,7 @@ async function main() {
   };
   const loop = await timeAsync(bare);
   rows.push(
-    ['both', 'UNSAMPLED (1 %): the plugin whole, client hooks + server interceptor, minus the bare loop', (await timeAsync(whole(setUp()))) - loop],
+    ['both', 'UNSAMPLED (1 %): the plugin whole, client hooks + server observer, minus the bare loop', (await timeAsync(whole(setUp()))) - loop],
     ['both', 'UNSAMPLED (1 %): the same OpenTelemetry calls inline, minus the bare loop', (await timeAsync(inline)) - loop],
     ['both', 'SAMPLED: the plugin whole, minus the bare loop', (await timeAsync(whole(setUp({ tracerProvider: always })))) - loop],
     ['both', 'SAMPLED: the same OpenTelemetry calls inline, minus the bare loop', (await timeAsync(inlineSampled)) - loop],

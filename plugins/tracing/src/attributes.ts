@@ -98,15 +98,6 @@ const SERVER_ERROR_CODES: ReadonlySet<Code> = new Set([
   Code.UNKNOWN, Code.DEADLINE_EXCEEDED, Code.UNIMPLEMENTED, Code.INTERNAL, Code.UNAVAILABLE, Code.DATA_LOSS,
 ]);
 
-/**
- * The outcome of a server stream whose handler is done (issue #18). A cancel, the deadline or a
- * dropped connection stop the handler without an error (the kernel returns its generator): the
- * call's aborted signal carries the status then.
- */
-export function streamFailure(inv: { readonly signal: AbortSignal }): unknown {
-  return inv.signal.aborted ? inv.signal.reason : undefined;
-}
-
 /** Status, code attributes and the exception event of a failed call. */
 export function recordFailure(span: Span, semconv: Semconv, error: unknown, side: 'client' | 'server'): void {
   const code = codeOf(error);

@@ -13,6 +13,11 @@ export interface ClientTracingDeps {
   readonly methods: MethodSpanInfoCache;
   /** Keeps a summary of the last sampled calls for operators (the admin console's "recent traces"). */
   readonly recent?: RecentCalls;
+  /**
+   * True while OpenTelemetry has nothing for a call to do: no SDK, no context manager and the default
+   * propagator with nothing registered (see plugin.ts). Then a call is not looked at at all.
+   */
+  readonly idle?: () => boolean;
 }
 
 /** One sampled call as the console lists it: its trace, outcome and every send. */
@@ -140,10 +145,11 @@ function setServer(span: Span, endpoint: Endpoint | undefined): void {
  * `context.with` per call is a good part of tracing's cost).
  */
 export function clientTracing(deps: ClientTracingDeps): CallObserver<ClientCall> {
-  const { tracer, propagator, semconv, methods, recent } = deps;
+  const { tracer, propagator, semconv, methods, recent, idle } = deps;
   const statusKey = statusAttribute(semconv);
   return {
     callStart(inv: Invocation): ClientCall | undefined {
+      if (idle !== undefined && idle()) return undefined;
       const info = methods.get(inv.method);
       const parent = context.active();
       const span = tracer.startSpan(info.name, info.clientOptions, parent);

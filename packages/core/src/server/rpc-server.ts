@@ -21,6 +21,7 @@ import { ListenerSet, NATIVE_PROTOCOL, protocolPorts, resolveListeners, type Lis
 import { ServingState } from './serving-state.js';
 import { errorForCaller, HandlerError } from './error-redaction.js';
 import { ServerCall } from './server-call.js';
+import { codeOfThrown, ServerHooks, type ServerCallBody } from './server-hooks.js';
 import { composeServerInterceptors, type ServerInterceptor, type ServerInvoker } from './server-invocation.js';
 import { ServiceTable, type Handler, type MethodEntry } from './service-table.js';
 import { createStreamDispatch, refuseStreamAsUnary, StreamServerCall } from './stream-dispatch.js';
@@ -123,6 +124,12 @@ export class RpcServer {
   private readonly redactErrors: boolean;
   private readonly reportHandlerError = (error: HandlerError): void => this.report(error, error.cause instanceof Error ? error.cause.stack : undefined);
   private invoker: ServerInvoker = (call) => this.runHandler(call);
+  /** Server observers and gates (`observe`, `addGate`): run in the kernel's flow, no interceptor layer. */
+  private readonly hooks = new ServerHooks();
+  /** What a unary call runs after the hooks: the handler itself when no interceptor is registered, else the chain (set at start). */
+  private unaryBody: ServerCallBody = (call) => this.invoker(call);
+  /** Stream opens run the hooks around the chain, when there are hooks (set at start). */
+  private streamInvoker: ServerInvoker = (call) => this.invoker(call);
   /** No server interceptor: unary calls run their handler directly (set at start). */
   private bareHandlers = false;
   /**
@@ -170,7 +177,7 @@ export class RpcServer {
       table: this.table,
       clock: this.clock,
       timer: this.timer,
-      invoker: () => this.invoker,
+      invoker: () => this.streamInvoker,
       errorForCaller: (error, method) => errorForCaller(error, this.redactErrors, method, this.reportHandlerError),
     });
     this.registry = options.registry ?? new MemoryRegistry();
@@ -316,7 +323,14 @@ export class RpcServer {
       for (const plugin of this.plugins) await plugin.setupServer!(this.pluginContext());
       this.interceptors.sort((a, b) => a.order - b.order);
       this.invoker = composeServerInterceptors(this.interceptors.map((i) => i.interceptor), (call) => this.runHandler(call));
-      this.bareHandlers = this.interceptors.length === 0;
+      this.hooks.seal();
+      this.bareHandlers = this.interceptors.length === 0 && this.hooks.empty;
+      if (!this.hooks.empty) {
+        const chain = this.invoker;
+        // No interceptor: the hooks hand the call straight to its handler (a synchronous answer stays synchronous).
+        this.unaryBody = this.interceptors.length === 0 ? (call) => this.handlers.get(call.method)!(call.request, call) : chain;
+        this.streamInvoker = (call) => this.hooks.runStream(call as ServerCall, this.clock.now(), chain, () => this.clock.now());
+      }
       this.listenerSet = await ListenerSet.open(this.listenerSpecs, this.servingState, this.dispatch, this.streamDispatch);
       for (const hook of this.listeningHooks) await hook(this.listenerSet.primary);
       for (const check of this.readinessChecks) await check();
@@ -483,7 +497,8 @@ export class RpcServer {
     try {
       // No interceptor: the handler itself, so one that answers synchronously is answered in this
       // turn, with no promise around it.
-      result = this.bareHandlers ? entry.handler(message, call as never) : this.invoker(call);
+      if (this.bareHandlers) result = entry.handler(message, call as never);
+      else result = this.hooks.empty ? this.invoker(call) : this.hooks.start(call, now, this.unaryBody);
     } catch (error) {
       return this.answerError(call, exchange, request, error);
     }
@@ -507,6 +522,8 @@ export class RpcServer {
   // send an INTERNAL.
   private answer(call: ServerCall, method: MethodDescriptor, exchange: ServerExchange, request: InboundRequest, response: unknown): void {
     call.finish();
+    // Before the answer leaves: a caller that reads metrics or a limiter once answered sees its call counted.
+    if (this.hooks.watchesEnds) this.hooks.end(call, Code.OK, undefined, this.clock.now());
     const codec = method.responseCodec;
     let body: Uint8Array | undefined;
     let length = 0;
@@ -532,6 +549,7 @@ export class RpcServer {
 
   private answerError(call: ServerCall, exchange: ServerExchange, request: InboundRequest, error: unknown): void {
     call.finish();
+    if (this.hooks.watchesEnds) this.hooks.end(call, codeOfThrown(error), error, this.clock.now());
     try {
       exchange.fail(errorForCaller(error, this.redactErrors, `${request.service}/${request.method}`, this.reportHandlerError));
     } catch (thrown) {
@@ -612,6 +630,8 @@ export class RpcServer {
       addInspector: (name, snapshot) => this.inspectors.add(name, snapshot),
       inspect: () => this.inspect(),
       addInterceptor: (interceptor, order) => this.interceptors.push({ interceptor, order }),
+      observe: (observer) => this.hooks.observe(observer as never),
+      addGate: (gate, order) => this.hooks.addGate(gate as never, order),
       addReadinessCheck: (check) => this.readinessChecks.push(check),
       onShutdown: (fn) => this.shutdownHooks.push(fn),
       onListening: (fn) => this.listeningHooks.push(fn),

@@ -3,6 +3,7 @@ import type { DeadlineBucket, DeadlineEntry, DeadlineTimer } from '../deadline-t
 import type { MethodDescriptor } from '../definition.js';
 import { Code, RpcError } from '../errors.js';
 import type { Metadata } from '../metadata.js';
+import type { ServerCallEnd } from '../server-observer.js';
 import type { ServiceKey } from '../service-key.js';
 import type { PeerInfo } from '../transport.js';
 import type { ServerInvocation } from './server-invocation.js';
@@ -12,7 +13,7 @@ import type { ServerInvocation } from './server-invocation.js';
  * timer entry that fires it — is created only when someone reads `signal`: most handlers never do,
  * and an AbortController per call is measurable on the hot path.
  */
-export class ServerCall extends ContextValues implements ServerInvocation, DeadlineEntry {
+export class ServerCall extends ContextValues implements ServerInvocation, DeadlineEntry, ServerCallEnd {
   /** (The deadline timer adds its list links only to the calls it holds: few handlers read `signal`.) */
   bucket: DeadlineBucket | number = 0;
   private controller: AbortController | undefined;
@@ -20,6 +21,14 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
   private responseMeta: Metadata | undefined;
   private headerBlock: Metadata | undefined;
   private timerArmed = false;
+  // Server observers and gates (server/server-hooks.ts): what they returned, by hook index, and how
+  // many gates admitted the call. The call doubles as the ServerCallEnd record (one object per call).
+  hookStates: unknown[] | undefined = undefined;
+  gatesPassed = 0;
+  startedAt = 0;
+  code: Code = Code.OK;
+  error: unknown = undefined;
+  latencyMs = 0;
 
   constructor(
     readonly service: ServiceKey,
@@ -36,6 +45,11 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
     private readonly timer: DeadlineTimer,
   ) {
     super();
+  }
+
+  /** ServerCallEnd: the call itself. */
+  get invocation(): ServerInvocation {
+    return this;
   }
 
   get metadata(): Metadata {

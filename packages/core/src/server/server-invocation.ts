@@ -54,7 +54,11 @@ export function composeServerInterceptors(interceptors: readonly ServerIntercept
   return next;
 }
 
-/** Server interceptor slots: tracing outermost, then metrics, limits, auth, user code. */
+/**
+ * Server interceptor slots: tracing outermost, then metrics, limits, auth, user code. Gates
+ * (`addGate`) are ordered by the same slots; the built-in plugins are observers and gates now
+ * (docs/architecture.md, "The server chain"), which run before every interceptor.
+ */
 export const ServerInterceptorOrder = {
   TRACING: 100,
   METRICS: 150,

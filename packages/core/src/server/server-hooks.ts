@@ -1,0 +1,185 @@
+import { Code, RpcError } from '../errors.js';
+import type { ServerCallObserver, ServerGate } from '../server-observer.js';
+import type { ServerCall } from './server-call.js';
+import type { ServerInvocation } from './server-invocation.js';
+
+/** The rest of a call after the hooks: the handler itself, or the interceptor chain around it. */
+export type ServerCallBody = (call: ServerInvocation) => unknown;
+
+/** The code of whatever a call threw: an RpcError's (or any valid numeric `code`), else UNKNOWN. */
+export function codeOfThrown(error: unknown): Code {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && Code[code] !== undefined ? code : Code.UNKNOWN;
+}
+
+/**
+ * A server's observers and gates (docs/architecture.md, "The server chain"), run in the kernel's own
+ * flow: observers' `callStart` → their `enter` (only those that returned a state) → gates by order →
+ * the body (interceptor chain or handler); at the end, once, every admitting gate's and every
+ * observer's `callEnd` with the kernel's code and latency. Per-call state lives on the `ServerCall`.
+ */
+export class ServerHooks {
+  private readonly observers: ServerCallObserver[] = [];
+  private readonly gates: { gate: ServerGate; order: number }[] = [];
+  private readonly reported = new Set<object>();
+  /** Observers with `enter`, by index (the state slot). */
+  private enters: number[] = [];
+  private sortedGates: ServerGate[] = [];
+  /** Some hook has a callEnd: the kernel reads the clock at the end. */
+  private endsWatched = false;
+
+  get empty(): boolean {
+    return this.observers.length === 0 && this.gates.length === 0;
+  }
+
+  observe(observer: ServerCallObserver): void {
+    this.observers.push(observer);
+  }
+
+  addGate(gate: ServerGate, order: number): void {
+    this.gates.push({ gate, order });
+  }
+
+  /** Fixes the order once every plugin is set up (start). */
+  seal(): void {
+    this.sortedGates = [...this.gates].sort((a, b) => a.order - b.order).map((g) => g.gate);
+    this.enters = [];
+    this.observers.forEach((o, i) => {
+      if (o.enter !== undefined) this.enters.push(i);
+    });
+    this.endsWatched = this.observers.some((o) => o.callEnd !== undefined) || this.sortedGates.some((g) => g.callEnd !== undefined);
+  }
+
+  /**
+   * Runs the call's start hooks and its body; returns the body's result (a value or a promise). A
+   * gate's refusal is thrown: the caller answers it and calls `end` as for any other failure.
+   */
+  start(call: ServerCall, startedAt: number, body: ServerCallBody): unknown {
+    call.startedAt = startedAt;
+    const observers = this.observers;
+    for (let i = 0; i < observers.length; i++) {
+      const callStart = observers[i]!.callStart;
+      if (callStart === undefined) continue;
+      let state: unknown;
+      try {
+        state = callStart.call(observers[i], call, startedAt);
+      } catch (error) {
+        this.report(observers[i]!, error);
+        continue;
+      }
+      if (state !== undefined) (call.hookStates ??= this.newStates())[i] = state;
+    }
+    if (call.hookStates !== undefined && this.enters.length > 0) return this.enterFrom(0, call, body);
+    return this.admit(call, body);
+  }
+
+  /** Ends the call for every hook; `now` is the kernel's one end-of-call clock reading. */
+  end(call: ServerCall, code: Code, error: unknown, now: number): void {
+    call.code = code;
+    call.error = error;
+    call.latencyMs = now - call.startedAt;
+    const gates = this.sortedGates;
+    const states = call.hookStates;
+    const base = this.observers.length;
+    for (let i = call.gatesPassed - 1; i >= 0; i--) {
+      const gate = gates[i]!;
+      if (gate.callEnd === undefined) continue;
+      try {
+        gate.callEnd(call, states?.[base + i]);
+      } catch (thrown) {
+        this.report(gate, thrown);
+      }
+    }
+    const observers = this.observers;
+    for (let i = 0; i < observers.length; i++) {
+      const callEnd = observers[i]!.callEnd;
+      if (callEnd === undefined) continue;
+      try {
+        callEnd.call(observers[i], call, states?.[i]);
+      } catch (thrown) {
+        this.report(observers[i]!, thrown);
+      }
+    }
+  }
+
+  /** Whether `end` needs a clock reading (some hook has a callEnd). */
+  get watchesEnds(): boolean {
+    return this.endsWatched;
+  }
+
+  /**
+   * A stream's whole life (issue #18): the stream dispatch runs the interceptor chain once around
+   * the handler and settles when it is done; this wraps it with the hooks, ending the call with the
+   * handler's outcome or, for a stream a cancel or the deadline stopped, the abort's status.
+   */
+  runStream(call: ServerCall, startedAt: number, chain: (call: ServerInvocation) => Promise<unknown>, clock: () => number): Promise<unknown> {
+    let result: Promise<unknown>;
+    try {
+      result = Promise.resolve(this.start(call, startedAt, chain));
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    return result.then(
+      (response) => {
+        const reason: unknown = call.signal.aborted ? call.signal.reason : undefined;
+        this.end(call, reason === undefined ? Code.OK : reason instanceof RpcError ? reason.code : Code.CANCELLED, reason, clock());
+        return response;
+      },
+      (error: unknown) => {
+        this.end(call, codeOfThrown(error), error, clock());
+        throw error;
+      },
+    );
+  }
+
+  private enterFrom(k: number, call: ServerCall, body: ServerCallBody): unknown {
+    const enters = this.enters;
+    for (; k < enters.length; k++) {
+      const index = enters[k]!;
+      const state = call.hookStates![index];
+      if (state === undefined) continue;
+      const next = k + 1;
+      return this.observers[index]!.enter!(state, () => this.enterFrom(next, call, body), call);
+    }
+    return this.admit(call, body);
+  }
+
+  private admit(call: ServerCall, body: ServerCallBody, from = 0): unknown {
+    const gates = this.sortedGates;
+    const base = this.observers.length;
+    for (let i = from; i < gates.length; i++) {
+      const state = gates[i]!.admit(call, call.startedAt);
+      if (isThenable(state)) {
+        // An asynchronous check (an auth verifier that returns a promise): the rest waits for it.
+        return Promise.resolve(state).then((settled) => {
+          call.gatesPassed = i + 1;
+          if (settled !== undefined) (call.hookStates ??= this.newStates())[base + i] = settled;
+          return this.admit(call, body, i + 1);
+        });
+      }
+      call.gatesPassed = i + 1;
+      if (state !== undefined) (call.hookStates ??= this.newStates())[base + i] = state;
+    }
+    return body(call);
+  }
+
+  /**
+   * A call's state slots, one per observer and gate, filled with undefined: a packed array (an empty
+   * one written at index 1 would be holey, and reads past its end go to the prototype chain).
+   */
+  private newStates(): unknown[] {
+    const states: unknown[] = [];
+    for (let i = this.observers.length + this.sortedGates.length; i > 0; i--) states.push(undefined);
+    return states;
+  }
+
+  private report(hook: object, error: unknown): void {
+    if (this.reported.has(hook)) return;
+    this.reported.add(hook);
+    process.emitWarning(`a server call observer or gate threw where it must not (reported once, then ignored; it cannot change the call): ${(error as Error)?.stack ?? String(error)}`, 'TrellisWarning');
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
