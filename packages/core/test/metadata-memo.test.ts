@@ -105,6 +105,7 @@ t.test('headers written otherwise than the kernel writes them decode as before',
   t.same((await send(entry('k', 'a'))).body, { metadata: { k: 'a' }, attempt: 1 }, 'entries only');
   t.same((await send(entry('k', 'a'))).body, { metadata: { k: 'a' }, attempt: 1 }, 'the same entries again');
   t.same((await send(entry('k', 'a'), attempt3)).body, { metadata: { k: 'a' }, attempt: 3 }, 'the same entries followed by another field: the field is read');
+  t.same((await send(entry('k', 'a'), attempt3)).body, { metadata: { k: 'a' }, attempt: 3 }, 'the same header again: the field is read again');
   t.same((await send(entry('k', 'a'))).body, { metadata: { k: 'a' }, attempt: 1 }, 'and not carried over to the next request');
   t.same((await send(entry('k', '1'), entry('k', '2'))).body?.metadata, { k: '2' }, 'a repeated key: the last value');
   t.same((await send(entry('k', '1'), entry('k', '2'))).body?.metadata, { k: '2' }, 'the same repeated key again');
