@@ -9,7 +9,7 @@ export {
   encodeStreamOpenFrame, encodeStreamMessageFrame, encodeHalfCloseFrame, encodeWindowUpdateFrame, encodeStreamCancelFrame,
 } from './transport/stream-frames.js';
 export {
-  encodeRequestFrame, encodeResponseFrame, decodeRequestHeader, decodeResponseHeader, createRouteMemo,
+  encodeRequestFrame, encodeResponseFrame, decodeRequestHeader, decodeResponseHeader, createHeaderMemo,
   type RequestHeader, type ResponseHeader,
 } from './transport/header-codec.js';
 export { ServerConnection, type ServerConnectionOptions } from './transport/server-connection.js';

@@ -102,3 +102,19 @@ t.test('sharedTokens matches the whole token only, with or without a Bearer pref
   t.equal(await verify(undefined, call), undefined);
   t.equal((await verify(READER, call))?.id, 'dashboard', 'still matches after all of those');
 });
+
+t.test('sharedTokens compares what the UTF-8 bytes would say: non-ASCII tokens, lone surrogates', async (t) => {
+  const unicode = 'tökén-ünïcødé-ãåäâàá-✓';
+  const lone = 'lone-surrogate-token-\ud800';
+  const verify = sharedTokens({ [unicode]: { id: 'unicode', roles: [] }, [lone]: { id: 'lone', roles: [] } });
+  const call = {} as ServerInvocation;
+  t.equal((await verify(unicode, call))?.id, 'unicode', 'a non-ASCII token');
+  t.equal((await verify(`Bearer ${unicode}`, call))?.id, 'unicode', 'with a Bearer prefix');
+  t.equal(await verify(unicode.replace('✓', '✗'), call), undefined, 'one character differs, same byte length');
+  t.equal(await verify(unicode.slice(0, -1), call), undefined, 'a prefix');
+  // UTF-8 writes a lone surrogate as U+FFFD: as bytes, these are the same credential.
+  t.equal((await verify(lone, call))?.id, 'lone', 'the token itself');
+  t.equal((await verify('lone-surrogate-token-\ufffd', call))?.id, 'lone', 'U+FFFD where the token has a lone surrogate');
+  t.equal((await verify('lone-surrogate-token-\udc00', call))?.id, 'lone', 'another lone surrogate');
+  t.equal(await verify('lone-surrogate-token-\ud800\udc00', call), undefined, 'a surrogate pair is another character');
+});

@@ -322,7 +322,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
     // Encoded in place into the connection's write slab: no Buffer of its own, no copy at flush.
     const at = this.batcher.reserve(size);
     const slab = this.batcher.slab; // (read after reserving: reserving may start a new one)
-    const bodyAt = writeRequestFrame(slab, at, call.streamId, request, bodyLength);
+    const bodyAt = writeRequestFrame(slab, at, call.streamId, bodyLength);
     if (body !== undefined) {
       slab.set(body, bodyAt);
     } else {

@@ -75,11 +75,14 @@ function routeBytes(group: string, service: string, version: string, method: str
 function metadataSize(metadata: Metadata | undefined, lengths: number[]): number {
   if (metadata === undefined || metadata.size === 0) return 0;
   let size = 0;
+  let i = 0;
   for (const [key, value] of metadata) {
     const k = Buffer.byteLength(key);
     const v = Buffer.byteLength(value);
     const entry = stringFieldSize(1, k) + stringFieldSize(2, v);
-    lengths.push(k, v, entry);
+    lengths[i++] = k;
+    lengths[i++] = v;
+    lengths[i++] = entry;
     size += varintSize(METADATA_FIELD << 3) + varintSize(entry) + entry;
   }
   return size;
@@ -100,7 +103,69 @@ function writeMetadata(buf: Buffer, offset: number, metadata: Metadata | undefin
   return offset;
 }
 
+/**
+ * Three lengths per entry, measured by metadataSize for the writeMetadata that follows. Written by
+ * index, never emptied (`length = 0` drops V8's backing store: a new one per frame); shrunk only
+ * after an unusually long trailer list.
+ */
 const scratch: number[] = [];
+const SCRATCH_KEPT = 3 * 64;
+
+function resetScratch(): void {
+  if (scratch.length > SCRATCH_KEPT) scratch.length = 0;
+}
+
+/**
+ * The request metadata block (its encoded field-7 entries) written last, and the entries it holds.
+ * A client sends the same entries call after call — a credential, the caller's name: usually the very
+ * same string objects — so comparing the strings replaces measuring and encoding them (equal strings
+ * have equal UTF-8 bytes: always correct). One block per process, kept only up to MAX_KEPT_BLOCK bytes.
+ */
+const blockKeys: string[] = [];
+const blockValues: string[] = [];
+let blockEntries = 0;
+let block: Buffer = Buffer.alloc(0);
+const NO_BLOCK: Buffer = Buffer.alloc(0);
+const MAX_KEPT_BLOCK = 1024;
+
+/** The encoded metadata entries of a request: the kept block when the entries are the same. */
+function requestMetadataBlock(metadata: Metadata | undefined): Buffer {
+  if (metadata === undefined || metadata.size === 0) return NO_BLOCK;
+  if (metadata.size === blockEntries && sameAsBlock(metadata)) return block;
+  resetScratch();
+  const size = metadataSize(metadata, scratch);
+  const encoded = Buffer.allocUnsafe(size);
+  writeMetadata(encoded, 0, metadata, scratch);
+  if (size > MAX_KEPT_BLOCK) return encoded;
+  let i = 0;
+  for (const [key, value] of metadata) {
+    blockKeys[i] = key;
+    blockValues[i++] = value;
+  }
+  blockKeys.length = i;
+  blockValues.length = i;
+  blockEntries = i;
+  block = encoded;
+  return encoded;
+}
+
+// `forEach` with a module-level callback: a `for…of` over the Map allocates an iterator and an entry
+// array per entry (64 B per call with one entry), this nothing.
+let compared = 0;
+let differs = false;
+
+function compareEntry(value: string, key: string): void {
+  const i = compared++;
+  if (key !== blockKeys[i] || value !== blockValues[i]) differs = true;
+}
+
+function sameAsBlock(metadata: Metadata): boolean {
+  compared = 0;
+  differs = false;
+  metadata.forEach(compareEntry);
+  return !differs;
+}
+
 
 /** An outgoing frame would break a limit of the receiving peer (or of the frame format itself). */
 export class FrameLimitError extends Error {
@@ -130,12 +195,13 @@ function uint32(value: number): number {
  */
 export function encodeRequestFrame(streamId: number, header: RequestHeader, body: Uint8Array, limits: FrameLimits = ENCODABLE_LIMITS): Buffer {
   const frame = Buffer.allocUnsafe(requestFrameSize(header, body.length, limits));
-  frame.set(body, writeRequestFrame(frame, 0, streamId, header, body.length));
+  frame.set(body, writeRequestFrame(frame, 0, streamId, body.length));
   return frame;
 }
 
 // What requestFrameSize measured, for the writeRequestFrame that follows it.
 let sizedRoute: Buffer = Buffer.alloc(0);
+let sizedMetadata: Buffer = NO_BLOCK;
 let sizedHeader = 0;
 let sizedTimeout = 0;
 let sizedAttempt = 0;
@@ -149,19 +215,20 @@ export function requestFrameSize(header: RequestHeader, bodyLength: number, limi
   const route = routeBytes(header.group, header.service, header.version, header.method);
   const timeoutMs = uint32(header.timeoutMs);
   const attempt = uint32(header.attempt);
-  scratch.length = 0;
+  const entries = header.metadata === undefined ? 0 : header.metadata.size;
+  if (entries > limits.maxMetadataEntries) throw new FrameLimitError('maxMetadataEntries', entries, limits.maxMetadataEntries, 'request metadata');
+  const metadata = requestMetadataBlock(header.metadata);
   const headerSize =
     route.length +
     1 + varintSize(timeoutMs) +
     1 + varintSize(attempt) +
-    metadataSize(header.metadata, scratch);
-  const entries = header.metadata === undefined ? 0 : header.metadata.size;
-  if (headerSize > limits.maxHeaderSize || bodyLength > limits.maxBodySize || entries > limits.maxMetadataEntries) {
-    if (entries > limits.maxMetadataEntries) throw new FrameLimitError('maxMetadataEntries', entries, limits.maxMetadataEntries, 'request metadata');
+    metadata.length;
+  if (headerSize > limits.maxHeaderSize || bodyLength > limits.maxBodySize) {
     if (headerSize > limits.maxHeaderSize) throw new FrameLimitError('maxHeaderSize', headerSize, limits.maxHeaderSize, 'request header (method and metadata)');
     throw new FrameLimitError('maxBodySize', bodyLength, limits.maxBodySize, 'request body');
   }
   sizedRoute = route;
+  sizedMetadata = metadata;
   sizedHeader = headerSize;
   sizedTimeout = timeoutMs;
   sizedAttempt = attempt;
@@ -172,19 +239,19 @@ export function requestFrameSize(header: RequestHeader, bodyLength: number, limi
  * Writes the frame `requestFrameSize` just measured at `target[at…]`, all but the body: returns
  * the offset where its `bodyLength` bytes go (the caller copies or encodes them there).
  */
-export function writeRequestFrame(target: Buffer, at: number, streamId: number, header: RequestHeader, bodyLength: number): number {
+export function writeRequestFrame(target: Buffer, at: number, streamId: number, bodyLength: number): number {
   writeFixedHeaderAt(target, at, FrameType.REQUEST, streamId, sizedHeader, bodyLength);
-  let offset = copyRoute(sizedRoute, target, at + FIXED_HEADER_SIZE);
+  let offset = copyBytes(sizedRoute, target, at + FIXED_HEADER_SIZE);
   offset = writeVarintField(target, offset, 5, sizedTimeout);
   offset = writeVarintField(target, offset, 6, sizedAttempt);
-  return writeMetadata(target, offset, header.metadata, scratch);
+  return copyBytes(sizedMetadata, target, offset);
 }
 
-/** Copies a route prefix; a usual one (a few dozen bytes) in a loop, cheaper than `Buffer#copy`'s native call. */
-function copyRoute(route: Buffer, target: Buffer, at: number): number {
-  const length = route.length;
-  if (length > 64) return at + route.copy(target, at);
-  for (let i = 0; i < length; i++) target[at + i] = route[i]!;
+/** Copies a route prefix or a metadata block; a usual one (a few dozen bytes) in a loop, cheaper than `Buffer#copy`'s native call. */
+function copyBytes(bytes: Buffer, target: Buffer, at: number): number {
+  const length = bytes.length;
+  if (length > 64) return at + bytes.copy(target, at);
+  for (let i = 0; i < length; i++) target[at + i] = bytes[i]!;
   return at + length;
 }
 
@@ -239,7 +306,7 @@ export function encodeResponseFrame(
   body: Uint8Array | undefined,
   version = PROTOCOL_VERSION,
 ): Buffer {
-  scratch.length = 0;
+  resetScratch();
   const messageLength = message === '' ? 0 : Buffer.byteLength(message);
   const headerSize = responseHeaderSize(code, messageLength, notExecuted, metadataSize(metadata, scratch));
   if (headerSize > MAX_HEADER_LENGTH) throw new FrameLimitError('maxHeaderSize', headerSize, MAX_HEADER_LENGTH, 'response header (message and trailers)');
@@ -294,7 +361,7 @@ export function fitResponseFrame(
     notExecuted = false;
     body = undefined;
   }
-  scratch.length = 0;
+  resetScratch();
   const entries = metadata === undefined ? 0 : metadata.size;
   const messageLength = message === '' ? 0 : Buffer.byteLength(message);
   const trailerBytes = metadataSize(metadata, scratch);
@@ -361,22 +428,35 @@ function readEntry(reader: WireReader, metadata: Metadata): void {
 }
 
 /**
- * The last route a connection decoded. Clients write the route fields first and byte-identically
- * for every call of a method, so a byte comparison usually replaces four string decodes.
+ * What a connection decoded last, for the next request header. Clients write the route fields first
+ * and byte-identically for every call of a method, so a byte comparison usually replaces four string
+ * decodes; and they write the same metadata entries call after call (a credential), last, so the
+ * entries are taken from the previous request when the header's tail from its first entry on is
+ * byte-identical to that request's — the decode of the same bytes — instead of decoding strings.
  */
-export interface RouteMemo {
+export interface HeaderMemo {
   bytes: Buffer | undefined;
   service: string;
   method: string;
   group: string;
   version: string;
+  /** The header tail that held only metadata entries, as received (up to MAX_REMEMBERED_BLOCK bytes). */
+  metadataBytes: Buffer | undefined;
+  /** The Map those bytes decoded to, as key/value lists in its order. */
+  metadataKeys: string[];
+  metadataValues: string[];
+  /** Blocks in a row that did not match: past a few, entries that change per call are remembered only now and then. */
+  metadataMisses: number;
 }
 
-export function createRouteMemo(): RouteMemo {
-  return { bytes: undefined, service: '', method: '', group: '', version: '' };
+export function createHeaderMemo(): HeaderMemo {
+  return { bytes: undefined, service: '', method: '', group: '', version: '', metadataBytes: undefined, metadataKeys: [], metadataValues: [], metadataMisses: 0 };
 }
 
-export function decodeRequestHeader(buf: Buffer, start: number, end: number, memo?: RouteMemo, maxMetadataEntries = 64): RequestHeader {
+/** The longest metadata block a connection remembers: a credential and a few more entries. */
+const MAX_REMEMBERED_BLOCK = 1024;
+
+export function decodeRequestHeader(buf: Buffer, start: number, end: number, memo?: HeaderMemo, maxMetadataEntries = 64): RequestHeader {
   const header = { metadata: undefined as unknown as Metadata } as Writable<RequestHeader>;
   decodeRequestHeaderInto(header, buf, start, end, memo, maxMetadataEntries);
   header.metadata ??= new Map();
@@ -399,11 +479,33 @@ function routeMatches(buf: Buffer, start: number, end: number, route: Buffer): b
 }
 
 /**
+ * `buf[start, end)` equals `block`. Every byte is compared, whatever differs: the block may hold
+ * another caller's credential (a proxy multiplexing callers onto one connection), and an early exit
+ * would tell by timing how much of it a guess got right.
+ */
+function blockMatches(buf: Buffer, start: number, end: number, block: Buffer): boolean {
+  const length = block.length;
+  if (end - start !== length) return false;
+  let difference = 0;
+  for (let i = 0; i < length; i++) difference |= buf[start + i]! ^ block[i]!;
+  return difference === 0;
+}
+
+/** The remembered entries as a new Map (the request's own: a handler may change it). */
+function rememberedMetadata(memo: HeaderMemo): Metadata {
+  const metadata: Metadata = new Map();
+  const keys = memo.metadataKeys;
+  const values = memo.metadataValues;
+  for (let i = 0; i < keys.length; i++) metadata.set(keys[i]!, values[i]!);
+  return metadata;
+}
+
+/**
  * decodeRequestHeader into an object the caller has anyway (the server's per-request exchange).
  * `target.metadata` is set only when the header carries entries (no Map per request otherwise): the
  * target starts with it unset and creates an empty one when somebody asks.
  */
-export function decodeRequestHeaderInto(target: Writable<RequestHeader>, buf: Buffer, start: number, end: number, memo?: RouteMemo, maxMetadataEntries = 64): void {
+export function decodeRequestHeaderInto(target: Writable<RequestHeader>, buf: Buffer, start: number, end: number, memo?: HeaderMemo, maxMetadataEntries = 64): void {
   const reader = headerReader.reset(buf, start, end);
   let service = '';
   let method = '';
@@ -418,6 +520,9 @@ export function decodeRequestHeaderInto(target: Writable<RequestHeader>, buf: Bu
   let timeoutMs = 0;
   let attempt = 1;
   let metadata: Metadata | undefined;
+  // Where the first metadata entry starts, and whether only entries followed it (a block to remember).
+  let blockStart = -1;
+  let onlyEntries = true;
   while (!reader.done) {
     const tag = reader.varint();
     switch (tag) {
@@ -428,15 +533,34 @@ export function decodeRequestHeaderInto(target: Writable<RequestHeader>, buf: Bu
       case 40: timeoutMs = reader.varint(); break;
       case 48: attempt = reader.varint(); break;
       case 58:
+        if (blockStart < 0) {
+          blockStart = reader.pos - 1;
+          const remembered = memo?.metadataBytes;
+          if (remembered !== undefined && blockMatches(buf, blockStart, end, remembered)) {
+            // The same bytes as the last request's entries-only tail: the same entries.
+            metadata = rememberedMetadata(memo!);
+            memo!.metadataMisses = 0;
+            reader.pos = end;
+            blockStart = -2;
+            break;
+          }
+        }
         readEntry(reader, (metadata ??= new Map()));
         if (metadata.size > maxMetadataEntries) throw new WireError(`more than ${maxMetadataEntries} metadata entries (maxMetadataEntries)`, 'maxMetadataEntries');
         break;
       default: reader.skip(tag & 7);
     }
+    if (tag !== 58 && blockStart >= 0) onlyEntries = false;
   }
   reader.buf = EMPTY_BUFFER; // the shared reader must not keep the chunk alive (after a malformed header it does until the next one)
   if (service === '' || method === '') throw new WireError('request header names no service or method');
-  if (memo !== undefined && !hit) rememberRoute(memo, buf, start, end, { service, method, group, version });
+  if (memo !== undefined) {
+    if (!hit) rememberRoute(memo, buf, start, end, { service, method, group, version });
+    if (blockStart >= 0 && onlyEntries && end - blockStart <= MAX_REMEMBERED_BLOCK) {
+      const misses = memo.metadataMisses++;
+      if (misses < 8 || misses % 64 === 0) rememberMetadata(memo, buf, blockStart, end, metadata!);
+    }
+  }
   target.group = group;
   target.service = service;
   target.version = version;
@@ -449,7 +573,7 @@ export function decodeRequestHeaderInto(target: Writable<RequestHeader>, buf: Bu
 const EMPTY_BUFFER = Buffer.alloc(0);
 
 /** Stores the route prefix (fields 1–4 in order) of a header; headers written otherwise are not cached. */
-function rememberRoute(memo: RouteMemo, buf: Buffer, start: number, end: number, route: { service: string; method: string; group: string; version: string }): void {
+function rememberRoute(memo: HeaderMemo, buf: Buffer, start: number, end: number, route: { service: string; method: string; group: string; version: string }): void {
   const reader = new WireReader(buf, start, end);
   for (const expectedTag of [10, 18, 26, 34]) {
     if (reader.done || reader.varint() !== expectedTag) return;
@@ -460,6 +584,19 @@ function rememberRoute(memo: RouteMemo, buf: Buffer, start: number, end: number,
   memo.method = route.method;
   memo.group = route.group;
   memo.version = route.version;
+}
+
+/** Stores a header's entries-only tail and what it decoded to (a copy: the chunk is not kept). */
+function rememberMetadata(memo: HeaderMemo, buf: Buffer, start: number, end: number, metadata: Metadata): void {
+  const keys: string[] = [];
+  const values: string[] = [];
+  for (const [key, value] of metadata) {
+    keys.push(key);
+    values.push(value);
+  }
+  memo.metadataBytes = Buffer.from(buf.subarray(start, end));
+  memo.metadataKeys = keys;
+  memo.metadataValues = values;
 }
 
 const EMPTY_METADATA: ReadonlyMap<string, string> = new Map();

@@ -6,7 +6,7 @@ import type { MessageWriter, StreamHandler } from '../transport-stream.js';
 import { encodeBareFrame, FIXED_HEADER_SIZE, FRAME_TYPE_NAMES, FrameType, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
 import { FrameDecoder, type FrameSink, type PartialFrameBudget } from './frame-decoder.js';
 import {
-  createRouteMemo, decodeRequestHeader, decodeRequestHeaderInto, decodeResponseHeader, encodeResponseFrame, fitResponseFrame, PLAIN_RESPONSE_PREFIX,
+  createHeaderMemo, decodeRequestHeader, decodeRequestHeaderInto, decodeResponseHeader, encodeResponseFrame, fitResponseFrame, PLAIN_RESPONSE_PREFIX,
   plainResponseSize, writePlainResponseHeader,
 } from './header-codec.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND, PingRateLimit } from './ping-rate-limit.js';
@@ -137,7 +137,7 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
   private isClosed = false;
   private closing = false;
   private readonly closeWaiters: (() => void)[] = [];
-  private readonly routeMemo = createRouteMemo();
+  private readonly headerMemo = createHeaderMemo();
   private firstFrameTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   /** Frames received, for the idle check (a counter costs nothing per frame; a clock read would). */
@@ -429,7 +429,7 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
     if (this.inflight.has(streamId)) return this.onProtocolError(`stream id ${streamId} reused while in flight`);
     const exchange = new Exchange(this, streamId, bodyEnd - headerStart, this.peer);
     try {
-      decodeRequestHeaderInto(exchange, buf, headerStart, headerEnd, this.routeMemo, this.options.limits.maxMetadataEntries);
+      decodeRequestHeaderInto(exchange, buf, headerStart, headerEnd, this.headerMemo, this.options.limits.maxMetadataEntries);
     } catch (error) {
       // The frame was well delimited: only this call is refused.
       const limit = error instanceof WireError && error.limit !== undefined;
@@ -543,7 +543,7 @@ export class ServerConnection implements FrameSink, ServerStreamHost {
     }
     let header;
     try {
-      header = decodeRequestHeader(buf, headerStart, headerEnd, this.routeMemo, this.options.limits.maxMetadataEntries);
+      header = decodeRequestHeader(buf, headerStart, headerEnd, this.headerMemo, this.options.limits.maxMetadataEntries);
     } catch (error) {
       const limit = error instanceof WireError && error.limit !== undefined;
       return this.refuseStream(streamId, limit ? Code.RESOURCE_EXHAUSTED : Code.INVALID_ARGUMENT,
