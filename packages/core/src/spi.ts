@@ -35,6 +35,7 @@ export { DEFAULT_FAILURE_CODES, isFailure, failurePredicate, parseCode, parseCod
 export { closestName, rejectUnknownKeys } from './options.js';
 export { createContextKey, ContextValues, type ContextKey } from './context-key.js';
 export { ExponentialBackoff, type BackoffOptions } from './backoff.js';
+export { afterPause } from './client/call-hooks.js';
 export { debounce, type Debounced } from './registry/debounce.js';
 export { SnapshotStore, configSnapshotDelayMs } from './registry/snapshot-store.js';
 export { SnapshotStandIn } from './registry/snapshot-stand-in.js';

@@ -1,9 +1,8 @@
 import { Code, isStreamKind, MetadataKeys, RpcError, type Invocation, type Invoker, type Result } from '@trellis/core';
-import { EMPTY_SET, ExponentialBackoff, withInvocation, type DeadlineEntry } from '@trellis/core/spi';
+import { afterPause, EMPTY_SET, ExponentialBackoff, withInvocation, type DeadlineEntry } from '@trellis/core/spi';
 import { cameFromEndpoint, newRecord, retryAttemptsKey, type MutableAttemptRecord, type RetryDecision } from './attempt-record.js';
 import type { ClientRuntime, MethodRuntime } from './client-runtime.js';
 import { deadlineExceeded, giveUp, stoppedWith } from './give-up.js';
-import { sleep } from './sleep.js';
 
 interface Settled {
   readonly record: MutableAttemptRecord;
@@ -392,7 +391,7 @@ export class RetryCall implements DeadlineEntry {
 
   /** The backoff before the next attempt; ends the call if the caller cancels or the deadline passes meanwhile. */
   private async pause(): Promise<void> {
-    if (this.delay > 0 && !(await sleep(this.delay, this.first.signal))) {
+    if (this.delay > 0 && await new Promise<boolean>((resolve) => afterPause(this.delay, this.first.signal, resolve))) {
       throw new RpcError(Code.CANCELLED, `call cancelled by the caller while waiting to retry ${this.method.name}`, { mayHaveRun: this.anyMayHaveRun });
     }
     this.checkDeadline(this.runtime.context.clock.now());
