@@ -23,3 +23,4 @@ export { FaultProxy, type FaultMode } from './fault-proxy.js';
 export { startFaultyProvider, type FaultyProvider, type FaultyProviderOptions, type ProviderFault } from './fault-provider.js';
 export { WORKER_GROUP_ECHO, serveWorkerGroupFixture, startWorkerGroup, workerGroupClient, echoAcrossWorkers, type WorkerGroupReady, type WorkerGroupFixtureOptions, type WorkerGroupMessage, type WorkerGroupProcess } from './worker-group.js';
 export { makeTestCertificates, type TestCertificates, type TestCertificatesOptions, type TestKeyPair } from './test-certificates.js';
+export { interleavedModeRounds, callsInFlight } from './mode-rounds.js';

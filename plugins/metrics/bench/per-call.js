@@ -8,7 +8,7 @@
 // machine, unlike wall time. In the `+collect` mode the exposition text is built every 100 ms
 // during the run (far more often than Prometheus scrapes), so collection is included; the HTTP
 // round trip is left out, since a scraper's own fetch would run in this process and be counted.
-const { fork } = require('node:child_process');
+const { callsInFlight, interleavedModeRounds } = require('@trellis/testkit');
 
 const MODES = {
   none: 'no plugin',
@@ -31,13 +31,7 @@ async function measure(mode) {
   await server.start();
   const client = new RpcClient({ service: loadEchoService(), addresses: [`127.0.0.1:${server.port}`], plugins });
   const request = { message: 'hello world', id: '1234567890123', values: [1, 2, 3] };
-  const run = async (calls) => {
-    let next = 0;
-    const worker = async () => {
-      while (next++ < calls) await client.invoke('Echo', request);
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  };
+  const run = (calls) => callsInFlight(calls, CONCURRENCY, () => client.invoke('Echo', request));
   await run(WARMUP);
   let scrapes = 0;
   const scraper = mode !== 'metrics+collect' ? undefined : setInterval(() => {
@@ -63,23 +57,12 @@ async function measure(mode) {
   return { wallNs, cpuNs, scrapes, textUs };
 }
 
-function runChild(mode) {
-  return new Promise((resolve, reject) => {
-    const child = fork(__filename, [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    child.once('message', resolve);
-    child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`${mode} exited with ${code}`))));
-  });
-}
-
 async function main() {
   if (process.argv[2]) {
     process.send(await measure(process.argv[2]));
     return;
   }
-  const results = Object.fromEntries(Object.keys(MODES).map((m) => [m, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const mode of Object.keys(MODES)) results[mode].push(await runChild(mode));
-  }
+  const results = await interleavedModeRounds(__filename, Object.keys(MODES), ROUNDS);
   const { median } = require('@trellis/core/toolkit');
   const base = median(results.none.map((r) => r.cpuNs));
   console.log(`${CALLS} Echo calls per run, ${CONCURRENCY} in flight, ${ROUNDS} rounds, node ${process.version}; medians`);

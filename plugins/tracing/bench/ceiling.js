@@ -14,7 +14,7 @@
 // is below issue #17's target, no plugin can meet it.
 //
 //   node plugins/tracing/bench/ceiling.js    (CEILING_CALLS, CEILING_ROUNDS change the size; CEILING_MODES picks modes)
-const { fork } = require('node:child_process');
+const { callsInFlight, interleavedModeRounds } = require('@trellis/testkit');
 
 const MODES = {
   bare: 'bare kernel, no SDK, no plugin',
@@ -113,13 +113,7 @@ async function measure(mode) {
   await server.start();
   const client = new RpcClient({ service: loadEchoService(), addresses: [`127.0.0.1:${server.port}`], plugins: plugins() });
   const request = { message: 'hello world', id: '1234567890123', values: [1, 2, 3] };
-  const run = async (calls) => {
-    let next = 0;
-    const worker = async () => {
-      while (next++ < calls) await client.invoke('Echo', request);
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  };
+  const run = (calls) => callsInFlight(calls, CONCURRENCY, () => client.invoke('Echo', request));
   await run(WARMUP);
   const cpu = process.cpuUsage();
   await run(CALLS);
@@ -129,23 +123,12 @@ async function measure(mode) {
   return { cpuNs: ((used.user + used.system) * 1000) / CALLS };
 }
 
-function runChild(mode) {
-  return new Promise((resolve, reject) => {
-    const child = fork(__filename, [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    child.once('message', resolve);
-    child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`${mode} exited with ${code}`))));
-  });
-}
-
 async function main() {
   if (process.argv[2]) {
     process.send(await measure(process.argv[2]));
     return;
   }
-  const results = Object.fromEntries(Object.keys(MODES).map((m) => [m, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const mode of Object.keys(MODES)) results[mode].push(await runChild(mode));
-  }
+  const results = await interleavedModeRounds(__filename, Object.keys(MODES), ROUNDS);
   const { median } = require('@trellis/core/toolkit');
   const bare = median(results.bare.map((r) => r.cpuNs));
   console.log(`${CALLS} Echo calls per run, ${CONCURRENCY} in flight, both sides in one process, ${ROUNDS} rounds, node ${process.version}; medians`);

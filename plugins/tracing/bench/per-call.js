@@ -10,7 +10,7 @@
 // promise in the process), modes alternate over several rounds, and the median is reported. CPU time
 // per call (user + system) is the main figure: unlike wall time it hardly moves when other work
 // shares the machine.
-const { fork } = require('node:child_process');
+const { callsInFlight, interleavedModeRounds } = require('@trellis/testkit');
 
 const MODES = {
   none: 'no plugin, no context manager',
@@ -58,13 +58,7 @@ async function measure(runMode) {
   await server.start();
   const client = new RpcClient({ service: loadEchoService(), addresses: [`127.0.0.1:${server.port}`], plugins: mode === 'none' || mode === 'als-only' ? [] : [tracing()] });
   const request = { message: 'hello world', id: '1234567890123', values: [1, 2, 3] };
-  const run = async (calls) => {
-    let next = 0;
-    const worker = async () => {
-      while (next++ < calls) await client.invoke('Echo', request);
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  };
+  const run = (calls) => callsInFlight(calls, CONCURRENCY, () => client.invoke('Echo', request));
   await run(WARMUP);
   const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
@@ -77,24 +71,13 @@ async function measure(runMode) {
   return { wallNs, cpuNs };
 }
 
-function runChild(mode) {
-  return new Promise((resolve, reject) => {
-    const child = fork(__filename, [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    child.once('message', resolve);
-    child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`${mode} exited with ${code}`))));
-  });
-}
-
 async function main() {
   if (process.argv[2]) {
     const result = await measure(process.argv[2]);
     process.send(result);
     return;
   }
-  const results = Object.fromEntries(Object.keys(MODES).map((m) => [m, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const mode of Object.keys(MODES)) results[mode].push(await runChild(mode));
-  }
+  const results = await interleavedModeRounds(__filename, Object.keys(MODES), ROUNDS);
   const { median } = require('@trellis/core/toolkit');
   const base = median(results.none.map((r) => r.cpuNs));
   console.log(`${CALLS} Echo calls per run, ${CONCURRENCY} in flight, ${ROUNDS} rounds, node ${process.version}; medians`);
