@@ -1,4 +1,4 @@
-import { createContextKey, type CallObserver, type Endpoint, type RpcError } from '@trellis/core';
+import { createContextKey, type Endpoint, type RpcError } from '@trellis/core';
 
 /** Why the retry plugin did (or did not) send another attempt after a failed one. */
 export type RetryDecision =
@@ -90,21 +90,3 @@ export function newRecord(attempt: number, hedge: boolean, startedAt: number, ex
 export function cameFromEndpoint(error: RpcError): boolean {
   return error.endpoint !== undefined;
 }
-
-/**
- * Notes where each attempt went (every send, the kernel's transparent re-sends included), so the
- * next attempt can exclude them and a backup can avoid the endpoint the first attempt is waiting on.
- * A call observer: it runs in the kernel's flow when the balancer picked, no interceptor layer.
- */
-export const recordEndpoint: CallObserver = {
-  attemptStart(attempt) {
-    const invocation = attempt.invocation;
-    const record = invocation.context.get(retryAttemptsKey)[invocation.attempt - 1] as MutableAttemptRecord | undefined;
-    if (record === undefined) return;
-    record.endpoint = attempt.endpoint;
-    // A one-element array for the usual single send (an empty array grown by push reserves 17 slots:
-    // ≈ 150 B per call); a transparent re-send, rare, copies.
-    const tried = record.tried;
-    record.tried = tried.length === 0 ? [attempt.endpoint.id] : [...tried, attempt.endpoint.id];
-  },
-};

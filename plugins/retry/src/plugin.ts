@@ -1,5 +1,5 @@
 import { InterceptorOrder, definePlugin, type Plugin } from '@trellis/core';
-import { recordEndpoint } from './attempt-record.js';
+import { recordEndpoint } from './call-retry.js';
 import { ClientRuntime } from './client-runtime.js';
 import { resolveRetryOptions, type RetryOptions } from './options.js';
 import type { BudgetSnapshot } from './retry-budget.js';

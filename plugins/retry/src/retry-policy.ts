@@ -1,32 +1,19 @@
-import type { Invocation, RetryPolicy, RpcError } from '@trellis/core';
-import { newRecord, retryAttemptsKey, type MutableAttemptRecord } from './attempt-record.js';
-import type { ClientRuntime, MethodRuntime } from './client-runtime.js';
+import type { RetryPolicy, RpcError } from '@trellis/core';
+import { CallRetry, callRetryKey } from './call-retry.js';
+import type { ClientRuntime } from './client-runtime.js';
 import { hedges } from './retry-interceptor.js';
 import { attemptInvocation, RetryCall, succeeded } from './retry-call.js';
-
-/** One unary call's retry state while the kernel runs its attempts. */
-class CallRetry {
-  /** Built at the first failure: most calls never fail. */
-  retry: RetryCall | undefined = undefined;
-
-  constructor(
-    readonly first: Invocation,
-    readonly method: MethodRuntime,
-    readonly startedAt: number,
-    readonly records: MutableAttemptRecord[],
-    /** The current attempt's record and invocation. */
-    public record: MutableAttemptRecord,
-    public invocation: Invocation,
-  ) {}
-}
 
 /**
  * Retry for unary calls as the kernel's `RetryPolicy` (no promise layer): the kernel sends the
  * attempts, and on a failure `failed` runs the same decision as the interceptor form (`RetryCall`:
- * retryable, idempotent, attempts, deadline, endpoints left, budget, backoff). The first attempt costs
- * its record, the records array and this state object; a `RetryCall` is built at the first failure.
- * Every clock reading is the kernel's (the call's start, the attempt's end). Hedged calls take no part
- * here (the hedging interceptor runs them), nor do stream calls (the stream interceptor).
+ * retryable, idempotent, attempts, deadline, endpoints left, budget, backoff). A call that answers at
+ * its first attempt costs one small `CallRetry` and nothing else: the attempt history
+ * (`retryAttemptsKey`) and the `RetryCall` are made at the first failure — most calls never fail.
+ * With an `onAttempt` listener (or `attemptTimeoutMs`, whose first attempt has its own deadline) the
+ * history is made at once, since the listener hears of every attempt. Every clock reading is the
+ * kernel's (the call's start, the attempt's end). Hedged calls take no part here (the hedging
+ * interceptor runs them), nor do stream calls (the stream interceptor).
  */
 export function retryPolicy(runtime: ClientRuntime): RetryPolicy<CallRetry> {
   return {
@@ -35,19 +22,22 @@ export function retryPolicy(runtime: ClientRuntime): RetryPolicy<CallRetry> {
       // maxAttempts 1 is "retry off" for the method: no bookkeeping, no budget deposit.
       if (method === undefined || method.policy.maxAttempts === 1 || hedges(method, invocation)) return undefined;
       runtime.budget?.deposit(now);
-      const records: MutableAttemptRecord[] = [];
-      invocation.context.set(retryAttemptsKey, records);
-      const record = newRecord(1, false, now, invocation.excluded);
-      records.push(record);
-      return new CallRetry(invocation, method, now, records, record, attemptInvocation(invocation, method, record, undefined));
+      const state = new CallRetry(invocation, method, now);
+      // The kernel's attempt observer (recordEndpoint) finds the state here when a send fails.
+      invocation.context.set(callRetryKey, state);
+      if (runtime.options.onAttempt !== undefined || method.policy.attemptTimeoutMs !== undefined) {
+        state.invocation = attemptInvocation(invocation, method, state.history()[0]!, undefined);
+      }
+      return state;
     },
     attempt: (state) => state.invocation,
     succeeded(state, now) {
-      succeeded(runtime, state.first, state.record, now);
+      if (state.record !== undefined) succeeded(runtime, state.first, state.record, now);
     },
     failed(state, error: RpcError, now) {
-      state.retry ??= new RetryCall(undefined, state.first, runtime, state.method, state.startedAt, state.records);
-      return state.retry.failedAt(state.record, error, now);
+      const records = state.history();
+      state.retry ??= new RetryCall(undefined, state.first, runtime, state.method, state.startedAt, records);
+      return state.retry.failedAt(state.record!, error, now);
     },
     resume(state, now, cancelled) {
       const next = state.retry!.resumeAt(now, cancelled);
