@@ -22,14 +22,33 @@ export const MetadataKeys = {
 } as const;
 
 /**
- * The metadata a request carries when its call has none: one shared map, so a call that never
- * touches its metadata costs no Map. It is read-only: writing to it throws (a transport reads the
- * request's metadata, it does not add to it; an interceptor adds to `invocation.metadata`).
+ * Request metadata every call of one client carries (`ClientPluginContext.addRequestMetadata`: a
+ * fixed credential, the `caller` option), as one read-only map shared by the client's calls. A call
+ * that never touches its metadata sends this very map, so the entries cost no Map per call, and the
+ * transport encodes them once (header-codec.ts keeps the encoded block of the last fixed map it saw).
+ * A call whose metadata is read or given gets its own Map with these entries copied in.
  */
-class NoMetadata extends Map<string, string> {
-  override set(key: string): this {
-    throw new TypeError(`cannot set metadata "${key}" on a request that carries none: add entries to invocation.metadata before the call is sent`);
+export class FixedMetadata extends Map<string, string> {
+  private sealed: boolean;
+
+  constructor(entries: Iterable<readonly [string, string]>) {
+    super(entries);
+    this.sealed = true;
+  }
+
+  override set(key: string, value: string): this {
+    if (this.sealed) throw new TypeError(`cannot set metadata "${key}" on a client's fixed request metadata: add entries to invocation.metadata before the call is sent`);
+    return super.set(key, value);
+  }
+
+  override delete(key: string): boolean {
+    throw new TypeError(`cannot delete metadata "${key}" from a client's fixed request metadata`);
+  }
+
+  override clear(): void {
+    throw new TypeError('cannot clear a client\'s fixed request metadata');
   }
 }
 
-export const NO_METADATA: Metadata = new NoMetadata();
+/** The fixed metadata of a client that has none: what its calls send when they carry no entries. */
+export const NO_METADATA: FixedMetadata = new FixedMetadata([]);

@@ -86,6 +86,16 @@ export interface ClientPluginContext extends PluginContextBase {
    */
   addGate<S>(gate: CallGate<S>, order: number): void;
   /**
+   * A request metadata entry every call of this client carries (a fixed credential, a tenant tag),
+   * like gRPC's per-channel headers or a Kitex client's fixed `metainfo`. The client keeps its fixed
+   * entries in one read-only map that calls share: a call that never touches its metadata sends it as
+   * it is (no Map per call) and the transport encodes it once; a call whose metadata is read or given
+   * gets its own Map with these entries copied in (they win over the caller's own, and an interceptor
+   * may still change them). Set-up time only (in `setupClient`). Keys are lower-case, outside the
+   * kernel's `trellis-` keys. A value that changes per call is an interceptor or a gate.
+   */
+  addRequestMetadata(key: string, value: string): void;
+  /**
    * Retries unary calls with no promise layer: the kernel runs the attempts and asks the policy when
    * one fails (see `RetryPolicy`). One per client; a second throws PLUGIN_INVALID.
    */

@@ -100,9 +100,10 @@ export function clientAuth(options: ClientAuthOptions): Plugin {
   return definePlugin({
     meta: { name: '@trellis/auth', kernel: '^0.1.0' },
     setupClient(ctx) {
-      // A fixed token is a gate: written into each attempt's metadata with no promise layer.
+      // A fixed token is the client's fixed request metadata: no promise layer and no Map per call;
+      // the transport encodes it once for all calls (ClientPluginContext.addRequestMetadata).
       if (typeof source === 'string') {
-        ctx.addGate({ beforeCall: (inv) => void inv.metadata.set(header, source) }, InterceptorOrder.AUTH);
+        ctx.addRequestMetadata(header, source);
         return;
       }
       // A function may return a promise: an interceptor (not an async function, for the same reason

@@ -27,7 +27,8 @@ export function isTimeoutMs(value: unknown): value is number {
 }
 
 /** gRPC's header-name alphabet, after lower-casing. */
-const METADATA_KEY = /^[0-9a-z_.-]+$/;
+/** What a metadata key may be made of (lower-case: HTTP/2 and gRPC only know lower-case header names). */
+export const METADATA_KEY = /^[0-9a-z_.-]+$/;
 const RESERVED_PREFIX = 'trellis-';
 
 function refused(message: string): RpcError {

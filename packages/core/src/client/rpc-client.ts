@@ -8,9 +8,9 @@ import type { Endpoint } from '../endpoint.js';
 import { Code, ErrorCodes, RpcError, TrellisError, invalidOption } from '../errors.js';
 import type { HealthView } from '../health.js';
 import {
-  CallInvocation, composeEndpointInterceptors, EMPTY_SET, type EndpointInterceptor, type Invocation, type Result,
+  CallInvocation, composeEndpointInterceptors, EMPTY_SET, type EndpointInterceptor, type Invocation, type RequestDefaults, type Result,
 } from '../invocation.js';
-import { MetadataKeys, type Metadata } from '../metadata.js';
+import { FixedMetadata, MetadataKeys, NO_METADATA, type Metadata } from '../metadata.js';
 import { rejectUnknownKeys } from '../options.js';
 import { Inspectors, type Inspection } from '../inspection.js';
 import { checkPlugin, type ClientPluginContext, type Plugin } from '../plugin.js';
@@ -29,7 +29,7 @@ import type { GateEntry } from './call-hooks.js';
 import { CallPipeline } from './call-pipeline.js';
 import { composeChains, type InterceptorEntry } from './chains.js';
 import { CallContext, Observers } from './call-state.js';
-import { callOptionsProblem, isTimeoutMs, requestMetadata, TIMEOUT_EXPECTED, type CallOptions } from './call-options.js';
+import { callOptionsProblem, isTimeoutMs, METADATA_KEY, requestMetadata, TIMEOUT_EXPECTED, type CallOptions } from './call-options.js';
 import { ConnectionHealthView } from './connection-health-view.js';
 import { Directory } from './directory.js';
 import { HealthRouter } from './health-router.js';
@@ -122,7 +122,8 @@ export class RpcClient {
   private readonly inspectors = new Inspectors();
   private readonly defaultHealth: ConnectionHealthView;
   private readonly localAddress: string;
-  private readonly callerName: string | undefined;
+  /** The fixed request metadata every call carries (the `caller` option, `addRequestMetadata`). */
+  private readonly requestDefaults: RequestDefaults = { metadata: NO_METADATA };
   private health: HealthView;
   private balancer: LoadBalancer | undefined;
   private starting: Promise<void> | undefined;
@@ -165,7 +166,7 @@ export class RpcClient {
     this.defaultHealth = new ConnectionHealthView(this.transport);
     this.health = this.defaultHealth;
     this.localAddress = options.localAddress ?? advertisedHost('0.0.0.0');
-    this.callerName = options.caller;
+    if (options.caller !== undefined) this.addRequestMetadata(MetadataKeys.CALLER, options.caller);
     this.pipeline = new CallPipeline({
       service: this.service,
       clock: this.clock,
@@ -380,13 +381,12 @@ export class RpcClient {
       const problem = callOptionsProblem(options);
       if (problem !== undefined) return problem;
       try {
-        metadata = requestMetadata(options.metadata);
+        if (options.metadata !== undefined) metadata = requestMetadata(options.metadata);
       } catch (error) {
         return error as Error;
       }
     }
     const timeoutMs = options?.timeoutMs ?? (method.options.timeoutMs as number | undefined) ?? this.timeoutMs;
-    if (this.callerName !== undefined) (metadata ??= new Map()).set(MetadataKeys.CALLER, this.callerName);
     // The call's one clock reading: its deadline, its start for observers, and its first send.
     const now = this.clock.now();
     const invocation: Invocation = new CallInvocation(
@@ -399,6 +399,7 @@ export class RpcClient {
       1,
       EMPTY_SET,
       new CallContext(now),
+      this.requestDefaults,
     );
     if (invocation.signal?.aborted) return new RpcError(Code.CANCELLED, 'call cancelled before it started', { mayHaveRun: false });
     return invocation;
@@ -497,6 +498,11 @@ export class RpcClient {
     return methods;
   }
 
+  /** One more fixed entry: the client's calls share a new read-only map (set-up time only, never per call). */
+  private addRequestMetadata(key: string, value: string): void {
+    this.requestDefaults.metadata = new FixedMetadata([...this.requestDefaults.metadata, [key, value]]);
+  }
+
   private pluginContext(): ClientPluginContext {
     const health = (): HealthView => this.health;
     return {
@@ -522,6 +528,13 @@ export class RpcClient {
       addGate: (gate, order) => {
         if (typeof gate?.beforeCall !== 'function') throw invalidOption('addGate gate', gate, 'an object with beforeCall(invocation, state)');
         this.gates.push({ gate: gate as CallGate, order, index: this.observers.add(gate as CallGate) });
+      },
+      addRequestMetadata: (key, value) => {
+        if (typeof key !== 'string' || !METADATA_KEY.test(key) || key.startsWith('trellis-')) {
+          throw invalidOption('addRequestMetadata key', key, 'a lower-case metadata key (0-9 a-z _ . -) outside the kernel\'s trellis- keys');
+        }
+        if (typeof value !== 'string') throw invalidOption(`addRequestMetadata "${key}" value`, value, 'a string');
+        this.addRequestMetadata(key, value);
       },
       setRetryPolicy: (policy) => {
         if (this.retryPolicy !== undefined) throw new TrellisError(ErrorCodes.PLUGIN_INVALID, 'a client has one retry policy; another plugin already set one');

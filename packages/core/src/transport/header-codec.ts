@@ -1,5 +1,5 @@
 import { Code } from '../errors.js';
-import type { Metadata } from '../metadata.js';
+import { FixedMetadata, type Metadata } from '../metadata.js';
 import { FIXED_HEADER_SIZE, FrameType, MAGIC_0, MAGIC_1, MAX_HEADER_LENGTH, PROTOCOL_VERSION, writeFixedHeader, type FrameLimits } from './frame.js';
 import {
   stringFieldSize, varintSize, WireError, WireReader, writeStringField, writeVarint, writeVarintField,
@@ -125,13 +125,20 @@ const blockKeys: string[] = [];
 const blockValues: string[] = [];
 let blockEntries = 0;
 let block: Buffer = Buffer.alloc(0);
+/** The fixed metadata map `block` was encoded from, if it was one (it cannot change: no compare needed). */
+let blockFixed: FixedMetadata | undefined;
 const NO_BLOCK: Buffer = Buffer.alloc(0);
 const MAX_KEPT_BLOCK = 1024;
 
 /** The encoded metadata entries of a request: the kept block when the entries are the same. */
 function requestMetadataBlock(metadata: Metadata | undefined): Buffer {
   if (metadata === undefined || metadata.size === 0) return NO_BLOCK;
-  if (metadata.size === blockEntries && sameAsBlock(metadata)) return block;
+  // A client's fixed metadata (read-only, shared by its calls): the same map is the same block.
+  if (metadata === blockFixed) return block;
+  if (metadata.size === blockEntries && sameAsBlock(metadata)) {
+    if (metadata instanceof FixedMetadata) blockFixed = metadata;
+    return block;
+  }
   resetScratch();
   const size = metadataSize(metadata, scratch);
   const encoded = Buffer.allocUnsafe(size);
@@ -146,6 +153,7 @@ function requestMetadataBlock(metadata: Metadata | undefined): Buffer {
   blockValues.length = i;
   blockEntries = i;
   block = encoded;
+  blockFixed = metadata instanceof FixedMetadata ? metadata : undefined;
   return encoded;
 }
 
