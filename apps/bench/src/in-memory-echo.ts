@@ -19,7 +19,7 @@ interface Sink {
 }
 
 /** Answers every request at once with its own body (the echo a server would send back). */
-class EchoTransport implements ClientTransport {
+export class EchoTransport implements ClientTransport {
   send(_endpoint: Endpoint, request: OutboundRequest, sink: Sink): void {
     sink.onResponse(request.body, NO_METADATA);
   }
