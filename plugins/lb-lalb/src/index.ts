@@ -1,4 +1,4 @@
-export { LocalityAwareBalancer, type EndpointSnapshot } from './locality-aware-balancer.js';
+export { LocalityAwareBalancer, type BalancerTiming, type EndpointSnapshot } from './locality-aware-balancer.js';
 export { lalb, type LalbPlugin, type LalbPluginOptions } from './plugin.js';
 export { BRPC_EXACT_OPTIONS, type LalbOptions } from './options.js';
 export {

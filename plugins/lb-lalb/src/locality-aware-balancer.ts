@@ -36,6 +36,15 @@ export interface EndpointSnapshot {
   readonly inflightDelayMs: number;
 }
 
+/** How the outcomes a balancer is told of were timed (the constructor's second argument). */
+export interface BalancerTiming {
+  /**
+   * True when every outcome's `latencyMs` was measured on the balancer's own clock (`options.clock`),
+   * and a pick's `now` is a reading of it: feedback and picks then read no clock of their own.
+   */
+  readonly outcomesOnBalancerClock: boolean;
+}
+
 type DoneHandler = (member: Membership, beginUs: number, invocation: Invocation, outcome: PickOutcome) => void;
 
 /**
@@ -70,17 +79,20 @@ export class LocalityAwareBalancer implements LoadBalancer {
   /** Whether the periodic refresh has work to do (off in brpc's exact configuration). */
   private readonly periodic: boolean;
   private nextRefreshUs = 0;
+  /** See the constructor's `timing`. */
+  private readonly outcomesOnBalancerClock: boolean;
   private readonly onDone: DoneHandler = (member, beginUs, invocation, outcome) =>
     this.feedback(member, beginUs, invocation, outcome);
 
   /**
-   * `latencyOnClock`: the picks' outcomes are timed on this balancer's clock (the plugin gives it the
-   * client's clock, the one the kernel times attempts on). An attempt's end is then its begin plus
-   * its latency, and feedback reads no clock (one `performance.now()` less per call). The pick reads
-   * none either when the kernel hands over its attempt-start reading (`pick`'s `now`): the begin is
-   * then the kernel's own, and the end the kernel's end reading exactly.
+   * `timing.outcomesOnBalancerClock`: the picks' outcomes are timed on this balancer's clock (the
+   * plugin gives it the client's clock, the one the kernel times attempts on). An attempt's end is
+   * then its begin plus its latency, and feedback reads no clock (one `performance.now()` less per
+   * call). The pick reads none either when the kernel hands over its attempt-start reading (`pick`'s
+   * `now`): the begin is then the kernel's own, and the end the kernel's end reading exactly.
    */
-  constructor(options: LalbOptions = {}, private readonly latencyOnClock = false) {
+  constructor(options: LalbOptions = {}, timing: BalancerTiming = { outcomesOnBalancerClock: false }) {
+    this.outcomesOnBalancerClock = timing.outcomesOnBalancerClock;
     this.options = resolveLalbOptions(options);
     this.clock = this.options.clock;
     this.random = this.options.random;
@@ -91,7 +103,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
 
   pick(list: readonly Endpoint[], invocation: Invocation, now?: number): Pick | undefined {
     // The kernel's reading of the attempt's start, when this balancer runs on the client's clock.
-    const nowUs = this.latencyOnClock && now !== undefined ? Math.round((now - this.epochMs) * 1000) : this.nowUs();
+    const nowUs = this.outcomesOnBalancerClock && now !== undefined ? Math.round((now - this.epochMs) * 1000) : this.nowUs();
     // Routers hand over the same array for the same outcome: only a different one needs a lookup.
     if (list !== this.lastList) this.switchTo(list, nowUs);
     const view = this.view!;
@@ -351,7 +363,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
     if (tracked.dropped) return;
     const stats = tracked.stats;
     const measured = Number.isFinite(outcome.latencyMs) && outcome.latencyMs > 0 ? Math.round(outcome.latencyMs * 1000) : 0;
-    const endUs = this.latencyOnClock && measured > 0 ? beginUs + measured : this.nowUs();
+    const endUs = this.outcomesOnBalancerClock && measured > 0 ? beginUs + measured : this.nowUs();
     stats.removeInflight(beginUs);
     stats.expire(endUs);
     const error = outcome.error;

@@ -20,7 +20,7 @@ export function lalb(options: LalbPluginOptions = {}): LalbPlugin {
     'lalb',
     // On the client's clock (unless the options bring their own), outcomes are timed on the same
     // clock as the balancer's picks: feedback then needs no clock read.
-    (context) => new LocalityAwareBalancer({ clock: context.clock, ...balancerOptions }, balancerOptions.clock === undefined),
+    (context) => new LocalityAwareBalancer({ clock: context.clock, ...balancerOptions }, { outcomesOnBalancerClock: balancerOptions.clock === undefined }),
     { register, onBalancer },
   );
 }

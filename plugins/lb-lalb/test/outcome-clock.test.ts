@@ -1,6 +1,6 @@
 /**
  * The plugin gives the balancer the client's clock, the one the kernel times attempts on, and says so
- * (the constructor's `latencyOnClock`): feedback then takes an attempt's end as its pick time plus the
+ * (the constructor's `timing.outcomesOnBalancerClock`): feedback then takes an attempt's end as its pick time plus the
  * latency the kernel measured, instead of reading the clock once more per call.
  */
 import t from 'tap';
@@ -10,7 +10,7 @@ import { FakeClock, endpoint, invocation, rowOf, seeded } from './fixtures/sim.j
 function twoCalls(latencyOnClock: boolean) {
   // A frozen clock: both calls are picked, and end, at the same reading.
   const clock = new FakeClock();
-  const balancer = new LocalityAwareBalancer({ clock, random: seeded(1), ...BRPC_EXACT_OPTIONS }, latencyOnClock);
+  const balancer = new LocalityAwareBalancer({ clock, random: seeded(1), ...BRPC_EXACT_OPTIONS }, { outcomesOnBalancerClock: latencyOnClock });
   const list = [endpoint('a:1')];
   const first = balancer.pick(list, invocation())!;
   const second = balancer.pick(list, invocation())!;
