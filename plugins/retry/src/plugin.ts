@@ -35,7 +35,7 @@ export function retry(options: RetryOptions = {}): RetryPlugin {
       context.setRetryPolicy(retryPolicy(runtime));
       context.addInterceptor(retryInterceptor(runtime, false), InterceptorOrder.RETRY, 'streams');
       if (runtime.hedges) context.addInterceptor(retryInterceptor(runtime, true), InterceptorOrder.RETRY, 'unary');
-      context.observe(recordEndpoint);
+      context.observe(recordEndpoint(runtime));
       context.onClose(() => {
         subscription.dispose();
         live.delete(runtime);
