@@ -341,7 +341,7 @@ export class CallPipeline implements AttemptOwner {
     request.service = service.name;
     request.version = endpoint.version === '*' ? '' : endpoint.version;
     request.method = method.name;
-    request.metadata = metadataOf(invocation); // (a shared empty map when the call has none: no Map per call)
+    request.metadata = metadataOf(invocation); // (the client's shared fixed map when the call has none: no Map per call)
     request.timeoutMs = Math.ceil(remaining);
     request.attempt = invocation.attempt;
     request.signal = invocation.signal;
