@@ -2,6 +2,9 @@ import type { Clock } from '../clock.js';
 import { Code, RpcError } from '../errors.js';
 import type { Invocation } from '../invocation.js';
 
+/** setTimeout's limit: a longer delay would overflow and fire at once. */
+const MAX_DELAY_MS = 2_147_483_647;
+
 /** True for what a gate returns to make a call wait (a promise, or any object with `then`). */
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
@@ -43,6 +46,7 @@ export function waitWithinCall(pending: PromiseLike<unknown>, invocation: Invoca
   const remaining = invocation.deadline - clock.now();
   const expired = (): void => finish(new RpcError(Code.DEADLINE_EXCEEDED, 'deadline exceeded while a gate held the call', { mayHaveRun: false }));
   if (remaining <= 0) return expired();
-  timer = setTimeout(expired, Math.ceil(remaining));
+  // (A deadline beyond setTimeout's range — an invocation an interceptor built — is not timed here.)
+  if (remaining <= MAX_DELAY_MS) timer = setTimeout(expired, Math.ceil(remaining));
   signal?.addEventListener('abort', onAbort, { once: true });
 }
