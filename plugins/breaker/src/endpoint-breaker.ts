@@ -101,7 +101,8 @@ export class EndpointBreaker implements Router, CallObserver {
     const outcome = attempt.error === undefined ? Outcome.SUCCESS : classify(attempt.error, this.config.isFailure);
     if (this.ownClock) {
       const now = this.clock.now();
-      circuit.onResult(now, held?.permit ?? NORMAL, outcome, held === undefined ? 0 : now - held.started);
+      // Not held: the kernel's latency (real time) places the attempt's start on the breaker's clock.
+      circuit.onResult(now, held?.permit ?? NORMAL, outcome, held === undefined ? attempt.latencyMs : now - held.started);
     } else {
       circuit.onResult(attempt.startedAt + attempt.latencyMs, held?.permit ?? NORMAL, outcome, attempt.latencyMs);
     }

@@ -1,11 +1,12 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { Code, ContextValues, RpcClient, type Endpoint, type Invocation } from '@trellis/core';
 import { loadEchoService } from '@trellis/testkit';
 import { breaker, DEFAULT_ENDPOINT_CONSECUTIVE_FAILURES, type BreakerEvent } from '../src/index.js';
 import { BreakerConfig } from '../src/breaker-config.js';
 import { CircuitSet } from '../src/circuit-set.js';
 import { EndpointBreaker } from '../src/endpoint-breaker.js';
-import { FakeClock } from './fixtures/clocks.js';
+import { FakeClock, SkippingClock } from './fixtures/clocks.js';
 import { cluster, echo } from './fixtures/providers.js';
 
 const ECHO = loadEchoService();
@@ -133,4 +134,70 @@ t.test('calls in flight together that fail at once (a dropped connection) count 
   clock.advance(5);
   circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 2);
   t.equal(circuit.state, 'open', 'the 5th failure in a row opens it');
+});
+
+/**
+ * One provider, its endpoint circuit tripped by 5 failures and closed again by 3 probes, while one
+ * call sent before it tripped is still in flight (parked in the handler); the breaker runs on a
+ * skipping clock, so the cool-down passes without sleeping.
+ */
+async function reopenedWithACallInFlight(t: Test) {
+  const { registry, providers: [b] } = await cluster(t, ['b']);
+  const clock = new SkippingClock();
+  const events: BreakerEvent[] = [];
+  const client = new RpcClient({ service: ECHO, registry, plugins: [breaker({ clock, method: false, coolDownMs: 60_000, maxCoolDownMs: 600_000, onStateChange: (e) => events.push(e) })] });
+  t.teardown(() => client.close());
+  const parked = b!.holdNext();
+  const stale = echo(client);
+  await parked.reached;
+  b!.behave({ failures: 1, period: 1 });
+  for (let i = 0; i < 5; i++) t.equal(await echo(client), 'error:UNAVAILABLE');
+  t.match(events, [{ to: 'open', reason: '5 calls in a row failed' }]);
+  clock.skip(60_000);
+  b!.behave('healthy');
+  for (let i = 0; i < 3; i++) t.equal(await echo(client), 'b');
+  t.same(events.map((e) => e.to), ['open', 'half-open', 'closed'], 'closed again, the parked call still in flight');
+  return { b: b!, events, client, release: () => { parked.release(); return stale; } };
+}
+
+t.test('a failure of a call sent before the circuit opened does not count toward the next run of failures', async (t) => {
+  const { b, events, client, release } = await reopenedWithACallInFlight(t);
+  b.behave({ failures: 1, period: 1 });
+  t.equal(await release(), 'error:UNAVAILABLE', 'the parked call fails after the circuit closed');
+  for (let i = 0; i < 4; i++) await echo(client);
+  t.equal(events.length, 3, '4 fresh failures in a row: still closed (the parked call was part of the run that opened it)');
+  await echo(client);
+  t.match(events.slice(3), [{ key: b.id, from: 'closed', to: 'open', reason: '5 calls in a row failed' }], 'the 5th fresh failure opens it');
+});
+
+t.test('a success of a call sent before the circuit opened does not reset the run of failures after it closed', async (t) => {
+  const { b, events, client, release } = await reopenedWithACallInFlight(t);
+  b.behave({ failures: 1, period: 1 });
+  for (let i = 0; i < 4; i++) await echo(client);
+  b.behave('healthy');
+  t.equal(await release(), 'b', 'the parked call succeeds after 4 fresh failures');
+  b.behave({ failures: 1, period: 1 });
+  await echo(client);
+  t.match(events.slice(3), [{ key: b.id, from: 'closed', to: 'open', reason: '5 calls in a row failed' }], 'the 5th fresh failure opens it');
+});
+
+t.test('a failure already counted in a run is not counted again after a success reset that run', async (t) => {
+  const clock = new FakeClock();
+  const set = new CircuitSet('default/x', 'endpoint', () => {});
+  const config = new BreakerConfig({ coolDownMs: 100 }, undefined);
+  const circuit = set.get('127.0.0.1:1', config.current.endpoint!);
+  clock.advance(50);
+  // A dropped connection fails two calls in flight (sent at 40 and 45 ms); between their two
+  // reports, a call on another connection succeeds.
+  circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 10);
+  circuit.onResult(clock.now(), circuit.acquire(clock.now()), 0 /* SUCCESS */, 3);
+  circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 5);
+  for (let i = 0; i < 4; i++) {
+    clock.advance(5);
+    circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 2);
+  }
+  t.equal(circuit.state, 'closed', '4 failures in a row after the success: the dropped connection was counted before it');
+  clock.advance(5);
+  circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 2);
+  t.equal(circuit.state, 'open', 'the 5th opens it');
 });
