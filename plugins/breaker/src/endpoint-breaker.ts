@@ -36,6 +36,12 @@ export class EndpointBreaker implements Router, CallObserver {
   /**
    * Attempts holding something other than a plain NORMAL permit — a half-open probe, a REJECT, or
    * (own clock only) a start time: empty while every circuit is closed, so a call costs no entry.
+   *
+   * Per attempt, from this observer's attemptStart to its attemptEnd of the same send (the kernel
+   * keeps one record per attempt), so not the kernel's per-call observer state: a call's attempts go
+   * to several endpoints (retries, re-sends), at once when hedged, and whether one is a probe is
+   * known only once the router steered it, after callStart. Carrying permits there would need a
+   * state object from every callStart — an allocation per call while every circuit is closed.
    */
   private readonly held = new Map<Attempt, Held>();
 
