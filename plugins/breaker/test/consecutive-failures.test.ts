@@ -6,6 +6,7 @@ import { breaker, DEFAULT_ENDPOINT_CONSECUTIVE_FAILURES, type BreakerEvent } fro
 import { BreakerConfig } from '../src/breaker-config.js';
 import { CircuitSet } from '../src/circuit-set.js';
 import { EndpointBreaker } from '../src/endpoint-breaker.js';
+import { Outcome } from '../src/failure-codes.js';
 import { FakeClock, SkippingClock } from './fixtures/clocks.js';
 import { cluster, echo } from './fixtures/providers.js';
 
@@ -116,23 +117,34 @@ t.test('a half-open endpoint takes its probes one at a time', async (t) => {
   t.equal(router.route(list, first), list);
 });
 
-t.test('calls in flight together that fail at once (a dropped connection) count once toward "in a row"', async (t) => {
+/** An endpoint circuit with the default trip settings on a fake clock at 50 ms. */
+function endpointCircuit() {
   const clock = new FakeClock();
   const set = new CircuitSet('default/x', 'endpoint', () => {});
   const config = new BreakerConfig({ coolDownMs: 100 }, undefined);
   const circuit = set.get('127.0.0.1:1', config.current.endpoint!);
   clock.advance(50);
+  /** A call that took `latencyMs` ends now with `outcome`. */
+  const end = (outcome: Outcome, latencyMs: number) => circuit.onResult(clock.now(), circuit.acquire(clock.now()), outcome, latencyMs);
+  /** `n` calls one after another, each sent 3 ms after the one before ended, each failing. */
+  const failInTurn = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      clock.advance(5);
+      end(Outcome.FAILURE, 2);
+    }
+  };
+  return { circuit, end, failInTurn };
+}
+
+t.test('calls in flight together that fail at once (a dropped connection) count once toward "in a row"', async (t) => {
+  const { circuit, end, failInTurn } = endpointCircuit();
   // Eight calls sent 0–7 ms apart, all still in flight when their connection dropped at 50 ms.
-  for (let i = 0; i < 8; i++) circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 10 + i);
+  for (let i = 0; i < 8; i++) end(Outcome.FAILURE, 10 + i);
   t.equal(circuit.state, 'closed', 'one event, not 8 failures in a row');
   // Calls sent after that failure, each failing in turn: in a row.
-  for (let i = 0; i < 3; i++) {
-    clock.advance(5);
-    circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 2);
-  }
+  failInTurn(3);
   t.equal(circuit.state, 'closed', '4 in a row so far');
-  clock.advance(5);
-  circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 2);
+  failInTurn(1);
   t.equal(circuit.state, 'open', 'the 5th failure in a row opens it');
 });
 
@@ -182,22 +194,14 @@ t.test('a success of a call sent before the circuit opened does not reset the ru
 });
 
 t.test('a failure already counted in a run is not counted again after a success reset that run', async (t) => {
-  const clock = new FakeClock();
-  const set = new CircuitSet('default/x', 'endpoint', () => {});
-  const config = new BreakerConfig({ coolDownMs: 100 }, undefined);
-  const circuit = set.get('127.0.0.1:1', config.current.endpoint!);
-  clock.advance(50);
+  const { circuit, end, failInTurn } = endpointCircuit();
   // A dropped connection fails two calls in flight (sent at 40 and 45 ms); between their two
   // reports, a call on another connection succeeds.
-  circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 10);
-  circuit.onResult(clock.now(), circuit.acquire(clock.now()), 0 /* SUCCESS */, 3);
-  circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 5);
-  for (let i = 0; i < 4; i++) {
-    clock.advance(5);
-    circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 2);
-  }
+  end(Outcome.FAILURE, 10);
+  end(Outcome.SUCCESS, 3);
+  end(Outcome.FAILURE, 5);
+  failInTurn(4);
   t.equal(circuit.state, 'closed', '4 failures in a row after the success: the dropped connection was counted before it');
-  clock.advance(5);
-  circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 2);
+  failInTurn(1);
   t.equal(circuit.state, 'open', 'the 5th opens it');
 });
