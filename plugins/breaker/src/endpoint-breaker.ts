@@ -84,7 +84,8 @@ export class EndpointBreaker implements Router, CallObserver {
     const probe = this.lastProbe;
     if (probe !== undefined && (excluded === undefined || !excluded.has(probe[0]!.id))) return probe;
     const output = this.lastOutput;
-    if (output.length === 0) throw this.allOpen(list, undefined);
+    // (A probe-ready endpoint left over here is one this call already tried: name the untried ones.)
+    if (output.length === 0) throw this.allOpen(list, probe === undefined ? undefined : excluded);
     // A retry whose untried endpoints are all open: say so, rather than let the balancer report
     // that every endpoint was already tried (it never saw the open ones).
     if (excluded !== undefined && excluded.size !== 0 && output !== list && output.every((e) => excluded.has(e.id))) throw this.allOpen(list, excluded);

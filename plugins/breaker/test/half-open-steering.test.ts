@@ -1,8 +1,12 @@
 import t from 'tap';
-import { RpcClient, type Endpoint, type LoadBalancer, type Pick } from '@trellis/core';
-import { loadEchoService } from '@trellis/testkit';
+import { Code, RpcClient, type Endpoint, type LoadBalancer, type Pick } from '@trellis/core';
+import { loadEchoService, testEndpoint, testInvocation } from '@trellis/testkit';
 import { breaker, type BreakerEvent } from '../src/index.js';
-import { SkippingClock } from './fixtures/clocks.js';
+import { BreakerConfig } from '../src/breaker-config.js';
+import { CircuitSet } from '../src/circuit-set.js';
+import { EndpointBreaker } from '../src/endpoint-breaker.js';
+import { Outcome } from '../src/failure-codes.js';
+import { FakeClock, SkippingClock } from './fixtures/clocks.js';
 import { cluster, echo } from './fixtures/providers.js';
 
 const ECHO = loadEchoService();
@@ -65,4 +69,26 @@ t.test('a half-open endpoint gets its probes although the balancer avoids it; ot
   t.equal(await probe, 'b');
   t.same([await echo(client), await echo(client)], ['b', 'b'], 'the remaining probes, one after another');
   t.equal(events.at(-1)?.to, 'closed');
+});
+
+t.test('a retry is not steered back to a half-open endpoint it already tried', async (t) => {
+  const clock = new FakeClock();
+  const set = new CircuitSet('default/x', 'endpoint', () => {});
+  const config = new BreakerConfig({ coolDownMs: 100 }, undefined);
+  const router = new EndpointBreaker(set, config, clock);
+  const list = Object.freeze([testEndpoint('127.0.0.1:1'), testEndpoint('127.0.0.1:2')]);
+  const tripped = (id: string) => {
+    const circuit = set.get(id, config.current.endpoint!);
+    for (let i = 0; i < 5; i++) circuit.onResult(clock.now(), circuit.acquire(clock.now()), Outcome.FAILURE, 0);
+  };
+  tripped('127.0.0.1:1');
+  clock.advance(100); // 1 half-open, its probe slot free
+  const retry = (excluded: string[]) => testInvocation({ excluded });
+  t.same(router.route(list, retry([])).map((e) => e.id), ['127.0.0.1:1'], 'a first attempt is its probe');
+  t.same(router.route(list, retry(['127.0.0.1:1'])).map((e) => e.id), ['127.0.0.1:2'], 'a retry that tried it goes elsewhere');
+  tripped('127.0.0.1:2');
+  t.throws(() => router.route(list, retry(['127.0.0.1:1'])), {
+    code: Code.UNAVAILABLE,
+    message: 'circuit open for every provider this call has not tried yet of default/x: 127.0.0.1:2 (open, half-open in 100 ms)',
+  });
 });
