@@ -65,7 +65,8 @@ export function serverAuth(options: ServerAuthOptions): Plugin {
         admit(call) {
           const method = access(call);
           if (method.open) return undefined;
-          const verdict = options.verifier(call.metadata.get(header), call);
+          // The read-only view: no copy of the request's metadata per call (a repeated credential is shared).
+          const verdict = options.verifier(call.requestMetadata.get(header), call);
           if (isThenable(verdict)) return Promise.resolve(verdict).then((principal) => admit(call, method, principal));
           admit(call, method, verdict);
           return undefined;

@@ -9,6 +9,16 @@ import type { PeerInfo } from '../transport.js';
 import type { ServerInvocation } from './server-invocation.js';
 
 /**
+ * Where a call's metadata comes from when the transport makes it on demand: the inbound request.
+ * `requestMetadata`, when the transport has it (the native one), reads the entries without making
+ * the request's own Map (server-connection.ts); otherwise `metadata` serves both.
+ */
+interface MetadataSource {
+  readonly metadata: Metadata;
+  readonly requestMetadata?: ReadonlyMap<string, string>;
+}
+
+/**
  * The ServerInvocation handed to interceptors and the handler (and its own context values). Its AbortSignal — and the deadline
  * timer entry that fires it — is created only when someone reads `signal`: most handlers never do,
  * and an AbortController per call is measurable on the hot path.
@@ -21,9 +31,17 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
   private responseMeta: Metadata | undefined;
   private headerBlock: Metadata | undefined;
   private timerArmed = false;
-  // Server observers and gates (server/server-hooks.ts): what they returned, by hook index, and how
-  // many gates admitted the call. The call doubles as the ServerCallEnd record (one object per call).
-  hookStates: unknown[] | undefined = undefined;
+  // Server observers and gates (server/server-hooks.ts): what they returned, by hook index — the
+  // first four in fields, so a call with a few hooks (the built-in plugins: tracing, metrics, the
+  // limiter, auth) allocates no array for them — and how many gates admitted the call. The call
+  // doubles as the ServerCallEnd record (one object per call).
+  private state0: unknown = undefined;
+  private state1: unknown = undefined;
+  private state2: unknown = undefined;
+  private state3: unknown = undefined;
+  private moreStates: unknown[] | undefined = undefined;
+  /** Some hook returned a state (enter and callEnd have something to look up). */
+  hasHookState = false;
   gatesPassed = 0;
   startedAt = 0;
   code: Code = Code.OK;
@@ -38,13 +56,40 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
      * The request metadata, or the inbound request to read it from when somebody asks (the native
      * transport creates an empty map only then: most handlers never read it).
      */
-    private readonly metadataSource: Metadata | { readonly metadata: Metadata },
+    private readonly metadataSource: Metadata | MetadataSource,
     readonly deadline: number,
     readonly attempt: number,
     readonly peer: PeerInfo,
     private readonly timer: DeadlineTimer,
   ) {
     super();
+  }
+
+  /** What hook `index` returned for this call (undefined: nothing). */
+  hookState(index: number): unknown {
+    switch (index) {
+      case 0: return this.state0;
+      case 1: return this.state1;
+      case 2: return this.state2;
+      case 3: return this.state3;
+      default: return this.moreStates?.[index - 4];
+    }
+  }
+
+  setHookState(index: number, state: unknown): void {
+    this.hasHookState = true;
+    switch (index) {
+      case 0: this.state0 = state; break;
+      case 1: this.state1 = state; break;
+      case 2: this.state2 = state; break;
+      case 3: this.state3 = state; break;
+      default: {
+        // Packed, filled with undefined up to the index (a holey array reads past its end through the prototype chain).
+        const more = (this.moreStates ??= []);
+        while (more.length <= index - 4) more.push(undefined);
+        more[index - 4] = state;
+      }
+    }
   }
 
   /** ServerCallEnd: the call itself. */
@@ -55,6 +100,12 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
   get metadata(): Metadata {
     const source = this.metadataSource;
     return source instanceof Map ? source : source.metadata;
+  }
+
+  get requestMetadata(): ReadonlyMap<string, string> {
+    const source = this.metadataSource;
+    if (source instanceof Map) return source;
+    return source.requestMetadata ?? source.metadata;
   }
 
   /** The call's context values are the call itself (one object less per call, like the client's CallContext). */

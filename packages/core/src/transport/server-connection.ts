@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { Code, RpcError } from '../errors.js';
-import type { Metadata } from '../metadata.js';
+import { NO_METADATA, type Metadata } from '../metadata.js';
 import type { InboundRequest, PeerInfo, RequestHandler, ServerExchange } from '../transport.js';
 import type { MessageWriter, StreamHandler } from '../transport-stream.js';
 import { encodeBareFrame, FIXED_HEADER_SIZE, FRAME_TYPE_NAMES, FrameType, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
@@ -72,18 +72,32 @@ class Exchange implements ServerExchange, InboundRequest {
   body!: Uint8Array;
   timeoutMs = 0;
   attempt = 1;
-  /** The request's metadata, when its header carried any (decodeRequestHeaderInto sets it). */
+  /** The request's metadata, when its header carried entries of its own (decodeRequestHeaderInto sets it). */
   private entries: Metadata | undefined = undefined;
+  /**
+   * Or the connection's shared read-only entries, when they were byte for byte the previous
+   * request's (decodeRequestHeaderInto sets it instead): no Map per request for a credential that
+   * every call repeats, until somebody asks for a mutable `metadata`.
+   */
+  receivedMetadata: ReadonlyMap<string, string> | undefined = undefined;
 
   constructor(private readonly connection: ServerConnection, readonly streamId: number, readonly size: number, readonly peer: PeerInfo) {}
 
-  /** Created empty when read and the header carried none: most requests' metadata is never read. */
+  /**
+   * The request's own Map, made when first read: a copy of the shared entries, or empty when the
+   * header carried none (most requests' metadata is never read by their handler).
+   */
   get metadata(): Metadata {
-    return (this.entries ??= new Map());
+    return (this.entries ??= this.receivedMetadata === undefined ? new Map() : new Map(this.receivedMetadata));
   }
 
   set metadata(metadata: Metadata) {
     this.entries = metadata;
+  }
+
+  /** The entries read-only, with no copy: the request's own Map once made, else the shared one. */
+  get requestMetadata(): ReadonlyMap<string, string> {
+    return this.entries ?? this.receivedMetadata ?? NO_METADATA;
   }
 
   respond(body: Uint8Array, metadata: Metadata | undefined, headers?: Metadata): void {
