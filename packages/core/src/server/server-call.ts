@@ -8,6 +8,9 @@ import type { ServiceKey } from '../service-key.js';
 import type { PeerInfo } from '../transport.js';
 import type { ServerInvocation } from './server-invocation.js';
 
+const NO_STATE = -1;
+const MANY_STATES = -2;
+
 /**
  * Where a call's metadata comes from when the transport makes it on demand: the inbound request.
  * `requestMetadata`, when the transport has it (the native one), reads the entries without making
@@ -31,17 +34,13 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
   private responseMeta: Metadata | undefined;
   private headerBlock: Metadata | undefined;
   private timerArmed = false;
-  // Server observers and gates (server/server-hooks.ts): what they returned, by hook index — the
-  // first four in fields, so a call with a few hooks (the built-in plugins: tracing, metrics, the
-  // limiter, auth) allocates no array for them — and how many gates admitted the call. The call
-  // doubles as the ServerCallEnd record (one object per call).
-  private state0: unknown = undefined;
-  private state1: unknown = undefined;
-  private state2: unknown = undefined;
-  private state3: unknown = undefined;
-  private moreStates: unknown[] | undefined = undefined;
-  /** Some hook returned a state (enter and callEnd have something to look up). */
-  hasHookState = false;
+  // Server observers and gates (server/server-hooks.ts): what they returned, by hook index, and how
+  // many gates admitted the call. Usually one hook at most returns a state (metrics' series; tracing's
+  // with an SDK is a second): the state itself is kept, with its index, and an array by index only
+  // once a second hook returns one. The call doubles as the ServerCallEnd record (one object per call).
+  private states: unknown = undefined;
+  /** Whose state `states` is: a hook index, NO_STATE, or MANY_STATES (then an array by hook index). */
+  private stateIndex = NO_STATE;
   gatesPassed = 0;
   startedAt = 0;
   code: Code = Code.OK;
@@ -65,31 +64,37 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
     super();
   }
 
+  /** Some hook returned a state for this call. */
+  get hasHookState(): boolean {
+    return this.stateIndex !== NO_STATE;
+  }
+
   /** What hook `index` returned for this call (undefined: nothing). */
   hookState(index: number): unknown {
-    switch (index) {
-      case 0: return this.state0;
-      case 1: return this.state1;
-      case 2: return this.state2;
-      case 3: return this.state3;
-      default: return this.moreStates?.[index - 4];
-    }
+    const held = this.stateIndex;
+    if (held === index) return this.states;
+    return held === MANY_STATES ? (this.states as unknown[])[index] : undefined;
   }
 
   setHookState(index: number, state: unknown): void {
-    this.hasHookState = true;
-    switch (index) {
-      case 0: this.state0 = state; break;
-      case 1: this.state1 = state; break;
-      case 2: this.state2 = state; break;
-      case 3: this.state3 = state; break;
-      default: {
-        // Packed, filled with undefined up to the index (a holey array reads past its end through the prototype chain).
-        const more = (this.moreStates ??= []);
-        while (more.length <= index - 4) more.push(undefined);
-        more[index - 4] = state;
-      }
+    const held = this.stateIndex;
+    if (held === NO_STATE || held === index) {
+      this.stateIndex = index;
+      this.states = state;
+      return;
     }
+    if (held !== MANY_STATES) {
+      // A second hook's state: an array by index, packed (a holey one reads past its end through the
+      // prototype chain), of four slots from a literal (exactly four) when that is enough.
+      const states: unknown[] = [undefined, undefined, undefined, undefined];
+      while (states.length <= held) states.push(undefined);
+      states[held] = this.states;
+      this.states = states;
+      this.stateIndex = MANY_STATES;
+    }
+    const states = this.states as unknown[];
+    while (states.length <= index) states.push(undefined);
+    states[index] = state;
   }
 
   /** ServerCallEnd: the call itself. */

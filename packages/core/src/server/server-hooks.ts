@@ -17,7 +17,7 @@ export function codeOfThrown(error: unknown): Code {
  * flow: observers' `callStart` → their `enter` (only those that returned a state) → gates by order →
  * the body (interceptor chain or handler); at the end, once, every admitting gate's and every
  * observer's `callEnd` with the kernel's code and latency. Per-call state lives on the `ServerCall`
- * (`hookState`: fields for the first four hooks, no array per call).
+ * (`hookState`: one hook's state kept as it is, an array only once a second hook returns one).
  */
 export class ServerHooks {
   private readonly observers: ServerCallObserver[] = [];

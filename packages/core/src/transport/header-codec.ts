@@ -529,6 +529,11 @@ class ReceivedMetadata extends Map<string, string> {
   }
 }
 
+/** One of a memo's shared read-only Maps (a request's own Map is not). */
+export function isReceivedMetadata(metadata: ReadonlyMap<string, string>): boolean {
+  return metadata instanceof ReceivedMetadata;
+}
+
 /**
  * decodeRequestHeader into an object the caller has anyway (the server's per-request exchange).
  * `target.metadata` is set only when the header carries entries the memo does not hold (no Map per
