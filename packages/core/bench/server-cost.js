@@ -136,12 +136,17 @@ async function server(mode) {
 
   const session = new Session();
   session.connect();
-  await post(session, 'HeapProfiler.enable');
-  await post(session, 'HeapProfiler.startSampling', { samplingInterval: HEAP_SAMPLE_BYTES, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
-  const sampled = await ask({ calls: CALLS });
-  const { profile } = await post(session, 'HeapProfiler.stopSampling');
-  await post(session, 'HeapProfiler.disable');
-  const heap = sites(profile);
+  // SERVER_COST_HEAP=0 leaves the heap profiler out (to see the CPU profiler alone, with --cpu).
+  let heap = { total: 0, bySite: new Map() };
+  let sampled = { calls: 1, errors: 0 };
+  if (process.env.SERVER_COST_HEAP !== '0') {
+    await post(session, 'HeapProfiler.enable');
+    await post(session, 'HeapProfiler.startSampling', { samplingInterval: HEAP_SAMPLE_BYTES, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    sampled = await ask({ calls: CALLS });
+    const { profile } = await post(session, 'HeapProfiler.stopSampling');
+    await post(session, 'HeapProfiler.disable');
+    heap = sites(profile);
+  }
 
   // With --cpu: one round under the CPU profiler (50 µs sampling), self time by function.
   let cpuTop = [];
