@@ -223,7 +223,7 @@ async function waitUntil(condition: () => boolean): Promise<void> {
   }
 }
 
-t.test('more hooks than the call keeps in fields: each one gets back its own state', async (t) => {
+t.test('seven hooks that all return a state: each one gets back its own', async (t) => {
   const ends: string[] = [];
   const entered: string[] = [];
   const plugins: Plugin[] = [];
