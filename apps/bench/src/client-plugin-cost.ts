@@ -11,8 +11,9 @@
  * created (an async_hooks init hook) and `performance.now()` reads (the function wrapped), over
  * `--calls` calls plus the 2,000-call warm-up (the client's start-up is counted too: ± 0.01).
  *
- * Configurations alternate within each round (bare, all client plugins, all but one for each), and
- * the median of the rounds is printed; the leave-one-out difference is that plugin's cost.
+ * Configurations alternate within each round (bare, all client plugins, all but one for each, and all
+ * of them discovering through a registry that serves rule documents), and the median of the rounds is
+ * printed; the leave-one-out difference is that plugin's cost.
  */
 import { createHook } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
@@ -37,6 +38,8 @@ async function main(): Promise<void> {
     { name: 'bare kernel', plugins: () => [] },
     { name: 'all client plugins', plugins: skipping() },
     ...all.map((pkg) => ({ name: `all but ${pkg}`, plugins: skipping(pkg) })),
+    // The routers follow a live `routes` document there, behind @trellis/rules' gate.
+    { name: 'all client plugins, rules registry', plugins: skipping(), rulesRegistry: true },
   ];
   if (values.counts) return printCounts(configs, calls);
   const results = await alternatingRounds(configs, { calls, rounds, inflight: 256 });

@@ -6,7 +6,7 @@
  * process.cpuUsage. Configurations alternate within each round, so drift on a shared machine falls
  * on all of them alike.
  */
-import { RpcClient, type Endpoint, type Plugin } from '@trellis/core';
+import { MemoryRegistry, RpcClient, type Endpoint, type Plugin } from '@trellis/core';
 import type { ClientTransport, OutboundRequest } from '@trellis/core/spi';
 import { loadProto } from '@trellis/codec-protobuf';
 import { BENCH_PROTO, makeRequest, type EchoRequest } from './payload.js';
@@ -43,13 +43,30 @@ export interface ClientConfig {
   readonly name: string;
   /** Called once per round: each round's client gets fresh plugin objects. */
   readonly plugins: () => Plugin[];
+  /**
+   * Discover the provider in a registry that serves rule documents (a MemoryRegistry holding a
+   * `routes` document) instead of a fixed address, so rule-reading plugins follow a live document
+   * and install @trellis/rules' gate, which holds the first calls until it arrived.
+   */
+  readonly rulesRegistry?: boolean;
+}
+
+const SERVICE_NAME = 'bench.BenchService';
+
+/** A registry listing the one (echo) provider, with a live `routes` document for it. */
+async function rulesServingRegistry(): Promise<MemoryRegistry> {
+  const registry = new MemoryRegistry();
+  const key = { group: 'default', name: SERVICE_NAME, version: '' };
+  await registry.register(key, { host: '127.0.0.1', port: 1, weight: 100, version: '', tags: {}, protocol: 'trellis', startedAt: Date.now() });
+  await registry.putConfig(key, 'routes', 'version: bench\n'); // no rules: what is measured is following it
+  return registry;
 }
 
 /** Client CPU (user + system) per call, µs: `calls` Echo calls, `inflight` at a time, after a 2,000-call warm-up. */
-async function clientCpuUsPerCall(plugins: Plugin[], calls: number, inflight: number): Promise<number> {
+async function clientCpuUsPerCall(plugins: Plugin[], calls: number, inflight: number, rulesRegistry = false): Promise<number> {
   const client = new RpcClient({
-    service: loadProto(BENCH_PROTO).service('bench.BenchService'),
-    addresses: ['127.0.0.1:1'],
+    service: loadProto(BENCH_PROTO).service(SERVICE_NAME),
+    ...(rulesRegistry ? { registry: await rulesServingRegistry() } : { addresses: ['127.0.0.1:1'] }),
     transport: new EchoTransport(),
     timeoutMs: 10_000,
     plugins,
@@ -79,7 +96,7 @@ async function clientCpuUsPerCall(plugins: Plugin[], calls: number, inflight: nu
 export async function alternatingRounds(configs: readonly ClientConfig[], options: { calls: number; rounds: number; inflight: number }): Promise<Map<string, number[]>> {
   const results = new Map<string, number[]>(configs.map((c) => [c.name, []]));
   for (let r = 0; r < options.rounds; r++) {
-    for (const config of configs) results.get(config.name)!.push(await clientCpuUsPerCall(config.plugins(), options.calls, options.inflight));
+    for (const config of configs) results.get(config.name)!.push(await clientCpuUsPerCall(config.plugins(), options.calls, options.inflight, config.rulesRegistry));
   }
   return results;
 }

@@ -10,11 +10,11 @@
  * WORKERS / SERVICE_MS calls per ms. The load generator in this process is open loop: it offers
  * calls on a schedule whatever the answers, as independent users do.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { RpcClient, RpcError, RpcServer, Code, type MessageCodec, type ServiceDefinition } from '@trellis/core';
 import { limiter, type GateSnapshot } from '@trellis/breaker';
 import { percentile } from '@trellis/core/toolkit';
+import { forkReady } from '@trellis/testkit';
 
 const WORKERS = 10;
 const SERVICE_MS = 40;
@@ -143,26 +143,21 @@ interface Provider {
   kill(): Promise<void>;
 }
 
-function startProvider(withLimiter: boolean): Promise<Provider> {
-  const child: ChildProcess = fork(__filename, ['server', withLimiter ? 'limiter' : 'none'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function startProvider(withLimiter: boolean): Promise<Provider> {
+  const { child, ready } = forkReady<{ type: 'ready'; port: number }>(__filename, ['server', withLimiter ? 'limiter' : 'none'], { label: `provider (${withLimiter ? 'limiter' : 'no limiter'})` });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  process.once('exit', () => child.kill('SIGKILL'));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('message', (ready: { port: number }) => {
-      resolve({
-        port: ready.port,
-        snapshot: () => new Promise((answer) => {
-          child.once('message', (m: { gates: GateSnapshot[] }) => answer(m.gates));
-          child.send({ type: 'snapshot' });
-        }),
-        kill: async () => {
-          child.kill('SIGKILL');
-          await exited;
-        },
-      });
-    });
-  });
+  const { port } = await ready;
+  return {
+    port,
+    snapshot: () => new Promise((answer) => {
+      child.once('message', (m: { gates: GateSnapshot[] }) => answer(m.gates));
+      child.send({ type: 'snapshot' });
+    }),
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
 
 interface Sample {

@@ -13,11 +13,12 @@
  *   --profile                         CPU and allocation profiles of both sides at 32 and 256 in flight
  *                                     (default: trellis and tight-raw), summarised by package/function
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { forkReady } from '@trellis/testkit';
 import { measureCodecCost, type CodecCost } from './codec-cost.js';
 import type { RoundResult } from './load.js';
 import { between, type IntervalStats, type StatsSnapshot } from './process-stats.js';
@@ -34,9 +35,6 @@ interface Settings {
   /** Length of each diagnostic round (promise count, socket probe). */
   probeMs: number;
 }
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
 /**
  * Pins a process — every thread of it, V8's GC and compiler helpers included (`-a`) — to one core when
@@ -57,18 +55,10 @@ interface Worker {
   readonly ready: Extract<FromWorker, { type: 'ready' }>;
 }
 
-function spawnWorker(args: WorkerArgs, core: number): Promise<Worker> {
-  const child = fork(join(__dirname, 'worker.js'), [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
+async function spawnWorker(args: WorkerArgs, core: number): Promise<Worker> {
+  const { child, ready } = forkReady<Extract<FromWorker, { type: 'ready' }>>(join(__dirname, 'worker.js'), [JSON.stringify(args)], { label: `${args.role} for ${args.kind}` });
   pin(child.pid!, core);
-  return new Promise((resolvePromise, reject) => {
-    child.once('message', (message: FromWorker) => {
-      if (message.type === 'ready') resolvePromise({ child, ready: message });
-      else reject(new Error(`${args.role} for ${args.kind} failed: ${message.type === 'failed' ? message.message : message.type}`));
-    });
-    child.once('exit', (code) => reject(new Error(`${args.role} for ${args.kind} exited with ${code}`)));
-  });
+  return { child, ready: await ready };
 }
 
 function ask<T extends FromWorker['type']>(worker: Worker, message: ToWorker, reply: T): Promise<Extract<FromWorker, { type: T }>> {

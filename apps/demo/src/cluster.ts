@@ -1,5 +1,6 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { forkReady } from '@trellis/testkit';
 import type { Behaviour, ProviderArgs } from './provider.js';
 
 export interface ProviderHandle {
@@ -17,39 +18,26 @@ export interface ProviderHandle {
   kill(signal: NodeJS.Signals): void;
 }
 
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
-
 /** Starts a Greeter provider in its own process and waits until it listens. */
-export function startProvider(args: ProviderArgs): Promise<ProviderHandle> {
-  const child = fork(join(__dirname, 'provider.js'), [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    child.once('message', (message: { type: string; port?: number; grpcPort?: number; message?: string }) => {
-      if (message.type !== 'ready') return reject(new Error(`provider ${args.name} failed to start: ${message.message}`));
-      const port = message.port!;
-      resolve({
-        name: args.name,
-        tags: args.tags ?? {},
-        port,
-        grpcPort: message.grpcPort!,
-        address: `127.0.0.1:${port}`,
-        child,
-        setBehaviour: (behaviour) => void child.send({ type: 'behaviour', behaviour }),
-        kill: (signal) => void child.kill(signal),
-        // A provider that exits without reporting its drain resolves too (-1): a stop never hangs
-        // the demo's teardown.
-        stop: () =>
-          new Promise((done) => {
-            child.once('message', (m: { type: string; drainedMs?: number }) => m.type === 'closed' && done(m.drainedMs ?? 0));
-            child.once('exit', () => done(-1));
-            child.kill('SIGTERM');
-          }),
-      });
-    });
-    child.once('exit', (code) => reject(new Error(`provider ${args.name} exited with code ${code} before it was ready`)));
-  });
+export async function startProvider(args: ProviderArgs): Promise<ProviderHandle> {
+  const { child, ready } = forkReady<{ type: string; port: number; grpcPort: number }>(join(__dirname, 'provider.js'), [JSON.stringify(args)], { label: `provider ${args.name}` });
+  const { port, grpcPort } = await ready;
+  return {
+    name: args.name,
+    tags: args.tags ?? {},
+    port,
+    grpcPort,
+    address: `127.0.0.1:${port}`,
+    child,
+    setBehaviour: (behaviour) => void child.send({ type: 'behaviour', behaviour }),
+    kill: (signal) => void child.kill(signal),
+    // A provider that exits without reporting its drain resolves too (-1): a stop never hangs
+    // the demo's teardown.
+    stop: () =>
+      new Promise((done) => {
+        child.once('message', (m: { type: string; drainedMs?: number }) => m.type === 'closed' && done(m.drainedMs ?? 0));
+        child.once('exit', () => done(-1));
+        child.kill('SIGTERM');
+      }),
+  };
 }

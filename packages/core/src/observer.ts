@@ -77,8 +77,8 @@ export interface CallEnd {
  * the breaker's outcome recording, tracing, retry's record of where each attempt went. Every method
  * is optional and synchronous, runs in the kernel's own flow (no interceptor layer, no promise) and
  * must not throw — an observer's exception is reported once as a process warning and otherwise
- * ignored, so it cannot change a call. Plugins that change a call use a gate (`CallGate`: a
- * synchronous check or metadata), the retry policy (`RetryPolicy`) or an interceptor.
+ * ignored, so it cannot change a call. Plugins that change a call use a gate (`CallGate`: a check
+ * or metadata before it, which may make it wait), the retry policy (`RetryPolicy`) or an interceptor.
  *
  * Stream calls (issue #18): `attemptStart` / `attemptEnd` and the balancer's `Pick.done` cover the
  * stream's *set-up* (until the server accepted it; `latencyMs` is the set-up latency, so latency-aware

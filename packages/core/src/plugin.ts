@@ -77,12 +77,13 @@ export interface ClientPluginContext extends PluginContextBase {
   /**
    * Around the whole call, above routing; `InterceptorOrder` names the slots. For plugins that change
    * the call asynchronously. `calls`: which calls it takes part in ('all', the default; 'unary';
-   * 'streams'). Each interceptor is a promise layer: a synchronous check is a gate (`addGate`).
+   * 'streams'). Each interceptor is a promise layer: a check before the call is a gate (`addGate`).
    */
   addInterceptor(interceptor: Interceptor, order: number, calls?: InterceptedCalls): void;
   /**
-   * A synchronous check or metadata change before the call (order before `InterceptorOrder.RETRY`)
-   * or before each attempt (after it): no promise layer. See `CallGate`.
+   * A check or metadata change before the call (order before `InterceptorOrder.RETRY`) or before each
+   * attempt (after it): no promise layer. Its `beforeCall` returns nothing (go on), throws (refuse) or
+   * returns a promise (wait, within the call's deadline) — the server gate's contract. See `CallGate`.
    */
   addGate<S>(gate: CallGate<S>, order: number): void;
   /**
@@ -133,8 +134,9 @@ export interface ServerPluginContext extends PluginContextBase {
    */
   observe<S>(observer: ServerCallObserver<S>): void;
   /**
-   * A synchronous check before the handler, without an interceptor layer: its `admit` may throw (a
-   * coded RpcError) to refuse the call, and its `callEnd` runs for every call it admitted. Gates run
+   * A check before the handler, without an interceptor layer: its `admit` may throw (a coded
+   * RpcError) to refuse the call or return a promise to make it wait — the client gate's contract —
+   * and its `callEnd` runs for every call it admitted. Gates run
    * by `order` (`ServerInterceptorOrder`'s slots), after the observers' `callStart` and before every
    * interceptor. See `ServerGate`.
    */

@@ -47,16 +47,18 @@ export interface ServerCallObserver<S = unknown> {
 }
 
 /**
- * A synchronous check before the handler, without an interceptor layer: authentication, admission
- * (rate and concurrency limits). Gates run in their `order` (`ServerInterceptorOrder` names the
- * slots), after every observer's `callStart` and inside their `enter`, before the interceptor chain.
+ * A check before the handler, without an interceptor layer: authentication, admission (rate and
+ * concurrency limits). The server's twin of the client's `CallGate`, with the same return contract:
+ * nothing (or a state) goes on at once, a throw refuses, a promise makes the call wait. Gates run in
+ * their `order` (`ServerInterceptorOrder` names the slots), after every observer's `callStart` and
+ * inside their `enter`, before the interceptor chain.
  *
  * `admit` throws (an RpcError) to refuse the call: the handler does not run and the caller gets that
  * error. A check that must wait (a verifier that asks another service) returns a promise instead: the
  * rest of the call waits for it, a rejection refuses the call, and what it resolves with is the
- * state (so a state itself cannot be a promise). Otherwise it may return a state, handed back to the gate's `callEnd`, which runs once for every call
- * the gate admitted, however the call ended — a gate that takes a slot gives it back there.
- * `callEnd` must not throw.
+ * state (so a state itself cannot be a promise). Otherwise it may return a state, handed back to the
+ * gate's `callEnd`, which runs once for every call the gate admitted, however the call ended — a gate
+ * that takes a slot gives it back there. `callEnd` must not throw.
  */
 export interface ServerGate<S = unknown> {
   admit(call: ServerInvocation, startedAt: number): S | undefined | PromiseLike<S | undefined>;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Code, MemoryRegistry, RpcClient, RpcServer, type ServerInvocation } from '../src/index.js';
+import { Code, definePlugin, MemoryRegistry, RpcClient, RpcServer, ServerInterceptorOrder, type ServerInvocation } from '../src/index.js';
 import { FrameType } from '../src/transport/frame.js';
 import { ECHO, startEchoServer } from './fixtures/json-service.js';
 import { fixedHeader, RawPeer, responseHeader } from './fixtures/raw-peer.js';
@@ -118,4 +118,55 @@ t.test('headers written otherwise than the kernel writes them decode as before',
   t.equal((await send(entry('k', 'a'))).code, Code.OK, 'a good one');
   t.equal((await send(truncated)).code, Code.INVALID_ARGUMENT, 'a truncated entry after it: a coded error');
   t.same((await send(entry('k', 'a'))).body?.metadata, { k: 'a' }, 'and the connection serves the next');
+});
+
+t.test('requestMetadata: the same entries read-only, shared by repeated blocks, the call\'s own Map once made', async (t) => {
+  const seen: { gate: ReadonlyMap<string, string>; entries: Record<string, string>; refused: string }[] = [];
+  const ends: Record<string, string>[] = [];
+  const plugin = definePlugin({
+    meta: { name: 'reader', kernel: '^0.1.0' },
+    setupServer(ctx) {
+      ctx.addGate({
+        admit(call) {
+          const view = call.requestMetadata;
+          let refused = 'not tried';
+          // The third call's (a repeated block): a plugin that ignores the type and writes is refused.
+          if (seen.length === 2) {
+            try {
+              (view as Map<string, string>).set('x-gate', 'written');
+              refused = 'no';
+            } catch (error) {
+              refused = (error as Error).constructor.name;
+            }
+          }
+          seen.push({ gate: view, entries: Object.fromEntries(view), refused });
+          return undefined;
+        },
+      }, ServerInterceptorOrder.USER);
+      ctx.observe({ callEnd: (end) => void ends.push(Object.fromEntries(end.invocation.requestMetadata)) });
+    },
+  });
+  const server = new RpcServer({ host: '127.0.0.1', registry: new MemoryRegistry(), plugins: [plugin] });
+  const run = (request: { message?: string }, call: ServerInvocation) => {
+    const metadata = Object.fromEntries(call.metadata);
+    if (request.message === 'change') call.metadata.set('x-added', 'by the handler');
+    return { metadata, attempt: call.attempt };
+  };
+  server.addService(ECHO, { echo: run, mutate: run });
+  await server.start();
+  const client = new RpcClient({ service: ECHO, addresses: [`127.0.0.1:${server.port}`] });
+  t.teardown(async () => { await client.close(); await server.close(); });
+  const metadata = { authorization: 'token-dddddddddddddddd' };
+  for (const message of ['first', 'second', 'change', 'after']) {
+    const echoed = (await client.invoke('Echo', { message }, { metadata })) as Echoed;
+    t.same(echoed.metadata, metadata, `${message}: the handler's metadata is what was sent`);
+  }
+  t.same(seen.map((s) => s.entries), [metadata, metadata, metadata, metadata], 'gates read the entries sent, every call');
+  t.equal(seen[2]!.gate, seen[1]!.gate, 'a repeated block: the very same read-only Map');
+  t.equal(seen[3]!.gate, seen[1]!.gate, 'still shared after a handler changed its own metadata');
+  t.equal(seen[2]!.refused, 'TypeError', 'the shared Map refuses writes');
+  t.same(ends, [metadata, metadata, { ...metadata, 'x-added': 'by the handler' }, metadata],
+    'read after the handler: its own Map, with its change, only for its own call');
+  t.equal(await client.invoke('Echo', { message: 'none' }).then((e) => Object.keys((e as Echoed).metadata).length), 0, 'a call with no metadata');
+  t.same(seen.at(-1)!.entries, {}, 'reads as empty');
 });

@@ -222,3 +222,33 @@ async function waitUntil(condition: () => boolean): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+t.test('seven hooks that all return a state: each one gets back its own', async (t) => {
+  const ends: string[] = [];
+  const entered: string[] = [];
+  const plugins: Plugin[] = [];
+  for (let i = 0; i < 4; i++) {
+    plugins.push(serverPlugin(`observer-${i}`, (ctx) => ctx.observe({
+      callStart: () => `observer ${i}`,
+      enter: (state, rest, call) => {
+        entered.push(state as string);
+        return rest(call);
+      },
+      callEnd: (_end, state) => void ends.push(`${i}: ${String(state)}`),
+    })));
+  }
+  for (let i = 0; i < 3; i++) {
+    plugins.push(serverPlugin(`gate-${i}`, (ctx) => ctx.addGate({
+      admit: () => `gate ${i}`,
+      callEnd: (_end, state) => void ends.push(`gate ${i}: ${String(state)}`),
+    }, ServerInterceptorOrder.USER + i)));
+  }
+  const { client } = await rig(t, plugins);
+  t.match(await client.invoke('Echo', { message: 'hi' }), { message: 'hi' });
+  t.same(entered, ['observer 0', 'observer 1', 'observer 2', 'observer 3'], 'every enter with its own state');
+  t.same(ends, ['gate 2: gate 2', 'gate 1: gate 1', 'gate 0: gate 0', '0: observer 0', '1: observer 1', '2: observer 2', '3: observer 3'],
+    'gates in reverse, then observers, each with its own state');
+  ends.length = 0;
+  await t.rejects(client.invoke('Echo', { failCode: Code.NOT_FOUND }), { code: Code.NOT_FOUND });
+  t.same(ends, ['gate 2: gate 2', 'gate 1: gate 1', 'gate 0: gate 0', '0: observer 0', '1: observer 1', '2: observer 2', '3: observer 3'], 'and again on the next call');
+});

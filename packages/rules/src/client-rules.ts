@@ -88,6 +88,6 @@ export function clientRules<R extends RuleBase, C>(ctx: ClientPluginContext, spe
   }
   if (!resolved.live) return rules;
   const watch = watchRules(ctx, resolved.document, { spec, target: rules, onError: resolved.onError });
-  if (watch !== undefined && resolved.liveWaitMs > 0) ctx.addInterceptor(watch.gate(resolved.liveWaitMs), RULES_GATE_ORDER);
+  if (watch !== undefined && resolved.liveWaitMs > 0) ctx.addGate(watch.gate(resolved.liveWaitMs), RULES_GATE_ORDER);
   return rules;
 }

@@ -1,4 +1,4 @@
-import { Code, ErrorCodes, InterceptorOrder, RpcError, TrellisError, type Interceptor, type Registry } from '@trellis/core';
+import { Code, ErrorCodes, InterceptorOrder, RpcError, TrellisError, type CallGate, type Registry } from '@trellis/core';
 import { isConfigSource, RegistryPaths, type Disposable, type ServiceQuery } from '@trellis/core/spi';
 import { compileSection, readDocument, type RuleBase, type RuleSpec } from './document.js';
 import { describePlace, readWholeDocument, rejectedDocument, type DocumentPlace, type DocumentSpec } from './document-spec.js';
@@ -33,15 +33,19 @@ export interface RuleWatch {
   /** True once the source answered (with a document, or with "there is none"), or waiting was given up. */
   readonly loaded: boolean;
   /**
-   * An interceptor that holds calls until the first answer (at most `waitMs`, and never past a call's
-   * deadline), so a consumer does not route its first calls on start-up rules the live ones would
-   * forbid. After that it is one boolean test per call.
+   * A client gate (`ctx.addGate(gate, RULES_GATE_ORDER)`) that holds calls until the first answer (at
+   * most `waitMs`, and never past a call's deadline), so a consumer does not route its first calls on
+   * start-up rules the live ones would forbid. After that it is one boolean test per call, and returns
+   * nothing: no promise.
    */
-  gate(waitMs: number): Interceptor;
+  gate(waitMs: number): CallGate;
   dispose(): void;
 }
 
-/** Where the gate sits: InterceptorOrder.RULES_GATE, inside retry (the wait costs no attempt), above the directory. */
+/**
+ * Where the gate sits: InterceptorOrder.RULES_GATE, after retry (a gate there runs before each attempt; once
+ * the documents arrived that is one boolean test), above the directory.
+ */
 export const RULES_GATE_ORDER = InterceptorOrder.RULES_GATE;
 
 export interface WatchDocumentOptions<V, C> {
@@ -202,18 +206,21 @@ class SharedDocument {
     this.forget();
   }
 
-  gate(waitMs: number): Interceptor {
-    return (next) => (invocation) => {
-      if (this.loaded) return next(invocation);
-      const remaining = invocation.deadline - this.ctx.clock.now();
-      return this.whenLoaded(Math.min(waitMs, Math.max(0, remaining))).then(() => {
-        if (!this.loaded && remaining < waitMs) {
-          // The call's own deadline ran out first: fail it plainly rather than race the transport.
-          throw new RpcError(Code.DEADLINE_EXCEEDED, `deadline exceeded while waiting for the ${this.source}`, { mayHaveRun: false });
-        }
-        if (!this.loaded && !this.gaveUp) this.giveUp(waitMs);
-        return next(invocation);
-      });
+  gate(waitMs: number): CallGate {
+    return {
+      beforeCall: (invocation) => {
+        if (this.loaded) return undefined;
+        // Whole milliseconds, rounded down: the kernel's own deadline timer for a waiting gate is
+        // rounded up, so at the deadline this gate's error (it says what the call waited for) comes first.
+        const remaining = Math.floor(invocation.deadline - this.ctx.clock.now());
+        return this.whenLoaded(Math.min(waitMs, Math.max(0, remaining))).then(() => {
+          if (!this.loaded && remaining < waitMs) {
+            // The call's own deadline ran out first: fail it plainly rather than race the transport.
+            throw new RpcError(Code.DEADLINE_EXCEEDED, `deadline exceeded while waiting for the ${this.source}`, { mayHaveRun: false });
+          }
+          if (!this.loaded && !this.gaveUp) this.giveUp(waitMs);
+        });
+      },
     };
   }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { MemoryRegistry, RpcClient, StaticRegistry, type TrellisError } from '@trellis/core';
-import { type RuleSet, type RulesUpdate } from '../src/index.js';
+import { Code, definePlugin, MemoryRegistry, RpcClient, StaticRegistry, type TrellisError } from '@trellis/core';
+import { RULES_GATE_ORDER, type RuleSet, type RulesUpdate } from '../src/index.js';
 import { limitSpec } from './fixtures/limits.js';
 import { PING, QUERY, sectionPlugin, startPingServer } from './fixtures/service.js';
 
@@ -218,4 +218,47 @@ t.test('the default reporter warns once per rejected document, however many plug
   await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
   t.equal(warnings.length, 1);
   t.match(warnings[0], { name: 'Warning', code: 'ERR_INVALID_RULES', message: /rule "bad" field "max": must be ≥ 1, got 0/ });
+});
+
+t.test('a caller\'s abort ends its own call\'s wait; the others still wait for the live rules', async (t) => {
+  /** Answers the document watch only when the test says so. */
+  class LateDocuments extends MemoryRegistry {
+    private watched!: (listener: (text: string | undefined) => void) => void;
+    /** The document watch's listener, once the watch started. */
+    readonly listener = new Promise<(text: string | undefined) => void>((resolve) => (this.watched = resolve));
+    override watchConfig(_query: unknown, _name: string, listener: (text: string | undefined) => void) {
+      this.watched(listener);
+      return { dispose: () => undefined };
+    }
+  }
+  const registry = new LateDocuments();
+  await setup(t, registry);
+  const ev = events();
+  const seen: Seen = { versions: [] };
+  let reached!: () => void;
+  const bothHeld = new Promise<void>((resolve) => {
+    let count = 0;
+    reached = () => void (++count === 2 && resolve());
+  });
+  // A gate just before the rules gate: when it ran, the call is held by the rules gate in the same turn.
+  const marker = definePlugin({
+    meta: { name: '@test/marker', kernel: '^0.1.0' },
+    setupClient: (ctx) => ctx.addGate({ beforeCall: () => reached() }, RULES_GATE_ORDER - 1),
+  });
+  const client = new RpcClient({
+    service: PING, registry,
+    plugins: [sectionPlugin('@test/p', limitSpec('param'), { liveWaitMs: 60_000, onError: ev.onError }, seen), marker],
+  });
+  t.teardown(() => client.close());
+  const controller = new AbortController();
+  const aborted = client.invoke('Ping', {}, { signal: controller.signal });
+  const waiting = client.invoke('Ping', {});
+  await bothHeld;
+  controller.abort();
+  await t.rejects(aborted, { code: Code.CANCELLED, mayHaveRun: false }, 'the aborted call ends at once');
+  t.same(seen.versions, [], 'no call was routed yet');
+  (await registry.listener)('version: live-1\nparam: [{ name: live, max: 1 }]\n');
+  await waiting;
+  t.same(seen.versions, ['live-1'], 'the other call waited and routed with the live rules');
+  t.same(ev.errors, [], 'nothing to report');
 });

@@ -24,3 +24,4 @@ export { startFaultyProvider, type FaultyProvider, type FaultyProviderOptions, t
 export { WORKER_GROUP_ECHO, serveWorkerGroupFixture, startWorkerGroup, workerGroupClient, echoAcrossWorkers, type WorkerGroupReady, type WorkerGroupFixtureOptions, type WorkerGroupMessage, type WorkerGroupProcess } from './worker-group.js';
 export { makeTestCertificates, type TestCertificates, type TestCertificatesOptions, type TestKeyPair } from './test-certificates.js';
 export { interleavedModeRounds, callsInFlight } from './mode-rounds.js';
+export { forkReady, type ForkedProcess, type ForkReadyOptions, type StartMessage } from './fork-ready.js';

@@ -58,6 +58,14 @@ export function serverAuth(options: ServerAuthOptions): Plugin {
         }
         call.context.set(PRINCIPAL, principal);
       };
+      // A verifier whose verdict depends on the credential alone (sharedTokens) is not asked again
+      // for the very same received block as the previous call's: the native transport hands every
+      // request whose metadata block is byte for byte the last one on its connection the same
+      // read-only Map (the bytes were compared in constant time there), so the same object means the
+      // same credential. An identity comparison says nothing about any credential's content.
+      const reuse = options.verifier.byCredentialOnly === true;
+      let lastBlock: ReadonlyMap<string, string> | undefined;
+      let lastVerdict: Principal | undefined;
       // A server gate: checked before the handler with no interceptor layer. Verifiers are usually
       // synchronous (a token table, the TLS peer): the call then gets no promise at all. Only a
       // verifier that returns a promise is waited for (the kernel waits for a gate's promise).
@@ -65,8 +73,18 @@ export function serverAuth(options: ServerAuthOptions): Plugin {
         admit(call) {
           const method = access(call);
           if (method.open) return undefined;
-          const verdict = options.verifier(call.metadata.get(header), call);
+          // The read-only view: no copy of the request's metadata per call (a repeated credential is shared).
+          const metadata = call.requestMetadata;
+          if (reuse && metadata === lastBlock) {
+            admit(call, method, lastVerdict);
+            return undefined;
+          }
+          const verdict = options.verifier(metadata.get(header), call);
           if (isThenable(verdict)) return Promise.resolve(verdict).then((principal) => admit(call, method, principal));
+          if (reuse) {
+            lastBlock = metadata;
+            lastVerdict = verdict;
+          }
           admit(call, method, verdict);
           return undefined;
         },

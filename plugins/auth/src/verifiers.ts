@@ -6,7 +6,16 @@ import type { Principal } from './principal.js';
  * Turns a call's credential into a principal, or undefined when the credential is missing or wrong.
  * May be async (a token introspection endpoint, a key lookup).
  */
-export type Verifier = (credential: string | undefined, call: ServerInvocation) => Principal | undefined | Promise<Principal | undefined>;
+export type Verifier = ((credential: string | undefined, call: ServerInvocation) => Principal | undefined | Promise<Principal | undefined>) & {
+  /**
+   * The verdict depends on the credential alone, never on the call or the time (`sharedTokens`: a
+   * fixed table). `serverAuth` then reuses the previous call's verdict for a call that carries the
+   * very same received metadata block (`ServerInvocation.requestMetadata`, shared by byte-identical
+   * blocks on a connection) instead of verifying the same bytes again. Leave it unset for a verifier
+   * that looks at expiry, revocation or the peer.
+   */
+  readonly byCredentialOnly?: boolean;
+};
 
 /**
  * Shared bearer tokens: `{ 'token-abc': { id: 'orders', roles: ['reader'] } }`. Comparison is constant
@@ -27,7 +36,7 @@ export function sharedTokens(tokens: Readonly<Record<string, Principal>>): Verif
   const longest = entries.reduce((max, [token]) => Math.max(max, token.length), 0);
   const scratch = Buffer.alloc(longest * 3 + 4);
   const views = entries.map(([token]) => scratch.subarray(0, token.length));
-  return (credential) => {
+  const verify: Verifier = (credential) => {
     if (credential === undefined) return undefined;
     const given = hasBearerPrefix(credential) ? credential.replace(BEARER, '') : credential;
     const length = given.length <= longest ? scratch.write(given, 0, 'utf8') : -1;
@@ -40,6 +49,8 @@ export function sharedTokens(tokens: Readonly<Record<string, Principal>>): Verif
     }
     return found;
   };
+  // A fixed table: the same credential always gets the same principal.
+  return Object.assign(verify, { byCredentialOnly: true });
 }
 
 const BEARER = /^Bearer\s+/i;

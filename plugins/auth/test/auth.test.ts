@@ -118,3 +118,39 @@ t.test('sharedTokens compares what the UTF-8 bytes would say: non-ASCII tokens, 
   t.equal((await verify('lone-surrogate-token-\udc00', call))?.id, 'lone', 'another lone surrogate');
   t.equal(await verify('lone-surrogate-token-\ud800\udc00', call), undefined, 'a surrogate pair is another character');
 });
+
+t.test('a verdict by the credential alone is reused for the very same received block, never for other bytes', async (t) => {
+  const table = sharedTokens({ [READER]: { id: 'dashboard', roles: [] } });
+  let asked = 0;
+  const counted = Object.assign((credential: string | undefined, call: ServerInvocation) => {
+    asked++;
+    return table(credential, call);
+  }, { byCredentialOnly: true });
+  let plainAsked = 0;
+  const plain = (credential: string | undefined, call: ServerInvocation) => {
+    plainAsked++;
+    return table(credential, call);
+  };
+  const server = await start([serverAuth({ verifier: counted })]);
+  const plainServer = await start([serverAuth({ verifier: plain })]);
+  const forged = `${READER.slice(0, -1)}x`; // the same length, the last byte differs
+  let next: string = READER;
+  const client = (port: number) => new RpcClient({ service: loadEchoService(), addresses: [`127.0.0.1:${port}`], plugins: [clientAuth({ credential: () => next })] });
+  const caller = client(server.port);
+  const plainCaller = client(plainServer.port);
+  t.teardown(async () => { await caller.close(); await plainCaller.close(); await server.close(); await plainServer.close(); });
+
+  for (let i = 0; i < 5; i++) t.match(await caller.invoke('Echo', {}), { message: 'dashboard' }, `call ${i} with the token`);
+  t.ok(asked < 5, `the verifier was asked ${asked} times for 5 calls with the same block`);
+  const before = asked;
+  next = forged;
+  t.equal(await code(caller.invoke('Echo', {})), Code.UNAUTHENTICATED, 'other bytes on the same connection: verified, refused');
+  t.equal(await code(caller.invoke('Echo', {})), Code.UNAUTHENTICATED, 'and again');
+  t.ok(asked > before, 'the forged block was verified');
+  next = READER;
+  t.match(await caller.invoke('Echo', {}), { message: 'dashboard' }, 'the token again');
+
+  next = READER;
+  for (let i = 0; i < 3; i++) t.match(await plainCaller.invoke('Echo', {}), { message: 'dashboard' });
+  t.equal(plainAsked, 3, 'a verifier not marked byCredentialOnly is asked every call');
+});

@@ -38,6 +38,10 @@ export class Circuit {
   private episode = 0;
   private probesIssued = 0;
   private probesSucceeded = 0;
+  /**
+   * When the circuit last closed after a half-open episode. A call let through before then was in
+   * flight while the circuit was open: its outcome belongs to the episode that opened it.
+   */
   private lastClosedAt = -Infinity;
   /** Failures in a row while closed (a success resets it). */
   private consecutive = 0;
@@ -94,14 +98,18 @@ export class Circuit {
     const failed = outcome === Outcome.FAILURE;
     const slow = this.settings.slowCallMs > 0 && latencyMs >= this.settings.slowCallMs;
     if (permit === NORMAL) {
-      // A call let through while closed that ends after the circuit opened says nothing new.
-      if (this.state !== 'closed') return;
+      // A call let through while closed that ends after the circuit opened says nothing new; nor
+      // does one that started before the circuit closed again (it was in flight while the circuit
+      // was open): counted now, its failure would count a second time toward "in a row", its success
+      // would reset a run of failures it never saw. Its start is `now - latencyMs`.
+      if (this.state !== 'closed' || now - latencyMs < this.lastClosedAt) return;
       this.window.record(now, failed, slow);
       if (!failed) this.consecutive = 0;
       // "In a row" is one after another: a call that was already in flight when the last counted
       // failure ended (a dropped connection — one killed worker of a group — fails all of its calls
-      // at once) is the same event, not another one. Without a latency (0) every failure counts.
-      else if (this.consecutive === 0 || now - latencyMs >= this.lastFailureAt) {
+      // at once) is the same event, not another one — also after a success reset the run: that
+      // event was counted once already. Without a latency (0) every failure counts.
+      else if (now - latencyMs >= this.lastFailureAt) {
         this.consecutive++;
         this.lastFailureAt = now;
       }

@@ -16,7 +16,8 @@ interface Held {
 /**
  * Per-endpoint circuits. A call observer records each attempt's outcome against the endpoint that
  * served it (in the kernel's flow: no interceptor layer); the router (at RouterOrder.BREAKER) hides
- * open endpoints from the balancer, and shows a half-open one only between its probes, one at a time.
+ * open and half-open endpoints from the balancer, and steers the next call to a half-open endpoint
+ * whose probe slot is free — its probe — one probe at a time.
  * When every endpoint is open the call fails fast with UNAVAILABLE naming them, instead of the
  * kernel's "none usable".
  *
@@ -29,10 +30,18 @@ export class EndpointBreaker implements Router, CallObserver {
   private lastInput: readonly Endpoint[] | undefined;
   private lastVersion = -1;
   private lastOutput: readonly Endpoint[] = [];
+  /** A half-open endpoint ready for its next probe (free slot, none running), as a list of one. */
+  private lastProbe: readonly Endpoint[] | undefined;
 
   /**
    * Attempts holding something other than a plain NORMAL permit — a half-open probe, a REJECT, or
    * (own clock only) a start time: empty while every circuit is closed, so a call costs no entry.
+   *
+   * Per attempt, from this observer's attemptStart to its attemptEnd of the same send (the kernel
+   * keeps one record per attempt), so not the kernel's per-call observer state: a call's attempts go
+   * to several endpoints (retries, re-sends), at once when hedged, and whether one is a probe is
+   * known only once the router steered it, after callStart. Carrying permits there would need a
+   * state object from every callStart — an allocation per call while every circuit is closed.
    */
   private readonly held = new Map<Attempt, Held>();
 
@@ -53,22 +62,32 @@ export class EndpointBreaker implements Router, CallObserver {
     set.poll(this.clock.now());
     if (list !== this.lastInput || set.version !== this.lastVersion) {
       const kept: Endpoint[] = [];
+      let probe: Endpoint | undefined;
       for (const endpoint of list) {
         const circuit = set.peek(endpoint.id);
+        if (circuit === undefined || circuit.state === 'closed') kept.push(endpoint);
         // A half-open endpoint takes one probe at a time (Finagle's failure accrual probes the same
         // way): probes that all went out at once to a frozen endpoint would each cost a caller its
         // whole deadline.
-        if (circuit === undefined || circuit.state === 'closed' || (circuit.canProbe && !circuit.probing)) kept.push(endpoint);
+        else if (probe === undefined && circuit.canProbe && !circuit.probing) probe = endpoint;
       }
       this.lastInput = list;
       this.lastVersion = set.version;
       this.lastOutput = kept.length === list.length ? list : kept;
+      this.lastProbe = probe === undefined ? undefined : [probe];
     }
+    const excluded = invocation.excluded;
+    // Probes are steered: the next call goes to the half-open endpoint alone (its attemptStart takes
+    // the probe permit, and the endpoint is hidden again until that probe ends), every other call to
+    // the closed ones. Left to the balancer, one that learned to avoid the endpoint (LALB, P2C, a
+    // hash that maps elsewhere) would never probe it, and it would stay half-open for good.
+    const probe = this.lastProbe;
+    if (probe !== undefined && (excluded === undefined || !excluded.has(probe[0]!.id))) return probe;
     const output = this.lastOutput;
-    if (output.length === 0) throw this.allOpen(list, undefined);
+    // (A probe-ready endpoint left over here is one this call already tried: name the untried ones.)
+    if (output.length === 0) throw this.allOpen(list, probe === undefined ? undefined : excluded);
     // A retry whose untried endpoints are all open: say so, rather than let the balancer report
     // that every endpoint was already tried (it never saw the open ones).
-    const excluded = invocation.excluded;
     if (excluded !== undefined && excluded.size !== 0 && output !== list && output.every((e) => excluded.has(e.id))) throw this.allOpen(list, excluded);
     return output;
   }
@@ -101,7 +120,8 @@ export class EndpointBreaker implements Router, CallObserver {
     const outcome = attempt.error === undefined ? Outcome.SUCCESS : classify(attempt.error, this.config.isFailure);
     if (this.ownClock) {
       const now = this.clock.now();
-      circuit.onResult(now, held?.permit ?? NORMAL, outcome, held === undefined ? 0 : now - held.started);
+      // Not held: the kernel's latency (real time) places the attempt's start on the breaker's clock.
+      circuit.onResult(now, held?.permit ?? NORMAL, outcome, held === undefined ? attempt.latencyMs : now - held.started);
     } else {
       circuit.onResult(attempt.startedAt + attempt.latencyMs, held?.permit ?? NORMAL, outcome, attempt.latencyMs);
     }

@@ -28,7 +28,7 @@ export class MethodLimits {
   admit(call: ServerInvocation, now: number): void {
     const gates = this.gates;
     const n = gates.length;
-    const caller = this.needsCaller ? (call.metadata.get(this.callerKey) ?? '') : '';
+    const caller = this.needsCaller ? (call.requestMetadata.get(this.callerKey) ?? '') : '';
     for (let i = 0; i < n; i++) {
       const why = gates[i]!.takeRate(now, caller);
       if (why !== RATE_OK) {

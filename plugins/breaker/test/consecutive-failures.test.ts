@@ -1,11 +1,13 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { Code, ContextValues, RpcClient, type Endpoint, type Invocation } from '@trellis/core';
 import { loadEchoService } from '@trellis/testkit';
 import { breaker, DEFAULT_ENDPOINT_CONSECUTIVE_FAILURES, type BreakerEvent } from '../src/index.js';
 import { BreakerConfig } from '../src/breaker-config.js';
 import { CircuitSet } from '../src/circuit-set.js';
 import { EndpointBreaker } from '../src/endpoint-breaker.js';
-import { FakeClock } from './fixtures/clocks.js';
+import { Outcome } from '../src/failure-codes.js';
+import { FakeClock, SkippingClock } from './fixtures/clocks.js';
 import { cluster, echo } from './fixtures/providers.js';
 
 const ECHO = loadEchoService();
@@ -98,14 +100,14 @@ t.test('a half-open endpoint takes its probes one at a time', async (t) => {
   const ids = () => router.route(list, first).map((e) => e.id);
   t.same(ids(), ['127.0.0.1:2'], 'open: hidden');
   clock.advance(100);
-  t.same(ids(), ['127.0.0.1:1', '127.0.0.1:2'], 'half-open, no probe running: shown');
+  t.same(ids(), ['127.0.0.1:1'], 'half-open, no probe running: the next call is steered to it');
   const probe = circuit.acquire(clock.now());
   t.same(ids(), ['127.0.0.1:2'], 'a probe running: hidden, though two probe slots are free');
   circuit.onResult(clock.now(), probe, 0 /* SUCCESS */, 1);
-  t.same(ids(), ['127.0.0.1:1', '127.0.0.1:2'], 'the probe succeeded: shown for the next one');
+  t.same(ids(), ['127.0.0.1:1'], 'the probe succeeded: the next call is steered to it');
   const second = circuit.acquire(clock.now());
   circuit.onResult(clock.now(), second, 2 /* IGNORED: the caller cancelled */, 1);
-  t.same(ids(), ['127.0.0.1:1', '127.0.0.1:2'], 'a cancelled probe frees the endpoint too');
+  t.same(ids(), ['127.0.0.1:1'], 'a cancelled probe frees the endpoint too');
   for (let i = 0; i < 2; i++) {
     const p = circuit.acquire(clock.now());
     t.same(ids(), ['127.0.0.1:2']);
@@ -115,22 +117,91 @@ t.test('a half-open endpoint takes its probes one at a time', async (t) => {
   t.equal(router.route(list, first), list);
 });
 
-t.test('calls in flight together that fail at once (a dropped connection) count once toward "in a row"', async (t) => {
+/** An endpoint circuit with the default trip settings on a fake clock at 50 ms. */
+function endpointCircuit() {
   const clock = new FakeClock();
   const set = new CircuitSet('default/x', 'endpoint', () => {});
   const config = new BreakerConfig({ coolDownMs: 100 }, undefined);
   const circuit = set.get('127.0.0.1:1', config.current.endpoint!);
   clock.advance(50);
+  /** A call that took `latencyMs` ends now with `outcome`. */
+  const end = (outcome: Outcome, latencyMs: number) => circuit.onResult(clock.now(), circuit.acquire(clock.now()), outcome, latencyMs);
+  /** `n` calls one after another, each sent 3 ms after the one before ended, each failing. */
+  const failInTurn = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      clock.advance(5);
+      end(Outcome.FAILURE, 2);
+    }
+  };
+  return { circuit, end, failInTurn };
+}
+
+t.test('calls in flight together that fail at once (a dropped connection) count once toward "in a row"', async (t) => {
+  const { circuit, end, failInTurn } = endpointCircuit();
   // Eight calls sent 0–7 ms apart, all still in flight when their connection dropped at 50 ms.
-  for (let i = 0; i < 8; i++) circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 10 + i);
+  for (let i = 0; i < 8; i++) end(Outcome.FAILURE, 10 + i);
   t.equal(circuit.state, 'closed', 'one event, not 8 failures in a row');
   // Calls sent after that failure, each failing in turn: in a row.
-  for (let i = 0; i < 3; i++) {
-    clock.advance(5);
-    circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 2);
-  }
+  failInTurn(3);
   t.equal(circuit.state, 'closed', '4 in a row so far');
-  clock.advance(5);
-  circuit.onResult(clock.now(), circuit.acquire(clock.now()), 1 /* FAILURE */, 2);
+  failInTurn(1);
   t.equal(circuit.state, 'open', 'the 5th failure in a row opens it');
+});
+
+/**
+ * One provider, its endpoint circuit tripped by 5 failures and closed again by 3 probes, while one
+ * call sent before it tripped is still in flight (parked in the handler); the breaker runs on a
+ * skipping clock, so the cool-down passes without sleeping.
+ */
+async function reopenedWithACallInFlight(t: Test) {
+  const { registry, providers: [b] } = await cluster(t, ['b']);
+  const clock = new SkippingClock();
+  const events: BreakerEvent[] = [];
+  const client = new RpcClient({ service: ECHO, registry, plugins: [breaker({ clock, method: false, coolDownMs: 60_000, maxCoolDownMs: 600_000, onStateChange: (e) => events.push(e) })] });
+  t.teardown(() => client.close());
+  const parked = b!.holdNext();
+  const stale = echo(client);
+  await parked.reached;
+  b!.behave({ failures: 1, period: 1 });
+  for (let i = 0; i < 5; i++) t.equal(await echo(client), 'error:UNAVAILABLE');
+  t.match(events, [{ to: 'open', reason: '5 calls in a row failed' }]);
+  clock.skip(60_000);
+  b!.behave('healthy');
+  for (let i = 0; i < 3; i++) t.equal(await echo(client), 'b');
+  t.same(events.map((e) => e.to), ['open', 'half-open', 'closed'], 'closed again, the parked call still in flight');
+  return { b: b!, events, client, release: () => { parked.release(); return stale; } };
+}
+
+t.test('a failure of a call sent before the circuit opened does not count toward the next run of failures', async (t) => {
+  const { b, events, client, release } = await reopenedWithACallInFlight(t);
+  b.behave({ failures: 1, period: 1 });
+  t.equal(await release(), 'error:UNAVAILABLE', 'the parked call fails after the circuit closed');
+  for (let i = 0; i < 4; i++) await echo(client);
+  t.equal(events.length, 3, '4 fresh failures in a row: still closed (the parked call was part of the run that opened it)');
+  await echo(client);
+  t.match(events.slice(3), [{ key: b.id, from: 'closed', to: 'open', reason: '5 calls in a row failed' }], 'the 5th fresh failure opens it');
+});
+
+t.test('a success of a call sent before the circuit opened does not reset the run of failures after it closed', async (t) => {
+  const { b, events, client, release } = await reopenedWithACallInFlight(t);
+  b.behave({ failures: 1, period: 1 });
+  for (let i = 0; i < 4; i++) await echo(client);
+  b.behave('healthy');
+  t.equal(await release(), 'b', 'the parked call succeeds after 4 fresh failures');
+  b.behave({ failures: 1, period: 1 });
+  await echo(client);
+  t.match(events.slice(3), [{ key: b.id, from: 'closed', to: 'open', reason: '5 calls in a row failed' }], 'the 5th fresh failure opens it');
+});
+
+t.test('a failure already counted in a run is not counted again after a success reset that run', async (t) => {
+  const { circuit, end, failInTurn } = endpointCircuit();
+  // A dropped connection fails two calls in flight (sent at 40 and 45 ms); between their two
+  // reports, a call on another connection succeeds.
+  end(Outcome.FAILURE, 10);
+  end(Outcome.SUCCESS, 3);
+  end(Outcome.FAILURE, 5);
+  failInTurn(4);
+  t.equal(circuit.state, 'closed', '4 failures in a row after the success: the dropped connection was counted before it');
+  failInTurn(1);
+  t.equal(circuit.state, 'open', 'the 5th opens it');
 });

@@ -11,7 +11,8 @@ export const metadataSetter: TextMapSetter<Metadata> = {
   },
 };
 
-export const metadataGetter: TextMapGetter<Metadata> = {
+/** Reads any metadata, the server's read-only `requestMetadata` too (no copy of a request's entries). */
+export const metadataGetter: TextMapGetter<ReadonlyMap<string, string>> = {
   get(carrier, key) {
     return carrier.get(key.toLowerCase());
   },

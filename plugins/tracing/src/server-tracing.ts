@@ -40,7 +40,7 @@ export function serverTracingObserver(deps: ServerTracingDeps): ServerCallObserv
     callStart(inv) {
       const noSdk = globalProvider && noTracerProvider();
       if (noSdk && noContextManager()) return undefined;
-      const parent = propagator.extract(ROOT_CONTEXT, inv.metadata, metadataGetter);
+      const parent = propagator.extract(ROOT_CONTEXT, inv.requestMetadata, metadataGetter);
       if (noSdk) return parent;
       const info = methods.get(inv.method);
       const span = tracer.startSpan(info.name, info.serverOptions, parent);
@@ -56,7 +56,7 @@ export function serverTracingObserver(deps: ServerTracingDeps): ServerCallObserv
       const listening = port();
       if (listening !== undefined) span.setAttribute('server.port', listening);
       span.setAttribute(TrellisAttributes.ATTEMPT, inv.attempt);
-      const caller = inv.metadata.get(MetadataKeys.CALLER);
+      const caller = inv.requestMetadata.get(MetadataKeys.CALLER);
       if (caller !== undefined) span.setAttribute(TrellisAttributes.CALLER, caller);
       // A stream passes here once, around its whole handler: one SERVER span per stream.
       if (isStreamKind(inv.method.kind)) span.setAttribute(TrellisAttributes.STREAM_KIND, inv.method.kind!);

@@ -9,11 +9,12 @@
  *   --only ID,ID                                 only these points (ids in POINTS), e.g. for a profile
  *   --out DIR                                    where grpc.json goes (default bench-results/)
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { forkReady } from '@trellis/testkit';
 import type { Side } from './sides.js';
 import type { GrpcWorkerArgs, RoundReport, ToGrpcWorker } from './worker.js';
 import { median } from '@trellis/core/toolkit';
@@ -54,9 +55,6 @@ const POINTS: Point[] = [
   { id: 'stream-grpc-js', pairing: { server: G, client: G }, mode: 'stream', concurrency: 1, label: 'one server stream, grpc-js → grpc-js' },
 ];
 
-const children = new Set<ChildProcess>();
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-
 function pin(pid: number, core: number): void {
   if (cpus().length < 2) return;
   try {
@@ -66,18 +64,10 @@ function pin(pid: number, core: number): void {
   }
 }
 
-function spawn(args: GrpcWorkerArgs, core: number): Promise<{ child: ChildProcess; port?: number }> {
-  const child = fork(join(__dirname, 'worker.js'), [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
+async function spawn(args: GrpcWorkerArgs, core: number): Promise<{ child: ChildProcess; port?: number }> {
+  const { child, ready } = forkReady<{ type: 'ready'; port?: number }>(join(__dirname, 'worker.js'), [JSON.stringify(args)], { label: `${args.role} ${args.side}` });
   pin(child.pid!, core);
-  return new Promise((resolvePromise, reject) => {
-    child.once('message', (message: { type: string; port?: number; message?: string }) => {
-      if (message.type === 'ready') resolvePromise({ child, port: message.port });
-      else reject(new Error(`${args.role} ${args.side} failed: ${message.message}`));
-    });
-    child.once('exit', (code) => reject(new Error(`${args.role} ${args.side} exited with ${code}`)));
-  });
+  return { child, port: (await ready).port };
 }
 
 function ask<T>(child: ChildProcess, message: ToGrpcWorker, reply: string): Promise<T> {

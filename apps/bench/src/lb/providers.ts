@@ -2,7 +2,7 @@
  * The benchmark's side of a provider process (provider-main.ts): start it, change its service time,
  * freeze and thaw it with real signals, read its service times, stop it.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { forkReady } from '@trellis/testkit';
 import { join } from 'node:path';
 import type { DelayMode, FromProvider, ProviderArgs, ServiceTimeStats, ToProvider } from './provider-protocol.js';
 
@@ -21,19 +21,10 @@ export interface Provider {
   stop(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
-process.on('exit', () => running.forEach((child) => child.kill('SIGKILL')));
-
-export function startProvider(name: string, delayMs: number, delay: DelayMode, jitter = 0): Promise<Provider> {
+export async function startProvider(name: string, delayMs: number, delay: DelayMode, jitter = 0): Promise<Provider> {
   const args: ProviderArgs = { name, delayMs, delay, jitter };
-  const child = fork(join(__dirname, 'provider-main.js'), [JSON.stringify(args)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  running.add(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => {
-    running.delete(child);
-    resolve();
-  }));
+  const { child, ready } = forkReady<Extract<FromProvider, { type: 'ready' }>>(join(__dirname, 'provider-main.js'), [JSON.stringify(args)], { label: `provider ${name}` });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // Replies come in the order of the questions, one kind at a time: a FIFO per type suffices.
   const waiting = new Map<string, ((message: FromProvider) => void)[]>();
   child.on('message', (message: FromProvider) => waiting.get(message.type)?.shift()?.(message));
@@ -46,32 +37,27 @@ export function startProvider(name: string, delayMs: number, delay: DelayMode, j
       child.send(question);
     });
   let current = delayMs;
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`provider ${name} exited with ${code} before it was ready`)));
-    child.once('message', (first: FromProvider) => {
-      if (first.type !== 'ready') return reject(new Error(`provider ${name} failed to start: ${first.type === 'failed' ? first.message : first.type}`));
-      resolve({
-        name,
-        address: `127.0.0.1:${first.port}`,
-        get delayMs() {
-          return current;
-        },
-        async setDelay(ms) {
-          await ask({ type: 'delay', ms }, 'delay-set');
-          current = ms;
-        },
-        async serviceTimes() {
-          return (await ask<Extract<FromProvider, { type: 'stats' }>>({ type: 'stats' }, 'stats')).stats;
-        },
-        pause: () => void child.kill('SIGSTOP'),
-        resume: () => void child.kill('SIGCONT'),
-        async stop() {
-          if (child.exitCode !== null || child.signalCode !== null) return;
-          child.kill('SIGCONT');
-          child.kill('SIGTERM');
-          await exited;
-        },
-      });
-    });
-  });
+  const { port } = await ready;
+  return {
+    name,
+    address: `127.0.0.1:${port}`,
+    get delayMs() {
+      return current;
+    },
+    async setDelay(ms) {
+      await ask({ type: 'delay', ms }, 'delay-set');
+      current = ms;
+    },
+    async serviceTimes() {
+      return (await ask<Extract<FromProvider, { type: 'stats' }>>({ type: 'stats' }, 'stats')).stats;
+    },
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

@@ -24,7 +24,7 @@
  * is shared. `--cpu-prof DIR` runs the server processes under `node --cpu-prof` (start the client
  * with `node --cpu-prof` yourself); `--sides` measures only some sides (no ratios, no files written).
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -32,6 +32,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RpcClient, TcpClientTransport, type Endpoint } from '@trellis/core';
 import { median, percentile } from '@trellis/core/toolkit';
+import { forkReady } from '@trellis/testkit';
 import { connect as connectGrpc } from '../grpc/sides.js';
 import { esc, svgDocument } from '../svg.js';
 import { baselineLoader, echoType, frameReader, kernelStreamService } from './wire.js';
@@ -66,13 +67,9 @@ let pinned = pin(process.pid, 1);
 
 async function startServer(side: Side): Promise<Server> {
   const execArgv = ['--expose-gc', ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `server-${side}.cpuprofile`])];
-  const child = fork(join(__dirname, 'server.js'), [side], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { child, ready } = forkReady<{ type: 'ready'; port: number }>(join(__dirname, 'server.js'), [side], { label: `${side} server`, execArgv });
   pinned = pin(child.pid!, 0) && pinned;
-  const port = await new Promise<number>((ok, fail) => {
-    child.on('message', (m: { ready?: number }) => m.ready && ok(m.ready));
-    child.once('exit', (code) => fail(new Error(`${side} server exited (${code})`)));
-  });
-  return { child, port };
+  return { child, port: (await ready).port };
 }
 
 async function stopServer(server: Server): Promise<void> {

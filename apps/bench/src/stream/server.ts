@@ -109,7 +109,7 @@ async function serveRaw() {
 }
 
 void start().then((served) => {
-  process.send!({ ready: served.port });
+  process.send!({ type: 'ready', port: served.port });
   process.on('message', (m: string) => {
     if (m === 'memory') {
       global.gc?.();

@@ -34,11 +34,12 @@
  * Options: --seconds N (per slice, 3), --rounds N (5), --callers N (64), --connections N (2),
  * --warmup N (s per provider, 2).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { RpcClient } from '@trellis/core';
+import { forkReady } from '@trellis/testkit';
 import { calibrateBurn } from './burn.js';
 import { BENCH_SERVICE } from './provider.js';
 import { threadHopCpuUs } from './thread-hop.js';
@@ -77,11 +78,9 @@ const BURN_US = 200;
 
 async function startProvider(workers: number, burnIterations: number): Promise<Provider> {
   const env = { ...process.env, BENCH_WORKERS: String(workers), BENCH_BURN_ITERATIONS: String(burnIterations) };
-  const child = fork(join(__dirname, 'provider.js'), [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ready = await new Promise<{ port: number; pids: number[] }>((resolve, reject) => {
-    child.on('message', (m: { ready?: { port: number; pids: number[] } }) => m.ready && resolve(m.ready));
-    child.once('exit', (code) => reject(new Error(`provider exited (${code}) before it was ready`)));
-  });
+  const started = forkReady<{ type: 'ready'; port: number; pids: number[] }>(join(__dirname, 'provider.js'), [], { label: 'provider', env });
+  const child = started.child;
+  const ready = await started.ready;
   const client = new RpcClient({
     service: BENCH_SERVICE, addresses: [`127.0.0.1:${ready.port}`], timeoutMs: 30_000, tcp: { connectionsPerEndpoint: CONNECTIONS },
   });

@@ -3,7 +3,7 @@
  * (node:cluster re-executes it). BENCH_WORKERS=0 serves from this one process (no `workers` option).
  * BENCH_BURN_ITERATIONS: the Burn handler's fixed work (burn.ts), calibrated once by the bench so
  * every shape's every call does the same; without it, ≈ 200 µs calibrated here.
- * The primary reports { ready: { port, pids } } over the parent's IPC channel and stops on 'close'.
+ * The primary reports { type: 'ready', port, pids } over the parent's IPC channel and stops on 'close'.
  */
 import cluster from 'node:cluster';
 import { RpcServer, type MessageCodec, type ServiceDefinition } from '@trellis/core';
@@ -30,7 +30,7 @@ function main(): void {
   server.start().then(() => {
     if (!cluster.isPrimary) return;
     const pids = [process.pid, ...server.workers.map((w) => w.pid!)];
-    process.send?.({ ready: { port: server.port, pids } });
+    process.send?.({ type: 'ready', port: server.port, pids });
     process.on('message', (message) => {
       if (message === 'close') void server.close({ graceMs: 1000 }).then(() => process.exit(0));
     });

@@ -4,6 +4,7 @@ import type { CallGate } from '../gate.js';
 import { InterceptorOrder, type Interceptor, type Invocation, type Result } from '../invocation.js';
 import type { RetryPolicy } from '../retry-policy.js';
 import { observerState } from './call-state.js';
+import { isThenable, waitWithinCall } from './gate-wait.js';
 
 /** A gate registered on a client: its order and its index among the client's observers (its state). */
 export interface GateEntry {
@@ -26,22 +27,64 @@ export function splitGates(gates: readonly GateEntry[]): Gates {
   };
 }
 
-/** Runs gates on an invocation, in order; throws what the first refusing gate throws. */
-export function runGates(gates: readonly GateEntry[], invocation: Invocation): void {
-  for (let i = 0; i < gates.length; i++) {
+/** A gate returned a promise: what it returned, and the index of the gate to run once it admits. */
+export interface GateHold {
+  readonly pending: PromiseLike<unknown>;
+  readonly next: number;
+}
+
+/**
+ * Runs gates on an invocation, in order, from `from`; throws what the first refusing gate throws.
+ * Returns undefined when every gate admitted at once — the common case, which allocates nothing —
+ * or, when one returned a promise, where the run stopped (go on with `awaitGates`).
+ */
+export function runGates(gates: readonly GateEntry[], invocation: Invocation, from = 0): GateHold | undefined {
+  for (let i = from; i < gates.length; i++) {
     const entry = gates[i]!;
-    entry.gate.beforeCall(invocation, observerState(invocation, entry.index));
+    const returned = entry.gate.beforeCall(invocation, observerState(invocation, entry.index));
+    if (returned !== undefined && isThenable(returned)) return { pending: returned, next: i + 1 };
   }
+  return undefined;
+}
+
+/**
+ * Waits for a held call's gate (within the call's deadline and signal: `waitWithinCall`), then runs
+ * the gates after it, waiting again for any that returns a promise. `then` runs once: undefined when
+ * every gate admitted, else the error the call or attempt fails with.
+ */
+export function awaitGates(gates: readonly GateEntry[], invocation: Invocation, hold: GateHold, clock: Clock, then: (error: RpcError | undefined) => void): void {
+  waitWithinCall(hold.pending, invocation, clock, (error) => {
+    if (error !== undefined) return then(error);
+    let next: GateHold | undefined;
+    try {
+      next = runGates(gates, invocation, hold.next);
+    } catch (thrown) {
+      return then(RpcError.from(thrown));
+    }
+    if (next === undefined) then(undefined);
+    else awaitGates(gates, invocation, next, clock, then);
+  });
 }
 
 /**
  * A gate in an interceptor chain, when the client has interceptors: it runs at its order among them,
- * so a gate and an interceptor keep their relative order whichever form the kernel uses.
+ * so a gate and an interceptor keep their relative order whichever form the kernel uses. A gate that
+ * returns a promise holds the layers below it, within the call's deadline and signal.
  */
-export function gateInterceptor(entry: GateEntry): Interceptor {
+export function gateInterceptor(entry: GateEntry, clock: Clock): Interceptor {
   return (next) => (invocation) => {
-    entry.gate.beforeCall(invocation, observerState(invocation, entry.index));
-    return next(invocation);
+    const returned = entry.gate.beforeCall(invocation, observerState(invocation, entry.index));
+    if (returned === undefined || !isThenable(returned)) return next(invocation);
+    return new Promise<Result>((resolve, reject) => {
+      waitWithinCall(returned, invocation, clock, (error) => {
+        if (error !== undefined) return reject(error);
+        try {
+          resolve(next(invocation));
+        } catch (thrown) {
+          reject(thrown); // a layer below that throws instead of rejecting
+        }
+      });
+    });
   };
 }
 

@@ -9,7 +9,7 @@ import { formatServiceKey, type ServiceKey } from '../service-key.js';
 import type { ClientTransport, OutboundRequest, ResponseSink } from '../transport.js';
 import type { RetryPolicy } from '../retry-policy.js';
 import { AttemptRecord, type AttemptOwner } from './attempt-record.js';
-import { afterPause, runGates, type Gates } from './call-hooks.js';
+import { afterPause, awaitGates, runGates, type GateHold, type Gates } from './call-hooks.js';
 import { CallContext, Observers } from './call-state.js';
 import type { Directory } from './directory.js';
 import { StreamCaller } from './stream-call.js';
@@ -106,11 +106,17 @@ export class CallPipeline implements AttemptOwner {
       context.withResult = withResult;
       const now = late ? this.settings.clock.now() : context.startedAt;
       const { gates, retryPolicy } = shape;
+      let hold: GateHold | undefined;
       try {
-        if (gates.perCall.length !== 0) runGates(gates.perCall, invocation);
-        if (retryPolicy !== undefined) context.retry = retryPolicy.startCall(invocation, now);
+        if (gates.perCall.length !== 0) hold = runGates(gates.perCall, invocation);
+        if (hold === undefined && retryPolicy !== undefined) context.retry = retryPolicy.startCall(invocation, now);
       } catch (thrown) {
         this.settleFailed(context, RpcError.from(thrown));
+        return promise;
+      }
+      if (hold !== undefined) {
+        // A gate made the call wait: the retry policy and the first attempt start once it admits.
+        awaitGates(gates.perCall, invocation, hold, this.settings.clock, (error) => this.callGatesPassed(context, error));
         return promise;
       }
       this.startCallAttempt(context, context.retry === undefined ? invocation : retryPolicy!.attempt(context.retry), now);
@@ -216,12 +222,41 @@ export class CallPipeline implements AttemptOwner {
   private startCallAttempt(call: CallContext, invocation: Invocation, now: number): void {
     const perAttempt = this.shape!.gates.perAttempt;
     if (perAttempt.length !== 0) {
+      let hold: GateHold | undefined;
       try {
-        runGates(perAttempt, invocation);
+        hold = runGates(perAttempt, invocation);
       } catch (thrown) {
         return this.callAttemptFailed(call, RpcError.from(thrown));
       }
+      if (hold !== undefined) {
+        const { clock } = this.settings;
+        return awaitGates(perAttempt, invocation, hold, clock, (error) => {
+          if (error !== undefined) this.callAttemptFailed(call, error);
+          else this.sendCallAttempt(call, invocation, clock.now());
+        });
+      }
     }
+    this.sendCallAttempt(call, invocation, now);
+  }
+
+  /**
+   * A call held by a gate before retry was admitted (`error` undefined) or refused: the retry
+   * policy's start and the first attempt, at a fresh clock reading, or the call's failure.
+   */
+  private callGatesPassed(call: CallContext, error: RpcError | undefined): void {
+    if (error !== undefined) return this.settleFailed(call, error);
+    const now = this.settings.clock.now();
+    const retryPolicy = this.shape!.retryPolicy;
+    try {
+      if (retryPolicy !== undefined) call.retry = retryPolicy.startCall(call.invocation, now);
+    } catch (thrown) {
+      return this.settleFailed(call, RpcError.from(thrown));
+    }
+    this.startCallAttempt(call, call.retry === undefined ? call.invocation : retryPolicy!.attempt(call.retry), now);
+  }
+
+  /** An attempt the gates admitted: routing, the balancer and the send. */
+  private sendCallAttempt(call: CallContext, invocation: Invocation, now: number): void {
     const record = this.pickAttempt(invocation, now, call, undefined);
     if (record === undefined) return;
     record.call = call;

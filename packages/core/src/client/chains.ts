@@ -32,7 +32,7 @@ export function composeChains(
   clock: Clock,
   bottom: Invoker,
 ): Chains {
-  const gateLayers = gates.map((g) => ({ interceptor: gateInterceptor(g), order: g.order }));
+  const gateLayers = gates.map((g) => ({ interceptor: gateInterceptor(g, clock), order: g.order }));
   const unary = interceptors.filter((i) => i.calls !== 'streams');
   const streams = interceptors.filter((i) => i.calls !== 'unary');
   const compose = (layers: readonly { interceptor: Interceptor; order: number }[]): Invoker | undefined => {

@@ -8,6 +8,19 @@ import type { ServiceKey } from '../service-key.js';
 import type { PeerInfo } from '../transport.js';
 import type { ServerInvocation } from './server-invocation.js';
 
+const NO_STATE = -1;
+const MANY_STATES = -2;
+
+/**
+ * Where a call's metadata comes from when the transport makes it on demand: the inbound request.
+ * `requestMetadata`, when the transport has it (the native one), reads the entries without making
+ * the request's own Map (server-connection.ts); otherwise `metadata` serves both.
+ */
+interface MetadataSource {
+  readonly metadata: Metadata;
+  readonly requestMetadata?: ReadonlyMap<string, string>;
+}
+
 /**
  * The ServerInvocation handed to interceptors and the handler (and its own context values). Its AbortSignal — and the deadline
  * timer entry that fires it — is created only when someone reads `signal`: most handlers never do,
@@ -22,8 +35,12 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
   private headerBlock: Metadata | undefined;
   private timerArmed = false;
   // Server observers and gates (server/server-hooks.ts): what they returned, by hook index, and how
-  // many gates admitted the call. The call doubles as the ServerCallEnd record (one object per call).
-  hookStates: unknown[] | undefined = undefined;
+  // many gates admitted the call. Usually one hook at most returns a state (metrics' series; tracing's
+  // with an SDK is a second): the state itself is kept, with its index, and an array by index only
+  // once a second hook returns one. The call doubles as the ServerCallEnd record (one object per call).
+  private states: unknown = undefined;
+  /** Whose state `states` is: a hook index, NO_STATE, or MANY_STATES (then an array by hook index). */
+  private stateIndex = NO_STATE;
   gatesPassed = 0;
   startedAt = 0;
   code: Code = Code.OK;
@@ -38,13 +55,46 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
      * The request metadata, or the inbound request to read it from when somebody asks (the native
      * transport creates an empty map only then: most handlers never read it).
      */
-    private readonly metadataSource: Metadata | { readonly metadata: Metadata },
+    private readonly metadataSource: Metadata | MetadataSource,
     readonly deadline: number,
     readonly attempt: number,
     readonly peer: PeerInfo,
     private readonly timer: DeadlineTimer,
   ) {
     super();
+  }
+
+  /** Some hook returned a state for this call. */
+  get hasHookState(): boolean {
+    return this.stateIndex !== NO_STATE;
+  }
+
+  /** What hook `index` returned for this call (undefined: nothing). */
+  hookState(index: number): unknown {
+    const held = this.stateIndex;
+    if (held === index) return this.states;
+    return held === MANY_STATES ? (this.states as unknown[])[index] : undefined;
+  }
+
+  setHookState(index: number, state: unknown): void {
+    const held = this.stateIndex;
+    if (held === NO_STATE || held === index) {
+      this.stateIndex = index;
+      this.states = state;
+      return;
+    }
+    if (held !== MANY_STATES) {
+      // A second hook's state: an array by index, packed (a holey one reads past its end through the
+      // prototype chain), of four slots from a literal (exactly four) when that is enough.
+      const states: unknown[] = [undefined, undefined, undefined, undefined];
+      while (states.length <= held) states.push(undefined);
+      states[held] = this.states;
+      this.states = states;
+      this.stateIndex = MANY_STATES;
+    }
+    const states = this.states as unknown[];
+    while (states.length <= index) states.push(undefined);
+    states[index] = state;
   }
 
   /** ServerCallEnd: the call itself. */
@@ -55,6 +105,12 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
   get metadata(): Metadata {
     const source = this.metadataSource;
     return source instanceof Map ? source : source.metadata;
+  }
+
+  get requestMetadata(): ReadonlyMap<string, string> {
+    const source = this.metadataSource;
+    if (source instanceof Map) return source;
+    return source.requestMetadata ?? source.metadata;
   }
 
   /** The call's context values are the call itself (one object less per call, like the client's CallContext). */

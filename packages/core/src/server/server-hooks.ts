@@ -16,7 +16,8 @@ export function codeOfThrown(error: unknown): Code {
  * A server's observers and gates (docs/architecture.md, "The server chain"), run in the kernel's own
  * flow: observers' `callStart` → their `enter` (only those that returned a state) → gates by order →
  * the body (interceptor chain or handler); at the end, once, every admitting gate's and every
- * observer's `callEnd` with the kernel's code and latency. Per-call state lives on the `ServerCall`.
+ * observer's `callEnd` with the kernel's code and latency. Per-call state lives on the `ServerCall`
+ * (`hookState`: one hook's state kept as it is, an array only once a second hook returns one).
  */
 export class ServerHooks {
   private readonly observers: ServerCallObserver[] = [];
@@ -67,9 +68,9 @@ export class ServerHooks {
         this.report(observers[i]!, error);
         continue;
       }
-      if (state !== undefined) (call.hookStates ??= this.newStates())[i] = state;
+      if (state !== undefined) call.setHookState(i, state);
     }
-    if (call.hookStates !== undefined && this.enters.length > 0) return this.enterFrom(0, call, body);
+    if (call.hasHookState && this.enters.length > 0) return this.enterFrom(0, call, body);
     return this.admit(call, body);
   }
 
@@ -79,13 +80,13 @@ export class ServerHooks {
     call.error = error;
     call.latencyMs = now - call.startedAt;
     const gates = this.sortedGates;
-    const states = call.hookStates;
+    const stated = call.hasHookState;
     const base = this.observers.length;
     for (let i = call.gatesPassed - 1; i >= 0; i--) {
       const gate = gates[i]!;
       if (gate.callEnd === undefined) continue;
       try {
-        gate.callEnd(call, states?.[base + i]);
+        gate.callEnd(call, stated ? call.hookState(base + i) : undefined);
       } catch (thrown) {
         this.report(gate, thrown);
       }
@@ -95,7 +96,7 @@ export class ServerHooks {
       const callEnd = observers[i]!.callEnd;
       if (callEnd === undefined) continue;
       try {
-        callEnd.call(observers[i], call, states?.[i]);
+        callEnd.call(observers[i], call, stated ? call.hookState(i) : undefined);
       } catch (thrown) {
         this.report(observers[i]!, thrown);
       }
@@ -136,7 +137,7 @@ export class ServerHooks {
     const enters = this.enters;
     for (; k < enters.length; k++) {
       const index = enters[k]!;
-      const state = call.hookStates![index];
+      const state = call.hookState(index);
       if (state === undefined) continue;
       const next = k + 1;
       return this.observers[index]!.enter!(state, () => this.enterFrom(next, call, body), call);
@@ -153,24 +154,14 @@ export class ServerHooks {
         // An asynchronous check (an auth verifier that returns a promise): the rest waits for it.
         return Promise.resolve(state).then((settled) => {
           call.gatesPassed = i + 1;
-          if (settled !== undefined) (call.hookStates ??= this.newStates())[base + i] = settled;
+          if (settled !== undefined) call.setHookState(base + i, settled);
           return this.admit(call, body, i + 1);
         });
       }
       call.gatesPassed = i + 1;
-      if (state !== undefined) (call.hookStates ??= this.newStates())[base + i] = state;
+      if (state !== undefined) call.setHookState(base + i, state);
     }
     return body(call);
-  }
-
-  /**
-   * A call's state slots, one per observer and gate, filled with undefined: a packed array (an empty
-   * one written at index 1 would be holey, and reads past its end go to the prototype chain).
-   */
-  private newStates(): unknown[] {
-    const states: unknown[] = [];
-    for (let i = this.observers.length + this.sortedGates.length; i > 0; i--) states.push(undefined);
-    return states;
   }
 
   private report(hook: object, error: unknown): void {

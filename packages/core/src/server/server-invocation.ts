@@ -9,7 +9,18 @@ export interface ServerInvocation {
   readonly service: ServiceKey;
   readonly method: MethodDescriptor;
   readonly request: unknown;
+  /**
+   * The request metadata, the call's own Map: the handler and interceptors may change it (made on
+   * first read on the native transport; nothing another call sees changes with it).
+   */
   readonly metadata: Metadata;
+  /**
+   * The same entries, read-only, for code that only reads them (gates and observers: auth's
+   * credential, the limiter's caller, tracing's parent context). Reading it makes no Map: on the
+   * native transport, requests whose metadata block is byte for byte the previous one's on their
+   * connection share one decoded Map. Once `metadata` was read, this is that Map, changes included.
+   */
+  readonly requestMetadata: ReadonlyMap<string, string>;
   /** Absolute deadline on the kernel's monotonic clock, from the client's remaining time. */
   readonly deadline: number;
   /** Fires on deadline, client CANCEL, disconnect, or forced shutdown. Created on first access. */

@@ -450,28 +450,40 @@ export interface HeaderMemo {
   version: string;
   /** The header tail that held only metadata entries, as received (up to MAX_REMEMBERED_BLOCK bytes). */
   metadataBytes: Buffer | undefined;
-  /** The Map those bytes decoded to, as key/value lists in its order. */
-  metadataKeys: string[];
-  metadataValues: string[];
+  /**
+   * What those bytes decoded to: one read-only Map handed to every request whose tail is the same
+   * bytes (as `receivedMetadata`), so such a request costs no Map of its own until a handler asks
+   * for a mutable one (the server copies it then).
+   */
+  metadata: ReadonlyMap<string, string> | undefined;
   /** Blocks in a row that did not match: past a few, entries that change per call are remembered only now and then. */
   metadataMisses: number;
 }
 
 export function createHeaderMemo(): HeaderMemo {
-  return { bytes: undefined, service: '', method: '', group: '', version: '', metadataBytes: undefined, metadataKeys: [], metadataValues: [], metadataMisses: 0 };
+  return { bytes: undefined, service: '', method: '', group: '', version: '', metadataBytes: undefined, metadata: undefined, metadataMisses: 0 };
 }
 
 /** The longest metadata block a connection remembers: a credential and a few more entries. */
 const MAX_REMEMBERED_BLOCK = 1024;
 
 export function decodeRequestHeader(buf: Buffer, start: number, end: number, memo?: HeaderMemo, maxMetadataEntries = 64): RequestHeader {
-  const header = { metadata: undefined as unknown as Metadata } as Writable<RequestHeader>;
+  const header = { metadata: undefined as unknown as Metadata, receivedMetadata: undefined } as DecodedRequestHeader;
   decodeRequestHeaderInto(header, buf, start, end, memo, maxMetadataEntries);
-  header.metadata ??= new Map();
+  // A header of its own: the entries as a Map of its own (a stream's handler may change them).
+  header.metadata ??= header.receivedMetadata === undefined ? new Map() : new Map(header.receivedMetadata);
+  header.receivedMetadata = undefined;
   return header;
 }
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * What decodeRequestHeaderInto writes: the header's fields, and its metadata either as a Map of its
+ * own (`metadata`) or, when the entries are byte for byte the previous request's on the connection,
+ * as the memo's shared read-only Map (`receivedMetadata`; `metadata` is then left unset). Never both.
+ */
+export type DecodedRequestHeader = Writable<RequestHeader> & { receivedMetadata: ReadonlyMap<string, string> | undefined };
 
 /** One reader for every request header (decoding is synchronous and never nested): no object per request. */
 const headerReader = new WireReader(Buffer.alloc(0), 0, 0);
@@ -499,21 +511,44 @@ function blockMatches(buf: Buffer, start: number, end: number, block: Buffer): b
   return difference === 0;
 }
 
-/** The remembered entries as a new Map (the request's own: a handler may change it). */
-function rememberedMetadata(memo: HeaderMemo): Metadata {
-  const metadata: Metadata = new Map();
-  const keys = memo.metadataKeys;
-  const values = memo.metadataValues;
-  for (let i = 0; i < keys.length; i++) metadata.set(keys[i]!, values[i]!);
-  return metadata;
+/**
+ * The memo's shared entries: read-only, since every request with the same block reads this one Map
+ * (a write would change what other calls in flight see). It refuses writes as NO_METADATA does.
+ */
+class ReceivedMetadata extends Map<string, string> {
+  private sealed = false;
+
+  constructor(entries: Metadata) {
+    super(entries);
+    this.sealed = true;
+  }
+
+  override set(key: string, value: string): this {
+    if (this.sealed) throw new TypeError(`cannot set metadata "${key}" on the received metadata (read-only, shared between requests): use invocation.metadata`);
+    return super.set(key, value);
+  }
+
+  override delete(key: string): boolean {
+    throw new TypeError(`cannot delete metadata "${key}" from the received metadata (read-only, shared between requests): use invocation.metadata`);
+  }
+
+  override clear(): void {
+    throw new TypeError('cannot clear the received metadata (read-only, shared between requests): use invocation.metadata');
+  }
+}
+
+/** One of a memo's shared read-only Maps (a request's own Map is not). */
+export function isReceivedMetadata(metadata: ReadonlyMap<string, string>): boolean {
+  return metadata instanceof ReceivedMetadata;
 }
 
 /**
  * decodeRequestHeader into an object the caller has anyway (the server's per-request exchange).
- * `target.metadata` is set only when the header carries entries (no Map per request otherwise): the
- * target starts with it unset and creates an empty one when somebody asks.
+ * `target.metadata` is set only when the header carries entries the memo does not hold (no Map per
+ * request otherwise): the target starts with it unset and creates one when somebody asks — from
+ * `target.receivedMetadata`, the memo's shared read-only entries, when that was set instead.
  */
-export function decodeRequestHeaderInto(target: Writable<RequestHeader>, buf: Buffer, start: number, end: number, memo?: HeaderMemo, maxMetadataEntries = 64): void {
+export function decodeRequestHeaderInto(target: DecodedRequestHeader, buf: Buffer, start: number, end: number, memo?: HeaderMemo, maxMetadataEntries = 64): void {
   const reader = headerReader.reset(buf, start, end);
   let service = '';
   let method = '';
@@ -528,6 +563,7 @@ export function decodeRequestHeaderInto(target: Writable<RequestHeader>, buf: Bu
   let timeoutMs = 0;
   let attempt = 1;
   let metadata: Metadata | undefined;
+  let received: ReadonlyMap<string, string> | undefined;
   // Where the first metadata entry starts, and whether only entries followed it (a block to remember).
   let blockStart = -1;
   let onlyEntries = true;
@@ -545,8 +581,8 @@ export function decodeRequestHeaderInto(target: Writable<RequestHeader>, buf: Bu
           blockStart = reader.pos - 1;
           const remembered = memo?.metadataBytes;
           if (remembered !== undefined && blockMatches(buf, blockStart, end, remembered)) {
-            // The same bytes as the last request's entries-only tail: the same entries.
-            metadata = rememberedMetadata(memo!);
+            // The same bytes as the last request's entries-only tail: the same entries, shared.
+            received = memo!.metadata;
             memo!.metadataMisses = 0;
             reader.pos = end;
             blockStart = -2;
@@ -576,6 +612,7 @@ export function decodeRequestHeaderInto(target: Writable<RequestHeader>, buf: Bu
   target.timeoutMs = timeoutMs;
   target.attempt = attempt;
   if (metadata !== undefined) target.metadata = metadata;
+  else if (received !== undefined) target.receivedMetadata = received;
 }
 
 const EMPTY_BUFFER = Buffer.alloc(0);
@@ -594,17 +631,13 @@ function rememberRoute(memo: HeaderMemo, buf: Buffer, start: number, end: number
   memo.version = route.version;
 }
 
-/** Stores a header's entries-only tail and what it decoded to (a copy: the chunk is not kept). */
+/**
+ * Stores a header's entries-only tail (a copy: the chunk is not kept) and what it decoded to (a
+ * read-only copy: the request's own Map is its handler's to change).
+ */
 function rememberMetadata(memo: HeaderMemo, buf: Buffer, start: number, end: number, metadata: Metadata): void {
-  const keys: string[] = [];
-  const values: string[] = [];
-  for (const [key, value] of metadata) {
-    keys.push(key);
-    values.push(value);
-  }
   memo.metadataBytes = Buffer.from(buf.subarray(start, end));
-  memo.metadataKeys = keys;
-  memo.metadataValues = values;
+  memo.metadata = new ReceivedMetadata(metadata);
 }
 
 const EMPTY_METADATA: ReadonlyMap<string, string> = new Map();

@@ -1,12 +1,12 @@
 import type { Socket } from 'node:net';
 import { Code, RpcError } from '../errors.js';
-import type { Metadata } from '../metadata.js';
+import { NO_METADATA, type Metadata } from '../metadata.js';
 import type { InboundRequest, PeerInfo, RequestHandler, ServerExchange } from '../transport.js';
 import type { MessageWriter, StreamHandler } from '../transport-stream.js';
 import { encodeBareFrame, FIXED_HEADER_SIZE, FRAME_TYPE_NAMES, FrameType, PROTOCOL_VERSION, type FrameLimits } from './frame.js';
 import { FrameDecoder, type FrameSink, type PartialFrameBudget } from './frame-decoder.js';
 import {
-  createHeaderMemo, decodeRequestHeader, decodeRequestHeaderInto, decodeResponseHeader, encodeResponseFrame, fitResponseFrame, PLAIN_RESPONSE_PREFIX,
+  createHeaderMemo, decodeRequestHeader, decodeRequestHeaderInto, isReceivedMetadata, decodeResponseHeader, encodeResponseFrame, fitResponseFrame, PLAIN_RESPONSE_PREFIX,
   plainResponseSize, writePlainResponseHeader,
 } from './header-codec.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND, PingRateLimit } from './ping-rate-limit.js';
@@ -72,18 +72,38 @@ class Exchange implements ServerExchange, InboundRequest {
   body!: Uint8Array;
   timeoutMs = 0;
   attempt = 1;
-  /** The request's metadata, when its header carried any (decodeRequestHeaderInto sets it). */
-  private entries: Metadata | undefined = undefined;
+  /**
+   * The request's metadata as decodeRequestHeaderInto set it: a Map of its own, or the connection's
+   * shared read-only entries when they were byte for byte the previous request's (no Map per request
+   * for a credential every call repeats, until somebody asks for a mutable `metadata`).
+   */
+  private entries: Metadata | ReadonlyMap<string, string> | undefined = undefined;
 
   constructor(private readonly connection: ServerConnection, readonly streamId: number, readonly size: number, readonly peer: PeerInfo) {}
 
-  /** Created empty when read and the header carried none: most requests' metadata is never read. */
+  /**
+   * The request's own Map, made when first read: a copy of the shared entries, or empty when the
+   * header carried none (most requests' metadata is never read by their handler).
+   */
   get metadata(): Metadata {
-    return (this.entries ??= new Map());
+    const entries = this.entries;
+    if (entries === undefined) return (this.entries = new Map());
+    if (isReceivedMetadata(entries)) return (this.entries = new Map(entries));
+    return entries as Metadata;
   }
 
   set metadata(metadata: Metadata) {
     this.entries = metadata;
+  }
+
+  /** Set instead of `metadata` for a repeated block (one field holds either). */
+  set receivedMetadata(shared: ReadonlyMap<string, string> | undefined) {
+    if (shared !== undefined) this.entries = shared;
+  }
+
+  /** The entries read-only, with no copy: the request's own Map once made, else the shared one. */
+  get requestMetadata(): ReadonlyMap<string, string> {
+    return this.entries ?? NO_METADATA;
   }
 
   respond(body: Uint8Array, metadata: Metadata | undefined, headers?: Metadata): void {
