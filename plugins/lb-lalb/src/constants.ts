@@ -61,6 +61,14 @@ export const DEFAULT_MAX_SAMPLE_AGE_MS = 5000;
 export const DEFAULT_RATE_EXPONENT = 0.8;
 
 /**
+ * How often an endpoint's rate compression (qps / mean)^(e − 1) is computed anew (µs of its calls'
+ * end times): a Math.pow per outcome was the costliest line of LALB's feedback. Between two steps
+ * the rate term is the measured rate × the step's factor, so it still follows every call; only the
+ * factor, which moves as a small power of a rate averaged over the window, lags by at most 1 ms.
+ */
+export const RATE_STEP_US = 1000;
+
+/**
  * How often the balancer re-evaluates every endpoint (ages its window, applies the current rate
  * floor and the in-flight punishment). brpc re-evaluates only the endpoint a pick or a feedback
  * touches; an endpoint that gets no calls would otherwise never be re-evaluated.

@@ -2,6 +2,7 @@ import {
   DEFAULT_QPS,
   MAX_WEIGHT,
   QPS_MIN_SPAN_US,
+  RATE_STEP_US,
   WEIGHT_SCALE,
 } from './constants.js';
 import { LatencyRing } from './latency-ring.js';
@@ -48,6 +49,10 @@ export class EndpointStats {
    * call's feedback recomputes it, as in brpc, not at the balancer's periodic refresh.
    */
   capped = false;
+  /** The rate compression factor (qps / mean)^(e − 1), and the mean and step it was computed at. */
+  private rateFactor = 1;
+  private rateFactorMean = NaN;
+  private rateFactorUntilUs = -Infinity;
   private inflightCount = 0;
   private beginTimeSum = 0;
   private readonly ring: LatencyRing;
@@ -170,11 +175,20 @@ export class EndpointStats {
    * rate gets the same weight either way) but turns the traffic's feedback on itself from neutral
    * into a contraction, so equal endpoints converge to an even split instead of drifting.
    */
-  private scaledRateTerm(brpcRate: number, measuredQps: number): number {
+  private scaledRateTerm(brpcRate: number, measuredQps: number, newestEndUs: number): number {
     const exponent = this.params.rateExponent;
     const mean = this.traffic.meanQps;
     if (exponent === 1 || !(mean > 0)) return brpcRate;
-    return Math.floor(mean * Math.pow(measuredQps / mean, exponent) * WEIGHT_SCALE);
+    // Within a step (RATE_STEP_US) of the last exact term, at the same mean: the measured rate × the
+    // factor computed then (mean × (qps / mean)^e = qps × (qps / mean)^(e − 1)), no Math.pow.
+    if (mean === this.rateFactorMean && newestEndUs >= this.rateFactorUntilUs - RATE_STEP_US && newestEndUs < this.rateFactorUntilUs) {
+      return Math.floor(brpcRate * this.rateFactor);
+    }
+    const relative = measuredQps / mean;
+    this.rateFactor = Math.pow(relative, exponent - 1);
+    this.rateFactorMean = mean;
+    this.rateFactorUntilUs = newestEndUs + RATE_STEP_US;
+    return Math.floor(mean * Math.pow(relative, exponent) * WEIGHT_SCALE);
   }
 
   /**
@@ -197,7 +211,7 @@ export class EndpointStats {
       if (ring.isFull || newestEnd >= oldestEnd + QPS_MIN_SPAN_US) {
         const brpcRate = Math.floor(((n - 1) * 1_000_000 * WEIGHT_SCALE) / (newestEnd - oldestEnd));
         measured = brpcRate / WEIGHT_SCALE;
-        const rate = this.scaledRateTerm(brpcRate, measured);
+        const rate = this.scaledRateTerm(brpcRate, measured, newestEnd);
         if (rate > scaledQps) scaledQps = rate;
       }
       // The oldest slot only marks where the window starts: the n - 1 calls after it are averaged.

@@ -1,4 +1,4 @@
-import { DEFAULT_WEIGHT, type Endpoint } from '@trellis/core/spi';
+import { DEFAULT_WEIGHT, type Endpoint, type Pick } from '@trellis/core/spi';
 import type { EndpointStats } from './endpoint-stats.js';
 import { MAX_WEIGHT } from './constants.js';
 import { WeightTree } from './weight-tree.js';
@@ -25,6 +25,12 @@ export interface Membership {
   readonly index: number;
   /** endpoint.weight / 100: how a warm-up ramp (or an operator) scales LALB's own weight. */
   readonly multiplier: number;
+  /**
+   * The Pick handed out for this member when the kernel gave `pick` its attempt-start reading: the
+   * kernel's outcome then carries that start and the invocation, so one object per member serves
+   * every call (made on first use by the balancer; no Pick allocated per call).
+   */
+  shared: Pick | undefined;
 }
 
 /**
@@ -65,6 +71,7 @@ export class ListView {
       endpoint,
       index: this.tree.push(0),
       multiplier: multiplierOf(endpoint),
+      shared: undefined,
     };
     this.members.push(member);
     tracked.memberships.push(member);

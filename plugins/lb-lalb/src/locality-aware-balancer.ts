@@ -103,7 +103,8 @@ export class LocalityAwareBalancer implements LoadBalancer {
 
   pick(list: readonly Endpoint[], invocation: Invocation, now?: number): Pick | undefined {
     // The kernel's reading of the attempt's start, when this balancer runs on the client's clock.
-    const nowUs = this.outcomesOnBalancerClock && now !== undefined ? Math.round((now - this.epochMs) * 1000) : this.nowUs();
+    const kernelTimed = this.outcomesOnBalancerClock && now !== undefined;
+    const nowUs = kernelTimed ? Math.round((now - this.epochMs) * 1000) : this.nowUs();
     // Routers hand over the same array for the same outcome: only a different one needs a lookup.
     if (list !== this.lastList) this.switchTo(list, nowUs);
     const view = this.view!;
@@ -124,9 +125,9 @@ export class LocalityAwareBalancer implements LoadBalancer {
       const offset = tree.offset;
       // brpc `AddInflight`: the punishment is re-evaluated on the endpoint the dice landed on. If
       // its weight shrank below the dice, the dice now points past it: draw again.
-      if (offset < this.refresh(member, nowUs)) return this.choose(member, nowUs, invocation);
+      if (offset < this.refresh(member, nowUs)) return this.choose(member, nowUs, invocation, kernelTimed);
     }
-    return this.pickLinear(view, excluded, nowUs, invocation);
+    return this.pickLinear(view, excluded, nowUs, invocation, kernelTimed);
   }
 
   /**
@@ -321,9 +322,35 @@ export class LocalityAwareBalancer implements LoadBalancer {
     return member.view.tree.weightAt(member.index);
   }
 
-  private choose(member: Membership, nowUs: number, invocation: Invocation): Pick {
+  /**
+   * `kernelTimed`: `now` came from the kernel, whose outcome will carry it (`startedAt`) and the
+   * invocation: the member's shared Pick then does, with no object per call. Otherwise (tests, a
+   * stream's set-up, a balancer on its own clock) a LalbPick remembers them.
+   */
+  private choose(member: Membership, nowUs: number, invocation: Invocation, kernelTimed: boolean): Pick {
     member.tracked.stats.addInflight(nowUs);
+    if (kernelTimed) return member.shared ?? (member.shared = this.sharedPick(member));
     return new LalbPick(member.endpoint, member, nowUs, invocation, this.onDone);
+  }
+
+  private sharedPick(member: Membership): Pick {
+    return {
+      endpoint: member.endpoint,
+      done: (outcome: PickOutcome) => {
+        const startedAt = outcome.startedAt;
+        const invocation = outcome.invocation;
+        if (startedAt === undefined || invocation === undefined) {
+          // Not the kernel's outcome (the contract says it is): at least take the call out of the
+          // in-flight sums, from its latency, and learn nothing from it.
+          const endUs = this.nowUs();
+          const latencyUs = Number.isFinite(outcome.latencyMs) && outcome.latencyMs > 0 ? Math.round(outcome.latencyMs * 1000) : 0;
+          if (!member.tracked.dropped) member.tracked.stats.removeInflight(endUs - latencyUs);
+          return;
+        }
+        // The same computation as the pick's begin, from the same reading: the same integer.
+        this.feedback(member, Math.round((startedAt - this.epochMs) * 1000), invocation, outcome);
+      },
+    };
   }
 
   /**
@@ -331,7 +358,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
    * Unlike brpc, which on its last try would take an excluded server rather than fail, an excluded
    * endpoint is never returned: Trellis's retry excludes endpoints that already failed this call.
    */
-  private pickLinear(view: ListView, excluded: ReadonlySet<string>, nowUs: number, invocation: Invocation): Pick | undefined {
+  private pickLinear(view: ListView, excluded: ReadonlySet<string>, nowUs: number, invocation: Invocation, kernelTimed: boolean): Pick | undefined {
     const members = view.members;
     const tree = view.tree;
     let sum = 0;
@@ -353,7 +380,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
       if (dice < 0) break;
     }
     this.refresh(chosen!, nowUs);
-    return this.choose(chosen!, nowUs, invocation);
+    return this.choose(chosen!, nowUs, invocation, kernelTimed);
   }
 
   /** brpc `Feedback` / `Weight::Update`, plus `MarkFailed` for endpoints that cannot be reached. */

@@ -7,6 +7,13 @@ export interface PickOutcome {
   readonly latencyMs: number;
   /** Undefined on success. */
   readonly error?: RpcError;
+  /**
+   * The attempt's start (the client's clock): exactly the `now` the kernel handed to `pick`, when it
+   * handed one. With it and `invocation` a balancer needs no per-call Pick object to remember them.
+   */
+  readonly startedAt?: number;
+  /** The invocation the attempt was picked for (the one handed to `pick`), when the kernel reports. */
+  readonly invocation?: Invocation;
 }
 
 /** The picked endpoint plus the feedback channel (grpc-js's call-ended callback). */
