@@ -34,7 +34,8 @@ export function nothingRegistered(): boolean {
 /**
  * No SDK: the global tracer provider is the API's proxy and still delegates to its no-op provider,
  * so every span the plugin's proxy tracer would start is a non-recording one that only carries its
- * parent's span context. Asked per call (two property reads and a call): an SDK registered later
+ * parent's span context. Asked per call once anything is registered (`nothingRegistered()` answers
+ * first; here: two property reads and a call behind the API's global look-up): an SDK registered later
  * (`trace.setGlobalTracerProvider`, NodeSDK's `start()`) takes effect at the next call. A provider
  * of another copy of the API is not recognised, which only costs the cheap path, never a span.
  */
