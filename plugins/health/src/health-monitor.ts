@@ -51,6 +51,11 @@ function percent(ratio: number): string {
 export class HealthMonitor implements HealthView {
   version = 0;
   private readonly tracked = new Map<string, Tracked>();
+  // The endpoint the last outcome was recorded for and its record: a client whose calls mostly go to
+  // one endpoint (or the same one twice in a row) skips the Map look-up. Forgotten whenever the
+  // tracked set changes (setEndpoints, close), so an endpoint that left is never written to.
+  private lastEndpoint: Endpoint | undefined;
+  private lastTracked: Tracked | undefined;
   private readonly listeners = new Set<(change: EndpointStateChange) => void>();
   private readonly subscription: Disposable;
   private closed = false;
@@ -86,6 +91,8 @@ export class HealthMonitor implements HealthView {
   /** The directory's list changed: start watching new endpoints, forget the ones that left. */
   setEndpoints(endpoints: readonly Endpoint[]): void {
     if (this.closed) return;
+    this.lastEndpoint = undefined;
+    this.lastTracked = undefined;
     const listed = new Set<string>();
     for (const endpoint of endpoints) {
       listed.add(endpoint.id);
@@ -114,7 +121,12 @@ export class HealthMonitor implements HealthView {
    * caller knows (the kernel's attempt record does: a clock read less per call).
    */
   recordOutcome(endpoint: Endpoint, error: RpcError | undefined, durationMs: number, endedAt?: number): void {
-    const tracked = this.tracked.get(endpoint.id);
+    let tracked = endpoint === this.lastEndpoint ? this.lastTracked : undefined;
+    if (tracked === undefined) {
+      tracked = this.tracked.get(endpoint.id);
+      this.lastEndpoint = endpoint;
+      this.lastTracked = tracked;
+    }
     const window = tracked?.window;
     if (window === undefined) return;
     let ok = true;
@@ -163,6 +175,8 @@ export class HealthMonitor implements HealthView {
     this.subscription.dispose();
     for (const tracked of this.tracked.values()) this.cancel(tracked);
     this.tracked.clear();
+    this.lastEndpoint = undefined;
+    this.lastTracked = undefined;
     this.listeners.clear();
   }
 

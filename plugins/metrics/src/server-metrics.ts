@@ -57,6 +57,10 @@ export class ServerMetrics implements ServerView {
   // Keyed by descriptor: the server hands every call of a method the same descriptor object.
   private readonly methods = new Map<MethodDescriptor, ServerMethodSeries>();
   private readonly streams = new Map<MethodDescriptor, ServerStreamSeries>();
+  // The last unary method's series: a server mostly answers a few methods, so most calls find the
+  // same descriptor again (an identity check) and skip the Map, as the client's series look-ups do.
+  private lastDescriptor: MethodDescriptor | undefined;
+  private lastMethod: ServerMethodSeries | undefined;
 
   constructor(private readonly families: ServerFamilies) {}
 
@@ -96,8 +100,13 @@ export class ServerMetrics implements ServerView {
         stream.started.value++;
         return stream;
       }
-      let method = this.methods.get(inv.method);
-      if (method === undefined) this.methods.set(inv.method, (method = new ServerMethodSeries(this.families, inv.service.name, inv.method.name)));
+      let method = inv.method === this.lastDescriptor ? this.lastMethod : undefined;
+      if (method === undefined) {
+        method = this.methods.get(inv.method);
+        if (method === undefined) this.methods.set(inv.method, (method = new ServerMethodSeries(this.families, inv.service.name, inv.method.name)));
+        this.lastDescriptor = inv.method;
+        this.lastMethod = method;
+      }
       method.inflight++;
       return method;
     },

@@ -23,6 +23,11 @@ const MODES = {
 const TRACING_MODES = ['noop', 'unsampled', 'ratio1pct', 'sampled'];
 const BASELINE = process.env.TRACING_BASELINE_DIST;
 if (BASELINE) for (const mode of TRACING_MODES) MODES[`${mode}@baseline`] = `${MODES[mode]}, baseline build`;
+// PER_CALL_MODES=none,noop,noop@baseline runs only those modes (a shorter before/after on a busy machine).
+if (process.env.PER_CALL_MODES) {
+  const keep = new Set(process.env.PER_CALL_MODES.split(','));
+  for (const mode of Object.keys(MODES)) if (!keep.has(mode)) delete MODES[mode];
+}
 const CALLS = Number(process.env.PER_CALL_CALLS ?? 200_000);
 const WARMUP = 20_000;
 const CONCURRENCY = 64;

@@ -4,7 +4,7 @@ import { MethodSpanInfoCache } from './attributes.js';
 import { clientTracing, RecentCalls } from './client-tracing.js';
 import { globalPropagator } from './global-propagator.js';
 import { resolveTracingOptions, type TracingOptions } from './options.js';
-import { noContextManager, noTracerProvider } from './otel-presence.js';
+import { noContextManager, nothingRegistered, noTracerProvider } from './otel-presence.js';
 import { serverTracingObserver } from './server-tracing.js';
 import { INSTRUMENTATION_NAME, TRACING_VERSION } from './version.js';
 
@@ -24,8 +24,9 @@ export function tracing(options: TracingOptions = {}): Plugin {
   // always the root one: no parent span, no baggage) and the default propagator falling back to W3C
   // (which writes nothing for the root context), a client call's span and injection change nothing:
   // skipped, checked per call so an SDK, context manager or propagator registered later takes effect.
+  // With nothing registered at all (the usual no-SDK process) that check is one property load.
   const clientIdle = tracerProvider === undefined && propagator === globalPropagator
-    ? () => noTracerProvider() && propagation.fields().length === 0 && noContextManager()
+    ? () => nothingRegistered() || (noTracerProvider() && propagation.fields().length === 0 && noContextManager())
     : undefined;
   return definePlugin({
     meta: { name: '@trellis/tracing', kernel: '^0.1.0' },

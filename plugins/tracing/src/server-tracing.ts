@@ -2,7 +2,7 @@ import { context, INVALID_SPAN_CONTEXT, ROOT_CONTEXT, trace, type Context, type 
 import { isStreamKind, MetadataKeys, type ServerCallEnd, type ServerCallObserver, type ServerInvocation } from '@trellis/core';
 import { recordFailure, recordSuccess, TrellisAttributes, type MethodSpanInfoCache, type Semconv } from './attributes.js';
 import { metadataGetter } from './carrier.js';
-import { noContextManager, noTracerProvider } from './otel-presence.js';
+import { noContextManager, nothingRegistered, noTracerProvider } from './otel-presence.js';
 
 export interface ServerTracingDeps {
   readonly tracer: Tracer;
@@ -38,6 +38,8 @@ export function serverTracingObserver(deps: ServerTracingDeps): ServerCallObserv
   const { tracer, globalProvider, propagator, semconv, methods, port } = deps;
   return {
     callStart(inv) {
+      // Nothing registered (no SDK, no context manager): one property load, the check below's answer.
+      if (globalProvider && nothingRegistered()) return undefined;
       const noSdk = globalProvider && noTracerProvider();
       if (noSdk && noContextManager()) return undefined;
       const parent = propagator.extract(ROOT_CONTEXT, inv.requestMetadata, metadataGetter);
