@@ -9,6 +9,11 @@ import { isThenable, waitWithinCall } from './gate-wait.js';
 /** A gate registered on a client: its order and its index among the client's observers (its state). */
 export interface GateEntry {
   readonly gate: CallGate;
+  /**
+   * The gate's `beforeCall`, read once at registration: `runGates` calls it with the gate as `this`,
+   * rather than looking the method up on each gate's own class per call.
+   */
+  readonly beforeCall: CallGate['beforeCall'];
   readonly order: number;
   readonly index: number;
 }
@@ -42,7 +47,7 @@ export function runGates(gates: readonly GateEntry[], invocation: Invocation, fr
   const states = statesOf(invocation); // looked up once, not per gate
   for (let i = from; i < gates.length; i++) {
     const entry = gates[i]!;
-    const returned = entry.gate.beforeCall(invocation, states === undefined ? undefined : states[entry.index]);
+    const returned = entry.beforeCall.call(entry.gate, invocation, states === undefined ? undefined : states[entry.index]);
     if (returned !== undefined && isThenable(returned)) return { pending: returned, next: i + 1 };
   }
   return undefined;
