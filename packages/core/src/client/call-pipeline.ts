@@ -84,8 +84,16 @@ export class CallPipeline implements AttemptOwner {
     });
   }
 
+  /**
+   * Each router's `route`, read once here: `select` calls these with the router as `this`, so a call
+   * does not look `route` up on each router's own class (one property load that sees a different
+   * class per router, on every attempt).
+   */
+  private routes: readonly Router['route'][] = [];
+
   configure(shape: PipelineShape): void {
     this.shape = shape;
+    this.routes = shape.routers.map((router) => router.route);
   }
 
   /**
@@ -203,11 +211,11 @@ export class CallPipeline implements AttemptOwner {
   select(invocation: Invocation, now?: number): Pick {
     const known = this.settings.directory.endpoints;
     const { routers, balancer } = this.shape!;
+    const routes = this.routes;
     let list = known;
-    for (let i = 0; i < routers.length; i++) {
-      const router = routers[i]!;
-      const next = router.route(list, invocation);
-      if (next.length === 0 && list.length > 0) return this.unavailable(known, invocation, router, list);
+    for (let i = 0; i < routes.length; i++) {
+      const next = routes[i]!.call(routers[i], list, invocation);
+      if (next.length === 0 && list.length > 0) return this.unavailable(known, invocation, routers[i], list);
       list = next;
     }
     const pick = list.length === 0 ? undefined : balancer.pick(list, invocation, now);

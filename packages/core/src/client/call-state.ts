@@ -53,6 +53,28 @@ export function observerState(invocation: Invocation, index: number): unknown {
   return context instanceof CallContext ? context.state(index) : undefined;
 }
 
+/** The observer state array of `invocation`'s call (undefined for a foreign invocation, or none kept). */
+export function statesOf(invocation: Invocation): unknown[] | undefined {
+  const context = invocation.context;
+  return context instanceof CallContext ? context.states : undefined;
+}
+
+/**
+ * One observer's hook of one kind, as the dispatch loop calls it: the function read once when the
+ * observer was added, so a call does not look the method up on each observer's own class (a property
+ * load that sees a different class per observer: V8's megamorphic path, on every attempt and call).
+ */
+interface Hook<A> {
+  readonly fn: (this: CallObserver, subject: A, state: unknown) => unknown;
+  readonly observer: CallObserver;
+  /** The observer's index: its slot in the call's state array. */
+  readonly index: number;
+}
+
+function hookOf<A>(observer: CallObserver, fn: ((subject: A, state: unknown) => unknown) | undefined, index: number): Hook<A> | undefined {
+  return fn === undefined ? undefined : { fn: fn as Hook<A>['fn'], observer, index };
+}
+
 /**
  * A client's observers, split by what they watch so a call pays only for the hooks somebody uses.
  * An observer's exception is reported once (process warning) and then ignored: watching a call must
@@ -60,10 +82,10 @@ export function observerState(invocation: Invocation, index: number): unknown {
  */
 export class Observers {
   readonly all: CallObserver[] = [];
-  private readonly callStarts: number[] = [];
-  private readonly attemptStarts: number[] = [];
-  private readonly attemptEnds: number[] = [];
-  private readonly callEnds: number[] = [];
+  private readonly callStarts: Hook<Invocation>[] = [];
+  private readonly attemptStarts: Hook<Attempt>[] = [];
+  private readonly attemptEnds: Hook<Attempt>[] = [];
+  private readonly callEnds: Hook<CallEnd>[] = [];
   private readonly reported = new Set<number>();
   /** Some observer has callStart or callEnd. */
   watchesCalls = false;
@@ -73,10 +95,14 @@ export class Observers {
   /** Returns the observer's index (its slot for per-call state). */
   add(observer: CallObserver): number {
     const index = this.all.push(observer) - 1;
-    if (observer.callStart) this.callStarts.push(index);
-    if (observer.attemptStart) this.attemptStarts.push(index);
-    if (observer.attemptEnd) this.attemptEnds.push(index);
-    if (observer.callEnd) this.callEnds.push(index);
+    const callStart = hookOf<Invocation>(observer, observer.callStart, index);
+    const attemptStart = hookOf<Attempt>(observer, observer.attemptStart, index);
+    const attemptEnd = hookOf<Attempt>(observer, observer.attemptEnd, index);
+    const callEnd = hookOf<CallEnd>(observer, observer.callEnd, index);
+    if (callStart) this.callStarts.push(callStart);
+    if (attemptStart) this.attemptStarts.push(attemptStart);
+    if (attemptEnd) this.attemptEnds.push(attemptEnd);
+    if (callEnd) this.callEnds.push(callEnd);
     this.watchesCalls = this.callStarts.length > 0 || this.callEnds.length > 0;
     this.watchesAttempts = this.attemptStarts.length > 0 || this.attemptEnds.length > 0;
     return index;
@@ -85,51 +111,39 @@ export class Observers {
   callStart(invocation: Invocation, context: CallContext): void {
     const list = this.callStarts;
     for (let i = 0; i < list.length; i++) {
-      const index = list[i]!;
+      const hook = list[i]!;
       let state: unknown;
       try {
-        state = this.all[index]!.callStart!(invocation);
+        state = hook.fn.call(hook.observer, invocation, undefined);
       } catch (error) {
-        this.report(index, error);
+        this.report(hook.index, error);
         continue;
       }
-      if (state !== undefined) (context.states ??= [])[index] = state;
+      if (state !== undefined) (context.states ??= [])[hook.index] = state;
     }
   }
 
   attemptStart(attempt: Attempt): void {
-    const list = this.attemptStarts;
-    for (let i = 0; i < list.length; i++) {
-      const index = list[i]!;
-      try {
-        this.all[index]!.attemptStart!(attempt, observerState(attempt.invocation, index));
-      } catch (error) {
-        this.report(index, error);
-      }
-    }
+    this.dispatch(this.attemptStarts, attempt, statesOf(attempt.invocation));
   }
 
   attemptEnd(attempt: Attempt): void {
-    const list = this.attemptEnds;
-    for (let i = 0; i < list.length; i++) {
-      const index = list[i]!;
-      try {
-        this.all[index]!.attemptEnd!(attempt, observerState(attempt.invocation, index));
-      } catch (error) {
-        this.report(index, error);
-      }
-    }
+    this.dispatch(this.attemptEnds, attempt, statesOf(attempt.invocation));
   }
 
   /** `context` has its CallEnd fields filled in. */
   callEnd(context: CallContext): void {
-    const list = this.callEnds;
+    this.dispatch(this.callEnds, context, context.states);
+  }
+
+  /** Each hook with the call's state for its observer; the state array looked up once per dispatch. */
+  private dispatch<A>(list: readonly Hook<A>[], subject: A, states: unknown[] | undefined): void {
     for (let i = 0; i < list.length; i++) {
-      const index = list[i]!;
+      const hook = list[i]!;
       try {
-        this.all[index]!.callEnd!(context, context.state(index));
+        hook.fn.call(hook.observer, subject, states === undefined ? undefined : states[hook.index]);
       } catch (error) {
-        this.report(index, error);
+        this.report(hook.index, error);
       }
     }
   }

@@ -527,7 +527,7 @@ export class RpcClient {
       },
       addGate: (gate, order) => {
         if (typeof gate?.beforeCall !== 'function') throw invalidOption('addGate gate', gate, 'an object with beforeCall(invocation, state)');
-        this.gates.push({ gate: gate as CallGate, order, index: this.observers.add(gate as CallGate) });
+        this.gates.push({ gate: gate as CallGate, beforeCall: (gate as CallGate).beforeCall, order, index: this.observers.add(gate as CallGate) });
       },
       addRequestMetadata: (key, value) => {
         if (typeof key !== 'string' || !METADATA_KEY.test(key) || key.startsWith('trellis-')) {
