@@ -11,12 +11,10 @@
  */
 import { Session } from 'node:inspector';
 import { parseArgs } from 'node:util';
-import { RpcClient, type Plugin } from '@trellis/core';
+import type { Plugin } from '@trellis/core';
 import { median } from '@trellis/core/toolkit';
-import { loadProto } from '@trellis/codec-protobuf';
 import { clientGovernance } from './governance.js';
-import { EchoTransport } from './in-memory-echo.js';
-import { BENCH_PROTO, makeRequest, type EchoRequest } from './payload.js';
+import { warmEchoClient } from './in-memory-echo.js';
 
 interface HeapNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -37,31 +35,11 @@ interface Round {
 }
 
 async function round(plugins: Plugin[], calls: number, interval: number): Promise<Round> {
-  const client = new RpcClient({
-    service: loadProto(BENCH_PROTO).service('bench.BenchService'),
-    addresses: ['127.0.0.1:1'],
-    transport: new EchoTransport(),
-    timeoutMs: 10_000,
-    plugins,
-  });
-  const stub = client.stub<{ echo(request: EchoRequest): Promise<unknown> }>();
-  const request = makeRequest(1);
-  for (let i = 0; i < 2000; i++) await stub.echo(request); // warm-up: JIT, plugin state
+  const { client, echoCalls } = await warmEchoClient(plugins);
   await post('HeapProfiler.enable');
   await post('HeapProfiler.startSampling', { samplingInterval: interval, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
   const before = process.cpuUsage();
-  await new Promise<void>((resolve, reject) => {
-    let issued = 0;
-    let done = 0;
-    const next = (): void => {
-      if (++done === calls) return resolve();
-      if (issued < calls) {
-        issued++;
-        stub.echo(request).then(next, reject);
-      }
-    };
-    for (; issued < 256; issued++) stub.echo(request).then(next, reject);
-  });
+  await echoCalls(calls, 256);
   const used = process.cpuUsage(before);
   const { profile } = await post<{ profile: { head: HeapNode } }>('HeapProfiler.stopSampling');
   await post('HeapProfiler.disable');

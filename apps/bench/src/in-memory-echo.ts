@@ -19,7 +19,7 @@ interface Sink {
 }
 
 /** Answers every request at once with its own body (the echo a server would send back). */
-export class EchoTransport implements ClientTransport {
+class EchoTransport implements ClientTransport {
   send(_endpoint: Endpoint, request: OutboundRequest, sink: Sink): void {
     sink.onResponse(request.body, NO_METADATA);
   }
@@ -62,8 +62,8 @@ async function rulesServingRegistry(): Promise<MemoryRegistry> {
   return registry;
 }
 
-/** Client CPU (user + system) per call, µs: `calls` Echo calls, `inflight` at a time, after a 2,000-call warm-up. */
-async function clientCpuUsPerCall(plugins: Plugin[], calls: number, inflight: number, rulesRegistry = false): Promise<number> {
+/** A client on the echo transport with these plugins, its stub and a request, warmed up by 2,000 calls (JIT, plugin state). */
+export async function warmEchoClient(plugins: Plugin[], rulesRegistry = false): Promise<{ client: RpcClient; echoCalls: (calls: number, inflight: number) => Promise<void> }> {
   const client = new RpcClient({
     service: loadProto(BENCH_PROTO).service(SERVICE_NAME),
     ...(rulesRegistry ? { registry: await rulesServingRegistry() } : { addresses: ['127.0.0.1:1'] }),
@@ -73,11 +73,11 @@ async function clientCpuUsPerCall(plugins: Plugin[], calls: number, inflight: nu
   });
   const stub = client.stub<{ echo(request: EchoRequest): Promise<unknown> }>();
   const request = makeRequest(1);
-  for (let i = 0; i < 2000; i++) await stub.echo(request); // warm-up: JIT, plugin state
-  const before = process.cpuUsage();
-  let done = 0;
-  await new Promise<void>((resolve, reject) => {
+  for (let i = 0; i < 2000; i++) await stub.echo(request);
+  /** `calls` Echo calls, `inflight` at a time, each sent from the previous one's `.then`. */
+  const echoCalls = (calls: number, inflight: number): Promise<void> => new Promise<void>((resolve, reject) => {
     let issued = 0;
+    let done = 0;
     const next = (): void => {
       if (++done === calls) return resolve();
       if (issued < calls) {
@@ -87,6 +87,14 @@ async function clientCpuUsPerCall(plugins: Plugin[], calls: number, inflight: nu
     };
     for (; issued < inflight; issued++) stub.echo(request).then(next, reject);
   });
+  return { client, echoCalls };
+}
+
+/** Client CPU (user + system) per call, µs: `calls` Echo calls, `inflight` at a time, after a 2,000-call warm-up. */
+async function clientCpuUsPerCall(plugins: Plugin[], calls: number, inflight: number, rulesRegistry = false): Promise<number> {
+  const { client, echoCalls } = await warmEchoClient(plugins, rulesRegistry);
+  const before = process.cpuUsage();
+  await echoCalls(calls, inflight);
   const used = process.cpuUsage(before);
   await client.close();
   return (used.user + used.system) / calls;

@@ -94,3 +94,31 @@ export async function runRound(caller: BenchCaller, concurrency: number, duratio
 export function callOnce(caller: BenchCaller, request: Parameters<BenchCaller['call']>[0]): Promise<unknown> {
   return new Promise((resolve, reject) => caller.call(request, { ok: resolve, fail: reject, node: (error, response) => (error ? reject(error) : resolve(response)) }));
 }
+
+/**
+ * Exactly `calls` calls, `concurrency` in flight, from the same callback slots as `runLoop` but with
+ * no clock: for scripts that count what a call costs (bytes, promises, GC) rather than time it.
+ * Resolves with the number of calls that failed.
+ */
+export function runCalls(caller: BenchCaller, calls: number, concurrency: number): Promise<{ calls: number; errors: number }> {
+  return new Promise((resolve) => {
+    let sent = 0;
+    let ended = 0;
+    let errors = 0;
+    const request = makeRequest(1);
+    const next = (): void => {
+      if (++ended === calls) resolve({ calls, errors });
+      else if (sent < calls) send();
+    };
+    const failed = (): void => {
+      errors++;
+      next();
+    };
+    const slot: CallSlot = { ok: next, fail: failed, node: (error) => (error ? failed() : next()) };
+    const send = (): void => {
+      sent++;
+      caller.call(request, slot);
+    };
+    for (let i = 0; i < concurrency && sent < calls; i++) send();
+  });
+}

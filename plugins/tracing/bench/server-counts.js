@@ -75,27 +75,8 @@ async function client(mode, port) {
   if (mode === 'sdk100') require(bench('kinds/tracing-sdk.js')).installTracingSdk(1);
   const { trellisKind } = require(bench('kinds/trellis.js'));
   const caller = await trellisKind.connect({ port, connections: 1, plugins: mode !== 'bare' });
-  const { makeRequest } = require(bench('payload.js'));
-  parentPort.on('message', ({ calls }) => {
-    let sent = 0;
-    let ended = 0;
-    let errors = 0;
-    const request = makeRequest(1);
-    const failed = () => {
-      errors++;
-      next();
-    };
-    const slot = { ok: () => next(), fail: failed, node: (error) => (error ? failed() : next()) };
-    const next = () => {
-      if (++ended === calls) parentPort.postMessage({ calls, errors });
-      else if (sent < calls) send();
-    };
-    const send = () => {
-      sent++;
-      caller.call(request, slot);
-    };
-    for (let i = 0; i < CONCURRENCY && sent < calls; i++) send();
-  });
+  const { runCalls } = require(bench('load.js'));
+  parentPort.on('message', ({ calls }) => void runCalls(caller, calls, CONCURRENCY).then((done) => parentPort.postMessage(done)));
 }
 
 if (process.argv[2] === '--client') {
