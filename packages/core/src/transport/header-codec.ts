@@ -255,10 +255,18 @@ export function writeRequestFrame(target: Buffer, at: number, streamId: number, 
   return copyBytes(sizedMetadata, target, offset);
 }
 
-/** Copies a route prefix or a metadata block; a usual one (a few dozen bytes) in a loop, cheaper than `Buffer#copy`'s native call. */
+/**
+ * Copies a route prefix or a metadata block with `TypedArray#set`: a V8 builtin (a memmove, no call
+ * into C++ as `Buffer#copy` makes), about 17 ns for any usual length, where a byte loop took about
+ * 1.2 ns a byte (45–65 ns for a 34-byte route or a 47-byte credential block; session 10). A few bytes
+ * are still cheaper in the loop.
+ */
 function copyBytes(bytes: Buffer, target: Buffer, at: number): number {
   const length = bytes.length;
-  if (length > 64) return at + bytes.copy(target, at);
+  if (length > 8) {
+    target.set(bytes, at);
+    return at + length;
+  }
   for (let i = 0; i < length; i++) target[at + i] = bytes[i]!;
   return at + length;
 }
