@@ -39,13 +39,26 @@ export function serverAuth(options: ServerAuthOptions): Plugin {
       // Map lookup by the method's descriptor instead of three key strings and three rule lookups
       // (0.5 µs of the server's 1.5 µs in auth, profiled with every plugin on).
       const byMethod = new Map<object, MethodAccess>();
+      // The previous call's method and its access: calls mostly repeat one method (an identity check
+      // instead of the Map lookup, as metrics' and the limiter's server sides do).
+      let lastMethod: object | undefined;
+      let lastAccess: MethodAccess | undefined;
       const access = (call: ServerInvocation): MethodAccess => {
+        if (call.method === lastMethod && lastAccess!.service === call.service.name) return lastAccess!;
         const known = byMethod.get(call.method);
-        if (known !== undefined && known.service === call.service.name) return known;
+        if (known !== undefined && known.service === call.service.name) {
+          lastMethod = call.method;
+          lastAccess = known;
+          return known;
+        }
         const name = `${call.service.name}/${call.method.name}`;
         const entry: MethodAccess = { service: call.service.name, name, open: open.has(name), roles: required(call.service.name, call.method.name) };
         // A descriptor served under another service name (never in practice) is worked out per call.
-        if (known === undefined) byMethod.set(call.method, entry);
+        if (known === undefined) {
+          byMethod.set(call.method, entry);
+          lastMethod = call.method;
+          lastAccess = entry;
+        }
         return entry;
       };
       const admit = (call: ServerInvocation, method: MethodAccess, principal: Principal | undefined): void => {

@@ -126,8 +126,16 @@ export class RpcServer {
   private invoker: ServerInvoker = (call) => this.runHandler(call);
   /** Server observers and gates (`observe`, `addGate`): run in the kernel's flow, no interceptor layer. */
   private readonly hooks = new ServerHooks();
-  /** What a unary call runs after the hooks: the handler itself when no interceptor is registered, else the chain (set at start). */
+  /** What a unary call runs after the hooks when interceptors are registered: the chain (set at start). */
   private unaryBody: ServerCallBody = (call) => this.invoker(call);
+  /**
+   * With hooks and no interceptor, what a method's unary calls run after the hooks: its handler,
+   * called directly (one closure per method, made on its first call and kept with the route memo,
+   * so a call costs no handler look-up by descriptor).
+   */
+  private readonly directBodies = new Map<MethodEntry, ServerCallBody>();
+  /** No interceptor: the hooks hand the call straight to its handler (set at start). */
+  private directBody = false;
   /** Stream opens run the hooks around the chain, when there are hooks (set at start). */
   private streamInvoker: ServerInvoker = (call) => this.invoker(call);
   /** No server interceptor: unary calls run their handler directly (set at start). */
@@ -137,7 +145,7 @@ export class RpcServer {
    * one route, whose strings the transport hands over as the same objects each time (its route
    * memo), so four comparisons replace the table's lookups.
    */
-  private lastRoute: { group: string; service: string; version: string; method: string; entry: MethodEntry } | undefined;
+  private lastRoute: { group: string; service: string; version: string; method: string; entry: MethodEntry; body: ServerCallBody } | undefined;
   private listenerSet: ListenerSet | undefined;
   /** `listeners` checked at construction (mistakes throw there, fastify style). */
   private readonly listenerSpecs: ReturnType<typeof resolveListeners>;
@@ -327,8 +335,10 @@ export class RpcServer {
       this.bareHandlers = this.interceptors.length === 0 && this.hooks.empty;
       if (!this.hooks.empty) {
         const chain = this.invoker;
-        // No interceptor: the hooks hand the call straight to its handler (a synchronous answer stays synchronous).
-        this.unaryBody = this.interceptors.length === 0 ? (call) => this.handlers.get(call.method)!(call.request, call) : chain;
+        // No interceptor: the hooks hand the call straight to its handler (a synchronous answer stays
+        // synchronous), through the method's direct body (bodyFor).
+        this.directBody = this.interceptors.length === 0;
+        this.unaryBody = chain;
         this.streamInvoker = (call) => this.hooks.runStream(call as ServerCall, this.clock.now(), chain, () => this.clock.now());
       }
       this.listenerSet = await ListenerSet.open(this.listenerSpecs, this.servingState, this.dispatch, this.streamDispatch);
@@ -469,14 +479,17 @@ export class RpcServer {
 
   private readonly dispatch = (request: InboundRequest, exchange: ServerExchange): void => {
     let entry: MethodEntry;
+    let body: ServerCallBody;
     const last = this.lastRoute;
     if (last !== undefined && request.method === last.method && request.service === last.service && request.group === last.group && request.version === last.version) {
       entry = last.entry;
+      body = last.body;
     } else {
       const route = this.table.route(request.group, request.service, request.version, request.method);
       if (route instanceof RpcError) return exchange.fail(route);
       entry = route.entry;
-      this.lastRoute = { group: request.group, service: request.service, version: request.version, method: request.method, entry };
+      body = this.bodyFor(entry);
+      this.lastRoute = { group: request.group, service: request.service, version: request.version, method: request.method, entry, body };
     }
     if (entry.method.kind !== 'unary') return refuseStreamAsUnary(entry.method, exchange);
     let message: unknown;
@@ -498,7 +511,7 @@ export class RpcServer {
       // No interceptor: the handler itself, so one that answers synchronously is answered in this
       // turn, with no promise around it.
       if (this.bareHandlers) result = entry.handler(message, call as never);
-      else result = this.hooks.empty ? this.invoker(call) : this.hooks.start(call, now, this.unaryBody);
+      else result = this.hooks.empty ? this.invoker(call) : this.hooks.start(call, now, body);
     } catch (error) {
       return this.answerError(call, exchange, request, error);
     }
@@ -516,6 +529,17 @@ export class RpcServer {
       this.answer(call, entry.method, exchange, request, result);
     }
   };
+
+  /** What a unary call of `entry` runs after the hooks: its handler directly, or the interceptor chain. */
+  private bodyFor(entry: MethodEntry): ServerCallBody {
+    if (!this.directBody) return this.unaryBody;
+    let body = this.directBodies.get(entry);
+    if (body === undefined) {
+      const handler = entry.handler;
+      this.directBodies.set(entry, (body = (call) => handler(call.request, call as never)));
+    }
+    return body;
+  }
 
   // Nothing thrown while answering may escape these two (from a promise callback it would be an
   // unhandled rejection, which ends the process). A transport that throws gets one more chance to

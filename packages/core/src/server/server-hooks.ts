@@ -25,13 +25,13 @@ export class ServerHooks {
   private readonly reported = new Set<object>();
   /** Observers with `enter`, by index (the state slot). */
   private enters: number[] = [];
+  /** By observer index: whether it has `enter` (a state it returns means the call is entered). */
+  private entering: boolean[] = [];
   private sortedGates: ServerGate[] = [];
   /** Some hook has a callEnd: the kernel reads the clock at the end. */
   private endsWatched = false;
-
-  get empty(): boolean {
-    return this.observers.length === 0 && this.gates.length === 0;
-  }
+  /** No observer and no gate (set at `seal`; a field, not a getter: the dispatch reads it per call). */
+  empty = true;
 
   observe(observer: ServerCallObserver): void {
     this.observers.push(observer);
@@ -45,9 +45,11 @@ export class ServerHooks {
   seal(): void {
     this.sortedGates = [...this.gates].sort((a, b) => a.order - b.order).map((g) => g.gate);
     this.enters = [];
+    this.entering = this.observers.map((o) => o.enter !== undefined);
     this.observers.forEach((o, i) => {
       if (o.enter !== undefined) this.enters.push(i);
     });
+    this.empty = this.observers.length === 0 && this.gates.length === 0;
     this.endsWatched = this.observers.some((o) => o.callEnd !== undefined) || this.sortedGates.some((g) => g.callEnd !== undefined);
   }
 
@@ -58,6 +60,9 @@ export class ServerHooks {
   start(call: ServerCall, startedAt: number, body: ServerCallBody): unknown {
     call.startedAt = startedAt;
     const observers = this.observers;
+    // Whether an observer with `enter` returned a state: only then is the rest of the call entered
+    // (a state from an observer without `enter`, metrics' series, needs no walk of the enters).
+    let entered = false;
     for (let i = 0; i < observers.length; i++) {
       const callStart = observers[i]!.callStart;
       if (callStart === undefined) continue;
@@ -68,9 +73,12 @@ export class ServerHooks {
         this.report(observers[i]!, error);
         continue;
       }
-      if (state !== undefined) call.setHookState(i, state);
+      if (state !== undefined) {
+        call.setHookState(i, state);
+        if (this.entering[i] === true) entered = true;
+      }
     }
-    if (call.hasHookState && this.enters.length > 0) return this.enterFrom(0, call, body);
+    if (entered) return this.enterFrom(0, call, body);
     return this.admit(call, body);
   }
 
