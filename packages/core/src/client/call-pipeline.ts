@@ -99,7 +99,7 @@ export class CallPipeline implements AttemptOwner {
   }
 
   /**
-   * The routers from the next routing on: a router's switch flipped (`HookSwitch`). Before
+   * The routers from the next routing on: a router was switched on or off (`setHookActive`). Before
    * `configure` the client's start reads the switches itself, so this waits for it.
    */
   setRouters(routers: readonly Router[]): void {

@@ -77,7 +77,7 @@ function hookOf<A>(observer: CallObserver, fn: ((subject: A, state: unknown) => 
   return fn === undefined ? undefined : { fn: fn as Hook<A>['fn'], observer, index };
 }
 
-/** One observer as registered: its hooks, and whether it is active (its `HookSwitch`). */
+/** One observer as registered: its hooks, and whether it is active (`setHookActive`). */
 interface ObserverEntry {
   readonly callStart: Hook<Invocation> | undefined;
   readonly attemptStart: Hook<Attempt> | undefined;
@@ -88,8 +88,9 @@ interface ObserverEntry {
 
 /**
  * The hooks of the observers active when a call started: a call keeps this object (CallContext.hooks)
- * for all its hooks, so an observer switched on or off while the call runs (`setHookActive`) neither misses the end of
- * a call it saw start nor sees the end of one it did not. Rebuilt (never changed) on a switch.
+ * for all its hooks, so an observer switched on or off while the call runs (`setHookActive`) neither
+ * misses the end of a call it saw start nor sees the end of one it did not. Rebuilt (never changed)
+ * on a switch.
  */
 export class HookLists {
   readonly callStarts: readonly Hook<Invocation>[];
@@ -114,9 +115,9 @@ export class HookLists {
 
 /**
  * A client's observers, split by what they watch so a call pays only for the hooks somebody uses —
- * and, among those, only for the observers that are active (`ClientPluginContext.setHookActive`: a plugin with nothing to do
- * right now leaves the call path until it says otherwise). An observer's exception is reported once
- * (process warning) and then ignored: watching a call must never change it.
+ * and, among those, only for the active ones (`ClientPluginContext.setHookActive`: a plugin with
+ * nothing to do right now leaves the call path until it says otherwise). An observer's exception is
+ * reported once (process warning) and then ignored: watching a call must never change it.
  */
 export class Observers {
   readonly all: CallObserver[] = [];
@@ -201,4 +202,3 @@ export class Observers {
     process.emitWarning(`a call observer threw (reported once, then ignored; it cannot change the call): ${(error as Error)?.stack ?? String(error)}`, 'TrellisWarning');
   }
 }
-

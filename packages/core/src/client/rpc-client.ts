@@ -116,7 +116,7 @@ export class RpcClient {
   private readonly endpointInterceptors: { interceptor: EndpointInterceptor; order: number }[] = [];
   private readonly observers = new Observers();
   private readonly pipeline: CallPipeline;
-  /** Every router plugins added, with its switch's state (`HookSwitch`). */
+  /** Every router plugins added, and whether it is active (`setHookActive`). */
   private readonly routers: { readonly router: Router; active: boolean }[] = [];
   private readonly healthRouter = new HealthRouter(() => this.health);
   /** Per observer or router object, its switches (`setHookActive`). */
