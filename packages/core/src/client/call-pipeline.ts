@@ -323,7 +323,9 @@ export class CallPipeline implements AttemptOwner {
       else reject!(thrown);
       return undefined;
     }
-    return new AttemptRecord(this, invocation, pick, pick.endpoint, now, this.settings.observers.of(invocation));
+    // A call the pipeline runs itself has its hooks at hand; else they are found from the invocation.
+    const hooks = call !== undefined ? call.hooks! : this.settings.observers.of(invocation);
+    return new AttemptRecord(this, invocation, pick, pick.endpoint, now, hooks);
   }
 
   /** attemptStart, then the endpoint chain or straight to the codec and transport. */
