@@ -5,6 +5,7 @@ import { HealthMonitor } from './health-monitor.js';
 import { LoopStallMonitor } from './loop-stall-monitor.js';
 import { resolveHealthOptions, type HealthOptions } from './options.js';
 import { ServerHealth } from './server-health.js';
+import { WarmupDormancy } from './warmup-dormancy.js';
 import { WarmupRouter } from './warmup.js';
 
 export interface HealthPlugin extends Plugin {
@@ -55,15 +56,31 @@ export function health(options: HealthOptions = {}): HealthPlugin {
       const subscription = ctx.onEndpoints((endpoints) => monitor.setEndpoints(endpoints));
       if (resolved.availability !== undefined) ctx.observe(availabilityObserver(monitor));
       ctx.addInspector('@trellis/health', () => monitor.snapshot().map(({ endpoint, ...rest }) => ({ endpoint: endpoint.id, ...rest })));
+      let dormancy: WarmupDormancy | undefined;
+      let healthChanges: { dispose(): void } | undefined;
+      let lists: { dispose(): void } | undefined;
       if (resolved.warmupMs > 0) {
-        ctx.addRouter(new WarmupRouter({
+        const router = new WarmupRouter({
           warmupMs: resolved.warmupMs,
           rampStart: (endpoint) => monitor.rampStart(endpoint),
           version: () => monitor.version,
           clock: ctx.clock,
+        });
+        ctx.addRouter(router);
+        // Off the call path while nothing ramps (the steady state): woken by a new list or a health
+        // change, asleep again when the last ramp ends.
+        const sleeper = (dormancy = new WarmupDormancy({
+          warmupMs: resolved.warmupMs,
+          rampStart: (endpoint) => monitor.rampStart(endpoint),
+          setActive: (active) => ctx.setHookActive(router, active),
         }));
+        healthChanges = monitor.onChange(() => sleeper.recheck());
+        lists = ctx.onEndpoints((endpoints) => sleeper.update(endpoints));
       }
       ctx.onClose(() => {
+        lists?.dispose();
+        healthChanges?.dispose();
+        dormancy?.close();
         subscription.dispose();
         monitor.close();
         monitors.delete(monitor);

@@ -29,6 +29,12 @@ export function ipRouter(options: IpRouterOptions = {}): Plugin {
       const rules = clientRules(ctx, IP_RULES, resolved);
       const router = new IpRouter(rules, ctx.localAddress);
       ctx.addRouter(router);
+      // Dormant while no rule applies to this consumer (none loaded, or none whose `from` admits
+      // it): the kernel then skips the router. A rule update that brings one routes from the next call.
+      const follow = (): void => ctx.setHookActive(router, router.applicableRules.length > 0);
+      follow();
+      const subscription = rules.onSwap(follow);
+      ctx.onClose(() => subscription.dispose());
       onRouter?.(router);
     },
   });

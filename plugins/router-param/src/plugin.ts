@@ -24,7 +24,15 @@ export function paramRouter(options: ParamRouterOptions = {}): Plugin {
   return definePlugin({
     meta: { name: PLUGIN_NAME, kernel: '^0.1.0' },
     setupClient(ctx) {
-      ctx.addRouter(new ParamRouter(clientRules(ctx, PARAM_RULES, resolved)));
+      const rules = clientRules(ctx, PARAM_RULES, resolved);
+      const router = new ParamRouter(rules);
+      ctx.addRouter(router);
+      // Dormant while no rule is loaded: the kernel then skips the router. A rule update that brings
+      // one routes from the next call.
+      const follow = (): void => ctx.setHookActive(router, rules.compiled.rules.length > 0);
+      follow();
+      const subscription = rules.onSwap(follow);
+      ctx.onClose(() => subscription.dispose());
     },
   });
 }

@@ -56,3 +56,51 @@ const probeIsActive = (): boolean => context.active() === PROBE;
 export function noContextManager(): boolean {
   return !context.with(PROBE, probeIsActive);
 }
+
+/** Callbacks waiting for the API's globals object to be created (`onFirstRegistration`). */
+const waiting: (() => void)[] = [];
+
+/**
+ * Calls `callback` once, synchronously, when the first OpenTelemetry registration of the process
+ * (tracer provider, context manager, propagator, diag logger…) creates the API's globals object, and
+ * returns what cancels that (a closed client's callback is not kept); returns undefined (and never
+ * calls it) when that object exists already or cannot be watched. While it has not been created, nothing tracing reads is registered (`nothingRegistered()`),
+ * so the client observer can leave the call path (`setHookActive`) and be woken by this at the very
+ * registration: an SDK registered later still traces the next call.
+ *
+ * How: until then the key is an accessor on `globalThis` whose getter answers `undefined` (exactly
+ * what a missing key reads as) and whose setter — the API's `registerGlobal` assigns the new object
+ * there before it writes its entry — puts the plain property back with that object and calls the
+ * callbacks. The API (1.x, every copy of it in the process) reads and writes nothing else there.
+ */
+export function onFirstRegistration(callback: () => void): (() => void) | undefined {
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, API_GLOBALS);
+  if (descriptor === undefined) {
+    if (!Object.isExtensible(globalThis)) return undefined;
+    Object.defineProperty(globalThis, API_GLOBALS, {
+      configurable: true,
+      enumerable: false,
+      get: readsUndefined,
+      set(value: unknown) {
+        Object.defineProperty(globalThis, API_GLOBALS, { value, writable: true, configurable: true, enumerable: true });
+        const callbacks = waiting.splice(0);
+        for (const fn of callbacks) {
+          try {
+            fn();
+          } catch { /* a woken observer's failure must not fail the registration */ }
+        }
+      },
+    });
+  } else if (descriptor.get !== readsUndefined) {
+    return undefined; // created already (or somebody else's accessor: not ours to watch)
+  }
+  waiting.push(callback);
+  return () => {
+    const at = waiting.indexOf(callback);
+    if (at >= 0) waiting.splice(at, 1);
+  };
+}
+
+function readsUndefined(): undefined {
+  return undefined;
+}

@@ -4,7 +4,7 @@ import { MethodSpanInfoCache } from './attributes.js';
 import { clientTracing, RecentCalls } from './client-tracing.js';
 import { globalPropagator } from './global-propagator.js';
 import { resolveTracingOptions, type TracingOptions } from './options.js';
-import { noContextManager, nothingRegistered, noTracerProvider } from './otel-presence.js';
+import { noContextManager, nothingRegistered, noTracerProvider, onFirstRegistration } from './otel-presence.js';
 import { serverTracingObserver } from './server-tracing.js';
 import { INSTRUMENTATION_NAME, TRACING_VERSION } from './version.js';
 
@@ -32,7 +32,16 @@ export function tracing(options: TracingOptions = {}): Plugin {
     meta: { name: '@trellis/tracing', kernel: '^0.1.0' },
     setupClient(ctx) {
       const recent = new RecentCalls();
-      ctx.observe(clientTracing({ tracer: tracer(), propagator, semconv, methods, recent, idle: clientIdle }));
+      const observer = clientTracing({ tracer: tracer(), propagator, semconv, methods, recent, idle: clientIdle });
+      ctx.observe(observer);
+      // Nothing registered with OpenTelemetry yet (the usual no-SDK process): the observer has nothing
+      // to do and leaves the call path, until the first registration wakes it — from then on it runs
+      // and checks per call as above, so an SDK registered later traces the very next call.
+      const cancel = clientIdle !== undefined && nothingRegistered() ? onFirstRegistration(() => ctx.setHookActive(observer, true)) : undefined;
+      if (cancel !== undefined) {
+        ctx.setHookActive(observer, false);
+        ctx.onClose(cancel);
+      }
       ctx.addInspector('@trellis/tracing', () => ({ recent: recent.list() }));
     },
     setupServer(ctx) {

@@ -6,7 +6,7 @@ import type { Metadata } from '../metadata.js';
 import type { Attempt } from '../observer.js';
 import type { MessageCodec } from '../definition.js';
 import type { OutboundRequest, ResponseSink } from '../transport.js';
-import type { CallContext } from './call-state.js';
+import type { CallContext, HookLists } from './call-state.js';
 
 /** What an attempt reports to when its send ends (the client's call pipeline). */
 export interface AttemptOwner {
@@ -57,6 +57,8 @@ export class AttemptRecord implements Attempt, OutboundRequest, ResponseSink {
     public pick: Pick,
     public endpoint: Endpoint,
     public startedAt: number,
+    /** The observers' hooks of the attempt's call (`Observers.of`): the ones active when it started. */
+    readonly hooks: HookLists,
   ) {}
 
   /**

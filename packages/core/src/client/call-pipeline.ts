@@ -39,6 +39,7 @@ export interface PipelineShape {
   readonly gates: Gates;
   readonly retryPolicy: RetryPolicy | undefined;
   readonly endpointChain: EndpointInvoker | undefined;
+  /** The active routers, by order (the client's health filter and the plugins' active ones). */
   readonly routers: readonly Router[];
   readonly balancer: LoadBalancer;
 }
@@ -90,10 +91,22 @@ export class CallPipeline implements AttemptOwner {
    * class per router, on every attempt).
    */
   private routes: readonly Router['route'][] = [];
+  private routers: readonly Router[] = [];
 
   configure(shape: PipelineShape): void {
     this.shape = shape;
-    this.routes = shape.routers.map((router) => router.route);
+    this.setRouters(shape.routers);
+  }
+
+  /**
+   * The routers from the next routing on: a router was switched on or off (`setHookActive`). Before
+   * `configure` the client's start reads the switches itself, so this waits for it.
+   */
+  setRouters(routers: readonly Router[]): void {
+    if (this.shape === undefined) return;
+    // Router and route replaced together: `select` reads both arrays in one synchronous pass.
+    this.routers = routers;
+    this.routes = routers.map((router) => router.route);
   }
 
   /**
@@ -104,7 +117,8 @@ export class CallPipeline implements AttemptOwner {
     const { observers } = this.settings;
     const context = invocation.context as CallContext;
     context.invocation = invocation;
-    if (observers.watchesCalls) observers.callStart(invocation, context);
+    const hooks = (context.hooks = observers.current);
+    if (hooks.watchesCalls) observers.callStart(invocation, context);
     const shape = this.shape!;
     const chain = shape.chain;
     if (chain === undefined) {
@@ -136,7 +150,7 @@ export class CallPipeline implements AttemptOwner {
     } catch (error) {
       pending = Promise.reject(error); // an interceptor that throws instead of rejecting
     }
-    if (!observers.watchesCalls) return withResult ? pending : pending.then(responseOf);
+    if (!hooks.watchesCalls) return withResult ? pending : pending.then(responseOf);
     return pending.then(
       (result) => {
         this.callEnded(context, undefined, result.endpoint);
@@ -158,7 +172,8 @@ export class CallPipeline implements AttemptOwner {
     const { observers } = this.settings;
     const context = invocation.context as CallContext;
     context.invocation = invocation;
-    if (observers.watchesCalls) observers.callStart(invocation, context);
+    const hooks = (context.hooks = observers.current);
+    if (hooks.watchesCalls) observers.callStart(invocation, context);
     const chain = this.shape!.streamChain ?? this.invokeCluster;
     let pending: Promise<Result>;
     try {
@@ -186,7 +201,7 @@ export class CallPipeline implements AttemptOwner {
   private streamEnded(context: CallContext, error: RpcError | undefined, endpoint: Endpoint | undefined): void {
     context.streamEnded = true;
     context.stream = { setUp: false, setUpMs: 0, messagesSent: 0, messagesReceived: 0 };
-    if (this.settings.observers.watchesCalls) this.callEnded(context, error, endpoint);
+    if (context.hooks!.watchesCalls) this.callEnded(context, error, endpoint);
   }
 
   /** The bottom of the cluster chain: one attempt (with its transparent re-sends) as a promise. */
@@ -210,7 +225,8 @@ export class CallPipeline implements AttemptOwner {
    */
   select(invocation: Invocation, now?: number): Pick {
     const known = this.settings.directory.endpoints;
-    const { routers, balancer } = this.shape!;
+    const balancer = this.shape!.balancer;
+    const routers = this.routers;
     const routes = this.routes;
     let list = known;
     for (let i = 0; i < routes.length; i++) {
@@ -307,13 +323,15 @@ export class CallPipeline implements AttemptOwner {
       else reject!(thrown);
       return undefined;
     }
-    return new AttemptRecord(this, invocation, pick, pick.endpoint, now);
+    // A call the pipeline runs itself has its hooks at hand; else they are found from the invocation.
+    const hooks = call !== undefined ? call.hooks! : this.settings.observers.of(invocation);
+    return new AttemptRecord(this, invocation, pick, pick.endpoint, now, hooks);
   }
 
   /** attemptStart, then the endpoint chain or straight to the codec and transport. */
   private sendAttempt(record: AttemptRecord): void {
     const { observers } = this.settings;
-    if (observers.watchesAttempts) observers.attemptStart(record);
+    if (record.hooks.watchesAttempts) observers.attemptStart(record.hooks, record);
     const endpointChain = this.shape!.endpointChain;
     // Straight to the transport: the attempt's start time was read in this same synchronous flow (a
     // new call, `invokeCluster`, or a re-send), so it is the send time too — one clock read less.
@@ -420,9 +438,10 @@ export class CallPipeline implements AttemptOwner {
     const pick = record.pick;
     // One clock reading for the attempt's latency and, on a direct call, the call's.
     const call = record.call;
+    const hooks = record.hooks;
     let now: number | undefined;
-    if (pick.done !== NOOP_DONE || observers.watchesAttempts || call?.retry !== undefined) record.latencyMs = (now = clock.now()) - record.startedAt;
-    if (observers.watchesAttempts) observers.attemptEnd(record);
+    if (pick.done !== NOOP_DONE || hooks.watchesAttempts || call?.retry !== undefined) record.latencyMs = (now = clock.now()) - record.startedAt;
+    if (hooks.watchesAttempts) observers.attemptEnd(hooks, record);
     pick.done(record);
     const endpoint = record.endpoint;
     if (call === undefined) return record.resolveResult!({ response, metadata, endpoint });
@@ -433,7 +452,7 @@ export class CallPipeline implements AttemptOwner {
         // The attempt answered: a policy's bookkeeping error must not change what the caller gets.
       }
     }
-    if (observers.watchesCalls) this.callEnded(call, undefined, endpoint, now);
+    if (call.hooks!.watchesCalls) this.callEnded(call, undefined, endpoint, now);
     call.resolve!(call.withResult ? { response, metadata, endpoint } : response);
   }
 
@@ -442,7 +461,7 @@ export class CallPipeline implements AttemptOwner {
     const { observers, clock, transparentRetries } = this.settings;
     const now = clock.now();
     record.failWith(error, now);
-    if (observers.watchesAttempts) observers.attemptEnd(record);
+    if (record.hooks.watchesAttempts) observers.attemptEnd(record.hooks, record);
     record.pick.done(record);
     const inv = record.invocation;
     if (record.mayResend(error, now, transparentRetries)) {
@@ -476,7 +495,7 @@ export class CallPipeline implements AttemptOwner {
   }
 
   private settleFailed(call: CallContext, error: RpcError): void {
-    if (this.settings.observers.watchesCalls) this.callEnded(call, error, error.endpoint);
+    if (call.hooks!.watchesCalls) this.callEnded(call, error, error.endpoint);
     call.reject!(error);
   }
 

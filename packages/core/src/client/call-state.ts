@@ -1,7 +1,7 @@
 import { ContextValues } from '../context-key.js';
 import type { Endpoint } from '../endpoint.js';
-import { Code, type RpcError } from '../errors.js';
 import type { Invocation } from '../invocation.js';
+import { Code, type RpcError } from '../errors.js';
 import type { Attempt, CallEnd, CallObserver, StreamStats } from '../observer.js';
 import type { RequestPump } from './request-pump.js';
 
@@ -15,6 +15,8 @@ import type { RequestPump } from './request-pump.js';
 export class CallContext extends ContextValues implements CallEnd {
   /** Per observer index, what its callStart returned (allocated only when one returns something). */
   states: unknown[] | undefined = undefined;
+  /** The observers' hooks active when the call started: the call keeps them to its end. */
+  hooks: HookLists | undefined = undefined;
   // CallEnd, filled in when the call ends.
   invocation!: Invocation;
   code: Code = Code.OK;
@@ -75,41 +77,87 @@ function hookOf<A>(observer: CallObserver, fn: ((subject: A, state: unknown) => 
   return fn === undefined ? undefined : { fn: fn as Hook<A>['fn'], observer, index };
 }
 
+/** One observer as registered: its hooks, and whether it is active (`setHookActive`). */
+interface ObserverEntry {
+  readonly callStart: Hook<Invocation> | undefined;
+  readonly attemptStart: Hook<Attempt> | undefined;
+  readonly attemptEnd: Hook<Attempt> | undefined;
+  readonly callEnd: Hook<CallEnd> | undefined;
+  active: boolean;
+}
+
 /**
- * A client's observers, split by what they watch so a call pays only for the hooks somebody uses.
- * An observer's exception is reported once (process warning) and then ignored: watching a call must
- * never change it.
+ * The hooks of the observers active when a call started: a call keeps this object (CallContext.hooks)
+ * for all its hooks, so an observer switched on or off while the call runs (`setHookActive`) neither
+ * misses the end of a call it saw start nor sees the end of one it did not. Rebuilt (never changed)
+ * on a switch.
+ */
+export class HookLists {
+  readonly callStarts: readonly Hook<Invocation>[];
+  readonly attemptStarts: readonly Hook<Attempt>[];
+  readonly attemptEnds: readonly Hook<Attempt>[];
+  readonly callEnds: readonly Hook<CallEnd>[];
+  /** Some active observer has callStart or callEnd. */
+  readonly watchesCalls: boolean;
+  /** Some active observer has attemptStart or attemptEnd. */
+  readonly watchesAttempts: boolean;
+
+  constructor(entries: readonly ObserverEntry[]) {
+    const active = entries.filter((e) => e.active);
+    this.callStarts = active.flatMap((e) => (e.callStart === undefined ? [] : [e.callStart]));
+    this.attemptStarts = active.flatMap((e) => (e.attemptStart === undefined ? [] : [e.attemptStart]));
+    this.attemptEnds = active.flatMap((e) => (e.attemptEnd === undefined ? [] : [e.attemptEnd]));
+    this.callEnds = active.flatMap((e) => (e.callEnd === undefined ? [] : [e.callEnd]));
+    this.watchesCalls = this.callStarts.length > 0 || this.callEnds.length > 0;
+    this.watchesAttempts = this.attemptStarts.length > 0 || this.attemptEnds.length > 0;
+  }
+}
+
+/**
+ * A client's observers, split by what they watch so a call pays only for the hooks somebody uses —
+ * and, among those, only for the active ones (`ClientPluginContext.setHookActive`: a plugin with
+ * nothing to do right now leaves the call path until it says otherwise). An observer's exception is
+ * reported once (process warning) and then ignored: watching a call must never change it.
  */
 export class Observers {
   readonly all: CallObserver[] = [];
-  private readonly callStarts: Hook<Invocation>[] = [];
-  private readonly attemptStarts: Hook<Attempt>[] = [];
-  private readonly attemptEnds: Hook<Attempt>[] = [];
-  private readonly callEnds: Hook<CallEnd>[] = [];
+  private readonly entries: ObserverEntry[] = [];
+  /** The hooks a call starting now gets. */
+  current = new HookLists([]);
   private readonly reported = new Set<number>();
-  /** Some observer has callStart or callEnd. */
-  watchesCalls = false;
-  /** Some observer has attemptStart or attemptEnd. */
-  watchesAttempts = false;
 
-  /** Returns the observer's index (its slot for per-call state). */
-  add(observer: CallObserver): number {
+  /**
+   * Returns the observer's index (its slot for per-call state) and what switches it on and off
+   * (`ClientPluginContext.setHookActive`; active at first).
+   */
+  add(observer: CallObserver): { index: number; setActive: (active: boolean) => void } {
     const index = this.all.push(observer) - 1;
-    const callStart = hookOf<Invocation>(observer, observer.callStart, index);
-    const attemptStart = hookOf<Attempt>(observer, observer.attemptStart, index);
-    const attemptEnd = hookOf<Attempt>(observer, observer.attemptEnd, index);
-    const callEnd = hookOf<CallEnd>(observer, observer.callEnd, index);
-    if (callStart) this.callStarts.push(callStart);
-    if (attemptStart) this.attemptStarts.push(attemptStart);
-    if (attemptEnd) this.attemptEnds.push(attemptEnd);
-    if (callEnd) this.callEnds.push(callEnd);
-    this.watchesCalls = this.callStarts.length > 0 || this.callEnds.length > 0;
-    this.watchesAttempts = this.attemptStarts.length > 0 || this.attemptEnds.length > 0;
-    return index;
+    const entry: ObserverEntry = {
+      callStart: hookOf<Invocation>(observer, observer.callStart, index),
+      attemptStart: hookOf<Attempt>(observer, observer.attemptStart, index),
+      attemptEnd: hookOf<Attempt>(observer, observer.attemptEnd, index),
+      callEnd: hookOf<CallEnd>(observer, observer.callEnd, index),
+      active: true,
+    };
+    this.entries.push(entry);
+    this.current = new HookLists(this.entries);
+    const setActive = (active: boolean): void => {
+      if (entry.active === active) return;
+      entry.active = active;
+      this.current = new HookLists(this.entries);
+    };
+    return { index, setActive };
   }
 
+  /** The hooks of `invocation`'s call (those in force now for an invocation an interceptor built). */
+  of(invocation: Invocation): HookLists {
+    const context = invocation.context;
+    return context instanceof CallContext && context.hooks !== undefined ? context.hooks : this.current;
+  }
+
+  /** Runs callStart of the call's hooks (`context.hooks`, set by the caller). */
   callStart(invocation: Invocation, context: CallContext): void {
-    const list = this.callStarts;
+    const list = context.hooks!.callStarts;
     for (let i = 0; i < list.length; i++) {
       const hook = list[i]!;
       let state: unknown;
@@ -123,17 +171,17 @@ export class Observers {
     }
   }
 
-  attemptStart(attempt: Attempt): void {
-    this.dispatch(this.attemptStarts, attempt, statesOf(attempt.invocation));
+  attemptStart(hooks: HookLists, attempt: Attempt): void {
+    this.dispatch(hooks.attemptStarts, attempt, statesOf(attempt.invocation));
   }
 
-  attemptEnd(attempt: Attempt): void {
-    this.dispatch(this.attemptEnds, attempt, statesOf(attempt.invocation));
+  attemptEnd(hooks: HookLists, attempt: Attempt): void {
+    this.dispatch(hooks.attemptEnds, attempt, statesOf(attempt.invocation));
   }
 
   /** `context` has its CallEnd fields filled in. */
   callEnd(context: CallContext): void {
-    this.dispatch(this.callEnds, context, context.states);
+    this.dispatch((context.hooks ?? this.current).callEnds, context, context.states);
   }
 
   /** Each hook with the call's state for its observer; the state array looked up once per dispatch. */

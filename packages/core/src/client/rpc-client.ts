@@ -116,7 +116,11 @@ export class RpcClient {
   private readonly endpointInterceptors: { interceptor: EndpointInterceptor; order: number }[] = [];
   private readonly observers = new Observers();
   private readonly pipeline: CallPipeline;
-  private readonly routers: Router[] = [];
+  /** Every router plugins added, and whether it is active (`setHookActive`). */
+  private readonly routers: { readonly router: Router; active: boolean }[] = [];
+  private readonly healthRouter = new HealthRouter(() => this.health);
+  /** Per observer or router object, its switches (`setHookActive`). */
+  private readonly switches = new Map<object, ((active: boolean) => void)[]>();
   private readonly balancers = new Map<string, LoadBalancerFactory>();
   private readonly closeHooks: (() => unknown)[] = [];
   private readonly inspectors = new Inspectors();
@@ -443,12 +447,25 @@ export class RpcClient {
       endpointChain: this.endpointInterceptors.length === 0
         ? undefined
         : composeEndpointInterceptors(this.endpointInterceptors.map((i) => i.interceptor), pipeline.endpointBottom),
-      routers: [new HealthRouter(() => this.health), ...this.routers].sort((a, b) => a.order - b.order),
+      routers: this.activeRouters(),
       balancer,
     });
     this.directory.onChange((endpoints) => this.transport.retain(endpoints));
     this.directory.start(this.registry);
     this.started = true;
+  }
+
+  /** Where `setHookActive` turns `hook`'s parts on and off (an object may be an observer and a router). */
+  private addSwitch(hook: object, setActive: (active: boolean) => void): void {
+    const switches = this.switches.get(hook);
+    if (switches === undefined) this.switches.set(hook, [setActive]);
+    else switches.push(setActive);
+  }
+
+  /** The routers a call runs: the kernel's health filter and the active plugin routers, by order. */
+  private activeRouters(): Router[] {
+    const active = this.routers.filter((r) => r.active).map((r) => r.router);
+    return [this.healthRouter, ...active].sort((a, b) => a.order - b.order);
   }
 
   /** `transport`, a selector over `transports`, or the native TCP transport. */
@@ -527,7 +544,8 @@ export class RpcClient {
       },
       addGate: (gate, order) => {
         if (typeof gate?.beforeCall !== 'function') throw invalidOption('addGate gate', gate, 'an object with beforeCall(invocation, state)');
-        this.gates.push({ gate: gate as CallGate, beforeCall: (gate as CallGate).beforeCall, order, index: this.observers.add(gate as CallGate) });
+        // A gate's observer part is always active (setHookActive does not know it).
+        this.gates.push({ gate: gate as CallGate, beforeCall: (gate as CallGate).beforeCall, order, index: this.observers.add(gate as CallGate).index });
       },
       addRequestMetadata: (key, value) => {
         if (typeof key !== 'string' || !METADATA_KEY.test(key) || key.startsWith('trellis-')) {
@@ -541,8 +559,23 @@ export class RpcClient {
         this.retryPolicy = policy as RetryPolicy;
       },
       addEndpointInterceptor: (interceptor, order) => this.endpointInterceptors.push({ interceptor, order }),
-      observe: (observer) => this.observers.add(observer as never),
-      addRouter: (router) => this.routers.push(router),
+      observe: (observer) => this.addSwitch(observer, this.observers.add(observer as never).setActive),
+      addRouter: (router) => {
+        if (typeof router?.route !== 'function') throw invalidOption('addRouter router', router, 'an object with name, order and route(list, invocation)');
+        const entry = { router, active: true };
+        this.routers.push(entry);
+        this.addSwitch(router, (active) => {
+          if (entry.active === active) return;
+          entry.active = active;
+          this.pipeline.setRouters(this.activeRouters()); // (before the start: configure reads them)
+        });
+      },
+      setHookActive: (hook, active) => {
+        const switches = this.switches.get(hook);
+        if (switches === undefined) throw invalidOption('setHookActive hook', hook, 'an observer or router registered on this client (observe, addRouter)');
+        if (typeof active !== 'boolean') throw invalidOption('setHookActive active', active, 'true or false');
+        for (const setActive of switches) setActive(active);
+      },
       addLoadBalancer: (name, factory) => this.balancers.set(name, factory),
       setLoadBalancer: (balancer) => (this.balancer = balancer),
       setHealthView: (view) => {

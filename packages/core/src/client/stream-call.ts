@@ -44,7 +44,7 @@ export class StreamCaller implements AttemptOwner {
       } catch (thrown) {
         return reject(thrown);
       }
-      const record = new AttemptRecord(this, invocation, pick, pick.endpoint, this.pipeline.clock.now());
+      const record = new AttemptRecord(this, invocation, pick, pick.endpoint, this.pipeline.clock.now(), this.pipeline.observers.of(invocation));
       record.resolveResult = resolve;
       record.rejectResult = reject;
       this.send(record);
@@ -53,7 +53,7 @@ export class StreamCaller implements AttemptOwner {
 
   private send(record: AttemptRecord): void {
     const { observers } = this.pipeline;
-    if (observers.watchesAttempts) observers.attemptStart(record);
+    if (record.hooks.watchesAttempts) observers.attemptStart(record.hooks, record);
     const endpointChain = this.pipeline.endpointChain();
     let pending: Promise<Result>;
     try {
@@ -73,7 +73,7 @@ export class StreamCaller implements AttemptOwner {
   private setUp(record: AttemptRecord, result: Result): void {
     const { observers, clock } = this.pipeline;
     record.latencyMs = clock.now() - record.startedAt;
-    if (observers.watchesAttempts) observers.attemptEnd(record);
+    if (record.hooks.watchesAttempts) observers.attemptEnd(record.hooks, record);
     record.pick.done(record);
     record.resolveResult!(result);
   }
@@ -83,7 +83,7 @@ export class StreamCaller implements AttemptOwner {
     const { observers, clock, transparentRetries } = this.pipeline;
     const now = clock.now();
     record.failWith(error, now);
-    if (observers.watchesAttempts) observers.attemptEnd(record);
+    if (record.hooks.watchesAttempts) observers.attemptEnd(record.hooks, record);
     record.pick.done(record);
     const inv = record.invocation;
     if (record.mayResend(error, now, transparentRetries)) {
@@ -301,7 +301,7 @@ export class KernelResponseStream implements ResponseStream, AsyncIterator<unkno
       messagesSent: this.pump === undefined ? 1 : this.pump.sent,
       messagesReceived: this.received,
     };
-    if (this.pipeline.observers.watchesCalls) this.pipeline.callEnded(call, error, error?.endpoint ?? this.endpoint);
+    if ((call.hooks ?? this.pipeline.observers.current).watchesCalls) this.pipeline.callEnded(call, error, error?.endpoint ?? this.endpoint);
   }
 }
 
