@@ -90,6 +90,15 @@ export class LatencyRing {
     return this.latencySums[this.newestSlot()]!;
   }
 
+  /**
+   * The latencies of the calls after the oldest slot (newest sum − oldest sum): what the window's
+   * average is taken over. One small number, where the two prefix sums outgrow a small integer
+   * (and each would be boxed into a heap number on its way out of a call that is not inlined).
+   */
+  get windowLatencySum(): number {
+    return this.latencySums[this.newestSlot()]! - this.latencySums[this.head]!;
+  }
+
   private dropOldest(): void {
     this.droppedSum = this.latencySums[this.head]!;
     this.head = (this.head + 1) % this.capacity;
