@@ -41,8 +41,11 @@ const UNMEASURED: TrafficRate = Object.freeze({ meanQps: 0, minQps: DEFAULT_QPS 
  * base after the in-flight punishment and the floor, recomputed whenever the balancer looks at it.
  */
 export class EndpointStats {
-  weight: number;
-  baseWeight: number;
+  // Initialised here, not only in the constructor: a field declared bare starts as undefined (ES2022
+  // class fields), V8 then keeps it untyped, and every fractional or large store to it allocates a
+  // heap number (two per call here). Starting as a number, it is a number field written in place.
+  weight = 0;
+  baseWeight = 0;
   /** Average latency over the window (0 until the first sample). */
   avgLatencyUs = 0;
   /** The qps the base weight was computed from (DEFAULT_QPS until the window can measure one). */
