@@ -24,9 +24,14 @@ export interface StatsParams {
  */
 export interface TrafficRate {
   meanQps: number;
+  /**
+   * The floor of every endpoint's rate (the balancer's minQpsRatio × meanQps, at least DEFAULT_QPS;
+   * brpc: DEFAULT_QPS, also when absent), read by the stats themselves (see recomputeBase).
+   */
+  minQps?: number;
 }
 
-const UNMEASURED: TrafficRate = Object.freeze({ meanQps: 0 });
+const UNMEASURED: TrafficRate = Object.freeze({ meanQps: 0, minQps: DEFAULT_QPS });
 
 /**
  * What LALB knows about one endpoint: brpc's `LocalityAwareLoadBalancer::Weight`. All times are
@@ -36,8 +41,11 @@ const UNMEASURED: TrafficRate = Object.freeze({ meanQps: 0 });
  * base after the in-flight punishment and the floor, recomputed whenever the balancer looks at it.
  */
 export class EndpointStats {
-  weight: number;
-  baseWeight: number;
+  // Initialised here, not only in the constructor: a field declared bare starts as undefined (ES2022
+  // class fields), V8 then keeps it untyped, and every fractional or large store to it allocates a
+  // heap number (two per call here). Starting as a number, it is a number field written in place.
+  weight = 0;
+  baseWeight = 0;
   /** Average latency over the window (0 until the first sample). */
   avgLatencyUs = 0;
   /** The qps the base weight was computed from (DEFAULT_QPS until the window can measure one). */
@@ -53,6 +61,8 @@ export class EndpointStats {
   private rateFactor = 1;
   private rateFactorMean = NaN;
   private rateFactorUntilUs = -Infinity;
+  /** The exact rate term computeRateTerm last computed (see there). */
+  private exactRateTerm = 0;
   private inflightCount = 0;
   private beginTimeSum = 0;
   private readonly ring: LatencyRing;
@@ -116,11 +126,11 @@ export class EndpointStats {
 
   /**
    * A successful call. Returns false when the window cannot produce a weight yet (brpc returns 0).
-   * `minQps` is the floor of the rate (brpc: DEFAULT_QPS; see the balancer's `minQpsRatio`).
+   * The rate's floor is the shared traffic's `minQps` (see recomputeBase).
    */
-  recordSuccess(latencyUs: number, endUs: number, minQps = DEFAULT_QPS): boolean {
+  recordSuccess(latencyUs: number, endUs: number): boolean {
     this.ring.push(latencyUs, endUs);
-    return this.recomputeBase(minQps);
+    return this.recomputeBase();
   }
 
   /**
@@ -129,10 +139,10 @@ export class EndpointStats {
    * time moves on with no extra call, so errors both raise the latency and lower the qps. The very
    * first call failing counts as at least a timeout, since nothing better is known.
    */
-  recordError(errorLatencyUs: number, timeoutUs: number, endUs: number, minQps = DEFAULT_QPS): boolean {
+  recordError(errorLatencyUs: number, timeoutUs: number, endUs: number): boolean {
     if (this.ring.size > 0) this.ring.foldIntoNewest(errorLatencyUs, endUs);
     else this.ring.push(Math.max(errorLatencyUs, timeoutUs), endUs);
-    return this.recomputeBase(minQps);
+    return this.recomputeBase();
   }
 
   /**
@@ -170,39 +180,39 @@ export class EndpointStats {
   }
 
   /**
-   * The rate the weight is computed from (× WEIGHT_SCALE): brpc's measured qps when `rateExponent`
-   * is 1, else mean × (qps / mean)^e. The second keeps the weights in brpc's units (an endpoint at the mean
-   * rate gets the same weight either way) but turns the traffic's feedback on itself from neutral
-   * into a contraction, so equal endpoints converge to an even split instead of drifting.
+   * The rate the weight is computed from (× WEIGHT_SCALE) when `rateExponent` is not 1 and a mean is
+   * known: mean × (qps / mean)^e (brpc's measured qps when the exponent is 1, computed inline). It
+   * keeps the weights in brpc's units (an endpoint at the mean rate gets the same weight either way)
+   * but turns the traffic's feedback on itself from neutral into a contraction, so equal endpoints
+   * converge to an even split instead of drifting. Computes the factor (qps / mean)^(e − 1) the
+   * next RATE_STEP_US of calls reuse (recomputeBase applies it inline). The term is left in
+   * `exactRateTerm`, not returned: a call's result is an untyped value to V8, and mixed with the
+   * inline branches' numbers it made every rate of recomputeBase a heap number (64 B per call).
    */
-  private scaledRateTerm(brpcRate: number, measuredQps: number, newestEndUs: number): number {
-    const exponent = this.params.rateExponent;
-    const mean = this.traffic.meanQps;
-    if (exponent === 1 || !(mean > 0)) return brpcRate;
-    // Within a step (RATE_STEP_US) of the last exact term, at the same mean: the measured rate × the
-    // factor computed then (mean × (qps / mean)^e = qps × (qps / mean)^(e − 1)), no Math.pow.
-    if (mean === this.rateFactorMean && newestEndUs >= this.rateFactorUntilUs - RATE_STEP_US && newestEndUs < this.rateFactorUntilUs) {
-      return Math.floor(brpcRate * this.rateFactor);
-    }
+  private computeRateTerm(measuredQps: number, mean: number, exponent: number, newestEndUs: number): void {
     const relative = measuredQps / mean;
     this.rateFactor = Math.pow(relative, exponent - 1);
     this.rateFactorMean = mean;
     this.rateFactorUntilUs = newestEndUs + RATE_STEP_US;
-    return Math.floor(mean * Math.pow(relative, exponent) * WEIGHT_SCALE);
+    this.exactRateTerm = Math.floor(mean * Math.pow(relative, exponent) * WEIGHT_SCALE);
   }
 
   /**
    * The tail of brpc `Weight::Update`: qps and average latency over the window, then the base.
-   * The rate is floored at `minQps` (brpc: DEFAULT_QPS, i.e. 1). Returns false, leaving the base
-   * as it was, when the window holds nothing to compute from.
+   * The rate is floored at the shared traffic's `minQps` (brpc: DEFAULT_QPS, i.e. 1, also when the
+   * traffic names none). Returns false, leaving the base as it was, when the window holds nothing to
+   * compute from.
    */
-  recomputeBase(minQps: number = DEFAULT_QPS): boolean {
+  recomputeBase(): boolean {
     const ring = this.ring;
     const n = ring.size;
     if (n === 0) return false;
     const oldestEnd = ring.oldestEndUs;
     const newestEnd = ring.newestEndUs;
-    const floorQps = minQps > DEFAULT_QPS ? minQps : DEFAULT_QPS;
+    // Read here, not passed in: a fractional floor handed over as an argument, or merged with one,
+    // is boxed into a heap number on every call.
+    const floor = this.traffic.minQps ?? DEFAULT_QPS;
+    const floorQps = floor > DEFAULT_QPS ? floor : DEFAULT_QPS;
     let scaledQps = Math.floor(floorQps * WEIGHT_SCALE);
     let measured = 0;
     if (newestEnd > oldestEnd) {
@@ -211,11 +221,24 @@ export class EndpointStats {
       if (ring.isFull || newestEnd >= oldestEnd + QPS_MIN_SPAN_US) {
         const brpcRate = Math.floor(((n - 1) * 1_000_000 * WEIGHT_SCALE) / (newestEnd - oldestEnd));
         measured = brpcRate / WEIGHT_SCALE;
-        const rate = this.scaledRateTerm(brpcRate, measured, newestEnd);
+        const exponent = this.params.rateExponent;
+        const mean = this.traffic.meanQps;
+        let rate: number;
+        if (exponent === 1 || !(mean > 0)) {
+          rate = brpcRate;
+        } else if (mean === this.rateFactorMean && newestEnd >= this.rateFactorUntilUs - RATE_STEP_US && newestEnd < this.rateFactorUntilUs) {
+          // Within a step (RATE_STEP_US) of the last exact term, at the same mean: the measured rate ×
+          // the factor computed then (mean × (qps / mean)^e = qps × (qps / mean)^(e − 1)), no Math.pow.
+          // Here rather than in scaledRateTerm: a call there boxes its fractional arguments and result.
+          rate = Math.floor(brpcRate * this.rateFactor);
+        } else {
+          this.computeRateTerm(measured, mean, exponent, newestEnd);
+          rate = this.exactRateTerm;
+        }
         if (rate > scaledQps) scaledQps = rate;
       }
       // The oldest slot only marks where the window starts: the n - 1 calls after it are averaged.
-      this.avgLatencyUs = Math.floor((ring.newestLatencySum - ring.oldestLatencySum) / (n - 1));
+      this.avgLatencyUs = Math.floor(ring.windowLatencySum / (n - 1));
     } else if (n === 1) {
       this.avgLatencyUs = ring.onlyLatency;
     } else {

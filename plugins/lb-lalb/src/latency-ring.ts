@@ -37,7 +37,9 @@ export class LatencyRing {
     if (this.count === 0) this.droppedSum = 0;
     const base = this.count === 0 ? 0 : this.latencySums[this.newestSlot()]!;
     if (this.count === this.capacity) this.dropOldest();
-    const slot = (this.head + this.count) % this.capacity;
+    // head < capacity and count < capacity here: one subtraction wraps, no integer division.
+    let slot = this.head + this.count;
+    if (slot >= this.capacity) slot -= this.capacity;
     this.latencySums[slot] = base + latencyUs;
     this.endTimes[slot] = endUs;
     this.count++;
@@ -90,14 +92,25 @@ export class LatencyRing {
     return this.latencySums[this.newestSlot()]!;
   }
 
+  /**
+   * The latencies of the calls after the oldest slot (newest sum − oldest sum): what the window's
+   * average is taken over. One small number, where the two prefix sums outgrow a small integer
+   * (and each would be boxed into a heap number on its way out of a call that is not inlined).
+   */
+  get windowLatencySum(): number {
+    return this.latencySums[this.newestSlot()]! - this.latencySums[this.head]!;
+  }
+
   private dropOldest(): void {
     this.droppedSum = this.latencySums[this.head]!;
-    this.head = (this.head + 1) % this.capacity;
+    this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
     this.count--;
   }
 
+  /** Read several times per call: wrapped by a subtraction (head + count − 1 < 2 × capacity), not `%`. */
   private newestSlot(): number {
-    return (this.head + this.count - 1) % this.capacity;
+    const slot = this.head + this.count - 1;
+    return slot >= this.capacity ? slot - this.capacity : slot;
   }
 
   /**

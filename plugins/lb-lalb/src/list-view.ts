@@ -45,7 +45,8 @@ export class ListView {
   readonly members: Membership[] = [];
   /** Sum of the members' LALB weights (before multipliers): the base of "the average weight". */
   rawTotal = 0;
-  lastUsedUs: number;
+  /** Written on every pick: initialised as a number (see EndpointStats.weight). */
+  lastUsedUs = 0;
 
   constructor(
     /** The array it was built from; replaced by an equal array a router hands over instead. */

@@ -72,10 +72,11 @@ export class LocalityAwareBalancer implements LoadBalancer {
   private readonly views = new Map<readonly Endpoint[], ListView>();
   private lastList: readonly Endpoint[] | undefined;
   private view: ListView | undefined;
-  /** The floor of every endpoint's rate: minQpsRatio × the mean measured qps per endpoint. */
-  private qpsFloor = DEFAULT_QPS;
-  /** The mean measured qps per endpoint, which every endpoint's rate term is relative to. */
-  private readonly traffic: TrafficRate = { meanQps: 0 };
+  /**
+   * The mean measured qps per endpoint, which every endpoint's rate term is relative to, and the
+   * floor of every endpoint's rate (minQps: minQpsRatio × the mean), which the stats read from here.
+   */
+  private readonly traffic: Required<TrafficRate> = { meanQps: 0, minQps: DEFAULT_QPS };
   /** Whether the periodic refresh has work to do (off in brpc's exact configuration). */
   private readonly periodic: boolean;
   private nextRefreshUs = 0;
@@ -125,7 +126,8 @@ export class LocalityAwareBalancer implements LoadBalancer {
       const offset = tree.offset;
       // brpc `AddInflight`: the punishment is re-evaluated on the endpoint the dice landed on. If
       // its weight shrank below the dice, the dice now points past it: draw again.
-      if (offset < this.refresh(member, nowUs)) return this.choose(member, nowUs, invocation, kernelTimed);
+      this.refresh(member, nowUs);
+      if (offset < tree.weightAt(index)) return this.choose(member, nowUs, invocation, kernelTimed);
     }
     return this.pickLinear(view, excluded, nowUs, invocation, kernelTimed);
   }
@@ -290,12 +292,12 @@ export class LocalityAwareBalancer implements LoadBalancer {
     let measuredSum = 0;
     for (const tracked of all.values()) {
       const stats = tracked.stats;
-      if (stats.expire(nowUs) && stats.samples > 0) stats.recomputeBase(this.qpsFloor);
+      if (stats.expire(nowUs) && stats.samples > 0) stats.recomputeBase();
       measuredSum += stats.measuredQps;
     }
     this.traffic.meanQps = measuredSum / all.size;
     const floor = this.options.minQpsRatio * this.traffic.meanQps;
-    this.qpsFloor = floor > DEFAULT_QPS ? floor : DEFAULT_QPS;
+    this.traffic.minQps = floor > DEFAULT_QPS ? floor : DEFAULT_QPS;
     let knownSum = 0;
     let known = 0;
     let rawSum = 0;
@@ -303,7 +305,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
       const stats = tracked.stats;
       rawSum += tracked.raw;
       if (stats.samples === 0) continue;
-      if (!stats.capped) stats.recomputeBase(this.qpsFloor);
+      if (!stats.capped) stats.recomputeBase();
       knownSum += stats.baseWeight;
       known++;
     }
@@ -315,11 +317,14 @@ export class LocalityAwareBalancer implements LoadBalancer {
     }
   }
 
-  /** Re-evaluates the in-flight punishment now; returns the weight picks from this list see. */
-  private refresh(member: Membership, nowUs: number): number {
+  /**
+   * Re-evaluates the in-flight punishment now (the member's tree then holds the weight picks see).
+   * Returns nothing: a weight is a fraction-free double beyond a small integer, and a returned one is
+   * boxed into a heap number whenever V8 does not inline this.
+   */
+  private refresh(member: Membership, nowUs: number): void {
     member.tracked.stats.resetWeight(nowUs);
     this.commit(member.tracked);
-    return member.view.tree.weightAt(member.index);
   }
 
   /**
@@ -406,7 +411,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
     // An answer (NOT_FOUND…) that ran on the provider is a served call, with a real latency; only a
     // failure (the kernel's shared definition) or a call that never ran costs the error penalty.
     if (error === undefined || (error.mayHaveRun && !this.options.isFailure(error))) {
-      updated = stats.recordSuccess(latencyUs, endUs, this.qpsFloor);
+      updated = stats.recordSuccess(latencyUs, endUs);
     } else {
       const timeoutUs = this.timeoutUs(invocation, beginUs, latencyUs);
       const penalised = errorLatencyUs(
@@ -416,7 +421,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
         this.options.maxRetry(invocation),
         this.options.punishErrorRatio,
       );
-      updated = stats.recordError(penalised, timeoutUs, endUs, this.qpsFloor);
+      updated = stats.recordError(penalised, timeoutUs, endUs);
     }
     if (updated) this.refresh(member, endUs);
     if (error !== undefined && isUnreachable(error)) {

@@ -102,7 +102,11 @@ export function recordEndpoint(runtime: ClientRuntime): CallObserver {
 
 function currentRecord(attempt: Attempt): MutableAttemptRecord | undefined {
   const invocation = attempt.invocation;
-  return invocation.context.get(retryAttemptsKey)[invocation.attempt - 1] as MutableAttemptRecord | undefined;
+  const records = invocation.context.get(retryAttemptsKey);
+  // A call that has not failed has no history (the shared empty list): say so without reading past
+  // the end of an array, which V8 handles off its fast path.
+  if (records.length === 0) return undefined;
+  return records[invocation.attempt - 1] as MutableAttemptRecord | undefined;
 }
 
 function addTried(record: MutableAttemptRecord, attempt: Attempt): void {

@@ -26,6 +26,8 @@ export class ClientRuntime {
   /** Some method sends backup requests (the hedging interceptor is needed). */
   readonly hedges: boolean;
   private readonly methods = new Map<string, MethodRuntime>();
+  private lastDescriptor: MethodDescriptor | undefined = undefined;
+  private lastMethod: MethodRuntime | undefined = undefined;
 
   constructor(readonly context: ClientPluginContext, readonly options: ResolvedRetryOptions) {
     const clock = context.clock;
@@ -58,7 +60,12 @@ export class ClientRuntime {
   }
 
   method(descriptor: MethodDescriptor): MethodRuntime | undefined {
-    return this.methods.get(descriptor.name);
+    // A client calls the same few methods again and again: the same descriptor object skips the Map.
+    if (descriptor === this.lastDescriptor) return this.lastMethod;
+    const method = this.methods.get(descriptor.name);
+    this.lastDescriptor = descriptor;
+    this.lastMethod = method;
+    return method;
   }
 
   /** How long to wait for an answer before a backup: the pN latency once known, else `delayMs`. */

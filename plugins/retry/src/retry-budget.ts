@@ -3,7 +3,7 @@ import { SlidingWindowCounter } from '@trellis/core/toolkit';
 import type { ResolvedBudget } from './options.js';
 
 const SLOTS = 10;
-const CALLS = 0;
+/** Counter 0 counts calls (deposits), counter 1 retries spent. */
 const SPENT = 1;
 
 export interface BudgetSnapshot {
@@ -34,7 +34,8 @@ export class RetryBudget {
 
   /** One call entered the client (`at`: a reading of the budget's clock the caller already has). */
   deposit(at = this.clock.now()): void {
-    this.window.add(CALLS, 1, at);
+    // record(), not add(CALLS, …): one call per call, without add's check of the counter index.
+    this.window.record(at, 1);
   }
 
   /** Takes one retry from the budget; false when it is spent. */

@@ -37,6 +37,8 @@ export class SlidingWindowCounter {
   private readonly counts: Float64Array;
   /** The latest period written: writes at or before `newest − buckets` are outside the window. */
   private newest = -Infinity;
+  /** Index of the first counter of the newest period's bucket (-1 while nothing was written). */
+  private newestBase = -1;
 
   constructor(options: SlidingWindowOptions) {
     const { windowMs, buckets = 10, counters = 1, clock = systemClock } = options;
@@ -108,16 +110,23 @@ export class SlidingWindowCounter {
   reset(): void {
     this.periods.fill(-Infinity);
     this.newest = -Infinity;
+    this.newestBase = -1;
   }
 
   /** Index of the first counter of the bucket for time `at`, rolled over if needed; −1 when stale. */
   private slotFor(at: number): number {
     const period = Math.floor(at / this.bucketMs);
+    // Nearly every write lands in the newest period, whose bucket holds it already (no later period
+    // can have claimed the slot: it would be the newest): no modulo, no check of the slot.
+    if (period === this.newest) return this.newestBase;
     // Not a finite time (NaN from a broken clock) or outside the window the newest write opened.
     if (!Number.isFinite(period) || period <= this.newest - this.buckets) return -1;
-    if (period > this.newest) this.newest = period;
     const slot = ((period % this.buckets) + this.buckets) % this.buckets;
     const base = slot * this.counters;
+    if (period > this.newest) {
+      this.newest = period;
+      this.newestBase = base;
+    }
     if (this.periods[slot] !== period) {
       // Only an older period can be here: a later one would make `period` stale (checked above).
       this.periods[slot] = period;
