@@ -17,7 +17,10 @@
 // build (e.g. the branch point's) with this same script. `--cpu` adds a round under the CPU profiler
 // (self time per function, a timing); `--survivors` counts what the server's scavenges copied and
 // promoted (--trace-gc-nvp; the client then runs in a process of its own).
-const { fork } = require('node:child_process');
+//
+// The frame (a server process per mode, its client answering `{ calls }` with runCalls) is apps/bench's
+// server-side-cost harness, shared with plugins/tracing/bench/server-counts.js; this file is what is
+// measured and printed.
 const path = require('node:path');
 
 const argv = process.argv.slice(2);
@@ -41,12 +44,12 @@ if (argv.includes('--survivors')) {
 }
 const SURVIVORS = process.env.SERVER_COST_SURVIVORS === '1';
 const MODES = argv.length > 0 && argv[0] !== '--server' && argv[0] !== '--client' ? argv : ['bare', 'nosdk'];
+// The frame comes from this checkout's apps/bench build; what it measures, from ROOT's.
+const { runServerSideCost } = require(path.resolve(__dirname, '../../../apps/bench/dist/server-side-cost.js'));
 const CALLS = Number(process.env.SERVER_COST_CALLS ?? 200_000);
 const CONCURRENCY = 256;
 const HEAP_SAMPLE_BYTES = 1024;
 const ROUNDS = 5;
-
-const bench = (file) => path.join(ROOT, 'apps/bench/dist', file);
 
 function post(session, method, params = {}) {
   return new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
@@ -115,25 +118,11 @@ function selfTimes(profile, calls) {
   return [['(total, without idle and program)', total / calls], ...[...bySite].sort((a, b) => b[1] - a[1]).slice(0, SITES).map(([site, us]) => [site, us / calls])];
 }
 
-async function server(mode) {
+/** In the server process, after the warm-up: the heap profile, the CPU profile (--cpu), then the timed rounds. */
+async function measure(mode, ask) {
   const { performance, PerformanceObserver } = require('node:perf_hooks');
   const { Session } = require('node:inspector');
-  const { Worker } = require('node:worker_threads');
   const v8 = require('node:v8');
-  const { trellisKind } = require(bench('kinds/trellis.js'));
-  const served = await trellisKind.serve({ plugins: mode !== 'bare' });
-  // With --survivors the client is a process of its own: the server process then has one isolate,
-  // whose scavenges --trace-gc-nvp reports (a worker thread's would be mixed in).
-  const peer = SURVIVORS
-    ? fork(__filename, ['--client', mode, String(served.port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
-    : new Worker(__filename, { argv: ['--client', mode, String(served.port)] });
-  const ask = (what) => new Promise((resolve) => {
-    peer.once('message', resolve);
-    if (SURVIVORS) peer.send(what);
-    else peer.postMessage(what);
-  });
-  await ask({ calls: CALLS / 2 }); // warm-up: every series, cache and JIT tier in place
-
   const session = new Session();
   session.connect();
   // SERVER_COST_HEAP=0 leaves the heap profiler out (to see the CPU profiler alone, with --cpu).
@@ -142,7 +131,7 @@ async function server(mode) {
   if (process.env.SERVER_COST_HEAP !== '0') {
     await post(session, 'HeapProfiler.enable');
     await post(session, 'HeapProfiler.startSampling', { samplingInterval: HEAP_SAMPLE_BYTES, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
-    sampled = await ask({ calls: CALLS });
+    sampled = await ask(CALLS);
     const { profile } = await post(session, 'HeapProfiler.stopSampling');
     await post(session, 'HeapProfiler.disable');
     heap = sites(profile);
@@ -154,7 +143,7 @@ async function server(mode) {
     await post(session, 'Profiler.enable');
     await post(session, 'Profiler.setSamplingInterval', { interval: 50 });
     await post(session, 'Profiler.start');
-    const profiled = await ask({ calls: CALLS });
+    const profiled = await ask(CALLS);
     const { profile: cpu } = await post(session, 'Profiler.stop');
     await post(session, 'Profiler.disable');
     cpuTop = selfTimes(cpu, profiled.calls);
@@ -183,7 +172,7 @@ async function server(mode) {
     observer.observe({ entryTypes: ['gc'] });
     const before = performance.eventLoopUtilization();
     const from = performance.now();
-    const timed = await ask({ calls: CALLS });
+    const timed = await ask(CALLS);
     windows.push([from, performance.now(), timed.calls]);
     const busyUs = (performance.eventLoopUtilization(before).active * 1000) / timed.calls;
     await new Promise((resolve) => setImmediate(resolve)); // the last entries are delivered
@@ -192,52 +181,37 @@ async function server(mode) {
   }
   rounds.sort((a, b) => a.busyUs - b.busyUs);
   const newSpace = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
-  if (SURVIVORS) peer.kill();
-  else await peer.terminate();
-  await served.close();
   const top = [...heap.bySite].sort((a, b) => b[1] - a[1]).slice(0, SITES).map(([site, bytes]) => [site, bytes / sampled.calls]);
-  process.send({
+  return {
     mode, calls: sampled.calls, errors: sampled.errors, bytes: heap.total / sampled.calls, top, cpuTop, median: rounds[ROUNDS >> 1],
     gcUs: rounds.map((r) => r.gcUs), youngMiB: newSpace.space_size / 2 ** 20, windows,
-  });
-  process.exit(0);
+  };
 }
 
-async function client(mode, port) {
-  // A worker thread's port, or (--survivors) the IPC channel of a forked process.
-  const parentPort = require('node:worker_threads').parentPort ?? { on: (event, fn) => process.on(event, fn), postMessage: (message) => process.send(message) };
-  const { trellisKind } = require(bench('kinds/trellis.js'));
-  const caller = await trellisKind.connect({ port, connections: 1, plugins: mode !== 'bare' });
-  const { runCalls } = require(bench('load.js'));
-  parentPort.on('message', ({ calls }) => void runCalls(caller, calls, CONCURRENCY).then((done) => parentPort.postMessage(done)));
+/** In the parent: one mode's line, its allocation sites and (--cpu) self times. */
+function report(r, trace) {
+  const m = r.median;
+  console.log(`${r.mode.padEnd(6)} allocated ${r.bytes.toFixed(0)} B/call (sampled)  busy ${m.busyUs.toFixed(2)} µs/call, GC ${m.gcUs.toFixed(2)} µs/call `
+    + `(${m.scavengesPer1k.toFixed(2)} scavenges per 1k calls, ${m.scavengeMs.toFixed(2)} ms each, ${m.majors} major) in the median round by busy time; `
+    + `GC µs/call of every round ${r.gcUs.map((g) => g.toFixed(2)).join(' ')}; young gen ${r.youngMiB.toFixed(0)} MiB  (${r.errors} errors)`);
+  if (SURVIVORS) console.log(`  ${survivors(trace, r.windows)}`);
+  for (const [site, bytes] of r.top) console.log(`    ${bytes.toFixed(0).padStart(5)} B  ${site}`);
+  if (r.cpuTop.length > 0) console.log('  self time under the CPU profiler (a timing):');
+  for (const [site, us] of r.cpuTop) console.log(`    ${us.toFixed(3).padStart(6)} µs  ${site}`);
 }
 
-if (process.argv[2] === '--client') {
-  void client(process.argv[3], Number(process.argv[4]));
-} else if (process.argv[2] === '--server') {
-  void server(process.argv[3]);
-} else {
-  (async () => {
-    console.log(`server side, per call (${CALLS} calls a round, ${CONCURRENCY} in flight, one connection; build: ${ROOT})`);
-    for (const mode of MODES) {
-      const r = await new Promise((resolve, reject) => {
-        const child = fork(__filename, ['--server', mode], {
-          stdio: ['ignore', SURVIVORS ? 'pipe' : 'inherit', 'inherit', 'ipc'],
-          execArgv: SURVIVORS ? [...process.execArgv, '--trace-gc-nvp'] : process.execArgv,
-        });
-        let trace = '';
-        child.stdout?.on('data', (chunk) => (trace += chunk));
-        child.once('message', (result) => child.once('exit', () => resolve({ ...result, trace })));
-        child.once('exit', (code) => code !== 0 && reject(new Error(`${mode} exited with ${code}`)));
-      });
-      const m = r.median;
-      console.log(`${mode.padEnd(6)} allocated ${r.bytes.toFixed(0)} B/call (sampled)  busy ${m.busyUs.toFixed(2)} µs/call, GC ${m.gcUs.toFixed(2)} µs/call `
-        + `(${m.scavengesPer1k.toFixed(2)} scavenges per 1k calls, ${m.scavengeMs.toFixed(2)} ms each, ${m.majors} major) in the median round by busy time; `
-        + `GC µs/call of every round ${r.gcUs.map((g) => g.toFixed(2)).join(' ')}; young gen ${r.youngMiB.toFixed(0)} MiB  (${r.errors} errors)`);
-      if (SURVIVORS) console.log(`  ${survivors(r.trace, r.windows)}`);
-      for (const [site, bytes] of r.top) console.log(`    ${bytes.toFixed(0).padStart(5)} B  ${site}`);
-      if (r.cpuTop.length > 0) console.log('  self time under the CPU profiler (a timing):');
-      for (const [site, us] of r.cpuTop) console.log(`    ${us.toFixed(3).padStart(6)} µs  ${site}`);
-    }
-  })();
-}
+runServerSideCost({
+  script: __filename,
+  root: ROOT,
+  modes: MODES,
+  concurrency: CONCURRENCY,
+  warmUpCalls: CALLS / 2,
+  title: `server side, per call (${CALLS} calls a round, ${CONCURRENCY} in flight, one connection; build: ${ROOT})`,
+  // With --survivors the client is a process of its own: the server process then has one isolate,
+  // whose scavenges --trace-gc-nvp reports (a worker thread's would be mixed in).
+  clientProcess: SURVIVORS,
+  serverExecArgv: SURVIVORS ? ['--trace-gc-nvp'] : [],
+  captureServerStdout: SURVIVORS,
+  measure,
+  report,
+});

@@ -12,7 +12,10 @@
 //
 // modes: bare, nosdk, sdk1pct, sdk100 (default: all four). Each mode runs in its own process.
 // `--root` measures another build (e.g. the branch point's) with this same script.
-const { fork } = require('node:child_process');
+//
+// The frame (a server process per mode, its client answering `{ calls }` with runCalls) is apps/bench's
+// server-side-cost harness, shared with packages/core/bench/server-cost.js; this file is what is
+// counted and printed.
 const path = require('node:path');
 
 const argv = process.argv.slice(2);
@@ -25,15 +28,19 @@ const CALLS = Number(process.env.SERVER_COUNTS_CALLS ?? 40_000);
 const CONCURRENCY = 256;
 
 const bench = (file) => path.join(ROOT, 'apps/bench/dist', file);
+// The frame comes from this checkout's apps/bench build; what it measures, from ROOT's.
+const { runServerSideCost } = require(path.resolve(__dirname, '../../../apps/bench/dist/server-side-cost.js'));
 
-async function server(mode) {
-  const { performance } = require('node:perf_hooks');
-  const { createHook } = require('node:async_hooks');
-  const { Worker } = require('node:worker_threads');
+/** On both sides, before the kind loads: the tracing SDK of the modes that have one. */
+function prepare(mode) {
   if (mode === 'sdk1pct') require(bench('kinds/tracing-sdk.js')).installTracingSdk(0.01);
   if (mode === 'sdk100') require(bench('kinds/tracing-sdk.js')).installTracingSdk(1);
-  const { trellisKind } = require(bench('kinds/trellis.js'));
-  const served = await trellisKind.serve({ plugins: mode !== 'bare' });
+}
+
+/** In the server process, after the warm-up: one counted run, then three timed ones. */
+async function measure(mode, ask) {
+  const { performance } = require('node:perf_hooks');
+  const { createHook } = require('node:async_hooks');
   let promises = 0;
   let clockReads = 0;
   let counting = false;
@@ -43,15 +50,9 @@ async function server(mode) {
     if (counting) clockReads++;
     return now();
   };
-  const worker = new Worker(__filename, { argv: ['--client', mode, String(served.port)] });
-  const ask = (what) => new Promise((resolve) => {
-    worker.once('message', resolve);
-    worker.postMessage(what);
-  });
-  await ask({ calls: CALLS / 4 }); // warm-up: every series, cache and JIT tier in place
   hook.enable();
   counting = true;
-  const done = await ask({ calls: CALLS });
+  const done = await ask(CALLS);
   counting = false;
   hook.disable();
   // Then timed, hooks off: the server thread's busy time per call (event-loop utilisation's active
@@ -59,40 +60,21 @@ async function server(mode) {
   const busy = [];
   for (let round = 0; round < 3; round++) {
     const before = performance.eventLoopUtilization();
-    const timed = await ask({ calls: CALLS });
+    const timed = await ask(CALLS);
     busy.push((performance.eventLoopUtilization(before).active * 1000) / timed.calls);
   }
   busy.sort((a, b) => a - b);
-  await worker.terminate();
-  await served.close();
-  process.send({ mode, calls: done.calls, errors: done.errors, promises: promises / done.calls, clockReads: clockReads / done.calls, busyUs: busy[1] });
-  process.exit(0);
+  return { mode, calls: done.calls, errors: done.errors, promises: promises / done.calls, clockReads: clockReads / done.calls, busyUs: busy[1] };
 }
 
-async function client(mode, port) {
-  const { parentPort } = require('node:worker_threads');
-  if (mode === 'sdk1pct') require(bench('kinds/tracing-sdk.js')).installTracingSdk(0.01);
-  if (mode === 'sdk100') require(bench('kinds/tracing-sdk.js')).installTracingSdk(1);
-  const { trellisKind } = require(bench('kinds/trellis.js'));
-  const caller = await trellisKind.connect({ port, connections: 1, plugins: mode !== 'bare' });
-  const { runCalls } = require(bench('load.js'));
-  parentPort.on('message', ({ calls }) => void runCalls(caller, calls, CONCURRENCY).then((done) => parentPort.postMessage(done)));
-}
-
-if (process.argv[2] === '--client') {
-  void client(process.argv[3], Number(process.argv[4]));
-} else if (process.argv[2] === '--server') {
-  void server(process.argv[3]);
-} else {
-  (async () => {
-    console.log(`server side, per call (${CALLS} calls, ${CONCURRENCY} in flight; build: ${ROOT})`);
-    for (const mode of MODES) {
-      const result = await new Promise((resolve, reject) => {
-        const child = fork(__filename, ['--server', mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-        child.once('message', resolve);
-        child.once('exit', (code) => code !== 0 && reject(new Error(`${mode} exited with ${code}`)));
-      });
-      console.log(`${mode.padEnd(8)} promises ${result.promises.toFixed(2)}  performance.now() ${result.clockReads.toFixed(2)}  server thread busy ${result.busyUs.toFixed(2)} µs/call (median of 3; a timing)  (${result.errors} errors)`);
-    }
-  })();
-}
+runServerSideCost({
+  script: __filename,
+  root: ROOT,
+  modes: MODES,
+  concurrency: CONCURRENCY,
+  warmUpCalls: CALLS / 4,
+  title: `server side, per call (${CALLS} calls, ${CONCURRENCY} in flight; build: ${ROOT})`,
+  prepare,
+  measure,
+  report: (result) => console.log(`${result.mode.padEnd(8)} promises ${result.promises.toFixed(2)}  performance.now() ${result.clockReads.toFixed(2)}  server thread busy ${result.busyUs.toFixed(2)} µs/call (median of 3; a timing)  (${result.errors} errors)`),
+});
