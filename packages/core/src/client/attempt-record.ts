@@ -27,7 +27,12 @@ export class AttemptRecord implements Attempt, OutboundRequest, ResponseSink {
   code: Code = Code.OK;
   error: RpcError | undefined = undefined;
   mayHaveRun = true;
-  latencyMs = 0;
+  /**
+   * The clock reading this send ended at (undefined before), the clock's own number: a tagged field
+   * (it starts undefined) shares the reading with the call's `endReading`, where a field starting at
+   * 0 would become a double field with a box of its own per record (see CallContext.endReading).
+   */
+  endReading: number | undefined = undefined;
   bytesSent = 0;
   bytesReceived = 0;
   // OutboundRequest, filled in just before the transport gets it
@@ -60,6 +65,12 @@ export class AttemptRecord implements Attempt, OutboundRequest, ResponseSink {
     /** The observers' hooks of the attempt's call (`Observers.of`): the ones active when it started. */
     readonly hooks: HookLists,
   ) {}
+
+  /** Attempt: duration of the send, ms (0 until it ended). */
+  get latencyMs(): number {
+    const end = this.endReading;
+    return end === undefined ? 0 : end - this.startedAt;
+  }
 
   /**
    * Measures (or encodes) this send's request body; throws what the codec throws. With the codec's
@@ -104,7 +115,7 @@ export class AttemptRecord implements Attempt, OutboundRequest, ResponseSink {
    */
   failWith(error: RpcError, now: number): void {
     blameEndpoint(error, this.endpoint);
-    this.latencyMs = now - this.startedAt;
+    this.endReading = now;
     this.code = error.code;
     this.error = error;
     this.mayHaveRun = error.mayHaveRun;
@@ -125,7 +136,7 @@ export class AttemptRecord implements Attempt, OutboundRequest, ResponseSink {
     this.code = Code.OK;
     this.error = undefined;
     this.mayHaveRun = true;
-    this.latencyMs = 0;
+    this.endReading = undefined;
     this.bytesSent = 0;
     this.bytesReceived = 0;
   }

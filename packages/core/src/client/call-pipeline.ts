@@ -440,7 +440,7 @@ export class CallPipeline implements AttemptOwner {
     const call = record.call;
     const hooks = record.hooks;
     let now: number | undefined;
-    if (pick.done !== NOOP_DONE || hooks.watchesAttempts || call?.retry !== undefined) record.latencyMs = (now = clock.now()) - record.startedAt;
+    if (pick.done !== NOOP_DONE || hooks.watchesAttempts || call?.retry !== undefined) record.endReading = now = clock.now();
     if (hooks.watchesAttempts) observers.attemptEnd(hooks, record);
     pick.done(record);
     const endpoint = record.endpoint;
@@ -504,9 +504,7 @@ export class CallPipeline implements AttemptOwner {
     call.code = error === undefined ? Code.OK : error.code;
     call.error = error;
     call.endpoint = endpoint;
-    const endedAt = now ?? this.settings.clock.now();
-    call.endedAt = endedAt;
-    call.latencyMs = endedAt - call.startedAt;
+    call.endReading = now ?? this.settings.clock.now();
     this.settings.observers.callEnd(call);
   }
 

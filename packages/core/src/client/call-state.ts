@@ -22,9 +22,14 @@ export class CallContext extends ContextValues implements CallEnd {
   code: Code = Code.OK;
   error: RpcError | undefined = undefined;
   endpoint: Endpoint | undefined = undefined;
-  latencyMs = 0;
-  /** Monotonic ms (the client's clock) when the call ended: the reading `latencyMs` came from. */
-  endedAt = 0;
+  /**
+   * The clock reading the call ended at (undefined before), kept as the very number the clock returned
+   * and shared with the last attempt's `endReading`: a field that starts undefined stays a tagged
+   * field in V8, so storing a reading stores its heap number. Fields that start at 0 turn into double
+   * fields once a fraction is stored, and every call object then allocates a 16-byte box per such
+   * field when built, used or not (docs/performance.md, session 10 kernel fields).
+   */
+  endReading: number | undefined = undefined;
   /** The retry policy's state for this call, when the pipeline runs its attempts (no unary chain). */
   retry: unknown = undefined;
   /** Stream calls: what the stream did (CallEnd). */
@@ -42,6 +47,17 @@ export class CallContext extends ContextValues implements CallEnd {
 
   constructor(readonly startedAt: number) {
     super();
+  }
+
+  /** CallEnd: from the start to the end reading, ms (0 before the end). */
+  get latencyMs(): number {
+    const end = this.endReading;
+    return end === undefined ? 0 : end - this.startedAt;
+  }
+
+  /** CallEnd: monotonic ms (the client's clock) when the call ended: the reading `latencyMs` came from. */
+  get endedAt(): number {
+    return this.endReading ?? 0;
   }
 
   state(index: number): unknown {

@@ -72,7 +72,7 @@ export class StreamCaller implements AttemptOwner {
 
   private setUp(record: AttemptRecord, result: Result): void {
     const { observers, clock } = this.pipeline;
-    record.latencyMs = clock.now() - record.startedAt;
+    record.endReading = clock.now();
     if (record.hooks.watchesAttempts) observers.attemptEnd(record.hooks, record);
     record.pick.done(record);
     record.resolveResult!(result);

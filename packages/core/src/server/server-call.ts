@@ -42,10 +42,15 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
   /** Whose state `states` is: a hook index, NO_STATE, or MANY_STATES (then an array by hook index). */
   private stateIndex = NO_STATE;
   gatesPassed = 0;
-  startedAt = 0;
   code: Code = Code.OK;
   error: unknown = undefined;
-  latencyMs = 0;
+  // The hooks' clock readings at the call's start and end (ServerHooks), kept as the very numbers the
+  // clock returned: a field that starts undefined stays a tagged field in V8, so storing a reading
+  // shares its heap number. A field that starts at 0 turns into a double field once a fraction is
+  // stored, and from then on every call object allocates a 16-byte box per such field when it is built
+  // (32 B per governed call for startedAt and latencyMs; docs/performance.md, session 10 kernel fields).
+  startReading: number | undefined = undefined;
+  endReading: number | undefined = undefined;
 
   constructor(
     readonly service: ServiceKey,
@@ -62,6 +67,17 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
     private readonly timer: DeadlineTimer,
   ) {
     super();
+  }
+
+  /** ServerCallEnd: the start reading (0 until the hooks start the call). */
+  get startedAt(): number {
+    return this.startReading ?? 0;
+  }
+
+  /** ServerCallEnd: from the start to the end reading (0 until the hooks end the call). */
+  get latencyMs(): number {
+    const end = this.endReading;
+    return end === undefined ? 0 : end - this.startedAt;
   }
 
   /** Some hook returned a state for this call. */

@@ -58,7 +58,7 @@ export class ServerHooks {
    * gate's refusal is thrown: the caller answers it and calls `end` as for any other failure.
    */
   start(call: ServerCall, startedAt: number, body: ServerCallBody): unknown {
-    call.startedAt = startedAt;
+    call.startReading = startedAt;
     const observers = this.observers;
     // Whether an observer with `enter` returned a state: only then is the rest of the call entered
     // (a state from an observer without `enter`, metrics' series, needs no walk of the enters).
@@ -86,7 +86,7 @@ export class ServerHooks {
   end(call: ServerCall, code: Code, error: unknown, now: number): void {
     call.code = code;
     call.error = error;
-    call.latencyMs = now - call.startedAt;
+    call.endReading = now;
     const gates = this.sortedGates;
     const stated = call.hasHookState;
     const base = this.observers.length;
