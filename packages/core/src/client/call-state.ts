@@ -1,7 +1,7 @@
 import { ContextValues } from '../context-key.js';
 import type { Endpoint } from '../endpoint.js';
-import type { Invocation } from '../invocation.js';
 import { Code, type RpcError } from '../errors.js';
+import type { Invocation } from '../invocation.js';
 import type { Attempt, CallEnd, CallObserver, StreamStats } from '../observer.js';
 import type { RequestPump } from './request-pump.js';
 
@@ -59,16 +59,11 @@ export class CallContext extends ContextValues implements CallEnd {
   get endedAt(): number {
     return this.endReading ?? 0;
   }
-
-  state(index: number): unknown {
-    return this.states === undefined ? undefined : this.states[index];
-  }
 }
 
 /** The observer state of `invocation`'s call for observer `index` (undefined for a foreign invocation). */
 export function observerState(invocation: Invocation, index: number): unknown {
-  const context = invocation.context;
-  return context instanceof CallContext ? context.state(index) : undefined;
+  return statesOf(invocation)?.[index];
 }
 
 /** The observer state array of `invocation`'s call (undefined for a foreign invocation, or none kept). */
