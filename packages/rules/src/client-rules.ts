@@ -1,4 +1,4 @@
-import type { ClientPluginContext, TrellisError } from '@trellis/core';
+import type { ClientPluginContext, Router, TrellisError } from '@trellis/core';
 import { Type, parseOptions, type TSchema } from '@trellis/core/toolkit';
 import type { RuleBase, RuleSpec } from './document.js';
 import { warnRuleError } from './report.js';
@@ -90,4 +90,17 @@ export function clientRules<R extends RuleBase, C>(ctx: ClientPluginContext, spe
   const watch = watchRules(ctx, resolved.document, { spec, target: rules, onError: resolved.onError });
   if (watch !== undefined && resolved.liveWaitMs > 0) ctx.addGate(watch.gate(resolved.liveWaitMs), RULES_GATE_ORDER);
   return rules;
+}
+
+/**
+ * Keeps a rule-driven router on the call path only while `applies(rules)` says a rule in force has
+ * something to do for this client (`ClientPluginContext.setHookActive`): with none, the kernel skips
+ * the router. Re-judged at every swap of the rule set, so a rule update that brings one routes from
+ * the next call. The subscription ends with the client.
+ */
+export function routeWhileRulesApply<C>(ctx: ClientPluginContext, router: Router, rules: RuleSet<C>, applies: (rules: RuleSet<C>) => boolean): void {
+  const follow = (): void => ctx.setHookActive(router, applies(rules));
+  follow();
+  const subscription = rules.onSwap(follow);
+  ctx.onClose(() => subscription.dispose());
 }

@@ -18,6 +18,6 @@ export { documentRules, type DocumentRulesContext, type DocumentRulesOptions } f
 export { knownSections } from './sections.js';
 export { ROUTES_DOCUMENT, ON_EMPTY_VALUES, ON_EMPTY_SCHEMA, noEndpointError, type OnEmpty } from './routes.js';
 export { warnRuleError } from './report.js';
-export { resolveRuleSource, clientRules, type RuleSourceOptions, type RulesUpdate, type ResolvedRuleSource } from './client-rules.js';
+export { resolveRuleSource, clientRules, routeWhileRulesApply, type RuleSourceOptions, type RulesUpdate, type ResolvedRuleSource } from './client-rules.js';
 export { parseFieldPath, compileFieldPath, fieldPathProblem, scalarText, FIELD_PATH_FORMAT, type FieldGetter } from './field-path.js';
 export { fnv1a32, mix32, stableHash32, FNV1A32_OFFSET } from './stable-hash.js';

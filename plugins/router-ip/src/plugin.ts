@@ -1,5 +1,5 @@
 import { definePlugin, type Plugin } from '@trellis/core';
-import { clientRules, resolveRuleSource, type RuleSourceOptions } from '@trellis/rules';
+import { clientRules, resolveRuleSource, routeWhileRulesApply, type RuleSourceOptions } from '@trellis/rules';
 import { IpRouter } from './ip-router.js';
 import { IP_RULES, type IpRule } from './ip-rules.js';
 
@@ -29,12 +29,8 @@ export function ipRouter(options: IpRouterOptions = {}): Plugin {
       const rules = clientRules(ctx, IP_RULES, resolved);
       const router = new IpRouter(rules, ctx.localAddress);
       ctx.addRouter(router);
-      // Dormant while no rule applies to this consumer (none loaded, or none whose `from` admits
-      // it): the kernel then skips the router. A rule update that brings one routes from the next call.
-      const follow = (): void => ctx.setHookActive(router, router.applicableRules.length > 0);
-      follow();
-      const subscription = rules.onSwap(follow);
-      ctx.onClose(() => subscription.dispose());
+      // Dormant while no rule applies to this consumer (none loaded, or none whose `from` admits it).
+      routeWhileRulesApply(ctx, router, rules, () => router.applicableRules.length > 0);
       onRouter?.(router);
     },
   });

@@ -1,5 +1,5 @@
 import { definePlugin, type Plugin } from '@trellis/core';
-import { clientRules, resolveRuleSource, type RuleSourceOptions } from '@trellis/rules';
+import { clientRules, resolveRuleSource, routeWhileRulesApply, type RuleSourceOptions } from '@trellis/rules';
 import { ParamRouter } from './param-router.js';
 import { PARAM_RULES, type ParamRule } from './param-rules.js';
 
@@ -27,12 +27,8 @@ export function paramRouter(options: ParamRouterOptions = {}): Plugin {
       const rules = clientRules(ctx, PARAM_RULES, resolved);
       const router = new ParamRouter(rules);
       ctx.addRouter(router);
-      // Dormant while no rule is loaded: the kernel then skips the router. A rule update that brings
-      // one routes from the next call.
-      const follow = (): void => ctx.setHookActive(router, rules.compiled.rules.length > 0);
-      follow();
-      const subscription = rules.onSwap(follow);
-      ctx.onClose(() => subscription.dispose());
+      // Dormant while no rule is loaded.
+      routeWhileRulesApply(ctx, router, rules, (set) => set.compiled.rules.length > 0);
     },
   });
 }
