@@ -1,4 +1,4 @@
-import { definePlugin, formatServiceKey, type Plugin } from '@trellis/core';
+import { definePlugin, formatServiceKey, type Endpoint, type Plugin } from '@trellis/core';
 import { availabilityObserver } from './availability-observer.js';
 import { HealthEvents, type EndpointHealth } from './health-events.js';
 import { HealthMonitor } from './health-monitor.js';
@@ -60,20 +60,13 @@ export function health(options: HealthOptions = {}): HealthPlugin {
       let healthChanges: { dispose(): void } | undefined;
       let lists: { dispose(): void } | undefined;
       if (resolved.warmupMs > 0) {
-        const router = new WarmupRouter({
-          warmupMs: resolved.warmupMs,
-          rampStart: (endpoint) => monitor.rampStart(endpoint),
-          version: () => monitor.version,
-          clock: ctx.clock,
-        });
+        // One ramp for the router and for its dormancy, which judge the same endpoints.
+        const ramp = { warmupMs: resolved.warmupMs, rampStart: (endpoint: Endpoint) => monitor.rampStart(endpoint) };
+        const router = new WarmupRouter({ ...ramp, version: () => monitor.version, clock: ctx.clock });
         ctx.addRouter(router);
         // Off the call path while nothing ramps (the steady state): woken by a new list or a health
         // change, asleep again when the last ramp ends.
-        const sleeper = (dormancy = new WarmupDormancy({
-          warmupMs: resolved.warmupMs,
-          rampStart: (endpoint) => monitor.rampStart(endpoint),
-          setActive: (active) => ctx.setHookActive(router, active),
-        }));
+        const sleeper = (dormancy = new WarmupDormancy({ ...ramp, setActive: (active) => ctx.setHookActive(router, active) }));
         healthChanges = monitor.onChange(() => sleeper.recheck());
         lists = ctx.onEndpoints((endpoints) => sleeper.update(endpoints));
       }

@@ -1,13 +1,10 @@
 import type { Endpoint } from '@trellis/core';
+import type { WarmupRouterOptions } from './warmup.js';
 
-export interface WarmupDormancyOptions {
-  readonly warmupMs: number;
-  /** Wall-clock ms the ramp of an endpoint runs from (the health monitor's); 0 = none. */
-  readonly rampStart: (endpoint: Endpoint) => number;
+/** The warm-up router's own ramp settings (the same object), and its switch. */
+export interface WarmupDormancyOptions extends Pick<WarmupRouterOptions, 'warmupMs' | 'rampStart' | 'wallClock'> {
   /** The warm-up router's switch (`ClientPluginContext.setHookActive`). */
   readonly setActive: (active: boolean) => void;
-  /** Wall-clock ms (default Date.now), the router's own. */
-  readonly wallClock?: () => number;
 }
 
 /**
