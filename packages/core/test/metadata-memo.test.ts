@@ -120,6 +120,33 @@ t.test('headers written otherwise than the kernel writes them decode as before',
   t.same((await send(entry('k', 'a'))).body?.metadata, { k: 'a' }, 'and the connection serves the next');
 });
 
+t.test('a block of the same length that differs in any one byte is read as itself, whatever its length modulo 4', async (t) => {
+  // The remembered block is compared four bytes at a time plus a tail of 0–3 bytes: a difference in
+  // any word or in the tail must show. Blocks of 12–15 bytes (values of 5–8 characters).
+  const { server } = await startEchoServer('a');
+  const peer = await RawPeer.connect(server.port);
+  t.teardown(async () => { peer.destroy(); await server.close(); });
+  let streamId = 1;
+  const metadataOf = async (value: string) => {
+    const id = (streamId += 2);
+    peer.write(request(id, entry('k', value)));
+    const frame = await peer.response(id);
+    return (JSON.parse(frame.body.toString()) as Echoed).metadata;
+  };
+  for (let length = 5; length <= 8; length++) {
+    const base = 'abcdefgh'.slice(0, length);
+    t.same(await metadataOf(base), { k: base }, `${length} characters: the block`);
+    t.same(await metadataOf(base), { k: base }, `${length} characters: the same block again`);
+    for (let i = 0; i < length; i++) {
+      const other = `${base.slice(0, i)}z${base.slice(i + 1)}`;
+      t.same(await metadataOf(other), { k: other }, `${length} characters, character ${i} differs`);
+      t.same(await metadataOf(base), { k: base }, `${length} characters: the first block after it`);
+      // A repeat: the memo holds the first block again (a hit), so the next one is compared with it.
+      t.same(await metadataOf(base), { k: base }, `${length} characters: the first block repeated`);
+    }
+  }
+});
+
 t.test('requestMetadata: the same entries read-only, shared by repeated blocks, the call\'s own Map once made', async (t) => {
   const seen: { gate: ReadonlyMap<string, string>; entries: Record<string, string>; refused: string }[] = [];
   const ends: Record<string, string>[] = [];

@@ -458,6 +458,8 @@ export interface HeaderMemo {
   version: string;
   /** The header tail that held only metadata entries, as received (up to MAX_REMEMBERED_BLOCK bytes). */
   metadataBytes: Buffer | undefined;
+  /** `metadataBytes` read 4 bytes at a time (little-endian; a tail of 1–3 bytes is left out): what `blockMatches` compares. */
+  metadataWords: Int32Array;
   /**
    * What those bytes decoded to: one read-only Map handed to every request whose tail is the same
    * bytes (as `receivedMetadata`), so such a request costs no Map of its own until a handler asks
@@ -469,7 +471,7 @@ export interface HeaderMemo {
 }
 
 export function createHeaderMemo(): HeaderMemo {
-  return { bytes: undefined, service: '', method: '', group: '', version: '', metadataBytes: undefined, metadata: undefined, metadataMisses: 0 };
+  return { bytes: undefined, service: '', method: '', group: '', version: '', metadataBytes: undefined, metadataWords: NO_WORDS, metadata: undefined, metadataMisses: 0 };
 }
 
 /** The longest metadata block a connection remembers: a credential and a few more entries. */
@@ -506,16 +508,36 @@ function routeMatches(buf: Buffer, start: number, end: number, route: Buffer): b
   return true;
 }
 
+const NO_WORDS = new Int32Array(0);
+
+/** `block` as little-endian 32-bit words, its last `length % 4` bytes left out (blockMatches reads them one by one). */
+function wordsOf(block: Buffer): Int32Array {
+  const words = new Int32Array(block.length >> 2);
+  for (let k = 0; k < words.length; k++) words[k] = block.readInt32LE(k * 4);
+  return words;
+}
+
 /**
- * `buf[start, end)` equals `block`. Every byte is compared, whatever differs: the block may hold
- * another caller's credential (a proxy multiplexing callers onto one connection), and an early exit
- * would tell by timing how much of it a guess got right.
+ * `buf[start, end)` equals `block` (`words`: wordsOf(block)). Every byte is compared, whatever
+ * differs: the block may hold another caller's credential (a proxy multiplexing callers onto one
+ * connection), and an early exit would tell by timing how much of it a guess got right. Only the
+ * lengths, which the frame tells anyway, end it early.
+ *
+ * Four request bytes at a time against one kept word: about half the time of a byte loop for a
+ * 47-byte credential block (bench/block-compare-cost.js: 57 → 33 ns). The request bytes are assembled by hand,
+ * not read through an Int32Array or a DataView: the block sits at any offset of the socket's chunk,
+ * and a view of the chunk would cost an object per chunk (and keep the chunk alive).
  */
-function blockMatches(buf: Buffer, start: number, end: number, block: Buffer): boolean {
+function blockMatches(buf: Buffer, start: number, end: number, block: Buffer, words: Int32Array): boolean {
   const length = block.length;
   if (end - start !== length) return false;
   let difference = 0;
-  for (let i = 0; i < length; i++) difference |= buf[start + i]! ^ block[i]!;
+  const count = words.length;
+  let at = start;
+  for (let k = 0; k < count; k++, at += 4) {
+    difference |= (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) ^ words[k]!;
+  }
+  for (let i = count * 4; i < length; i++) difference |= buf[start + i]! ^ block[i]!;
   return difference === 0;
 }
 
@@ -588,7 +610,7 @@ export function decodeRequestHeaderInto(target: DecodedRequestHeader, buf: Buffe
         if (blockStart < 0) {
           blockStart = reader.pos - 1;
           const remembered = memo?.metadataBytes;
-          if (remembered !== undefined && blockMatches(buf, blockStart, end, remembered)) {
+          if (remembered !== undefined && blockMatches(buf, blockStart, end, remembered, memo!.metadataWords)) {
             // The same bytes as the last request's entries-only tail: the same entries, shared.
             received = memo!.metadata;
             memo!.metadataMisses = 0;
@@ -644,7 +666,9 @@ function rememberRoute(memo: HeaderMemo, buf: Buffer, start: number, end: number
  * read-only copy: the request's own Map is its handler's to change).
  */
 function rememberMetadata(memo: HeaderMemo, buf: Buffer, start: number, end: number, metadata: Metadata): void {
-  memo.metadataBytes = Buffer.from(buf.subarray(start, end));
+  const block = Buffer.from(buf.subarray(start, end));
+  memo.metadataBytes = block;
+  memo.metadataWords = wordsOf(block);
   memo.metadata = new ReceivedMetadata(metadata);
 }
 
