@@ -1,6 +1,6 @@
 'use strict';
 // The server's constant-time comparison of a request's metadata block with the connection's
-// remembered one (packages/core/src/transport/header-codec.ts `blockMatches`), in isolation: the
+// remembered one (packages/core/src/transport/header-codec.ts `blockMatches` → `differenceFrom`), in isolation: the
 // byte loop it was against four bytes at a time against kept 32-bit words (what it is now). Both are
 // copies of the algorithm, so this file needs no build; both are checked to catch every single-bit
 // difference at every position first. Blocks sit at odd offsets of 30 KB "chunks", as in a socket

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Code, definePlugin, MemoryRegistry, RpcClient, RpcServer, ServerInterceptorOrder, type ServerInvocation } from '../src/index.js';
 import { FrameType } from '../src/transport/frame.js';
-import { ECHO, startEchoServer } from './fixtures/json-service.js';
+import { ECHO, echoHandlers, startEchoServer } from './fixtures/json-service.js';
 import { fixedHeader, RawPeer, responseHeader } from './fixtures/raw-peer.js';
 
 /**
@@ -145,6 +145,38 @@ t.test('a block of the same length that differs in any one byte is read as itsel
       t.same(await metadataOf(base), { k: base }, `${length} characters: the first block repeated`);
     }
   }
+});
+
+t.test('a route of the same length that differs in any one byte is not taken for the remembered one', async (t) => {
+  // The remembered route is compared four bytes at a time as well. Here it is 30 bytes, seven words
+  // and a tail of two ("v1"): two versions of the service answer apart, so a version one character
+  // off in the tail must reach the other one; a method or a group one character off is no route.
+  const server = new RpcServer({ host: '127.0.0.1', registry: new MemoryRegistry() });
+  server.addService(ECHO, echoHandlers('one'), { version: 'v1' });
+  server.addService(ECHO, echoHandlers('two'), { version: 'v2' });
+  await server.start();
+  const peer = await RawPeer.connect(server.port!);
+  t.teardown(async () => { peer.destroy(); await server.close(); });
+  let streamId = 1;
+  const call = async (method: string, group: string, version: string) => {
+    const id = (streamId += 2);
+    const header = Buffer.concat([stringField(1, 'test.Echo'), stringField(2, method), stringField(3, group), stringField(4, version)]);
+    const body = Buffer.from(JSON.stringify({ message: 'raw' }));
+    peer.write(Buffer.concat([fixedHeader({ type: FrameType.REQUEST, streamId: id, headerLength: header.length, bodyLength: body.length }), header, body]));
+    const frame = await peer.response(id);
+    const code = responseHeader(frame).code;
+    return code === Code.OK ? (JSON.parse(frame.body.toString()) as { servedBy: string }).servedBy : Code[code];
+  };
+  const variants: [string, string, string, string][] = [
+    ['Echo', 'default', 'v2', 'two'], ['Fcho', 'default', 'v1', 'UNIMPLEMENTED'], ['Ecio', 'default', 'v1', 'UNIMPLEMENTED'],
+    ['Echo', 'dgfault', 'v1', 'UNIMPLEMENTED'], ['Echo', 'defaulu', 'v1', 'UNIMPLEMENTED'], ['Echo', 'default', 'w1', 'one'],
+  ];
+  for (const [method, group, version, expected] of variants) {
+    t.equal(await call('Echo', 'default', 'v1'), 'one', 'the route');
+    t.equal(await call('Echo', 'default', 'v1'), 'one', 'the route again (remembered)');
+    t.equal(await call(method, group, version), expected, `${method}/${group}/${version}`);
+  }
+  t.equal(await call('Echo', 'default', 'v1'), 'one', 'and the route after them');
 });
 
 t.test('requestMetadata: the same entries read-only, shared by repeated blocks, the call\'s own Map once made', async (t) => {

@@ -452,6 +452,8 @@ function readEntry(reader: WireReader, metadata: Metadata): void {
  */
 export interface HeaderMemo {
   bytes: Buffer | undefined;
+  /** `bytes` as wordsOf makes them: what `routeMatches` compares. */
+  words: Int32Array;
   service: string;
   method: string;
   group: string;
@@ -471,7 +473,7 @@ export interface HeaderMemo {
 }
 
 export function createHeaderMemo(): HeaderMemo {
-  return { bytes: undefined, service: '', method: '', group: '', version: '', metadataBytes: undefined, metadataWords: NO_WORDS, metadata: undefined, metadataMisses: 0 };
+  return { bytes: undefined, words: NO_WORDS, service: '', method: '', group: '', version: '', metadataBytes: undefined, metadataWords: NO_WORDS, metadata: undefined, metadataMisses: 0 };
 }
 
 /** The longest metadata block a connection remembers: a credential and a few more entries. */
@@ -498,14 +500,13 @@ export type DecodedRequestHeader = Writable<RequestHeader> & { receivedMetadata:
 /** One reader for every request header (decoding is synchronous and never nested): no object per request. */
 const headerReader = new WireReader(Buffer.alloc(0), 0, 0);
 
-/** `buf[start, start + route.length)` equals `route`: a byte loop (a ~30-byte route; `Buffer#compare` is a native call). */
-function routeMatches(buf: Buffer, start: number, end: number, route: Buffer): boolean {
-  const length = route.length;
-  if (end - start < length) return false;
-  for (let i = 0; i < length; i++) {
-    if (buf[start + i] !== route[i]) return false;
-  }
-  return true;
+/**
+ * `buf[start, start + route.length)` equals `route` (`words`: wordsOf(route)): a JS loop, not
+ * `Buffer#compare` (a native call for a ~30-byte route). Four bytes at a time as for the metadata
+ * block; the route is no secret, but a mismatch is rare (another method) and the one loop serves both.
+ */
+function routeMatches(buf: Buffer, start: number, end: number, route: Buffer, words: Int32Array): boolean {
+  return end - start >= route.length && differenceFrom(buf, start, route, words) === 0;
 }
 
 const NO_WORDS = new Int32Array(0);
@@ -522,23 +523,28 @@ function wordsOf(block: Buffer): Int32Array {
  * differs: the block may hold another caller's credential (a proxy multiplexing callers onto one
  * connection), and an early exit would tell by timing how much of it a guess got right. Only the
  * lengths, which the frame tells anyway, end it early.
- *
- * Four request bytes at a time against one kept word: about half the time of a byte loop for a
- * 47-byte credential block (bench/block-compare-cost.js: 57 → 33 ns). The request bytes are assembled by hand,
- * not read through an Int32Array or a DataView: the block sits at any offset of the socket's chunk,
- * and a view of the chunk would cost an object per chunk (and keep the chunk alive).
  */
 function blockMatches(buf: Buffer, start: number, end: number, block: Buffer, words: Int32Array): boolean {
-  const length = block.length;
-  if (end - start !== length) return false;
+  return end - start === block.length && differenceFrom(buf, start, block, words) === 0;
+}
+
+/**
+ * 0 when `buf[at, at + block.length)` equals `block`, else not 0; every byte is read and nothing
+ * ends the loop early (constant time for a given length). Four request bytes at a time against one
+ * kept word: about half the time of a byte loop for a 47-byte credential block
+ * (bench/block-compare-cost.js: 57 → 33 ns). The request bytes are assembled by hand, not read
+ * through an Int32Array or a DataView: the block sits at any offset of the socket's chunk, and a view
+ * of the chunk would cost an object per chunk (and keep the chunk alive).
+ */
+function differenceFrom(buf: Buffer, at: number, block: Buffer, words: Int32Array): number {
   let difference = 0;
   const count = words.length;
-  let at = start;
-  for (let k = 0; k < count; k++, at += 4) {
-    difference |= (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) ^ words[k]!;
+  let p = at;
+  for (let k = 0; k < count; k++, p += 4) {
+    difference |= (buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)) ^ words[k]!;
   }
-  for (let i = count * 4; i < length; i++) difference |= buf[start + i]! ^ block[i]!;
-  return difference === 0;
+  for (let i = count * 4; i < block.length; i++) difference |= buf[at + i]! ^ block[i]!;
+  return difference;
 }
 
 /**
@@ -585,7 +591,7 @@ export function decodeRequestHeaderInto(target: DecodedRequestHeader, buf: Buffe
   let group = '';
   let version = '';
   const cached = memo?.bytes;
-  const hit = cached !== undefined && routeMatches(buf, start, end, cached);
+  const hit = cached !== undefined && routeMatches(buf, start, end, cached, memo!.words);
   if (hit) {
     ({ service, method, group, version } = memo!);
     reader.pos = start + cached.length;
@@ -654,7 +660,9 @@ function rememberRoute(memo: HeaderMemo, buf: Buffer, start: number, end: number
     if (reader.done || reader.varint() !== expectedTag) return;
     reader.bytes();
   }
-  memo.bytes = Buffer.from(buf.subarray(start, reader.pos));
+  const bytes = Buffer.from(buf.subarray(start, reader.pos));
+  memo.bytes = bytes;
+  memo.words = wordsOf(bytes);
   memo.service = route.service;
   memo.method = route.method;
   memo.group = route.group;
