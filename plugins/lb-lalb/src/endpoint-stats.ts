@@ -119,7 +119,12 @@ export class EndpointStats {
       }
     }
     if (weight < this.params.minWeight) weight = this.params.minWeight;
-    if (weight > MAX_WEIGHT) weight = MAX_WEIGHT;
+    // Math.min, not `weight = MAX_WEIGHT` in a branch (the same for every number, NaN included): to
+    // V8 an imported constant is an untyped property load (TypeScript's CommonJS output declares
+    // every export undefined first), and merged with the computed weight in a branch it turned the
+    // weight into a heap number on every call (16 B per pick and per feedback). Math.min's result
+    // is a number.
+    weight = Math.min(weight, MAX_WEIGHT);
     this.weight = weight;
     return weight;
   }
@@ -212,7 +217,11 @@ export class EndpointStats {
     // Read here, not passed in: a fractional floor handed over as an argument, or merged with one,
     // is boxed into a heap number on every call.
     const floor = this.traffic.minQps ?? DEFAULT_QPS;
-    const floorQps = floor > DEFAULT_QPS ? floor : DEFAULT_QPS;
+    // Math.max, not a conditional between `floor` and DEFAULT_QPS: merged with an imported constant
+    // (an untyped load to V8, see resetWeight) the fractional floor became a heap number on every
+    // call (16 B per feedback). The two differ only for a NaN floor, which the balancer never sets
+    // (its minQps is clamped at DEFAULT_QPS in refreshAll) and no caller passes.
+    const floorQps = Math.max(floor, DEFAULT_QPS);
     let scaledQps = Math.floor(floorQps * WEIGHT_SCALE);
     let measured = 0;
     if (newestEnd > oldestEnd) {

@@ -270,11 +270,10 @@ export class LocalityAwareBalancer implements LoadBalancer {
 
   /** Pushes the endpoint's current weight into every list it is in. */
   private commit(tracked: TrackedEndpoint): void {
-    const before = tracked.raw;
     const raw = tracked.stats.weight;
-    if (raw === before) return;
+    if (raw === tracked.raw) return;
     tracked.raw = raw;
-    for (const member of tracked.memberships) member.view.update(member, before);
+    for (const member of tracked.memberships) member.view.update(member);
   }
 
   /**
