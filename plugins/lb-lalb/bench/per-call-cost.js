@@ -3,7 +3,7 @@
 // with an outcome that carries it), without the rest of a client. Not part of the tests.
 // Build first: `pnpm --filter @trellis/lb-lalb run build && node bench/per-call-cost.js`.
 //
-//   node bench/per-call-cost.js [--calls N] [--rounds R] [--endpoints K[,K…]] [--dist DIR]
+//   node bench/per-call-cost.js [--calls N] [--rounds R] [--endpoints K[,K…]] [--age-min M] [--dist DIR]
 //
 // 256 calls in flight, as in apps/bench's client-alloc-cost: each step ends the oldest call (its
 // latency is the clock's time since its pick) and picks for a new one. Reports per call:
@@ -12,6 +12,9 @@
 //    nothing: the outcome records are reused, as the kernel's attempt records are);
 //  - CPU ns (process.cpuUsage), median of the rounds: a direction only on a shared machine.
 // `--dist` measures another build (for example a copy of the base commit's dist/) to alternate.
+// `--age-min M`: the balancer's clock jumps M minutes ahead once it is built, as for a client that
+// has run that long (LALB's times are integer µs since its construction: past 2^31 µs, ≈ 36 min,
+// they no longer fit V8's small integers).
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
@@ -28,6 +31,7 @@ const { values } = parseArgs({ options: {
   calls: { type: 'string', default: '500000' },
   rounds: { type: 'string', default: '5' },
   endpoints: { type: 'string', default: '1,3' },
+  'age-min': { type: 'string', default: '0' },
   dist: { type: 'string', default: path.join(__dirname, '..', 'dist') },
 } });
 const { LocalityAwareBalancer } = require(path.resolve(values.dist, 'index.js'));
@@ -39,8 +43,10 @@ function newSpaceUsed() {
 }
 
 function setup(k) {
-  const clock = { now: () => performance.now() };
+  let aheadMs = 0;
+  const clock = { now: () => performance.now() + aheadMs };
   const balancer = new LocalityAwareBalancer({ clock }, { outcomesOnBalancerClock: true });
+  aheadMs = Number(values['age-min']) * 60_000;
   const list = Object.freeze(Array.from({ length: k }, (_, i) => ({ id: `127.0.0.1:${i + 1}`, host: '127.0.0.1', port: i + 1, weight: 100, version: '', tags: {} })));
   const invocation = { excluded: new Set(), attempt: 1, deadline: Infinity, context: null };
   // The kernel's attempt records: one per slot, reused (startedAt, invocation, latencyMs, error).
