@@ -62,11 +62,11 @@ export function health(options: HealthOptions = {}): HealthPlugin {
       if (resolved.warmupMs > 0) {
         // One ramp for the router and for its dormancy, which judge the same endpoints.
         const ramp = { warmupMs: resolved.warmupMs, rampStart: (endpoint: Endpoint) => monitor.rampStart(endpoint) };
-        const router = new WarmupRouter({ ...ramp, version: () => monitor.version, clock: ctx.clock });
+        const router = new WarmupRouter({ ...ramp, version: () => monitor.version });
         ctx.addRouter(router);
         // Off the call path while nothing ramps (the steady state): woken by a new list or a health
         // change, asleep again when the last ramp ends.
-        const sleeper = (dormancy = new WarmupDormancy({ ...ramp, setActive: (active) => ctx.setHookActive(router, active) }));
+        const sleeper = (dormancy = new WarmupDormancy({ ...ramp, setActive: (active) => ctx.setHookActive(router, active), tick: () => router.expire() }));
         healthChanges = monitor.onChange(() => sleeper.recheck());
         lists = ctx.onEndpoints((endpoints) => sleeper.update(endpoints));
       }

@@ -1,10 +1,15 @@
 import type { Endpoint } from '@trellis/core';
-import type { WarmupRouterOptions } from './warmup.js';
+import { WARMUP_REFRESH_MS, type WarmupRouterOptions } from './warmup.js';
 
 /** The warm-up router's own ramp settings (the same object), and its switch. */
 export interface WarmupDormancyOptions extends Pick<WarmupRouterOptions, 'warmupMs' | 'rampStart' | 'wallClock'> {
   /** The warm-up router's switch (`ClientPluginContext.setHookActive`). */
   readonly setActive: (active: boolean) => void;
+  /**
+   * Called every WARMUP_REFRESH_MS while a ramp runs (the warm-up router's `expire`): the ramp's
+   * weights move on this tick, so a call reads no clock to find out whether they are due.
+   */
+  readonly tick?: () => void;
 }
 
 /**
@@ -12,11 +17,13 @@ export interface WarmupDormancyOptions extends Pick<WarmupRouterOptions, 'warmup
  * came back, less than `warmupMs` ago). Judged on the whole discovered list, not on what the routers
  * before it leave: when nothing in it ramps, no subset does, whatever rule narrows it later. It wakes
  * the router on what can start a ramp — a new list (`update`), a health change (`recheck`: a recovery
- * sets a ramp) — and puts it back to sleep with a timer when the last ramp ends.
+ * sets a ramp) — and puts it back to sleep with a timer when the last ramp ends. While awake, a
+ * periodic timer (unref'd, cleared when the ramps end or on close) ticks the router's refresh.
  */
 export class WarmupDormancy {
   private endpoints: readonly Endpoint[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private ticker: ReturnType<typeof setInterval> | undefined;
   private readonly wallClock: () => number;
 
   constructor(private readonly options: WarmupDormancyOptions) {
@@ -45,6 +52,7 @@ export class WarmupDormancy {
       if (end > now && end > until) until = end;
     }
     this.options.setActive(until >= 0);
+    this.setTicking(until >= 0);
     if (until >= 0) {
       // Once the last ramp is over the router would hand every list back unchanged: asleep then.
       this.timer = setTimeout(() => this.recheck(), until - now + 1);
@@ -55,5 +63,18 @@ export class WarmupDormancy {
   close(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.setTicking(false);
+  }
+
+  private setTicking(on: boolean): void {
+    const tick = this.options.tick;
+    if (on && this.ticker === undefined && tick !== undefined) {
+      this.ticker = setInterval(tick, WARMUP_REFRESH_MS);
+      // A client's process must not stay alive for a ramp's refresh.
+      this.ticker.unref();
+    } else if (!on && this.ticker !== undefined) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+    }
   }
 }

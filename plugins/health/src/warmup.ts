@@ -1,7 +1,10 @@
 import type { Endpoint, Invocation, Router } from '@trellis/core';
-import { RouterOrder, type Clock } from '@trellis/core/spi';
+import { RouterOrder } from '@trellis/core/spi';
 
-/** How often a list with an endpoint still ramping is recomputed (balancers rebuild per list). */
+/**
+ * How often a list with an endpoint still ramping is recomputed (balancers rebuild per list): the
+ * step of WarmupDormancy's timer, which marks the router's list stale (`expire`) while a ramp runs.
+ */
 export const WARMUP_REFRESH_MS = 250;
 
 /**
@@ -22,8 +25,6 @@ export interface WarmupRouterOptions {
   readonly rampStart: (endpoint: Endpoint) => number;
   /** Changes whenever `rampStart` may have changed (the health view's version). */
   readonly version: () => number;
-  /** Monotonic ms for the refresh cadence (the client's clock). */
-  readonly clock: Clock;
   /** Wall-clock ms, to compare with registry start times (default Date.now). */
   readonly wallClock?: () => number;
 }
@@ -33,8 +34,10 @@ export interface WarmupRouterOptions {
  * process is not flooded at once. Runs right after the health filter. Weight-aware balancers
  * (`random`, LALB) follow the ramp; round-robin ignores weights by design.
  *
- * The output keeps its identity between refreshes (every 250 ms while something ramps), and is the
- * input itself once nothing ramps, so a steady list costs two comparisons per call.
+ * The output keeps its identity between refreshes, and is the input itself once nothing ramps, so
+ * a steady list costs two comparisons per call. While something ramps, the weights move when a
+ * timer says so (`expire`: WarmupDormancy's tick, every WARMUP_REFRESH_MS), not by a clock read on
+ * every call.
  */
 export class WarmupRouter implements Router {
   readonly name = 'warmup';
@@ -42,8 +45,8 @@ export class WarmupRouter implements Router {
   private lastInput: readonly Endpoint[] | undefined;
   private lastOutput: readonly Endpoint[] = [];
   private lastVersion = -1;
-  private computedAt = 0;
-  private ramping = false;
+  /** Set by `expire` (the ramp's timer): the next call recomputes the ramp weights. */
+  private stale = false;
   private readonly wallClock: () => number;
 
   constructor(private readonly options: WarmupRouterOptions) {
@@ -51,17 +54,18 @@ export class WarmupRouter implements Router {
   }
 
   route(list: readonly Endpoint[], _invocation: Invocation): readonly Endpoint[] {
-    if (list === this.lastInput && this.options.version() === this.lastVersion) {
-      if (!this.ramping) return this.lastOutput;
-      if (this.options.clock.now() - this.computedAt < WARMUP_REFRESH_MS) return this.lastOutput;
-    }
+    if (list === this.lastInput && !this.stale && this.options.version() === this.lastVersion) return this.lastOutput;
     return this.recompute(list);
+  }
+
+  /** The ramp moved on (a timer's tick): the next call recomputes the weights from the wall clock. */
+  expire(): void {
+    this.stale = true;
   }
 
   private recompute(list: readonly Endpoint[]): readonly Endpoint[] {
     const now = this.wallClock();
     const { warmupMs, rampStart } = this.options;
-    let ramping = false;
     let output: Endpoint[] | undefined;
     for (let i = 0; i < list.length; i++) {
       const endpoint = list[i]!;
@@ -69,7 +73,6 @@ export class WarmupRouter implements Router {
       if (!(from > 0)) continue;
       const weight = warmupWeight(endpoint.weight, now - from, warmupMs);
       if (weight === endpoint.weight) continue;
-      ramping = true;
       output ??= list.slice();
       output[i] = { ...endpoint, weight };
     }
@@ -79,8 +82,7 @@ export class WarmupRouter implements Router {
     this.lastInput = list;
     this.lastOutput = result;
     this.lastVersion = this.options.version();
-    this.computedAt = this.options.clock.now();
-    this.ramping = ramping;
+    this.stale = false;
     return result;
   }
 }

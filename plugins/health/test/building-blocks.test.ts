@@ -58,15 +58,13 @@ t.test('WarmupRouter: warmupWeight follows Dubbo: weight × uptime / warmup, at 
   t.equal(warmupWeight(0, 5_000, 10_000), 0, 'a provider that asked for no traffic gets none');
 });
 
-t.test('ramps new endpoints, refreshes at most every 250 ms, and hands back the input once nothing ramps', async (t) => {
-  let mono = 0;
+t.test('ramps new endpoints, refreshes on the ramp timer\'s tick, and hands back the input once nothing ramps', async (t) => {
   let wall = 100_000;
   let version = 0;
   const router = new WarmupRouter({
     warmupMs: 10_000,
     rampStart: (e) => e.startedAt ?? 0,
     version: () => version,
-    clock: { now: () => mono },
     wallClock: () => wall,
   });
   t.equal(router.order, RouterOrder.HEALTH + 1, 'runs right after the health filter');
@@ -79,26 +77,25 @@ t.test('ramps new endpoints, refreshes at most every 250 ms, and hands back the 
   t.same(first.map((e) => e.weight), [100, 25]);
   t.equal(first[0], old, 'endpoints that do not ramp are passed through as they are');
 
-  mono += 100;
   wall += 2_000;
-  t.equal(router.route(list, invocation), first, 'the same list within 250 ms, whatever the time');
-  mono += 200;
+  t.equal(router.route(list, invocation), first, 'the same list until the next tick (every 250 ms), whatever the time');
+  router.expire(); // WarmupDormancy's periodic tick
   const second = router.route(list, invocation);
-  t.same(second.map((e) => e.weight), [100, 45], 'recomputed after 250 ms');
+  t.same(second.map((e) => e.weight), [100, 45], 'recomputed at the tick');
 
-  mono += 300;
+  router.expire();
   version++;
   t.same(router.route(list, invocation), second, 'same weights: the same array, so balancers keep their state');
 
   wall += 10_000;
-  mono += 300;
+  router.expire();
   t.equal(router.route(list, invocation), list, 'the input itself once the ramp is over');
-  mono += 100_000;
+  wall += 100_000;
   t.equal(router.route(list, invocation), list, 'and no more recomputing while nothing ramps');
 });
 
 t.test('endpoints without a start time (static addresses) are never ramped', async (t) => {
-  const router = new WarmupRouter({ warmupMs: 10_000, rampStart: (e) => e.startedAt ?? 0, version: () => 0, clock: { now: () => 0 } });
+  const router = new WarmupRouter({ warmupMs: 10_000, rampStart: (e) => e.startedAt ?? 0, version: () => 0 });
   const list = [endpoint(1, undefined), endpoint(2, 0)];
   t.equal(router.route(list, invocation), list);
 });

@@ -1,6 +1,7 @@
 import t from 'tap';
-import type { Endpoint } from '@trellis/core';
+import type { Endpoint, Invocation } from '@trellis/core';
 import { WarmupDormancy } from '../src/warmup-dormancy.js';
+import { WarmupRouter } from '../src/warmup.js';
 
 /** Just enough of an Endpoint for the ramp check: an id and a start time. */
 const endpoint = (id: string, startedAt: number): Endpoint => ({ id, host: '127.0.0.1', port: 1, weight: 100, version: '', tags: {}, protocol: 'trellis', startedAt }) as Endpoint;
@@ -37,4 +38,45 @@ t.test('the warm-up router is on the call path only while some discovered endpoi
   t.same(switches.at(-1), true, 'a recovery: on');
   dormancy.update([endpoint('future', Date.now() + 60_000)]);
   t.same(switches.at(-1), true, 'a start in the future (clock skew) ramps too');
+});
+
+t.test('while a ramp runs, the dormancy ticks the router: the weights move as calls flow, with no clock read per call', async (t) => {
+  const invocation = {} as Invocation; // the warm-up router does not read it
+  const ramp = { warmupMs: 10_000, rampStart: (e: Endpoint) => e.startedAt ?? 0 };
+  const router = new WarmupRouter({ ...ramp, version: () => 0 });
+  let ticked: (() => void) | undefined;
+  let ticks = 0;
+  const dormancy = new WarmupDormancy({
+    ...ramp,
+    setActive: () => undefined,
+    tick: () => {
+      ticks++;
+      router.expire();
+      ticked?.();
+    },
+  });
+  t.teardown(() => dormancy.close());
+  // The timers are unref'd (they must not keep a client's process alive): hold the loop open.
+  const hold = setInterval(() => undefined, 10_000);
+  t.teardown(() => clearInterval(hold));
+  const list = [endpoint('old', Date.now() - 60_000), endpoint('new', Date.now())];
+  dormancy.update(list);
+  const weight = (): number => router.route(list, invocation)[1]!.weight;
+  const first = weight();
+  t.ok(first >= 1 && first < 100, `ramping: weight ${first}`);
+  // Calls flow between ticks: the same weight (no clock read decides anything) until the next tick.
+  const nextTick = (): Promise<void> => new Promise<void>((resolve) => (ticked = resolve));
+  const seen = [first];
+  let changedBetweenTicks = 0;
+  // Four ticks (≈ 1 s) of a 10 s ramp: the ticker runs all along, however late its ticks come.
+  while (ticks < 4) {
+    const tick = nextTick();
+    for (let i = 0; i < 100; i++) if (weight() !== seen.at(-1)) changedBetweenTicks++;
+    await tick;
+    seen.push(weight());
+  }
+  t.equal(changedBetweenTicks, 0, 'between two ticks every call gets the same weights');
+  t.comment(`weights at each tick: ${seen.join(' ')}`);
+    t.ok(seen.some((w, i) => i > 0 && w > seen[i - 1]!), 'the weight grew at a tick');
+  for (let i = 1; i < seen.length; i++) t.ok(seen[i]! >= seen[i - 1]!, 'never shrinks while ramping');
 });

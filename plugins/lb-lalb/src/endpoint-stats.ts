@@ -103,6 +103,13 @@ export class EndpointStats {
     this.beginTimeSum = this.inflightCount === 0 ? 0 : this.beginTimeSum - beginUs;
   }
 
+  /** The balancer's epoch moved up by `deltaUs`: every time kept here moves with it (exactly). */
+  shiftTimes(deltaUs: number): void {
+    this.beginTimeSum -= this.inflightCount * deltaUs;
+    this.rateFactorUntilUs -= deltaUs;
+    this.ring.shiftTimes(deltaUs);
+  }
+
   /**
    * brpc `ResetWeight`: calls that have been in flight longer on average than avg_latency × ratio
    * mean the endpoint has slowed down *now*, long before the window of completed calls shows it; the
@@ -110,6 +117,16 @@ export class EndpointStats {
    * endpoint reachable by an occasional probe, or it could never show that it recovered.
    */
   resetWeight(nowUs: number): number {
+    this.updateWeight(nowUs);
+    return this.weight;
+  }
+
+  /**
+   * resetWeight without the result, for the balancer's per-call path: a weight is beyond V8's small
+   * integers, and returned from a call V8 did not inline it is boxed into a heap number (16 B per
+   * call, depending on V8's inlining budget in the caller).
+   */
+  updateWeight(nowUs: number): void {
     let weight = this.baseWeight;
     if (this.inflightCount > 0) {
       const inflightDelay = this.inflightDelayUs(nowUs);
@@ -119,9 +136,12 @@ export class EndpointStats {
       }
     }
     if (weight < this.params.minWeight) weight = this.params.minWeight;
-    if (weight > MAX_WEIGHT) weight = MAX_WEIGHT;
-    this.weight = weight;
-    return weight;
+    // Math.min, not `weight = MAX_WEIGHT` in a branch (the same for every number, NaN included): to
+    // V8 an imported constant is an untyped property load (TypeScript's CommonJS output declares
+    // every export undefined first), and merged with the computed weight in a branch it turned the
+    // weight into a heap number on every call (16 B per pick and per feedback). Math.min's result
+    // is a number.
+    this.weight = Math.min(weight, MAX_WEIGHT);
   }
 
   /**
@@ -212,7 +232,11 @@ export class EndpointStats {
     // Read here, not passed in: a fractional floor handed over as an argument, or merged with one,
     // is boxed into a heap number on every call.
     const floor = this.traffic.minQps ?? DEFAULT_QPS;
-    const floorQps = floor > DEFAULT_QPS ? floor : DEFAULT_QPS;
+    // Math.max, not a conditional between `floor` and DEFAULT_QPS: merged with an imported constant
+    // (an untyped load to V8, see updateWeight) the fractional floor became a heap number on every
+    // call (16 B per feedback). The two differ only for a NaN floor, which the balancer never sets
+    // (its minQps is clamped at DEFAULT_QPS in refreshAll) and no caller passes.
+    const floorQps = Math.max(floor, DEFAULT_QPS);
     let scaledQps = Math.floor(floorQps * WEIGHT_SCALE);
     let measured = 0;
     if (newestEnd > oldestEnd) {

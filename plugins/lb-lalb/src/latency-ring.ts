@@ -101,6 +101,15 @@ export class LatencyRing {
     return this.latencySums[this.newestSlot()]! - this.latencySums[this.head]!;
   }
 
+  /** Moves every end time `deltaUs` earlier (the balancer's epoch moved up by that much). */
+  shiftTimes(deltaUs: number): void {
+    for (let i = 0; i < this.count; i++) {
+      let slot = this.head + i;
+      if (slot >= this.capacity) slot -= this.capacity;
+      this.endTimes[slot] = this.endTimes[slot]! - deltaUs;
+    }
+  }
+
   private dropOldest(): void {
     this.droppedSum = this.latencySums[this.head]!;
     this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;

@@ -43,8 +43,6 @@ export interface Membership {
 export class ListView {
   readonly tree = new WeightTree();
   readonly members: Membership[] = [];
-  /** Sum of the members' LALB weights (before multipliers): the base of "the average weight". */
-  rawTotal = 0;
   /** Written on every pick: initialised as a number (see EndpointStats.weight). */
   lastUsedUs = 0;
 
@@ -76,20 +74,30 @@ export class ListView {
     };
     this.members.push(member);
     tracked.memberships.push(member);
-    this.rawTotal += tracked.raw;
     this.tree.set(member.index, scaled(tracked.raw, member.multiplier));
     return member;
   }
 
-  /** The member's LALB weight changed from `before` to `tracked.raw`: update the tree and total. */
-  update(member: Membership, before: number): void {
-    this.rawTotal += member.tracked.raw - before;
+  /**
+   * The member's LALB weight (`tracked.raw`) changed: update the tree. Takes no weight: a weight is
+   * beyond V8's small integers, and one passed to a call V8 does not inline is boxed into a heap
+   * number (16 B per call ended, when this took the old weight to keep a running total).
+   */
+  update(member: Membership): void {
     this.tree.set(member.index, scaled(member.tracked.raw, member.multiplier));
   }
 
-  /** The average LALB weight of this list's endpoints (brpc's total / count). */
+  /**
+   * The average LALB weight of this list's endpoints (brpc's total / count). Summed here, on the
+   * rare path that needs it (an unreachable endpoint), rather than kept as a running total on every
+   * weight change: the same integer sum (exact below 2^53: at most 2048 weights below 2^42).
+   */
   averageWeight(): number {
-    return this.members.length === 0 ? 0 : Math.floor(this.rawTotal / this.members.length);
+    const members = this.members;
+    if (members.length === 0) return 0;
+    let total = 0;
+    for (let i = 0; i < members.length; i++) total += members[i]!.tracked.raw;
+    return Math.floor(total / members.length);
   }
 
   /** Detaches every member from its endpoint, noting when each was last in a list picked from. */

@@ -5,6 +5,7 @@ import {
   FORGET_AFTER_US,
   LIST_IDLE_US,
   MAX_WEIGHT,
+  REBASE_AFTER_US,
   REFRESH_INTERVAL_US,
   VIEW_CAP,
   WEIGHT_SCALE,
@@ -64,8 +65,15 @@ export class LocalityAwareBalancer implements LoadBalancer {
   private readonly options: ResolvedLalbOptions;
   private readonly clock: Clock;
   private readonly random: () => number;
-  /** Clock reading at construction; times are µs since then, which keeps in-flight sums small. */
-  private readonly epochMs: number;
+  /**
+   * Clock reading times are µs since: construction, moved up every REBASE_AFTER_US (see rebase),
+   * which keeps times and in-flight sums small integers.
+   */
+  private epochMs: number;
+  /** µs the epoch has moved up in all: a LalbPick's begin is kept relative to the first epoch. */
+  private shiftedUs = 0;
+  /** The clock reading at which the epoch moves up next (epochMs + REBASE_AFTER_US). */
+  private rebaseAtMs = 0;
   /** What LALB learned, by endpoint id, shared by the lists (kept a while after the last one goes). */
   private readonly tracked = new Map<string, TrackedEndpoint>();
   /** One view (weight tree) per list the routers handed over, by identity. */
@@ -82,8 +90,8 @@ export class LocalityAwareBalancer implements LoadBalancer {
   private nextRefreshUs = 0;
   /** See the constructor's `timing`. */
   private readonly outcomesOnBalancerClock: boolean;
-  private readonly onDone: DoneHandler = (member, beginUs, invocation, outcome) =>
-    this.feedback(member, beginUs, invocation, outcome);
+  private readonly onDone: DoneHandler = (member, firstEpochBeginUs, invocation, outcome) =>
+    this.feedback(member, firstEpochBeginUs - this.shiftedUs, invocation, outcome);
 
   /**
    * `timing.outcomesOnBalancerClock`: the picks' outcomes are timed on this balancer's clock (the
@@ -98,6 +106,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
     this.clock = this.options.clock;
     this.random = this.options.random;
     this.epochMs = this.clock.now();
+    this.rebaseAtMs = this.epochMs + REBASE_AFTER_US / 1000;
     this.periodic =
       this.options.minQpsRatio > 0 || this.options.maxSampleAgeUs !== Number.POSITIVE_INFINITY || this.options.rateExponent !== 1;
   }
@@ -105,7 +114,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
   pick(list: readonly Endpoint[], invocation: Invocation, now?: number): Pick | undefined {
     // The kernel's reading of the attempt's start, when this balancer runs on the client's clock.
     const kernelTimed = this.outcomesOnBalancerClock && now !== undefined;
-    const nowUs = kernelTimed ? Math.round((now - this.epochMs) * 1000) : this.nowUs();
+    const nowUs = kernelTimed ? Math.round((now - this.epochMs) * 1000) : this.pickNowUs();
     // Routers hand over the same array for the same outcome: only a different one needs a lookup.
     if (list !== this.lastList) this.switchTo(list, nowUs);
     const view = this.view!;
@@ -170,6 +179,38 @@ export class LocalityAwareBalancer implements LoadBalancer {
       inflight: stats.inflight,
       inflightDelayMs: stats.inflightDelayUs(nowUs) / 1000,
     };
+  }
+
+  /**
+   * Moves the epoch up to `nowUs` and every stored time down by as much (exact: integers), so the
+   * algorithm sees the same differences. Calls in flight stay consistent: the kernel's outcome
+   * carries its start reading, which feedback converts with the new epoch, and a LalbPick keeps its
+   * begin relative to the first epoch (shiftedUs). Called where no time of the old epoch is still
+   * held: before a pick reads its own time (pickNowUs), or before the kernel's outcome is converted
+   * (the shared Pick's `done`), never from inside feedback.
+   */
+  private rebase(): void {
+    // A fixed step, known in advance: no time crosses a call, and all the arithmetic stays exact.
+    const deltaUs = REBASE_AFTER_US;
+    this.epochMs += deltaUs / 1000;
+    this.rebaseAtMs = this.epochMs + deltaUs / 1000;
+    this.shiftedUs += deltaUs;
+    this.nextRefreshUs -= deltaUs;
+    for (const view of this.views.values()) view.lastUsedUs -= deltaUs;
+    for (const tracked of this.tracked.values()) {
+      tracked.lastListedUs -= deltaUs;
+      tracked.stats.shiftTimes(deltaUs);
+    }
+  }
+
+  /** A pick's own clock reading (not the kernel's), moving the epoch up first when it is due. */
+  private pickNowUs(): number {
+    let nowUs = this.nowUs();
+    while (nowUs >= REBASE_AFTER_US) {
+      this.rebase();
+      nowUs -= REBASE_AFTER_US;
+    }
+    return nowUs;
   }
 
   private nowUs(): number {
@@ -270,11 +311,10 @@ export class LocalityAwareBalancer implements LoadBalancer {
 
   /** Pushes the endpoint's current weight into every list it is in. */
   private commit(tracked: TrackedEndpoint): void {
-    const before = tracked.raw;
     const raw = tracked.stats.weight;
-    if (raw === before) return;
+    if (raw === tracked.raw) return;
     tracked.raw = raw;
-    for (const member of tracked.memberships) member.view.update(member, before);
+    for (const member of tracked.memberships) member.view.update(member);
   }
 
   /**
@@ -312,7 +352,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
     const average = clampWeight(Math.floor(known > 0 ? knownSum / known : rawSum / all.size), this.options.minWeight);
     for (const tracked of all.values()) {
       if (tracked.stats.samples === 0) tracked.stats.forget(average);
-      tracked.stats.resetWeight(nowUs);
+      tracked.stats.updateWeight(nowUs);
       this.commit(tracked);
     }
   }
@@ -323,7 +363,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
    * boxed into a heap number whenever V8 does not inline this.
    */
   private refresh(member: Membership, nowUs: number): void {
-    member.tracked.stats.resetWeight(nowUs);
+    member.tracked.stats.updateWeight(nowUs);
     this.commit(member.tracked);
   }
 
@@ -335,7 +375,7 @@ export class LocalityAwareBalancer implements LoadBalancer {
   private choose(member: Membership, nowUs: number, invocation: Invocation, kernelTimed: boolean): Pick {
     member.tracked.stats.addInflight(nowUs);
     if (kernelTimed) return member.shared ?? (member.shared = this.sharedPick(member));
-    return new LalbPick(member.endpoint, member, nowUs, invocation, this.onDone);
+    return new LalbPick(member.endpoint, member, nowUs + this.shiftedUs, invocation, this.onDone);
   }
 
   private sharedPick(member: Membership): Pick {
@@ -352,6 +392,8 @@ export class LocalityAwareBalancer implements LoadBalancer {
           if (!member.tracked.dropped) member.tracked.stats.removeInflight(endUs - latencyUs);
           return;
         }
+        // Kernel-timed picks read no clock: the epoch moves up here, before a begin is converted.
+        if (startedAt >= this.rebaseAtMs) this.rebase();
         // The same computation as the pick's begin, from the same reading: the same integer.
         this.feedback(member, Math.round((startedAt - this.epochMs) * 1000), invocation, outcome);
       },
