@@ -58,7 +58,10 @@ t.test('the concurrency limiter holds one permit per open stream and gets it bac
       stream.cancel('done');
       return Code.CANCELLED as never;
     }],
-    ['the deadline', async () => drain(await take(client.stream('Ticks', endless, { timeoutMs: 400 }), 1))],
+    // 2 s: the first tick must arrive before the deadline (take() reads it), and a loaded machine can
+    // stall this process for a few hundred ms between the open and that tick (with 400 ms such a stall
+    // failed the case by chance). The stream still runs into its deadline: endless ticks every 5 ms.
+    ['the deadline', async () => drain(await take(client.stream('Ticks', endless, { timeoutMs: 2000 }), 1))],
     ['a dropped connection', async () => {
       const proxy = await new FaultProxy(server.port).start();
       const viaProxy = clientOf(t, proxy.port);

@@ -45,9 +45,12 @@ t.test('providers in child processes', async (t) => {
     t.ok(elapsed <= SESSION_MS + TICK + DEBOUNCE_MS + 2500, `gone after ${elapsed} ms (session ${SESSION_MS} ms)`);
     // The lower bound: the server last heard from the client at its last ping, which the client sends
     // after a third of the session of silence (node-zookeeper-client's pingTimeout), so the session can
-    // end that much less than SESSION_MS after the kill (seen: 1468 ms) — never much earlier, as it
-    // would if the node went with the socket.
-    t.ok(elapsed >= SESSION_MS - CLIENT_PING_MS - 50, `not before the session could have expired (${elapsed} ms)`);
+    // end that much less than SESSION_MS after the kill (seen: 1468 ms). That ping's timer runs in the
+    // provider's process, which a loaded machine starves now and then: a ping sent 50 ms late, just
+    // before the kill, put the session's end below SESSION_MS − CLIENT_PING_MS − 50 by chance. Half
+    // the session allows a ping up to CLIENT_PING_MS / 2 late and still rules out what the bound is
+    // for: a node that went with the socket is gone within the debounce (tens of ms) of the kill.
+    t.ok(elapsed >= SESSION_MS / 2, `not before the session could have expired (${elapsed} ms; last ping due ${CLIENT_PING_MS} ms before the kill at most)`);
     t.ok(recorder.last?.includes('127.0.0.1:9202'), 'the others stay');
   });
 

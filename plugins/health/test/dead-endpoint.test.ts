@@ -38,8 +38,15 @@ t.test('a killed provider is dead, redialled with growing intervals, and healthy
   const [p0, p1, p2, p3] = probes as [HeartbeatEvent, HeartbeatEvent, HeartbeatEvent, HeartbeatEvent];
   const delays = [p0, p1, p2, p3].map((p) => p.delayMs!);
   t.ok(delays[0]! < delays[1]! && delays[1]! < delays[2]! && delays[2]! < delays[3]!, `probe delays grow: ${delays.join(', ')} ms`);
-  const gaps = [p2.at - p1.at, p3.at - p2.at];
-  t.ok(gaps[1]! > gaps[0]!, `probes are further and further apart: ${gaps.join(', ')} ms`);
+  // Each probe is scheduled once the one before it has ended (and reported), after its own delay: so
+  // the gap to the one before is at least that delay, whatever a loaded machine adds on top (a stall
+  // only lengthens a gap). With the delays growing (checked above), the probes are further and further
+  // apart. Comparing two measured gaps with each other instead hinged on the machine: a 400 ms stall
+  // in the first gap (delays ~400 then ~800 ms) inverted them. A monitor that reported growing delays
+  // but probed on a fixed beat would still fail here (a 200 ms gap against an ~800 ms delay).
+  // (2 ms: Node rounds a timer's deadline to the millisecond, and Date.now() truncates.)
+  const gaps = [p1.at - p0.at, p2.at - p1.at, p3.at - p2.at];
+  t.ok(gaps.every((gap, i) => gap >= delays[i + 1]! - 2), `probes are further and further apart: gaps ${gaps.join(', ')} ms, each at least its probe's delay`);
   t.ok(probes.every((p) => !p.ok), 'no probe of a dead provider succeeded');
   t.match(p3.error, /ECONNREFUSED/, 'the transport redials meanwhile: the last dial was refused');
 

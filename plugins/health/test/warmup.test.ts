@@ -95,11 +95,15 @@ t.test('a provider started mid-traffic is registered only once ready, then its s
   t.equal(await listed(), 1, 'not in the registry before its readiness hook passed');
   t.equal(client.endpoints.length, 1);
   gate.open();
+  // When the consumer saw the new provider, polled from the moment its readiness gate opens: the
+  // checks below (the child's start report, an HTTP request to it) come first, and on a loaded
+  // machine each can take hundreds of ms; timed after them, the first third's window (which starts
+  // at this moment) shrank by that much and could hold fewer calls than the 200 it needs.
+  const discovered = waitFor(() => client.endpoints.length === 2, { what: 'the new provider discovered' }).then(() => Date.now());
   const fresh = await starting;
   t.teardown(() => fresh.stop());
   t.equal(await status(healthPort), 200, 'SERVING once ready');
-  await waitFor(() => client.endpoints.length === 2, { what: 'the new provider discovered' });
-  const seenAt = Date.now();
+  const seenAt = await discovered;
   const startedAt = client.endpoints.find((e) => e.port === fresh.port)!.startedAt!;
   t.ok(startedAt > 0, 'the registry carries its start time');
 

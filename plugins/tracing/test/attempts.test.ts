@@ -133,7 +133,11 @@ t.test('concurrent attempts (a hedge) keep their own index, whichever ends first
     plugins: [tracing({ tracerProvider: consumer.provider }), hedge],
   });
   t.teardown(() => client.close());
-  t.equal(((await client.invoke('Echo', { message: 'first', delayMs: 100 })) as { servedBy: string }).servedBy, 'fast');
+  // The first attempt's server waits 1 s: the backup must end first, and both attempts also dial. A
+  // stall of this process (servers and client alike) longer than that wait, between the first
+  // attempt's dispatch and the backup's answer, ends the first attempt first; with 100 ms a loaded
+  // machine could do that by chance.
+  t.equal(((await client.invoke('Echo', { message: 'first', delayMs: 1000 })) as { servedBy: string }).servedBy, 'fast');
   const [span] = await consumer.spans();
   t.match(span!.attributes, { 'trellis.attempts': 2 });
   t.match(attemptEvents(span!), [

@@ -145,7 +145,11 @@ t.test('client keepalive: PINGs go out on an idle connection; a peer that stops 
   await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
   const { port } = fake.address() as { port: number };
   const states: string[] = [];
-  const client = new GrpcClient({ keepaliveIntervalMs: 50, keepaliveTimeoutMs: 300, onStateChange: (_target, state) => states.push(state) });
+  // A 2 s PING timeout, not 300 ms: the fake peer answers from this same process, so a stall of it
+  // (a loaded machine) past the timeout fires the timer before the PONG waiting on the socket is read,
+  // and the connection was dropped while the peer still answered (the count of three below then never
+  // came). Once the peer stops answering, the connection is still dropped well inside the 10 s wait.
+  const client = new GrpcClient({ keepaliveIntervalMs: 50, keepaliveTimeoutMs: 2000, onStateChange: (_target, state) => states.push(state) });
   t.teardown(async () => {
     client.close();
     for (const socket of sockets) socket.destroy();
