@@ -9,7 +9,7 @@ import { formatServiceKey, type ServiceKey } from '../service-key.js';
 import type { ClientTransport, OutboundRequest, ResponseSink } from '../transport.js';
 import type { RetryPolicy } from '../retry-policy.js';
 import { AttemptRecord, type AttemptOwner } from './attempt-record.js';
-import { afterPause, awaitGates, runGates, type GateHold, type Gates } from './call-hooks.js';
+import { afterPause, awaitGates, runGates, type GateHold } from './call-hooks.js';
 import { CallContext, Observers } from './call-state.js';
 import type { Directory } from './directory.js';
 import { StreamCaller } from './stream-call.js';
@@ -30,13 +30,12 @@ export interface PipelineSettings {
 /**
  * What the client's start-up decides: the chains (undefined: no interceptor), routers and balancer.
  * With a unary chain, the gates and the retry policy are layers of it; without one, the pipeline
- * runs them itself (`gates`, `retryPolicy`).
+ * runs them itself (the call's active gates, `HookLists.gates`, and `retryPolicy`).
  */
 export interface PipelineShape {
   readonly chain: Invoker | undefined;
   /** Stream calls' chain (interceptors for all calls and for streams, gates as layers). */
   readonly streamChain: Invoker | undefined;
-  readonly gates: Gates;
   readonly retryPolicy: RetryPolicy | undefined;
   readonly endpointChain: EndpointInvoker | undefined;
   /** The active routers, by order (the client's health filter and the plugins' active ones). */
@@ -127,10 +126,12 @@ export class CallPipeline implements AttemptOwner {
       context.reject = nextReject;
       context.withResult = withResult;
       const now = late ? this.settings.clock.now() : context.startedAt;
-      const { gates, retryPolicy } = shape;
+      const retryPolicy = shape.retryPolicy;
+      // The gates active when the call started (dormant ones are not in the list): the call keeps them.
+      const perCall = hooks.gates.perCall;
       let hold: GateHold | undefined;
       try {
-        if (gates.perCall.length !== 0) hold = runGates(gates.perCall, invocation);
+        if (perCall.length !== 0) hold = runGates(perCall, invocation);
         if (hold === undefined && retryPolicy !== undefined) context.retry = retryPolicy.startCall(invocation, now);
       } catch (thrown) {
         this.settleFailed(context, RpcError.from(thrown));
@@ -138,7 +139,7 @@ export class CallPipeline implements AttemptOwner {
       }
       if (hold !== undefined) {
         // A gate made the call wait: the retry policy and the first attempt start once it admits.
-        awaitGates(gates.perCall, invocation, hold, this.settings.clock, (error) => this.callGatesPassed(context, error));
+        awaitGates(perCall, invocation, hold, this.settings.clock, (error) => this.callGatesPassed(context, error));
         return promise;
       }
       this.startCallAttempt(context, context.retry === undefined ? invocation : retryPolicy!.attempt(context.retry), now);
@@ -244,7 +245,7 @@ export class CallPipeline implements AttemptOwner {
    * routing and the send. Its outcome settles the caller's promise, or goes to the retry policy.
    */
   private startCallAttempt(call: CallContext, invocation: Invocation, now: number): void {
-    const perAttempt = this.shape!.gates.perAttempt;
+    const perAttempt = call.hooks!.gates.perAttempt;
     if (perAttempt.length !== 0) {
       let hold: GateHold | undefined;
       try {

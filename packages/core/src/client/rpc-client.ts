@@ -25,7 +25,7 @@ import { TcpClientTransport, type TcpClientOptions } from '../transport/tcp-clie
 import { KERNEL_VERSION } from '../version.js';
 import type { CallGate } from '../gate.js';
 import type { RetryPolicy } from '../retry-policy.js';
-import type { GateEntry } from './call-hooks.js';
+import type { GateEntry } from './gate-lists.js';
 import { CallPipeline } from './call-pipeline.js';
 import { composeChains, type InterceptorEntry } from './chains.js';
 import { CallContext, Observers } from './call-state.js';
@@ -119,7 +119,7 @@ export class RpcClient {
   /** Every router plugins added, and whether it is active (`setHookActive`). */
   private readonly routers: { readonly router: Router; active: boolean }[] = [];
   private readonly healthRouter = new HealthRouter(() => this.health);
-  /** Per observer or router object, its switches (`setHookActive`). */
+  /** Per observer, router or gate object, its switches (`setHookActive`). */
   private readonly switches = new Map<object, ((active: boolean) => void)[]>();
   private readonly balancers = new Map<string, LoadBalancerFactory>();
   private readonly closeHooks: (() => unknown)[] = [];
@@ -443,7 +443,7 @@ export class RpcClient {
     }
     pipeline.configure({
       // Without interceptors the pipeline settles the caller's promise itself (no chain of promises).
-      ...composeChains(this.interceptors, this.gates, this.retryPolicy, this.clock, pipeline.invokeCluster),
+      ...composeChains(this.interceptors, this.gates, (invocation) => this.observers.of(invocation).activeGates, this.retryPolicy, this.clock, pipeline.invokeCluster),
       endpointChain: this.endpointInterceptors.length === 0
         ? undefined
         : composeEndpointInterceptors(this.endpointInterceptors.map((i) => i.interceptor), pipeline.endpointBottom),
@@ -544,8 +544,13 @@ export class RpcClient {
       },
       addGate: (gate, order) => {
         if (typeof gate?.beforeCall !== 'function') throw invalidOption('addGate gate', gate, 'an object with beforeCall(invocation, state)');
-        // A gate's observer part is always active (setHookActive does not know it).
-        this.gates.push({ gate: gate as CallGate, beforeCall: (gate as CallGate).beforeCall, order, index: this.observers.add(gate as CallGate).index });
+        // A gate is an observer with a gate part: `setHookActive` switches both (its calls' gate lists
+        // are kept with the observers' hooks, HookLists).
+        const callGate = gate as CallGate;
+        let entry: GateEntry | undefined;
+        const { setActive } = this.observers.add(callGate, (index) => (entry = { gate: callGate, beforeCall: callGate.beforeCall, order, index }));
+        this.gates.push(entry!);
+        this.addSwitch(gate, setActive);
       },
       addRequestMetadata: (key, value) => {
         if (typeof key !== 'string' || !METADATA_KEY.test(key) || key.startsWith('trellis-')) {
@@ -572,7 +577,7 @@ export class RpcClient {
       },
       setHookActive: (hook, active) => {
         const switches = this.switches.get(hook);
-        if (switches === undefined) throw invalidOption('setHookActive hook', hook, 'an observer or router registered on this client (observe, addRouter)');
+        if (switches === undefined) throw invalidOption('setHookActive hook', hook, 'an observer, router or gate registered on this client (observe, addRouter, addGate)');
         if (typeof active !== 'boolean') throw invalidOption('setHookActive active', active, 'true or false');
         for (const setActive of switches) setActive(active);
       },
