@@ -49,8 +49,13 @@ export interface ConnectionEvent {
 
 /** Where a transport's `send` delivers the outcome of one call: exactly one of the two, exactly once. */
 export interface ResponseSink {
-  /** The answer. `body` may be a view of the transport's read buffer: decode it before returning. */
-  onResponse(body: Uint8Array, metadata: ReadonlyMap<string, string>): void;
+  /**
+   * The answer. `body` may be a view of the transport's read buffer: decode it before returning.
+   * `arrivedAt` (optional): a clock reading for the read that brought the answer, taken on its first
+   * use and shared by every answer of that read (hundreds under load: one clock read instead of one
+   * per answer); call it within `onResponse`. The native transport gives it, on its `clock`.
+   */
+  onResponse(body: Uint8Array, metadata: ReadonlyMap<string, string>, arrivedAt?: () => number): void;
   onError(error: RpcError): void;
 }
 

@@ -10,7 +10,7 @@ import type { CallContext, HookLists } from './call-state.js';
 
 /** What an attempt reports to when its send ends (the client's call pipeline). */
 export interface AttemptOwner {
-  answered(record: AttemptRecord, body: Uint8Array, metadata: ReadonlyMap<string, string>): void;
+  answered(record: AttemptRecord, body: Uint8Array, metadata: ReadonlyMap<string, string>, arrivedAt: (() => number) | undefined): void;
   failed(record: AttemptRecord, error: RpcError): void;
 }
 
@@ -100,8 +100,8 @@ export class AttemptRecord implements Attempt, OutboundRequest, ResponseSink {
     return this.codec!.encodeInto!(this.message, target, offset);
   }
 
-  onResponse(body: Uint8Array, metadata: ReadonlyMap<string, string>): void {
-    this.owner.answered(this, body, metadata);
+  onResponse(body: Uint8Array, metadata: ReadonlyMap<string, string>, arrivedAt?: () => number): void {
+    this.owner.answered(this, body, metadata, arrivedAt);
   }
 
   onError(error: RpcError): void {

@@ -25,6 +25,12 @@ export interface PipelineSettings {
   readonly registryName: string;
   readonly transparentRetries: number;
   readonly health: () => HealthView;
+  /**
+   * The transport's clock is this client's (a native transport the client built on its clock): a
+   * transport's `arrivedAt` reading may then stand for the attempt's end (ResponseSink). Else the
+   * pipeline reads its own clock.
+   */
+  readonly transportOnClientClock: boolean;
 }
 
 /**
@@ -423,7 +429,7 @@ export class CallPipeline implements AttemptOwner {
   }
 
   /** A send's answer arrived (AttemptOwner): decode it, report, settle. */
-  answered(record: AttemptRecord, body: Uint8Array, metadata: ReadonlyMap<string, string>): void {
+  answered(record: AttemptRecord, body: Uint8Array, metadata: ReadonlyMap<string, string>, arrivedAt: (() => number) | undefined): void {
     let message: unknown;
     try {
       message = decodeResponse(record.invocation, record.endpoint, body);
@@ -431,17 +437,21 @@ export class CallPipeline implements AttemptOwner {
       return this.failed(record, error as RpcError);
     }
     record.bytesReceived = body.length;
-    this.succeeded(record, message, metadata);
+    this.succeeded(record, message, metadata, this.settings.transportOnClientClock ? arrivedAt : undefined);
   }
 
-  private succeeded(record: AttemptRecord, response: unknown, metadata: ReadonlyMap<string, string>): void {
+  /** `arrivedAt`: the transport's reading for the read that brought the answer, on this client's clock. */
+  private succeeded(record: AttemptRecord, response: unknown, metadata: ReadonlyMap<string, string>, arrivedAt?: () => number): void {
     const { observers, clock } = this.settings;
     const pick = record.pick;
-    // One clock reading for the attempt's latency and, on a direct call, the call's.
+    // One clock reading for the attempt's latency and, on a direct call, the call's: the read's, shared
+    // with the other answers it brought, when the transport has one on this client's clock.
     const call = record.call;
     const hooks = record.hooks;
     let now: number | undefined;
-    if (pick.done !== NOOP_DONE || hooks.watchesAttempts || call?.retry !== undefined) record.endReading = now = clock.now();
+    if (pick.done !== NOOP_DONE || hooks.watchesAttempts || call?.retry !== undefined) {
+      record.endReading = now = arrivedAt !== undefined ? arrivedAt() : clock.now();
+    }
     if (hooks.watchesAttempts) observers.attemptEnd(hooks, record);
     pick.done(record);
     const endpoint = record.endpoint;
@@ -453,7 +463,7 @@ export class CallPipeline implements AttemptOwner {
         // The attempt answered: a policy's bookkeeping error must not change what the caller gets.
       }
     }
-    if (call.hooks!.watchesCalls) this.callEnded(call, undefined, endpoint, now);
+    if (call.hooks!.watchesCalls) this.callEnded(call, undefined, endpoint, now ?? arrivedAt?.());
     call.resolve!(call.withResult ? { response, metadata, endpoint } : response);
   }
 

@@ -180,6 +180,9 @@ export class RpcClient {
       registryName: this.registry.name,
       transparentRetries: this.transparentRetries,
       health: () => this.health,
+      // Only the native transport the client built on its own clock: a given transport (or one under
+      // `transports`) may keep another clock, whose readings would not compare with the call's start.
+      transportOnClientClock: options.transport === undefined && options.transports === undefined && this.nativeOptions().clock === this.clock,
     });
     this.balancers.set('round-robin', () => new RoundRobinBalancer());
     this.balancers.set('random', () => new WeightedRandomBalancer());
@@ -468,9 +471,15 @@ export class RpcClient {
     return [this.healthRouter, ...active].sort((a, b) => a.order - b.order);
   }
 
+  /** The native TCP transport's options: the client's clock unless `tcp` gives one. */
+  private nativeOptions(): TcpClientOptions {
+    const tcp = { clock: this.clock, ...this.options.tcp };
+    return { ...tcp, clock: tcp.clock ?? systemClock };
+  }
+
   /** `transport`, a selector over `transports`, or the native TCP transport. */
   private buildTransport(options: RpcClientOptions): ClientTransport {
-    const native = () => new TcpClientTransport({ clock: this.clock, ...options.tcp });
+    const native = () => new TcpClientTransport(this.nativeOptions());
     if (options.transports === undefined) {
       if (options.protocols !== undefined) throw invalidOption('protocols', options.protocols, 'nothing without `transports`');
       const grpcOnly = options.addresses?.find((a) => typeof a === 'string' && /^grpcs?:\/\//.test(a));
