@@ -30,6 +30,12 @@ export interface OutboundRequest {
   writeBody?(target: Uint8Array, offset: number): number;
   /** Remaining time; travels to the server so its handler sees the same deadline. */
   readonly timeoutMs: number;
+  /**
+   * Optional: the clock reading `timeoutMs` was measured from, given only when it is on the
+   * transport's own clock (the kernel gives it to the native transport it built on its clock). The
+   * transport's deadline is then `sentAt + timeoutMs`, with no clock read of its own.
+   */
+  readonly sentAt?: number;
   readonly attempt: number;
   readonly signal: AbortSignal | undefined;
 }

@@ -49,6 +49,8 @@ export class AttemptRecord implements Attempt, OutboundRequest, ResponseSink {
   private codec: MessageCodec | undefined = undefined;
   private message: unknown = undefined;
   timeoutMs = 0;
+  /** OutboundRequest.sentAt: the send's reading (a tagged field: it points at the start's heap number). */
+  sentAt: number | undefined = undefined;
   attempt = 1;
   signal: AbortSignal | undefined = undefined;
   // Where the result goes

@@ -27,8 +27,9 @@ export interface PipelineSettings {
   readonly health: () => HealthView;
   /**
    * The transport's clock is this client's (a native transport the client built on its clock): a
-   * transport's `arrivedAt` reading may then stand for the attempt's end (ResponseSink). Else the
-   * pipeline reads its own clock.
+   * transport's `arrivedAt` reading may then stand for the attempt's end (ResponseSink), and the
+   * send's reading goes with the request (`OutboundRequest.sentAt`) for the transport's deadline
+   * timer. Else the pipeline and the transport each read their own clock.
    */
   readonly transportOnClientClock: boolean;
 }
@@ -411,6 +412,8 @@ export class CallPipeline implements AttemptOwner {
     request.method = method.name;
     request.metadata = metadataOf(invocation); // (the client's shared fixed map when the call has none: no Map per call)
     request.timeoutMs = Math.ceil(remaining);
+    // The transport's deadline timer measures from this reading when its clock is the client's.
+    request.sentAt = this.settings.transportOnClientClock ? now : undefined;
     request.attempt = invocation.attempt;
     request.signal = invocation.signal;
     if (record !== undefined) record.bytesSent = bodyLength;

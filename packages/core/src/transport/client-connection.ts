@@ -223,7 +223,8 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
       call.body = request.body;
     }
     this.pending.add(call);
-    this.options.timer.add(call, this.options.now() + request.timeoutMs);
+    // The kernel's reading for timeoutMs when it is on this clock (one clock read less per call).
+    this.options.timer.add(call, (request.sentAt ?? this.options.now()) + request.timeoutMs);
     const signal = request.signal;
     if (signal !== undefined) {
       call.abortListener = () => this.cancel(call);
