@@ -111,16 +111,18 @@ export interface ClientPluginContext extends PluginContextBase {
   addRouter(router: Router): void;
   /**
    * Dormant hooks (Kitex-style: a middleware that is not needed is not in the chain). `false`: the
-   * observer or router `hook` (the object given to `observe` / `addRouter`; both, when it is both) has
-   * nothing to do right now — tracing with no OpenTelemetry SDK, a router with no rules loaded — and
-   * the kernel leaves it out of its per-call hook lists (no call, no dispatch) until `true`. Every
-   * hook starts active. A flip costs nothing per call: the kernel rebuilds its lists then, off the
-   * call path, and the flip applies from the next call on. A call keeps the observers that were
-   * active when it started for all its hooks (an observer never sees the end of a call whose start it
-   * did not see, nor misses the end of one it saw start); routers apply from the next routing. Call it
-   * at any time, set-up or later, from the plugin's own events (a rule update, a registration). A hook
-   * not registered on this client, or an `active` that is not a boolean, is an option error. Gates
-   * are always active.
+   * observer, router or gate `hook` (the object given to `observe` / `addRouter` / `addGate`; every
+   * part of it, when it is several — a gate's `beforeCall` and its observer hooks switch together)
+   * has nothing to do right now — tracing with no OpenTelemetry SDK, a router with no rules loaded,
+   * the rules gate once the live documents arrived — and the kernel leaves it out of its per-call
+   * lists (no call, no dispatch) until `true`. Every hook starts active. A flip costs nothing per
+   * call: the kernel rebuilds its lists then, off the call path, and the flip applies from the next
+   * call on. A call keeps the observers and gates that were active when it started for all its hooks
+   * and attempts (an observer never sees the end of a call whose start it did not see, nor misses the
+   * end of one it saw start; a call waiting at a gate that goes dormant keeps waiting for that gate's
+   * promise, within its deadline); routers apply from the next routing. Call it at any time, set-up or
+   * later, from the plugin's own events (a rule update, a registration). A hook not registered on this
+   * client, or an `active` that is not a boolean, is an option error.
    */
   setHookActive(hook: CallObserver | Router, active: boolean): void;
   /** Makes a balancer selectable by name through the client's `loadBalancer` option. */

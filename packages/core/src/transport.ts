@@ -30,6 +30,12 @@ export interface OutboundRequest {
   writeBody?(target: Uint8Array, offset: number): number;
   /** Remaining time; travels to the server so its handler sees the same deadline. */
   readonly timeoutMs: number;
+  /**
+   * Optional: the clock reading `timeoutMs` was measured from, given only when it is on the
+   * transport's own clock (the kernel gives it to the native transport it built on its clock). The
+   * transport's deadline is then `sentAt + timeoutMs`, with no clock read of its own.
+   */
+  readonly sentAt?: number;
   readonly attempt: number;
   readonly signal: AbortSignal | undefined;
 }
@@ -49,8 +55,13 @@ export interface ConnectionEvent {
 
 /** Where a transport's `send` delivers the outcome of one call: exactly one of the two, exactly once. */
 export interface ResponseSink {
-  /** The answer. `body` may be a view of the transport's read buffer: decode it before returning. */
-  onResponse(body: Uint8Array, metadata: ReadonlyMap<string, string>): void;
+  /**
+   * The answer. `body` may be a view of the transport's read buffer: decode it before returning.
+   * `arrivedAt` (optional): a clock reading for the read that brought the answer, taken on its first
+   * use and shared by every answer of that read (hundreds under load: one clock read instead of one
+   * per answer); call it within `onResponse`. The native transport gives it, on its `clock`.
+   */
+  onResponse(body: Uint8Array, metadata: ReadonlyMap<string, string>, arrivedAt?: () => number): void;
   onError(error: RpcError): void;
 }
 

@@ -67,8 +67,8 @@ export function resolveRuleSource<R extends RuleBase, C>(
 
 /**
  * Sets up one client's rules: the start-up rules in force, the live document swapped in as it
- * changes (when the registry can watch), calls held until the live source first answers, and update
- * events. Returns the RuleSet the plugin's router reads on each call.
+ * changes (when the registry can watch), calls held until the live source first answers (a gate that
+ * goes dormant then), and update events. Returns the RuleSet the plugin's router reads on each call.
  */
 export function clientRules<R extends RuleBase, C>(ctx: ClientPluginContext, spec: RuleSpec<R, C>, resolved: ResolvedRuleSource<C>): RuleSet<C> {
   const rules = new RuleSet<C>(resolved.startup);
@@ -88,7 +88,14 @@ export function clientRules<R extends RuleBase, C>(ctx: ClientPluginContext, spe
   }
   if (!resolved.live) return rules;
   const watch = watchRules(ctx, resolved.document, { spec, target: rules, onError: resolved.onError });
-  if (watch !== undefined && resolved.liveWaitMs > 0) ctx.addGate(watch.gate(resolved.liveWaitMs), RULES_GATE_ORDER);
+  if (watch !== undefined && resolved.liveWaitMs > 0) {
+    const gate = watch.gate(resolved.liveWaitMs);
+    ctx.addGate(gate, RULES_GATE_ORDER);
+    // Once the live source answered (or waiting was given up) the gate holds nothing ever again: off
+    // the call path (a dormant gate, not even its one test per attempt). Calls already waiting at it
+    // are woken by the same answer and go on.
+    watch.onLoaded(() => ctx.setHookActive(gate, false));
+  }
   return rules;
 }
 

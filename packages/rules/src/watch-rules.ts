@@ -39,6 +39,13 @@ export interface RuleWatch {
    * nothing: no promise.
    */
   gate(waitMs: number): CallGate;
+  /**
+   * Calls `listener` once, when `loaded` turns true (at once if it is already): from then on the gate
+   * holds nothing, for good — `loaded` never turns back (a deleted or rejected document leaves the
+   * start-up or last rules in force, and calls go on) — so a client puts its gate to sleep there
+   * (`ClientPluginContext.setHookActive`).
+   */
+  onLoaded(listener: () => void): void;
   dispose(): void;
 }
 
@@ -100,6 +107,7 @@ function attach(ctx: DocumentWatchContext, service: ServiceQuery, name: string, 
       return doc.loaded;
     },
     gate: (waitMs) => doc.gate(waitMs),
+    onLoaded: (listener) => doc.onLoaded(listener),
     dispose,
   };
 }
@@ -161,6 +169,7 @@ class SharedDocument {
   private accepted: string | undefined;
   private lastText: string | undefined | null = null;
   private waiters: (() => void)[] = [];
+  private loadedListeners: (() => void)[] = [];
   private gaveUp = false;
   readonly source: string;
   private readonly place: DocumentPlace;
@@ -224,6 +233,11 @@ class SharedDocument {
     };
   }
 
+  onLoaded(listener: () => void): void {
+    if (this.loaded) listener();
+    else this.loadedListeners.push(listener);
+  }
+
   private whenLoaded(timeoutMs: number): Promise<void> {
     if (this.loaded) return Promise.resolve();
     return new Promise((resolve) => {
@@ -250,6 +264,11 @@ class SharedDocument {
   private open(): void {
     this.loaded = true;
     for (const wake of this.waiters.splice(0)) wake();
+    for (const listener of this.loadedListeners.splice(0)) {
+      try {
+        listener();
+      } catch { /* a listener's failure must not stop the others or the registry's callback */ }
+    }
   }
 
   private start(): void {

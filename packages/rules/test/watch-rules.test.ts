@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Code, definePlugin, MemoryRegistry, RpcClient, StaticRegistry, type TrellisError } from '@trellis/core';
+import { Code, definePlugin, MemoryRegistry, RpcClient, StaticRegistry, type CallGate, type ClientPluginContext, type TrellisError } from '@trellis/core';
 import { RULES_GATE_ORDER, type RuleSet, type RulesUpdate } from '../src/index.js';
 import { limitSpec } from './fixtures/limits.js';
 import { PING, QUERY, sectionPlugin, startPingServer } from './fixtures/service.js';
@@ -261,4 +261,86 @@ t.test('a caller\'s abort ends its own call\'s wait; the others still wait for t
   await waiting;
   t.same(seen.versions, ['live-1'], 'the other call waited and routed with the live rules');
   t.same(ev.errors, [], 'nothing to report');
+});
+
+/**
+ * A section plugin whose context counts the rules gate's `beforeCall`s (the same gate object, so the
+ * kernel's switch still finds it) and records its `setHookActive` flips.
+ */
+function countingGatePlugin(options: { liveWaitMs: number; onError?: (e: TrellisError) => void }, seen: Seen) {
+  const asked = { count: 0, flips: [] as boolean[] };
+  const inner = sectionPlugin('@test/p', limitSpec('param'), options, seen);
+  const plugin = definePlugin({
+    meta: inner.meta,
+    setupClient: (ctx) => {
+      const spy = Object.create(ctx, {
+        addGate: {
+          value: (gate: CallGate, order: number) => {
+            const beforeCall = gate.beforeCall;
+            gate.beforeCall = (...args) => (asked.count++, beforeCall.apply(gate, args));
+            ctx.addGate(gate, order);
+          },
+        },
+        setHookActive: {
+          value: (hook: CallGate, active: boolean) => {
+            asked.flips.push(active);
+            ctx.setHookActive(hook, active);
+          },
+        },
+      }) as ClientPluginContext;
+      return inner.setupClient!(spy);
+    },
+  });
+  return { plugin, asked };
+}
+
+t.test('once the live document is in, the rules gate leaves the call path (a dormant gate)', async (t) => {
+  /** Answers the document watch only when the test says so. */
+  class LateDocuments extends MemoryRegistry {
+    private watched!: (listener: (text: string | undefined) => void) => void;
+    readonly listener = new Promise<(text: string | undefined) => void>((resolve) => (this.watched = resolve));
+    override watchConfig(_query: unknown, _name: string, listener: (text: string | undefined) => void) {
+      this.watched(listener);
+      return { dispose: () => undefined };
+    }
+  }
+  const registry = new LateDocuments();
+  await setup(t, registry);
+  const seen: Seen = { versions: [] };
+  const { plugin, asked } = countingGatePlugin({ liveWaitMs: 60_000 }, seen);
+  const client = new RpcClient({ service: PING, registry, plugins: [plugin] });
+  t.teardown(() => client.close());
+  const held = client.invoke('Ping', {});
+  const listener = await registry.listener;
+  t.same(asked.flips, [], 'awake while the document has not arrived');
+  listener('version: live-1\nparam: [{ name: live, max: 1 }]\n');
+  t.same(asked.flips, [false], 'asleep as soon as it arrived');
+  await held;
+  t.equal(asked.count, 1, 'the held call asked the gate once and went on when the document arrived');
+  await client.invoke('Ping', {});
+  await client.invoke('Ping', {});
+  t.equal(asked.count, 1, 'later calls did not ask it');
+  listener(undefined); // the document deleted: start-up rules again, nothing for the gate to wait on
+  await client.invoke('Ping', {});
+  t.equal(asked.count, 1, 'still asleep after the document was deleted');
+  t.same(seen.versions, ['live-1', 'live-1', 'live-1', 'none'], 'every call routed with the rules then in force (none at start-up)');
+});
+
+t.test('a source that never answers: the gate sleeps once it gave up waiting', async (t) => {
+  class SilentDocuments extends MemoryRegistry {
+    override watchConfig() {
+      return { dispose: () => undefined };
+    }
+  }
+  const registry = await setup(t, new SilentDocuments());
+  const ev = events();
+  const seen: Seen = { versions: [] };
+  const { plugin, asked } = countingGatePlugin({ liveWaitMs: 50, onError: ev.onError }, seen);
+  const client = new RpcClient({ service: PING, registry, plugins: [plugin] });
+  t.teardown(() => client.close());
+  await client.invoke('Ping', {});
+  t.same(asked.flips, [false], 'asleep once the wait was given up');
+  await client.invoke('Ping', {});
+  t.equal(asked.count, 1, 'only the first call asked it');
+  t.equal(ev.errors[0]?.code, 'ERR_RULES_NOT_LOADED', 'the give-up reported as before');
 });

@@ -10,7 +10,7 @@ import type { CallContext, HookLists } from './call-state.js';
 
 /** What an attempt reports to when its send ends (the client's call pipeline). */
 export interface AttemptOwner {
-  answered(record: AttemptRecord, body: Uint8Array, metadata: ReadonlyMap<string, string>): void;
+  answered(record: AttemptRecord, body: Uint8Array, metadata: ReadonlyMap<string, string>, arrivedAt: (() => number) | undefined): void;
   failed(record: AttemptRecord, error: RpcError): void;
 }
 
@@ -49,6 +49,8 @@ export class AttemptRecord implements Attempt, OutboundRequest, ResponseSink {
   private codec: MessageCodec | undefined = undefined;
   private message: unknown = undefined;
   timeoutMs = 0;
+  /** OutboundRequest.sentAt: the send's reading (a tagged field: it points at the start's heap number). */
+  sentAt: number | undefined = undefined;
   attempt = 1;
   signal: AbortSignal | undefined = undefined;
   // Where the result goes
@@ -100,8 +102,8 @@ export class AttemptRecord implements Attempt, OutboundRequest, ResponseSink {
     return this.codec!.encodeInto!(this.message, target, offset);
   }
 
-  onResponse(body: Uint8Array, metadata: ReadonlyMap<string, string>): void {
-    this.owner.answered(this, body, metadata);
+  onResponse(body: Uint8Array, metadata: ReadonlyMap<string, string>, arrivedAt?: () => number): void {
+    this.owner.answered(this, body, metadata, arrivedAt);
   }
 
   onError(error: RpcError): void {

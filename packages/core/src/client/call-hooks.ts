@@ -1,36 +1,10 @@
 import type { Clock } from '../clock.js';
 import { RpcError } from '../errors.js';
-import type { CallGate } from '../gate.js';
-import { InterceptorOrder, type Interceptor, type Invocation, type Result } from '../invocation.js';
+import type { Interceptor, Invocation, Result } from '../invocation.js';
 import type { RetryPolicy } from '../retry-policy.js';
 import { observerState, statesOf } from './call-state.js';
 import { isThenable, waitWithinCall } from './gate-wait.js';
-
-/** A gate registered on a client: its order and its index among the client's observers (its state). */
-export interface GateEntry {
-  readonly gate: CallGate;
-  /**
-   * The gate's `beforeCall`, read once at registration: `runGates` calls it with the gate as `this`,
-   * rather than looking the method up on each gate's own class per call.
-   */
-  readonly beforeCall: CallGate['beforeCall'];
-  readonly order: number;
-  readonly index: number;
-}
-
-/** The gates of a client split at retry's position: once per call, and once per attempt. */
-export interface Gates {
-  readonly perCall: readonly GateEntry[];
-  readonly perAttempt: readonly GateEntry[];
-}
-
-export function splitGates(gates: readonly GateEntry[]): Gates {
-  const sorted = [...gates].sort((a, b) => a.order - b.order);
-  return {
-    perCall: sorted.filter((g) => g.order < InterceptorOrder.RETRY),
-    perAttempt: sorted.filter((g) => g.order >= InterceptorOrder.RETRY),
-  };
-}
+import type { GateEntry } from './gate-lists.js';
 
 /** A gate returned a promise: what it returned, and the index of the gate to run once it admits. */
 export interface GateHold {
@@ -75,10 +49,12 @@ export function awaitGates(gates: readonly GateEntry[], invocation: Invocation, 
 /**
  * A gate in an interceptor chain, when the client has interceptors: it runs at its order among them,
  * so a gate and an interceptor keep their relative order whichever form the kernel uses. A gate that
- * returns a promise holds the layers below it, within the call's deadline and signal.
+ * returns a promise holds the layers below it, within the call's deadline and signal. A dormant gate
+ * (`setHookActive`) — one not among `activeGatesOf` the call — passes the call straight on.
  */
-export function gateInterceptor(entry: GateEntry, clock: Clock): Interceptor {
+export function gateInterceptor(entry: GateEntry, clock: Clock, activeGatesOf: (invocation: Invocation) => readonly GateEntry[]): Interceptor {
   return (next) => (invocation) => {
+    if (!activeGatesOf(invocation).includes(entry)) return next(invocation);
     const returned = entry.gate.beforeCall(invocation, observerState(invocation, entry.index));
     if (returned === undefined || !isThenable(returned)) return next(invocation);
     return new Promise<Result>((resolve, reject) => {

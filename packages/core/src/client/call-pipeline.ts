@@ -9,7 +9,7 @@ import { formatServiceKey, type ServiceKey } from '../service-key.js';
 import type { ClientTransport, OutboundRequest, ResponseSink } from '../transport.js';
 import type { RetryPolicy } from '../retry-policy.js';
 import { AttemptRecord, type AttemptOwner } from './attempt-record.js';
-import { afterPause, awaitGates, runGates, type GateHold, type Gates } from './call-hooks.js';
+import { afterPause, awaitGates, runGates, type GateHold } from './call-hooks.js';
 import { CallContext, Observers } from './call-state.js';
 import type { Directory } from './directory.js';
 import { StreamCaller } from './stream-call.js';
@@ -25,18 +25,24 @@ export interface PipelineSettings {
   readonly registryName: string;
   readonly transparentRetries: number;
   readonly health: () => HealthView;
+  /**
+   * The transport's clock is this client's (a native transport the client built on its clock): a
+   * transport's `arrivedAt` reading may then stand for the attempt's end (ResponseSink), and the
+   * send's reading goes with the request (`OutboundRequest.sentAt`) for the transport's deadline
+   * timer. Else the pipeline and the transport each read their own clock.
+   */
+  readonly transportOnClientClock: boolean;
 }
 
 /**
  * What the client's start-up decides: the chains (undefined: no interceptor), routers and balancer.
  * With a unary chain, the gates and the retry policy are layers of it; without one, the pipeline
- * runs them itself (`gates`, `retryPolicy`).
+ * runs them itself (the call's active gates, `HookLists.gates`, and `retryPolicy`).
  */
 export interface PipelineShape {
   readonly chain: Invoker | undefined;
   /** Stream calls' chain (interceptors for all calls and for streams, gates as layers). */
   readonly streamChain: Invoker | undefined;
-  readonly gates: Gates;
   readonly retryPolicy: RetryPolicy | undefined;
   readonly endpointChain: EndpointInvoker | undefined;
   /** The active routers, by order (the client's health filter and the plugins' active ones). */
@@ -127,10 +133,12 @@ export class CallPipeline implements AttemptOwner {
       context.reject = nextReject;
       context.withResult = withResult;
       const now = late ? this.settings.clock.now() : context.startedAt;
-      const { gates, retryPolicy } = shape;
+      const retryPolicy = shape.retryPolicy;
+      // The gates active when the call started (dormant ones are not in the list): the call keeps them.
+      const perCall = hooks.gates.perCall;
       let hold: GateHold | undefined;
       try {
-        if (gates.perCall.length !== 0) hold = runGates(gates.perCall, invocation);
+        if (perCall.length !== 0) hold = runGates(perCall, invocation);
         if (hold === undefined && retryPolicy !== undefined) context.retry = retryPolicy.startCall(invocation, now);
       } catch (thrown) {
         this.settleFailed(context, RpcError.from(thrown));
@@ -138,7 +146,7 @@ export class CallPipeline implements AttemptOwner {
       }
       if (hold !== undefined) {
         // A gate made the call wait: the retry policy and the first attempt start once it admits.
-        awaitGates(gates.perCall, invocation, hold, this.settings.clock, (error) => this.callGatesPassed(context, error));
+        awaitGates(perCall, invocation, hold, this.settings.clock, (error) => this.callGatesPassed(context, error));
         return promise;
       }
       this.startCallAttempt(context, context.retry === undefined ? invocation : retryPolicy!.attempt(context.retry), now);
@@ -244,7 +252,7 @@ export class CallPipeline implements AttemptOwner {
    * routing and the send. Its outcome settles the caller's promise, or goes to the retry policy.
    */
   private startCallAttempt(call: CallContext, invocation: Invocation, now: number): void {
-    const perAttempt = this.shape!.gates.perAttempt;
+    const perAttempt = call.hooks!.gates.perAttempt;
     if (perAttempt.length !== 0) {
       let hold: GateHold | undefined;
       try {
@@ -404,6 +412,8 @@ export class CallPipeline implements AttemptOwner {
     request.method = method.name;
     request.metadata = metadataOf(invocation); // (the client's shared fixed map when the call has none: no Map per call)
     request.timeoutMs = Math.ceil(remaining);
+    // The transport's deadline timer measures from this reading when its clock is the client's.
+    request.sentAt = this.settings.transportOnClientClock ? now : undefined;
     request.attempt = invocation.attempt;
     request.signal = invocation.signal;
     if (record !== undefined) record.bytesSent = bodyLength;
@@ -422,7 +432,7 @@ export class CallPipeline implements AttemptOwner {
   }
 
   /** A send's answer arrived (AttemptOwner): decode it, report, settle. */
-  answered(record: AttemptRecord, body: Uint8Array, metadata: ReadonlyMap<string, string>): void {
+  answered(record: AttemptRecord, body: Uint8Array, metadata: ReadonlyMap<string, string>, arrivedAt: (() => number) | undefined): void {
     let message: unknown;
     try {
       message = decodeResponse(record.invocation, record.endpoint, body);
@@ -430,17 +440,21 @@ export class CallPipeline implements AttemptOwner {
       return this.failed(record, error as RpcError);
     }
     record.bytesReceived = body.length;
-    this.succeeded(record, message, metadata);
+    this.succeeded(record, message, metadata, this.settings.transportOnClientClock ? arrivedAt : undefined);
   }
 
-  private succeeded(record: AttemptRecord, response: unknown, metadata: ReadonlyMap<string, string>): void {
+  /** `arrivedAt`: the transport's reading for the read that brought the answer, on this client's clock. */
+  private succeeded(record: AttemptRecord, response: unknown, metadata: ReadonlyMap<string, string>, arrivedAt?: () => number): void {
     const { observers, clock } = this.settings;
     const pick = record.pick;
-    // One clock reading for the attempt's latency and, on a direct call, the call's.
+    // One clock reading for the attempt's latency and, on a direct call, the call's: the read's, shared
+    // with the other answers it brought, when the transport has one on this client's clock.
     const call = record.call;
     const hooks = record.hooks;
     let now: number | undefined;
-    if (pick.done !== NOOP_DONE || hooks.watchesAttempts || call?.retry !== undefined) record.endReading = now = clock.now();
+    if (pick.done !== NOOP_DONE || hooks.watchesAttempts || call?.retry !== undefined) {
+      record.endReading = now = arrivedAt !== undefined ? arrivedAt() : clock.now();
+    }
     if (hooks.watchesAttempts) observers.attemptEnd(hooks, record);
     pick.done(record);
     const endpoint = record.endpoint;
@@ -452,7 +466,7 @@ export class CallPipeline implements AttemptOwner {
         // The attempt answered: a policy's bookkeeping error must not change what the caller gets.
       }
     }
-    if (call.hooks!.watchesCalls) this.callEnded(call, undefined, endpoint, now);
+    if (call.hooks!.watchesCalls) this.callEnded(call, undefined, endpoint, now ?? arrivedAt?.());
     call.resolve!(call.withResult ? { response, metadata, endpoint } : response);
   }
 

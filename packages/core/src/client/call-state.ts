@@ -4,6 +4,7 @@ import { Code, type RpcError } from '../errors.js';
 import type { Invocation } from '../invocation.js';
 import type { Attempt, CallEnd, CallObserver, StreamStats } from '../observer.js';
 import type { RequestPump } from './request-pump.js';
+import { NO_GATES, splitGates, type GateEntry, type Gates } from './gate-lists.js';
 
 /**
  * The per-call state the kernel keeps. A call's `Invocation.context` is this object, so every
@@ -88,20 +89,25 @@ function hookOf<A>(observer: CallObserver, fn: ((subject: A, state: unknown) => 
   return fn === undefined ? undefined : { fn: fn as Hook<A>['fn'], observer, index };
 }
 
-/** One observer as registered: its hooks, and whether it is active (`setHookActive`). */
+/**
+ * One observer as registered: its hooks, its gate part when it was added as a gate (`addGate`), and
+ * whether it is active (`setHookActive`: a gate's gate and observer parts switch together).
+ */
 interface ObserverEntry {
   readonly callStart: Hook<Invocation> | undefined;
   readonly attemptStart: Hook<Attempt> | undefined;
   readonly attemptEnd: Hook<Attempt> | undefined;
   readonly callEnd: Hook<CallEnd> | undefined;
+  gate: GateEntry | undefined;
   active: boolean;
 }
 
 /**
- * The hooks of the observers active when a call started: a call keeps this object (CallContext.hooks)
- * for all its hooks, so an observer switched on or off while the call runs (`setHookActive`) neither
- * misses the end of a call it saw start nor sees the end of one it did not. Rebuilt (never changed)
- * on a switch.
+ * The hooks of the observers and gates active when a call started: a call keeps this object
+ * (CallContext.hooks) for all its hooks, so an observer switched on or off while the call runs
+ * (`setHookActive`) neither misses the end of a call it saw start nor sees the end of one it did not,
+ * and a call's gates — those it waits at, those before its later attempts — are the ones active when
+ * it started. Rebuilt (never changed) on a switch.
  */
 export class HookLists {
   readonly callStarts: readonly Hook<Invocation>[];
@@ -112,9 +118,15 @@ export class HookLists {
   readonly watchesCalls: boolean;
   /** Some active observer has attemptStart or attemptEnd. */
   readonly watchesAttempts: boolean;
+  /** The active gates, by order, split at retry's position (the pipeline runs these when it has no unary chain). */
+  readonly gates: Gates;
+  /** The same active gates unsplit, for a gate layer of an interceptor chain to find itself in. */
+  readonly activeGates: readonly GateEntry[];
 
   constructor(entries: readonly ObserverEntry[]) {
     const active = entries.filter((e) => e.active);
+    this.activeGates = active.flatMap((e) => (e.gate === undefined ? [] : [e.gate]));
+    this.gates = this.activeGates.length === 0 ? NO_GATES : splitGates(this.activeGates);
     this.callStarts = active.flatMap((e) => (e.callStart === undefined ? [] : [e.callStart]));
     this.attemptStarts = active.flatMap((e) => (e.attemptStart === undefined ? [] : [e.attemptStart]));
     this.attemptEnds = active.flatMap((e) => (e.attemptEnd === undefined ? [] : [e.attemptEnd]));
@@ -139,15 +151,17 @@ export class Observers {
 
   /**
    * Returns the observer's index (its slot for per-call state) and what switches it on and off
-   * (`ClientPluginContext.setHookActive`; active at first).
+   * (`ClientPluginContext.setHookActive`; active at first). `gate`: the observer is a gate (`addGate`),
+   * whose entry — made with its index — joins the calls' gate lists while it is active.
    */
-  add(observer: CallObserver): { index: number; setActive: (active: boolean) => void } {
+  add(observer: CallObserver, gate?: (index: number) => GateEntry): { index: number; setActive: (active: boolean) => void } {
     const index = this.all.push(observer) - 1;
     const entry: ObserverEntry = {
       callStart: hookOf<Invocation>(observer, observer.callStart, index),
       attemptStart: hookOf<Attempt>(observer, observer.attemptStart, index),
       attemptEnd: hookOf<Attempt>(observer, observer.attemptEnd, index),
       callEnd: hookOf<CallEnd>(observer, observer.callEnd, index),
+      gate: gate?.(index),
       active: true,
     };
     this.entries.push(entry);

@@ -25,7 +25,7 @@ import { TcpClientTransport, type TcpClientOptions } from '../transport/tcp-clie
 import { KERNEL_VERSION } from '../version.js';
 import type { CallGate } from '../gate.js';
 import type { RetryPolicy } from '../retry-policy.js';
-import type { GateEntry } from './call-hooks.js';
+import type { GateEntry } from './gate-lists.js';
 import { CallPipeline } from './call-pipeline.js';
 import { composeChains, type InterceptorEntry } from './chains.js';
 import { CallContext, Observers } from './call-state.js';
@@ -119,7 +119,7 @@ export class RpcClient {
   /** Every router plugins added, and whether it is active (`setHookActive`). */
   private readonly routers: { readonly router: Router; active: boolean }[] = [];
   private readonly healthRouter = new HealthRouter(() => this.health);
-  /** Per observer or router object, its switches (`setHookActive`). */
+  /** Per observer, router or gate object, its switches (`setHookActive`). */
   private readonly switches = new Map<object, ((active: boolean) => void)[]>();
   private readonly balancers = new Map<string, LoadBalancerFactory>();
   private readonly closeHooks: (() => unknown)[] = [];
@@ -180,6 +180,9 @@ export class RpcClient {
       registryName: this.registry.name,
       transparentRetries: this.transparentRetries,
       health: () => this.health,
+      // Only the native transport the client built on its own clock: a given transport (or one under
+      // `transports`) may keep another clock, whose readings would not compare with the call's start.
+      transportOnClientClock: options.transport === undefined && options.transports === undefined && this.nativeOptions().clock === this.clock,
     });
     this.balancers.set('round-robin', () => new RoundRobinBalancer());
     this.balancers.set('random', () => new WeightedRandomBalancer());
@@ -443,7 +446,7 @@ export class RpcClient {
     }
     pipeline.configure({
       // Without interceptors the pipeline settles the caller's promise itself (no chain of promises).
-      ...composeChains(this.interceptors, this.gates, this.retryPolicy, this.clock, pipeline.invokeCluster),
+      ...composeChains(this.interceptors, this.gates, (invocation) => this.observers.of(invocation).activeGates, this.retryPolicy, this.clock, pipeline.invokeCluster),
       endpointChain: this.endpointInterceptors.length === 0
         ? undefined
         : composeEndpointInterceptors(this.endpointInterceptors.map((i) => i.interceptor), pipeline.endpointBottom),
@@ -468,9 +471,15 @@ export class RpcClient {
     return [this.healthRouter, ...active].sort((a, b) => a.order - b.order);
   }
 
+  /** The native TCP transport's options: the client's clock unless `tcp` gives one. */
+  private nativeOptions(): TcpClientOptions {
+    const tcp = { clock: this.clock, ...this.options.tcp };
+    return { ...tcp, clock: tcp.clock ?? systemClock };
+  }
+
   /** `transport`, a selector over `transports`, or the native TCP transport. */
   private buildTransport(options: RpcClientOptions): ClientTransport {
-    const native = () => new TcpClientTransport({ clock: this.clock, ...options.tcp });
+    const native = () => new TcpClientTransport(this.nativeOptions());
     if (options.transports === undefined) {
       if (options.protocols !== undefined) throw invalidOption('protocols', options.protocols, 'nothing without `transports`');
       const grpcOnly = options.addresses?.find((a) => typeof a === 'string' && /^grpcs?:\/\//.test(a));
@@ -544,8 +553,13 @@ export class RpcClient {
       },
       addGate: (gate, order) => {
         if (typeof gate?.beforeCall !== 'function') throw invalidOption('addGate gate', gate, 'an object with beforeCall(invocation, state)');
-        // A gate's observer part is always active (setHookActive does not know it).
-        this.gates.push({ gate: gate as CallGate, beforeCall: (gate as CallGate).beforeCall, order, index: this.observers.add(gate as CallGate).index });
+        // A gate is an observer with a gate part: `setHookActive` switches both (its calls' gate lists
+        // are kept with the observers' hooks, HookLists).
+        const callGate = gate as CallGate;
+        let entry: GateEntry | undefined;
+        const { setActive } = this.observers.add(callGate, (index) => (entry = { gate: callGate, beforeCall: callGate.beforeCall, order, index }));
+        this.gates.push(entry!);
+        this.addSwitch(gate, setActive);
       },
       addRequestMetadata: (key, value) => {
         if (typeof key !== 'string' || !METADATA_KEY.test(key) || key.startsWith('trellis-')) {
@@ -572,7 +586,7 @@ export class RpcClient {
       },
       setHookActive: (hook, active) => {
         const switches = this.switches.get(hook);
-        if (switches === undefined) throw invalidOption('setHookActive hook', hook, 'an observer or router registered on this client (observe, addRouter)');
+        if (switches === undefined) throw invalidOption('setHookActive hook', hook, 'an observer, router or gate registered on this client (observe, addRouter, addGate)');
         if (typeof active !== 'boolean') throw invalidOption('setHookActive active', active, 'true or false');
         for (const setActive of switches) setActive(active);
       },

@@ -169,7 +169,9 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
     });
     this.socket.on('data', (chunk: Buffer) => {
       this.received = true;
+      this.readReading = undefined; // a new read: its answers share a new reading (arrivedAt)
       this.decoder.push(chunk);
+      this.readReading = undefined;
       this.messages.release();
     });
     this.socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -221,7 +223,8 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
       call.body = request.body;
     }
     this.pending.add(call);
-    this.options.timer.add(call, this.options.now() + request.timeoutMs);
+    // The kernel's reading for timeoutMs when it is on this clock (one clock read less per call).
+    this.options.timer.add(call, (request.sentAt ?? this.options.now()) + request.timeoutMs);
     const signal = request.signal;
     if (signal !== undefined) {
       call.abortListener = () => this.cancel(call);
@@ -611,6 +614,16 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
     this.closeIfDrained();
   }
 
+  /** The clock reading of the read being decoded, once an answer's sink asked for it (undefined: not yet). */
+  private readReading: number | undefined = undefined;
+  /**
+   * ResponseSink's `arrivedAt`: one clock reading per read, shared by its answers. Under load a read
+   * carries a batch of answers (up to the calls in flight), whose sinks each need the attempt's end
+   * reading; one reading serves them all, and it is when the bytes arrived rather than when this
+   * answer's turn in the batch came.
+   */
+  private readonly arrivedAt = (): number => (this.readReading ??= this.options.now());
+
   private onResponse(streamId: number, buf: Buffer, headerStart: number, headerEnd: number, bodyEnd: number): void {
     const call = this.pending.get(streamId);
     if (call === undefined || !call.sent) return; // expired or cancelled: the late answer is dropped
@@ -625,7 +638,7 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
       return call.fail(new RpcError(Code.INTERNAL, `malformed response header from ${this.label}: ${(error as Error).message}`));
     }
     if (header.code === Code.OK) {
-      call.sink.onResponse(buf.subarray(headerEnd, bodyEnd), header.metadata);
+      call.sink.onResponse(buf.subarray(headerEnd, bodyEnd), header.metadata, this.arrivedAt);
     } else {
       call.fail(new RpcError(header.code, header.message || Code[header.code] || 'error', {
         mayHaveRun: !header.notExecuted,
