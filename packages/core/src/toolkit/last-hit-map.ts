@@ -11,8 +11,11 @@ type Defined = string | number | bigint | boolean | symbol | object | null;
  * remembered entry when it leaves the Map (a stale hit after `delete` would hand out a record the
  * owner dropped).
  *
- * Cost (docs/performance.md, "Governance path, session 11 (look-up memo)"): no allocation on a hit
- * or a miss, and the same bytes per call as the inline copies it replaced.
+ * Measured cost (docs/performance.md, "Governance path, session 11 (look-up memo)"): nothing
+ * allocated on a hit or a miss (bytes per call unchanged against the inline copies, client and
+ * server); a hit ≈ 2–3 ns against ≈ 6 ns for `Map#get` of the same string key, the same as an
+ * inline pair of fields (a micro-benchmark, CPU time, min of 7 rounds), and no slower after `get`
+ * had seen string, object and symbol keys (one class serves every site: its `===` is shared).
  *
  * Neither keys nor values may be `undefined`: an undefined `lastKey` means "nothing remembered" (so a
  * hit costs one comparison, as the inline copies did), and an undefined value is how `get` says
