@@ -1,6 +1,7 @@
 import {
   Code, definePlugin, InterceptorOrder, invalidOption, RpcError, ServerInterceptorOrder, type Plugin, type ServerInvocation,
 } from '@trellis/core';
+import { LastHitMap } from '@trellis/core/toolkit';
 import { PRINCIPAL, type Principal } from './principal.js';
 import type { Verifier } from './verifiers.js';
 
@@ -37,28 +38,17 @@ export function serverAuth(options: ServerAuthOptions): Plugin {
     setupServer(ctx) {
       // What the rules say about each method, worked out on its first call: a call then costs one
       // Map lookup by the method's descriptor instead of three key strings and three rule lookups
-      // (0.5 µs of the server's 1.5 µs in auth, profiled with every plugin on).
-      const byMethod = new Map<object, MethodAccess>();
-      // The previous call's method and its access: calls mostly repeat one method (an identity check
-      // instead of the Map lookup, as metrics' and the limiter's server sides do).
-      let lastMethod: object | undefined;
-      let lastAccess: MethodAccess | undefined;
+      // (0.5 µs of the server's 1.5 µs in auth, profiled with every plugin on). Read through the
+      // previous call's entry: calls mostly repeat one method (an identity check instead of the Map
+      // lookup, as metrics' and the limiter's server sides do).
+      const byMethod = new LastHitMap<object, MethodAccess>();
       const access = (call: ServerInvocation): MethodAccess => {
-        if (call.method === lastMethod && lastAccess!.service === call.service.name) return lastAccess!;
         const known = byMethod.get(call.method);
-        if (known !== undefined && known.service === call.service.name) {
-          lastMethod = call.method;
-          lastAccess = known;
-          return known;
-        }
+        if (known !== undefined && known.service === call.service.name) return known;
         const name = `${call.service.name}/${call.method.name}`;
         const entry: MethodAccess = { service: call.service.name, name, open: open.has(name), roles: required(call.service.name, call.method.name) };
         // A descriptor served under another service name (never in practice) is worked out per call.
-        if (known === undefined) {
-          byMethod.set(call.method, entry);
-          lastMethod = call.method;
-          lastAccess = entry;
-        }
+        if (known === undefined) byMethod.set(call.method, entry);
         return entry;
       };
       const admit = (call: ServerInvocation, method: MethodAccess, principal: Principal | undefined): void => {

@@ -1,3 +1,4 @@
+import { LastHitMap } from '@trellis/core/toolkit';
 import type { CircuitSettings } from './breaker-options.js';
 import { Circuit, type CircuitOwner } from './circuit.js';
 import type { BreakerEvent, CircuitKind, CircuitSnapshot, CircuitState } from './events.js';
@@ -10,14 +11,11 @@ export class CircuitSet implements CircuitOwner {
   version = 0;
   /** Circuits not closed; 0 lets the router return its input untouched without looking further. */
   notClosed = 0;
-  private readonly circuits = new Map<string, Circuit>();
   /**
-   * The circuit looked up last, by its key: an attempt's start and end (and the next call's) ask for
-   * the same endpoint's, so most look-ups are the same id string again and skip the Map. Forgotten
-   * whenever a circuit leaves the set.
+   * Read through the circuit looked up last: an attempt's start and end (and the next call's) ask
+   * for the same endpoint's, so most look-ups are the same id string again and skip the Map.
    */
-  private lastKey: string | undefined = undefined;
-  private lastCircuit: Circuit | undefined = undefined;
+  private readonly circuits = new LastHitMap<string, Circuit>();
   /** Earliest moment an open circuit turns half-open (Infinity: none is open). */
   private nextDue = Infinity;
 
@@ -28,22 +26,13 @@ export class CircuitSet implements CircuitOwner {
   ) {}
 
   get(key: string, settings: CircuitSettings): Circuit {
-    if (key === this.lastKey) return this.lastCircuit!;
     let circuit = this.circuits.get(key);
     if (circuit === undefined) this.circuits.set(key, (circuit = new Circuit(key, settings, this)));
-    this.lastKey = key;
-    this.lastCircuit = circuit;
     return circuit;
   }
 
   peek(key: string): Circuit | undefined {
-    if (key === this.lastKey) return this.lastCircuit;
-    const circuit = this.circuits.get(key);
-    if (circuit !== undefined) {
-      this.lastKey = key;
-      this.lastCircuit = circuit;
-    }
-    return circuit;
+    return this.circuits.get(key);
   }
 
   /** Turns open circuits whose cool-down is over half-open; cheap when none is due. */
@@ -58,7 +47,6 @@ export class CircuitSet implements CircuitOwner {
     for (const [key, circuit] of this.circuits) {
       if (keys.has(key)) continue;
       this.circuits.delete(key);
-      this.forgetLast();
       if (circuit.state !== 'closed') this.notClosed--;
       this.version++;
     }
@@ -71,7 +59,6 @@ export class CircuitSet implements CircuitOwner {
       const settings = settingsFor(key);
       if (settings === undefined) {
         this.circuits.delete(key);
-        this.forgetLast();
         if (circuit.state !== 'closed') this.notClosed--;
       } else {
         circuit.update(settings);
@@ -109,11 +96,6 @@ export class CircuitSet implements CircuitOwner {
 
   probesChanged(): void {
     this.version++;
-  }
-
-  private forgetLast(): void {
-    this.lastKey = undefined;
-    this.lastCircuit = undefined;
   }
 
   private recomputeDue(): void {

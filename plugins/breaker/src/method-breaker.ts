@@ -1,5 +1,6 @@
 import { Code, isStreamKind, RpcError, type CallEnd, type CallGate, type Interceptor, type Invocation } from '@trellis/core';
 import type { Clock } from '@trellis/core/spi';
+import { LastHitMap } from '@trellis/core/toolkit';
 import type { BreakerConfig } from './breaker-config.js';
 import { formatMs, NORMAL, REJECT, type Circuit, type Permit } from './circuit.js';
 import type { CircuitSet } from './circuit-set.js';
@@ -29,11 +30,11 @@ interface Held {
  * streams only): their circuit judges the set-up, which `callEnd` (the stream's end) does not report.
  */
 export class MethodBreaker implements CallGate<Held> {
-  /** Method name → its circuit (null: no breaker for it), so a call costs one lookup. */
-  private byMethod = new Map<string, Circuit | null>();
-  /** The last method looked up and its circuit: `callStart` and `callEnd` of a call ask for the same one. */
-  private lastMethod: string | undefined;
-  private lastCircuit: Circuit | null = null;
+  /**
+   * Method name → its circuit (null: no breaker for it), so a call costs one lookup, read through the
+   * last hit: `callStart` and `callEnd` of a call (and the next call, mostly) ask for the same one.
+   */
+  private readonly byMethod = new LastHitMap<string, Circuit | null>();
 
   /** `ownClock`: the breaker was given a clock that is not the client's (tests): calls are timed on it. */
   constructor(
@@ -42,10 +43,7 @@ export class MethodBreaker implements CallGate<Held> {
     private readonly clock: Clock,
     private readonly ownClock = false,
   ) {
-    config.onChange(() => {
-      this.byMethod = new Map();
-      this.lastMethod = undefined;
-    });
+    config.onChange(() => this.byMethod.clear());
   }
 
   /** Stream calls only: the set-up's outcome is recorded by the promise path. */
@@ -90,11 +88,8 @@ export class MethodBreaker implements CallGate<Held> {
   }
 
   private circuitOf(service: string, method: string): Circuit | null {
-    if (method === this.lastMethod) return this.lastCircuit;
-    let circuit = this.byMethod.get(method);
-    if (circuit === undefined) circuit = this.resolve(service, method);
-    this.lastMethod = method;
-    return (this.lastCircuit = circuit);
+    const circuit = this.byMethod.get(method);
+    return circuit === undefined ? this.resolve(service, method) : circuit;
   }
 
   private resolve(service: string, method: string): Circuit | null {

@@ -1,5 +1,6 @@
 import { MetadataKeys, type MethodDescriptor, type ServerInvocation } from '@trellis/core';
 import type { Clock, ServiceQuery } from '@trellis/core/spi';
+import { LastHitMap } from '@trellis/core/toolkit';
 import { RuleSet } from '@trellis/rules';
 import type { FailurePredicate } from './failure-codes.js';
 import { LimitGate, type GateContext, type GateSnapshot } from './limit-gate.js';
@@ -26,7 +27,6 @@ interface ServiceState {
 }
 
 interface Compiled {
-  readonly method: MethodDescriptor;
   readonly generation: number;
   readonly limits: MethodLimits | undefined;
 }
@@ -38,9 +38,8 @@ interface Compiled {
  */
 export class ServerLimits {
   private readonly services = new Map<string, ServiceState>();
-  private readonly compiled = new Map<MethodDescriptor, Compiled>();
-  /** The entry the previous call used. */
-  private last: Compiled | undefined;
+  /** Read through the entry the previous call used: calls mostly repeat the last one's method. */
+  private readonly compiled = new LastHitMap<MethodDescriptor, Compiled>();
   private generation = 0;
   private readonly callerKey: string;
   private readonly context: GateContext;
@@ -57,13 +56,8 @@ export class ServerLimits {
 
   /** The gates for this call's method; undefined when no limit applies (the fast path). */
   forCall(call: ServerInvocation): MethodLimits | undefined {
-    // Calls mostly repeat the last one's method: its compiled entry without the Map lookup.
-    let cached = this.last;
-    if (cached === undefined || cached.method !== call.method) cached = this.compiled.get(call.method);
-    if (cached !== undefined && cached.generation === this.generation) {
-      this.last = cached;
-      return cached.limits;
-    }
+    const cached = this.compiled.get(call.method);
+    if (cached !== undefined && cached.generation === this.generation) return cached.limits;
     return this.compile(call);
   }
 
@@ -84,7 +78,7 @@ export class ServerLimits {
     const own = state.methodGates.get(call.method.name);
     if (own) gates.push(own);
     const limits = gates.length === 0 ? undefined : new MethodLimits(gates, this.callerKey, this.isFailure);
-    this.compiled.set(call.method, { method: call.method, generation: this.generation, limits });
+    this.compiled.set(call.method, { generation: this.generation, limits });
     return limits;
   }
 

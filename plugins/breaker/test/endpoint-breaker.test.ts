@@ -121,3 +121,22 @@ t.test('the router returns its input itself while nothing is open, and caches pe
   t.equal(set.notClosed, 0, 'an endpoint that left the directory takes its circuit with it');
   t.equal(router.route(list, inv), list);
 });
+
+t.test('a circuit that left the set is not found again, though it was the one looked up last', async (t) => {
+  const clock = new FakeClock();
+  const set = new CircuitSet('default/x', 'endpoint', () => {});
+  const config = new BreakerConfig({ minCalls: 1, coolDownMs: 100 }, undefined);
+  const settings = config.current.endpoint!;
+  const tripped = set.get('127.0.0.1:1', settings);
+  tripped.onResult(clock.now(), tripped.acquire(clock.now()), 1 /* FAILURE */, 1);
+  t.equal(tripped.state, 'open');
+  t.equal(set.peek('127.0.0.1:1'), tripped, 'the circuit looked up last');
+  set.retain(new Set());
+  t.equal(set.peek('127.0.0.1:1'), undefined, 'gone with its endpoint');
+  const back = set.get('127.0.0.1:1', settings);
+  t.not(back, tripped, 'back in the directory: a new circuit');
+  t.equal(back.state, 'closed');
+  t.same(set.snapshot(clock.now()).map((s) => [s.key, s.state]), [['127.0.0.1:1', 'closed']]);
+  set.reconfigure(() => undefined);
+  t.equal(set.peek('127.0.0.1:1'), undefined, 'dropped by new settings: gone too');
+});

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Code, RpcError, type Endpoint, type EndpointState, type EndpointStateChange, type HealthView } from '@trellis/core';
 import { ExponentialBackoff, type Clock, type ClientTransport, type ConnectionEvent, type ConnectionState, type Disposable } from '@trellis/core/spi';
+import { LastHitMap } from '@trellis/core/toolkit';
 import { AvailabilityWindow } from './availability-window.js';
 import type { EndpointHealth, HealthEvents } from './health-events.js';
 import type { LoopStallMonitor } from './loop-stall-monitor.js';
@@ -50,12 +51,9 @@ function percent(ratio: number): string {
  */
 export class HealthMonitor implements HealthView {
   version = 0;
-  private readonly tracked = new Map<string, Tracked>();
-  // The endpoint the last outcome was recorded for and its record: a client whose calls mostly go to
-  // one endpoint (or the same one twice in a row) skips the Map look-up. Forgotten whenever the
-  // tracked set changes (setEndpoints, close), so an endpoint that left is never written to.
-  private lastEndpoint: Endpoint | undefined;
-  private lastTracked: Tracked | undefined;
+  // Read through the record looked up last: a client whose calls mostly go to one endpoint (or the
+  // same one twice in a row) skips the Map look-up. An endpoint that left (deleted) is never found.
+  private readonly tracked = new LastHitMap<string, Tracked>();
   private readonly listeners = new Set<(change: EndpointStateChange) => void>();
   private readonly subscription: Disposable;
   private closed = false;
@@ -91,8 +89,6 @@ export class HealthMonitor implements HealthView {
   /** The directory's list changed: start watching new endpoints, forget the ones that left. */
   setEndpoints(endpoints: readonly Endpoint[]): void {
     if (this.closed) return;
-    this.lastEndpoint = undefined;
-    this.lastTracked = undefined;
     const listed = new Set<string>();
     for (const endpoint of endpoints) {
       listed.add(endpoint.id);
@@ -121,12 +117,7 @@ export class HealthMonitor implements HealthView {
    * caller knows (the kernel's attempt record does: a clock read less per call).
    */
   recordOutcome(endpoint: Endpoint, error: RpcError | undefined, durationMs: number, endedAt?: number): void {
-    let tracked = endpoint === this.lastEndpoint ? this.lastTracked : undefined;
-    if (tracked === undefined) {
-      tracked = this.tracked.get(endpoint.id);
-      this.lastEndpoint = endpoint;
-      this.lastTracked = tracked;
-    }
+    const tracked = this.tracked.get(endpoint.id);
     const window = tracked?.window;
     if (window === undefined) return;
     let ok = true;
@@ -175,8 +166,6 @@ export class HealthMonitor implements HealthView {
     this.subscription.dispose();
     for (const tracked of this.tracked.values()) this.cancel(tracked);
     this.tracked.clear();
-    this.lastEndpoint = undefined;
-    this.lastTracked = undefined;
     this.listeners.clear();
   }
 

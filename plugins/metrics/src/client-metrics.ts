@@ -1,4 +1,5 @@
 import { Code, isStreamKind, type Attempt, type CallEnd, type CallObserver, type Endpoint, type HealthView, type StreamStats } from '@trellis/core';
+import { LastHitMap } from '@trellis/core/toolkit';
 import { codeLabel } from './codes.js';
 import type { CounterSeries, HistogramSeries } from './fast-families.js';
 import type { ClientFamilies, ClientView } from './metric-families.js';
@@ -58,7 +59,8 @@ class StreamSeries {
 class EndpointSeries {
   inflight = 0;
   readonly duration: HistogramSeries;
-  private readonly byMethod = new Map<string, (CounterSeries | undefined)[]>();
+  /** Per method, its counters by code; read through the last hit (calls mostly repeat one method). */
+  private readonly byMethod = new LastHitMap<string, (CounterSeries | undefined)[]>();
 
   constructor(private readonly families: ClientFamilies, private readonly service: string, private readonly id: string) {
     this.duration = families.attemptDuration.series({ service, endpoint: id });
@@ -71,17 +73,9 @@ class EndpointSeries {
     return total;
   }
 
-  private lastMethod = '';
-  private lastCodes: (CounterSeries | undefined)[] | undefined;
-
   attempts(method: string, code: Code): CounterSeries {
-    let codes = method === this.lastMethod ? this.lastCodes : undefined;
-    if (codes === undefined) {
-      codes = this.byMethod.get(method);
-      if (codes === undefined) this.byMethod.set(method, (codes = []));
-      this.lastMethod = method;
-      this.lastCodes = codes;
-    }
+    let codes = this.byMethod.get(method);
+    if (codes === undefined) this.byMethod.set(method, (codes = []));
     return (codes[code] ??= this.families.attempts.series({ service: this.service, method, endpoint: this.id, code: codeLabel(code) }));
   }
 }
@@ -94,16 +88,12 @@ class EndpointSeries {
  */
 export class ClientMetrics implements ClientView, CallObserver {
   endpoints: readonly Endpoint[] = [];
-  private readonly methods = new Map<string, MethodSeries>();
+  // Unary methods' and endpoints' series, read through the last hit: a client usually calls a few
+  // methods on a few endpoints, so most look-ups are the same id string again (compared by identity
+  // first) and skip the Map — three of them per call otherwise (callEnd, attemptStart, attemptEnd).
+  private readonly methods = new LastHitMap<string, MethodSeries>();
   private readonly streamMethods = new Map<string, StreamSeries>();
-  private readonly endpointSeries = new Map<string, EndpointSeries>();
-  // The last method's and endpoint's series: a client usually calls a few methods on a few
-  // endpoints, so most look-ups are the same id string again (compared by identity first) and skip
-  // the Map — three of them per call otherwise (callEnd, attemptStart, attemptEnd).
-  private lastMethod: MethodSeries | undefined;
-  private lastMethodName = '';
-  private lastEndpoint: EndpointSeries | undefined;
-  private lastEndpointId = '';
+  private readonly endpointSeries = new LastHitMap<string, EndpointSeries>();
 
   constructor(
     readonly service: string,
@@ -143,13 +133,8 @@ export class ClientMetrics implements ClientView, CallObserver {
   callEnd(call: CallEnd): void {
     if (call.stream !== undefined) return this.streamEnd(call, call.stream);
     const name = call.invocation.method.name;
-    let series = name === this.lastMethodName ? this.lastMethod : undefined;
-    if (series === undefined) {
-      series = this.methods.get(name);
-      if (series === undefined) this.methods.set(name, (series = new MethodSeries(this.families, this.service, name)));
-      this.lastMethod = series;
-      this.lastMethodName = name;
-    }
+    let series = this.methods.get(name);
+    if (series === undefined) this.methods.set(name, (series = new MethodSeries(this.families, this.service, name)));
     series.requests(call.code).value++;
     series.duration.observe(call.latencyMs / 1000);
   }
@@ -183,11 +168,8 @@ export class ClientMetrics implements ClientView, CallObserver {
   }
 
   private series(id: string): EndpointSeries {
-    if (id === this.lastEndpointId && this.lastEndpoint !== undefined) return this.lastEndpoint;
     let series = this.endpointSeries.get(id);
     if (series === undefined) this.endpointSeries.set(id, (series = new EndpointSeries(this.families, this.service, id)));
-    this.lastEndpoint = series;
-    this.lastEndpointId = id;
     return series;
   }
 }

@@ -1,4 +1,5 @@
 import { isStreamKind, type Code, type MethodDescriptor, type ServerCallObserver } from '@trellis/core';
+import { LastHitMap } from '@trellis/core/toolkit';
 import { codeLabel } from './codes.js';
 import type { MethodTotals } from './client-metrics.js';
 import type { CounterSeries, HistogramSeries } from './fast-families.js';
@@ -55,12 +56,11 @@ class ServerStreamSeries {
 /** One server's metrics, kept by a server call observer (`observer`). */
 export class ServerMetrics implements ServerView {
   // Keyed by descriptor: the server hands every call of a method the same descriptor object.
-  private readonly methods = new Map<MethodDescriptor, ServerMethodSeries>();
+  // Unary methods' series, read through the last hit: a server mostly answers a few methods, so most
+  // calls find the same descriptor again (an identity check) and skip the Map, as the client's
+  // series look-ups do.
+  private readonly methods = new LastHitMap<MethodDescriptor, ServerMethodSeries>();
   private readonly streams = new Map<MethodDescriptor, ServerStreamSeries>();
-  // The last unary method's series: a server mostly answers a few methods, so most calls find the
-  // same descriptor again (an identity check) and skip the Map, as the client's series look-ups do.
-  private lastDescriptor: MethodDescriptor | undefined;
-  private lastMethod: ServerMethodSeries | undefined;
 
   constructor(private readonly families: ServerFamilies) {}
 
@@ -100,13 +100,8 @@ export class ServerMetrics implements ServerView {
         stream.started.value++;
         return stream;
       }
-      let method = inv.method === this.lastDescriptor ? this.lastMethod : undefined;
-      if (method === undefined) {
-        method = this.methods.get(inv.method);
-        if (method === undefined) this.methods.set(inv.method, (method = new ServerMethodSeries(this.families, inv.service.name, inv.method.name)));
-        this.lastDescriptor = inv.method;
-        this.lastMethod = method;
-      }
+      let method = this.methods.get(inv.method);
+      if (method === undefined) this.methods.set(inv.method, (method = new ServerMethodSeries(this.families, inv.service.name, inv.method.name)));
       method.inflight++;
       return method;
     },

@@ -1,5 +1,6 @@
 import type { Endpoint, MethodDescriptor } from '@trellis/core';
 import { DeadlineTimer, type ClientPluginContext } from '@trellis/core/spi';
+import { LastHitMap } from '@trellis/core/toolkit';
 import { LatencyTracker } from './latency-tracker.js';
 import { invalid, policyFor, type MethodPolicy, type ResolvedHedge, type ResolvedRetryOptions } from './options.js';
 import { RetryBudget } from './retry-budget.js';
@@ -25,15 +26,13 @@ export class ClientRuntime {
   endpoints: readonly Endpoint[] = [];
   /** Some method sends backup requests (the hedging interceptor is needed). */
   readonly hedges: boolean;
-  private readonly methods = new Map<string, MethodRuntime>();
-  private lastDescriptor: MethodDescriptor | undefined = undefined;
-  private lastMethod: MethodRuntime | undefined = undefined;
+  /** By method name, read through the last hit: a client calls the same few methods again and again. */
+  private readonly methods = new LastHitMap<string, MethodRuntime>();
 
   constructor(readonly context: ClientPluginContext, readonly options: ResolvedRetryOptions) {
     const clock = context.clock;
     this.budget = options.budget === undefined ? undefined : new RetryBudget(options.budget, clock);
     this.timer = new DeadlineTimer(() => clock.now());
-    const byName = new Map<string, MethodRuntime>();
     const overrides = new Map<string, string>();
     const definitions = Object.values(context.definition.methods);
     for (const key of Object.keys(options.methods)) {
@@ -47,7 +46,7 @@ export class ClientRuntime {
       const key = overrides.get(method.name);
       const policy = policyFor(options.defaults, method.name, key === undefined ? undefined : options.methods[key]);
       const hedge = policy.hedge;
-      byName.set(method.name, {
+      this.methods.set(method.name, {
         name: `${context.definition.name}/${method.name}`,
         policy,
         hedge,
@@ -55,17 +54,11 @@ export class ClientRuntime {
         latency: hedge?.percentile === undefined ? undefined : new LatencyTracker(hedge.percentile, hedge.minSamples),
       });
     }
-    this.methods = byName;
-    this.hedges = [...byName.values()].some((m) => m.hedgeBudget !== undefined);
+    this.hedges = [...this.methods.values()].some((m) => m.hedgeBudget !== undefined);
   }
 
   method(descriptor: MethodDescriptor): MethodRuntime | undefined {
-    // A client calls the same few methods again and again: the same descriptor object skips the Map.
-    if (descriptor === this.lastDescriptor) return this.lastMethod;
-    const method = this.methods.get(descriptor.name);
-    this.lastDescriptor = descriptor;
-    this.lastMethod = method;
-    return method;
+    return this.methods.get(descriptor.name);
   }
 
   /** How long to wait for an answer before a backup: the pN latency once known, else `delayMs`. */
