@@ -27,7 +27,6 @@ import { HEAP_SAMPLE_BYTES, CPU_SAMPLE_US, type ProfileMode } from './profiler.j
 import { median, perCallTable, ratios, sideResult, socketsPerCall, svgChart, table, type PointResult, type SideResult } from './report.js';
 import { pointKey, PROFILE_POINTS, PROFILE_SCENARIOS, SCENARIOS, type Point, type Scenario } from './scenarios.js';
 import type { FromWorker, ProbeName, ProbeResult, ToWorker, WorkerArgs } from './worker.js';
-import { workerExecArgv } from './worker-exec-argv.js';
 
 interface Settings {
   warmupMs: number;
@@ -57,7 +56,7 @@ interface Worker {
 }
 
 async function spawnWorker(args: WorkerArgs, core: number): Promise<Worker> {
-  const { child, ready } = forkReady<Extract<FromWorker, { type: 'ready' }>>(join(__dirname, 'worker.js'), [JSON.stringify(args)], { label: `${args.role} for ${args.kind}`, execArgv: workerExecArgv() });
+  const { child, ready } = forkReady<Extract<FromWorker, { type: 'ready' }>>(join(__dirname, 'worker.js'), [JSON.stringify(args)], { label: `${args.role} for ${args.kind}` });
   pin(child.pid!, core);
   return { child, ready: await ready };
 }

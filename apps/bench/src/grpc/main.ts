@@ -17,7 +17,6 @@ import { parseArgs } from 'node:util';
 import { forkReady } from '@trellis/testkit';
 import type { Side } from './sides.js';
 import type { GrpcWorkerArgs, RoundReport, ToGrpcWorker } from './worker.js';
-import { workerExecArgv } from '../worker-exec-argv.js';
 import { median } from '@trellis/core/toolkit';
 
 interface Pairing {
@@ -66,7 +65,7 @@ function pin(pid: number, core: number): void {
 }
 
 async function spawn(args: GrpcWorkerArgs, core: number): Promise<{ child: ChildProcess; port?: number }> {
-  const { child, ready } = forkReady<{ type: 'ready'; port?: number }>(join(__dirname, 'worker.js'), [JSON.stringify(args)], { label: `${args.role} ${args.side}`, execArgv: workerExecArgv() });
+  const { child, ready } = forkReady<{ type: 'ready'; port?: number }>(join(__dirname, 'worker.js'), [JSON.stringify(args)], { label: `${args.role} ${args.side}` });
   pin(child.pid!, core);
   return { child, port: (await ready).port };
 }
