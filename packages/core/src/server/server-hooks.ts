@@ -23,10 +23,9 @@ export class ServerHooks {
   private readonly observers: ServerCallObserver[] = [];
   private readonly gates: { gate: ServerGate; order: number }[] = [];
   private readonly reported = new Set<object>();
-  /**
-   * By observer index (the state slot): whether it has `enter` — a state it returns means the call
-   * is entered. The enter walk reads the same flags (a handful of observers: no second index list).
-   */
+  /** Observers with `enter`, by index (the state slot). */
+  private enters: number[] = [];
+  /** By observer index: whether it has `enter` (a state it returns means the call is entered). */
   private entering: boolean[] = [];
   private sortedGates: ServerGate[] = [];
   /** Some hook has a callEnd: the kernel reads the clock at the end. */
@@ -45,7 +44,11 @@ export class ServerHooks {
   /** Fixes the order once every plugin is set up (start). */
   seal(): void {
     this.sortedGates = [...this.gates].sort((a, b) => a.order - b.order).map((g) => g.gate);
+    this.enters = [];
     this.entering = this.observers.map((o) => o.enter !== undefined);
+    this.observers.forEach((o, i) => {
+      if (o.enter !== undefined) this.enters.push(i);
+    });
     this.empty = this.observers.length === 0 && this.gates.length === 0;
     this.endsWatched = this.observers.some((o) => o.callEnd !== undefined) || this.sortedGates.some((g) => g.callEnd !== undefined);
   }
@@ -58,7 +61,7 @@ export class ServerHooks {
     call.startReading = startedAt;
     const observers = this.observers;
     // Whether an observer with `enter` returned a state: only then is the rest of the call entered
-    // (a state from an observer without `enter`, metrics' series, needs no enter walk).
+    // (a state from an observer without `enter`, metrics' series, needs no walk of the enters).
     let entered = false;
     for (let i = 0; i < observers.length; i++) {
       const callStart = observers[i]!.callStart;
@@ -138,14 +141,13 @@ export class ServerHooks {
     );
   }
 
-  /** Enters the call for each observer from index `from` on that has `enter` and returned a state, nested. */
-  private enterFrom(from: number, call: ServerCall, body: ServerCallBody): unknown {
-    const entering = this.entering;
-    for (let index = from; index < entering.length; index++) {
-      if (!entering[index]) continue;
+  private enterFrom(k: number, call: ServerCall, body: ServerCallBody): unknown {
+    const enters = this.enters;
+    for (; k < enters.length; k++) {
+      const index = enters[k]!;
       const state = call.hookState(index);
       if (state === undefined) continue;
-      const next = index + 1;
+      const next = k + 1;
       return this.observers[index]!.enter!(state, () => this.enterFrom(next, call, body), call);
     }
     return this.admit(call, body);
