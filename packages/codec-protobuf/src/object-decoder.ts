@@ -362,7 +362,8 @@ export class ObjectDecoders {
         }
         out(`f${i}[k]=${convertRaw(field, kind, `w${i}`)}`);
       } else if (field.repeated) {
-        out(`if(f${i}===undefined)f${i}=[]`);
+        // Array(), not []: an array literal's allocation site can be pretenured (see "Pretenuring" below).
+        out(`if(f${i}===undefined)f${i}=Array()`);
         const read = readRaw(field.resolvedType, kind, 'end', false);
         if (types.packed[kind] !== undefined) {
           out(`if((t&7)===2){${readU32('end')};c2=p+v;if(c2>end)throw R.oob(c2,end)`);
@@ -385,12 +386,23 @@ export class ObjectDecoders {
     const present = (field: protobuf.Field, i: number): string =>
       field.repeated ? `f${i}!==undefined&&f${i}.length!==0` : `f${i}!==undefined`;
     const inTemplate = (field: protobuf.Field) => !field.partOf && Object.prototype.hasOwnProperty.call(template, field.name);
-    const entries = Object.keys(template).map((key) => {
+    // Pretenuring: V8 gives every object or array literal an allocation site, and when one scavenge
+    // finds ≥ 85 % of a site's recent objects alive (a server holds a whole batch of up to 256
+    // decoded requests until their handlers answer) it may decide, for good, to allocate that site's
+    // objects in the old generation. Every scavenge then copies and promotes what those old requests
+    // point at: a Trellis server @256 promoted 2.5 MB per scavenge instead of 3.2 KB and spent 40–44 %
+    // of its busy time in GC (docs/performance.md, "GC on Trellis servers, session 11";
+    // packages/core/bench/pretenure-after-burst.js shows it without Trellis). So the result is built by
+    // a constructor whose prototype is Object.prototype (a plain object, keys in the same order) and
+    // empty lists by `Array()`: neither has a literal's allocation site. Measured: no cost to decode.
+    const keys = Object.keys(template);
+    const entries = keys.map((key) => {
       const i = fields.findIndex((field) => field.name === key && !field.partOf);
-      const fallback = literal(template[key], scope);
-      return i < 0 ? `${JSON.stringify(key)}:${fallback}` : `${JSON.stringify(key)}:${present(fields[i]!, i)}?f${i}:${fallback}`;
+      const fallback = Array.isArray(template[key]) && (template[key] as unknown[]).length === 0 ? 'Array()' : literal(template[key], scope);
+      return i < 0 ? fallback : `${present(fields[i]!, i)}?f${i}:${fallback}`;
     });
-    out(`var d={${entries.join(',')}}`);
+    const resultType = `var D=function(${keys.map((_, k) => `a${k}`).join(',')}){${keys.map((key, k) => `this[${JSON.stringify(key)}]=a${k}`).join(';')}};D.prototype=Object.prototype;`;
+    out(`var d=new D(${entries.join(',')})`);
     fields.forEach((field, i) => {
       if (inTemplate(field)) return;
       const oneof = field.partOf !== null && field.partOf !== undefined && o.oneofs ? `;d[${JSON.stringify(field.partOf.name)}]=${JSON.stringify(field.name)}` : '';
@@ -399,7 +411,7 @@ export class ObjectDecoders {
     out('return d');
 
     const name = type.name.replace(/\W/g, '_');
-    const body = `return function ${name}$decodeObject(buf,p,end,depth){\n${lines.join('\n')}\n}`;
+    const body = `${resultType}return function ${name}$decodeObject(buf,p,end,depth){\n${lines.join('\n')}\n}`;
     // Generated from the .proto's reflection only, never from input (see the file comment).
     const factory = new Function('R', 'N', 'E', 'S', 'L', 'F', 'B64', 'Long', 'Buffer', 'util', 'EMPTY', 'LIMIT', body) as (...args: unknown[]) => TypeDecoder;
     return factory(this.runtime, nested, enums, scope, this.longs, util.float, util.base64, util.Long, Buffer, util, util.emptyArray, Reader.recursionLimit);
