@@ -38,6 +38,8 @@ const makers = {
   // eslint-disable-next-line @typescript-eslint/no-array-constructor -- the constructor call is what is measured
   'new Array()': () => new Array(),
   'Array.of()': () => Array.of(),
+  // eslint-disable-next-line @typescript-eslint/no-array-constructor -- the call without `new` is what is measured
+  'Array() (called, no new)': () => Array(),
   'new Plain(a) (prototype Object.prototype)': (i) => new Plain(i),
 };
 const BURST = 300; // ≥ 100 objects: V8 decides only for a site that made at least 100 since the last GC
