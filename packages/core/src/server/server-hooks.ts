@@ -26,8 +26,10 @@ export class ServerHooks {
   // Kept beside `entering` on purpose (measured, session 11): an enter walk over `entering` by
   // observer index instead — the same observers entered in the same order — put the traced server's
   // GC at 38–48 % of its busy time (server CPU 18–21 µs per call) against 4–13 % with this list
-  // (9.5 µs), apps/bench "every call traced" @256, several alternating runs. Why is not established
-  // (docs/performance.md, "GC on Trellis servers, session 11"); do not merge the two without that bench.
+  // (9.5 µs), apps/bench "every call traced" @256, several alternating runs. The GC was V8 pretenuring
+  // the decoded requests' and the SDK's allocation sites at warm-up; how this walk changed how often
+  // that happens is not established (docs/performance.md, "GC on Trellis servers, session 11"). Do not
+  // merge the two lists without that bench.
   /** Observers with `enter`, by index (the state slot). */
   private enters: number[] = [];
   /** By observer index: whether it has `enter` (a state it returns means the call is entered). */
