@@ -220,17 +220,18 @@ t.test('the default reporter warns once per rejected document, however many plug
   t.match(warnings[0], { name: 'Warning', code: 'ERR_INVALID_RULES', message: /rule "bad" field "max": must be ≥ 1, got 0/ });
 });
 
-t.test('a caller\'s abort ends its own call\'s wait; the others still wait for the live rules', async (t) => {
-  /** Answers the document watch only when the test says so. */
-  class LateDocuments extends MemoryRegistry {
-    private watched!: (listener: (text: string | undefined) => void) => void;
-    /** The document watch's listener, once the watch started. */
-    readonly listener = new Promise<(text: string | undefined) => void>((resolve) => (this.watched = resolve));
-    override watchConfig(_query: unknown, _name: string, listener: (text: string | undefined) => void) {
-      this.watched(listener);
-      return { dispose: () => undefined };
-    }
+/** A registry that answers the document watch only when the test says so (`listener`). */
+class LateDocuments extends MemoryRegistry {
+  private watched!: (listener: (text: string | undefined) => void) => void;
+  /** The document watch's listener, once the watch started. */
+  readonly listener = new Promise<(text: string | undefined) => void>((resolve) => (this.watched = resolve));
+  override watchConfig(_query: unknown, _name: string, listener: (text: string | undefined) => void) {
+    this.watched(listener);
+    return { dispose: () => undefined };
   }
+}
+
+t.test('a caller\'s abort ends its own call\'s wait; the others still wait for the live rules', async (t) => {
   const registry = new LateDocuments();
   await setup(t, registry);
   const ev = events();
@@ -295,15 +296,6 @@ function countingGatePlugin(options: { liveWaitMs: number; onError?: (e: Trellis
 }
 
 t.test('once the live document is in, the rules gate leaves the call path (a dormant gate)', async (t) => {
-  /** Answers the document watch only when the test says so. */
-  class LateDocuments extends MemoryRegistry {
-    private watched!: (listener: (text: string | undefined) => void) => void;
-    readonly listener = new Promise<(text: string | undefined) => void>((resolve) => (this.watched = resolve));
-    override watchConfig(_query: unknown, _name: string, listener: (text: string | undefined) => void) {
-      this.watched(listener);
-      return { dispose: () => undefined };
-    }
-  }
   const registry = new LateDocuments();
   await setup(t, registry);
   const seen: Seen = { versions: [] };
