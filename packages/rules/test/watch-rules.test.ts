@@ -110,12 +110,14 @@ t.test('the first calls wait for the live document instead of routing on start-u
   t.same(ungated.versions, ['options'], 'without the wait (liveWaitMs: 0) it would have used the start-up rules');
 });
 
-t.test('a source that never answers holds calls for liveWaitMs once, then start-up rules route', async (t) => {
-  class SilentDocuments extends MemoryRegistry {
-    override watchConfig() {
-      return { dispose: () => undefined };
-    }
+/** A registry whose document watch never answers. */
+class SilentDocuments extends MemoryRegistry {
+  override watchConfig() {
+    return { dispose: () => undefined };
   }
+}
+
+t.test('a source that never answers holds calls for liveWaitMs once, then start-up rules route', async (t) => {
   const registry = await setup(t, new SilentDocuments());
   const ev = events();
   const seen: Seen = { versions: [] };
@@ -135,11 +137,6 @@ t.test('a source that never answers holds calls for liveWaitMs once, then start-
 });
 
 t.test('a call with a short deadline does not give up the wait for everyone', async (t) => {
-  class SilentDocuments extends MemoryRegistry {
-    override watchConfig() {
-      return { dispose: () => undefined };
-    }
-  }
   const registry = await setup(t, new SilentDocuments());
   const ev = events();
   const seen: Seen = { versions: [] };
@@ -319,11 +316,6 @@ t.test('once the live document is in, the rules gate leaves the call path (a dor
 });
 
 t.test('a source that never answers: the gate sleeps once it gave up waiting', async (t) => {
-  class SilentDocuments extends MemoryRegistry {
-    override watchConfig() {
-      return { dispose: () => undefined };
-    }
-  }
   const registry = await setup(t, new SilentDocuments());
   const ev = events();
   const seen: Seen = { versions: [] };
