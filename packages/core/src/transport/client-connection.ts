@@ -169,8 +169,8 @@ export class ClientConnection implements FrameSink, ClientStreamHost {
     });
     this.socket.on('data', (chunk: Buffer) => {
       this.received = true;
-      this.readReading = undefined; // a new read: its answers share a new reading (arrivedAt)
       this.decoder.push(chunk);
+      // The read's answers are delivered: the next read's answers share a new reading (arrivedAt).
       this.readReading = undefined;
       this.messages.release();
     });
