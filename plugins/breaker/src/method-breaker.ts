@@ -70,7 +70,7 @@ export class MethodBreaker implements CallGate<Held> {
   }
 
   callEnd(call: CallEnd, held: Held | undefined): void {
-    this.recorder.callEnd(call, held);
+    this.recorder.record(call, held);
   }
 
   private rejection(circuit: Circuit, now: number): RpcError {

@@ -20,7 +20,7 @@ export interface Held {
  * gate (method-breaker.ts) sleeps — which it does whenever every method circuit is closed, nearly
  * always: a call then costs this `callEnd` alone, one hook call instead of the gate's three
  * (`callStart`, `beforeCall`, `callEnd`). While the gate is awake this observer sleeps and the gate's
- * `callEnd` records through `callEnd` here, so each call is recorded once, by whichever of the two
+ * `callEnd` records through `record` here, so each call is recorded once, by whichever of the two
  * the call started with (the kernel keeps a call's hooks to its end).
  *
  * The gate's permits are taken here too (`hold`), so the two read one circuit map.
@@ -55,6 +55,11 @@ export class MethodRecorder implements CallObserver<Held> {
   }
 
   callEnd(call: CallEnd, held: Held | undefined): void {
+    this.record(call, held);
+  }
+
+  /** Records how a unary call ended (`held`: what `hold` gave it); the gate's `callEnd` and this observer's. */
+  record(call: CallEnd, held: Held | undefined): void {
     const invocation = call.invocation;
     if (isStreamKind(invocation.method.kind)) return;
     const error = call.error;
