@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Code, definePlugin, MemoryRegistry, RpcClient, RpcError, type CallEnd, type CallGate, type CallObserver, type ClientPluginContext, type Invocation } from '@trellis/core';
+import { Code, definePlugin, InterceptorOrder, MemoryRegistry, RpcClient, RpcError, type CallEnd, type CallGate, type CallObserver, type ClientPluginContext, type Invocation, type Plugin } from '@trellis/core';
 import { loadEchoService } from '@trellis/testkit';
 import { breaker, type BreakerEvent } from '../src/index.js';
 import { SkippingClock } from './fixtures/clocks.js';
@@ -79,7 +79,7 @@ function spiedBreaker(options: Parameters<typeof breaker>[0]) {
   return { plugin, inner, spy };
 }
 
-async function setup(t: { teardown(fn: () => unknown): void }, options: Parameters<typeof breaker>[0] = {}) {
+async function setup(t: { teardown(fn: () => unknown): void }, options: Parameters<typeof breaker>[0] = {}, others: Plugin[] = []) {
   const registry = new MemoryRegistry();
   const provider = await startPatternProvider('p', registry);
   const { plugin, inner, spy } = spiedBreaker({ endpoint: false, minCalls: 10, coolDownMs: 60_000, maxCoolDownMs: 60_000, ...options });
@@ -90,7 +90,7 @@ async function setup(t: { teardown(fn: () => unknown): void }, options: Paramete
     events.push(e);
     awakeAtEvent.push(`${e.to}: gate ${spy.awake.gate ? 'on' : 'off'}, recorder ${spy.awake.recorder ? 'on' : 'off'}`);
   });
-  const client = new RpcClient({ service: ECHO, registry, plugins: [plugin] });
+  const client = new RpcClient({ service: ECHO, registry, plugins: [...others, plugin] });
   t.teardown(async () => {
     await client.close();
     await provider.server.close({ graceMs: 100 });
@@ -190,4 +190,23 @@ t.test('a live document that turns the breaker off puts the awake gate to sleep;
   t.same(spy.awake, { gate: true, recorder: false }, 'and wakes the gate');
   t.type(await call(), RpcError);
   t.equal(provider.calls.Echo, before + 13, 'the call after it is refused');
+});
+
+t.test('with an interceptor chain (the gate is a layer of it) the gate sleeps and wakes the same way', async (t) => {
+  let intercepted = 0;
+  const outer = definePlugin({
+    meta: { name: '@test/pass-through', kernel: '^0.1.0' },
+    setupClient: (ctx) => ctx.addInterceptor((next) => (invocation) => (intercepted++, next(invocation)), InterceptorOrder.TRACING, 'unary'),
+  });
+  const { provider, spy, call, echo } = await setup(t, {}, [outer]);
+  for (let i = 0; i < 3; i++) t.equal(await call(), 'ok');
+  t.equal(intercepted, 3, 'the calls went through the chain');
+  t.match(spy.asked, { gateCallStart: 0, beforeCall: 0, recorderCallEnd: 3 }, 'its gate layer passed them on untouched');
+  provider.behave({ failures: 1, period: 1 });
+  for (let i = 0; i < 7; i++) await call();
+  t.match(echo(), { state: 'open' }, '7 failures of 10 calls in the window opened it');
+  t.match(await call(), { code: Code.UNAVAILABLE, mayHaveRun: false, message: /^circuit open for trellis\.test\.EchoService\/Echo / });
+  t.equal(provider.calls.Echo, 10, 'the call after the opening was refused in the chain, never sent');
+  t.match(spy.asked, { gateCallStart: 1, beforeCall: 1, gateCallEnd: 1, recorderCallEnd: 10 });
+  t.equal(intercepted, 11);
 });
