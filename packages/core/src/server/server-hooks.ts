@@ -65,8 +65,10 @@ export class ServerHooks {
    * Runs the call's start hooks and its body; returns the body's result (a value or a promise). A
    * gate's refusal is thrown: the caller answers it and calls `end` as for any other failure.
    */
-  start(call: ServerCall, startedAt: number, body: ServerCallBody): unknown {
-    call.startReading = startedAt;
+  start(call: ServerCall, body: ServerCallBody): unknown {
+    // The call's own start reading (its arrival), handed to every callStart as the very heap number
+    // the call holds: read from the call, not passed in, so no second box is made for it.
+    const startedAt = call.startReading as number;
     const observers = this.observers;
     // Whether an observer with `enter` returned a state: only then is the rest of the call entered
     // (a state from an observer without `enter`, metrics' series, needs no walk of the enters).
@@ -129,10 +131,10 @@ export class ServerHooks {
    * the handler and settles when it is done; this wraps it with the hooks, ending the call with the
    * handler's outcome or, for a stream a cancel or the deadline stopped, the abort's status.
    */
-  runStream(call: ServerCall, startedAt: number, chain: (call: ServerInvocation) => Promise<unknown>, clock: () => number): Promise<unknown> {
+  runStream(call: ServerCall, chain: (call: ServerInvocation) => Promise<unknown>, clock: () => number): Promise<unknown> {
     let result: Promise<unknown>;
     try {
-      result = Promise.resolve(this.start(call, startedAt, chain));
+      result = Promise.resolve(this.start(call, chain));
     } catch (error) {
       result = Promise.reject(error);
     }
