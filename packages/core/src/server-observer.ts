@@ -56,7 +56,10 @@ export interface ServerCallObserver<S = unknown> {
  * `admit` throws (an RpcError) to refuse the call: the handler does not run and the caller gets that
  * error. A check that must wait (a verifier that asks another service) returns a promise instead: the
  * rest of the call waits for it, a rejection refuses the call, and what it resolves with is the
- * state (so a state itself cannot be a promise). Otherwise it may return a state, handed back to the
+ * state (so a state itself cannot be a promise). The wait ends at the call's deadline
+ * (DEADLINE_EXCEEDED) or the caller's cancel: the gate did not admit the call then and hears no
+ * end — unless its promise fulfils later all the same, when its `callEnd` comes once, with the call's
+ * code and that state. Otherwise it may return a state, handed back to the
  * gate's `callEnd`, which runs once for every call the gate admitted, however the call ended — a gate
  * that takes a slot gives it back there. `callEnd` must not throw.
  */

@@ -93,7 +93,9 @@ export function clientRules<R extends RuleBase, C>(ctx: ClientPluginContext, spe
     ctx.addGate(gate, RULES_GATE_ORDER);
     // Once the live source answered (or waiting was given up) the gate holds nothing ever again: off
     // the call path (a dormant gate, not even its one test per attempt). Calls already waiting at it
-    // are woken by the same answer and go on.
+    // are woken by the same answer and go on. It never needs waking: the watch cannot lose its answer
+    // (a deleted document is the answer "none", an outage delivers nothing; RuleWatch.onLoaded). A
+    // client closed before the answer drops this listener with its watch.
     watch.onLoaded(() => ctx.setHookActive(gate, false));
   }
   return rules;

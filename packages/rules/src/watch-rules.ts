@@ -41,11 +41,16 @@ export interface RuleWatch {
   gate(waitMs: number): CallGate;
   /**
    * Calls `listener` once, when `loaded` turns true (at once if it is already): from then on the gate
-   * holds nothing, for good — `loaded` never turns back (a deleted or rejected document leaves the
-   * start-up or last rules in force, and calls go on) — so a client puts its gate to sleep there
-   * (`ClientPluginContext.setHookActive`).
+   * holds nothing, for good, so a client puts its gate to sleep there (`ClientPluginContext.setHookActive`)
+   * and never needs to wake it. `loaded` never turns back because the watch has no state in which it
+   * lost its answer: a deleted or empty document is itself an answer ("there is none": the start-up
+   * rules are in force), a rejected one leaves the last rules in force, and a registry that loses its
+   * connection delivers nothing (the last document stays; a snapshot only ever stands in before the
+   * first live answer). A listener not yet called is dropped by `dispose()` (the client's close):
+   * the watch keeps nothing of a closed client.
    */
   onLoaded(listener: () => void): void;
+  /** Leaves the document (the last one out stops watching it); called on the client's or server's close. */
   dispose(): void;
 }
 
@@ -95,10 +100,13 @@ function attach(ctx: DocumentWatchContext, service: ServiceQuery, name: string, 
   }
   document.add(participant);
   const doc = document;
+  /** This holder's onLoaded listeners still waiting on the document: dropped with it, not left on a watch that outlives it. */
+  const listeners: (() => void)[] = [];
   let disposed = false;
   const dispose = (): void => {
     if (disposed) return;
     disposed = true;
+    for (const listener of listeners.splice(0)) doc.offLoaded(listener);
     doc.remove(participant);
   };
   ctx.onClose(dispose);
@@ -107,7 +115,16 @@ function attach(ctx: DocumentWatchContext, service: ServiceQuery, name: string, 
       return doc.loaded;
     },
     gate: (waitMs) => doc.gate(waitMs),
-    onLoaded: (listener) => doc.onLoaded(listener),
+    onLoaded: (listener) => {
+      if (disposed) return;
+      if (doc.loaded) return listener();
+      const once = (): void => {
+        listeners.splice(listeners.indexOf(once), 1);
+        listener();
+      };
+      listeners.push(once);
+      doc.onLoaded(once);
+    },
     dispose,
   };
 }
@@ -168,8 +185,9 @@ class SharedDocument {
   /** The text in force (accepted), to skip repeats and to serve participants that join late. */
   private accepted: string | undefined;
   private lastText: string | undefined | null = null;
-  private waiters: (() => void)[] = [];
-  private loadedListeners: (() => void)[] = [];
+  /** Calls held at the gate; each leaves on its own timeout, the others with the first answer. */
+  private readonly waiters = new Set<() => void>();
+  private readonly loadedListeners = new Set<() => void>();
   private gaveUp = false;
   readonly source: string;
   private readonly place: DocumentPlace;
@@ -235,18 +253,25 @@ class SharedDocument {
 
   onLoaded(listener: () => void): void {
     if (this.loaded) listener();
-    else this.loadedListeners.push(listener);
+    else this.loadedListeners.add(listener);
+  }
+
+  offLoaded(listener: () => void): void {
+    this.loadedListeners.delete(listener);
   }
 
   private whenLoaded(timeoutMs: number): Promise<void> {
     if (this.loaded) return Promise.resolve();
     return new Promise((resolve) => {
+      const { waiters } = this;
       const timer = setTimeout(done, timeoutMs);
       function done(): void {
         clearTimeout(timer);
+        // A call that stopped waiting (its own time ran out) must not stay on the list until the answer.
+        waiters.delete(done);
         resolve();
       }
-      this.waiters.push(done);
+      waiters.add(done);
     });
   }
 
@@ -261,10 +286,16 @@ class SharedDocument {
     this.report(error, this.participants);
   }
 
+  /**
+   * The first answer (or the wait given up, or the watch closed): `loaded` turns true for good. There
+   * is no way back: see RuleWatch.onLoaded for why the watch never loses its answer.
+   */
   private open(): void {
     this.loaded = true;
-    for (const wake of this.waiters.splice(0)) wake();
-    for (const listener of this.loadedListeners.splice(0)) {
+    for (const wake of [...this.waiters]) wake();
+    const listeners = [...this.loadedListeners];
+    this.loadedListeners.clear();
+    for (const listener of listeners) {
       try {
         listener();
       } catch { /* a listener's failure must not stop the others or the registry's callback */ }

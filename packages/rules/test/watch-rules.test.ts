@@ -1,6 +1,8 @@
 import t from 'tap';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Code, definePlugin, MemoryRegistry, RpcClient, StaticRegistry, type CallGate, type ClientPluginContext, type TrellisError } from '@trellis/core';
-import { RULES_GATE_ORDER, type RuleSet, type RulesUpdate } from '../src/index.js';
+import { RULES_GATE_ORDER, RuleSet, watchRules, type RuleWatchContext, type RulesUpdate } from '../src/index.js';
 import { limitSpec } from './fixtures/limits.js';
 import { PING, QUERY, sectionPlugin, startPingServer } from './fixtures/service.js';
 
@@ -327,4 +329,51 @@ t.test('a source that never answers: the gate sleeps once it gave up waiting', a
   await client.invoke('Ping', {});
   t.equal(asked.count, 1, 'only the first call asked it');
   t.equal(ev.errors[0]?.code, 'ERR_RULES_NOT_LOADED', 'the give-up reported as before');
+});
+
+t.test('a client closed before its documents arrived: its gate listener is dropped, not called', async (t) => {
+  const registry = new LateDocuments();
+  await setup(t, registry);
+  const seen: Seen = { versions: [] };
+  const { plugin, asked } = countingGatePlugin({ liveWaitMs: 60_000 }, seen);
+  const client = new RpcClient({ service: PING, registry, plugins: [plugin] });
+  await client.start();
+  const listener = await registry.listener;
+  await client.close();
+  listener('version: live-1\nparam: [{ name: live, max: 1 }]\n');
+  t.same(asked.flips, [], 'the closed client\'s gate was never switched (before: switched off during close)');
+  t.same(seen.rules!.compiled, [], 'and the document did not reach the closed client');
+});
+
+/** `gc()` for this process: V8's flag set at run time, the function taken from a fresh context. */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+t.test('holders that share one watch and close leave no onLoaded listener on it', async (t) => {
+  const registry = new LateDocuments();
+  const container = {};
+  const called: number[] = [];
+  /** One holder of the shared watch (a client's plugin, as clientRules is): its own close hooks. */
+  function holder(id: number): { close(): void; listener: WeakRef<() => void> } {
+    const closers: (() => void)[] = [];
+    const ctx: RuleWatchContext = { registry, container, service: QUERY, clock: { now: () => performance.now() }, onClose: (fn) => void closers.push(fn) };
+    const target = new RuleSet<readonly string[]>({ compiled: [], version: 'none', origin: 'options', source: 'test' });
+    const watch = watchRules(ctx, 'routes', { spec: limitSpec('param'), target, onError: () => undefined })!;
+    const listener = (): void => void called.push(id);
+    watch.onLoaded(listener);
+    return { close: () => closers.forEach((fn) => fn()), listener: new WeakRef(listener) };
+  }
+  const open = holder(0);
+  const closed = Array.from({ length: 100 }, (_, i) => holder(i + 1));
+  for (const h of closed) h.close();
+  const listener = await registry.listener;
+  const gc = collector();
+  gc();
+  t.equal(closed.filter((h) => h.listener.deref() !== undefined).length, 0, 'no closed holder\'s listener is still reachable (collected)');
+  t.ok(open.listener.deref(), 'the open holder\'s listener is held');
+  listener('version: 1\nparam: [{ name: a, max: 1 }]\n');
+  t.same(called, [0], 'only the open holder was told the documents are in');
+  open.close();
 });

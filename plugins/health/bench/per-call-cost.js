@@ -27,7 +27,8 @@ async function isolated() {
   const transport = new TcpClientTransport();
   const monitor = new HealthMonitor(transport, resolveHealthOptions({ intervalMs: 3_600_000 }), clock, new HealthEvents(), 'bench', undefined);
   monitor.setEndpoints([endpoint]);
-  const router = new WarmupRouter({ warmupMs: 60_000, rampStart: (e) => monitor.rampStart(e), version: () => monitor.version });
+  // refresh: 'expire', as the plugin wires it: the ticks are its dormancy's (not run here), not the router's own timer.
+  const router = new WarmupRouter({ warmupMs: 60_000, rampStart: (e) => monitor.rampStart(e), version: () => monitor.version, refresh: 'expire' });
   const result = { response: {}, metadata: new Map(), endpoint };
   const inv = { excluded: new Set(), attempt: 1 };
   const send = () => Promise.resolve(result);

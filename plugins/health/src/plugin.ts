@@ -62,7 +62,8 @@ export function health(options: HealthOptions = {}): HealthPlugin {
       if (resolved.warmupMs > 0) {
         // One ramp for the router and for its dormancy, which judge the same endpoints.
         const ramp = { warmupMs: resolved.warmupMs, rampStart: (endpoint: Endpoint) => monitor.rampStart(endpoint) };
-        const router = new WarmupRouter({ ...ramp, version: () => monitor.version });
+        // Its refresh is ticked by the dormancy's one timer (`expire`), not a timer of its own.
+        const router = new WarmupRouter({ ...ramp, version: () => monitor.version, refresh: 'expire' });
         ctx.addRouter(router);
         // Off the call path while nothing ramps (the steady state): woken by a new list or a health
         // change, asleep again when the last ramp ends.

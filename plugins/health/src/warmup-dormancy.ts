@@ -17,13 +17,19 @@ export interface WarmupDormancyOptions extends Pick<WarmupRouterOptions, 'warmup
  * came back, less than `warmupMs` ago). Judged on the whole discovered list, not on what the routers
  * before it leave: when nothing in it ramps, no subset does, whatever rule narrows it later. It wakes
  * the router on what can start a ramp — a new list (`update`), a health change (`recheck`: a recovery
- * sets a ramp) — and puts it back to sleep with a timer when the last ramp ends. While awake, a
- * periodic timer (unref'd, cleared when the ramps end or on close) ticks the router's refresh.
+ * sets a ramp) — and puts it back to sleep when the last ramp ends.
+ *
+ * One timer does both jobs while a ramp runs (unref'd; cleared when the ramps end and on close): it
+ * fires every WARMUP_REFRESH_MS to tick the router's refresh, and its last step is cut short to fire
+ * just after the last ramp ends, where it puts the router to sleep.
  */
 export class WarmupDormancy {
   private endpoints: readonly Endpoint[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private ticker: ReturnType<typeof setInterval> | undefined;
+  /** Wall-clock ms the timer fires at (valid while `timer` is set). */
+  private firesAt = 0;
+  /** Wall-clock ms just after the latest ramp in progress ends; -1: none. */
+  private until = -1;
   private readonly wallClock: () => number;
 
   constructor(private readonly options: WarmupDormancyOptions) {
@@ -38,8 +44,6 @@ export class WarmupDormancy {
 
   /** Something that can start a ramp changed (an endpoint's health): look again. */
   recheck(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
     const now = this.wallClock();
     const { warmupMs, rampStart } = this.options;
     // The latest end of a ramp in progress; -1: none.
@@ -51,30 +55,42 @@ export class WarmupDormancy {
       const end = from + warmupMs;
       if (end > now && end > until) until = end;
     }
+    this.until = until < 0 ? -1 : until + 1;
     this.options.setActive(until >= 0);
-    this.setTicking(until >= 0);
-    if (until >= 0) {
-      // Once the last ramp is over the router would hand every list back unchanged: asleep then.
-      this.timer = setTimeout(() => this.recheck(), until - now + 1);
-      this.timer.unref();
+    if (until < 0) {
+      this.stop();
+      return;
     }
+    // A timer already running keeps its step (a stream of list or health changes must not starve the
+    // ticks), unless the ramps now end before it fires.
+    if (this.timer === undefined || this.firesAt > this.until) this.arm(now);
   }
 
   close(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.setTicking(false);
+    this.until = -1;
+    this.stop();
   }
 
-  private setTicking(on: boolean): void {
-    const tick = this.options.tick;
-    if (on && this.ticker === undefined && tick !== undefined) {
-      this.ticker = setInterval(tick, WARMUP_REFRESH_MS);
-      // A client's process must not stay alive for a ramp's refresh.
-      this.ticker.unref();
-    } else if (!on && this.ticker !== undefined) {
-      clearInterval(this.ticker);
-      this.ticker = undefined;
-    }
+  /** The next step: a tick's WARMUP_REFRESH_MS, or less when the last ramp ends sooner. */
+  private arm(now: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.firesAt = Math.min(now + WARMUP_REFRESH_MS, this.until);
+    this.timer = setTimeout(() => this.fired(), this.firesAt - now);
+    // A client's process must not stay alive for a ramp.
+    this.timer.unref();
+  }
+
+  private fired(): void {
+    this.timer = undefined;
+    const now = this.wallClock();
+    // The last ramp is over: look again (asleep, or a ramp that began meanwhile keeps it awake).
+    if (now >= this.until) return this.recheck();
+    this.options.tick?.();
+    this.arm(now);
+  }
+
+  private stop(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }

@@ -1,9 +1,11 @@
 import type { Endpoint, Invocation, Router } from '@trellis/core';
 import { RouterOrder } from '@trellis/core/spi';
+import { invalidOption } from '@trellis/core/toolkit';
 
 /**
  * How often a list with an endpoint still ramping is recomputed (balancers rebuild per list): the
- * step of WarmupDormancy's timer, which marks the router's list stale (`expire`) while a ramp runs.
+ * step of the timer that marks the router's list stale (`expire`) while a ramp runs — the router's
+ * own, or in the health plugin WarmupDormancy's.
  */
 export const WARMUP_REFRESH_MS = 250;
 
@@ -27,6 +29,14 @@ export interface WarmupRouterOptions {
   readonly version: () => number;
   /** Wall-clock ms, to compare with registry start times (default Date.now). */
   readonly wallClock?: () => number;
+  /**
+   * What moves the ramp weights on. `'timer'` (default): the router's own one-shot timer, armed when
+   * it computes a list in which something ramps and firing WARMUP_REFRESH_MS later (unref'd; none
+   * while nothing ramps or no call comes), so a hand-built router needs nothing else. `'expire'`: the
+   * owner calls `expire()` on a timer of its own — the health plugin does, from the one timer that
+   * also puts the router to sleep when the ramps end.
+   */
+  readonly refresh?: 'timer' | 'expire';
 }
 
 /**
@@ -36,8 +46,8 @@ export interface WarmupRouterOptions {
  *
  * The output keeps its identity between refreshes, and is the input itself once nothing ramps, so
  * a steady list costs two comparisons per call. While something ramps, the weights move when a
- * timer says so (`expire`: WarmupDormancy's tick, every WARMUP_REFRESH_MS), not by a clock read on
- * every call.
+ * timer says so (every WARMUP_REFRESH_MS: the router's own, or its owner's calling `expire`; see
+ * `refresh`), not by a clock read on every call.
  */
 export class WarmupRouter implements Router {
   readonly name = 'warmup';
@@ -48,8 +58,14 @@ export class WarmupRouter implements Router {
   /** Set by `expire` (the ramp's timer): the next call recomputes the ramp weights. */
   private stale = false;
   private readonly wallClock: () => number;
+  /** Whether the router arms its own refresh timer (`refresh: 'timer'`). */
+  private readonly ownTimer: boolean;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: WarmupRouterOptions) {
+    const refresh = options.refresh ?? 'timer';
+    if (refresh !== 'timer' && refresh !== 'expire') throw invalidOption('refresh', refresh, "'timer' or 'expire'", 'WarmupRouter');
+    this.ownTimer = refresh === 'timer';
     this.wallClock = options.wallClock ?? Date.now;
   }
 
@@ -83,6 +99,15 @@ export class WarmupRouter implements Router {
     this.lastOutput = result;
     this.lastVersion = this.options.version();
     this.stale = false;
+    // Something ramps: the weights must move on. One pending timer at most, none once nothing ramps.
+    if (output !== undefined && this.ownTimer && this.refreshTimer === undefined) {
+      this.refreshTimer = setTimeout(() => {
+        this.refreshTimer = undefined;
+        this.stale = true;
+      }, WARMUP_REFRESH_MS);
+      // Nothing to close: it fires once, sets a flag, and must not keep the process alive.
+      this.refreshTimer.unref();
+    }
     return result;
   }
 }

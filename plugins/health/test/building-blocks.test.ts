@@ -1,6 +1,7 @@
 import t from 'tap';
 import { ContextValues, type Endpoint, type Invocation } from '@trellis/core';
 import { EMPTY_SET, RouterOrder } from '@trellis/core/spi';
+import { waitFor } from '@trellis/testkit';
 import { AvailabilityWindow, WarmupRouter, warmupWeight } from '../src/index.js';
 
 // The two pure building blocks, on fake clocks: the availability window and the warm-up router.
@@ -66,6 +67,7 @@ t.test('ramps new endpoints, refreshes on the ramp timer\'s tick, and hands back
     rampStart: (e) => e.startedAt ?? 0,
     version: () => version,
     wallClock: () => wall,
+    refresh: 'expire', // the ticks are this test's `expire()` calls (the plugin's WarmupDormancy makes them)
   });
   t.equal(router.order, RouterOrder.HEALTH + 1, 'runs right after the health filter');
   const old = endpoint(1, 1);
@@ -98,4 +100,30 @@ t.test('endpoints without a start time (static addresses) are never ramped', asy
   const router = new WarmupRouter({ warmupMs: 10_000, rampStart: (e) => e.startedAt ?? 0, version: () => 0 });
   const list = [endpoint(1, undefined), endpoint(2, 0)];
   t.equal(router.route(list, invocation), list);
+});
+
+t.test('a hand-built WarmupRouter moves its ramp on its own timer; refresh: \'expire\' leaves that to its owner', async (t) => {
+  const ramp = { warmupMs: 10_000, rampStart: (e: Endpoint) => e.startedAt ?? 0, version: () => 0 };
+  const alone = new WarmupRouter(ramp);
+  const owned = new WarmupRouter({ ...ramp, refresh: 'expire' });
+  const list = [endpoint(1, 1), endpoint(2, Date.now())];
+  const weight = (router: WarmupRouter): number => router.route(list, invocation)[1]!.weight;
+  const [aloneFirst, ownedFirst] = [weight(alone), weight(owned)];
+  t.ok(aloneFirst < 100 && ownedFirst < 100, 'both ramp the new endpoint');
+  // The router's timer is unref'd (it must not keep a process alive): hold the loop open meanwhile.
+  const hold = setInterval(() => undefined, 10_000);
+  t.teardown(() => clearInterval(hold));
+  // No event says the timer fired: poll as calls would come, bounded generously for a loaded machine.
+  await waitFor(() => weight(alone) > aloneFirst, { what: 'the hand-built router\'s weight moved with no expire() call', timeoutMs: 9_000 });
+  t.pass('the weight of a router used alone moved on, with no expire() call');
+  t.equal(weight(owned), ownedFirst, 'refresh: \'expire\': unchanged until its owner calls expire()');
+  owned.expire();
+  t.ok(weight(owned) > ownedFirst, 'and moved once it did');
+});
+
+t.test('WarmupRouter refuses an unknown refresh', async (t) => {
+  t.throws(
+    () => new WarmupRouter({ warmupMs: 1, rampStart: () => 0, version: () => 0, refresh: 'tick' as 'timer' }),
+    { code: 'ERR_INVALID_OPTION', message: /refresh/ },
+  );
 });

@@ -20,7 +20,7 @@ import { advertisedHost } from './advertised-host.js';
 import { ListenerSet, NATIVE_PROTOCOL, protocolPorts, resolveListeners, type ListenerAddress, type ListenerOptions } from './listener-set.js';
 import { ServingState } from './serving-state.js';
 import { errorForCaller, HandlerError } from './error-redaction.js';
-import { ServerCall } from './server-call.js';
+import { deadlineBudget, ServerCall } from './server-call.js';
 import { codeOfThrown, ServerHooks, type ServerCallBody } from './server-hooks.js';
 import { composeServerInterceptors, type ServerInterceptor, type ServerInvoker } from './server-invocation.js';
 import { ServiceTable, type Handler, type MethodEntry } from './service-table.js';
@@ -339,7 +339,7 @@ export class RpcServer {
         // synchronous), through the method's direct body (bodyFor).
         this.directBody = this.interceptors.length === 0;
         this.unaryBody = chain;
-        this.streamInvoker = (call) => this.hooks.runStream(call as ServerCall, this.clock.now(), chain, () => this.clock.now());
+        this.streamInvoker = (call) => this.hooks.runStream(call as ServerCall, chain, () => this.clock.now());
       }
       this.listenerSet = await ListenerSet.open(this.listenerSpecs, this.servingState, this.dispatch, this.streamDispatch);
       for (const hook of this.listeningHooks) await hook(this.listenerSet.primary);
@@ -502,16 +502,14 @@ export class RpcServer {
       ));
     }
     const now = this.clock.now();
-    let deadline = request.timeoutMs > 0 ? now + request.timeoutMs : Infinity;
-    if (entry.timeoutMs !== undefined) deadline = Math.min(deadline, now + entry.timeoutMs);
-    const call = new ServerCall(entry.service, entry.method, message, request, deadline, request.attempt, request.peer, this.timer);
+    const call = new ServerCall(entry.service, entry.method, message, request, now, deadlineBudget(request.timeoutMs, entry.timeoutMs), request.attempt, request.peer, this.timer);
     exchange.onCancel = (reason) => call.abort(reason);
     let result: unknown;
     try {
       // No interceptor: the handler itself, so one that answers synchronously is answered in this
       // turn, with no promise around it.
       if (this.bareHandlers) result = entry.handler(message, call as never);
-      else result = this.hooks.empty ? this.invoker(call) : this.hooks.start(call, now, body);
+      else result = this.hooks.empty ? this.invoker(call) : this.hooks.start(call, body);
     } catch (error) {
       return this.answerError(call, exchange, request, error);
     }

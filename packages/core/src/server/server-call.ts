@@ -22,6 +22,16 @@ interface MetadataSource {
 }
 
 /**
+ * A call's deadline as a distance from its arrival: the caller's timeout (0 on the wire: none) capped
+ * by the method's own (`@RpcMethod({ timeoutMs })`), or -1 when neither sets one.
+ */
+export function deadlineBudget(requestTimeoutMs: number, methodTimeoutMs: number | undefined): number {
+  const budget = requestTimeoutMs > 0 ? requestTimeoutMs : -1;
+  if (methodTimeoutMs === undefined) return budget;
+  return budget < 0 ? methodTimeoutMs : Math.min(budget, methodTimeoutMs);
+}
+
+/**
  * The ServerInvocation handed to interceptors and the handler (and its own context values). Its AbortSignal — and the deadline
  * timer entry that fires it — is created only when someone reads `signal`: most handlers never do,
  * and an AbortController per call is measurable on the hot path.
@@ -44,11 +54,14 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
   gatesPassed = 0;
   code: Code = Code.OK;
   error: unknown = undefined;
-  // The hooks' clock readings at the call's start and end (ServerHooks), kept as the very numbers the
-  // clock returned: a field that starts undefined stays a tagged field in V8, so storing a reading
-  // shares its heap number. A field that starts at 0 turns into a double field once a fraction is
-  // stored, and from then on every call object allocates a 16-byte box per such field when it is built
-  // (32 B per governed call for startedAt and latencyMs; docs/performance.md, session 10 kernel fields).
+  // The clock readings at the call's start and end, kept as the very numbers the clock returned: a
+  // field that starts undefined stays a tagged field in V8, so storing a reading shares its heap number.
+  // A field that starts at 0 turns into a double field once a fraction is stored, and from then on
+  // every call object allocates a 16-byte box per such field when it is built (docs/performance.md,
+  // session 10 kernel fields). The start is the dispatch's one reading, which the deadline is counted
+  // from too: the deadline is `startReading + budgetMs`, not a number of its own, so a governed call
+  // boxes one reading for both (a stored `now + timeout` was a second 16-byte heap number per call;
+  // docs/performance.md, "Governance path, session 12 (server)"). The hooks' end reading is the other.
   startReading: number | undefined = undefined;
   endReading: number | undefined = undefined;
 
@@ -61,15 +74,25 @@ export class ServerCall extends ContextValues implements ServerInvocation, Deadl
      * transport creates an empty map only then: most handlers never read it).
      */
     private readonly metadataSource: Metadata | MetadataSource,
-    readonly deadline: number,
+    /** The server's clock when the call arrived: its start and what its deadline counts from. */
+    receivedAt: number,
+    /** From `receivedAt` to the deadline, ms, or -1 for none (`deadlineBudget`): a small integer, no heap number. */
+    private readonly budgetMs: number,
     readonly attempt: number,
     readonly peer: PeerInfo,
     private readonly timer: DeadlineTimer,
   ) {
     super();
+    this.startReading = receivedAt;
   }
 
-  /** ServerCallEnd: the start reading (0 until the hooks start the call). */
+  /** The server's monotonic ms by which the call must be answered (Infinity: no deadline). */
+  get deadline(): number {
+    const budget = this.budgetMs;
+    return budget < 0 ? Infinity : (this.startReading as number) + budget;
+  }
+
+  /** ServerCallEnd: the start reading (the call's arrival; for a stream the hooks' own reading). */
   get startedAt(): number {
     return this.startReading ?? 0;
   }

@@ -1,5 +1,6 @@
 import { Code, RpcError } from '../errors.js';
 import type { ServerCallObserver, ServerGate } from '../server-observer.js';
+import { holdForGate } from './gate-hold.js';
 import type { ServerCall } from './server-call.js';
 import type { ServerInvocation } from './server-invocation.js';
 
@@ -64,8 +65,10 @@ export class ServerHooks {
    * Runs the call's start hooks and its body; returns the body's result (a value or a promise). A
    * gate's refusal is thrown: the caller answers it and calls `end` as for any other failure.
    */
-  start(call: ServerCall, startedAt: number, body: ServerCallBody): unknown {
-    call.startReading = startedAt;
+  start(call: ServerCall, body: ServerCallBody): unknown {
+    // The call's own start reading (its arrival), handed to every callStart as the very heap number
+    // the call holds: read from the call, not passed in, so no second box is made for it.
+    const startedAt = call.startReading as number;
     const observers = this.observers;
     // Whether an observer with `enter` returned a state: only then is the rest of the call entered
     // (a state from an observer without `enter`, metrics' series, needs no walk of the enters).
@@ -128,10 +131,10 @@ export class ServerHooks {
    * the handler and settles when it is done; this wraps it with the hooks, ending the call with the
    * handler's outcome or, for a stream a cancel or the deadline stopped, the abort's status.
    */
-  runStream(call: ServerCall, startedAt: number, chain: (call: ServerInvocation) => Promise<unknown>, clock: () => number): Promise<unknown> {
+  runStream(call: ServerCall, chain: (call: ServerInvocation) => Promise<unknown>, clock: () => number): Promise<unknown> {
     let result: Promise<unknown>;
     try {
-      result = Promise.resolve(this.start(call, startedAt, chain));
+      result = Promise.resolve(this.start(call, chain));
     } catch (error) {
       result = Promise.reject(error);
     }
@@ -166,8 +169,9 @@ export class ServerHooks {
     for (let i = from; i < gates.length; i++) {
       const state = gates[i]!.admit(call, call.startedAt);
       if (isThenable(state)) {
-        // An asynchronous check (an auth verifier that returns a promise): the rest waits for it.
-        return Promise.resolve(state).then((settled) => {
+        // An asynchronous check (an auth verifier that returns a promise): the rest waits for it, as
+        // long as the call may wait (gate-hold.ts: its deadline, the caller's cancel).
+        return holdForGate(call, state, (late) => this.admittedLate(call, i, late)).then((settled) => {
           call.gatesPassed = i + 1;
           if (settled !== undefined) call.setHookState(base + i, settled);
           return this.admit(call, body, i + 1);
@@ -177,6 +181,29 @@ export class ServerHooks {
       if (state !== undefined) call.setHookState(base + i, state);
     }
     return body(call);
+  }
+
+  /**
+   * Gate `i`'s promise fulfilled after the kernel stopped waiting for it (the call's deadline passed,
+   * the caller cancelled): the gate admitted a call that is over, and it hears that call's end once —
+   * with the end's code, DEADLINE_EXCEEDED or CANCELLED, and the state it fulfilled with (a permit a
+   * limiter's queue handed out late is given back). Nothing after that gate runs. When the kernel's
+   * end is still on its way (the abort's rejection settles a few microtasks later), the gate is
+   * counted as admitted and `end` calls it; when the end is done, it is called here.
+   */
+  private admittedLate(call: ServerCall, i: number, state: unknown): void {
+    const gate = this.sortedGates[i]!;
+    if (gate.callEnd === undefined) return;
+    if (call.endReading === undefined) {
+      call.gatesPassed = i + 1;
+      if (state !== undefined) call.setHookState(this.observers.length + i, state);
+      return;
+    }
+    try {
+      gate.callEnd(call, state);
+    } catch (thrown) {
+      this.report(gate, thrown);
+    }
   }
 
   private report(hook: object, error: unknown): void {

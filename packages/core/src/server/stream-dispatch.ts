@@ -6,7 +6,7 @@ import type { Metadata } from '../metadata.js';
 import type { ServiceKey } from '../service-key.js';
 import type { PeerInfo } from '../transport.js';
 import type { InboundStream, ServerStreamExchange, StreamHandler, StreamKind } from '../transport-stream.js';
-import { ServerCall } from './server-call.js';
+import { deadlineBudget, ServerCall } from './server-call.js';
 import type { ServerInvoker } from './server-invocation.js';
 import type { Handler, ServiceTable } from './service-table.js';
 
@@ -52,11 +52,10 @@ function open(settings: StreamDispatchSettings, stream: InboundStream, exchange:
     return exchange.fail(notExecuted(Code.UNIMPLEMENTED, `method ${what} is ${kind}, but the client opened it as a ${stream.kind} stream (are both built from the same .proto?)`));
   }
   const now = settings.clock.now();
-  let deadline = stream.timeoutMs > 0 ? now + stream.timeoutMs : Infinity;
-  if (entry.timeoutMs !== undefined) deadline = Math.min(deadline, now + entry.timeoutMs);
+  const budget = deadlineBudget(stream.timeoutMs, entry.timeoutMs);
   const counts = { messagesReceived: 0, messagesSent: 0 };
   const start = (request: unknown) => {
-    const call = new StreamServerCall(entry.service, entry.method, request, stream.metadata, deadline, stream.attempt, stream.peer, settings.timer, exchange, kind, what, counts);
+    const call = new StreamServerCall(entry.service, entry.method, request, stream.metadata, now, budget, stream.attempt, stream.peer, settings.timer, exchange, kind, what, counts);
     // Open from the chain's start to the handler's end (or the transport's abort), counted once.
     service.openStreams++;
     let open = true;
@@ -130,7 +129,8 @@ export class StreamServerCall extends ServerCall {
     method: MethodDescriptor,
     request: unknown,
     metadata: Metadata,
-    deadline: number,
+    receivedAt: number,
+    budgetMs: number,
     attempt: number,
     peer: PeerInfo,
     timer: DeadlineTimer,
@@ -140,7 +140,7 @@ export class StreamServerCall extends ServerCall {
     /** `ServerInvocation.stream`: this call's message counts, kept by the dispatch and the handler loop. */
     readonly stream: { messagesReceived: number; messagesSent: number },
   ) {
-    super(service, method, request, metadata, deadline, attempt, peer, timer);
+    super(service, method, request, metadata, receivedAt, budgetMs, attempt, peer, timer);
   }
 
   override get responseHeaders(): Metadata {
