@@ -30,9 +30,14 @@ async function cpuNs(fn) {
   return (used.user + used.system) * 1000;
 }
 
-/** What a plugin registers on a client, collected from a minimal context. */
+/**
+ * What a plugin registers on a client and has active (`setHookActive`) after its set-up, collected
+ * from a minimal context: the breaker's method gate sleeps while every circuit is closed (session 12),
+ * and its recorder observer ends the calls instead.
+ */
 function clientParts(plugin) {
   const parts = { interceptors: [], gates: [], observers: [], routers: [] };
+  const dormant = new Set();
   plugin.setupClient({
     side: 'client', clock: { now: () => performance.now() }, registry: new MemoryRegistry(), container: {},
     service: { group: 'default', name: SERVICE, version: '*' },
@@ -42,17 +47,30 @@ function clientParts(plugin) {
     addGate: (g) => (parts.gates.push(g), parts.observers.push(g)),
     observe: (o) => parts.observers.push(o),
     addRouter: (r) => parts.routers.push(r),
+    setHookActive: (hook, active) => (active ? dormant.delete(hook) : dormant.add(hook)),
     addInspector() {},
     onEndpoints: () => ({ dispose() {} }),
     onClose() {},
   });
-  return parts;
+  const awake = (list) => list.filter((hook) => !dormant.has(hook));
+  return { interceptors: parts.interceptors, gates: awake(parts.gates), observers: awake(parts.observers), routers: awake(parts.routers) };
 }
 
-function serverInterceptor(plugin) {
-  let interceptor;
-  plugin.setupServer({ side: 'server', container: {}, clock: { now: () => performance.now() }, registry: { name: 'none' }, addInterceptor: (i) => (interceptor = i), addInspector() {}, inspect: () => ({ kernel: {} }), onClose() {} });
-  return interceptor;
+/**
+ * The limiter's server side around a handler that answers at once, as the kernel runs it: since
+ * session 11 a server gate (`admit` before the handler, `callEnd` after), no interceptor layer.
+ */
+function serverGated(plugin, handler) {
+  let gate;
+  plugin.setupServer({ side: 'server', container: {}, clock: { now: () => performance.now() }, registry: { name: 'none' }, addGate: (g) => (gate = g), addInspector() {}, inspect: () => ({ kernel: {} }), onClose() {} });
+  // The kernel's readings (start, latency) exist with or without the limiter: fixed ones here.
+  return (call) => {
+    const held = gate.admit(call, 0);
+    return handler(call).then((result) => {
+      gate.callEnd?.({ invocation: call, code: 0, error: undefined, startedAt: 0, latencyMs: 1 }, held);
+      return result;
+    });
+  };
 }
 
 async function isolated() {
@@ -61,7 +79,8 @@ async function isolated() {
   const inv = { service: { group: 'default', name: SERVICE, version: '*' }, method, request: {}, metadata: new Map(), deadline: Infinity, signal: undefined, attempt: 1, excluded: new Set(), context: null };
   const list = Object.freeze([endpoint, { ...endpoint, id: '127.0.0.1:2', port: 2 }]);
   const { interceptors, gates, observers, routers } = clientParts(breaker());
-  // The endpoint circuits' observer (attempts) and the method circuits' (calls: `callEnd`).
+  // The endpoint circuits' observer (attempts) and the method circuits' (calls: `callEnd`; the gate
+  // while awake, else the recorder).
   const observer = observers.find((o) => o.attemptEnd !== undefined);
   const callObserver = observers.find((o) => o.callEnd !== undefined);
   // As the kernel does: cluster interceptor → routers → attemptStart → send → attemptEnd (one reused
@@ -82,21 +101,24 @@ async function isolated() {
     return Promise.resolve(result);
   };
   // Session 8: the method circuit is a gate (callStart → beforeCall, no layer); before, an interceptor.
+  // Session 12: the gate sleeps while every circuit is closed (as here): neither runs, and the
+  // recorder's callEnd (the call observer above) records the call.
   const gate = gates[0];
+  const interceptor = interceptors[0];
   const intercepted = gate !== undefined
     ? (invocation) => {
       state = gate.callStart?.(invocation);
       gate.beforeCall(invocation, state);
       return bottom(invocation);
     }
-    : interceptors[0](bottom);
+    : interceptor !== undefined ? interceptor(bottom) : bottom;
   // The kernel's own `.then` that reports callEnd exists with or without the breaker (any call
   // observer or interceptor chain has it), so it is not the breaker's: only the callEnd call is.
   const client = (invocation) => intercepted(invocation).then(ended);
   const same = (value) => value;
   const bare = () => Promise.resolve(result).then(same);
   const call = { service: inv.service, method, request: {}, metadata: new Map(), attempt: 1 };
-  const server = serverInterceptor(limiter(LIMITS))(() => Promise.resolve(result));
+  const server = serverGated(limiter(LIMITS), () => Promise.resolve(result));
   const serverBare = () => Promise.resolve(result);
   const cases = [
     ['client, no plugin (a resolved promise + .then)', () => bare(inv)],

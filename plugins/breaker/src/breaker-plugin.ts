@@ -1,4 +1,4 @@
-import { InterceptorOrder, definePlugin, type Plugin } from '@trellis/core';
+import { definePlugin, type Plugin } from '@trellis/core';
 import type { Clock, Disposable } from '@trellis/core/spi';
 import { documentRules, warnRuleError } from '@trellis/rules';
 import { BreakerConfig } from './breaker-config.js';
@@ -60,10 +60,9 @@ export function breaker(options: BreakerOptions = {}): BreakerPlugin {
       const endpointBreaker = new EndpointBreaker(endpoints, config, clock, clock !== ctx.clock);
       ctx.observe(endpointBreaker);
       ctx.addRouter(endpointBreaker);
-      const methodBreaker = new MethodBreaker(methods, config, clock, clock !== ctx.clock);
-      // Unary calls: a gate (no promise layer); stream calls: the interceptor (set-up outcomes).
-      ctx.addGate(methodBreaker, InterceptorOrder.BREAKER);
-      ctx.addInterceptor(methodBreaker.interceptor, InterceptorOrder.BREAKER, 'streams');
+      // Unary calls: a gate (no promise layer) awake only while a method circuit is not closed, and
+      // an observer that records while it sleeps; stream calls: an interceptor (set-up outcomes).
+      MethodBreaker.register(ctx, methods, config, clock);
       const subscription = ctx.onEndpoints((list) => endpoints.retain(new Set(list.map((e) => e.id))));
       config.onChange(() => {
         const now = config.current;

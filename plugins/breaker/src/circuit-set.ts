@@ -11,6 +11,8 @@ export class CircuitSet implements CircuitOwner {
   version = 0;
   /** Circuits not closed; 0 lets the router return its input untouched without looking further. */
   notClosed = 0;
+  /** Told when `notClosed` leaves 0 (false) or comes back to it (true): the method gate's sleep and wake. */
+  private allClosedListener: ((allClosed: boolean) => void) | undefined;
   /**
    * Read through the circuit looked up last: an attempt's start and end (and the next call's) ask
    * for the same endpoint's, so most look-ups are the same id string again and skip the Map.
@@ -31,6 +33,15 @@ export class CircuitSet implements CircuitOwner {
     return circuit;
   }
 
+  /**
+   * `listener(false)` when a circuit leaves 'closed' while every other one was closed, `listener(true)`
+   * when the last circuit not closed closes again or is dropped. Synchronous, before the state
+   * change's event is emitted: a listener that calls at once already meets the new state.
+   */
+  onAllClosedChange(listener: (allClosed: boolean) => void): void {
+    this.allClosedListener = listener;
+  }
+
   peek(key: string): Circuit | undefined {
     return this.circuits.get(key);
   }
@@ -47,7 +58,7 @@ export class CircuitSet implements CircuitOwner {
     for (const [key, circuit] of this.circuits) {
       if (keys.has(key)) continue;
       this.circuits.delete(key);
-      if (circuit.state !== 'closed') this.notClosed--;
+      if (circuit.state !== 'closed') this.countNotClosed(-1);
       this.version++;
     }
     this.recomputeDue();
@@ -59,7 +70,7 @@ export class CircuitSet implements CircuitOwner {
       const settings = settingsFor(key);
       if (settings === undefined) {
         this.circuits.delete(key);
-        if (circuit.state !== 'closed') this.notClosed--;
+        if (circuit.state !== 'closed') this.countNotClosed(-1);
       } else {
         circuit.update(settings);
       }
@@ -87,8 +98,8 @@ export class CircuitSet implements CircuitOwner {
   }
 
   transitioned(circuit: Circuit, from: CircuitState, to: CircuitState, reason: string, now: number): void {
-    if (from === 'closed') this.notClosed++;
-    if (to === 'closed') this.notClosed--;
+    if (from === 'closed') this.countNotClosed(1);
+    if (to === 'closed') this.countNotClosed(-1);
     if (to === 'open') this.nextDue = Math.min(this.nextDue, circuit.openUntil);
     this.version++;
     this.emit({ service: this.service, kind: this.kind, key: circuit.key, from, to, reason, coolDownMs: circuit.coolDownMs, at: now });
@@ -96,6 +107,12 @@ export class CircuitSet implements CircuitOwner {
 
   probesChanged(): void {
     this.version++;
+  }
+
+  private countNotClosed(delta: number): void {
+    const wasAllClosed = this.notClosed === 0;
+    this.notClosed += delta;
+    if (wasAllClosed !== (this.notClosed === 0)) this.allClosedListener?.(!wasAllClosed);
   }
 
   private recomputeDue(): void {

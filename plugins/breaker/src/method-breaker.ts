@@ -1,19 +1,10 @@
-import { Code, isStreamKind, RpcError, type CallEnd, type CallGate, type Interceptor, type Invocation } from '@trellis/core';
+import { Code, InterceptorOrder, RpcError, type CallEnd, type CallGate, type ClientPluginContext, type Interceptor, type Invocation } from '@trellis/core';
 import type { Clock } from '@trellis/core/spi';
-import { LastHitMap } from '@trellis/core/toolkit';
 import type { BreakerConfig } from './breaker-config.js';
-import { formatMs, NORMAL, REJECT, type Circuit, type Permit } from './circuit.js';
+import { formatMs, REJECT, type Circuit } from './circuit.js';
 import type { CircuitSet } from './circuit-set.js';
-import { classify, Outcome } from './failure-codes.js';
+import { MethodRecorder, TimedMethodRecorder, type Held } from './method-recorder.js';
 import { recordOutcome } from './record-outcome.js';
-
-/** A unary call that holds something of its circuit: a half-open probe's permit, a rejection, or a call timed on the breaker's own clock. */
-interface Held {
-  readonly circuit: Circuit;
-  readonly permit: Permit;
-  /** When the permit was taken (the breaker's clock). */
-  readonly started: number;
-}
 
 /**
  * Per-method (or per-service) circuits at InterceptorOrder.BREAKER: above retry, so it counts calls
@@ -22,33 +13,47 @@ interface Held {
  * and above routing, so an open circuit costs no routing, no pick and no socket. An open circuit fails
  * the call at once with UNAVAILABLE that names it; the call never ran (mayHaveRun false).
  *
- * Unary calls: a gate (`CallGate`, no promise layer). While a circuit is closed — nearly every call —
- * `callStart` returns nothing, `beforeCall` passes, and `callEnd` records the kernel's code and
- * latency at the kernel's end reading (`CallEnd.endedAt`: no clock read). Otherwise `callStart` takes
- * the permit (a probe, or REJECT), `beforeCall` throws the rejection, and `callEnd` records the
- * probe's outcome with its permit. Stream calls keep the interceptor (`interceptor`, registered for
- * streams only): their circuit judges the set-up, which `callEnd` (the stream's end) does not report.
+ * Unary calls: a gate (`CallGate`, no promise layer) that is awake only while some method circuit
+ * is not closed (`register`): then `callStart` takes the permit (a probe, or REJECT; nothing for a
+ * closed circuit), `beforeCall` throws the rejection, and `callEnd` records the outcome (with the
+ * permit, if any). While every circuit is closed — nearly every call — the gate is off the call path
+ * and the recorder (method-recorder.ts) records instead. Stream calls keep the interceptor
+ * (`interceptor`, registered for streams only): their circuit judges the set-up, which `callEnd`
+ * (the stream's end) does not report.
  */
 export class MethodBreaker implements CallGate<Held> {
-  /**
-   * Method name → its circuit (null: no breaker for it), so a call costs one lookup, read through the
-   * last hit: `callStart` and `callEnd` of a call (and the next call, mostly) ask for the same one.
-   */
-  private readonly byMethod = new LastHitMap<string, Circuit | null>();
-
-  /** `ownClock`: the breaker was given a clock that is not the client's (tests): calls are timed on it. */
   constructor(
-    private readonly circuits: CircuitSet,
+    private readonly recorder: MethodRecorder,
     private readonly config: BreakerConfig,
     private readonly clock: Clock,
-    private readonly ownClock = false,
-  ) {
-    config.onChange(() => this.byMethod.clear());
+  ) {}
+
+  /**
+   * Adds the method level to a client: the gate, its recorder and the stream interceptor. The gate
+   * sleeps while every circuit of `circuits` is closed — a closed circuit refuses nothing and hands
+   * out no permit — and wakes when one opens (synchronously, before the state change is announced),
+   * so the next call to start is judged by it; the recorder sleeps while the gate is awake.
+   */
+  static register(ctx: ClientPluginContext, circuits: CircuitSet, config: BreakerConfig, clock: Clock): void {
+    const ownClock = clock !== ctx.clock;
+    const recorder = ownClock ? new TimedMethodRecorder(circuits, config, clock, true) : new MethodRecorder(circuits, config, clock);
+    const gate = new MethodBreaker(recorder, config, clock);
+    ctx.addGate(gate, InterceptorOrder.BREAKER);
+    ctx.observe(recorder);
+    // Stream calls: the interceptor (set-up outcomes), whatever the gate does.
+    ctx.addInterceptor(gate.interceptor, InterceptorOrder.BREAKER, 'streams');
+    const awake = (judging: boolean): void => {
+      // For a moment both are in the kernel's lists, but no call starts in between (one turn).
+      ctx.setHookActive(gate, judging);
+      ctx.setHookActive(recorder, !judging);
+    };
+    awake(circuits.notClosed !== 0);
+    circuits.onAllClosedChange((allClosed) => awake(!allClosed));
   }
 
   /** Stream calls only: the set-up's outcome is recorded by the promise path. */
   readonly interceptor: Interceptor = (next) => (invocation) => {
-    const circuit = this.circuitOf(invocation.method.service, invocation.method.name);
+    const circuit = this.recorder.circuitOf(invocation.method.service, invocation.method.name);
     if (circuit === null) return next(invocation);
     const started = this.clock.now();
     const permit = circuit.acquire(started);
@@ -57,11 +62,7 @@ export class MethodBreaker implements CallGate<Held> {
   };
 
   callStart(invocation: Invocation): Held | undefined {
-    if (isStreamKind(invocation.method.kind)) return undefined;
-    const circuit = this.circuitOf(invocation.method.service, invocation.method.name);
-    if (circuit === null || (circuit.state === 'closed' && !this.ownClock)) return undefined; // callEnd records it
-    const started = this.clock.now();
-    return { circuit, permit: circuit.acquire(started), started };
+    return this.recorder.hold(invocation);
   }
 
   beforeCall(_invocation: Invocation, held: Held | undefined): void {
@@ -69,35 +70,7 @@ export class MethodBreaker implements CallGate<Held> {
   }
 
   callEnd(call: CallEnd, held: Held | undefined): void {
-    const invocation = call.invocation;
-    if (isStreamKind(invocation.method.kind)) return;
-    const error = call.error;
-    if (held !== undefined) {
-      if (held.permit === REJECT) return; // refused here: nothing ran, nothing to learn
-      const { circuit, permit, started } = held;
-      if (error === undefined && !circuit.measuresLatency) return circuit.onResult(started, permit, Outcome.SUCCESS, 0);
-      const now = this.ownClock ? this.clock.now() : call.endedAt;
-      return circuit.onResult(now, permit, error === undefined ? Outcome.SUCCESS : classify(error, this.config.isFailure), now - started);
-    }
-    const circuit = this.circuitOf(invocation.method.service, invocation.method.name);
-    if (circuit === null) return;
-    // A closed circuit, a success: the fast path, no allocation.
-    if (error === undefined && circuit.succeededClosed(call.endedAt, call.latencyMs)) return;
-    const outcome = error === undefined ? Outcome.SUCCESS : classify(error, this.config.isFailure);
-    circuit.onResult(call.endedAt, NORMAL, outcome, call.latencyMs);
-  }
-
-  private circuitOf(service: string, method: string): Circuit | null {
-    const circuit = this.byMethod.get(method);
-    return circuit === undefined ? this.resolve(service, method) : circuit;
-  }
-
-  private resolve(service: string, method: string): Circuit | null {
-    const config = this.config.current;
-    const settings = config.enabled ? config.method(config.scope === 'service' ? '' : method) : undefined;
-    const circuit = settings === undefined ? null : this.circuits.get(config.scope === 'service' ? service : `${service}/${method}`, settings);
-    this.byMethod.set(method, circuit);
-    return circuit;
+    this.recorder.record(call, held);
   }
 
   private rejection(circuit: Circuit, now: number): RpcError {
