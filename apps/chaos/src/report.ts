@@ -1,5 +1,6 @@
 import { Code } from '@trellis/core';
 import type { CallRecord } from './traffic.js';
+import { answeredLate, type FailedSend } from './send-log.js';
 import { percentileOfSorted } from '@trellis/core/toolkit';
 
 export interface ScenarioSummary {
@@ -14,13 +15,8 @@ export interface ScenarioSummary {
   readonly maxMs: number;
   /** From the fault until the last call that failed or needed a retry (0 if none did). */
   readonly recoverMs: number;
-  /**
-   * From the fault until calls ran clean again: the end of the fault's run of troubled calls (failed
-   * or retried), which ends at the first full second in which no call sent was troubled. Unlike
-   * `recoverMs`, a later, unrelated hiccup (a loaded machine stalling a process past an attempt
-   * timeout seconds after the fault) does not count as the fault's.
-   */
-  readonly cleanAfterMs: number;
+  /** What the fault did to the calls, when they were driven with a send log (`faultHits`). */
+  readonly hits?: FaultHits;
   readonly failures: Record<string, number>;
   readonly firstFailure?: string;
   readonly notes: string[];
@@ -43,26 +39,57 @@ export function summarize(scenario: string, records: readonly CallRecord[], faul
     p99Ms: pct(99),
     maxMs: latencies.at(-1) ?? 0,
     recoverMs: Math.max(0, lastTrouble - faultAt),
-    cleanAfterMs: troubleRunAfter(troubled, faultAt) - faultAt,
     failures,
     firstFailure: records.find((r) => !r.ok)?.error,
     notes,
   };
 }
 
-/** A second with no troubled call sent ends the run of trouble a fault caused. */
-const CLEAN_GAP_MS = 1000;
+/** What a fault did to the calls, told apart from what a slow machine did to them. */
+export interface FaultHits {
+  /**
+   * Calls the fault hit: a send of theirs failed at or after the fault for any reason but a late
+   * answer (`answeredLate`) — a dropped connection, a send that never ran, a refused dial — or the
+   * call itself failed so (a refusal before any send).
+   */
+  readonly calls: number;
+  /** Of those, the calls in flight at the fault (sent before it). */
+  readonly inFlight: number;
+  /** From the fault to the last failure it caused (0 if none): after it, no call was hit. */
+  readonly untilMs: number;
+  /** The distinct messages of the failures it caused (at most 5). */
+  readonly causes: readonly string[];
+  /** Calls after the fault whose only failed sends answered late (an attempt timeout): a slow process, not a gone one. */
+  readonly lateOnly: number;
+  /** From the fault to the last of those late answers (0 if none). */
+  readonly lateUntilMs: number;
+}
 
-/** When the run of troubled calls that `faultAt` starts ends (`faultAt` itself when none is troubled). */
-function troubleRunAfter(troubled: readonly CallRecord[], faultAt: number): number {
-  let end = faultAt;
-  // By send time; calls sent before the fault count if they ended after it.
-  for (const record of [...troubled].sort((a, b) => a.at - b.at)) {
-    if (record.at + record.latencyMs < faultAt) continue;
-    if (record.at > end + CLEAN_GAP_MS) break;
-    end = Math.max(end, record.at + record.latencyMs);
+/**
+ * The calls a fault hit, from each call's failed sends (`CallRecord.failedSends`: traffic driven
+ * with a `SendLog`). Exact where a run of troubled calls is a guess: a call the fault never touched
+ * that a loaded machine slowed past an attempt timeout seconds later is not counted as the fault's,
+ * while a dead peer's connections still being picked, or calls failing on a circuit left open, are.
+ */
+export function faultHits(records: readonly CallRecord[], faultAt: number): FaultHits {
+  let calls = 0, inFlight = 0, lastHit = faultAt, lateOnly = 0, lastLate = faultAt;
+  const causes = new Set<string>();
+  for (const record of records) {
+    const failures: FailedSend[] = [...(record.failedSends ?? [])];
+    if (!record.ok) failures.push({ at: record.at + record.latencyMs, code: record.code, mayHaveRun: record.mayHaveRun ?? true, message: record.error ?? '' });
+    const since = failures.filter((f) => f.at >= faultAt);
+    const hit = since.filter((f) => !answeredLate(f));
+    if (hit.length > 0) {
+      calls++;
+      if (record.at < faultAt) inFlight++;
+      lastHit = Math.max(lastHit, ...hit.map((f) => f.at));
+      for (const f of hit) if (causes.size < 5) causes.add(f.message);
+    } else if (since.length > 0) {
+      lateOnly++;
+      lastLate = Math.max(lastLate, ...since.map((f) => f.at));
+    }
   }
-  return end;
+  return { calls, inFlight, untilMs: lastHit - faultAt, causes: [...causes], lateOnly, lateUntilMs: lastLate - faultAt };
 }
 
 export function table(summaries: readonly ScenarioSummary[]): string {

@@ -1,4 +1,5 @@
 import { Code, RpcError, type RpcClient } from '@trellis/core';
+import type { FailedSend, SendLog } from './send-log.js';
 
 export interface CallRecord {
   /** ms since the run started, when the call was sent. */
@@ -13,6 +14,11 @@ export interface CallRecord {
   readonly error?: string;
   /** For a failure: whether the request may have run (false: provably never ran). */
   readonly mayHaveRun?: boolean;
+  /**
+   * Every send of the call that failed (attempts and the kernel's re-sends), when the traffic ran
+   * with a `SendLog` (`TrafficOptions.sends`); undefined without one.
+   */
+  readonly failedSends?: readonly FailedSend[];
 }
 
 export interface TrafficOptions {
@@ -21,6 +27,8 @@ export interface TrafficOptions {
   /** Fraction of calls sent to the non-idempotent Mutate. */
   readonly mutateShare?: number;
   readonly timeoutMs?: number;
+  /** The consumer's send log (its plugin is on `client`): each record then lists its failed sends. */
+  readonly sends?: SendLog;
 }
 
 /**
@@ -37,14 +45,15 @@ export async function drive(client: RpcClient, options: TrafficOptions, started:
     for (; sent < owed; sent++) {
       const method = (options.mutateShare ?? 0) > 0 && sent % Math.round(1 / options.mutateShare!) === 0 ? 'Mutate' : 'Echo';
       const at = performance.now();
-      pending.push(client.invoke(method, { message: `c${sent}` }, { timeoutMs: options.timeoutMs }).then(
+      const request = { message: `c${sent}` };
+      pending.push(client.invoke(method, request, { timeoutMs: options.timeoutMs }).then(
         (reply) => {
           const r = reply as { servedBy: string; attempt: number };
-          records.push({ at: at - started, method, ok: true, code: Code.OK, latencyMs: performance.now() - at, attempt: r.attempt, servedBy: r.servedBy });
+          records.push({ at: at - started, method, ok: true, code: Code.OK, latencyMs: performance.now() - at, attempt: r.attempt, servedBy: r.servedBy, failedSends: options.sends?.take(request, started) });
         },
         (error: unknown) => {
           const e = RpcError.from(error);
-          records.push({ at: at - started, method, ok: false, code: e.code, latencyMs: performance.now() - at, attempt: 0, servedBy: '', error: e.message, mayHaveRun: e.mayHaveRun });
+          records.push({ at: at - started, method, ok: false, code: e.code, latencyMs: performance.now() - at, attempt: 0, servedBy: '', error: e.message, mayHaveRun: e.mayHaveRun, failedSends: options.sends?.take(request, started) });
         },
       ));
     }

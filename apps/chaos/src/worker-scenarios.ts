@@ -7,8 +7,9 @@ import { health } from '@trellis/health';
 import { retry } from '@trellis/retry';
 import { loadEchoService, startEtcd, type EtcdServer } from '@trellis/testkit';
 import { CALL_TIMEOUT_MS, ECHO_ATTEMPT_TIMEOUT_MS } from './governance.js';
-import { summarize, type ScenarioSummary } from './report.js';
+import { faultHits, summarize, type ScenarioSummary } from './report.js';
 import type { RunOptions } from './scenarios.js';
+import { SendLog } from './send-log.js';
 import { drive } from './traffic.js';
 import type { WorkerGroupMessage, WorkerGroupProviderArgs } from './worker-group-provider.js';
 
@@ -17,6 +18,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** etcd, one provider process with 2 workers registered in it, and a consumer with retry, health and breaker. */
 class WorkerGroupSetup {
   readonly messages: WorkerGroupMessage[] = [];
+  /** Every failed send of the consumer's calls: which calls a fault hit, and how. */
+  readonly sends = new SendLog();
   client!: RpcClient;
   private consumerRegistry!: Registry;
   private child!: ChildProcess;
@@ -54,6 +57,7 @@ class WorkerGroupSetup {
             fallbackToFailed: true, budget: { ratio: 0.5, minPerSecond: 100, windowMs: 10_000 },
           }),
           breaker(),
+          setup.sends.plugin,
         ],
       });
       await setup.client.waitForReady({ timeoutMs: 60_000, minEndpoints: 1 });
@@ -164,7 +168,7 @@ export const WORKER_SCENARIOS: Record<string, (options: RunOptions) => Promise<S
       const t0 = performance.now();
       const notes: string[] = [];
       const [records, faultAt] = await Promise.all([
-        drive(setup.client, { rate: options.rate, durationMs: duration, mutateShare: 0.3 }, t0),
+        drive(setup.client, { rate: options.rate, durationMs: duration, mutateShare: 0.3, sends: setup.sends }, t0),
         (async () => {
           await sleep(duration * 0.3);
           const at = performance.now() - t0;
@@ -186,8 +190,14 @@ export const WORKER_SCENARIOS: Record<string, (options: RunOptions) => Promise<S
       // Why calls failed that should not have (each distinct message once, at most 5).
       for (const error of [...new Set(failedEcho.map((r) => r.error))].slice(0, 5)) notes.push(`Echo failed: ${error}`);
       for (const error of [...new Set(failedMutate.filter((r) => !r.mayHaveRun).map((r) => r.error))].slice(0, 5)) notes.push(`Mutate failed without having run: ${error}`);
+      // Which calls the kill hit (a send failed on a dropped connection, or never ran), told apart
+      // from calls a slow machine answered past the attempt timeout.
+      const hits = faultHits(records, faultAt);
+      notes.push(`the kill hit ${hits.calls} calls (${hits.inFlight} in flight at it); the last failure it caused came ${Math.round(hits.untilMs)} ms after it`);
+      for (const cause of hits.causes) notes.push(`the kill failed a send: ${cause}`);
+      if (hits.lateOnly > 0) notes.push(`${hits.lateOnly} other calls after the kill only answered late (attempt timeout: a slow process, not a gone one), the last ${Math.round(hits.lateUntilMs)} ms after it`);
       notes.push(`etcd lists ${await setup.registeredInstances()} instance after the kill`);
-      return summarize('10 workers kill -9', records, faultAt, notes);
+      return { ...summarize('10 workers kill -9', records, faultAt, notes), hits };
     } finally {
       await setup.close();
     }

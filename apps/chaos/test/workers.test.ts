@@ -31,15 +31,20 @@ t.test('kill -9 of one worker: the group stays one instance, the worker is repla
   t.equal(echo, 0, `no idempotent call failed${echo ? `: ${summary.notes.filter((n) => n.startsWith('Echo failed')).join('; ')}` : ''}`);
   t.equal(mutateNeverRan, 0, 'no non-idempotent call that never ran failed');
   t.equal(summary.failed, mutate, 'every failure is a Mutate that may have run on the killed worker');
-  // From the kill to the end of the trouble it caused (calls failed or retried until a clean second),
-  // not to the last retry of the run: a loaded machine stalling a process past the attempt
-  // timeout seconds later is not the kill's doing. Within 3 s of the kill, or 1 s of the replacement
-  // worker being ready when forking it took longer (at load 36 it did: the one worker left, on a
-  // crawling machine, answered past the attempt timeout until then). Still fails if calls keep
-  // failing or needing retries once the group is whole again (a dead worker's connections still
-  // being picked, a circuit left open).
+  // From the kill to the last failure it caused: the last send that failed on a dropped connection,
+  // or that never ran, or a call that failed so (the consumer's send log sees every attempt and
+  // every transparent re-send). Calls whose only failed sends were answered late (an attempt
+  // timeout) are a slow process's doing, not the kill's, and do not count: the former measure (the
+  // run of failed or retried calls, until a clean second) counted a call a loaded machine answered
+  // past the attempt timeout as the kill's when it came within a second of the last one: a chain of
+  // such chance calls is how this check could fail on a loaded machine (it did once in CI). Within 3 s of the kill, or 1 s of the replacement
+  // worker being ready when forking it took longer (at load 36 it did). Still fails if the kill's
+  // failures go on once the group is whole again: a dead worker's connections still being picked
+  // (sends that fail at once or never run), a circuit left open (calls refused before any send).
   const replaced = summary.notes.map((n) => /^replacement worker ready (\d+) ms after the kill$/.exec(n)).find(Boolean);
   t.ok(replaced, 'the scenario noted when the replacement worker was ready');
+  t.ok(summary.hits, 'the scenario told the calls the kill hit');
   const bound = Math.max(3000, Number(replaced?.[1]) + 1000);
-  t.ok(summary.cleanAfterMs < bound, `calls recovered within ${bound} ms of the kill (${Math.round(summary.cleanAfterMs)} ms; last retry or failure of the run ${Math.round(summary.recoverMs)} ms after it)`);
+  const hits = summary.hits!;
+  t.ok(hits.untilMs < bound, `calls recovered within ${bound} ms of the kill (the last failure it caused ${Math.round(hits.untilMs)} ms after it, ${hits.calls} calls hit; last retry or failure of the run ${Math.round(summary.recoverMs)} ms after it)`);
 });

@@ -1,6 +1,9 @@
 import { createServer } from 'node:net';
 
-/** A port the OS says is free on 127.0.0.1 right now (tests never assume fixed ports). */
+/**
+ * A port the OS says is free on 127.0.0.1 right now (tests never assume fixed ports), for a server
+ * to listen on. Not a dead address: once given back, any process may take it — use refusingPort().
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -1,6 +1,6 @@
 import { createServer, type Socket } from 'node:net';
 import t from 'tap';
-import { freePort, startEtcd, type EtcdServer } from '@trellis/testkit';
+import { refusingPort, startEtcd, type EtcdServer } from '@trellis/testkit';
 import { EtcdErrorCodes, EtcdRegistry, etcdRegistry, type EtcdRegistryOptions } from '../src/index.js';
 import { Lists, SERVICE, instance, makeRegistry, waitFor } from './fixtures/helpers.js';
 
@@ -65,7 +65,9 @@ t.test('reconnect pacing: the spread grows with the fleet, the lease keepalive r
 });
 
 t.test('nothing listening: register() fails with ERR_REGISTRY_UNREACHABLE after connectTimeoutMs', async (t) => {
-  const port = await freePort();
+  const dead = await refusingPort(); // refused, and held so no other process (an etcd) can listen there
+  t.teardown(() => dead.close());
+  const port = dead.port;
   const registry = makeRegistry(t, `http://127.0.0.1:${port}`, { connectTimeoutMs: 600 });
   const started = Date.now();
   const error = (await registry.register(SERVICE, instance(9001)).catch((e: unknown) => e)) as { code: string; message: string };
@@ -118,7 +120,9 @@ t.test('a hung etcd (SIGSTOP): register fails in time, subscribe waits quietly, 
 });
 
 t.test('a registry whose etcd never comes up does not crash anything and closes promptly', async (t) => {
-  const port = await freePort();
+  const dead = await refusingPort(); // refused, and held so no other process (an etcd) can listen there
+  t.teardown(() => dead.close());
+  const port = dead.port;
   const registry = makeRegistry(t, `http://127.0.0.1:${port}`, { connectTimeoutMs: 300 });
   const lists = new Lists();
   registry.subscribe(SERVICE, lists.listener);

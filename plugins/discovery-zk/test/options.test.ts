@@ -1,7 +1,7 @@
 // Start-up mistakes: bad options and unreachable ensembles fail fast with stable codes. No server needed.
 import t from 'tap';
 import { TrellisError } from '@trellis/core';
-import { freePort } from '@trellis/testkit';
+import { refusingPort } from '@trellis/testkit';
 import { ZooKeeperRegistry, zookeeperRegistry, type ZooKeeperRegistryOptions } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
 import { instance, SERVICE } from './fixtures/helpers.js';
@@ -59,7 +59,9 @@ t.test('bad services and instances are refused before touching ZooKeeper', async
 });
 
 t.test('an unreachable ensemble fails with ERR_REGISTRY_UNREACHABLE within connectTimeoutMs', async (t) => {
-  const port = await freePort(); // nothing listens there
+  const dead = await refusingPort(); // nothing listens there, and no other process can while it is held
+  t.teardown(() => dead.close());
+  const port = dead.port;
   const address = `127.0.0.1:${port}`;
   const errors: TrellisError[] = [];
   const registry = zookeeperRegistry({ connectString: address, connectTimeoutMs: 300, snapshotDir: false, onError: (e) => errors.push(e) });

@@ -1,5 +1,5 @@
 import { MemoryRegistry, RpcClient, RpcServer, serviceKey } from '@trellis/core';
-import { createEchoHandlers, freePort, loadEchoService, waitFor, type EchoRequest } from '@trellis/testkit';
+import { createEchoHandlers, loadEchoService, refusingPort, waitFor, type EchoRequest } from '@trellis/testkit';
 import t from 'tap';
 import { metrics } from '../src/index.js';
 import { ECHO, echoServer, inOrder } from './fixtures/echo.js';
@@ -49,7 +49,9 @@ t.test('in-flight gauges count calls held in the handler, client per endpoint an
 
 t.test('endpoint health: state per endpoint from the client’s health view, and its transitions', async (t) => {
   const live = await echoServer(t, 'live');
-  const dead = `127.0.0.1:${await freePort()}`;
+  const refusing = await refusingPort(); // refused, and held so no other process can listen there
+  t.teardown(() => refusing.close());
+  const dead = refusing.address;
   const liveId = `127.0.0.1:${live.port}`;
   const plugin = metrics({ port: 0, host: '127.0.0.1' });
   const client = new RpcClient({ service: loadEchoService(), addresses: [dead, liveId], loadBalancer: inOrder, plugins: [plugin] });

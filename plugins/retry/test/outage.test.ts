@@ -2,7 +2,7 @@ import t from 'tap';
 import { Code } from '@trellis/core';
 import type { ProviderProcess, ProviderStats } from '@trellis/testkit';
 import { retry, retryStopReason } from '../src/index.js';
-import { freePort } from '@trellis/testkit';
+import { refusingPort } from '@trellis/testkit';
 import { attemptLog, echoClient, settle, startProviders, startServer } from './fixtures/echo.js';
 
 /** Server-side counts summed over the providers, since `before`. */
@@ -100,7 +100,9 @@ t.test('when the kernel’s own re-send runs out of endpoints inside an attempt,
   // One server fails the call after running it; the other address refuses connections. Attempt 2 is
   // refused there, the kernel looks for a third endpoint and finds none: that error names no endpoint.
   const failing = await startServer(t, 'failing', { failCode: Code.UNAVAILABLE });
-  const refusing = `127.0.0.1:${await freePort()}`;
+  const dead = await refusingPort(); // refused, and held so no other process can listen there
+  t.teardown(() => dead.close());
+  const refusing = dead.address;
   const log = attemptLog();
   const { stub } = echoClient(t, [failing.address, refusing], { plugins: [retry({ maxAttempts: 5, backoff: false, onAttempt: log.onAttempt })] });
   const result = await settle(stub.echo({ failMessage: 'handler failed' }));

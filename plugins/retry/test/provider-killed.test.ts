@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Code, InterceptorOrder, definePlugin, type EndpointInterceptor, type RpcError } from '@trellis/core';
-import { freePort, waitFor } from '@trellis/testkit';
+import { refusingPort, waitFor } from '@trellis/testkit';
 import { retry, retryStopReason } from '../src/index.js';
 import { attemptLog, echoClient, settle, startProviders } from './fixtures/echo.js';
 
@@ -23,8 +23,11 @@ function inflightCounter() {
 
 t.test('a provider killed mid-traffic', async (t) => {
   const [victim, ...survivors] = await startProviders(t, ['victim', 'p2', 'p3']);
-  // One more address where nothing listens: requests sent there are refused before they run.
-  const refusing = `127.0.0.1:${await freePort()}`;
+  // One more address where nothing listens: requests sent there are refused before they run. Held
+  // (refusingPort), so no other process can start listening there mid-test.
+  const dead = await refusingPort();
+  t.teardown(() => dead.close());
+  const refusing = dead.address;
   const counter = inflightCounter();
   const log = attemptLog();
   // transparentRetries: 0 — the kernel leaves even never-ran failures to the plugin here.

@@ -1,7 +1,7 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { Code, InterceptorOrder, notExecuted, RpcClient, RpcError, RpcServer, type LoadBalancer, type Plugin } from '@trellis/core';
 import { withInvocation } from '@trellis/core/spi';
-import { createEchoHandlers, freePort, loadEchoService } from '@trellis/testkit';
+import { createEchoHandlers, loadEchoService, refusingPort } from '@trellis/testkit';
 import t from 'tap';
 import { ATTEMPT_EVENT, tracing } from '../src/index.js';
 import { serviceTracing, useAsyncLocalStorage, type ServiceTracing } from './fixtures/otel.js';
@@ -37,7 +37,9 @@ t.test('a transparent re-send after a refused connection shows both attempts and
   const consumer = serviceTracing('consumer');
   const provider = serviceTracing('provider');
   const live = await echoServer(t, 'live', provider);
-  const deadPort = await freePort();
+  const dead = await refusingPort(); // refused, and held so no other process can listen there
+  t.teardown(() => dead.close());
+  const deadPort = dead.port;
   const client = new RpcClient({
     service: loadEchoService(),
     addresses: [`127.0.0.1:${deadPort}`, `127.0.0.1:${live.port}`],

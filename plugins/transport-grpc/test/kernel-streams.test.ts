@@ -8,7 +8,7 @@ import {
 } from '@trellis/core';
 import type { Attempt, ClientTransport, ServerTransport } from '@trellis/core/spi';
 import { loadProto } from '@trellis/codec-protobuf';
-import { freePort, waitFor } from '@trellis/testkit';
+import { refusingPort, waitFor } from '@trellis/testkit';
 import t, { type Test } from 'tap';
 import { GrpcClientTransport, GrpcServerTransport } from '../src/index.js';
 
@@ -352,7 +352,9 @@ for (const kind of transports) {
       const probe = new Probe();
       const server = await startServer(kind, probe);
       t.teardown(() => server.close({ graceMs: 100 }));
-      const dead = await freePort();
+      const refusing = await refusingPort(); // refused, and held so no other process can listen there
+      t.teardown(() => refusing.close());
+      const dead = refusing.port;
       const attempts: { endpoint: string; code: Code; send: number }[] = [];
       const plugin: Plugin = {
         meta: { name: 'attempts', kernel: '*' },
