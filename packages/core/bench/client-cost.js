@@ -17,6 +17,9 @@
 // the branch point's) with this same script. --counts wraps the client's clock to count its reads,
 // which changes what V8 inlines: bytes are measured without it, counts in their own process. --sites
 // prints the top allocation sites instead (V8's sampling heap profiler, one round).
+// CLIENT_COST_NODE_FLAGS adds node flags to each measured process (a CPU profile of the client:
+// "--cpu-prof --cpu-prof-interval 50"; the profiles land in the working directory), and
+// CLIENT_COST_CONCURRENCY sets the calls in flight.
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
@@ -38,7 +41,8 @@ if (isMainThread && process.argv[2] !== '--child') {
   const modes = argv.filter((a) => a !== '--counts' && a !== '--sites');
   console.log(`client per call over loopback, 256 in flight, one connection, ${calls} calls × ${rounds} rounds after a warm-up (${root}):`);
   for (const mode of modes.length > 0 ? modes : ['bare', 'nosdk']) {
-    const flags = [`--min-semi-space-size=${SEMI_SPACE_MB}`, `--max-semi-space-size=${SEMI_SPACE_MB}`, '--expose-gc'];
+    // CLIENT_COST_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-interval 50"): Node refuses --cpu-prof in NODE_OPTIONS.
+    const flags = [...(process.env.CLIENT_COST_NODE_FLAGS ?? '').split(' ').filter(Boolean), `--min-semi-space-size=${SEMI_SPACE_MB}`, `--max-semi-space-size=${SEMI_SPACE_MB}`, '--expose-gc'];
     const child = spawnSync(process.execPath, [...flags, __filename, '--child', mode, root, calls, rounds, counts ? 'counts' : sites ? 'sites' : 'bytes'], { stdio: 'inherit' });
     if (child.status !== 0) process.exitCode = 1;
   }
