@@ -55,12 +55,6 @@ export interface FaultHits {
   readonly calls: number;
   /** Of those, the calls in flight at the fault (sent before it). */
   readonly inFlight: number;
-  /**
-   * From the fault to the first failure it caused (0 if none): when the consumer first saw it (read a
-   * reset). A consumer stalled through the fault sees it late, and the calls it owed meanwhile go out
-   * onto the dead connections before it reads their reset, so all of them fail after the stall.
-   */
-  readonly fromMs: number;
   /** From the fault to the last failure it caused (0 if none): after it, no call was hit. */
   readonly untilMs: number;
   /** The distinct messages of the failures it caused (at most 5). */
@@ -78,7 +72,7 @@ export interface FaultHits {
  * while a dead peer's connections still being picked, or calls failing on a circuit left open, are.
  */
 export function faultHits(records: readonly CallRecord[], faultAt: number): FaultHits {
-  let calls = 0, inFlight = 0, firstHit = Infinity, lastHit = faultAt, lateOnly = 0, lastLate = faultAt;
+  let calls = 0, inFlight = 0, lastHit = faultAt, lateOnly = 0, lastLate = faultAt;
   const causes = new Set<string>();
   for (const record of records) {
     const failures: FailedSend[] = [...(record.failedSends ?? [])];
@@ -88,7 +82,6 @@ export function faultHits(records: readonly CallRecord[], faultAt: number): Faul
     if (hit.length > 0) {
       calls++;
       if (record.at < faultAt) inFlight++;
-      firstHit = Math.min(firstHit, ...hit.map((f) => f.at));
       lastHit = Math.max(lastHit, ...hit.map((f) => f.at));
       for (const f of hit) if (causes.size < 5) causes.add(f.message);
     } else if (since.length > 0) {
@@ -96,7 +89,7 @@ export function faultHits(records: readonly CallRecord[], faultAt: number): Faul
       lastLate = Math.max(lastLate, ...since.map((f) => f.at));
     }
   }
-  return { calls, inFlight, fromMs: calls > 0 ? firstHit - faultAt : 0, untilMs: lastHit - faultAt, causes: [...causes], lateOnly, lateUntilMs: lastLate - faultAt };
+  return { calls, inFlight, untilMs: lastHit - faultAt, causes: [...causes], lateOnly, lateUntilMs: lastLate - faultAt };
 }
 
 export function table(summaries: readonly ScenarioSummary[]): string {

@@ -193,7 +193,7 @@ export const WORKER_SCENARIOS: Record<string, (options: RunOptions) => Promise<S
       // Which calls the kill hit (a send failed on a dropped connection, or never ran), told apart
       // from calls a slow machine answered past the attempt timeout.
       const hits = faultHits(records, faultAt);
-      notes.push(`the kill hit ${hits.calls} calls (${hits.inFlight} in flight at it); the first failure it caused came ${Math.round(hits.fromMs)} ms after it, the last ${Math.round(hits.untilMs)} ms after it`);
+      notes.push(`the kill hit ${hits.calls} calls (${hits.inFlight} in flight at it); the last failure it caused came ${Math.round(hits.untilMs)} ms after it`);
       for (const cause of hits.causes) notes.push(`the kill failed a send: ${cause}`);
       if (hits.lateOnly > 0) notes.push(`${hits.lateOnly} other calls after the kill only answered late (attempt timeout: a slow process, not a gone one), the last ${Math.round(hits.lateUntilMs)} ms after it`);
       notes.push(`etcd lists ${await setup.registeredInstances()} instance after the kill`);

@@ -37,22 +37,14 @@ t.test('kill -9 of one worker: the group stays one instance, the worker is repla
   // timeout) are a slow process's doing, not the kill's, and do not count: the former measure (the
   // run of failed or retried calls, until a clean second) counted a call a loaded machine answered
   // past the attempt timeout as the kill's when it came within a second of the last one: a chain of
-  // such chance calls is how this check could fail on a loaded machine (it did once in CI). Within 3 s of the kill being seen (below), or 1 s of the replacement
+  // such chance calls is how this check could fail on a loaded machine (it did once in CI). Within 3 s of the kill, or 1 s of the replacement
   // worker being ready when forking it took longer (at load 36 it did). Still fails if the kill's
   // failures go on once the group is whole again: a dead worker's connections still being picked
   // (sends that fail at once or never run), a circuit left open (calls refused before any send).
   const replaced = summary.notes.map((n) => /^replacement worker ready (\d+) ms after the kill$/.exec(n)).find(Boolean);
   t.ok(replaced, 'the scenario noted when the replacement worker was ready');
   t.ok(summary.hits, 'the scenario told the calls the kill hit');
-  // The 3 s count from the first failure the kill caused, when the consumer first saw it (read a
-  // reset), not from the kill itself: a consumer stalled just after the kill (load) sees it late, and
-  // the calls its open-loop traffic owed meanwhile go out onto the dead worker's connections before it
-  // reads their reset (timers run before I/O), so they fail seconds after the kill, all at once
-  // (under one CPU hog: 41 calls sent after the kill hit, the last 744 ms after it). A dead
-  // connection still picked, or a circuit left open, keeps failing calls after they were first seen,
-  // and still fails this.
-  const replacedMs = Number(replaced?.[1]);
+  const bound = Math.max(3000, Number(replaced?.[1]) + 1000);
   const hits = summary.hits!;
-  const seenFor = hits.untilMs - hits.fromMs;
-  t.ok(seenFor < 3000 || hits.untilMs < replacedMs + 1000, `calls recovered within 3000 ms of the consumer first seeing the kill (${Math.round(hits.fromMs)} ms after it), or 1 s of the replacement (${replacedMs} ms) (the last failure it caused ${Math.round(hits.untilMs)} ms after the kill, ${hits.calls} calls hit; last retry or failure of the run ${Math.round(summary.recoverMs)} ms after it)`);
+  t.ok(hits.untilMs < bound, `calls recovered within ${bound} ms of the kill (the last failure it caused ${Math.round(hits.untilMs)} ms after it, ${hits.calls} calls hit; last retry or failure of the run ${Math.round(summary.recoverMs)} ms after it)`);
 });
