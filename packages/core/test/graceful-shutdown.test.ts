@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Code, MemoryRegistry, RpcClient, RpcError, RpcServer } from '../src/index.js';
 import { ECHO, echoHandlers, startEchoServer, waitFor } from './fixtures/json-service.js';
+import { refusingAddress } from './fixtures/refusing-port.js';
 
 t.test('close() finishes calls in flight, refuses new ones as not executed, and deregisters', async (t) => {
   const registry = new MemoryRegistry();
@@ -68,9 +69,10 @@ t.test('a restarted provider on the same port is reconnected', async (t) => {
 
 t.test('a dead address in the list is skipped without failing calls', async (t) => {
   const live = await startEchoServer('live');
-  const dead = await startEchoServer('dead');
+  // Refused for the whole test (not a closed server's port, which another process may take).
+  const dead = await refusingAddress();
+  t.teardown(() => dead.close());
   const deadAddress = dead.address;
-  await dead.server.close();
   const client = new RpcClient({ service: ECHO, addresses: [deadAddress, live.address] });
   t.teardown(async () => { await client.close(); await live.server.close(); });
   const results = await Promise.allSettled(Array.from({ length: 100 }, () => client.invoke('Echo', {})));
@@ -79,8 +81,8 @@ t.test('a dead address in the list is skipped without failing calls', async (t) 
 });
 
 t.test('with every provider gone the caller gets UNAVAILABLE naming them', async (t) => {
-  const gone = await startEchoServer('gone');
-  await gone.server.close();
+  const gone = await refusingAddress(); // refused for the whole test, as above
+  t.teardown(() => gone.close());
   const client = new RpcClient({ service: ECHO, addresses: [gone.address] });
   t.teardown(() => client.close());
   const first = (await client.invoke('Echo', {}).catch((e: unknown) => e)) as RpcError;

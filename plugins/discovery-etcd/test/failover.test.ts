@@ -165,19 +165,21 @@ t.test('rule documents: a consumer started while etcd is down gets the last one 
 
   await etcd.kill('SIGKILL');
   const startedAt = Date.now();
-  // A 4 s connect timeout: 3 s of room after the 1 s stand-in delay for a loaded CI machine.
-  const late = makeRegistry(t, etcd.endpoints, { root: '/f7', snapshotDir: dir, connectTimeoutMs: 4000 });
-  const blind = makeRegistry(t, etcd.endpoints, { root: '/f7', connectTimeoutMs: 4000 }); // no snapshot
-  const other = makeRegistry(t, etcd.endpoints, { root: '/f7-other', snapshotDir: dir, connectTimeoutMs: 4000 }); // another root
+  // An 8 s connect timeout: 7 s of room after the 1 s stand-in delay for a stalled CI machine (it was
+  // 4 s, 3 s of room). A snapshot that stood in only at the connect timeout comes at 8 s or later and
+  // still fails the check below.
+  const late = makeRegistry(t, etcd.endpoints, { root: '/f7', snapshotDir: dir, connectTimeoutMs: 8000 });
+  const blind = makeRegistry(t, etcd.endpoints, { root: '/f7', connectTimeoutMs: 8000 }); // no snapshot
+  const other = makeRegistry(t, etcd.endpoints, { root: '/f7-other', snapshotDir: dir, connectTimeoutMs: 8000 }); // another root
   const lateDocs = documents();
   const blindDocs = documents();
   const otherDocs = documents();
   late.watchConfig(SERVICE, 'routes', lateDocs.listener);
   blind.watchConfig(SERVICE, 'routes', blindDocs.listener);
   other.watchConfig(SERVICE, 'routes', otherDocs.listener);
-  await waitFor('the snapshot', () => lateDocs.all.length === 1, 4000);
+  await waitFor('the snapshot', () => lateDocs.all.length === 1, 8000);
   t.same(lateDocs.all, ['v1'], 'the last document this consumer knew');
-  t.ok(Date.now() - startedAt < 4000, 'served after 1 s without an answer, before the connect timeout');
+  t.ok(Date.now() - startedAt < 8000, 'served after 1 s without an answer, before the connect timeout');
   const lateToo = documents();
   late.watchConfig(SERVICE, 'routes', lateToo.listener);
   await waitFor('a second listener to get the snapshot', () => lateToo.all.length === 1);
