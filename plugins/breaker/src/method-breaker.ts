@@ -36,7 +36,7 @@ export class MethodBreaker implements CallGate<Held> {
    */
   static register(ctx: ClientPluginContext, circuits: CircuitSet, config: BreakerConfig, clock: Clock): void {
     const ownClock = clock !== ctx.clock;
-    const recorder = ownClock ? new TimedMethodRecorder(circuits, config, clock, true) : new MethodRecorder(circuits, config, clock);
+    const recorder = ownClock ? new TimedMethodRecorder(circuits, config, clock) : new MethodRecorder(circuits, config, clock);
     const gate = new MethodBreaker(recorder, config, clock);
     ctx.addGate(gate, InterceptorOrder.BREAKER);
     ctx.observe(recorder);

@@ -32,12 +32,13 @@ export class MethodRecorder implements CallObserver<Held> {
    */
   private readonly byMethod = new LastHitMap<string, Circuit | null>();
 
-  /** `ownClock`: the breaker was given a clock that is not the client's (tests): calls are timed on it. */
+  /** The breaker was given a clock that is not the client's (tests): calls are timed on it (TimedMethodRecorder). */
+  protected readonly ownClock: boolean = false;
+
   constructor(
     private readonly circuits: CircuitSet,
     private readonly config: BreakerConfig,
     private readonly clock: Clock,
-    private readonly ownClock = false,
   ) {
     config.onChange(() => this.byMethod.clear());
   }
@@ -97,6 +98,8 @@ export class MethodRecorder implements CallObserver<Held> {
  * (`callStart`, while the gate sleeps; the gate's own `callStart` does it while awake).
  */
 export class TimedMethodRecorder extends MethodRecorder {
+  protected override readonly ownClock = true;
+
   callStart(invocation: Invocation): Held | undefined {
     return this.hold(invocation);
   }
