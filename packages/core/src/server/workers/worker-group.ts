@@ -3,6 +3,7 @@ import { ExponentialBackoff } from '../../backoff.js';
 import { ErrorCodes, TrellisError } from '../../errors.js';
 import type { ListenerAddress } from '../listener-set.js';
 import type { ResolvedWorkersOptions, WorkerEvent, WorkerInfo, WorkerInspection, WorkerState } from './worker-options.js';
+import { guardHandOvers } from './handoff-guard.js';
 import { isWorkerMessage, WORKER_ENV, type WorkerMessage } from './worker-messages.js';
 
 interface Member {
@@ -23,7 +24,8 @@ const DRAIN_MARGIN_MS = 5000;
 /**
  * The primary's side of `RpcServer({ workers })`: forks the workers (node:cluster; they share the
  * listening port), waits until each is ready, replaces crashed ones with backoff, gives up on a crash
- * loop, rolls them one at a time on reload and drains them all on stop. It serves no call itself.
+ * loop, rolls them one at a time on reload and drains them all on stop, and closes a connection
+ * handed to a worker that died before taking it (handoff-guard.ts). It serves no call itself.
  */
 export class WorkerGroup {
   private readonly members = new Map<number, Member>();
@@ -148,6 +150,8 @@ export class WorkerGroup {
   private spawn(slot: number): Member {
     const env: Record<string, string> = { [WORKER_ENV.GROUP]: '1' };
     const worker = cluster.fork(env);
+    // Before anything can be handed to it: a connection given to this worker as it dies is closed, not kept open.
+    guardHandOvers(worker.process);
     let exited!: () => void;
     const member: Member = { worker, slot, startedAt: Date.now(), state: 'starting', planned: false, exited: new Promise((r) => (exited = r)), readyTimer: undefined };
     this.members.set(worker.id, member);
