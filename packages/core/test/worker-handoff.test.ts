@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import t from 'tap';
 import { RpcClient } from '../src/index.js';
-import { ECHO } from './fixtures/json-service.js';
+import { ECHO, waitFor } from './fixtures/json-service.js';
 import { forkGroup } from './fixtures/worker-group.js';
 
 // node:cluster's round-robin primary accepts each connection and hands it to a worker; it keeps its
@@ -77,4 +78,55 @@ t.test('a connection handed to a worker killed before it took it is closed at on
   t.not(Number(answer.servedBy), victim, 'served by a live worker');
   const { registered, serving } = await group.command('status');
   t.same({ registered, serving }, { registered: 1, serving: true }, 'the group stayed registered and serving');
+});
+
+/** Dead, not yet reaped by its stopped parent: its descriptors (the IPC channel's end) are closed. */
+const zombie = (pid: number): boolean => {
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+t.test('a connection handed to a worker already dead before the primary noticed is closed too', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+  const group = forkGroup({ workers: 1, reportHandOvers: true });
+  let primaryStopped = false;
+  t.teardown(() => {
+    if (primaryStopped) group.child.kill('SIGCONT');
+    if (group.child.exitCode === null) group.child.kill('SIGKILL');
+    return group.exited;
+  });
+  const { started } = await group.next((m) => 'started' in m);
+  const worker = started.workers[0].pid as number;
+
+  // The primary stopped: the connection waits in the listening socket's queue; then the worker dies.
+  // On waking, the primary finds the connection ready before the worker's end of the channel and its
+  // exit (Linux reports descriptors in the order they became ready), so node:cluster hands the
+  // connection to the dead worker: the send fails (the channel's other end is closed) and the
+  // primary keeps the handle, waiting for an answer that cannot come.
+  group.child.kill('SIGSTOP');
+  primaryStopped = true;
+  const from = group.messages.length;
+  const socket: Socket = connect(started.port, '127.0.0.1');
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  t.teardown(() => socket.destroy());
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve())); // in the queue: the kernel completed the handshake
+  process.kill(worker, 'SIGKILL');
+  await waitFor(() => zombie(worker), 30_000); // no event reaches this process: it is the primary's child
+  group.child.kill('SIGCONT');
+  primaryStopped = false;
+
+  const { handedOver } = await group.next((m) => 'handedOver' in m, from);
+  t.equal(handedOver.pid, worker, 'node:cluster handed the connection to the dead worker');
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    closed.then(() => 'closed' as const),
+    new Promise<'open'>((resolve) => (timer = setTimeout(resolve, CLOSE_BOUND_MS, 'open'))),
+  ]);
+  clearTimeout(timer);
+  t.equal(outcome, 'closed', 'the primary closed the connection instead of keeping it');
+  const exit = await group.next((m) => m.event?.type === 'exit', from);
+  t.match(exit.event, { planned: false, signal: 'SIGKILL' }, 'the primary saw the crash');
 });
