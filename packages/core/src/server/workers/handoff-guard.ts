@@ -25,8 +25,8 @@ import type { ChildProcess } from 'node:child_process';
  * round_robin_handle.js` and `utils.js`): the hand-over is `{ cmd: 'NODE_CLUSTER', act: 'newconn',
  * key, seq }` sent with the handle, the answer `{ cmd: 'NODE_CLUSTER', ack: seq, accepted }`. Should a
  * future Node change them, the guard sees no hand-over and does nothing (today's behaviour comes
- * back, nothing breaks); the worker-group test "a connection handed to a worker killed before it
- * took it is closed at once" fails on such a Node, so the upgrade cannot go unnoticed. Everything
+ * back, nothing breaks); packages/core/test/worker-handoff.test.ts waits for that hand-over message
+ * and so fails on such a Node: the upgrade cannot go unnoticed. Everything
  * here is defensive: any other message passes through untouched, and nothing it does throws into
  * node:cluster.
  *
@@ -77,10 +77,10 @@ export function guardHandOvers(child: ChildProcess): void {
   child.once('close', settle);
   child.once('exit', () => {
     // Exited with its channel already read to the end: nothing more can come. With the channel still
-    // open, answers the worker wrote before it died may still be unread: they would be answered after
-    // a close here (node:cluster would then hand a closed handle to another worker); 'close' or
-    // 'disconnect' follows once the end is read, and this timer only bounds a channel someone else
-    // keeps open.
+    // open, answers the worker wrote before it died may be unread yet, and one read after a close here
+    // would have node:cluster act on a closed handle ("not accepted": send it to another worker). So
+    // wait for 'close' or 'disconnect', which follow once the end is read; the timer only bounds a
+    // channel something else keeps open.
     if (child.channel === null || child.channel === undefined) settle();
     else setTimeout(settle, CHANNEL_END_GRACE_MS).unref();
   });
