@@ -3,7 +3,7 @@
  * one core, 256 in flight): leave-one-out, measured as a **difference within one process**.
  *
  *   node dist/plugin-cost.js [nosdk|sdk1pct|sdk100] [--processes N] [--slices N] [--slice-ms MS]
- *                            [--warmup-ms MS] [--only @trellis/a,@trellis/b] [--core C]
+ *                            [--warmup-ms MS] [--only @trellis/a,@trellis/b] [--core C] [--json FILE]
  *
  * Groups, each run in `--processes` fresh processes (default 3), the groups interleaved (every group's
  * first process, then every group's second, …, the order rotated): `all plugins` against `all but X`
@@ -16,6 +16,7 @@
  * shape, and the spread it leaves: apps/bench/README.md, "What each plugin costs over loopback".
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -113,6 +114,7 @@ async function main(): Promise<number> {
       'warmup-ms': { type: 'string', default: '1500' },
       only: { type: 'string' },
       core: { type: 'string' },
+      json: { type: 'string' },
     },
   });
   const mode = (positionals[0] ?? 'nosdk') as PluginCostMode;
@@ -127,18 +129,21 @@ async function main(): Promise<number> {
   console.log(`plugin cost, ${mode}: client and server in one process${core === undefined ? '' : ` pinned to core ${core}`}, 256 in flight; ` +
     `${list.length} groups × ${processes} processes, interleaved; per process ${settings.slices} slice pairs of ${settings.sliceMs} ms after ${settings.warmupMs} ms warm-up each`);
   const samples = new Map<Group, GroupSample[]>(list.map((g) => [g, []]));
+  const raw: { group: string; process: number; result: PluginCostProcessResult }[] = [];
   let errors = 0;
   for (let p = 0; p < processes; p++) {
     for (let k = 0; k < list.length; k++) {
       const group = list[(k + p) % list.length]!;
       const result = await runProcess({ ...settings, configs: [group.a, group.b] }, core);
       errors += result.errors;
+      raw.push({ group: group.name, process: p + 1, result });
       if (result.firstError) console.error(`${group.name}: ${result.errors} calls failed (${result.firstError})`);
       const sample = groupSample(group, result);
       samples.get(group)!.push(sample);
       console.log(`  ${group.name.padEnd(46)} process ${p + 1}: ${sample.differenceUs.toFixed(2).padStart(6)} µs/call, ${sample.sharePct.toFixed(1).padStart(5)} % (${group.a.name} ${sample.aUs.toFixed(2)}, ${group.b.name} ${sample.bUs.toFixed(2)})`);
     }
   }
+  if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), settings, core, processes: raw }, null, 1));
   const rows = list.map((group) => {
     const s = samples.get(group)!;
     const difference = s.map((x) => x.differenceUs);
