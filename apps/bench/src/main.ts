@@ -138,13 +138,16 @@ class Pair {
   }
 }
 
+/** A scenario's server process (core 0), its client not yet connected. */
+async function startPair(scenario: Scenario): Promise<Pair> {
+  const server = await spawnWorker({ role: 'server', kind: scenario.kind, plugins: scenario.plugins, sampleRatio: scenario.sampleRatio }, 0);
+  return new Pair(scenario, server);
+}
+
 async function startPairs(scenarios: readonly Scenario[]): Promise<Map<string, Pair>> {
   const pairs = new Map<string, Pair>();
   // One at a time: on two cores, starting many Node processes at once only slows each of them.
-  for (const scenario of scenarios) {
-    const server = await spawnWorker({ role: 'server', kind: scenario.kind, plugins: scenario.plugins, sampleRatio: scenario.sampleRatio }, 0);
-    pairs.set(scenario.id, new Pair(scenario, server));
-  }
+  for (const scenario of scenarios) pairs.set(scenario.id, await startPair(scenario));
   return pairs;
 }
 
@@ -240,16 +243,24 @@ interface ProfileRecord {
   readonly server: IntervalStats;
 }
 
-/** --profile: CPU then allocation profiles of both sides, one scenario and point at a time. */
+/**
+ * --profile: CPU then allocation profiles of both sides, one scenario and point at a time. Each
+ * session gets a **fresh server and client**, started just before it and stopped after it, so every
+ * kind's processes have the same history when profiled: started, warmed up, measured. Servers kept up
+ * for the whole run (as the interleaved benchmark keeps them) would sit idle for 15–20 s while the
+ * other kinds are profiled, and V8 shrinks an idle process's young generation at its first scavenge
+ * after the gap (docs/performance.md, "Governance path, session 11"): the GC columns of the kinds
+ * profiled later would then differ for a reason that is the bench's order, not the kind.
+ */
 async function profile(scenarios: readonly Scenario[], settings: Settings, dir: string, log: (line: string) => void): Promise<ProfileRecord[]> {
   mkdirSync(dir, { recursive: true });
-  const pairs = await startPairs(scenarios);
   const records: ProfileRecord[] = [];
-  try {
-    for (const point of PROFILE_POINTS) {
-      for (const scenario of scenarios) {
-        const pair = pairs.get(scenario.id)!;
-        if (pair.connections !== point.connections) await pair.connect(point.connections);
+  for (const point of PROFILE_POINTS) {
+    for (const scenario of scenarios) {
+      if (!scenario.points.some((p) => pointKey(p) === pointKey(point))) continue;
+      const pair = await startPair(scenario);
+      try {
+        await pair.connect(point.connections);
         const base = join(dir, `${scenario.id}@${pointKey(point)}`);
         const files = {
           clientCpu: `${base}-client.cpuprofile`, serverCpu: `${base}-server.cpuprofile`,
@@ -277,10 +288,10 @@ async function profile(scenarios: readonly Scenario[], settings: Settings, dir: 
           server: cpu.server,
         });
         log(`  profiled ${scenario.label} @${pointKey(point)}: ${Math.round(cpu.round.qps)} QPS under the profiler, ${cpu.round.calls} calls`);
+      } finally {
+        await pair.close();
       }
     }
-  } finally {
-    for (const pair of pairs.values()) await pair.close();
   }
   return records;
 }
