@@ -13,6 +13,7 @@ import {
 import { EndpointStats, errorLatencyUs, type TrafficRate } from './endpoint-stats.js';
 import { ListView, type Membership, type TrackedEndpoint } from './list-view.js';
 import { resolveLalbOptions, type LalbOptions, type ResolvedLalbOptions } from './options.js';
+import { FastRandom } from './fast-random.js';
 
 /** One endpoint's row in `LocalityAwareBalancer.snapshot()`. */
 export interface EndpointSnapshot {
@@ -64,7 +65,10 @@ export class LocalityAwareBalancer implements LoadBalancer {
   readonly name = 'lalb';
   private readonly options: ResolvedLalbOptions;
   private readonly clock: Clock;
-  private readonly random: () => number;
+  /** The `random` option, or undefined for `fastRandom`. */
+  private readonly random: (() => number) | undefined;
+  /** The default generator: its fraction stays unboxed where Math.random's is a heap number per pick. */
+  private readonly fastRandom = new FastRandom();
   /**
    * Clock reading times are µs since: construction, moved up every REBASE_AFTER_US (see rebase),
    * which keeps times and in-flight sums small integers.
@@ -124,11 +128,17 @@ export class LocalityAwareBalancer implements LoadBalancer {
     if (this.periodic && nowUs >= this.nextRefreshUs) this.refreshAll(nowUs);
     const excluded = invocation.excluded;
     const tree = view.tree;
+    const fastRandom = this.fastRandom;
     const draws = n < MAX_DRAWS ? n : MAX_DRAWS;
     for (let draw = 0; draw < draws; draw++) {
       const total = tree.total;
       if (total <= 0) break;
-      const index = tree.locate(Math.floor(this.random() * total));
+      // The default generator's FastRandom.fraction(), written out: only small integers cross a call,
+      // so the fraction is never a heap number, whatever V8 inlines into pick (a fraction returned
+      // by a call it did not inline is boxed: Math.random's always was, 16 B per pick).
+      const random = this.random;
+      const unit = random === undefined ? (fastRandom.next30() * 8388608 + (fastRandom.next30() >>> 7)) / 9007199254740992 : random();
+      const index = tree.locate(Math.floor(unit * total));
       if (index < 0) break;
       const member = view.members[index]!;
       if (excluded.size !== 0 && excluded.has(member.tracked.id)) continue;
@@ -417,7 +427,9 @@ export class LocalityAwareBalancer implements LoadBalancer {
     }
     if (eligible === 0) return undefined;
     // All remaining weights 0 (endpoint.weight 0): still serve the call, uniformly.
-    let dice = Math.floor(this.random() * (sum > 0 ? sum : eligible));
+    const random = this.random;
+    const unit = random === undefined ? this.fastRandom.fraction() : random();
+    let dice = Math.floor(unit * (sum > 0 ? sum : eligible));
     let chosen: Membership | undefined;
     for (let i = 0; i < members.length; i++) {
       const member = members[i]!;

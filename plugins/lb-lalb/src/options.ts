@@ -17,7 +17,11 @@ import {
 export interface LalbOptions {
   /** Monotonic ms. Default: core's `systemClock`; the plugin passes the client's clock. */
   readonly clock?: Clock;
-  /** Uniform in [0, 1). Default `Math.random`; tests pass a seeded generator. */
+  /**
+   * Uniform in [0, 1). Default: a xoshiro128** generator of the balancer's own (FastRandom), seeded
+   * from the system's random source; unlike `Math.random` it allocates nothing per pick. Tests pass
+   * a seeded generator.
+   */
   readonly random?: () => number;
   /** Completed calls remembered per endpoint (brpc `RECV_QUEUE_SIZE`). Default 128. */
   readonly windowSize?: number;
@@ -71,7 +75,8 @@ export const BRPC_EXACT_OPTIONS = Object.freeze({ minQpsRatio: 0, maxSampleAgeMs
 
 export interface ResolvedLalbOptions {
   readonly clock: Clock;
-  readonly random: () => number;
+  /** Undefined: the balancer's own FastRandom. */
+  readonly random: (() => number) | undefined;
   readonly windowSize: number;
   readonly minWeight: number;
   readonly punishInflightRatio: number;
@@ -113,7 +118,7 @@ const LalbOptionsSchema = Type.Object({
 export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptions {
   const {
     clock = systemClock,
-    random = Math.random,
+    random,
     windowSize = DEFAULT_WINDOW_SIZE,
     minWeight = DEFAULT_MIN_WEIGHT,
     punishInflightRatio = DEFAULT_PUNISH_INFLIGHT_RATIO,
