@@ -1,4 +1,4 @@
-export { freePort } from './free-port.js';
+export { freePort, onFreePorts } from './free-port.js';
 export { refusingPort, type RefusingPort } from './refusing-port.js';
 export * from './zookeeper-server.js';
 export * from './etcd-server.js';
