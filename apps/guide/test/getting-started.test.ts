@@ -2,14 +2,20 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import t, { type Test } from 'tap';
-import { freePort, startEtcd } from '@trellis/testkit';
+import { startEtcd } from '@trellis/testkit';
 import {
   WORKSPACE_ROOT, describe, guideSteps, normalizeTranscript, parseCommandLine, runToEnd, userEnv, UserProcess, type GuideStep,
 } from '../src/index.js';
 
 const GUIDE = join(WORKSPACE_ROOT, 'docs', 'getting-started.md');
-// The ports the guide uses, replaced in commands and transcripts by free ones (etcd's by the test's etcd).
+// The ports the guide uses, replaced in commands and transcripts by the ones in use (etcd's by the
+// test's etcd, a provider's by the one it printed).
 const GUIDE_PORTS = [50051, 50052, 2379] as const;
+// How the guide tells a provider its port (`PORT=50051 node dist/provider.js`). The test starts it
+// with PORT=0 and reads the port the OS gave it from the line it prints once it serves: a port picked
+// here and bound later by the provider could be taken by another process in between (EADDRINUSE).
+const PROVIDER_PORT = /\bPORT=(\d+)\b/;
+const LISTENING_ON = /listening on port (\d+)\b/;
 
 // A loaded 2-core CI machine: installs may reach the registry, compiles take seconds.
 const SCRIPT_TIMEOUT_MS = 240_000;
@@ -48,9 +54,14 @@ t.test('docs/getting-started.md, followed as written in a fresh directory', asyn
   });
   const etcd = await startEtcd();
   t.teardown(() => etcd.stop());
-  const ports = new Map<number, number>([[50051, await freePort()], [50052, await freePort()], [2379, etcd.port]]);
+  // A provider's port is known once it printed it (see PROVIDER_PORT).
+  const ports = new Map<number, number>([[2379, etcd.port]]);
   const withOurPorts = (text: string) =>
-    text.replace(new RegExp(`\\b(${GUIDE_PORTS.join('|')})\\b`, 'g'), (port) => String(ports.get(Number(port))));
+    text.replace(new RegExp(`\\b(${GUIDE_PORTS.join('|')})\\b`, 'g'), (port) => {
+      const ours = ports.get(Number(port));
+      if (ours === undefined) throw new Error(`the guide uses port ${port} before a provider listens on it: ${text}`);
+      return String(ours);
+    });
   const env = userEnv({
     TARBALLS: tarballs,
     // Snapshots and other temporary files of the app stay in this run's directory.
@@ -93,12 +104,20 @@ t.test('docs/getting-started.md, followed as written in a fresh directory', asyn
           }
           case 'start': {
             for (const line of step.commands) {
-              const command = parseCommandLine(withOurPorts(line));
+              const guidePort = PROVIDER_PORT.exec(line)?.[1];
+              if (guidePort === undefined) throw new Error(`${where}: no PORT=… in "${line}"`);
+              const command = parseCommandLine(withOurPorts(line.replace(PROVIDER_PORT, 'PORT=0')));
               const proc = new UserProcess(command.command, command.args, { cwd: app, env: { ...env, ...command.env } });
               running.push(proc);
               started.push(proc);
               const first = await proc.firstLine(START_TIMEOUT_MS);
               t.match(first, new RegExp(`\\b${proc.pid}\\b.*listening`), `${where}: ${line} → ${first}`);
+              const listening = Number(LISTENING_ON.exec(first)?.[1]);
+              if (!(listening > 0)) {
+                t.fail(`${where}: the provider does not say which port it listens on: ${first}`);
+                return;
+              }
+              ports.set(Number(guidePort), listening);
             }
             break;
           }

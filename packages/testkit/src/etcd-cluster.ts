@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DowntimeHold } from './downtime-hold.js';
 import { ETCD, etcdArgs, etcdHealthy, etcdLeadership } from './etcd-member.js';
 import { freePorts, launchOnFreePorts } from './free-port.js';
 import type { Socket } from 'node:net';
@@ -40,6 +41,8 @@ interface EtcdMemberState {
   readonly dataDir: string;
   readonly logFile: string;
   readonly proxy: LinkProxy;
+  /** Its ports, refused and kept from other processes while it is down (between kill and start). */
+  readonly hold: DowntimeHold;
   server: ServerProcess | undefined;
 }
 
@@ -76,7 +79,7 @@ export class EtcdCluster extends RegistryCluster {
       }).start(taken);
       const dir = join(this.baseDir, name);
       mkdirSync(dir);
-      this.state.push({ name, clientPort: client, peerPort: peer, dataDir: join(dir, 'data'), logFile: join(dir, 'etcd.log'), proxy, server: undefined });
+      this.state.push({ name, clientPort: client, peerPort: peer, dataDir: join(dir, 'data'), logFile: join(dir, 'etcd.log'), proxy, hold: new DowntimeHold([client, peer]), server: undefined });
     }
     await Promise.all(this.state.map((_, i) => this.start(i)));
     await this.waitForLeader();
@@ -86,6 +89,7 @@ export class EtcdCluster extends RegistryCluster {
   async start(index: number): Promise<void> {
     const member = this.member(index);
     if (member.server?.running) return;
+    await member.hold.taken();
     const token = (this.token ??= `trellis-${randomUUID()}`);
     const initialCluster = this.state.map((m) => `${m.name}=http://127.0.0.1:${m.proxy.port}`).join(',');
     const args = etcdArgs({
@@ -96,15 +100,26 @@ export class EtcdCluster extends RegistryCluster {
     mkdirSync(member.dataDir, { recursive: true });
     const server = ServerProcess.spawn(ETCD, args, member.logFile, this.baseDir);
     member.server = server;
-    await waitUntilReady(server.child, {
-      name: `etcd ${member.name}`, command: ETCD, port: member.clientPort, timeoutMs: this.startTimeoutMs, logFile: member.logFile,
-      intervalMs: 100, probe: () => etcdHealthy(member.clientPort), readyMeans: 'become healthy',
-    });
+    try {
+      // It listens on its ports while they are held.
+      await waitUntilReady(server.child, {
+        name: `etcd ${member.name}`, command: ETCD, port: member.clientPort, timeoutMs: this.startTimeoutMs, logFile: member.logFile,
+        intervalMs: 100, probe: () => etcdHealthy(member.clientPort), readyMeans: 'become healthy',
+      });
+    } finally {
+      await member.hold.release();
+    }
   }
 
   /** Sends `signal` to member `index` (SIGKILL: a crash) and waits for it to exit; its data stays. */
   async kill(index: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    await this.member(index).server?.signal(signal);
+    const member = this.member(index);
+    const server = member.server;
+    await server?.signal(signal);
+    if (server !== undefined && !server.running) {
+      member.hold.take(server.whenExited());
+      await member.hold.taken();
+    }
   }
 
   /** The index of the member that leads now, if one does (asked of every running member). */
@@ -130,6 +145,7 @@ export class EtcdCluster extends RegistryCluster {
   /** Kills every member, closes the proxies and removes the data. Idempotent. */
   async stop(): Promise<void> {
     await Promise.all(this.state.map((m) => m.server?.signal('SIGKILL')));
+    await Promise.all(this.state.map((m) => m.hold.release()));
     await Promise.all(this.state.map((m) => m.proxy.close()));
     rmSync(this.baseDir, { recursive: true, force: true });
   }

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ETCD, etcdArgs, etcdHealthy } from './etcd-member.js';
+import { DowntimeHold } from './downtime-hold.js';
 import { freePort, onFreePorts } from './free-port.js';
 import { waitUntilReady } from './server-readiness.js';
 import { ServerProcess } from './server-process.js';
@@ -47,6 +48,8 @@ async function startEtcdOnce(options: EtcdServerOptions): Promise<EtcdServer> {
   const args = etcdArgs({ name: 't', dataDir, clientPort: port, peerPort, advertisedPeerUrl: peer, initialCluster: `t=${peer}` });
   let server: ServerProcess | undefined;
   let stopped = false;
+  // Between a kill and the restart, the ports stay refused and no other process gets them.
+  const hold = new DowntimeHold([port, peerPort]);
 
   const launch = async (): Promise<void> => {
     mkdirSync(dataDir, { recursive: true });
@@ -79,13 +82,25 @@ async function startEtcdOnce(options: EtcdServerOptions): Promise<EtcdServer> {
       if (stopped) return;
       stopped = true;
       await signal('SIGTERM');
+      await hold.release();
       rmSync(baseDir, { recursive: true, force: true });
     },
-    kill: (sig: NodeJS.Signals = 'SIGKILL') => signal(sig),
+    async kill(sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+      await signal(sig);
+      if (server !== undefined && !server.running) {
+        hold.take(server.whenExited());
+        await hold.taken();
+      }
+    },
     async restart(): Promise<void> {
       if (stopped) throw new Error('etcd was stopped; start a new one');
       await signal('SIGTERM');
-      await launch();
+      await hold.taken();
+      try {
+        await launch(); // etcd listens on its ports while they are held
+      } finally {
+        await hold.release();
+      }
     },
   };
 }

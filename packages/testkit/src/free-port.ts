@@ -29,15 +29,22 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** What etcd ("bind: address already in use") and the JVM ("BindException: Address already in use") log. */
+/**
+ * What etcd ("bind: address already in use"), the JVM ("BindException: Address already in use") and
+ * Node ("listen EADDRINUSE: address already in use", in the stack a provider child reports) say.
+ */
 const ADDRESS_IN_USE = /address already in use/i;
 
 /**
  * Runs `start` (which picks its ports with freePort and fails, with the server's log in its message,
  * when the server cannot bind them) again on fresh ports when a port was taken in between: between
  * freePort() releasing a port and the server binding it (seconds, for a JVM on a loaded machine),
- * any process's outgoing connection may get it as its local port. Up to `attempts` starts in all; any
- * other failure is thrown at once.
+ * any process's outgoing connection may get it as its local port, or another test's server may bind
+ * it. Up to `attempts` starts in all; any other failure is thrown at once.
+ *
+ * For a port that must be known before a process starts (a child told it on its command line or in
+ * its options). Where the server can listen on port 0 and tell the test which port it got, do that
+ * instead: nothing to retry.
  */
 export async function onFreePorts<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
   for (let attempt = 1; ; attempt++) {

@@ -1,5 +1,5 @@
-export { freePort } from './free-port.js';
-export { refusingPort, type RefusingPort } from './refusing-port.js';
+export { freePort, onFreePorts } from './free-port.js';
+export { refusingPort, type RefusingPort, type RefusingPortOptions } from './refusing-port.js';
 export * from './zookeeper-server.js';
 export * from './etcd-server.js';
 export { startEtcdCluster, EtcdCluster, type EtcdClusterOptions } from './etcd-cluster.js';

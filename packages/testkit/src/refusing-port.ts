@@ -11,6 +11,14 @@ export interface RefusingPort {
   close(): Promise<void>;
 }
 
+export interface RefusingPortOptions {
+  /**
+   * A port a server of the test just gave up (a provider killed, to be started again on the same
+   * address), instead of one the OS picks: see below.
+   */
+  readonly port?: number;
+}
+
 /**
  * A port on 127.0.0.1 where every connection is refused (ECONNREFUSED at once: the request never
  * ran), and that no other process can take while it is held — a dead address that stays dead.
@@ -30,13 +38,23 @@ export interface RefusingPort {
  * Refused, not silent: for a dead provider, a refused dial, a never-ran failure a transparent re-send
  * handles. A peer that accepts and never answers (a frozen process) is another fault: FaultProxy's
  * black hole, or SIGSTOP. The sockets are unref'd: a test that forgets `close()` still exits.
+ *
+ * With `port`: the port a server gave up stays refused (a dead provider's address) while the server is
+ * down, and the OS hands it to no one in the meantime — not to a listen on port 0, not as the local
+ * port of an outgoing connection — where a freed port could be taken by any process during seconds of
+ * downtime, and the restart then fail with EADDRINUSE (or the dead address answer). The socket is then
+ * bound before it connects, which libuv does with SO_REUSEADDR: a server that listens on that very
+ * port by number (with SO_REUSEADDR, as Node's do) may take it back while it is held — the restart —
+ * and so could any process asking for that number. What it cannot cover is the moment between the
+ * server's exit and this call: take the port as soon as the server is gone.
  */
-export async function refusingPort(): Promise<RefusingPort> {
+export async function refusingPort(options: RefusingPortOptions = {}): Promise<RefusingPort> {
   const holder = createServer();
   holder.unref();
   holder.listen(0, '127.0.0.1');
   await once(holder, 'listening');
-  const held = connect((holder.address() as AddressInfo).port, '127.0.0.1');
+  const target = { port: (holder.address() as AddressInfo).port, host: '127.0.0.1' };
+  const held = connect(options.port === undefined ? target : { ...target, localAddress: '127.0.0.1', localPort: options.port });
   held.on('error', () => {});
   let accepted: Socket;
   try {
@@ -44,7 +62,8 @@ export async function refusingPort(): Promise<RefusingPort> {
   } catch (error) {
     held.destroy();
     holder.close();
-    throw error;
+    if (options.port === undefined) throw error;
+    throw new Error(`cannot hold port ${options.port} on 127.0.0.1: ${(error as Error).message}`, { cause: error });
   }
   accepted.on('error', () => {});
   accepted.unref();

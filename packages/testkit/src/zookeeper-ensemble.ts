@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DowntimeHold } from './downtime-hold.js';
 import { freePorts, launchOnFreePorts } from './free-port.js';
 import { LinkProxy, type LinkHead } from './link-proxy.js';
 import { RegistryCluster, type ClusterMember, type RegistryClusterOptions } from './registry-cluster.js';
@@ -42,6 +43,8 @@ interface ZooKeeperServerState {
   readonly dir: string;
   readonly configFile: string;
   readonly logFile: string;
+  /** Its ports, refused and kept from other processes while it is down (between kill and start). */
+  readonly hold: DowntimeHold;
   server: ServerProcess | undefined;
 }
 
@@ -77,9 +80,11 @@ export class ZooKeeperEnsemble extends RegistryCluster {
       const dir = join(this.baseDir, `s${id}`);
       mkdirSync(join(dir, 'data'), { recursive: true });
       writeFileSync(join(dir, 'data', 'myid'), `${id}\n`);
+      const [clientPort, quorumPort, electionPort] = [free[3 * i]!, free[3 * i + 1]!, free[3 * i + 2]!];
       this.state.push({
-        id, name: `s${id}`, clientPort: free[3 * i]!, quorumPort: free[3 * i + 1]!, electionPort: free[3 * i + 2]!,
-        dir, configFile: join(dir, 'zoo.cfg'), logFile: join(dir, 'zookeeper.log'), server: undefined,
+        id, name: `s${id}`, clientPort, quorumPort, electionPort,
+        dir, configFile: join(dir, 'zoo.cfg'), logFile: join(dir, 'zookeeper.log'),
+        hold: new DowntimeHold([clientPort, quorumPort, electionPort]), server: undefined,
       });
     }
     const taken = new Set(this.state.flatMap((s) => [s.clientPort, s.quorumPort, s.electionPort]));
@@ -106,17 +111,29 @@ export class ZooKeeperEnsemble extends RegistryCluster {
   async start(index: number): Promise<void> {
     const member = this.member(index);
     if (member.server?.running) return;
+    await member.hold.taken();
     const server = ServerProcess.spawn(JAVA, zooKeeperArgs(member.configFile, 'quorum'), member.logFile, this.baseDir);
     member.server = server;
-    await waitUntilReady(server.child, {
-      name: `ZooKeeper ${member.name}`, command: JAVA, port: member.clientPort, timeoutMs: this.startTimeoutMs, logFile: member.logFile,
-      intervalMs: 100, probe: () => this.serving(index),
-      readyMeans: 'serve as leader or follower',
-    });
+    try {
+      // The JVM listens on its ports while they are held.
+      await waitUntilReady(server.child, {
+        name: `ZooKeeper ${member.name}`, command: JAVA, port: member.clientPort, timeoutMs: this.startTimeoutMs, logFile: member.logFile,
+        intervalMs: 100, probe: () => this.serving(index),
+        readyMeans: 'serve as leader or follower',
+      });
+    } finally {
+      await member.hold.release();
+    }
   }
 
   async kill(index: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    await this.member(index).server?.signal(signal);
+    const member = this.member(index);
+    const server = member.server;
+    await server?.signal(signal);
+    if (server !== undefined && !server.running) {
+      member.hold.take(server.whenExited());
+      await member.hold.taken();
+    }
   }
 
   async leader(): Promise<number | undefined> {
@@ -140,6 +157,7 @@ export class ZooKeeperEnsemble extends RegistryCluster {
 
   async stop(): Promise<void> {
     await Promise.all(this.state.map((s) => s.server?.signal('SIGKILL')));
+    await Promise.all(this.state.map((s) => s.hold.release()));
     await Promise.all(this.proxies.map((p) => p.close()));
     rmSync(this.baseDir, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DowntimeHold } from './downtime-hold.js';
 import { freePort, onFreePorts } from './free-port.js';
 import { waitUntilReady } from './server-readiness.js';
 import { ServerProcess } from './server-process.js';
@@ -64,6 +65,8 @@ async function startZooKeeperOnce(options: ZooKeeperServerOptions): Promise<ZooK
 
   let server: ServerProcess | undefined;
   let stopped = false;
+  // Between a kill and the restart, the port stays refused and no other process gets it.
+  const hold = new DowntimeHold([port]);
 
   const launch = async (): Promise<void> => {
     server = ServerProcess.spawn(JAVA, zooKeeperArgs(configFile, 'standalone'), logFile, baseDir);
@@ -98,19 +101,27 @@ async function startZooKeeperOnce(options: ZooKeeperServerOptions): Promise<ZooK
       if (stopped) return;
       stopped = true;
       await terminate();
+      await hold.release();
       rmSync(baseDir, { recursive: true, force: true });
     },
     kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-      if (server?.running) server.child.kill(signal);
+      if (!server?.running) return;
+      server.child.kill(signal);
+      if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') hold.take(server.whenExited());
     },
     async restart(restartOptions: ZooKeeperRestartOptions = {}): Promise<void> {
       if (stopped) throw new Error('ZooKeeper server was stopped; start a new one');
       await terminate();
+      await hold.taken();
       if (restartOptions.wipeData) {
         rmSync(dataDir, { recursive: true, force: true });
         mkdirSync(dataDir);
       }
-      await launch();
+      try {
+        await launch(); // the JVM listens on the port while it is held
+      } finally {
+        await hold.release();
+      }
     },
   };
 }

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import t from 'tap';
 import { refusingPort } from '../src/index.js';
 
@@ -50,4 +50,31 @@ t.test('each call holds a port of its own', async (t) => {
   t.teardown(() => Promise.all(ports.map((p) => p.close())));
   t.equal(new Set(ports.map((p) => p.port)).size, 5);
   t.same(await Promise.all(ports.map((p) => dial(p.port))), Array(5).fill('ECONNREFUSED'));
+});
+
+t.test('a port a server gave up is held refused, and the server can take it back while it is held', async (t) => {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+
+  const dead = await refusingPort({ port });
+  t.teardown(() => dead.close());
+  t.equal(dead.port, port);
+  t.equal(await dial(port), 'ECONNREFUSED', 'refused while the server is down');
+
+  // The restart: a server asking for that port by number gets it, the hold still in place.
+  const restarted = createServer((socket) => socket.destroy()).listen(port, '127.0.0.1');
+  await once(restarted, 'listening');
+  t.teardown(() => void restarted.close());
+  t.equal(await dial(port), 'connected', 'served again');
+});
+
+t.test('a port a listening server holds cannot be held', async (t) => {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => void server.close());
+  const { port } = server.address() as AddressInfo;
+  await t.rejects(refusingPort({ port }), { message: new RegExp(`cannot hold port ${port} on 127\\.0\\.0\\.1: .*EADDRINUSE`) });
 });

@@ -73,16 +73,27 @@ t.test('an unreachable ensemble fails with ERR_REGISTRY_UNREACHABLE within conne
     ['register()', () => registry.register(SERVICE, instance(9001))],
     ['putConfig()', () => registry.putConfig(SERVICE, 'routes', '{}')],
   ] as const) {
+    // Order, not a clock, for the upper bound: the call must give up before a sentinel timer of 1 s
+    // set just before it. The give-up is the connectTimeoutMs (300) timer the call sets, and its
+    // rejection reaches this await in microtasks, which run before the next timer; timers fire in the
+    // order they fall due and a stall delays them all alike, so a stalled CI machine cannot let the
+    // sentinel win. A call bounded by anything longer lets it fire first: the client's own session
+    // retries (a 15 s session), the 3 s default in place of the option, or no bound at all (the test
+    // then times out).
+    let sentinelFired = false;
+    const sentinel = setTimeout(() => (sentinelFired = true), 1000);
     const startedAt = Date.now();
     const error = await call().then(
       () => undefined,
       (e: unknown) => e,
     );
     const elapsed = Date.now() - startedAt;
+    clearTimeout(sentinel);
     t.type(error, TrellisError, what);
     t.match(error, { code: 'ERR_REGISTRY_UNREACHABLE', message: new RegExp(address.replace(/\./g, '\\.')) }, `${what} names the address`);
-    // Bounded by connectTimeoutMs (300), far below the client's own session retries; room for a loaded CI.
-    t.ok(elapsed >= 250 && elapsed < 3000, `${what} gave up after ${elapsed} ms`);
+    t.notOk(sentinelFired, `${what} gave up within connectTimeoutMs, before the 1 s sentinel (after ${elapsed} ms)`);
+    // Not at the first refused dial: it waited out connectTimeoutMs. A stall only lengthens elapsed.
+    t.ok(elapsed >= 250, `${what} gave up after ${elapsed} ms, not before connectTimeoutMs`);
   }
   t.same(delivered, [], 'no snapshot, no list: a consumer is never handed an invented empty list');
   t.same(errors, [], 'nothing reported for what was thrown');

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { RpcClient } from '@trellis/core';
-import { loadEchoService, startProvider, waitFor } from '@trellis/testkit';
+import { loadEchoService, refusingPort, startProvider, waitFor } from '@trellis/testkit';
 import { health, type HealthMonitor, type HeartbeatEvent } from '../src/index.js';
 import { callMany, recordChanges, untilState } from './fixtures/helpers.js';
 
@@ -26,6 +26,10 @@ t.test('a killed provider is dead, redialled with growing intervals, and healthy
   });
 
   await first.kill('SIGKILL');
+  // Its port held at once, refused, for the restart below on the same address: freed for the seconds
+  // of probing, any process could take it (the restart would fail with EADDRINUSE, a probe succeed).
+  const held = await refusingPort({ port: first.port });
+  t.teardown(() => held.close());
   await untilState(plugin, first.address, 'dead');
   const death = changes.find((c) => c.endpoint.id === first.address && c.to === 'dead')!;
   t.equal(death.from, 'healthy');
@@ -50,8 +54,9 @@ t.test('a killed provider is dead, redialled with growing intervals, and healthy
   t.ok(probes.every((p) => !p.ok), 'no probe of a dead provider succeeded');
   t.match(p3.error, /ECONNREFUSED/, 'the transport redials meanwhile: the last dial was refused');
 
-  const again = await startProvider({ name: 'first-again', port: first.port });
+  const again = await startProvider({ name: 'first-again', port: first.port }); // taken back while held
   t.teardown(() => again.stop());
+  await held.close();
   await untilState(plugin, first.address, 'healthy');
   const revival = changes.filter((c) => c.endpoint.id === first.address).at(-1)!;
   t.same([revival.from, revival.to], ['dead', 'healthy']);

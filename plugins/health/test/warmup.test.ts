@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
 import { RpcClient, type Registry } from '@trellis/core';
-import { freePort, loadEchoService, startEtcd, startProvider, waitFor } from '@trellis/testkit';
+import { loadEchoService, startEtcd, startProvider, waitFor } from '@trellis/testkit';
 import { health } from '../src/index.js';
 import { startGate } from './fixtures/gate.js';
 import { PACKAGE_DIR } from './fixtures/helpers.js';
@@ -80,17 +80,19 @@ t.test('a provider started mid-traffic is registered only once ready, then its s
 
   const gate = await startGate();
   t.teardown(() => gate.close());
-  const healthPort = await freePort();
   const starting = startProvider({
     name: 'new',
     registry: registryRef,
     plugins: [{
       module: path.join(__dirname, 'fixtures', 'gated-health.js'),
       export: 'gatedHealth',
-      options: { gateUrl: gate.url, health: { http: { port: healthPort, host: '127.0.0.1' } } },
+      // Port 0: a port picked here and bound seconds later by the child could be taken in between.
+      // The child says which port it got when it reaches the gate.
+      options: { gateUrl: gate.url, health: { http: { port: 0, host: '127.0.0.1' } } },
     }],
   });
-  await gate.reached;
+  const healthPort = Number((await gate.reached).searchParams.get('healthPort'));
+  t.ok(healthPort > 0, `the health endpoint listens on port ${healthPort}`);
   t.equal(await status(healthPort), 503, 'listening, readiness pending: NOT_SERVING');
   t.equal(await listed(), 1, 'not in the registry before its readiness hook passed');
   t.equal(client.endpoints.length, 1);

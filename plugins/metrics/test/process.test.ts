@@ -4,17 +4,23 @@
  * (build it first; `npm test` runs after the build in CI).
  */
 import { Code, RpcClient } from '@trellis/core';
-import { freePort, loadEchoService, startProvider } from '@trellis/testkit';
+import { freePort, loadEchoService, onFreePorts, startProvider } from '@trellis/testkit';
 import * as path from 'node:path';
 import t from 'tap';
 import { ECHO } from './fixtures/echo.js';
 import { scrape } from './fixtures/prom-text.js';
 
 t.test('a provider process started with metrics({ port }) serves exact counts to a scraper', async (t) => {
-  const port = await freePort();
-  const provider = await startProvider({
-    name: 'p1',
-    plugins: [{ module: '@trellis/metrics', export: 'metrics', options: { port, host: '127.0.0.1' }, from: path.join(__dirname, '..') }],
+  // The deployment's fixed `port` option, so the child must be told a port before it starts: one
+  // taken by another process before the child binds it fails the start with EADDRINUSE, and the
+  // start is made again on a fresh port (any other start failure still fails the test).
+  let port = 0;
+  const provider = await onFreePorts(async () => {
+    port = await freePort();
+    return startProvider({
+      name: 'p1',
+      plugins: [{ module: '@trellis/metrics', export: 'metrics', options: { port, host: '127.0.0.1' }, from: path.join(__dirname, '..') }],
+    });
   });
   t.teardown(() => provider.kill('SIGKILL'));
   const client = new RpcClient({ service: loadEchoService(), addresses: [provider.address] });

@@ -7,6 +7,10 @@ import {
   attemptLog, echoClient, percentile, rateLimited, settle, startProviders, startServer, type EchoCall, type LoggedAttempt,
 } from './fixtures/echo.js';
 
+/** The slow provider's answer time, and a p99 bound below it that a call without a winning backup cannot meet. */
+const SLOW_MS = 4000;
+const BELOW_SLOW_MS = SLOW_MS - 400;
+
 /** Runs `count` calls, `concurrency` at a time; returns each call's latency in ms. */
 async function latencies(count: number, concurrency: number, call: () => Promise<unknown>): Promise<number[]> {
   const out: number[] = [];
@@ -27,29 +31,30 @@ async function sumAttempt(providers: readonly ProviderProcess[], attempt: string
 }
 
 t.test('backup requests with one slow provider', async (t) => {
-  // The slow provider takes 2 s: the p99 bounds below sit at 1.6 s, below what every call without a
-  // winning backup waits, and far above a backup stretched by a loaded machine (564 ms at load 30,
-  // which came close to the 800 ms bound this test had with a 1 s slow provider).
-  const [slow] = await startProviders(t, ['slow'], { delayMs: 2000 });
+  // The slow provider takes 4 s: the p99 bounds below sit at 3.6 s, below what every call without a
+  // winning backup waits (its latency is at least the provider's delay: stalls only add), and 3.5 s
+  // above a backup's 30 ms for a stalled CI machine (a backup stretched to 564 ms at load 30 came
+  // close to the 800 ms bound this test had with a 1 s slow provider; it was 2 s and 1.6 s since).
+  const [slow] = await startProviders(t, ['slow'], { delayMs: SLOW_MS });
   const fast = await startProviders(t, ['fast1', 'fast2']);
   const addresses = [slow!.address, ...fast.map((p) => p.address)];
 
   t.test('a backup after 30 ms cuts p99, and the losing attempt is cancelled on the server', async (t) => {
     const baseline = echoClient(t, addresses, { plugins: [retry()] }).stub;
     const without = await latencies(30, 10, () => baseline.echo({}));
-    t.ok(percentile(without, 99) >= 2000, `without backups p99 is the slow provider’s ${percentile(without, 99).toFixed(0)} ms`);
+    t.ok(percentile(without, 99) >= SLOW_MS, `without backups p99 is the slow provider’s ${percentile(without, 99).toFixed(0)} ms`);
 
     const before = await slow!.stats();
     const backupsBefore = await sumAttempt(fast, '2');
     const log = attemptLog();
     // maxRatio 1: under CI load fast calls outlast 30 ms too and take backups; with a smaller budget a slow
-    // call could find it spent and wait out the 2,000 ms (the cap has its own test below).
+    // call could find it spent and wait out the slow provider's 4 s (the cap has its own test below).
     const hedged = echoClient(t, addresses, { plugins: [retry({ hedge: { delayMs: 30, maxRatio: 1 }, onAttempt: log.onAttempt })] }).stub;
     const withBackups = await latencies(150, 10, () => hedged.echo({}));
     const p99 = percentile(withBackups, 99);
-    // Below the slow provider's 2,000 ms, which every call without a winning backup waits out: a loaded
+    // Below the slow provider's 4 s, which every call without a winning backup waits out: a loaded
     // CI machine stretches the backups themselves (564 ms at load 30).
-    t.ok(p99 < 1600, `with backups p99 is ${p99.toFixed(0)} ms (p50 ${percentile(withBackups, 50).toFixed(1)} ms)`);
+    t.ok(p99 < BELOW_SLOW_MS, `with backups p99 is ${p99.toFixed(0)} ms (p50 ${percentile(withBackups, 50).toFixed(1)} ms)`);
 
     const slowCalls = (await slow!.stats()).calls - before.calls;
     t.ok(slowCalls >= 40, `round robin still sent ${slowCalls} first attempts to the slow provider`);
@@ -95,7 +100,7 @@ t.test('backup requests with one slow provider', async (t) => {
     const hedged = echoClient(t, addresses, { plugins: [retry({ hedge: { delayMs: 10, maxRatio: 1 }, onAttempt: log.onAttempt })] }).stub;
     const mutate: EchoCall = hedged.mutate;
     const took = await latencies(6, 6, () => mutate({}));
-    t.ok(percentile(took, 99) >= 2000, 'the Mutate on the slow provider waited it out');
+    t.ok(percentile(took, 99) >= SLOW_MS, 'the Mutate on the slow provider waited it out');
     t.equal(log.records.filter((r) => r.hedge).length, 0);
     t.equal((await sumAttempt([slow!, ...fast], '2')) - backupsBefore, 0);
   });
@@ -108,7 +113,7 @@ t.test('backup requests with one slow provider', async (t) => {
     t.equal(log.records.filter((r) => r.hedge).length, 0, 'no backup before the percentile is known');
     const after = await latencies(60, 10, () => hedged.echo({}));
     t.ok(log.records.some((r) => r.hedge && r.outcome === 'ok'), 'then slow calls got backups');
-    t.ok(percentile(after, 99) < 1600, `and p99 is ${percentile(after, 99).toFixed(0)} ms (the slow provider's is 2,000)`);
+    t.ok(percentile(after, 99) < BELOW_SLOW_MS, `and p99 is ${percentile(after, 99).toFixed(0)} ms (the slow provider's is ${SLOW_MS})`);
   });
 });
 
