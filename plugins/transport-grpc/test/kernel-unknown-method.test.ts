@@ -14,7 +14,7 @@ const DEADLINE_MS = 20_000;
 
 async function grpcServer(t: Test) {
   const server = new RpcServer({ listeners: [{ protocol: 'grpc', host: '127.0.0.1', port: 0, transport: new GrpcServerTransport() }] });
-  server.addService(loadEchoService(), createEchoHandlers());
+  server.addService(loadEchoService(), createEchoHandlers({ servedBy: 'grpc' }));
   await server.start();
   const client = new GrpcClient();
   t.teardown(async () => {
