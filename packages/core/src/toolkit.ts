@@ -5,6 +5,7 @@
 export { percentile, percentileOfSorted, percentiles, median } from './toolkit/percentile.js';
 export { SlidingWindowCounter, type SlidingWindowOptions } from './toolkit/sliding-window.js';
 export { LastHitMap } from './toolkit/last-hit-map.js';
+export { rateLimitedWarning } from './toolkit/rate-limited-warning.js';
 export {
   parseOptions, schemaIssues, defineFormat, schemaFormats, expectedOf, joinPath, show, type SchemaIssue,
 } from './toolkit/options-schema.js';

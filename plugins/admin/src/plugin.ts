@@ -43,13 +43,17 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
   let starting: Promise<ConsoleServer> | undefined;
   let sampler: NodeJS.Timeout | undefined;
 
-  const target = (id: unknown): Target => {
+  /** `parameter` names where the id was looked for, so a request that left it out is told which one. */
+  const target = (id: unknown, parameter: string): Target => {
+    if (id === undefined || id === null || id === '') {
+      throw new AdminApiError(400, AdminErrorCodes.BAD_REQUEST, `${parameter} is missing: name a client (c1…) or server (s1…); GET /api/state lists them`);
+    }
     const found = targets.find(id);
     if (found === undefined) throw new AdminApiError(404, AdminErrorCodes.NOT_FOUND, `no client or server ${JSON.stringify(id)} here; GET /api/state lists them`);
     return found;
   };
   const clientTarget = (id: unknown): Extract<Target, { side: 'client' }> & { state: ClientState } => {
-    const found = target(id);
+    const found = target(id, 'the client parameter (?client=c1)');
     if (found.side !== 'client') throw new AdminApiError(400, AdminErrorCodes.BAD_REQUEST, `${found.id} is a server; series belong to a client`);
     return { ...found, state: clients.get(found.id)! };
   };
@@ -58,7 +62,7 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
    * as `group/name`; it may be left out when the server provides one service only).
    */
   const documentsOf = (id: unknown, service: unknown): RuleDocuments => {
-    const found = target(id);
+    const found = target(id, 'target');
     if (found.side === 'client') {
       const documents = clients.get(found.id)!.documents;
       if (service !== undefined && service !== null && service !== documents.serviceId) {
@@ -106,7 +110,10 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
       // the provided services' figures summed across them, with each worker's own detail.
       method: 'GET', path: '/api/workers',
       handler: async (request) => {
-        const found = target(request.query.get('server') ?? targets.all().find((t) => t.side === 'server' && 'inspectWorkers' in t.context)?.id);
+        const found = target(
+          request.query.get('server') ?? targets.all().find((t) => t.side === 'server' && 'inspectWorkers' in t.context)?.id,
+          'the server parameter (?server=s1; none here is the primary of a worker group)',
+        );
         if (found.side !== 'server' || !('inspectWorkers' in found.context)) {
           throw new AdminApiError(400, AdminErrorCodes.BAD_REQUEST, `${found.id} is not the primary of a worker group (RpcServer({ workers }))`);
         }

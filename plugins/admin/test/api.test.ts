@@ -247,6 +247,21 @@ t.test('bad input gets coded JSON errors and the console keeps serving', async (
   t.equal((await call(base, '/api/overview', { token: READ_TOKEN })).status, 200, 'still serving');
 });
 
+t.test('a request that leaves out its client or target is told which parameter is missing', async (t) => {
+  const cases: [string, { method?: string; body?: unknown }, RegExp][] = [
+    ['/api/series', {}, /the client parameter \(\?client=c1\) is missing/],
+    ['/api/rules?document=routes', {}, /^target is missing/],
+    ['/api/rules/validate', { method: 'POST', body: { document: 'routes', text: '' } }, /^target is missing/],
+  ];
+  for (const [path, init, message] of cases) {
+    const answer = await call(base, path, { token: READ_TOKEN, ...init });
+    t.equal(answer.status, 400, `${init.method ?? 'GET'} ${path}`);
+    t.equal(answer.json.error.code, 'ERR_ADMIN_BAD_REQUEST', `${init.method ?? 'GET'} ${path}`);
+    t.match(answer.json.error.message, message, `${init.method ?? 'GET'} ${path} names the parameter`);
+    t.notMatch(answer.json.error.message, /undefined|null/, 'and never says "undefined" or "null"');
+  }
+});
+
 t.test('options are checked when the plugin is made', async (t) => {
   t.throws(() => admin({ token: 'short' }), { code: 'ERR_INVALID_OPTION' });
   t.throws(() => admin({ port: -1 }), { code: 'ERR_INVALID_OPTION' });

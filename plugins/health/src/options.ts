@@ -99,7 +99,7 @@ const HttpSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, description: 'an integer in 0..65535 (0 picks a free port)' }),
   host: Type.Optional(Type.String({ minLength: 1, description: 'an interface address such as "0.0.0.0"' })),
   path: Type.Optional(Type.String({ pattern: '^/', description: 'a path starting with "/", e.g. "/health"' })),
-});
+}, { additionalProperties: false });
 
 const HealthOptionsSchema = Type.Object({
   intervalMs: Type.Optional(PositiveMs),
@@ -113,18 +113,18 @@ const HealthOptionsSchema = Type.Object({
     codes: Type.Optional(Type.Array(Type.Integer({ minimum: Code.CANCELLED, maximum: Code.UNAUTHENTICATED }), {
       description: 'an array of error Codes such as [Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED]',
     })),
-  })], { description: 'an object like { threshold: 0.8, minCalls: 20 }, or false' })),
+  }, { additionalProperties: false })], { description: 'an object like { threshold: 0.8, minCalls: 20 }, or false' })),
   redial: Type.Optional(Type.Unknown()),
   loopStall: Type.Optional(Type.Union([Type.Literal(false), Type.Object({
     sampleMs: Type.Optional(PositiveMs),
     thresholdMs: Type.Optional(PositiveMs),
-  })], { description: 'an object like { sampleMs: 50, thresholdMs: 100 }, or false' })),
+  }, { additionalProperties: false })], { description: 'an object like { sampleMs: 50, thresholdMs: 100 }, or false' })),
   warmupMs: Type.Optional(NonNegativeMs),
   rampOnRecovery: Type.Optional(Type.Boolean()),
   http: Type.Optional(HttpSchema),
   readiness: Type.Optional(Type.Array(Type.Function([], Type.Unknown()), { description: 'an array of functions (sync or async) that throw when not ready' })),
   startDelayMs: Type.Optional(NonNegativeMs),
-});
+}, { additionalProperties: false }); // a typo (`intervalMS`) is refused, not ignored in silence
 
 function resolveAvailability(value: AvailabilityOptions | false | undefined): ResolvedAvailability | undefined {
   if (value === false) return undefined;

@@ -20,6 +20,11 @@ const bad: [string, HealthOptions | unknown, RegExp][] = [
   ['http.path', { http: { port: 0, path: 'health' } }, /"http.path" is "health"; expected a path starting with "\/"/],
   ['readiness', { readiness: ['db'] }, /"readiness" is \["db"\]; expected an array of functions/],
   ['startDelayMs', { startDelayMs: Number.NaN }, /"startDelayMs"/],
+  // Typos are refused, not ignored in silence (the option would keep its default unnoticed).
+  ['an unknown key', { intervalMS: 500 }, /"intervalMS" is 500; expected one of the known keys \(did you mean "intervalMs"\?\)/],
+  ['an unknown availability key', { availability: { treshold: 0.5 } }, /"availability.treshold" is 0.5; expected one of the known keys/],
+  ['an unknown loopStall key', { loopStall: { thresholdMS: 10 } }, /"loopStall.thresholdMS" is 10; expected one of the known keys/],
+  ['an unknown http key', { http: { port: 0, pth: '/h' } }, /"http.pth" is "\/h"; expected one of the known keys/],
 ];
 
 for (const [name, options, message] of bad) {

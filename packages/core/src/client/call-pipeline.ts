@@ -493,7 +493,9 @@ export class CallPipeline implements AttemptOwner {
           if (this.settings.transport.state(record.endpoint) !== 'ready') throw thrown;
           pick = this.select((next = inv), now);
         } catch {
-          return this.settle(record, RpcError.from(thrown)); // nowhere left: not this endpoint's error
+          // Nowhere left: not this endpoint's error, but the cause the caller can act on (a refused
+          // dial, a peer that is not a Trellis server) is what this attempt met: say it too.
+          return this.settle(record, withLastAttempt(RpcError.from(thrown), record.endpoint, error));
         }
       }
       record.resend(next, pick, now);
@@ -533,6 +535,17 @@ export class CallPipeline implements AttemptOwner {
     else why = `every usable provider of ${what} was already tried by this call (${[...invocation.excluded].join(', ')})`;
     throw new RpcError(Code.UNAVAILABLE, why, { mayHaveRun: false });
   }
+}
+
+/**
+ * `nowhere` (no endpoint left for a re-send), its message followed by what the last attempt met, and
+ * that error as its cause. Without it a call to one address that refuses connections said only
+ * "every usable provider … was already tried by this call", and the ECONNREFUSED was lost.
+ */
+function withLastAttempt(nowhere: RpcError, endpoint: Endpoint, last: RpcError): RpcError {
+  return new RpcError(nowhere.code, `${nowhere.message}; the last attempt, to ${endpoint.id}, failed: ${last.message}`, {
+    mayHaveRun: nowhere.mayHaveRun, metadata: nowhere.metadata, cause: last,
+  });
 }
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };

@@ -14,6 +14,7 @@ import {
 } from './server-connection.js';
 import { DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_OPEN_STREAMS, DEFAULT_STREAM_WINDOW, MIN_STREAM_WINDOW } from './settings.js';
 import { describeTlsHandshakeError } from './tls-errors.js';
+import { rateLimitedWarning } from '../toolkit/rate-limited-warning.js';
 
 export interface TcpServerOptions {
   readonly limits?: Partial<FrameLimits>;
@@ -96,7 +97,7 @@ export class TcpServerTransport implements ServerTransport {
     this.maxInflightRequestBytes = integerOption('maxInflightRequestBytes', options.maxInflightRequestBytes, 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_INFLIGHT_REQUEST_BYTES);
     this.maxOpenStreams = integerOption('maxOpenStreams', options.maxOpenStreams, 1, 0x7fffffff, DEFAULT_MAX_OPEN_STREAMS);
     this.streamWindow = integerOption('streamWindow', options.streamWindow, MIN_STREAM_WINDOW, MAX_WINDOW, DEFAULT_STREAM_WINDOW);
-    this.onProtocolError = options.onProtocolError ?? rateLimitedWarning();
+    this.onProtocolError = options.onProtocolError ?? connectionWarning();
   }
 
   listen(options: ListenOptions, handler: RequestHandler, streams?: StreamHandler): Promise<Listener> {
@@ -222,21 +223,9 @@ export class TcpServerTransport implements ServerTransport {
  * The default report of closed connections: a process warning, at most 10 per 10 s — under attack,
  * one line per refused connection would flood the log (the rest are counted in the next line).
  */
-function rateLimitedWarning(): (peer: PeerInfo, message: string) => void {
-  let windowStart = 0;
-  let shown = 0;
-  let suppressed = 0;
-  return (peer, message) => {
-    const now = Date.now();
-    if (now - windowStart >= 10_000) {
-      if (suppressed > 0) process.emitWarning(`${suppressed} more connections were closed in the last 10 s (not shown)`, 'TrellisProtocolWarning');
-      windowStart = now;
-      shown = 0;
-      suppressed = 0;
-    }
-    if (shown++ < 10) process.emitWarning(`closed connection from ${peer.host}:${peer.port}: ${message}`, 'TrellisProtocolWarning');
-    else suppressed++;
-  };
+function connectionWarning(): (peer: PeerInfo, message: string) => void {
+  const warn = rateLimitedWarning('TrellisProtocolWarning', 'connections were closed');
+  return (peer, message) => warn(`closed connection from ${peer.host}:${peer.port}: ${message}`);
 }
 
 /** The authenticated client identity: the certificate subject's CN, else its first SAN entry. */

@@ -81,7 +81,12 @@ export function kernelRouter(handler: RequestHandler, streams?: StreamHandler): 
       const slash = path.indexOf('/', 1);
       if (slash < 0) return unary;
       const kind = methodKind(path.slice(1, slash), path.slice(slash + 1));
-      return kind === undefined || kind === 'unary' ? unary : byKind[kind];
+      if (kind === 'unary') return unary;
+      // A method no served service has goes to the kernel as a stream: its dispatch answers
+      // UNIMPLEMENTED at once. As a unary call the engine would first wait for the request's end,
+      // and a bidi caller that waits for a reply before half-closing (a reflection client asking a
+      // server without reflection) would hang until its deadline.
+      return byKind[kind ?? 'bidi-streaming'];
     },
   };
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Code, invalidOption } from '@trellis/core';
+import { rateLimitedWarning } from '@trellis/core/toolkit';
 import { DeadlineTimer, type DeadlineEntry, type PeerInfo } from '@trellis/core/spi';
 import { ACCEPT_ENCODING, isEncoding, type Encoding } from '../wire/compression.js';
 import { H2Server } from '../h2/server.js';
@@ -124,8 +125,7 @@ export class GrpcServer {
     if (!(this.keepaliveTimeMs >= 0)) throw invalidOption('keepaliveTimeMs', options.keepaliveTimeMs, 'a number of ms ≥ 0 (0 = never)');
     const settingsTimeoutMs = options.settingsTimeoutMs ?? 10_000;
     if (!(settingsTimeoutMs >= 0 && Number.isFinite(settingsTimeoutMs))) throw invalidOption('settingsTimeoutMs', options.settingsTimeoutMs, 'a number of ms ≥ 0 (0 = no limit)');
-    this.report = options.onError ??
-      ((message, peer) => process.emitWarning(peer ? `${message} (peer ${peer.host}:${peer.port})` : message, 'TrellisGrpcWarning'));
+    this.report = options.onError ?? grpcWarning();
     const maxReceive = positive('maxReceiveMessageSize', options.maxReceiveMessageSize, 4 * 1024 * 1024);
     const maxSend = positive('maxSendMessageSize', options.maxSendMessageSize, Infinity);
     const highWater = positive('receiveHighWaterBytes', options.receiveHighWaterBytes, 256 * 1024);
@@ -401,4 +401,14 @@ export class GrpcServer {
     }
     return peer;
   }
+}
+
+/**
+ * The default report: a process warning, at most 10 per 10 s (the rest counted in the next line).
+ * One line per broken connection would let a peer that opens thousands of them (half-open, junk,
+ * never acknowledging SETTINGS) write the log's size; the TCP listener reports the same way.
+ */
+function grpcWarning(): (message: string, peer?: PeerInfo) => void {
+  const warn = rateLimitedWarning('TrellisGrpcWarning', 'gRPC listener problems');
+  return (message, peer) => warn(peer ? `${message} (peer ${peer.host}:${peer.port})` : message);
 }
