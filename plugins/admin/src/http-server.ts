@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { AdminApiError, AdminErrorCodes } from './errors.js';
+import { applyConnectionLimits, DEFAULT_HTTP_LIMITS, httpServerOptions, type ConsoleHttpLimits } from './http-limits.js';
 
 export type Role = 'read' | 'write';
 
@@ -112,6 +113,8 @@ export interface ConsoleServerOptions {
   readonly token: string | undefined;
   readonly writeToken: string | undefined;
   readonly routes: readonly ApiRoute[];
+  /** Deadlines and the connection cap (default DEFAULT_HTTP_LIMITS: 5 s headers, 15 s request, 64 connections). */
+  readonly limits?: ConsoleHttpLimits;
 }
 
 export interface ConsoleServer {
@@ -193,7 +196,8 @@ export function serveConsole(options: ConsoleServerOptions): Promise<ConsoleServ
     sendJson(response, 200, result);
   };
 
-  const server: Server = createServer((request, response) => {
+  const limits = options.limits ?? DEFAULT_HTTP_LIMITS;
+  const server: Server = createServer(httpServerOptions(limits), (request, response) => {
     handle(request, response).catch((error: unknown) => {
       if (response.headersSent) {
         response.destroy();
@@ -202,6 +206,7 @@ export function serveConsole(options: ConsoleServerOptions): Promise<ConsoleServ
       sendError(response, error instanceof AdminApiError ? error : new AdminApiError(500, AdminErrorCodes.INTERNAL, `the console failed to answer: ${(error as Error)?.message ?? String(error)}`));
     });
   });
+  applyConnectionLimits(server, limits);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

@@ -1,4 +1,5 @@
 import { Type, invalidOption, parseOptions } from '@trellis/core/toolkit';
+import { DEFAULT_HTTP_LIMITS, type ConsoleHttpLimits } from './http-limits.js';
 
 export interface AdminOptions {
   /** HTTP port of the console; 0 picks a free one (read it from `plugin.url`). Default 0. */
@@ -21,6 +22,14 @@ export interface AdminOptions {
    * address (a tunnel, a proxy); `false` publishes nothing.
    */
   readonly advertiseUrl?: string | false;
+  /** A request's line and headers must arrive within this many ms, else 408 and close (default 5000). */
+  readonly headersTimeoutMs?: number;
+  /** A whole request, body included, must arrive within this many ms (default 15000); answers are not cut by it. */
+  readonly requestTimeoutMs?: number;
+  /** An idle keep-alive connection closes after this many ms (default 5000). */
+  readonly keepAliveTimeoutMs?: number;
+  /** Connections held at once; more are closed as they are accepted (default 64). */
+  readonly maxConnections?: number;
 }
 
 export interface ResolvedAdminOptions {
@@ -30,6 +39,7 @@ export interface ResolvedAdminOptions {
   readonly writeToken: string | undefined;
   readonly historySeconds: number;
   readonly advertiseUrl: string | false | undefined;
+  readonly limits: ConsoleHttpLimits;
 }
 
 /**
@@ -44,6 +54,10 @@ const AdminOptionsSchema = Type.Object({
   writeToken: Type.Optional(Type.Unknown()),
   historySeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600, description: 'an integer from 10 to 3600' })),
   advertiseUrl: Type.Optional(Type.Union([Type.Literal(false), Type.String({ pattern: '^https?://\\S+$' })], { description: 'an http:// or https:// URL, or false' })),
+  headersTimeoutMs: Type.Optional(Type.Integer({ minimum: 500, maximum: 60_000, description: 'an integer from 500 to 60000 (ms)' })),
+  requestTimeoutMs: Type.Optional(Type.Integer({ minimum: 1_000, maximum: 600_000, description: 'an integer from 1000 to 600000 (ms)' })),
+  keepAliveTimeoutMs: Type.Optional(Type.Integer({ minimum: 500, maximum: 600_000, description: 'an integer from 500 to 600000 (ms)' })),
+  maxConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'an integer from 1 to 10000' })),
 }, { additionalProperties: false });
 
 function tokenOption(name: string, value: unknown): string | undefined {
@@ -63,5 +77,13 @@ export function resolveAdminOptions(options: AdminOptions): ResolvedAdminOptions
   if (token !== undefined && writeToken !== undefined && token === writeToken) {
     throw invalidOption('writeToken', '(hidden)', 'a token other than `token` (the read token must not grant writes)', 'admin');
   }
-  return { port, host, token, writeToken, historySeconds, advertiseUrl };
+  const {
+    headersTimeoutMs = DEFAULT_HTTP_LIMITS.headersTimeoutMs, requestTimeoutMs = DEFAULT_HTTP_LIMITS.requestTimeoutMs,
+    keepAliveTimeoutMs = DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs, maxConnections = DEFAULT_HTTP_LIMITS.maxConnections,
+  } = options;
+  // The headers are part of the request: Node refuses a headers deadline past the request's.
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw invalidOption('headersTimeoutMs', headersTimeoutMs, `at most requestTimeoutMs (${requestTimeoutMs})`, 'admin');
+  }
+  return { port, host, token, writeToken, historySeconds, advertiseUrl, limits: { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections } };
 }

@@ -1,7 +1,7 @@
 import { definePlugin, KERNEL_VERSION, type Plugin } from '@trellis/core';
 import type { ClientPluginContext, PrimaryPluginContext, ServerPluginContext, ServiceQuery } from '@trellis/core/spi';
 import { AdminApiError, AdminErrorCodes } from './errors.js';
-import { serveConsole, type ApiRoute, type ConsoleServer } from './http-server.js';
+import { serveConsole, type ApiRoute, type ConsoleServer, type Role } from './http-server.js';
 import { resolveAdminOptions, type AdminOptions } from './options.js';
 import { ProcessOverview } from './process-overview.js';
 import { ADMIN_URL_TAG } from './registry-console.js';
@@ -89,6 +89,13 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
     return (body as Record<string, unknown>)[name];
   };
 
+  /**
+   * What the presented token may do (`canWrite`), and whether this console takes writes at all
+   * (`consoleWritable`: it has a write token), so the page can tell a read token from a read-only console.
+   */
+  const access = (role: Role): { role: Role; canWrite: boolean; consoleWritable: boolean } =>
+    ({ role, canWrite: role === 'write', consoleWritable: resolved.writeToken !== undefined });
+
   const overviewOf = (): Record<string, unknown> => ({
     process: overview?.read(),
     versions: { kernel: KERNEL_VERSION, admin: ADMIN_VERSION, node: process.version },
@@ -97,7 +104,7 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
 
   const routes: ApiRoute[] = [
     { method: 'GET', path: '/api/overview', handler: () => overviewOf() },
-    { method: 'GET', path: '/api/whoami', handler: (request) => ({ role: request.role, writable: resolved.writeToken !== undefined }) },
+    { method: 'GET', path: '/api/whoami', handler: (request) => access(request.role) },
     {
       method: 'GET', path: '/api/clients', handler: () => targets.clientsOnly().map(view),
     },
@@ -122,7 +129,7 @@ export function admin(options: AdminOptions = {}): AdminPlugin {
     },
     {
       method: 'GET', path: '/api/state',
-      handler: (request) => ({ ...overviewOf(), role: request.role, writable: resolved.writeToken !== undefined, targets: targets.all().map(view) }),
+      handler: (request) => ({ ...overviewOf(), ...access(request.role), targets: targets.all().map(view) }),
     },
     {
       method: 'GET', path: '/api/series',

@@ -21,7 +21,7 @@ export interface RegistryService {
   readonly malformed?: readonly string[];
 }
 
-export interface RegistryConsoleOptions extends Pick<AdminOptions, 'port' | 'host' | 'token'> {
+export interface RegistryConsoleOptions extends Pick<AdminOptions, 'port' | 'host' | 'token' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections'> {
   /** Shown in the page: `etcd://127.0.0.1:2379`. */
   readonly registry: string;
   /** Reads every service and its providers (the CLI's catalog); called when the page polls. */
@@ -40,7 +40,8 @@ export const ADMIN_URL_TAG = 'trellis.admin';
  * publishes its console's URL in the `trellis.admin` tag links to it.
  */
 export async function serveRegistryConsole(options: RegistryConsoleOptions): Promise<ConsoleServer> {
-  const resolved = resolveAdminOptions({ port: options.port, host: options.host, token: options.token });
+  const { port, host, token, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections } = options;
+  const resolved = resolveAdminOptions({ port, host, token, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections });
   if (typeof options.services !== 'function') throw new TypeError('services must be a function returning the registry\'s services');
   const state = async (role: string) => {
     const services = await options.services();
@@ -48,7 +49,8 @@ export async function serveRegistryConsole(options: RegistryConsoleOptions): Pro
       mode: 'registry',
       registry: String(options.registry),
       role,
-      writable: false,
+      canWrite: false,
+      consoleWritable: false,
       versions: { admin: ADMIN_VERSION, node: process.version },
       services: services.map((s) => ({
         ...s,

@@ -68,7 +68,8 @@ t.test('the state: process, versions, consumers with every endpoint, the provide
   t.type(json.process.eventLoop.utilization, 'number');
   t.type(json.process.memory.rss, 'number');
   t.equal(json.role, 'read');
-  t.equal(json.writable, true);
+  t.equal(json.canWrite, false, 'the read token may not write');
+  t.equal(json.consoleWritable, true, 'the console takes writes (it has a write token)');
   const client = json.targets.find((x: { id: string }) => x.id === 'c1');
   t.equal(client.service.name, 'trellis.test.EchoService');
   t.equal(client.balancer, 'lalb');
@@ -222,6 +223,21 @@ t.test("a limits document saved through the console changes a real server's limi
   const after = (await call(url, '/api/servers', { token: READ_TOKEN })).json as unknown as { rules: unknown[]; limiter: unknown[] }[];
   t.match(after[0]!.rules, [{ document: 'limits', origin: 'live' }]);
   t.match(after[0]!.limiter, [{ scope: 'trellis.test.EchoService' }, { scope: 'trellis.test.EchoService/Echo', rejected: 1 }]);
+});
+
+t.test('whoami says what the presented token may do, and whether the console takes writes at all', async (t) => {
+  const read = await call(base, '/api/whoami', { token: READ_TOKEN });
+  t.equal(read.status, 200);
+  t.same(read.json, { role: 'read', canWrite: false, consoleWritable: true }, 'the read token may not write');
+  const write = await call(base, '/api/whoami', { token: WRITE_TOKEN });
+  t.same(write.json, { role: 'write', canWrite: true, consoleWritable: true }, 'the write token may');
+  t.match((await call(base, '/api/state', { token: WRITE_TOKEN })).json, { role: 'write', canWrite: true, consoleWritable: true }, 'the state the page reads says the same');
+
+  const readOnly = admin({ token: READ_TOKEN });
+  const client = new RpcClient({ service: loadEchoService(), addresses: [scenario.providers[0]!.id], plugins: [readOnly] });
+  await client.start();
+  t.teardown(() => client.close());
+  t.same((await call(readOnly.url!, '/api/whoami', { token: READ_TOKEN })).json, { role: 'read', canWrite: false, consoleWritable: false }, 'a console without a write token');
 });
 
 t.test('bad input gets coded JSON errors and the console keeps serving', async (t) => {

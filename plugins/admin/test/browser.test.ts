@@ -57,6 +57,7 @@ t.test('the console of a running consumer shows its providers, health and charts
   t.notMatch(page.url(), WRITE_TOKEN, 'the token leaves the address bar once read');
   t.equal(await page.textContent(`${endpointRow(scenario.providers[0]!.id)} [data-field="health"]`), 'healthy');
   t.match(await page.textContent('[data-testid="overview"]'), /kernel 0\.1\.0/);
+  t.match(await page.textContent('[data-testid="overview"]'), /accessread and write/, "the write token's access");
   await page.waitForSelector('[data-method="Echo"] [data-chart="Echo-rate"] canvas', WAIT);
   t.pass('the Echo method has its live chart');
   await page.waitForSelector('[data-testid="traces"] tr[data-trace]', WAIT);
@@ -135,6 +136,7 @@ t.test('with the read token the page is read-only; without a token it asks for o
   await reader.goto(`${scenario.console.url}#token=${READ_TOKEN}`);
   await reader.waitForSelector('[data-testid="rules-text"]', WAIT);
   t.equal(await reader.locator('[data-testid="rules-save"]').count(), 0, 'no Save button');
+  t.match(await reader.textContent('[data-testid="overview"]'), /accessread only \(this token cannot write\)/, 'a read token at a console that takes writes');
   await reader.close();
   const stranger = await browser.newPage();
   await stranger.goto(scenario.console.url!);

@@ -48,7 +48,7 @@ function Overview({ state }) {
       h('dt', null, 'uptime'), h('dd', null, duration(p.uptimeSeconds)),
       h('dt', null, 'event loop'), h('dd', { 'data-testid': 'event-loop' }, `utilisation ${percent(loop.utilization)} · lag p50 ${num(loop.lagP50Ms)} ms · p99 ${num(loop.lagP99Ms)} ms · max ${num(loop.lagMaxMs)} ms`),
       h('dt', null, 'memory'), h('dd', null, `rss ${bytes(memory.rss)} · heap ${bytes(memory.heapUsed)} / ${bytes(memory.heapTotal)}`),
-      h('dt', null, 'access'), h('dd', null, state.role === 'write' ? 'read and write' : state.writable ? 'read only (this token cannot write)' : 'read only')));
+      h('dt', null, 'access'), h('dd', null, state.canWrite ? 'read and write' : state.consoleWritable ? 'read only (this token cannot write)' : 'read only')));
 }
 
 function Plugins({ plugins }) {
@@ -189,7 +189,7 @@ function App() {
   }
   if (!state) return h('p', { class: error ? 'error' : 'muted' }, error ? `${error.code}: ${error.message}` : 'loading…');
   if (state.mode === 'registry') return h(RegistryView, { state });
-  const canWrite = state.role === 'write';
+  const canWrite = state.canWrite;
   return h('main', null,
     h('header', null, h('h1', null, 'Trellis console'), error && h('span', { class: 'error' }, ` stale: ${error.message}`)),
     h(Overview, { state }),

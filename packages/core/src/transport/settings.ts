@@ -8,7 +8,7 @@ import { varintSize, WireError, WireReader, writeVarintField } from './proto-wir
  *
  *   message Settings {
  *     uint32 max_header_size        = 1;  // absent: 16,384 (1,024..65,535)
- *     uint32 max_body_size          = 2;  // absent: 4 MiB
+ *     uint32 max_body_size          = 2;  // absent: 4 MiB (1..2^32-1)
  *     uint32 max_metadata_entries   = 3;  // absent: 64
  *     uint32 max_concurrent_streams = 4;  // absent: 1000 (≥ 1); calls this side runs at once per connection
  *     uint32 capabilities           = 5;  // feature bits (CAPABILITY_*); unknown bits ignored
@@ -88,6 +88,10 @@ export function decodeSettings(buf: Buffer, start: number, end: number): Setting
   if (settings.maxHeaderSize < MIN_HEADER_SIZE_LIMIT || settings.maxHeaderSize > MAX_HEADER_LENGTH) {
     throw new WireError(`SETTINGS max_header_size ${settings.maxHeaderSize} is outside ${MIN_HEADER_SIZE_LIMIT}..${MAX_HEADER_LENGTH}`);
   }
+  // 0 is refused as max_header_size below its floor is, with the same error: the sender's own option
+  // (limits.maxBodySize) starts at 1, so no conforming peer announces 0, and a peer taking no body
+  // could receive no message but an empty one — every other call would fail at its first send.
+  if (settings.maxBodySize < 1) throw new WireError(`SETTINGS max_body_size ${settings.maxBodySize} is outside 1..${0xffffffff}`);
   if (settings.maxConcurrentStreams < 1) throw new WireError('SETTINGS max_concurrent_streams 0: the peer would accept no call');
   if (settings.streamWindow < MIN_STREAM_WINDOW || settings.streamWindow > MAX_WINDOW) {
     throw new WireError(`SETTINGS stream_window ${settings.streamWindow} is outside ${MIN_STREAM_WINDOW}..${MAX_WINDOW}`);
