@@ -122,9 +122,10 @@ async function nonReadingPeer(port: number, path: string, streams: number): Prom
 const echo = { kind: 'unary' as const, handle: (call: GrpcServerCall) => call.request };
 
 t.test('a peer that opens wide windows and never reads: handlers wait once writeHighWaterMark is queued, others are served', async (t) => {
-  const STREAMS = 20;
-  // 2,000 messages a call: 41 MB in all, which the engine used to queue for this peer at once.
-  const watch = backToBackStreams(STREAMS, 2000);
+  const STREAMS = 8;
+  // 10,000 messages a call (10.3 MB, more than the bound below: no call can finish by the kernel's
+  // taking bytes): 82 MB in all, which the engine used to queue for this peer at once.
+  const watch = backToBackStreams(STREAMS, 10_000);
   const count = backToBackStreams(1, 100);
   const { server, port, target, client } = await startEngine(t, { Watch: watch.handler, Count: count.handler, Echo: echo }, { keepaliveTimeMs: 0 });
   const peer = await nonReadingPeer(port, '/test.Svc/Watch', STREAMS);
@@ -147,7 +148,8 @@ t.test('the keepalive round closes a non-reading connection and drops what was q
   const STREAMS = 8;
   // A large mark, so that much more is queued when the connection is closed than the kernel holds.
   const writeHighWaterMark = 16 * 1024 * 1024;
-  const watch = backToBackStreams(STREAMS, 4000);
+  // 10,000 messages a call: one call alone can queue past 8 MiB, whichever tick the calls start in.
+  const watch = backToBackStreams(STREAMS, 10_000);
   let reaped: (message: string) => void = () => undefined;
   const reapReport = new Promise<string>((resolve) => (reaped = resolve));
   const { server, port } = await startEngine(t, { Watch: watch.handler }, {
