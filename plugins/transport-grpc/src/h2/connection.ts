@@ -27,13 +27,19 @@ export interface ConnectionLimits {
   readonly maxResetsPerSecond: number;
   /** How long the peer has to acknowledge our SETTINGS before GOAWAY SETTINGS_TIMEOUT (§6.5.3); 0 = no limit. */
   readonly settingsTimeoutMs: number;
+  /**
+   * Bytes written to the socket that the kernel has not taken yet, above which no more DATA leaves the
+   * streams' queues (so their write() returns false and handlers wait) until the socket drains.
+   */
+  readonly writeHighWaterMark: number;
 }
 
 /** CONTINUATION frames tolerated in one header block (a flood of empty ones is an attack). */
 const MAX_CONTINUATIONS = 128;
 /**
  * After a connection error the socket is half-closed at once, right behind the GOAWAY; this is how
- * long the engine then waits for the peer to close its side before it closes the socket itself.
+ * long the engine then waits for the peer to close its side before it closes the socket itself. The
+ * same bound applies to a destroyed connection whose peer has not taken the last bytes written.
  */
 const ERROR_CLOSE_MS = 1000;
 /** Closed streams remembered per kind (reset by us / by the peer) to tell late frames from errors (§5.1). */
@@ -68,6 +74,10 @@ function emitClose(connection: H2Connection): void {
 
 function destroyConnection(connection: H2Connection): void {
   connection.destroy();
+}
+
+function destroySocket(socket: Socket): void {
+  socket.destroy();
 }
 
 function settingsTimedOut(connection: H2Connection, ms: number): void {
@@ -138,6 +148,11 @@ export class H2Connection extends EventEmitter {
   private openDataLength = 0;
   /** The socket's buffer is full: streams hold their DATA until 'drain'. */
   congested = false;
+  /**
+   * limits.writeHighWaterMark, but never below the socket's own high-water mark: a socket.write() that
+   * takes the buffer to this mark must return false, or no 'drain' would come to release the streams.
+   */
+  private readonly writeHighWaterMark: number;
   private peerInitialWindow = DEFAULT_WINDOW;
   private peerMaxFrameSize = MIN_FRAME_SIZE;
   private sendWindow = DEFAULT_WINDOW;
@@ -160,6 +175,7 @@ export class H2Connection extends EventEmitter {
     super();
     this.decoder = new HpackDecoder(limits.headerTableSize);
     this.recvWindow = limits.connectionWindowSize;
+    this.writeHighWaterMark = Math.max(limits.writeHighWaterMark, socket.writableHighWaterMark);
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     socket.on('drain', () => this.onSocketDrain());
     socket.on('error', () => this.destroy());
@@ -206,9 +222,15 @@ export class H2Connection extends EventEmitter {
     this.sendGoaway(code, lastStreamId, data);
   }
 
-  /** Ends the connection now: open streams close, written frames are flushed, the socket ends. */
-  destroy(): void {
+  /**
+   * Ends the connection now: open streams close, written frames are flushed, the socket ends (and is
+   * destroyed ERROR_CLOSE_MS later if the peer has not taken them by then). With a `code` (node:http2's
+   * signature; `error` is not used), a final GOAWAY carries it and the socket is destroyed at once,
+   * dropping what the peer has not taken: for a peer that is known not to read.
+   */
+  destroy(error?: Error, code?: number): void {
     if (this.destroyed) return;
+    if (code !== undefined) this.sendGoaway(code, this.lastStreamId);
     this.destroyed = true;
     this.closed = true;
     this.inputClosed = true;
@@ -218,7 +240,12 @@ export class H2Connection extends EventEmitter {
     this.blocked.clear();
     this.flush();
     for (const ping of this.pings.splice(0)) ping.callback(new Error('the connection closed'), 0);
-    this.socket.destroySoon();
+    if (code !== undefined) this.socket.destroy();
+    else this.socket.destroySoon();
+    // destroySoon() waits until the peer has taken every written byte: a peer that stopped reading would
+    // keep the socket, and all that was queued for it, after the connection is gone from the server's
+    // count. It gets ERROR_CLOSE_MS to take them, then the socket and its bytes are dropped.
+    if (!this.socket.destroyed && this.socket.writableLength > 0) setTimeout(destroySocket, ERROR_CLOSE_MS, this.socket).unref();
     if (!this.closeEmitted) {
       this.closeEmitted = true;
       process.nextTick(emitClose, this);
@@ -675,7 +702,12 @@ export class H2Connection extends EventEmitter {
   private flushStream(stream: H2Stream): void {
     const ending = stream.endQueued;
     while (stream.queuedBytes > 0) {
-      const allowed = Math.min(stream.sendWindow, this.sendWindow, this.peerMaxFrameSize);
+      // A peer's windows say what it accepts, not what it reads: one that opens them wide and stops
+      // reading would otherwise get everything handlers write queued in this process. Past the mark
+      // DATA stays in the stream's queue (write() returns false) until the socket drains; a piece may
+      // pass the mark by less than one minimum-size frame.
+      const room = this.writeHighWaterMark - this.outBytes - this.socket.writableLength;
+      const allowed = room <= 0 ? 0 : Math.min(stream.sendWindow, this.sendWindow, this.peerMaxFrameSize, Math.max(room, MIN_FRAME_SIZE));
       if (allowed <= 0) {
         this.blocked.add(stream);
         return;
@@ -710,7 +742,7 @@ export class H2Connection extends EventEmitter {
 
   private flushBlocked(): void {
     for (const stream of this.blocked) {
-      if (this.sendWindow <= 0) return;
+      if (this.sendWindow <= 0 || this.outBytes + this.socket.writableLength >= this.writeHighWaterMark) return;
       this.flushStream(stream);
     }
   }

@@ -4,6 +4,9 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import { DEFAULT_WINDOW, MIN_FRAME_SIZE } from './constants.js';
 import { H2Connection, type ConnectionLimits } from './connection.js';
 
+/** The native TCP transport's default for the same bound (packages/core, tcp-server-transport.ts). */
+const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
+
 /** node:http2's settings object, the part the engine honours. */
 export interface H2Settings {
   readonly headerTableSize?: number;
@@ -21,6 +24,8 @@ export interface H2ServerOptions {
   readonly maxOutputBytes?: number;
   /** How long a peer has to acknowledge the server's SETTINGS before GOAWAY SETTINGS_TIMEOUT (default 10 s, as grpc-go; 0 = no limit). */
   readonly settingsTimeoutMs?: number;
+  /** Bytes a connection may have written that the kernel has not taken before its streams' DATA waits (default 1 MiB). */
+  readonly writeHighWaterMark?: number;
 }
 
 /**
@@ -46,6 +51,7 @@ export class H2Server extends EventEmitter {
       maxOutputBytes: options.maxOutputBytes ?? 64 * 1024 * 1024,
       maxResetsPerSecond: 1000,
       settingsTimeoutMs: options.settingsTimeoutMs ?? 10_000,
+      writeHighWaterMark: options.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER_MARK,
     };
     if (options.tls) {
       const server = createTlsServer({ ...options.tls, ALPNProtocols: ['h2'] });

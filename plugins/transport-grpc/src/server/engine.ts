@@ -30,7 +30,11 @@ export interface EngineSession {
   readonly destroyed: boolean;
   readonly socket: Socket;
   close(): void;
-  destroy(): void;
+  /**
+   * Ends the session. With a `code` (node:http2's signature), a final GOAWAY carries it and the socket
+   * is destroyed at once, dropping what the peer has not taken yet.
+   */
+  destroy(error?: Error, code?: number): void;
   goaway(code?: number, lastStreamId?: number, data?: Buffer): void;
   ping(callback: (error: Error | null, durationMs: number) => void): boolean;
   setTimeout(ms: number, callback: () => void): void;

@@ -46,6 +46,13 @@ export interface GrpcServerOptions {
    * 'trellis' engine only: nghttp2 has no such timer.
    */
   readonly settingsTimeoutMs?: number;
+  /**
+   * Bytes a connection may have written that the kernel has not taken yet (default 1 MiB, ≥ 16 KiB),
+   * above which no more response DATA is written on it: `send()` waits until the socket drains, so a
+   * client that opens wide windows and stops reading costs the server this much, not what handlers
+   * write. The 'trellis' engine only (node:http2 keeps nghttp2's own queues).
+   */
+  readonly writeHighWaterMark?: number;
   /** Extra HTTP/2 settings sent to clients (initialWindowSize, maxFrameSize…). */
   readonly settings?: Settings;
   /** Where protocol problems and handler contract breaches are reported. Default: a process warning. */
@@ -125,6 +132,10 @@ export class GrpcServer {
     if (!(this.keepaliveTimeMs >= 0)) throw invalidOption('keepaliveTimeMs', options.keepaliveTimeMs, 'a number of ms ≥ 0 (0 = never)');
     const settingsTimeoutMs = options.settingsTimeoutMs ?? 10_000;
     if (!(settingsTimeoutMs >= 0 && Number.isFinite(settingsTimeoutMs))) throw invalidOption('settingsTimeoutMs', options.settingsTimeoutMs, 'a number of ms ≥ 0 (0 = no limit)');
+    const writeHighWaterMark = options.writeHighWaterMark;
+    if (writeHighWaterMark !== undefined && !(Number.isInteger(writeHighWaterMark) && writeHighWaterMark >= 16 * 1024)) {
+      throw invalidOption('writeHighWaterMark', writeHighWaterMark, 'an integer number of bytes ≥ 16384');
+    }
     this.report = options.onError ?? grpcWarning();
     const maxReceive = positive('maxReceiveMessageSize', options.maxReceiveMessageSize, 4 * 1024 * 1024);
     const maxSend = positive('maxSendMessageSize', options.maxSendMessageSize, Infinity);
@@ -148,7 +159,7 @@ export class GrpcServer {
     const engine = options.engine ?? 'trellis';
     if (engine !== 'trellis' && engine !== 'node:http2') throw invalidOption('engine', engine, "'trellis' or 'node:http2'");
     if (engine === 'trellis') {
-      this.http2 = new H2Server({ settings: http2Options.settings, tls: options.tls, maxOutputBytes: 64 * 1024 * 1024, settingsTimeoutMs }) as unknown as EngineServer;
+      this.http2 = new H2Server({ settings: http2Options.settings, tls: options.tls, maxOutputBytes: 64 * 1024 * 1024, settingsTimeoutMs, writeHighWaterMark }) as unknown as EngineServer;
       if (options.tls) {
         this.http2.on('tlsClientError', (error: Error, socket: TLSSocket) => {
           this.report(`TLS handshake failed: ${error.message}`, { host: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 });
@@ -366,7 +377,9 @@ export class GrpcServer {
       if (session.destroyed) continue;
       if (session.trellisPingUnanswered) {
         this.report(`closed a connection that did not answer a keepalive PING within ${this.keepaliveTimeMs} ms`, this.peerOfSession(session));
-        session.destroy();
+        // At once, with what is still queued for it: a peer that stopped reading would otherwise keep
+        // those bytes in this process after the connection left the count maxConnections bounds.
+        session.destroy(undefined, constants.NGHTTP2_NO_ERROR);
         continue;
       }
       try {
