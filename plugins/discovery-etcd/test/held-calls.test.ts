@@ -72,10 +72,14 @@ t.test('calls held by an etcd that accepts but does not serve are released: the 
   const PROVIDERS = 6;
   const CONSUMERS = 6;
   const answers = new FirstAnswers();
-  // The fleet's pacing: reconnects spread over 3 s (the default for 500 registries); a 15 s TTL, so calls are released for 5 s after
-  // the first release — the hold below plus etcd's own start.
+  // The fleet's pacing: reconnects spread over 3 s (the default for 500 registries). Calls are released
+  // for a third of the TTL after the first release (by design: then calls wait their deadlines), which
+  // must cover the hold below (2 s) plus etcd's own start (≈ 1 s) on a slow machine too. A 15 s TTL
+  // (5 s) left a few seconds: with the hold made 9 s (a machine 7 s slower to get there), 9 of 12
+  // registries came back together on calls etcd held. A 30 s TTL gives 10 s: with the 9 s hold, 0 of 12.
+  // The lease is verified every 5 s, as a 15 s TTL's keepalives came, so the outage is noticed as soon.
   const options = (i: number) => ({
-    root: '/held', ttlSeconds: 15, backoff: { initialMs: 100, maxMs: 3000, jitter: 0.5 },
+    root: '/held', ttlSeconds: 30, checkIntervalMs: 5000, backoff: { initialMs: 100, maxMs: 3000, jitter: 0.5 },
     client: { interceptors: [answers.interceptor(i)] },
   });
   const providers = Array.from({ length: PROVIDERS }, (_, i) => makeRegistry(t, etcd.endpoints, options(i)));
