@@ -72,10 +72,16 @@ t.test('calls held by an etcd that accepts but does not serve are released: the 
   const PROVIDERS = 6;
   const CONSUMERS = 6;
   const answers = new FirstAnswers();
-  // The fleet's pacing: reconnects spread over 3 s (the default for 500 registries); a 15 s TTL, so calls are released for 5 s after
-  // the first release — the hold below plus etcd's own start.
+  // The fleet's pacing: reconnects spread over 3 s (the default for 500 registries). Calls are released
+  // for a third of the TTL after the first release (by design: then calls wait their deadlines), which
+  // must cover the hold below (2 s) plus etcd's own start (≈ 1 s) on a slow machine too. A 15 s TTL
+  // (5 s) left a few seconds: with the hold made 9 s (a machine 7 s slower to get there), 9 of 12
+  // registries came back together on calls etcd held. A 30 s TTL gives 10 s: with the 9 s hold, 0 of 12.
+  // Providers notice the outage at their first keepalive, a third of the TTL after registering (10 s,
+  // was 5 s), then every 5 s (checkIntervalMs, as a 15 s TTL's keepalives came): the wait for it below
+  // allows 30 s.
   const options = (i: number) => ({
-    root: '/held', ttlSeconds: 15, backoff: { initialMs: 100, maxMs: 3000, jitter: 0.5 },
+    root: '/held', ttlSeconds: 30, checkIntervalMs: 5000, backoff: { initialMs: 100, maxMs: 3000, jitter: 0.5 },
     client: { interceptors: [answers.interceptor(i)] },
   });
   const providers = Array.from({ length: PROVIDERS }, (_, i) => makeRegistry(t, etcd.endpoints, options(i)));
@@ -93,7 +99,7 @@ t.test('calls held by an etcd that accepts but does not serve are released: the 
   // The outage: every registry finds etcd gone (its loops fail and back off).
   await etcd.kill('SIGKILL');
   const fleet = [...providers, ...consumers];
-  await waitFor('every registry to report the outage', () => fleet.every((r) => r.errors.some((e) => e.code === EtcdErrorCodes.REGISTRY_UNREACHABLE)), 15_000);
+  await waitFor('every registry to report the outage', () => fleet.every((r) => r.errors.some((e) => e.code === EtcdErrorCodes.REGISTRY_UNREACHABLE)), 30_000);
   // A real outage lasts: the registries' backoffs grow to the fleet's spread.
   await new Promise((resolve) => setTimeout(resolve, 5000));
 
