@@ -1,4 +1,5 @@
 import { refusingPort, type RefusingPort } from './refusing-port.js';
+import type { ServerProcess } from './server-process.js';
 
 /**
  * The ports of a test's server process (etcd, ZooKeeper), held refused while the process is down
@@ -20,6 +21,13 @@ export class DowntimeHold {
       const holds = await Promise.all(this.ports.map((port) => refusingPort({ port }).catch(() => undefined)));
       return holds.filter((hold): hold is RefusingPort => hold !== undefined);
     });
+  }
+
+  /** After a signal was sent to `server`: if it ended the process, holds its ports and waits until they are held. */
+  async holdIfEnded(server: ServerProcess | undefined): Promise<void> {
+    if (server === undefined || server.running) return;
+    this.take(server.whenExited());
+    await this.taken();
   }
 
   /** Waits for a take() in progress, so a restart starts with the ports held. */

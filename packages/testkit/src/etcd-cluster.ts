@@ -116,10 +116,7 @@ export class EtcdCluster extends RegistryCluster {
     const member = this.member(index);
     const server = member.server;
     await server?.signal(signal);
-    if (server !== undefined && !server.running) {
-      member.hold.take(server.whenExited());
-      await member.hold.taken();
-    }
+    await member.hold.holdIfEnded(server);
   }
 
   /** The index of the member that leads now, if one does (asked of every running member). */

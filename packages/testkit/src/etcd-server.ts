@@ -87,10 +87,7 @@ async function startEtcdOnce(options: EtcdServerOptions): Promise<EtcdServer> {
     },
     async kill(sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
       await signal(sig);
-      if (server !== undefined && !server.running) {
-        hold.take(server.whenExited());
-        await hold.taken();
-      }
+      await hold.holdIfEnded(server);
     },
     async restart(): Promise<void> {
       if (stopped) throw new Error('etcd was stopped; start a new one');

@@ -130,10 +130,7 @@ export class ZooKeeperEnsemble extends RegistryCluster {
     const member = this.member(index);
     const server = member.server;
     await server?.signal(signal);
-    if (server !== undefined && !server.running) {
-      member.hold.take(server.whenExited());
-      await member.hold.taken();
-    }
+    await member.hold.holdIfEnded(server);
   }
 
   async leader(): Promise<number | undefined> {
