@@ -1,0 +1,35 @@
+import { Type, parseOptions, type TSchema } from '@trellis/core/toolkit';
+import { checkMaxSend } from '../server/server-options.js';
+
+/**
+ * The keys `GrpcClient` (and `GrpcClientTransport`) accept, as a schema of the one options layer: a
+ * misspelt key is refused with ERR_INVALID_OPTION and a "did you mean" hint. `tls` and `backoff`
+ * stay open here: `tls` is handed through to node:tls, `backoff` is checked by ExponentialBackoff.
+ */
+const positive = Type.Number({ exclusiveMinimum: 0, description: 'a positive number' });
+
+/** Every option but `onStateChange`, which GrpcClientTransport sets itself. */
+export const GRPC_CLIENT_SHARED_PROPERTIES = {
+  tls: Type.Optional(Type.Object({}, { description: 'node:tls client options (ca, cert, key, servername…)' })),
+  maxReceiveMessageSize: Type.Optional(positive),
+  // Infinity (the default) is a valid size but not a JSON number: checked by checkMaxSend.
+  maxSendMessageSize: Type.Optional(Type.Unknown()),
+  receiveHighWaterBytes: Type.Optional(positive),
+  connectTimeoutMs: Type.Optional(positive),
+  keepaliveIntervalMs: Type.Optional(Type.Number({ minimum: 0, description: 'a number of ms ≥ 0 (0 = no keepalive pings)' })),
+  keepaliveTimeoutMs: Type.Optional(positive),
+  connectionsPerTarget: Type.Optional(Type.Integer({ minimum: 1, description: 'an integer ≥ 1' })),
+  backoff: Type.Optional(Type.Object({}, { description: 'backoff settings such as { initialMs: 100, maxMs: 10000 }' })),
+  userAgent: Type.Optional(Type.String()),
+};
+
+const GRPC_CLIENT_OPTIONS_SCHEMA = Type.Object({
+  ...GRPC_CLIENT_SHARED_PROPERTIES,
+  onStateChange: Type.Optional(Type.Function([Type.Unknown(), Type.String(), Type.String()], Type.Unknown(), { description: 'a function (target, state, reason) => void' })),
+}, { additionalProperties: false });
+
+/** Checks client options in the constructor, against `schema` (the client's own, or a transport's). */
+export function checkGrpcClientOptions(options: object, owner = 'GrpcClient', schema: TSchema = GRPC_CLIENT_OPTIONS_SCHEMA): void {
+  parseOptions(schema, options, owner);
+  checkMaxSend(options as { maxSendMessageSize?: unknown }, owner);
+}
