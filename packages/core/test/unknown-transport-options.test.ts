@@ -7,7 +7,7 @@ import { ECHO } from './fixtures/json-service.js';
 // native transports refuse keys they do not know, naming the key and the one it was probably meant
 // to be. `tls` stays open: node:tls owns its keys.
 
-t.test('TcpServerTransport refuses an unknown key, its limits' included', (t) => {
+t.test('TcpServerTransport refuses an unknown key, in its limits too', (t) => {
   t.throws(() => new TcpServerTransport({ maxConection: 5 } as never), {
     code: 'ERR_INVALID_OPTION', message: /"maxConection".*did you mean "maxConnections"/,
   });
@@ -25,7 +25,7 @@ t.test('RpcServer({ tcp }) with an unknown key fails at construction with the co
   t.end();
 });
 
-t.test('TcpClientTransport refuses an unknown key, its backoff\'s included', (t) => {
+t.test('TcpClientTransport refuses an unknown key, in its backoff too', (t) => {
   t.throws(() => new TcpClientTransport({ connectTimeoutMS: 10 } as never), {
     code: 'ERR_INVALID_OPTION', message: /"connectTimeoutMS".*did you mean "connectTimeoutMs"/,
   });
