@@ -29,6 +29,9 @@ t.test('GrpcClientTransport and GrpcClient refuse an unknown key', async (t) => 
   t.throws(() => new GrpcClient({ conectionsPerTarget: 2 } as never), {
     code: 'ERR_INVALID_OPTION', message: /"conectionsPerTarget".*did you mean "connectionsPerTarget"/,
   });
+  t.throws(() => new GrpcClientTransport({ backoff: { initalMs: 5 } } as never), {
+    code: 'ERR_INVALID_OPTION', message: /"backoff\.initalMs".*did you mean "initialMs"/,
+  });
   const transport = new GrpcClientTransport({ useTls: () => false, connectionsPerTarget: 2, maxSendMessageSize: Infinity });
   t.ok(transport.client instanceof GrpcClient, 'the transport hands its client options on without useTls');
   transport.client.close();

@@ -1,10 +1,10 @@
-import { Type, parseOptions, type TSchema } from '@trellis/core/toolkit';
+import { BACKOFF_OPTIONS_SCHEMA, Type, parseOptions, type TSchema } from '@trellis/core/toolkit';
 import { checkMaxSend } from '../server/server-options.js';
 
 /**
  * The keys `GrpcClient` (and `GrpcClientTransport`) accept, as a schema of the one options layer: a
- * misspelt key is refused with ERR_INVALID_OPTION and a "did you mean" hint. `tls` and `backoff`
- * stay open here: `tls` is handed through to node:tls, `backoff` is checked by ExponentialBackoff.
+ * misspelt key is refused with ERR_INVALID_OPTION and a "did you mean" hint. `tls` stays open:
+ * it is handed through to node:tls, which owns its keys.
  */
 const positive = Type.Number({ exclusiveMinimum: 0, description: 'a positive number' });
 
@@ -19,7 +19,7 @@ export const GRPC_CLIENT_SHARED_PROPERTIES = {
   keepaliveIntervalMs: Type.Optional(Type.Number({ minimum: 0, description: 'a number of ms ≥ 0 (0 = no keepalive pings)' })),
   keepaliveTimeoutMs: Type.Optional(positive),
   connectionsPerTarget: Type.Optional(Type.Integer({ minimum: 1, description: 'an integer ≥ 1' })),
-  backoff: Type.Optional(Type.Object({}, { description: 'backoff settings such as { initialMs: 100, maxMs: 10000 }' })),
+  backoff: Type.Optional(BACKOFF_OPTIONS_SCHEMA),
   userAgent: Type.Optional(Type.String()),
 };
 
