@@ -1,5 +1,7 @@
 import t from 'tap';
-import { GrpcClient, GrpcClientTransport, GrpcServer, GrpcServerTransport, GrpcServiceRegistry } from '../src/index.js';
+import {
+  GrpcClient, GrpcClientTransport, GrpcServer, GrpcServerTransport, GrpcServiceRegistry, HealthStatusSource, ReflectionClient, standardServices,
+} from '../src/index.js';
 
 // A misspelt option used to be ignored in silence (the default stayed in place): every options
 // object of the gRPC engine and its kernel transports refuses a key it does not know, at
@@ -35,4 +37,17 @@ t.test('GrpcClientTransport and GrpcClient refuse an unknown key', async (t) => 
   const transport = new GrpcClientTransport({ useTls: () => false, connectionsPerTarget: 2, maxSendMessageSize: Infinity });
   t.ok(transport.client instanceof GrpcClient, 'the transport hands its client options on without useTls');
   transport.client.close();
+});
+
+t.test('standardServices and ReflectionClient refuse an unknown key', async (t) => {
+  // `helth` ignored would serve no health service at all, in silence.
+  t.throws(() => standardServices({ helth: new HealthStatusSource() } as never), {
+    code: 'ERR_INVALID_OPTION', message: /standardServices option "helth".*did you mean "health"/,
+  });
+  t.doesNotThrow(() => standardServices({ health: new HealthStatusSource() }));
+  const client = new GrpcClient();
+  t.throws(() => new ReflectionClient(client, '127.0.0.1:1', { timeoutMS: 10 } as never), {
+    code: 'ERR_INVALID_OPTION', message: /ReflectionClient option "timeoutMS".*did you mean "timeoutMs"/,
+  });
+  client.close();
 });
