@@ -1,6 +1,8 @@
+import 'reflect-metadata';
 import t from 'tap';
+import { container } from 'tsyringe';
 import { BACKOFF_OPTIONS_SCHEMA, parseOptions } from '@trellis/core/toolkit';
-import { RpcClient, RpcServer, TcpClientTransport, TcpServerTransport } from '../src/index.js';
+import { MemoryRegistry, provideReferences, RpcClient, RpcServer, TcpClientTransport, TcpServerTransport } from '../src/index.js';
 import { ECHO } from './fixtures/json-service.js';
 
 // A misspelt transport option used to be ignored in silence (the default stayed in place): the
@@ -43,5 +45,12 @@ t.test('the toolkit\'s BACKOFF_OPTIONS_SCHEMA refuses a misspelt backoff key wit
     code: 'ERR_INVALID_OPTION', message: /demo option "initalMs".*did you mean "initialMs"/,
   });
   t.doesNotThrow(() => parseOptions(BACKOFF_OPTIONS_SCHEMA, { initialMs: 5, maxMs: 50, multiplier: 2, jitter: 0.1 }));
+  t.end();
+});
+
+t.test('provideReferences refuses an unknown key (a misspelt `defaults` would be lost in silence)', (t) => {
+  t.throws(() => provideReferences(container.createChildContainer(), { registry: new MemoryRegistry(), services: [ECHO], default: { timeoutMs: 50 } } as never), {
+    code: 'ERR_INVALID_OPTION', message: /"default".*did you mean "defaults"/,
+  });
   t.end();
 });
