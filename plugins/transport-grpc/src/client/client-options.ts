@@ -1,5 +1,6 @@
 import { BACKOFF_OPTIONS_SCHEMA, Type, parseOptions, type TSchema } from '@trellis/core/toolkit';
 import { checkMaxSend } from '../server/server-options.js';
+import type { GrpcClientOptions } from './grpc-client.js';
 
 /**
  * The keys `GrpcClient` (and `GrpcClientTransport`) accept, as a schema of the one options layer: a
@@ -21,7 +22,7 @@ export const GRPC_CLIENT_SHARED_PROPERTIES = {
   connectionsPerTarget: Type.Optional(Type.Integer({ minimum: 1, description: 'an integer ≥ 1' })),
   backoff: Type.Optional(BACKOFF_OPTIONS_SCHEMA),
   userAgent: Type.Optional(Type.String()),
-};
+} satisfies Record<Exclude<keyof GrpcClientOptions, 'onStateChange'>, TSchema>; // an option added to GrpcClientOptions but not here is a compile error
 
 const GRPC_CLIENT_OPTIONS_SCHEMA = Type.Object({
   ...GRPC_CLIENT_SHARED_PROPERTIES,

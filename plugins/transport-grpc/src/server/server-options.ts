@@ -1,4 +1,5 @@
 import { Type, invalidOption, parseOptions, type TSchema } from '@trellis/core/toolkit';
+import type { GrpcServerOptions } from './grpc-server.js';
 
 /**
  * The keys `GrpcServer` (and `GrpcServerTransport`) accept, as a schema of the one options layer:
@@ -25,7 +26,7 @@ export const GRPC_SERVER_OPTION_PROPERTIES = {
   settings: Type.Optional(Type.Object({}, { description: 'HTTP/2 settings such as { initialWindowSize, maxFrameSize }' })),
   onError: Type.Optional(Type.Function([Type.String(), Type.Unknown()], Type.Unknown(), { description: 'a function (message, peer) => void' })),
   engine: Type.Optional(Type.Union([Type.Literal('trellis'), Type.Literal('node:http2')])),
-};
+} satisfies Record<keyof GrpcServerOptions, TSchema>; // an option added to GrpcServerOptions but not here is a compile error
 
 const GRPC_SERVER_OPTIONS_SCHEMA = Type.Object(GRPC_SERVER_OPTION_PROPERTIES, { additionalProperties: false });
 
