@@ -1,4 +1,5 @@
 import { invalidOption } from '@trellis/core';
+import { rejectUnknownKeys } from '@trellis/core/spi';
 import type { IConversionOptions } from 'protobufjs';
 
 /**
@@ -55,12 +56,20 @@ export interface ResolvedLoadOptions {
 
 const CONVERSION_KEYS = ['longs', 'enums', 'bytes', 'defaults', 'arrays', 'objects', 'oneofs', 'json'] as const;
 
+// Every key (the `satisfies` makes a key added to ProtoLoadOptions but not here a compile error): a
+// typo such as `keepcase` is refused with a "did you mean" hint, not ignored (the names would change).
+const LOAD_OPTION_KEYS = Object.keys({
+  includeDirs: true, keepCase: true, alternateCommentMode: true, longs: true, enums: true, bytes: true, defaults: true, arrays: true,
+  objects: true, oneofs: true, json: true,
+} satisfies Record<keyof ProtoLoadOptions, true>);
+
 /** `key in options` rather than `??`, so an explicit `longs: undefined` (Long objects) is honoured. */
 function pick<K extends keyof ProtoLoadOptions>(options: ProtoLoadOptions, key: K): ProtoLoadOptions[K] {
   return key in options ? options[key] : (DEFAULT_LOAD_OPTIONS as ProtoLoadOptions)[key];
 }
 
 export function resolveLoadOptions(options: ProtoLoadOptions = {}): ResolvedLoadOptions {
+  rejectUnknownKeys('loadProto', options, LOAD_OPTION_KEYS);
   // A single string would otherwise be spread into one directory per character.
   if (options.includeDirs !== undefined && !Array.isArray(options.includeDirs)) {
     throw invalidOption('includeDirs', options.includeDirs, 'an array of directories');

@@ -11,6 +11,11 @@ export interface BackoffOptions {
   readonly jitter?: number;
 }
 
+/** Every key of BackoffOptions: a misspelt one (`maxMS`) is refused where backoff settings are taken, not ignored. */
+export const BACKOFF_OPTION_KEYS: readonly (keyof BackoffOptions)[] = Object.keys({
+  initialMs: true, maxMs: true, multiplier: true, jitter: true,
+} satisfies Record<keyof BackoffOptions, true>) as (keyof BackoffOptions)[];
+
 /** Exponential backoff with jitter, shared by reconnects, redials and registry re-registration. */
 export class ExponentialBackoff {
   private readonly initialMs: number;

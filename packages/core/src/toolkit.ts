@@ -9,6 +9,7 @@ export { rateLimitedWarning } from './toolkit/rate-limited-warning.js';
 export {
   parseOptions, schemaIssues, defineFormat, schemaFormats, expectedOf, joinPath, show, type SchemaIssue,
 } from './toolkit/options-schema.js';
+export { BACKOFF_OPTIONS_SCHEMA } from './toolkit/backoff-schema.js';
 export { invalidOption, InvalidOptionError, describeValue } from './errors.js';
 /**
  * TypeBox, the schema builder of the options/schema layer: plugins build their options schemas with

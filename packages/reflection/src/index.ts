@@ -1,5 +1,6 @@
 export { DescriptorPool, type ProtoFiles } from './descriptor-pool.js';
 export { ReflectionErrorCodes } from './errors.js';
+export { checkReflectionStreamOptions } from './options.js';
 export {
   protoFile, REFLECTION_SERVICES, REFLECTION_V1_ROOT, REFLECTION_V1ALPHA_ROOT, ReflectionRequest, ReflectionResponse, type ReflectionVersion,
 } from './reflection-protos.js';

@@ -1,5 +1,6 @@
 import { DEFAULT_GROUP, RpcClient, type ResponseStream } from '@trellis/core';
 import { reflectionDefinition } from './native-server.js';
+import { checkReflectionStreamOptions } from './options.js';
 import type { OpenReflectionStream, ReflectionStream } from './reflection-client.js';
 
 export interface NativeReflectionOptions {
@@ -18,7 +19,9 @@ export class NativeReflectionChannel {
   private readonly clients: RpcClient[] = [];
   private readonly streams: ReflectionStream[] = [];
 
-  constructor(private readonly address: { readonly host: string; readonly port: number }, private readonly options: NativeReflectionOptions = {}) {}
+  constructor(private readonly address: { readonly host: string; readonly port: number }, private readonly options: NativeReflectionOptions = {}) {
+    checkReflectionStreamOptions(options, 'NativeReflectionChannel');
+  }
 
   readonly open: OpenReflectionStream = (service) => {
     const timeoutMs = this.options.timeoutMs ?? 10_000;

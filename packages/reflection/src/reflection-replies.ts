@@ -1,4 +1,5 @@
 import type { DescriptorPool } from './descriptor-pool.js';
+import { checkReflectionOptions } from './options.js';
 import { ReflectionRequest, ReflectionResponse } from './reflection-protos.js';
 
 interface ReflectionRequestObject {
@@ -28,6 +29,7 @@ export interface ReflectionOptions {
  * error response (NOT_FOUND, INVALID_ARGUMENT) when there is no answer. Never throws.
  */
 export function reflectionReplies(pool: DescriptorPool, options: ReflectionOptions = {}): (request: Uint8Array) => Uint8Array {
+  checkReflectionOptions(options);
   const listed = options.services ?? (() => pool.services);
   const answer = (request: ReflectionRequestObject): Record<string, unknown> => {
     const files = (name: string | undefined, what: string) => {

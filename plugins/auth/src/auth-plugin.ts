@@ -4,6 +4,7 @@ import {
 import { LastHitMap } from '@trellis/core/toolkit';
 import { PRINCIPAL, type Principal } from './principal.js';
 import type { Verifier } from './verifiers.js';
+import { checkClientAuthOptions, checkServerAuthOptions } from './options.js';
 
 export const AUTH_HEADER = 'authorization';
 
@@ -28,6 +29,7 @@ export interface ServerAuthOptions {
  */
 export function serverAuth(options: ServerAuthOptions): Plugin {
   if (typeof options?.verifier !== 'function') throw invalidOption('verifier', options?.verifier, 'a function (credential, call) => principal');
+  checkServerAuthOptions(options);
   const header = options.header ?? AUTH_HEADER;
   const rules = options.rules ?? { '*': [] };
   const open = new Set(options.allowUnauthenticated ?? []);
@@ -117,6 +119,7 @@ export interface ClientAuthOptions {
 export function clientAuth(options: ClientAuthOptions): Plugin {
   const source = options?.credential;
   if (typeof source !== 'string' && typeof source !== 'function') throw invalidOption('credential', source, 'a string or a function returning one');
+  checkClientAuthOptions(options);
   const header = options.header ?? AUTH_HEADER;
   return definePlugin({
     meta: { name: '@trellis/auth', kernel: '^0.1.0' },

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Interceptor } from '@grpc/grpc-js';
 import { TrellisError } from '@trellis/core';
 import { ExponentialBackoff, RegistryPaths, type BackoffOptions } from '@trellis/core/spi';
-import { Type, parseOptions } from '@trellis/core/toolkit';
+import { BACKOFF_OPTIONS_SCHEMA, Type, parseOptions } from '@trellis/core/toolkit';
 import { invalidOption } from './errors.js';
 
 export interface EtcdRegistryOptions {
@@ -89,7 +89,14 @@ const EtcdOptionsSchema = Type.Object({
   debounceMs: Type.Optional(Type.Number({ minimum: 0, description: 'a number of milliseconds ≥ 0' })),
   snapshotDir: Type.Optional(Type.Union([Type.Literal(false), Type.String({ minLength: 1 })], { description: 'a directory path, or false to disable snapshots' })),
   fleetSize: Type.Optional(Type.Integer({ minimum: 1, description: 'a whole number of registry clients ≥ 1' })),
-});
+  // Parsed below (endpoints; backoff's values by ExponentialBackoff) or handed through to the etcd
+  // client (client, left open); listed so a misspelt key is refused with a "did you mean" hint
+  // instead of ignored in silence.
+  endpoints: Type.Optional(Type.Unknown()),
+  backoff: Type.Optional(BACKOFF_OPTIONS_SCHEMA),
+  client: Type.Optional(Type.Unknown()),
+  onError: Type.Optional(Type.Function([Type.Unknown()], Type.Unknown(), { description: 'a function (error) => void' })),
+}, { additionalProperties: false });
 
 /** Validates everything up front, so a typo fails at start-up with a sentence saying what to change. */
 export function resolveOptions(options: EtcdRegistryOptions = {}): ResolvedEtcdRegistryOptions {

@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TrellisError } from '@trellis/core';
 import { ExponentialBackoff, invalidOption, RegistryPaths, type BackoffOptions } from '@trellis/core/spi';
-import { Type, defineFormat, parseOptions } from '@trellis/core/toolkit';
+import { BACKOFF_OPTIONS_SCHEMA, Type, defineFormat, parseOptions } from '@trellis/core/toolkit';
 import { checkAcl, checkAuth, type ResolvedAuth, type ZooKeeperAcl, type ZooKeeperAuth } from './auth.js';
 
 /** What the registry reports about its connection, for logs and metrics. */
@@ -123,7 +123,12 @@ const ZooKeeperOptionsSchema = Type.Object({
   sessionTimeoutMs: ms(100, 600_000),
   connectTimeoutMs: ms(1, 600_000),
   debounceMs: ms(0, 60_000),
-});
+  // Parsed below; listed so a misspelt key is refused with a "did you mean" hint instead of ignored.
+  connectString: Type.Optional(Type.Unknown()),
+  backoff: Type.Optional(BACKOFF_OPTIONS_SCHEMA),
+  auth: Type.Optional(Type.Unknown()),
+  acl: Type.Optional(Type.Unknown()),
+}, { additionalProperties: false });
 
 /** Validates everything up front so a typo fails at construction, not at the first outage. */
 export function resolveOptions(options: ZooKeeperRegistryOptions): ResolvedOptions {

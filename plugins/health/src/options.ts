@@ -1,6 +1,6 @@
 import { Code, DEFAULT_FAILURE_CODES, type TrellisError } from '@trellis/core';
 import { ExponentialBackoff, type BackoffOptions } from '@trellis/core/spi';
-import { Type, invalidOption, parseOptions } from '@trellis/core/toolkit';
+import { BACKOFF_OPTIONS_SCHEMA, Type, invalidOption, parseOptions } from '@trellis/core/toolkit';
 
 type Awaitable<T> = T | Promise<T>;
 
@@ -114,7 +114,7 @@ const HealthOptionsSchema = Type.Object({
       description: 'an array of error Codes such as [Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED]',
     })),
   }, { additionalProperties: false })], { description: 'an object like { threshold: 0.8, minCalls: 20 }, or false' })),
-  redial: Type.Optional(Type.Unknown()),
+  redial: Type.Optional(BACKOFF_OPTIONS_SCHEMA),
   loopStall: Type.Optional(Type.Union([Type.Literal(false), Type.Object({
     sampleMs: Type.Optional(PositiveMs),
     thresholdMs: Type.Optional(PositiveMs),

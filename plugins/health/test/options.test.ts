@@ -25,6 +25,7 @@ const bad: [string, HealthOptions | unknown, RegExp][] = [
   ['an unknown availability key', { availability: { treshold: 0.5 } }, /"availability.treshold" is 0.5; expected one of the known keys/],
   ['an unknown loopStall key', { loopStall: { thresholdMS: 10 } }, /"loopStall.thresholdMS" is 10; expected one of the known keys/],
   ['an unknown http key', { http: { port: 0, pth: '/h' } }, /"http.pth" is "\/h"; expected one of the known keys/],
+  ['an unknown redial key', { redial: { maxMS: 100 } }, /"redial.maxMS" is 100; expected one of the known keys \(did you mean "maxMs"\?\)/],
 ];
 
 for (const [name, options, message] of bad) {

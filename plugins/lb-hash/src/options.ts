@@ -64,11 +64,11 @@ const HashOptionsSchema = Type.Object({
   tableSize: Type.Optional(Type.Integer({ minimum: 3, maximum: 10_000_019, description: TABLE_SIZE })),
   boundedLoad: Type.Optional(Type.Union([
     Type.Literal(false),
-    Type.Object({ epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'a number > 0 (0.25: no endpoint above 1.25 × the mean load)' })) }),
+    Type.Object({ epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'a number > 0 (0.25: no endpoint above 1.25 × the mean load)' })) }, { additionalProperties: false }),
   ], { description: 'false or { epsilon }' })),
   onMissingKey: Type.Optional(Type.Union([Type.Literal('random'), Type.Literal('fail')], { description: "'random' or 'fail'" })),
   random: Type.Optional(Type.Function([], Type.Number(), { description: 'a function returning [0, 1)' })),
-});
+}, { additionalProperties: false }); // a typo is refused, not ignored in silence
 
 /** Fills defaults and rejects bad values at construction, with a sentence saying what to pass. */
 export function resolveHashOptions(options: ConsistentHashOptions): ResolvedHashOptions {

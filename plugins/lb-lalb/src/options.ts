@@ -112,7 +112,7 @@ const LalbOptionsSchema = Type.Object({
   })),
   rateExponent: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'a number from 0 (weights by latency alone) to 1 (brpc)' })),
   failureCodes: Type.Optional(Type.Unknown()),
-});
+}, { additionalProperties: false }); // a typo is refused, not ignored in silence (the README promises it)
 
 /** Fills defaults and rejects bad values at construction, with a sentence saying what to pass. */
 export function resolveLalbOptions(options: LalbOptions = {}): ResolvedLalbOptions {

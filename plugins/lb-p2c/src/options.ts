@@ -26,7 +26,7 @@ const P2cOptionsSchema = Type.Object({
   decayMs: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'a number of ms > 0 (Finagle and Linkerd use 10 000)' })),
   clock: Type.Optional(Type.Object({ now: Type.Function([], Type.Number()) }, { description: 'an object with now(): number' })),
   random: Type.Optional(Type.Function([], Type.Number(), { description: 'a function returning [0, 1)' })),
-});
+}, { additionalProperties: false }); // a typo is refused, not ignored in silence
 
 /** Fills defaults and rejects bad values at construction, with a sentence saying what to pass. */
 export function resolveP2cOptions(options: P2cOptions = {}): ResolvedP2cOptions {

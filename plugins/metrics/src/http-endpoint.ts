@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { checkServeMetricsOptions } from './options.js';
 
 export interface ServeMetricsOptions {
   /** 0 picks a free port. */
@@ -28,6 +29,7 @@ function urlHost(host: string): string {
  * other methods, 500 when collecting fails. Resolves once listening; rejects on EADDRINUSE and the like.
  */
 export function serveMetrics(registry: { metrics(): Promise<string>; readonly contentType: string }, options: ServeMetricsOptions): Promise<MetricsServer> {
+  checkServeMetricsOptions(options);
   const host = options.host ?? '0.0.0.0';
   const path = options.path ?? '/metrics';
   const server: Server = createServer((request, response) => {

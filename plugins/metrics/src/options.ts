@@ -55,10 +55,13 @@ function isRegistry(value: unknown): value is Registry {
  * cannot say (a prom-client Registry, ascending buckets, the sources' cross-field rules) is checked
  * after it, in `resolveMetricsOptions` and `checkMetricSource`.
  */
+const HOST = Type.Optional(Type.String({ minLength: 1, description: 'an interface address such as "0.0.0.0" or "127.0.0.1"' }));
+const PATH = Type.Optional(Type.String({ pattern: '^/[^?#\\s]*$', description: 'a URL path starting with "/", such as "/metrics"' }));
+
 const MetricsOptionsSchema = Type.Object({
   port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'an integer in 0..65535 (0 picks a free port), or nothing to serve no HTTP endpoint' })),
-  host: Type.Optional(Type.String({ minLength: 1, description: 'an interface address such as "0.0.0.0" or "127.0.0.1"' })),
-  path: Type.Optional(Type.String({ pattern: '^/[^?#\\s]*$', description: 'a URL path starting with "/", such as "/metrics"' })),
+  host: HOST,
+  path: PATH,
   registry: Type.Optional(Type.Unknown()),
   // Prometheus' data model: letters, digits, "_" or ":", not starting with a digit.
   prefix: Type.Optional(Type.String({ pattern: '^([a-zA-Z_:][a-zA-Z0-9_:]*)?$', description: 'letters, digits, "_" or ":", not starting with a digit, such as "trellis_"' })),
@@ -66,6 +69,17 @@ const MetricsOptionsSchema = Type.Object({
   sources: Type.Optional(Type.Array(Type.Unknown(), { description: 'an array of MetricSource objects' })),
   defaultMetrics: Type.Optional(Type.Boolean({ description: 'true or false' })),
 }, { additionalProperties: false });
+
+const ServeMetricsOptionsSchema = Type.Object({
+  port: Type.Integer({ minimum: 0, maximum: 65535, description: 'an integer in 0..65535 (0 picks a free port)' }),
+  host: HOST,
+  path: PATH,
+}, { additionalProperties: false });
+
+/** Checks `serveMetrics` / `serveWorkerMetrics` options: a misspelt key is refused, not ignored. */
+export function checkServeMetricsOptions(options: unknown): void {
+  parseOptions(ServeMetricsOptionsSchema, options, 'serveMetrics');
+}
 
 /** Fills defaults and rejects bad values when `metrics()` is called. */
 export function resolveMetricsOptions(options: MetricsOptions): ResolvedMetricsOptions {

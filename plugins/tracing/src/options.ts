@@ -39,7 +39,7 @@ const TracingOptionsSchema = Type.Object({
     description: 'a TextMapPropagator (inject, extract, fields), e.g. `propagation` from @opentelemetry/api',
   })),
   semconv: Type.Optional(Type.Union([Type.Literal('legacy'), Type.Literal('stable')], { description: "'legacy' or 'stable'" })),
-});
+}, { additionalProperties: false }); // a typo is refused, not ignored in silence
 
 function semconvFromEnvironment(): Semconv {
   const optIn = (process.env.OTEL_SEMCONV_STABILITY_OPT_IN ?? '').split(',').map((s) => s.trim());

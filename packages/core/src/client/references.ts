@@ -5,6 +5,7 @@ import { ErrorCodes, TrellisError } from '../errors.js';
 import type { Plugin } from '../plugin.js';
 import type { Registry } from '../registry.js';
 import { RpcClient, type RpcClientOptions } from './rpc-client.js';
+import { rejectUnknownKeys } from '../options.js';
 
 export interface ProvideReferencesOptions {
   readonly registry: Registry;
@@ -27,7 +28,12 @@ export interface ReferenceSet {
  * with equal options share a client; two that differ only in their plugin instances are refused
  * (`ERR_REFERENCE_CONFLICT`), since the second would silently get the first one's plugins.
  */
+// Every key (the `satisfies` makes a key added to the type but not here a compile error).
+const PROVIDE_REFERENCES_KEYS = Object.keys({ registry: true, services: true, plugins: true, defaults: true } satisfies Record<keyof ProvideReferencesOptions, true>);
+
 export function provideReferences(container: DependencyContainer, options: ProvideReferencesOptions): ReferenceSet {
+  // A misspelt key (`default`) would leave every reference without its defaults, in silence.
+  rejectUnknownKeys('provideReferences', options, PROVIDE_REFERENCES_KEYS);
   const table = new ReferenceTable(options);
   container.register(REFERENCE_RESOLVER, { useValue: table });
   return {

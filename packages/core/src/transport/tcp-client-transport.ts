@@ -10,7 +10,7 @@ import type { ClientStream, OutboundStream } from '../transport-stream.js';
 import { invalidOption } from '../errors.js';
 import type { FrameLimits } from './frame.js';
 import { EndpointPool, type PoolSettings } from './endpoint-pool.js';
-import { integerOption, resolveFrameLimits } from './options.js';
+import { integerOption, rejectUnknownTcpClientKeys, resolveFrameLimits } from './options.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND } from './ping-rate-limit.js';
 import { DEFAULT_STREAM_WINDOW, MIN_STREAM_WINDOW } from './settings.js';
 import { MAX_WINDOW } from './frame.js';
@@ -43,6 +43,7 @@ export class TcpClientTransport implements ClientTransport {
   private readonly settings: PoolSettings;
 
   constructor(options: TcpClientOptions = {}) {
+    rejectUnknownTcpClientKeys(options);
     const connections = options.connectionsPerEndpoint ?? 1;
     if (!Number.isInteger(connections) || connections < 1 || connections > 64) {
       throw invalidOption('connectionsPerEndpoint', connections, 'an integer in 1..64');

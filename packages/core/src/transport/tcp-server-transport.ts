@@ -5,7 +5,7 @@ import type { Listener, ListenOptions, PeerInfo, RequestHandler, ServerTransport
 import type { StreamHandler } from '../transport-stream.js';
 import { FIXED_HEADER_SIZE, FrameType, MAX_WINDOW, type FrameLimits } from './frame.js';
 import { encodeResponseFrame } from './header-codec.js';
-import { integerOption, resolveFrameLimits } from './options.js';
+import { integerOption, rejectUnknownTcpServerKeys, resolveFrameLimits } from './options.js';
 import { ServerPartialFrameBudget } from './partial-frame-budget.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND } from './ping-rate-limit.js';
 import type { ReceiveRateOptions } from './receive-rate-guard.js';
@@ -76,6 +76,7 @@ export class TcpServerTransport implements ServerTransport {
   private readonly streamWindow: number;
 
   constructor(options: TcpServerOptions = {}) {
+    rejectUnknownTcpServerKeys(options);
     this.limits = resolveFrameLimits(options.limits);
     this.maxConcurrentStreams = integerOption('maxConcurrentStreams', options.maxConcurrentStreams, 1, 0x7fffffff, DEFAULT_MAX_CONCURRENT_STREAMS);
     this.maxConnections = integerOption('maxConnections', options.maxConnections, 1, 10_000_000, 10_000);

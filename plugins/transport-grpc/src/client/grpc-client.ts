@@ -4,6 +4,7 @@ import { DeadlineTimer, type ConnectionState } from '@trellis/core/spi';
 import { GrpcChannel, type ChannelOptions } from './channel.js';
 import { ClientCall, type CallLimits, type GrpcCallOptions, type GrpcResponse, type GrpcStatus } from './client-call.js';
 import { parseGrpcTarget, targetKey, type GrpcTarget } from './target.js';
+import { checkGrpcClientOptions } from './client-options.js';
 
 export interface GrpcClientOptions {
   /** TLS options for `grpcs://` targets (ca, cert, key, servername…). */
@@ -70,6 +71,7 @@ export class GrpcClient {
   private closed = false;
 
   constructor(private readonly options: GrpcClientOptions = {}) {
+    checkGrpcClientOptions(options);
     const positive = (name: string, value: number | undefined, fallback: number) => {
       if (value === undefined) return fallback;
       if (!(typeof value === 'number' && value > 0)) throw invalidOption(name, value, 'a positive number');

@@ -2,7 +2,9 @@ import { Code, RpcError, type Metadata } from '@trellis/core';
 import type {
   ClientStream, ClientTransport, ConnectionEvent, ConnectionState, Disposable, Endpoint, InboundResponse, OutboundRequest, OutboundStream,
 } from '@trellis/core/spi';
+import { Type } from '@trellis/core/toolkit';
 import { GrpcClient, type GrpcClientOptions } from '../client/grpc-client.js';
+import { GRPC_CLIENT_SHARED_PROPERTIES, checkGrpcClientOptions } from '../client/client-options.js';
 import type { GrpcResponse } from '../client/client-call.js';
 import type { GrpcTarget } from '../client/target.js';
 import { isEncoding, type Encoding } from '../wire/compression.js';
@@ -15,6 +17,12 @@ export interface GrpcClientTransportOptions extends Omit<GrpcClientOptions, 'onS
    */
   readonly useTls?: (endpoint: Endpoint) => boolean;
 }
+
+// onStateChange is the transport's own (it turns into connection events), so it is not an option here.
+const TRANSPORT_OPTIONS_SCHEMA = Type.Object({
+  ...GRPC_CLIENT_SHARED_PROPERTIES,
+  useTls: Type.Optional(Type.Function([Type.Unknown()], Type.Boolean(), { description: 'a function (endpoint) => boolean' })),
+}, { additionalProperties: false });
 
 /**
  * The kernel's ClientTransport over the gRPC client engine: an `RpcClient` built with it calls any
@@ -31,9 +39,11 @@ export class GrpcClientTransport implements ClientTransport {
   private readonly useTls: (endpoint: Endpoint) => boolean;
 
   constructor(options: GrpcClientTransportOptions = {}) {
-    this.useTls = options.useTls ?? (options.tls ? () => true : (endpoint) => endpoint.protocol === 'grpcs' || endpoint.protocols?.grpc?.tls === true);
+    checkGrpcClientOptions(options, 'GrpcClientTransport', TRANSPORT_OPTIONS_SCHEMA);
+    const { useTls, ...clientOptions } = options;
+    this.useTls = useTls ?? (options.tls ? () => true : (endpoint) => endpoint.protocol === 'grpcs' || endpoint.protocols?.grpc?.tls === true);
     this.client = new GrpcClient({
-      ...options,
+      ...clientOptions,
       onStateChange: (target, state, reason) => {
         const endpoint = this.endpoints.get(`${target.host}:${target.port}`);
         if (endpoint === undefined) return;

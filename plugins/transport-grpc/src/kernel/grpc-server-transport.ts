@@ -1,4 +1,5 @@
 import { Code, DEFAULT_GROUP, RpcError, type Metadata } from '@trellis/core';
+import { Type } from '@trellis/core/toolkit';
 import type {
   InboundRequest, InboundStream, Listener, ListenOptions, RequestHandler, ServerExchange, ServerStreamExchange, ServerTransport, StreamHandler,
 } from '@trellis/core/spi';
@@ -7,6 +8,13 @@ import { isEncoding } from '../wire/compression.js';
 import { GrpcServer, type GrpcServerOptions } from '../server/grpc-server.js';
 import type { HealthStatusSource } from '../services/health.js';
 import { followServing } from './follow-serving.js';
+import { GRPC_SERVER_OPTION_PROPERTIES, checkGrpcServerOptions } from '../server/server-options.js';
+
+const TRANSPORT_OPTIONS_SCHEMA = Type.Object({
+  ...GRPC_SERVER_OPTION_PROPERTIES,
+  services: Type.Optional(Type.Object({ lookup: Type.Function([Type.String()], Type.Unknown()) }, { description: 'a GrpcRouter such as standardServices({ health, reflection })' })),
+  health: Type.Optional(Type.Object({}, { description: 'a HealthStatusSource' })),
+}, { additionalProperties: false });
 
 export interface GrpcServerTransportOptions extends GrpcServerOptions {
   /** Routers asked before the kernel (e.g. `standardServices({ health, reflection })`). */
@@ -33,13 +41,17 @@ export const ENCODING_METADATA = 'grpc-encoding';
  * listener per RpcServer until the kernel takes several (see the README's phase B).
  */
 export class GrpcServerTransport implements ServerTransport {
-  constructor(private readonly options: GrpcServerTransportOptions = {}) {}
+  /** Checks every option here, where it is written, not at the first `listen` (a typo is refused, not ignored). */
+  constructor(private readonly options: GrpcServerTransportOptions = {}) {
+    checkGrpcServerOptions(options, 'GrpcServerTransport', TRANSPORT_OPTIONS_SCHEMA);
+  }
 
   async listen(options: ListenOptions, handler: RequestHandler, streams?: StreamHandler): Promise<Listener> {
     const kernel = kernelRouter(handler, streams);
-    const server = new GrpcServer(this.options.services ? chainRouters(this.options.services, kernel) : kernel, this.options);
+    const { services, health, ...serverOptions } = this.options;
+    const server = new GrpcServer(services ? chainRouters(services, kernel) : kernel, serverOptions);
     const address = await server.listen({ host: options.host, port: options.port });
-    const following = this.options.health && options.serving ? followServing(this.options.health, options.serving) : undefined;
+    const following = health && options.serving ? followServing(health, options.serving) : undefined;
     return {
       host: address.host,
       port: address.port,

@@ -13,6 +13,7 @@ import type { EngineHeaders, EngineSession, EngineStream } from './engine.js';
 import type { GrpcRouter } from './handler.js';
 import { PingPolicy } from './keepalive-policy.js';
 import { ServerCall, type CallContext } from './server-call.js';
+import { checkGrpcServerOptions } from './server-options.js';
 
 export interface GrpcServerOptions {
   /** Serve TLS with ALPN `h2` (node:tls options: key, cert, ca, requestCert…). Default: cleartext h2c. */
@@ -120,6 +121,7 @@ export class GrpcServer {
   private drainWaiters: (() => void)[] = [];
 
   constructor(private readonly router: GrpcRouter, private readonly options: GrpcServerOptions = {}) {
+    checkGrpcServerOptions(options);
     if (!router || typeof router.lookup !== 'function') throw invalidOption('router', router, 'a GrpcRouter (an object with lookup(path))');
     this.minPingIntervalMs = options.minPingIntervalMs ?? 5000;
     if (!(this.minPingIntervalMs >= 0)) throw invalidOption('minPingIntervalMs', options.minPingIntervalMs, 'a number of ms ≥ 0');

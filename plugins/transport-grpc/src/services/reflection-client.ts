@@ -1,4 +1,4 @@
-import { ReflectionClient as StreamReflectionClient, type OpenReflectionStream } from '@trellis/reflection';
+import { ReflectionClient as StreamReflectionClient, checkReflectionStreamOptions, type OpenReflectionStream } from '@trellis/reflection';
 import type { Metadata } from '@trellis/core';
 import type { GrpcClient, TargetLike } from '../client/grpc-client.js';
 
@@ -13,6 +13,7 @@ export interface ReflectionClientOptions {
 
 /** `ServerReflectionInfo` streams to `target` over a GrpcClient, for @trellis/reflection's ReflectionClient. */
 export function grpcReflectionStreams(client: GrpcClient, target: TargetLike, options: ReflectionClientOptions = {}): OpenReflectionStream {
+  checkReflectionStreamOptions(options, 'ReflectionClient');
   return (service) => {
     const stream = client.stream(target, `/${service}/ServerReflectionInfo`, { metadata: options.metadata, timeoutMs: options.timeoutMs ?? 10_000 });
     return {

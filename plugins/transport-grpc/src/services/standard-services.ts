@@ -1,4 +1,5 @@
 import { DescriptorPool, REFLECTION_V1_ROOT, REFLECTION_V1ALPHA_ROOT, type ProtoFiles } from '@trellis/reflection';
+import { Type, parseOptions } from '@trellis/core/toolkit';
 import { GrpcServiceRegistry } from '../server/service-registry.js';
 import { healthService, type HealthStatusSource } from './health.js';
 import { reflectionService } from './reflection.js';
@@ -20,11 +21,19 @@ export interface StandardServicesOptions {
 
 export type { ProtoFiles } from '@trellis/reflection';
 
+// A misspelt key (`helth`) would serve nothing in silence: refused with a "did you mean" hint.
+const StandardServicesOptionsSchema = Type.Object({
+  health: Type.Optional(Type.Object({}, { description: 'a HealthStatusSource' })),
+  reflection: Type.Optional(Type.Union([Type.Object({}), Type.Array(Type.Unknown())], { description: 'ProtoPackage(s), { files, includeDirs } or a DescriptorPool' })),
+  services: Type.Optional(Type.Function([], Type.Array(Type.String()), { description: 'a function returning the service names to list' })),
+}, { additionalProperties: false });
+
 /**
  * The standard gRPC services operators' tools expect — health checking and server reflection — as
  * one registry to chain behind the application's router (`chainRouters(app, standardServices(…))`).
  */
 export function standardServices(options: StandardServicesOptions): GrpcServiceRegistry {
+  parseOptions(StandardServicesOptionsSchema, options, 'standardServices');
   const registry = new GrpcServiceRegistry();
   if (options.health) registry.add('grpc.health.v1.Health', healthService(options.health));
   if (options.reflection) {
