@@ -23,6 +23,7 @@ export const GRPC_SERVER_OPTION_PROPERTIES = {
   idleTimeoutMs: Type.Optional(ms(' (0 = never)')),
   keepaliveTimeMs: Type.Optional(ms(' (0 = never)')),
   settingsTimeoutMs: Type.Optional(ms(' (0 = no limit)')),
+  writeHighWaterMark: Type.Optional(Type.Integer({ minimum: 16 * 1024, description: 'an integer number of bytes ≥ 16384' })),
   settings: Type.Optional(Type.Object({}, { description: 'HTTP/2 settings such as { initialWindowSize, maxFrameSize }' })),
   onError: Type.Optional(Type.Function([Type.String(), Type.Unknown()], Type.Unknown(), { description: 'a function (message, peer) => void' })),
   engine: Type.Optional(Type.Union([Type.Literal('trellis'), Type.Literal('node:http2')])),
