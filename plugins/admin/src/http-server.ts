@@ -211,8 +211,12 @@ export function serveConsole(options: ConsoleServerOptions): Promise<ConsoleServ
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
       server.off('error', reject);
-      const port = (server.address() as AddressInfo).port;
-      const host = options.host === '0.0.0.0' ? '127.0.0.1' : options.host === '::' ? '[::1]' : options.host.includes(':') ? `[${options.host}]` : options.host;
+      const address = server.address() as AddressInfo;
+      const port = address.port;
+      // The address it listens on when a JavaScript caller left `host` out (node:net's default, `::`):
+      // this runs in a listen callback, where a throw would be uncaught and end the process.
+      const listened = typeof options.host === 'string' ? options.host : address.address;
+      const host = listened === '0.0.0.0' ? '127.0.0.1' : listened === '::' ? '[::1]' : listened.includes(':') ? `[${listened}]` : listened;
       resolve({
         port,
         url: `http://${host}:${port}/`,
