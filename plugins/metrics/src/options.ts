@@ -50,14 +50,15 @@ function isRegistry(value: unknown): value is Registry {
   return typeof r === 'object' && r !== null && typeof r.metrics === 'function' && typeof r.registerMetric === 'function' && typeof r.getSingleMetric === 'function';
 }
 
+// The HTTP endpoint's host and path: the same rules in metrics() and serveMetrics().
+const HOST = Type.Optional(Type.String({ minLength: 1, description: 'an interface address such as "0.0.0.0" or "127.0.0.1"' }));
+const PATH = Type.Optional(Type.String({ pattern: '^/[^?#\\s]*$', description: 'a URL path starting with "/", such as "/metrics"' }));
+
 /**
  * The options' shape on the project's one schema layer (`@trellis/core/toolkit`); what JSON Schema
  * cannot say (a prom-client Registry, ascending buckets, the sources' cross-field rules) is checked
  * after it, in `resolveMetricsOptions` and `checkMetricSource`.
  */
-const HOST = Type.Optional(Type.String({ minLength: 1, description: 'an interface address such as "0.0.0.0" or "127.0.0.1"' }));
-const PATH = Type.Optional(Type.String({ pattern: '^/[^?#\\s]*$', description: 'a URL path starting with "/", such as "/metrics"' }));
-
 const MetricsOptionsSchema = Type.Object({
   port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'an integer in 0..65535 (0 picks a free port), or nothing to serve no HTTP endpoint' })),
   host: HOST,

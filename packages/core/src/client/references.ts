@@ -21,6 +21,9 @@ export interface ReferenceSet {
   close(): Promise<void>;
 }
 
+// Every key (the `satisfies` makes a key added to the type but not here a compile error).
+const PROVIDE_REFERENCES_KEYS = Object.keys({ registry: true, services: true, plugins: true, defaults: true } satisfies Record<keyof ProvideReferencesOptions, true>);
+
 /**
  * Gives `container` (and its children) the clients of its `@RpcReference` declarations: a table the
  * container owns, which creates one RpcClient — with its own plugin set — per distinct declaration
@@ -28,9 +31,6 @@ export interface ReferenceSet {
  * with equal options share a client; two that differ only in their plugin instances are refused
  * (`ERR_REFERENCE_CONFLICT`), since the second would silently get the first one's plugins.
  */
-// Every key (the `satisfies` makes a key added to the type but not here a compile error).
-const PROVIDE_REFERENCES_KEYS = Object.keys({ registry: true, services: true, plugins: true, defaults: true } satisfies Record<keyof ProvideReferencesOptions, true>);
-
 export function provideReferences(container: DependencyContainer, options: ProvideReferencesOptions): ReferenceSet {
   // A misspelt key (`default`) would leave every reference without its defaults, in silence.
   rejectUnknownKeys('provideReferences', options, PROVIDE_REFERENCES_KEYS);

@@ -134,10 +134,7 @@ export class GrpcServer {
     if (!(this.keepaliveTimeMs >= 0)) throw invalidOption('keepaliveTimeMs', options.keepaliveTimeMs, 'a number of ms ≥ 0 (0 = never)');
     const settingsTimeoutMs = options.settingsTimeoutMs ?? 10_000;
     if (!(settingsTimeoutMs >= 0 && Number.isFinite(settingsTimeoutMs))) throw invalidOption('settingsTimeoutMs', options.settingsTimeoutMs, 'a number of ms ≥ 0 (0 = no limit)');
-    const writeHighWaterMark = options.writeHighWaterMark;
-    if (writeHighWaterMark !== undefined && !(Number.isInteger(writeHighWaterMark) && writeHighWaterMark >= 16 * 1024)) {
-      throw invalidOption('writeHighWaterMark', writeHighWaterMark, 'an integer number of bytes ≥ 16384');
-    }
+    const writeHighWaterMark = options.writeHighWaterMark; // checked by checkGrpcServerOptions (an integer ≥ 16 KiB)
     this.report = options.onError ?? grpcWarning();
     const maxReceive = positive('maxReceiveMessageSize', options.maxReceiveMessageSize, 4 * 1024 * 1024);
     const maxSend = positive('maxSendMessageSize', options.maxSendMessageSize, Infinity);
